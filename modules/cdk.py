@@ -1,0 +1,136 @@
+"""The one place that imports cdktf and the prebuilt providers.
+
+Why this module exists:
+
+* **Synth speed.** `import cdktf_cdktf_provider_aws` runs a package `__init__` that imports all
+  ~2,200 resource submodules (25-40 s, ~1.6 GB with the node jsii kernel). We register a bare
+  package object instead, so `aws.vpc` imports only the `vpc` submodule; each submodule still
+  loads the jsii assembly through `.._jsii`, so behaviour is unchanged. `bench/synth.py`
+  measures the difference. Set `HEBO_CONVENTIONAL_IMPORTS=1` to import the usual way.
+* **One-place switch.** cdktf 0.21 is the final HashiCorp release; the community continuation
+  is CDK Terrain (`cdktn`, `cdktn_provider_aws`). Moving means changing the names below.
+* **Clean output.** jsii prints an end-of-life banner with Node 20; we point it at the Node 22
+  that `npm ci` installs into `node_modules/.bin` when the caller has not chosen one.
+
+Usage: `from modules.cdk import aws, cdktf` then `aws.vpc.Vpc(...)`, `cdktf.TerraformStack`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+_LOCAL_NODE = _REPO_ROOT / "node_modules" / ".bin" / "node"
+
+CORE_PACKAGE = "cdktf"
+AWS_PACKAGE = "cdktf_cdktf_provider_aws"
+DOCKER_PACKAGE = "cdktf_cdktf_provider_docker"
+
+if "JSII_NODE" not in os.environ and _LOCAL_NODE.exists():
+    os.environ["JSII_NODE"] = str(_LOCAL_NODE)
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+
+def _conventional_imports() -> bool:
+    return os.environ.get("HEBO_CONVENTIONAL_IMPORTS", "") not in ("", "0", "false")
+
+
+def _register_bare_package(name: str) -> types.ModuleType:
+    """Put an empty package object for `name` into sys.modules so its `__init__` never runs."""
+    existing = sys.modules.get(name)
+    if existing is not None:
+        return existing
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError(f"{name} is not installed: run `make setup` (pipenv sync --dev)")
+    package = types.ModuleType(name)
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    package.__file__ = spec.origin
+    package.__package__ = name
+    sys.modules[name] = package
+    return package
+
+
+class LazyProvider:
+    """Attribute access imports one provider submodule: `aws.rds_cluster.RdsCluster`."""
+
+    def __init__(self, package: str) -> None:
+        self._package = package
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        if _conventional_imports():
+            importlib.import_module(self._package)
+        else:
+            _register_bare_package(self._package)
+        self._loaded = True
+
+    def __getattr__(self, submodule: str) -> Any:
+        if submodule.startswith("__"):
+            raise AttributeError(submodule)
+        self._load()
+        module = importlib.import_module(f"{self._package}.{submodule}")
+        setattr(self, submodule, module)
+        return module
+
+
+cdktf = importlib.import_module(CORE_PACKAGE)
+aws = LazyProvider(AWS_PACKAGE)
+docker = LazyProvider(DOCKER_PACKAGE)
+
+# The core names the code base uses, re-exported so call sites stay short.
+App = cdktf.App
+Aspects = cdktf.Aspects
+Annotations = cdktf.Annotations
+Fn = cdktf.Fn
+S3Backend = cdktf.S3Backend
+CloudBackend = cdktf.CloudBackend
+LocalBackend = cdktf.LocalBackend
+NamedCloudWorkspace = cdktf.NamedCloudWorkspace
+DataTerraformRemoteStateS3 = cdktf.DataTerraformRemoteStateS3
+TerraformStack = cdktf.TerraformStack
+TerraformOutput = cdktf.TerraformOutput
+TerraformVariable = cdktf.TerraformVariable
+TerraformLocal = cdktf.TerraformLocal
+TerraformAsset = cdktf.TerraformAsset
+AssetType = cdktf.AssetType
+TerraformResourceLifecycle = cdktf.TerraformResourceLifecycle
+TerraformIterator = cdktf.TerraformIterator
+TerraformCount = cdktf.TerraformCount
+Token = cdktf.Token
+Testing = cdktf.Testing
+
+__all__ = [
+    "aws",
+    "docker",
+    "cdktf",
+    "App",
+    "Aspects",
+    "Annotations",
+    "Fn",
+    "S3Backend",
+    "CloudBackend",
+    "LocalBackend",
+    "NamedCloudWorkspace",
+    "DataTerraformRemoteStateS3",
+    "TerraformStack",
+    "TerraformOutput",
+    "TerraformVariable",
+    "TerraformLocal",
+    "TerraformAsset",
+    "AssetType",
+    "TerraformResourceLifecycle",
+    "TerraformIterator",
+    "TerraformCount",
+    "Token",
+    "Testing",
+]

@@ -1,0 +1,70 @@
+"""DNS-validated ACM certificates and A/AAAA alias records in a Route 53 zone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs import Construct
+
+from modules.cdk import TerraformIterator, TerraformResourceLifecycle, Token, aws
+
+
+class DnsValidatedCertificate(Construct):
+    """An ACM certificate for one domain, validated by a record in `zone_id`.
+
+    `certificate_arn` comes from the validation resource, so consumers wait until it is issued.
+    Pass the us-east-1 provider for CloudFront certificates.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, domain_name: str, zone_id: str, provider: Any = None) -> None:
+        super().__init__(scope, construct_id)
+        self.certificate = aws.acm_certificate.AcmCertificate(
+            self,
+            "certificate",
+            domain_name=domain_name,
+            validation_method="DNS",
+            key_algorithm="EC_prime256v1",
+            options=aws.acm_certificate.AcmCertificateOptions(certificate_transparency_logging_preference="ENABLED"),
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+            provider=provider,
+        )
+        options = TerraformIterator.from_complex_list(self.certificate.domain_validation_options, "domain_name")
+        record = aws.route53_record.Route53Record(
+            self,
+            "validation",
+            for_each=options,
+            zone_id=zone_id,
+            name=options.get_string("resource_record_name"),
+            type=options.get_string("resource_record_type"),
+            records=[options.get_string("resource_record_value")],
+            ttl=60,
+            allow_overwrite=True,
+        )
+        self.validation = aws.acm_certificate_validation.AcmCertificateValidation(
+            self,
+            "validated",
+            certificate_arn=self.certificate.arn,
+            validation_record_fqdns=Token.as_list(TerraformIterator.from_resources(record).pluck_property("fqdn")),
+            provider=provider,
+        )
+
+    @property
+    def certificate_arn(self) -> str:
+        return self.validation.certificate_arn
+
+
+def alias_records(scope: Construct, construct_id: str, *, zone_id: str, name: str, target_dns_name: str, target_zone_id: str) -> list[Any]:
+    """A and AAAA alias records (IPv4 and IPv6 clients) pointing `name` at an ALB or CloudFront."""
+    return [
+        aws.route53_record.Route53Record(
+            scope,
+            f"{construct_id}_{record_type.lower()}",
+            zone_id=zone_id,
+            name=name,
+            type=record_type,
+            alias=aws.route53_record.Route53RecordAlias(
+                name=target_dns_name, zone_id=target_zone_id, evaluate_target_health=True
+            ),
+        )
+        for record_type in ("A", "AAAA")
+    ]

@@ -1,0 +1,63 @@
+"""State backends, chosen by HEBO_BACKEND: `s3` (default), `cloud` (Terraform Cloud), `local`.
+
+State keys are `{stage}/{stack}.tfstate`; the account-wide dns stack uses `global/dns.tfstate`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modules.cdk import CloudBackend, DataTerraformRemoteStateS3, LocalBackend, NamedCloudWorkspace, S3Backend, TerraformStack
+from stacks.settings import REPO_ROOT, Settings
+
+GLOBAL_SCOPE = "global"
+"""The pseudo-stage of account-wide stacks in state keys, workspace names and tags."""
+
+_REMOTE_STATE_KEYS = ("bucket", "key", "region", "encrypt", "kms_key_id", "use_path_style", "endpoints")
+
+
+class S3BackendWithoutDeprecatedLocking(S3Backend):
+    """S3 backend whose consumers' `terraform_remote_state` carries no `dynamodb_table`.
+
+    cdktf 0.21 copies every backend argument into each consuming stack's remote-state data
+    source. Terraform >= 1.11 deprecates `dynamodb_table` and prints a warning there, which
+    breaks cdktf's parsing of outputs between stacks (terraform-cdk #3889, #3933). Reading
+    state needs no lock, so consumers get only what locates the state.
+    """
+
+    def __init__(self, scope: TerraformStack, **config: Any) -> None:
+        super().__init__(scope, **config)
+        self._read_config = {k: v for k, v in config.items() if k in _REMOTE_STATE_KEYS}
+
+    def get_remote_state_data_source(self, scope: Any, name: str, _from_stack: str) -> DataTerraformRemoteStateS3:
+        return DataTerraformRemoteStateS3(scope, name, workspace="${terraform.workspace}", **self._read_config)
+
+
+def state_scope(settings: Settings, account_wide: bool) -> str:
+    return GLOBAL_SCOPE if account_wide else settings.stage
+
+
+def configure_backend(stack: TerraformStack, settings: Settings, stack_name: str, account_wide: bool) -> None:
+    """Attach the configured backend to `stack`."""
+    scope = state_scope(settings, account_wide)
+    if settings.backend == "s3":
+        backend = S3BackendWithoutDeprecatedLocking(
+            stack,
+            bucket=settings.state_bucket,
+            key=f"{scope}/{stack_name}.tfstate",
+            region=settings.state_region or settings.region,
+            encrypt=True,
+            dynamodb_table=settings.state_lock_table,
+        )
+        # S3 native locking (Terraform >= 1.10); cdktf 0.21's S3Backend lacks the field. Both
+        # locks are kept during the DynamoDB -> lockfile migration window Terraform documents.
+        backend.add_override("use_lockfile", True)
+    elif settings.backend == "cloud":
+        CloudBackend(
+            stack,
+            organization=settings.tfc_organization,
+            hostname=settings.tfc_hostname,
+            workspaces=NamedCloudWorkspace(name=f"{settings.app}-{scope}-{stack_name}"),
+        )
+    else:
+        LocalBackend(stack, path=str(REPO_ROOT / "terraform-state" / scope / f"{stack_name}.tfstate"))

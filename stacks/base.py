@@ -1,0 +1,61 @@
+"""The small base every stack builds on: provider with default tags, backend, naming."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from constructs import Construct
+
+from modules.cdk import TerraformOutput, TerraformStack, aws
+from stacks.backends import configure_backend, state_scope
+from stacks.settings import Settings
+
+TERRAFORM_REQUIRED_VERSION = ">= 1.11.0"
+"""Write-only attributes (the database master password) need Terraform 1.11."""
+MANAGED_BY = "cdktf"
+
+
+class HeboStack(TerraformStack):
+    """A stack of one stage (or account-wide): AWS provider, default tags, backend."""
+
+    stack_name: ClassVar[str]
+    account_wide: ClassVar[bool] = False
+
+    def __init__(self, scope: Construct, settings: Settings) -> None:
+        super().__init__(scope, self.stack_name)
+        self.settings = settings
+        self.policy = settings.policy
+        self.names = settings.names
+        self.add_override("terraform.required_version", TERRAFORM_REQUIRED_VERSION)
+        configure_backend(self, settings, self.stack_name, self.account_wide)
+        self.provider = self.aws_provider("aws", settings.region)
+        self._providers: dict[str, Any] = {settings.region: self.provider}
+
+    @property
+    def default_tags(self) -> dict[str, str]:
+        return {
+            "app": self.settings.app,
+            "stage": state_scope(self.settings, self.account_wide),
+            "stack": self.stack_name,
+            "managed-by": MANAGED_BY,
+        }
+
+    def aws_provider(self, construct_id: str, region: str, alias: str | None = None) -> Any:
+        return aws.provider.AwsProvider(
+            self,
+            construct_id,
+            region=region,
+            alias=alias,
+            default_tags=[aws.provider.AwsProviderDefaultTags(tags=self.default_tags)],
+        )
+
+    def provider_for(self, region: str) -> Any:
+        """The provider of `region`: the default one, or an alias created on first use."""
+        if region not in self._providers:
+            alias = region.replace("-", "_")
+            self._providers[region] = self.aws_provider(f"aws_{alias}", region, alias=alias)
+        return self._providers[region]
+
+    def output(self, name: str, value: Any, description: str, sensitive: bool = False) -> TerraformOutput:
+        """A stack output with a stable name (what `cdktf output` and operators see)."""
+        return TerraformOutput(self, name, value=value, description=description, sensitive=sensitive, static_id=True)

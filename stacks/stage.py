@@ -1,0 +1,217 @@
+"""The stage policy: every stage-dependent setting of the platform, decided in one place.
+
+Stacks read a `StagePolicy`; nothing else in the code base compares stage names. The policy
+is a frozen dataclass so a stack cannot change it behind another stack's back, and
+`policy_for()` is the only function that maps a stage name to its kind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, replace
+from enum import Enum
+from typing import Any, Literal, Mapping
+
+
+class ConfigError(ValueError):
+    """Bad user input, reported before any construct is built (one line, names value and rule)."""
+
+
+class StageKind(str, Enum):
+    PRODUCTION = "production"
+    DEV = "dev"
+    PREVIEW = "preview"
+
+
+PRODUCTION = "production"
+DEV = "dev"
+
+# A stage name becomes part of DNS labels, S3 buckets and RDS identifiers: a lowercase DNS
+# label that starts with a letter is the common subset of all of them.
+STAGE_NAME_RULE = "a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, not ending with '-'"
+_STAGE_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?$")
+
+# Previews are created on demand, so a typo of `production` must not silently become a new
+# preview environment next to the real one.
+_PRODUCTION_ALIASES = frozenset({"prod", "prd", "live", "prodution", "producton", "productin"})
+
+
+def _edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def check_stage_syntax(stage: str, preview_pattern: str | None = None) -> StageKind:
+    """Classify a stage name, or raise ConfigError naming the value and the broken rule."""
+    if not isinstance(stage, str) or not _STAGE_NAME_RE.fullmatch(stage):
+        raise ConfigError(f"invalid stage {stage!r}: must be {STAGE_NAME_RULE}")
+    if "--" in stage:
+        raise ConfigError(f"invalid stage {stage!r}: must not contain '--' (reserved in S3 and DNS names)")
+    if stage == PRODUCTION:
+        return StageKind.PRODUCTION
+    if stage == DEV:
+        return StageKind.DEV
+    if stage in _PRODUCTION_ALIASES or _edit_distance(stage, PRODUCTION) <= 3:
+        raise ConfigError(
+            f"invalid stage {stage!r}: too close to 'production' to be a preview; "
+            "use 'production' exactly, or a clearly different preview name such as 'pr-123'"
+        )
+    if preview_pattern and not re.fullmatch(preview_pattern, stage):
+        raise ConfigError(
+            f"invalid stage {stage!r}: preview stages must match HEBO_PREVIEW_PATTERN {preview_pattern!r}"
+        )
+    return StageKind.PREVIEW
+
+
+CapacityProvider = Literal["FARGATE", "FARGATE_SPOT"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StagePolicy:
+    """What differs between production, dev and previews (design.md §2)."""
+
+    name: str
+    kind: StageKind
+
+    # network
+    nat_per_az: bool
+    """One NAT instance per AZ (an AZ outage keeps egress elsewhere) or one shared (cost)."""
+    bastion: bool
+    secondary_region_network: bool
+
+    # data
+    db_min_acu: float
+    db_max_acu: float
+    db_reader_count: int
+    db_seconds_until_auto_pause: int | None
+    """None: never pause (min ACU > 0)."""
+    db_global_cluster: bool
+    db_proxy: bool
+    """RDS Proxy blocks auto-pause, so previews connect to the cluster directly."""
+    db_backup_retention_days: int
+    migrate_on_deploy: bool
+
+    # compute
+    service_min_tasks: int
+    service_max_tasks: int
+    capacity_provider: CapacityProvider
+    wait_for_steady_state: bool
+    task_cpu: int
+    task_memory_mib: int
+    log_level: Literal["info", "debug"]
+    container_insights: bool
+    ecs_exec: bool
+
+    # lifecycle and protection
+    protect: bool
+    """prevent_destroy, deletion protection and final snapshots on stateful resources."""
+    log_retention_days: int
+    secret_recovery_window_days: int
+    """0 deletes at once so a preview can be re-created under the same name."""
+    kms_deletion_window_days: int
+    force_destroy: bool
+    """Let `destroy` empty S3 buckets and ECR repositories (never in production)."""
+
+    @property
+    def is_production(self) -> bool:
+        return self.kind is StageKind.PRODUCTION
+
+
+_PRODUCTION = dict(
+    nat_per_az=True,
+    bastion=False,
+    secondary_region_network=True,
+    db_min_acu=0.5,
+    db_max_acu=16.0,
+    db_reader_count=1,
+    db_seconds_until_auto_pause=None,
+    db_global_cluster=True,
+    db_proxy=True,
+    db_backup_retention_days=14,
+    migrate_on_deploy=True,
+    service_min_tasks=4,
+    service_max_tasks=16,
+    capacity_provider="FARGATE",
+    wait_for_steady_state=True,
+    task_cpu=1024,
+    task_memory_mib=2048,
+    log_level="info",
+    container_insights=True,
+    ecs_exec=False,
+    protect=True,
+    log_retention_days=365,
+    secret_recovery_window_days=30,
+    kms_deletion_window_days=30,
+    force_destroy=False,
+)
+
+_PREVIEW = dict(
+    nat_per_az=False,
+    bastion=True,
+    secondary_region_network=False,
+    db_min_acu=0.0,
+    db_max_acu=4.0,
+    db_reader_count=0,
+    db_seconds_until_auto_pause=1200,
+    db_global_cluster=False,
+    db_proxy=False,
+    db_backup_retention_days=1,
+    migrate_on_deploy=True,
+    service_min_tasks=1,
+    service_max_tasks=1,
+    capacity_provider="FARGATE_SPOT",
+    wait_for_steady_state=False,
+    task_cpu=256,
+    task_memory_mib=512,
+    log_level="debug",
+    container_insights=False,
+    ecs_exec=True,
+    protect=False,
+    log_retention_days=7,
+    secret_recovery_window_days=0,
+    kms_deletion_window_days=7,
+    force_destroy=True,
+)
+
+_DEV = {**_PREVIEW, "migrate_on_deploy": False}
+
+_DEFAULTS: Mapping[StageKind, Mapping[str, Any]] = {
+    StageKind.PRODUCTION: _PRODUCTION,
+    StageKind.PREVIEW: _PREVIEW,
+    StageKind.DEV: _DEV,
+}
+
+OVERRIDABLE = frozenset({"db_max_acu"})
+"""Settings a user may override per deployment (HEBO_DB_MAX_ACU, …); the rest is policy."""
+
+
+def policy_for(stage: str, overrides: Mapping[str, Any] | None = None, preview_pattern: str | None = None) -> StagePolicy:
+    """Build the policy of `stage`, applying the allowed user overrides."""
+    kind = check_stage_syntax(stage, preview_pattern)
+    policy = StagePolicy(name=stage, kind=kind, **_DEFAULTS[kind])
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - OVERRIDABLE
+    if unknown:
+        raise ConfigError(f"unknown stage overrides {sorted(unknown)}: allowed are {sorted(OVERRIDABLE)}")
+    if "db_max_acu" in overrides:
+        max_acu = float(overrides["db_max_acu"])
+        if not (max(1.0, policy.db_min_acu) <= max_acu <= 256 and (max_acu * 2).is_integer()):
+            raise ConfigError(
+                f"invalid db_max_acu {overrides['db_max_acu']!r}: must be a multiple of 0.5 from 1 to 256"
+            )
+        overrides["db_max_acu"] = max_acu
+    return replace(policy, **overrides)
+
+
+def policy_table() -> dict[str, dict[str, Any]]:
+    """The policy for each kind of stage, for docs and tests."""
+    samples = {"production": PRODUCTION, "preview": "pr-123", "dev": DEV}
+    return {
+        label: {f.name: getattr(policy_for(stage), f.name) for f in fields(StagePolicy) if f.name not in ("name", "kind")}
+        for label, stage in samples.items()
+    }

@@ -1,0 +1,59 @@
+"""Session-wide synth fixtures: each stage (and each configuration variant) is synthesized once.
+
+A full synth costs seconds and hundreds of MB, so tests never synthesize on their own: they
+ask for `production`, `preview` or `dev` (or `synth_variant(...)`) and assert on the JSON.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from synth_support import STAGE_NAMES, Synth, synthesize  # noqa: E402
+
+@pytest.fixture(scope="session")
+def synth_root() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="hebo-synth-") as root:
+        yield Path(root)
+
+
+@pytest.fixture(scope="session")
+def synth_variant(synth_root: Path) -> Callable[..., Synth]:
+    """`synth_variant(HEBO_STAGE="pr-42", HEBO_BACKEND="cloud", ...)`: cached per distinct env."""
+    cache: dict[tuple[tuple[str, str], ...], Synth] = {}
+
+    def get(**env: str) -> Synth:
+        key = tuple(sorted(env.items()))
+        if key not in cache:
+            cache[key] = synthesize(dict(env), synth_root / f"variant-{len(cache)}")
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def production(synth_variant: Callable[..., Synth]) -> Synth:
+    return synth_variant(HEBO_STAGE=STAGE_NAMES["production"])
+
+
+@pytest.fixture(scope="session")
+def preview(synth_variant: Callable[..., Synth]) -> Synth:
+    return synth_variant(HEBO_STAGE=STAGE_NAMES["preview"])
+
+
+@pytest.fixture(scope="session")
+def dev(synth_variant: Callable[..., Synth]) -> Synth:
+    return synth_variant(HEBO_STAGE=STAGE_NAMES["dev"])
+
+
+@pytest.fixture(scope="session", params=sorted(STAGE_NAMES))
+def any_stage(request: pytest.FixtureRequest) -> Synth:
+    """Parametrized over production, preview and dev."""
+    return request.getfixturevalue(request.param)
