@@ -15,8 +15,17 @@ from stacks.settings import Settings
 
 @dataclass(frozen=True)
 class DataOutputs:
+    """What compute may use from the data stack (cross-stack references)."""
+
     kms_key_arn: str
     secret_arns: dict[str, str]
+    """Keyed by the names in stacks/secrets.py."""
+    db_endpoint: str = ""
+    """Whichever endpoint the stage's services use: RDS Proxy or the cluster writer."""
+    db_port: int | str = 5432
+    db_name: str = "hebo"
+    db_username: str = ""
+    cluster_arn: str = ""
 
 
 class DataStack(HeboStack):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from constructs import Construct
 
@@ -11,13 +11,30 @@ from stacks.base import HeboStack
 from stacks.settings import Settings
 
 
+SECURITY_GROUP_ROLES = ("alb", "service", "database", "migrator", "bastion", "db-proxy")
+
+
+@dataclass(frozen=True)
+class SecondaryNetworkOutputs:
+    """The production secondary-region VPC (for the Aurora global cluster's second region)."""
+
+    region: str
+    vpc_id: str
+    private_subnet_ids: list[str]
+    database_security_group_id: str
+
+
 @dataclass(frozen=True)
 class NetworkOutputs:
+    """What other stacks may use from the network (cross-stack references)."""
+
     vpc_id: str
     vpc_cidr: str
     public_subnet_ids: list[str]
     private_subnet_ids: list[str]
-    security_group_ids: dict[str, str] = field(default_factory=dict)
+    security_group_ids: dict[str, str]
+    """Keyed by SECURITY_GROUP_ROLES."""
+    secondary: SecondaryNetworkOutputs | None = None
 
 
 class NetworkStack(HeboStack):
@@ -37,10 +54,17 @@ class NetworkStack(HeboStack):
             private.append(aws.subnet.Subnet(self, f"private_{i}", vpc_id=vpc.id, availability_zone=az,
                                              cidr_block=Fn.cidrsubnet(vpc.cidr_block, 4, 8 + i),
                                              tags={"Name": f"{self.names.prefix}-private-{i}"}))
+        groups = {
+            role: aws.security_group.SecurityGroup(
+                self, f"sg_{role}", name=self.names.security_group(role), description=f"{role} ({self.names.prefix})",
+                vpc_id=vpc.id).id
+            for role in SECURITY_GROUP_ROLES
+        }
         self.outputs = NetworkOutputs(
             vpc_id=vpc.id,
             vpc_cidr=vpc.cidr_block,
             public_subnet_ids=[s.id for s in public],
             private_subnet_ids=[s.id for s in private],
+            security_group_ids=groups,
         )
         self.output("vpc_id", vpc.id, "VPC id")
