@@ -2,11 +2,14 @@
 
 Why this module exists:
 
-* **Synth speed.** `import cdktf_cdktf_provider_aws` runs a package `__init__` that imports all
-  ~2,200 resource submodules (25-40 s, ~1.6 GB with the node jsii kernel). We register a bare
-  package object instead, so `aws.vpc` imports only the `vpc` submodule; each submodule still
-  loads the jsii assembly through `.._jsii`, so behaviour is unchanged. `bench/synth.py`
-  measures the difference. Set `HEBO_CONVENTIONAL_IMPORTS=1` to import the usual way.
+* **Synth speed and memory.** `import cdktf_cdktf_provider_aws` runs a package `__init__` that
+  imports all ~2,200 resource submodules, and the jsii kernel (node) `require`s all of their
+  JavaScript too (together 25-40 s, ~1.3-1.6 GB). On the Python side we register a bare package
+  object, so `aws.vpc` imports only the `vpc` submodule (each still loads the jsii assembly
+  through `.._jsii`, so behaviour is unchanged). On the node side `jsii_lazy_index.js` is
+  preloaded into the kernel and turns the provider index's eager `require`s into getters.
+  `bench/synth.py` measures both against the usual import; `HEBO_CONVENTIONAL_IMPORTS=1`
+  switches both off.
 * **One-place switch.** cdktf 0.21 is the final HashiCorp release; the community continuation
   is CDK Terrain (`cdktn`, `cdktn_provider_aws`). Moving means changing the names below.
 * **Clean output.** jsii prints an end-of-life banner with Node 20; we point it at the Node 22
@@ -32,13 +35,29 @@ CORE_PACKAGE = "cdktf"
 AWS_PACKAGE = "cdktf_cdktf_provider_aws"
 DOCKER_PACKAGE = "cdktf_cdktf_provider_docker"
 
-if "JSII_NODE" not in os.environ and _LOCAL_NODE.exists():
-    os.environ["JSII_NODE"] = str(_LOCAL_NODE)
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+_LAZY_INDEX_HOOK = Path(__file__).resolve().parent / "jsii_lazy_index.js"
 
 
 def _conventional_imports() -> bool:
     return os.environ.get("HEBO_CONVENTIONAL_IMPORTS", "") not in ("", "0", "false")
+
+
+def _configure_jsii_kernel(env: "os._Environ[str]") -> None:
+    """Settings the node jsii kernel inherits; must run before the first jsii import."""
+    if "JSII_NODE" not in env and _LOCAL_NODE.exists():
+        env["JSII_NODE"] = str(_LOCAL_NODE)
+    options = env.get("NODE_OPTIONS", "").split()
+    # Node 22 warns that a dependency of the kernel uses util.isArray; keep synth output clean.
+    wanted = ["--disable-warning=DEP0044"]
+    if not _conventional_imports():
+        wanted += ["--require", str(_LAZY_INDEX_HOOK)]
+    if str(_LAZY_INDEX_HOOK) not in options:
+        env["NODE_OPTIONS"] = " ".join(options + wanted)
+
+
+if "jsii" in sys.modules:
+    raise ImportError("modules.cdk must be imported before any jsii module (cdktf, constructs, providers)")
+_configure_jsii_kernel(os.environ)
 
 
 def _register_bare_package(name: str) -> types.ModuleType:
@@ -84,6 +103,8 @@ class LazyProvider:
 
 
 cdktf = importlib.import_module(CORE_PACKAGE)
+constructs = importlib.import_module("constructs")
+Construct = constructs.Construct
 aws = LazyProvider(AWS_PACKAGE)
 docker = LazyProvider(DOCKER_PACKAGE)
 
@@ -110,6 +131,7 @@ Token = cdktf.Token
 Testing = cdktf.Testing
 
 __all__ = [
+    "Construct",
     "aws",
     "docker",
     "cdktf",

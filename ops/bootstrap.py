@@ -1,0 +1,421 @@
+"""`ops bootstrap`: create or converge the Terraform remote-state bucket and lock table.
+
+The state backend must exist before the first `cdktf deploy`, so it cannot be managed by the
+stacks themselves (design.md §4). Each setting is read back and only changed when it differs,
+so the command is safe to re-run and reports `up to date` when nothing was needed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, TextIO
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ops.aws import OpsError, UsageError, client, error_code, http_status
+
+LIFECYCLE_RULE_ID = "hebo-terraform-state"
+NONCURRENT_DAYS = 90
+ABORT_MULTIPART_DAYS = 7
+TLS_SID = "DenyInsecureTransport"
+OWNERSHIP = "BucketOwnerEnforced"
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+LOCK_KEY = "LockID"
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_TABLE_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[A-Za-z0-9-]+$")
+
+
+@dataclass(frozen=True)
+class BootstrapConfig:
+    bucket: str
+    lock_table: str
+    region: str
+    kms_key_id: str | None = None
+
+    def validate(self) -> None:
+        """Reject names AWS would reject, before any call (exit 2 rather than an API error)."""
+        if not _BUCKET_RE.fullmatch(self.bucket) or ".." in self.bucket:
+            raise UsageError(f"invalid --bucket {self.bucket!r}: 3-63 characters of a-z, 0-9, '.', '-'")
+        if not _TABLE_RE.fullmatch(self.lock_table):
+            raise UsageError(f"invalid --lock-table {self.lock_table!r}: 3-255 characters of A-Z, a-z, 0-9, '_', '.', '-'")
+        if self.kms_key_id is not None:
+            match = _KMS_ARN_RE.fullmatch(self.kms_key_id)
+            if not match:
+                raise UsageError(f"invalid --kms-key-id {self.kms_key_id!r}: must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")
+            if match["region"] != self.region:
+                raise UsageError(f"--kms-key-id is in {match['region']} but --region is {self.region}: use a key in {self.region}")
+
+
+class _Reporter:
+    """Prints one line per change (or planned change under --dry-run) and counts them."""
+
+    def __init__(self, subject: str, out: TextIO, dry_run: bool) -> None:
+        self.subject, self.out, self.dry_run, self.changes = subject, out, dry_run, 0
+
+    def change(self, doing: str, done: str, apply: Callable[[], Any]) -> None:
+        self.changes += 1
+        if self.dry_run:
+            print(f"{self.subject}: would {doing}", file=self.out)
+        else:
+            apply()
+            print(f"{self.subject}: {done}", file=self.out)
+
+    def finish(self) -> None:
+        if not self.changes:
+            print(f"{self.subject}: up to date", file=self.out)
+
+
+# ---------------------------------------------------------------------------------------- S3
+
+
+def desired_encryption(kms_key_id: str | None) -> dict[str, Any]:
+    if kms_key_id:
+        return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_id}, "BucketKeyEnabled": True}
+    return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+
+
+def tls_statement(bucket: str, partition: str) -> dict[str, Any]:
+    arn = f"arn:{partition}:s3:::{bucket}"
+    return {
+        "Sid": TLS_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def lifecycle_rule() -> dict[str, Any]:
+    return {
+        "ID": LIFECYCLE_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_DAYS},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_MULTIPART_DAYS},
+    }
+
+
+def _canonical(statement: dict[str, Any]) -> str:
+    statement = dict(statement)
+    if isinstance(statement.get("Resource"), list):
+        statement["Resource"] = sorted(statement["Resource"])
+    if statement.get("Principal") == {"AWS": "*"}:
+        statement["Principal"] = "*"
+    return json.dumps(statement, sort_keys=True)
+
+
+def _encryption_ok(rules: list[dict[str, Any]], kms_key_id: str | None) -> bool:
+    if len(rules) != 1:
+        return False
+    default = rules[0].get("ApplyServerSideEncryptionByDefault", {})
+    if kms_key_id:
+        return (
+            default.get("SSEAlgorithm") == "aws:kms"
+            and default.get("KMSMasterKeyID") == kms_key_id
+            and rules[0].get("BucketKeyEnabled") is True
+        )
+    return default.get("SSEAlgorithm") == "AES256"
+
+
+def _lifecycle_rule_ok(rule: dict[str, Any]) -> bool:
+    """Our rule as AWS returns it (it may normalise the empty filter to `{}` or `{"Prefix": ""}`)."""
+    return (
+        rule.get("Status") == "Enabled"
+        and rule.get("Filter", {}) in ({}, {"Prefix": ""})
+        and not rule.get("Prefix")
+        and rule.get("NoncurrentVersionExpiration") == {"NoncurrentDays": NONCURRENT_DAYS}
+        and rule.get("AbortIncompleteMultipartUpload") == {"DaysAfterInitiation": ABORT_MULTIPART_DAYS}
+        and not any(k in rule for k in ("Expiration", "Transitions", "NoncurrentVersionTransitions"))
+    )
+
+
+def _get_or_none(call: Callable[[], dict[str, Any]], *missing_codes: str) -> dict[str, Any] | None:
+    try:
+        return call()
+    except ClientError as exc:
+        if error_code(exc) in missing_codes:
+            return None
+        raise
+
+
+def bucket_state(s3: Any, config: BootstrapConfig, account: str) -> str:
+    """'absent' or 'ours'; another account's bucket or one in another region is an error."""
+    bucket = config.bucket
+    try:
+        # ExpectedBucketOwner makes AWS answer 403 for a bucket we can read but do not own.
+        head = s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
+    except ClientError as exc:
+        status, code = http_status(exc), error_code(exc)
+        if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
+            return "absent"
+        if status == 403 or code in ("403", "AccessDenied", "Forbidden"):
+            raise OpsError(
+                f"bucket {bucket} exists but is not owned by account {account} (or you lack s3:ListBucket on it): "
+                "choose another name with --bucket (and HEBO_STATE_BUCKET)"
+            ) from None
+        if status == 301 or code == "PermanentRedirect":
+            raise OpsError(f"bucket {bucket} exists in another region: pass that region with --region") from None
+        raise
+    actual = head.get("BucketRegion")
+    if actual and actual != config.region:
+        raise OpsError(f"bucket {bucket} exists in {actual}, not {config.region}: pass --region {actual}")
+    return "ours"
+
+
+def create_bucket(s3: Any, config: BootstrapConfig) -> None:
+    """CreateBucket; us-east-1 is the one region that takes no LocationConstraint."""
+    kwargs: dict[str, Any] = {"Bucket": config.bucket, "ObjectOwnership": OWNERSHIP}
+    if config.region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": config.region}
+    try:
+        s3.create_bucket(**kwargs)
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "BucketAlreadyOwnedByYou":
+            return
+        if code == "BucketAlreadyExists":
+            raise OpsError(
+                f"bucket name {config.bucket} is taken by another AWS account: "
+                "choose another name with --bucket (and HEBO_STATE_BUCKET)"
+            ) from None
+        raise
+
+
+def converge_bucket(session: boto3.Session, config: BootstrapConfig, account: str, out: TextIO, dry_run: bool) -> int:
+    """Create the bucket if needed and bring each setting to the desired value; returns #changes."""
+    s3 = client(session, "s3", config.region)
+    bucket = config.bucket
+    report = _Reporter(f"bucket {bucket}", out, dry_run)
+    partition = session.get_partition_for_region(config.region)
+    state = bucket_state(s3, config, account)
+    created = state == "absent"
+    if created:
+        where = config.region
+        report.change(
+            f"create it in {where} (object ownership {OWNERSHIP})",
+            f"created in {where} (object ownership {OWNERSHIP})",
+            lambda: create_bucket(s3, config),
+        )
+
+    def current(getter: Callable[[], dict[str, Any]], *missing: str) -> dict[str, Any] | None:
+        # A bucket that does not exist yet (dry run) has none of its settings.
+        return None if created else _get_or_none(getter, *missing)
+
+    # Versioning: every state write is recoverable.
+    versioning = current(lambda: s3.get_bucket_versioning(Bucket=bucket)) or {}
+    if versioning.get("Status") != "Enabled":
+        report.change(
+            "enable versioning",
+            "versioning enabled",
+            lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
+        )
+
+    # Default encryption.
+    enc = current(lambda: s3.get_bucket_encryption(Bucket=bucket), "ServerSideEncryptionConfigurationNotFoundError")
+    rules = (enc or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+    if not _encryption_ok(rules, config.kms_key_id):
+        kind = f"SSE-KMS with key {config.kms_key_id} and bucket key" if config.kms_key_id else "SSE-S3 (AES256)"
+        report.change(
+            f"set default encryption {kind}",
+            f"default encryption set to {kind}",
+            lambda: s3.put_bucket_encryption(
+                Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [desired_encryption(config.kms_key_id)]}
+            ),
+        )
+
+    # Public access block: all four flags.
+    pab = current(lambda: s3.get_public_access_block(Bucket=bucket), "NoSuchPublicAccessBlockConfiguration")
+    if (pab or {}).get("PublicAccessBlockConfiguration") != PUBLIC_ACCESS_BLOCK:
+        report.change(
+            "block all public access",
+            "all public access blocked",
+            lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK),
+        )
+
+    # Object ownership: ACLs disabled (created buckets already have it; old buckets may not).
+    own = None if created else _get_or_none(lambda: s3.get_bucket_ownership_controls(Bucket=bucket), "OwnershipControlsNotFoundError")
+    if not created and (own or {}).get("OwnershipControls", {}).get("Rules") != [{"ObjectOwnership": OWNERSHIP}]:
+        report.change(
+            f"set object ownership {OWNERSHIP}",
+            f"object ownership set to {OWNERSHIP}",
+            lambda: s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": OWNERSHIP}]}),
+        )
+
+    # TLS-only policy: keep any other statements, replace ours when it differs.
+    pol = current(lambda: s3.get_bucket_policy(Bucket=bucket), "NoSuchBucketPolicy")
+    policy = json.loads(pol["Policy"]) if pol else {"Version": "2012-10-17", "Statement": []}
+    statements = policy.get("Statement", [])
+    statements = [statements] if isinstance(statements, dict) else list(statements)
+    wanted = tls_statement(bucket, partition)
+    ours = [s for s in statements if s.get("Sid") == TLS_SID]
+    if [_canonical(s) for s in ours] != [_canonical(wanted)]:
+        policy["Statement"] = [s for s in statements if s.get("Sid") != TLS_SID] + [wanted]
+        policy.setdefault("Version", "2012-10-17")
+        report.change(
+            f"add policy statement {TLS_SID} (deny aws:SecureTransport=false)",
+            f"policy statement {TLS_SID} set (deny aws:SecureTransport=false)",
+            lambda: s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy)),
+        )
+
+    # Lifecycle: expire old state versions, abort stale multipart uploads; keep other rules.
+    lc = current(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket), "NoSuchLifecycleConfiguration")
+    lc_rules = (lc or {}).get("Rules", [])
+    mine = [r for r in lc_rules if r.get("ID") == LIFECYCLE_RULE_ID]
+    if len(mine) != 1 or not _lifecycle_rule_ok(mine[0]):
+        new_rules = [r for r in lc_rules if r.get("ID") != LIFECYCLE_RULE_ID] + [lifecycle_rule()]
+        text = f"noncurrent versions expire after {NONCURRENT_DAYS} days, incomplete uploads abort after {ABORT_MULTIPART_DAYS} days"
+        report.change(
+            f"set lifecycle rule {LIFECYCLE_RULE_ID} ({text})",
+            f"lifecycle rule {LIFECYCLE_RULE_ID} set ({text})",
+            lambda: s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": new_rules}),
+        )
+    report.finish()
+    return report.changes
+
+
+# ---------------------------------------------------------------------------------- DynamoDB
+
+
+def _wait_active(ddb: Any, table: str, timeout: float = 300.0) -> dict[str, Any]:
+    """Poll until the table is ACTIVE (first look is immediate, unlike the boto3 waiter's 20 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = ddb.describe_table(TableName=table)["Table"]
+        if desc.get("TableStatus") == "ACTIVE":
+            return desc
+        if time.monotonic() > deadline:
+            raise OpsError(f"table {table} is still {desc.get('TableStatus')} after {int(timeout)} s: re-run later")
+        time.sleep(2)
+
+
+def _sse_spec(kms_key_id: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"Enabled": True, "SSEType": "KMS"}
+    if kms_key_id:
+        spec["KMSMasterKeyId"] = kms_key_id
+    return spec
+
+
+def _enable_pitr(ddb: Any, table: str) -> None:
+    # Right after CreateTable, AWS may answer ContinuousBackupsUnavailable for a short while.
+    for attempt in range(30):
+        try:
+            ddb.update_continuous_backups(
+                TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
+            return
+        except ClientError as exc:
+            if error_code(exc) != "ContinuousBackupsUnavailableException" or attempt == 29:
+                raise
+            time.sleep(2)
+
+
+def converge_table(session: boto3.Session, config: BootstrapConfig, out: TextIO, dry_run: bool) -> int:
+    """Create the lock table if needed and converge billing, SSE, deletion protection, PITR."""
+    ddb = client(session, "dynamodb", config.region)
+    table = config.lock_table
+    report = _Reporter(f"table {table}", out, dry_run)
+    try:
+        desc: dict[str, Any] | None = ddb.describe_table(TableName=table)["Table"]
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        desc = None
+
+    if desc is None:
+        kind = "customer KMS key" if config.kms_key_id else "AWS managed KMS key"
+
+        def create() -> None:
+            ddb.create_table(
+                TableName=table,
+                AttributeDefinitions=[{"AttributeName": LOCK_KEY, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": LOCK_KEY, "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+                SSESpecification=_sse_spec(config.kms_key_id),
+                DeletionProtectionEnabled=True,
+            )
+            _wait_active(ddb, table)
+
+        report.change(
+            f"create it ({LOCK_KEY} string hash key, on-demand, SSE with {kind}, deletion protection)",
+            f"created ({LOCK_KEY} string hash key, on-demand, SSE with {kind}, deletion protection)",
+            create,
+        )
+        report.change("enable point-in-time recovery", "point-in-time recovery enabled", lambda: _enable_pitr(ddb, table))
+        report.finish()
+        return report.changes
+
+    attrs = {a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions", [])}
+    if desc.get("KeySchema") != [{"AttributeName": LOCK_KEY, "KeyType": "HASH"}] or attrs.get(LOCK_KEY) != "S":
+        raise OpsError(
+            f"table {table} exists with another key schema (Terraform needs a {LOCK_KEY} string hash key): "
+            "choose another name with --lock-table (and HEBO_STATE_LOCK_TABLE)"
+        )
+    if desc.get("TableStatus") != "ACTIVE" and not dry_run:
+        desc = _wait_active(ddb, table)
+
+    # One UpdateTable per setting: AWS rejects some combinations in a single call.
+    if desc.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
+        def on_demand() -> None:
+            ddb.update_table(TableName=table, BillingMode="PAY_PER_REQUEST")
+            _wait_active(ddb, table)
+
+        report.change("switch to on-demand billing", "switched to on-demand billing", on_demand)
+
+    sse = desc.get("SSEDescription") or {}
+    sse_ok = sse.get("Status") in ("ENABLED", "ENABLING") and (
+        not config.kms_key_id or sse.get("KMSMasterKeyArn") == config.kms_key_id
+    )
+    if not sse_ok:
+        def encrypt() -> None:
+            ddb.update_table(TableName=table, SSESpecification=_sse_spec(config.kms_key_id))
+            _wait_active(ddb, table)
+
+        key = config.kms_key_id or "the AWS managed KMS key"
+        report.change(f"enable SSE with {key}", f"SSE enabled with {key}", encrypt)
+
+    if desc.get("DeletionProtectionEnabled") is not True:
+        def protect() -> None:
+            ddb.update_table(TableName=table, DeletionProtectionEnabled=True)
+            _wait_active(ddb, table)
+
+        report.change("enable deletion protection", "deletion protection enabled", protect)
+
+    backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    if backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") not in ("ENABLED", "ENABLING"):
+        report.change("enable point-in-time recovery", "point-in-time recovery enabled", lambda: _enable_pitr(ddb, table))
+    report.finish()
+    return report.changes
+
+
+def backend_lines(config: BootstrapConfig) -> list[str]:
+    """The settings the stacks' S3 backend reads (stacks/settings.py)."""
+    return [
+        f"HEBO_STATE_BUCKET={config.bucket}",
+        f"HEBO_STATE_LOCK_TABLE={config.lock_table}",
+        f"HEBO_STATE_REGION={config.region}",
+    ]
+
+
+def run(session: boto3.Session, config: BootstrapConfig, out: TextIO, dry_run: bool = False) -> int:
+    """Converge both resources and print the backend settings; returns the exit code."""
+    account = client(session, "sts", config.region).get_caller_identity()["Account"]
+    changes = converge_bucket(session, config, account, out, dry_run)
+    changes += converge_table(session, config, out, dry_run)
+    if dry_run:
+        print(f"dry run: {changes} change(s) planned, nothing written", file=out)
+    print("backend settings (export them, or put them in your shell profile / CI variables):", file=out)
+    for line in backend_lines(config):
+        print(line, file=out)
+    return 0

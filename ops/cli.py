@@ -1,0 +1,245 @@
+"""Argument parsing and exit codes for `python -m ops` (0 ok, 1 failure/check failed, 2 usage).
+
+Defaults come from the same settings table the stacks read (stacks/settings.py), so
+`ops bootstrap` creates exactly the backend `cdktf deploy` will look for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ops import bootstrap, secrets, zone
+from ops.aws import OpsError, UsageError, client, explain, make_session
+from stacks.secrets import SECRET_NAMES
+from stacks.settings import SETTINGS
+from stacks.stage import ConfigError, check_stage_syntax
+
+_APP_RULE = "a lowercase name: a-z, 0-9 and '-', starting with a letter"
+_APP_RE = re.compile(r"[a-z][a-z0-9-]*")
+
+
+def _env_default(key: str) -> str:
+    """HEBO_* environment variable, else the settings-table default (as the stacks resolve it)."""
+    setting = SETTINGS[key]
+    return os.environ.get(setting.env) or setting.default
+
+
+def _region_default() -> str:
+    return os.environ.get(SETTINGS["region"].env) or SETTINGS["region"].default
+
+
+def _state_region_default() -> str:
+    return os.environ.get(SETTINGS["state_region"].env) or _region_default()
+
+
+def _check_region(region: str) -> str:
+    return SETTINGS["region"].parse("--region", region)
+
+
+EPILOG_MAIN = """\
+examples:
+  python -m ops bootstrap --region us-east-1 --dry-run
+  python -m ops zone --name hebo.ai
+  python -m ops secrets list --stage pr-123
+  python -m ops secrets set GroqApiKey --stage pr-123 < groq.txt
+  python -m ops secrets set-all --stage production --from-env-file secrets.env
+
+exit codes: 0 ok, 1 AWS/operational failure or failed check, 2 usage or input error.
+AWS access comes from the standard variables (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+AWS_ENDPOINT_URL for an emulator such as moto). See ops/README.md for the IAM permissions.
+"""
+
+EPILOG_BOOTSTRAP = """\
+Creates (or converges) the S3 state bucket -- versioning, default encryption, all public access
+blocked, BucketOwnerEnforced, a policy denying non-TLS requests, lifecycle (noncurrent versions
+expire after 90 days, incomplete uploads abort after 7) -- and the DynamoDB lock table (LockID
+hash key, on-demand, SSE, point-in-time recovery, deletion protection). Re-running changes only
+what differs and prints "up to date" otherwise. Then prints the HEBO_STATE_* lines to export.
+
+examples:
+  python -m ops bootstrap --region us-east-1
+  python -m ops bootstrap --region eu-west-1 --bucket acme-hebo-state --dry-run
+  python -m ops bootstrap --region us-east-1 --kms-key-id arn:aws:kms:us-east-1:111122223333:key/1234abcd-...
+"""
+
+EPILOG_ZONE = """\
+Prints HEBO_ZONE_ID=Z... when exactly one public hosted zone has that name; the dns stack then
+adopts it with an import block. Exit 1 when there is none (the dns stack will create it) or
+several (pick one).
+
+example:
+  python -m ops zone --name hebo.ai
+"""
+
+EPILOG_SECRETS = f"""\
+Secrets live at {{app}}/{{stage}}/{{Name}} in Secrets Manager; the data stack creates them empty.
+Names: {', '.join(SECRET_NAMES)}.
+Values are never taken from the command line and never printed.
+
+examples:
+  python -m ops secrets list --stage pr-123            # exit 1 if any secret is not set
+  python -m ops secrets set GroqApiKey --stage pr-123  # hidden prompt (twice)
+  printf %s "$KEY" | python -m ops secrets set GroqApiKey --stage pr-123
+  python -m ops secrets set DbPassword --stage dev --from-file ./db-password.txt
+  python -m ops secrets set-all --stage dev --from-env-file .env.dev --dry-run
+  python -m ops secrets unset VoyageApiKey --stage pr-123
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so main() owns every exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if message.startswith("unrecognized arguments"):
+            # argparse would echo them, and an extra argument may well be a pasted secret value.
+            message = "unexpected extra arguments (secret values are read from stdin, a prompt or --from-file, never argv)"
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog="ops",
+        description="Operational commands for hebo-infra: remote-state bootstrap, hosted zone lookup, stage secrets.",
+        epilog=EPILOG_MAIN,
+        formatter_class=fmt,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    boot = sub.add_parser("bootstrap", help="create/converge the Terraform state bucket and lock table",
+                          description="Create or converge the Terraform remote-state backend.",
+                          epilog=EPILOG_BOOTSTRAP, formatter_class=fmt)
+    boot.add_argument("--region", default=None,
+                      help="region of the bucket and table (default: HEBO_STATE_REGION, HEBO_REGION, or %s)" % SETTINGS["region"].default)
+    boot.add_argument("--bucket", default=None,
+                      help=f"state bucket name (default: HEBO_STATE_BUCKET or {SETTINGS['state_bucket'].default})")
+    boot.add_argument("--lock-table", default=None,
+                      help=f"lock table name (default: HEBO_STATE_LOCK_TABLE or {SETTINGS['state_lock_table'].default})")
+    boot.add_argument("--kms-key-id", default=None, metavar="ARN",
+                      help="customer managed KMS key ARN for SSE-KMS (bucket, with bucket key) and the table; default SSE-S3")
+    boot.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
+
+    zone_p = sub.add_parser("zone", help="print HEBO_ZONE_ID for the existing public hosted zone",
+                            description="Find the public Route 53 hosted zone the dns stack should adopt.",
+                            epilog=EPILOG_ZONE, formatter_class=fmt)
+    zone_p.add_argument("--name", default=None, help=f"zone name (default: HEBO_ZONE or {SETTINGS['zone'].default})")
+
+    sec = sub.add_parser("secrets", help="list/set/unset the stage secrets in Secrets Manager",
+                         description="Manage the stage secrets' values (the data stack owns the secrets themselves).",
+                         epilog=EPILOG_SECRETS, formatter_class=fmt)
+    common = _Parser(add_help=False)
+    common.add_argument("--stage", required=True, help="stage name, e.g. production, dev, pr-123")
+    common.add_argument("--app", default=None, help=f"app name, first part of the path (default: HEBO_APP or {SETTINGS['app'].default})")
+    common.add_argument("--region", default=None,
+                        help=f"region of the stage's secrets (default: HEBO_REGION or {SETTINGS['region'].default})")
+    writes = _Parser(add_help=False)
+    writes.add_argument("--dry-run", action="store_true", help="validate and print what would change, write nothing")
+
+    ssub = sec.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    ssub.required = True
+    ssub.add_parser("list", parents=[common], help="show which secrets are set; exit 1 if any is not",
+                    epilog="example:\n  python -m ops secrets list --stage pr-123", formatter_class=fmt)
+    set_p = ssub.add_parser("set", parents=[common, writes], help="set one value (stdin, hidden prompt, or --from-file)",
+                            epilog="examples:\n  python -m ops secrets set GroqApiKey --stage pr-123\n"
+                                   "  python -m ops secrets set GroqApiKey --stage pr-123 --from-file key.txt",
+                            formatter_class=fmt)
+    set_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(SECRET_NAMES)}")
+    set_p.add_argument("--from-file", type=Path, metavar="FILE", help="read the value from FILE (one trailing newline is ignored)")
+    unset_p = ssub.add_parser("unset", parents=[common, writes], help="replace a value with the unset placeholder",
+                              epilog="example:\n  python -m ops secrets unset VoyageApiKey --stage pr-123", formatter_class=fmt)
+    unset_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(SECRET_NAMES)}")
+    all_p = ssub.add_parser("set-all", parents=[common, writes], help="set several values from a dotenv file",
+                            epilog="file format: Name=value per line, # comments, optional quotes, no `export`.\n"
+                                   "example:\n  python -m ops secrets set-all --stage dev --from-env-file .env.dev",
+                            formatter_class=fmt)
+    all_p.add_argument("--from-env-file", type=Path, required=True, metavar="FILE", help="dotenv file of Name=value lines")
+    return parser
+
+
+def read_value(name: str, from_file: Path | None, stdin: TextIO) -> str:
+    """The raw value from --from-file, piped stdin, or a hidden prompt typed twice; never argv."""
+    if from_file is not None:
+        try:
+            return from_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UsageError(f"--from-file {from_file} not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read --from-file {from_file}: {type(exc).__name__}") from None
+    if not stdin.isatty():
+        return stdin.read(secrets.MAX_VALUE_BYTES * 4 + 2)
+    first = getpass.getpass(f"{name}: ")
+    if getpass.getpass(f"{name} (again): ") != first:
+        raise UsageError(f"the two values typed for {name} differ: nothing was written")
+    return first
+
+
+def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if args.command == "bootstrap":
+        region = _check_region(args.region or _state_region_default())
+        config = bootstrap.BootstrapConfig(
+            bucket=args.bucket or _env_default("state_bucket"),
+            lock_table=args.lock_table or _env_default("state_lock_table"),
+            region=region,
+            kms_key_id=args.kms_key_id,
+        )
+        config.validate()
+        return bootstrap.run(make_session(region), config, out, dry_run=args.dry_run)
+
+    if args.command == "zone":
+        return zone.run(make_session(_region_default()), args.name or _env_default("zone"), out)
+
+    # secrets
+    check_stage_syntax(args.stage, os.environ.get(SETTINGS["preview_pattern"].env) or None)
+    app = args.app or _env_default("app")
+    if not _APP_RE.fullmatch(app):
+        raise UsageError(f"invalid --app {app!r}: must be {_APP_RULE}")
+    region = _check_region(args.region or _region_default())
+    if args.action in ("set", "unset"):
+        secrets.check_name(args.name)
+    if args.action == "set":
+        # Validate the input before touching AWS: a typo should not need credentials to report.
+        values = {args.name: secrets.clean_value(args.name, read_value(args.name, args.from_file, stdin))}
+    elif args.action == "set-all":
+        values = secrets.parse_env_file(args.from_env_file)
+    sm = client(make_session(region), "secretsmanager", region)
+    if args.action == "list":
+        return secrets.list_statuses(sm, app, args.stage, out)
+    if args.action == "unset":
+        return secrets.unset_value(sm, app, args.stage, args.name, out, args.dry_run)
+    return secrets.set_values(sm, app, args.stage, values, out, args.dry_run)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None,
+         stdin: TextIO | None = None) -> int:
+    """Run one command; returns the exit code and prints errors as one line on stderr."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    stdin = stdin or sys.stdin
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return _run(args, out, stdin)
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    except ConfigError as exc:
+        print(f"ops: {exc}", file=err)
+        return 2
+    except OpsError as exc:
+        print(f"ops: {exc}", file=err)
+        return exc.exit_code
+    except (ClientError, BotoCoreError) as exc:
+        mapped = explain(exc)
+        print(f"ops: {mapped}", file=err)
+        return mapped.exit_code
+    except KeyboardInterrupt:
+        print("ops: interrupted", file=err)
+        return 130
