@@ -48,6 +48,7 @@ RULES: dict[str, NameRule] = {
     "ecr": NameRule("ECR repository name", 256, r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"),
     "security_group": NameRule("security group name", 255, r"[\w .:/()#,@\[\]+=&;{}!$*-]+"),
     "cloudfront": NameRule("CloudFront resource name", 64, r"[A-Za-z0-9_-]+"),
+    "route53_ksk": NameRule("Route 53 key-signing key name", 128, r"[A-Za-z0-9_]{3,}"),
     "sns": NameRule("SNS topic name", 256, r"[A-Za-z0-9_-]+"),
     "alarm": NameRule("CloudWatch alarm name", 255, r"[^\x00-\x1f]+"),
     "dns_name": NameRule("domain name", 253, r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"),
@@ -56,6 +57,8 @@ RULES: dict[str, NameRule] = {
 
 SERVICES = ("api", "gateway")
 """The container services; `console` is the static site."""
+SERVICE_PORTS = {"api": 3001, "gateway": 3002}
+"""Container (and target group) port of each service; security groups and ALBs read it here."""
 APPS = ("api", "gateway", "console")
 IAM_ROLES = (
     "api-exec",
@@ -104,6 +107,13 @@ class Names:
     def db_proxy(self) -> str:
         return f"{self.prefix}-db-proxy"
 
+    def db_final_snapshot(self, region_role: str = "primary") -> str:
+        return f"{self.db_cluster(region_role)}-final"
+
+    def db_log_group(self, region_role: str = "primary") -> str:
+        """Fixed by RDS (`/aws/rds/cluster/<id>/postgresql`); created by Terraform to set KMS + retention."""
+        return f"/aws/rds/cluster/{self.db_cluster(region_role)}/postgresql"
+
     def db_group(self, what: str) -> str:
         return f"{self.prefix}-{what}"
 
@@ -121,6 +131,10 @@ class Names:
 
     def service_log_group(self, service_name: str) -> str:
         return f"/ecs/{self.prefix}/{service_name}"
+
+    def exec_log_group(self) -> str:
+        """Where ECS Exec session transcripts go (stages with ECS Exec only)."""
+        return f"/ecs/{self.prefix}/exec"
 
     def flow_log_group(self) -> str:
         return f"/vpc/{self.prefix}/flow-logs"
@@ -152,6 +166,13 @@ class Names:
     def alarm(self, service: str, what: str) -> str:
         return f"{self.prefix}-{service}-{what}"
 
+    def dnssec_key_alias(self) -> str:
+        """Account-wide (dns stack): one per app, not per stage."""
+        return f"alias/{self.app}-dnssec"
+
+    def dnssec_key_signing_key(self) -> str:
+        return f"{self.app}_ksk"
+
     def domain(self, app: str) -> str:
         """`{app}.{zone}` in production, `{stage}.dev.{app}.{zone}` everywhere else."""
         if app not in APPS:
@@ -178,6 +199,8 @@ class Names:
             items += [("dns_name", self.domain(app)), ("acm_domain", self.domain(app))]
         items += [("rds", self.db_cluster()), ("rds", self.db_cluster("secondary")), ("rds", self.db_global_cluster())]
         items += [("rds", self.db_instance("reader", 15)), ("db_proxy", self.db_proxy())]
+        items += [("rds", self.db_instance("secondary", 15)), ("rds", self.db_final_snapshot())]
+        items += [("log_group", self.db_log_group("secondary"))]
         items += [("db_group", self.db_group(g)) for g in ("db-subnets", "db-cluster-params", "db-instance-params")]
         items += [("iam_role", self.iam_role(r)) for r in IAM_ROLES]
         items += [("iam_policy", self.iam_role(r)) for r in IAM_ROLES]
@@ -187,10 +210,18 @@ class Names:
             ("lambda", self.lambda_function("migrator")),
             ("log_group", self.lambda_log_group("migrator")),
             ("log_group", self.flow_log_group()),
+            ("log_group", self.exec_log_group()),
             ("secret", self.secret("StackPublishableClientKey")),
             ("kms_alias", self.kms_alias("data-secondary")),
+            ("kms_alias", self.kms_alias("network")),
+            ("kms_alias", self.kms_alias("network-secondary")),
             ("ecs", self.ecs_cluster()),
             ("cloudfront", self.cloudfront("console-security-headers")),
+            ("cloudfront", self.cloudfront("console-spa-router")),
+            ("cloudfront", self.cloudfront("console-oac")),
+            ("kms_alias", self.kms_alias("console")),
+            ("kms_alias", self.dnssec_key_alias()),
+            ("route53_ksk", self.dnssec_key_signing_key()),
             ("sns", self.sns_topic("alarms")),
         ]
         return items

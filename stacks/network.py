@@ -1,17 +1,91 @@
-"""The per-stage `network` stack: VPC, subnets, NAT, bastion, security groups, flow logs."""
+"""The per-stage `network` stack: VPC, subnets, NAT instances, bastion, security groups, flow logs.
+
+Everything runs in private subnets; the only way in from the internet is the ALB on 80/443, and
+the only way out is HTTPS through the EC2 NAT instances (docs/network.md explains the choices).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from constructs import Construct
+from modules.cdk import Construct
 
-from modules.cdk import Fn, Token, aws
+from modules.cdk import aws
+from modules.iam import ServiceRole, ServiceRoleProps
+from modules.kms import EncryptionKey, EncryptionKeyProps
+from modules.logs import log_group
+from modules.network.bastion import Bastion, BastionProps
+from modules.network.flow_logs import FLOW_LOGS_SERVICE, FlowLogProps, flow_log, trust_conditions, writer_statement
+from modules.network.instance import InstanceRoleProps, SsmInstanceRole
+from modules.network.nat_instance import NatInstance, NatInstanceProps, fck_nat_ami
+from modules.network.security_groups import ANY_IPV4, ANY_IPV6, GroupSpec, Peer, Rule, SecurityGroups, SecurityGroupsProps
+from modules.network.vpc import Vpc, VpcProps
 from stacks.base import HeboStack
+from stacks.naming import SERVICE_PORTS
 from stacks.settings import Settings
+from stacks.stage import StagePolicy
 
 
 SECURITY_GROUP_ROLES = ("alb", "service", "database", "migrator", "bastion", "db-proxy")
+"""Exported groups. The NAT group is internal to this stack."""
+
+POSTGRES_PORT = 5432
+HTTPS_PORT = 443
+INTERNET_EGRESS_PORTS = (HTTPS_PORT,)
+"""What private workloads may send to the internet (AWS APIs, ECR, Groq, Voyage): HTTPS only."""
+
+GROUP_DESCRIPTIONS = {
+    "alb": "Public load balancers: HTTP and HTTPS from the internet, to the services only",
+    "service": "ECS services (API, gateway): service ports from the ALB only",
+    "database": "Aurora PostgreSQL: 5432 from services, migrator, RDS Proxy and bastion only",
+    "migrator": "Migration Lambda: no ingress",
+    "bastion": "SSM bastion: no ingress (Session Manager is outbound only)",
+    "db-proxy": "RDS Proxy: 5432 from services and migrator only",
+    "nat": "NAT instances: HTTPS from the private subnets only",
+}
+
+
+def _rule(group: str, direction: str, peer: Peer, port: int, description: str) -> Rule:
+    return Rule(group=group, direction=direction, peer=peer, port=port, description=description)  # type: ignore[arg-type]
+
+
+def security_group_rules(policy: StagePolicy, private_cidrs: list[str]) -> list[Rule]:
+    """Every rule of every group, in one table. Each allowed flow has an egress rule at its
+    source and an ingress rule at its destination; the db-proxy and bastion paths exist only in
+    the stages that have those components."""
+    sg = lambda key: Peer(group=key)  # noqa: E731
+    rules: list[Rule] = []
+    for port, what in ((80, "HTTP (redirects to HTTPS)"), (HTTPS_PORT, "HTTPS")):
+        rules += [
+            _rule("alb", "ingress", ANY_IPV4, port, f"{what} from the internet (IPv4)"),
+            _rule("alb", "ingress", ANY_IPV6, port, f"{what} from the internet (IPv6)"),
+        ]
+    for service, port in SERVICE_PORTS.items():
+        rules += [
+            _rule("alb", "egress", sg("service"), port, f"To the {service} service"),
+            _rule("service", "ingress", sg("alb"), port, f"{service} service from the ALB"),
+        ]
+    database_clients = ["service", "migrator"]
+    database_clients += (["db-proxy"] if policy.db_proxy else []) + (["bastion"] if policy.bastion else [])
+    for client in database_clients:
+        rules += [
+            _rule("database", "ingress", sg(client), POSTGRES_PORT, f"PostgreSQL from {client}"),
+            _rule(client, "egress", sg("database"), POSTGRES_PORT, "PostgreSQL to the database"),
+        ]
+    if policy.db_proxy:
+        for client in ("service", "migrator"):
+            rules += [
+                _rule("db-proxy", "ingress", sg(client), POSTGRES_PORT, f"PostgreSQL from {client}"),
+                _rule(client, "egress", sg("db-proxy"), POSTGRES_PORT, "PostgreSQL to the RDS Proxy"),
+            ]
+    for port in INTERNET_EGRESS_PORTS:
+        for client in ["service", "migrator"] + (["bastion"] if policy.bastion else []):
+            rules.append(_rule(client, "egress", ANY_IPV4, port, "HTTPS to AWS APIs and providers via NAT"))
+        for index, cidr in enumerate(private_cidrs):
+            rules.append(_rule("nat", "ingress", Peer(cidr_ipv4=cidr), port, f"HTTPS to translate from private subnet {index}"))
+        rules.append(_rule("nat", "egress", ANY_IPV4, port, "Translated HTTPS to the internet"))
+    return rules
 
 
 @dataclass(frozen=True)
@@ -42,29 +116,141 @@ class NetworkStack(HeboStack):
 
     def __init__(self, scope: Construct, settings: Settings) -> None:
         super().__init__(scope, settings)
-        vpc = aws.vpc.Vpc(self, "vpc", cidr_block=settings.vpc_cidr, enable_dns_support=True, enable_dns_hostnames=True,
-                          tags={"Name": self.names.prefix})
-        azs = aws.data_aws_availability_zones.DataAwsAvailabilityZones(self, "azs", state="available")
-        public, private = [], []
-        for i in range(settings.az_count):
-            az = Fn.element(azs.names, i)
-            public.append(aws.subnet.Subnet(self, f"public_{i}", vpc_id=vpc.id, availability_zone=az,
-                                            cidr_block=Fn.cidrsubnet(vpc.cidr_block, 4, i),
-                                            tags={"Name": f"{self.names.prefix}-public-{i}"}))
-            private.append(aws.subnet.Subnet(self, f"private_{i}", vpc_id=vpc.id, availability_zone=az,
-                                             cidr_block=Fn.cidrsubnet(vpc.cidr_block, 4, 8 + i),
-                                             tags={"Name": f"{self.names.prefix}-private-{i}"}))
-        groups = {
-            role: aws.security_group.SecurityGroup(
-                self, f"sg_{role}", name=self.names.security_group(role), description=f"{role} ({self.names.prefix})",
-                vpc_id=vpc.id).id
-            for role in SECURITY_GROUP_ROLES
-        }
-        self.outputs = NetworkOutputs(
-            vpc_id=vpc.id,
-            vpc_cidr=vpc.cidr_block,
-            public_subnet_ids=[s.id for s in public],
-            private_subnet_ids=[s.id for s in private],
-            security_group_ids=groups,
+        names, policy = self.names, self.policy
+        self.partition = aws.data_aws_partition.DataAwsPartition(self, "partition").partition
+        self.account_id = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account").account_id
+
+        key = EncryptionKey(self, "kms", self._key_props("network", settings.region, "flow logs, NAT and bastion volumes"))
+        network = Vpc(self, "main", VpcProps(name=names.prefix, cidr_block=settings.vpc_cidr, az_count=settings.az_count))
+        groups = SecurityGroups(
+            self,
+            "security_groups",
+            SecurityGroupsProps(
+                vpc_id=network.vpc_id,
+                groups={
+                    role: GroupSpec(name=names.security_group(role), description=GROUP_DESCRIPTIONS[role])
+                    for role in (*SECURITY_GROUP_ROLES, "nat")
+                },
+                rules=security_group_rules(policy, network.private_cidrs),
+            ),
         )
-        self.output("vpc_id", vpc.id, "VPC id")
+        self.nat_instances = self._nat_instances(network, groups.ids["nat"], key.arn)
+        for index, table in enumerate(network.private_route_tables):
+            nat = self.nat_instances[index if policy.nat_per_az else 0]
+            aws.route.Route(
+                self,
+                f"private_default_{index}",
+                route_table_id=table.id,
+                destination_cidr_block="0.0.0.0/0",
+                network_interface_id=nat.network_interface_id,
+            )
+        self.bastion = None
+        if policy.bastion:
+            role = SsmInstanceRole(self, "bastion_role", InstanceRoleProps(
+                name=names.iam_role("bastion"), description="SSM Session Manager bastion (no SSH)", partition=self.partition))
+            self.bastion = Bastion(self, "bastion", BastionProps(
+                name=f"{names.prefix}-bastion",
+                subnet_id=network.private_subnets[0].id,
+                security_group_ids=[groups.ids["bastion"]],
+                instance_profile=role.profile_name,
+                kms_key_arn=key.arn,
+            ))
+
+        flow_groups = [log_group(self, "flow_log_group", name=names.flow_log_group(),
+                                 retention_days=policy.log_retention_days, kms_key_arn=key.arn)]
+        secondary = None
+        if policy.secondary_region_network:
+            secondary, secondary_log_group = self._secondary(settings)
+            flow_groups.append(secondary_log_group)
+        flow_role = ServiceRole(self, "flow_logs_role", ServiceRoleProps(
+            name=names.iam_role("flow-logs"),
+            service=FLOW_LOGS_SERVICE,
+            description="Delivers this stage's VPC flow logs to their log groups",
+            statements=[writer_statement([g.arn for g in flow_groups])],
+            trust_conditions=trust_conditions(self.partition, self.account_id),
+        ))
+        flow_log(self, "flow_log", FlowLogProps(
+            vpc_id=network.vpc_id, log_group_arn=flow_groups[0].arn, role_arn=flow_role.arn, name=names.prefix))
+        if secondary is not None:
+            flow_log(self, "secondary_flow_log", FlowLogProps(
+                vpc_id=self.secondary_vpc.vpc_id, log_group_arn=flow_groups[1].arn, role_arn=flow_role.arn,
+                name=f"{names.prefix}-secondary"), provider=self.provider_for(settings.secondary_region))
+
+        self.outputs = NetworkOutputs(
+            vpc_id=network.vpc_id,
+            vpc_cidr=network.vpc.cidr_block,
+            public_subnet_ids=[s.id for s in network.public_subnets],
+            private_subnet_ids=[s.id for s in network.private_subnets],
+            security_group_ids={role: groups.ids[role] for role in SECURITY_GROUP_ROLES},
+            secondary=secondary,
+        )
+        self._outputs(network, groups)
+
+    # -- parts ---------------------------------------------------------------------------------
+    def _key_props(self, purpose: str, region: str, uses: str) -> EncryptionKeyProps:
+        return EncryptionKeyProps(
+            description=f"{self.names.prefix} {purpose}: {uses}",
+            alias=self.names.kms_alias(purpose),
+            deletion_window_days=self.policy.kms_deletion_window_days,
+            prevent_destroy=self.policy.protect,
+            logs_region=region,
+        )
+
+    def _nat_instances(self, network: Vpc, security_group_id: str, kms_key_arn: str) -> list[NatInstance]:
+        """One per AZ where the policy asks for it (an AZ outage keeps egress elsewhere), else one."""
+        names = self.names
+        role = SsmInstanceRole(self, "nat_role", InstanceRoleProps(
+            name=names.iam_role("nat"), description="fck-nat instances: SSM agent only", partition=self.partition))
+        ami_id = self.settings.nat_ami_id or fck_nat_ami(self, "nat_ami").id
+        count = len(network.public_subnets) if self.policy.nat_per_az else 1
+        return [
+            NatInstance(self, f"nat_{index}", NatInstanceProps(
+                name=f"{names.prefix}-nat-{index}",
+                ami_id=ami_id,
+                subnet_id=network.public_subnets[index].id,
+                security_group_ids=[security_group_id],
+                instance_profile=role.profile_name,
+                kms_key_arn=kms_key_arn,
+            ))
+            for index in range(count)
+        ]
+
+    def _secondary(self, settings: Settings) -> tuple[SecondaryNetworkOutputs, Any]:
+        """Private subnets in the secondary region for the Aurora global cluster's second
+        region: no internet gateway, no NAT (nothing there needs egress), one database group
+        without rules (the cluster replicates through AWS, not through the VPC)."""
+        region = settings.secondary_region
+        provider = self.provider_for(region)
+        names = self.names
+        key = EncryptionKey(self, "secondary_kms", self._key_props("network-secondary", region, "flow logs"), provider=provider)
+        self.secondary_vpc = Vpc(self, "secondary", VpcProps(
+            name=f"{names.prefix}-secondary", cidr_block=settings.secondary_vpc_cidr, az_count=settings.az_count,
+            public_subnets=False), provider=provider)
+        groups = SecurityGroups(self, "secondary_security_groups", SecurityGroupsProps(
+            vpc_id=self.secondary_vpc.vpc_id,
+            groups={"database": GroupSpec(name=names.security_group("database"), description=GROUP_DESCRIPTIONS["database"])},
+            rules=[],
+        ), provider=provider)
+        group = log_group(self, "secondary_flow_log_group", name=names.flow_log_group(),
+                          retention_days=self.policy.log_retention_days, kms_key_arn=key.arn, provider=provider)
+        outputs = SecondaryNetworkOutputs(
+            region=region,
+            vpc_id=self.secondary_vpc.vpc_id,
+            private_subnet_ids=[s.id for s in self.secondary_vpc.private_subnets],
+            database_security_group_id=groups.ids["database"],
+        )
+        return outputs, group
+
+    def _outputs(self, network: Vpc, groups: SecurityGroups) -> None:
+        self.output("vpc_id", network.vpc_id, "VPC id")
+        self.output("vpc_cidr", network.vpc.cidr_block, "VPC CIDR block")
+        self.output("public_subnet_ids", [s.id for s in network.public_subnets], "Public subnets (ALB, NAT), one per AZ")
+        self.output("private_subnet_ids", [s.id for s in network.private_subnets], "Private subnets (workloads), one per AZ")
+        self.output("security_group_ids", {role: groups.ids[role] for role in SECURITY_GROUP_ROLES}, "Security group id per role")
+        self.output("nat_instance_ids", [n.instance.id for n in self.nat_instances], "NAT instance ids")
+        self.output("nat_public_ips", [n.public_ip for n in self.nat_instances], "Egress IPs (for provider allow-lists)")
+        if self.bastion is not None:
+            self.output("bastion_instance_id", self.bastion.instance_id, "Target of `aws ssm start-session` (docs/network.md)")
+        if self.outputs.secondary is not None:
+            self.output("secondary_vpc_id", self.outputs.secondary.vpc_id, "Secondary-region VPC id")
+            self.output("secondary_private_subnet_ids", self.outputs.secondary.private_subnet_ids, "Secondary-region private subnets")

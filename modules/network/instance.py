@@ -1,0 +1,100 @@
+"""A small hardened EC2 instance (IMDSv2 only, encrypted root volume, SSM-managed role)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from modules.cdk import Construct
+
+from modules.cdk import TerraformResourceLifecycle, aws
+from modules.iam import ServiceRole, ServiceRoleProps
+
+SSM_MANAGED_POLICY = "AmazonSSMManagedInstanceCore"
+"""Lets the SSM agent register the instance for Session Manager (no SSH, no key pair)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceRoleProps:
+    name: str
+    """Role and instance profile name (separate IAM namespaces, so they may match)."""
+    description: str
+    partition: str
+    """`data.aws_partition.partition` of the stack, for the managed policy ARN."""
+
+
+class SsmInstanceRole(Construct):
+    """An EC2 role with only `AmazonSSMManagedInstanceCore`, and its instance profile."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: InstanceRoleProps) -> None:
+        super().__init__(scope, construct_id)
+        self.role = ServiceRole(
+            self,
+            "role",
+            ServiceRoleProps(
+                name=props.name,
+                service="ec2.amazonaws.com",
+                description=props.description,
+                managed_policy_arns=[f"arn:{props.partition}:iam::aws:policy/{SSM_MANAGED_POLICY}"],
+            ),
+        )
+        self.profile = aws.iam_instance_profile.IamInstanceProfile(
+            self, "profile", name=props.name, role=self.role.name
+        )
+
+    @property
+    def profile_name(self) -> str:
+        return self.profile.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardenedInstanceProps:
+    name: str
+    """`Name` tag."""
+    ami_id: str
+    instance_type: str
+    subnet_id: str
+    security_group_ids: Sequence[str]
+    instance_profile: str
+    kms_key_arn: str
+    """Encrypts the root volume with the stack's customer-managed key."""
+    root_volume_gib: int = 8
+    source_dest_check: bool = True
+    """False for instances that forward other hosts' traffic (NAT)."""
+    tags: Mapping[str, str] | None = None
+
+
+def hardened_instance(scope: Construct, construct_id: str, props: HardenedInstanceProps) -> Any:
+    """An instance with IMDSv2 required (hop limit 1: containers cannot reach the metadata
+    service), no key pair, no public IP of its own, and an encrypted gp3 root volume.
+
+    `ami` changes are ignored: the AMI comes from a `most_recent` lookup, and a new image must
+    not silently replace a NAT or bastion on an unrelated deploy; roll it with `-replace`.
+    """
+    return aws.instance.Instance(
+        scope,
+        construct_id,
+        ami=props.ami_id,
+        instance_type=props.instance_type,
+        subnet_id=props.subnet_id,
+        vpc_security_group_ids=list(props.security_group_ids),
+        iam_instance_profile=props.instance_profile,
+        associate_public_ip_address=False,
+        source_dest_check=props.source_dest_check,
+        ebs_optimized=True,
+        metadata_options=aws.instance.InstanceMetadataOptions(
+            http_endpoint="enabled",
+            http_tokens="required",
+            http_put_response_hop_limit=1,
+            instance_metadata_tags="disabled",
+        ),
+        root_block_device=aws.instance.InstanceRootBlockDevice(
+            encrypted=True,
+            kms_key_id=props.kms_key_arn,
+            volume_type="gp3",
+            volume_size=props.root_volume_gib,
+            delete_on_termination=True,
+        ),
+        tags={"Name": props.name, **(props.tags or {})},
+        lifecycle=TerraformResourceLifecycle(ignore_changes=["ami"]),
+    )

@@ -1,0 +1,79 @@
+"""EC2 NAT instances running fck-nat (https://fck-nat.dev): the cheap alternative to NAT gateways."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from modules.cdk import Construct
+
+from modules.cdk import aws
+from modules.network.instance import HardenedInstanceProps, hardened_instance
+
+FCK_NAT_OWNER = "568608671756"
+"""The fck-nat project's AWS account, publisher of the AMIs."""
+FCK_NAT_NAME = "fck-nat-al2023-*"
+NAT_INSTANCE_TYPE = "t4g.nano"
+
+
+def fck_nat_ami(scope: Construct, construct_id: str) -> Any:
+    """The newest arm64 fck-nat AMI (Amazon Linux 2023, SSM agent preinstalled)."""
+    ami = aws.data_aws_ami
+    return ami.DataAwsAmi(
+        scope,
+        construct_id,
+        owners=[FCK_NAT_OWNER],
+        most_recent=True,
+        filter=[
+            ami.DataAwsAmiFilter(name="name", values=[FCK_NAT_NAME]),
+            ami.DataAwsAmiFilter(name="architecture", values=["arm64"]),
+        ],
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NatInstanceProps:
+    name: str
+    ami_id: str
+    subnet_id: str
+    """A public subnet (its route table sends 0.0.0.0/0 to the internet gateway)."""
+    security_group_ids: Sequence[str]
+    instance_profile: str
+    kms_key_arn: str
+    instance_type: str = NAT_INSTANCE_TYPE
+
+
+class NatInstance(Construct):
+    """One NAT instance with source/destination check off and its own Elastic IP.
+
+    Private route tables point at `network_interface_id` (the primary ENI), which survives a
+    stop/start and keeps the route valid while the instance reboots.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: NatInstanceProps) -> None:
+        super().__init__(scope, construct_id)
+        self.instance = hardened_instance(
+            self,
+            "instance",
+            HardenedInstanceProps(
+                name=props.name,
+                ami_id=props.ami_id,
+                instance_type=props.instance_type,
+                subnet_id=props.subnet_id,
+                security_group_ids=props.security_group_ids,
+                instance_profile=props.instance_profile,
+                kms_key_arn=props.kms_key_arn,
+                source_dest_check=False,
+                tags={"role": "nat"},
+            ),
+        )
+        self.eip = aws.eip.Eip(self, "eip", domain="vpc", tags={"Name": props.name})
+        aws.eip_association.EipAssociation(self, "eip_association", allocation_id=self.eip.allocation_id, instance_id=self.instance.id)
+
+    @property
+    def network_interface_id(self) -> str:
+        return self.instance.primary_network_interface_id
+
+    @property
+    def public_ip(self) -> str:
+        return self.eip.public_ip
