@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # also runnable as a script
 
 from stacks.settings import settings_reference
 from stacks.stage import policy_table
@@ -29,14 +32,14 @@ def generated_block(text: str, name: str) -> str:
 def test_readme_stage_policy_table_is_current() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     assert generated_block(readme, "stage-policy") == render_policy_table(), (
-        "README stage policy table is stale: regenerate with `pipenv run python -m tests.unit.test_docs`"
+        "README stage policy table is stale: regenerate with `pipenv run python tests/unit/test_docs.py`"
     )
 
 
 def test_readme_settings_reference_is_current() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     assert generated_block(readme, "settings") == settings_reference(), (
-        "README configuration reference is stale: regenerate with `pipenv run python -m tests.unit.test_docs`"
+        "README configuration reference is stale: regenerate with `pipenv run python tests/unit/test_docs.py`"
     )
 
 
