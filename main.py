@@ -45,6 +45,8 @@ def build_app(settings: Settings, outdir: str | None = None) -> Platform:
     for upstream in (network, data, dns):
         compute.add_dependency(upstream)
     edge.add_dependency(dns)
+    # The console's runtime config reads the publishable secrets, whose containers `data` creates.
+    edge.add_dependency(data)
     return Platform(app=app, stacks={s.stack_name: s for s in (dns, network, data, compute, edge)})
 
 

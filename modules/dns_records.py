@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs import Construct
+from modules.cdk import Construct
 
 from modules.cdk import TerraformIterator, TerraformResourceLifecycle, Token, aws
 
@@ -53,8 +53,20 @@ class DnsValidatedCertificate(Construct):
         return self.validation.certificate_arn
 
 
-def alias_records(scope: Construct, construct_id: str, *, zone_id: str, name: str, target_dns_name: str, target_zone_id: str) -> list[Any]:
-    """A and AAAA alias records (IPv4 and IPv6 clients) pointing `name` at an ALB or CloudFront."""
+def alias_records(
+    scope: Construct,
+    construct_id: str,
+    *,
+    zone_id: str,
+    name: str,
+    target_dns_name: str,
+    target_zone_id: str,
+    evaluate_target_health: bool = True,
+) -> list[Any]:
+    """A and AAAA alias records (IPv4 and IPv6 clients) pointing `name` at an ALB or CloudFront.
+
+    `evaluate_target_health` must be False for CloudFront targets (Route 53 rejects true there).
+    """
     return [
         aws.route53_record.Route53Record(
             scope,
@@ -63,7 +75,7 @@ def alias_records(scope: Construct, construct_id: str, *, zone_id: str, name: st
             name=name,
             type=record_type,
             alias=aws.route53_record.Route53RecordAlias(
-                name=target_dns_name, zone_id=target_zone_id, evaluate_target_health=True
+                name=target_dns_name, zone_id=target_zone_id, evaluate_target_health=evaluate_target_health
             ),
         )
         for record_type in ("A", "AAAA")

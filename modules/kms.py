@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from constructs import Construct
+from modules.cdk import Construct
 
 from modules.cdk import TerraformResourceLifecycle, aws
 from modules.iam import Condition, Statement, policy_document
@@ -23,6 +23,8 @@ class EncryptionKeyProps:
     """Services that encrypt on the account's behalf (e.g. `logs.us-east-1.amazonaws.com`)."""
     logs_region: str | None = None
     """When set, CloudWatch Logs in this region may use the key for this account's log groups."""
+    extra_statements: Sequence[Statement] = ()
+    """Further key-policy statements, e.g. CloudFront decrypting for one distribution (none by default)."""
 
 
 class EncryptionKey(Construct):
@@ -67,6 +69,7 @@ class EncryptionKey(Construct):
                     ],
                 )
             )
+        statements.extend(props.extra_statements)
         document = policy_document(self, "policy", statements, provider=provider)
         self.key = aws.kms_key.KmsKey(
             self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from constructs import Construct
+from modules.cdk import Construct
 
 from modules.cdk import TerraformOutput, TerraformStack, aws
 from stacks.backends import configure_backend, state_scope
@@ -55,6 +55,17 @@ class HeboStack(TerraformStack):
             alias = region.replace("-", "_")
             self._providers[region] = self.aws_provider(f"aws_{alias}", region, alias=alias)
         return self._providers[region]
+
+    def us_east_1_provider(self) -> Any:
+        """An explicit `us_east_1` alias for what AWS accepts only in us-east-1 (CloudFront
+        certificates, DNSSEC signing keys), even when the default region is us-east-1 too: the
+        resources then name the same provider whatever HEBO_REGION is, so changing the primary
+        region never moves them."""
+        if self.settings.region != "us-east-1":
+            return self.provider_for("us-east-1")
+        if not hasattr(self, "_us_east_1"):
+            self._us_east_1 = self.aws_provider("aws_us_east_1", "us-east-1", alias="us_east_1")
+        return self._us_east_1
 
     def output(self, name: str, value: Any, description: str, sensitive: bool = False) -> TerraformOutput:
         """A stack output with a stable name (what `cdktf output` and operators see)."""

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from constructs import Construct
+from modules.cdk import Construct
+
+from typing import Any
 
 from modules.cdk import TerraformResourceLifecycle, aws
+from modules.dnssec import ZoneSigning, ZoneSigningProps
 from stacks.base import HeboStack
 from stacks.settings import Settings
+
+
+AMAZON_CAA_ISSUERS = ("amazon.com", "amazontrust.com", "awstrust.com", "amazonaws.com")
+"""The CAA identities ACM documents; any of them may appear on an Amazon-issued certificate."""
 
 
 @dataclass(frozen=True)
@@ -39,3 +46,28 @@ class DnsStack(HeboStack):
         self.outputs = DnsOutputs(zone_id=zone.zone_id, zone_name=settings.zone)
         self.output("zone_id", zone.zone_id, "Route 53 hosted zone id")
         self.output("name_servers", zone.name_servers, "Delegate the domain to these name servers")
+        if settings.enable_caa == "true":
+            self._caa_records(zone)
+        if settings.enable_dnssec == "true":
+            signing = ZoneSigning(
+                self,
+                "dnssec",
+                ZoneSigningProps(
+                    zone_id=zone.zone_id,
+                    key_signing_key_name=self.names.dnssec_key_signing_key(),
+                    key_alias=self.names.dnssec_key_alias(),
+                ),
+                us_east_1_provider=self.us_east_1_provider(),
+            )
+            self.output("dnssec_ds_record", signing.ds_record, "Publish this DS record at the registrar to complete DNSSEC")
+
+    def _caa_records(self, zone: Any) -> None:
+        """Only Amazon (ACM) — plus any HEBO_CAA_EXTRA_ISSUERS — may issue for the zone and every
+        name below it; wildcard issuance follows the same list (no `issuewild` record)."""
+        issuers = list(AMAZON_CAA_ISSUERS) + [i.strip() for i in self.settings.caa_extra_issuers.split(",") if i.strip()]
+        records = [f'0 issue "{issuer}"' for issuer in issuers]
+        if self.settings.caa_iodef:
+            records.append(f'0 iodef "{self.settings.caa_iodef}"')
+        aws.route53_record.Route53Record(
+            self, "caa", zone_id=zone.zone_id, name=self.settings.zone, type="CAA", ttl=3600, records=records
+        )

@@ -76,6 +76,12 @@ def _cidr16(key: str, value: str) -> str:
     return str(net)
 
 
+def _pg_username(key: str, value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", value) or value in ("postgres", "rdsadmin", "admin"):
+        raise ConfigError(f"invalid {key} {value!r}: must be 1-63 lowercase letters, digits or '_', starting with a letter, and not a reserved name")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -108,6 +114,8 @@ SETTINGS: dict[str, Setting] = {
     "nat_ami_id": Setting("HEBO_NAT_AMI_ID", "", _optional, "Pin the NAT instance AMI instead of the newest fck-nat image."),
     "db_max_acu": Setting("HEBO_DB_MAX_ACU", "", _optional, "Override the stage's maximum Aurora capacity (ACU)."),
     "db_engine_version": Setting("HEBO_DB_ENGINE_VERSION", "17.5", _text, "Aurora PostgreSQL 17.x engine version."),
+    "db_username": Setting("HEBO_DB_USERNAME", "hebo_admin", _pg_username, "Aurora master user name (not secret; the password comes from the `DbPassword` secret)."),
+    "db_password_version": Setting("HEBO_DB_PASSWORD_VERSION", "1", _int_range(1, 1_000_000), "Bump to push the current `DbPassword` into Aurora (`master_password_wo_version`); keep it in cdktf.json context."),
     "migrations_dir": Setting("HEBO_MIGRATIONS_DIR", "lambdas/migrator/example-migrations", _path, "drizzle-kit migrations folder of the app repo."),
     "app_repo": Setting("HEBO_APP_REPO", "docker/example-app", _path, "Application repository holding Dockerfile.api / Dockerfile.gateway (build mode)."),
     "api_image": Setting("HEBO_API_IMAGE", "", _optional, "Pre-built API image URI; with HEBO_GATEWAY_IMAGE selects prebuilt mode (no docker provider)."),
@@ -118,6 +126,8 @@ SETTINGS: dict[str, Setting] = {
     "price_class": Setting("HEBO_PRICE_CLASS", "PriceClass_100", _choice(("PriceClass_100", "PriceClass_200", "PriceClass_All")), "CloudFront price class."),
     "enable_dnssec": Setting("HEBO_ENABLE_DNSSEC", "false", _choice(("true", "false")), "Sign the hosted zone with DNSSEC (KMS key in us-east-1)."),
     "enable_caa": Setting("HEBO_ENABLE_CAA", "true", _choice(("true", "false")), "CAA records allowing only Amazon to issue certificates."),
+    "caa_extra_issuers": Setting("HEBO_CAA_EXTRA_ISSUERS", "", _text, "Comma-separated CAs allowed besides Amazon (e.g. `letsencrypt.org` if the apex site uses it)."),
+    "caa_iodef": Setting("HEBO_CAA_IODEF", "", _optional, "Where CAs report refused requests (`mailto:security@hebo.ai`); empty: no iodef record."),
 }
 
 
@@ -158,7 +168,7 @@ class Settings:
                 raw, sources[key] = str(context[setting.context_key]), f"context:{setting.context_key}"
             else:
                 raw, sources[key] = setting.default, "default"
-            values[key] = setting.parse(setting.env, raw.strip() if isinstance(raw, str) else raw)
+            values[key] = setting.parse(setting.env, raw)
         return cls.from_values(values, sources)
 
     @classmethod

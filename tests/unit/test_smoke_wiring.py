@@ -7,7 +7,7 @@ EXPECTED_DEPENDENCIES = {
     "network": [],
     "data": ["network"],
     "compute": ["data", "dns", "network"],
-    "edge": ["dns"],
+    "edge": ["data", "dns"],
 }
 
 

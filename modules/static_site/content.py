@@ -1,0 +1,95 @@
+"""Upload a static build to S3 (one Terraform-managed object per file) plus a runtime config."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from modules.cdk import Construct
+
+from modules.cdk import Fn, TerraformIterator, Token, aws
+from modules.static_site.content_rules import NO_CACHE, SiteFile, content_hash, content_type
+
+PLACEHOLDER_KEY = "index.html"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteContentProps:
+    bucket: str
+    files: Sequence[SiteFile]
+    """The build; an empty list uploads `placeholder_html` as index.html instead."""
+    placeholder_html: str
+    runtime_config: Mapping[str, Any]
+    """Written as JSON by Terraform at apply time (values may be tokens, e.g. data sources)."""
+    runtime_config_key: str = "config.json"
+    depends_on: Sequence[Any] = ()
+    """Resources that must exist before any upload (e.g. the bucket's default encryption)."""
+
+
+class SiteContent(Construct):
+    """Objects are keyed by path in one `for_each` (`files["assets/app.js"]`): a file that
+    disappears from the build is deleted from the bucket by the next apply (its old version
+    then expires by lifecycle). `source_hash` (md5 computed at synth) triggers re-uploads; `etag`
+    cannot, because S3 ETags of SSE-KMS objects are not MD5s."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: SiteContentProps) -> None:
+        super().__init__(scope, construct_id)
+        files = list(props.files)
+        null = Token.null_value()
+        if files:
+            entries = {
+                f.key: {
+                    "source": str(f.source),
+                    "content": null,
+                    "source_hash": f.md5,
+                    "content_type": f.content_type,
+                    "cache_control": f.cache_control,
+                }
+                for f in files
+            }
+            self.files_hash = content_hash(files)
+        else:
+            # The placeholder is an entry of the same for_each (key index.html), so the first
+            # real build updates that object in place instead of a delete racing the upload.
+            placeholder_md5 = hashlib.md5(props.placeholder_html.encode()).hexdigest()
+            entries = {
+                PLACEHOLDER_KEY: {
+                    "source": null,
+                    "content": props.placeholder_html,
+                    "source_hash": placeholder_md5,
+                    "content_type": content_type(PLACEHOLDER_KEY),
+                    "cache_control": NO_CACHE,
+                }
+            }
+            self.files_hash = hashlib.sha256(f"{PLACEHOLDER_KEY}\0{placeholder_md5}".encode()).hexdigest()
+        each = TerraformIterator.from_map(entries)
+        self.files = aws.s3_object.S3Object(
+            self,
+            "files",
+            for_each=each,
+            bucket=props.bucket,
+            key=each.key,
+            source=each.get_string("source"),
+            content=each.get_string("content"),
+            source_hash=each.get_string("source_hash"),
+            content_type=each.get_string("content_type"),
+            cache_control=each.get_string("cache_control"),
+            depends_on=list(props.depends_on),
+        )
+        self.config = aws.s3_object.S3Object(
+            self,
+            "config",
+            bucket=props.bucket,
+            key=props.runtime_config_key,
+            content=Fn.jsonencode(dict(props.runtime_config)),
+            content_type=content_type(props.runtime_config_key),
+            cache_control=NO_CACHE,
+            depends_on=list(props.depends_on),
+        )
+        self.objects: list[Any] = [self.files, self.config]
+
+    @property
+    def config_version(self) -> str:
+        """Changes on every write of the config (the bucket is versioned); not sensitive."""
+        return self.config.version_id

@@ -1,0 +1,143 @@
+"""A CloudFront distribution in front of a private S3 bucket: OAC, SPA router, security headers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from modules.cdk import Construct
+
+from modules.cdk import aws
+
+_cf = aws.cloudfront_distribution
+_rhp = aws.cloudfront_response_headers_policy
+
+SPA_ROUTER_PATH = Path(__file__).with_name("spa-router.js")
+CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+"""AWS managed cache policy `Managed-CachingOptimized`: no cookies/headers/query in the key, gzip+brotli."""
+HSTS_TWO_YEARS = 63072000
+ORIGIN_ID = "s3"
+
+
+def spa_router_code() -> str:
+    """The viewer-request function's JavaScript (tests/edge runs it with Node)."""
+    return SPA_ROUTER_PATH.read_text()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteDistributionProps:
+    comment: str
+    origin_domain_name: str
+    """The bucket's regional domain name (the REST endpoint OAC signs requests for)."""
+    aliases: Sequence[str]
+    certificate_arn: str
+    """ACM certificate in us-east-1 covering every alias."""
+    price_class: str
+    oac_name: str
+    router_function_name: str
+    headers_policy_name: str
+    router_code: str
+    """JavaScript of the viewer-request function (cloudfront-js-2.0)."""
+    default_root_object: str = "index.html"
+    minimum_protocol_version: str = "TLSv1.2_2021"
+    cache_policy_id: str = CACHING_OPTIMIZED_POLICY_ID
+
+
+class SiteDistribution(Construct):
+    """HTTPS only (redirect), HTTP/2+3, IPv6, compression; S3 origin signed with SigV4 via OAC."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: SiteDistributionProps) -> None:
+        super().__init__(scope, construct_id)
+        self.origin_access_control = aws.cloudfront_origin_access_control.CloudfrontOriginAccessControl(
+            self,
+            "origin_access_control",
+            name=props.oac_name,
+            description="Signs every origin request to the site bucket (SigV4)",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+        )
+        self.router = aws.cloudfront_function.CloudfrontFunction(
+            self,
+            "router",
+            name=props.router_function_name,
+            comment="SPA routing: extension-less paths serve /index.html",
+            runtime="cloudfront-js-2.0",
+            publish=True,
+            code=props.router_code,
+        )
+        self.headers_policy = _rhp.CloudfrontResponseHeadersPolicy(
+            self,
+            "security_headers",
+            name=props.headers_policy_name,
+            comment="HSTS, nosniff, no framing, strict referrer",
+            security_headers_config=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfig(
+                strict_transport_security=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
+                    access_control_max_age_sec=HSTS_TWO_YEARS, include_subdomains=True, preload=True, override=True
+                ),
+                content_type_options=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions(override=True),
+                frame_options=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigFrameOptions(
+                    frame_option="DENY", override=True
+                ),
+                referrer_policy=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy(
+                    referrer_policy="strict-origin-when-cross-origin", override=True
+                ),
+            ),
+        )
+        self.distribution = _cf.CloudfrontDistribution(
+            self,
+            "distribution",
+            comment=props.comment,
+            enabled=True,
+            is_ipv6_enabled=True,
+            http_version="http2and3",
+            price_class=props.price_class,
+            default_root_object=props.default_root_object,
+            aliases=list(props.aliases),
+            origin=[
+                _cf.CloudfrontDistributionOrigin(
+                    origin_id=ORIGIN_ID,
+                    domain_name=props.origin_domain_name,
+                    origin_access_control_id=self.origin_access_control.id,
+                )
+            ],
+            default_cache_behavior=_cf.CloudfrontDistributionDefaultCacheBehavior(
+                target_origin_id=ORIGIN_ID,
+                viewer_protocol_policy="redirect-to-https",
+                allowed_methods=["GET", "HEAD"],
+                cached_methods=["GET", "HEAD"],
+                compress=True,
+                cache_policy_id=props.cache_policy_id,
+                response_headers_policy_id=self.headers_policy.id,
+                function_association=[
+                    _cf.CloudfrontDistributionDefaultCacheBehaviorFunctionAssociation(
+                        event_type="viewer-request", function_arn=self.router.arn
+                    )
+                ],
+            ),
+            restrictions=_cf.CloudfrontDistributionRestrictions(
+                geo_restriction=_cf.CloudfrontDistributionRestrictionsGeoRestriction(restriction_type="none")
+            ),
+            viewer_certificate=_cf.CloudfrontDistributionViewerCertificate(
+                acm_certificate_arn=props.certificate_arn,
+                ssl_support_method="sni-only",
+                minimum_protocol_version=props.minimum_protocol_version,
+            ),
+        )
+
+    @property
+    def arn(self) -> str:
+        return self.distribution.arn
+
+    @property
+    def distribution_id(self) -> str:
+        return self.distribution.id
+
+    @property
+    def domain_name(self) -> str:
+        return self.distribution.domain_name
+
+    @property
+    def hosted_zone_id(self) -> str:
+        return self.distribution.hosted_zone_id
