@@ -1,0 +1,91 @@
+"""Whole-app invariants on the synthesized JSON of production, preview and dev (design.md §8, §9)."""
+
+from __future__ import annotations
+
+import pytest
+
+from policy import invariants as inv
+from policy.conftest import STAGE_LABELS, stacks_on_disk
+from stacks.backends import state_scope
+from synth_support import Synth
+
+ACCOUNT_WIDE = {"dns"}
+
+
+@pytest.fixture(scope="module", params=STAGE_LABELS)
+def stage(request: pytest.FixtureRequest, stage_synths: dict[str, Synth]) -> tuple[Synth, dict]:
+    synth = stage_synths[request.param]
+    return synth, stacks_on_disk(synth)
+
+
+def expected_tags(synth: Synth):
+    def expected(stack: str) -> dict[str, str]:
+        return {"app": synth.settings.app, "stage": state_scope(synth.settings, stack in ACCOUNT_WIDE),
+                "stack": stack, "managed-by": "cdktf"}
+    return expected
+
+
+def _report(problems: list[str]) -> str:
+    return "\n".join(f"  - {p}" for p in problems)
+
+
+def test_default_tags_on_every_provider_and_never_overridden(stage) -> None:
+    synth, stacks = stage
+    problems = inv.check_default_tags(stacks, expected_tags(synth))
+    assert not problems, "\n" + _report(problems)
+
+
+def test_no_world_open_ingress_except_alb_http_https(stage) -> None:
+    synth, stacks = stage
+    problems = inv.check_world_ingress(stacks, synth.settings.names.security_group("alb"))
+    assert not problems, "\n" + _report(problems)
+
+
+def test_iam_statements_are_scoped(stage) -> None:
+    _, stacks = stage
+    problems = inv.check_iam(stacks)
+    assert not problems, "\n" + _report(problems)
+
+
+def test_storage_is_encrypted(stage) -> None:
+    _, stacks = stage
+    problems = inv.check_encryption(stacks)
+    assert not problems, "\n" + _report(problems)
+
+
+def test_no_nulls_inside_blocks(stage) -> None:
+    _, stacks = stage
+    problems = inv.check_no_nulls(stacks)
+    assert not problems, "\n" + _report(problems)
+
+
+def test_task_definitions_keep_secrets_out_of_environment(stage) -> None:
+    _, stacks = stage
+    problems = inv.check_task_definitions(stacks)
+    assert not problems, "\n" + _report(problems)
+
+
+def test_production_data_is_protected(production: Synth) -> None:
+    problems = inv.check_protected(stacks_on_disk(production))
+    assert not problems, "\n" + _report(problems)
+
+
+def test_hosted_zone_is_protected_in_every_stage(stage) -> None:
+    """The zone is account-wide: even a preview's synth must never make it destroyable."""
+    _, stacks = stage
+    problems = [p for p in inv.check_protected({"dns": stacks["dns"]})]
+    assert not problems, "\n" + _report(problems)
+
+
+def test_invariants_have_something_to_check(stage) -> None:
+    """Non-vacuity: the rules above really met the resources they are about."""
+    _, stacks = stage
+    kms_keys = list(inv.resources(stacks, "aws_kms_key"))
+    assert kms_keys and len(inv.key_policy_documents(stacks)) == len(kms_keys), "every KMS key uses a policy document"
+    statements = sum(len(c.get("statement") or []) for body in stacks.values()
+                     for c in body.get("data", {}).get("aws_iam_policy_document", {}).values())
+    assert statements >= 10
+    types = {rtype for _, rtype, _, _ in inv.resources(stacks)}
+    assert {"aws_s3_bucket", "aws_rds_cluster", "aws_cloudwatch_log_group", "aws_secretsmanager_secret",
+            "aws_ecr_repository", "aws_instance", "aws_vpc_security_group_ingress_rule",
+            "aws_ecs_task_definition"} <= types
