@@ -1,0 +1,11 @@
+// Placeholder api: answers the load balancer's health check until the real app is deployed.
+const port = Number(process.env.PORT ?? 3001);
+
+const server = Bun.serve({
+  port,
+  fetch() {
+    return Response.json({ service: "api", status: "ok" });
+  },
+});
+
+console.log(JSON.stringify({ level: "info", msg: "listening", port: server.port }));

@@ -1,0 +1,158 @@
+"""A Fargate (arm64) task definition and ECS service registered with one target group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from modules.cdk import Construct
+
+from modules.cdk import Fn, TerraformResourceLifecycle, Token, aws
+
+_td = aws.ecs_task_definition
+_svc = aws.ecs_service
+
+NON_ROOT_USER = "65532:65532"
+"""The `nonroot` user of the distroless images (docker/Dockerfile.*)."""
+
+# ECS Exec bind-mounts the SSM agent, which must write here; with a read-only root filesystem
+# these become small task-local volumes instead (aws/containers-roadmap#1359).
+EXEC_AGENT_PATHS = {"exec-agents": "/managed-agents", "exec-ssm-lib": "/var/lib/amazon/ssm", "exec-ssm-log": "/var/log/amazon/ssm"}
+SCRATCH_VOLUME = ("tmp", "/tmp")
+"""The only writable path the application gets (Bun writes temp files; the root fs is read-only)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FargateServiceProps:
+    name: str
+    """ECS service name; also the container name, so log streams read `<name>/<name>/<task>`."""
+    family: str
+    cluster_arn: str
+    image: str
+    """Image URI; pin by digest (`repo@sha256:…`) so a deploy runs exactly what was built."""
+    port: int
+    cpu: int
+    memory_mib: int
+    environment: Mapping[str, str]
+    """Non-secret container environment."""
+    secrets: Mapping[str, str]
+    """Env var name → Secrets Manager ARN; ECS resolves them at task start (ECS `secrets`)."""
+    log_group_name: str
+    log_region: str
+    execution_role_arn: str
+    task_role_arn: str
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+    target_group_arn: str
+    capacity_provider: str
+    """`FARGATE` or `FARGATE_SPOT` (weight 1, the only provider of the strategy)."""
+    desired_count: int
+    """Initial task count only: later changes belong to autoscaling (ignore_changes)."""
+    wait_for_steady_state: bool = False
+    """Make `apply` wait until the new tasks are healthy (fails the deploy on a bad image)."""
+    enable_execute_command: bool = False
+    health_check_grace_period_seconds: int = 60
+    """Time a new task gets before failing ALB health checks count against it."""
+    health_check_command: Sequence[str] | None = None
+    """Container health check (`["CMD", "/app/server", "--health"]`); None relies on the ALB's
+    check, which is the only option for shell-less (distroless) images."""
+    user: str = NON_ROOT_USER
+    depends_on: Sequence[Any] = field(default_factory=tuple)
+    """E.g. the HTTPS listener: ECS rejects a target group that no load balancer uses yet."""
+
+
+def container_definition(props: FargateServiceProps) -> dict[str, Any]:
+    """The container definition as a plain dict (may hold tokens), ready for `Fn.jsonencode`."""
+    clash = sorted(set(props.environment) & set(props.secrets))
+    if clash:
+        raise ValueError(f"{props.name}: {clash} given both as plain environment and as secrets")
+    mounts = [SCRATCH_VOLUME] + (list(EXEC_AGENT_PATHS.items()) if props.enable_execute_command else [])
+    definition: dict[str, Any] = {
+        "name": props.name,
+        "image": props.image,
+        "essential": True,
+        "user": props.user,
+        "readonlyRootFilesystem": True,
+        "linuxParameters": {"initProcessEnabled": True},
+        "portMappings": [{"containerPort": props.port, "hostPort": props.port, "protocol": "tcp", "name": "http"}],
+        "environment": [{"name": k, "value": v} for k, v in sorted(props.environment.items())],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(props.secrets.items())],
+        "mountPoints": [{"sourceVolume": volume, "containerPath": path, "readOnly": False} for volume, path in mounts],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": props.log_group_name,
+                "awslogs-region": props.log_region,
+                "awslogs-stream-prefix": props.name,
+                "mode": "non-blocking",
+                "max-buffer-size": "25m",
+            },
+        },
+    }
+    if props.health_check_command:
+        definition["healthCheck"] = {
+            "command": list(props.health_check_command),
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": props.health_check_grace_period_seconds,
+        }
+    return definition
+
+
+class FargateService(Construct):
+    """Task definition + service: private subnets, no public IP, circuit breaker with rollback."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: FargateServiceProps, provider: Any = None) -> None:
+        super().__init__(scope, construct_id)
+        volumes = [SCRATCH_VOLUME[0]] + (list(EXEC_AGENT_PATHS) if props.enable_execute_command else [])
+        self.task_definition = _td.EcsTaskDefinition(
+            self,
+            "task",
+            family=props.family,
+            cpu=str(props.cpu),
+            memory=str(props.memory_mib),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform=_td.EcsTaskDefinitionRuntimePlatform(cpu_architecture="ARM64", operating_system_family="LINUX"),
+            execution_role_arn=props.execution_role_arn,
+            task_role_arn=props.task_role_arn,
+            container_definitions=Token.as_string(Fn.jsonencode([container_definition(props)])),
+            volume=[_td.EcsTaskDefinitionVolume(name=name) for name in volumes],
+            provider=provider,
+        )
+        self.service = _svc.EcsService(
+            self,
+            "service",
+            name=props.name,
+            cluster=props.cluster_arn,
+            task_definition=self.task_definition.arn,
+            desired_count=props.desired_count,
+            capacity_provider_strategy=[
+                _svc.EcsServiceCapacityProviderStrategy(capacity_provider=props.capacity_provider, weight=1, base=0)
+            ],
+            platform_version="LATEST",
+            network_configuration=_svc.EcsServiceNetworkConfiguration(
+                subnets=list(props.subnet_ids), security_groups=list(props.security_group_ids), assign_public_ip=False
+            ),
+            load_balancer=[
+                _svc.EcsServiceLoadBalancer(
+                    target_group_arn=props.target_group_arn, container_name=props.name, container_port=props.port
+                )
+            ],
+            deployment_circuit_breaker=_svc.EcsServiceDeploymentCircuitBreaker(enable=True, rollback=True),
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            health_check_grace_period_seconds=props.health_check_grace_period_seconds,
+            enable_execute_command=props.enable_execute_command,
+            wait_for_steady_state=props.wait_for_steady_state,
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),
+            depends_on=list(props.depends_on) or None,
+            provider=provider,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.service.name

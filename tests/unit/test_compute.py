@@ -1,0 +1,666 @@
+"""The compute stack: exact properties for production and a preview stage (issue #6)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from synth_support import Synth
+
+from modules.service.image import context_hash, ecr_repository_arn
+from stacks.compute import require_dockerfiles
+from stacks.secrets import secrets_for
+from stacks.stage import ConfigError
+
+SERVICES = {"api": ("HeboApiService", 3001), "gateway": ("HeboGatewayService", 3002)}
+DOMAINS = {
+    "production": {"api": "api.hebo.ai", "gateway": "gateway.hebo.ai"},
+    "pr-42": {"api": "pr-42.dev.api.hebo.ai", "gateway": "pr-42.dev.gateway.hebo.ai"},
+}
+EXPECTED_SECRET_ENV = {
+    "api": {"PG_PASSWORD": "DbPassword", "STACK_SECRET_SERVER_KEY": "StackSecretServerKey", "VITE_STACK_PROJECT_ID": "StackProjectId"},
+    "gateway": {
+        "PG_PASSWORD": "DbPassword",
+        "STACK_SECRET_SERVER_KEY": "StackSecretServerKey",
+        "VITE_STACK_PROJECT_ID": "StackProjectId",
+        "GROQ_API_KEY": "GroqApiKey",
+        "VOYAGE_API_KEY": "VoyageApiKey",
+    },
+}
+PREBUILT = {
+    "HEBO_API_IMAGE": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ci/api@sha256:" + "a" * 64,
+    "HEBO_GATEWAY_IMAGE": "ghcr.io/hebo-ai/gateway:1.2.3",
+    "HEBO_ALARM_EMAIL": "oncall@example.com",
+}
+REMOTE = "data.terraform_remote_state.cross-stack-reference-input-{stack}.outputs."
+
+
+@pytest.fixture(scope="module")
+def prebuilt(synth_variant: Any) -> Synth:
+    return synth_variant(HEBO_STAGE="pr-42", **PREBUILT)
+
+
+@pytest.fixture(params=["production", "preview"])
+def stage(request: pytest.FixtureRequest) -> Synth:
+    return request.getfixturevalue(request.param)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def one(s: Synth, rtype: str, prefix: str) -> tuple[str, dict[str, Any]]:
+    """The single resource of `rtype` whose logical id starts with `prefix`."""
+    found = [(k, v) for k, v in s.resources("compute", rtype).items() if k.startswith(prefix)]
+    assert len(found) == 1, f"{rtype} {prefix}: {[k for k, _ in found]}"
+    return found[0]
+
+
+def clean(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource's arguments without cdktf's `//` metadata."""
+    return {k: v for k, v in resource.items() if k != "//"}
+
+
+def ref(rtype: str, logical: str, attr: str) -> str:
+    return f"${{{rtype}.{logical}.{attr}}}"
+
+
+def resolve(s: Synth, stack: str, reference: str) -> str:
+    """`${data.terraform_remote_state...outputs.X}` → the value expression of output X upstream."""
+    match = re.fullmatch(r"\$\{" + re.escape(REMOTE.format(stack=stack)) + r"([^}]+)\}", reference)
+    assert match, reference
+    return s.stack(stack)["output"][match.group(1)]["value"]
+
+
+def secret_name(s: Synth, reference: str) -> str:
+    """The Secrets Manager name behind a cross-stack secret ARN reference."""
+    target = resolve(s, "data", reference)
+    match = re.fullmatch(r"\$\{aws_secretsmanager_secret\.([^.]+)\.arn\}", target)
+    assert match, target
+    return s.resources("data", "aws_secretsmanager_secret")[match.group(1)]["name"]
+
+
+def decode_jsonencode(expression: str) -> Any:
+    """`${jsonencode([...])}` (HCL object syntax with bare references) → Python, references as `${…}`."""
+    assert expression.startswith("${jsonencode(") and expression.endswith(")}"), expression[:40]
+    body, out, i = expression[len("${jsonencode(") : -2], [], 0
+    while i < len(body):
+        char = body[i]
+        if char == '"':
+            j = i + 1
+            while body[j] != '"':
+                j += 2 if body[j] == "\\" else 1
+            out.append(body[i : j + 1])
+            i = j + 1
+        elif body.startswith(" = ", i):
+            out.append(": ")
+            i += 3
+        elif char.isalpha() or char == "_":
+            word = re.match(r"[A-Za-z_][\w.\-]*", body[i:]).group(0)  # type: ignore[union-attr]
+            out.append(word if word in ("true", "false", "null") else json.dumps("${" + word + "}"))
+            i += len(word)
+        else:
+            out.append(char)
+            i += 1
+    return json.loads("".join(out))
+
+
+def container(s: Synth, svc: str) -> dict[str, Any]:
+    _, task = one(s, "aws_ecs_task_definition", f"{svc}_service_task")
+    (definition,) = decode_jsonencode(task["container_definitions"])
+    return definition
+
+
+def statements(s: Synth, role_prefix: str) -> list[dict[str, Any]]:
+    docs = {k: v for k, v in s.data_sources("compute", "aws_iam_policy_document").items() if k.startswith(f"{role_prefix}_permissions")}
+    assert len(docs) == 1, sorted(docs)
+    return next(iter(docs.values()))["statement"]
+
+
+# -- cluster ---------------------------------------------------------------------------------
+def test_one_cluster_with_both_fargate_providers(stage: Synth) -> None:
+    _, cluster = one(stage, "aws_ecs_cluster", "cluster")
+    assert cluster["name"] == f"hebo-{stage.stage}"
+    insights = "enabled" if stage.stage == "production" else "disabled"
+    assert cluster["setting"] == [{"name": "containerInsights", "value": insights}]
+    _, providers = one(stage, "aws_ecs_cluster_capacity_providers", "cluster")
+    assert providers["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
+    default = "FARGATE" if stage.stage == "production" else "FARGATE_SPOT"
+    assert providers["default_capacity_provider_strategy"] == [{"base": 0, "capacity_provider": default, "weight": 1}]
+
+
+def test_ecs_exec_session_logging_only_where_exec_is_enabled(production: Synth, preview: Synth) -> None:
+    _, cluster = one(production, "aws_ecs_cluster", "cluster")
+    assert "configuration" not in cluster
+    assert "exec_logs" not in production.resources("compute", "aws_cloudwatch_log_group")
+    _, cluster = one(preview, "aws_ecs_cluster", "cluster")
+    key_logical, _ = one(preview, "aws_kms_key", "key")
+    assert cluster["configuration"] == {
+        "execute_command_configuration": {
+            "kms_key_id": ref("aws_kms_key", key_logical, "arn"),
+            "logging": "OVERRIDE",
+            "log_configuration": {
+                "cloud_watch_encryption_enabled": True,
+                "cloud_watch_log_group_name": "${aws_cloudwatch_log_group.exec_logs.name}",
+            },
+        }
+    }
+    assert preview.resource("compute", "aws_cloudwatch_log_group", "exec_logs")["name"] == "/ecs/hebo-pr-42/exec"
+
+
+def test_compute_key_alias_rotation_and_protection(stage: Synth) -> None:
+    _, key = one(stage, "aws_kms_key", "key")
+    assert key["enable_key_rotation"] is True
+    assert key["lifecycle"] == {"prevent_destroy": stage.stage == "production"}
+    _, alias = one(stage, "aws_kms_alias", "key")
+    assert alias["name"] == f"alias/hebo-{stage.stage}-compute"
+
+
+# -- task definitions ------------------------------------------------------------------------
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_task_definition_is_fargate_arm64_sized_per_stage(stage: Synth, svc: str) -> None:
+    display, _ = SERVICES[svc]
+    _, task = one(stage, "aws_ecs_task_definition", f"{svc}_service_task")
+    cpu, memory = ("1024", "2048") if stage.stage == "production" else ("256", "512")
+    exec_volumes = [] if stage.stage == "production" else [{"name": "exec-agents"}, {"name": "exec-ssm-lib"}, {"name": "exec-ssm-log"}]
+    assert {k: v for k, v in task.items() if k not in ("//", "container_definitions", "execution_role_arn", "task_role_arn")} == {
+        "family": f"hebo-{stage.stage}-{display}",
+        "cpu": cpu,
+        "memory": memory,
+        "network_mode": "awsvpc",
+        "requires_compatibilities": ["FARGATE"],
+        "runtime_platform": {"cpu_architecture": "ARM64", "operating_system_family": "LINUX"},
+        "volume": [{"name": "tmp"}] + exec_volumes,
+    }
+    exec_role, _ = one(stage, "aws_iam_role", f"{svc}_execution_role")
+    task_role, _ = one(stage, "aws_iam_role", f"{svc}_task_role")
+    assert task["execution_role_arn"] == ref("aws_iam_role", exec_role, "arn")
+    assert task["task_role_arn"] == ref("aws_iam_role", task_role, "arn")
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_container_environment_is_exact_and_secret_free(stage: Synth, svc: str) -> None:
+    display, port = SERVICES[svc]
+    c = container(stage, svc)
+    env = {e["name"]: e["value"] for e in c["environment"]}
+    assert [e["name"] for e in c["environment"]] == sorted(env)  # sorted: stable task definition JSON
+    assert set(env) == {"PORT", "LOG_LEVEL", "NO_COLOR", "PG_HOST", "PG_PORT", "PG_DATABASE", "PG_USER"}
+    assert env["PORT"] == str(port)
+    assert env["LOG_LEVEL"] == ("info" if stage.stage == "production" else "debug")
+    assert env["NO_COLOR"] == "1"
+    assert env["PG_PORT"] == "5432" and env["PG_DATABASE"] == "hebo"
+    assert re.fullmatch(r"[a-z_][a-z0-9_]*", env["PG_USER"]), env["PG_USER"]
+    # Through RDS Proxy where the policy has one (production), else the cluster writer.
+    endpoint = r"\$\{aws_db_proxy\.[^.]+\.endpoint\}" if stage.settings.policy.db_proxy else r"\$\{aws_rds_cluster\.[^.]+\.endpoint\}"
+    assert re.fullmatch(endpoint, resolve(stage, "data", env["PG_HOST"])), env["PG_HOST"]
+    assert not set(env) & set(EXPECTED_SECRET_ENV[svc])
+    assert not any(s.env in env for s in secrets_for(svc) if s.env)
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_container_secrets_reference_exactly_the_service_secrets(stage: Synth, svc: str) -> None:
+    c = container(stage, svc)
+    assert [e["name"] for e in c["secrets"]] == sorted(EXPECTED_SECRET_ENV[svc])
+    resolved = {e["name"]: secret_name(stage, e["valueFrom"]) for e in c["secrets"]}
+    assert resolved == {env: f"hebo/{stage.stage}/{name}" for env, name in EXPECTED_SECRET_ENV[svc].items()}
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_container_is_hardened_and_logs_to_its_group(stage: Synth, svc: str) -> None:
+    display, port = SERVICES[svc]
+    c = container(stage, svc)
+    assert c["name"] == display
+    assert c["essential"] is True
+    assert c["user"] == "65532:65532"
+    assert c["readonlyRootFilesystem"] is True
+    assert c["linuxParameters"] == {"initProcessEnabled": True}
+    assert c["portMappings"] == [{"containerPort": port, "hostPort": port, "protocol": "tcp", "name": "http"}]
+    assert "healthCheck" not in c  # distroless: no shell; the ALB health check decides
+    assert c["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": f"${{aws_cloudwatch_log_group.{svc}_logs.name}}",
+            "awslogs-region": "us-east-1",
+            "awslogs-stream-prefix": display,
+            "mode": "non-blocking",
+            "max-buffer-size": "25m",
+        },
+    }
+    mounts = [m["containerPath"] for m in c["mountPoints"]]
+    expected = ["/tmp"] + ([] if stage.stage == "production" else ["/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"])
+    assert mounts == expected
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_build_mode_image_is_pinned_by_digest(preview: Synth, svc: str) -> None:
+    repo, _ = one(preview, "aws_ecr_repository", f"{svc}_repository")
+    push, _ = one(preview, "docker_registry_image", f"{svc}_image_push")
+    assert container(preview, svc)["image"] == (
+        f"{ref('aws_ecr_repository', repo, 'repository_url')}@{ref('docker_registry_image', push, 'sha256_digest')}"
+    )
+
+
+def test_log_groups_are_encrypted_with_stage_retention(stage: Synth) -> None:
+    key, _ = one(stage, "aws_kms_key", "key")
+    for svc, (display, _) in SERVICES.items():
+        group = clean(stage.resource("compute", "aws_cloudwatch_log_group", f"{svc}_logs"))
+        assert group == {
+            "name": f"/ecs/hebo-{stage.stage}/{display}",
+            "retention_in_days": 365 if stage.stage == "production" else 7,
+            "kms_key_id": ref("aws_kms_key", key, "arn"),
+        }
+
+
+# -- services --------------------------------------------------------------------------------
+def _network_refs(s: Synth, rtype: str, predicate: Any) -> set[str]:
+    """Primary-region network resources (the production secondary region uses an aliased provider)."""
+    network = s.resources("network", rtype)
+    return {f"${{{rtype}.{k}.id}}" for k, v in network.items() if "provider" not in v and predicate(k, v)}
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc: str) -> None:
+    display, port = SERVICES[svc]
+    _, service = one(stage, "aws_ecs_service", f"{svc}_service")
+    production = stage.stage == "production"
+    network = service["network_configuration"]
+    assert network["assign_public_ip"] is False
+    private = _network_refs(stage, "aws_subnet", lambda k, v: "private" in v.get("tags", {}).get("Name", ""))
+    assert len(private) >= 2
+    assert {resolve(stage, "network", r) for r in network["subnets"]} == private
+    (group,) = network["security_groups"]
+    assert resolve(stage, "network", group) in _network_refs(
+        stage, "aws_security_group", lambda k, v: v.get("name") == f"hebo-{stage.stage}-service"
+    )
+    tg, _ = one(stage, "aws_lb_target_group", f"{svc}_alb_targets")
+    https, _ = one(stage, "aws_lb_listener", f"{svc}_alb_https")
+    providers, _ = one(stage, "aws_ecs_cluster_capacity_providers", "cluster")
+    assert {k: service[k] for k in service if k not in ("//", "network_configuration", "cluster", "task_definition")} == {
+        "name": display,
+        "desired_count": 4 if production else 1,
+        "capacity_provider_strategy": [{"base": 0, "capacity_provider": "FARGATE" if production else "FARGATE_SPOT", "weight": 1}],
+        "platform_version": "LATEST",
+        "load_balancer": [{"container_name": display, "container_port": port, "target_group_arn": ref("aws_lb_target_group", tg, "arn")}],
+        "deployment_circuit_breaker": {"enable": True, "rollback": True},
+        "deployment_maximum_percent": 200,
+        "deployment_minimum_healthy_percent": 100,
+        "health_check_grace_period_seconds": 60,
+        "enable_execute_command": not production,
+        "wait_for_steady_state": production,
+        "propagate_tags": "SERVICE",
+        "enable_ecs_managed_tags": True,
+        "lifecycle": {"ignore_changes": ["desired_count"]},
+        "depends_on": [f"aws_lb_listener.{https}", f"aws_ecs_cluster_capacity_providers.{providers}"],
+    }
+    assert "launch_type" not in service
+
+
+# -- load balancers, certificates, DNS -------------------------------------------------------
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_alb_is_public_hardened_and_protected_in_production(stage: Synth, svc: str) -> None:
+    _, alb = one(stage, "aws_lb", f"{svc}_alb")
+    public = _network_refs(stage, "aws_subnet", lambda k, v: "public" in v.get("tags", {}).get("Name", ""))
+    assert {resolve(stage, "network", r) for r in alb["subnets"]} == public
+    (group,) = alb["security_groups"]
+    assert resolve(stage, "network", group) in _network_refs(
+        stage, "aws_security_group", lambda k, v: v.get("name") == f"hebo-{stage.stage}-alb"
+    )
+    assert {k: v for k, v in alb.items() if k not in ("//", "subnets", "security_groups")} == {
+        "name": f"hebo-{stage.stage}-{svc}",
+        "internal": False,
+        "load_balancer_type": "application",
+        "ip_address_type": "ipv4",
+        "drop_invalid_header_fields": True,
+        "desync_mitigation_mode": "defensive",
+        "enable_deletion_protection": stage.stage == "production",
+        "enable_http2": True,
+        "idle_timeout": 60,
+    }
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_listeners_redirect_http_and_forward_https_with_modern_tls(stage: Synth, svc: str) -> None:
+    alb, _ = one(stage, "aws_lb", f"{svc}_alb")
+    tg, _ = one(stage, "aws_lb_target_group", f"{svc}_alb_targets")
+    validated, _ = one(stage, "aws_acm_certificate_validation", f"{svc}_certificate")
+    _, http = one(stage, "aws_lb_listener", f"{svc}_alb_http_")
+    _, https = one(stage, "aws_lb_listener", f"{svc}_alb_https")
+    assert {k: v for k, v in http.items() if k != "//"} == {
+        "load_balancer_arn": ref("aws_lb", alb, "arn"),
+        "port": 80,
+        "protocol": "HTTP",
+        "default_action": [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}],
+    }
+    assert {k: v for k, v in https.items() if k != "//"} == {
+        "load_balancer_arn": ref("aws_lb", alb, "arn"),
+        "port": 443,
+        "protocol": "HTTPS",
+        "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "certificate_arn": ref("aws_acm_certificate_validation", validated, "certificate_arn"),
+        "default_action": [{"type": "forward", "target_group_arn": ref("aws_lb_target_group", tg, "arn")}],
+    }
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_target_group_is_ip_on_service_port(stage: Synth, svc: str) -> None:
+    _, port = SERVICES[svc]
+    _, tg = one(stage, "aws_lb_target_group", f"{svc}_alb_targets")
+    tg = dict(tg)  # the synth is shared by the session
+    (vpc,) = _network_refs(stage, "aws_vpc", lambda k, v: True)
+    assert resolve(stage, "network", tg.pop("vpc_id")) == vpc
+    assert {k: v for k, v in tg.items() if k != "//"} == {
+        "name": f"hebo-{stage.stage}-{svc}",
+        "port": port,
+        "protocol": "HTTP",
+        "protocol_version": "HTTP1",
+        "target_type": "ip",
+        "deregistration_delay": "30",
+        "health_check": {
+            "enabled": True,
+            "protocol": "HTTP",
+            "port": "traffic-port",
+            "path": "/",
+            "matcher": "200-399",
+            "interval": 15,
+            "timeout": 5,
+            "healthy_threshold": 2,
+            "unhealthy_threshold": 3,
+        },
+    }
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_certificate_validation_and_alias_records_per_stage(stage: Synth, svc: str) -> None:
+    domain = DOMAINS[stage.stage][svc]
+    cert_logical, cert = one(stage, "aws_acm_certificate", f"{svc}_certificate")
+    assert cert["domain_name"] == domain and cert["validation_method"] == "DNS"
+    zone = "${" + REMOTE.format(stack="dns")
+    _, validation = one(stage, "aws_route53_record", f"{svc}_certificate_validation")
+    assert validation["zone_id"].startswith(zone)
+    assert validation["for_each"] == (
+        f"${{{{ for key, val in tolist(aws_acm_certificate.{cert_logical}.domain_validation_options): val.domain_name => val }}}}"
+    )
+    alb, _ = one(stage, "aws_lb", f"{svc}_alb")
+    for record_type in ("A", "AAAA"):
+        record = stage.resource("compute", "aws_route53_record", f"{svc}_alias_{record_type.lower()}")
+        assert record["zone_id"].startswith(zone)
+        assert {k: v for k, v in record.items() if k not in ("//", "zone_id")} == {
+            "name": domain,
+            "type": record_type,
+            "alias": {"name": ref("aws_lb", alb, "dns_name"), "zone_id": ref("aws_lb", alb, "zone_id"), "evaluate_target_health": True},
+        }
+
+
+# -- autoscaling -----------------------------------------------------------------------------
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_autoscaling_bounds_and_target_tracking_per_stage(stage: Synth, svc: str) -> None:
+    display, _ = SERVICES[svc]
+    target_logical, target = one(stage, "aws_appautoscaling_target", f"{svc}_scaling")
+    cluster, _ = one(stage, "aws_ecs_cluster", "cluster")
+    service, _ = one(stage, "aws_ecs_service", f"{svc}_service")
+    low, high = (4, 16) if stage.stage == "production" else (1, 1)
+    assert {k: v for k, v in target.items() if k != "//"} == {
+        "service_namespace": "ecs",
+        "scalable_dimension": "ecs:service:DesiredCount",
+        "resource_id": f"service/{ref('aws_ecs_cluster', cluster, 'name')}/{ref('aws_ecs_service', service, 'name')}",
+        "min_capacity": low,
+        "max_capacity": high,
+    }
+    policies = {k: v for k, v in stage.resources("compute", "aws_appautoscaling_policy").items() if k.startswith(f"{svc}_scaling")}
+    metrics = {
+        p["name"]: (
+            p["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"]["predefined_metric_type"],
+            p["target_tracking_scaling_policy_configuration"]["target_value"],
+        )
+        for p in policies.values()
+    }
+    prefix = f"hebo-{stage.stage}-{svc}"
+    assert metrics == {
+        f"{prefix}-cpu": ("ECSServiceAverageCPUUtilization", 70),
+        f"{prefix}-memory": ("ECSServiceAverageMemoryUtilization", 70),
+    }
+    for policy in policies.values():
+        assert policy["policy_type"] == "TargetTrackingScaling"
+        assert policy["resource_id"] == ref("aws_appautoscaling_target", target_logical, "resource_id")
+
+
+# -- IAM -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_execution_role_reads_exactly_its_secrets(stage: Synth, svc: str) -> None:
+    repo, _ = one(stage, "aws_ecr_repository", f"{svc}_repository")
+    found = {s["sid"]: s for s in statements(stage, f"{svc}_execution_role")}
+    assert list(found) == ["EcrLogin", "PullImage", "WriteLogs", "ReadSecrets", "DecryptSecrets"]
+    assert found["EcrLogin"]["actions"] == ["ecr:GetAuthorizationToken"] and found["EcrLogin"]["resources"] == ["*"]
+    assert found["PullImage"]["resources"] == [ref("aws_ecr_repository", repo, "arn")]
+    assert found["WriteLogs"]["resources"] == [f"${{aws_cloudwatch_log_group.{svc}_logs.arn}}:log-stream:*"]
+    assert found["ReadSecrets"]["actions"] == ["secretsmanager:GetSecretValue"]
+    names = sorted(secret_name(stage, r) for r in found["ReadSecrets"]["resources"])
+    assert names == sorted(f"hebo/{stage.stage}/{n}" for n in EXPECTED_SECRET_ENV[svc].values())
+    decrypt = found["DecryptSecrets"]
+    assert decrypt["actions"] == ["kms:Decrypt"]
+    (key_ref,) = decrypt["resources"]
+    assert re.fullmatch(r"\$\{aws_kms_key\.[^.]+\.arn\}", resolve(stage, "data", key_ref))
+    assert decrypt["condition"] == [
+        {"test": "StringEquals", "variable": "kms:ViaService", "values": ["secretsmanager.us-east-1.amazonaws.com"]}
+    ]
+    # Nothing else anywhere in the policy may name a secret.
+    everything = json.dumps(found)
+    assert everything.count("secretsmanager_secret") == len(EXPECTED_SECRET_ENV[svc])
+
+
+def test_task_role_has_no_permissions_in_production(production: Synth) -> None:
+    policies = production.resources("compute", "aws_iam_role_policy")
+    assert sorted(k.split("_role")[0] for k in policies) == ["api_execution", "gateway_execution"]
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_task_role_gets_ecs_exec_channels_in_previews(preview: Synth, svc: str) -> None:
+    key, _ = one(preview, "aws_kms_key", "key")
+    assert statements(preview, f"{svc}_task_role") == [
+        {
+            "sid": "EcsExecChannels",
+            "effect": "Allow",
+            "actions": [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ],
+            "resources": ["*"],
+        },
+        {"sid": "EcsExecDescribeLogs", "effect": "Allow", "actions": ["logs:DescribeLogGroups"], "resources": ["*"]},
+        {
+            "sid": "EcsExecLogs",
+            "effect": "Allow",
+            "actions": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            "resources": ["${aws_cloudwatch_log_group.exec_logs.arn}:log-stream:*"],
+        },
+        {"sid": "EcsExecKms", "effect": "Allow", "actions": ["kms:Decrypt", "kms:GenerateDataKey"], "resources": [ref("aws_kms_key", key, "arn")]},
+    ]
+
+
+def test_roles_trust_only_this_accounts_ecs_tasks(stage: Synth) -> None:
+    trusts = {k: v for k, v in stage.data_sources("compute", "aws_iam_policy_document").items() if "_role_trust" in k}
+    assert len(trusts) == 4
+    for trust in trusts.values():
+        (statement,) = trust["statement"]
+        assert statement["principals"] == [{"type": "Service", "identifiers": ["ecs-tasks.amazonaws.com"]}]
+        assert [c["variable"] for c in statement["condition"]] == ["aws:SourceAccount", "aws:SourceArn"]
+    roles = {v["name"] for v in stage.resources("compute", "aws_iam_role").values()}
+    assert roles == {f"hebo-{stage.stage}-{r}" for r in ("api-exec", "api-task", "gateway-exec", "gateway-task")}
+
+
+# -- ECR and images --------------------------------------------------------------------------
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_ecr_repository_is_hardened(stage: Synth, svc: str) -> None:
+    key, _ = one(stage, "aws_kms_key", "key")
+    repo_logical, repo = one(stage, "aws_ecr_repository", f"{svc}_repository")
+    assert {k: v for k, v in repo.items() if k != "//"} == {
+        "name": f"hebo-{stage.stage}/{svc}",
+        "image_tag_mutability": "IMMUTABLE",
+        "image_scanning_configuration": {"scan_on_push": True},
+        "encryption_configuration": [{"encryption_type": "KMS", "kms_key": ref("aws_kms_key", key, "arn")}],
+        "force_delete": stage.stage != "production",
+    }
+    _, lifecycle = one(stage, "aws_ecr_lifecycle_policy", f"{svc}_repository")
+    assert lifecycle["repository"] == ref("aws_ecr_repository", repo_logical, "name")
+    assert json.loads(lifecycle["policy"]) == {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": "keep the newest 20 images",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 20},
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+
+
+def test_build_mode_builds_and_pushes_with_the_docker_provider(stage: Synth) -> None:
+    stack = stage.stack("compute")
+    assert stack["terraform"]["required_providers"]["docker"]["source"] == "kreuzwerker/docker"
+    token = "${data.aws_ecr_authorization_token.docker_ecr_token"
+    assert stack["provider"]["docker"] == [
+        {"registry_auth": [{"address": f"{token}.proxy_endpoint}}", "username": f"{token}.user_name}}", "password": f"{token}.password}}"}]}
+    ]
+    context = stage.settings.app_repo
+    tag = context_hash(context)[:32]
+    for svc in SERVICES:
+        repo, _ = one(stage, "aws_ecr_repository", f"{svc}_repository")
+        image_logical, image = one(stage, "docker_image", f"{svc}_image")
+        triggers = {"context_sha256": tag, "dockerfile": f"Dockerfile.{svc}"}
+        assert {k: v for k, v in image.items() if k != "//"} == {
+            "name": f"{ref('aws_ecr_repository', repo, 'repository_url')}:{tag}",
+            "platform": "linux/arm64",
+            "build": {"context": str(context), "dockerfile": f"Dockerfile.{svc}", "platform": "linux/arm64"},
+            "keep_locally": True,
+            "triggers": triggers,
+            "provider": "docker",
+        }
+        _, push = one(stage, "docker_registry_image", f"{svc}_image_push")
+        assert {k: v for k, v in push.items() if k != "//"} == {
+            "name": ref("docker_image", image_logical, "name"),
+            "keep_remotely": True,
+            "triggers": triggers,
+            "provider": "docker",
+        }
+    assert context == Path(__file__).resolve().parents[2] / "docker" / "example-app"
+
+
+def test_prebuilt_mode_has_no_docker_at_all(prebuilt: Synth) -> None:
+    stack = prebuilt.stack("compute")
+    assert "docker" not in stack["terraform"]["required_providers"]
+    assert "docker" not in stack.get("provider", {})
+    assert not [t for t in stack["resource"] if t.startswith("docker_")]
+    assert "aws_ecr_authorization_token" not in stack.get("data", {})
+    assert "docker" not in prebuilt.raw("compute").replace("dockerfile", "")
+    assert container(prebuilt, "api")["image"] == PREBUILT["HEBO_API_IMAGE"]
+    assert container(prebuilt, "gateway")["image"] == PREBUILT["HEBO_GATEWAY_IMAGE"]
+    # Repositories stay (CI pushes there; switching modes never destroys them).
+    assert len(prebuilt.resources("compute", "aws_ecr_repository")) == 2
+
+
+def test_prebuilt_ecr_image_outside_our_repositories_may_be_pulled(prebuilt: Synth) -> None:
+    api = {s["sid"]: s for s in statements(prebuilt, "api_execution_role")}
+    repo, _ = one(prebuilt, "aws_ecr_repository", "api_repository")
+    assert api["PullImage"]["resources"] == [
+        ref("aws_ecr_repository", repo, "arn"),
+        "arn:${data.aws_partition.partition.partition}:ecr:us-east-1:123456789012:repository/ci/api",
+    ]
+    gateway = {s["sid"]: s for s in statements(prebuilt, "gateway_execution_role")}
+    assert len(gateway["PullImage"]["resources"]) == 1  # ghcr.io needs no ECR permission
+
+
+def test_ecr_repository_arn_parsing() -> None:
+    assert ecr_repository_arn("123456789012.dkr.ecr.eu-west-1.amazonaws.com/a/b:1") == "arn:aws:ecr:eu-west-1:123456789012:repository/a/b"
+    assert ecr_repository_arn("123456789012.dkr.ecr.eu-west-1.amazonaws.com/a@sha256:00") == "arn:aws:ecr:eu-west-1:123456789012:repository/a"
+    assert ecr_repository_arn("ghcr.io/org/app:1") is None
+    assert ecr_repository_arn("public.ecr.aws/org/app:1") is None
+
+
+def test_context_hash_ignores_dependencies_and_tracks_sources(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "index.ts").write_text("a")
+    first = context_hash(tmp_path)
+    for junk in ("node_modules", ".git"):
+        (tmp_path / junk).mkdir()
+        (tmp_path / junk / "x").write_text("ignored")
+    assert context_hash(tmp_path) == first
+    (tmp_path / "src" / "index.ts").write_text("b")
+    assert context_hash(tmp_path) != first
+    (tmp_path / "src" / "index.ts").write_text("a")
+    (tmp_path / "src" / "index.ts").rename(tmp_path / "src" / "main.ts")
+    assert context_hash(tmp_path) != first  # paths count, not only bytes
+
+
+def test_build_mode_without_dockerfiles_fails_synth_clearly(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile.api").write_text("FROM scratch\n")
+    with pytest.raises(ConfigError, match=r"invalid HEBO_APP_REPO .*Dockerfile\.gateway not found"):
+        require_dockerfiles(tmp_path)
+    (tmp_path / "Dockerfile.gateway").write_text("FROM scratch\n")
+    require_dockerfiles(tmp_path)
+
+
+# -- monitoring and outputs ------------------------------------------------------------------
+def test_alarm_topic_is_encrypted_and_email_is_optional(stage: Synth, prebuilt: Synth) -> None:
+    key, _ = one(stage, "aws_kms_key", "key")
+    assert clean(stage.resource("compute", "aws_sns_topic", "alarms")) == {
+        "name": f"hebo-{stage.stage}-alarms",
+        "kms_master_key_id": ref("aws_kms_key", key, "arn"),
+    }
+    assert stage.resources("compute", "aws_sns_topic_subscription") == {}
+    assert clean(prebuilt.resource("compute", "aws_sns_topic_subscription", "alarm_email")) == {
+        "topic_arn": "${aws_sns_topic.alarms.arn}",
+        "protocol": "email",
+        "endpoint": "oncall@example.com",
+    }
+    key_policy = next(v for k, v in stage.data_sources("compute", "aws_iam_policy_document").items() if k.startswith("key_policy"))
+    services = [s for s in key_policy["statement"] if s.get("sid") == "ServicesEncrypt"]
+    assert services[0]["principals"] == [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}]
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_service_alarms(stage: Synth, svc: str) -> None:
+    alb, _ = one(stage, "aws_lb", f"{svc}_alb")
+    tg, _ = one(stage, "aws_lb_target_group", f"{svc}_alb_targets")
+    alarms = {v["alarm_name"]: v for k, v in stage.resources("compute", "aws_cloudwatch_metric_alarm").items() if k.startswith(f"{svc}_alarms")}
+    prefix = f"hebo-{stage.stage}-{svc}"
+    assert sorted(alarms) == sorted(f"{prefix}-{what}" for what in ("alb-5xx-rate", "target-5xx-rate", "unhealthy-hosts", "p99-latency"))
+    lb_dim = {"LoadBalancer": ref("aws_lb", alb, "arn_suffix")}
+    for alarm in alarms.values():
+        assert alarm["alarm_actions"] == alarm["ok_actions"] == ["${aws_sns_topic.alarms.arn}"]
+        assert (alarm["evaluation_periods"], alarm["datapoints_to_alarm"]) == (5, 5)
+        assert alarm["comparison_operator"] == "GreaterThanThreshold"
+        assert alarm["treat_missing_data"] == "notBreaching"
+    for what, metric in (("alb-5xx-rate", "HTTPCode_ELB_5XX_Count"), ("target-5xx-rate", "HTTPCode_Target_5XX_Count")):
+        alarm = alarms[f"{prefix}-{what}"]
+        assert alarm["threshold"] == 5
+        assert "metric_name" not in alarm
+        assert alarm["metric_query"] == [
+            {"id": "rate", "expression": "100 * FILL(errors, 0) / requests", "label": "5xx % of requests", "return_data": True},
+            {"id": "errors", "return_data": False, "metric": {"namespace": "AWS/ApplicationELB", "metric_name": metric, "dimensions": lb_dim, "period": 60, "stat": "Sum"}},
+            {"id": "requests", "return_data": False, "metric": {"namespace": "AWS/ApplicationELB", "metric_name": "RequestCount", "dimensions": lb_dim, "period": 60, "stat": "Sum"}},
+        ]
+    unhealthy = alarms[f"{prefix}-unhealthy-hosts"]
+    assert (unhealthy["metric_name"], unhealthy["statistic"], unhealthy["threshold"]) == ("UnHealthyHostCount", "Maximum", 0)
+    assert unhealthy["dimensions"] == {**lb_dim, "TargetGroup": ref("aws_lb_target_group", tg, "arn_suffix")}
+    latency = alarms[f"{prefix}-p99-latency"]
+    assert (latency["metric_name"], latency["extended_statistic"], latency["threshold"]) == ("TargetResponseTime", "p99", 3)
+    assert latency["dimensions"] == lb_dim
+
+
+def test_outputs(stage: Synth) -> None:
+    outputs = stage.stack("compute")["output"]
+    for svc, (display, _) in SERVICES.items():
+        alb, _ = one(stage, "aws_lb", f"{svc}_alb")
+        assert outputs[f"{svc}_url"]["value"] == f"https://{DOMAINS[stage.stage][svc]}"
+        assert outputs[f"{svc}_log_group"]["value"] == f"${{aws_cloudwatch_log_group.{svc}_logs.name}}"
+        assert outputs[f"{svc}_alb_arn"]["value"] == ref("aws_lb", alb, "arn")
+        assert outputs[f"{svc}_ecr_repository_url"]["value"].endswith(".repository_url}")
+    assert outputs["alarm_topic_arn"]["value"] == "${aws_sns_topic.alarms.arn}"
+
+
+def test_no_secret_values_or_environment_leaks(stage: Synth) -> None:
+    raw = stage.raw("compute")
+    for s in secrets_for("gateway"):
+        assert f'\\"name\\" = \\"{s.env}\\", \\"value\\"' not in raw
