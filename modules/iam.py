@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from constructs import Construct
+from modules.cdk import Construct
 
 from modules.cdk import aws
 

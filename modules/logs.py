@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs import Construct
+from modules.cdk import Construct
 
 from modules.cdk import aws
 

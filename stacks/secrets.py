@@ -25,8 +25,11 @@ SECRETS: tuple[StageSecret, ...] = (
     StageSecret("StackProjectId", "Stack Auth project id", frozenset({"api", "gateway", "console"}), "VITE_STACK_PROJECT_ID", publishable=True),
     StageSecret("StackSecretServerKey", "Stack Auth server key", frozenset({"api", "gateway"}), "STACK_SECRET_SERVER_KEY"),
     StageSecret("StackPublishableClientKey", "Stack Auth publishable client key", frozenset({"console"}), None, publishable=True),
-    StageSecret("DbUsername", "Aurora master user name", frozenset({"migrator", "db-proxy"})),
-    StageSecret("DbPassword", "Aurora master password (write-only into RDS)", frozenset({"api", "gateway", "migrator", "db-proxy"}), "PG_PASSWORD"),
+    StageSecret("DbUsername", "Aurora master user name", frozenset()),
+    StageSecret("DbPassword", "Aurora master password (write-only into RDS)", frozenset({"api", "gateway"}), "PG_PASSWORD"),
+    # RDS Proxy and the migrator need one secret holding JSON {"username", "password"}; the
+    # plain DbUsername/DbPassword pair cannot serve them (docs/data.md, "Credentials").
+    StageSecret("DbCredentials", 'Aurora master user as JSON {"username","password"} (RDS Proxy, migrator)', frozenset({"migrator", "db-proxy"})),
     StageSecret("GroqApiKey", "Groq API key", frozenset({"gateway"}), "GROQ_API_KEY"),
     StageSecret("VoyageApiKey", "Voyage AI API key", frozenset({"gateway"}), "VOYAGE_API_KEY"),
 )

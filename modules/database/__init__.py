@@ -1,0 +1,1 @@
+"""Database constructs: an Aurora Serverless v2 cluster and an RDS Proxy in front of it."""

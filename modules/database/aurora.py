@@ -1,0 +1,196 @@
+"""An Aurora PostgreSQL Serverless v2 cluster: subnet and parameter groups, log group, cluster, instances.
+
+One construct serves a standalone cluster, the primary of a global database and a global
+secondary (no credentials, no database name: both are replicated from the primary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from modules.cdk import Construct
+
+from modules.cdk import TerraformResourceLifecycle, aws
+from modules.logs import log_group
+
+ENGINE = "aurora-postgresql"
+SERVERLESS_INSTANCE_CLASS = "db.serverless"
+POSTGRES_PORT = 5432
+
+# Parameters RDS applies only after a reboot; everything else is applied immediately.
+STATIC_PARAMETERS = frozenset({"rds.force_ssl", "shared_preload_libraries"})
+
+
+def parameter_group_family(engine_version: str) -> str:
+    """`17.5` -> `aurora-postgresql17`."""
+    return f"{ENGINE}{engine_version.split('.')[0]}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MasterCredentials:
+    """The master user; the password is write-only (never in state or plan)."""
+
+    username: str
+    password_wo: str
+    """An ephemeral value (ephemeral variable or resource); write-only attributes accept nothing else usefully."""
+    password_wo_version: int
+    """Terraform sends `password_wo` to RDS only when this number changes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuroraClusterProps:
+    identifier: str
+    engine_version: str
+    instance_identifiers: Sequence[str]
+    """The first is the writer, the rest are readers (promotion tier `reader_promotion_tier`)."""
+    subnet_group_name: str
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+    cluster_parameter_group_name: str
+    instance_parameter_group_name: str
+    cluster_parameters: Mapping[str, str]
+    kms_key_arn: str
+    """Storage, Performance Insights and the log group are encrypted with it."""
+    min_acu: float
+    max_acu: float
+    seconds_until_auto_pause: int | None
+    """Only with `min_acu == 0`; None leaves the instances running."""
+    log_group_name: str
+    """`/aws/rds/cluster/<identifier>/postgresql`: created here so it has KMS and a retention."""
+    log_retention_days: int
+    backup_retention_days: int
+    deletion_protection: bool
+    final_snapshot_identifier: str | None
+    """None skips the final snapshot (disposable clusters, global secondaries)."""
+    prevent_destroy: bool
+    database_name: str | None = None
+    """None for a global secondary (it replicates the primary's databases)."""
+    credentials: MasterCredentials | None = None
+    """None for a global secondary."""
+    global_cluster_identifier: str | None = None
+    reader_promotion_tier: int = 1
+    """0-1 keeps readers sized like the writer (fast failover); 2-15 lets them pause on their own."""
+    performance_insights_retention_days: int = 7
+    """7 days is the free tier."""
+    monitoring_role_arn: str | None = None
+    """Enhanced Monitoring (OS metrics every `monitoring_interval_seconds`); None turns it off."""
+    monitoring_interval_seconds: int = 60
+    depends_on: Sequence[Any] = ()
+    ignore_changes: Sequence[str] = ()
+
+
+class AuroraCluster(Construct):
+    def __init__(self, scope: Construct, construct_id: str, props: AuroraClusterProps, provider: Any = None) -> None:
+        super().__init__(scope, construct_id)
+        family = parameter_group_family(props.engine_version)
+        subnets = aws.db_subnet_group.DbSubnetGroup(
+            self,
+            "subnets",
+            name=props.subnet_group_name,
+            description=f"Private subnets of {props.identifier}",
+            subnet_ids=list(props.subnet_ids),
+            provider=provider,
+        )
+        cluster_params = aws.rds_cluster_parameter_group.RdsClusterParameterGroup(
+            self,
+            "cluster_params",
+            name=props.cluster_parameter_group_name,
+            family=family,
+            description=f"Cluster parameters of {props.identifier}",
+            parameter=[
+                aws.rds_cluster_parameter_group.RdsClusterParameterGroupParameter(
+                    name=name,
+                    value=value,
+                    apply_method="pending-reboot" if name in STATIC_PARAMETERS else "immediate",
+                )
+                for name, value in sorted(props.cluster_parameters.items())
+            ],
+            provider=provider,
+        )
+        instance_params = aws.db_parameter_group.DbParameterGroup(
+            self,
+            "instance_params",
+            name=props.instance_parameter_group_name,
+            family=family,
+            description=f"Instance parameters of {props.identifier}",
+            provider=provider,
+        )
+        logs = log_group(
+            self,
+            "postgresql_logs",
+            name=props.log_group_name,
+            retention_days=props.log_retention_days,
+            kms_key_arn=props.kms_key_arn,
+            provider=provider,
+        )
+        credentials = props.credentials
+        scaling = aws.rds_cluster.RdsClusterServerlessv2ScalingConfiguration(
+            min_capacity=props.min_acu,
+            max_capacity=props.max_acu,
+            seconds_until_auto_pause=props.seconds_until_auto_pause if props.min_acu == 0 else None,
+        )
+        self.cluster = aws.rds_cluster.RdsCluster(
+            self,
+            "cluster",
+            cluster_identifier=props.identifier,
+            engine=ENGINE,
+            engine_mode="provisioned",
+            engine_version=props.engine_version,
+            global_cluster_identifier=props.global_cluster_identifier,
+            database_name=props.database_name,
+            master_username=credentials.username if credentials else None,
+            master_password_wo=credentials.password_wo if credentials else None,
+            master_password_wo_version=credentials.password_wo_version if credentials else None,
+            port=POSTGRES_PORT,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=list(props.security_group_ids),
+            db_cluster_parameter_group_name=cluster_params.name,
+            db_instance_parameter_group_name=instance_params.name,
+            serverlessv2_scaling_configuration=scaling,
+            storage_encrypted=True,
+            kms_key_id=props.kms_key_arn,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            backup_retention_period=props.backup_retention_days,
+            copy_tags_to_snapshot=True,
+            deletion_protection=props.deletion_protection,
+            skip_final_snapshot=props.final_snapshot_identifier is None,
+            final_snapshot_identifier=props.final_snapshot_identifier,
+            # Allowed, not used: without an `rds-db:connect` grant nobody can log in this way.
+            iam_database_authentication_enabled=True,
+            depends_on=[logs, *props.depends_on],
+            provider=provider,
+            lifecycle=TerraformResourceLifecycle(
+                prevent_destroy=props.prevent_destroy,
+                ignore_changes=list(props.ignore_changes) or None,
+            ),
+        )
+        self.instances = [
+            aws.rds_cluster_instance.RdsClusterInstance(
+                self,
+                "writer" if index == 0 else f"reader_{index}",
+                identifier=identifier,
+                cluster_identifier=self.cluster.id,
+                engine=ENGINE,
+                engine_version=props.engine_version,
+                instance_class=SERVERLESS_INSTANCE_CLASS,
+                db_subnet_group_name=subnets.name,
+                db_parameter_group_name=instance_params.name,
+                publicly_accessible=False,
+                auto_minor_version_upgrade=True,
+                promotion_tier=0 if index == 0 else props.reader_promotion_tier,
+                performance_insights_enabled=True,
+                performance_insights_kms_key_id=props.kms_key_arn,
+                performance_insights_retention_period=props.performance_insights_retention_days,
+                monitoring_role_arn=props.monitoring_role_arn,
+                monitoring_interval=props.monitoring_interval_seconds if props.monitoring_role_arn else 0,
+                copy_tags_to_snapshot=True,
+                provider=provider,
+                lifecycle=TerraformResourceLifecycle(prevent_destroy=props.prevent_destroy),
+            )
+            for index, identifier in enumerate(props.instance_identifiers)
+        ]
+
+    @property
+    def writer(self) -> Any:
+        return self.instances[0]

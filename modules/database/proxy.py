@@ -1,0 +1,113 @@
+"""RDS Proxy in front of an Aurora PostgreSQL cluster, authenticating with one Secrets Manager secret.
+
+The proxy keeps a connection open to every instance, so a cluster behind a proxy never
+auto-pauses (AWS, "Situations where Aurora Serverless v2 doesn't auto-pause"): use it only
+where the database runs all the time anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from modules.cdk import Construct
+
+from modules.cdk import aws
+from modules.iam import Condition, ServiceRole, ServiceRoleProps, Statement
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseProxyProps:
+    name: str
+    role_name: str
+    cluster_identifier: str
+    secret_arn: str
+    """Secret whose value is JSON `{"username": ..., "password": ...}` (the only shape RDS Proxy reads)."""
+    kms_key_arn: str
+    """Key of that secret; the role may decrypt with it only through Secrets Manager."""
+    region: str
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+    require_tls: bool = True
+    """Clients must use TLS; the proxy always uses TLS towards Aurora when the cluster forces it."""
+    idle_client_timeout_seconds: int = 1800
+    max_connections_percent: int = 90
+    """Of the cluster's max_connections; the rest stays free for operators and the migrator's direct use."""
+    connection_borrow_timeout_seconds: int = 120
+    depends_on: Sequence[Any] = ()
+    """Usually the cluster's instances: a target needs an available instance to register."""
+
+
+class DatabaseProxy(Construct):
+    def __init__(self, scope: Construct, construct_id: str, props: DatabaseProxyProps, provider: Any = None) -> None:
+        super().__init__(scope, construct_id)
+        self.role = ServiceRole(
+            self,
+            "role",
+            ServiceRoleProps(
+                name=props.role_name,
+                service="rds.amazonaws.com",
+                description=f"RDS Proxy {props.name} reads its one credentials secret",
+                statements=[
+                    Statement(sid="ReadCredentials", actions=["secretsmanager:GetSecretValue"], resources=[props.secret_arn]),
+                    Statement(
+                        sid="DecryptCredentials",
+                        actions=["kms:Decrypt"],
+                        resources=[props.kms_key_arn],
+                        conditions=[
+                            Condition(
+                                test="StringEquals",
+                                variable="kms:ViaService",
+                                values=[f"secretsmanager.{props.region}.amazonaws.com"],
+                            )
+                        ],
+                    ),
+                ],
+            ),
+            provider=provider,
+        )
+        self.proxy = aws.db_proxy.DbProxy(
+            self,
+            "proxy",
+            name=props.name,
+            engine_family="POSTGRESQL",
+            role_arn=self.role.arn,
+            require_tls=props.require_tls,
+            idle_client_timeout=props.idle_client_timeout_seconds,
+            debug_logging=False,  # would log SQL text, including any secrets in statements
+            vpc_subnet_ids=list(props.subnet_ids),
+            vpc_security_group_ids=list(props.security_group_ids),
+            auth=[
+                aws.db_proxy.DbProxyAuth(
+                    auth_scheme="SECRETS",
+                    iam_auth="DISABLED",
+                    client_password_auth_type="POSTGRES_SCRAM_SHA_256",
+                    secret_arn=props.secret_arn,
+                    description="master user credentials",
+                )
+            ],
+            provider=provider,
+        )
+        self.target_group = aws.db_proxy_default_target_group.DbProxyDefaultTargetGroup(
+            self,
+            "target_group",
+            db_proxy_name=self.proxy.name,
+            connection_pool_config=aws.db_proxy_default_target_group.DbProxyDefaultTargetGroupConnectionPoolConfig(
+                max_connections_percent=props.max_connections_percent,
+                connection_borrow_timeout=props.connection_borrow_timeout_seconds,
+            ),
+            provider=provider,
+        )
+        self.target = aws.db_proxy_target.DbProxyTarget(
+            self,
+            "target",
+            db_proxy_name=self.proxy.name,
+            target_group_name=self.target_group.name,
+            db_cluster_identifier=props.cluster_identifier,
+            depends_on=list(props.depends_on),
+            provider=provider,
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return self.proxy.endpoint
