@@ -28,7 +28,14 @@ from stacks.stage import StagePolicy
 
 
 SECURITY_GROUP_ROLES = ("alb", "service", "database", "migrator", "bastion", "db-proxy")
-"""Exported groups. The NAT group is internal to this stack."""
+"""Every exportable group. The NAT group is internal to this stack."""
+
+
+def security_group_roles(policy: StagePolicy) -> tuple[str, ...]:
+    """The groups a stage has: bastion and db-proxy only where those components exist, so no
+    stage carries a group that nothing can ever be attached to."""
+    optional = {"bastion": policy.bastion, "db-proxy": policy.db_proxy}
+    return tuple(role for role in SECURITY_GROUP_ROLES if optional.get(role, True))
 
 POSTGRES_PORT = 5432
 HTTPS_PORT = 443
@@ -107,7 +114,7 @@ class NetworkOutputs:
     public_subnet_ids: list[str]
     private_subnet_ids: list[str]
     security_group_ids: dict[str, str]
-    """Keyed by SECURITY_GROUP_ROLES."""
+    """Keyed by `security_group_roles(policy)`: bastion and db-proxy only where they exist."""
     secondary: SecondaryNetworkOutputs | None = None
 
 
@@ -129,7 +136,7 @@ class NetworkStack(HeboStack):
                 vpc_id=network.vpc_id,
                 groups={
                     role: GroupSpec(name=names.security_group(role), description=GROUP_DESCRIPTIONS[role])
-                    for role in (*SECURITY_GROUP_ROLES, "nat")
+                    for role in (*security_group_roles(policy), "nat")
                 },
                 rules=security_group_rules(policy, network.private_cidrs),
             ),
@@ -181,7 +188,7 @@ class NetworkStack(HeboStack):
             vpc_cidr=network.vpc.cidr_block,
             public_subnet_ids=[s.id for s in network.public_subnets],
             private_subnet_ids=[s.id for s in network.private_subnets],
-            security_group_ids={role: groups.ids[role] for role in SECURITY_GROUP_ROLES},
+            security_group_ids={role: groups.ids[role] for role in security_group_roles(policy)},
             secondary=secondary,
         )
         self._outputs(network, groups)
@@ -246,7 +253,7 @@ class NetworkStack(HeboStack):
         self.output("vpc_cidr", network.vpc.cidr_block, "VPC CIDR block")
         self.output("public_subnet_ids", [s.id for s in network.public_subnets], "Public subnets (ALB, NAT), one per AZ")
         self.output("private_subnet_ids", [s.id for s in network.private_subnets], "Private subnets (workloads), one per AZ")
-        self.output("security_group_ids", {role: groups.ids[role] for role in SECURITY_GROUP_ROLES}, "Security group id per role")
+        self.output("security_group_ids", {role: groups.ids[role] for role in security_group_roles(self.policy)}, "Security group id per role")
         self.output("nat_instance_ids", [n.instance.id for n in self.nat_instances], "NAT instance ids")
         self.output("nat_public_ips", [n.public_ip for n in self.nat_instances], "Egress IPs (for provider allow-lists)")
         if self.bastion is not None:

@@ -362,7 +362,8 @@ def test_every_security_group_rule(stage: str, request: pytest.FixtureRequest) -
 def test_groups_have_names_descriptions_and_no_inline_rules(any_stage: Synth) -> None:
     groups = any_stage.resources(STACK, "aws_security_group")
     primary_roles = sorted(sg_roles(any_stage).values())
-    assert primary_roles == sorted(["alb", "service", "database", "migrator", "bastion", "db-proxy", "nat"])
+    stage_roles = ["db-proxy"] if any_stage.settings.policy.is_production else ["bastion"]
+    assert primary_roles == sorted(["alb", "service", "database", "migrator", "nat", *stage_roles])
     for cfg in groups.values():
         assert cfg["description"] and "ingress" not in cfg and "egress" not in cfg
     for direction in ("ingress", "egress"):
@@ -469,8 +470,8 @@ def test_stack_outputs(production: Synth, preview: Synth) -> None:
     named = lambda s: {k for k in s.stack(STACK)["output"] if not k.startswith("cross-stack-output-")}  # noqa: E731
     assert named(production) == common | {"secondary_vpc_id", "secondary_private_subnet_ids"}
     assert named(preview) == common | {"bastion_instance_id"}
-    for synth in (production, preview):
+    for synth, optional in ((production, "db-proxy"), (preview, "bastion")):
         groups = synth.stack(STACK)["output"]["security_group_ids"]["value"]
-        assert sorted(groups) == sorted(["alb", "service", "database", "migrator", "bastion", "db-proxy"])
+        assert sorted(groups) == sorted(["alb", "service", "database", "migrator", optional])
         roles = sg_roles(synth)
         assert {k: roles[ref(v)[1]] for k, v in groups.items()} == {k: k for k in groups}
