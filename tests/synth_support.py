@@ -57,3 +57,12 @@ def synthesize(env: dict[str, str], outdir: Path) -> Synth:
         name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text()) for name in manifest["stacks"]
     }
     return Synth(stage=settings.stage, outdir=outdir, stacks=stacks, manifest=manifest, settings=settings)
+
+
+def without_metadata(value: Any) -> Any:
+    """Drop cdktf's `//` metadata so whole resources can be compared exactly."""
+    if isinstance(value, dict):
+        return {k: without_metadata(v) for k, v in value.items() if k != "//"}
+    if isinstance(value, list):
+        return [without_metadata(v) for v in value]
+    return value

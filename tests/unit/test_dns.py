@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import pytest
 
-from synth_support import Synth
+from synth_support import Synth, without_metadata
 
 AMAZON_CAA = ['0 issue "amazon.com"', '0 issue "amazontrust.com"', '0 issue "awstrust.com"', '0 issue "amazonaws.com"']
 
@@ -31,16 +31,9 @@ def signed(synth_variant: Callable[..., Synth]) -> Synth:
     )
 
 
-def _strip(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k != "//"}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value
-
 
 def test_zone_created_when_no_id_configured(any_stage: Synth) -> None:
-    assert _strip(any_stage.resources("dns", "aws_route53_zone")) == {
+    assert without_metadata(any_stage.resources("dns", "aws_route53_zone")) == {
         "zone": {
             "name": "hebo.ai",
             "comment": "hebo platform (managed by hebo-infra; never deleted)",
@@ -81,7 +74,7 @@ def test_dns_is_account_wide(any_stage: Synth) -> None:
 
 
 def test_caa_allows_only_amazon_by_default(any_stage: Synth) -> None:
-    assert _strip(any_stage.resources("dns", "aws_route53_record")) == {
+    assert without_metadata(any_stage.resources("dns", "aws_route53_record")) == {
         "caa": {
             "zone_id": "${aws_route53_zone.zone.zone_id}",
             "name": "hebo.ai",
@@ -117,7 +110,7 @@ def test_dnssec_signs_the_zone_with_a_us_east_1_kms_key(signed: Synth) -> None:
     assert [(p["region"], p.get("alias")) for p in stack["provider"]["aws"]] == [("eu-west-1", None), ("us-east-1", "us_east_1")]
     (key_name,) = signed.resources("dns", "aws_kms_key")
     (doc_name,) = signed.data_sources("dns", "aws_iam_policy_document")
-    assert _strip(signed.resource("dns", "aws_kms_key")) == {
+    assert without_metadata(signed.resource("dns", "aws_kms_key")) == {
         "description": "Route 53 DNSSEC key-signing key",
         "customer_master_key_spec": "ECC_NIST_P256",
         "key_usage": "SIGN_VERIFY",
@@ -127,19 +120,19 @@ def test_dnssec_signs_the_zone_with_a_us_east_1_kms_key(signed: Synth) -> None:
         "provider": "aws.us_east_1",
         "lifecycle": {"prevent_destroy": True},
     }
-    assert _strip(signed.resource("dns", "aws_kms_alias")) == {
+    assert without_metadata(signed.resource("dns", "aws_kms_alias")) == {
         "name": "alias/hebo-dnssec",
         "target_key_id": f"${{aws_kms_key.{key_name}.key_id}}",
         "provider": "aws.us_east_1",
     }
     (ksk_name,) = signed.resources("dns", "aws_route53_key_signing_key")
-    assert _strip(signed.resource("dns", "aws_route53_key_signing_key")) == {
+    assert without_metadata(signed.resource("dns", "aws_route53_key_signing_key")) == {
         "hosted_zone_id": "${aws_route53_zone.zone.zone_id}",
         "key_management_service_arn": f"${{aws_kms_key.{key_name}.arn}}",
         "name": "hebo_ksk",
         "status": "ACTIVE",
     }
-    assert _strip(signed.resource("dns", "aws_route53_hosted_zone_dnssec")) == {
+    assert without_metadata(signed.resource("dns", "aws_route53_hosted_zone_dnssec")) == {
         "hosted_zone_id": f"${{aws_route53_key_signing_key.{ksk_name}.hosted_zone_id}}",
         "signing_status": "SIGNING",
         "depends_on": [f"aws_route53_key_signing_key.{ksk_name}"],

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import pytest
 
-from synth_support import Synth
+from synth_support import Synth, without_metadata
 
 FIXTURE_BUILD = Path(__file__).resolve().parents[1] / "fixtures" / "console-build"
 MISSING_BUILD = "/nonexistent/console/build/client"
@@ -60,20 +60,12 @@ def _ref(synth: Synth, resource_type: str, attribute: str) -> str:
     return f"${{{resource_type}.{name}.{attribute}}}"
 
 
-def _strip(value: Any) -> Any:
-    """Drop cdktf's `//` metadata so whole resources can be compared exactly."""
-    if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k != "//"}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value
-
 
 # -- bucket ------------------------------------------------------------------------------------
 
 
 def test_bucket_is_prefixed_and_cleanup_follows_stage_policy(stage: Synth) -> None:
-    bucket = _strip(stage.resource("edge", "aws_s3_bucket"))
+    bucket = without_metadata(stage.resource("edge", "aws_s3_bucket"))
     production = stage.stage == "production"
     assert bucket == {
         "bucket_prefix": f"hebo-{stage.stage}-console-",
@@ -84,14 +76,14 @@ def test_bucket_is_prefixed_and_cleanup_follows_stage_policy(stage: Synth) -> No
 
 def test_bucket_blocks_public_access_and_acls(stage: Synth) -> None:
     bucket = _ref(stage, "aws_s3_bucket", "id")
-    assert _strip(stage.resource("edge", "aws_s3_bucket_public_access_block")) == {
+    assert without_metadata(stage.resource("edge", "aws_s3_bucket_public_access_block")) == {
         "bucket": bucket,
         "block_public_acls": True,
         "block_public_policy": True,
         "ignore_public_acls": True,
         "restrict_public_buckets": True,
     }
-    assert _strip(stage.resource("edge", "aws_s3_bucket_ownership_controls")) == {
+    assert without_metadata(stage.resource("edge", "aws_s3_bucket_ownership_controls")) == {
         "bucket": bucket,
         "rule": {"object_ownership": "BucketOwnerEnforced"},
     }
@@ -99,7 +91,7 @@ def test_bucket_blocks_public_access_and_acls(stage: Synth) -> None:
 
 def test_bucket_encrypted_with_the_stack_key_and_versioned_with_lifecycle(stage: Synth) -> None:
     bucket = _ref(stage, "aws_s3_bucket", "id")
-    assert _strip(stage.resource("edge", "aws_s3_bucket_server_side_encryption_configuration")) == {
+    assert without_metadata(stage.resource("edge", "aws_s3_bucket_server_side_encryption_configuration")) == {
         "bucket": bucket,
         "rule": [
             {
@@ -189,7 +181,7 @@ def test_bucket_policy_is_tls_only_and_scoped_to_this_distribution(stage: Synth)
 
 
 def test_origin_access_control_signs_every_request(stage: Synth) -> None:
-    assert _strip(stage.resource("edge", "aws_cloudfront_origin_access_control")) == {
+    assert without_metadata(stage.resource("edge", "aws_cloudfront_origin_access_control")) == {
         "name": f"hebo-{stage.stage}-console-oac",
         "description": "Signs every origin request to the site bucket (SigV4)",
         "origin_access_control_origin_type": "s3",
@@ -199,7 +191,7 @@ def test_origin_access_control_signs_every_request(stage: Synth) -> None:
 
 
 def test_distribution_settings(stage: Synth) -> None:
-    dist = _strip(stage.resource("edge", "aws_cloudfront_distribution"))
+    dist = without_metadata(stage.resource("edge", "aws_cloudfront_distribution"))
     assert dist == {
         "comment": f"hebo console ({stage.stage})",
         "enabled": True,
@@ -241,7 +233,7 @@ def test_price_class_is_configurable(without_build: Synth) -> None:
 
 
 def test_security_headers_policy(stage: Synth) -> None:
-    policy = _strip(stage.resource("edge", "aws_cloudfront_response_headers_policy"))
+    policy = without_metadata(stage.resource("edge", "aws_cloudfront_response_headers_policy"))
     assert policy == {
         "name": f"hebo-{stage.stage}-console-security-headers",
         "comment": "HSTS, nosniff, no framing, strict referrer",
@@ -260,7 +252,7 @@ def test_security_headers_policy(stage: Synth) -> None:
 
 
 def test_router_function_ships_the_repo_javascript(stage: Synth) -> None:
-    function = _strip(stage.resource("edge", "aws_cloudfront_function"))
+    function = without_metadata(stage.resource("edge", "aws_cloudfront_function"))
     code = (Path(__file__).resolve().parents[2] / "modules" / "static_site" / "spa-router.js").read_text()
     assert function == {
         "name": f"hebo-{stage.stage}-console-spa-router",
@@ -313,7 +305,7 @@ def test_alias_records_point_at_the_distribution(stage: Synth) -> None:
     zone = records["console_alias_a"]["zone_id"]
     assert zone.startswith("${data.terraform_remote_state.cross-stack-reference-input-dns.outputs.")
     for record_type in ("A", "AAAA"):
-        assert _strip(records[f"console_alias_{record_type.lower()}"]) == {
+        assert without_metadata(records[f"console_alias_{record_type.lower()}"]) == {
             "zone_id": zone,
             "name": EXPECTED_DOMAIN[stage.stage],
             "type": record_type,
@@ -367,13 +359,13 @@ def test_config_json_has_stage_urls_and_only_publishable_secrets(built: Synth) -
     objects = built.resources("edge", "aws_s3_object")
     (name,) = [n for n in objects if n.startswith("content_config")]
     secrets = built.data_sources("edge", "aws_secretsmanager_secret_version")
-    assert {n: _strip(d) for n, d in secrets.items()} == {
+    assert {n: without_metadata(d) for n, d in secrets.items()} == {
         "publishable_StackProjectId": {"secret_id": f"hebo/{built.stage}/StackProjectId"},
         "publishable_StackPublishableClientKey": {"secret_id": f"hebo/{built.stage}/StackPublishableClientKey"},
     }
     prefix = "" if built.stage == "production" else f"{built.stage}.dev."
     secret = "data.aws_secretsmanager_secret_version.publishable_{}.secret_string"
-    assert _strip(objects[name]) == {
+    assert without_metadata(objects[name]) == {
         "bucket": _ref(built, "aws_s3_bucket", "bucket"),
         "key": "config.json",
         "content_type": "application/json; charset=utf-8",
@@ -404,7 +396,7 @@ def test_no_server_side_secret_reaches_the_edge_stack(any_stage: Synth) -> None:
 
 
 def test_invalidation_runs_after_uploads_when_content_changes(built: Synth, preview_with_build: Synth, production_with_build: Synth) -> None:
-    (data,) = _strip(built.stack("edge")["resource"]["terraform_data"]).values()
+    (data,) = without_metadata(built.stack("edge")["resource"]["terraform_data"]).values()
     objects = built.resources("edge", "aws_s3_object")
     config = next(n for n in objects if n.startswith("content_config"))
     files = next(n for n in objects if n.startswith("content_files"))
