@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import bootstrap, secrets, zone
 from ops.aws import OpsError, UsageError, client, explain, make_session
-from stacks.secrets import SECRET_NAMES
+from stacks.secrets import DERIVED_SECRETS, USER_SECRET_NAMES
 from stacks.settings import SETTINGS
 from stacks.stage import ConfigError, check_stage_syntax
 
@@ -81,7 +81,9 @@ example:
 
 EPILOG_SECRETS = f"""\
 Secrets live at {{app}}/{{stage}}/{{Name}} in Secrets Manager; the data stack creates them empty.
-Names: {', '.join(SECRET_NAMES)}.
+Names: {', '.join(USER_SECRET_NAMES)}.
+{''.join(f"{d.name} is derived: ops rewrites it from {' and '.join(d.inputs)} whenever one is set.{chr(10)}" for d in DERIVED_SECRETS)}\
+DbUsername must equal HEBO_DB_USERNAME (default hebo_admin).
 Values are never taken from the command line and never printed.
 
 examples:
@@ -152,11 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
                             epilog="examples:\n  python -m ops secrets set GroqApiKey --stage pr-123\n"
                                    "  python -m ops secrets set GroqApiKey --stage pr-123 --from-file key.txt",
                             formatter_class=fmt)
-    set_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(SECRET_NAMES)}")
+    set_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(USER_SECRET_NAMES)}")
     set_p.add_argument("--from-file", type=Path, metavar="FILE", help="read the value from FILE (one trailing newline is ignored)")
     unset_p = ssub.add_parser("unset", parents=[common, writes], help="replace a value with the unset placeholder",
                               epilog="example:\n  python -m ops secrets unset VoyageApiKey --stage pr-123", formatter_class=fmt)
-    unset_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(SECRET_NAMES)}")
+    unset_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(USER_SECRET_NAMES)} (also unsets what is derived from it)")
     all_p = ssub.add_parser("set-all", parents=[common, writes], help="set several values from a dotenv file",
                             epilog="file format: Name=value per line, # comments, optional quotes, no `export`.\n"
                                    "example:\n  python -m ops secrets set-all --stage dev --from-env-file .env.dev",
@@ -204,18 +206,22 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         raise UsageError(f"invalid --app {app!r}: must be {_APP_RULE}")
     region = _check_region(args.region or _region_default())
     if args.action in ("set", "unset"):
-        secrets.check_name(args.name)
+        secrets.check_name(args.name, args.action)
     if args.action == "set":
         # Validate the input before touching AWS: a typo should not need credentials to report.
         values = {args.name: secrets.clean_value(args.name, read_value(args.name, args.from_file, stdin))}
     elif args.action == "set-all":
         values = secrets.parse_env_file(args.from_env_file)
+    if args.action in ("set", "set-all"):
+        expected = {name: secrets.configured(name) for name in secrets.MUST_EQUAL_SETTING}
+        for name, value in values.items():
+            secrets.check_configured(name, value, expected)
     sm = client(make_session(region), "secretsmanager", region)
     if args.action == "list":
         return secrets.list_statuses(sm, app, args.stage, out)
     if args.action == "unset":
         return secrets.unset_value(sm, app, args.stage, args.name, out, args.dry_run)
-    return secrets.set_values(sm, app, args.stage, values, out, args.dry_run)
+    return secrets.set_values(sm, app, args.stage, values, out, args.dry_run, expected)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None,

@@ -13,22 +13,28 @@ Terraform state never holds them (design.md §5). Consequences, all deliberate:
   receiving the old value at their next start; `list` reports the secret as `unset` (not set)
   without reading any value; the old value stays as AWSPREVIOUS until the next `set`, so an
   `unset` is not a revocation (rotate the key at its provider for that).
+* Derived secrets (`DbCredentials` = JSON of `DbUsername` + `DbPassword`, see stacks/secrets.py)
+  are never set by hand: every `set`/`set-all` of an input rewrites them from the inputs' current
+  values (reading the other input with GetSecretValue), and `unset` of an input unsets them too,
+  so the copies cannot disagree. `list` flags a derived secret older than an input as `stale`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, Mapping, TextIO
 
 from botocore.exceptions import ClientError
 
 from ops.aws import OpsError, UsageError, error_code, explain, wire_logs_silenced
-from stacks.secrets import SECRET_NAMES, secret_path
+from stacks.secrets import DERIVED_SECRETS, SECRET_NAMES, USER_SECRET_NAMES, StageSecret, secret_path
+from stacks.settings import REPO_ROOT, SETTINGS
 
 UNSET_LABEL = "HEBO_UNSET"
 """Staging label that marks the AWSCURRENT version as the placeholder written by `unset`."""
@@ -38,9 +44,11 @@ MAX_VALUE_BYTES = 65536  # Secrets Manager's SecretString limit
 
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# Secrets whose value must be a JSON object with these string members (RDS Proxy's format).
-# Checked only when the name is in the catalog, so a rename in stacks/secrets.py cannot break set.
-_JSON_MEMBERS: dict[str, tuple[str, ...]] = {"DbCredentials": ("username", "password")}
+MUST_EQUAL_SETTING: dict[str, str] = {"DbUsername": "db_username"}
+"""Secrets whose value must equal a setting (stacks/settings.py): Terraform creates the cluster's
+master user from HEBO_DB_USERNAME, so any other DbUsername would make every login fail."""
+
+_DERIVED: dict[str, StageSecret] = {d.name: d for d in DERIVED_SECRETS}
 
 
 @dataclass(frozen=True)
@@ -56,13 +64,55 @@ class SecretStatus:
         return self.status == "set"
 
 
+def _and(names: Iterable[str]) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+
+
 # ------------------------------------------------------------------------------ validation
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, action: str = "set") -> str:
+    """A secret people may `set`/`unset`: known, and not derived (ops maintains those)."""
     if name not in SECRET_NAMES:
-        raise UsageError(f"unknown secret {name!r}: valid names are {', '.join(SECRET_NAMES)}")
+        raise UsageError(f"unknown secret {name!r}: valid names are {', '.join(USER_SECRET_NAMES)}")
+    if name in _DERIVED:
+        raise UsageError(_derived_refusal(_DERIVED[name], action))
     return name
+
+
+def _derived_refusal(secret: StageSecret, action: str) -> str:
+    return (f"{secret.name} is derived from {_and(secret.inputs)} and maintained by ops: "
+            f"{action} {' or '.join(secret.inputs)} instead (ops secrets {action} {secret.inputs[-1]}); nothing was written")
+
+
+def configured(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The setting value secret `name` must equal (None: any value), resolved as the stacks resolve
+    it: the HEBO_* variable, else cdktf.json's context, else the default (see stacks/settings.py)."""
+    key = MUST_EQUAL_SETTING.get(name)
+    if key is None:
+        return None
+    setting = SETTINGS[key]
+    env = os.environ if env is None else env
+    raw = env.get(setting.env)
+    if raw is None:
+        try:
+            context = json.loads((REPO_ROOT / "cdktf.json").read_text(encoding="utf-8")).get("context") or {}
+        except (OSError, ValueError):
+            context = {}
+        raw = str(context[setting.context_key]) if context.get(setting.context_key) is not None else setting.default
+    return str(setting.parse(setting.env, raw))
+
+
+def check_configured(name: str, value: str, expected: Mapping[str, str | None]) -> None:
+    """Refuse a value that contradicts the deployment settings (messages never echo the value)."""
+    want = expected.get(name)
+    if want is not None and value != want:
+        env = SETTINGS[MUST_EQUAL_SETTING[name]].env
+        raise UsageError(
+            f"{name} must equal the configured master user name {want!r} ({env}; Terraform creates the cluster's "
+            f"master user from it): use that value, or change {env} instead; nothing was written"
+        )
 
 
 def clean_value(name: str, raw: str) -> str:
@@ -79,15 +129,6 @@ def clean_value(name: str, raw: str) -> str:
         raise UsageError(f"value for {name} has leading or trailing whitespace: remove it (nothing was written)")
     if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
         raise UsageError(f"value for {name} is longer than {MAX_VALUE_BYTES} bytes: nothing was written")
-    members = _JSON_MEMBERS.get(name)
-    if members:
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict) or not all(isinstance(parsed.get(m), str) and parsed[m] for m in members):
-            shape = ", ".join(f'"{m}": "..."' for m in members)
-            raise UsageError(f"value for {name} must be a JSON object {{{shape}}}: nothing was written")
     if value == UNSET_PLACEHOLDER:
         raise UsageError(f"value for {name} is the `unset` placeholder: use `ops secrets unset {name}` instead")
     return value
@@ -99,7 +140,7 @@ def parse_env_file(path: Path) -> dict[str, str]:
     `Name=value` per line; blank lines and lines starting with `#` are skipped; whitespace around
     name and `=` is ignored; a value may be wrapped in one pair of single or double quotes (taken
     literally, no escapes). No `export`, no inline comments (a `#` inside a value is part of it),
-    no multi-line values. Unknown or duplicate names are refused before anything is written.
+    no multi-line values. Unknown, duplicate or derived names are refused before anything is written.
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -128,13 +169,15 @@ def parse_env_file(path: Path) -> dict[str, str]:
             raw = raw[1:-1]
         if key in values:
             raise UsageError(f"{where}: {key} is set twice")
+        if key in _DERIVED:
+            raise UsageError(f"{where}: {_derived_refusal(_DERIVED[key], 'set')}")
         if key not in SECRET_NAMES:
             unknown.append(key)
             continue
         values[key] = clean_value(key, raw)
     if unknown:
         raise UsageError(
-            f"unknown secret name(s) in {path}: {', '.join(unknown)} (valid: {', '.join(SECRET_NAMES)}); nothing was written"
+            f"unknown secret name(s) in {path}: {', '.join(unknown)} (valid: {', '.join(USER_SECRET_NAMES)}); nothing was written"
         )
     if not values:
         raise UsageError(f"{path} sets no secrets: expected Name=value lines")
@@ -208,51 +251,166 @@ def put_value(sm: Any, path: str, value: str, stages: list[str] | None = None) -
     return str(response.get("VersionId", ""))
 
 
-def set_values(sm: Any, app: str, stage: str, values: dict[str, str], out: TextIO, dry_run: bool) -> int:
-    """Check every container first, then write; a missing container aborts before any write."""
+def get_value(sm: Any, path: str) -> str:
+    """GetSecretValue (AWSCURRENT) with DEBUG logging off: botocore logs response bodies too."""
+    with wire_logs_silenced():
+        try:
+            return str(sm.get_secret_value(SecretId=path)["SecretString"])
+        except ClientError as exc:
+            raise explain(exc, f"secret {path}") from None
+
+
+@dataclass(frozen=True)
+class _DerivedPlan:
+    secret: StageSecret
+    path: str
+    value: str | None
+    """The new JSON value; None in a dry run or while an input is not set."""
+    not_set: tuple[str, ...]
+    """Inputs that have no value yet: nothing is written until they do."""
+
+
+def _plan_derived(
+    sm: Any, app: str, stage: str, secret: StageSecret, values: Mapping[str, str], expected: Mapping[str, str | None], dry_run: bool
+) -> _DerivedPlan:
+    """Collect a derived secret's inputs (given now, else read from AWS) before anything is written."""
+    path = secret_path(app, stage, secret.name)
+    _require_container(sm, path)
+    known: dict[str, str] = {}
+    not_set: list[str] = []
+    for source in secret.inputs:
+        if source in values:
+            known[source] = values[source]
+            continue
+        current = status(sm, app, stage, source)
+        if not current.is_set:
+            not_set.append(source)
+        elif not dry_run:
+            known[source] = get_value(sm, current.path)
+            try:
+                check_configured(source, known[source], expected)
+            except UsageError:
+                env = SETTINGS[MUST_EQUAL_SETTING[source]].env
+                raise OpsError(
+                    f"the stored {source} differs from {env} ({expected[source]!r}): set {source} to that value first "
+                    f"(ops secrets set {source} --stage {stage}); nothing was written"
+                ) from None
+    if not_set or dry_run:
+        return _DerivedPlan(secret, path, None, tuple(not_set))
+    value = json.dumps({member: known[source] for member, source in secret.derived_from})
+    if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+        raise UsageError(f"{secret.name} would be longer than {MAX_VALUE_BYTES} bytes: nothing was written")
+    return _DerivedPlan(secret, path, value, ())
+
+
+def set_values(
+    sm: Any, app: str, stage: str, values: dict[str, str], out: TextIO, dry_run: bool,
+    expected: Mapping[str, str | None] | None = None,
+) -> int:
+    """Check every container (and read the inputs of affected derived secrets) first, then write.
+
+    A missing container or a stored input that contradicts the settings aborts before any write.
+    `expected`: values some secrets must equal (`configured()`); the caller has checked `values`.
+    """
+    expected = expected or {}
+    for name, value in values.items():
+        check_configured(name, value, expected)
     paths = {name: secret_path(app, stage, name) for name in values}
     for path in paths.values():
         _require_container(sm, path)
+    plans = [_plan_derived(sm, app, stage, d, values, expected, dry_run) for d in DERIVED_SECRETS if set(d.inputs) & set(values)]
     for name, value in values.items():
         if dry_run:
             print(f"secret {paths[name]}: would set a new value", file=out)
         else:
             version = put_value(sm, paths[name], value)
             print(f"secret {paths[name]}: value set (version {version})", file=out)
+    for plan in plans:
+        inputs = _and(plan.secret.inputs)
+        if plan.not_set:
+            print(f"secret {plan.path}: not written ({_and(plan.not_set)} not set yet): "
+                  f"{plan.secret.name} will be written once {inputs} are both set", file=out)
+        elif dry_run:
+            print(f"secret {plan.path}: would be rewritten from {inputs}", file=out)
+        else:
+            version = put_value(sm, plan.path, plan.value or "")
+            print(f"secret {plan.path}: rewritten from {inputs} (version {version})", file=out)
     if dry_run:
         print("dry run: nothing written", file=out)
     return 0
 
 
-def unset_value(sm: Any, app: str, stage: str, name: str, out: TextIO, dry_run: bool) -> int:
-    """Make the placeholder the current version (see the module docstring for why not delete)."""
+def _unset_one(sm: Any, app: str, stage: str, name: str, out: TextIO, dry_run: bool) -> None:
     current = status(sm, app, stage, name)
     if current.status == "no container":
         print(f"secret {current.path}: does not exist, nothing to unset", file=out)
-        return 0
-    if current.status in ("missing", "unset", "deleted"):
+    elif current.status in ("missing", "unset", "deleted"):
         print(f"secret {current.path}: already {current.status}, nothing to do", file=out)
-        return 0
-    if dry_run:
+    elif dry_run:
         print(f"secret {current.path}: would replace the current value with the unset placeholder", file=out)
-        return 0
-    put_value(sm, current.path, UNSET_PLACEHOLDER, ["AWSCURRENT", UNSET_LABEL])
-    print(f"secret {current.path}: unset (placeholder is now current; the old value is kept as AWSPREVIOUS)", file=out)
+    else:
+        put_value(sm, current.path, UNSET_PLACEHOLDER, ["AWSCURRENT", UNSET_LABEL])
+        print(f"secret {current.path}: unset (placeholder is now current; the old value is kept as AWSPREVIOUS)", file=out)
+
+
+def unset_value(sm: Any, app: str, stage: str, name: str, out: TextIO, dry_run: bool) -> int:
+    """Make the placeholder the current version (see the module docstring for why not delete),
+    of `name` and of every secret derived from it: a derived copy must not outlive its input."""
+    _unset_one(sm, app, stage, name, out, dry_run)
+    for derived in DERIVED_SECRETS:
+        if name in derived.inputs:
+            _unset_one(sm, app, stage, derived.name, out, dry_run)
     return 0
 
 
+def _derived_status(row: SecretStatus, inputs: list[SecretStatus]) -> str:
+    """`derived` when set and no older than every input (which must be set); else `stale` or as is."""
+    if not row.is_set:
+        return row.status
+    fresh = all(i.is_set and i.changed is not None and row.changed is not None and row.changed >= i.changed for i in inputs)
+    return "derived" if fresh else "stale"
+
+
 def list_statuses(sm: Any, app: str, stage: str, out: TextIO) -> int:
-    """Print a table of every required secret; exit 1 when any is not set (pre-deploy check)."""
+    """Print a table of every secret; exit 1 when a secret is not set or a derived one is not current.
+
+    Metadata only (no GetSecretValue): a derived secret is `stale` when its current version is
+    older than an input's, i.e. an input changed without `ops` rewriting it.
+    """
     rows = [status(sm, app, stage, name) for name in SECRET_NAMES]
+    by_name = {r.name: r for r in rows}
+    shown = {r.name: (_derived_status(r, [by_name[i] for i in _DERIVED[r.name].inputs]) if r.name in _DERIVED else r.status)
+             for r in rows}
     width = max(len(r.name) for r in rows)
     print(f"{'NAME':<{width}}  {'STATUS':<12}  LAST CHANGED (UTC)", file=out)
     for row in rows:
         when = row.changed.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M") if row.changed else "-"
-        print(f"{row.name:<{width}}  {row.status:<12}  {when}", file=out)
-    not_set = [r.name for r in rows if not r.is_set]
+        print(f"{row.name:<{width}}  {shown[row.name]:<12}  {when}", file=out)
+    user = [r for r in rows if r.name not in _DERIVED]
+    not_set = [r.name for r in user if not r.is_set]
     prefix = secret_path(app, stage, "")
     if not_set:
-        print(f"{len(not_set)} of {len(rows)} secrets under {prefix} not set: {', '.join(not_set)} (ops secrets set NAME --stage {stage})", file=out)
-        return 1
-    print(f"all {len(rows)} secrets under {prefix} are set", file=out)
-    return 0
+        print(f"{len(not_set)} of {len(user)} secrets under {prefix} not set: {', '.join(not_set)} (ops secrets set NAME --stage {stage})", file=out)
+    else:
+        print(f"all {len(user)} secrets under {prefix} are set", file=out)
+    healthy = not not_set
+    for derived in DERIVED_SECRETS:
+        state, inputs = shown[derived.name], _and(derived.inputs)
+        rerun = f"run `ops secrets set {derived.inputs[-1]} --stage {stage}` again"
+        if state == "derived":
+            print(f"{derived.name}: derived from {inputs}, up to date", file=out)
+            continue
+        healthy = False
+        missing = [i for i in derived.inputs if not by_name[i].is_set]
+        if state == "stale" and missing:
+            print(f"{derived.name}: stale: not derived from {inputs} ({_and(missing)} not set): "
+                  f"set {' and '.join(missing)} (ops secrets set NAME --stage {stage})", file=out)
+        elif state == "stale":
+            print(f"{derived.name}: stale (an input changed after it was written): {rerun}", file=out)
+        elif state in ("missing", "unset") and not missing:
+            print(f"{derived.name}: {state}: {rerun}", file=out)
+        elif state in ("missing", "unset"):
+            print(f"{derived.name}: {state}: written by ops once {inputs} are both set", file=out)
+        else:
+            print(f"{derived.name}: {state}", file=out)
+    return 0 if healthy else 1

@@ -33,6 +33,8 @@ from modules.service.image import (
     ecr_repository_arn,
 )
 from modules.service.load_balancer import HttpsLoadBalancer, HttpsLoadBalancerProps
+from modules.service.access_logs import AlbAccessLogBucket, AlbAccessLogBucketProps
+from modules.service.waf import RegionalWebAcl, RegionalWebAclProps
 from stacks.base import HeboStack
 from stacks.data import DataOutputs
 from stacks.dns import DnsOutputs
@@ -133,6 +135,20 @@ class ComputeStack(HeboStack):
             )
             for svc in SERVICES
         }
+        self.alb_logs = AlbAccessLogBucket(
+            self,
+            "alb_logs",
+            AlbAccessLogBucketProps(
+                bucket_prefix=names.alb_logs_bucket_prefix(),
+                region=settings.region,
+                account_id=self._account,
+                log_prefixes=list(SERVICES),
+                retention_days=policy.alb_log_retention_days,
+                force_destroy=policy.force_destroy,
+                prevent_destroy=policy.protect,
+            ),
+        )
+        self.waf = self._web_acl() if policy.waf else None
         images = self._images(exec_logs)
         results = {svc: self._service(svc, images[svc], exec_logs) for svc in SERVICES}
         self.outputs = ComputeOutputs(
@@ -143,6 +159,27 @@ class ComputeStack(HeboStack):
         )
         self.output("cluster_name", self.cluster.name, "ECS cluster of this stage")
         self.output("alarm_topic_arn", self.topic.arn, "SNS topic the service alarms notify")
+        self.output("alb_logs_bucket", self.alb_logs.name, "S3 bucket of the ALB access logs (prefix = service)")
+
+    # -- edge protection ------------------------------------------------------------------------
+    def _web_acl(self) -> RegionalWebAcl:
+        """One web ACL for both ALBs: per-IP rate limit, IP reputation, known bad inputs. No
+        CommonRuleSet/SQLi groups: the gateway's bodies are LLM prompts (arbitrary text, code, SQL)
+        that those rules block as attacks. Logs (blocked/counted requests only) go to a KMS log group."""
+        names = self.names
+        logs = log_group(
+            self, "waf_logs", name=names.waf_log_group(), retention_days=self.policy.log_retention_days,
+            kms_key_arn=self.key.arn,
+        )
+        return RegionalWebAcl(
+            self,
+            "waf",
+            RegionalWebAclProps(
+                name=names.web_acl(),
+                description=f"{names.prefix} API and Gateway load balancers",
+                log_group_arn=logs.arn,
+            ),
+        )
 
     # -- images ---------------------------------------------------------------------------------
     def _images(self, exec_logs: Any) -> dict[str, str]:
@@ -178,7 +215,10 @@ class ComputeStack(HeboStack):
             self, f"{svc}_logs", name=names.service_log_group(display), retention_days=policy.log_retention_days,
             kms_key_arn=self.key.arn,
         )
-        secrets = {s.env: data.secret_arns[s.name] for s in secrets_for(svc) if s.env}
+        injected = [s for s in secrets_for(svc) if s.env]
+        # valueFrom may name one JSON member (PG_PASSWORD = DbCredentials' "password"); IAM takes the exact ARNs.
+        secrets = {s.env: s.value_from(data.secret_arns[s.name]) for s in injected}
+        secret_arns = list(dict.fromkeys(data.secret_arns[s.name] for s in injected))
         execution_role = ServiceRole(
             self,
             f"{svc}_execution_role",
@@ -186,7 +226,7 @@ class ComputeStack(HeboStack):
                 name=names.iam_role(f"{svc}-exec"),
                 service="ecs-tasks.amazonaws.com",
                 description=f"ECS agent for {display}: pull its image, write its logs, read its secrets",
-                statements=self._execution_statements(svc, image, logs.arn, list(secrets.values())),
+                statements=self._execution_statements(svc, image, logs.arn, secret_arns),
                 trust_conditions=self._trust_conditions(),
             ),
         )
@@ -217,8 +257,13 @@ class ComputeStack(HeboStack):
                 target_port=port,
                 health_check_path=settings.health_check_path,
                 deletion_protection=policy.protect,
+                access_logs_bucket=self.alb_logs.name,
+                access_logs_prefix=svc,
+                depends_on=[self.alb_logs.policy],
             ),
         )
+        if self.waf is not None:
+            self.waf.associate(f"{svc}_association", alb.arn)
         alias_records(self, f"{svc}_alias", zone_id=dns.zone_id, name=domain, target_dns_name=alb.dns_name,
                       target_zone_id=alb.zone_id)
 

@@ -53,6 +53,8 @@ RULES: dict[str, NameRule] = {
     "alarm": NameRule("CloudWatch alarm name", 255, r"[^\x00-\x1f]+"),
     "dns_name": NameRule("domain name", 253, r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"),
     "acm_domain": NameRule("ACM certificate domain", 64, r"[a-z0-9.-]+"),
+    "wafv2": NameRule("WAFv2 name", 128, r"[\w-]+"),
+    "waf_log_group": NameRule("WAF log group name", 512, r"aws-waf-logs-[\w.#/-]+"),
 }
 
 SERVICES = ("api", "gateway")
@@ -119,6 +121,17 @@ class Names:
 
     def console_bucket_prefix(self) -> str:
         return f"{self.prefix}-console-"
+
+    def alb_logs_bucket_prefix(self) -> str:
+        return f"{self.prefix}-alb-logs-"
+
+    def web_acl(self) -> str:
+        """The stage's regional WAFv2 web ACL (one for both ALBs); also the stem of its metric names."""
+        return f"{self.prefix}-albs"
+
+    def waf_log_group(self) -> str:
+        """WAF only delivers to log groups whose name starts with `aws-waf-logs-`."""
+        return f"aws-waf-logs-{self.prefix}"
 
     def iam_role(self, purpose: str) -> str:
         return f"{self.prefix}-{purpose}"
@@ -207,6 +220,10 @@ class Names:
         items += [("security_group", self.security_group(r)) for r in SECURITY_GROUPS]
         items += [
             ("s3_bucket_prefix", self.console_bucket_prefix()),
+            ("s3_bucket_prefix", self.alb_logs_bucket_prefix()),
+            ("wafv2", self.web_acl()),
+            ("log_group", self.waf_log_group()),
+            ("waf_log_group", self.waf_log_group()),
             ("lambda", self.lambda_function("migrator")),
             ("log_group", self.lambda_log_group("migrator")),
             ("log_group", self.flow_log_group()),

@@ -19,6 +19,20 @@ class StageSecret:
     """Container environment variable name the value is injected as (ECS `secrets`)."""
     publishable: bool = False
     """Public by nature (ships to every browser); only these may reach the edge stack."""
+    json_key: str | None = None
+    """JSON secrets: the member injected as `env` (ECS `valueFrom = "<arn>:<json_key>::"`); None: the whole value."""
+    derived_from: tuple[tuple[str, str], ...] = ()
+    """Derived secrets: `(JSON member, input secret)` pairs. `ops` rewrites the JSON object whenever an
+    input is set, so the copies cannot drift; nobody sets a derived secret by hand. Empty: set by users."""
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The secrets a derived secret is computed from (empty for user-set secrets)."""
+        return tuple(source for _, source in self.derived_from)
+
+    def value_from(self, arn: str) -> str:
+        """The ECS `secrets[].valueFrom` for this secret's ARN (one JSON member when `json_key` is set)."""
+        return f"{arn}:{self.json_key}::" if self.json_key else arn
 
 
 SECRETS: tuple[StageSecret, ...] = (
@@ -26,15 +40,27 @@ SECRETS: tuple[StageSecret, ...] = (
     StageSecret("StackSecretServerKey", "Stack Auth server key", frozenset({"api", "gateway"}), "STACK_SECRET_SERVER_KEY"),
     StageSecret("StackPublishableClientKey", "Stack Auth publishable client key", frozenset({"console"}), None, publishable=True),
     StageSecret("DbUsername", "Aurora master user name", frozenset()),
-    StageSecret("DbPassword", "Aurora master password (write-only into RDS)", frozenset({"api", "gateway"}), "PG_PASSWORD"),
-    # RDS Proxy and the migrator need one secret holding JSON {"username", "password"}; the
-    # plain DbUsername/DbPassword pair cannot serve them (docs/data.md, "Credentials").
-    StageSecret("DbCredentials", 'Aurora master user as JSON {"username","password"} (RDS Proxy, migrator)', frozenset({"migrator", "db-proxy"})),
+    # Read at deploy time only (TF_VAR_db_password, written into RDS); no runtime role reads it.
+    StageSecret("DbPassword", "Aurora master password (write-only into RDS)", frozenset()),
+    # RDS Proxy, the migrator and the services all read this one JSON secret; `ops` derives it from
+    # DbUsername + DbPassword, so the password has one source of truth (docs/data.md, "Credentials").
+    StageSecret(
+        "DbCredentials",
+        'Aurora master user as JSON {"username","password"}, derived from DbUsername and DbPassword by ops',
+        frozenset({"api", "gateway", "migrator", "db-proxy"}),
+        "PG_PASSWORD",
+        json_key="password",
+        derived_from=(("username", "DbUsername"), ("password", "DbPassword")),
+    ),
     StageSecret("GroqApiKey", "Groq API key", frozenset({"gateway"}), "GROQ_API_KEY"),
     StageSecret("VoyageApiKey", "Voyage AI API key", frozenset({"gateway"}), "VOYAGE_API_KEY"),
 )
 
 SECRET_NAMES: tuple[str, ...] = tuple(s.name for s in SECRETS)
+"""Every secret container the data stack creates."""
+USER_SECRET_NAMES: tuple[str, ...] = tuple(s.name for s in SECRETS if not s.derived_from)
+"""The secrets people set (`ops secrets set`); the others are derived from them by `ops`."""
+DERIVED_SECRETS: tuple[StageSecret, ...] = tuple(s for s in SECRETS if s.derived_from)
 
 
 def secrets_for(consumer: str) -> tuple[StageSecret, ...]:

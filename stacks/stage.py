@@ -106,6 +106,10 @@ class StagePolicy:
     log_level: Literal["info", "debug"]
     container_insights: bool
     ecs_exec: bool
+    alb_log_retention_days: int
+    """ALB access logs (S3) expire after this many days."""
+    waf: bool
+    """A WAFv2 web ACL (rate limit + AWS managed rules) in front of the ALBs (~$8/month + requests)."""
 
     # lifecycle and protection
     protect: bool
@@ -143,6 +147,8 @@ _PRODUCTION = dict(
     log_level="info",
     container_insights=True,
     ecs_exec=False,
+    alb_log_retention_days=90,
+    waf=True,
     protect=True,
     log_retention_days=365,
     secret_recovery_window_days=30,
@@ -171,6 +177,8 @@ _PREVIEW = dict(
     log_level="debug",
     container_insights=False,
     ecs_exec=True,
+    alb_log_retention_days=7,
+    waf=False,
     protect=False,
     log_retention_days=7,
     secret_recovery_window_days=0,

@@ -38,6 +38,12 @@ class HttpsLoadBalancerProps:
     deregistration_delay_seconds: int = 30
     """Draining time on deploy/scale-in; AWS's 300 s default slows every rollout for no gain here."""
     ssl_policy: str = MODERN_TLS_POLICY
+    access_logs_bucket: str | None = None
+    """S3 bucket for access logs (SSE-S3, with a policy letting ELB write); None: no access logs."""
+    access_logs_prefix: str = ""
+    """Key prefix in that bucket; ELB appends `AWSLogs/<account>/elasticloadbalancing/...`."""
+    depends_on: Sequence[Any] = ()
+    """Created after these, e.g. the log bucket's policy (ELB tests its write access on creation)."""
 
 
 class HttpsLoadBalancer(Construct):
@@ -59,6 +65,12 @@ class HttpsLoadBalancer(Construct):
             enable_deletion_protection=props.deletion_protection,
             enable_http2=True,
             idle_timeout=props.idle_timeout_seconds,
+            access_logs=(
+                aws.lb.LbAccessLogs(bucket=props.access_logs_bucket, prefix=props.access_logs_prefix, enabled=True)
+                if props.access_logs_bucket is not None
+                else None
+            ),
+            depends_on=list(props.depends_on) or None,
             provider=provider,
         )
         self.target_group = _tg.LbTargetGroup(

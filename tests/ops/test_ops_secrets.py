@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
 import logging
+import time
 from typing import Any
 
 import boto3
 import pytest
 
 from ops import cli, secrets
-from stacks.secrets import SECRET_NAMES
+from stacks.secrets import SECRET_NAMES, USER_SECRET_NAMES
 
 STAGE = "pr-1"  # as the `containers` fixture creates them
 
@@ -25,6 +28,26 @@ def _current(sm: Any, path: str) -> str:
     return sm.get_secret_value(SecretId=path)["SecretString"]
 
 
+def _rows(listing: str) -> dict[str, str]:
+    return {line.split()[0]: line.split()[1] for line in listing.splitlines()[1:1 + len(SECRET_NAMES)]}
+
+
+@pytest.fixture
+def get_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the secrets `ops` reads with GetSecretValue (its sessions only, not the test's `sm`)."""
+    calls: list[str] = []
+    real = cli.make_session
+
+    def spying_session(region: str | None = None) -> boto3.Session:
+        session = real(region)
+        session.events.register("before-parameter-build.secrets-manager.GetSecretValue",
+                                lambda params, **kw: calls.append(params["SecretId"]))
+        return session
+
+    monkeypatch.setattr(cli, "make_session", spying_session)
+    return calls
+
+
 def test_set_from_stdin_then_list_round_trip(run, sm, containers):
     result = run("secrets", "set", "GroqApiKey", "--stage", STAGE, stdin=CANARY + "\n")
     assert result.code == 0, result.err
@@ -33,33 +56,28 @@ def test_set_from_stdin_then_list_round_trip(run, sm, containers):
 
     listing = run("secrets", "list", "--stage", STAGE)
     assert listing.code == 1  # the others are still missing
-    rows = {line.split()[0]: line.split()[1] for line in listing.out.splitlines()[1:1 + len(SECRET_NAMES)]}
-    assert rows == {name: ("set" if name == "GroqApiKey" else "missing") for name in SECRET_NAMES}
-    assert f"{len(SECRET_NAMES) - 1} of {len(SECRET_NAMES)} secrets under hebo/pr-1/ not set" in listing.out
+    assert _rows(listing.out) == {name: ("set" if name == "GroqApiKey" else "missing") for name in SECRET_NAMES}
+    assert f"{len(USER_SECRET_NAMES) - 1} of {len(USER_SECRET_NAMES)} secrets under hebo/pr-1/ not set" in listing.out
+    assert "not set: StackProjectId, StackSecretServerKey, StackPublishableClientKey, DbUsername, DbPassword, VoyageApiKey (" in listing.out
+    assert listing.out.endswith("DbCredentials: missing: written by ops once DbUsername and DbPassword are both set\n")
 
 
-def test_list_exits_zero_only_when_all_set_and_never_reads_values(run, sm, containers, monkeypatch):
-    calls: list[str] = []
-    real = cli.make_session
-
-    def spying_session(region: str | None = None) -> boto3.Session:
-        session = real(region)
-        session.events.register("before-call.secrets-manager.GetSecretValue", lambda **kw: calls.append("get"))
-        return session
-
-    monkeypatch.setattr(cli, "make_session", spying_session)
-    for name, path in containers.items():
+def test_list_exits_zero_only_when_all_set_and_never_reads_values(run, sm, containers, get_calls):
+    calls = get_calls
+    for name, path in containers.items():  # catalog order: DbCredentials after its inputs
         sm.put_secret_value(SecretId=path, SecretString=f"value-of-{name}")
     result = run("secrets", "list", "--stage", STAGE)
     assert result.code == 0, result.out
-    assert f"all {len(SECRET_NAMES)} secrets under hebo/pr-1/ are set" in result.out
+    assert _rows(result.out)["DbCredentials"] == "derived"
+    assert f"all {len(USER_SECRET_NAMES)} secrets under hebo/pr-1/ are set" in result.out
+    assert "DbCredentials: derived from DbUsername and DbPassword, up to date" in result.out
     assert "value-of-" not in result.out
 
     sm.put_secret_value(SecretId=containers["VoyageApiKey"], SecretString=secrets.UNSET_PLACEHOLDER,
                         VersionStages=["AWSCURRENT", secrets.UNSET_LABEL])
     result = run("secrets", "list", "--stage", STAGE)
     assert result.code == 1
-    assert f"1 of {len(SECRET_NAMES)} secrets under hebo/pr-1/ not set: VoyageApiKey" in result.out
+    assert f"1 of {len(USER_SECRET_NAMES)} secrets under hebo/pr-1/ not set: VoyageApiKey" in result.out
     assert calls == []  # list never called GetSecretValue
 
 
@@ -81,6 +99,7 @@ def test_unset_round_trip(run, sm, containers):
 
     result = run("secrets", "unset", "DbPassword", "--stage", STAGE)
     assert result.code == 0, result.err
+    assert result.out.endswith("secret hebo/pr-1/DbCredentials: already missing, nothing to do\n")  # DbUsername never set
     assert _current(sm, path) == secrets.UNSET_PLACEHOLDER
     stages = {v["VersionId"]: v["VersionStages"] for v in _versions(sm, path)}
     assert sorted(map(sorted, stages.values())) == [["AWSCURRENT", "HEBO_UNSET"], ["AWSPREVIOUS"]]
@@ -100,8 +119,10 @@ def test_unset_round_trip(run, sm, containers):
 def test_unknown_name_refused_with_valid_list(run, sm, containers):
     result = run("secrets", "set", "GroqKey", "--stage", STAGE, stdin=CANARY)
     assert result.code == 2
-    assert result.err.startswith("ops: unknown secret 'GroqKey': valid names are StackProjectId, ")
-    assert "VoyageApiKey" in result.err
+    assert result.err == (
+        "ops: unknown secret 'GroqKey': valid names are StackProjectId, StackSecretServerKey, "
+        "StackPublishableClientKey, DbUsername, DbPassword, GroqApiKey, VoyageApiKey\n"
+    )
     assert all(_versions(sm, p) == [] for p in containers.values())
 
 
@@ -184,6 +205,7 @@ def test_set_all_parses_dotenv_and_writes(run, sm, containers, tmp_path):
     )
     dry = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path), "--dry-run")
     assert dry.code == 0 and dry.out.count("would set a new value") == 3
+    assert "DbCredentials will be written once DbUsername and DbPassword are both set" in dry.out
     assert all(_versions(sm, p) == [] for p in containers.values())
 
     result = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
@@ -192,6 +214,9 @@ def test_set_all_parses_dotenv_and_writes(run, sm, containers, tmp_path):
     assert _current(sm, containers["VoyageApiKey"]) == f"{CANARY}-v#not-a-comment"
     assert _current(sm, containers["DbUsername"]) == "hebo_admin"
     assert _versions(sm, containers["DbPassword"]) == []
+    assert ("secret hebo/pr-1/DbCredentials: not written (DbPassword not set yet): "
+            "DbCredentials will be written once DbUsername and DbPassword are both set\n") in result.out
+    assert _versions(sm, containers["DbCredentials"]) == []
 
 
 @pytest.mark.parametrize(
@@ -236,6 +261,8 @@ def test_values_never_reach_output_or_logs(run, sm, containers, tmp_path, caplog
     """Every command path, with all loggers at DEBUG (botocore logs request bodies at DEBUG)."""
     caplog.set_level(logging.DEBUG)
     env = _env_file(tmp_path, f"StackProjectId={CANARY}-p\nDbPassword='{CANARY}-d'\n")
+    (tmp_path / "both").mkdir()
+    both = _env_file(tmp_path / "both", f"DbUsername=hebo_admin\nDbPassword={CANARY}-b\n")
     value_file = tmp_path / "v.txt"
     value_file.write_text(f"{CANARY}-f\n")
     results = [
@@ -244,24 +271,257 @@ def test_values_never_reach_output_or_logs(run, sm, containers, tmp_path, caplog
         run("secrets", "set", "VoyageApiKey", "--stage", STAGE, "--from-file", str(value_file)),
         run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(env)),
         run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(env), "--dry-run"),
+        # DbUsername after DbPassword: ops reads the canary password back (GetSecretValue) and
+        # writes DbCredentials JSON holding it; then rotation with the username read back.
+        run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin"),
+        run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=f"{CANARY}-r"),
+        run("secrets", "set", "DbPassword", "--stage", STAGE, "--dry-run", stdin=f"{CANARY}-r"),
+        run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(both)),
         run("secrets", "list", "--stage", STAGE),
         run("secrets", "unset", "GroqApiKey", "--stage", STAGE),
+        run("secrets", "unset", "DbPassword", "--stage", STAGE),
         run("secrets", "set", "GroqApiKey", "--stage", STAGE, stdin=f" {CANARY}"),  # refused
         run("secrets", "set", "Nope", "--stage", STAGE, stdin=CANARY),  # refused
+        run("secrets", "set", "DbCredentials", "--stage", STAGE, stdin=f'{{"username":"hebo_admin","password":"{CANARY}"}}'),
+        run("secrets", "set", "DbUsername", "--stage", STAGE, stdin=f"{CANARY}"),  # refused: not HEBO_DB_USERNAME
     ]
-    assert [r.code for r in results] == [0, 0, 0, 0, 0, 1, 0, 2, 2]
+    assert [r.code for r in results] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 2, 2, 2]
+    assert sum("DbCredentials: rewritten from DbUsername and DbPassword" in r.out for r in results) == 3
     logged = caplog.text
     # DEBUG capture was live (botocore logged the other requests), yet no value appears anywhere.
     assert any(r.name.startswith("botocore") and r.levelno == logging.DEBUG for r in caplog.records)
     for text in [r.out for r in results] + [r.err for r in results] + [logged]:
         assert CANARY not in text
-    caplog.set_level(logging.WARNING)  # our own read below would log the value at DEBUG
-    assert _current(sm, containers["DbPassword"]) == f"{CANARY}-d"  # the writes really happened
+    caplog.set_level(logging.WARNING)  # our own reads below would log the values at DEBUG
+    assert _current(sm, containers["StackProjectId"]) == f"{CANARY}-p"  # the writes really happened
+    previous = sm.get_secret_value(SecretId=containers["DbCredentials"], VersionStage="AWSPREVIOUS")["SecretString"]
+    assert json.loads(previous) == {"username": "hebo_admin", "password": f"{CANARY}-b"}
 
 
-@pytest.mark.skipif("DbCredentials" not in SECRET_NAMES, reason="catalog has no DbCredentials")
-def test_json_shaped_secret_is_checked(run, sm, containers):
-    bad = run("secrets", "set", "DbCredentials", "--stage", STAGE, stdin='{"username": "hebo"}')
-    assert bad.code == 2 and 'must be a JSON object {"username": "...", "password": "..."}' in bad.err
-    good = run("secrets", "set", "DbCredentials", "--stage", STAGE, stdin=f'{{"username": "hebo", "password": "{CANARY}"}}\n')
-    assert good.code == 0 and CANARY not in good.out + good.err
+# -- the derived DbCredentials secret ------------------------------------------------------------
+PENDING = "DbCredentials will be written once DbUsername and DbPassword are both set"
+
+
+def _credentials(sm: Any, containers: dict[str, str], stage: str = "AWSCURRENT") -> str:
+    return sm.get_secret_value(SecretId=containers["DbCredentials"], VersionStage=stage)["SecretString"]
+
+
+@pytest.mark.parametrize("first, second", [("DbUsername", "DbPassword"), ("DbPassword", "DbUsername")])
+def test_derived_secret_is_written_once_both_inputs_are_set(run, sm, containers, get_calls, first, second):
+    value = {"DbUsername": "hebo_admin", "DbPassword": CANARY}
+    one = run("secrets", "set", first, "--stage", STAGE, stdin=value[first])
+    assert one.code == 0, one.err
+    assert one.out.splitlines()[1] == (
+        f"secret hebo/pr-1/DbCredentials: not written ({second} not set yet): {PENDING}"
+    )
+    assert _versions(sm, containers["DbCredentials"]) == []
+    assert get_calls == []  # the other input has no value: nothing to read
+
+    two = run("secrets", "set", second, "--stage", STAGE, stdin=value[second] + "\n")
+    assert two.code == 0, two.err
+    lines = two.out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"secret hebo/pr-1/{second}: value set (version ")
+    assert lines[1].startswith("secret hebo/pr-1/DbCredentials: rewritten from DbUsername and DbPassword (version ")
+    assert get_calls == [f"hebo/pr-1/{first}"]  # the input not given now was read back, once
+    assert _credentials(sm, containers) == f'{{"username": "hebo_admin", "password": "{CANARY}"}}'
+    assert CANARY not in one.out + one.err + two.out + two.err
+
+
+def test_rotation_rewrites_the_derived_secret_and_keeps_the_previous(run, sm, containers, get_calls):
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin").code == 0
+    assert run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=CANARY).code == 0
+    dry = run("secrets", "set", "DbPassword", "--stage", STAGE, "--dry-run", stdin="new-" + CANARY)
+    assert dry.code == 0
+    assert dry.out == (
+        "secret hebo/pr-1/DbPassword: would set a new value\n"
+        "secret hebo/pr-1/DbCredentials: would be rewritten from DbUsername and DbPassword\n"
+        "dry run: nothing written\n"
+    )
+    assert len(_versions(sm, containers["DbCredentials"])) == 1
+    calls_before = list(get_calls)
+    result = run("secrets", "set", "DbPassword", "--stage", STAGE, stdin="new-" + CANARY)
+    assert result.code == 0, result.err
+    assert get_calls == calls_before + ["hebo/pr-1/DbUsername"]  # the dry run read nothing
+    assert json.loads(_credentials(sm, containers)) == {"username": "hebo_admin", "password": "new-" + CANARY}
+    assert json.loads(_credentials(sm, containers, "AWSPREVIOUS")) == {"username": "hebo_admin", "password": CANARY}
+    assert _current(sm, containers["DbPassword"]) == "new-" + CANARY
+
+
+def test_set_all_with_both_inputs_derives_from_the_file_without_reading(run, sm, containers, tmp_path, get_calls):
+    path = _env_file(tmp_path, f"DbPassword='{CANARY}'\nDbUsername=hebo_admin\nGroqApiKey=g-{CANARY}\n")
+    result = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[-1].startswith("secret hebo/pr-1/DbCredentials: rewritten from DbUsername and DbPassword")
+    assert get_calls == []
+    assert _credentials(sm, containers) == f'{{"username": "hebo_admin", "password": "{CANARY}"}}'
+    assert "DbCredentials              derived" in run("secrets", "list", "--stage", STAGE).out
+
+
+@pytest.mark.parametrize("action", ["set", "unset"])
+def test_derived_secret_cannot_be_set_or_unset_directly(run, sm, containers, action):
+    result = run("secrets", action, "DbCredentials", "--stage", STAGE,
+                 stdin=f'{{"username": "hebo_admin", "password": "{CANARY}"}}')
+    assert result.code == 2
+    assert result.err == (
+        "ops: DbCredentials is derived from DbUsername and DbPassword and maintained by ops: "
+        f"{action} DbUsername or DbPassword instead (ops secrets {action} DbPassword); nothing was written\n"
+    )
+    assert result.out == ""
+    assert all(_versions(sm, p) == [] for p in containers.values())
+
+
+def test_set_all_refuses_the_derived_secret_before_writing(run, sm, containers, tmp_path):
+    path = _env_file(tmp_path, f'GroqApiKey={CANARY}\nDbCredentials={{"username": "hebo_admin", "password": "{CANARY}"}}\n')
+    result = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
+    assert result.code == 2
+    assert f"{path}:2: DbCredentials is derived from DbUsername and DbPassword and maintained by ops" in result.err
+    assert CANARY not in result.out + result.err
+    assert all(_versions(sm, p) == [] for p in containers.values())
+
+
+def test_username_must_match_the_configured_master_user(run, sm, containers, tmp_path, monkeypatch):
+    refused = run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="someone_else")
+    assert refused.code == 2
+    assert refused.err == (
+        "ops: DbUsername must equal the configured master user name 'hebo_admin' (HEBO_DB_USERNAME; Terraform "
+        "creates the cluster's master user from it): use that value, or change HEBO_DB_USERNAME instead; nothing was written\n"
+    )
+    env_file = _env_file(tmp_path, "GroqApiKey=g\nDbUsername=someone_else\n")
+    assert run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(env_file)).code == 2
+    assert all(_versions(sm, p) == [] for p in containers.values())
+
+    monkeypatch.setenv("HEBO_DB_USERNAME", "someone_else")  # the same override the stacks honour
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="someone_else").code == 0
+    assert _current(sm, containers["DbUsername"]) == "someone_else"
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin").code == 2
+
+    monkeypatch.setenv("HEBO_DB_USERNAME", "Bad-Name")
+    invalid = run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="Bad-Name")
+    assert invalid.code == 2 and invalid.err.startswith("ops: invalid HEBO_DB_USERNAME 'Bad-Name'")
+
+
+def test_stored_username_that_contradicts_the_setting_blocks_the_password(run, sm, containers):
+    sm.put_secret_value(SecretId=containers["DbUsername"], SecretString="legacy_user")  # written before the rule
+    result = run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=CANARY)
+    assert result.code == 1
+    assert result.err == (
+        "ops: the stored DbUsername differs from HEBO_DB_USERNAME ('hebo_admin'): set DbUsername to that value first "
+        "(ops secrets set DbUsername --stage pr-1); nothing was written\n"
+    )
+    assert "legacy_user" not in result.err
+    assert _versions(sm, containers["DbPassword"]) == [] and _versions(sm, containers["DbCredentials"]) == []
+
+
+@pytest.mark.parametrize("name", ["DbUsername", "DbPassword"])
+def test_unset_of_an_input_unsets_the_derived_secret(run, sm, containers, name):
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin").code == 0
+    assert run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=CANARY).code == 0
+    dry = run("secrets", "unset", name, "--stage", STAGE, "--dry-run")
+    assert dry.code == 0
+    assert dry.out == (
+        f"secret hebo/pr-1/{name}: would replace the current value with the unset placeholder\n"
+        "secret hebo/pr-1/DbCredentials: would replace the current value with the unset placeholder\n"
+    )
+    assert json.loads(_credentials(sm, containers))["password"] == CANARY
+
+    result = run("secrets", "unset", name, "--stage", STAGE)
+    assert result.code == 0, result.err
+    assert [line.split(":")[0] for line in result.out.splitlines()] == [f"secret hebo/pr-1/{name}", "secret hebo/pr-1/DbCredentials"]
+    for secret in (name, "DbCredentials"):
+        (current,) = [v for v in _versions(sm, containers[secret]) if "AWSCURRENT" in v["VersionStages"]]
+        assert sorted(current["VersionStages"]) == ["AWSCURRENT", secrets.UNSET_LABEL]
+        assert _current(sm, containers[secret]) == secrets.UNSET_PLACEHOLDER
+    listing = run("secrets", "list", "--stage", STAGE)
+    assert listing.code == 1
+    assert _rows(listing.out)["DbCredentials"] == "unset" and _rows(listing.out)[name] == "unset"
+    assert f"DbCredentials: unset: written by ops once DbUsername and DbPassword are both set" in listing.out
+
+
+def _next_second() -> None:
+    """moto stores CreatedDate in whole seconds: cross a boundary so `older than` is observable."""
+    time.sleep(1.02 - time.time() % 1)
+
+
+@pytest.fixture
+def version_dates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's ListSecretVersionIds reports CreatedDate = now for every version; AWS reports when
+    each version was created, which is what `list` compares. Serve the stored dates (the server
+    runs in this process, so the patch reaches it)."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    def list_secret_version_ids(self: Any, secret_id: str) -> str:
+        secret = self.secrets[secret_id]
+        versions = [{"CreatedDate": v["createdate"], "VersionId": vid, "VersionStages": v["version_stages"]}
+                    for vid, v in secret.versions.items()]
+        return json.dumps({"ARN": secret.arn, "Name": secret.name, "Versions": versions})
+
+    monkeypatch.setattr(SecretsManagerBackend, "list_secret_version_ids", list_secret_version_ids)
+
+
+def _status(name: str, state: str, second: float | None) -> secrets.SecretStatus:
+    when = None if second is None else dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=second)
+    return secrets.SecretStatus(name, f"hebo/pr-1/{name}", state, when)
+
+
+@pytest.mark.parametrize(
+    "derived, username, password, expected",
+    [
+        (("set", 2.0), ("set", 1.0), ("set", 1.5), "derived"),
+        (("set", 2.0), ("set", 2.0), ("set", 2.0), "derived"),  # written in the same instant
+        (("set", 2.0), ("set", 1.0), ("set", 2.001), "stale"),  # the password changed afterwards
+        (("set", 2.0), ("set", 2.5), ("set", 1.0), "stale"),  # the user name changed afterwards
+        (("set", 2.0), ("unset", 3.0), ("set", 1.0), "stale"),
+        (("set", 2.0), ("missing", None), ("set", 1.0), "stale"),  # written by hand, not from the inputs
+        (("missing", None), ("set", 1.0), ("set", 1.0), "missing"),
+        (("unset", 2.0), ("unset", 2.0), ("set", 1.0), "unset"),
+    ],
+)
+def test_derived_status_compares_version_dates(derived, username, password, expected):
+    inputs = [_status("DbUsername", *username), _status("DbPassword", *password)]
+    assert secrets._derived_status(_status("DbCredentials", *derived), inputs) == expected
+
+
+def test_list_reports_derived_and_stale_from_metadata_only(run, sm, containers, get_calls, version_dates):
+    for name, path in containers.items():
+        if name not in ("DbUsername", "DbPassword", "DbCredentials"):
+            sm.put_secret_value(SecretId=path, SecretString="x")
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin").code == 0
+    assert run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=CANARY).code == 0
+    get_calls.clear()
+
+    fresh = run("secrets", "list", "--stage", STAGE)
+    assert fresh.code == 0, fresh.out
+    assert _rows(fresh.out) == {name: ("derived" if name == "DbCredentials" else "set") for name in SECRET_NAMES}
+    assert fresh.out.endswith(
+        f"all {len(USER_SECRET_NAMES)} secrets under hebo/pr-1/ are set\n"
+        "DbCredentials: derived from DbUsername and DbPassword, up to date\n"
+    )
+
+    _next_second()
+    sm.put_secret_value(SecretId=containers["DbPassword"], SecretString="changed-behind-ops-back")  # e.g. the console
+    stale = run("secrets", "list", "--stage", STAGE)
+    assert stale.code == 1
+    assert _rows(stale.out)["DbCredentials"] == "stale"
+    assert stale.out.endswith(
+        f"all {len(USER_SECRET_NAMES)} secrets under hebo/pr-1/ are set\n"
+        "DbCredentials: stale (an input changed after it was written): run `ops secrets set DbPassword --stage pr-1` again\n"
+    )
+    assert get_calls == []  # list never reads a value
+
+    assert run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=CANARY).code == 0
+    again = run("secrets", "list", "--stage", STAGE)
+    assert again.code == 0 and _rows(again.out)["DbCredentials"] == "derived"
+
+
+def test_derived_secret_written_by_hand_without_its_inputs_is_stale(run, sm, containers):
+    sm.put_secret_value(SecretId=containers["DbCredentials"], SecretString='{"username": "u", "password": "p"}')
+    listing = run("secrets", "list", "--stage", STAGE)
+    assert listing.code == 1 and _rows(listing.out)["DbCredentials"] == "stale"
+    assert ("DbCredentials: stale: not derived from DbUsername and DbPassword (DbUsername and DbPassword not set): "
+            "set DbUsername and DbPassword (ops secrets set NAME --stage pr-1)\n") in listing.out
+
+
+def test_derived_container_missing_aborts_before_any_write(run, sm, containers):
+    sm.delete_secret(SecretId=containers["DbCredentials"], ForceDeleteWithoutRecovery=True)
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin").code == 1
+    assert _versions(sm, containers["DbUsername"]) == []

@@ -21,9 +21,9 @@ DOMAINS = {
     "pr-42": {"api": "pr-42.dev.api.hebo.ai", "gateway": "pr-42.dev.gateway.hebo.ai"},
 }
 EXPECTED_SECRET_ENV = {
-    "api": {"PG_PASSWORD": "DbPassword", "STACK_SECRET_SERVER_KEY": "StackSecretServerKey", "VITE_STACK_PROJECT_ID": "StackProjectId"},
+    "api": {"PG_PASSWORD": "DbCredentials", "STACK_SECRET_SERVER_KEY": "StackSecretServerKey", "VITE_STACK_PROJECT_ID": "StackProjectId"},
     "gateway": {
-        "PG_PASSWORD": "DbPassword",
+        "PG_PASSWORD": "DbCredentials",
         "STACK_SECRET_SERVER_KEY": "StackSecretServerKey",
         "VITE_STACK_PROJECT_ID": "StackProjectId",
         "GROQ_API_KEY": "GroqApiKey",
@@ -35,6 +35,8 @@ PREBUILT = {
     "HEBO_GATEWAY_IMAGE": "ghcr.io/hebo-ai/gateway:1.2.3",
     "HEBO_ALARM_EMAIL": "oncall@example.com",
 }
+EXPECTED_JSON_KEY = {"PG_PASSWORD": "password"}
+"""Env vars injected from one member of a JSON secret (ECS `valueFrom = "<arn>:<key>::"`)."""
 REMOTE = "data.terraform_remote_state.cross-stack-reference-input-{stack}.outputs."
 
 
@@ -197,12 +199,39 @@ def test_container_environment_is_exact_and_secret_free(stage: Synth, svc: str) 
     assert not any(s.env in env for s in secrets_for(svc) if s.env)
 
 
+def split_value_from(value_from: str) -> tuple[str, str | None]:
+    """`${ref}` → (`${ref}`, None); `${ref}:key::` → (`${ref}`, "key") — nothing else is accepted."""
+    match = re.fullmatch(r"(\$\{[^}]+\})(?::([A-Za-z_]+)::)?", value_from)
+    assert match, value_from
+    return match.group(1), match.group(2)
+
+
 @pytest.mark.parametrize("svc", sorted(SERVICES))
 def test_container_secrets_reference_exactly_the_service_secrets(stage: Synth, svc: str) -> None:
     c = container(stage, svc)
     assert [e["name"] for e in c["secrets"]] == sorted(EXPECTED_SECRET_ENV[svc])
-    resolved = {e["name"]: secret_name(stage, e["valueFrom"]) for e in c["secrets"]}
+    resolved = {}
+    for entry in c["secrets"]:
+        arn, key = split_value_from(entry["valueFrom"])
+        assert key == EXPECTED_JSON_KEY.get(entry["name"]), entry
+        resolved[entry["name"]] = secret_name(stage, arn)
     assert resolved == {env: f"hebo/{stage.stage}/{name}" for env, name in EXPECTED_SECRET_ENV[svc].items()}
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_pg_password_is_the_password_member_of_the_proxy_and_migrator_secret(stage: Synth, svc: str) -> None:
+    """One source of truth: services, RDS Proxy and the migrator all read DbCredentials."""
+    value_from = {e["name"]: e["valueFrom"] for e in container(stage, svc)["secrets"]}["PG_PASSWORD"]
+    output = "cross-stack-output-aws_secretsmanager_secretsecret_DbCredentialsarn"
+    assert value_from == f"${{{REMOTE.format(stack='data')}{output}}}:password::"
+    assert stage.stack("data")["output"][output]["value"] == "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
+    (function,) = stage.resources("data", "aws_lambda_function").values()
+    assert function["environment"]["variables"]["DB_SECRET_ARN"] == "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
+    proxies = stage.resources("data", "aws_db_proxy")
+    assert len(proxies) == (1 if stage.settings.policy.db_proxy else 0)
+    for proxy in proxies.values():
+        assert [a["secret_arn"] for a in proxy["auth"]] == ["${aws_secretsmanager_secret.secret_DbCredentials.arn}"]
+    assert "DbPassword" not in json.dumps(container(stage, svc))
 
 
 @pytest.mark.parametrize("svc", sorted(SERVICES))
@@ -305,7 +334,8 @@ def test_alb_is_public_hardened_and_protected_in_production(stage: Synth, svc: s
     assert resolve(stage, "network", group) in _network_refs(
         stage, "aws_security_group", lambda k, v: v.get("name") == f"hebo-{stage.stage}-alb"
     )
-    assert {k: v for k, v in alb.items() if k not in ("//", "subnets", "security_groups")} == {
+    # access_logs and depends_on: test_alb_writes_access_logs_under_its_service_prefix
+    assert {k: v for k, v in alb.items() if k not in ("//", "subnets", "security_groups", "access_logs", "depends_on")} == {
         "name": f"hebo-{stage.stage}-{svc}",
         "internal": False,
         "load_balancer_type": "application",
@@ -434,8 +464,11 @@ def test_execution_role_reads_exactly_its_secrets(stage: Synth, svc: str) -> Non
     assert found["PullImage"]["resources"] == [ref("aws_ecr_repository", repo, "arn")]
     assert found["WriteLogs"]["resources"] == [f"${{aws_cloudwatch_log_group.{svc}_logs.arn}}:log-stream:*"]
     assert found["ReadSecrets"]["actions"] == ["secretsmanager:GetSecretValue"]
+    # Exact ARNs (IAM does not take ECS's `:password::` suffix), each secret once: DbCredentials, not DbPassword.
+    assert all(re.fullmatch(r"\$\{[^}]+\}", r) for r in found["ReadSecrets"]["resources"]), found["ReadSecrets"]
     names = sorted(secret_name(stage, r) for r in found["ReadSecrets"]["resources"])
     assert names == sorted(f"hebo/{stage.stage}/{n}" for n in EXPECTED_SECRET_ENV[svc].values())
+    assert f"hebo/{stage.stage}/DbCredentials" in names and f"hebo/{stage.stage}/DbPassword" not in names
     decrypt = found["DecryptSecrets"]
     assert decrypt["actions"] == ["kms:Decrypt"]
     (key_ref,) = decrypt["resources"]
@@ -664,3 +697,195 @@ def test_no_secret_values_or_environment_leaks(stage: Synth) -> None:
     raw = stage.raw("compute")
     for s in secrets_for("gateway"):
         assert f'\\"name\\" = \\"{s.env}\\", \\"value\\"' not in raw
+
+
+# -- ALB access logs and WAF (issue: close CKV_AWS_91 / CKV2_AWS_28) ----------------------------
+ALB_LOG_DAYS = {"production": 90, "pr-42": 7, "dev": 7}
+
+
+def alb_log_bucket(s: Synth) -> str:
+    name, _ = one(s, "aws_s3_bucket", "alb_logs_bucket")
+    return name
+
+
+def attached_to_log_bucket(s: Synth, rtype: str) -> dict[str, Any]:
+    """The one `rtype` resource whose `bucket` is the ALB log bucket."""
+    bucket_id = ref("aws_s3_bucket", alb_log_bucket(s), "id")
+    found = [clean(v) for v in s.resources("compute", rtype).values() if v.get("bucket") == bucket_id]
+    assert len(found) == 1, rtype
+    return found[0]
+
+
+@pytest.fixture(params=["production", "preview", "dev"])
+def every_stage(request: pytest.FixtureRequest) -> Synth:
+    return request.getfixturevalue(request.param)
+
+
+def test_alb_log_bucket_is_private_sse_s3_versioned_and_expires_logs(every_stage: Synth) -> None:
+    s = every_stage
+    production = s.stage == "production"
+    assert len(s.resources("compute", "aws_s3_bucket")) == 1
+    _, bucket = one(s, "aws_s3_bucket", "alb_logs_bucket")
+    assert clean(bucket) == {
+        "bucket_prefix": f"hebo-{s.stage}-alb-logs-",
+        "force_destroy": not production,
+        "lifecycle": {"prevent_destroy": production},
+    }
+    bucket_id = ref("aws_s3_bucket", alb_log_bucket(s), "id")
+    assert attached_to_log_bucket(s, "aws_s3_bucket_public_access_block") == {
+        "bucket": bucket_id, "block_public_acls": True, "block_public_policy": True,
+        "ignore_public_acls": True, "restrict_public_buckets": True,
+    }
+    assert attached_to_log_bucket(s, "aws_s3_bucket_ownership_controls") == {
+        "bucket": bucket_id, "rule": {"object_ownership": "BucketOwnerEnforced"},
+    }
+    assert attached_to_log_bucket(s, "aws_s3_bucket_versioning") == {
+        "bucket": bucket_id, "versioning_configuration": {"status": "Enabled"},
+    }
+    # SSE-S3 only: ALB log delivery cannot write to an SSE-KMS bucket.
+    assert attached_to_log_bucket(s, "aws_s3_bucket_server_side_encryption_configuration") == {
+        "bucket": bucket_id, "rule": [{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+    }
+    versioning, _ = one(s, "aws_s3_bucket_versioning", "alb_logs_bucket")
+    everything = [{"prefix": ""}]
+    assert attached_to_log_bucket(s, "aws_s3_bucket_lifecycle_configuration") == {
+        "bucket": bucket_id,
+        "depends_on": [f"aws_s3_bucket_versioning.{versioning}"],
+        "rule": [
+            {"id": "expire-old-versions", "status": "Enabled", "filter": everything,
+             "noncurrent_version_expiration": [{"noncurrent_days": 7}],
+             "abort_incomplete_multipart_upload": [{"days_after_initiation": 1}]},
+            {"id": "expire-current-versions", "status": "Enabled", "filter": everything,
+             "expiration": [{"days": ALB_LOG_DAYS[s.stage]}]},
+            {"id": "remove-expired-delete-markers", "status": "Enabled", "filter": everything,
+             "expiration": [{"expired_object_delete_marker": True}]},
+        ],
+    }
+    assert s.stack("compute")["output"]["alb_logs_bucket"]["value"] == ref("aws_s3_bucket", alb_log_bucket(s), "bucket")
+
+
+def test_alb_log_bucket_policy_lets_only_elb_write_each_service_prefix(stage: Synth) -> None:
+    """us-east-1 (the default) predates August 2022: ELB writes as its regional account, found by
+    the aws_elb_service_account data source; the service principal statement is the newer form."""
+    bucket = alb_log_bucket(stage)
+    arn = ref("aws_s3_bucket", bucket, "arn")
+    (elb_account,) = stage.data_sources("compute", "aws_elb_service_account")
+    assert clean(stage.data_sources("compute", "aws_elb_service_account")[elb_account]) == {}  # provider region
+    policy = attached_to_log_bucket(stage, "aws_s3_bucket_policy")
+    pab, _ = one(stage, "aws_s3_bucket_public_access_block", "alb_logs_bucket")
+    match = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}", policy.pop("policy"))
+    assert match
+    assert policy == {"bucket": ref("aws_s3_bucket", bucket, "id"),
+                      "depends_on": [f"aws_s3_bucket_public_access_block.{pab}"]}
+    logs = [f"{arn}/{svc}/AWSLogs/${{data.aws_caller_identity.account.account_id}}/*" for svc in ("api", "gateway")]
+    document = stage.data_sources("compute", "aws_iam_policy_document")[match.group(1)]
+    assert clean(document)["statement"] == [
+        {"sid": "ElbAccountWrites", "effect": "Allow", "actions": ["s3:PutObject"], "resources": logs,
+         "principals": [{"type": "AWS", "identifiers": [f"${{data.aws_elb_service_account.{elb_account}.arn}}"]}]},
+        {"sid": "ElbLogDeliveryWrites", "effect": "Allow", "actions": ["s3:PutObject"], "resources": logs,
+         "principals": [{"type": "Service", "identifiers": ["logdelivery.elasticloadbalancing.amazonaws.com"]}]},
+        {"sid": "DenyInsecureTransport", "effect": "Deny", "actions": ["s3:*"], "resources": [arn, f"{arn}/*"],
+         "principals": [{"type": "AWS", "identifiers": ["*"]}],
+         "condition": [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]},
+    ]
+
+
+def test_alb_log_delivery_in_a_region_launched_after_august_2022(synth_variant: Any) -> None:
+    """There the data source fails (no ELB account), so only the service principal may write."""
+    s = synth_variant(HEBO_STAGE="pr-42", HEBO_REGION="eu-central-2")
+    assert s.data_sources("compute", "aws_elb_service_account") == {}
+    policy = attached_to_log_bucket(s, "aws_s3_bucket_policy")
+    doc = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}", policy["policy"]).group(1)  # type: ignore[union-attr]
+    statements = s.data_sources("compute", "aws_iam_policy_document")[doc]["statement"]
+    assert [(st["sid"], st["principals"]) for st in statements] == [
+        ("ElbLogDeliveryWrites", [{"type": "Service", "identifiers": ["logdelivery.elasticloadbalancing.amazonaws.com"]}]),
+        ("DenyInsecureTransport", [{"type": "AWS", "identifiers": ["*"]}]),
+    ]
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_alb_writes_access_logs_under_its_service_prefix(every_stage: Synth, svc: str) -> None:
+    _, alb = one(every_stage, "aws_lb", f"{svc}_alb")
+    bucket = alb_log_bucket(every_stage)
+    policy, _ = one(every_stage, "aws_s3_bucket_policy", "alb_logs_bucket")
+    assert alb["access_logs"] == {"bucket": ref("aws_s3_bucket", bucket, "bucket"), "prefix": svc, "enabled": True}
+    # ELB tests its write access when logging is switched on: the policy must exist first.
+    assert alb["depends_on"] == [f"aws_s3_bucket_policy.{policy}"]
+
+
+def test_production_albs_are_behind_one_waf_web_acl(production: Synth) -> None:
+    acl_name, acl = one(production, "aws_wafv2_web_acl", "waf")
+    stem = "hebo-production-albs"
+
+    def visibility(metric: str) -> dict[str, Any]:
+        return {"cloudwatch_metrics_enabled": True, "metric_name": metric, "sampled_requests_enabled": True}
+
+    def managed(name: str, priority: int, group: str) -> dict[str, Any]:
+        return {"name": name, "priority": priority, "override_action": {"none": {}},
+                "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+                "visibility_config": visibility(f"{stem}-{name}")}
+
+    assert clean(acl) == {
+        "name": stem,
+        "description": "hebo-production API and Gateway load balancers",
+        "scope": "REGIONAL",
+        "default_action": {"allow": {}},
+        "visibility_config": visibility(stem),
+        "rule": [
+            {"name": "rate-limit-per-ip", "priority": 10,
+             "statement": {"rate_based_statement": {"aggregate_key_type": "IP", "limit": 2000, "evaluation_window_sec": 300}},
+             "action": {"block": {"custom_response": {"response_code": 429}}},
+             "visibility_config": visibility(f"{stem}-rate-limit-per-ip")},
+            managed("aws-ip-reputation", 20, "AWSManagedRulesAmazonIpReputationList"),
+            managed("aws-known-bad-inputs", 30, "AWSManagedRulesKnownBadInputsRuleSet"),
+        ],
+    }
+    associations = production.resources("compute", "aws_wafv2_web_acl_association").values()
+    albs = {ref("aws_lb", one(production, "aws_lb", f"{svc}_alb")[0], "arn") for svc in SERVICES}
+    assert sorted(a["resource_arn"] for a in associations) == sorted(albs)
+    assert {a["web_acl_arn"] for a in associations} == {ref("aws_wafv2_web_acl", acl_name, "arn")}
+
+
+def test_production_waf_logs_blocked_and_counted_requests_to_a_kms_log_group(production: Synth) -> None:
+    acl_name, _ = one(production, "aws_wafv2_web_acl", "waf")
+    key, _ = one(production, "aws_kms_key", "key")
+    logs = production.resource("compute", "aws_cloudwatch_log_group", "waf_logs")
+    assert clean(logs) == {"name": "aws-waf-logs-hebo-production", "retention_in_days": 365,
+                           "kms_key_id": ref("aws_kms_key", key, "arn")}
+    _, logging = one(production, "aws_wafv2_web_acl_logging_configuration", "waf")
+    assert clean(logging) == {
+        "resource_arn": ref("aws_wafv2_web_acl", acl_name, "arn"),
+        "log_destination_configs": ["${aws_cloudwatch_log_group.waf_logs.arn}"],
+        "redacted_fields": [{"single_header": {"name": "authorization"}}, {"single_header": {"name": "cookie"}}],
+        "logging_filter": {
+            "default_behavior": "DROP",
+            "filter": [{"behavior": "KEEP", "requirement": "MEETS_ANY",
+                        "condition": [{"action_condition": {"action": "BLOCK"}}, {"action_condition": {"action": "COUNT"}}]}],
+        },
+    }
+
+
+def test_no_waf_outside_production(preview: Synth, dev: Synth) -> None:
+    for s in (preview, dev):
+        for rtype in ("aws_wafv2_web_acl", "aws_wafv2_web_acl_association", "aws_wafv2_web_acl_logging_configuration"):
+            assert s.resources("compute", rtype) == {}, (s.stage, rtype)
+        assert "waf_logs" not in s.resources("compute", "aws_cloudwatch_log_group")
+        assert '"wafv2' not in s.raw("compute")
+
+
+def test_alb_log_and_waf_policy_and_names() -> None:
+    from stacks.naming import RULES, build_names
+    from stacks.stage import policy_for
+
+    assert [(p.alb_log_retention_days, p.waf) for p in map(policy_for, ("production", "pr-7", "dev"))] == [
+        (90, True), (7, False), (7, False)
+    ]
+    names = build_names("hebo", "pr-7", "hebo.ai")
+    assert (names.alb_logs_bucket_prefix(), names.web_acl(), names.waf_log_group()) == (
+        "hebo-pr-7-alb-logs-", "hebo-pr-7-albs", "aws-waf-logs-hebo-pr-7"
+    )
+    catalog = names.catalog()
+    assert {("s3_bucket_prefix", "hebo-pr-7-alb-logs-"), ("wafv2", "hebo-pr-7-albs"),
+            ("waf_log_group", "aws-waf-logs-hebo-pr-7")} <= set(catalog)
+    assert RULES["wafv2"].check("a" * 129) and RULES["wafv2"].check("bad name")
+    assert RULES["waf_log_group"].check("hebo-waf-logs") and not RULES["waf_log_group"].check("aws-waf-logs-x")

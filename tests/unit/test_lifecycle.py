@@ -184,6 +184,9 @@ MATRIX: dict[str, Row] = {
             "aws_vpc",
             "aws_vpc_security_group_egress_rule",
             "aws_vpc_security_group_ingress_rule",
+            "aws_wafv2_web_acl",
+            "aws_wafv2_web_acl_association",
+            "aws_wafv2_web_acl_logging_configuration",
             "docker_image",
         )
     },
@@ -242,7 +245,7 @@ def test_production_stateful_resources_are_all_protected(stages: dict[str, list[
         "aws_rds_cluster": 2,
         "aws_rds_global_cluster": 1,
         "aws_kms_key": 6,
-        "aws_s3_bucket": 1,
+        "aws_s3_bucket": 2,
         "aws_route53_zone": 1,
         "aws_secretsmanager_secret": 8,
     }
