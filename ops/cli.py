@@ -83,7 +83,7 @@ EPILOG_SECRETS = f"""\
 Secrets live at {{app}}/{{stage}}/{{Name}} in Secrets Manager; the data stack creates them empty.
 Names: {', '.join(USER_SECRET_NAMES)}.
 {''.join(f"{d.name} is derived: ops rewrites it from {' and '.join(d.inputs)} whenever one is set.{chr(10)}" for d in DERIVED_SECRETS)}\
-DbUsername must equal HEBO_DB_USERNAME (default hebo_admin).
+DbUsername must equal HEBO_DB_USERNAME (default heboadmin).
 Values are never taken from the command line and never printed.
 
 examples:

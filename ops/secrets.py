@@ -33,7 +33,7 @@ from typing import Any, Iterable, Mapping, TextIO
 from botocore.exceptions import ClientError
 
 from ops.aws import OpsError, UsageError, error_code, explain, wire_logs_silenced
-from stacks.secrets import DERIVED_SECRETS, SECRET_NAMES, USER_SECRET_NAMES, StageSecret, secret_path
+from stacks.secrets import DERIVED_SECRETS, SECRET_NAMES, USER_SECRET_NAMES, StageSecret, db_password_problem, secret_path
 from stacks.settings import REPO_ROOT, SETTINGS
 
 UNSET_LABEL = "HEBO_UNSET"
@@ -131,6 +131,8 @@ def clean_value(name: str, raw: str) -> str:
         raise UsageError(f"value for {name} is longer than {MAX_VALUE_BYTES} bytes: nothing was written")
     if value == UNSET_PLACEHOLDER:
         raise UsageError(f"value for {name} is the `unset` placeholder: use `ops secrets unset {name}` instead")
+    if name == "DbPassword" and (problem := db_password_problem(value)):
+        raise UsageError(f"value for DbPassword {problem}: nothing was written")
     return value
 
 

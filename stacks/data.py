@@ -26,7 +26,7 @@ from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.secrets import SecretContainerProps, secret_container
 from stacks.base import HeboStack
 from stacks.network import NetworkOutputs
-from stacks.secrets import SECRETS
+from stacks.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, SECRETS
 from stacks.settings import REPO_ROOT, Settings
 from stacks.stage import ConfigError
 
@@ -153,8 +153,12 @@ class DataStack(HeboStack):
             "validation",
             [
                 {
-                    "condition": f"${{length(var.{PASSWORD_VARIABLE}) >= 8 && length(var.{PASSWORD_VARIABLE}) <= 128}}",
-                    "error_message": "TF_VAR_db_password must be 8-128 characters (is the DbPassword secret set?).",
+                    "condition": (
+                        f"${{length(var.{PASSWORD_VARIABLE}) >= {DB_PASSWORD_MIN} && length(var.{PASSWORD_VARIABLE}) <= {DB_PASSWORD_MAX}"
+                        f" && can(regex(\"^[ -~]+$\", var.{PASSWORD_VARIABLE}))"
+                        f" && !can(regex(\"[/\\\"@]\", var.{PASSWORD_VARIABLE}))}}"
+                    ),
+                    "error_message": f"TF_VAR_db_password must be {DB_PASSWORD_RULE} (is the DbPassword secret set?).",
                 }
             ],
         )

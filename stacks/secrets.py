@@ -71,3 +71,19 @@ def secrets_for(consumer: str) -> tuple[StageSecret, ...]:
 def secret_path(app: str, stage: str, name: str) -> str:
     """`hebo/{stage}/{Name}`; the same rule as `Names.secret` (tests keep them in step)."""
     return f"{app}/{stage}/{name}"
+
+
+DB_PASSWORD_MIN, DB_PASSWORD_MAX = 8, 41
+DB_PASSWORD_FORBIDDEN = '/"@'
+DB_PASSWORD_RULE = f"{DB_PASSWORD_MIN}-{DB_PASSWORD_MAX} printable ASCII characters except / \" and @"
+"""Aurora's MasterUserPassword rule (RDS API, CreateDBCluster). Checked when the value is set
+(`ops`) and again at plan time (the data stack's variable validation), never at apply."""
+
+
+def db_password_problem(value: str) -> str | None:
+    """Why `value` cannot be an Aurora master password, or None."""
+    if not DB_PASSWORD_MIN <= len(value) <= DB_PASSWORD_MAX:
+        return f"must be {DB_PASSWORD_RULE} (it has {len(value)} characters)"
+    if any(not " " <= ch <= "~" for ch in value) or any(ch in DB_PASSWORD_FORBIDDEN for ch in value):
+        return f"must be {DB_PASSWORD_RULE}"
+    return None

@@ -77,8 +77,9 @@ def _cidr16(key: str, value: str) -> str:
 
 
 def _pg_username(key: str, value: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", value) or value in ("postgres", "rdsadmin", "admin"):
-        raise ConfigError(f"invalid {key} {value!r}: must be 1-63 lowercase letters, digits or '_', starting with a letter, and not a reserved name")
+    """Aurora's MasterUsername rule (RDS API, CreateDBCluster): 1-16 letters or digits, a letter first."""
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", value) or value in ("postgres", "rdsadmin", "admin"):
+        raise ConfigError(f"invalid {key} {value!r}: must be 1-16 lowercase letters or digits, starting with a letter, and not a reserved name")
     return value
 
 
@@ -114,7 +115,7 @@ SETTINGS: dict[str, Setting] = {
     "nat_ami_id": Setting("HEBO_NAT_AMI_ID", "", _optional, "Pin the NAT instance AMI instead of the newest fck-nat image."),
     "db_max_acu": Setting("HEBO_DB_MAX_ACU", "", _optional, "Override the stage's maximum Aurora capacity (ACU)."),
     "db_engine_version": Setting("HEBO_DB_ENGINE_VERSION", "17.5", _text, "Aurora PostgreSQL 17.x engine version."),
-    "db_username": Setting("HEBO_DB_USERNAME", "hebo_admin", _pg_username, "Aurora master user name (not secret; the password comes from the `DbPassword` secret)."),
+    "db_username": Setting("HEBO_DB_USERNAME", "heboadmin", _pg_username, "Aurora master user name (not secret; the password comes from the `DbPassword` secret)."),
     "db_password_version": Setting("HEBO_DB_PASSWORD_VERSION", "1", _int_range(1, 1_000_000), "Bump to push the current `DbPassword` into Aurora (`master_password_wo_version`); keep it in cdktf.json context."),
     "migrations_dir": Setting("HEBO_MIGRATIONS_DIR", "lambdas/migrator/example-migrations", _path, "drizzle-kit migrations folder of the app repo."),
     "app_repo": Setting("HEBO_APP_REPO", "docker/example-app", _path, "Application repository holding Dockerfile.api / Dockerfile.gateway (build mode)."),

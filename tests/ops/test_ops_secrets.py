@@ -153,6 +153,16 @@ def test_bad_values_refused_and_nothing_written(run, sm, containers, raw, rule):
     assert _versions(sm, containers["GroqApiKey"]) == []
 
 
+@pytest.mark.parametrize("password", ["short1", "x" * 42, "with/slash-1", 'with"quote-1', "with@at-123", "ünïcödé-pw1"])
+def test_db_password_must_fit_aurora(run, sm, containers, password):
+    """Aurora refuses these at apply time; ops refuses them when they are set (never echoing them)."""
+    result = run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=password)
+    assert result.code == 2
+    assert "must be 8-41 printable ASCII characters except / \" and @" in result.err
+    assert password not in result.err and result.err.count("\n") == 1
+    assert _versions(sm, containers["DbPassword"]) == []
+
+
 def test_missing_container_is_an_error_not_created(run, sm):
     result = run("secrets", "set", "GroqApiKey", "--stage", STAGE, stdin=CANARY)
     assert result.code == 1
@@ -201,7 +211,7 @@ def test_set_all_parses_dotenv_and_writes(run, sm, containers, tmp_path):
         "# stage pr-1\n\n"
         f"GroqApiKey={CANARY}\n"
         f'VoyageApiKey = "{CANARY}-v#not-a-comment"\n'
-        f"DbUsername='hebo_admin'\n",
+        f"DbUsername='heboadmin'\n",
     )
     dry = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path), "--dry-run")
     assert dry.code == 0 and dry.out.count("would set a new value") == 3
@@ -212,7 +222,7 @@ def test_set_all_parses_dotenv_and_writes(run, sm, containers, tmp_path):
     assert result.code == 0, result.err
     assert _current(sm, containers["GroqApiKey"]) == CANARY
     assert _current(sm, containers["VoyageApiKey"]) == f"{CANARY}-v#not-a-comment"
-    assert _current(sm, containers["DbUsername"]) == "hebo_admin"
+    assert _current(sm, containers["DbUsername"]) == "heboadmin"
     assert _versions(sm, containers["DbPassword"]) == []
     assert ("secret hebo/pr-1/DbCredentials: not written (DbPassword not set yet): "
             "DbCredentials will be written once DbUsername and DbPassword are both set\n") in result.out
@@ -262,7 +272,7 @@ def test_values_never_reach_output_or_logs(run, sm, containers, tmp_path, caplog
     caplog.set_level(logging.DEBUG)
     env = _env_file(tmp_path, f"StackProjectId={CANARY}-p\nDbPassword='{CANARY}-d'\n")
     (tmp_path / "both").mkdir()
-    both = _env_file(tmp_path / "both", f"DbUsername=hebo_admin\nDbPassword={CANARY}-b\n")
+    both = _env_file(tmp_path / "both", f"DbUsername=heboadmin\nDbPassword={CANARY}-b\n")
     value_file = tmp_path / "v.txt"
     value_file.write_text(f"{CANARY}-f\n")
     results = [
@@ -273,7 +283,7 @@ def test_values_never_reach_output_or_logs(run, sm, containers, tmp_path, caplog
         run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(env), "--dry-run"),
         # DbUsername after DbPassword: ops reads the canary password back (GetSecretValue) and
         # writes DbCredentials JSON holding it; then rotation with the username read back.
-        run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin"),
+        run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="heboadmin"),
         run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=f"{CANARY}-r"),
         run("secrets", "set", "DbPassword", "--stage", STAGE, "--dry-run", stdin=f"{CANARY}-r"),
         run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(both)),
@@ -282,7 +292,7 @@ def test_values_never_reach_output_or_logs(run, sm, containers, tmp_path, caplog
         run("secrets", "unset", "DbPassword", "--stage", STAGE),
         run("secrets", "set", "GroqApiKey", "--stage", STAGE, stdin=f" {CANARY}"),  # refused
         run("secrets", "set", "Nope", "--stage", STAGE, stdin=CANARY),  # refused
-        run("secrets", "set", "DbCredentials", "--stage", STAGE, stdin=f'{{"username":"hebo_admin","password":"{CANARY}"}}'),
+        run("secrets", "set", "DbCredentials", "--stage", STAGE, stdin=f'{{"username":"heboadmin","password":"{CANARY}"}}'),
         run("secrets", "set", "DbUsername", "--stage", STAGE, stdin=f"{CANARY}"),  # refused: not HEBO_DB_USERNAME
     ]
     assert [r.code for r in results] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 2, 2, 2]
@@ -295,7 +305,7 @@ def test_values_never_reach_output_or_logs(run, sm, containers, tmp_path, caplog
     caplog.set_level(logging.WARNING)  # our own reads below would log the values at DEBUG
     assert _current(sm, containers["StackProjectId"]) == f"{CANARY}-p"  # the writes really happened
     previous = sm.get_secret_value(SecretId=containers["DbCredentials"], VersionStage="AWSPREVIOUS")["SecretString"]
-    assert json.loads(previous) == {"username": "hebo_admin", "password": f"{CANARY}-b"}
+    assert json.loads(previous) == {"username": "heboadmin", "password": f"{CANARY}-b"}
 
 
 # -- the derived DbCredentials secret ------------------------------------------------------------
@@ -308,7 +318,7 @@ def _credentials(sm: Any, containers: dict[str, str], stage: str = "AWSCURRENT")
 
 @pytest.mark.parametrize("first, second", [("DbUsername", "DbPassword"), ("DbPassword", "DbUsername")])
 def test_derived_secret_is_written_once_both_inputs_are_set(run, sm, containers, get_calls, first, second):
-    value = {"DbUsername": "hebo_admin", "DbPassword": CANARY}
+    value = {"DbUsername": "heboadmin", "DbPassword": CANARY}
     one = run("secrets", "set", first, "--stage", STAGE, stdin=value[first])
     assert one.code == 0, one.err
     assert one.out.splitlines()[1] == (
@@ -323,12 +333,12 @@ def test_derived_secret_is_written_once_both_inputs_are_set(run, sm, containers,
     assert len(lines) == 2 and lines[0].startswith(f"secret hebo/pr-1/{second}: value set (version ")
     assert lines[1].startswith("secret hebo/pr-1/DbCredentials: rewritten from DbUsername and DbPassword (version ")
     assert get_calls == [f"hebo/pr-1/{first}"]  # the input not given now was read back, once
-    assert _credentials(sm, containers) == f'{{"username": "hebo_admin", "password": "{CANARY}"}}'
+    assert _credentials(sm, containers) == f'{{"username": "heboadmin", "password": "{CANARY}"}}'
     assert CANARY not in one.out + one.err + two.out + two.err
 
 
 def test_rotation_rewrites_the_derived_secret_and_keeps_the_previous(run, sm, containers, get_calls):
-    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin").code == 0
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="heboadmin").code == 0
     assert run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=CANARY).code == 0
     dry = run("secrets", "set", "DbPassword", "--stage", STAGE, "--dry-run", stdin="new-" + CANARY)
     assert dry.code == 0
@@ -342,25 +352,25 @@ def test_rotation_rewrites_the_derived_secret_and_keeps_the_previous(run, sm, co
     result = run("secrets", "set", "DbPassword", "--stage", STAGE, stdin="new-" + CANARY)
     assert result.code == 0, result.err
     assert get_calls == calls_before + ["hebo/pr-1/DbUsername"]  # the dry run read nothing
-    assert json.loads(_credentials(sm, containers)) == {"username": "hebo_admin", "password": "new-" + CANARY}
-    assert json.loads(_credentials(sm, containers, "AWSPREVIOUS")) == {"username": "hebo_admin", "password": CANARY}
+    assert json.loads(_credentials(sm, containers)) == {"username": "heboadmin", "password": "new-" + CANARY}
+    assert json.loads(_credentials(sm, containers, "AWSPREVIOUS")) == {"username": "heboadmin", "password": CANARY}
     assert _current(sm, containers["DbPassword"]) == "new-" + CANARY
 
 
 def test_set_all_with_both_inputs_derives_from_the_file_without_reading(run, sm, containers, tmp_path, get_calls):
-    path = _env_file(tmp_path, f"DbPassword='{CANARY}'\nDbUsername=hebo_admin\nGroqApiKey=g-{CANARY}\n")
+    path = _env_file(tmp_path, f"DbPassword='{CANARY}'\nDbUsername=heboadmin\nGroqApiKey=g-{CANARY}\n")
     result = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
     assert result.code == 0, result.err
     assert result.out.splitlines()[-1].startswith("secret hebo/pr-1/DbCredentials: rewritten from DbUsername and DbPassword")
     assert get_calls == []
-    assert _credentials(sm, containers) == f'{{"username": "hebo_admin", "password": "{CANARY}"}}'
+    assert _credentials(sm, containers) == f'{{"username": "heboadmin", "password": "{CANARY}"}}'
     assert "DbCredentials              derived" in run("secrets", "list", "--stage", STAGE).out
 
 
 @pytest.mark.parametrize("action", ["set", "unset"])
 def test_derived_secret_cannot_be_set_or_unset_directly(run, sm, containers, action):
     result = run("secrets", action, "DbCredentials", "--stage", STAGE,
-                 stdin=f'{{"username": "hebo_admin", "password": "{CANARY}"}}')
+                 stdin=f'{{"username": "heboadmin", "password": "{CANARY}"}}')
     assert result.code == 2
     assert result.err == (
         "ops: DbCredentials is derived from DbUsername and DbPassword and maintained by ops: "
@@ -371,7 +381,7 @@ def test_derived_secret_cannot_be_set_or_unset_directly(run, sm, containers, act
 
 
 def test_set_all_refuses_the_derived_secret_before_writing(run, sm, containers, tmp_path):
-    path = _env_file(tmp_path, f'GroqApiKey={CANARY}\nDbCredentials={{"username": "hebo_admin", "password": "{CANARY}"}}\n')
+    path = _env_file(tmp_path, f'GroqApiKey={CANARY}\nDbCredentials={{"username": "heboadmin", "password": "{CANARY}"}}\n')
     result = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
     assert result.code == 2
     assert f"{path}:2: DbCredentials is derived from DbUsername and DbPassword and maintained by ops" in result.err
@@ -380,20 +390,20 @@ def test_set_all_refuses_the_derived_secret_before_writing(run, sm, containers, 
 
 
 def test_username_must_match_the_configured_master_user(run, sm, containers, tmp_path, monkeypatch):
-    refused = run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="someone_else")
+    refused = run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="someoneelse")
     assert refused.code == 2
     assert refused.err == (
-        "ops: DbUsername must equal the configured master user name 'hebo_admin' (HEBO_DB_USERNAME; Terraform "
+        "ops: DbUsername must equal the configured master user name 'heboadmin' (HEBO_DB_USERNAME; Terraform "
         "creates the cluster's master user from it): use that value, or change HEBO_DB_USERNAME instead; nothing was written\n"
     )
-    env_file = _env_file(tmp_path, "GroqApiKey=g\nDbUsername=someone_else\n")
+    env_file = _env_file(tmp_path, "GroqApiKey=g\nDbUsername=someoneelse\n")
     assert run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(env_file)).code == 2
     assert all(_versions(sm, p) == [] for p in containers.values())
 
-    monkeypatch.setenv("HEBO_DB_USERNAME", "someone_else")  # the same override the stacks honour
-    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="someone_else").code == 0
-    assert _current(sm, containers["DbUsername"]) == "someone_else"
-    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin").code == 2
+    monkeypatch.setenv("HEBO_DB_USERNAME", "someoneelse")  # the same override the stacks honour
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="someoneelse").code == 0
+    assert _current(sm, containers["DbUsername"]) == "someoneelse"
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="heboadmin").code == 2
 
     monkeypatch.setenv("HEBO_DB_USERNAME", "Bad-Name")
     invalid = run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="Bad-Name")
@@ -405,7 +415,7 @@ def test_stored_username_that_contradicts_the_setting_blocks_the_password(run, s
     result = run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=CANARY)
     assert result.code == 1
     assert result.err == (
-        "ops: the stored DbUsername differs from HEBO_DB_USERNAME ('hebo_admin'): set DbUsername to that value first "
+        "ops: the stored DbUsername differs from HEBO_DB_USERNAME ('heboadmin'): set DbUsername to that value first "
         "(ops secrets set DbUsername --stage pr-1); nothing was written\n"
     )
     assert "legacy_user" not in result.err
@@ -414,7 +424,7 @@ def test_stored_username_that_contradicts_the_setting_blocks_the_password(run, s
 
 @pytest.mark.parametrize("name", ["DbUsername", "DbPassword"])
 def test_unset_of_an_input_unsets_the_derived_secret(run, sm, containers, name):
-    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin").code == 0
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="heboadmin").code == 0
     assert run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=CANARY).code == 0
     dry = run("secrets", "unset", name, "--stage", STAGE, "--dry-run")
     assert dry.code == 0
@@ -485,7 +495,7 @@ def test_list_reports_derived_and_stale_from_metadata_only(run, sm, containers, 
     for name, path in containers.items():
         if name not in ("DbUsername", "DbPassword", "DbCredentials"):
             sm.put_secret_value(SecretId=path, SecretString="x")
-    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin").code == 0
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="heboadmin").code == 0
     assert run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=CANARY).code == 0
     get_calls.clear()
 
@@ -523,5 +533,5 @@ def test_derived_secret_written_by_hand_without_its_inputs_is_stale(run, sm, con
 
 def test_derived_container_missing_aborts_before_any_write(run, sm, containers):
     sm.delete_secret(SecretId=containers["DbCredentials"], ForceDeleteWithoutRecovery=True)
-    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="hebo_admin").code == 1
+    assert run("secrets", "set", "DbUsername", "--stage", STAGE, stdin="heboadmin").code == 1
     assert _versions(sm, containers["DbUsername"]) == []

@@ -46,7 +46,7 @@ def test_primary_cluster_engine_encryption_and_tls(request: pytest.FixtureReques
     assert c["storage_encrypted"] is True and c["kms_key_id"] == KEY
     assert c["enabled_cloudwatch_logs_exports"] == ["postgresql"]
     assert c["copy_tags_to_snapshot"] is True
-    assert c["master_username"] == "hebo_admin"
+    assert c["master_username"] == "heboadmin"
     assert c["iam_database_authentication_enabled"] is True  # allowed; no role holds rds-db:connect
     assert remote(c["vpc_security_group_ids"][0]) and "security_groups_database" in c["vpc_security_group_ids"][0]
     assert len(c["vpc_security_group_ids"]) == 1
@@ -184,8 +184,11 @@ def test_master_password_is_write_only_from_an_ephemeral_variable(any_stage: Syn
         "type": "string",
         "validation": [
             {
-                "condition": "${length(var.db_password) >= 8 && length(var.db_password) <= 128}",
-                "error_message": "TF_VAR_db_password must be 8-128 characters (is the DbPassword secret set?).",
+                "condition": (
+                    "${length(var.db_password) >= 8 && length(var.db_password) <= 41"
+                    ' && can(regex("^[ -~]+$", var.db_password)) && !can(regex("[/\\"@]", var.db_password))}'
+                ),
+                "error_message": 'TF_VAR_db_password must be 8-41 printable ASCII characters except / " and @ (is the DbPassword secret set?).',
             }
         ],
     }
@@ -194,13 +197,13 @@ def test_master_password_is_write_only_from_an_ephemeral_variable(any_stage: Syn
     assert c["master_password_wo_version"] == 1
     raw = any_stage.raw("data")
     assert '"master_password"' not in raw and "manage_master_user_password" not in raw
-    assert raw.count("var.db_password") == 3  # the write-only attribute and the validation condition (twice)
+    assert raw.count("var.db_password") == 5  # the write-only attribute and the validation condition (four times)
 
 
 def test_password_version_bumps_from_configuration(synth_variant) -> None:  # type: ignore[no-untyped-def]
-    synth = synth_variant(HEBO_STAGE="pr-42", HEBO_DB_PASSWORD_VERSION="3", HEBO_DB_USERNAME="hebo_owner")
+    synth = synth_variant(HEBO_STAGE="pr-42", HEBO_DB_PASSWORD_VERSION="3", HEBO_DB_USERNAME="heboowner")
     c = cluster(synth, "hebo-pr-42-db")
-    assert (c["master_password_wo_version"], c["master_username"]) == (3, "hebo_owner")
+    assert (c["master_password_wo_version"], c["master_username"]) == (3, "heboowner")
 
 
 # -- secrets -------------------------------------------------------------------------------------
@@ -423,3 +426,29 @@ def test_canary_appears_nowhere_in_the_synth_output(canary_synth: Path) -> None:
     # The variable exists (so TF_VAR_db_password is what Terraform reads) but carries no default.
     data = json.loads((canary_synth / "stacks" / "data" / "cdk.tf.json").read_text())
     assert "default" not in data["variable"]["db_password"]
+
+
+# -- the master password rule, evaluated by Terraform itself ------------------------------------
+PASSWORD_SAMPLES = ["abcdefgh", "abc", "good-Pass_123 x", "has/slash1", 'has"quote1', "has@at1234", "a" * 41, "a" * 42, "tab\there1", "ünïcödé-pw"]
+
+
+def test_password_validation_matches_aurora_rule_in_terraform(preview: Synth, tmp_path: Path) -> None:
+    """The plan-time validation (HCL) and `ops`' set-time check (Python) accept exactly the same values."""
+    import shutil
+    import subprocess
+
+    from stacks.secrets import db_password_problem
+
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("terraform CLI not installed (needed only to evaluate the HCL condition)")
+    condition = preview.stack("data")["variable"]["db_password"]["validation"][0]["condition"]
+    assert condition.startswith("${") and condition.endswith("}")
+    for sample in PASSWORD_SAMPLES:
+        expression = condition[2:-1].replace("var.db_password", json.dumps(sample))
+        result = subprocess.run(
+            [terraform, "console"], input=expression, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"},
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == ("true" if db_password_problem(sample) is None else "false"), sample

@@ -149,6 +149,9 @@ def test_unknown_domain_app_is_refused() -> None:
         ({"HEBO_VPC_CIDR": "10.0.0.0/8"}, "invalid HEBO_VPC_CIDR '10.0.0.0/8'"),
         ({"HEBO_API_IMAGE": "x"}, "needs both HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE"),
         ({"HEBO_SECONDARY_REGION": "us-east-1"}, "must differ from HEBO_REGION"),
+        ({"HEBO_DB_USERNAME": "hebo_admin"}, "invalid HEBO_DB_USERNAME 'hebo_admin': must be 1-16 lowercase letters or digits"),
+        ({"HEBO_DB_USERNAME": "a" * 17}, "must be 1-16 lowercase letters or digits"),
+        ({"HEBO_DB_USERNAME": "postgres"}, "not a reserved name"),
     ],
 )
 def test_bad_settings_name_value_and_rule(env: dict[str, str], message: str) -> None:

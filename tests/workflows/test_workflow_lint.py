@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from ops.secrets import UNSET_PLACEHOLDER
-from stacks.secrets import SECRET_NAMES, secret_path
+from stacks.secrets import SECRET_NAMES, USER_SECRET_NAMES, db_password_problem, secret_path
 from stacks.stage import ConfigError, check_stage_syntax
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -274,7 +274,7 @@ def test_first_deploy_seeding_matches_the_catalog_and_ops(workflow: dict[str, An
     names = re.search(r"pipenv run python -c '(.+?)'\); do", seed).group(1)
     printed = subprocess.run([sys.executable, "-c", names], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert printed.returncode == 0, printed.stderr
-    assert set(printed.stdout.split()) <= set(SECRET_NAMES) and {"DbUsername", "DbPassword", "GroqApiKey"} <= set(printed.stdout.split())
+    assert printed.stdout.split() == list(USER_SECRET_NAMES)  # derived secrets are left to ops
     # the targeted apply addresses every secret container of the data stack
     assert ".resource.aws_secretsmanager_secret | keys[]" in seed
     assert seed.index('if [ "${#targets[@]}" -eq 0 ]; then') < seed.index('apply -input=false -auto-approve "${targets[@]}"')
@@ -328,7 +328,7 @@ def test_first_deploy_script_fills_only_missing_secrets(workflow: dict[str, Any]
 esac""",
         "terraform": 'echo "terraform $* pw=${TF_VAR_db_password:+set}" >> "$LOG"',
         "pipenv": """case "$*" in
-  "run python -c "*) echo StackProjectId StackSecretServerKey StackPublishableClientKey DbUsername DbPassword DbCredentials GroqApiKey VoyageApiKey ;;
+  "run python -c "*) echo StackProjectId StackSecretServerKey StackPublishableClientKey DbUsername DbPassword GroqApiKey VoyageApiKey ;;
   *set-all*) echo "set-all $*" >> "$LOG"; cp "${@: -1}" "$LOG.env" ;;
   *"secrets list"*) echo "list" >> "$LOG" ;;
   *) exit 99 ;;
@@ -356,14 +356,13 @@ esac""",
     assert calls[2].startswith("set-all run ops secrets set-all --stage pr-42 --from-env-file ") and calls[3] == "list"
     values = dict(line.split("=", 1) for line in (tmp_path / "log.env").read_text().splitlines())
     password = values["DbPassword"]
-    assert len(password) >= 32 and re.fullmatch(r"[A-Za-z0-9_-]+", password)
+    assert len(password) == 32 and db_password_problem(password) is None
     assert values == {
         "StackProjectId": "tmpl-StackProjectId",
         "StackSecretServerKey": "tmpl-StackSecretServerKey",
         "StackPublishableClientKey": "tmpl-StackPublishableClientKey",
-        "DbUsername": "hebo_admin",
+        "DbUsername": "heboadmin",
         "DbPassword": password,
-        "DbCredentials": json.dumps({"username": "hebo_admin", "password": password}, separators=(",", ":")),
         "VoyageApiKey": "tmpl-VoyageApiKey",
     }  # GroqApiKey already had a value: kept
     assert f"::add-mask::{password}" in done.stdout and "::add-mask::tmpl-GroqApiKey" not in done.stdout
