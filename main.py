@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from stacks.stage import ConfigError
@@ -65,6 +66,8 @@ def cli_context(env: Mapping[str, str]) -> dict[str, Any]:
 def main() -> int:
     try:
         settings = Settings.load(os.environ, cli_context(os.environ))
+        if os.environ.get("CDKTF_OUTDIR"):  # cdktf creates only the last path component
+            Path(os.environ["CDKTF_OUTDIR"]).parent.mkdir(parents=True, exist_ok=True)
         platform = build_app(settings)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)

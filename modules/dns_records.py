@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules.cdk import Construct
+from modules.cdk import Construct, TerraformIterator, TerraformResourceLifecycle, Token, aws
 
-from modules.cdk import TerraformIterator, TerraformResourceLifecycle, Token, aws
 
 
 class DnsValidatedCertificate(Construct):

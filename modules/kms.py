@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from modules.cdk import Construct
-
-from modules.cdk import TerraformResourceLifecycle, aws
+from modules.cdk import Construct, TerraformResourceLifecycle, aws
 from modules.iam import Condition, Statement, policy_document
 
 

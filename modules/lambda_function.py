@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from modules.cdk import Construct
-
-from modules.cdk import AssetType, TerraformAsset, aws
+from modules.cdk import AssetType, Construct, TerraformAsset, aws
 from modules.iam import ServiceRole, ServiceRoleProps, Statement
 from modules.logs import log_group
 

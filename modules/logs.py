@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules.cdk import Construct
+from modules.cdk import Construct, aws
 
-from modules.cdk import aws
 
 
 def log_group(scope: Construct, construct_id: str, *, name: str, retention_days: int, kms_key_arn: str, provider: Any = None) -> Any:

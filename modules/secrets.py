@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modules.cdk import Construct
+from modules.cdk import Construct, TerraformResourceLifecycle, aws
 
-from modules.cdk import TerraformResourceLifecycle, aws
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from modules.cdk import Construct
-
-from modules.cdk import TerraformOutput, TerraformStack, aws
+from modules.cdk import Construct, TerraformOutput, TerraformStack, aws
+from modules.kms import EncryptionKey, EncryptionKeyProps
 from stacks.backends import configure_backend, state_scope
 from stacks.settings import Settings
 
@@ -70,3 +69,25 @@ class HeboStack(TerraformStack):
     def output(self, name: str, value: Any, description: str, sensitive: bool = False) -> TerraformOutput:
         """A stack output with a stable name (what `cdktf output` and operators see)."""
         return TerraformOutput(self, name, value=value, description=description, sensitive=sensitive, static_id=True)
+
+    def stage_key(
+        self,
+        construct_id: str,
+        purpose: str,
+        description: str,
+        *,
+        logs_region: str | None = None,
+        provider: Any = None,
+        **extra: Any,
+    ) -> EncryptionKey:
+        """The stack's customer-managed KMS key; alias, deletion window and protection come from
+        the stage policy, so every stack's key follows the same preview/production rules."""
+        props = EncryptionKeyProps(
+            description=description,
+            alias=self.names.kms_alias(purpose),
+            deletion_window_days=self.policy.kms_deletion_window_days,
+            prevent_destroy=self.policy.protect,
+            logs_region=logs_region,
+            **extra,
+        )
+        return EncryptionKey(self, construct_id, props, provider=provider)

@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modules.cdk import Construct
-
-from modules.cdk import Token, aws
+from modules.cdk import Construct, Token, aws
 from modules.dns_records import DnsValidatedCertificate, alias_records
 from modules.iam import Condition, ServiceRole, ServiceRoleProps, Statement
-from modules.kms import EncryptionKey, EncryptionKeyProps
 from modules.logs import log_group
 from modules.service.alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service.autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
@@ -88,17 +85,12 @@ class ComputeStack(HeboStack):
         partition = aws.data_aws_partition.DataAwsPartition(self, "partition")
         self._account, self._partition = identity.account_id, partition.partition
 
-        self.key = EncryptionKey(
-            self,
+        self.key = self.stage_key(
             "key",
-            EncryptionKeyProps(
-                description=f"{names.prefix} compute: service logs, ECR images, alarm topic, ECS Exec",
-                alias=names.kms_alias("compute"),
-                deletion_window_days=policy.kms_deletion_window_days,
-                prevent_destroy=policy.protect,
-                service_principals=["cloudwatch.amazonaws.com"],  # alarms publish to the encrypted topic
-                logs_region=settings.region,
-            ),
+            "compute",
+            f"{names.prefix} compute: service logs, ECR images, alarm topic, ECS Exec",
+            logs_region=settings.region,
+            service_principals=["cloudwatch.amazonaws.com"],  # alarms publish to the encrypted topic
         )
         exec_logs = None
         if policy.ecs_exec:

@@ -15,13 +15,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from modules.cdk import Construct
-
-from modules.cdk import Annotations, TerraformResourceLifecycle, TerraformVariable, aws
+from modules.cdk import Annotations, Construct, TerraformResourceLifecycle, TerraformVariable, aws
 from modules.database.aurora import POSTGRES_PORT, AuroraCluster, AuroraClusterProps, MasterCredentials
 from modules.database.proxy import DatabaseProxy, DatabaseProxyProps
 from modules.iam import ServiceRole, ServiceRoleProps, Statement
-from modules.kms import EncryptionKey, EncryptionKeyProps
 from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.secrets import SecretContainerProps, secret_container
 from stacks.base import HeboStack
@@ -109,16 +106,8 @@ class DataStack(HeboStack):
                 f"invalid HEBO_DB_ENGINE_VERSION {settings.db_engine_version!r}: must be an Aurora PostgreSQL 17.x version such as 17.5"
             )
         policy, names = self.policy, self.names
-        key = EncryptionKey(
-            self,
-            "key",
-            EncryptionKeyProps(
-                description=f"{names.prefix} data: Aurora, Performance Insights, secrets, logs",
-                alias=names.kms_alias("data"),
-                deletion_window_days=policy.kms_deletion_window_days,
-                prevent_destroy=policy.protect,
-                logs_region=settings.region,
-            ),
+        key = self.stage_key(
+            "key", "data", f"{names.prefix} data: Aurora, Performance Insights, secrets, logs", logs_region=settings.region
         )
 
         # -- secrets: containers only; values are set with `python -m ops secrets set` ----------
@@ -332,16 +321,11 @@ class DataStack(HeboStack):
             )
             return
         provider = self.provider_for(secondary.region)
-        key = EncryptionKey(
-            self,
+        key = self.stage_key(
             "secondary_key",
-            EncryptionKeyProps(
-                description=f"{self.names.prefix} data ({secondary.region}): Aurora secondary",
-                alias=self.names.kms_alias("data-secondary"),
-                deletion_window_days=self.policy.kms_deletion_window_days,
-                prevent_destroy=self.policy.protect,
-                logs_region=secondary.region,
-            ),
+            "data-secondary",
+            f"{self.names.prefix} data ({secondary.region}): Aurora secondary",
+            logs_region=secondary.region,
             provider=provider,
         )
         self.secondary = AuroraCluster(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modules.cdk import Construct
+from modules.cdk import Construct, TerraformResourceLifecycle, aws
 
 from typing import Any
 
-from modules.cdk import TerraformResourceLifecycle, aws
 from modules.dnssec import ZoneSigning, ZoneSigningProps
 from stacks.base import HeboStack
 from stacks.settings import Settings

@@ -12,12 +12,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from modules.cdk import Construct
-
-from modules.cdk import Annotations, aws
+from modules.cdk import Annotations, Construct, aws
 from modules.dns_records import DnsValidatedCertificate, alias_records
 from modules.iam import Condition, Statement
-from modules.kms import EncryptionKey, EncryptionKeyProps
 from modules.static_site.bucket import PrivateBucket, PrivateBucketProps
 from modules.static_site.content import SiteContent, SiteContentProps
 from modules.static_site.content_rules import scan_build_dir
@@ -91,24 +88,19 @@ class EdgeStack(HeboStack):
             ),
         )
         # CloudFront must decrypt the objects it fetches, for this distribution only.
-        key = EncryptionKey(
-            self,
+        key = self.stage_key(
             "key",
-            EncryptionKeyProps(
-                description=f"{settings.app} {settings.stage} console bucket",
-                alias=names.kms_alias("console"),
-                deletion_window_days=policy.kms_deletion_window_days,
-                prevent_destroy=policy.protect,
-                extra_statements=[
-                    Statement(
-                        sid="CloudFrontDecryptsForTheConsole",
-                        actions=["kms:Decrypt"],
-                        resources=["*"],  # in a key policy, "*" means this key
-                        principals={"Service": ["cloudfront.amazonaws.com"]},
-                        conditions=[Condition(test="StringEquals", variable="AWS:SourceArn", values=[cdn.arn])],
-                    )
-                ],
-            ),
+            "console",
+            f"{settings.app} {settings.stage} console bucket",
+            extra_statements=[
+                Statement(
+                    sid="CloudFrontDecryptsForTheConsole",
+                    actions=["kms:Decrypt"],
+                    resources=["*"],  # in a key policy, "*" means this key
+                    principals={"Service": ["cloudfront.amazonaws.com"]},
+                    conditions=[Condition(test="StringEquals", variable="AWS:SourceArn", values=[cdn.arn])],
+                )
+            ],
         )
         encryption = bucket.encrypt_with(key.arn)
         bucket.allow_cloudfront(cdn.arn)

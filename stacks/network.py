@@ -9,11 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modules.cdk import Construct
-
-from modules.cdk import aws
+from modules.cdk import Construct, aws
 from modules.iam import ServiceRole, ServiceRoleProps
-from modules.kms import EncryptionKey, EncryptionKeyProps
 from modules.logs import log_group
 from modules.network.bastion import Bastion, BastionProps
 from modules.network.flow_logs import FLOW_LOGS_SERVICE, FlowLogProps, flow_log, trust_conditions, writer_statement
@@ -127,7 +124,7 @@ class NetworkStack(HeboStack):
         self.partition = aws.data_aws_partition.DataAwsPartition(self, "partition").partition
         self.account_id = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account").account_id
 
-        key = EncryptionKey(self, "kms", self._key_props("network", settings.region, "flow logs, NAT and bastion volumes"))
+        key = self.stage_key("kms", "network", f"{names.prefix} network: flow logs, NAT and bastion volumes", logs_region=settings.region)
         network = Vpc(self, "main", VpcProps(name=names.prefix, cidr_block=settings.vpc_cidr, az_count=settings.az_count))
         groups = SecurityGroups(
             self,
@@ -194,15 +191,6 @@ class NetworkStack(HeboStack):
         self._outputs(network, groups)
 
     # -- parts ---------------------------------------------------------------------------------
-    def _key_props(self, purpose: str, region: str, uses: str) -> EncryptionKeyProps:
-        return EncryptionKeyProps(
-            description=f"{self.names.prefix} {purpose}: {uses}",
-            alias=self.names.kms_alias(purpose),
-            deletion_window_days=self.policy.kms_deletion_window_days,
-            prevent_destroy=self.policy.protect,
-            logs_region=region,
-        )
-
     def _nat_instances(self, network: Vpc, security_group_id: str, kms_key_arn: str) -> list[NatInstance]:
         """One per AZ where the policy asks for it (an AZ outage keeps egress elsewhere), else one."""
         names = self.names
@@ -229,7 +217,8 @@ class NetworkStack(HeboStack):
         region = settings.secondary_region
         provider = self.provider_for(region)
         names = self.names
-        key = EncryptionKey(self, "secondary_kms", self._key_props("network-secondary", region, "flow logs"), provider=provider)
+        key = self.stage_key("secondary_kms", "network-secondary", f"{names.prefix} network-secondary: flow logs",
+                             logs_region=region, provider=provider)
         self.secondary_vpc = Vpc(self, "secondary", VpcProps(
             name=f"{names.prefix}-secondary", cidr_block=settings.secondary_vpc_cidr, az_count=settings.az_count,
             public_subnets=False), provider=provider)

@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from modules.cdk import Construct
-
-from modules.cdk import TerraformResourceLifecycle, aws
+from modules.cdk import Construct, TerraformResourceLifecycle, aws
 from modules.logs import log_group
 
 ENGINE = "aurora-postgresql"

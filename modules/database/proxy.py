@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from modules.cdk import Construct
-
-from modules.cdk import aws
+from modules.cdk import Construct, aws
 from modules.iam import Condition, ServiceRole, ServiceRoleProps, Statement
 
 

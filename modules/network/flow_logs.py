@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modules.cdk import Construct
-
-from modules.cdk import aws
+from modules.cdk import Construct, aws
 from modules.iam import Condition, Statement
 
 FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"

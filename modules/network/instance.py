@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from modules.cdk import Construct
-
-from modules.cdk import TerraformResourceLifecycle, aws
+from modules.cdk import Construct, TerraformResourceLifecycle, aws
 from modules.iam import ServiceRole, ServiceRoleProps
 
 SSM_MANAGED_POLICY = "AmazonSSMManagedInstanceCore"

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from modules.cdk import Construct
-
-from modules.cdk import aws
+from modules.cdk import Construct, aws
 from modules.network.instance import HardenedInstanceProps, hardened_instance
 
 FCK_NAT_OWNER = "568608671756"

@@ -10,9 +10,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from modules.cdk import Construct
+from modules.cdk import Construct, Fn, TerraformResourceLifecycle, Token, aws, cdktf
 
-from modules.cdk import Fn, TerraformResourceLifecycle, Token, aws, cdktf
 
 MAX_AZS = 6
 """The plan below has room for six AZs (eighths 0-5 of the VPC)."""

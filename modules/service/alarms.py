@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from modules.cdk import Construct
+from modules.cdk import Construct, aws
 
-from modules.cdk import aws
 
 _alarm = aws.cloudwatch_metric_alarm
 _NAMESPACE = "AWS/ApplicationELB"

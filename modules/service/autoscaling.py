@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modules.cdk import Construct
+from modules.cdk import Construct, aws
 
-from modules.cdk import aws
 
 _policy = aws.appautoscaling_policy
 _TT = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration

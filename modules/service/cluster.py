@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modules.cdk import Construct
+from modules.cdk import Construct, aws
 
-from modules.cdk import aws
 
 _cluster = aws.ecs_cluster
 _providers = aws.ecs_cluster_capacity_providers

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from modules.cdk import Construct
+from modules.cdk import Construct, Fn, TerraformResourceLifecycle, Token, aws
 
-from modules.cdk import Fn, TerraformResourceLifecycle, Token, aws
 
 _td = aws.ecs_task_definition
 _svc = aws.ecs_service

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from modules.cdk import Construct
+from modules.cdk import Construct, aws, docker
 
-from modules.cdk import aws, docker
 
 EXCLUDED_DIRS = frozenset({".git", "node_modules", ".turbo", ".cache", "cdktf.out"})
 """Never part of an image's identity: VCS data, installed packages, build caches."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from modules.cdk import Construct
+from modules.cdk import Construct, aws
 
-from modules.cdk import aws
 
 _listener = aws.lb_listener
 _tg = aws.lb_target_group

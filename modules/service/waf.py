@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from modules.cdk import Construct
+from modules.cdk import Construct, aws
 
-from modules.cdk import aws
 
 _acl = aws.wafv2_web_acl
 _log = aws.wafv2_web_acl_logging_configuration

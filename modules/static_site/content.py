@@ -6,9 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from modules.cdk import Construct
-
-from modules.cdk import Fn, TerraformIterator, Token, aws
+from modules.cdk import Construct, Fn, TerraformIterator, Token, aws
 from modules.static_site.content_rules import NO_CACHE, SiteFile, content_hash, content_type
 
 PLACEHOLDER_KEY = "index.html"

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from modules.cdk import Construct
+from modules.cdk import Construct, cdktf
 
-from modules.cdk import cdktf
 
 COMMAND = 'aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION_ID" --paths "$INVALIDATION_PATH" --output text --query Invalidation.Id'
 """Values come in through the environment, never spliced into the shell text."""
