@@ -1,8 +1,8 @@
 """The per-stage `compute` stack: ECS cluster, API and Gateway services behind HTTPS ALBs.
 
 Per service: an ECR repository, the image (built and pushed by the docker provider, or a
-pre-built URI), a KMS-encrypted log group, execution and task roles, an ALB with an ACM
-certificate and A/AAAA aliases, autoscaling and alarms. All stage differences come from
+pre-built URI), a KMS-encrypted log group, execution and task roles, a dual-stack ALB with an
+ACM certificate and A/AAAA aliases, autoscaling and alarms. All stage differences come from
 `self.policy`; all names from `self.names`.
 """
 
@@ -246,6 +246,7 @@ class ComputeStack(HeboStack):
                 subnet_ids=network.public_subnet_ids,
                 security_group_ids=[network.security_group_ids["alb"]],
                 certificate_arn=certificate.certificate_arn,
+                ip_address_type=network.public_ip_address_type,  # dualstack: AAAA answers; targets stay IPv4
                 target_port=port,
                 health_check_path=settings.health_check_path,
                 deletion_protection=policy.protect,

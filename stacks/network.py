@@ -1,13 +1,14 @@
 """The per-stage `network` stack: VPC, subnets, NAT instances, bastion, security groups, flow logs.
 
-Everything runs in private subnets; the only way in from the internet is the ALB on 80/443, and
-the only way out is HTTPS through the EC2 NAT instances (docs/network.md explains the choices).
+Everything runs in private subnets; the only way in from the internet is the ALB on 80/443 (over
+IPv4 and IPv6: the public subnets are dual-stack, the private ones IPv4-only), and the only way
+out is HTTPS through the EC2 NAT instances (docs/network.md explains the choices).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from modules.cdk import Construct, aws
 from modules.iam import ServiceRole, ServiceRoleProps
@@ -112,6 +113,9 @@ class NetworkOutputs:
     private_subnet_ids: list[str]
     security_group_ids: dict[str, str]
     """Keyed by `security_group_roles(policy)`: bastion and db-proxy only where they exist."""
+    public_ip_address_type: Literal["ipv4", "dualstack"] = "ipv4"
+    """What the public subnets support, so load balancers in them ask for no more (`dualstack`:
+    each has an IPv6 /64 and a `::/0` route to the internet gateway)."""
     secondary: SecondaryNetworkOutputs | None = None
 
 
@@ -125,7 +129,10 @@ class NetworkStack(HeboStack):
         self.account_id = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account").account_id
 
         key = self.stage_key("kms", "network", f"{names.prefix} network: flow logs, NAT and bastion volumes", logs_region=settings.region)
-        network = Vpc(self, "main", VpcProps(name=names.prefix, cidr_block=settings.vpc_cidr, az_count=settings.az_count))
+        # Dual-stack public edge: the ALBs answer IPv6 clients (the dns/compute AAAA records);
+        # everything behind them stays IPv4 (docs/network.md, "IPv6").
+        network = Vpc(self, "main", VpcProps(name=names.prefix, cidr_block=settings.vpc_cidr, az_count=settings.az_count,
+                                             ipv6_public_edge=True))
         groups = SecurityGroups(
             self,
             "security_groups",
@@ -186,6 +193,7 @@ class NetworkStack(HeboStack):
             public_subnet_ids=[s.id for s in network.public_subnets],
             private_subnet_ids=[s.id for s in network.private_subnets],
             security_group_ids={role: groups.ids[role] for role in security_group_roles(policy)},
+            public_ip_address_type="dualstack" if network.ipv6_public_edge else "ipv4",
             secondary=secondary,
         )
         self._outputs(network, groups)
@@ -212,8 +220,9 @@ class NetworkStack(HeboStack):
 
     def _secondary(self, settings: Settings) -> tuple[SecondaryNetworkOutputs, Any]:
         """Private subnets in the secondary region for the Aurora global cluster's second
-        region: no internet gateway, no NAT (nothing there needs egress), one database group
-        without rules (the cluster replicates through AWS, not through the VPC)."""
+        region: no internet gateway, no NAT (nothing there needs egress), IPv4 only (no public
+        edge to make dual-stack), one database group without rules (the cluster replicates
+        through AWS, not through the VPC)."""
         region = settings.secondary_region
         provider = self.provider_for(region)
         names = self.names

@@ -1,7 +1,9 @@
 """A VPC with one private (and optionally one public) subnet per AZ, planned in Python.
 
-Subnet CIDRs are computed here with `ipaddress` rather than Terraform's `cidrsubnet`, so the
-exact ranges are visible in the synthesized JSON, testable, and checked for overlap at synth.
+IPv4 subnet CIDRs are computed here with `ipaddress` rather than Terraform's `cidrsubnet`, so
+the exact ranges are visible in the synthesized JSON, testable, and checked for overlap at synth.
+The optional IPv6 ranges cannot be: Amazon picks the VPC's /56 at apply time, so each public
+subnet's /64 is `cidrsubnet(<vpc /56>, 8, i)` in Terraform.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from modules.cdk import Construct, Fn, TerraformResourceLifecycle, Token, aws, c
 
 MAX_AZS = 6
 """The plan below has room for six AZs (eighths 0-5 of the VPC)."""
+
+IPV6_SUBNET_NEWBITS = 8
+"""A VPC's Amazon-provided IPv6 block is a /56 and a subnet's must be a /64: 56 + 8."""
 
 
 @dataclass(frozen=True)
@@ -50,19 +55,29 @@ class VpcProps:
     Wavelength Zones); a postcondition fails the plan if the region has fewer."""
     public_subnets: bool = True
     """False: private subnets only, no internet gateway (a VPC without egress)."""
+    ipv6_public_edge: bool = False
+    """True: the VPC gets an Amazon-provided IPv6 /56, each public subnet the /64 number `i` of
+    it (no address auto-assigned on launch: dual-stack ALBs bring their own), and the public
+    route table `::/0` to the internet gateway. Private subnets stay IPv4-only (no egress-only
+    gateway). False: IPv4 only. Needs `public_subnets`."""
 
 
 class Vpc(Construct):
     """VPC, subnets, internet gateway, route tables (one per private subnet), and the VPC's
-    default security group taken over with no rules, so nothing can use it by accident."""
+    default security group taken over with no rules, so nothing can use it by accident.
+    Optionally dual-stack at the public edge only (`VpcProps.ipv6_public_edge`)."""
 
     def __init__(self, scope: Construct, construct_id: str, props: VpcProps, provider: Any = None) -> None:
         super().__init__(scope, construct_id)
+        if props.ipv6_public_edge and not props.public_subnets:
+            raise ValueError(f"the VPC {props.name}: ipv6_public_edge needs public subnets")
         plan = subnet_plan(props.cidr_block, props.az_count)
+        self.ipv6_public_edge = props.ipv6_public_edge
         self.vpc = aws.vpc.Vpc(
             self,
             "vpc",
             cidr_block=props.cidr_block,
+            assign_generated_ipv6_cidr_block=props.ipv6_public_edge or None,
             enable_dns_support=True,
             enable_dns_hostnames=True,
             tags={"Name": props.name},
@@ -128,7 +143,24 @@ class Vpc(Construct):
                 gateway_id=self.internet_gateway.id,
                 provider=provider,
             )
+            if props.ipv6_public_edge:
+                aws.route.Route(
+                    self,
+                    "public_default_ipv6",
+                    route_table_id=public_table.id,
+                    destination_ipv6_cidr_block="::/0",
+                    gateway_id=self.internet_gateway.id,
+                    provider=provider,
+                )
             for i, (pair, az) in enumerate(zip(plan, self.az_names)):
+                ipv6: dict[str, Any] = {}
+                if props.ipv6_public_edge:
+                    ipv6 = {
+                        "ipv6_cidr_block": Token.as_string(
+                            Fn.cidrsubnet(self.vpc.ipv6_cidr_block, IPV6_SUBNET_NEWBITS, i)
+                        ),
+                        "assign_ipv6_address_on_creation": False,  # NAT instances stay IPv4
+                    }
                 subnet = aws.subnet.Subnet(
                     self,
                     f"public_{i}",
@@ -138,6 +170,7 @@ class Vpc(Construct):
                     map_public_ip_on_launch=False,  # ALBs and EIPs get their own addresses
                     tags={"Name": f"{props.name}-public-{i}", "tier": "public"},
                     provider=provider,
+                    **ipv6,
                 )
                 aws.route_table_association.RouteTableAssociation(
                     self, f"public_rta_{i}", subnet_id=subnet.id, route_table_id=public_table.id, provider=provider

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 from modules.cdk import Construct, aws
 
@@ -23,7 +23,8 @@ class HttpsLoadBalancerProps:
     """Target group name (≤32 characters)."""
     vpc_id: str
     subnet_ids: Sequence[str]
-    """Public subnets: the ALB is the only internet-facing piece."""
+    """Public subnets: the ALB is the only internet-facing piece. With `dualstack` every one
+    needs an IPv6 /64 and a `::/0` route to an internet gateway."""
     security_group_ids: Sequence[str]
     certificate_arn: str
     target_port: int
@@ -37,6 +38,9 @@ class HttpsLoadBalancerProps:
     deregistration_delay_seconds: int = 30
     """Draining time on deploy/scale-in; AWS's 300 s default slows every rollout for no gain here."""
     ssl_policy: str = MODERN_TLS_POLICY
+    ip_address_type: Literal["ipv4", "dualstack"] = "ipv4"
+    """Client side only: `dualstack` answers IPv4 and IPv6 clients (A and AAAA aliases both
+    resolve); the ALB still reaches its targets over IPv4, so the target group is unchanged."""
     access_logs_bucket: str | None = None
     """S3 bucket for access logs (SSE-S3, with a policy letting ELB write); None: no access logs."""
     access_logs_prefix: str = ""
@@ -56,7 +60,7 @@ class HttpsLoadBalancer(Construct):
             name=props.name,
             internal=False,
             load_balancer_type="application",
-            ip_address_type="ipv4",
+            ip_address_type=props.ip_address_type,
             subnets=list(props.subnet_ids),
             security_groups=list(props.security_group_ids),
             drop_invalid_header_fields=True,

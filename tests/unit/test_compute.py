@@ -339,7 +339,7 @@ def test_alb_is_public_hardened_and_protected_in_production(stage: Synth, svc: s
         "name": f"hebo-{stage.stage}-{svc}",
         "internal": False,
         "load_balancer_type": "application",
-        "ip_address_type": "ipv4",
+        "ip_address_type": "dualstack",  # A and AAAA aliases both answer; targets stay IPv4 (target group test)
         "drop_invalid_header_fields": True,
         "desync_mitigation_mode": "defensive",
         "enable_deletion_protection": stage.stage == "production",

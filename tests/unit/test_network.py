@@ -123,9 +123,40 @@ def test_vpc(stage: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
     vpcs = by_tag(synth, "aws_vpc")
     _, vpc = vpcs[f"hebo-{synth.stage}"]
-    assert vpc["cidr_block"] == "10.0.0.0/16"
-    assert vpc["enable_dns_support"] is True and vpc["enable_dns_hostnames"] is True
-    assert primary(vpc)
+    assert {k: v for k, v in vpc.items() if k != "//"} == {
+        "cidr_block": "10.0.0.0/16",
+        "assign_generated_ipv6_cidr_block": True,  # Amazon-provided /56 for the public edge
+        "enable_dns_support": True,
+        "enable_dns_hostnames": True,
+        "tags": {"Name": f"hebo-{synth.stage}"},
+    }
+
+
+@pytest.mark.parametrize("stage", ["production", "preview"])
+def test_only_public_subnets_are_dual_stack(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    vpc, _ = by_tag(synth, "aws_vpc")[f"hebo-{synth.stage}"]
+    ipv6 = {n: {k: v for k, v in c.items() if "ipv6" in k or "dns64" in k or "aaaa" in k}
+            for n, (_, c) in by_tag(synth, "aws_subnet").items() if primary(c)}
+    p = f"hebo-{synth.stage}"
+    assert ipv6 == {
+        f"{p}-public-0": {"ipv6_cidr_block": f"${{cidrsubnet(aws_vpc.{vpc}.ipv6_cidr_block, 8, 0)}}",
+                          "assign_ipv6_address_on_creation": False},
+        f"{p}-public-1": {"ipv6_cidr_block": f"${{cidrsubnet(aws_vpc.{vpc}.ipv6_cidr_block, 8, 1)}}",
+                          "assign_ipv6_address_on_creation": False},
+        f"{p}-private-0": {},
+        f"{p}-private-1": {},
+    }
+    assert synth.resources(STACK, "aws_egress_only_internet_gateway") == {}  # no IPv6 egress for workloads
+
+
+def test_ipv6_public_edge_needs_public_subnets() -> None:
+    from modules.cdk import cdktf
+    from modules.network.vpc import Vpc, VpcProps
+
+    stack = cdktf.TerraformStack(cdktf.App(), "ipv6_check")
+    with pytest.raises(ValueError, match="ipv6_public_edge needs public subnets"):
+        Vpc(stack, "vpc", VpcProps(name="x", cidr_block="10.0.0.0/16", az_count=2, public_subnets=False, ipv6_public_edge=True))
 
 
 @pytest.mark.parametrize("stage", ["production", "preview"])
@@ -164,13 +195,20 @@ def test_public_subnets_route_to_the_internet_gateway(any_stage: Synth) -> None:
     tables = by_tag(any_stage, "aws_route_table")
     public_table, _ = tables[f"hebo-{any_stage.stage}-public"]
     igw, _ = by_tag(any_stage, "aws_internet_gateway")[f"hebo-{any_stage.stage}"]
-    routes = [c for c in any_stage.resources(STACK, "aws_route").values() if "gateway_id" in c]
+    routes = sorted(({k: v for k, v in c.items() if k != "//"}
+                     for c in any_stage.resources(STACK, "aws_route").values() if "gateway_id" in c),
+                    key=lambda r: "destination_ipv6_cidr_block" in r)
     assert routes == [{
-        "//": routes[0]["//"],
         "destination_cidr_block": "0.0.0.0/0",
         "gateway_id": f"${{aws_internet_gateway.{igw}.id}}",
         "route_table_id": f"${{aws_route_table.{public_table}.id}}",
+    }, {
+        "destination_ipv6_cidr_block": "::/0",  # dual-stack ALBs answer IPv6 clients
+        "gateway_id": f"${{aws_internet_gateway.{igw}.id}}",
+        "route_table_id": f"${{aws_route_table.{public_table}.id}}",
     }]
+    ipv6_routes = [c for c in any_stage.resources(STACK, "aws_route").values() if "destination_ipv6_cidr_block" in c]
+    assert len(ipv6_routes) == 1  # private tables: no IPv6 route at all
     subnets = {name for name, cfg in any_stage.resources(STACK, "aws_subnet").items() if cfg["tags"]["tier"] == "public"}
     associated = {ref(c["subnet_id"])[1] for c in any_stage.resources(STACK, "aws_route_table_association").values()
                   if ref(c["route_table_id"])[1] == public_table}
@@ -441,8 +479,16 @@ def test_secondary_network_only_in_production(production: Synth, preview: Synth,
     stack = production.stack(STACK)
     assert stack["provider"]["aws"][1]["alias"] == "us_west_2" and stack["provider"]["aws"][1]["region"] == "us-west-2"
     vpc = by_tag(production, "aws_vpc")["hebo-production-secondary"][1]
-    assert vpc["provider"] == "aws.us_west_2" and vpc["cidr_block"] == "10.1.0.0/16"
-    assert vpc["enable_dns_support"] is True and vpc["enable_dns_hostnames"] is True
+    assert {k: v for k, v in vpc.items() if k != "//"} == {  # IPv4 only: no public edge there
+        "provider": "aws.us_west_2",
+        "cidr_block": "10.1.0.0/16",
+        "enable_dns_support": True,
+        "enable_dns_hostnames": True,
+        "tags": {"Name": "hebo-production-secondary"},
+    }
+    for cfg in production.resources(STACK, "aws_subnet").values():
+        if not primary(cfg):
+            assert "ipv6_cidr_block" not in cfg and "assign_ipv6_address_on_creation" not in cfg
     secondary = {n: (c["cidr_block"], az_index(c), c["tags"]["tier"]) for n, (_, c) in by_tag(production, "aws_subnet").items()
                  if c.get("provider") == "aws.us_west_2"}
     assert secondary == {
