@@ -127,8 +127,19 @@ class PgServer:
         )
 
 
+_SYSTEM_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+
+
+def _system_tool(name: str) -> str:
+    """Root-only tools live in sbin, which a minimal CI PATH may lack."""
+    found = shutil.which(name, path=_SYSTEM_PATH)
+    if found is None:
+        pytest.fail(f"`{name}` not found (needed to run PostgreSQL as the unprivileged postgres user)")
+    return found
+
+
 def _as_postgres(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+    return [_system_tool("runuser"), "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
 @pytest.fixture(scope="session")
@@ -141,7 +152,7 @@ def pg_server() -> Iterator[PgServer]:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            subprocess.run(["useradd", "--system", "--user-group", "postgres"], check=True)
+            subprocess.run([_system_tool("useradd"), "--system", "--user-group", "postgres"], check=True)
     # Not under pytest's tmp_path: /tmp/pytest-of-root is 0700 and postgres could not enter it.
     root = Path(tempfile.mkdtemp(prefix="hebo-pg17-"))
     root.chmod(0o755)
