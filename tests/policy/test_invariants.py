@@ -41,27 +41,14 @@ def test_no_world_open_ingress_except_alb_http_https(stage) -> None:
     assert not problems, "\n" + _report(problems)
 
 
-def test_iam_statements_are_scoped(stage) -> None:
+@pytest.mark.parametrize(
+    "check",
+    [inv.check_iam, inv.check_encryption, inv.check_no_nulls, inv.check_task_definitions],
+    ids=["iam-statements-scoped", "storage-encrypted", "no-nulls-inside-blocks", "no-secrets-in-task-environment"],
+)
+def test_whole_app_invariant(stage, check) -> None:  # type: ignore[no-untyped-def]
     _, stacks = stage
-    problems = inv.check_iam(stacks)
-    assert not problems, "\n" + _report(problems)
-
-
-def test_storage_is_encrypted(stage) -> None:
-    _, stacks = stage
-    problems = inv.check_encryption(stacks)
-    assert not problems, "\n" + _report(problems)
-
-
-def test_no_nulls_inside_blocks(stage) -> None:
-    _, stacks = stage
-    problems = inv.check_no_nulls(stacks)
-    assert not problems, "\n" + _report(problems)
-
-
-def test_task_definitions_keep_secrets_out_of_environment(stage) -> None:
-    _, stacks = stage
-    problems = inv.check_task_definitions(stacks)
+    problems = check(stacks)
     assert not problems, "\n" + _report(problems)
 
 
