@@ -301,7 +301,7 @@ class ComputeStack(HeboStack):
             ServiceAutoscalingProps(
                 cluster_name=self.cluster.name,
                 service_name=service.name,
-                policy_name_prefix=f"{names.prefix}-{svc}",
+                policy_name=lambda metric, svc=svc: names.scaling_policy(svc, metric),
                 min_tasks=policy.service_min_tasks,
                 max_tasks=policy.service_max_tasks,
             ),

@@ -34,7 +34,7 @@ ENGINE_VERSION_RULE = r"17\.\d+"
 CLUSTER_PARAMETERS = {
     "rds.force_ssl": "1",  # no plaintext connections, whoever connects
     "log_min_duration_statement": "1000",  # ms: slow statements are logged with their text
-    "log_statement": "ddl",  # schema changes; not `all`/`mod`, which would log secrets in DML
+    "log_statement": "none",  # not even `ddl`: `CREATE/ALTER ROLE ... PASSWORD '...'` is DDL and would be logged verbatim
     "log_min_error_statement": "error",  # the statement that failed, next to its error
 }
 

@@ -51,6 +51,7 @@ RULES: dict[str, NameRule] = {
     "route53_ksk": NameRule("Route 53 key-signing key name", 128, r"[A-Za-z0-9_]{3,}"),
     "sns": NameRule("SNS topic name", 256, r"[A-Za-z0-9_-]+"),
     "alarm": NameRule("CloudWatch alarm name", 255, r"[^\x00-\x1f]+"),
+    "scaling_policy": NameRule("Application Auto Scaling policy name", 256, r"[^:/\x00-\x1f]+"),
     "dns_name": NameRule("domain name", 253, r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"),
     "acm_domain": NameRule("ACM certificate domain", 64, r"[a-z0-9.-]+"),
     "wafv2": NameRule("WAFv2 name", 128, r"[\w-]+"),
@@ -176,6 +177,9 @@ class Names:
     def sns_topic(self, what: str) -> str:
         return f"{self.prefix}-{what}"
 
+    def scaling_policy(self, service: str, metric: str) -> str:
+        return f"{self.prefix}-{service}-{metric}"
+
     def alarm(self, service: str, what: str) -> str:
         return f"{self.prefix}-{service}-{what}"
 
@@ -207,6 +211,7 @@ class Names:
                 ("ecs", self.task_family(service_name)),
                 ("ecr", self.ecr_repository(svc)),
                 ("alarm", self.alarm(svc, "target-5xx-rate")),
+                ("scaling_policy", self.scaling_policy(svc, "requests")),
             ]
         for app in APPS:
             items += [("dns_name", self.domain(app)), ("acm_domain", self.domain(app))]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from modules.cdk import Construct, aws
 
@@ -17,7 +17,8 @@ _METRIC = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPr
 class ServiceAutoscalingProps:
     cluster_name: str
     service_name: str
-    policy_name_prefix: str
+    policy_name: Callable[[str], str]
+    """Physical name of the policy for a metric key (`cpu`, `memory`, `requests`); names belong to the caller."""
     min_tasks: int
     max_tasks: int
     cpu_target_percent: float = 70
@@ -65,7 +66,7 @@ class ServiceAutoscaling(Construct):
             key: _policy.AppautoscalingPolicy(
                 self,
                 key,
-                name=f"{props.policy_name_prefix}-{key}",
+                name=props.policy_name(key),
                 policy_type="TargetTrackingScaling",
                 service_namespace=self.target.service_namespace,
                 scalable_dimension=self.target.scalable_dimension,

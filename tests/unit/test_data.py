@@ -56,7 +56,7 @@ def test_primary_cluster_engine_encryption_and_tls(request: pytest.FixtureReques
     assert {p["name"]: (p["value"], p["apply_method"]) for p in params["parameter"]} == {
         "rds.force_ssl": ("1", "pending-reboot"),
         "log_min_duration_statement": ("1000", "immediate"),
-        "log_statement": ("ddl", "immediate"),
+        "log_statement": ("none", "immediate"),
         "log_min_error_statement": ("error", "immediate"),
     }
     logs = by(synth, "aws_cloudwatch_log_group", "name")[f"/aws/rds/cluster/{identifier}/postgresql"]
