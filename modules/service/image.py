@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from modules.cdk import Construct, aws, docker
+from modules.cdk import Construct, TerraformStack, aws, docker
 
 
 EXCLUDED_DIRS = frozenset({".git", "node_modules", ".turbo", ".cache", "cdktf.out"})
@@ -91,20 +91,22 @@ class EcrRepository(Construct):
         return self.repository.repository_url
 
 
-def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider: Any = None) -> Any:
+def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: str = "aws") -> Any:
     """A docker provider logged in to this account's ECR registry with a short-lived token.
 
-    The token is read at plan time (12 h validity) and lives only in state, never in the JSON.
+    The token comes from an *ephemeral* `aws_ecr_authorization_token` (Terraform >= 1.10), so it is
+    in neither the JSON, the plan nor the state; a data source would keep a 12-hour registry
+    credential in state. cdktf 0.21 has no class for ephemeral blocks, hence the override.
     """
-    token = aws.data_aws_ecr_authorization_token.DataAwsEcrAuthorizationToken(
-        scope, f"{construct_id}_ecr_token", provider=aws_provider
-    )
+    name = f"{construct_id}_ecr_token"
+    TerraformStack.of(scope).add_override(f"ephemeral.aws_ecr_authorization_token.{name}", {"provider": aws_provider_ref})
+    token = f"ephemeral.aws_ecr_authorization_token.{name}"
     return docker.provider.DockerProvider(
         scope,
         construct_id,
         registry_auth=[
             docker.provider.DockerProviderRegistryAuth(
-                address=token.proxy_endpoint, username=token.user_name, password=token.password
+                address=f"${{{token}.proxy_endpoint}}", username=f"${{{token}.user_name}}", password=f"${{{token}.password}}"
             )
         ],
     )

@@ -552,7 +552,10 @@ def test_ecr_repository_is_hardened(stage: Synth, svc: str) -> None:
 def test_build_mode_builds_and_pushes_with_the_docker_provider(stage: Synth) -> None:
     stack = stage.stack("compute")
     assert stack["terraform"]["required_providers"]["docker"]["source"] == "kreuzwerker/docker"
-    token = "${data.aws_ecr_authorization_token.docker_ecr_token"
+    # The registry token is ephemeral: never in state (a data source would keep it there).
+    assert stack["ephemeral"] == {"aws_ecr_authorization_token": {"docker_ecr_token": {"provider": "aws"}}}
+    assert "aws_ecr_authorization_token" not in stack.get("data", {})
+    token = "${ephemeral.aws_ecr_authorization_token.docker_ecr_token"
     assert stack["provider"]["docker"] == [
         {"registry_auth": [{"address": f"{token}.proxy_endpoint}}", "username": f"{token}.user_name}}", "password": f"{token}.password}}"}]}
     ]
@@ -585,7 +588,7 @@ def test_prebuilt_mode_has_no_docker_at_all(prebuilt: Synth) -> None:
     assert "docker" not in stack["terraform"]["required_providers"]
     assert "docker" not in stack.get("provider", {})
     assert not [t for t in stack["resource"] if t.startswith("docker_")]
-    assert "aws_ecr_authorization_token" not in stack.get("data", {})
+    assert "aws_ecr_authorization_token" not in stack.get("data", {}) and "ephemeral" not in stack
     assert "docker" not in prebuilt.raw("compute").replace("dockerfile", "")
     assert container(prebuilt, "api")["image"] == PREBUILT["HEBO_API_IMAGE"]
     assert container(prebuilt, "gateway")["image"] == PREBUILT["HEBO_GATEWAY_IMAGE"]
