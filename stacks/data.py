@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from modules.cdk import Annotations, Construct, TerraformResourceLifecycle, TerraformVariable, aws
+from modules.cdk import Construct, TerraformResourceLifecycle, TerraformVariable, aws
 from modules.database.aurora import POSTGRES_PORT, AuroraCluster, AuroraClusterProps, MasterCredentials
 from modules.database.proxy import DatabaseProxy, DatabaseProxyProps
 from modules.iam import ServiceRole, ServiceRoleProps, Statement
@@ -312,14 +312,9 @@ class DataStack(HeboStack):
 
     def _secondary_cluster(self, settings: Settings, network: NetworkOutputs, global_cluster: Any, primary: AuroraCluster) -> None:
         """The global database's second region: own key, subnets and security group; replicates everything else."""
-        secondary = getattr(network, "secondary", None)
-        if secondary is None:
-            # TODO(network): NetworkOutputs.secondary lands with the secondary-region VPC.
-            Annotations.of(self).add_warning(
-                "db_global_cluster is on but the network stack exports no secondary-region VPC: "
-                "the secondary Aurora cluster is not synthesized"
-            )
-            return
+        secondary = network.secondary
+        # StagePolicy guarantees db_global_cluster implies secondary_region_network.
+        assert secondary is not None, "the network stack exports no secondary-region VPC"
         provider = self.provider_for(secondary.region)
         key = self.stage_key(
             "secondary_key",

@@ -219,7 +219,11 @@ class Names:
         items += [("rds", self.db_instance("reader", 15)), ("db_proxy", self.db_proxy())]
         items += [("rds", self.db_instance("secondary", 15)), ("rds", self.db_final_snapshot())]
         items += [("log_group", self.db_log_group("secondary"))]
-        items += [("db_group", self.db_group(g)) for g in ("db-subnets", "db-cluster-params", "db-instance-params")]
+        items += [
+            ("db_group", self.db_group(g + suffix))
+            for g in ("db-subnets", "db-cluster-params", "db-instance-params")
+            for suffix in ("", "-secondary")
+        ]
         items += [("iam_role", self.iam_role(r)) for r in IAM_ROLES]
         items += [("iam_policy", self.iam_role(r)) for r in IAM_ROLES]
         items += [("security_group", self.security_group(r)) for r in SECURITY_GROUPS]

@@ -213,7 +213,11 @@ def policy_for(stage: str, overrides: Mapping[str, Any] | None = None, preview_p
                 f"invalid db_max_acu {overrides['db_max_acu']!r}: must be a multiple of 0.5 from 1 to 256"
             )
         overrides["db_max_acu"] = max_acu
-    return replace(policy, **overrides)
+    policy = replace(policy, **overrides)
+    # Invariants between fields: a combination the stacks could only half-build fails here.
+    assert not policy.db_global_cluster or policy.secondary_region_network, "global database needs the secondary-region VPC"
+    assert not policy.db_proxy or policy.db_seconds_until_auto_pause is None, "RDS Proxy keeps Aurora from auto-pausing"
+    return policy
 
 
 def policy_table() -> dict[str, dict[str, Any]]:

@@ -452,3 +452,38 @@ def test_password_validation_matches_aurora_rule_in_terraform(preview: Synth, tm
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == ("true" if db_password_problem(sample) is None else "false"), sample
+
+
+def test_instance_parameter_groups(production: Synth, preview: Synth) -> None:
+    """Instance groups carry no parameters (all settings are cluster-level), one per cluster and region."""
+    strip = lambda groups: {cfg["name"]: {k: v for k, v in cfg.items() if k != "//"} for cfg in groups.values()}  # noqa: E731
+    assert strip(production.resources("data", "aws_db_parameter_group")) == {
+        "hebo-production-db-instance-params": {
+            "name": "hebo-production-db-instance-params",
+            "family": "aurora-postgresql17",
+            "description": "Instance parameters of hebo-production-db",
+        },
+        "hebo-production-db-instance-params-secondary": {
+            "name": "hebo-production-db-instance-params-secondary",
+            "family": "aurora-postgresql17",
+            "description": "Instance parameters of hebo-production-db-secondary",
+            "provider": "aws.us_west_2",
+        },
+    }
+    assert strip(preview.resources("data", "aws_db_parameter_group")) == {
+        "hebo-pr-42-db-instance-params": {
+            "name": "hebo-pr-42-db-instance-params",
+            "family": "aurora-postgresql17",
+            "description": "Instance parameters of hebo-pr-42-db",
+        }
+    }
+
+
+def test_proxy_connection_pool(production: Synth, preview: Synth) -> None:
+    """The proxy may use 90% of the cluster's connections and makes clients wait at most 2 minutes."""
+    group = production.resource("data", "aws_db_proxy_default_target_group")
+    assert {k: v for k, v in group.items() if k != "//"} == {
+        "db_proxy_name": "${aws_db_proxy.proxy_5B0EBCF1.name}",
+        "connection_pool_config": {"connection_borrow_timeout": 120, "max_connections_percent": 90},
+    }
+    assert preview.resources("data", "aws_db_proxy_default_target_group") == {}

@@ -48,6 +48,13 @@ def test_stage_kinds(stage: str, kind: StageKind) -> None:
     assert policy_for(stage).kind is kind
 
 
+def test_policy_field_invariants_hold_for_every_kind() -> None:
+    for stage in ("production", "pr-1", "dev"):
+        policy = policy_for(stage)
+        assert not policy.db_global_cluster or policy.secondary_region_network
+        assert not policy.db_proxy or policy.db_seconds_until_auto_pause is None
+
+
 def test_policy_is_frozen() -> None:
     policy = policy_for("production")
     with pytest.raises(AttributeError):
