@@ -2,7 +2,7 @@
 """Synthesize the Hebo platform's five stacks for one stage into cdktf.out/.
 
 The stage and every other setting come from HEBO_* environment variables or the cdktf
-context (see `stacks/settings.py`). Bad input stops here, before any construct is built,
+context (see `config/settings.py`). Bad input stops here, before any construct is built,
 with a one-line error and exit code 2.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from stacks.stage import ConfigError
-from stacks.settings import Settings
+from config.stage import ConfigError
+from config.settings import Settings
 
 
 @dataclass(frozen=True)

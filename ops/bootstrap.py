@@ -400,7 +400,7 @@ def converge_table(session: boto3.Session, config: BootstrapConfig, out: TextIO,
 
 
 def backend_lines(config: BootstrapConfig) -> list[str]:
-    """The settings the stacks' S3 backend reads (stacks/settings.py)."""
+    """The settings the stacks' S3 backend reads (config/settings.py)."""
     return [
         f"HEBO_STATE_BUCKET={config.bucket}",
         f"HEBO_STATE_LOCK_TABLE={config.lock_table}",

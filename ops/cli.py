@@ -1,6 +1,6 @@
 """Argument parsing and exit codes for `python -m ops` (0 ok, 1 failure/check failed, 2 usage).
 
-Defaults come from the same settings table the stacks read (stacks/settings.py), so
+Defaults come from the same settings table the stacks read (config/settings.py), so
 `ops bootstrap` creates exactly the backend `cdktf deploy` will look for.
 """
 
@@ -18,9 +18,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import bootstrap, secrets, zone
 from ops.aws import OpsError, UsageError, client, explain, make_session
-from stacks.secrets import DERIVED_SECRETS, USER_SECRET_NAMES
-from stacks.settings import SETTINGS
-from stacks.stage import ConfigError, check_stage_syntax
+from config.secrets import DERIVED_SECRETS, USER_SECRET_NAMES
+from config.settings import SETTINGS
+from config.stage import ConfigError, check_stage_syntax
 
 _APP_RULE = "a lowercase name: a-z, 0-9 and '-', starting with a letter"
 _APP_RE = re.compile(r"[a-z][a-z0-9-]*")

@@ -13,7 +13,7 @@ Terraform state never holds them (design.md §5). Consequences, all deliberate:
   receiving the old value at their next start; `list` reports the secret as `unset` (not set)
   without reading any value; the old value stays as AWSPREVIOUS until the next `set`, so an
   `unset` is not a revocation (rotate the key at its provider for that).
-* Derived secrets (`DbCredentials` = JSON of `DbUsername` + `DbPassword`, see stacks/secrets.py)
+* Derived secrets (`DbCredentials` = JSON of `DbUsername` + `DbPassword`, see config/secrets.py)
   are never set by hand: every `set`/`set-all` of an input rewrites them from the inputs' current
   values (reading the other input with GetSecretValue), and `unset` of an input unsets them too,
   so the copies cannot disagree. `list` flags a derived secret older than an input as `stale`.
@@ -33,8 +33,8 @@ from typing import Any, Iterable, Mapping, TextIO
 from botocore.exceptions import ClientError
 
 from ops.aws import OpsError, UsageError, error_code, explain, wire_logs_silenced
-from stacks.secrets import DERIVED_SECRETS, SECRET_NAMES, USER_SECRET_NAMES, StageSecret, db_password_problem, secret_path
-from stacks.settings import REPO_ROOT, SETTINGS
+from config.secrets import DERIVED_SECRETS, SECRET_NAMES, USER_SECRET_NAMES, StageSecret, db_password_problem, secret_path
+from config.settings import REPO_ROOT, SETTINGS
 
 UNSET_LABEL = "HEBO_UNSET"
 """Staging label that marks the AWSCURRENT version as the placeholder written by `unset`."""
@@ -45,7 +45,7 @@ MAX_VALUE_BYTES = 65536  # Secrets Manager's SecretString limit
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 MUST_EQUAL_SETTING: dict[str, str] = {"DbUsername": "db_username"}
-"""Secrets whose value must equal a setting (stacks/settings.py): Terraform creates the cluster's
+"""Secrets whose value must equal a setting (config/settings.py): Terraform creates the cluster's
 master user from HEBO_DB_USERNAME, so any other DbUsername would make every login fail."""
 
 _DERIVED: dict[str, StageSecret] = {d.name: d for d in DERIVED_SECRETS}
@@ -88,7 +88,7 @@ def _derived_refusal(secret: StageSecret, action: str) -> str:
 
 def configured(name: str, env: Mapping[str, str] | None = None) -> str | None:
     """The setting value secret `name` must equal (None: any value), resolved as the stacks resolve
-    it: the HEBO_* variable, else cdktf.json's context, else the default (see stacks/settings.py)."""
+    it: the HEBO_* variable, else cdktf.json's context, else the default (see config/settings.py)."""
     key = MUST_EQUAL_SETTING.get(name)
     if key is None:
         return None

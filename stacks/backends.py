@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from modules.cdk import CloudBackend, DataTerraformRemoteStateS3, LocalBackend, NamedCloudWorkspace, S3Backend, TerraformStack
-from stacks.settings import REPO_ROOT, Settings
+from config.settings import REPO_ROOT, Settings
 
 GLOBAL_SCOPE = "global"
 """The pseudo-stage of account-wide stacks in state keys, workspace names and tags."""

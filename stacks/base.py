@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from modules.cdk import Construct, TerraformOutput, TerraformStack, aws
 from modules.kms import EncryptionKey, EncryptionKeyProps
 from stacks.backends import configure_backend, state_scope
-from stacks.settings import Settings
+from config.settings import Settings
 
 TERRAFORM_REQUIRED_VERSION = ">= 1.11.0"
 """Write-only attributes (the database master password) need Terraform 1.11."""

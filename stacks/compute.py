@@ -35,11 +35,12 @@ from modules.service.waf import RegionalWebAcl, RegionalWebAclProps
 from stacks.base import HeboStack
 from stacks.data import DataOutputs
 from stacks.dns import DnsOutputs
-from stacks.naming import SERVICE_PORTS, SERVICES, service_display_name
+from config.naming import service_display_name
+from config.topology import SERVICE_PORTS, SERVICES
 from stacks.network import NetworkOutputs
-from stacks.secrets import secrets_for
-from stacks.settings import Settings
-from stacks.stage import ConfigError
+from config.secrets import secrets_for
+from config.settings import Settings
+from config.stage import ConfigError
 
 ECR_KEEP_IMAGES = 20
 """Images kept per repository: enough to roll back a few weeks of deploys."""

@@ -16,18 +16,18 @@ from types import ModuleType
 from typing import Any
 
 from modules.cdk import Construct, TerraformResourceLifecycle, TerraformVariable, aws
-from modules.database.aurora import POSTGRES_PORT, AuroraCluster, AuroraClusterProps, MasterCredentials
+from modules.database.aurora import AuroraCluster, AuroraClusterProps, MasterCredentials
 from modules.database.proxy import DatabaseProxy, DatabaseProxyProps
 from modules.iam import ServiceRole, ServiceRoleProps, Statement
 from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.secrets import SecretContainerProps, secret_container
 from stacks.base import HeboStack
 from stacks.network import NetworkOutputs
-from stacks.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, SECRETS
-from stacks.settings import REPO_ROOT, Settings
-from stacks.stage import ConfigError
+from config.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, SECRETS
+from config.settings import REPO_ROOT, Settings
+from config.stage import ConfigError
+from config.topology import DATABASE_NAME, POSTGRES_PORT
 
-DATABASE_NAME = "hebo"
 ENGINE_VERSION_RULE = r"17\.\d+"
 """Aurora PostgreSQL 17.x; a major upgrade is a deliberate change (parameter group family too)."""
 
@@ -55,11 +55,11 @@ class DataOutputs:
 
     kms_key_arn: str
     secret_arns: dict[str, str]
-    """Keyed by the names in stacks/secrets.py."""
+    """Keyed by the names in config/secrets.py."""
     db_endpoint: str = ""
     """Whichever endpoint the stage's services use: RDS Proxy or the cluster writer."""
     db_port: int | str = 5432
-    db_name: str = "hebo"
+    db_name: str = DATABASE_NAME
     db_username: str = ""
     cluster_arn: str = ""
     cluster_identifier: str = ""
@@ -294,6 +294,7 @@ class DataStack(HeboStack):
         suffix = "" if region_role == "primary" else f"-{region_role}"
         return dict(
             identifier=names.db_cluster(region_role),
+            port=POSTGRES_PORT,
             engine_version=settings.db_engine_version,
             subnet_group_name=names.db_group(f"db-subnets{suffix}"),
             cluster_parameter_group_name=names.db_group(f"db-cluster-params{suffix}"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from modules.dnssec import ZoneSigning, ZoneSigningProps
 from stacks.base import HeboStack
-from stacks.settings import Settings
+from config.settings import Settings
 
 
 AMAZON_CAA_ISSUERS = ("amazon.com", "amazontrust.com", "awstrust.com", "amazonaws.com")

@@ -22,8 +22,8 @@ from modules.static_site.distribution import SiteDistribution, SiteDistributionP
 from modules.static_site.invalidation import Invalidation, InvalidationProps
 from stacks.base import HeboStack
 from stacks.dns import DnsOutputs
-from stacks.secrets import SECRETS
-from stacks.settings import Settings
+from config.secrets import SECRETS
+from config.settings import Settings
 
 RUNTIME_CONFIG_KEY = "config.json"
 PUBLISHABLE_CONFIG = {

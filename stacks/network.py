@@ -20,13 +20,11 @@ from modules.network.nat_instance import NatInstance, NatInstanceProps, fck_nat_
 from modules.network.security_groups import ANY_IPV4, ANY_IPV6, GroupSpec, Peer, Rule, SecurityGroups, SecurityGroupsProps
 from modules.network.vpc import Vpc, VpcProps
 from stacks.base import HeboStack
-from stacks.naming import SERVICE_PORTS
-from stacks.settings import Settings
-from stacks.stage import StagePolicy
+from config.topology import HTTPS_PORT, POSTGRES_PORT, SECURITY_GROUP_ROLES, SERVICE_PORTS
+from config.settings import Settings
+from config.stage import StagePolicy
 
 
-SECURITY_GROUP_ROLES = ("alb", "service", "database", "migrator", "bastion", "db-proxy")
-"""Every exportable group. The NAT group is internal to this stack."""
 
 
 def security_group_roles(policy: StagePolicy) -> tuple[str, ...]:
@@ -35,8 +33,6 @@ def security_group_roles(policy: StagePolicy) -> tuple[str, ...]:
     optional = {"bastion": policy.bastion, "db-proxy": policy.db_proxy}
     return tuple(role for role in SECURITY_GROUP_ROLES if optional.get(role, True))
 
-POSTGRES_PORT = 5432
-HTTPS_PORT = 443
 INTERNET_EGRESS_PORTS = (HTTPS_PORT,)
 """What private workloads may send to the internet (AWS APIs, ECR, Groq, Voyage): HTTPS only."""
 

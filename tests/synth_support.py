@@ -47,7 +47,7 @@ class Synth:
 
 def synthesize(env: dict[str, str], outdir: Path) -> Synth:
     from main import build_app
-    from stacks.settings import Settings
+    from config.settings import Settings
 
     settings = Settings.load({**BASE_ENV, **env}, {})
     platform = build_app(settings, outdir=str(outdir))

@@ -14,7 +14,6 @@ from modules.logs import log_group
 
 ENGINE = "aurora-postgresql"
 SERVERLESS_INSTANCE_CLASS = "db.serverless"
-POSTGRES_PORT = 5432
 
 # Parameters RDS applies only after a reboot; everything else is applied immediately.
 STATIC_PARAMETERS = frozenset({"rds.force_ssl", "shared_preload_libraries"})
@@ -74,6 +73,8 @@ class AuroraClusterProps:
     monitoring_role_arn: str | None = None
     """Enhanced Monitoring (OS metrics every `monitoring_interval_seconds`); None turns it off."""
     monitoring_interval_seconds: int = 60
+    port: int = 5432
+    """PostgreSQL port of the cluster (and its instances)."""
     depends_on: Sequence[Any] = ()
     ignore_changes: Sequence[str] = ()
 
@@ -140,7 +141,7 @@ class AuroraCluster(Construct):
             master_username=credentials.username if credentials else None,
             master_password_wo=credentials.password_wo if credentials else None,
             master_password_wo_version=credentials.password_wo_version if credentials else None,
-            port=POSTGRES_PORT,
+            port=props.port,
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=list(props.security_group_ids),
             db_cluster_parameter_group_name=cluster_params.name,

@@ -21,7 +21,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from ops import cli
-from stacks.secrets import SECRET_NAMES, secret_path
+from config.secrets import SECRET_NAMES, secret_path
 
 STAGE = "pr-1"
 APP = "hebo"

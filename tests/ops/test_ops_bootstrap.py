@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from ops import bootstrap
 from ops.aws import OpsError
-from stacks.settings import SETTINGS
+from config.settings import SETTINGS
 
 BUCKET = SETTINGS["state_bucket"].default
 TABLE = SETTINGS["state_lock_table"].default

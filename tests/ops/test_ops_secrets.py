@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from ops import cli, secrets
-from stacks.secrets import SECRET_NAMES, USER_SECRET_NAMES
+from config.secrets import SECRET_NAMES, USER_SECRET_NAMES
 
 STAGE = "pr-1"  # as the `containers` fixture creates them
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from stacks.naming import RULES, SECURITY_GROUPS, build_names, max_stage_length
-from stacks.secrets import SECRETS
-from stacks.stage import ConfigError, check_stage_syntax
+from config.naming import RULES, SECURITY_GROUPS, build_names, max_stage_length
+from config.secrets import SECRETS
+from config.stage import ConfigError, check_stage_syntax
 from synth_support import Synth
 
 ZONE = "hebo.ai"

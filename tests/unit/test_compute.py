@@ -12,8 +12,8 @@ from synth_support import Synth
 
 from modules.service.image import context_hash, ecr_repository_arn
 from stacks.compute import require_dockerfiles
-from stacks.secrets import secrets_for
-from stacks.stage import ConfigError
+from config.secrets import secrets_for
+from config.stage import ConfigError
 
 SERVICES = {"api": ("HeboApiService", 3001), "gateway": ("HeboGatewayService", 3002)}
 DOMAINS = {
@@ -877,8 +877,8 @@ def test_no_waf_outside_production(preview: Synth, dev: Synth) -> None:
 
 
 def test_alb_log_and_waf_policy_and_names() -> None:
-    from stacks.naming import RULES, build_names
-    from stacks.stage import policy_for
+    from config.naming import RULES, build_names
+    from config.stage import policy_for
 
     assert [(p.alb_log_retention_days, p.waf) for p in map(policy_for, ("production", "pr-7", "dev"))] == [
         (90, True), (7, False), (7, False)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from synth_support import Synth
 
-from stacks.secrets import SECRET_NAMES
+from config.secrets import SECRET_NAMES
 
 KEY = "${aws_kms_key.key_F64E54E4.arn}"
 SECONDARY_KEY = "${aws_kms_key.secondary_key_0934D75E.arn}"
@@ -373,7 +373,7 @@ def test_invocation_triggers_follow_the_migrations_folder(synth_variant, tmp_pat
 )
 def test_bad_migrations_folder_is_a_config_error(tmp_path: Path, setup, message: str) -> None:  # type: ignore[no-untyped-def]
     from stacks.data import build_migrator_bundle
-    from stacks.stage import ConfigError
+    from config.stage import ConfigError
 
     folder = tmp_path / "migrations"
     setup(folder)
@@ -382,7 +382,7 @@ def test_bad_migrations_folder_is_a_config_error(tmp_path: Path, setup, message:
 
 
 def test_engine_version_must_be_17(synth_variant) -> None:  # type: ignore[no-untyped-def]
-    from stacks.stage import ConfigError
+    from config.stage import ConfigError
 
     with pytest.raises(ConfigError, match=r"invalid HEBO_DB_ENGINE_VERSION '16.4': must be an Aurora PostgreSQL 17.x"):
         synth_variant(HEBO_STAGE="pr-42", HEBO_DB_ENGINE_VERSION="16.4")
@@ -397,7 +397,7 @@ CANARY = "canary-Zq7vX2pL9-db-secret"
 def canary_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synth with the canary everywhere a user might put a password: env vars, TF_VAR, context."""
     from main import build_app, cli_context
-    from stacks.settings import Settings
+    from config.settings import Settings
 
     outdir = tmp_path_factory.mktemp("canary") / "cdktf.out"
     planted = {
@@ -437,7 +437,7 @@ def test_password_validation_matches_aurora_rule_in_terraform(preview: Synth, tm
     import shutil
     import subprocess
 
-    from stacks.secrets import db_password_problem
+    from config.secrets import db_password_problem
 
     terraform = shutil.which("terraform")
     if terraform is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.naming import SERVICE_PORTS
+from config.topology import SERVICE_PORTS
 
 DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker"
 EXAMPLE_APP = DOCKER_DIR / "example-app"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # also runnable as a script
 
-from stacks.settings import settings_reference
-from stacks.stage import policy_table
+from config.settings import settings_reference
+from config.stage import policy_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

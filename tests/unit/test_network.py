@@ -411,7 +411,7 @@ def test_groups_have_names_descriptions_and_no_inline_rules(any_stage: Synth) ->
 
 
 def test_service_ports_come_from_naming() -> None:
-    from stacks.naming import SERVICE_PORTS, SERVICES
+    from config.topology import SERVICE_PORTS, SERVICES
 
     assert SERVICE_PORTS == {"api": 3001, "gateway": 3002} and tuple(SERVICE_PORTS) == SERVICES
 

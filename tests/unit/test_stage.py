@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from stacks.naming import RULES, Names, build_names, max_stage_length
-from stacks.settings import Settings
-from stacks.stage import ConfigError, StageKind, policy_for, policy_table
+from config.naming import RULES, Names, build_names, max_stage_length
+from config.settings import Settings
+from config.stage import ConfigError, StageKind, policy_for, policy_table
 
 
 def test_policy_table_matches_design() -> None:

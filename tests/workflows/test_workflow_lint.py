@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from ops.secrets import UNSET_PLACEHOLDER
-from stacks.secrets import SECRET_NAMES, USER_SECRET_NAMES, db_password_problem, secret_path
-from stacks.stage import ConfigError, check_stage_syntax
+from config.secrets import SECRET_NAMES, USER_SECRET_NAMES, db_password_problem, secret_path
+from config.stage import ConfigError, check_stage_syntax
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"

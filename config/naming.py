@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stacks.secrets import secret_path
-from stacks.stage import ConfigError, StageKind, check_stage_syntax
+from config.secrets import secret_path
+from config.topology import APPS, SERVICES
+from config.stage import ConfigError, StageKind, check_stage_syntax
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,6 @@ RULES: dict[str, NameRule] = {
     "waf_log_group": NameRule("WAF log group name", 512, r"aws-waf-logs-[\w.#/-]+"),
 }
 
-SERVICES = ("api", "gateway")
-"""The container services; `console` is the static site."""
-SERVICE_PORTS = {"api": 3001, "gateway": 3002}
-"""Container (and target group) port of each service; security groups and ALBs read it here."""
-APPS = ("api", "gateway", "console")
 IAM_ROLES = (
     "api-exec",
     "api-task",

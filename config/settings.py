@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from stacks.naming import Names, build_names
-from stacks.stage import ConfigError, StagePolicy, policy_for
+from config.naming import Names, build_names
+from config.stage import ConfigError, StagePolicy, policy_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,21 @@
+"""The platform's shape that is not a name: which services exist, their ports, the database.
+
+Each constant has this one home; security groups, load balancers, task definitions, the
+migrator and the docs all read it here.
+"""
+
+from __future__ import annotations
+
+SERVICES = ("api", "gateway")
+"""The container services; `console` is the static site."""
+SERVICE_PORTS = {"api": 3001, "gateway": 3002}
+"""Container (and target group) port of each service; security groups and ALBs read it here."""
+APPS = ("api", "gateway", "console")
+"""Everything that gets a public domain (`{app}.hebo.ai`)."""
+POSTGRES_PORT = 5432
+"""The port Aurora, RDS Proxy and the security group rules use."""
+DATABASE_NAME = "hebo"
+"""The application database Aurora creates and the migrator and services connect to."""
+HTTPS_PORT = 443
+SECURITY_GROUP_ROLES = ("alb", "service", "database", "migrator", "bastion", "db-proxy")
+"""Every exportable security group role (the NAT group is internal to the network stack)."""
