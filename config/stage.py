@@ -125,6 +125,13 @@ class StagePolicy:
     def is_production(self) -> bool:
         return self.kind is StageKind.PRODUCTION
 
+    @property
+    def image_target(self) -> Literal["runtime", "debug"]:
+        """Dockerfile stage the service images are built from (docker/Dockerfile.*): `debug` (the
+        same binary on Debian slim, with the `script` and `cat` that ECS Exec session logging runs
+        in the container) where ECS Exec is on, else the distroless `runtime`."""
+        return "debug" if self.ecs_exec else "runtime"
+
 
 _PRODUCTION = dict(
     nat_per_az=True,

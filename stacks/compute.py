@@ -176,20 +176,22 @@ class ComputeStack(HeboStack):
 
     # -- images ---------------------------------------------------------------------------------
     def _images(self, exec_logs: Any) -> dict[str, str]:
-        """Image URI per service: built + pushed and pinned by digest, or passed in (prebuilt)."""
+        """Image URI per service: built + pushed and pinned by digest, or passed in (prebuilt).
+        Exec-enabled stages build the Dockerfile's `debug` stage (see StagePolicy.image_target)."""
         settings = self.settings
         if settings.image_mode == "prebuilt":
             return {"api": settings.api_image, "gateway": settings.gateway_image}
         context = settings.app_repo
         require_dockerfiles(context)
-        tag = context_hash(context)[:32]
+        content_hash = context_hash(context)[:32]
         provider = ecr_docker_provider(self, "docker")
         return {
             svc: BuiltImage(
                 self,
                 f"{svc}_image",
                 BuiltImageProps(
-                    repository_url=self.repositories[svc].url, context=context, dockerfile=DOCKERFILES[svc], tag=tag
+                    repository_url=self.repositories[svc].url, context=context, dockerfile=DOCKERFILES[svc],
+                    content_hash=content_hash, target=self.policy.image_target,
                 ),
                 docker_provider=provider,
             ).image_uri

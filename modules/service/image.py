@@ -1,5 +1,24 @@
 """Container images: a hardened ECR repository, a content hash of a build context, and a
-docker-provider build + push whose digest the task definition pins."""
+docker-provider build + push whose digest the task definition pins.
+
+Why a push tag is `<content hash>-<push id>` and not the content hash alone: the repositories
+have immutable tags, and ECR refuses to push a tag that already exists even when the image is
+identical (`ImageTagAlreadyExistsException`; ECR user guide "Image tag mutability",
+aws/containers-roadmap#2179). The kreuzwerker/docker provider (3.6.2, the version the
+`cdktf-cdktf-provider-docker` 12.0.3 bindings target) replaces `docker_registry_image` when its
+`name` or `triggers` change, and its create always pushes (internal/provider/
+resource_docker_registry_image_funcs.go). So returning to content pushed before (a revert, a
+rollback commit) would push an existing tag and fail the apply. The push id is the `id` of a
+`terraform_data` resource that Terraform sets to a fresh UUID each time the resource is created
+or replaced (hashicorp/terraform internal/builtin/providers/terraform/resource_data.go), and its
+`triggers_replace` are the push's triggers: every push gets a tag no earlier push had, while an
+unchanged build keeps its tag and plans nothing. Deploys pin the pushed digest, never the tag.
+
+Alternatives not taken: `IMMUTABLE_WITH_EXCLUSION` tag filters exist only from hashicorp/aws
+6.8.0 and the `aws_ecr_images` lookup only from 6.5.0 (provider CHANGELOG), while
+`terraform validate` runs against 5.100.0; and a lookup of an existing tag (`aws_ecr_image`)
+fails the plan when the image is absent, so it cannot decide between "push" and "reuse".
+"""
 
 from __future__ import annotations
 
@@ -10,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from modules.cdk import Construct, TerraformStack, aws, docker
+from modules.cdk import Construct, TerraformStack, aws, cdktf, docker
 
 
 EXCLUDED_DIRS = frozenset({".git", "node_modules", ".turbo", ".cache", "cdktf.out"})
@@ -20,8 +39,8 @@ EXCLUDED_DIRS = frozenset({".git", "node_modules", ".turbo", ".cache", "cdktf.ou
 def context_hash(root: Path, excluded_dirs: Iterable[str] = EXCLUDED_DIRS) -> str:
     """SHA-256 over the relative path and bytes of every file under `root`, in sorted order.
 
-    Computed at synth, so an unchanged application gives the same tag and Terraform plans no
-    build; any source change gives a new tag, which immutable ECR tags require anyway.
+    Computed at synth, so an unchanged application plans no build; any source change replaces
+    the image (see the module docstring for how each push still gets a tag of its own).
     """
     if not root.is_dir():
         raise FileNotFoundError(f"build context {root} is not a directory")
@@ -119,26 +138,51 @@ class BuiltImageProps:
     """Absolute path of the build context (Terraform runs in the stack's output directory)."""
     dockerfile: str
     """Relative to `context`, e.g. `Dockerfile.api`."""
-    tag: str
-    """Content hash of the context: a new tag exactly when the sources change."""
+    content_hash: str
+    """Content hash of the context (`context_hash()`, shortened): the first part of every tag."""
+    target: str
+    """Dockerfile stage to build (`docker build --target`), e.g. `runtime` or `debug`."""
     platform: str = "linux/arm64"
 
 
+PUSH_TAG_MAX_LENGTH = 128
+"""Docker/OCI tag grammar `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}` (distribution reference spec)."""
+_UUID_LENGTH = 36
+
+
 class BuiltImage(Construct):
-    """`docker build` + push; `image_uri` is `<repository>@sha256:…`, so a task definition
-    pins the exact bytes that were pushed (a tag could in theory be re-pointed elsewhere)."""
+    """`docker build` + push under a tag no earlier push used; `image_uri` is
+    `<repository>@sha256:…`, so a task definition pins the exact bytes that were pushed.
+
+    Resources: `terraform_data` `push_id` (a new UUID whenever a build input changes),
+    `docker_image` `image` (builds `props.target` of the Dockerfile) and `docker_registry_image`
+    `push` (`<repository>:<content hash>-<push id>`, kept in ECR on destroy for rollbacks).
+    Raises ValueError when the tag could exceed the 128-character tag limit.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, props: BuiltImageProps, docker_provider: Any) -> None:
         super().__init__(scope, construct_id)
+        if len(props.content_hash) + 1 + _UUID_LENGTH > PUSH_TAG_MAX_LENGTH:
+            raise ValueError(f"content hash {props.content_hash!r} leaves no room for the push id in a 128-character tag")
         self._repository_url = props.repository_url
-        triggers = {"context_sha256": props.tag, "dockerfile": props.dockerfile}
+        # Every build input that can change the pushed bytes: the content hash covers the files,
+        # the rest select what is built from them.
+        triggers = {
+            "context_sha256": props.content_hash,
+            "dockerfile": props.dockerfile,
+            "target": props.target,
+            "platform": props.platform,
+        }
+        self.push_id = cdktf.TerraformResource(self, "push_id", terraform_resource_type="terraform_data")
+        self.push_id.add_override("triggers_replace", dict(triggers))
+        self.tag = f"{props.content_hash}-{self.push_id.get_string_attribute('id')}"
         self.image = docker.image.Image(
             self,
             "image",
-            name=f"{props.repository_url}:{props.tag}",
+            name=f"{props.repository_url}:{self.tag}",
             platform=props.platform,
             build_attribute=docker.image.ImageBuild(
-                context=str(props.context), dockerfile=props.dockerfile, platform=props.platform
+                context=str(props.context), dockerfile=props.dockerfile, target=props.target, platform=props.platform
             ),
             triggers=triggers,
             keep_locally=True,

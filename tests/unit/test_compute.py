@@ -560,21 +560,24 @@ def test_build_mode_builds_and_pushes_with_the_docker_provider(stage: Synth) -> 
         {"registry_auth": [{"address": f"{token}.proxy_endpoint}}", "username": f"{token}.user_name}}", "password": f"{token}.password}}"}]}
     ]
     context = stage.settings.app_repo
-    tag = context_hash(context)[:32]
+    content_hash = context_hash(context)[:32]
+    target = "runtime" if stage.stage == "production" else "debug"
     for svc in SERVICES:
         repo, _ = one(stage, "aws_ecr_repository", f"{svc}_repository")
+        triggers = {"context_sha256": content_hash, "dockerfile": f"Dockerfile.{svc}", "target": target, "platform": "linux/arm64"}
+        push_id_logical, push_id = one(stage, "terraform_data", f"{svc}_image_push_id")
+        assert clean(push_id) == {"triggers_replace": triggers}
         image_logical, image = one(stage, "docker_image", f"{svc}_image")
-        triggers = {"context_sha256": tag, "dockerfile": f"Dockerfile.{svc}"}
-        assert {k: v for k, v in image.items() if k != "//"} == {
-            "name": f"{ref('aws_ecr_repository', repo, 'repository_url')}:{tag}",
+        assert clean(image) == {
+            "name": f"{ref('aws_ecr_repository', repo, 'repository_url')}:{content_hash}-{ref('terraform_data', push_id_logical, 'id')}",
             "platform": "linux/arm64",
-            "build": {"context": str(context), "dockerfile": f"Dockerfile.{svc}", "platform": "linux/arm64"},
+            "build": {"context": str(context), "dockerfile": f"Dockerfile.{svc}", "target": target, "platform": "linux/arm64"},
             "keep_locally": True,
             "triggers": triggers,
             "provider": "docker",
         }
         _, push = one(stage, "docker_registry_image", f"{svc}_image_push")
-        assert {k: v for k, v in push.items() if k != "//"} == {
+        assert clean(push) == {
             "name": ref("docker_image", image_logical, "name"),
             "keep_remotely": True,
             "triggers": triggers,

@@ -126,7 +126,7 @@ MATRIX: dict[str, Row] = {
         attrs(keep_remotely=True),
         "images stay in ECR (rollback); previews' repositories are force-deleted with them",
     ),
-    "terraform_data": Row(None, STATELESS, "CloudFront invalidation; create-time only"),
+    "terraform_data": Row(None, STATELESS, "CloudFront invalidation (create-time only); image push ids (a new UUID per push)"),
     # -- stateless: rebuilt from code ----------------------------------------------------------
     **{
         resource_type: Row(None, STATELESS, "rebuilt from code")
