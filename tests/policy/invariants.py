@@ -10,8 +10,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from policy.dockerfile import EXEC_LOGGING_TOOLS, parse, stage_tools, target_stage
 from policy.hcl_literal import parse_jsonencode
 
 Stacks = Mapping[str, dict[str, Any]]
@@ -397,4 +399,125 @@ def check_task_definitions(stacks: Stacks) -> list[str]:
             for secret in container.get("secrets") or []:
                 if set(secret) != {"name", "valueFrom"} or not secret.get("valueFrom"):
                     problems.append(f"{where} container {cname}: secret {secret.get('name')} must be {{name, valueFrom}}")
+    return problems
+
+
+# --- container images: pushes and the images ECS Exec sessions run in --------------------------
+INTERPOLATION = re.compile(r"\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z0-9_]+)\}")
+
+
+def _interpolations(value: Any, rtype: str, attr: str) -> list[str]:
+    """Names of the `rtype` resources whose `attr` the string `value` interpolates."""
+    if not isinstance(value, str):
+        return []
+    return [m.group(2) for m in INTERPOLATION.finditer(value) if m.group(1) == rtype and m.group(3) == attr]
+
+
+def _resource(stacks: Stacks, stack: str, rtype: str, name: str) -> dict[str, Any] | None:
+    return stacks.get(stack, {}).get("resource", {}).get(rtype, {}).get(name)
+
+
+def _pushed_image(stacks: Stacks, stack: str, push: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """(full image name with tag, the docker_image it names or None) of a docker_registry_image."""
+    built = _interpolations(push.get("name"), "docker_image", "name")
+    if built and push.get("name") == f"${{docker_image.{built[0]}.name}}":
+        image = _resource(stacks, stack, "docker_image", built[0]) or {}
+        return str(image.get("name", "")), image
+    return str(push.get("name", "")), None
+
+
+def check_image_pushes(stacks: Stacks) -> list[str]:
+    """No push that can collide with an immutable tag (issue #18).
+
+    ECR refuses a push to an existing tag of an IMMUTABLE repository, even of the identical image
+    (ImageTagAlreadyExistsException; aws/containers-roadmap#2179), and the docker provider pushes
+    on every create or replacement of a `docker_registry_image`. So every push into one of the
+    app's ECR repositories that is not MUTABLE must tag with the `id` of a `terraform_data`
+    (a fresh UUID on each create or replacement) whose `triggers_replace` equal the push's
+    `triggers`, and those triggers must cover the build inputs the content hash does not
+    (`dockerfile`, `target`, `platform`). A push to a registry outside the app is flagged too:
+    its tag mutability cannot be seen here.
+    """
+    problems = []
+    for stack, _, name, push in resources(stacks, "docker_registry_image"):
+        where = f"{stack}: docker_registry_image.{name}"
+        full, image = _pushed_image(stacks, stack, push)
+        repos = _interpolations(full, "aws_ecr_repository", "repository_url")
+        repo = _resource(stacks, stack, "aws_ecr_repository", repos[0]) if repos else None
+        if repo is None:
+            problems.append(f"{where} pushes {full!r} to a repository that is not an aws_ecr_repository of this stack")
+            continue
+        if repo.get("image_tag_mutability", "MUTABLE") == "MUTABLE":
+            continue
+        tag = full.split(f"${{aws_ecr_repository.{repos[0]}.repository_url}}:", 1)[-1]
+        ids = _interpolations(tag, "terraform_data", "id")
+        push_id = _resource(stacks, stack, "terraform_data", ids[0]) if ids else None
+        if push_id is None:
+            problems.append(f"{where} pushes tag {tag!r} to immutable aws_ecr_repository.{repos[0]} without a terraform_data id "
+                            "in it: re-pushing earlier content would hit ImageTagAlreadyExistsException")
+            continue
+        triggers = push.get("triggers") or {}
+        if not triggers or push_id.get("triggers_replace") != triggers:
+            problems.append(f"{where}: terraform_data.{ids[0]}.triggers_replace {push_id.get('triggers_replace')} != the push's "
+                            f"triggers {triggers}: a replaced push could reuse its tag")
+        build = _first((image or {}).get("build"))
+        uncovered = sorted(k for k in ("dockerfile", "target", "platform")
+                           if build.get(k) is not None and build[k] not in triggers.values())
+        if uncovered:
+            problems.append(f"{where}: build {uncovered} of docker_image not in the push triggers: changing them would "
+                            "rebuild different bytes under the same tag")
+    return problems
+
+
+EXEC_LOGGING_MODES_NEEDING_TOOLS = {"DEFAULT", "OVERRIDE"}
+"""ECS Exec `logging`: DEFAULT (to the container's awslogs group) and OVERRIDE (to the cluster's
+log group / bucket) both record the session inside the container; NONE does not."""
+
+
+def exec_enabled_images(stacks: Stacks) -> Iterator[tuple[str, str, str, dict[str, Any] | None]]:
+    """(where, logging mode, container image, the docker_image it was built by or None) for each
+    container of each ECS service with `enable_execute_command = true`."""
+    for stack, _, name, service in resources(stacks, "aws_ecs_service"):
+        if service.get("enable_execute_command") is not True:
+            continue
+        cluster_ref = resolve_ref(stacks, stack, service.get("cluster"))
+        cluster = _resource(stacks, cluster_ref[0], cluster_ref[1], cluster_ref[2]) if cluster_ref else None
+        command = _first(_first((cluster or {}).get("configuration")).get("execute_command_configuration"))
+        mode = command.get("logging", "DEFAULT")
+        task_ref = resolve_ref(stacks, stack, service.get("task_definition"))
+        task = _resource(stacks, task_ref[0], task_ref[1], task_ref[2]) if task_ref else None
+        containers = parse_jsonencode(task["container_definitions"]) if task else []
+        for container in containers:
+            image = str(container.get("image", ""))
+            pushes = _interpolations(image, "docker_registry_image", "sha256_digest")
+            push = _resource(stacks, stack, "docker_registry_image", pushes[0]) if pushes else None
+            built = _pushed_image(stacks, stack, push)[1] if push else None
+            yield f"{stack}: aws_ecs_service.{name} container {container.get('name')}", mode, image, built
+
+
+def check_exec_session_logging(stacks: Stacks) -> list[str]:
+    """Every container ECS Exec may open a logged session in is built from a Dockerfile stage whose
+    image has the tools session logging runs (`script`, `cat`), read from the Dockerfile itself."""
+    problems = []
+    for where, mode, image, built in exec_enabled_images(stacks):
+        if mode not in EXEC_LOGGING_MODES_NEEDING_TOOLS:
+            continue
+        build = _first((built or {}).get("build"))
+        if not build.get("context") or not build.get("dockerfile"):
+            problems.append(f"{where}: image {image!r} is not built from a Dockerfile here, so nothing shows it has "
+                            f"{sorted(EXEC_LOGGING_TOOLS)} for ECS Exec logging {mode}")
+            continue
+        dockerfile = Path(build["context"]) / build["dockerfile"]
+        try:
+            stages = parse(dockerfile)
+            stage = target_stage(stages, build.get("target"))
+        except (OSError, KeyError, AssertionError) as error:
+            problems.append(f"{where}: cannot read {dockerfile} target {build.get('target')!r}: {error}")
+            continue
+        tools = stage_tools(stages, stage)
+        if tools is None:
+            problems.append(f"{where}: {dockerfile.name} stage {stage.name!r} is FROM {stage.image}, whose tools are unknown")
+        elif EXEC_LOGGING_TOOLS - tools:
+            problems.append(f"{where}: ECS Exec logging {mode} needs {sorted(EXEC_LOGGING_TOOLS - tools)}, which "
+                            f"{dockerfile.name} stage {stage.name!r} (FROM {stage.image}) lacks")
     return problems

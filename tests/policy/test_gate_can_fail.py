@@ -117,6 +117,35 @@ def test_protection_check_flags_unprotected_production_data(production: Synth) -
     assert len(problems) == 2, problems
 
 
+def test_image_checks_flag_colliding_pushes_and_unlogged_exec_sessions(preview: Synth) -> None:
+    stacks = copy.deepcopy(stacks_on_disk(preview))
+    compute = stacks["compute"]["resource"]
+    images, pushes = compute["docker_image"], compute["docker_registry_image"]
+    api_image = next(n for n in images if n.startswith("api_image"))
+    gateway_image = next(n for n in images if n.startswith("gateway_image"))
+    api_push = next(n for n in pushes if n.startswith("api_image_push"))
+    gateway_push = next(n for n in pushes if n.startswith("gateway_image_push"))
+    # api: back to a tag that is only the content hash (the defect of issue #18) ...
+    images[api_image]["name"] = images[api_image]["name"].split("-${terraform_data.")[0]
+    # ... gateway: built from the distroless stage while its sessions are logged.
+    images[gateway_image]["build"]["target"] = "runtime"
+    problems = inv.check_image_pushes(stacks)
+    _flagged(problems, f"docker_registry_image.{api_push} pushes tag", "without a terraform_data id")
+    _flagged(problems, f"docker_registry_image.{gateway_push}: build ['target'] of docker_image not in the push triggers")
+    assert len(problems) == 2, problems
+    logging = inv.check_exec_session_logging(stacks)
+    _flagged(logging, "container HeboGatewayService: ECS Exec logging OVERRIDE needs ['cat', 'script'], which "
+                      "Dockerfile.gateway stage 'runtime' (FROM gcr.io/distroless/cc-debian12:nonroot) lacks")
+    assert len(logging) == 1, logging
+    # Sessions not logged need no tools; a push id whose triggers miss one of the push's is flagged.
+    cluster = next(iter(compute["aws_ecs_cluster"].values()))
+    cluster["configuration"]["execute_command_configuration"]["logging"] = "NONE"
+    assert inv.check_exec_session_logging(stacks) == []
+    push_id = next(c for n, c in compute["terraform_data"].items() if n.startswith("gateway_image_push_id"))
+    del push_id["triggers_replace"]["context_sha256"]
+    _flagged(inv.check_image_pushes(stacks), f"docker_registry_image.{gateway_push}: terraform_data.")
+
+
 @pytest.fixture(scope="module")
 def broken_scan(broken_preview: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> ScanResult:
     subset = {k: broken_preview[k] for k in ("network", "data", "compute")}

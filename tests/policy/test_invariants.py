@@ -43,8 +43,10 @@ def test_no_world_open_ingress_except_alb_http_https(stage) -> None:
 
 @pytest.mark.parametrize(
     "check",
-    [inv.check_iam, inv.check_encryption, inv.check_no_nulls, inv.check_task_definitions],
-    ids=["iam-statements-scoped", "storage-encrypted", "no-nulls-inside-blocks", "no-secrets-in-task-environment"],
+    [inv.check_iam, inv.check_encryption, inv.check_no_nulls, inv.check_task_definitions, inv.check_image_pushes,
+     inv.check_exec_session_logging],
+    ids=["iam-statements-scoped", "storage-encrypted", "no-nulls-inside-blocks", "no-secrets-in-task-environment",
+         "no-push-can-collide-with-an-immutable-tag", "exec-logging-has-script-and-cat"],
 )
 def test_whole_app_invariant(stage, check) -> None:  # type: ignore[no-untyped-def]
     _, stacks = stage
@@ -76,3 +78,18 @@ def test_invariants_have_something_to_check(stage) -> None:
     assert {"aws_s3_bucket", "aws_rds_cluster", "aws_cloudwatch_log_group", "aws_secretsmanager_secret",
             "aws_ecr_repository", "aws_instance", "aws_vpc_security_group_ingress_rule",
             "aws_ecs_task_definition"} <= types
+
+
+def test_image_invariants_met_every_push_and_every_exec_enabled_container(stage) -> None:
+    """Non-vacuity of the two image rules: both services push in build mode, and ECS Exec (with
+    logged sessions) is on for exactly the non-production services, each built from `debug`."""
+    synth, stacks = stage
+    pushes = list(inv.resources(stacks, "docker_registry_image"))
+    assert len(pushes) == 2 and all(stack == "compute" for stack, _, _, _ in pushes)
+    checked = list(inv.exec_enabled_images(stacks))
+    if synth.stage == "production":
+        assert checked == []
+    else:
+        assert sorted(where.rsplit(" ", 1)[-1] for where, _, _, _ in checked) == ["HeboApiService", "HeboGatewayService"]
+        assert {mode for _, mode, _, _ in checked} == {"OVERRIDE"}
+        assert {built["build"]["target"] for _, _, _, built in checked} == {"debug"}

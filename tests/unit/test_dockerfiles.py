@@ -1,52 +1,25 @@
-"""The Dockerfile templates (docker/): Bun build stage, distroless non-root runtime, right port.
+"""The Dockerfile templates (docker/): Bun build stage, distroless non-root runtime (the default
+target), a Debian-slim `debug` twin for exec-enabled stages, right port.
 
-No Docker daemon here, so the files are parsed as text: instructions (continuations joined,
-comments dropped) grouped into stages at each FROM.
+No Docker daemon here, so the files are parsed as text (tests/policy/dockerfile.py); what only a
+real `docker build` and an ECS Exec session can confirm is listed in docs/compute.md.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from config.stage import policy_for
 from config.topology import SERVICE_PORTS
+from policy.dockerfile import EXEC_LOGGING_TOOLS, parse, stage_tools, target_stage
 
 DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker"
 EXAMPLE_APP = DOCKER_DIR / "example-app"
 NONROOT = "65532:65532"
-
-
-@dataclass
-class Stage:
-    image: str
-    name: str | None
-    instructions: list[tuple[str, str]] = field(default_factory=list)
-
-    def args(self, keyword: str) -> list[str]:
-        return [arg for kw, arg in self.instructions if kw == keyword]
-
-
-def parse(path: Path) -> list[Stage]:
-    text = re.sub(r"\\\n", " ", path.read_text())
-    stages: list[Stage] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        keyword, _, rest = line.partition(" ")
-        keyword = keyword.upper()
-        if keyword == "FROM":
-            match = re.fullmatch(r"(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", rest.strip(), re.IGNORECASE)
-            assert match, line
-            stages.append(Stage(image=match.group(1), name=match.group(2)))
-        else:
-            assert stages, f"{path.name}: {keyword} before the first FROM"
-            stages[-1].instructions.append((keyword, rest.strip()))
-    return stages
 
 
 @pytest.fixture(params=sorted(SERVICE_PORTS))
@@ -58,8 +31,23 @@ def test_parser_groups_stages() -> None:
     stages = parse(DOCKER_DIR / "Dockerfile.api")
     assert [(s.image, s.name) for s in stages] == [
         ("oven/bun:1.2", "build"),
+        ("debian:12-slim", "debug"),
         ("gcr.io/distroless/cc-debian12:nonroot", "runtime"),
     ]
+    assert target_stage(stages, None) is stages[-1]
+    assert target_stage(stages, "debug") is stages[1]
+    with pytest.raises(KeyError, match="no stage named 'nope'"):
+        target_stage(stages, "nope")
+
+
+def test_stage_tools_follow_from_stage_and_refuse_unknown_bases(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM debian:12-slim AS base\nFROM base AS child\nFROM alpine:3 AS other\n"
+                          "FROM gcr.io/distroless/cc-debian12:nonroot\n")
+    base, child, other, final = parse(dockerfile)
+    assert stage_tools([base, child, other, final], child) == {"sh", "script", "cat"}
+    assert stage_tools([base, child, other, final], other) is None
+    assert stage_tools([base, child, other, final], final) == frozenset()
 
 
 def test_build_stage_compiles_with_bun_1(service: str) -> None:
@@ -96,3 +84,22 @@ def test_example_app_is_a_buildable_bun_workspace(service: str) -> None:
     assert f'"apps/{service}"' in lock and f"@hebo-example/{service}@workspace:apps/{service}" in lock
     ignored = (EXAMPLE_APP / ".dockerignore").read_text().split()
     assert "node_modules" in ignored and ".git" in ignored
+
+
+def test_debug_stage_is_the_runtime_stage_on_a_base_with_the_exec_logging_tools(service: str) -> None:
+    stages = parse(DOCKER_DIR / f"Dockerfile.{service}")
+    debug, runtime = target_stage(stages, "debug"), target_stage(stages, "runtime")
+    assert EXEC_LOGGING_TOOLS <= stage_tools(stages, debug)  # type: ignore[operator]
+    assert not EXEC_LOGGING_TOOLS & stage_tools(stages, runtime)  # type: ignore[operator]
+    # The build fails if the base image ever loses a tool, instead of sessions going unlogged.
+    assert debug.args("RUN") == [" && ".join(f"command -v {tool}" for tool in ("script", "cat"))]
+    # Otherwise identical to the runtime stage: same binary, user, port and entrypoint.
+    without_run = [i for i in debug.instructions if i[0] != "RUN"]
+    assert without_run == [i for i in runtime.instructions]
+
+
+@pytest.mark.parametrize("stage", ["production", "pr-42", "dev"])
+def test_stage_policy_builds_debug_exactly_where_ecs_exec_is_on(stage: str) -> None:
+    policy = policy_for(stage)
+    assert policy.image_target == ("debug" if policy.ecs_exec else "runtime")
+    assert policy.image_target == ("runtime" if stage == "production" else "debug")
