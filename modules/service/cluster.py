@@ -24,8 +24,11 @@ class FargateClusterProps:
     kms_key_arn: str
     """Encrypts ECS Exec session data and its log group."""
     exec_log_group_name: str | None = None
-    """When set, ECS Exec sessions are logged (encrypted) to this existing log group; None keeps
-    the cluster's default (no session logging), which is right when nobody may exec at all."""
+    """When set, ECS Exec sessions are logged (`logging = "OVERRIDE"`, encrypted) to this existing
+    log group; None keeps the cluster's default, which is right when nobody may exec at all.
+    Logging only works when the containers' images have `script` and `cat` (the SSM agent runs
+    them in the container: ECS developer guide, "Logging and auditing using ECS Exec";
+    aws/amazon-ssm-agent#653), hence the `debug` Dockerfile stage for exec-enabled stages."""
 
 
 class FargateCluster(Construct):
