@@ -8,11 +8,12 @@ ACM certificate and A/AAAA aliases, autoscaling and alarms. All stage difference
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modules.cdk import Construct, Token, aws
+from modules.cdk import Annotations, Construct, Token, aws
 from modules.dns_records import DnsValidatedCertificate, alias_records
 from modules.iam import Condition, ServiceRole, ServiceRoleProps, Statement
 from modules.logs import log_group
@@ -53,6 +54,10 @@ ECS_EXEC_ACTIONS = (
     "ssmmessages:OpenDataChannel",
 )
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
+PREBUILT_EXEC_WARNING = (
+    "ECS Exec sessions of this stage are logged, which needs `script` and `cat` in the images; "
+    "nothing here can inspect prebuilt images: build them with `--target debug` (docs/compute.md, ECS Exec)"
+)
 
 
 def require_dockerfiles(context: Path) -> None:
@@ -180,6 +185,9 @@ class ComputeStack(HeboStack):
         Exec-enabled stages build the Dockerfile's `debug` stage (see StagePolicy.image_target)."""
         settings = self.settings
         if settings.image_mode == "prebuilt":
+            if self.policy.ecs_exec:
+                Annotations.of(self).add_warning(PREBUILT_EXEC_WARNING)
+                print(f"warning: compute: {PREBUILT_EXEC_WARNING}", file=sys.stderr)
             return {"api": settings.api_image, "gateway": settings.gateway_image}
         context = settings.app_repo
         require_dockerfiles(context)

@@ -599,6 +599,17 @@ def test_prebuilt_mode_has_no_docker_at_all(prebuilt: Synth) -> None:
     assert len(prebuilt.resources("compute", "aws_ecr_repository")) == 2
 
 
+def test_prebuilt_images_in_an_exec_stage_warn_that_logging_needs_the_debug_target(prebuilt: Synth, preview: Synth) -> None:
+    def warnings(s: Synth) -> list[str]:
+        return [a["message"] for a in s.manifest["stacks"]["compute"]["annotations"] if a["level"] == "@cdktf/warn"]
+
+    assert warnings(prebuilt) == [
+        "ECS Exec sessions of this stage are logged, which needs `script` and `cat` in the images; nothing here "
+        "can inspect prebuilt images: build them with `--target debug` (docs/compute.md, ECS Exec)"
+    ]
+    assert warnings(preview) == []  # build mode: the invariant reads the Dockerfile instead
+
+
 def test_prebuilt_ecr_image_outside_our_repositories_may_be_pulled(prebuilt: Synth) -> None:
     api = {s["sid"]: s for s in statements(prebuilt, "api_execution_role")}
     repo, _ = one(prebuilt, "aws_ecr_repository", "api_repository")
