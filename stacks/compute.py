@@ -27,6 +27,7 @@ from modules.service.image import (
     EcrRepository,
     EcrRepositoryProps,
     context_hash,
+    dockerfile_stage_names,
     ecr_docker_provider,
     ecr_repository_arn,
 )
@@ -60,13 +61,20 @@ PREBUILT_EXEC_WARNING = (
 )
 
 
-def require_dockerfiles(context: Path) -> None:
-    """Fail synth (not the later `docker build`) when build mode has nothing to build."""
+def require_dockerfiles(context: Path, target: str) -> None:
+    """Fail synth (not the later `docker build`) when build mode has nothing to build: a missing
+    Dockerfile, or one without the stage this stage builds (`debug` or `runtime`). Raises ConfigError."""
     missing = [DOCKERFILES[svc] for svc in SERVICES if not (context / DOCKERFILES[svc]).is_file()]
     if missing:
         raise ConfigError(
             f"invalid HEBO_APP_REPO {str(context)!r}: {', '.join(missing)} not found there "
             "(build mode builds the images from it; set HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE to use pre-built images)"
+        )
+    stageless = [DOCKERFILES[svc] for svc in SERVICES if target not in dockerfile_stage_names(context / DOCKERFILES[svc])]
+    if stageless:
+        raise ConfigError(
+            f"invalid HEBO_APP_REPO {str(context)!r}: {', '.join(stageless)} has no stage named {target!r} "
+            "(this stage builds it; copy the current templates from docker/, see docs/compute.md)"
         )
 
 
@@ -190,7 +198,7 @@ class ComputeStack(HeboStack):
                 print(f"warning: compute: {PREBUILT_EXEC_WARNING}", file=sys.stderr)
             return {"api": settings.api_image, "gateway": settings.gateway_image}
         context = settings.app_repo
-        require_dockerfiles(context)
+        require_dockerfiles(context, self.policy.image_target)
         content_hash = context_hash(context)[:32]
         provider = ecr_docker_provider(self, "docker")
         return {

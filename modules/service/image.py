@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -58,6 +59,15 @@ def context_hash(root: Path, excluded_dirs: Iterable[str] = EXCLUDED_DIRS) -> st
                 digest.update(path.read_bytes())
             digest.update(b"\0")
     return digest.hexdigest()
+
+
+_FROM_AS = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?\S+\s+AS\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def dockerfile_stage_names(dockerfile: Path) -> list[str]:
+    """Names of the `FROM <image> AS <name>` stages of a Dockerfile, in order (what
+    `docker build --target` accepts). Raises OSError when the file cannot be read."""
+    return _FROM_AS.findall(dockerfile.read_text())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,8 +215,6 @@ class BuiltImage(Construct):
 def ecr_repository_arn(image_uri: str, partition: str = "aws") -> str | None:
     """The repository ARN of an ECR image URI (`acct.dkr.ecr.region.amazonaws.com/repo:tag`),
     or None for images from other registries (which need no ECR pull permission)."""
-    import re
-
     match = re.fullmatch(r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?:[:@].*)?", image_uri)
     if not match:
         return None

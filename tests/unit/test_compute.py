@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from synth_support import Synth
 
-from modules.service.image import context_hash, ecr_repository_arn
+from modules.service.image import context_hash, dockerfile_stage_names, ecr_repository_arn
 from stacks.compute import require_dockerfiles
 from config.secrets import secrets_for
 from config.stage import ConfigError
@@ -644,11 +644,23 @@ def test_context_hash_ignores_dependencies_and_tracks_sources(tmp_path: Path) ->
 
 
 def test_build_mode_without_dockerfiles_fails_synth_clearly(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile.api").write_text("FROM scratch\n")
+    (tmp_path / "Dockerfile.api").write_text("FROM scratch AS runtime\n")
     with pytest.raises(ConfigError, match=r"invalid HEBO_APP_REPO .*Dockerfile\.gateway not found"):
-        require_dockerfiles(tmp_path)
-    (tmp_path / "Dockerfile.gateway").write_text("FROM scratch\n")
-    require_dockerfiles(tmp_path)
+        require_dockerfiles(tmp_path, "runtime")
+    (tmp_path / "Dockerfile.gateway").write_text("FROM debian:12-slim AS debug\nFROM --platform=linux/arm64 scratch as runtime\n")
+    require_dockerfiles(tmp_path, "runtime")
+    # Templates from before the debug stage existed: an exec-enabled stage cannot build them.
+    with pytest.raises(ConfigError, match=r"^invalid HEBO_APP_REPO '.*': Dockerfile\.api has no stage named 'debug' "
+                                          r"\(this stage builds it; copy the current templates from docker/"):
+        require_dockerfiles(tmp_path, "debug")
+
+
+def test_dockerfile_stage_names_are_the_build_targets() -> None:
+    templates = Path(__file__).resolve().parents[2] / "docker"
+    assert {svc: dockerfile_stage_names(templates / f"Dockerfile.{svc}") for svc in SERVICES} == {
+        "api": ["build", "debug", "runtime"],
+        "gateway": ["build", "debug", "runtime"],
+    }
 
 
 # -- monitoring and outputs ------------------------------------------------------------------
