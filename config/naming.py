@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from config.secrets import secret_path
 from config.topology import APPS, SERVICES
-from config.stage import ConfigError, StageKind, check_stage_syntax
+from config.stage import ConfigError, StagePolicy, policy_for
 
 
 @dataclass(frozen=True)
@@ -76,12 +76,16 @@ SECURITY_GROUPS = ("alb", "service", "database", "migrator", "bastion", "nat", "
 
 @dataclass(frozen=True)
 class Names:
-    """Physical names for one (app, stage, zone). `global` names live in the account-wide dns stack."""
+    """Physical names for one (app, stage policy, zone). `global` names live in the account-wide
+    dns stack. The stage's name and kind, and the domain scheme, come from the policy."""
 
     app: str
-    stage: str
     zone: str
-    kind: StageKind
+    policy: StagePolicy
+
+    @property
+    def stage(self) -> str:
+        return self.policy.name
 
     @property
     def prefix(self) -> str:
@@ -187,12 +191,10 @@ class Names:
         return f"{self.app}_ksk"
 
     def domain(self, app: str) -> str:
-        """`{app}.{zone}` in production, `{stage}.dev.{app}.{zone}` everywhere else."""
+        """The domain of one of APPS, by the policy's scheme (StagePolicy.domain); ConfigError for other apps."""
         if app not in APPS:
             raise ConfigError(f"unknown app {app!r}: allowed are {list(APPS)}")
-        if self.kind is StageKind.PRODUCTION:
-            return f"{app}.{self.zone}"
-        return f"{self.stage}.dev.{app}.{self.zone}"
+        return self.policy.domain(app, self.zone)
 
     # -- the catalog --------------------------------------------------------------------------
     def catalog(self) -> list[tuple[str, str]]:
@@ -257,17 +259,20 @@ def service_display_name(service: str) -> str:
     return f"Hebo{service.capitalize()}Service"
 
 
-def build_names(app: str, stage: str, zone: str, preview_pattern: str | None = None) -> Names:
-    """Validate the stage against every derived name and return the naming helper."""
-    kind = check_stage_syntax(stage, preview_pattern)
+def build_names(app: str, policy: StagePolicy, zone: str) -> Names:
+    """Validate the app name and every derived name of the policy's stage; return the naming helper.
+
+    Raises ConfigError for an app name that is not 1-12 lowercase letters/digits, or a stage
+    whose derived names break an AWS rule in RULES (the message gives the longest stage that fits).
+    """
     if not re.fullmatch(r"[a-z][a-z0-9]{0,11}", app):
         raise ConfigError(f"invalid app name {app!r}: must be 1-12 lowercase letters/digits, starting with a letter")
-    names = Names(app=app, stage=stage, zone=zone, kind=kind)
+    names = Names(app=app, zone=zone, policy=policy)
     problems = names.problems()
     if problems:
         limit = max_stage_length(app, zone)
         raise ConfigError(
-            f"invalid stage {stage!r}: {problems[0]}; with app {app!r} and zone {zone!r} "
+            f"invalid stage {policy.name!r}: {problems[0]}; with app {app!r} and zone {zone!r} "
             f"stage names may be at most {limit} characters"
         )
     return names
@@ -277,7 +282,7 @@ def max_stage_length(app: str, zone: str) -> int:
     """The longest preview name for which every derived name fits, computed from the catalog."""
     longest = 0
     for length in range(1, 64):
-        candidate = Names(app=app, stage="p" * length, zone=zone, kind=StageKind.PREVIEW)
+        candidate = Names(app=app, zone=zone, policy=policy_for("p" * length))
         if candidate.problems():
             break
         longest = length

@@ -74,7 +74,8 @@ def _load_bundle_module() -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, MIGRATOR_BUNDLE_SOURCE)
-    assert spec and spec.loader
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {MIGRATOR_BUNDLE_SOURCE}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses resolve their module while the class is built
     spec.loader.exec_module(module)
@@ -358,8 +359,10 @@ class DataStack(HeboStack):
     def _secondary_cluster(self, settings: Settings, network: NetworkOutputs, global_cluster: Any, primary: AuroraCluster) -> None:
         """The global database's second region: own key, subnets and security group; replicates everything else."""
         secondary = network.secondary
-        # StagePolicy guarantees db_global_cluster implies secondary_region_network.
-        assert secondary is not None, "the network stack exports no secondary-region VPC"
+        if secondary is None:  # StagePolicy.__post_init__ makes db_global_cluster imply secondary_region_network
+            raise ConfigError(
+                f"invalid stage policy for {self.policy.name!r}: db_global_cluster needs the network stack's secondary-region VPC"
+            )
         provider = self.provider_for(secondary.region)
         key = self.stage_key(
             "secondary_key",

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from config.naming import RULES, SECURITY_GROUPS, build_names, max_stage_length
 from config.secrets import SECRETS
-from config.stage import ConfigError, check_stage_syntax
+from config.stage import ConfigError, check_stage_syntax, policy_for
 from synth_support import Synth
 
 ZONE = "hebo.ai"
@@ -41,7 +41,7 @@ def _accepted(stage: str) -> bool:
 def test_every_accepted_stage_yields_only_valid_names(data: st.DataObject, app: str) -> None:
     stage = data.draw(stage_names(app))
     assume(_accepted(stage))
-    names = build_names(app, stage, ZONE)
+    names = build_names(app, policy_for(stage), ZONE)
     assert names.problems() == []
     assert all(RULES[rule].check(name) is None for rule, name in names.catalog())
 
@@ -50,9 +50,9 @@ def test_every_accepted_stage_yields_only_valid_names(data: st.DataObject, app: 
 def test_one_character_past_the_limit_is_rejected_with_the_limit(app: str) -> None:
     limit = max_stage_length(app, ZONE)
     assert limit >= 8, "preview names like pr-12345 must fit"
-    build_names(app, "p" * limit, ZONE)
+    build_names(app, policy_for("p" * limit), ZONE)
     with pytest.raises(ConfigError, match=rf"at most {limit} characters"):
-        build_names(app, "p" * (limit + 1), ZONE)
+        build_names(app, policy_for("p" * (limit + 1)), ZONE)
 
 
 # --- the synthesized preview uses the Names output -------------------------------------------

@@ -883,7 +883,7 @@ def test_alb_log_and_waf_policy_and_names() -> None:
     assert [(p.alb_log_retention_days, p.waf) for p in map(policy_for, ("production", "pr-7", "dev"))] == [
         (90, True), (7, False), (7, False)
     ]
-    names = build_names("hebo", "pr-7", "hebo.ai")
+    names = build_names("hebo", policy_for("pr-7"), "hebo.ai")
     assert (names.alb_logs_bucket_prefix(), names.web_acl(), names.waf_log_group()) == (
         "hebo-pr-7-alb-logs-", "hebo-pr-7-albs", "aws-waf-logs-hebo-pr-7"
     )
