@@ -336,14 +336,13 @@ class DataStack(HeboStack):
     def _cluster_common(self, settings: Settings, *, kms_key_arn: str, region_role: str) -> dict[str, Any]:
         """Props shared by the primary and the secondary cluster."""
         policy, names = self.policy, self.names
-        suffix = "" if region_role == "primary" else f"-{region_role}"
         return dict(
             identifier=names.db_cluster(region_role),
             port=POSTGRES_PORT,
             engine_version=settings.db_engine_version,
-            subnet_group_name=names.db_group(f"db-subnets{suffix}"),
-            cluster_parameter_group_name=names.db_group(f"db-cluster-params{suffix}"),
-            instance_parameter_group_name=names.db_group(f"db-instance-params{suffix}"),
+            subnet_group_name=names.db_subnet_group(region_role),
+            cluster_parameter_group_name=names.db_cluster_parameter_group(region_role),
+            instance_parameter_group_name=names.db_instance_parameter_group(region_role),
             cluster_parameters=CLUSTER_PARAMETERS,
             kms_key_arn=kms_key_arn,
             monitoring_role_arn=self.monitoring_role.arn,

@@ -6,7 +6,6 @@ import pytest
 
 from policy import invariants as inv
 from policy.conftest import STAGE_LABELS, stacks_on_disk
-from stacks.backends import state_scope
 from synth_support import Synth
 
 ACCOUNT_WIDE = {"dns"}
@@ -20,7 +19,7 @@ def stage(request: pytest.FixtureRequest, stage_synths: dict[str, Synth]) -> tup
 
 def expected_tags(synth: Synth):
     def expected(stack: str) -> dict[str, str]:
-        return {"app": synth.settings.app, "stage": state_scope(synth.settings, stack in ACCOUNT_WIDE),
+        return {"app": synth.settings.app, "stage": synth.settings.names.state_scope(stack in ACCOUNT_WIDE),
                 "stack": stack, "managed-by": "cdktf"}
     return expected
 
