@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, Callable, Iterator, Mapping
 
-from policy.hcl_literal import parse_jsonencode
+from synth_support import parse_jsonencode
 
 Stacks = Mapping[str, dict[str, Any]]
 DEFAULT_TAG_KEYS = ("app", "stage", "stack", "managed-by")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synth_support import Synth
+from synth_support import Synth, parse_jsonencode, ref, without_metadata
 
 from modules.service.image import context_hash, ecr_repository_arn
 from stacks.compute import require_dockerfiles
@@ -58,15 +58,6 @@ def one(s: Synth, rtype: str, prefix: str) -> tuple[str, dict[str, Any]]:
     return found[0]
 
 
-def clean(resource: dict[str, Any]) -> dict[str, Any]:
-    """A resource's arguments without cdktf's `//` metadata."""
-    return {k: v for k, v in resource.items() if k != "//"}
-
-
-def ref(rtype: str, logical: str, attr: str) -> str:
-    return f"${{{rtype}.{logical}.{attr}}}"
-
-
 def resolve(s: Synth, stack: str, reference: str) -> str:
     """`${data.terraform_remote_state...outputs.X}` → the value expression of output X upstream."""
     match = re.fullmatch(r"\$\{" + re.escape(REMOTE.format(stack=stack)) + r"([^}]+)\}", reference)
@@ -82,34 +73,9 @@ def secret_name(s: Synth, reference: str) -> str:
     return s.resources("data", "aws_secretsmanager_secret")[match.group(1)]["name"]
 
 
-def decode_jsonencode(expression: str) -> Any:
-    """`${jsonencode([...])}` (HCL object syntax with bare references) → Python, references as `${…}`."""
-    assert expression.startswith("${jsonencode(") and expression.endswith(")}"), expression[:40]
-    body, out, i = expression[len("${jsonencode(") : -2], [], 0
-    while i < len(body):
-        char = body[i]
-        if char == '"':
-            j = i + 1
-            while body[j] != '"':
-                j += 2 if body[j] == "\\" else 1
-            out.append(body[i : j + 1])
-            i = j + 1
-        elif body.startswith(" = ", i):
-            out.append(": ")
-            i += 3
-        elif char.isalpha() or char == "_":
-            word = re.match(r"[A-Za-z_][\w.\-]*", body[i:]).group(0)  # type: ignore[union-attr]
-            out.append(word if word in ("true", "false", "null") else json.dumps("${" + word + "}"))
-            i += len(word)
-        else:
-            out.append(char)
-            i += 1
-    return json.loads("".join(out))
-
-
 def container(s: Synth, svc: str) -> dict[str, Any]:
     _, task = one(s, "aws_ecs_task_definition", f"{svc}_service_task")
-    (definition,) = decode_jsonencode(task["container_definitions"])
+    (definition,) = parse_jsonencode(task["container_definitions"])
     return definition
 
 
@@ -272,7 +238,7 @@ def test_build_mode_image_is_pinned_by_digest(preview: Synth, svc: str) -> None:
 def test_log_groups_are_encrypted_with_stage_retention(stage: Synth) -> None:
     key, _ = one(stage, "aws_kms_key", "key")
     for svc, (display, _) in SERVICES.items():
-        group = clean(stage.resource("compute", "aws_cloudwatch_log_group", f"{svc}_logs"))
+        group = without_metadata(stage.resource("compute", "aws_cloudwatch_log_group", f"{svc}_logs"))
         assert group == {
             "name": f"/ecs/hebo-{stage.stage}/{display}",
             "retention_in_days": 365 if stage.stage == "production" else 7,
@@ -640,12 +606,12 @@ def test_build_mode_without_dockerfiles_fails_synth_clearly(tmp_path: Path) -> N
 # -- monitoring and outputs ------------------------------------------------------------------
 def test_alarm_topic_is_encrypted_and_email_is_optional(stage: Synth, prebuilt: Synth) -> None:
     key, _ = one(stage, "aws_kms_key", "key")
-    assert clean(stage.resource("compute", "aws_sns_topic", "alarms")) == {
+    assert without_metadata(stage.resource("compute", "aws_sns_topic", "alarms")) == {
         "name": f"hebo-{stage.stage}-alarms",
         "kms_master_key_id": ref("aws_kms_key", key, "arn"),
     }
     assert stage.resources("compute", "aws_sns_topic_subscription") == {}
-    assert clean(prebuilt.resource("compute", "aws_sns_topic_subscription", "alarm_email")) == {
+    assert without_metadata(prebuilt.resource("compute", "aws_sns_topic_subscription", "alarm_email")) == {
         "topic_arn": "${aws_sns_topic.alarms.arn}",
         "protocol": "email",
         "endpoint": "oncall@example.com",
@@ -714,7 +680,7 @@ def alb_log_bucket(s: Synth) -> str:
 def attached_to_log_bucket(s: Synth, rtype: str) -> dict[str, Any]:
     """The one `rtype` resource whose `bucket` is the ALB log bucket."""
     bucket_id = ref("aws_s3_bucket", alb_log_bucket(s), "id")
-    found = [clean(v) for v in s.resources("compute", rtype).values() if v.get("bucket") == bucket_id]
+    found = [without_metadata(v) for v in s.resources("compute", rtype).values() if v.get("bucket") == bucket_id]
     assert len(found) == 1, rtype
     return found[0]
 
@@ -729,7 +695,7 @@ def test_alb_log_bucket_is_private_sse_s3_versioned_and_expires_logs(every_stage
     production = s.stage == "production"
     assert len(s.resources("compute", "aws_s3_bucket")) == 1
     _, bucket = one(s, "aws_s3_bucket", "alb_logs_bucket")
-    assert clean(bucket) == {
+    assert without_metadata(bucket) == {
         "bucket_prefix": f"hebo-{s.stage}-alb-logs-",
         "force_destroy": not production,
         "lifecycle": {"prevent_destroy": production},
@@ -773,7 +739,7 @@ def test_alb_log_bucket_policy_lets_only_elb_write_each_service_prefix(stage: Sy
     bucket = alb_log_bucket(stage)
     arn = ref("aws_s3_bucket", bucket, "arn")
     (elb_account,) = stage.data_sources("compute", "aws_elb_service_account")
-    assert clean(stage.data_sources("compute", "aws_elb_service_account")[elb_account]) == {}  # provider region
+    assert without_metadata(stage.data_sources("compute", "aws_elb_service_account")[elb_account]) == {}  # provider region
     policy = attached_to_log_bucket(stage, "aws_s3_bucket_policy")
     pab, _ = one(stage, "aws_s3_bucket_public_access_block", "alb_logs_bucket")
     match = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}", policy.pop("policy"))
@@ -782,7 +748,7 @@ def test_alb_log_bucket_policy_lets_only_elb_write_each_service_prefix(stage: Sy
                       "depends_on": [f"aws_s3_bucket_public_access_block.{pab}"]}
     logs = [f"{arn}/{svc}/AWSLogs/${{data.aws_caller_identity.account.account_id}}/*" for svc in ("api", "gateway")]
     document = stage.data_sources("compute", "aws_iam_policy_document")[match.group(1)]
-    assert clean(document)["statement"] == [
+    assert without_metadata(document)["statement"] == [
         {"sid": "ElbAccountWrites", "effect": "Allow", "actions": ["s3:PutObject"], "resources": logs,
          "principals": [{"type": "AWS", "identifiers": [f"${{data.aws_elb_service_account.{elb_account}.arn}}"]}]},
         {"sid": "ElbLogDeliveryWrites", "effect": "Allow", "actions": ["s3:PutObject"], "resources": logs,
@@ -828,7 +794,7 @@ def test_production_albs_are_behind_one_waf_web_acl(production: Synth) -> None:
                 "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
                 "visibility_config": visibility(f"{stem}-{name}")}
 
-    assert clean(acl) == {
+    assert without_metadata(acl) == {
         "name": stem,
         "description": "hebo-production API and Gateway load balancers",
         "scope": "REGIONAL",
@@ -853,10 +819,10 @@ def test_production_waf_logs_blocked_and_counted_requests_to_a_kms_log_group(pro
     acl_name, _ = one(production, "aws_wafv2_web_acl", "waf")
     key, _ = one(production, "aws_kms_key", "key")
     logs = production.resource("compute", "aws_cloudwatch_log_group", "waf_logs")
-    assert clean(logs) == {"name": "aws-waf-logs-hebo-production", "retention_in_days": 365,
+    assert without_metadata(logs) == {"name": "aws-waf-logs-hebo-production", "retention_in_days": 365,
                            "kms_key_id": ref("aws_kms_key", key, "arn")}
     _, logging = one(production, "aws_wafv2_web_acl_logging_configuration", "waf")
-    assert clean(logging) == {
+    assert without_metadata(logging) == {
         "resource_arn": ref("aws_wafv2_web_acl", acl_name, "arn"),
         "log_destination_configs": ["${aws_cloudwatch_log_group.waf_logs.arn}"],
         "redacted_fields": [{"single_header": {"name": "authorization"}}, {"single_header": {"name": "cookie"}}],
