@@ -6,10 +6,8 @@ import pytest
 
 from policy import invariants as inv
 from policy.conftest import STAGE_LABELS, stacks_on_disk
+from expectations import TAG_STAGE, expect
 from synth_support import Synth
-
-ACCOUNT_WIDE = {"dns"}
-
 
 @pytest.fixture(scope="module", params=STAGE_LABELS)
 def stage(request: pytest.FixtureRequest, stage_synths: dict[str, Synth]) -> tuple[Synth, dict]:
@@ -19,7 +17,7 @@ def stage(request: pytest.FixtureRequest, stage_synths: dict[str, Synth]) -> tup
 
 def expected_tags(synth: Synth):
     def expected(stack: str) -> dict[str, str]:
-        return {"app": synth.settings.app, "stage": synth.settings.names.state_scope(stack in ACCOUNT_WIDE),
+        return {"app": synth.settings.app, "stage": TAG_STAGE.get(stack, expect(synth).stage),
                 "stack": stack, "managed-by": "cdktf"}
     return expected
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from expectations import expect
 from synth_support import Synth, parse_jsonencode, ref, without_metadata
 
 from modules.service.image import context_hash, ecr_repository_arn
@@ -89,11 +90,11 @@ def statements(s: Synth, role_prefix: str) -> list[dict[str, Any]]:
 def test_one_cluster_with_both_fargate_providers(stage: Synth) -> None:
     _, cluster = one(stage, "aws_ecs_cluster", "cluster")
     assert cluster["name"] == f"hebo-{stage.stage}"
-    insights = "enabled" if stage.stage == "production" else "disabled"
+    insights = "enabled" if expect(stage)["container_insights"] else "disabled"
     assert cluster["setting"] == [{"name": "containerInsights", "value": insights}]
     _, providers = one(stage, "aws_ecs_cluster_capacity_providers", "cluster")
     assert providers["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
-    default = "FARGATE" if stage.stage == "production" else "FARGATE_SPOT"
+    default = expect(stage)["capacity_provider"]
     assert providers["default_capacity_provider_strategy"] == [{"base": 0, "capacity_provider": default, "weight": 1}]
 
 
@@ -119,7 +120,7 @@ def test_ecs_exec_session_logging_only_where_exec_is_enabled(production: Synth, 
 def test_compute_key_alias_rotation_and_protection(stage: Synth) -> None:
     _, key = one(stage, "aws_kms_key", "key")
     assert key["enable_key_rotation"] is True
-    assert key["lifecycle"] == {"prevent_destroy": stage.stage == "production"}
+    assert key["lifecycle"] == {"prevent_destroy": expect(stage)["protect"]}
     _, alias = one(stage, "aws_kms_alias", "key")
     assert alias["name"] == f"alias/hebo-{stage.stage}-compute"
 
@@ -129,8 +130,8 @@ def test_compute_key_alias_rotation_and_protection(stage: Synth) -> None:
 def test_task_definition_is_fargate_arm64_sized_per_stage(stage: Synth, svc: str) -> None:
     display, _ = SERVICES[svc]
     _, task = one(stage, "aws_ecs_task_definition", f"{svc}_service_task")
-    cpu, memory = ("1024", "2048") if stage.stage == "production" else ("256", "512")
-    exec_volumes = [] if stage.stage == "production" else [{"name": "exec-agents"}, {"name": "exec-ssm-lib"}, {"name": "exec-ssm-log"}]
+    cpu, memory = str(expect(stage)["task_cpu"]), str(expect(stage)["task_memory_mib"])
+    exec_volumes = [{"name": "exec-agents"}, {"name": "exec-ssm-lib"}, {"name": "exec-ssm-log"}] if expect(stage)["ecs_exec"] else []
     assert {k: v for k, v in task.items() if k not in ("//", "container_definitions", "execution_role_arn", "task_role_arn")} == {
         "family": f"hebo-{stage.stage}-{display}",
         "cpu": cpu,
@@ -154,12 +155,12 @@ def test_container_environment_is_exact_and_secret_free(stage: Synth, svc: str) 
     assert [e["name"] for e in c["environment"]] == sorted(env)  # sorted: stable task definition JSON
     assert set(env) == {"PORT", "LOG_LEVEL", "NO_COLOR", "PG_HOST", "PG_PORT", "PG_DATABASE", "PG_USER"}
     assert env["PORT"] == str(port)
-    assert env["LOG_LEVEL"] == ("info" if stage.stage == "production" else "debug")
+    assert env["LOG_LEVEL"] == expect(stage)["log_level"]
     assert env["NO_COLOR"] == "1"
     assert env["PG_PORT"] == "5432" and env["PG_DATABASE"] == "hebo"
     assert re.fullmatch(r"[a-z_][a-z0-9_]*", env["PG_USER"]), env["PG_USER"]
     # Through RDS Proxy where the policy has one (production), else the cluster writer.
-    endpoint = r"\$\{aws_db_proxy\.[^.]+\.endpoint\}" if stage.settings.policy.db_proxy else r"\$\{aws_rds_cluster\.[^.]+\.endpoint\}"
+    endpoint = r"\$\{aws_db_proxy\.[^.]+\.endpoint\}" if expect(stage)["db_proxy"] else r"\$\{aws_rds_cluster\.[^.]+\.endpoint\}"
     assert re.fullmatch(endpoint, resolve(stage, "data", env["PG_HOST"])), env["PG_HOST"]
     assert not set(env) & set(EXPECTED_SECRET_ENV[svc])
     assert not any(s.env in env for s in secrets_for(svc) if s.env)
@@ -194,7 +195,7 @@ def test_pg_password_is_the_password_member_of_the_proxy_and_migrator_secret(sta
     (function,) = stage.resources("data", "aws_lambda_function").values()
     assert function["environment"]["variables"]["DB_SECRET_ARN"] == "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
     proxies = stage.resources("data", "aws_db_proxy")
-    assert len(proxies) == (1 if stage.settings.policy.db_proxy else 0)
+    assert len(proxies) == (1 if expect(stage)["db_proxy"] else 0)
     for proxy in proxies.values():
         assert [a["secret_arn"] for a in proxy["auth"]] == ["${aws_secretsmanager_secret.secret_DbCredentials.arn}"]
     assert "DbPassword" not in json.dumps(container(stage, svc))
@@ -222,7 +223,7 @@ def test_container_is_hardened_and_logs_to_its_group(stage: Synth, svc: str) -> 
         },
     }
     mounts = [m["containerPath"] for m in c["mountPoints"]]
-    expected = ["/tmp"] + ([] if stage.stage == "production" else ["/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"])
+    expected = ["/tmp"] + (["/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"] if expect(stage)["ecs_exec"] else [])
     assert mounts == expected
 
 
@@ -241,7 +242,7 @@ def test_log_groups_are_encrypted_with_stage_retention(stage: Synth) -> None:
         group = without_metadata(stage.resource("compute", "aws_cloudwatch_log_group", f"{svc}_logs"))
         assert group == {
             "name": f"/ecs/hebo-{stage.stage}/{display}",
-            "retention_in_days": 365 if stage.stage == "production" else 7,
+            "retention_in_days": expect(stage)["log_retention_days"],
             "kms_key_id": ref("aws_kms_key", key, "arn"),
         }
 
@@ -257,7 +258,7 @@ def _network_refs(s: Synth, rtype: str, predicate: Any) -> set[str]:
 def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc: str) -> None:
     display, port = SERVICES[svc]
     _, service = one(stage, "aws_ecs_service", f"{svc}_service")
-    production = stage.stage == "production"
+    expected = expect(stage)
     network = service["network_configuration"]
     assert network["assign_public_ip"] is False
     private = _network_refs(stage, "aws_subnet", lambda k, v: "private" in v.get("tags", {}).get("Name", ""))
@@ -272,16 +273,16 @@ def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc:
     providers, _ = one(stage, "aws_ecs_cluster_capacity_providers", "cluster")
     assert {k: service[k] for k in service if k not in ("//", "network_configuration", "cluster", "task_definition")} == {
         "name": display,
-        "desired_count": 4 if production else 1,
-        "capacity_provider_strategy": [{"base": 0, "capacity_provider": "FARGATE" if production else "FARGATE_SPOT", "weight": 1}],
+        "desired_count": expected["service_min_tasks"],
+        "capacity_provider_strategy": [{"base": 0, "capacity_provider": expected["capacity_provider"], "weight": 1}],
         "platform_version": "LATEST",
         "load_balancer": [{"container_name": display, "container_port": port, "target_group_arn": ref("aws_lb_target_group", tg, "arn")}],
         "deployment_circuit_breaker": {"enable": True, "rollback": True},
         "deployment_maximum_percent": 200,
         "deployment_minimum_healthy_percent": 100,
         "health_check_grace_period_seconds": 60,
-        "enable_execute_command": not production,
-        "wait_for_steady_state": production,
+        "enable_execute_command": expected["ecs_exec"],
+        "wait_for_steady_state": expected["wait_for_steady_state"],
         "propagate_tags": "SERVICE",
         "enable_ecs_managed_tags": True,
         "lifecycle": {"ignore_changes": ["desired_count"]},
@@ -308,7 +309,7 @@ def test_alb_is_public_hardened_and_protected_in_production(stage: Synth, svc: s
         "ip_address_type": "dualstack",  # A and AAAA aliases both answer; targets stay IPv4 (target group test)
         "drop_invalid_header_fields": True,
         "desync_mitigation_mode": "defensive",
-        "enable_deletion_protection": stage.stage == "production",
+        "enable_deletion_protection": expect(stage)["protect"],
         "enable_http2": True,
         "idle_timeout": 60,
     }
@@ -394,8 +395,8 @@ def test_autoscaling_bounds_and_target_tracking_per_stage(stage: Synth, svc: str
     target_logical, target = one(stage, "aws_appautoscaling_target", f"{svc}_scaling")
     cluster, _ = one(stage, "aws_ecs_cluster", "cluster")
     service, _ = one(stage, "aws_ecs_service", f"{svc}_service")
-    low, high = (4, 16) if stage.stage == "production" else (1, 1)
-    assert {k: v for k, v in target.items() if k != "//"} == {
+    low, high = expect(stage)["service_min_tasks"], expect(stage)["service_max_tasks"]
+    assert without_metadata(target) == {
         "service_namespace": "ecs",
         "scalable_dimension": "ecs:service:DesiredCount",
         "resource_id": f"service/{ref('aws_ecs_cluster', cluster, 'name')}/{ref('aws_ecs_service', service, 'name')}",
@@ -499,7 +500,7 @@ def test_ecr_repository_is_hardened(stage: Synth, svc: str) -> None:
         "image_tag_mutability": "IMMUTABLE",
         "image_scanning_configuration": {"scan_on_push": True},
         "encryption_configuration": [{"encryption_type": "KMS", "kms_key": ref("aws_kms_key", key, "arn")}],
-        "force_delete": stage.stage != "production",
+        "force_delete": expect(stage)["force_destroy"],
     }
     _, lifecycle = one(stage, "aws_ecr_lifecycle_policy", f"{svc}_repository")
     assert lifecycle["repository"] == ref("aws_ecr_repository", repo_logical, "name")
@@ -669,9 +670,6 @@ def test_no_secret_values_or_environment_leaks(stage: Synth) -> None:
 
 
 # -- ALB access logs and WAF (issue: close CKV_AWS_91 / CKV2_AWS_28) ----------------------------
-ALB_LOG_DAYS = {"production": 90, "pr-42": 7, "dev": 7}
-
-
 def alb_log_bucket(s: Synth) -> str:
     name, _ = one(s, "aws_s3_bucket", "alb_logs_bucket")
     return name
@@ -692,13 +690,12 @@ def every_stage(request: pytest.FixtureRequest) -> Synth:
 
 def test_alb_log_bucket_is_private_sse_s3_versioned_and_expires_logs(every_stage: Synth) -> None:
     s = every_stage
-    production = s.stage == "production"
     assert len(s.resources("compute", "aws_s3_bucket")) == 1
     _, bucket = one(s, "aws_s3_bucket", "alb_logs_bucket")
     assert without_metadata(bucket) == {
         "bucket_prefix": f"hebo-{s.stage}-alb-logs-",
-        "force_destroy": not production,
-        "lifecycle": {"prevent_destroy": production},
+        "force_destroy": expect(s)["force_destroy"],
+        "lifecycle": {"prevent_destroy": expect(s)["protect"]},
     }
     bucket_id = ref("aws_s3_bucket", alb_log_bucket(s), "id")
     assert attached_to_log_bucket(s, "aws_s3_bucket_public_access_block") == {
@@ -725,7 +722,7 @@ def test_alb_log_bucket_is_private_sse_s3_versioned_and_expires_logs(every_stage
              "noncurrent_version_expiration": [{"noncurrent_days": 7}],
              "abort_incomplete_multipart_upload": [{"days_after_initiation": 1}]},
             {"id": "expire-current-versions", "status": "Enabled", "filter": everything,
-             "expiration": [{"days": ALB_LOG_DAYS[s.stage]}]},
+             "expiration": [{"days": expect(s)["alb_log_retention_days"]}]},
             {"id": "remove-expired-delete-markers", "status": "Enabled", "filter": everything,
              "expiration": [{"expired_object_delete_marker": True}]},
         ],

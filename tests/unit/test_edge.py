@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import pytest
 
+from expectations import expect
 from synth_support import Synth, without_metadata
 
 FIXTURE_BUILD = Path(__file__).resolve().parents[1] / "fixtures" / "console-build"
@@ -61,11 +62,10 @@ def built(request: pytest.FixtureRequest) -> Synth:
 
 def test_bucket_is_prefixed_and_cleanup_follows_stage_policy(stage: Synth) -> None:
     bucket = without_metadata(stage.resource("edge", "aws_s3_bucket"))
-    production = stage.stage == "production"
     assert bucket == {
         "bucket_prefix": f"hebo-{stage.stage}-console-",
-        "force_destroy": not production,
-        "lifecycle": {"prevent_destroy": production},
+        "force_destroy": expect(stage)["force_destroy"],
+        "lifecycle": {"prevent_destroy": expect(stage)["protect"]},
     }
 
 
@@ -113,10 +113,9 @@ def test_bucket_encrypted_with_the_stack_key_and_versioned_with_lifecycle(stage:
 
 def test_kms_key_lets_only_this_distribution_decrypt(stage: Synth) -> None:
     key = stage.resource("edge", "aws_kms_key")
-    production = stage.stage == "production"
     assert key["enable_key_rotation"] is True
-    assert key["deletion_window_in_days"] == (30 if production else 7)
-    assert key["lifecycle"] == {"prevent_destroy": production}
+    assert key["deletion_window_in_days"] == expect(stage)["kms_deletion_window_days"]
+    assert key["lifecycle"] == {"prevent_destroy": expect(stage)["protect"]}
     assert stage.resource("edge", "aws_kms_alias")["name"] == f"alias/hebo-{stage.stage}-console"
     (document,) = [d for n, d in stage.data_sources("edge", "aws_iam_policy_document").items() if n.startswith("key_")]
     cloudfront = [s for s in document["statement"] if s.get("sid") == "CloudFrontDecryptsForTheConsole"]
@@ -358,7 +357,7 @@ def test_config_json_has_stage_urls_and_only_publishable_secrets(built: Synth) -
         "publishable_StackProjectId": {"secret_id": f"hebo/{built.stage}/StackProjectId"},
         "publishable_StackPublishableClientKey": {"secret_id": f"hebo/{built.stage}/StackPublishableClientKey"},
     }
-    prefix = "" if built.stage == "production" else f"{built.stage}.dev."
+    prefix = expect(built).domain_prefix
     secret = "data.aws_secretsmanager_secret_version.publishable_{}.secret_string"
     assert without_metadata(objects[name]) == {
         "bucket": built.reference("edge", "aws_s3_bucket", "bucket"),

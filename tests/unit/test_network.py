@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from expectations import expect
 from synth_support import Synth, parse_ref, without_metadata
 
 from modules.network.vpc import subnet_plan
@@ -268,7 +269,9 @@ def test_nat_instance_role_is_ssm_only(any_stage: Synth) -> None:
     assert not [p for p in any_stage.resources(STACK, "aws_iam_role_policy").values() if parse_ref(p["role"])[1] == nat_role]
     profile = next(c for c in any_stage.resources(STACK, "aws_iam_instance_profile").values() if parse_ref(c["role"])[1] == nat_role)
     assert profile["name"] == f"hebo-{any_stage.stage}-nat"
-    for cfg in nat_instances(any_stage).values():
+    instances = nat_instances(any_stage)
+    assert len(instances) == expect(any_stage).nat_instances  # at least one checked
+    for cfg in instances.values():
         assert parse_ref(cfg["iam_instance_profile"])[0] == "aws_iam_instance_profile"
 
 
@@ -299,7 +302,7 @@ def test_private_routes_use_the_nat_of_their_az(stage: str, request: pytest.Fixt
         assert private_subnet["tags"]["tier"] == "private"
         nat_subnet = subnets[parse_ref(instances[nat]["subnet_id"])[1]]
         routed[az_index(private_subnet)] = az_index(nat_subnet)
-    if synth.settings.policy.nat_per_az:
+    if expect(synth)["nat_per_az"]:
         assert routed == {0: 0, 1: 1}
     else:
         assert routed == {0: 0, 1: 0}
@@ -384,15 +387,15 @@ def expected_rules(production: bool) -> set[tuple[str, str, str, int | None, str
 @pytest.mark.parametrize("stage", ["production", "preview"])
 def test_every_security_group_rule(stage: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
-    assert rule_table(synth) == expected_rules(synth.settings.policy.is_production)
+    assert rule_table(synth) == expected_rules(expect(synth).production)
     count = sum(len(synth.resources(STACK, f"aws_vpc_security_group_{d}_rule")) for d in ("ingress", "egress"))
-    assert count == len(expected_rules(synth.settings.policy.is_production))  # no duplicates hidden by the set
+    assert count == len(expected_rules(expect(synth).production))  # no duplicates hidden by the set
 
 
 def test_groups_have_names_descriptions_and_no_inline_rules(any_stage: Synth) -> None:
     groups = any_stage.resources(STACK, "aws_security_group")
     primary_roles = sorted(sg_roles(any_stage).values())
-    stage_roles = ["db-proxy"] if any_stage.settings.policy.is_production else ["bastion"]
+    stage_roles = ["db-proxy"] * expect(any_stage)["db_proxy"] + ["bastion"] * expect(any_stage)["bastion"]
     assert primary_roles == sorted(["alb", "service", "database", "migrator", "nat", *stage_roles])
     for cfg in groups.values():
         assert cfg["description"] and "ingress" not in cfg and "egress" not in cfg
@@ -461,7 +464,7 @@ def test_network_kms_key(stage: str, protect: bool, window: int, request: pytest
     assert key["lifecycle"]["prevent_destroy"] is protect
     aliases = {c["name"]: c.get("provider") for c in synth.resources(STACK, "aws_kms_alias").values()}
     expected = {f"alias/hebo-{synth.stage}-network": None}
-    if synth.settings.policy.secondary_region_network:
+    if expect(synth)["secondary_region_network"]:
         expected[f"alias/hebo-{synth.stage}-network-secondary"] = "aws.us_west_2"
     assert aliases == expected
 

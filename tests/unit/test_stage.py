@@ -2,44 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from config.naming import RULES, Names, build_names, max_stage_length
 from config.settings import REPO_ROOT, Settings
-from config.stage import ConfigError, StageKind, policy_for, policy_table
+from config.stage import ConfigError, StageKind, StagePolicy, policy_for, policy_table
+from expectations import POLICY
 
 
 def test_policy_table_matches_design() -> None:
+    """Every field of every kind's policy, as design.md §2 states it (tests/expectations.py)."""
     table = policy_table()
-    expected = {
-        # setting: (production, preview, dev)
-        "nat_per_az": (True, False, False),
-        "bastion": (False, True, True),
-        "db_min_acu": (0.5, 0.0, 0.0),
-        "db_max_acu": (16.0, 4.0, 4.0),
-        "db_reader_count": (1, 0, 0),
-        "db_seconds_until_auto_pause": (None, 1200, 1200),
-        "db_global_cluster": (True, False, False),
-        "db_proxy": (True, False, False),
-        "service_min_tasks": (4, 1, 1),
-        "service_max_tasks": (16, 1, 1),
-        "capacity_provider": ("FARGATE", "FARGATE_SPOT", "FARGATE_SPOT"),
-        "wait_for_steady_state": (True, False, False),
-        "migrate_on_deploy": (True, True, False),
-        "protect": (True, False, False),
-        "force_destroy": (False, True, True),
-        "secret_recovery_window_days": (30, 0, 0),
-        "log_level": ("info", "debug", "debug"),
-        "ecs_exec": (False, True, True),
-    }
-    for key, (prod, prev, dev) in expected.items():
-        assert (table["production"][key], table["preview"][key], table["dev"][key]) == (prod, prev, dev), key
-    assert table["production"]["log_retention_days"] > table["preview"]["log_retention_days"]
-    assert table["production"]["db_backup_retention_days"] >= 14
-    assert table["preview"]["kms_deletion_window_days"] == 7
+    assert set(table) == set(POLICY)
+    for label, expected in POLICY.items():
+        assert table[label] == expected, label
+    assert len(POLICY["production"]) == len(fields(StagePolicy)) - 2  # all but name and kind
 
 
 @pytest.mark.parametrize(
