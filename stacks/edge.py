@@ -16,7 +16,7 @@ from typing import Any
 from modules.cdk import Annotations, Construct, aws
 from modules.dns_records import DnsValidatedCertificate, alias_records
 from modules.iam import Condition, Statement
-from modules.static_site.bucket import PrivateBucket, PrivateBucketProps
+from modules.private_bucket import PrivateBucket, PrivateBucketProps
 from modules.static_site.content import SiteContent, SiteContentProps
 from modules.static_site.content_rules import scan_build_dir
 from modules.static_site.distribution import SiteDistribution, SiteDistributionProps, spa_router_code
