@@ -126,7 +126,7 @@ class DataStack(HeboStack):
         global_cluster = self._create_global_cluster()
         self.primary = self._create_primary_cluster(password, global_cluster)
         if global_cluster is not None:
-            self._secondary_cluster(settings, network, global_cluster, self.primary)
+            self._create_secondary_cluster(settings, network, global_cluster, self.primary)
         self.endpoint, migration_dependencies = self._create_proxy()
         self.migrator, bundle = self._create_migrator()
         if self.policy.migrate_on_deploy:
@@ -254,6 +254,7 @@ class DataStack(HeboStack):
         primary, network = self.primary, self.network
         endpoint = primary.cluster.endpoint
         migration_dependencies: list[Any] = list(primary.instances)
+        self.proxy: DatabaseProxy | None = None
         if not self.policy.db_proxy:
             return endpoint, migration_dependencies
         proxy = DatabaseProxy(
@@ -355,7 +356,7 @@ class DataStack(HeboStack):
             prevent_destroy=policy.protect,
         )
 
-    def _secondary_cluster(self, settings: Settings, network: NetworkOutputs, global_cluster: Any, primary: AuroraCluster) -> None:
+    def _create_secondary_cluster(self, settings: Settings, network: NetworkOutputs, global_cluster: Any, primary: AuroraCluster) -> None:
         """The global database's second region: own key, subnets and security group; replicates everything else."""
         secondary = network.secondary
         if secondary is None:  # StagePolicy.__post_init__ makes db_global_cluster imply secondary_region_network

@@ -34,7 +34,7 @@ def test_default_tags_on_every_provider_and_never_overridden(stage) -> None:
 
 def test_no_world_open_ingress_except_alb_http_https(stage) -> None:
     synth, stacks = stage
-    problems = inv.check_world_ingress(stacks, synth.settings.names.security_group("alb"))
+    problems = inv.check_world_ingress(stacks, f"hebo-{expect(synth).stage}-alb")
     assert not problems, "\n" + _report(problems)
 
 
