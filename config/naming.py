@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from config.secrets import secret_path
+from config.secrets import SECRETS, secret_path
 from config.topology import APPS, SERVICES
-from config.stage import ConfigError, StageKind, check_stage_syntax
+from config.stage import ConfigError, StagePolicy, policy_for
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,20 @@ RULES: dict[str, NameRule] = {
     "acm_domain": NameRule("ACM certificate domain", 64, r"[a-z0-9.-]+"),
     "wafv2": NameRule("WAFv2 name", 128, r"[\w-]+"),
     "waf_log_group": NameRule("WAF log group name", 512, r"aws-waf-logs-[\w.#/-]+"),
+    "iam_instance_profile": NameRule("IAM instance profile name", 128, r"[\w+=,.@-]+"),
+    "name_tag": NameRule("Name tag value", 256, r"[\w .:/=+@-]+"),
+    "state_key": NameRule("S3 state object key", 1024, r"[\w./-]+"),
+    "tfc_workspace": NameRule("Terraform Cloud workspace name", 90, r"[A-Za-z0-9_-]+"),
 }
+"""Sources: IAM quotas (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html:
+role 64, instance profile 128, policy 128); tag values 256 characters
+(https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html); S3 object keys 1,024
+bytes (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html); Terraform Cloud
+workspace names: letters, numbers, `-` and `_`
+(https://developer.hashicorp.com/terraform/cloud-docs/api-docs/workspaces), 90 characters."""
+
+GLOBAL_SCOPE = "global"
+"""The pseudo-stage of account-wide stacks in state keys, workspace names and tags."""
 
 IAM_ROLES = (
     "api-exec",
@@ -72,16 +85,33 @@ IAM_ROLES = (
     "db-monitoring",
 )
 SECURITY_GROUPS = ("alb", "service", "database", "migrator", "bastion", "nat", "db-proxy")
+KMS_KEYS = ("data", "data-secondary", "network", "network-secondary", "compute", "console")
+"""The purpose of every stage KMS key (its alias is `Names.kms_alias(purpose)`)."""
+REGION_ROLES = ("primary", "secondary")
+"""Where a database or network part lives: the stage's region or the global database's second one."""
+STACKS = ("dns", "network", "data", "compute", "edge")
+SCALING_METRICS = ("cpu", "memory", "requests")
+"""Target-tracking metrics a service may scale on (modules/service/autoscaling.py)."""
+SERVICE_ALARMS = ("unhealthy-hosts", "p99-latency", "target-5xx-rate", "alb-5xx-rate")
+"""Per-service alarms (modules/service/alarms.py)."""
+MAX_DB_INSTANCES = 16
+"""Aurora: one writer and up to 15 readers per cluster (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Replication.html)."""
+MAX_AZS = 6
+"""HEBO_AZ_COUNT's upper bound: one NAT instance per AZ at most."""
 
 
 @dataclass(frozen=True)
 class Names:
-    """Physical names for one (app, stage, zone). `global` names live in the account-wide dns stack."""
+    """Physical names for one (app, stage policy, zone). `global` names live in the account-wide
+    dns stack. The stage's name and kind, and the domain scheme, come from the policy."""
 
     app: str
-    stage: str
     zone: str
-    kind: StageKind
+    policy: StagePolicy
+
+    @property
+    def stage(self) -> str:
+        return self.policy.name
 
     @property
     def prefix(self) -> str:
@@ -113,8 +143,46 @@ class Names:
         """Fixed by RDS (`/aws/rds/cluster/<id>/postgresql`); created by Terraform to set KMS + retention."""
         return f"/aws/rds/cluster/{self.db_cluster(region_role)}/postgresql"
 
-    def db_group(self, what: str) -> str:
-        return f"{self.prefix}-{what}"
+    def _regional(self, stem: str, region_role: str) -> str:
+        """`{prefix}-{stem}` in the primary region, `{prefix}-{stem}-{region_role}` elsewhere."""
+        return f"{self.prefix}-{stem}" if region_role == "primary" else f"{self.prefix}-{stem}-{region_role}"
+
+    def db_subnet_group(self, region_role: str = "primary") -> str:
+        return self._regional("db-subnets", region_role)
+
+    def db_cluster_parameter_group(self, region_role: str = "primary") -> str:
+        return self._regional("db-cluster-params", region_role)
+
+    def db_instance_parameter_group(self, region_role: str = "primary") -> str:
+        return self._regional("db-instance-params", region_role)
+
+    def vpc(self, region_role: str = "primary") -> str:
+        """The VPC's Name tag, also the stem of its subnets', route tables' and gateway's tags."""
+        return self.prefix if region_role == "primary" else f"{self.prefix}-{region_role}"
+
+    def flow_log(self, region_role: str = "primary") -> str:
+        """A VPC flow log's Name tag: the name of the VPC it records."""
+        return self.vpc(region_role)
+
+    def nat_instance(self, index: int) -> str:
+        """Name tag of the NAT instance (and its Elastic IP) in the `index`-th public subnet."""
+        return f"{self.prefix}-nat-{index}"
+
+    def bastion(self) -> str:
+        """Name tag of the SSM bastion instance."""
+        return f"{self.prefix}-bastion"
+
+    def state_scope(self, account_wide: bool) -> str:
+        """The stage, or GLOBAL_SCOPE for account-wide stacks: first part of state keys and workspaces."""
+        return GLOBAL_SCOPE if account_wide else self.stage
+
+    def state_key(self, stack: str, account_wide: bool = False) -> str:
+        """`{scope}/{stack}.tfstate`: the stack's S3 state key (also its path under terraform-state/)."""
+        return f"{self.state_scope(account_wide)}/{stack}.tfstate"
+
+    def tfc_workspace(self, stack: str, account_wide: bool = False) -> str:
+        """`{app}-{scope}-{stack}`: the stack's Terraform Cloud workspace."""
+        return f"{self.app}-{self.state_scope(account_wide)}-{stack}"
 
     def console_bucket_prefix(self) -> str:
         return f"{self.prefix}-console-"
@@ -158,6 +226,10 @@ class Names:
     def ecs_cluster(self) -> str:
         return self.prefix
 
+    def ecs_service(self, service: str) -> str:
+        """The ECS service's name (unique within the stage's cluster): `api` -> `HeboApiService`."""
+        return service_display_name(service)
+
     def task_family(self, service_name: str) -> str:
         return f"{self.prefix}-{service_name}"
 
@@ -187,16 +259,16 @@ class Names:
         return f"{self.app}_ksk"
 
     def domain(self, app: str) -> str:
-        """`{app}.{zone}` in production, `{stage}.dev.{app}.{zone}` everywhere else."""
+        """The domain of one of APPS, by the policy's scheme (StagePolicy.domain); ConfigError for other apps."""
         if app not in APPS:
             raise ConfigError(f"unknown app {app!r}: allowed are {list(APPS)}")
-        if self.kind is StageKind.PRODUCTION:
-            return f"{app}.{self.zone}"
-        return f"{self.stage}.dev.{app}.{self.zone}"
+        return self.policy.domain(app, self.zone)
 
     # -- the catalog --------------------------------------------------------------------------
     def catalog(self) -> list[tuple[str, str]]:
-        """Every derived name with its rule key; stage validation and tests walk this list."""
+        """Every name any stage may use, with its rule key (indexes up to their maxima, both region
+        roles): stage validation checks each one, and tests/policy/test_names.py proves every
+        literal name in the synthesized stacks is one of them."""
         items: list[tuple[str, str]] = []
         for svc in SERVICES:
             service_name = service_display_name(svc)
@@ -205,24 +277,38 @@ class Names:
                 ("target_group", self.target_group(svc)),
                 ("log_group", self.service_log_group(service_name)),
                 ("ecs", self.task_family(service_name)),
+                ("ecs", self.ecs_service(svc)),
                 ("ecr", self.ecr_repository(svc)),
-                ("alarm", self.alarm(svc, "target-5xx-rate")),
-                ("scaling_policy", self.scaling_policy(svc, "requests")),
             ]
+            items += [("alarm", self.alarm(svc, what)) for what in SERVICE_ALARMS]
+            items += [("scaling_policy", self.scaling_policy(svc, metric)) for metric in SCALING_METRICS]
         for app in APPS:
             items += [("dns_name", self.domain(app)), ("acm_domain", self.domain(app))]
-        items += [("rds", self.db_cluster()), ("rds", self.db_cluster("secondary")), ("rds", self.db_global_cluster())]
-        items += [("rds", self.db_instance("reader", 15)), ("db_proxy", self.db_proxy())]
-        items += [("rds", self.db_instance("secondary", 15)), ("rds", self.db_final_snapshot())]
-        items += [("log_group", self.db_log_group("secondary"))]
-        items += [
-            ("db_group", self.db_group(g + suffix))
-            for g in ("db-subnets", "db-cluster-params", "db-instance-params")
-            for suffix in ("", "-secondary")
-        ]
+        items += [("dns_name", self.zone)]
+        items += [("rds", self.db_global_cluster()), ("db_proxy", self.db_proxy())]
+        for role in REGION_ROLES:
+            items += [
+                ("rds", self.db_cluster(role)),
+                ("rds", self.db_final_snapshot(role)),
+                ("log_group", self.db_log_group(role)),
+                ("db_group", self.db_subnet_group(role)),
+                ("db_group", self.db_cluster_parameter_group(role)),
+                ("db_group", self.db_instance_parameter_group(role)),
+                ("name_tag", self.vpc(role)),
+                ("name_tag", self.flow_log(role)),
+            ]
+        items += [("rds", self.db_instance(role, i)) for role in ("writer", "reader", "secondary") for i in range(MAX_DB_INSTANCES)]
         items += [("iam_role", self.iam_role(r)) for r in IAM_ROLES]
         items += [("iam_policy", self.iam_role(r)) for r in IAM_ROLES]
+        items += [("iam_instance_profile", self.iam_role(r)) for r in ("nat", "bastion")]
         items += [("security_group", self.security_group(r)) for r in SECURITY_GROUPS]
+        items += [("kms_alias", self.kms_alias(purpose)) for purpose in KMS_KEYS]
+        items += [("secret", self.secret(s.name)) for s in SECRETS]
+        items += [("name_tag", self.nat_instance(i)) for i in range(MAX_AZS)]
+        items += [("name_tag", self.bastion())]
+        for account_wide in (False, True):
+            items += [("state_key", self.state_key(stack, account_wide)) for stack in STACKS]
+            items += [("tfc_workspace", self.tfc_workspace(stack, account_wide)) for stack in STACKS]
         items += [
             ("s3_bucket_prefix", self.console_bucket_prefix()),
             ("s3_bucket_prefix", self.alb_logs_bucket_prefix()),
@@ -233,15 +319,10 @@ class Names:
             ("log_group", self.lambda_log_group("migrator")),
             ("log_group", self.flow_log_group()),
             ("log_group", self.exec_log_group()),
-            ("secret", self.secret("StackPublishableClientKey")),
-            ("kms_alias", self.kms_alias("data-secondary")),
-            ("kms_alias", self.kms_alias("network")),
-            ("kms_alias", self.kms_alias("network-secondary")),
             ("ecs", self.ecs_cluster()),
             ("cloudfront", self.cloudfront("console-security-headers")),
             ("cloudfront", self.cloudfront("console-spa-router")),
             ("cloudfront", self.cloudfront("console-oac")),
-            ("kms_alias", self.kms_alias("console")),
             ("kms_alias", self.dnssec_key_alias()),
             ("route53_ksk", self.dnssec_key_signing_key()),
             ("sns", self.sns_topic("alarms")),
@@ -257,17 +338,20 @@ def service_display_name(service: str) -> str:
     return f"Hebo{service.capitalize()}Service"
 
 
-def build_names(app: str, stage: str, zone: str, preview_pattern: str | None = None) -> Names:
-    """Validate the stage against every derived name and return the naming helper."""
-    kind = check_stage_syntax(stage, preview_pattern)
+def build_names(app: str, policy: StagePolicy, zone: str) -> Names:
+    """Validate the app name and every derived name of the policy's stage; return the naming helper.
+
+    Raises ConfigError for an app name that is not 1-12 lowercase letters/digits, or a stage
+    whose derived names break an AWS rule in RULES (the message gives the longest stage that fits).
+    """
     if not re.fullmatch(r"[a-z][a-z0-9]{0,11}", app):
         raise ConfigError(f"invalid app name {app!r}: must be 1-12 lowercase letters/digits, starting with a letter")
-    names = Names(app=app, stage=stage, zone=zone, kind=kind)
+    names = Names(app=app, zone=zone, policy=policy)
     problems = names.problems()
     if problems:
         limit = max_stage_length(app, zone)
         raise ConfigError(
-            f"invalid stage {stage!r}: {problems[0]}; with app {app!r} and zone {zone!r} "
+            f"invalid stage {policy.name!r}: {problems[0]}; with app {app!r} and zone {zone!r} "
             f"stage names may be at most {limit} characters"
         )
     return names
@@ -277,7 +361,7 @@ def max_stage_length(app: str, zone: str) -> int:
     """The longest preview name for which every derived name fits, computed from the catalog."""
     longest = 0
     for length in range(1, 64):
-        candidate = Names(app=app, stage="p" * length, zone=zone, kind=StageKind.PREVIEW)
+        candidate = Names(app=app, zone=zone, policy=policy_for("p" * length))
         if candidate.problems():
             break
         longest = length

@@ -183,9 +183,9 @@ class Settings:
             raise ConfigError(f"HEBO_SECONDARY_REGION {values['secondary_region']!r} must differ from HEBO_REGION")
         if values["vpc_cidr"] == values["secondary_vpc_cidr"]:
             raise ConfigError("HEBO_SECONDARY_VPC_CIDR must differ from HEBO_VPC_CIDR (the VPCs may be peered later)")
-        names = build_names(values["app"], values["stage"], values["zone"], values["preview_pattern"])
         overrides = {"db_max_acu": values["db_max_acu"]} if values["db_max_acu"] else {}
         policy = policy_for(values["stage"], overrides, values["preview_pattern"])
+        names = build_names(values["app"], policy, values["zone"])
         return cls(values=values, policy=policy, names=names, sources=dict(sources or {}))
 
     def replace(self, **changes: Any) -> "Settings":

@@ -1,8 +1,10 @@
 """The stage policy: every stage-dependent setting of the platform, decided in one place.
 
 Stacks read a `StagePolicy`; nothing else in the code base compares stage names. The policy
-is a frozen dataclass so a stack cannot change it behind another stack's back, and
-`policy_for()` is the only function that maps a stage name to its kind.
+is a frozen dataclass so a stack cannot change it behind another stack's back, its field
+invariants are checked when it is built (`StagePolicy.__post_init__`), `policy_for()` is the only
+function that maps a stage name to its kind, and the domain scheme (`StagePolicy.domain`) is
+policy too: `Names` takes the policy instead of classifying the stage again.
 """
 
 from __future__ import annotations
@@ -121,6 +123,13 @@ class StagePolicy:
     force_destroy: bool
     """Let `destroy` empty S3 buckets and ECR repositories (never in production)."""
 
+    def __post_init__(self) -> None:
+        """Invariants between fields: a combination the stacks could only half-build (or that
+        AWS rejects at apply time) fails at synth with a ConfigError naming the fields."""
+        problems = [message for broken, message in _invariants(self) if broken]
+        if problems:
+            raise ConfigError(f"invalid stage policy for {self.name!r}: {problems[0]}")
+
     @property
     def is_production(self) -> bool:
         return self.kind is StageKind.PRODUCTION
@@ -131,6 +140,47 @@ class StagePolicy:
         same binary on Debian slim, with the `script` and `cat` that ECS Exec session logging runs
         in the container) where ECS Exec is on, else the distroless `runtime`."""
         return "debug" if self.ecs_exec else "runtime"
+
+    def domain(self, app: str, zone: str) -> str:
+        """The stage's domain scheme: `{app}.{zone}` in production, `{stage}.dev.{app}.{zone}`
+        for dev and every preview (so non-production stages share one delegated subtree)."""
+        if self.is_production:
+            return f"{app}.{zone}"
+        return f"{self.name}.dev.{app}.{zone}"
+
+
+AUTO_PAUSE_SECONDS = (300, 86_400)
+"""Aurora Serverless v2 SecondsUntilAutoPause range, seconds (RDS API reference,
+ServerlessV2ScalingConfiguration: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ServerlessV2ScalingConfiguration.html)."""
+
+
+def _invariants(policy: StagePolicy) -> list[tuple[bool, str]]:
+    """(broken, message) for every rule between policy fields."""
+    pause = policy.db_seconds_until_auto_pause
+    low, high = AUTO_PAUSE_SECONDS
+    return [
+        (
+            policy.db_global_cluster and not policy.secondary_region_network,
+            "db_global_cluster needs secondary_region_network (the secondary cluster's VPC)",
+        ),
+        (
+            policy.db_proxy and pause is not None,
+            "db_proxy needs db_seconds_until_auto_pause=None (RDS Proxy keeps Aurora from auto-pausing)",
+        ),
+        (
+            pause is not None and policy.db_min_acu != 0,
+            "db_seconds_until_auto_pause needs db_min_acu=0 (Aurora pauses only at 0 ACU)",
+        ),
+        (
+            pause is not None and not low <= pause <= high,
+            f"db_seconds_until_auto_pause must be from {low} to {high} seconds, not {pause}",
+        ),
+        (policy.db_min_acu > policy.db_max_acu, f"db_min_acu {policy.db_min_acu} exceeds db_max_acu {policy.db_max_acu}"),
+        (
+            policy.service_min_tasks > policy.service_max_tasks,
+            f"service_min_tasks {policy.service_min_tasks} exceeds service_max_tasks {policy.service_max_tasks}",
+        ),
+    ]
 
 
 _PRODUCTION = dict(
@@ -220,11 +270,7 @@ def policy_for(stage: str, overrides: Mapping[str, Any] | None = None, preview_p
                 f"invalid db_max_acu {overrides['db_max_acu']!r}: must be a multiple of 0.5 from 1 to 256"
             )
         overrides["db_max_acu"] = max_acu
-    policy = replace(policy, **overrides)
-    # Invariants between fields: a combination the stacks could only half-build fails here.
-    assert not policy.db_global_cluster or policy.secondary_region_network, "global database needs the secondary-region VPC"
-    assert not policy.db_proxy or policy.db_seconds_until_auto_pause is None, "RDS Proxy keeps Aurora from auto-pausing"
-    return policy
+    return replace(policy, **overrides)  # replace() re-runs __post_init__: the invariants hold
 
 
 def policy_table() -> dict[str, dict[str, Any]]:

@@ -1,5 +1,5 @@
 """Small boto3 commands that make the platform deployable: `python -m ops --help`.
 
-Pure boto3 plus the pure-Python catalogs in `stacks/` (secrets, settings, stage rules); nothing
+Pure boto3 plus the pure-Python catalogs in `config/` (secrets, settings, stage rules); nothing
 here imports cdktf, so the commands start in well under a second.
 """

@@ -1,6 +1,7 @@
 """State backends, chosen by HEBO_BACKEND: `s3` (default), `cloud` (Terraform Cloud), `local`.
 
-State keys are `{stage}/{stack}.tfstate`; the account-wide dns stack uses `global/dns.tfstate`.
+State keys are `{stage}/{stack}.tfstate`; the account-wide dns stack uses `global/dns.tfstate`
+(`Names.state_key`, `Names.tfc_workspace`: names come from config/naming.py like every other).
 """
 
 from __future__ import annotations
@@ -9,9 +10,6 @@ from typing import Any
 
 from modules.cdk import CloudBackend, DataTerraformRemoteStateS3, LocalBackend, NamedCloudWorkspace, S3Backend, TerraformStack
 from config.settings import REPO_ROOT, Settings
-
-GLOBAL_SCOPE = "global"
-"""The pseudo-stage of account-wide stacks in state keys, workspace names and tags."""
 
 _REMOTE_STATE_KEYS = ("bucket", "key", "region", "encrypt", "kms_key_id", "use_path_style", "endpoints")
 
@@ -33,18 +31,14 @@ class S3BackendWithoutDeprecatedLocking(S3Backend):
         return DataTerraformRemoteStateS3(scope, name, workspace="${terraform.workspace}", **self._read_config)
 
 
-def state_scope(settings: Settings, account_wide: bool) -> str:
-    return GLOBAL_SCOPE if account_wide else settings.stage
-
-
 def configure_backend(stack: TerraformStack, settings: Settings, stack_name: str, account_wide: bool) -> None:
     """Attach the configured backend to `stack`."""
-    scope = state_scope(settings, account_wide)
+    names = settings.names
     if settings.backend == "s3":
         backend = S3BackendWithoutDeprecatedLocking(
             stack,
             bucket=settings.state_bucket,
-            key=f"{scope}/{stack_name}.tfstate",
+            key=names.state_key(stack_name, account_wide),
             region=settings.state_region or settings.region,
             encrypt=True,
             dynamodb_table=settings.state_lock_table,
@@ -57,7 +51,7 @@ def configure_backend(stack: TerraformStack, settings: Settings, stack_name: str
             stack,
             organization=settings.tfc_organization,
             hostname=settings.tfc_hostname,
-            workspaces=NamedCloudWorkspace(name=f"{settings.app}-{scope}-{stack_name}"),
+            workspaces=NamedCloudWorkspace(name=names.tfc_workspace(stack_name, account_wide)),
         )
     else:
-        LocalBackend(stack, path=str(REPO_ROOT / "terraform-state" / scope / f"{stack_name}.tfstate"))
+        LocalBackend(stack, path=str(REPO_ROOT / "terraform-state" / names.state_key(stack_name, account_wide)))

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from modules.cdk import Construct, TerraformOutput, TerraformStack, aws
 from modules.kms import EncryptionKey, EncryptionKeyProps
-from stacks.backends import configure_backend, state_scope
+from stacks.backends import configure_backend
 from config.settings import Settings
 
 TERRAFORM_REQUIRED_VERSION = ">= 1.11.0"
@@ -34,7 +34,7 @@ class HeboStack(TerraformStack):
     def default_tags(self) -> dict[str, str]:
         return {
             "app": self.settings.app,
-            "stage": state_scope(self.settings, self.account_wide),
+            "stage": self.names.state_scope(self.account_wide),
             "stack": self.stack_name,
             "managed-by": MANAGED_BY,
         }

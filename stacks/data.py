@@ -74,7 +74,8 @@ def _load_bundle_module() -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, MIGRATOR_BUNDLE_SOURCE)
-    assert spec and spec.loader
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {MIGRATOR_BUNDLE_SOURCE}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses resolve their module while the class is built
     spec.loader.exec_module(module)
@@ -96,38 +97,76 @@ def build_migrator_bundle(migrations_dir: Path, out_dir: Path = MIGRATOR_BUILD_D
         raise ConfigError(f"invalid HEBO_MIGRATIONS_DIR {str(migrations_dir)!r}: {error}") from None
 
 
+def check_engine_version(version: str) -> None:
+    """Raise ConfigError unless `version` is an Aurora PostgreSQL 17.x version (ENGINE_VERSION_RULE)."""
+    if not re.fullmatch(ENGINE_VERSION_RULE, version):
+        raise ConfigError(
+            f"invalid HEBO_DB_ENGINE_VERSION {version!r}: must be an Aurora PostgreSQL 17.x version such as 17.5"
+        )
+
+
 class DataStack(HeboStack):
+    """Aurora and everything around it, built in this order: data key, secret containers, the
+    ephemeral master-password variable, monitoring role, global cluster (production), primary
+    cluster, secondary cluster (production), RDS Proxy (production), migrator and its run."""
+
     stack_name = "data"
 
     def __init__(self, scope: Construct, settings: Settings, network: NetworkOutputs) -> None:
         super().__init__(scope, settings)
-        if not re.fullmatch(ENGINE_VERSION_RULE, settings.db_engine_version):
-            raise ConfigError(
-                f"invalid HEBO_DB_ENGINE_VERSION {settings.db_engine_version!r}: must be an Aurora PostgreSQL 17.x version such as 17.5"
-            )
-        policy, names = self.policy, self.names
-        key = self.stage_key(
-            "key", "data", f"{names.prefix} data: Aurora, Performance Insights, secrets, logs", logs_region=settings.region
+        check_engine_version(settings.db_engine_version)
+        self.network = network
+        self.key = self.stage_key(
+            "key", "data", f"{self.names.prefix} data: Aurora, Performance Insights, secrets, logs", logs_region=settings.region
         )
+        self.secrets = self._create_secrets()
+        self.credentials_arn = self.secrets[CREDENTIALS_SECRET].arn
+        password = self._create_password_variable()
+        self.monitoring_role = self._create_monitoring_role()
+        global_cluster = self._create_global_cluster()
+        self.primary = self._create_primary_cluster(password, global_cluster)
+        if global_cluster is not None:
+            self._create_secondary_cluster(settings, network, global_cluster, self.primary)
+        self.endpoint, migration_dependencies = self._create_proxy()
+        self.migrator, bundle = self._create_migrator()
+        if self.policy.migrate_on_deploy:
+            self._create_migration_run(bundle, migration_dependencies)
+        self.outputs = DataOutputs(
+            kms_key_arn=self.key.arn,
+            secret_arns={name: s.arn for name, s in self.secrets.items()},
+            db_endpoint=self.endpoint,
+            db_port=POSTGRES_PORT,
+            db_name=DATABASE_NAME,
+            db_username=settings.db_username,
+            cluster_arn=self.primary.cluster.arn,
+            cluster_identifier=self.primary.cluster.cluster_identifier,
+            db_credentials_secret_arn=self.credentials_arn,
+            migrator_function_name=self.migrator.function_name,
+        )
+        self._create_outputs()
 
-        # -- secrets: containers only; values are set with `python -m ops secrets set` ----------
-        secrets = {
+    # -- steps, in the order __init__ runs them -------------------------------------------------
+    def _create_secrets(self) -> dict[str, Any]:
+        """One container per catalogued secret; values are set with `python -m ops secrets set`."""
+        policy, names = self.policy, self.names
+        return {
             s.name: secret_container(
                 self,
                 f"secret_{s.name}",
                 SecretContainerProps(
                     name=names.secret(s.name),
                     description=s.description,
-                    kms_key_arn=key.arn,
+                    kms_key_arn=self.key.arn,
                     recovery_window_days=policy.secret_recovery_window_days,
                     prevent_destroy=policy.protect,
                 ),
             )
             for s in SECRETS
         }
-        credentials_arn = secrets[CREDENTIALS_SECRET].arn
 
-        # -- the master password: an ephemeral variable into a write-only attribute -------------
+    def _create_password_variable(self) -> TerraformVariable:
+        """The master password: an ephemeral variable feeding a write-only attribute, so it is
+        never in state or plan; its validation repeats the DbPassword catalog rule."""
         password = TerraformVariable(
             self,
             PASSWORD_VARIABLE,
@@ -151,36 +190,46 @@ class DataStack(HeboStack):
                 }
             ],
         )
+        return password
 
-        # -- the cluster(s) -------------------------------------------------------------------
+    def _create_monitoring_role(self) -> ServiceRole:
+        """The Enhanced Monitoring role both clusters' instances publish OS metrics with."""
         partition = aws.data_aws_partition.DataAwsPartition(self, "partition")
-        self.monitoring_role = ServiceRole(
+        return ServiceRole(
             self,
             "monitoring_role",
             ServiceRoleProps(
-                name=names.iam_role("db-monitoring"),
+                name=self.names.iam_role("db-monitoring"),
                 service="monitoring.rds.amazonaws.com",
                 description="RDS Enhanced Monitoring publishes OS metrics to CloudWatch Logs",
                 managed_policy_arns=[f"arn:{partition.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"],
             ),
         )
-        global_cluster = None
-        if policy.db_global_cluster:
-            global_cluster = aws.rds_global_cluster.RdsGlobalCluster(
-                self,
-                "global_cluster",
-                global_cluster_identifier=names.db_global_cluster(),
-                engine="aurora-postgresql",
-                engine_version=settings.db_engine_version,
-                storage_encrypted=True,
-                deletion_protection=policy.protect,
-                lifecycle=TerraformResourceLifecycle(prevent_destroy=policy.protect),
-            )
-        primary = AuroraCluster(
+
+    def _create_global_cluster(self) -> Any:
+        """The Aurora global database (stages whose policy has `db_global_cluster`), else None."""
+        policy = self.policy
+        if not policy.db_global_cluster:
+            return None
+        return aws.rds_global_cluster.RdsGlobalCluster(
+            self,
+            "global_cluster",
+            global_cluster_identifier=self.names.db_global_cluster(),
+            engine="aurora-postgresql",
+            engine_version=self.settings.db_engine_version,
+            storage_encrypted=True,
+            deletion_protection=policy.protect,
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=policy.protect),
+        )
+
+    def _create_primary_cluster(self, password: TerraformVariable, global_cluster: Any) -> AuroraCluster:
+        """The writer and the policy's readers in the primary region's private subnets."""
+        settings, policy, names, network = self.settings, self.policy, self.names, self.network
+        return AuroraCluster(
             self,
             "primary",
             AuroraClusterProps(
-                **self._cluster_common(settings, kms_key_arn=key.arn, region_role="primary"),
+                **self._cluster_common(settings, kms_key_arn=self.key.arn, region_role="primary"),
                 subnet_ids=network.private_subnet_ids,
                 security_group_ids=[network.security_group_ids["database"]],
                 database_name=DATABASE_NAME,
@@ -198,34 +247,39 @@ class DataStack(HeboStack):
                 ignore_changes=["engine_version"] if global_cluster else (),
             ),
         )
-        if global_cluster is not None:
-            self._secondary_cluster(settings, network, global_cluster, primary)
 
-        # -- RDS Proxy (production): pins no auto-pause, pools the services' connections ----------
+    def _create_proxy(self) -> tuple[str, list[Any]]:
+        """RDS Proxy where the policy has one (it pins no auto-pause and pools the services'
+        connections). Returns the endpoint the services use and what a migration run waits for."""
+        primary, network = self.primary, self.network
         endpoint = primary.cluster.endpoint
         migration_dependencies: list[Any] = list(primary.instances)
-        if policy.db_proxy:
-            proxy = DatabaseProxy(
-                self,
-                "proxy",
-                DatabaseProxyProps(
-                    name=names.db_proxy(),
-                    role_name=names.iam_role("db-proxy"),
-                    cluster_identifier=primary.cluster.cluster_identifier,
-                    secret_arn=credentials_arn,
-                    kms_key_arn=key.arn,
-                    region=settings.region,
-                    subnet_ids=network.private_subnet_ids,
-                    security_group_ids=[network.security_group_ids["db-proxy"]],
-                    require_tls=True,
-                    depends_on=list(primary.instances),
-                ),
-            )
-            endpoint = proxy.endpoint
-            migration_dependencies.append(proxy.target)
+        self.proxy: DatabaseProxy | None = None
+        if not self.policy.db_proxy:
+            return endpoint, migration_dependencies
+        proxy = DatabaseProxy(
+            self,
+            "proxy",
+            DatabaseProxyProps(
+                name=self.names.db_proxy(),
+                role_name=self.names.iam_role("db-proxy"),
+                cluster_identifier=primary.cluster.cluster_identifier,
+                secret_arn=self.credentials_arn,
+                kms_key_arn=self.key.arn,
+                region=self.settings.region,
+                subnet_ids=network.private_subnet_ids,
+                security_group_ids=[network.security_group_ids["db-proxy"]],
+                require_tls=True,
+                depends_on=list(primary.instances),
+            ),
+        )
+        self.proxy = proxy
+        return proxy.endpoint, migration_dependencies + [proxy.target]
 
-        # -- the migrator ---------------------------------------------------------------------
-        bundle = build_migrator_bundle(settings.migrations_dir)
+    def _create_migrator(self) -> tuple[PythonFunction, Any]:
+        """The migration Lambda (bundle built at synth from HEBO_MIGRATIONS_DIR) and the bundle."""
+        names, network, credentials_arn = self.names, self.network, self.credentials_arn
+        bundle = build_migrator_bundle(self.settings.migrations_dir)
         migrator = PythonFunction(
             self,
             "migrator",
@@ -239,66 +293,57 @@ class DataStack(HeboStack):
                 subnet_ids=network.private_subnet_ids,
                 security_group_ids=[network.security_group_ids["migrator"]],
                 log_group_name=names.lambda_log_group("migrator"),
-                log_retention_days=policy.log_retention_days,
-                kms_key_arn=key.arn,
+                log_retention_days=self.policy.log_retention_days,
+                kms_key_arn=self.key.arn,
                 reserved_concurrency=1,
                 timeout_seconds=300,
                 memory_mb=512,
                 environment={
-                    "DB_HOST": endpoint,
+                    "DB_HOST": self.endpoint,
                     "DB_PORT": str(POSTGRES_PORT),
                     "DB_NAME": DATABASE_NAME,
                     "DB_SECRET_ARN": credentials_arn,
                 },
                 statements=[
                     Statement(sid="ReadDbCredentials", actions=["secretsmanager:GetSecretValue"], resources=[credentials_arn]),
-                    Statement(sid="DecryptWithDataKey", actions=["kms:Decrypt"], resources=[key.arn]),
+                    Statement(sid="DecryptWithDataKey", actions=["kms:Decrypt"], resources=[self.key.arn]),
                 ],
             ),
         )
-        if policy.migrate_on_deploy:
-            # Re-runs only when the migrations or the runner change; a failure fails this stack's
-            # apply, so compute never rolls out against an unmigrated schema.
-            aws.lambda_invocation.LambdaInvocation(
-                self,
-                "migrate",
-                function_name=migrator.function_name,
-                input=json.dumps({}),
-                triggers={"migrations": bundle.migrations_sha256, "code": bundle.code_hash},
-                depends_on=migration_dependencies,
-            )
+        return migrator, bundle
 
-        self.outputs = DataOutputs(
-            kms_key_arn=key.arn,
-            secret_arns={name: s.arn for name, s in secrets.items()},
-            db_endpoint=endpoint,
-            db_port=POSTGRES_PORT,
-            db_name=DATABASE_NAME,
-            db_username=settings.db_username,
-            cluster_arn=primary.cluster.arn,
-            cluster_identifier=primary.cluster.cluster_identifier,
-            db_credentials_secret_arn=credentials_arn,
-            migrator_function_name=migrator.function_name,
+    def _create_migration_run(self, bundle: Any, migration_dependencies: list[Any]) -> None:
+        """Invoke the migrator on deploy. Re-runs only when the migrations or the runner change;
+        a failure fails this stack's apply, so compute never rolls out against an unmigrated schema."""
+        aws.lambda_invocation.LambdaInvocation(
+            self,
+            "migrate",
+            function_name=self.migrator.function_name,
+            input=json.dumps({}),
+            triggers={"migrations": bundle.migrations_sha256, "code": bundle.code_hash},
+            depends_on=migration_dependencies,
         )
-        self.output("db_endpoint", endpoint, "Endpoint the services use (RDS Proxy in production, else the writer)")
+
+    def _create_outputs(self) -> None:
+        primary, migrator = self.primary, self.migrator
+        self.output("db_endpoint", self.endpoint, "Endpoint the services use (RDS Proxy in production, else the writer)")
         self.output("db_writer_endpoint", primary.cluster.endpoint, "Aurora writer endpoint (bastion tunnels)")
         self.output("db_port", POSTGRES_PORT, "PostgreSQL port")
         self.output("db_name", DATABASE_NAME, "Database name")
         self.output("cluster_identifier", primary.cluster.cluster_identifier, "Aurora cluster identifier")
         self.output("migrator_function_name", migrator.function_name, "Run by hand: aws lambda invoke --function-name ...")
-        self.output("kms_key_arn", key.arn, "Data KMS key")
+        self.output("kms_key_arn", self.key.arn, "Data KMS key")
 
     def _cluster_common(self, settings: Settings, *, kms_key_arn: str, region_role: str) -> dict[str, Any]:
         """Props shared by the primary and the secondary cluster."""
         policy, names = self.policy, self.names
-        suffix = "" if region_role == "primary" else f"-{region_role}"
         return dict(
             identifier=names.db_cluster(region_role),
             port=POSTGRES_PORT,
             engine_version=settings.db_engine_version,
-            subnet_group_name=names.db_group(f"db-subnets{suffix}"),
-            cluster_parameter_group_name=names.db_group(f"db-cluster-params{suffix}"),
-            instance_parameter_group_name=names.db_group(f"db-instance-params{suffix}"),
+            subnet_group_name=names.db_subnet_group(region_role),
+            cluster_parameter_group_name=names.db_cluster_parameter_group(region_role),
+            instance_parameter_group_name=names.db_instance_parameter_group(region_role),
             cluster_parameters=CLUSTER_PARAMETERS,
             kms_key_arn=kms_key_arn,
             monitoring_role_arn=self.monitoring_role.arn,
@@ -311,11 +356,13 @@ class DataStack(HeboStack):
             prevent_destroy=policy.protect,
         )
 
-    def _secondary_cluster(self, settings: Settings, network: NetworkOutputs, global_cluster: Any, primary: AuroraCluster) -> None:
+    def _create_secondary_cluster(self, settings: Settings, network: NetworkOutputs, global_cluster: Any, primary: AuroraCluster) -> None:
         """The global database's second region: own key, subnets and security group; replicates everything else."""
         secondary = network.secondary
-        # StagePolicy guarantees db_global_cluster implies secondary_region_network.
-        assert secondary is not None, "the network stack exports no secondary-region VPC"
+        if secondary is None:  # StagePolicy.__post_init__ makes db_global_cluster imply secondary_region_network
+            raise ConfigError(
+                f"invalid stage policy for {self.policy.name!r}: db_global_cluster needs the network stack's secondary-region VPC"
+            )
         provider = self.provider_for(secondary.region)
         key = self.stage_key(
             "secondary_key",

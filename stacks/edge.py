@@ -11,11 +11,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modules.cdk import Annotations, Construct, aws
 from modules.dns_records import DnsValidatedCertificate, alias_records
 from modules.iam import Condition, Statement
-from modules.static_site.bucket import PrivateBucket, PrivateBucketProps
+from modules.private_bucket import PrivateBucket, PrivateBucketProps
 from modules.static_site.content import SiteContent, SiteContentProps
 from modules.static_site.content_rules import scan_build_dir
 from modules.static_site.distribution import SiteDistribution, SiteDistributionProps, spa_router_code
@@ -53,33 +54,67 @@ class EdgeOutputs:
 
 
 class EdgeStack(HeboStack):
+    """The console site, built in AWS's order: certificate, bucket, distribution, key and bucket
+    policy (both name the distribution), content, invalidation, DNS alias."""
+
     stack_name = "edge"
 
     def __init__(self, scope: Construct, settings: Settings, dns: DnsOutputs) -> None:
         super().__init__(scope, settings)
-        names, policy = self.names, self.policy
-        domain = names.domain("console")
-
-        certificate = DnsValidatedCertificate(
-            self, "certificate", domain_name=domain, zone_id=dns.zone_id, provider=self.us_east_1_provider()
+        self.dns = dns
+        self.domain = self.names.domain("console")
+        self.certificate = DnsValidatedCertificate(
+            self, "certificate", domain_name=self.domain, zone_id=dns.zone_id, provider=self.us_east_1_provider()
         )
-        bucket = PrivateBucket(
+        self.bucket = self._create_bucket()
+        self.cdn = self._create_distribution()
+        encryption = self._create_encryption()
+        content = self._create_content(depends_on=[encryption])
+        Invalidation(
+            self,
+            "invalidate",
+            InvalidationProps(
+                distribution_id=self.cdn.distribution_id,
+                triggers={"files": content.files_hash, "config_version": content.config_version},
+                depends_on=content.objects,
+            ),
+        )
+        alias_records(
+            self,
+            "console_alias",
+            zone_id=dns.zone_id,
+            name=self.domain,
+            target_dns_name=self.cdn.domain_name,
+            target_zone_id=self.cdn.hosted_zone_id,
+            evaluate_target_health=False,  # Route 53 rejects true for CloudFront targets
+        )
+        self.outputs = EdgeOutputs(
+            bucket_name=self.bucket.name, distribution_id=self.cdn.distribution_id, console_url=f"https://{self.domain}"
+        )
+        self._create_outputs()
+
+    # -- steps, in the order __init__ runs them -------------------------------------------------
+    def _create_bucket(self) -> PrivateBucket:
+        return PrivateBucket(
             self,
             "site",
             PrivateBucketProps(
-                bucket_prefix=names.console_bucket_prefix(),
-                force_destroy=policy.force_destroy,
-                prevent_destroy=policy.protect,
+                bucket_prefix=self.names.console_bucket_prefix(),
+                force_destroy=self.policy.force_destroy,
+                prevent_destroy=self.policy.protect,
             ),
         )
-        cdn = SiteDistribution(
+
+    def _create_distribution(self) -> SiteDistribution:
+        names, settings = self.names, self.settings
+        return SiteDistribution(
             self,
             "cdn",
             SiteDistributionProps(
                 comment=f"{settings.app} console ({settings.stage})",
-                origin_domain_name=bucket.regional_domain_name,
-                aliases=[domain],
-                certificate_arn=certificate.certificate_arn,
+                origin_domain_name=self.bucket.regional_domain_name,
+                aliases=[self.domain],
+                certificate_arn=self.certificate.certificate_arn,
                 price_class=settings.price_class,
                 oac_name=names.cloudfront("console-oac"),
                 router_function_name=names.cloudfront("console-spa-router"),
@@ -87,7 +122,11 @@ class EdgeStack(HeboStack):
                 router_code=spa_router_code(),
             ),
         )
-        # CloudFront must decrypt the objects it fetches, for this distribution only.
+
+    def _create_encryption(self) -> Any:
+        """The bucket's KMS key, which CloudFront may use to decrypt for this distribution only,
+        the bucket encryption (returned: uploads wait for it) and the bucket policy."""
+        settings = self.settings
         key = self.stage_key(
             "key",
             "console",
@@ -98,51 +137,37 @@ class EdgeStack(HeboStack):
                     actions=["kms:Decrypt"],
                     resources=["*"],  # in a key policy, "*" means this key
                     principals={"Service": ["cloudfront.amazonaws.com"]},
-                    conditions=[Condition(test="StringEquals", variable="AWS:SourceArn", values=[cdn.arn])],
+                    conditions=[Condition(test="StringEquals", variable="AWS:SourceArn", values=[self.cdn.arn])],
                 )
             ],
         )
-        encryption = bucket.encrypt_with(key.arn)
-        bucket.allow_cloudfront(cdn.arn)
+        encryption = self.bucket.encrypt_with(key.arn)
+        self.bucket.allow_cloudfront(self.cdn.arn)
+        return encryption
 
-        build_dir: Path = settings.console_build_dir
+    def _create_content(self, depends_on: list[Any]) -> SiteContent:
+        """The console build's files (or a placeholder page, with a warning) and config.json."""
+        build_dir: Path = self.settings.console_build_dir
         files = scan_build_dir(build_dir, skip=frozenset({RUNTIME_CONFIG_KEY})) if build_dir.is_dir() else []
         if not files:
             message = missing_build_warning(build_dir)
             Annotations.of(self).add_warning(message)
             print(f"warning: edge: {message}", file=sys.stderr)
-        content = SiteContent(
+        return SiteContent(
             self,
             "content",
             SiteContentProps(
-                bucket=bucket.name,
+                bucket=self.bucket.name,
                 files=files,
                 placeholder_html=PLACEHOLDER_HTML,
                 runtime_config=self._runtime_config(),
                 runtime_config_key=RUNTIME_CONFIG_KEY,
-                depends_on=[encryption],
+                depends_on=depends_on,
             ),
-        )
-        Invalidation(
-            self,
-            "invalidate",
-            InvalidationProps(
-                distribution_id=cdn.distribution_id,
-                triggers={"files": content.files_hash, "config_version": content.config_version},
-                depends_on=content.objects,
-            ),
-        )
-        alias_records(
-            self,
-            "console_alias",
-            zone_id=dns.zone_id,
-            name=domain,
-            target_dns_name=cdn.domain_name,
-            target_zone_id=cdn.hosted_zone_id,
-            evaluate_target_health=False,  # Route 53 rejects true for CloudFront targets
         )
 
-        self.outputs = EdgeOutputs(bucket_name=bucket.name, distribution_id=cdn.distribution_id, console_url=f"https://{domain}")
+    def _create_outputs(self) -> None:
+        bucket, cdn = self.bucket, self.cdn
         self.output("console_url", self.outputs.console_url, "The console's URL")
         self.output("bucket_name", bucket.name, "S3 bucket holding the console build")
         self.output("distribution_id", cdn.distribution_id, "CloudFront distribution id (for manual invalidations)")

@@ -127,7 +127,7 @@ class NetworkStack(HeboStack):
         key = self.stage_key("kms", "network", f"{names.prefix} network: flow logs, NAT and bastion volumes", logs_region=settings.region)
         # Dual-stack public edge: the ALBs answer IPv6 clients (the dns/compute AAAA records);
         # everything behind them stays IPv4 (docs/network.md, "IPv6").
-        network = Vpc(self, "main", VpcProps(name=names.prefix, cidr_block=settings.vpc_cidr, az_count=settings.az_count,
+        network = Vpc(self, "main", VpcProps(name=names.vpc(), cidr_block=settings.vpc_cidr, az_count=settings.az_count,
                                              ipv6_public_edge=True))
         groups = SecurityGroups(
             self,
@@ -156,7 +156,7 @@ class NetworkStack(HeboStack):
             role = SsmInstanceRole(self, "bastion_role", InstanceRoleProps(
                 name=names.iam_role("bastion"), description="SSM Session Manager bastion (no SSH)", partition=self.partition))
             self.bastion = Bastion(self, "bastion", BastionProps(
-                name=f"{names.prefix}-bastion",
+                name=names.bastion(),
                 subnet_id=network.private_subnets[0].id,
                 security_group_ids=[groups.ids["bastion"]],
                 instance_profile=role.profile_name,
@@ -177,11 +177,11 @@ class NetworkStack(HeboStack):
             trust_conditions=trust_conditions(self.partition, self.account_id),
         ))
         flow_log(self, "flow_log", FlowLogProps(
-            vpc_id=network.vpc_id, log_group_arn=flow_groups[0].arn, role_arn=flow_role.arn, name=names.prefix))
+            vpc_id=network.vpc_id, log_group_arn=flow_groups[0].arn, role_arn=flow_role.arn, name=names.flow_log()))
         if secondary is not None:
             flow_log(self, "secondary_flow_log", FlowLogProps(
                 vpc_id=self.secondary_vpc.vpc_id, log_group_arn=flow_groups[1].arn, role_arn=flow_role.arn,
-                name=f"{names.prefix}-secondary"), provider=self.provider_for(settings.secondary_region))
+                name=names.flow_log("secondary")), provider=self.provider_for(settings.secondary_region))
 
         self.outputs = NetworkOutputs(
             vpc_id=network.vpc_id,
@@ -204,7 +204,7 @@ class NetworkStack(HeboStack):
         count = len(network.public_subnets) if self.policy.nat_per_az else 1
         return [
             NatInstance(self, f"nat_{index}", NatInstanceProps(
-                name=f"{names.prefix}-nat-{index}",
+                name=names.nat_instance(index),
                 ami_id=ami_id,
                 subnet_id=network.public_subnets[index].id,
                 security_group_ids=[security_group_id],
@@ -225,7 +225,7 @@ class NetworkStack(HeboStack):
         key = self.stage_key("secondary_kms", "network-secondary", f"{names.prefix} network-secondary: flow logs",
                              logs_region=region, provider=provider)
         self.secondary_vpc = Vpc(self, "secondary", VpcProps(
-            name=f"{names.prefix}-secondary", cidr_block=settings.secondary_vpc_cidr, az_count=settings.az_count,
+            name=names.vpc("secondary"), cidr_block=settings.secondary_vpc_cidr, az_count=settings.az_count,
             public_subnets=False), provider=provider)
         groups = SecurityGroups(self, "secondary_security_groups", SecurityGroupsProps(
             vpc_id=self.secondary_vpc.vpc_id,

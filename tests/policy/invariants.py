@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from policy.dockerfile import EXEC_LOGGING_TOOLS, parse, stage_tools, target_stage
-from policy.hcl_literal import parse_jsonencode
+from synth_support import parse_jsonencode
 
 Stacks = Mapping[str, dict[str, Any]]
 DEFAULT_TAG_KEYS = ("app", "stage", "stack", "managed-by")

@@ -6,11 +6,8 @@ import pytest
 
 from policy import invariants as inv
 from policy.conftest import STAGE_LABELS, stacks_on_disk
-from stacks.backends import state_scope
+from expectations import TAG_STAGE, expect
 from synth_support import Synth
-
-ACCOUNT_WIDE = {"dns"}
-
 
 @pytest.fixture(scope="module", params=STAGE_LABELS)
 def stage(request: pytest.FixtureRequest, stage_synths: dict[str, Synth]) -> tuple[Synth, dict]:
@@ -20,7 +17,7 @@ def stage(request: pytest.FixtureRequest, stage_synths: dict[str, Synth]) -> tup
 
 def expected_tags(synth: Synth):
     def expected(stack: str) -> dict[str, str]:
-        return {"app": synth.settings.app, "stage": state_scope(synth.settings, stack in ACCOUNT_WIDE),
+        return {"app": synth.settings.app, "stage": TAG_STAGE.get(stack, expect(synth).stage),
                 "stack": stack, "managed-by": "cdktf"}
     return expected
 
@@ -37,7 +34,7 @@ def test_default_tags_on_every_provider_and_never_overridden(stage) -> None:
 
 def test_no_world_open_ingress_except_alb_http_https(stage) -> None:
     synth, stacks = stage
-    problems = inv.check_world_ingress(stacks, synth.settings.names.security_group("alb"))
+    problems = inv.check_world_ingress(stacks, f"hebo-{expect(synth).stage}-alb")
     assert not problems, "\n" + _report(problems)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synth_support import Synth
+from expectations import expect
+from synth_support import Synth, parse_jsonencode, ref, without_metadata
 
 from modules.service.image import context_hash, dockerfile_stage_names, ecr_repository_arn
 from stacks.compute import require_dockerfiles
@@ -58,15 +59,6 @@ def one(s: Synth, rtype: str, prefix: str) -> tuple[str, dict[str, Any]]:
     return found[0]
 
 
-def clean(resource: dict[str, Any]) -> dict[str, Any]:
-    """A resource's arguments without cdktf's `//` metadata."""
-    return {k: v for k, v in resource.items() if k != "//"}
-
-
-def ref(rtype: str, logical: str, attr: str) -> str:
-    return f"${{{rtype}.{logical}.{attr}}}"
-
-
 def resolve(s: Synth, stack: str, reference: str) -> str:
     """`${data.terraform_remote_state...outputs.X}` → the value expression of output X upstream."""
     match = re.fullmatch(r"\$\{" + re.escape(REMOTE.format(stack=stack)) + r"([^}]+)\}", reference)
@@ -82,34 +74,9 @@ def secret_name(s: Synth, reference: str) -> str:
     return s.resources("data", "aws_secretsmanager_secret")[match.group(1)]["name"]
 
 
-def decode_jsonencode(expression: str) -> Any:
-    """`${jsonencode([...])}` (HCL object syntax with bare references) → Python, references as `${…}`."""
-    assert expression.startswith("${jsonencode(") and expression.endswith(")}"), expression[:40]
-    body, out, i = expression[len("${jsonencode(") : -2], [], 0
-    while i < len(body):
-        char = body[i]
-        if char == '"':
-            j = i + 1
-            while body[j] != '"':
-                j += 2 if body[j] == "\\" else 1
-            out.append(body[i : j + 1])
-            i = j + 1
-        elif body.startswith(" = ", i):
-            out.append(": ")
-            i += 3
-        elif char.isalpha() or char == "_":
-            word = re.match(r"[A-Za-z_][\w.\-]*", body[i:]).group(0)  # type: ignore[union-attr]
-            out.append(word if word in ("true", "false", "null") else json.dumps("${" + word + "}"))
-            i += len(word)
-        else:
-            out.append(char)
-            i += 1
-    return json.loads("".join(out))
-
-
 def container(s: Synth, svc: str) -> dict[str, Any]:
     _, task = one(s, "aws_ecs_task_definition", f"{svc}_service_task")
-    (definition,) = decode_jsonencode(task["container_definitions"])
+    (definition,) = parse_jsonencode(task["container_definitions"])
     return definition
 
 
@@ -123,11 +90,11 @@ def statements(s: Synth, role_prefix: str) -> list[dict[str, Any]]:
 def test_one_cluster_with_both_fargate_providers(stage: Synth) -> None:
     _, cluster = one(stage, "aws_ecs_cluster", "cluster")
     assert cluster["name"] == f"hebo-{stage.stage}"
-    insights = "enabled" if stage.stage == "production" else "disabled"
+    insights = "enabled" if expect(stage)["container_insights"] else "disabled"
     assert cluster["setting"] == [{"name": "containerInsights", "value": insights}]
     _, providers = one(stage, "aws_ecs_cluster_capacity_providers", "cluster")
     assert providers["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
-    default = "FARGATE" if stage.stage == "production" else "FARGATE_SPOT"
+    default = expect(stage)["capacity_provider"]
     assert providers["default_capacity_provider_strategy"] == [{"base": 0, "capacity_provider": default, "weight": 1}]
 
 
@@ -153,7 +120,7 @@ def test_ecs_exec_session_logging_only_where_exec_is_enabled(production: Synth, 
 def test_compute_key_alias_rotation_and_protection(stage: Synth) -> None:
     _, key = one(stage, "aws_kms_key", "key")
     assert key["enable_key_rotation"] is True
-    assert key["lifecycle"] == {"prevent_destroy": stage.stage == "production"}
+    assert key["lifecycle"] == {"prevent_destroy": expect(stage)["protect"]}
     _, alias = one(stage, "aws_kms_alias", "key")
     assert alias["name"] == f"alias/hebo-{stage.stage}-compute"
 
@@ -163,8 +130,8 @@ def test_compute_key_alias_rotation_and_protection(stage: Synth) -> None:
 def test_task_definition_is_fargate_arm64_sized_per_stage(stage: Synth, svc: str) -> None:
     display, _ = SERVICES[svc]
     _, task = one(stage, "aws_ecs_task_definition", f"{svc}_service_task")
-    cpu, memory = ("1024", "2048") if stage.stage == "production" else ("256", "512")
-    exec_volumes = [] if stage.stage == "production" else [{"name": "exec-agents"}, {"name": "exec-ssm-lib"}, {"name": "exec-ssm-log"}]
+    cpu, memory = str(expect(stage)["task_cpu"]), str(expect(stage)["task_memory_mib"])
+    exec_volumes = [{"name": "exec-agents"}, {"name": "exec-ssm-lib"}, {"name": "exec-ssm-log"}] if expect(stage)["ecs_exec"] else []
     assert {k: v for k, v in task.items() if k not in ("//", "container_definitions", "execution_role_arn", "task_role_arn")} == {
         "family": f"hebo-{stage.stage}-{display}",
         "cpu": cpu,
@@ -188,12 +155,12 @@ def test_container_environment_is_exact_and_secret_free(stage: Synth, svc: str) 
     assert [e["name"] for e in c["environment"]] == sorted(env)  # sorted: stable task definition JSON
     assert set(env) == {"PORT", "LOG_LEVEL", "NO_COLOR", "PG_HOST", "PG_PORT", "PG_DATABASE", "PG_USER"}
     assert env["PORT"] == str(port)
-    assert env["LOG_LEVEL"] == ("info" if stage.stage == "production" else "debug")
+    assert env["LOG_LEVEL"] == expect(stage)["log_level"]
     assert env["NO_COLOR"] == "1"
     assert env["PG_PORT"] == "5432" and env["PG_DATABASE"] == "hebo"
     assert re.fullmatch(r"[a-z_][a-z0-9_]*", env["PG_USER"]), env["PG_USER"]
     # Through RDS Proxy where the policy has one (production), else the cluster writer.
-    endpoint = r"\$\{aws_db_proxy\.[^.]+\.endpoint\}" if stage.settings.policy.db_proxy else r"\$\{aws_rds_cluster\.[^.]+\.endpoint\}"
+    endpoint = r"\$\{aws_db_proxy\.[^.]+\.endpoint\}" if expect(stage)["db_proxy"] else r"\$\{aws_rds_cluster\.[^.]+\.endpoint\}"
     assert re.fullmatch(endpoint, resolve(stage, "data", env["PG_HOST"])), env["PG_HOST"]
     assert not set(env) & set(EXPECTED_SECRET_ENV[svc])
     assert not any(s.env in env for s in secrets_for(svc) if s.env)
@@ -228,7 +195,7 @@ def test_pg_password_is_the_password_member_of_the_proxy_and_migrator_secret(sta
     (function,) = stage.resources("data", "aws_lambda_function").values()
     assert function["environment"]["variables"]["DB_SECRET_ARN"] == "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
     proxies = stage.resources("data", "aws_db_proxy")
-    assert len(proxies) == (1 if stage.settings.policy.db_proxy else 0)
+    assert len(proxies) == (1 if expect(stage)["db_proxy"] else 0)
     for proxy in proxies.values():
         assert [a["secret_arn"] for a in proxy["auth"]] == ["${aws_secretsmanager_secret.secret_DbCredentials.arn}"]
     assert "DbPassword" not in json.dumps(container(stage, svc))
@@ -256,7 +223,7 @@ def test_container_is_hardened_and_logs_to_its_group(stage: Synth, svc: str) -> 
         },
     }
     mounts = [m["containerPath"] for m in c["mountPoints"]]
-    expected = ["/tmp"] + ([] if stage.stage == "production" else ["/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"])
+    expected = ["/tmp"] + (["/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"] if expect(stage)["ecs_exec"] else [])
     assert mounts == expected
 
 
@@ -272,10 +239,10 @@ def test_build_mode_image_is_pinned_by_digest(preview: Synth, svc: str) -> None:
 def test_log_groups_are_encrypted_with_stage_retention(stage: Synth) -> None:
     key, _ = one(stage, "aws_kms_key", "key")
     for svc, (display, _) in SERVICES.items():
-        group = clean(stage.resource("compute", "aws_cloudwatch_log_group", f"{svc}_logs"))
+        group = without_metadata(stage.resource("compute", "aws_cloudwatch_log_group", f"{svc}_logs"))
         assert group == {
             "name": f"/ecs/hebo-{stage.stage}/{display}",
-            "retention_in_days": 365 if stage.stage == "production" else 7,
+            "retention_in_days": expect(stage)["log_retention_days"],
             "kms_key_id": ref("aws_kms_key", key, "arn"),
         }
 
@@ -291,7 +258,7 @@ def _network_refs(s: Synth, rtype: str, predicate: Any) -> set[str]:
 def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc: str) -> None:
     display, port = SERVICES[svc]
     _, service = one(stage, "aws_ecs_service", f"{svc}_service")
-    production = stage.stage == "production"
+    expected = expect(stage)
     network = service["network_configuration"]
     assert network["assign_public_ip"] is False
     private = _network_refs(stage, "aws_subnet", lambda k, v: "private" in v.get("tags", {}).get("Name", ""))
@@ -306,16 +273,16 @@ def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc:
     providers, _ = one(stage, "aws_ecs_cluster_capacity_providers", "cluster")
     assert {k: service[k] for k in service if k not in ("//", "network_configuration", "cluster", "task_definition")} == {
         "name": display,
-        "desired_count": 4 if production else 1,
-        "capacity_provider_strategy": [{"base": 0, "capacity_provider": "FARGATE" if production else "FARGATE_SPOT", "weight": 1}],
+        "desired_count": expected["service_min_tasks"],
+        "capacity_provider_strategy": [{"base": 0, "capacity_provider": expected["capacity_provider"], "weight": 1}],
         "platform_version": "LATEST",
         "load_balancer": [{"container_name": display, "container_port": port, "target_group_arn": ref("aws_lb_target_group", tg, "arn")}],
         "deployment_circuit_breaker": {"enable": True, "rollback": True},
         "deployment_maximum_percent": 200,
         "deployment_minimum_healthy_percent": 100,
         "health_check_grace_period_seconds": 60,
-        "enable_execute_command": not production,
-        "wait_for_steady_state": production,
+        "enable_execute_command": expected["ecs_exec"],
+        "wait_for_steady_state": expected["wait_for_steady_state"],
         "propagate_tags": "SERVICE",
         "enable_ecs_managed_tags": True,
         "lifecycle": {"ignore_changes": ["desired_count"]},
@@ -342,7 +309,7 @@ def test_alb_is_public_hardened_and_protected_in_production(stage: Synth, svc: s
         "ip_address_type": "dualstack",  # A and AAAA aliases both answer; targets stay IPv4 (target group test)
         "drop_invalid_header_fields": True,
         "desync_mitigation_mode": "defensive",
-        "enable_deletion_protection": stage.stage == "production",
+        "enable_deletion_protection": expect(stage)["protect"],
         "enable_http2": True,
         "idle_timeout": 60,
     }
@@ -428,8 +395,8 @@ def test_autoscaling_bounds_and_target_tracking_per_stage(stage: Synth, svc: str
     target_logical, target = one(stage, "aws_appautoscaling_target", f"{svc}_scaling")
     cluster, _ = one(stage, "aws_ecs_cluster", "cluster")
     service, _ = one(stage, "aws_ecs_service", f"{svc}_service")
-    low, high = (4, 16) if stage.stage == "production" else (1, 1)
-    assert {k: v for k, v in target.items() if k != "//"} == {
+    low, high = expect(stage)["service_min_tasks"], expect(stage)["service_max_tasks"]
+    assert without_metadata(target) == {
         "service_namespace": "ecs",
         "scalable_dimension": "ecs:service:DesiredCount",
         "resource_id": f"service/{ref('aws_ecs_cluster', cluster, 'name')}/{ref('aws_ecs_service', service, 'name')}",
@@ -533,7 +500,7 @@ def test_ecr_repository_is_hardened(stage: Synth, svc: str) -> None:
         "image_tag_mutability": "IMMUTABLE",
         "image_scanning_configuration": {"scan_on_push": True},
         "encryption_configuration": [{"encryption_type": "KMS", "kms_key": ref("aws_kms_key", key, "arn")}],
-        "force_delete": stage.stage != "production",
+        "force_delete": expect(stage)["force_destroy"],
     }
     _, lifecycle = one(stage, "aws_ecr_lifecycle_policy", f"{svc}_repository")
     assert lifecycle["repository"] == ref("aws_ecr_repository", repo_logical, "name")
@@ -561,14 +528,14 @@ def test_build_mode_builds_and_pushes_with_the_docker_provider(stage: Synth) -> 
     ]
     context = stage.settings.app_repo
     content_hash = context_hash(context)[:32]
-    target = "runtime" if stage.stage == "production" else "debug"
+    target = "debug" if expect(stage)["ecs_exec"] else "runtime"
     for svc in SERVICES:
         repo, _ = one(stage, "aws_ecr_repository", f"{svc}_repository")
         triggers = {"context_sha256": content_hash, "dockerfile": f"Dockerfile.{svc}", "target": target, "platform": "linux/arm64"}
         push_id_logical, push_id = one(stage, "terraform_data", f"{svc}_image_push_id")
-        assert clean(push_id) == {"triggers_replace": triggers}
+        assert without_metadata(push_id) == {"triggers_replace": triggers}
         image_logical, image = one(stage, "docker_image", f"{svc}_image")
-        assert clean(image) == {
+        assert without_metadata(image) == {
             "name": f"{ref('aws_ecr_repository', repo, 'repository_url')}:{content_hash}-{ref('terraform_data', push_id_logical, 'id')}",
             "platform": "linux/arm64",
             "build": {"context": str(context), "dockerfile": f"Dockerfile.{svc}", "target": target, "platform": "linux/arm64"},
@@ -577,7 +544,7 @@ def test_build_mode_builds_and_pushes_with_the_docker_provider(stage: Synth) -> 
             "provider": "docker",
         }
         _, push = one(stage, "docker_registry_image", f"{svc}_image_push")
-        assert clean(push) == {
+        assert without_metadata(push) == {
             "name": ref("docker_image", image_logical, "name"),
             "keep_remotely": True,
             "triggers": triggers,
@@ -666,12 +633,12 @@ def test_dockerfile_stage_names_are_the_build_targets() -> None:
 # -- monitoring and outputs ------------------------------------------------------------------
 def test_alarm_topic_is_encrypted_and_email_is_optional(stage: Synth, prebuilt: Synth) -> None:
     key, _ = one(stage, "aws_kms_key", "key")
-    assert clean(stage.resource("compute", "aws_sns_topic", "alarms")) == {
+    assert without_metadata(stage.resource("compute", "aws_sns_topic", "alarms")) == {
         "name": f"hebo-{stage.stage}-alarms",
         "kms_master_key_id": ref("aws_kms_key", key, "arn"),
     }
     assert stage.resources("compute", "aws_sns_topic_subscription") == {}
-    assert clean(prebuilt.resource("compute", "aws_sns_topic_subscription", "alarm_email")) == {
+    assert without_metadata(prebuilt.resource("compute", "aws_sns_topic_subscription", "alarm_email")) == {
         "topic_arn": "${aws_sns_topic.alarms.arn}",
         "protocol": "email",
         "endpoint": "oncall@example.com",
@@ -729,9 +696,6 @@ def test_no_secret_values_or_environment_leaks(stage: Synth) -> None:
 
 
 # -- ALB access logs and WAF (issue: close CKV_AWS_91 / CKV2_AWS_28) ----------------------------
-ALB_LOG_DAYS = {"production": 90, "pr-42": 7, "dev": 7}
-
-
 def alb_log_bucket(s: Synth) -> str:
     name, _ = one(s, "aws_s3_bucket", "alb_logs_bucket")
     return name
@@ -740,7 +704,7 @@ def alb_log_bucket(s: Synth) -> str:
 def attached_to_log_bucket(s: Synth, rtype: str) -> dict[str, Any]:
     """The one `rtype` resource whose `bucket` is the ALB log bucket."""
     bucket_id = ref("aws_s3_bucket", alb_log_bucket(s), "id")
-    found = [clean(v) for v in s.resources("compute", rtype).values() if v.get("bucket") == bucket_id]
+    found = [without_metadata(v) for v in s.resources("compute", rtype).values() if v.get("bucket") == bucket_id]
     assert len(found) == 1, rtype
     return found[0]
 
@@ -752,13 +716,12 @@ def every_stage(request: pytest.FixtureRequest) -> Synth:
 
 def test_alb_log_bucket_is_private_sse_s3_versioned_and_expires_logs(every_stage: Synth) -> None:
     s = every_stage
-    production = s.stage == "production"
     assert len(s.resources("compute", "aws_s3_bucket")) == 1
     _, bucket = one(s, "aws_s3_bucket", "alb_logs_bucket")
-    assert clean(bucket) == {
+    assert without_metadata(bucket) == {
         "bucket_prefix": f"hebo-{s.stage}-alb-logs-",
-        "force_destroy": not production,
-        "lifecycle": {"prevent_destroy": production},
+        "force_destroy": expect(s)["force_destroy"],
+        "lifecycle": {"prevent_destroy": expect(s)["protect"]},
     }
     bucket_id = ref("aws_s3_bucket", alb_log_bucket(s), "id")
     assert attached_to_log_bucket(s, "aws_s3_bucket_public_access_block") == {
@@ -785,7 +748,7 @@ def test_alb_log_bucket_is_private_sse_s3_versioned_and_expires_logs(every_stage
              "noncurrent_version_expiration": [{"noncurrent_days": 7}],
              "abort_incomplete_multipart_upload": [{"days_after_initiation": 1}]},
             {"id": "expire-current-versions", "status": "Enabled", "filter": everything,
-             "expiration": [{"days": ALB_LOG_DAYS[s.stage]}]},
+             "expiration": [{"days": expect(s)["alb_log_retention_days"]}]},
             {"id": "remove-expired-delete-markers", "status": "Enabled", "filter": everything,
              "expiration": [{"expired_object_delete_marker": True}]},
         ],
@@ -799,7 +762,7 @@ def test_alb_log_bucket_policy_lets_only_elb_write_each_service_prefix(stage: Sy
     bucket = alb_log_bucket(stage)
     arn = ref("aws_s3_bucket", bucket, "arn")
     (elb_account,) = stage.data_sources("compute", "aws_elb_service_account")
-    assert clean(stage.data_sources("compute", "aws_elb_service_account")[elb_account]) == {}  # provider region
+    assert without_metadata(stage.data_sources("compute", "aws_elb_service_account")[elb_account]) == {}  # provider region
     policy = attached_to_log_bucket(stage, "aws_s3_bucket_policy")
     pab, _ = one(stage, "aws_s3_bucket_public_access_block", "alb_logs_bucket")
     match = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}", policy.pop("policy"))
@@ -808,7 +771,7 @@ def test_alb_log_bucket_policy_lets_only_elb_write_each_service_prefix(stage: Sy
                       "depends_on": [f"aws_s3_bucket_public_access_block.{pab}"]}
     logs = [f"{arn}/{svc}/AWSLogs/${{data.aws_caller_identity.account.account_id}}/*" for svc in ("api", "gateway")]
     document = stage.data_sources("compute", "aws_iam_policy_document")[match.group(1)]
-    assert clean(document)["statement"] == [
+    assert without_metadata(document)["statement"] == [
         {"sid": "ElbAccountWrites", "effect": "Allow", "actions": ["s3:PutObject"], "resources": logs,
          "principals": [{"type": "AWS", "identifiers": [f"${{data.aws_elb_service_account.{elb_account}.arn}}"]}]},
         {"sid": "ElbLogDeliveryWrites", "effect": "Allow", "actions": ["s3:PutObject"], "resources": logs,
@@ -854,7 +817,7 @@ def test_production_albs_are_behind_one_waf_web_acl(production: Synth) -> None:
                 "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
                 "visibility_config": visibility(f"{stem}-{name}")}
 
-    assert clean(acl) == {
+    assert without_metadata(acl) == {
         "name": stem,
         "description": "hebo-production API and Gateway load balancers",
         "scope": "REGIONAL",
@@ -879,10 +842,10 @@ def test_production_waf_logs_blocked_and_counted_requests_to_a_kms_log_group(pro
     acl_name, _ = one(production, "aws_wafv2_web_acl", "waf")
     key, _ = one(production, "aws_kms_key", "key")
     logs = production.resource("compute", "aws_cloudwatch_log_group", "waf_logs")
-    assert clean(logs) == {"name": "aws-waf-logs-hebo-production", "retention_in_days": 365,
+    assert without_metadata(logs) == {"name": "aws-waf-logs-hebo-production", "retention_in_days": 365,
                            "kms_key_id": ref("aws_kms_key", key, "arn")}
     _, logging = one(production, "aws_wafv2_web_acl_logging_configuration", "waf")
-    assert clean(logging) == {
+    assert without_metadata(logging) == {
         "resource_arn": ref("aws_wafv2_web_acl", acl_name, "arn"),
         "log_destination_configs": ["${aws_cloudwatch_log_group.waf_logs.arn}"],
         "redacted_fields": [{"single_header": {"name": "authorization"}}, {"single_header": {"name": "cookie"}}],
@@ -909,7 +872,7 @@ def test_alb_log_and_waf_policy_and_names() -> None:
     assert [(p.alb_log_retention_days, p.waf) for p in map(policy_for, ("production", "pr-7", "dev"))] == [
         (90, True), (7, False), (7, False)
     ]
-    names = build_names("hebo", "pr-7", "hebo.ai")
+    names = build_names("hebo", policy_for("pr-7"), "hebo.ai")
     assert (names.alb_logs_bucket_prefix(), names.web_acl(), names.waf_log_group()) == (
         "hebo-pr-7-alb-logs-", "hebo-pr-7-albs", "aws-waf-logs-hebo-pr-7"
     )

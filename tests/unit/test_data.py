@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from expectations import expect
 from synth_support import Synth
 
 from config.secrets import SECRET_NAMES
@@ -61,7 +62,7 @@ def test_primary_cluster_engine_encryption_and_tls(request: pytest.FixtureReques
     }
     logs = by(synth, "aws_cloudwatch_log_group", "name")[f"/aws/rds/cluster/{identifier}/postgresql"]
     assert logs["kms_key_id"] == KEY
-    assert logs["retention_in_days"] == synth.settings.policy.log_retention_days
+    assert logs["retention_in_days"] == expect(synth)["log_retention_days"]
     assert any(d.startswith("aws_cloudwatch_log_group.primary_postgresql_logs") for d in c["depends_on"])
 
 
@@ -163,11 +164,11 @@ def test_enhanced_monitoring_role(preview: Synth) -> None:
 
 def test_kms_keys_rotate_and_protection_follows_policy(any_stage: Synth) -> None:
     keys = any_stage.resources("data", "aws_kms_key")
-    assert len(keys) == (2 if any_stage.settings.policy.db_global_cluster else 1)
+    assert len(keys) == (2 if expect(any_stage)["db_global_cluster"] else 1)
     for key in keys.values():
         assert key["enable_key_rotation"] is True
-        assert key["deletion_window_in_days"] == any_stage.settings.policy.kms_deletion_window_days
-        assert key["lifecycle"] == {"prevent_destroy": any_stage.settings.policy.protect}
+        assert key["deletion_window_in_days"] == expect(any_stage)["kms_deletion_window_days"]
+        assert key["lifecycle"] == {"prevent_destroy": expect(any_stage)["protect"]}
     assert by(any_stage, "aws_kms_alias", "name")[f"alias/hebo-{any_stage.stage}-data"]["target_key_id"] == "${aws_kms_key.key_F64E54E4.key_id}"
 
 
@@ -213,11 +214,11 @@ def test_every_secret_container_is_encrypted_and_valueless(any_stage: Synth) -> 
     secrets = by(any_stage, "aws_secretsmanager_secret", "name")
     assert sorted(secrets) == sorted(f"hebo/{any_stage.stage}/{n}" for n in SECRET_NAMES)
     assert len(secrets) == 8
-    policy = any_stage.settings.policy
+    expected = expect(any_stage)
     for secret in secrets.values():
         assert secret["kms_key_id"] == KEY
-        assert secret["recovery_window_in_days"] == policy.secret_recovery_window_days
-        assert secret["lifecycle"] == {"prevent_destroy": policy.protect}
+        assert secret["recovery_window_in_days"] == expected["secret_recovery_window_days"]
+        assert secret["lifecycle"] == {"prevent_destroy": expected["protect"]}
     for stack in any_stage.stacks.values():  # no stack ever writes a value
         assert "aws_secretsmanager_secret_version" not in stack.get("resource", {})
     assert any_stage.data_sources("data", "aws_secretsmanager_secret_version") == {}  # nor reads one here
@@ -289,7 +290,7 @@ def test_migrator_function(request: pytest.FixtureRequest, fixture: str) -> None
     assert fn["kms_key_arn"] == KEY
     assert fn["environment"] == {
         "variables": {
-            "DB_HOST": PROXY_ENDPOINT if synth.settings.policy.db_proxy else WRITER_ENDPOINT,
+            "DB_HOST": PROXY_ENDPOINT if expect(synth)["db_proxy"] else WRITER_ENDPOINT,
             "DB_PORT": "5432",
             "DB_NAME": "hebo",
             "DB_SECRET_ARN": CREDENTIALS_ARN,
@@ -303,7 +304,7 @@ def test_migrator_function(request: pytest.FixtureRequest, fixture: str) -> None
     assert (synth.outdir / "stacks" / "data" / fn["filename"]).is_file()
     assert len(fn["source_code_hash"]) == 44
     logs = by(synth, "aws_cloudwatch_log_group", "name")[f"/aws/lambda/hebo-{synth.stage}-migrator"]
-    assert logs["kms_key_id"] == KEY and logs["retention_in_days"] == synth.settings.policy.log_retention_days
+    assert logs["kms_key_id"] == KEY and logs["retention_in_days"] == expect(synth)["log_retention_days"]
     assert fn["logging_config"] == {"log_format": "Text", "log_group": "${aws_cloudwatch_log_group.migrator_logs_795BC0FB.name}"}
 
 

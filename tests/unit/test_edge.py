@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import pytest
 
+from expectations import expect
 from synth_support import Synth, without_metadata
 
 FIXTURE_BUILD = Path(__file__).resolve().parents[1] / "fixtures" / "console-build"
@@ -55,27 +56,21 @@ def built(request: pytest.FixtureRequest) -> Synth:
     return request.getfixturevalue(request.param)
 
 
-def _ref(synth: Synth, resource_type: str, attribute: str) -> str:
-    (name,) = synth.resources("edge", resource_type)
-    return f"${{{resource_type}.{name}.{attribute}}}"
-
-
 
 # -- bucket ------------------------------------------------------------------------------------
 
 
 def test_bucket_is_prefixed_and_cleanup_follows_stage_policy(stage: Synth) -> None:
     bucket = without_metadata(stage.resource("edge", "aws_s3_bucket"))
-    production = stage.stage == "production"
     assert bucket == {
         "bucket_prefix": f"hebo-{stage.stage}-console-",
-        "force_destroy": not production,
-        "lifecycle": {"prevent_destroy": production},
+        "force_destroy": expect(stage)["force_destroy"],
+        "lifecycle": {"prevent_destroy": expect(stage)["protect"]},
     }
 
 
 def test_bucket_blocks_public_access_and_acls(stage: Synth) -> None:
-    bucket = _ref(stage, "aws_s3_bucket", "id")
+    bucket = stage.reference("edge", "aws_s3_bucket", "id")
     assert without_metadata(stage.resource("edge", "aws_s3_bucket_public_access_block")) == {
         "bucket": bucket,
         "block_public_acls": True,
@@ -90,13 +85,13 @@ def test_bucket_blocks_public_access_and_acls(stage: Synth) -> None:
 
 
 def test_bucket_encrypted_with_the_stack_key_and_versioned_with_lifecycle(stage: Synth) -> None:
-    bucket = _ref(stage, "aws_s3_bucket", "id")
+    bucket = stage.reference("edge", "aws_s3_bucket", "id")
     assert without_metadata(stage.resource("edge", "aws_s3_bucket_server_side_encryption_configuration")) == {
         "bucket": bucket,
         "rule": [
             {
                 "apply_server_side_encryption_by_default": {
-                    "kms_master_key_id": _ref(stage, "aws_kms_key", "arn"),
+                    "kms_master_key_id": stage.reference("edge", "aws_kms_key", "arn"),
                     "sse_algorithm": "aws:kms",
                 },
                 "bucket_key_enabled": True,
@@ -118,10 +113,9 @@ def test_bucket_encrypted_with_the_stack_key_and_versioned_with_lifecycle(stage:
 
 def test_kms_key_lets_only_this_distribution_decrypt(stage: Synth) -> None:
     key = stage.resource("edge", "aws_kms_key")
-    production = stage.stage == "production"
     assert key["enable_key_rotation"] is True
-    assert key["deletion_window_in_days"] == (30 if production else 7)
-    assert key["lifecycle"] == {"prevent_destroy": production}
+    assert key["deletion_window_in_days"] == expect(stage)["kms_deletion_window_days"]
+    assert key["lifecycle"] == {"prevent_destroy": expect(stage)["protect"]}
     assert stage.resource("edge", "aws_kms_alias")["name"] == f"alias/hebo-{stage.stage}-console"
     (document,) = [d for n, d in stage.data_sources("edge", "aws_iam_policy_document").items() if n.startswith("key_")]
     cloudfront = [s for s in document["statement"] if s.get("sid") == "CloudFrontDecryptsForTheConsole"]
@@ -133,7 +127,7 @@ def test_kms_key_lets_only_this_distribution_decrypt(stage: Synth) -> None:
             "resources": ["*"],
             "principals": [{"type": "Service", "identifiers": ["cloudfront.amazonaws.com"]}],
             "condition": [
-                {"test": "StringEquals", "variable": "AWS:SourceArn", "values": [_ref(stage, "aws_cloudfront_distribution", "arn")]}
+                {"test": "StringEquals", "variable": "AWS:SourceArn", "values": [stage.reference("edge", "aws_cloudfront_distribution", "arn")]}
             ],
         }
     ]
@@ -143,10 +137,10 @@ def test_bucket_policy_is_tls_only_and_scoped_to_this_distribution(stage: Synth)
     policy = stage.resource("edge", "aws_s3_bucket_policy")
     (doc_name,) = [n for n in stage.data_sources("edge", "aws_iam_policy_document") if n.startswith("site_")]
     assert policy["policy"] == f"${{data.aws_iam_policy_document.{doc_name}.json}}"
-    assert policy["bucket"] == _ref(stage, "aws_s3_bucket", "id")
-    bucket_arn = _ref(stage, "aws_s3_bucket", "arn")
+    assert policy["bucket"] == stage.reference("edge", "aws_s3_bucket", "id")
+    bucket_arn = stage.reference("edge", "aws_s3_bucket", "arn")
     only_this_distribution = [
-        {"test": "StringEquals", "variable": "AWS:SourceArn", "values": [_ref(stage, "aws_cloudfront_distribution", "arn")]}
+        {"test": "StringEquals", "variable": "AWS:SourceArn", "values": [stage.reference("edge", "aws_cloudfront_distribution", "arn")]}
     ]
     cloudfront = [{"type": "Service", "identifiers": ["cloudfront.amazonaws.com"]}]
     assert stage.data_sources("edge", "aws_iam_policy_document")[doc_name]["statement"] == [
@@ -203,8 +197,8 @@ def test_distribution_settings(stage: Synth) -> None:
         "origin": [
             {
                 "origin_id": "s3",
-                "domain_name": _ref(stage, "aws_s3_bucket", "bucket_regional_domain_name"),
-                "origin_access_control_id": _ref(stage, "aws_cloudfront_origin_access_control", "id"),
+                "domain_name": stage.reference("edge", "aws_s3_bucket", "bucket_regional_domain_name"),
+                "origin_access_control_id": stage.reference("edge", "aws_cloudfront_origin_access_control", "id"),
             }
         ],
         "default_cache_behavior": {
@@ -214,14 +208,14 @@ def test_distribution_settings(stage: Synth) -> None:
             "cached_methods": ["GET", "HEAD"],
             "compress": True,
             "cache_policy_id": "658327ea-f89d-4fab-a63d-7e88639e58f6",
-            "response_headers_policy_id": _ref(stage, "aws_cloudfront_response_headers_policy", "id"),
+            "response_headers_policy_id": stage.reference("edge", "aws_cloudfront_response_headers_policy", "id"),
             "function_association": [
-                {"event_type": "viewer-request", "function_arn": _ref(stage, "aws_cloudfront_function", "arn")}
+                {"event_type": "viewer-request", "function_arn": stage.reference("edge", "aws_cloudfront_function", "arn")}
             ],
         },
         "restrictions": {"geo_restriction": {"restriction_type": "none"}},
         "viewer_certificate": {
-            "acm_certificate_arn": _ref(stage, "aws_acm_certificate_validation", "certificate_arn"),
+            "acm_certificate_arn": stage.reference("edge", "aws_acm_certificate_validation", "certificate_arn"),
             "ssl_support_method": "sni-only",
             "minimum_protocol_version": "TLSv1.2_2021",
         },
@@ -310,8 +304,8 @@ def test_alias_records_point_at_the_distribution(stage: Synth) -> None:
             "name": EXPECTED_DOMAIN[stage.stage],
             "type": record_type,
             "alias": {
-                "name": _ref(stage, "aws_cloudfront_distribution", "domain_name"),
-                "zone_id": _ref(stage, "aws_cloudfront_distribution", "hosted_zone_id"),
+                "name": stage.reference("edge", "aws_cloudfront_distribution", "domain_name"),
+                "zone_id": stage.reference("edge", "aws_cloudfront_distribution", "hosted_zone_id"),
                 "evaluate_target_health": False,
             },
         }
@@ -349,7 +343,7 @@ def test_every_build_file_uploaded_with_type_and_cache_headers(built: Synth) -> 
         "content_type": "${each.value.content_type}",
         "cache_control": "${each.value.cache_control}",
     }
-    assert files["bucket"] == _ref(built, "aws_s3_bucket", "bucket")
+    assert files["bucket"] == built.reference("edge", "aws_s3_bucket", "bucket")
     assert files["depends_on"] == [
         f"aws_s3_bucket_server_side_encryption_configuration.{next(iter(built.resources('edge', 'aws_s3_bucket_server_side_encryption_configuration')))}"
     ]
@@ -363,10 +357,10 @@ def test_config_json_has_stage_urls_and_only_publishable_secrets(built: Synth) -
         "publishable_StackProjectId": {"secret_id": f"hebo/{built.stage}/StackProjectId"},
         "publishable_StackPublishableClientKey": {"secret_id": f"hebo/{built.stage}/StackPublishableClientKey"},
     }
-    prefix = "" if built.stage == "production" else f"{built.stage}.dev."
+    prefix = expect(built).domain_prefix
     secret = "data.aws_secretsmanager_secret_version.publishable_{}.secret_string"
     assert without_metadata(objects[name]) == {
-        "bucket": _ref(built, "aws_s3_bucket", "bucket"),
+        "bucket": built.reference("edge", "aws_s3_bucket", "bucket"),
         "key": "config.json",
         "content_type": "application/json; charset=utf-8",
         "cache_control": "no-cache",
@@ -406,7 +400,7 @@ def test_invalidation_runs_after_uploads_when_content_changes(built: Synth, prev
             {
                 "local-exec": {
                     "command": 'aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION_ID" --paths "$INVALIDATION_PATH" --output text --query Invalidation.Id',
-                    "environment": {"DISTRIBUTION_ID": _ref(built, "aws_cloudfront_distribution", "id"), "INVALIDATION_PATH": "/*"},
+                    "environment": {"DISTRIBUTION_ID": built.reference("edge", "aws_cloudfront_distribution", "id"), "INVALIDATION_PATH": "/*"},
                 }
             }
         ],
@@ -432,9 +426,9 @@ def test_outputs(stage: Synth) -> None:
     outputs = {k: v for k, v in stage.stack("edge")["output"].items() if not k.startswith("cross-stack")}
     assert outputs == {
         "console_url": {"value": f"https://{EXPECTED_DOMAIN[stage.stage]}", "description": "The console's URL", "sensitive": False},
-        "bucket_name": {"value": _ref(stage, "aws_s3_bucket", "bucket"), "description": "S3 bucket holding the console build", "sensitive": False},
-        "distribution_id": {"value": _ref(stage, "aws_cloudfront_distribution", "id"), "description": "CloudFront distribution id (for manual invalidations)", "sensitive": False},
-        "distribution_domain_name": {"value": _ref(stage, "aws_cloudfront_distribution", "domain_name"), "description": "CloudFront domain the console alias points at", "sensitive": False},
+        "bucket_name": {"value": stage.reference("edge", "aws_s3_bucket", "bucket"), "description": "S3 bucket holding the console build", "sensitive": False},
+        "distribution_id": {"value": stage.reference("edge", "aws_cloudfront_distribution", "id"), "description": "CloudFront distribution id (for manual invalidations)", "sensitive": False},
+        "distribution_domain_name": {"value": stage.reference("edge", "aws_cloudfront_distribution", "domain_name"), "description": "CloudFront domain the console alias points at", "sensitive": False},
     }
 
 

@@ -1,12 +1,17 @@
-"""cdktf and the prebuilt providers are imported in exactly one place (modules/cdk.py).
+"""Import rules: cdktf and the prebuilt providers are imported in exactly one place
+(modules/cdk.py), and the layering contracts of .importlinter hold.
 
-That module configures the jsii kernel (lazy provider loading, Node 22) before the first jsii
+modules/cdk.py configures the jsii kernel (lazy provider loading, Node 22) before the first jsii
 import, and it is the one file to change when moving to CDK Terrain (cdktn).
 """
 
 from __future__ import annotations
 
+import ast
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -22,3 +27,52 @@ def test_only_modules_cdk_imports_jsii_packages() -> None:
         if DIRECT_IMPORT.search(path.read_text()):
             offenders.append(str(relative))
     assert offenders == [], f"import cdktf/constructs/providers through modules.cdk only: {offenders}"
+
+
+# -- the layering (.importlinter) ------------------------------------------------------------------
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+STACK_MODULES = ("dns", "network", "data", "compute", "edge")
+"""Modules of stacks/ that define a stack; base.py and backends.py are what every stack builds on."""
+
+
+def _lint_imports(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(config), "--no-cache", "--no-logo"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_import_contracts_are_kept() -> None:
+    """modules and config import neither each other nor anything above; ops imports no stack or
+    construct; no cycles (the contracts in .importlinter)."""
+    result = _lint_imports(REPO_ROOT / ".importlinter")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 kept, 0 broken" in result.stdout
+
+
+def test_import_contracts_see_the_real_imports(tmp_path: Path) -> None:
+    """A contract the code breaks (stacks import modules) is reported broken, naming an import."""
+    config = tmp_path / "broken.ini"
+    shutil.copy(REPO_ROOT / ".importlinter", config)
+    with config.open("a") as handle:
+        handle.write("\n[importlinter:contract:canary]\nname = canary\ntype = forbidden\n"
+                     "source_modules =\n    stacks.data\nforbidden_modules =\n    modules.database\n")
+    result = _lint_imports(config)
+    assert result.returncode == 1
+    assert "canary BROKEN" in result.stdout and "stacks.data -> modules.database" in result.stdout
+
+
+def test_stacks_import_each_other_only_for_outputs() -> None:
+    """A stack may name another stack's `*Outputs` type (its cross-stack interface), nothing else."""
+    checked, offenders = 0, []
+    for path in sorted((REPO_ROOT / "stacks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                offenders += [f"{path.name}: import {a.name}" for a in node.names if a.name.startswith("stacks.")]
+            elif isinstance(node, ast.ImportFrom) and node.module == "stacks":
+                offenders += [f"{path.name}: from stacks import {a.name}" for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").removeprefix("stacks.") in STACK_MODULES:
+                checked += 1
+                offenders += [f"{path.name}: {node.module}.{a.name}" for a in node.names if not a.name.endswith("Outputs")]
+    assert checked >= 4, "compute, data and edge import other stacks' outputs"
+    assert offenders == []

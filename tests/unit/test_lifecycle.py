@@ -254,7 +254,10 @@ def test_production_stateful_resources_are_all_protected(stages: dict[str, list[
 def test_preview_names_do_not_survive_destroy(stages: dict[str, list[Synth]]) -> None:
     """Nothing in a preview reserves a name beyond its own lifetime."""
     preview = stages["preview"][0]
+    buckets = 0
     for _, resource_type, name, cfg in resources([preview]):
         assert "final_snapshot_identifier" not in cfg, name
         if resource_type == "aws_s3_bucket":
             assert "bucket" not in cfg and cfg["bucket_prefix"].startswith("hebo-pr-42-"), name
+            buckets += 1
+    assert buckets == 2  # console and ALB logs: at least one checked

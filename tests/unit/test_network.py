@@ -8,23 +8,16 @@ import re
 from typing import Any
 
 import pytest
-from synth_support import Synth
+from expectations import expect
+from synth_support import Synth, parse_ref, without_metadata
 
 from modules.network.vpc import subnet_plan
 
 STACK = "network"
 PRIMARY_AZS = "data.aws_availability_zones.main_azs_17092496.names"
-REF = re.compile(r"^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}$")
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def ref(value: str) -> tuple[str, str, str]:
-    """`${aws_x.name.attr}` -> (type, name, attr); fails on anything else."""
-    match = REF.match(value)
-    assert match, f"not a plain reference: {value!r}"
-    return match.group(1), match.group(2), match.group(3)
-
-
 def by_tag(synth: Synth, resource_type: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """`{Name tag: (logical name, config)}` of one resource type."""
     found = {cfg["tags"]["Name"]: (name, cfg) for name, cfg in synth.resources(STACK, resource_type).items()}
@@ -58,9 +51,9 @@ def rule_table(synth: Synth) -> set[tuple[str, str, str, int | None, str]]:
     table = set()
     for direction in ("ingress", "egress"):
         for cfg in synth.resources(STACK, f"aws_vpc_security_group_{direction}_rule").values():
-            group = roles[ref(cfg["security_group_id"])[1]]
+            group = roles[parse_ref(cfg["security_group_id"])[1]]
             if "referenced_security_group_id" in cfg:
-                peer = "sg:" + roles[ref(cfg["referenced_security_group_id"])[1]]
+                peer = "sg:" + roles[parse_ref(cfg["referenced_security_group_id"])[1]]
             else:
                 peer = cfg.get("cidr_ipv4") or cfg["cidr_ipv6"]
             assert cfg.get("from_port") == cfg.get("to_port")
@@ -76,7 +69,7 @@ def all_ingress(synth: Synth) -> list[dict[str, Any]]:
     rules = []
     for cfg in synth.resources(STACK, "aws_vpc_security_group_ingress_rule").values():
         rules.append({
-            "group": roles.get(ref(cfg["security_group_id"])[1], "?"),
+            "group": roles.get(parse_ref(cfg["security_group_id"])[1], "?"),
             "protocol": cfg["ip_protocol"], "from": cfg.get("from_port"), "to": cfg.get("to_port"),
             "cidrs": [c for c in (cfg.get("cidr_ipv4"), cfg.get("cidr_ipv6")) if c],
         })
@@ -123,7 +116,7 @@ def test_vpc(stage: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
     vpcs = by_tag(synth, "aws_vpc")
     _, vpc = vpcs[f"hebo-{synth.stage}"]
-    assert {k: v for k, v in vpc.items() if k != "//"} == {
+    assert without_metadata(vpc) == {
         "cidr_block": "10.0.0.0/16",
         "assign_generated_ipv6_cidr_block": True,  # Amazon-provided /56 for the public edge
         "enable_dns_support": True,
@@ -195,7 +188,7 @@ def test_public_subnets_route_to_the_internet_gateway(any_stage: Synth) -> None:
     tables = by_tag(any_stage, "aws_route_table")
     public_table, _ = tables[f"hebo-{any_stage.stage}-public"]
     igw, _ = by_tag(any_stage, "aws_internet_gateway")[f"hebo-{any_stage.stage}"]
-    routes = sorted(({k: v for k, v in c.items() if k != "//"}
+    routes = sorted((without_metadata(c)
                      for c in any_stage.resources(STACK, "aws_route").values() if "gateway_id" in c),
                     key=lambda r: "destination_ipv6_cidr_block" in r)
     assert routes == [{
@@ -210,8 +203,8 @@ def test_public_subnets_route_to_the_internet_gateway(any_stage: Synth) -> None:
     ipv6_routes = [c for c in any_stage.resources(STACK, "aws_route").values() if "destination_ipv6_cidr_block" in c]
     assert len(ipv6_routes) == 1  # private tables: no IPv6 route at all
     subnets = {name for name, cfg in any_stage.resources(STACK, "aws_subnet").items() if cfg["tags"]["tier"] == "public"}
-    associated = {ref(c["subnet_id"])[1] for c in any_stage.resources(STACK, "aws_route_table_association").values()
-                  if ref(c["route_table_id"])[1] == public_table}
+    associated = {parse_ref(c["subnet_id"])[1] for c in any_stage.resources(STACK, "aws_route_table_association").values()
+                  if parse_ref(c["route_table_id"])[1] == public_table}
     assert associated == subnets and len(subnets) == 2
 
 
@@ -227,8 +220,8 @@ def test_nat_count_per_stage(stage: str, count: int, request: pytest.FixtureRequ
     eips = synth.resources(STACK, "aws_eip")
     assert len(eips) == count and all(e["domain"] == "vpc" for e in eips.values())
     associations = synth.resources(STACK, "aws_eip_association").values()
-    assert sorted(ref(a["instance_id"])[1] for a in associations) == sorted(nat_instances(synth))
-    assert sorted(ref(a["allocation_id"])[1] for a in associations) == sorted(eips)
+    assert sorted(parse_ref(a["instance_id"])[1] for a in associations) == sorted(nat_instances(synth))
+    assert sorted(parse_ref(a["allocation_id"])[1] for a in associations) == sorted(eips)
 
 
 @pytest.mark.parametrize("stage", ["production", "preview"])
@@ -252,7 +245,7 @@ def test_nat_instance_settings(stage: str, request: pytest.FixtureRequest) -> No
             "volume_size": 8, "delete_on_termination": True,
         }
         assert cfg["vpc_security_group_ids"] == [f"${{aws_security_group.{nat_sg}.id}}"]
-        assert ref(cfg["subnet_id"])[1] in public_subnets
+        assert parse_ref(cfg["subnet_id"])[1] in public_subnets
         assert cfg["lifecycle"] == {"ignore_changes": ["ami"]}
         assert cfg["tags"]["Name"] == f"hebo-{synth.stage}-nat-{index}"
     assert synth.data_sources(STACK, "aws_ami")["nat_ami"] == {
@@ -270,14 +263,16 @@ def test_nat_instance_role_is_ssm_only(any_stage: Synth) -> None:
     roles = {c["name"]: n for n, c in any_stage.resources(STACK, "aws_iam_role").items()}
     nat_role = roles[f"hebo-{any_stage.stage}-nat"]
     attachments = [c for c in any_stage.resources(STACK, "aws_iam_role_policy_attachment").values()
-                   if ref(c["role"])[1] == nat_role]
+                   if parse_ref(c["role"])[1] == nat_role]
     assert [a["policy_arn"] for a in attachments] == [
         "arn:${data.aws_partition.partition.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"]
-    assert not [p for p in any_stage.resources(STACK, "aws_iam_role_policy").values() if ref(p["role"])[1] == nat_role]
-    profile = next(c for c in any_stage.resources(STACK, "aws_iam_instance_profile").values() if ref(c["role"])[1] == nat_role)
+    assert not [p for p in any_stage.resources(STACK, "aws_iam_role_policy").values() if parse_ref(p["role"])[1] == nat_role]
+    profile = next(c for c in any_stage.resources(STACK, "aws_iam_instance_profile").values() if parse_ref(c["role"])[1] == nat_role)
     assert profile["name"] == f"hebo-{any_stage.stage}-nat"
-    for cfg in nat_instances(any_stage).values():
-        assert ref(cfg["iam_instance_profile"])[0] == "aws_iam_instance_profile"
+    instances = nat_instances(any_stage)
+    assert len(instances) == expect(any_stage).nat_instances  # at least one checked
+    for cfg in instances.values():
+        assert parse_ref(cfg["iam_instance_profile"])[0] == "aws_iam_instance_profile"
 
 
 def test_nat_ami_can_be_pinned(synth_variant: Any) -> None:
@@ -291,7 +286,7 @@ def test_private_routes_use_the_nat_of_their_az(stage: str, request: pytest.Fixt
     synth: Synth = request.getfixturevalue(stage)
     subnets = synth.resources(STACK, "aws_subnet")
     instances = synth.resources(STACK, "aws_instance")
-    table_subnet = {ref(a["route_table_id"])[1]: ref(a["subnet_id"])[1]
+    table_subnet = {parse_ref(a["route_table_id"])[1]: parse_ref(a["subnet_id"])[1]
                     for a in synth.resources(STACK, "aws_route_table_association").values()}
     private_tables = [n for n, c in synth.resources(STACK, "aws_route_table").items()
                       if primary(c) and "-private-" in c["tags"]["Name"]]
@@ -301,13 +296,13 @@ def test_private_routes_use_the_nat_of_their_az(stage: str, request: pytest.Fixt
         if "network_interface_id" not in route:
             continue
         assert route["destination_cidr_block"] == "0.0.0.0/0"
-        kind, nat, attr = ref(route["network_interface_id"])
+        kind, nat, attr = parse_ref(route["network_interface_id"])
         assert (kind, attr) == ("aws_instance", "primary_network_interface_id")
-        private_subnet = subnets[table_subnet[ref(route["route_table_id"])[1]]]
+        private_subnet = subnets[table_subnet[parse_ref(route["route_table_id"])[1]]]
         assert private_subnet["tags"]["tier"] == "private"
-        nat_subnet = subnets[ref(instances[nat]["subnet_id"])[1]]
+        nat_subnet = subnets[parse_ref(instances[nat]["subnet_id"])[1]]
         routed[az_index(private_subnet)] = az_index(nat_subnet)
-    if synth.settings.policy.nat_per_az:
+    if expect(synth)["nat_per_az"]:
         assert routed == {0: 0, 1: 1}
     else:
         assert routed == {0: 0, 1: 0}
@@ -329,10 +324,10 @@ def test_bastion_is_ssm_only(preview: Synth) -> None:
     assert "key_name" not in cfg and cfg["associate_public_ip_address"] is False
     assert cfg["metadata_options"]["http_tokens"] == "required"
     assert cfg["root_block_device"]["encrypted"] is True
-    subnet = preview.resources(STACK, "aws_subnet")[ref(cfg["subnet_id"])[1]]
+    subnet = preview.resources(STACK, "aws_subnet")[parse_ref(cfg["subnet_id"])[1]]
     assert subnet["tags"]["Name"] == "hebo-pr-42-private-0"
     roles = sg_roles(preview)
-    assert [roles[ref(g)[1]] for g in cfg["vpc_security_group_ids"]] == ["bastion"]
+    assert [roles[parse_ref(g)[1]] for g in cfg["vpc_security_group_ids"]] == ["bastion"]
     assert [r for r in rule_table(preview) if r[0] == "bastion" and r[1] == "ingress"] == []
     assert preview.stack(STACK)["output"]["bastion_instance_id"]["value"] == f"${{aws_instance.{name}.id}}"
     ami = preview.data_sources(STACK, "aws_ami")
@@ -392,15 +387,15 @@ def expected_rules(production: bool) -> set[tuple[str, str, str, int | None, str
 @pytest.mark.parametrize("stage", ["production", "preview"])
 def test_every_security_group_rule(stage: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
-    assert rule_table(synth) == expected_rules(synth.settings.policy.is_production)
+    assert rule_table(synth) == expected_rules(expect(synth).production)
     count = sum(len(synth.resources(STACK, f"aws_vpc_security_group_{d}_rule")) for d in ("ingress", "egress"))
-    assert count == len(expected_rules(synth.settings.policy.is_production))  # no duplicates hidden by the set
+    assert count == len(expected_rules(expect(synth).production))  # no duplicates hidden by the set
 
 
 def test_groups_have_names_descriptions_and_no_inline_rules(any_stage: Synth) -> None:
     groups = any_stage.resources(STACK, "aws_security_group")
     primary_roles = sorted(sg_roles(any_stage).values())
-    stage_roles = ["db-proxy"] if any_stage.settings.policy.is_production else ["bastion"]
+    stage_roles = ["db-proxy"] * expect(any_stage)["db_proxy"] + ["bastion"] * expect(any_stage)["bastion"]
     assert primary_roles == sorted(["alb", "service", "database", "migrator", "nat", *stage_roles])
     for cfg in groups.values():
         assert cfg["description"] and "ingress" not in cfg and "egress" not in cfg
@@ -420,7 +415,7 @@ def test_default_security_groups_are_taken_over_without_rules(production: Synth,
     for synth, count in ((production, 2), (preview, 1)):
         defaults = synth.resources(STACK, "aws_default_security_group")
         assert len(defaults) == count
-        vpcs = {ref(c["vpc_id"])[1] for c in defaults.values()}
+        vpcs = {parse_ref(c["vpc_id"])[1] for c in defaults.values()}
         assert vpcs == set(synth.resources(STACK, "aws_vpc"))
         for cfg in defaults.values():
             assert "ingress" not in cfg and "egress" not in cfg
@@ -434,17 +429,17 @@ def test_flow_logs(stage: str, retention: int, vpcs: int, request: pytest.Fixtur
     groups = synth.resources(STACK, "aws_cloudwatch_log_group")
     keys = synth.resources(STACK, "aws_kms_key")
     assert len(logs) == vpcs and len(groups) == vpcs
-    assert {ref(c["vpc_id"])[1] for c in logs.values()} == set(synth.resources(STACK, "aws_vpc"))
+    assert {parse_ref(c["vpc_id"])[1] for c in logs.values()} == set(synth.resources(STACK, "aws_vpc"))
     (role_name,) = [n for n, c in synth.resources(STACK, "aws_iam_role").items() if c["name"] == f"hebo-{synth.stage}-flow-logs"]
     arns = []
     for cfg in logs.values():
         assert cfg["traffic_type"] == "ALL" and cfg["log_destination_type"] == "cloud-watch-logs"
         assert cfg["iam_role_arn"] == f"${{aws_iam_role.{role_name}.arn}}"
-        _, group_name, _ = ref(cfg["log_destination"])
+        _, group_name, _ = parse_ref(cfg["log_destination"])
         group = groups[group_name]
         assert group["name"] == f"/vpc/hebo-{synth.stage}/flow-logs"
         assert group["retention_in_days"] == retention
-        key_kind, key_name, _ = ref(group["kms_key_id"])
+        key_kind, key_name, _ = parse_ref(group["kms_key_id"])
         assert key_kind == "aws_kms_key" and keys[key_name].get("provider") == group.get("provider") == cfg.get("provider")
         arns.append(cfg["log_destination"])
     docs = synth.data_sources(STACK, "aws_iam_policy_document")
@@ -469,7 +464,7 @@ def test_network_kms_key(stage: str, protect: bool, window: int, request: pytest
     assert key["lifecycle"]["prevent_destroy"] is protect
     aliases = {c["name"]: c.get("provider") for c in synth.resources(STACK, "aws_kms_alias").values()}
     expected = {f"alias/hebo-{synth.stage}-network": None}
-    if synth.settings.policy.secondary_region_network:
+    if expect(synth)["secondary_region_network"]:
         expected[f"alias/hebo-{synth.stage}-network-secondary"] = "aws.us_west_2"
     assert aliases == expected
 
@@ -479,7 +474,7 @@ def test_secondary_network_only_in_production(production: Synth, preview: Synth,
     stack = production.stack(STACK)
     assert stack["provider"]["aws"][1]["alias"] == "us_west_2" and stack["provider"]["aws"][1]["region"] == "us-west-2"
     vpc = by_tag(production, "aws_vpc")["hebo-production-secondary"][1]
-    assert {k: v for k, v in vpc.items() if k != "//"} == {  # IPv4 only: no public edge there
+    assert without_metadata(vpc) == {  # IPv4 only: no public edge there
         "provider": "aws.us_west_2",
         "cidr_block": "10.1.0.0/16",
         "enable_dns_support": True,
@@ -520,4 +515,4 @@ def test_stack_outputs(production: Synth, preview: Synth) -> None:
         groups = synth.stack(STACK)["output"]["security_group_ids"]["value"]
         assert sorted(groups) == sorted(["alb", "service", "database", "migrator", optional])
         roles = sg_roles(synth)
-        assert {k: roles[ref(v)[1]] for k, v in groups.items()} == {k: k for k in groups}
+        assert {k: roles[parse_ref(v)[1]] for k, v in groups.items()} == {k: k for k in groups}

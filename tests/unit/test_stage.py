@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from config.naming import RULES, Names, build_names, max_stage_length
-from config.settings import Settings
-from config.stage import ConfigError, StageKind, policy_for, policy_table
+from config.settings import REPO_ROOT, Settings
+from config.stage import ConfigError, StageKind, StagePolicy, policy_for, policy_table
+from expectations import POLICY
 
 
 def test_policy_table_matches_design() -> None:
+    """Every field of every kind's policy, as design.md §2 states it (tests/expectations.py)."""
     table = policy_table()
-    expected = {
-        # setting: (production, preview, dev)
-        "nat_per_az": (True, False, False),
-        "bastion": (False, True, True),
-        "db_min_acu": (0.5, 0.0, 0.0),
-        "db_max_acu": (16.0, 4.0, 4.0),
-        "db_reader_count": (1, 0, 0),
-        "db_seconds_until_auto_pause": (None, 1200, 1200),
-        "db_global_cluster": (True, False, False),
-        "db_proxy": (True, False, False),
-        "service_min_tasks": (4, 1, 1),
-        "service_max_tasks": (16, 1, 1),
-        "capacity_provider": ("FARGATE", "FARGATE_SPOT", "FARGATE_SPOT"),
-        "wait_for_steady_state": (True, False, False),
-        "migrate_on_deploy": (True, True, False),
-        "protect": (True, False, False),
-        "force_destroy": (False, True, True),
-        "secret_recovery_window_days": (30, 0, 0),
-        "log_level": ("info", "debug", "debug"),
-        "ecs_exec": (False, True, True),
-    }
-    for key, (prod, prev, dev) in expected.items():
-        assert (table["production"][key], table["preview"][key], table["dev"][key]) == (prod, prev, dev), key
-    assert table["production"]["log_retention_days"] > table["preview"]["log_retention_days"]
-    assert table["production"]["db_backup_retention_days"] >= 14
-    assert table["preview"]["kms_deletion_window_days"] == 7
+    assert set(table) == set(POLICY)
+    for label, expected in POLICY.items():
+        assert table[label] == expected, label
+    assert len(POLICY["production"]) == len(fields(StagePolicy)) - 2  # all but name and kind
 
 
 @pytest.mark.parametrize(
@@ -48,11 +30,36 @@ def test_stage_kinds(stage: str, kind: StageKind) -> None:
     assert policy_for(stage).kind is kind
 
 
-def test_policy_field_invariants_hold_for_every_kind() -> None:
-    for stage in ("production", "pr-1", "dev"):
-        policy = policy_for(stage)
-        assert not policy.db_global_cluster or policy.secondary_region_network
-        assert not policy.db_proxy or policy.db_seconds_until_auto_pause is None
+@pytest.mark.parametrize(
+    ("stage", "changes", "message"),
+    [
+        ("pr-1", {"db_global_cluster": True}, "db_global_cluster needs secondary_region_network"),
+        ("pr-1", {"db_proxy": True}, r"db_proxy needs db_seconds_until_auto_pause=None"),
+        ("pr-1", {"db_min_acu": 0.5}, "db_seconds_until_auto_pause needs db_min_acu=0"),
+        ("pr-1", {"db_seconds_until_auto_pause": 299}, "db_seconds_until_auto_pause must be from 300 to 86400 seconds, not 299"),
+        ("pr-1", {"db_seconds_until_auto_pause": 86401}, "db_seconds_until_auto_pause must be from 300 to 86400 seconds, not 86401"),
+        ("production", {"db_min_acu": 32.0}, "db_min_acu 32.0 exceeds db_max_acu 16.0"),
+        ("production", {"service_min_tasks": 17}, "service_min_tasks 17 exceeds service_max_tasks 16"),
+    ],
+)
+def test_policy_field_invariants_are_config_errors(stage: str, changes: dict[str, object], message: str) -> None:
+    """Every kind's policy is built (so holds the invariants); a change breaking one is a
+    ConfigError naming the stage and the fields, also under `python -O` (no assert)."""
+    policy = policy_for(stage)
+    with pytest.raises(ConfigError, match=rf"^invalid stage policy for '{stage}': {message}"):
+        replace(policy, **changes)
+
+
+def test_policy_invariants_hold_without_asserts_under_python_O() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from dataclasses import replace; from config.stage import policy_for, ConfigError\n"
+        "try:\n    replace(policy_for('pr-1'), db_proxy=True)\nexcept ConfigError as e:\n    print(e)"
+    )
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    assert out.stdout.startswith("invalid stage policy for 'pr-1': db_proxy needs"), out.stdout + out.stderr
 
 
 def test_policy_is_frozen() -> None:
@@ -105,9 +112,9 @@ def test_preview_pattern_is_enforced() -> None:
 def test_max_stage_length_comes_from_the_alb_name_limit() -> None:
     # "hebo-" + stage + "-gateway" must fit the 32-character ALB/target-group limit.
     assert max_stage_length("hebo", "hebo.ai") == 32 - len("hebo-") - len("-gateway") == 19
-    assert build_names("hebo", "p" * 19, "hebo.ai").problems() == []
+    assert build_names("hebo", policy_for("p" * 19), "hebo.ai").problems() == []
     with pytest.raises(ConfigError, match="ALB name"):
-        build_names("hebo", "p" * 20, "hebo.ai")
+        build_names("hebo", policy_for("p" * 20), "hebo.ai")
 
 
 stage_names = st.from_regex(r"[a-z]([a-z0-9]|-(?=[a-z0-9])){0,18}", fullmatch=True).filter(
@@ -119,7 +126,7 @@ stage_names = st.from_regex(r"[a-z]([a-z0-9]|-(?=[a-z0-9])){0,18}", fullmatch=Tr
 @given(stage_names)
 def test_every_accepted_stage_yields_valid_aws_names(stage: str) -> None:
     try:
-        names = build_names("hebo", stage, "hebo.ai")
+        names = build_names("hebo", policy_for(stage), "hebo.ai")
     except ConfigError as error:
         assert "production" in str(error)  # only the near-miss guard may refuse a well-formed name
         return
@@ -138,12 +145,12 @@ def test_every_accepted_stage_yields_valid_aws_names(stage: str) -> None:
     ],
 )
 def test_domains(stage: str, app: str, domain: str) -> None:
-    assert build_names("hebo", stage, "hebo.ai").domain(app) == domain
+    assert build_names("hebo", policy_for(stage), "hebo.ai").domain(app) == domain
 
 
 def test_unknown_domain_app_is_refused() -> None:
     with pytest.raises(ConfigError, match="unknown app 'web'"):
-        build_names("hebo", "dev", "hebo.ai").domain("web")
+        build_names("hebo", policy_for("dev"), "hebo.ai").domain("web")
 
 
 @pytest.mark.parametrize(
@@ -174,7 +181,7 @@ def test_env_beats_context_beats_default() -> None:
 
 
 def test_names_are_prefixed_by_app_and_stage() -> None:
-    names = Names(app="hebo", stage="pr-1", zone="hebo.ai", kind=StageKind.PREVIEW)
+    names = Names(app="hebo", zone="hebo.ai", policy=policy_for("pr-1"))
     assert names.alb("gateway") == "hebo-pr-1-gateway"
     assert names.secret("DbPassword") == "hebo/pr-1/DbPassword"
     assert names.service_log_group("HeboApiService") == "/ecs/hebo-pr-1/HeboApiService"
