@@ -263,13 +263,23 @@ class LoadBalancedFargateService:
         return next(c for c in (base, *(f"{base}{n}" for n in range(2, 100))) if c not in taken)
 
     # -- steps ----------------------------------------------------------------------------------
-    def _trust(self) -> list[Condition]:
-        """Only ECS tasks of this account (and Region) may assume the roles (confused deputy)."""
+    def _trust(self, *, source_arn: bool) -> list[Condition]:
+        """Only ECS tasks of this account may assume the role (confused deputy).
+
+        `aws:SourceAccount` on both roles; `aws:SourceArn` (ECS in this Region and account) only
+        where AWS documents that ECS sends it, the task role
+        (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html). Nothing
+        documents it for the execution role
+        (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html),
+        and a condition on a key ECS does not send would stop every task from starting
+        ("ECS was unable to assume the role")."""
         p = self._props
-        return [
-            Condition(test="StringEquals", variable="aws:SourceAccount", values=[p.account_id]),
-            Condition(test="ArnLike", variable="aws:SourceArn", values=[f"arn:{p.partition}:ecs:{p.region}:{p.account_id}:*"]),
-        ]
+        conditions = [Condition(test="StringEquals", variable="aws:SourceAccount", values=[p.account_id])]
+        if source_arn:
+            conditions.append(
+                Condition(test="ArnLike", variable="aws:SourceArn", values=[f"arn:{p.partition}:ecs:{p.region}:{p.account_id}:*"])
+            )
+        return conditions
 
     def _create_roles(self) -> tuple[ServiceRole, ServiceRole]:
         p, label = self._props, self._props.label or self._props.name
@@ -280,7 +290,7 @@ class LoadBalancedFargateService:
                 name=p.execution_role_name,
                 service=ECS_TASKS_PRINCIPAL,
                 description=f"ECS agent for {label}: pull its image, write its logs, read its secrets",
-                trust_conditions=self._trust(),
+                trust_conditions=self._trust(source_arn=False),
             ),
         )
         task = ServiceRole(
@@ -291,7 +301,7 @@ class LoadBalancedFargateService:
                 service=ECS_TASKS_PRINCIPAL,
                 description=f"{label} application"
                 + (" (ECS Exec sessions)" if p.execute_command is not None else " (no AWS permissions)"),
-                trust_conditions=self._trust(),
+                trust_conditions=self._trust(source_arn=True),
             ),
         )
         return execution, task

@@ -513,12 +513,21 @@ def test_task_role_gets_ecs_exec_channels_in_previews(preview: Synth, svc: str) 
 
 
 def test_roles_trust_only_this_accounts_ecs_tasks(stage: Synth) -> None:
+    """Both roles: this account's ECS tasks only. aws:SourceArn only on the task role, where AWS
+    documents it; on the execution role it could keep every task from starting (issue #14.6)."""
     trusts = {k: v for k, v in stage.data_sources("compute", "aws_iam_policy_document").items() if "_role_trust" in k}
     assert len(trusts) == 4
-    for trust in trusts.values():
+    account = "${data.aws_caller_identity.account.account_id}"
+    source_account = {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [account]}
+    source_arn = {"test": "ArnLike", "variable": "aws:SourceArn",
+                  "values": [f"arn:${{data.aws_partition.partition.partition}}:ecs:us-east-1:{account}:*"]}
+    for name, trust in trusts.items():
         (statement,) = trust["statement"]
         assert statement["principals"] == [{"type": "Service", "identifiers": ["ecs-tasks.amazonaws.com"]}]
-        assert [c["variable"] for c in statement["condition"]] == ["aws:SourceAccount", "aws:SourceArn"]
+        assert statement["actions"] == ["sts:AssumeRole"]
+        expected = [source_account] if "_execution_role_" in name else [source_account, source_arn]
+        assert statement["condition"] == expected, name
+    assert sorted(k.split("_role")[0] for k in trusts) == ["api_execution", "api_task", "gateway_execution", "gateway_task"]
     roles = {v["name"] for v in stage.resources("compute", "aws_iam_role").values()}
     assert roles == {f"hebo-{stage.stage}-{r}" for r in ("api-exec", "api-task", "gateway-exec", "gateway-task")}
 
