@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from modules.cdk import Construct, Token, aws
+from modules.dns_records import DnsValidatedCertificate, alias_records
 from modules.logs import log_group
 from modules.service.access_logs import AlbAccessLogBucket, AlbAccessLogBucketProps
+from modules.service.alarms import LoadBalancerAlarms, LoadBalancerAlarmsProps
 from modules.service.cluster import FargateCluster, FargateClusterProps
 from modules.service.image import (
     BuiltImage,
@@ -32,18 +34,22 @@ from modules.service.pattern import (
     ExecuteCommand,
     LoadBalancedFargateService,
     LoadBalancedFargateServiceProps,
+    SharedLoadBalancerRoute,
 )
+from modules.service.load_balancer import SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps
 from modules.service.waf import RegionalWebAcl, RegionalWebAclProps
 from stacks.base import HeboStack
 from stacks.data import DataOutputs
 from stacks.dns import DnsOutputs
 from config.naming import service_display_name
-from config.topology import SERVICE_PORTS, SERVICES
+from config.topology import LISTENER_RULE_PRIORITIES, SERVICE_PORTS, SERVICES
 from stacks.network import NetworkOutputs
 from config.secrets import secrets_for
 from config.settings import Settings
 from config.stage import ConfigError
 
+SHARED_ALB_LOG_PREFIX = "shared"
+"""Access-log prefix of a stage's shared ALB (dedicated ALBs log under their service's name)."""
 ECR_KEEP_IMAGES = 20
 """Images kept per repository: enough to roll back a few weeks of deploys."""
 DOCKERFILES = {svc: f"Dockerfile.{svc}" for svc in SERVICES}
@@ -130,13 +136,14 @@ class ComputeStack(HeboStack):
                 bucket_prefix=names.alb_logs_bucket_prefix(),
                 region=settings.region,
                 account_id=self._account,
-                log_prefixes=list(SERVICES),
+                log_prefixes=[SHARED_ALB_LOG_PREFIX] if policy.shared_load_balancer else list(SERVICES),
                 retention_days=policy.alb_log_retention_days,
                 force_destroy=policy.force_destroy,
                 prevent_destroy=policy.protect,
             ),
         )
         self.waf = self._web_acl() if policy.waf else None
+        self.shared_alb = self._shared_load_balancer() if policy.shared_load_balancer else None
         images = self._images(exec_logs)
         self.services = {svc: self._service(svc, images[svc], exec_logs) for svc in SERVICES}
         self.outputs = ComputeOutputs(
@@ -147,7 +154,8 @@ class ComputeStack(HeboStack):
         )
         self.output("cluster_name", self.cluster.name, "ECS cluster of this stage")
         self.output("alarm_topic_arn", self.topic.arn, "SNS topic the service alarms notify")
-        self.output("alb_logs_bucket", self.alb_logs.name, "S3 bucket of the ALB access logs (prefix = service)")
+        prefix = f"prefix = {SHARED_ALB_LOG_PREFIX}" if self.shared_alb is not None else "prefix = service"
+        self.output("alb_logs_bucket", self.alb_logs.name, f"S3 bucket of the ALB access logs ({prefix})")
 
     # -- edge protection ------------------------------------------------------------------------
     def _web_acl(self) -> RegionalWebAcl:
@@ -168,6 +176,48 @@ class ComputeStack(HeboStack):
                 log_group_arn=logs.arn,
             ),
         )
+
+    # -- one load balancer for both services (stage policy `shared_load_balancer`) ---------------
+    def _shared_load_balancer(self) -> SharedHttpsLoadBalancer:
+        """One dual-stack ALB serving every service by host name: one certificate naming all of
+        them, A/AAAA aliases per name, a fixed 404 for any other host, its own 5xx alarm (the
+        services alarm per target group), WAF when the policy has one."""
+        names, policy, network, dns = self.names, self.policy, self._network, self._dns
+        domains = [names.domain(svc) for svc in SERVICES]
+        certificate = DnsValidatedCertificate(
+            self, "shared_alb_certificate", domain_name=domains[0], subject_alternative_names=domains[1:], zone_id=dns.zone_id
+        )
+        alb = SharedHttpsLoadBalancer(
+            self,
+            "shared_alb",
+            SharedHttpsLoadBalancerProps(
+                name=names.shared_alb(),
+                subnet_ids=network.public_subnet_ids,
+                security_group_ids=[network.security_group_ids["alb"]],
+                certificate_arn=certificate.certificate_arn,
+                ip_address_type=network.public_ip_address_type,
+                deletion_protection=policy.protect,
+                access_logs_bucket=self.alb_logs.name,
+                access_logs_prefix=SHARED_ALB_LOG_PREFIX,
+                depends_on=[self.alb_logs.policy],
+            ),
+        )
+        if self.waf is not None:
+            self.waf.associate("shared_alb_association", alb.arn)
+        for svc, domain in zip(SERVICES, domains):
+            alias_records(self, f"{svc}_alias", zone_id=dns.zone_id, name=domain, target_dns_name=alb.dns_name,
+                          target_zone_id=alb.zone_id)
+        LoadBalancerAlarms(
+            self,
+            "shared_alb_alarms",
+            LoadBalancerAlarmsProps(
+                alarm_name=names.shared_alb_alarm,
+                label=f"shared ALB ({names.prefix})",
+                load_balancer_arn_suffix=alb.arn_suffix,
+                topic_arn=self.topic.arn,
+            ),
+        )
+        return alb
 
     # -- images ---------------------------------------------------------------------------------
     def _images(self, exec_logs: Any) -> dict[str, str]:
@@ -230,20 +280,7 @@ class ComputeStack(HeboStack):
                 subnet_ids=network.private_subnet_ids,
                 security_group_ids=[network.security_group_ids["service"]],
                 vpc_id=network.vpc_id,
-                load_balancer=DedicatedLoadBalancer(
-                    name=names.alb(svc),
-                    target_group_name=names.target_group(svc),
-                    domain=domain,
-                    zone_id=dns.zone_id,
-                    subnet_ids=network.public_subnet_ids,
-                    security_group_ids=[network.security_group_ids["alb"]],
-                    ip_address_type=network.public_ip_address_type,  # dualstack: AAAA answers; targets stay IPv4
-                    deletion_protection=policy.protect,
-                    access_logs_bucket=self.alb_logs.name,
-                    access_logs_prefix=svc,
-                    depends_on=[self.alb_logs.policy],
-                    web_acl=self.waf,
-                ),
+                load_balancer=self._load_balancer_for(svc),
                 health_check_path=settings.health_check_path,
                 log_group_name=names.service_log_group(display),
                 log_retention_days=policy.log_retention_days,
@@ -266,6 +303,31 @@ class ComputeStack(HeboStack):
         self.output(f"{svc}_alb_arn", service.load_balancer_arn, f"Load balancer of {display}")
         self.output(f"{svc}_ecr_repository_url", self.repositories[svc].url, f"ECR repository of {display} (CI pushes here in prebuilt mode)")
         return service
+
+    def _load_balancer_for(self, svc: str) -> DedicatedLoadBalancer | SharedLoadBalancerRoute:
+        """A host rule on the stage's shared ALB, or the service's own ALB (policy `shared_load_balancer`)."""
+        names, network = self.names, self._network
+        if self.shared_alb is not None:
+            return SharedLoadBalancerRoute(
+                load_balancer=self.shared_alb,
+                host=names.domain(svc),
+                priority=LISTENER_RULE_PRIORITIES[svc],
+                target_group_name=names.routed_target_group(svc),
+            )
+        return DedicatedLoadBalancer(
+            name=names.alb(svc),
+            target_group_name=names.target_group(svc),
+            domain=names.domain(svc),
+            zone_id=self._dns.zone_id,
+            subnet_ids=network.public_subnet_ids,
+            security_group_ids=[network.security_group_ids["alb"]],
+            ip_address_type=network.public_ip_address_type,  # dualstack: AAAA answers; targets stay IPv4
+            deletion_protection=self.policy.protect,
+            access_logs_bucket=self.alb_logs.name,
+            access_logs_prefix=svc,
+            depends_on=[self.alb_logs.policy],
+            web_acl=self.waf,
+        )
 
     def _environment(self, svc: str) -> dict[str, str]:
         """The container's plain environment: port, logging, and where the database is (no secrets)."""

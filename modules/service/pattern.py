@@ -25,7 +25,12 @@ from modules.logs import log_group
 from modules.service.alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service.autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
 from modules.service.fargate_service import FargateService, FargateServiceProps
-from modules.service.load_balancer import HttpsLoadBalancer, HttpsLoadBalancerProps
+from modules.service.load_balancer import (
+    HttpsLoadBalancer,
+    HttpsLoadBalancerProps,
+    SharedHttpsLoadBalancer,
+    TargetGroupProps,
+)
 from modules.service.waf import RegionalWebAcl
 
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
@@ -110,6 +115,20 @@ class DedicatedLoadBalancer:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SharedLoadBalancerRoute:
+    """The service is one host on a `SharedHttpsLoadBalancer`: the pattern adds its target group
+    and host-header rule. The certificate, DNS names and WAF belong to whoever owns the shared ALB."""
+
+    load_balancer: SharedHttpsLoadBalancer
+    host: str
+    """Requests whose `Host` header is exactly this name go to the service."""
+    priority: int
+    """Listener rule priority, 1-50000 and unique on the listener (lower is evaluated first)."""
+    target_group_name: str
+    """Target group name (≤ 32 characters); must differ from any group still in use."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class LoadBalancedFargateServiceProps:
     """Everything one service needs; names come in finished (the pattern invents none)."""
 
@@ -145,7 +164,9 @@ class LoadBalancedFargateServiceProps:
     security_group_ids: Sequence[str]
     """Security groups of the tasks."""
     vpc_id: str
-    load_balancer: DedicatedLoadBalancer
+    load_balancer: DedicatedLoadBalancer | SharedLoadBalancerRoute
+    """An own ALB (certificate, aliases, WAF association included) or a route on a shared one;
+    with a shared ALB the alarms measure the service's target group."""
     health_check_path: str = "/"
     """Path of the target group's HTTP health check; must start with `/`."""
     log_group_name: str
@@ -176,8 +197,9 @@ class LoadBalancedFargateServiceProps:
 class LoadBalancedFargateService:
     """Log group, roles, load balancer, Fargate service, autoscaling and alarms for one service.
 
-    Children (typed members): `log_group`, `execution_role`, `task_role`, `certificate`,
-    `load_balancer`, `waf_association`, `aliases`, `fargate`, `scaling`, `alarms`.
+    Children (typed members): `log_group`, `execution_role`, `task_role`, `load_balancer`,
+    `target_group`, `fargate`, `scaling`, `alarms`; with an own ALB also `certificate`,
+    `waf_association` and `aliases`, on a shared ALB `listener_rule` instead.
     Access: `grant_image_pull()`, `grant_secret_read()` (execution role).
 
     Raises ServicePropsError before creating anything when props contradict each other.
@@ -220,8 +242,9 @@ class LoadBalancedFargateService:
                 alarm_name=props.alarm_name,
                 service_label=props.alarm_label,
                 load_balancer_arn_suffix=self.load_balancer.arn_suffix,
-                target_group_arn_suffix=self.load_balancer.target_group_arn_suffix,
+                target_group_arn_suffix=self.target_group.arn_suffix,
                 topic_arn=props.alarm_topic_arn,
+                per_target_group=isinstance(props.load_balancer, SharedLoadBalancerRoute),
             ),
         )
 
@@ -308,8 +331,26 @@ class LoadBalancedFargateService:
 
     def _create_load_balancer(self) -> None:
         p, lb = self._props, self._props.load_balancer
+        self.certificate: DnsValidatedCertificate | None = None
+        self.waf_association: Any = None
+        self.aliases: list[Any] = []
+        self.listener_rule: Any = None
+        if isinstance(lb, SharedLoadBalancerRoute):
+            route = lb.load_balancer.add_host_route(
+                self._prefix,
+                host=lb.host,
+                priority=lb.priority,
+                target_group=TargetGroupProps(
+                    name=lb.target_group_name, vpc_id=p.vpc_id, port=p.port, health_check_path=p.health_check_path
+                ),
+            )
+            self.load_balancer: HttpsLoadBalancer | SharedHttpsLoadBalancer = lb.load_balancer
+            self.target_group: Any = route.target_group
+            self.listener_rule = route.rule
+            self._routed = route.rule  # ECS accepts a target group only once a listener rule uses it
+            return
         self.certificate = DnsValidatedCertificate(self._scope, f"{self._prefix}_certificate", domain_name=lb.domain, zone_id=lb.zone_id)
-        self.load_balancer = HttpsLoadBalancer(
+        own = HttpsLoadBalancer(
             self._scope,
             f"{self._prefix}_alb",
             HttpsLoadBalancerProps(
@@ -328,12 +369,12 @@ class LoadBalancedFargateService:
                 depends_on=lb.depends_on,
             ),
         )
-        self.waf_association = (
-            lb.web_acl.associate(f"{self._prefix}_association", self.load_balancer.arn) if lb.web_acl is not None else None
-        )
+        self.load_balancer, self.target_group, self._routed = own, own.target_group, own.https_listener
+        if lb.web_acl is not None:
+            self.waf_association = lb.web_acl.associate(f"{self._prefix}_association", own.arn)
         self.aliases = alias_records(
             self._scope, f"{self._prefix}_alias", zone_id=lb.zone_id, name=lb.domain,
-            target_dns_name=self.load_balancer.dns_name, target_zone_id=self.load_balancer.zone_id,
+            target_dns_name=own.dns_name, target_zone_id=own.zone_id,
         )
 
     def _create_service(self) -> FargateService:
@@ -357,12 +398,12 @@ class LoadBalancedFargateService:
                 task_role_arn=self.task_role.arn,
                 subnet_ids=p.subnet_ids,
                 security_group_ids=p.security_group_ids,
-                target_group_arn=self.load_balancer.target_group.arn,
+                target_group_arn=self.target_group.arn,
                 capacity_provider=p.capacity.capacity_provider,
                 desired_count=p.capacity.min_tasks,
                 wait_for_steady_state=p.capacity.wait_for_steady_state,
                 enable_execute_command=p.execute_command is not None,
-                depends_on=[self.load_balancer.https_listener, *p.cluster_ready],
+                depends_on=[self._routed, *p.cluster_ready],
             ),
         )
 
@@ -409,5 +450,7 @@ def _validate(p: LoadBalancedFargateServiceProps) -> None:
                         if not any(value_from == arn or value_from.startswith(f"{arn}:") for arn in p.secret_arns))
     if unreadable:
         raise ServicePropsError(f"{what}: secrets {unreadable} name an ARN outside secret_arns (the execution role could not read them)")
+    if isinstance(p.load_balancer, SharedLoadBalancerRoute) and not 1 <= p.load_balancer.priority <= SharedHttpsLoadBalancer.MAX_PRIORITY:
+        raise ServicePropsError(f"{what}: listener rule priority {p.load_balancer.priority} is outside 1-{SharedHttpsLoadBalancer.MAX_PRIORITY}")
     if not p.health_check_path.startswith("/"):
         raise ServicePropsError(f"{what}: health_check_path {p.health_check_path!r} must start with '/'")

@@ -19,7 +19,9 @@ from modules.service.pattern import (
     LoadBalancedFargateService,
     LoadBalancedFargateServiceProps,
     ServicePropsError,
+    SharedLoadBalancerRoute,
 )
+from modules.service.load_balancer import SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps, TargetGroupProps
 
 SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-AbCdEf"
 OTHER_SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/key-GhIjKl"
@@ -160,3 +162,49 @@ first applied with. Changing one makes Terraform destroy and re-create that reso
 
 def test_production_logical_ids_are_pinned(production: Synth) -> None:
     assert {rtype: sorted(production.resources("compute", rtype)) for rtype in PRODUCTION_IDS} == PRODUCTION_IDS
+
+
+def _shared_alb(stack: TerraformStack) -> SharedHttpsLoadBalancer:
+    return SharedHttpsLoadBalancer(stack, "shared", SharedHttpsLoadBalancerProps(
+        name="t-shared", subnet_ids=["subnet-3"], security_group_ids=["sg-2"], certificate_arn="arn:aws:acm:us-east-1:1:certificate/x"))
+
+
+def test_a_service_on_a_shared_alb_gets_a_host_rule_and_target_group_alarms() -> None:
+    stack = TerraformStack(cdk.Testing.app(), "t")
+    alb = _shared_alb(stack)
+    service = LoadBalancedFargateService(stack, "app", props(load_balancer=SharedLoadBalancerRoute(
+        load_balancer=alb, host="app.example.com", priority=7, target_group_name="t-tg3001")))
+    assert (service.certificate, service.waf_association, service.aliases) == (None, None, [])
+    synthesized = json.loads(cdk.Testing.synth(stack))
+    (rule,) = synthesized["resource"]["aws_lb_listener_rule"].values()
+    (group_id,) = synthesized["resource"]["aws_lb_target_group"]
+    (https_id,) = [k for k, v in synthesized["resource"]["aws_lb_listener"].items() if v["port"] == 443]
+    assert {k: v for k, v in rule.items() if k != "//"} == {
+        "listener_arn": f"${{aws_lb_listener.{https_id}.arn}}", "priority": 7,
+        "condition": [{"host_header": {"values": ["app.example.com"]}}],
+        "action": [{"type": "forward", "target_group_arn": f"${{aws_lb_target_group.{group_id}.arn}}"}],
+    }
+    alarms = synthesized["resource"]["aws_cloudwatch_metric_alarm"]
+    assert sorted(a["alarm_name"] for a in alarms.values()) == ["t-app-p99-latency", "t-app-target-5xx-rate", "t-app-unhealthy-hosts"]
+    assert "aws_acm_certificate" not in synthesized["resource"] and "aws_route53_record" not in synthesized["resource"]
+
+
+def test_shared_alb_refuses_clashing_routes() -> None:
+    alb = _shared_alb(TerraformStack(cdk.Testing.app(), "t"))
+    group = TargetGroupProps(name="t-tg1", vpc_id="vpc-1", port=3001)
+    alb.add_host_route("a", host="a.example.com", priority=10, target_group=group)
+    with pytest.raises(ValueError, match=r"^listener rule priority 10 for 'b.example.com' is already used by 'a'$"):
+        alb.add_host_route("b", host="b.example.com", priority=10, target_group=group)
+    with pytest.raises(ValueError, match=r"^host 'a.example.com' is already routed on this load balancer$"):
+        alb.add_host_route("c", host="a.example.com", priority=11, target_group=group)
+    with pytest.raises(ValueError, match=r"^listener rule priority 50001 for 'd.example.com' is outside 1-50000$"):
+        alb.add_host_route("d", host="d.example.com", priority=50001, target_group=group)
+
+
+def test_a_route_priority_outside_the_listener_range_fails_up_front() -> None:
+    stack = TerraformStack(cdk.Testing.app(), "t")
+    alb = _shared_alb(stack)
+    route = SharedLoadBalancerRoute(load_balancer=alb, host="app.example.com", priority=0, target_group_name="t-tg3001")
+    with pytest.raises(ServicePropsError, match=r"^service 'App': listener rule priority 0 is outside 1-50000$"):
+        LoadBalancedFargateService(stack, "app", props(load_balancer=route))
+    assert [c.node.id for c in stack.node.children] == ["shared"]
