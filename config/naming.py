@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from config.secrets import SECRETS, secret_path
-from config.topology import APPS, SERVICES
+from config.topology import APPS, SERVICE_PORTS, SERVICES
 from config.stage import ConfigError, StagePolicy, policy_for
 
 
@@ -123,6 +123,19 @@ class Names:
 
     def target_group(self, service: str) -> str:
         return f"{self.prefix}-{service}"
+
+    def shared_alb(self) -> str:
+        """The one ALB of a stage whose policy shares it between the services."""
+        return f"{self.prefix}-shared"
+
+    def routed_target_group(self, service: str) -> str:
+        """A service's target group on the shared ALB, named by its port: distinct from
+        `target_group()`, so a stage switching to the shared ALB creates new groups beside the old
+        ones instead of colliding with a name that is still in use."""
+        return f"{self.prefix}-tg{SERVICE_PORTS[service]}"
+
+    def shared_alb_alarm(self, what: str) -> str:
+        return f"{self.shared_alb()}-{what}"
 
     def db_cluster(self, region_role: str = "primary") -> str:
         return f"{self.prefix}-db" if region_role == "primary" else f"{self.prefix}-db-{region_role}"
@@ -275,6 +288,7 @@ class Names:
             items += [
                 ("alb", self.alb(svc)),
                 ("target_group", self.target_group(svc)),
+                ("target_group", self.routed_target_group(svc)),
                 ("log_group", self.service_log_group(service_name)),
                 ("ecs", self.task_family(service_name)),
                 ("ecs", self.ecs_service(svc)),
@@ -298,6 +312,7 @@ class Names:
                 ("name_tag", self.flow_log(role)),
             ]
         items += [("rds", self.db_instance(role, i)) for role in ("writer", "reader", "secondary") for i in range(MAX_DB_INSTANCES)]
+        items += [("alb", self.shared_alb()), ("alarm", self.shared_alb_alarm("alb-5xx-rate"))]
         items += [("iam_role", self.iam_role(r)) for r in IAM_ROLES]
         items += [("iam_policy", self.iam_role(r)) for r in IAM_ROLES]
         items += [("iam_instance_profile", self.iam_role(r)) for r in ("nat", "bastion")]

@@ -112,6 +112,9 @@ class StagePolicy:
     """ALB access logs (S3) expire after this many days."""
     waf: bool
     """A WAFv2 web ACL (rate limit + AWS managed rules) in front of the ALBs (~$8/month + requests)."""
+    shared_load_balancer: bool
+    """One ALB for both services, routed by host header, with one certificate naming both
+    (~$16/month + a public IPv4 less per stage); False: one ALB per service (isolation). See docs/compute.md."""
 
     # lifecycle and protection
     protect: bool
@@ -206,6 +209,7 @@ _PRODUCTION = dict(
     ecs_exec=False,
     alb_log_retention_days=90,
     waf=True,
+    shared_load_balancer=False,
     protect=True,
     log_retention_days=365,
     secret_recovery_window_days=30,
@@ -236,6 +240,7 @@ _PREVIEW = dict(
     ecs_exec=True,
     alb_log_retention_days=7,
     waf=False,
+    shared_load_balancer=True,
     protect=False,
     log_retention_days=7,
     secret_recovery_window_days=0,

@@ -10,6 +10,8 @@ SERVICES = ("api", "gateway")
 """The container services; `console` is the static site."""
 SERVICE_PORTS = {"api": 3001, "gateway": 3002}
 """Container (and target group) port of each service; security groups and ALBs read it here."""
+LISTENER_RULE_PRIORITIES = {"api": 10, "gateway": 20}
+"""Host-header rule priority of each service on a shared load balancer (1-50000, unique)."""
 APPS = ("api", "gateway", "console")
 """Everything that gets a public domain (`{app}.hebo.ai`)."""
 POSTGRES_PORT = 5432

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from modules.cdk import Construct, TerraformIterator, TerraformResourceLifecycle, Token, aws
 
 
 
 class DnsValidatedCertificate(Construct):
-    """An ACM certificate for one domain, validated by a record in `zone_id`.
+    """An ACM certificate for one domain (and optional alternative names), validated by one
+    record per name in `zone_id`.
 
     `certificate_arn` comes from the validation resource, so consumers wait until it is issued.
     Pass the us-east-1 provider for CloudFront certificates.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, domain_name: str, zone_id: str, provider: Any = None) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, domain_name: str, zone_id: str,
+                 subject_alternative_names: Sequence[str] = (), provider: Any = None) -> None:
         super().__init__(scope, construct_id)
         self.certificate = aws.acm_certificate.AcmCertificate(
             self,
             "certificate",
             domain_name=domain_name,
+            subject_alternative_names=list(subject_alternative_names) or None,
             validation_method="DNS",
             key_algorithm="EC_prime256v1",
             options=aws.acm_certificate.AcmCertificateOptions(certificate_transparency_logging_preference="ENABLED"),

@@ -1,8 +1,9 @@
 """The per-stage `compute` stack: ECS cluster, API and Gateway services behind HTTPS ALBs.
 
-Per service: an ECR repository, the image (built and pushed by the docker provider, or a
-pre-built URI), a KMS-encrypted log group, execution and task roles, a dual-stack ALB with an
-ACM certificate and A/AAAA aliases, autoscaling and alarms. All stage differences come from
+Per service: an ECR repository and the image (built and pushed by the docker provider, or a
+pre-built URI), then one `LoadBalancedFargateService` (modules/service/pattern.py): log group,
+execution and task roles, a dual-stack ALB with an ACM certificate and A/AAAA aliases, the
+ECS service, autoscaling and alarms. All stage differences come from
 `self.policy`; all names from `self.names`.
 """
 
@@ -15,12 +16,10 @@ from typing import Any
 
 from modules.cdk import Annotations, Construct, Token, aws
 from modules.dns_records import DnsValidatedCertificate, alias_records
-from modules.iam import Condition, ServiceRole, ServiceRoleProps, Statement
 from modules.logs import log_group
-from modules.service.alarms import ServiceAlarms, ServiceAlarmsProps
-from modules.service.autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
+from modules.service.access_logs import AlbAccessLogBucket, AlbAccessLogBucketProps
+from modules.service.alarms import LoadBalancerAlarms, LoadBalancerAlarmsProps
 from modules.service.cluster import FargateCluster, FargateClusterProps
-from modules.service.fargate_service import FargateService, FargateServiceProps
 from modules.service.image import (
     BuiltImage,
     BuiltImageProps,
@@ -31,30 +30,32 @@ from modules.service.image import (
     ecr_docker_provider,
     ecr_repository_arn,
 )
-from modules.service.load_balancer import HttpsLoadBalancer, HttpsLoadBalancerProps
-from modules.service.access_logs import AlbAccessLogBucket, AlbAccessLogBucketProps
+from modules.service.pattern import (
+    Capacity,
+    DedicatedLoadBalancer,
+    ExecuteCommand,
+    LoadBalancedFargateService,
+    LoadBalancedFargateServiceProps,
+    SharedLoadBalancerRoute,
+)
+from modules.service.load_balancer import SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps
 from modules.service.waf import RegionalWebAcl, RegionalWebAclProps
 from stacks.base import HeboStack
 from stacks.data import DataOutputs
 from stacks.dns import DnsOutputs
 from config.naming import service_display_name
-from config.topology import SERVICE_PORTS, SERVICES
+from config.topology import LISTENER_RULE_PRIORITIES, SERVICE_PORTS, SERVICES
 from stacks.network import NetworkOutputs
 from config.secrets import secrets_for
 from config.settings import Settings
 from config.stage import ConfigError
 
+SHARED_ALB_LOG_PREFIX = "shared"
+"""Access-log prefix of a stage's shared ALB (dedicated ALBs log under their service's name)."""
 ECR_KEEP_IMAGES = 20
 """Images kept per repository: enough to roll back a few weeks of deploys."""
 DOCKERFILES = {svc: f"Dockerfile.{svc}" for svc in SERVICES}
 """Dockerfile of each service, relative to HEBO_APP_REPO (templates in docker/)."""
-ECS_EXEC_ACTIONS = (
-    "ssmmessages:CreateControlChannel",
-    "ssmmessages:CreateDataChannel",
-    "ssmmessages:OpenControlChannel",
-    "ssmmessages:OpenDataChannel",
-)
-ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
 PREBUILT_EXEC_WARNING = (
     "ECS Exec sessions of this stage are logged, which needs `script` and `cat` in the images; "
     "nothing here can inspect prebuilt images: build them with `--target debug` (docs/compute.md, ECS Exec)"
@@ -148,24 +149,26 @@ class ComputeStack(HeboStack):
                 bucket_prefix=names.alb_logs_bucket_prefix(),
                 region=settings.region,
                 account_id=self._account,
-                log_prefixes=list(SERVICES),
+                log_prefixes=[SHARED_ALB_LOG_PREFIX] if policy.shared_load_balancer else list(SERVICES),
                 retention_days=policy.alb_log_retention_days,
                 force_destroy=policy.force_destroy,
                 prevent_destroy=policy.protect,
             ),
         )
         self.waf = self._web_acl() if policy.waf else None
+        self.shared_alb = self._shared_load_balancer() if policy.shared_load_balancer else None
         images = self._images(exec_logs)
-        results = {svc: self._service(svc, images[svc], exec_logs) for svc in SERVICES}
+        self.services = {svc: self._service(svc, images[svc], exec_logs) for svc in SERVICES}
         self.outputs = ComputeOutputs(
             cluster_name=self.cluster.name,
-            service_names={svc: r["service"].name for svc, r in results.items()},
-            alb_arns={svc: r["alb"].arn for svc, r in results.items()},
+            service_names={svc: r.service_name for svc, r in self.services.items()},
+            alb_arns={svc: r.load_balancer_arn for svc, r in self.services.items()},
             urls={svc: f"https://{names.domain(svc)}" for svc in SERVICES},
         )
         self.output("cluster_name", self.cluster.name, "ECS cluster of this stage")
         self.output("alarm_topic_arn", self.topic.arn, "SNS topic the service alarms notify")
-        self.output("alb_logs_bucket", self.alb_logs.name, "S3 bucket of the ALB access logs (prefix = service)")
+        prefix = f"prefix = {SHARED_ALB_LOG_PREFIX}" if self.shared_alb is not None else "prefix = service"
+        self.output("alb_logs_bucket", self.alb_logs.name, f"S3 bucket of the ALB access logs ({prefix})")
 
     # -- edge protection ------------------------------------------------------------------------
     def _web_acl(self) -> RegionalWebAcl:
@@ -186,6 +189,48 @@ class ComputeStack(HeboStack):
                 log_group_arn=logs.arn,
             ),
         )
+
+    # -- one load balancer for both services (stage policy `shared_load_balancer`) ---------------
+    def _shared_load_balancer(self) -> SharedHttpsLoadBalancer:
+        """One dual-stack ALB serving every service by host name: one certificate naming all of
+        them, A/AAAA aliases per name, a fixed 404 for any other host, its own 5xx alarm (the
+        services alarm per target group), WAF when the policy has one."""
+        names, policy, network, dns = self.names, self.policy, self._network, self._dns
+        domains = [names.domain(svc) for svc in SERVICES]
+        certificate = DnsValidatedCertificate(
+            self, "shared_alb_certificate", domain_name=domains[0], subject_alternative_names=domains[1:], zone_id=dns.zone_id
+        )
+        alb = SharedHttpsLoadBalancer(
+            self,
+            "shared_alb",
+            SharedHttpsLoadBalancerProps(
+                name=names.shared_alb(),
+                subnet_ids=network.public_subnet_ids,
+                security_group_ids=[network.security_group_ids["alb"]],
+                certificate_arn=certificate.certificate_arn,
+                ip_address_type=network.public_ip_address_type,
+                deletion_protection=policy.protect,
+                access_logs_bucket=self.alb_logs.name,
+                access_logs_prefix=SHARED_ALB_LOG_PREFIX,
+                depends_on=[self.alb_logs.policy],
+            ),
+        )
+        if self.waf is not None:
+            self.waf.associate("shared_alb_association", alb.arn)
+        for svc, domain in zip(SERVICES, domains):
+            alias_records(self, f"{svc}_alias", zone_id=dns.zone_id, name=domain, target_dns_name=alb.dns_name,
+                          target_zone_id=alb.zone_id)
+        LoadBalancerAlarms(
+            self,
+            "shared_alb_alarms",
+            LoadBalancerAlarmsProps(
+                alarm_name=names.shared_alb_alarm,
+                label=f"shared ALB ({names.prefix})",
+                load_balancer_arn_suffix=alb.arn_suffix,
+                topic_arn=self.topic.arn,
+            ),
+        )
+        return alb
 
     # -- images ---------------------------------------------------------------------------------
     def _images(self, exec_logs: Any) -> dict[str, str]:
@@ -215,179 +260,102 @@ class ComputeStack(HeboStack):
         }
 
     # -- one service ----------------------------------------------------------------------------
-    def _service(self, svc: str, image: str, exec_logs: Any) -> dict[str, Any]:
+    def _service(self, svc: str, image: str, exec_logs: Any) -> LoadBalancedFargateService:
+        """One service from the pattern: this stage's policy and names in, resources out."""
         policy, names, settings = self.policy, self.names, self.settings
         network, data, dns = self._network, self._data, self._dns
         display = service_display_name(svc)
-        port = SERVICE_PORTS[svc]
         domain = names.domain(svc)
-
-        logs = log_group(
-            self, f"{svc}_logs", name=names.service_log_group(display), retention_days=policy.log_retention_days,
-            kms_key_arn=self.key.arn,
-        )
         injected = [s for s in secrets_for(svc) if s.env]
         # valueFrom may name one JSON member (PG_PASSWORD = DbCredentials' "password"); IAM takes the exact ARNs.
-        secrets = {s.env: s.value_from(data.secret_arns[s.name]) for s in injected}
-        secret_arns = list(dict.fromkeys(data.secret_arns[s.name] for s in injected))
-        execution_role = ServiceRole(
+        repositories = [self.repositories[svc].arn]
+        if settings.image_mode == "prebuilt" and (external := ecr_repository_arn(image, self._partition)):
+            repositories.append(external)
+        service = LoadBalancedFargateService(
             self,
-            f"{svc}_execution_role",
-            ServiceRoleProps(
-                name=names.iam_role(f"{svc}-exec"),
-                service="ecs-tasks.amazonaws.com",
-                description=f"ECS agent for {display}: pull its image, write its logs, read its secrets",
-                statements=self._execution_statements(svc, image, logs.arn, secret_arns),
-                trust_conditions=self._trust_conditions(),
-            ),
-        )
-        task_role = ServiceRole(
-            self,
-            f"{svc}_task_role",
-            ServiceRoleProps(
-                name=names.iam_role(f"{svc}-task"),
-                service="ecs-tasks.amazonaws.com",
-                description=f"{display} application"
-                + (" (ECS Exec sessions)" if policy.ecs_exec else " (no AWS permissions)"),
-                statements=self._task_statements(exec_logs),
-                trust_conditions=self._trust_conditions(),
-            ),
-        )
-
-        certificate = DnsValidatedCertificate(self, f"{svc}_certificate", domain_name=domain, zone_id=dns.zone_id)
-        alb = HttpsLoadBalancer(
-            self,
-            f"{svc}_alb",
-            HttpsLoadBalancerProps(
-                name=names.alb(svc),
-                target_group_name=names.target_group(svc),
-                vpc_id=network.vpc_id,
-                subnet_ids=network.public_subnet_ids,
-                security_group_ids=[network.security_group_ids["alb"]],
-                certificate_arn=certificate.certificate_arn,
-                ip_address_type=network.public_ip_address_type,  # dualstack: AAAA answers; targets stay IPv4
-                target_port=port,
-                health_check_path=settings.health_check_path,
-                deletion_protection=policy.protect,
-                access_logs_bucket=self.alb_logs.name,
-                access_logs_prefix=svc,
-                depends_on=[self.alb_logs.policy],
-            ),
-        )
-        if self.waf is not None:
-            self.waf.associate(f"{svc}_association", alb.arn)
-        alias_records(self, f"{svc}_alias", zone_id=dns.zone_id, name=domain, target_dns_name=alb.dns_name,
-                      target_zone_id=alb.zone_id)
-
-        service = FargateService(
-            self,
-            f"{svc}_service",
-            FargateServiceProps(
+            svc,
+            LoadBalancedFargateServiceProps(
                 name=display,
                 family=names.task_family(display),
-                cluster_arn=self.cluster.arn,
                 image=image,
-                port=port,
-                cpu=policy.task_cpu,
-                memory_mib=policy.task_memory_mib,
-                environment={
-                    "PORT": str(port),
-                    "LOG_LEVEL": policy.log_level,
-                    "NO_COLOR": "1",
-                    "PG_HOST": data.db_endpoint,
-                    "PG_PORT": str(data.db_port) if isinstance(data.db_port, int) else Token.as_string(data.db_port),
-                    "PG_DATABASE": data.db_name,
-                    "PG_USER": data.db_username,
-                },
-                secrets=secrets,
-                log_group_name=logs.name,
-                log_region=settings.region,
-                execution_role_arn=execution_role.arn,
-                task_role_arn=task_role.arn,
+                image_repository_arns=repositories,
+                port=SERVICE_PORTS[svc],
+                environment=self._environment(svc),
+                secrets={s.env: s.value_from(data.secret_arns[s.name]) for s in injected},
+                secret_arns=list(dict.fromkeys(data.secret_arns[s.name] for s in injected)),
+                secrets_kms_key_arn=data.kms_key_arn,
+                capacity=Capacity(
+                    cpu=policy.task_cpu,
+                    memory_mib=policy.task_memory_mib,
+                    min_tasks=policy.service_min_tasks,
+                    max_tasks=policy.service_max_tasks,
+                    capacity_provider=policy.capacity_provider,
+                    wait_for_steady_state=policy.wait_for_steady_state,
+                ),
+                cluster_arn=self.cluster.arn,
+                cluster_name=self.cluster.name,
+                cluster_ready=[self.cluster.capacity_providers],
                 subnet_ids=network.private_subnet_ids,
                 security_group_ids=[network.security_group_ids["service"]],
-                target_group_arn=alb.target_group.arn,
-                capacity_provider=policy.capacity_provider,
-                desired_count=policy.service_min_tasks,
-                wait_for_steady_state=policy.wait_for_steady_state,
-                enable_execute_command=policy.ecs_exec,
-                depends_on=[alb.https_listener, self.cluster.capacity_providers],
-            ),
-        )
-        scaling = ServiceAutoscaling(
-            self,
-            f"{svc}_scaling",
-            ServiceAutoscalingProps(
-                cluster_name=self.cluster.name,
-                service_name=service.name,
-                policy_name=lambda metric, svc=svc: names.scaling_policy(svc, metric),
-                min_tasks=policy.service_min_tasks,
-                max_tasks=policy.service_max_tasks,
-            ),
-        )
-        ServiceAlarms(
-            self,
-            f"{svc}_alarms",
-            ServiceAlarmsProps(
+                vpc_id=network.vpc_id,
+                load_balancer=self._load_balancer_for(svc),
+                health_check_path=settings.health_check_path,
+                log_group_name=names.service_log_group(display),
+                log_retention_days=policy.log_retention_days,
+                log_kms_key_arn=self.key.arn,
+                region=settings.region,
+                account_id=self._account,
+                partition=self._partition,
+                execution_role_name=names.iam_role(f"{svc}-exec"),
+                task_role_name=names.iam_role(f"{svc}-task"),
+                execute_command=ExecuteCommand(log_group_arn=exec_logs.arn, kms_key_arn=self.key.arn) if exec_logs else None,
+                alarm_topic_arn=self.topic.arn,
                 alarm_name=lambda what, svc=svc: names.alarm(svc, what),
-                service_label=f"{display} ({names.prefix})",
-                load_balancer_arn_suffix=alb.arn_suffix,
-                target_group_arn_suffix=alb.target_group_arn_suffix,
-                topic_arn=self.topic.arn,
+                alarm_label=f"{display} ({names.prefix})",
+                scaling_policy_name=lambda metric, svc=svc: names.scaling_policy(svc, metric),
+                label=display,
             ),
         )
         self.output(f"{svc}_url", f"https://{domain}", f"{display} URL")
-        self.output(f"{svc}_log_group", logs.name, f"CloudWatch log group of {display}")
-        self.output(f"{svc}_alb_arn", alb.arn, f"Load balancer of {display}")
+        self.output(f"{svc}_log_group", service.log_group.name, f"CloudWatch log group of {display}")
+        self.output(f"{svc}_alb_arn", service.load_balancer_arn, f"Load balancer of {display}")
         self.output(f"{svc}_ecr_repository_url", self.repositories[svc].url, f"ECR repository of {display} (CI pushes here in prebuilt mode)")
-        return {"service": service, "alb": alb, "scaling": scaling, "logs": logs}
+        return service
 
-    # -- IAM ------------------------------------------------------------------------------------
-    def _trust_conditions(self) -> list[Condition]:
-        """Only ECS tasks of this account (and region) may assume the roles (confused deputy)."""
-        return [
-            Condition(test="StringEquals", variable="aws:SourceAccount", values=[self._account]),
-            Condition(
-                test="ArnLike",
-                variable="aws:SourceArn",
-                values=[f"arn:{self._partition}:ecs:{self.settings.region}:{self._account}:*"],
-            ),
-        ]
+    def _load_balancer_for(self, svc: str) -> DedicatedLoadBalancer | SharedLoadBalancerRoute:
+        """A host rule on the stage's shared ALB, or the service's own ALB (policy `shared_load_balancer`)."""
+        names, network = self.names, self._network
+        if self.shared_alb is not None:
+            return SharedLoadBalancerRoute(
+                load_balancer=self.shared_alb,
+                host=names.domain(svc),
+                priority=LISTENER_RULE_PRIORITIES[svc],
+                target_group_name=names.routed_target_group(svc),
+            )
+        return DedicatedLoadBalancer(
+            name=names.alb(svc),
+            target_group_name=names.target_group(svc),
+            domain=names.domain(svc),
+            zone_id=self._dns.zone_id,
+            subnet_ids=network.public_subnet_ids,
+            security_group_ids=[network.security_group_ids["alb"]],
+            ip_address_type=network.public_ip_address_type,  # dualstack: AAAA answers; targets stay IPv4
+            deletion_protection=self.policy.protect,
+            access_logs_bucket=self.alb_logs.name,
+            access_logs_prefix=svc,
+            depends_on=[self.alb_logs.policy],
+            web_acl=self.waf,
+        )
 
-    def _execution_statements(self, svc: str, image: str, log_group_arn: str, secret_arns: list[str]) -> list[Statement]:
-        """AmazonECSTaskExecutionRolePolicy, scoped: this service's repository, log group, secrets."""
-        repositories = [self.repositories[svc].arn]
-        if self.settings.image_mode == "prebuilt":
-            external = ecr_repository_arn(image, self._partition)
-            if external:
-                repositories.append(external)
-        return [
-            # GetAuthorizationToken has no resource-level permissions: "*" is the only valid value.
-            Statement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-            Statement(sid="PullImage", actions=list(ECR_PULL_ACTIONS), resources=repositories),
-            Statement(sid="WriteLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                      resources=[f"{log_group_arn}:log-stream:*"]),
-            Statement(sid="ReadSecrets", actions=["secretsmanager:GetSecretValue"], resources=secret_arns),
-            Statement(
-                sid="DecryptSecrets",
-                actions=["kms:Decrypt"],
-                resources=[self._data.kms_key_arn],
-                conditions=[
-                    Condition(test="StringEquals", variable="kms:ViaService",
-                              values=[f"secretsmanager.{self.settings.region}.amazonaws.com"])
-                ],
-            ),
-        ]
-
-    def _task_statements(self, exec_logs: Any) -> list[Statement]:
-        """The application itself needs no AWS API; ECS Exec (non-production) needs its channels."""
-        if exec_logs is None:
-            return []
-        return [
-            # ssmmessages has no resource-level permissions.
-            Statement(sid="EcsExecChannels", actions=list(ECS_EXEC_ACTIONS), resources=["*"]),
-            Statement(sid="EcsExecDescribeLogs", actions=["logs:DescribeLogGroups"], resources=["*"]),
-            Statement(sid="EcsExecLogs", actions=["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-                      resources=[f"{exec_logs.arn}:log-stream:*"]),
-            Statement(sid="EcsExecKms", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.arn]),
-        ]
+    def _environment(self, svc: str) -> dict[str, str]:
+        """The container's plain environment: port, logging, and where the database is (no secrets)."""
+        data = self._data
+        return {
+            "PORT": str(SERVICE_PORTS[svc]),
+            "LOG_LEVEL": self.policy.log_level,
+            "NO_COLOR": "1",
+            "PG_HOST": data.db_endpoint,
+            "PG_PORT": str(data.db_port) if isinstance(data.db_port, int) else Token.as_string(data.db_port),
+            "PG_DATABASE": data.db_name,
+            "PG_USER": data.db_username,
+        }

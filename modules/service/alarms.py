@@ -31,31 +31,44 @@ class ServiceAlarmsProps:
     """p99 TargetResponseTime; LLM calls are slow, so this is loose by default."""
     evaluation_minutes: int = 5
     """Consecutive 1-minute periods that must breach: one bad minute is not a page."""
+    per_target_group: bool = False
+    """Measure the service by its target group (`LoadBalancer` + `TargetGroup` dimensions), as
+    needed when one ALB serves several services. `HTTPCode_ELB_5XX_Count` has no `TargetGroup`
+    dimension (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html),
+    so this mode leaves `alb-5xx-rate` to the load balancer's own `LoadBalancerAlarms`."""
+
+
+def _common(topic_arn: str, evaluation_minutes: int, provider: Any) -> dict[str, Any]:
+    return dict(
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn],
+        evaluation_periods=evaluation_minutes,
+        datapoints_to_alarm=evaluation_minutes,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        provider=provider,
+    )
 
 
 class ServiceAlarms(Construct):
-    """ALB 5xx rate, target 5xx rate, unhealthy hosts and p99 latency; alarm and OK notify."""
+    """ALB 5xx rate (own ALB only), target 5xx rate, unhealthy hosts and p99 latency; alarm and OK notify."""
 
     def __init__(self, scope: Construct, construct_id: str, props: ServiceAlarmsProps, provider: Any = None) -> None:
         super().__init__(scope, construct_id)
         lb = {"LoadBalancer": props.load_balancer_arn_suffix}
         tg = {"LoadBalancer": props.load_balancer_arn_suffix, "TargetGroup": props.target_group_arn_suffix}
-        common = dict(
-            alarm_actions=[props.topic_arn],
-            ok_actions=[props.topic_arn],
-            evaluation_periods=props.evaluation_minutes,
-            datapoints_to_alarm=props.evaluation_minutes,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            provider=provider,
-        )
-        self.alarms = {
-            "alb-5xx-rate": self._rate(
-                "alb_5xx_rate", props, "alb-5xx-rate", "HTTPCode_ELB_5XX_Count", lb, props.alb_5xx_rate_percent,
+        service = tg if props.per_target_group else lb
+        common = _common(props.topic_arn, props.evaluation_minutes, provider)
+        self.alarms: dict[str, Any] = {}
+        if not props.per_target_group:
+            self.alarms["alb-5xx-rate"] = _rate(
+                self, "alb_5xx_rate", props.alarm_name("alb-5xx-rate"), "HTTPCode_ELB_5XX_Count", lb, props.alb_5xx_rate_percent,
                 f"{props.service_label}: load balancer 5xx above {props.alb_5xx_rate_percent}% of requests", common,
-            ),
-            "target-5xx-rate": self._rate(
-                "target_5xx_rate", props, "target-5xx-rate", "HTTPCode_Target_5XX_Count", lb, props.target_5xx_rate_percent,
+            )
+        self.alarms |= {
+            "target-5xx-rate": _rate(
+                self, "target_5xx_rate", props.alarm_name("target-5xx-rate"), "HTTPCode_Target_5XX_Count", service,
+                props.target_5xx_rate_percent,
                 f"{props.service_label}: application 5xx above {props.target_5xx_rate_percent}% of requests", common,
             ),
             "unhealthy-hosts": _alarm.CloudwatchMetricAlarm(
@@ -78,7 +91,7 @@ class ServiceAlarms(Construct):
                 alarm_description=f"{props.service_label}: p99 response time above {props.p99_latency_seconds} s",
                 namespace=_NAMESPACE,
                 metric_name="TargetResponseTime",
-                dimensions=lb,
+                dimensions=service,
                 extended_statistic="p99",
                 period=60,
                 threshold=props.p99_latency_seconds,
@@ -86,31 +99,60 @@ class ServiceAlarms(Construct):
             ),
         }
 
-    def _rate(self, construct_id: str, props: ServiceAlarmsProps, key: str, errors_metric: str,
-              dimensions: dict[str, str], threshold: float, description: str, common: dict[str, Any]) -> Any:
-        """`100 * errors / requests` as metric math; minutes without requests are not breaching."""
 
-        def metric(query_id: str, name: str) -> Any:
-            return _alarm.CloudwatchMetricAlarmMetricQuery(
-                id=query_id,
-                return_data=False,
-                metric=_alarm.CloudwatchMetricAlarmMetricQueryMetric(
-                    namespace=_NAMESPACE, metric_name=name, dimensions=dimensions, period=60, stat="Sum"
-                ),
+@dataclass(frozen=True, kw_only=True)
+class LoadBalancerAlarmsProps:
+    alarm_name: Callable[[str], str]
+    """Maps `alb-5xx-rate` to the physical alarm name."""
+    label: str
+    """Human name of the load balancer in the alarm description."""
+    load_balancer_arn_suffix: str
+    topic_arn: str
+    alb_5xx_rate_percent: float = 5.0
+    evaluation_minutes: int = 5
+
+
+class LoadBalancerAlarms(Construct):
+    """The 5xx rate the load balancer itself generates, for an ALB whose services alarm per
+    target group (`ServiceAlarmsProps.per_target_group`): those errors belong to no one target group."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: LoadBalancerAlarmsProps, provider: Any = None) -> None:
+        super().__init__(scope, construct_id)
+        self.alarms = {
+            "alb-5xx-rate": _rate(
+                self, "alb_5xx_rate", props.alarm_name("alb-5xx-rate"), "HTTPCode_ELB_5XX_Count",
+                {"LoadBalancer": props.load_balancer_arn_suffix}, props.alb_5xx_rate_percent,
+                f"{props.label}: load balancer 5xx above {props.alb_5xx_rate_percent}% of requests",
+                _common(props.topic_arn, props.evaluation_minutes, provider),
             )
+        }
 
-        return _alarm.CloudwatchMetricAlarm(
-            self,
-            construct_id,
-            alarm_name=props.alarm_name(key),
-            alarm_description=description,
-            threshold=threshold,
-            metric_query=[
-                _alarm.CloudwatchMetricAlarmMetricQuery(
-                    id="rate", expression="100 * FILL(errors, 0) / requests", label="5xx % of requests", return_data=True
-                ),
-                metric("errors", errors_metric),
-                metric("requests", "RequestCount"),
-            ],
-            **common,
+
+def _rate(scope: Construct, construct_id: str, alarm_name: str, errors_metric: str, dimensions: dict[str, str],
+          threshold: float, description: str, common: dict[str, Any]) -> Any:
+    """`100 * errors / requests` as metric math; minutes without requests are not breaching."""
+
+    def metric(query_id: str, name: str) -> Any:
+        return _alarm.CloudwatchMetricAlarmMetricQuery(
+            id=query_id,
+            return_data=False,
+            metric=_alarm.CloudwatchMetricAlarmMetricQueryMetric(
+                namespace=_NAMESPACE, metric_name=name, dimensions=dimensions, period=60, stat="Sum"
+            ),
         )
+
+    return _alarm.CloudwatchMetricAlarm(
+        scope,
+        construct_id,
+        alarm_name=alarm_name,
+        alarm_description=description,
+        threshold=threshold,
+        metric_query=[
+            _alarm.CloudwatchMetricAlarmMetricQuery(
+                id="rate", expression="100 * FILL(errors, 0) / requests", label="5xx % of requests", return_data=True
+            ),
+            metric("errors", errors_metric),
+            metric("requests", "RequestCount"),
+        ],
+        **common,
+    )

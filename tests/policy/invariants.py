@@ -521,3 +521,80 @@ def check_exec_session_logging(stacks: Stacks) -> list[str]:
             problems.append(f"{where}: ECS Exec logging {mode} needs {sorted(EXEC_LOGGING_TOOLS - tools)}, which "
                             f"{dockerfile.name} stage {stage.name!r} (FROM {stage.image}) lacks")
     return problems
+
+
+# --- role trust: only condition keys the assuming service documents ----------------------------
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+TRUST_CONDITION_KEYS: dict[tuple[str, str | None], tuple[frozenset[str], frozenset[str], str]] = {
+    # (service principal, ECS usage) -> (allowed keys, required keys, source)
+    (ECS_TASKS, "execution"): (
+        frozenset({"aws:SourceAccount"}), frozenset({"aws:SourceAccount"}),
+        "AWS documents aws:SourceArn only for task roles "
+        "(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html); the execution role "
+        "(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html) gets the account guard",
+    ),
+    (ECS_TASKS, "task"): (
+        frozenset({"aws:SourceAccount", "aws:SourceArn"}), frozenset({"aws:SourceAccount", "aws:SourceArn"}),
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html (confused deputy)",
+    ),
+    ("vpc-flow-logs.amazonaws.com", None): (
+        frozenset({"aws:SourceAccount", "aws:SourceArn"}), frozenset(),
+        "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html",
+    ),
+    ("lambda.amazonaws.com", None): (frozenset(), frozenset(), "no condition key documented for execution roles"),
+    ("ec2.amazonaws.com", None): (frozenset(), frozenset(), "instance profiles: no condition key documented"),
+    ("rds.amazonaws.com", None): (frozenset(), frozenset(), "RDS Proxy role: no condition key documented"),
+    ("monitoring.rds.amazonaws.com", None): (frozenset(), frozenset(), "enhanced monitoring: none used"),
+}
+"""What each service is documented to send when it assumes a role. A trust condition on a key
+the service does not send makes every AssumeRole fail ("ECS was unable to assume the role"):
+the kind of issue #14 defect 6. A new principal needs a row (with its source) before it is used."""
+
+
+def _ecs_role_usage(stacks: Stacks) -> dict[tuple[str, str], set[str]]:
+    """(stack, role name) -> {"execution", "task"}: how task definitions use each role."""
+    usage: dict[tuple[str, str], set[str]] = {}
+    for stack, _, _, config in resources(stacks, "aws_ecs_task_definition"):
+        for attr, kind in (("execution_role_arn", "execution"), ("task_role_arn", "task")):
+            target = resolve_ref(stacks, stack, config.get(attr))
+            if target and target[1] == "aws_iam_role":
+                usage.setdefault((target[0], target[2]), set()).add(kind)
+    return usage
+
+
+def role_trusts(stacks: Stacks) -> Iterator[tuple[str, str, str, list[dict[str, Any]]]]:
+    """(stack, role name, service principal, conditions) of each service statement of every role trust."""
+    for stack, _, name, config in resources(stacks, "aws_iam_role"):
+        match = DOC_REF.fullmatch(str(config.get("assume_role_policy") or ""))
+        documents = stacks[stack].get("data", {}).get("aws_iam_policy_document", {})
+        document = documents.get(match.group(1), {}) if match else {}
+        for statement in document.get("statement") or []:
+            for principal in statement.get("principals") or []:
+                if principal.get("type") == "Service":
+                    for service in principal.get("identifiers") or []:
+                        yield stack, name, service, list(statement.get("condition") or [])
+
+
+def check_role_trust(stacks: Stacks) -> list[str]:
+    """Every service-role trust uses only the condition keys its service documents (and the
+    required confused-deputy guards where they are documented); ECS roles by their usage."""
+    problems = []
+    usage = _ecs_role_usage(stacks)
+    for stack, name, service, conditions in role_trusts(stacks):
+        where = f"{stack}: aws_iam_role.{name} (trusts {service})"
+        keys = {c.get("variable") for c in conditions}
+        kinds = sorted(usage.get((stack, name), set())) if service == ECS_TASKS else [None]
+        if not kinds:
+            problems.append(f"{where}: no task definition uses it, so its documented trust keys are unknown")
+        for kind in kinds:
+            row = TRUST_CONDITION_KEYS.get((service, kind))
+            if row is None:
+                problems.append(f"{where}: no TRUST_CONDITION_KEYS row for this principal; add one with its source")
+                continue
+            allowed, required, source = row
+            label = f" as {kind} role" if kind else ""
+            if keys - allowed:
+                problems.append(f"{where}{label}: condition keys {sorted(keys - allowed)} are not documented ({source})")
+            if required - keys:
+                problems.append(f"{where}{label}: lacks {sorted(required - keys)} ({source})")
+    return problems

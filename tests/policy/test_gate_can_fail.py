@@ -146,6 +146,24 @@ def test_image_checks_flag_colliding_pushes_and_unlogged_exec_sessions(preview: 
     _flagged(inv.check_image_pushes(stacks), f"docker_registry_image.{gateway_push}: terraform_data.")
 
 
+def test_role_trust_check_flags_undocumented_and_missing_keys(preview: Synth) -> None:
+    """Defect kind of issue #14.6: an execution role that requires aws:SourceArn, a task role
+    without it, and a trust for a principal nobody has documented."""
+    stacks = copy.deepcopy(stacks_on_disk(preview))
+    docs = stacks["compute"]["data"]["aws_iam_policy_document"]
+    (execution,) = [k for k in docs if k.startswith("api_execution_role_trust")]
+    (task,) = [k for k in docs if k.startswith("api_task_role_trust")]
+    docs[execution]["statement"][0]["condition"].append(
+        {"test": "ArnLike", "variable": "aws:SourceArn", "values": ["arn:aws:ecs:us-east-1:1:*"]})
+    docs[task]["statement"][0]["condition"] = docs[task]["statement"][0]["condition"][:1]
+    (migrator,) = [k for k in stacks["data"]["data"]["aws_iam_policy_document"] if k.startswith("migrator_role_trust")]
+    stacks["data"]["data"]["aws_iam_policy_document"][migrator]["statement"][0]["principals"][0]["identifiers"] = ["glue.amazonaws.com"]
+    problems = inv.check_role_trust(stacks)
+    _flagged(problems, "api_execution_role", "as execution role: condition keys ['aws:SourceArn'] are not documented",
+             "api_task_role", "as task role: lacks ['aws:SourceArn']", "(trusts glue.amazonaws.com): no TRUST_CONDITION_KEYS row")
+    assert len(problems) == 3, problems
+
+
 @pytest.fixture(scope="module")
 def broken_scan(broken_preview: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> ScanResult:
     subset = {k: broken_preview[k] for k in ("network", "data", "compute")}

@@ -41,9 +41,9 @@ def test_no_world_open_ingress_except_alb_http_https(stage) -> None:
 @pytest.mark.parametrize(
     "check",
     [inv.check_iam, inv.check_encryption, inv.check_no_nulls, inv.check_task_definitions, inv.check_image_pushes,
-     inv.check_exec_session_logging],
+     inv.check_exec_session_logging, inv.check_role_trust],
     ids=["iam-statements-scoped", "storage-encrypted", "no-nulls-inside-blocks", "no-secrets-in-task-environment",
-         "no-push-can-collide-with-an-immutable-tag", "exec-logging-has-script-and-cat"],
+         "no-push-can-collide-with-an-immutable-tag", "exec-logging-has-script-and-cat", "role-trust-documented-keys-only"],
 )
 def test_whole_app_invariant(stage, check) -> None:  # type: ignore[no-untyped-def]
     _, stacks = stage
@@ -71,6 +71,9 @@ def test_invariants_have_something_to_check(stage) -> None:
     statements = sum(len(c.get("statement") or []) for body in stacks.values()
                      for c in body.get("data", {}).get("aws_iam_policy_document", {}).values())
     assert statements >= 10
+    trusts = list(inv.role_trusts(stacks))
+    usage = {kind for kinds in inv._ecs_role_usage(stacks).values() for kind in kinds}
+    assert len(trusts) >= 6 and usage == {"execution", "task"}, "role trust check met ECS execution and task roles"
     types = {rtype for _, rtype, _, _ in inv.resources(stacks)}
     assert {"aws_s3_bucket", "aws_rds_cluster", "aws_cloudwatch_log_group", "aws_secretsmanager_secret",
             "aws_ecr_repository", "aws_instance", "aws_vpc_security_group_ingress_rule",

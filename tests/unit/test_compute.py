@@ -86,6 +86,22 @@ def statements(s: Synth, role_prefix: str) -> list[dict[str, Any]]:
     return next(iter(docs.values()))["statement"]
 
 
+SHARED = {"production": False, "pr-42": True, "dev": True}
+"""Stage policy `shared_load_balancer`: production keeps one ALB per service (docs/compute.md)."""
+PRIORITIES = {"api": 10, "gateway": 20}
+
+
+def target_group(s: Synth, svc: str) -> str:
+    """Logical id of the service's target group: on its own ALB, or on the stage's shared ALB."""
+    name, _ = one(s, "aws_lb_target_group", f"shared_alb_{svc}_targets" if SHARED[s.stage] else f"{svc}_alb_targets")
+    return name
+
+
+def load_balancer(s: Synth, svc: str) -> str:
+    name, _ = one(s, "aws_lb", "shared_alb" if SHARED[s.stage] else f"{svc}_alb")
+    return name
+
+
 # -- cluster ---------------------------------------------------------------------------------
 def test_one_cluster_with_both_fargate_providers(stage: Synth) -> None:
     _, cluster = one(stage, "aws_ecs_cluster", "cluster")
@@ -268,8 +284,12 @@ def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc:
     assert resolve(stage, "network", group) in _network_refs(
         stage, "aws_security_group", lambda k, v: v.get("name") == f"hebo-{stage.stage}-service"
     )
-    tg, _ = one(stage, "aws_lb_target_group", f"{svc}_alb_targets")
-    https, _ = one(stage, "aws_lb_listener", f"{svc}_alb_https")
+    tg = target_group(stage, svc)
+    # ECS accepts a target group once a listener (own ALB) or a listener rule (shared ALB) uses it.
+    if SHARED[stage.stage]:
+        routed = "aws_lb_listener_rule." + one(stage, "aws_lb_listener_rule", f"shared_alb_{svc}_rule")[0]
+    else:
+        routed = "aws_lb_listener." + one(stage, "aws_lb_listener", f"{svc}_alb_https")[0]
     providers, _ = one(stage, "aws_ecs_cluster_capacity_providers", "cluster")
     assert {k: service[k] for k in service if k not in ("//", "network_configuration", "cluster", "task_definition")} == {
         "name": display,
@@ -286,37 +306,61 @@ def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc:
         "propagate_tags": "SERVICE",
         "enable_ecs_managed_tags": True,
         "lifecycle": {"ignore_changes": ["desired_count"]},
-        "depends_on": [f"aws_lb_listener.{https}", f"aws_ecs_cluster_capacity_providers.{providers}"],
+        "depends_on": [routed, f"aws_ecs_cluster_capacity_providers.{providers}"],
     }
     assert "launch_type" not in service
 
 
 # -- load balancers, certificates, DNS -------------------------------------------------------
-@pytest.mark.parametrize("svc", sorted(SERVICES))
-def test_alb_is_public_hardened_and_protected_in_production(stage: Synth, svc: str) -> None:
-    _, alb = one(stage, "aws_lb", f"{svc}_alb")
+ALB_NAMES = {
+    "production": {"api_alb": "hebo-production-api", "gateway_alb": "hebo-production-gateway"},
+    "pr-42": {"shared_alb": "hebo-pr-42-shared"},
+    "dev": {"shared_alb": "hebo-dev-shared"},
+}
+
+
+def test_alb_is_public_hardened_and_protected_in_production(every_stage: Synth) -> None:
+    stage = every_stage
+    albs = stage.resources("compute", "aws_lb")
+    assert len(albs) == len(ALB_NAMES[stage.stage])
     public = _network_refs(stage, "aws_subnet", lambda k, v: "public" in v.get("tags", {}).get("Name", ""))
-    assert {resolve(stage, "network", r) for r in alb["subnets"]} == public
-    (group,) = alb["security_groups"]
-    assert resolve(stage, "network", group) in _network_refs(
-        stage, "aws_security_group", lambda k, v: v.get("name") == f"hebo-{stage.stage}-alb"
-    )
-    # access_logs and depends_on: test_alb_writes_access_logs_under_its_service_prefix
-    assert {k: v for k, v in alb.items() if k not in ("//", "subnets", "security_groups", "access_logs", "depends_on")} == {
-        "name": f"hebo-{stage.stage}-{svc}",
-        "internal": False,
-        "load_balancer_type": "application",
-        "ip_address_type": "dualstack",  # A and AAAA aliases both answer; targets stay IPv4 (target group test)
-        "drop_invalid_header_fields": True,
-        "desync_mitigation_mode": "defensive",
-        "enable_deletion_protection": expect(stage)["protect"],
-        "enable_http2": True,
-        "idle_timeout": 60,
-    }
+    for prefix, name in ALB_NAMES[stage.stage].items():
+        _, alb = one(stage, "aws_lb", prefix)
+        assert {resolve(stage, "network", r) for r in alb["subnets"]} == public
+        (group,) = alb["security_groups"]
+        assert resolve(stage, "network", group) in _network_refs(
+            stage, "aws_security_group", lambda k, v: v.get("name") == f"hebo-{stage.stage}-alb"
+        )
+        # access_logs and depends_on: test_alb_writes_access_logs_under_its_prefix
+        assert {k: v for k, v in alb.items() if k not in ("//", "subnets", "security_groups", "access_logs", "depends_on")} == {
+            "name": name,
+            "internal": False,
+            "load_balancer_type": "application",
+            "ip_address_type": "dualstack",  # A and AAAA aliases both answer; targets stay IPv4 (target group test)
+            "drop_invalid_header_fields": True,
+            "desync_mitigation_mode": "defensive",
+            "enable_deletion_protection": expect(stage)["protect"],
+            "enable_http2": True,
+            "idle_timeout": 60,
+        }
+
+
+def test_production_keeps_one_alb_per_service_and_other_stages_share_one(production: Synth, preview: Synth, dev: Synth) -> None:
+    """The decision in docs/compute.md: isolation in production, one ALB (and certificate) elsewhere."""
+    assert sorted(production.resources("compute", "aws_lb")) == ["api_alb_674ECFBF", "gateway_alb_8FDBDE96"]
+    assert production.resources("compute", "aws_lb_listener_rule") == {}
+    assert len(production.resources("compute", "aws_acm_certificate")) == 2
+    for s in (preview, dev):
+        assert [v["name"] for v in s.resources("compute", "aws_lb").values()] == [f"hebo-{s.stage}-shared"]
+        assert len(s.resources("compute", "aws_lb_listener")) == 2
+        assert len(s.resources("compute", "aws_lb_listener_rule")) == 2
+        assert len(s.resources("compute", "aws_acm_certificate")) == 1
+    assert [p.shared_load_balancer for p in (production.settings.policy, preview.settings.policy, dev.settings.policy)] == [False, True, True]
 
 
 @pytest.mark.parametrize("svc", sorted(SERVICES))
-def test_listeners_redirect_http_and_forward_https_with_modern_tls(stage: Synth, svc: str) -> None:
+def test_listeners_redirect_http_and_forward_https_with_modern_tls(production: Synth, svc: str) -> None:
+    stage = production
     alb, _ = one(stage, "aws_lb", f"{svc}_alb")
     tg, _ = one(stage, "aws_lb_target_group", f"{svc}_alb_targets")
     validated, _ = one(stage, "aws_acm_certificate_validation", f"{svc}_certificate")
@@ -338,15 +382,61 @@ def test_listeners_redirect_http_and_forward_https_with_modern_tls(stage: Synth,
     }
 
 
+@pytest.fixture(params=["preview", "dev"])
+def shared_stage(request: pytest.FixtureRequest) -> Synth:
+    return request.getfixturevalue(request.param)
+
+
+def test_shared_alb_redirects_http_and_answers_unknown_hosts_with_404(shared_stage: Synth) -> None:
+    s = shared_stage
+    alb, _ = one(s, "aws_lb", "shared_alb")
+    validated, _ = one(s, "aws_acm_certificate_validation", "shared_alb_certificate")
+    _, http = one(s, "aws_lb_listener", "shared_alb_http_")
+    _, https = one(s, "aws_lb_listener", "shared_alb_https")
+    assert without_metadata(http) == {
+        "load_balancer_arn": ref("aws_lb", alb, "arn"),
+        "port": 80,
+        "protocol": "HTTP",
+        "default_action": [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}],
+    }
+    assert without_metadata(https) == {
+        "load_balancer_arn": ref("aws_lb", alb, "arn"),
+        "port": 443,
+        "protocol": "HTTPS",
+        "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "certificate_arn": ref("aws_acm_certificate_validation", validated, "certificate_arn"),
+        # No service is the default: a request for any other host reaches no application.
+        "default_action": [{"type": "fixed-response",
+                            "fixed_response": {"content_type": "text/plain", "status_code": "404", "message_body": "Not Found"}}],
+    }
+
+
 @pytest.mark.parametrize("svc", sorted(SERVICES))
-def test_target_group_is_ip_on_service_port(stage: Synth, svc: str) -> None:
+def test_shared_alb_routes_each_host_to_its_target_group(shared_stage: Synth, svc: str) -> None:
+    s = shared_stage
+    https, _ = one(s, "aws_lb_listener", "shared_alb_https")
+    _, rule = one(s, "aws_lb_listener_rule", f"shared_alb_{svc}_rule")
+    assert without_metadata(rule) == {
+        "listener_arn": ref("aws_lb_listener", https, "arn"),
+        "priority": PRIORITIES[svc],
+        "condition": [{"host_header": {"values": [f"{s.stage}.dev.{svc}.hebo.ai"]}}],
+        "action": [{"type": "forward", "target_group_arn": ref("aws_lb_target_group", target_group(s, svc), "arn")}],
+    }
+    assert s.resources("compute", "aws_lb_target_group")[target_group(s, svc)]["port"] == SERVICES[svc][1]
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_target_group_is_ip_on_service_port(every_stage: Synth, svc: str) -> None:
+    stage = every_stage
     _, port = SERVICES[svc]
-    _, tg = one(stage, "aws_lb_target_group", f"{svc}_alb_targets")
-    tg = dict(tg)  # the synth is shared by the session
+    tg = dict(stage.resources("compute", "aws_lb_target_group")[target_group(stage, svc)])  # the synth is shared
     (vpc,) = _network_refs(stage, "aws_vpc", lambda k, v: True)
     assert resolve(stage, "network", tg.pop("vpc_id")) == vpc
+    # Own ALB: named by service; shared ALB: named by port, so switching a live stage to the
+    # shared ALB never collides with a target group name still in use.
+    name = f"hebo-{stage.stage}-tg{port}" if SHARED[stage.stage] else f"hebo-{stage.stage}-{svc}"
     assert {k: v for k, v in tg.items() if k != "//"} == {
-        "name": f"hebo-{stage.stage}-{svc}",
+        "name": name,
         "port": port,
         "protocol": "HTTP",
         "protocol_version": "HTTP1",
@@ -366,18 +456,33 @@ def test_target_group_is_ip_on_service_port(stage: Synth, svc: str) -> None:
     }
 
 
-@pytest.mark.parametrize("svc", sorted(SERVICES))
-def test_certificate_validation_and_alias_records_per_stage(stage: Synth, svc: str) -> None:
-    domain = DOMAINS[stage.stage][svc]
-    cert_logical, cert = one(stage, "aws_acm_certificate", f"{svc}_certificate")
-    assert cert["domain_name"] == domain and cert["validation_method"] == "DNS"
+def _validation(s: Synth, cert_prefix: str) -> None:
+    cert_logical, _ = one(s, "aws_acm_certificate", cert_prefix)
     zone = "${" + REMOTE.format(stack="dns")
-    _, validation = one(stage, "aws_route53_record", f"{svc}_certificate_validation")
+    _, validation = one(s, "aws_route53_record", f"{cert_prefix}_validation")
     assert validation["zone_id"].startswith(zone)
     assert validation["for_each"] == (
         f"${{{{ for key, val in tolist(aws_acm_certificate.{cert_logical}.domain_validation_options): val.domain_name => val }}}}"
     )
-    alb, _ = one(stage, "aws_lb", f"{svc}_alb")
+
+
+@pytest.mark.parametrize("svc", sorted(SERVICES))
+def test_certificate_validation_and_alias_records_per_stage(every_stage: Synth, svc: str) -> None:
+    stage = every_stage
+    domain = f"{svc}.hebo.ai" if stage.stage == "production" else f"{stage.stage}.dev.{svc}.hebo.ai"
+    if SHARED[stage.stage]:
+        _, cert = one(stage, "aws_acm_certificate", "shared_alb_certificate")
+        # One certificate names both hosts (one validation record per name, by for_each).
+        assert (cert["domain_name"], cert["subject_alternative_names"]) == (
+            f"{stage.stage}.dev.api.hebo.ai", [f"{stage.stage}.dev.gateway.hebo.ai"])
+        _validation(stage, "shared_alb_certificate")
+    else:
+        _, cert = one(stage, "aws_acm_certificate", f"{svc}_certificate")
+        assert cert["domain_name"] == domain and "subject_alternative_names" not in cert
+        _validation(stage, f"{svc}_certificate")
+    assert cert["validation_method"] == "DNS"
+    zone = "${" + REMOTE.format(stack="dns")
+    alb = load_balancer(stage, svc)
     for record_type in ("A", "AAAA"):
         record = stage.resource("compute", "aws_route53_record", f"{svc}_alias_{record_type.lower()}")
         assert record["zone_id"].startswith(zone)
@@ -480,12 +585,21 @@ def test_task_role_gets_ecs_exec_channels_in_previews(preview: Synth, svc: str) 
 
 
 def test_roles_trust_only_this_accounts_ecs_tasks(stage: Synth) -> None:
+    """Both roles: this account's ECS tasks only. aws:SourceArn only on the task role, where AWS
+    documents it; on the execution role it could keep every task from starting (issue #14.6)."""
     trusts = {k: v for k, v in stage.data_sources("compute", "aws_iam_policy_document").items() if "_role_trust" in k}
     assert len(trusts) == 4
-    for trust in trusts.values():
+    account = "${data.aws_caller_identity.account.account_id}"
+    source_account = {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [account]}
+    source_arn = {"test": "ArnLike", "variable": "aws:SourceArn",
+                  "values": [f"arn:${{data.aws_partition.partition.partition}}:ecs:us-east-1:{account}:*"]}
+    for name, trust in trusts.items():
         (statement,) = trust["statement"]
         assert statement["principals"] == [{"type": "Service", "identifiers": ["ecs-tasks.amazonaws.com"]}]
-        assert [c["variable"] for c in statement["condition"]] == ["aws:SourceAccount", "aws:SourceArn"]
+        assert statement["actions"] == ["sts:AssumeRole"]
+        expected = [source_account] if "_execution_role_" in name else [source_account, source_arn]
+        assert statement["condition"] == expected, name
+    assert sorted(k.split("_role")[0] for k in trusts) == ["api_execution", "api_task", "gateway_execution", "gateway_task"]
     roles = {v["name"] for v in stage.resources("compute", "aws_iam_role").values()}
     assert roles == {f"hebo-{stage.stage}-{r}" for r in ("api-exec", "api-task", "gateway-exec", "gateway-task")}
 
@@ -648,40 +762,68 @@ def test_alarm_topic_is_encrypted_and_email_is_optional(stage: Synth, prebuilt: 
     assert services[0]["principals"] == [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}]
 
 
+def _rate_query(metric: str, dimensions: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"id": "rate", "expression": "100 * FILL(errors, 0) / requests", "label": "5xx % of requests", "return_data": True},
+        {"id": "errors", "return_data": False, "metric": {"namespace": "AWS/ApplicationELB", "metric_name": metric, "dimensions": dimensions, "period": 60, "stat": "Sum"}},
+        {"id": "requests", "return_data": False, "metric": {"namespace": "AWS/ApplicationELB", "metric_name": "RequestCount", "dimensions": dimensions, "period": 60, "stat": "Sum"}},
+    ]
+
+
+def _common_alarm_settings(alarm: dict[str, Any]) -> None:
+    assert alarm["alarm_actions"] == alarm["ok_actions"] == ["${aws_sns_topic.alarms.arn}"]
+    assert (alarm["evaluation_periods"], alarm["datapoints_to_alarm"]) == (5, 5)
+    assert alarm["comparison_operator"] == "GreaterThanThreshold"
+    assert alarm["treat_missing_data"] == "notBreaching"
+
+
 @pytest.mark.parametrize("svc", sorted(SERVICES))
-def test_service_alarms(stage: Synth, svc: str) -> None:
-    alb, _ = one(stage, "aws_lb", f"{svc}_alb")
-    tg, _ = one(stage, "aws_lb_target_group", f"{svc}_alb_targets")
+def test_service_alarms(every_stage: Synth, svc: str) -> None:
+    """Own ALB: the service's alarms may use the load balancer's metrics. Shared ALB: every
+    service alarm is per target group, and the ALB's own 5xx alarm is the ALB's (next test)."""
+    stage = every_stage
+    alb, tg = load_balancer(stage, svc), target_group(stage, svc)
     alarms = {v["alarm_name"]: v for k, v in stage.resources("compute", "aws_cloudwatch_metric_alarm").items() if k.startswith(f"{svc}_alarms")}
     prefix = f"hebo-{stage.stage}-{svc}"
-    assert sorted(alarms) == sorted(f"{prefix}-{what}" for what in ("alb-5xx-rate", "target-5xx-rate", "unhealthy-hosts", "p99-latency"))
     lb_dim = {"LoadBalancer": ref("aws_lb", alb, "arn_suffix")}
+    tg_dim = {**lb_dim, "TargetGroup": ref("aws_lb_target_group", tg, "arn_suffix")}
+    service_dim = tg_dim if SHARED[stage.stage] else lb_dim
+    expected = ["target-5xx-rate", "unhealthy-hosts", "p99-latency"] + ([] if SHARED[stage.stage] else ["alb-5xx-rate"])
+    assert sorted(alarms) == sorted(f"{prefix}-{what}" for what in expected)
     for alarm in alarms.values():
-        assert alarm["alarm_actions"] == alarm["ok_actions"] == ["${aws_sns_topic.alarms.arn}"]
-        assert (alarm["evaluation_periods"], alarm["datapoints_to_alarm"]) == (5, 5)
-        assert alarm["comparison_operator"] == "GreaterThanThreshold"
-        assert alarm["treat_missing_data"] == "notBreaching"
-    for what, metric in (("alb-5xx-rate", "HTTPCode_ELB_5XX_Count"), ("target-5xx-rate", "HTTPCode_Target_5XX_Count")):
+        _common_alarm_settings(alarm)
+    checked = [("target-5xx-rate", "HTTPCode_Target_5XX_Count", service_dim)]
+    if not SHARED[stage.stage]:
+        checked.append(("alb-5xx-rate", "HTTPCode_ELB_5XX_Count", lb_dim))
+    for what, metric, dimensions in checked:
         alarm = alarms[f"{prefix}-{what}"]
         assert alarm["threshold"] == 5
         assert "metric_name" not in alarm
-        assert alarm["metric_query"] == [
-            {"id": "rate", "expression": "100 * FILL(errors, 0) / requests", "label": "5xx % of requests", "return_data": True},
-            {"id": "errors", "return_data": False, "metric": {"namespace": "AWS/ApplicationELB", "metric_name": metric, "dimensions": lb_dim, "period": 60, "stat": "Sum"}},
-            {"id": "requests", "return_data": False, "metric": {"namespace": "AWS/ApplicationELB", "metric_name": "RequestCount", "dimensions": lb_dim, "period": 60, "stat": "Sum"}},
-        ]
+        assert alarm["metric_query"] == _rate_query(metric, dimensions)
     unhealthy = alarms[f"{prefix}-unhealthy-hosts"]
     assert (unhealthy["metric_name"], unhealthy["statistic"], unhealthy["threshold"]) == ("UnHealthyHostCount", "Maximum", 0)
-    assert unhealthy["dimensions"] == {**lb_dim, "TargetGroup": ref("aws_lb_target_group", tg, "arn_suffix")}
+    assert unhealthy["dimensions"] == tg_dim
     latency = alarms[f"{prefix}-p99-latency"]
     assert (latency["metric_name"], latency["extended_statistic"], latency["threshold"]) == ("TargetResponseTime", "p99", 3)
-    assert latency["dimensions"] == lb_dim
+    assert latency["dimensions"] == service_dim
+
+
+def test_shared_alb_has_its_own_5xx_alarm(shared_stage: Synth, production: Synth) -> None:
+    """ELB-generated 5xx have no TargetGroup dimension: they are the shared ALB's, alarmed once."""
+    s = shared_stage
+    alb, _ = one(s, "aws_lb", "shared_alb")
+    _, alarm = one(s, "aws_cloudwatch_metric_alarm", "shared_alb_alarms")
+    _common_alarm_settings(alarm)
+    assert (alarm["alarm_name"], alarm["threshold"]) == (f"hebo-{s.stage}-shared-alb-5xx-rate", 5)
+    assert alarm["alarm_description"] == f"shared ALB (hebo-{s.stage}): load balancer 5xx above 5.0% of requests"
+    assert alarm["metric_query"] == _rate_query("HTTPCode_ELB_5XX_Count", {"LoadBalancer": ref("aws_lb", alb, "arn_suffix")})
+    assert not [k for k in production.resources("compute", "aws_cloudwatch_metric_alarm") if k.startswith("shared_alb")]
 
 
 def test_outputs(stage: Synth) -> None:
     outputs = stage.stack("compute")["output"]
     for svc, (display, _) in SERVICES.items():
-        alb, _ = one(stage, "aws_lb", f"{svc}_alb")
+        alb = load_balancer(stage, svc)
         assert outputs[f"{svc}_url"]["value"] == f"https://{DOMAINS[stage.stage][svc]}"
         assert outputs[f"{svc}_log_group"]["value"] == f"${{aws_cloudwatch_log_group.{svc}_logs.name}}"
         assert outputs[f"{svc}_alb_arn"]["value"] == ref("aws_lb", alb, "arn")
@@ -758,7 +900,8 @@ def test_alb_log_bucket_is_private_sse_s3_versioned_and_expires_logs(every_stage
 
 def test_alb_log_bucket_policy_lets_only_elb_write_each_service_prefix(stage: Synth) -> None:
     """us-east-1 (the default) predates August 2022: ELB writes as its regional account, found by
-    the aws_elb_service_account data source; the service principal statement is the newer form."""
+    the aws_elb_service_account data source; the service principal statement is the newer form.
+    One prefix per ALB: the service names in production, `shared` where one ALB serves both."""
     bucket = alb_log_bucket(stage)
     arn = ref("aws_s3_bucket", bucket, "arn")
     (elb_account,) = stage.data_sources("compute", "aws_elb_service_account")
@@ -769,7 +912,8 @@ def test_alb_log_bucket_policy_lets_only_elb_write_each_service_prefix(stage: Sy
     assert match
     assert policy == {"bucket": ref("aws_s3_bucket", bucket, "id"),
                       "depends_on": [f"aws_s3_bucket_public_access_block.{pab}"]}
-    logs = [f"{arn}/{svc}/AWSLogs/${{data.aws_caller_identity.account.account_id}}/*" for svc in ("api", "gateway")]
+    prefixes = ["shared"] if SHARED[stage.stage] else ["api", "gateway"]
+    logs = [f"{arn}/{prefix}/AWSLogs/${{data.aws_caller_identity.account.account_id}}/*" for prefix in prefixes]
     document = stage.data_sources("compute", "aws_iam_policy_document")[match.group(1)]
     assert without_metadata(document)["statement"] == [
         {"sid": "ElbAccountWrites", "effect": "Allow", "actions": ["s3:PutObject"], "resources": logs,
@@ -795,14 +939,19 @@ def test_alb_log_delivery_in_a_region_launched_after_august_2022(synth_variant: 
     ]
 
 
-@pytest.mark.parametrize("svc", sorted(SERVICES))
-def test_alb_writes_access_logs_under_its_service_prefix(every_stage: Synth, svc: str) -> None:
-    _, alb = one(every_stage, "aws_lb", f"{svc}_alb")
-    bucket = alb_log_bucket(every_stage)
-    policy, _ = one(every_stage, "aws_s3_bucket_policy", "alb_logs_bucket")
-    assert alb["access_logs"] == {"bucket": ref("aws_s3_bucket", bucket, "bucket"), "prefix": svc, "enabled": True}
-    # ELB tests its write access when logging is switched on: the policy must exist first.
-    assert alb["depends_on"] == [f"aws_s3_bucket_policy.{policy}"]
+def test_alb_writes_access_logs_under_its_prefix(every_stage: Synth) -> None:
+    s = every_stage
+    bucket = alb_log_bucket(s)
+    policy, _ = one(s, "aws_s3_bucket_policy", "alb_logs_bucket")
+    prefixes = {"shared_alb": "shared"} if SHARED[s.stage] else {"api_alb": "api", "gateway_alb": "gateway"}
+    assert len(s.resources("compute", "aws_lb")) == len(prefixes)
+    for alb_prefix, log_prefix in prefixes.items():
+        _, alb = one(s, "aws_lb", alb_prefix)
+        assert alb["access_logs"] == {"bucket": ref("aws_s3_bucket", bucket, "bucket"), "prefix": log_prefix, "enabled": True}
+        # ELB tests its write access when logging is switched on: the policy must exist first.
+        assert alb["depends_on"] == [f"aws_s3_bucket_policy.{policy}"]
+    description = "prefix = shared" if SHARED[s.stage] else "prefix = service"
+    assert s.stack("compute")["output"]["alb_logs_bucket"]["description"] == f"S3 bucket of the ALB access logs ({description})"
 
 
 def test_production_albs_are_behind_one_waf_web_acl(production: Synth) -> None:

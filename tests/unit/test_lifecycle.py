@@ -162,6 +162,7 @@ MATRIX: dict[str, Row] = {
             "aws_internet_gateway",
             "aws_lambda_function",
             "aws_lb_listener",
+            "aws_lb_listener_rule",
             "aws_lb_target_group",
             "aws_rds_cluster_parameter_group",
             "aws_route",

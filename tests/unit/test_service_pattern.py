@@ -1,0 +1,210 @@
+"""The service pattern (modules/service/pattern.py): props validation, grants, and the logical
+ids it must keep (a changed id replaces a live load balancer or service)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from synth_support import Synth
+
+from modules import cdk
+from modules.cdk import TerraformStack
+from modules.iam import ServiceRole, ServiceRoleProps, Statement
+from modules.service.pattern import (
+    Capacity,
+    DedicatedLoadBalancer,
+    LoadBalancedFargateService,
+    LoadBalancedFargateServiceProps,
+    ServicePropsError,
+    SharedLoadBalancerRoute,
+)
+from modules.service.load_balancer import SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps, TargetGroupProps
+
+SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-AbCdEf"
+OTHER_SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/key-GhIjKl"
+KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+REPO = "arn:aws:ecr:us-east-1:111122223333:repository/app"
+
+
+def props(**changes: Any) -> LoadBalancedFargateServiceProps:
+    """A complete, valid set of literal props; `changes` replaces fields (capacity: a dict of its fields)."""
+    capacity = Capacity(cpu=256, memory_mib=512, min_tasks=1, max_tasks=2)
+    if "capacity" in changes:
+        capacity = replace(capacity, **changes.pop("capacity"))
+    base = LoadBalancedFargateServiceProps(
+        name="App",
+        family="t-App",
+        image="111122223333.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "a" * 64,
+        image_repository_arns=[REPO],
+        port=3001,
+        environment={"PORT": "3001"},
+        secrets={"PG_PASSWORD": f"{SECRET}:password::"},
+        secret_arns=[SECRET],
+        secrets_kms_key_arn=KEY,
+        capacity=capacity,
+        cluster_arn="arn:aws:ecs:us-east-1:111122223333:cluster/t",
+        cluster_name="t",
+        subnet_ids=["subnet-1", "subnet-2"],
+        security_group_ids=["sg-1"],
+        vpc_id="vpc-1",
+        load_balancer=DedicatedLoadBalancer(
+            name="t-app", target_group_name="t-app", domain="app.example.com", zone_id="Z1",
+            subnet_ids=["subnet-3", "subnet-4"], security_group_ids=["sg-2"],
+        ),
+        log_group_name="/ecs/t/App",
+        log_retention_days=7,
+        log_kms_key_arn=KEY,
+        region="us-east-1",
+        account_id="111122223333",
+        execution_role_name="t-app-exec",
+        task_role_name="t-app-task",
+        alarm_topic_arn="arn:aws:sns:us-east-1:111122223333:t-alarms",
+        alarm_name=lambda what: f"t-app-{what}",
+        alarm_label="App (t)",
+        scaling_policy_name=lambda metric: f"t-app-{metric}",
+    )
+    return replace(base, **changes)
+
+
+def build(p: LoadBalancedFargateServiceProps) -> tuple[TerraformStack, LoadBalancedFargateService]:
+    stack = TerraformStack(cdk.Testing.app(), "t")
+    return stack, LoadBalancedFargateService(stack, "app", p)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"port": 0}, r"^service 'App': port 0 is outside 1-65535$"),
+        ({"port": 65536}, r"^service 'App': port 65536 is outside 1-65535$"),
+        ({"capacity": {"min_tasks": 0}}, r"^service 'App': capacity needs 0 < min_tasks \(0\) <= max_tasks \(2\)$"),
+        ({"capacity": {"min_tasks": 3}}, r"^service 'App': capacity needs 0 < min_tasks \(3\) <= max_tasks \(2\)$"),
+        ({"capacity": {"cpu": 300}}, r"^service 'App': cpu 300 is not a Fargate size; allowed are \[256, 512, 1024, 2048, 4096, 8192, 16384\]$"),
+        ({"capacity": {"memory_mib": 4096}}, r"^service 'App': memory_mib 4096 does not fit cpu 256; allowed are 512-2048 MiB in steps of 512$"),
+        ({"capacity": {"cpu": 1024, "memory_mib": 2500}}, r"memory_mib 2500 does not fit cpu 1024; allowed are 2048-8192 MiB in steps of 1024$"),
+        ({"environment": {"PG_PASSWORD": "x"}}, r"^service 'App': \['PG_PASSWORD'\] given both as plain environment and as secrets$"),
+        ({"secrets": {"KEY": OTHER_SECRET}}, r"^service 'App': secrets \['KEY'\] name an ARN outside secret_arns"),
+        ({"secrets": {"KEY": SECRET + "x"}}, r"secrets \['KEY'\] name an ARN outside secret_arns"),
+        ({"health_check_path": "health"}, r"^service 'App': health_check_path 'health' must start with '/'$"),
+    ],
+)
+def test_contradictory_props_fail_before_anything_is_created(changes: dict[str, Any], message: str) -> None:
+    stack = TerraformStack(cdk.Testing.app(), "t")
+    with pytest.raises(ServicePropsError, match=message):
+        LoadBalancedFargateService(stack, "app", props(**changes))
+    assert stack.node.children == [], "validation must run before the first resource"
+
+
+def test_valid_fargate_sizes_are_accepted() -> None:
+    for cpu, memory in ((256, 2048), (512, 4096), (1024, 2048), (4096, 30720), (16384, 122880)):
+        LoadBalancedFargateService(TerraformStack(cdk.Testing.app(), "t"), "app", props(capacity={"cpu": cpu, "memory_mib": memory}))
+
+
+def _policy(stack: TerraformStack, role_prefix: str) -> list[dict[str, Any]]:
+    synthesized = json.loads(cdk.Testing.synth(stack))
+    (document,) = [v for k, v in synthesized["data"]["aws_iam_policy_document"].items() if k.startswith(f"{role_prefix}_permissions")]
+    return document["statement"]
+
+
+def test_grants_add_numbered_statements_to_the_execution_role() -> None:
+    stack, service = build(props())
+    service.grant_secret_read([OTHER_SECRET])
+    service.grant_image_pull(["arn:aws:ecr:us-east-1:444455556666:repository/shared"])
+    statements = _policy(stack, "app_execution_role")
+    assert [(s["sid"], s["resources"]) for s in statements] == [
+        ("EcrLogin", ["*"]),
+        ("PullImage", [REPO]),
+        ("WriteLogs", ["${aws_cloudwatch_log_group.app_logs.arn}:log-stream:*"]),
+        ("ReadSecrets", [SECRET]),
+        ("DecryptSecrets", [KEY]),
+        ("ReadSecrets2", [OTHER_SECRET]),
+        ("PullImage2", ["arn:aws:ecr:us-east-1:444455556666:repository/shared"]),
+    ]
+    assert statements[4]["condition"] == [
+        {"test": "StringEquals", "variable": "kms:ViaService", "values": ["secretsmanager.us-east-1.amazonaws.com"]}
+    ]
+
+
+def test_public_image_and_no_secrets_grant_only_logs() -> None:
+    stack, _ = build(props(image="ghcr.io/org/app:1", image_repository_arns=[], secrets={}, secret_arns=[]))
+    assert [s["sid"] for s in _policy(stack, "app_execution_role")] == ["WriteLogs"]
+
+
+def test_a_role_refuses_a_duplicate_sid() -> None:
+    stack = TerraformStack(cdk.Testing.app(), "t")
+    role = ServiceRole(stack, "r", ServiceRoleProps(name="r", service="ecs-tasks.amazonaws.com", description="d"))
+    role.grant(Statement(sid="Read", actions=["s3:GetObject"], resources=["arn:aws:s3:::b/*"]))
+    with pytest.raises(ValueError, match=r"^role r: statement sids \['Read'\] granted twice$"):
+        role.grant(Statement(sid="Read", actions=["s3:PutObject"], resources=["arn:aws:s3:::b/*"]))
+
+
+PRODUCTION_IDS = {
+    "aws_lb": ["api_alb_674ECFBF", "gateway_alb_8FDBDE96"],
+    "aws_lb_target_group": ["api_alb_targets_F107ED7A", "gateway_alb_targets_3C3B8002"],
+    "aws_lb_listener": ["api_alb_http_A4E05762", "api_alb_https_FB99D165", "gateway_alb_http_9676E336", "gateway_alb_https_DCC2B6B1"],
+    "aws_ecs_service": ["api_service_ED8481C2", "gateway_service_6BE5D292"],
+    "aws_ecs_task_definition": ["api_service_task_5056AD6C", "gateway_service_task_4DAFBD15"],
+    "aws_acm_certificate": ["api_certificate_4FC88B03", "gateway_certificate_48B4407C"],
+    "aws_wafv2_web_acl_association": ["waf_api_association_30481D7A", "waf_gateway_association_E94BB369"],
+    "aws_route53_record": [
+        "api_alias_a", "api_alias_aaaa", "api_certificate_validation_AC257A47",
+        "gateway_alias_a", "gateway_alias_aaaa", "gateway_certificate_validation_8CFADF80",
+    ],
+    "aws_iam_role": ["api_execution_role_FF026D73", "api_task_role_29C40CE2", "gateway_execution_role_AB24E779", "gateway_task_role_291E2521"],
+    "aws_cloudwatch_log_group": ["api_logs", "gateway_logs", "waf_logs"],
+    "aws_appautoscaling_target": ["api_scaling_target_70FBD5B6", "gateway_scaling_target_56F6C5AD"],
+}
+"""Production's live load balancers, services and their neighbours, by the logical ids they were
+first applied with. Changing one makes Terraform destroy and re-create that resource."""
+
+
+def test_production_logical_ids_are_pinned(production: Synth) -> None:
+    assert {rtype: sorted(production.resources("compute", rtype)) for rtype in PRODUCTION_IDS} == PRODUCTION_IDS
+
+
+def _shared_alb(stack: TerraformStack) -> SharedHttpsLoadBalancer:
+    return SharedHttpsLoadBalancer(stack, "shared", SharedHttpsLoadBalancerProps(
+        name="t-shared", subnet_ids=["subnet-3"], security_group_ids=["sg-2"], certificate_arn="arn:aws:acm:us-east-1:1:certificate/x"))
+
+
+def test_a_service_on_a_shared_alb_gets_a_host_rule_and_target_group_alarms() -> None:
+    stack = TerraformStack(cdk.Testing.app(), "t")
+    alb = _shared_alb(stack)
+    service = LoadBalancedFargateService(stack, "app", props(load_balancer=SharedLoadBalancerRoute(
+        load_balancer=alb, host="app.example.com", priority=7, target_group_name="t-tg3001")))
+    assert (service.certificate, service.waf_association, service.aliases) == (None, None, [])
+    synthesized = json.loads(cdk.Testing.synth(stack))
+    (rule,) = synthesized["resource"]["aws_lb_listener_rule"].values()
+    (group_id,) = synthesized["resource"]["aws_lb_target_group"]
+    (https_id,) = [k for k, v in synthesized["resource"]["aws_lb_listener"].items() if v["port"] == 443]
+    assert {k: v for k, v in rule.items() if k != "//"} == {
+        "listener_arn": f"${{aws_lb_listener.{https_id}.arn}}", "priority": 7,
+        "condition": [{"host_header": {"values": ["app.example.com"]}}],
+        "action": [{"type": "forward", "target_group_arn": f"${{aws_lb_target_group.{group_id}.arn}}"}],
+    }
+    alarms = synthesized["resource"]["aws_cloudwatch_metric_alarm"]
+    assert sorted(a["alarm_name"] for a in alarms.values()) == ["t-app-p99-latency", "t-app-target-5xx-rate", "t-app-unhealthy-hosts"]
+    assert "aws_acm_certificate" not in synthesized["resource"] and "aws_route53_record" not in synthesized["resource"]
+
+
+def test_shared_alb_refuses_clashing_routes() -> None:
+    alb = _shared_alb(TerraformStack(cdk.Testing.app(), "t"))
+    group = TargetGroupProps(name="t-tg1", vpc_id="vpc-1", port=3001)
+    alb.add_host_route("a", host="a.example.com", priority=10, target_group=group)
+    with pytest.raises(ValueError, match=r"^listener rule priority 10 for 'b.example.com' is already used by 'a'$"):
+        alb.add_host_route("b", host="b.example.com", priority=10, target_group=group)
+    with pytest.raises(ValueError, match=r"^host 'a.example.com' is already routed on this load balancer$"):
+        alb.add_host_route("c", host="a.example.com", priority=11, target_group=group)
+    with pytest.raises(ValueError, match=r"^listener rule priority 50001 for 'd.example.com' is outside 1-50000$"):
+        alb.add_host_route("d", host="d.example.com", priority=50001, target_group=group)
+
+
+def test_a_route_priority_outside_the_listener_range_fails_up_front() -> None:
+    stack = TerraformStack(cdk.Testing.app(), "t")
+    alb = _shared_alb(stack)
+    route = SharedLoadBalancerRoute(load_balancer=alb, host="app.example.com", priority=0, target_group_name="t-tg3001")
+    with pytest.raises(ServicePropsError, match=r"^service 'App': listener rule priority 0 is outside 1-50000$"):
+        LoadBalancedFargateService(stack, "app", props(load_balancer=route))
+    assert [c.node.id for c in stack.node.children] == ["shared"]
