@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,6 @@ from config.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, S
 from config.settings import REPO_ROOT, Settings
 from config.stage import ConfigError
 from config.topology import DATABASE_NAME, POSTGRES_PORT
-
-ENGINE_VERSION_RULE = r"17\.\d+"
-"""Aurora PostgreSQL 17.x; a major upgrade is a deliberate change (parameter group family too)."""
 
 CLUSTER_PARAMETERS = {
     "rds.force_ssl": "1",  # no plaintext connections, whoever connects
@@ -101,10 +97,6 @@ class DataStack(HeboStack):
 
     def __init__(self, scope: Construct, settings: Settings, network: NetworkOutputs) -> None:
         super().__init__(scope, settings)
-        if not re.fullmatch(ENGINE_VERSION_RULE, settings.db_engine_version):
-            raise ConfigError(
-                f"invalid HEBO_DB_ENGINE_VERSION {settings.db_engine_version!r}: must be an Aurora PostgreSQL 17.x version such as 17.5"
-            )
         policy, names = self.policy, self.names
         key = self.stage_key(
             "key", "data", f"{names.prefix} data: Aurora, Performance Insights, secrets, logs", logs_region=settings.region
@@ -174,7 +166,8 @@ class DataStack(HeboStack):
                 engine_version=settings.db_engine_version,
                 storage_encrypted=True,
                 deletion_protection=policy.protect,
-                lifecycle=TerraformResourceLifecycle(prevent_destroy=policy.protect),
+                # Minor upgrades are AWS's (see AWS_MANAGED_ATTRIBUTES in modules/database/aurora.py).
+                lifecycle=TerraformResourceLifecycle(prevent_destroy=policy.protect, ignore_changes=["engine_version"]),
             )
         primary = AuroraCluster(
             self,
@@ -194,8 +187,6 @@ class DataStack(HeboStack):
                 final_snapshot_identifier=names.db_final_snapshot() if policy.protect else None,
                 instance_identifiers=[names.db_instance("writer", 0)]
                 + [names.db_instance("reader", i + 1) for i in range(policy.db_reader_count)],
-                # Engine upgrades of a global database go through the global cluster.
-                ignore_changes=["engine_version"] if global_cluster else (),
             ),
         )
         if global_cluster is not None:
@@ -222,7 +213,6 @@ class DataStack(HeboStack):
                 ),
             )
             endpoint = proxy.endpoint
-            migration_dependencies.append(proxy.target)
 
         # -- the migrator ---------------------------------------------------------------------
         bundle = build_migrator_bundle(settings.migrations_dir)
@@ -241,11 +231,12 @@ class DataStack(HeboStack):
                 log_group_name=names.lambda_log_group("migrator"),
                 log_retention_days=policy.log_retention_days,
                 kms_key_arn=key.arn,
-                reserved_concurrency=1,
                 timeout_seconds=300,
                 memory_mb=512,
                 environment={
-                    "DB_HOST": endpoint,
+                    # Always the writer, never RDS Proxy: DDL and advisory locks pin proxy sessions, and
+                    # a proxy target is registered before it is available (docs/data.md).
+                    "DB_HOST": primary.cluster.endpoint,
                     "DB_PORT": str(POSTGRES_PORT),
                     "DB_NAME": DATABASE_NAME,
                     "DB_SECRET_ARN": credentials_arn,

@@ -139,7 +139,7 @@ class EdgeStack(HeboStack):
             name=domain,
             target_dns_name=cdn.domain_name,
             target_zone_id=cdn.hosted_zone_id,
-            evaluate_target_health=False,  # Route 53 rejects true for CloudFront targets
+            target_kind="cloudfront",
         )
 
         self.outputs = EdgeOutputs(bucket_name=bucket.name, distribution_id=cdn.distribution_id, console_url=f"https://{domain}")
