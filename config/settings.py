@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal, Mapping
 
 from config import rules
 from config.naming import Names, build_names
-from config.rules import Invalid, Rule, optional
+from config.rules import Rule, optional
 from config.stage import ConfigError, StagePolicy, check_stage_syntax, policy_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -234,8 +234,8 @@ class DataStack(HeboStack):
                 timeout_seconds=300,
                 memory_mb=512,
                 environment={
-                    # Always the writer, never RDS Proxy: DDL and advisory locks pin proxy sessions, and
-                    # a proxy target is registered before it is available (docs/data.md).
+                    # Always the writer, never RDS Proxy: advisory locks and session state pin proxy
+                    # sessions, and a proxy target is registered before it is available (docs/data.md).
                     "DB_HOST": primary.cluster.endpoint,
                     "DB_PORT": str(POSTGRES_PORT),
                     "DB_NAME": DATABASE_NAME,

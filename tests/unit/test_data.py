@@ -294,7 +294,7 @@ def test_migrator_function(request: pytest.FixtureRequest, fixture: str) -> None
     assert fn["kms_key_arn"] == KEY
     assert fn["environment"] == {
         "variables": {
-            "DB_HOST": WRITER_ENDPOINT,  # never RDS Proxy: DDL and advisory locks pin proxy sessions
+            "DB_HOST": WRITER_ENDPOINT,  # never RDS Proxy: advisory locks pin proxy sessions
             "DB_PORT": "5432",
             "DB_NAME": "hebo",
             "DB_SECRET_ARN": CREDENTIALS_ARN,
