@@ -52,6 +52,18 @@ class Rule:
             raise ConfigError(f"invalid {label} {raw!r}: {reason}must be {self.allowed}") from None
 
 
+def matching(pattern: str, allowed: str, source: str = "") -> Rule:
+    """A rule that is one regular expression over the whole value."""
+    compiled = re.compile(pattern)
+
+    def check(raw: str) -> str:
+        if not compiled.fullmatch(raw):
+            raise Invalid("")
+        return raw
+
+    return Rule(allowed, check, source)
+
+
 def optional(rule: Rule) -> Rule:
     """The same rule, with the empty string meaning "not set" (None)."""
     return Rule(f"empty, or {rule.allowed}", lambda raw: rule.check(raw) if raw else None, rule.source)
@@ -209,56 +221,32 @@ BUCKET = Rule(
 )
 
 
-def _table(raw: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", raw):
-        raise Invalid("")
-    return raw
-
-
-DYNAMODB_TABLE = Rule(
+DYNAMODB_TABLE = matching(
+    r"[A-Za-z0-9_.-]{3,255}",
     "a DynamoDB table name: 3-255 characters of A-Z, a-z, 0-9, '_', '.', '-'",
-    _table,
     "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html",
 )
 
 
 # -- identifiers ---------------------------------------------------------------------------------
-def _app(raw: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9]{0,11}", raw):
-        raise Invalid("")
-    return raw
-
-
-APP = Rule(
+APP = matching(
+    r"[a-z][a-z0-9]{0,11}",
     "1-12 lowercase letters or digits, starting with a letter (it prefixes every physical name, "
     "and ALB names are at most 32 characters)",
-    _app,
     "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html",
 )
 
 
-def _tfc_organization(raw: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", raw):
-        raise Invalid("")
-    return raw
-
-
-TFC_ORGANIZATION = Rule(
+TFC_ORGANIZATION = matching(
+    r"[A-Za-z0-9_-]+",
     "a Terraform Cloud organization name: letters, digits, '_' and '-'",
-    _tfc_organization,
     "https://registry.terraform.io/providers/hashicorp/tfe/latest/docs/resources/organization",
 )
 
 
-def _ami(raw: str) -> str:
-    if not re.fullmatch(r"ami-(?:[0-9a-f]{8}|[0-9a-f]{17})", raw):
-        raise Invalid("")
-    return raw
-
-
-AMI_ID = Rule(
+AMI_ID = matching(
+    r"ami-(?:[0-9a-f]{8}|[0-9a-f]{17})",
     "an AMI id: `ami-` and 8 or 17 lowercase hexadecimal digits",
-    _ami,
     "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html (imageId)",
 )
 

@@ -222,9 +222,12 @@ class Settings:
 
 
 def _context_text(value: Any) -> str:
-    """cdktf.json context is JSON: `true` must read as the flag `true`, not Python's `True`."""
+    """cdktf.json context is JSON: `true` must read as the flag `true` (not Python's `True`), and a
+    list (CAA issuers) as the comma-separated text the variable would hold."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_context_text(item) for item in value)
     return str(value)
 
 

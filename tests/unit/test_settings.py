@@ -176,8 +176,10 @@ def test_context_keys_are_named_as_context_keys() -> None:
 
 def test_context_json_booleans_and_numbers_are_typed() -> None:
     """cdktf.json is JSON: `true` and `3` arrive as Python bool and int."""
-    settings = Settings.load({}, {"enable_dnssec": True, "enable_caa": False, "az_count": 3, "db_max_acu": 8})
+    settings = Settings.load({}, {"enable_dnssec": True, "enable_caa": False, "az_count": 3, "db_max_acu": 8,
+                                  "caa_extra_issuers": ["letsencrypt.org", "sectigo.com"]})
     assert (settings.enable_dnssec, settings.enable_caa, settings.az_count, settings.db_max_acu) == (True, False, 3, 8.0)
+    assert settings.caa_extra_issuers == ("letsencrypt.org", "sectigo.com")
     assert settings.policy.db_max_acu == 8.0
 
 
