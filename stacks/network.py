@@ -75,7 +75,7 @@ def security_group_rules(policy: StagePolicy, private_cidrs: list[str]) -> list[
             _rule(client, "egress", sg("database"), POSTGRES_PORT, "PostgreSQL to the database"),
         ]
     if policy.db_proxy:
-        # Only the services: migrations talk to the writer (DDL and advisory locks pin proxy sessions).
+        # Only the services: migrations talk to the writer (advisory locks pin proxy sessions).
         # The group's description is kept as it is: changing it would replace the group.
         for client in ("service",):
             rules += [
