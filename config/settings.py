@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
 from config import rules
-from config.naming import Names, build_names
+from config.naming import Names, build_names, max_stage_length
 from config.rules import Rule, optional
 from config.stage import ConfigError, StagePolicy, check_stage_syntax, policy_for
 
@@ -209,6 +209,11 @@ class Settings:
             overrides = {"db_max_acu": values["db_max_acu"]} if values["db_max_acu"] else {}
             policy = policy_for(values["stage"], overrides, values["preview_pattern"])
         except ConfigError as error:  # the stage against app, zone and pattern: name what the user typed
+            if max_stage_length(values["app"], values["zone"]) < len("dev"):  # no stage fits: the zone is the culprit
+                raise ConfigError(
+                    f"invalid {label('zone')} {values['zone']!r}: too long for the names derived from it "
+                    f"({str(error).split(': ', 1)[-1]})"
+                ) from None
             raise ConfigError(_naming(label("stage"), str(error))) from None
         return cls(**values, policy=policy, names=names, sources=sources)
 

@@ -189,10 +189,17 @@ def test_zone_in_capitals_is_a_zone_error_not_a_stage_error() -> None:
 
 
 def test_stage_that_fits_no_name_with_a_long_zone_names_the_stage_setting() -> None:
-    zone = "platform-engineering-team.internal-examples-co.com"  # 50 characters
-    with pytest.raises(ConfigError, match=r"^invalid HEBO_STAGE 'pr-42': ACM certificate domain .* is 68 characters "
-                                          r"\(limit 64\); .* stage names may be at most 1 characters$"):
+    zone = "platform-engineering-teams.internal-example.com"  # 47 characters: room for `dev`, not `pr-42`
+    with pytest.raises(ConfigError, match=r"^invalid HEBO_STAGE 'pr-42': ACM certificate domain .* is 65 characters "
+                                          r"\(limit 64\); .* stage names may be at most 4 characters$"):
         Settings.load({"HEBO_STAGE": "pr-42", "HEBO_ZONE": zone}, {})
+
+
+def test_zone_too_long_for_any_stage_is_a_zone_error() -> None:
+    zone = "platform-engineering-team-of-acme.internal-examples-co.com"  # 58 characters
+    with pytest.raises(ConfigError, match=r"^invalid HEBO_ZONE 'platform-.*': too long for the names derived from it "
+                                          r"\(ACM certificate domain 'dev.dev.api.platform-.*' is 70 characters \(limit 64\)"):
+        Settings.load({"HEBO_ZONE": zone}, {})
 
 
 def test_max_acu_override_reaches_the_policy_typed() -> None:
