@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Sequence, TextIO
@@ -22,8 +21,6 @@ from config.secrets import DERIVED_SECRETS, USER_SECRET_NAMES
 from config.settings import SETTINGS
 from config.stage import ConfigError, check_stage_syntax
 
-_APP_RULE = "a lowercase name: a-z, 0-9 and '-', starting with a letter"
-_APP_RE = re.compile(r"[a-z][a-z0-9-]*")
 
 
 def _env_default(key: str) -> str:
@@ -206,8 +203,7 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     # secrets
     check_stage_syntax(args.stage, os.environ.get(SETTINGS["preview_pattern"].env) or None)
     app = args.app or _env_default("app")
-    if not _APP_RE.fullmatch(app):
-        raise UsageError(f"invalid --app {app!r}: must be {_APP_RULE}")
+    SETTINGS["app"].parse("--app", app)  # the stacks' own rule, so ops never addresses names they cannot build
     region = _check_region(args.region or _region_default())
     if args.action in ("set", "unset"):
         secrets.check_name(args.name, args.action)
