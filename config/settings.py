@@ -2,85 +2,55 @@
 
 Each setting is read from an environment variable (`HEBO_*`) or, failing that, from the cdktf
 context key of the same name without the prefix, lowercased (`stage`, `region`, …), then its
-default. `SETTINGS` is the single table behind parsing, validation and the README reference.
+default. `SETTINGS` is the single table behind parsing, validation, the typed `Settings` fields
+and the README reference (its "Allowed" column is each rule's text, config/rules.py).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
-from config.naming import Names, build_names
-from config.stage import ConfigError, StagePolicy, policy_for
+from config import rules
+from config.naming import Names, build_names, max_stage_length
+from config.rules import Rule, optional
+from config.stage import ConfigError, StagePolicy, check_stage_syntax, policy_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 BACKENDS = ("s3", "cloud", "local")
 IMAGE_MODES = ("build", "prebuilt")
-_REGION_RE = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d")
 
 
-def _choice(allowed: tuple[str, ...]) -> Callable[[str, str], str]:
-    def parse(key: str, value: str) -> str:
-        if value not in allowed:
-            raise ConfigError(f"invalid {key} {value!r}: allowed are {', '.join(allowed)}")
-        return value
+class _StageRule(Rule):
+    """The stage's syntax (config/stage.py states the rule); its fit with app, zone and
+    HEBO_PREVIEW_PATTERN is checked in `Settings.from_values`."""
 
-    return parse
-
-
-def _region(key: str, value: str) -> str:
-    if not _REGION_RE.fullmatch(value):
-        raise ConfigError(f"invalid {key} {value!r}: must be an AWS region such as us-east-1")
-    return value
-
-
-def _text(key: str, value: str) -> str:
-    return value
-
-
-def _optional(key: str, value: str) -> str | None:
-    return value or None
-
-
-def _int_range(low: int, high: int) -> Callable[[str, str], int]:
-    def parse(key: str, value: str) -> int:
+    def __call__(self, label: str, raw: str) -> str:
         try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"invalid {key} {value!r}: must be a whole number from {low} to {high}") from None
-        if not low <= number <= high:
-            raise ConfigError(f"invalid {key} {value!r}: must be a whole number from {low} to {high}")
-        return number
-
-    return parse
+            check_stage_syntax(raw)
+        except ConfigError as error:  # "invalid stage 'x': <rule>" -> name the setting instead
+            raise ConfigError(_naming(label, str(error))) from None
+        return raw
 
 
-def _path(key: str, value: str) -> Path:
-    path = Path(value)
-    return path if path.is_absolute() else (REPO_ROOT / path)
+_STAGE = _StageRule(
+    "`production`, `dev`, or a preview name: a lowercase DNS label (a-z, 0-9, '-', a letter first, no '--'), "
+    "short enough for every derived AWS name (19 characters with the default app), not a near-miss of `production`",
+    str,
+)
+_text = Rule("any text", lambda raw: raw)  # for settings that are free text by nature (none today)
+_optional = optional(_text)
 
 
-def _cidr16(key: str, value: str) -> str:
-    import ipaddress
-
-    try:
-        net = ipaddress.ip_network(value)
-    except ValueError:
-        raise ConfigError(f"invalid {key} {value!r}: must be an IPv4 CIDR such as 10.0.0.0/16") from None
-    if net.version != 4 or not 16 <= net.prefixlen <= 20:
-        raise ConfigError(f"invalid {key} {value!r}: must be an IPv4 network from /16 to /20")
-    return str(net)
+def _choice(allowed: tuple[str, ...]) -> Rule:
+    return rules.choice(allowed)
 
 
-def _pg_username(key: str, value: str) -> str:
-    """Aurora's MasterUsername rule (RDS API, CreateDBCluster): 1-16 letters or digits, a letter first."""
-    if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", value) or value in ("postgres", "rdsadmin", "admin"):
-        raise ConfigError(f"invalid {key} {value!r}: must be 1-16 lowercase letters or digits, starting with a letter, and not a reserved name")
-    return value
+def _int_range(low: int, high: int) -> Rule:
+    return rules.int_range(low, high)
 
 
 @dataclass(frozen=True)
@@ -88,72 +58,115 @@ class Setting:
     env: str
     default: str
     parse: Callable[[str, str], Any]
+    """`parse(label, raw) -> typed value`; raises ConfigError naming `label`. A `Rule` also documents itself."""
     doc: str
 
     @property
     def context_key(self) -> str:
         return self.env.removeprefix("HEBO_").lower()
 
+    @property
+    def allowed(self) -> str:
+        return getattr(self.parse, "allowed", "")
+
+    def label(self, source: str) -> str:
+        """How the user spelled this setting: `HEBO_X`, or the cdktf context key."""
+        if source.startswith("context:"):
+            return f"cdktf context key {self.context_key!r} ({self.env})"
+        return self.env
+
 
 SETTINGS: dict[str, Setting] = {
-    "stage": Setting("HEBO_STAGE", "dev", _text, "Stage to synthesize: `production`, `dev`, or a preview name such as `pr-123`."),
-    "app": Setting("HEBO_APP", "hebo", _text, "App name, the first part of every physical name."),
-    "region": Setting("HEBO_REGION", "us-east-1", _region, "Primary AWS region."),
-    "secondary_region": Setting("HEBO_SECONDARY_REGION", "us-west-2", _region, "Second region of the production global database."),
-    "zone": Setting("HEBO_ZONE", "hebo.ai", _text, "Route 53 public hosted zone the domains live in."),
-    "zone_id": Setting("HEBO_ZONE_ID", "", _optional, "Id of an existing zone to adopt with an `import` block (see `ops zone`); empty creates it."),
-    "preview_pattern": Setting("HEBO_PREVIEW_PATTERN", "", _optional, "Optional regex preview stage names must match, e.g. `pr-[0-9]+`."),
+    "stage": Setting("HEBO_STAGE", "dev", _STAGE, "Stage to synthesize: `production`, `dev`, or a preview name such as `pr-123`."),
+    "app": Setting("HEBO_APP", "hebo", rules.APP, "App name, the first part of every physical name."),
+    "region": Setting("HEBO_REGION", "us-east-1", rules.REGION, "Primary AWS region."),
+    "secondary_region": Setting("HEBO_SECONDARY_REGION", "us-west-2", rules.REGION, "Second region of the production global database; must differ from HEBO_REGION."),
+    "zone": Setting("HEBO_ZONE", "hebo.ai", rules.HOSTNAME, "Route 53 public hosted zone the domains live in."),
+    "zone_id": Setting("HEBO_ZONE_ID", "", optional(rules.HOSTED_ZONE_ID), "Id of an existing zone to adopt with an `import` block (see `ops zone`); empty creates it."),
+    "preview_pattern": Setting("HEBO_PREVIEW_PATTERN", "", optional(rules.REGEX), "Optional regex preview stage names must match, e.g. `pr-[0-9]+`."),
     "backend": Setting("HEBO_BACKEND", "s3", _choice(BACKENDS), "State backend: `s3` (default), `cloud` (Terraform Cloud) or `local`."),
-    "state_bucket": Setting("HEBO_STATE_BUCKET", "hebo-terraform-state", _text, "S3 bucket holding Terraform state (`ops bootstrap` creates it)."),
-    "state_lock_table": Setting("HEBO_STATE_LOCK_TABLE", "hebo-terraform-locks", _text, "DynamoDB lock table (`ops bootstrap` creates it)."),
-    "state_region": Setting("HEBO_STATE_REGION", "", _optional, "Region of the state bucket; defaults to HEBO_REGION."),
-    "tfc_organization": Setting("HEBO_TFC_ORGANIZATION", "", _optional, "Terraform Cloud organization (required with HEBO_BACKEND=cloud)."),
-    "tfc_hostname": Setting("HEBO_TFC_HOSTNAME", "app.terraform.io", _text, "Terraform Cloud / Enterprise hostname."),
+    "state_bucket": Setting("HEBO_STATE_BUCKET", "hebo-terraform-state", rules.BUCKET, "S3 bucket holding Terraform state (`ops bootstrap` creates it)."),
+    "state_lock_table": Setting("HEBO_STATE_LOCK_TABLE", "", optional(rules.DYNAMODB_TABLE), "Opt-in DynamoDB lock table, only for teams migrating off it (deprecated by Terraform); empty: S3 native locking only. `ops bootstrap --lock-table` creates it."),
+    "state_region": Setting("HEBO_STATE_REGION", "", optional(rules.REGION), "Region of the state bucket; defaults to HEBO_REGION."),
+    "tfc_organization": Setting("HEBO_TFC_ORGANIZATION", "", optional(rules.TFC_ORGANIZATION), "Terraform Cloud organization (required with HEBO_BACKEND=cloud)."),
+    "tfc_hostname": Setting("HEBO_TFC_HOSTNAME", "app.terraform.io", rules.HOSTNAME, "Terraform Cloud / Enterprise hostname."),
     "az_count": Setting("HEBO_AZ_COUNT", "2", _int_range(2, 6), "Number of availability zones the VPC spans."),
-    "vpc_cidr": Setting("HEBO_VPC_CIDR", "10.0.0.0/16", _cidr16, "VPC CIDR (/16 to /20); subnets are derived from it."),
-    "secondary_vpc_cidr": Setting("HEBO_SECONDARY_VPC_CIDR", "10.1.0.0/16", _cidr16, "CIDR of the production secondary-region VPC."),
-    "nat_ami_id": Setting("HEBO_NAT_AMI_ID", "", _optional, "Pin the NAT instance AMI instead of the newest fck-nat image."),
-    "db_max_acu": Setting("HEBO_DB_MAX_ACU", "", _optional, "Override the stage's maximum Aurora capacity (ACU)."),
-    "db_engine_version": Setting("HEBO_DB_ENGINE_VERSION", "17.5", _text, "Aurora PostgreSQL 17.x engine version."),
-    "db_username": Setting("HEBO_DB_USERNAME", "heboadmin", _pg_username, "Aurora master user name (not secret; the password comes from the `DbPassword` secret)."),
+    "vpc_cidr": Setting("HEBO_VPC_CIDR", "10.0.0.0/16", rules.VPC_CIDR, "VPC CIDR (/16 to /20); subnets are derived from it."),
+    "secondary_vpc_cidr": Setting("HEBO_SECONDARY_VPC_CIDR", "10.1.0.0/16", rules.VPC_CIDR, "CIDR of the production secondary-region VPC; must not overlap HEBO_VPC_CIDR."),
+    "nat_ami_id": Setting("HEBO_NAT_AMI_ID", "", optional(rules.AMI_ID), "Pin the NAT instance AMI instead of the newest fck-nat image."),
+    "db_max_acu": Setting("HEBO_DB_MAX_ACU", "", optional(rules.ACU), "Override the stage's maximum Aurora capacity (ACU)."),
+    "db_engine_version": Setting("HEBO_DB_ENGINE_VERSION", "17.5", rules.ENGINE_VERSION, "Aurora PostgreSQL version a new cluster is created with; later minor upgrades are AWS's (docs/data.md)."),
+    "db_username": Setting("HEBO_DB_USERNAME", "heboadmin", rules.PG_USERNAME, "Aurora master user name (not secret; the password comes from the `DbPassword` secret)."),
     "db_password_version": Setting("HEBO_DB_PASSWORD_VERSION", "1", _int_range(1, 1_000_000), "Bump to push the current `DbPassword` into Aurora (`master_password_wo_version`); keep it in cdktf.json context."),
-    "migrations_dir": Setting("HEBO_MIGRATIONS_DIR", "lambdas/migrator/example-migrations", _path, "drizzle-kit migrations folder of the app repo."),
-    "app_repo": Setting("HEBO_APP_REPO", "docker/example-app", _path, "Application repository holding Dockerfile.api / Dockerfile.gateway (build mode)."),
-    "api_image": Setting("HEBO_API_IMAGE", "", _optional, "Pre-built API image URI; with HEBO_GATEWAY_IMAGE selects prebuilt mode (no docker provider)."),
-    "gateway_image": Setting("HEBO_GATEWAY_IMAGE", "", _optional, "Pre-built Gateway image URI."),
-    "health_check_path": Setting("HEBO_HEALTH_CHECK_PATH", "/", _text, "Target group health check path."),
-    "alarm_email": Setting("HEBO_ALARM_EMAIL", "", _optional, "E-mail address subscribed to the alarm topic."),
-    "console_build_dir": Setting("HEBO_CONSOLE_BUILD_DIR", "../console/build/client", _path, "Console build output (`build/client`); missing deploys a placeholder page."),
+    "migrations_dir": Setting("HEBO_MIGRATIONS_DIR", "lambdas/migrator/example-migrations", rules.path_rule(REPO_ROOT, must_exist=True, allowed="an existing directory (the app repo's drizzle-kit migrations folder), relative to the repository root or absolute"), "drizzle-kit migrations folder of the app repo."),
+    "app_repo": Setting("HEBO_APP_REPO", "docker/example-app", rules.path_rule(REPO_ROOT, must_exist=False, allowed="a directory path, relative to the repository root or absolute (must exist in build mode)"), "Application repository holding Dockerfile.api / Dockerfile.gateway (build mode)."),
+    "api_image": Setting("HEBO_API_IMAGE", "", optional(rules.IMAGE_URI), "Pre-built API image URI; with HEBO_GATEWAY_IMAGE selects prebuilt mode (no docker provider)."),
+    "gateway_image": Setting("HEBO_GATEWAY_IMAGE", "", optional(rules.IMAGE_URI), "Pre-built Gateway image URI."),
+    "health_check_path": Setting("HEBO_HEALTH_CHECK_PATH", "/", rules.URL_PATH, "Target group health check path."),
+    "alarm_email": Setting("HEBO_ALARM_EMAIL", "", optional(rules.EMAIL), "E-mail address subscribed to the alarm topic."),
+    "console_build_dir": Setting("HEBO_CONSOLE_BUILD_DIR", "../console/build/client", rules.path_rule(REPO_ROOT, must_exist=False, allowed="a directory path, relative to the repository root or absolute (missing: a placeholder page)"), "Console build output (`build/client`); missing deploys a placeholder page."),
     "price_class": Setting("HEBO_PRICE_CLASS", "PriceClass_100", _choice(("PriceClass_100", "PriceClass_200", "PriceClass_All")), "CloudFront price class."),
-    "enable_dnssec": Setting("HEBO_ENABLE_DNSSEC", "false", _choice(("true", "false")), "Sign the hosted zone with DNSSEC (KMS key in us-east-1)."),
-    "enable_caa": Setting("HEBO_ENABLE_CAA", "true", _choice(("true", "false")), "CAA records allowing only Amazon to issue certificates."),
-    "caa_extra_issuers": Setting("HEBO_CAA_EXTRA_ISSUERS", "", _text, "Comma-separated CAs allowed besides Amazon (e.g. `letsencrypt.org` if the apex site uses it)."),
-    "caa_iodef": Setting("HEBO_CAA_IODEF", "", _optional, "Where CAs report refused requests (`mailto:security@hebo.ai`); empty: no iodef record."),
+    "enable_dnssec": Setting("HEBO_ENABLE_DNSSEC", "false", rules.FLAG, "Sign the hosted zone with DNSSEC (KMS key in us-east-1)."),
+    "enable_caa": Setting("HEBO_ENABLE_CAA", "true", rules.FLAG, "CAA records allowing only Amazon to issue certificates."),
+    "caa_extra_issuers": Setting("HEBO_CAA_EXTRA_ISSUERS", "", rules.CAA_ISSUERS, "Comma-separated CAs allowed besides Amazon (e.g. `letsencrypt.org` if the apex site uses it)."),
+    "caa_iodef": Setting("HEBO_CAA_IODEF", "", optional(rules.IODEF), "Where CAs report refused requests (`mailto:security@hebo.ai`); empty: no iodef record."),
 }
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Parsed, validated settings plus the derived stage policy and naming helper."""
+    """Parsed, validated, typed settings (one field per `SETTINGS` entry) plus the derived stage
+    policy and naming helper. Stacks read typed values; nothing downstream parses a string."""
 
-    values: Mapping[str, Any]
+    stage: str
+    app: str
+    region: str
+    secondary_region: str
+    zone: str
+    zone_id: str | None
+    preview_pattern: str | None
+    backend: Literal["s3", "cloud", "local"]
+    state_bucket: str
+    state_lock_table: str | None
+    """None (default): S3 native locking only; a name adds the deprecated DynamoDB lock (opt-in)."""
+    state_region: str | None
+    tfc_organization: str | None
+    tfc_hostname: str
+    az_count: int
+    vpc_cidr: str
+    secondary_vpc_cidr: str
+    nat_ami_id: str | None
+    db_max_acu: float | None
+    """ACU; None keeps the stage policy's maximum."""
+    db_engine_version: str
+    db_username: str
+    db_password_version: int
+    migrations_dir: Path
+    app_repo: Path
+    api_image: str | None
+    gateway_image: str | None
+    health_check_path: str
+    alarm_email: str | None
+    console_build_dir: Path
+    price_class: str
+    enable_dnssec: bool
+    enable_caa: bool
+    caa_extra_issuers: tuple[str, ...]
+    caa_iodef: str | None
+
     policy: StagePolicy
     names: Names
     sources: Mapping[str, str] = field(default_factory=dict)
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self.values[key]
-        except KeyError:
-            raise AttributeError(key) from None
+    """Setting key -> `HEBO_X`, `context:<key>` or `default`."""
 
     @property
-    def stage(self) -> str:
-        return self.policy.name
+    def values(self) -> dict[str, Any]:
+        """The typed setting values by key (not the derived policy and names)."""
+        return {key: getattr(self, key) for key in SETTINGS}
 
     @property
     def image_mode(self) -> str:
-        return "prebuilt" if self.values["api_image"] or self.values["gateway_image"] else "build"
+        return "prebuilt" if self.api_image or self.gateway_image else "build"
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, context: Mapping[str, Any] | None = None) -> "Settings":
@@ -166,44 +179,90 @@ class Settings:
             if setting.env in env:
                 raw, sources[key] = env[setting.env], setting.env
             elif context.get(setting.context_key) is not None:
-                raw, sources[key] = str(context[setting.context_key]), f"context:{setting.context_key}"
+                raw, sources[key] = _context_text(context[setting.context_key]), f"context:{setting.context_key}"
             else:
                 raw, sources[key] = setting.default, "default"
-            values[key] = setting.parse(setting.env, raw)
+            values[key] = setting.parse(setting.label(sources[key]), raw)
         return cls.from_values(values, sources)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> "Settings":
-        values = dict(values)
+        """Check the rules between settings and derive the policy and names; raise ConfigError."""
+        values, sources = dict(values), dict(sources or {})
+
+        def label(key: str) -> str:
+            return SETTINGS[key].label(sources.get(key, "default"))
+
         if values["backend"] == "cloud" and not values["tfc_organization"]:
-            raise ConfigError("HEBO_BACKEND=cloud needs HEBO_TFC_ORGANIZATION (the Terraform Cloud organization)")
+            raise ConfigError(f"{label('backend')}=cloud needs {label('tfc_organization')} (the Terraform Cloud organization)")
         if bool(values["api_image"]) != bool(values["gateway_image"]):
-            raise ConfigError("prebuilt image mode needs both HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE (or neither to build)")
+            raise ConfigError(f"prebuilt image mode needs both {label('api_image')} and {label('gateway_image')} (or neither to build)")
         if values["region"] == values["secondary_region"]:
-            raise ConfigError(f"HEBO_SECONDARY_REGION {values['secondary_region']!r} must differ from HEBO_REGION")
-        if values["vpc_cidr"] == values["secondary_vpc_cidr"]:
-            raise ConfigError("HEBO_SECONDARY_VPC_CIDR must differ from HEBO_VPC_CIDR (the VPCs may be peered later)")
-        overrides = {"db_max_acu": values["db_max_acu"]} if values["db_max_acu"] else {}
-        policy = policy_for(values["stage"], overrides, values["preview_pattern"])
-        names = build_names(values["app"], policy, values["zone"])
-        return cls(values=values, policy=policy, names=names, sources=dict(sources or {}))
+            raise ConfigError(f"invalid {label('secondary_region')} {values['secondary_region']!r}: must differ from {label('region')}")
+        if _overlap(values["vpc_cidr"], values["secondary_vpc_cidr"]):
+            raise ConfigError(
+                f"invalid {label('secondary_vpc_cidr')} {values['secondary_vpc_cidr']!r}: must not overlap "
+                f"{label('vpc_cidr')} {values['vpc_cidr']!r} (the VPCs may be peered later)"
+            )
+        try:
+            overrides = {"db_max_acu": values["db_max_acu"]} if values["db_max_acu"] else {}
+            policy = policy_for(values["stage"], overrides, values["preview_pattern"])
+            names = build_names(values["app"], policy, values["zone"])
+        except ConfigError as error:  # the stage against app, zone and pattern: name what the user typed
+            if max_stage_length(values["app"], values["zone"]) < len("dev"):  # no stage fits: the zone is the culprit
+                raise ConfigError(
+                    f"invalid {label('zone')} {values['zone']!r}: too long for the names derived from it "
+                    f"({str(error).split(': ', 1)[-1]})"
+                ) from None
+            raise ConfigError(_naming(label("stage"), str(error))) from None
+        return cls(**values, policy=policy, names=names, sources=sources)
 
     def replace(self, **changes: Any) -> "Settings":
-        """A copy with some raw values changed (tests use this for variants)."""
-        values = dict(self.values)
+        """A copy with some values changed: raw strings are parsed, typed values taken as they are."""
+        values = self.values
         for key, raw in changes.items():
             setting = SETTINGS[key]
             values[key] = setting.parse(setting.env, raw) if isinstance(raw, str) else raw
         return Settings.from_values(values, self.sources)
 
 
+def _context_text(value: Any) -> str:
+    """cdktf.json context is JSON: `true` must read as the flag `true` (not Python's `True`), and a
+    list (CAA issuers) as the comma-separated text the variable would hold."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_context_text(item) for item in value)
+    return str(value)
+
+
+def _naming(label: str, message: str) -> str:
+    """config/stage.py and config/naming.py say "invalid stage 'x': …"; say which setting that was."""
+    if message.startswith("invalid stage "):
+        return f"invalid {label} " + message.removeprefix("invalid stage ")
+    return f"{label}: {message}"
+
+
+def _overlap(a: str, b: str) -> bool:
+    import ipaddress
+
+    return ipaddress.ip_network(a).overlaps(ipaddress.ip_network(b))
+
+
+_DERIVED = {"policy", "names", "sources"}
+_FIELDS = {f.name for f in fields(Settings)} - _DERIVED
+if _FIELDS != set(SETTINGS):  # a setting added to the table needs its typed field, and back
+    raise RuntimeError(f"config.settings: SETTINGS and Settings fields differ: {sorted(_FIELDS ^ set(SETTINGS))}")
+
+
 def settings_reference() -> str:
-    """The README configuration table, generated from SETTINGS."""
-    rows = ["| Variable | Context key | Default | Meaning |", "|---|---|---|---|"]
+    """The README configuration table, generated from SETTINGS (Allowed: each setting's rule)."""
+    rows = ["| Variable | Context key | Default | Meaning | Allowed |", "|---|---|---|---|---|"]
     for setting in SETTINGS.values():
         default = f"`{setting.default}`" if setting.default else "—"
-        rows.append(f"| `{setting.env}` | `{setting.context_key}` | {default} | {setting.doc} |")
+        allowed = setting.allowed.replace("|", "\\|")
+        rows.append(f"| `{setting.env}` | `{setting.context_key}` | {default} | {setting.doc} | {allowed} |")
     return "\n".join(rows)
 
 
-__all__ = ["Settings", "SETTINGS", "ConfigError", "settings_reference", "REPO_ROOT", "fields"]
+__all__ = ["Settings", "SETTINGS", "ConfigError", "settings_reference", "REPO_ROOT"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 from modules.cdk import Construct, TerraformIterator, TerraformResourceLifecycle, Token, aws
 
@@ -63,12 +63,19 @@ def alias_records(
     name: str,
     target_dns_name: str,
     target_zone_id: str,
-    evaluate_target_health: bool = True,
+    target_kind: Literal["load_balancer", "cloudfront"] = "load_balancer",
 ) -> list[Any]:
     """A and AAAA alias records (IPv4 and IPv6 clients) pointing `name` at an ALB or CloudFront.
 
-    `evaluate_target_health` must be False for CloudFront targets (Route 53 rejects true there).
+    `target_dns_name` is the target's own DNS name (`aws_lb.dns_name`, the distribution's
+    `domain_name`). Load balancer aliases target `dualstack.<dns_name>`: Route 53 only answers
+    AAAA queries for an Elastic Load Balancing target with the `dualstack.` prefix
+    (Route 53 API, AliasTarget.DNSName; the console adds the prefix itself). They evaluate the
+    target's health; CloudFront aliases must not (Route 53 rejects `evaluate_target_health`
+    there) and need no prefix (an IPv6-enabled distribution answers AAAA).
     """
+    load_balancer = target_kind == "load_balancer"
+    alias_name = f"dualstack.{target_dns_name}" if load_balancer else target_dns_name
     return [
         aws.route53_record.Route53Record(
             scope,
@@ -77,7 +84,7 @@ def alias_records(
             name=name,
             type=record_type,
             alias=aws.route53_record.Route53RecordAlias(
-                name=target_dns_name, zone_id=target_zone_id, evaluate_target_health=evaluate_target_health
+                name=alias_name, zone_id=target_zone_id, evaluate_target_health=load_balancer
             ),
         )
         for record_type in ("A", "AAAA")

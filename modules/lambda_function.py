@@ -39,7 +39,10 @@ class PythonFunctionProps:
     memory_mb: int = 512
     timeout_seconds: int = 300
     reserved_concurrency: int | None = None
-    """None: draws from the account's unreserved pool; 1 serialises invocations."""
+    """None (recommended): draws from the account's unreserved pool. Lambda refuses a reservation
+    that leaves fewer than 100 unreserved executions, so on an account whose concurrency quota is
+    10 or 50 (common for new accounts) any reservation fails the apply
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html)."""
 
 
 class PythonFunction(Construct):

@@ -1,7 +1,9 @@
-"""`ops bootstrap`: create or converge the Terraform remote-state bucket and lock table.
+"""`ops bootstrap`: create or converge the Terraform remote-state bucket (and, only when asked, a lock table).
 
 The state backend must exist before the first `cdktf deploy`, so it cannot be managed by the
-stacks themselves (design.md §4). Each setting is read back and only changed when it differs,
+stacks themselves (design.md §4). State locking is S3-native (`use_lockfile`); the DynamoDB lock
+table Terraform deprecates is created only with `--lock-table` / HEBO_STATE_LOCK_TABLE, for teams
+migrating off it. Each setting is read back and only changed when it differs,
 so the command is safe to re-run and reports `up to date` when nothing was needed.
 """
 
@@ -16,6 +18,7 @@ from typing import Any, Callable, TextIO
 import boto3
 from botocore.exceptions import ClientError
 
+from config.rules import BUCKET, DYNAMODB_TABLE
 from ops.aws import OpsError, UsageError, client, error_code, http_status
 
 LIFECYCLE_RULE_ID = "hebo-terraform-state"
@@ -31,24 +34,23 @@ PUBLIC_ACCESS_BLOCK = {
 }
 LOCK_KEY = "LockID"
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_TABLE_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[A-Za-z0-9-]+$")
 
 
 @dataclass(frozen=True)
 class BootstrapConfig:
     bucket: str
-    lock_table: str
+    lock_table: str | None
+    """None (default): no DynamoDB table; Terraform locks with a lock file in the bucket."""
     region: str
     kms_key_id: str | None = None
 
     def validate(self) -> None:
-        """Reject names AWS would reject, before any call (exit 2 rather than an API error)."""
-        if not _BUCKET_RE.fullmatch(self.bucket) or ".." in self.bucket:
-            raise UsageError(f"invalid --bucket {self.bucket!r}: 3-63 characters of a-z, 0-9, '.', '-'")
-        if not _TABLE_RE.fullmatch(self.lock_table):
-            raise UsageError(f"invalid --lock-table {self.lock_table!r}: 3-255 characters of A-Z, a-z, 0-9, '_', '.', '-'")
+        """Reject names AWS would reject, before any call (exit 2 rather than an API error); the
+        rules are the settings' own (config/rules.py), so ops and the stacks agree."""
+        BUCKET("--bucket", self.bucket)
+        if self.lock_table is not None:
+            DYNAMODB_TABLE("--lock-table", self.lock_table)
         if self.kms_key_id is not None:
             match = _KMS_ARN_RE.fullmatch(self.kms_key_id)
             if not match:
@@ -325,6 +327,8 @@ def converge_table(session: boto3.Session, config: BootstrapConfig, out: TextIO,
     """Create the lock table if needed and converge billing, SSE, deletion protection, PITR."""
     ddb = client(session, "dynamodb", config.region)
     table = config.lock_table
+    if not table:  # not opted in: S3 native locking needs no table
+        return 0
     report = _Reporter(f"table {table}", out, dry_run)
     try:
         desc: dict[str, Any] | None = ddb.describe_table(TableName=table)["Table"]
@@ -401,18 +405,18 @@ def converge_table(session: boto3.Session, config: BootstrapConfig, out: TextIO,
 
 def backend_lines(config: BootstrapConfig) -> list[str]:
     """The settings the stacks' S3 backend reads (config/settings.py)."""
-    return [
-        f"HEBO_STATE_BUCKET={config.bucket}",
-        f"HEBO_STATE_LOCK_TABLE={config.lock_table}",
-        f"HEBO_STATE_REGION={config.region}",
-    ]
+    lines = [f"HEBO_STATE_BUCKET={config.bucket}"]
+    if config.lock_table:
+        lines.append(f"HEBO_STATE_LOCK_TABLE={config.lock_table}")
+    return lines + [f"HEBO_STATE_REGION={config.region}"]
 
 
 def run(session: boto3.Session, config: BootstrapConfig, out: TextIO, dry_run: bool = False) -> int:
-    """Converge both resources and print the backend settings; returns the exit code."""
+    """Converge the bucket (and the opted-in lock table) and print the backend settings; returns the exit code."""
     account = client(session, "sts", config.region).get_caller_identity()["Account"]
     changes = converge_bucket(session, config, account, out, dry_run)
-    changes += converge_table(session, config, out, dry_run)
+    if config.lock_table:
+        changes += converge_table(session, config, out, dry_run)
     if dry_run:
         print(f"dry run: {changes} change(s) planned, nothing written", file=out)
     print("backend settings (export them, or put them in your shell profile / CI variables):", file=out)

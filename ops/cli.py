@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Sequence, TextIO
@@ -22,8 +21,6 @@ from config.secrets import DERIVED_SECRETS, USER_SECRET_NAMES
 from config.settings import SETTINGS
 from config.stage import ConfigError, check_stage_syntax
 
-_APP_RULE = "a lowercase name: a-z, 0-9 and '-', starting with a letter"
-_APP_RE = re.compile(r"[a-z][a-z0-9-]*")
 
 
 def _env_default(key: str) -> str:
@@ -60,13 +57,16 @@ AWS_ENDPOINT_URL for an emulator such as moto). See ops/README.md for the IAM pe
 EPILOG_BOOTSTRAP = """\
 Creates (or converges) the S3 state bucket -- versioning, default encryption, all public access
 blocked, BucketOwnerEnforced, a policy denying non-TLS requests, lifecycle (noncurrent versions
-expire after 90 days, incomplete uploads abort after 7) -- and the DynamoDB lock table (LockID
-hash key, on-demand, SSE, point-in-time recovery, deletion protection). Re-running changes only
+expire after 90 days, incomplete uploads abort after 7). Terraform locks state with a lock file in
+the bucket (S3 native locking). Only with --lock-table (or HEBO_STATE_LOCK_TABLE) does it also
+create the DynamoDB lock table Terraform deprecates (LockID hash key, on-demand, SSE,
+point-in-time recovery, deletion protection), for teams migrating off it. Re-running changes only
 what differs and prints "up to date" otherwise. Then prints the HEBO_STATE_* lines to export.
 
 examples:
   python -m ops bootstrap --region us-east-1
   python -m ops bootstrap --region eu-west-1 --bucket acme-hebo-state --dry-run
+  python -m ops bootstrap --region us-east-1 --lock-table hebo-terraform-locks   # migrating off DynamoDB
   python -m ops bootstrap --region us-east-1 --kms-key-id arn:aws:kms:us-east-1:111122223333:key/1234abcd-...
 """
 
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    boot = sub.add_parser("bootstrap", help="create/converge the Terraform state bucket and lock table",
+    boot = sub.add_parser("bootstrap", help="create/converge the Terraform state bucket (and an opt-in lock table)",
                           description="Create or converge the Terraform remote-state backend.",
                           epilog=EPILOG_BOOTSTRAP, formatter_class=fmt)
     boot.add_argument("--region", default=None,
@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--bucket", default=None,
                       help=f"state bucket name (default: HEBO_STATE_BUCKET or {SETTINGS['state_bucket'].default})")
     boot.add_argument("--lock-table", default=None,
-                      help=f"lock table name (default: HEBO_STATE_LOCK_TABLE or {SETTINGS['state_lock_table'].default})")
+                      help="opt-in DynamoDB lock table (deprecated by Terraform; for teams migrating off it). "
+                           "Default: HEBO_STATE_LOCK_TABLE, else none (S3 native locking only)")
     boot.add_argument("--kms-key-id", default=None, metavar="ARN",
                       help="customer managed KMS key ARN for SSE-KMS (bucket, with bucket key) and the table; default SSE-S3")
     boot.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
@@ -189,7 +190,7 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         region = _check_region(args.region or _state_region_default())
         config = bootstrap.BootstrapConfig(
             bucket=args.bucket or _env_default("state_bucket"),
-            lock_table=args.lock_table or _env_default("state_lock_table"),
+            lock_table=args.lock_table or _env_default("state_lock_table") or None,
             region=region,
             kms_key_id=args.kms_key_id,
         )
@@ -202,8 +203,7 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     # secrets
     check_stage_syntax(args.stage, os.environ.get(SETTINGS["preview_pattern"].env) or None)
     app = args.app or _env_default("app")
-    if not _APP_RE.fullmatch(app):
-        raise UsageError(f"invalid --app {app!r}: must be {_APP_RULE}")
+    SETTINGS["app"].parse("--app", app)  # the stacks' own rule, so ops never addresses names they cannot build
     region = _check_region(args.region or _region_default())
     if args.action in ("set", "unset"):
         secrets.check_name(args.name, args.action)

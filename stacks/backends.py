@@ -35,16 +35,18 @@ def configure_backend(stack: TerraformStack, settings: Settings, stack_name: str
     """Attach the configured backend to `stack`."""
     names = settings.names
     if settings.backend == "s3":
+        # S3 native locking (Terraform >= 1.10) always; cdktf 0.21's S3Backend lacks the field.
+        # The DynamoDB lock is deprecated (Terraform 1.11) and only added when HEBO_STATE_LOCK_TABLE
+        # names one: both locks during the migration window Terraform documents.
+        lock_table = {"dynamodb_table": settings.state_lock_table} if settings.state_lock_table else {}
         backend = S3BackendWithoutDeprecatedLocking(
             stack,
             bucket=settings.state_bucket,
             key=names.state_key(stack_name, account_wide),
             region=settings.state_region or settings.region,
             encrypt=True,
-            dynamodb_table=settings.state_lock_table,
+            **lock_table,
         )
-        # S3 native locking (Terraform >= 1.10); cdktf 0.21's S3Backend lacks the field. Both
-        # locks are kept during the DynamoDB -> lockfile migration window Terraform documents.
         backend.add_override("use_lockfile", True)
     elif settings.backend == "cloud":
         CloudBackend(

@@ -9,7 +9,7 @@ from modules.kms import EncryptionKey, EncryptionKeyProps
 from stacks.backends import configure_backend
 from config.settings import Settings
 
-TERRAFORM_REQUIRED_VERSION = ">= 1.11.0"
+TERRAFORM_REQUIRED_VERSION = ">= 1.11.0, < 1.12.0"
 """Write-only attributes (the database master password) need Terraform 1.11."""
 MANAGED_BY = "cdktf"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,6 @@ from config.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, S
 from config.settings import REPO_ROOT, Settings
 from config.stage import ConfigError
 from config.topology import DATABASE_NAME, POSTGRES_PORT
-
-ENGINE_VERSION_RULE = r"17\.\d+"
-"""Aurora PostgreSQL 17.x; a major upgrade is a deliberate change (parameter group family too)."""
 
 CLUSTER_PARAMETERS = {
     "rds.force_ssl": "1",  # no plaintext connections, whoever connects
@@ -97,14 +93,6 @@ def build_migrator_bundle(migrations_dir: Path, out_dir: Path = MIGRATOR_BUILD_D
         raise ConfigError(f"invalid HEBO_MIGRATIONS_DIR {str(migrations_dir)!r}: {error}") from None
 
 
-def check_engine_version(version: str) -> None:
-    """Raise ConfigError unless `version` is an Aurora PostgreSQL 17.x version (ENGINE_VERSION_RULE)."""
-    if not re.fullmatch(ENGINE_VERSION_RULE, version):
-        raise ConfigError(
-            f"invalid HEBO_DB_ENGINE_VERSION {version!r}: must be an Aurora PostgreSQL 17.x version such as 17.5"
-        )
-
-
 class DataStack(HeboStack):
     """Aurora and everything around it, built in this order: data key, secret containers, the
     ephemeral master-password variable, monitoring role, global cluster (production), primary
@@ -114,7 +102,6 @@ class DataStack(HeboStack):
 
     def __init__(self, scope: Construct, settings: Settings, network: NetworkOutputs) -> None:
         super().__init__(scope, settings)
-        check_engine_version(settings.db_engine_version)
         self.network = network
         self.key = self.stage_key(
             "key", "data", f"{self.names.prefix} data: Aurora, Performance Insights, secrets, logs", logs_region=settings.region
@@ -219,7 +206,8 @@ class DataStack(HeboStack):
             engine_version=self.settings.db_engine_version,
             storage_encrypted=True,
             deletion_protection=policy.protect,
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=policy.protect),
+            # Minor upgrades are AWS's (see AWS_MANAGED_ATTRIBUTES in modules/database/aurora.py).
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=policy.protect, ignore_changes=["engine_version"]),
         )
 
     def _create_primary_cluster(self, password: TerraformVariable, global_cluster: Any) -> AuroraCluster:
@@ -243,8 +231,6 @@ class DataStack(HeboStack):
                 final_snapshot_identifier=names.db_final_snapshot() if policy.protect else None,
                 instance_identifiers=[names.db_instance("writer", 0)]
                 + [names.db_instance("reader", i + 1) for i in range(policy.db_reader_count)],
-                # Engine upgrades of a global database go through the global cluster.
-                ignore_changes=["engine_version"] if global_cluster else (),
             ),
         )
 
@@ -274,7 +260,7 @@ class DataStack(HeboStack):
             ),
         )
         self.proxy = proxy
-        return proxy.endpoint, migration_dependencies + [proxy.target]
+        return proxy.endpoint, migration_dependencies
 
     def _create_migrator(self) -> tuple[PythonFunction, Any]:
         """The migration Lambda (bundle built at synth from HEBO_MIGRATIONS_DIR) and the bundle."""
@@ -295,11 +281,12 @@ class DataStack(HeboStack):
                 log_group_name=names.lambda_log_group("migrator"),
                 log_retention_days=self.policy.log_retention_days,
                 kms_key_arn=self.key.arn,
-                reserved_concurrency=1,
                 timeout_seconds=300,
                 memory_mb=512,
                 environment={
-                    "DB_HOST": self.endpoint,
+                    # Always the writer, never RDS Proxy: advisory locks and session state pin proxy
+                    # sessions, and a proxy target is registered before it is available (docs/data.md).
+                    "DB_HOST": self.primary.cluster.endpoint,
                     "DB_PORT": str(POSTGRES_PORT),
                     "DB_NAME": DATABASE_NAME,
                     "DB_SECRET_ARN": credentials_arn,

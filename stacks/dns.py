@@ -45,9 +45,9 @@ class DnsStack(HeboStack):
         self.outputs = DnsOutputs(zone_id=zone.zone_id, zone_name=settings.zone)
         self.output("zone_id", zone.zone_id, "Route 53 hosted zone id")
         self.output("name_servers", zone.name_servers, "Delegate the domain to these name servers")
-        if settings.enable_caa == "true":
+        if settings.enable_caa:
             self._caa_records(zone)
-        if settings.enable_dnssec == "true":
+        if settings.enable_dnssec:
             signing = ZoneSigning(
                 self,
                 "dnssec",
@@ -63,7 +63,7 @@ class DnsStack(HeboStack):
     def _caa_records(self, zone: Any) -> None:
         """Only Amazon (ACM) — plus any HEBO_CAA_EXTRA_ISSUERS — may issue for the zone and every
         name below it; wildcard issuance follows the same list (no `issuewild` record)."""
-        issuers = list(AMAZON_CAA_ISSUERS) + [i.strip() for i in self.settings.caa_extra_issuers.split(",") if i.strip()]
+        issuers = [*AMAZON_CAA_ISSUERS, *self.settings.caa_extra_issuers]
         records = [f'0 issue "{issuer}"' for issuer in issuers]
         if self.settings.caa_iodef:
             records.append(f'0 iodef "{self.settings.caa_iodef}"')

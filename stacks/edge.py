@@ -86,7 +86,7 @@ class EdgeStack(HeboStack):
             name=self.domain,
             target_dns_name=self.cdn.domain_name,
             target_zone_id=self.cdn.hosted_zone_id,
-            evaluate_target_health=False,  # Route 53 rejects true for CloudFront targets
+            target_kind="cloudfront",
         )
         self.outputs = EdgeOutputs(
             bucket_name=self.bucket.name, distribution_id=self.cdn.distribution_id, console_url=f"https://{self.domain}"

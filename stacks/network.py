@@ -75,7 +75,9 @@ def security_group_rules(policy: StagePolicy, private_cidrs: list[str]) -> list[
             _rule(client, "egress", sg("database"), POSTGRES_PORT, "PostgreSQL to the database"),
         ]
     if policy.db_proxy:
-        for client in ("service", "migrator"):
+        # Only the services: migrations talk to the writer (advisory locks pin proxy sessions).
+        # The group's description is kept as it is: changing it would replace the group.
+        for client in ("service",):
             rules += [
                 _rule("db-proxy", "ingress", sg(client), POSTGRES_PORT, f"PostgreSQL from {client}"),
                 _rule(client, "egress", sg("db-proxy"), POSTGRES_PORT, "PostgreSQL to the RDS Proxy"),
@@ -198,8 +200,6 @@ class NetworkStack(HeboStack):
     def _nat_instances(self, network: Vpc, security_group_id: str, kms_key_arn: str) -> list[NatInstance]:
         """One per AZ where the policy asks for it (an AZ outage keeps egress elsewhere), else one."""
         names = self.names
-        role = SsmInstanceRole(self, "nat_role", InstanceRoleProps(
-            name=names.iam_role("nat"), description="fck-nat instances: SSM agent only", partition=self.partition))
         ami_id = self.settings.nat_ami_id or fck_nat_ami(self, "nat_ami").id
         count = len(network.public_subnets) if self.policy.nat_per_az else 1
         return [
@@ -208,7 +208,6 @@ class NetworkStack(HeboStack):
                 ami_id=ami_id,
                 subnet_id=network.public_subnets[index].id,
                 security_group_ids=[security_group_id],
-                instance_profile=role.profile_name,
                 kms_key_arn=kms_key_arn,
             ))
             for index in range(count)

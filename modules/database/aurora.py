@@ -15,6 +15,13 @@ from modules.logs import log_group
 ENGINE = "aurora-postgresql"
 SERVERLESS_INSTANCE_CLASS = "db.serverless"
 
+AWS_MANAGED_ATTRIBUTES = ("engine_version",)
+"""What AWS changes on its own: instances run with `auto_minor_version_upgrade`, so RDS moves the
+cluster and its instances to newer 17.x minors; a pinned version would then plan a "downgrade"
+that RDS refuses (InvalidParameterCombination). terraform-provider-aws only suppresses that diff
+for clusters from PR #49396 on (after 6.25), never for instances. `engine_version` is therefore
+the version a cluster is *created* with; upgrades are AWS's (minor) or deliberate (major)."""
+
 # Parameters RDS applies only after a reboot; everything else is applied immediately.
 STATIC_PARAMETERS = frozenset({"rds.force_ssl", "shared_preload_libraries"})
 
@@ -77,6 +84,7 @@ class AuroraClusterProps:
     """PostgreSQL port of the cluster (and its instances)."""
     depends_on: Sequence[Any] = ()
     ignore_changes: Sequence[str] = ()
+    """Cluster attributes to ignore besides AWS_MANAGED_ATTRIBUTES (always ignored)."""
 
 
 class AuroraCluster(Construct):
@@ -161,7 +169,7 @@ class AuroraCluster(Construct):
             provider=provider,
             lifecycle=TerraformResourceLifecycle(
                 prevent_destroy=props.prevent_destroy,
-                ignore_changes=list(props.ignore_changes) or None,
+                ignore_changes=list(dict.fromkeys([*props.ignore_changes, *AWS_MANAGED_ATTRIBUTES])),
             ),
         )
         self.instances = [
@@ -185,7 +193,9 @@ class AuroraCluster(Construct):
                 monitoring_interval=props.monitoring_interval_seconds if props.monitoring_role_arn else 0,
                 copy_tags_to_snapshot=True,
                 provider=provider,
-                lifecycle=TerraformResourceLifecycle(prevent_destroy=props.prevent_destroy),
+                lifecycle=TerraformResourceLifecycle(
+                    prevent_destroy=props.prevent_destroy, ignore_changes=list(AWS_MANAGED_ATTRIBUTES)
+                ),
             )
             for index, identifier in enumerate(props.instance_identifiers)
         ]

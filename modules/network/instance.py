@@ -1,4 +1,4 @@
-"""A small hardened EC2 instance (IMDSv2 only, encrypted root volume, SSM-managed role)."""
+"""A small hardened EC2 instance (IMDSv2 only, encrypted root volume, optional SSM-managed role)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ class HardenedInstanceProps:
     instance_type: str
     subnet_id: str
     security_group_ids: Sequence[str]
-    instance_profile: str
+    instance_profile: str | None
+    """None: no role, so nothing on the instance can obtain AWS credentials."""
     kms_key_arn: str
     """Encrypts the root volume with the stack's customer-managed key."""
     root_volume_gib: int = 8

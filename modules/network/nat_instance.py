@@ -1,4 +1,12 @@
-"""EC2 NAT instances running fck-nat (https://fck-nat.dev): the cheap alternative to NAT gateways."""
+"""EC2 NAT instances running fck-nat (https://fck-nat.dev): the cheap alternative to NAT gateways.
+
+No instance role: fck-nat's AL2023 images are built from the AL2023 *minimal* AMI and install only
+iptables, the CloudWatch agent and fck-nat (AndrewGuenther/fck-nat, packer/fck-nat.pkr.hcl and
+packer/fck-nat-al2023.pkrvars.hcl: `base_image_name = "*al2023-ami-minimal-*"`), and the minimal
+AMI ships no SSM agent. A Session Manager role would grant what nothing on the image can use, and
+without any role a compromised router holds no AWS credentials at all. docs/network.md says how
+to reach a NAT instance when needed.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +23,7 @@ NAT_INSTANCE_TYPE = "t4g.nano"
 
 
 def fck_nat_ami(scope: Construct, construct_id: str) -> Any:
-    """The newest arm64 fck-nat AMI (Amazon Linux 2023, SSM agent preinstalled)."""
+    """The newest arm64 fck-nat AMI (Amazon Linux 2023 minimal: no SSM agent)."""
     ami = aws.data_aws_ami
     return ami.DataAwsAmi(
         scope,
@@ -36,7 +44,6 @@ class NatInstanceProps:
     subnet_id: str
     """A public subnet (its route table sends 0.0.0.0/0 to the internet gateway)."""
     security_group_ids: Sequence[str]
-    instance_profile: str
     kms_key_arn: str
     instance_type: str = NAT_INSTANCE_TYPE
 
@@ -59,7 +66,7 @@ class NatInstance(Construct):
                 instance_type=props.instance_type,
                 subnet_id=props.subnet_id,
                 security_group_ids=props.security_group_ids,
-                instance_profile=props.instance_profile,
+                instance_profile=None,
                 kms_key_arn=props.kms_key_arn,
                 source_dest_check=False,
                 tags={"role": "nat"},

@@ -145,6 +145,10 @@ class FargateService(Construct):
             health_check_grace_period_seconds=props.health_check_grace_period_seconds,
             enable_execute_command=props.enable_execute_command,
             wait_for_steady_state=props.wait_for_steady_state,
+            # ECS only changes a live service's capacity-provider strategy (Spot <-> on-demand) with a
+            # new deployment, and provider 6.x refuses that plan unless this is true
+            # (hashicorp/terraform-provider-aws#43533); any in-place service update then rolls the tasks.
+            force_new_deployment=True,
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),

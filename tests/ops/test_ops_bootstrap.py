@@ -14,7 +14,7 @@ from ops.aws import OpsError
 from config.settings import SETTINGS
 
 BUCKET = SETTINGS["state_bucket"].default
-TABLE = SETTINGS["state_lock_table"].default
+TABLE = "hebo-terraform-locks"  # opt-in only: the default is no table (S3 native locking)
 
 
 
@@ -42,8 +42,20 @@ def snapshot(region: str, bucket: str = BUCKET, table: str = TABLE) -> dict[str,
     }
 
 
+def test_default_creates_the_bucket_only_and_no_lock_table(run):
+    """S3 native locking is the default: no DynamoDB table is created unless asked for."""
+    result = run("bootstrap", "--region", "us-east-1")
+    assert result.code == 0, result.err
+    assert f"bucket {BUCKET}: created in us-east-1 (object ownership BucketOwnerEnforced)" in result.out
+    assert "table" not in result.out
+    assert result.out.splitlines()[-2:] == [f"HEBO_STATE_BUCKET={BUCKET}", "HEBO_STATE_REGION=us-east-1"]
+    assert boto3.client("s3", region_name="us-east-1").get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    assert boto3.client("dynamodb", region_name="us-east-1").list_tables()["TableNames"] == []
+    assert SETTINGS["state_lock_table"].default == ""
+
+
 def test_creates_exactly_the_configured_backend_and_is_idempotent(run):
-    first = run("bootstrap", "--region", "us-east-1")
+    first = run("bootstrap", "--region", "us-east-1", "--lock-table", TABLE)
     assert first.code == 0, first.err
     assert f"bucket {BUCKET}: created in us-east-1 (object ownership BucketOwnerEnforced)" in first.out
     assert f"table {TABLE}: point-in-time recovery enabled" in first.out
@@ -82,7 +94,7 @@ def test_creates_exactly_the_configured_backend_and_is_idempotent(run):
     assert state["deletion_protection"] is True
     assert state["pitr"] == "ENABLED"
 
-    second = run("bootstrap", "--region", "us-east-1")
+    second = run("bootstrap", "--region", "us-east-1", "--lock-table", TABLE)
     assert second.code == 0, second.err
     assert second.out.splitlines()[:2] == [f"bucket {BUCKET}: up to date", f"table {TABLE}: up to date"]
     assert snapshot("us-east-1") == state
@@ -138,14 +150,14 @@ def test_converges_drift_and_keeps_foreign_policy_and_rules(run):
                      ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
                      SSESpecification={"Enabled": True})  # moto ignores SSE in UpdateTable; see below
 
-    dry = run("bootstrap", "--dry-run")
+    dry = run("bootstrap", "--dry-run", "--lock-table", TABLE)
     assert dry.code == 0
     assert f"bucket {BUCKET}: would enable versioning" in dry.out
     assert f"table {TABLE}: would switch to on-demand billing" in dry.out
     assert f"table {TABLE}: would enable SSE" not in dry.out
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Suspended"
 
-    result = run("bootstrap")
+    result = run("bootstrap", "--lock-table", TABLE)
     assert result.code == 0, result.err
     changes = [line for line in result.out.splitlines() if line.startswith(("bucket", "table"))]
     assert changes == [
@@ -164,7 +176,7 @@ def test_converges_drift_and_keeps_foreign_policy_and_rules(run):
     assert [s["Sid"] for s in state["policy"]["Statement"]] == ["AllowAuditRead", "DenyInsecureTransport"]
     assert [r["ID"] for r in state["lifecycle"]] == ["logs", "hebo-terraform-state"]
     assert state["billing"] == "PAY_PER_REQUEST" and state["pitr"] == "ENABLED"
-    again = run("bootstrap").out
+    again = run("bootstrap", "--lock-table", TABLE).out
     assert f"bucket {BUCKET}: up to date" in again and f"table {TABLE}: up to date" in again
 
 
@@ -173,7 +185,7 @@ def test_table_without_sse_is_planned_for_encryption(run):
     boto3.client("dynamodb", region_name="us-east-1").create_table(
         TableName=TABLE, AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
-    result = run("bootstrap", "--dry-run")
+    result = run("bootstrap", "--dry-run", "--lock-table", TABLE)
     assert f"table {TABLE}: would enable SSE with the AWS managed KMS key" in result.out
 
 
@@ -181,7 +193,7 @@ def test_lock_table_with_another_schema_is_refused(run):
     boto3.client("dynamodb", region_name="us-east-1").create_table(
         TableName=TABLE, AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
-    result = run("bootstrap")
+    result = run("bootstrap", "--lock-table", TABLE)
     assert result.code == 1
     assert result.err == (f"ops: table {TABLE} exists with another key schema (Terraform needs a LockID string hash key): "
                           "choose another name with --lock-table (and HEBO_STATE_LOCK_TABLE)\n")
@@ -213,7 +225,9 @@ def test_head_bucket_403_means_someone_elses_bucket():
     "argv, message",
     [
         (["--bucket", "Bad_Bucket"], "invalid --bucket 'Bad_Bucket'"),
-        (["--region", "mars-1"], "invalid --region 'mars-1': must be an AWS region"),
+        (["--region", "mars-1"], "invalid --region 'mars-1': no such region in botocore's endpoint data; must be a commercial AWS region"),
+        (["--bucket", "hebo--ol-s3"], "invalid --bucket 'hebo--ol-s3': reserved prefix or suffix"),
+        (["--lock-table", "ab"], "invalid --lock-table 'ab': must be a DynamoDB table name"),
         (["--kms-key-id", "alias/x"], "must be a key ARN"),
         (["--region", "us-east-1", "--kms-key-id", "arn:aws:kms:eu-west-1:123456789012:key/abc"],
          "--kms-key-id is in eu-west-1 but --region is us-east-1"),

@@ -76,3 +76,11 @@ def test_python_m_ops_subprocess(no_aws):
                                "assert not [m for m in sys.modules if m.startswith('cdktf')]; sys.exit(code)"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert (nocreds.returncode, nocreds.stderr) == (1, f"ops: {NO_CREDENTIALS}\n")
+
+
+@pytest.mark.parametrize("app", ["hebo-x", "Hebo", "a" * 13])
+def test_app_follows_the_settings_rule(run, app):
+    """`--app` is checked by the same rule as HEBO_APP: ops never addresses names the stacks cannot build."""
+    result = run("secrets", "list", "--stage", "pr-1", "--app", app)
+    assert result.code == 2
+    assert result.err.startswith(f"ops: invalid --app {app!r}: must be 1-12 lowercase letters or digits") and result.err.count("\n") == 1

@@ -598,3 +598,190 @@ def check_role_trust(stacks: Stacks) -> list[str]:
             if required - keys:
                 problems.append(f"{where}{label}: lacks {sorted(required - keys)} ({source})")
     return problems
+
+
+# --- apply-time defects (issue #14): one rule per kind ---------------------------------------------
+def _lifecycle_ignores(config: dict[str, Any], attribute: str) -> bool:
+    ignored = _first(config.get("lifecycle")).get("ignore_changes")
+    return ignored == "all" or attribute in (ignored or [])
+
+
+def _auto_minor(config: dict[str, Any]) -> bool:
+    """`auto_minor_version_upgrade` defaults to true on RDS instances."""
+    return config.get("auto_minor_version_upgrade", True) is not False
+
+
+def _refers_to(value: Any, rtype: str, name: str) -> bool:
+    return f"{rtype}.{name}." in json.dumps(value)
+
+
+def _aurora_cluster_auto_upgrades(stacks: Stacks, stack: str, name: str, config: dict[str, Any]) -> bool:
+    return any(_refers_to(i.get("cluster_identifier"), "aws_rds_cluster", name) and _auto_minor(i)
+               for s, _, _, i in resources(stacks, "aws_rds_cluster_instance") if s == stack)
+
+
+def _ami_is_most_recent_lookup(stacks: Stacks, stack: str, name: str, config: dict[str, Any]) -> bool:
+    match = re.fullmatch(r"\$\{data\.aws_ami\.([A-Za-z0-9_-]+)\.id\}", str(config.get("ami", "")))
+    return bool(match) and stacks[stack].get("data", {}).get("aws_ami", {}).get(match[1], {}).get("most_recent") is True
+
+
+def _autoscaled(stacks: Stacks, stack: str, name: str, config: dict[str, Any]) -> bool:
+    return any(_refers_to(t.get("resource_id"), "aws_ecs_service", name)
+               for s, _, _, t in resources(stacks, "aws_appautoscaling_target") if s == stack)
+
+
+AwsManagedRule = tuple[str, str, Callable[[Stacks, str, str, dict[str, Any]], bool], str]
+AWS_MANAGED_VALUES: list[AwsManagedRule] = [
+    ("aws_rds_cluster_instance", "engine_version", lambda s, st, n, c: _auto_minor(c),
+     "auto_minor_version_upgrade moves it; RDS refuses the 'downgrade' (terraform-provider-aws#49396, #20086)"),
+    ("aws_db_instance", "engine_version", lambda s, st, n, c: _auto_minor(c),
+     "auto_minor_version_upgrade moves it (terraform-provider-aws#49496)"),
+    ("aws_rds_cluster", "engine_version", _aurora_cluster_auto_upgrades,
+     "its instances upgrade minors automatically, and the cluster version follows"),
+    ("aws_rds_global_cluster", "engine_version", lambda s, st, n, c: True,
+     "follows its members' minor upgrades"),
+    ("aws_instance", "ami", _ami_is_most_recent_lookup,
+     "a most_recent AMI lookup changes with every new image and would replace the instance"),
+    ("aws_ecs_service", "desired_count", _autoscaled, "Application Auto Scaling changes it"),
+]
+"""(type, attribute, when AWS changes it, why): the attribute is pinned only with ignore_changes."""
+
+
+def check_aws_managed_values_not_pinned(stacks: Stacks) -> list[str]:
+    """Nothing AWS changes on its own is pinned without `lifecycle.ignore_changes`."""
+    problems = []
+    for rtype, attribute, applies, why in AWS_MANAGED_VALUES:
+        for stack, _, name, config in resources(stacks, rtype):
+            if config.get(attribute) is not None and applies(stacks, stack, name, config) \
+                    and not _lifecycle_ignores(config, attribute):
+                problems.append(f"{stack}: {rtype}.{name} pins {attribute} without ignore_changes: {why}")
+    return problems
+
+
+def aws_managed_pins(stacks: Stacks) -> int:
+    """How many pinned, AWS-managed values the rule above examined (non-vacuity)."""
+    return sum(1 for rtype, attribute, applies, _ in AWS_MANAGED_VALUES for stack, _, name, config in resources(stacks, rtype)
+               if config.get(attribute) is not None and applies(stacks, stack, name, config))
+
+
+LOAD_BALANCER_TYPES = {"aws_lb", "aws_alb", "aws_elb"}
+
+
+def elb_alias_targets(stacks: Stacks) -> Iterator[tuple[str, str, str, bool]]:
+    """(stack, record name, alias name, dualstack-prefixed) of every alias record to a load balancer."""
+    for stack, _, name, config in resources(stacks, "aws_route53_record"):
+        target = str(_first(config.get("alias")).get("name") or "")
+        bare = target.removeprefix("dualstack.")
+        resolved = resolve_ref(stacks, stack, bare)
+        if (resolved and resolved[1] in LOAD_BALANCER_TYPES) or bare.endswith(".elb.amazonaws.com"):
+            yield stack, name, target, target.startswith("dualstack.")
+
+
+def check_elb_aliases_dualstack(stacks: Stacks) -> list[str]:
+    """Every alias to an Elastic Load Balancer targets `dualstack.<dns_name>`: without the prefix
+    Route 53 answers no AAAA for it (Route 53 API reference, AliasTarget DNSName)."""
+    return [f"{stack}: aws_route53_record.{name} aliases {target!r} without the 'dualstack.' prefix (no IPv6 answers)"
+            for stack, name, target, dualstack in elb_alias_targets(stacks) if not dualstack]
+
+
+def check_no_reserved_lambda_concurrency(stacks: Stacks) -> list[str]:
+    """No function reserves concurrency: Lambda refuses a reservation that leaves fewer than 100
+    unreserved executions, so on new accounts (quota 10 or 50) the first apply would fail."""
+    return [f"{stack}: aws_lambda_function.{name} reserves {config['reserved_concurrent_executions']} executions "
+            "(fails on accounts whose concurrency quota is below 100 + the reservation)"
+            for stack, _, name, config in resources(stacks, "aws_lambda_function")
+            if isinstance(config.get("reserved_concurrent_executions"), int) and config["reserved_concurrent_executions"] >= 0]
+
+
+def check_lambdas_bypass_rds_proxy(stacks: Stacks) -> list[str]:
+    """Lambdas (the migrator: DDL, advisory locks) reach the database through the writer endpoint,
+    never RDS Proxy: those pin proxy sessions, and a proxy target can be registered before it is
+    available. Nothing a Lambda invocation waits for is a proxy."""
+    problems = []
+    for stack, _, name, config in resources(stacks, "aws_lambda_function"):
+        for key, value in (_first(config.get("environment")).get("variables") or {}).items():
+            resolved = resolve_ref(stacks, stack, value)
+            if "aws_db_proxy" in str(value) or (resolved and resolved[1].startswith("aws_db_proxy")):
+                problems.append(f"{stack}: aws_lambda_function.{name} environment {key} points at RDS Proxy ({value})")
+    for stack, _, name, config in resources(stacks, "aws_lambda_invocation"):
+        proxies = [d for d in config.get("depends_on") or [] if d.startswith("aws_db_proxy")]
+        if proxies:
+            problems.append(f"{stack}: aws_lambda_invocation.{name} waits for {proxies}: migrations must not use the proxy")
+    return problems
+
+
+SSM_MANAGED_POLICY = "AmazonSSMManagedInstanceCore"
+SSM_AGENT_IMAGES = (re.compile(r"al2023-ami-2023\..*"), re.compile(r"amzn2-ami-hvm-.*"))
+"""AMI name patterns (owner `amazon`) that ship the SSM agent: standard AL2023 and AL2; the AL2023
+*minimal* images (`al2023-ami-minimal-*`, and fck-nat's, built from them) do not
+(https://docs.aws.amazon.com/systems-manager/latest/userguide/ami-preinstalled-agent.html)."""
+
+
+def _instance_ssm_role(stacks: Stacks, stack: str, config: dict[str, Any]) -> str | None:
+    """The role of the instance's profile if that role has the SSM managed policy."""
+    profile = resolve_ref(stacks, stack, config.get("iam_instance_profile"))
+    if not profile:
+        return None
+    role = resolve_ref(stacks, stack, stacks[stack]["resource"]["aws_iam_instance_profile"][profile[2]].get("role"))
+    if not role:
+        return None
+    for s, _, _, attachment in resources(stacks, "aws_iam_role_policy_attachment"):
+        if s == stack and resolve_ref(stacks, s, attachment.get("role")) == role \
+                and str(attachment.get("policy_arn", "")).endswith(f"/{SSM_MANAGED_POLICY}"):
+            return role[2]
+    return None
+
+
+def _image_has_ssm_agent(stacks: Stacks, stack: str, config: dict[str, Any]) -> bool:
+    if "amazon-ssm-agent" in str(config.get("user_data", "")):
+        return True
+    match = re.fullmatch(r"\$\{data\.aws_ami\.([A-Za-z0-9_-]+)\.id\}", str(config.get("ami", "")))
+    image = stacks[stack].get("data", {}).get("aws_ami", {}).get(match[1], {}) if match else {}
+    names = [v for f in image.get("filter") or [] if f.get("name") == "name" for v in f.get("values") or []]
+    return image.get("owners") == ["amazon"] and bool(names) and all(
+        any(p.fullmatch(n) for p in SSM_AGENT_IMAGES) for n in names)
+
+
+def check_ssm_roles_have_an_agent(stacks: Stacks) -> list[str]:
+    """An instance whose role grants Session Manager runs an image with the SSM agent (or installs
+    it in user data); a role the image cannot use is a false promise and a needless credential."""
+    problems = []
+    for stack, _, name, config in resources(stacks, "aws_instance"):
+        role = _instance_ssm_role(stacks, stack, config)
+        if role and not _image_has_ssm_agent(stacks, stack, config):
+            problems.append(f"{stack}: aws_instance.{name} has {SSM_MANAGED_POLICY} (role {role}) but its image "
+                            f"({config.get('ami')}) is not one known to ship the SSM agent")
+    return problems
+
+
+def check_ecs_strategy_changes_can_apply(stacks: Stacks) -> list[str]:
+    """Services with a capacity-provider strategy set force_new_deployment: provider 6.x refuses to
+    change a live service's strategy without it (terraform-provider-aws#43533)."""
+    return [f"{stack}: aws_ecs_service.{name} has a capacity_provider_strategy but no force_new_deployment = true "
+            "(a later Spot <-> on-demand change would fail the plan)"
+            for stack, _, name, config in resources(stacks, "aws_ecs_service")
+            if config.get("capacity_provider_strategy") and config.get("force_new_deployment") is not True]
+
+
+REQUIRED_VERSION = re.compile(r">= ?1\.(\d+)\.\d+, ?< ?1\.(\d+)\.\d+")
+
+
+def check_backends_and_terraform_version(stacks: Stacks, lock_table_opted_in: bool = False) -> list[str]:
+    """S3 backends lock natively (`use_lockfile`), carry the deprecated `dynamodb_table` only when
+    the user opted in, and every stack bounds Terraform's version on both sides."""
+    problems = []
+    for stack, body in stacks.items():
+        terraform = body.get("terraform", {})
+        if not REQUIRED_VERSION.fullmatch(str(terraform.get("required_version", ""))):
+            problems.append(f"{stack}: required_version {terraform.get('required_version')!r} is not bounded above "
+                            "(>= 1.x.0, < 1.y.0: the versions CI tests)")
+        s3 = terraform.get("backend", {}).get("s3")
+        if s3 is not None:
+            if s3.get("use_lockfile") is not True:
+                problems.append(f"{stack}: S3 backend without use_lockfile = true (S3 native locking)")
+            if "dynamodb_table" in s3 and not lock_table_opted_in:
+                problems.append(f"{stack}: S3 backend carries the deprecated dynamodb_table by default")
+        for name, block in body.get("data", {}).get("terraform_remote_state", {}).items():
+            if "dynamodb_table" in (block.get("config") or {}):
+                problems.append(f"{stack}: terraform_remote_state.{name} carries dynamodb_table (breaks cdktf output parsing)")
+    return problems

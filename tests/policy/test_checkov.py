@@ -7,6 +7,7 @@ import pytest
 from policy.checkov_runner import ScanResult
 from policy.conftest import STAGE_LABELS, stacks_on_disk
 from policy.suppressions import SUPPRESSIONS_FILE, apply, load_suppressions
+from stacks.base import TERRAFORM_REQUIRED_VERSION
 
 STACKS = {"dns", "network", "data", "compute", "edge"}
 
@@ -28,7 +29,7 @@ def test_scanned_stacks_really_needed_the_required_version_workaround(stage_synt
     checked = 0
     for synth in stage_synths.values():
         for name, body in stacks_on_disk(synth).items():
-            assert body["terraform"]["required_version"] == ">= 1.11.0", name
+            assert body["terraform"]["required_version"] == TERRAFORM_REQUIRED_VERSION, name
             checked += 1
     assert checked == 15  # 3 stages x 5 stacks
 

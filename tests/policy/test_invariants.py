@@ -93,3 +93,89 @@ def test_image_invariants_met_every_push_and_every_exec_enabled_container(stage)
         assert sorted(where.rsplit(" ", 1)[-1] for where, _, _, _ in checked) == ["HeboApiService", "HeboGatewayService"]
         assert {mode for _, mode, _, _ in checked} == {"OVERRIDE"}
         assert {built["build"]["target"] for _, _, _, built in checked} == {"debug"}
+
+
+# -- apply-time defects (issue #14): one whole-app rule per kind ------------------------------------
+APPLY_TIME_CHECKS = [
+    inv.check_aws_managed_values_not_pinned,
+    inv.check_elb_aliases_dualstack,
+    inv.check_no_reserved_lambda_concurrency,
+    inv.check_lambdas_bypass_rds_proxy,
+    inv.check_ssm_roles_have_an_agent,
+    inv.check_ecs_strategy_changes_can_apply,
+    inv.check_backends_and_terraform_version,
+]
+
+
+@pytest.mark.parametrize("check", APPLY_TIME_CHECKS, ids=[c.__name__.removeprefix("check_") for c in APPLY_TIME_CHECKS])
+def test_apply_time_invariant(stage, check) -> None:  # type: ignore[no-untyped-def]
+    _, stacks = stage
+    problems = check(stacks)
+    assert not problems, "\n" + _report(problems)
+
+
+def test_apply_time_invariants_have_something_to_check(stage) -> None:
+    """Each rule met real instances of what it is about in every stage."""
+    synth, stacks = stage
+    production = expect(synth).production
+    # writer + reader (+ secondary) instances, clusters, global cluster, NAT AMI lookups, two services
+    assert inv.aws_managed_pins(stacks) >= (2 + 2 + 1 + 1 + 2 + 2 if production else 1 + 1 + 2 + 2)
+    assert sum(1 for *_, dualstack in inv.elb_alias_targets(stacks) if dualstack) == 4  # api, gateway x A, AAAA
+    assert len(list(inv.resources(stacks, "aws_lambda_function"))) >= 1
+    assert len(list(inv.resources(stacks, "aws_ecs_service"))) == 2
+    ssm_instances = [n for s, _, n, c in inv.resources(stacks, "aws_instance") if inv._instance_ssm_role(stacks, s, c)]
+    assert len(ssm_instances) == (0 if production else 1)  # the bastion, on standard AL2023
+    assert sum("backend" in body.get("terraform", {}) for body in stacks.values()) == 5
+
+
+def _set(stacks: dict, stack: str, rtype: str, predicate, **changes) -> str:  # type: ignore[no-untyped-def]
+    for name, config in stacks[stack]["resource"][rtype].items():
+        if predicate(config):
+            config.update(changes)
+            return name
+    raise AssertionError(f"no {rtype} in {stack} to mutate")
+
+
+def test_apply_time_invariants_fail_on_each_kind(production: Synth, preview: Synth) -> None:
+    """Mutated copies: one instance of each defect kind, each reported by name."""
+    import copy
+
+    stacks = copy.deepcopy(stacks_on_disk(production))
+    instance = _set(stacks, "data", "aws_rds_cluster_instance", lambda c: True, lifecycle={"prevent_destroy": True})
+    assert inv.check_aws_managed_values_not_pinned(stacks) == [
+        f"data: aws_rds_cluster_instance.{instance} pins engine_version without ignore_changes: auto_minor_version_upgrade "
+        "moves it; RDS refuses the 'downgrade' (terraform-provider-aws#49396, #20086)"]
+    nat = _set(stacks, "network", "aws_instance", lambda c: c["tags"]["role"] == "nat", lifecycle={})
+    assert any(f"aws_instance.{nat} pins ami" in p for p in inv.check_aws_managed_values_not_pinned(stacks))
+
+    record = _set(stacks, "compute", "aws_route53_record", lambda c: "alias" in c,
+                  alias={"name": "${aws_lb.gateway_alb_lb_0C2B1D07.dns_name}", "zone_id": "Z", "evaluate_target_health": True})
+    assert [p for p in inv.check_elb_aliases_dualstack(stacks)] == [
+        f"compute: aws_route53_record.{record} aliases '${{aws_lb.gateway_alb_lb_0C2B1D07.dns_name}}' without the "
+        "'dualstack.' prefix (no IPv6 answers)"]
+
+    fn = _set(stacks, "data", "aws_lambda_function", lambda c: True, reserved_concurrent_executions=1)
+    assert inv.check_no_reserved_lambda_concurrency(stacks) == [
+        f"data: aws_lambda_function.{fn} reserves 1 executions (fails on accounts whose concurrency quota is below "
+        "100 + the reservation)"]
+    stacks["data"]["resource"]["aws_lambda_function"][fn]["environment"]["variables"]["DB_HOST"] = \
+        "${aws_db_proxy.proxy_5B0EBCF1.endpoint}"
+    assert inv.check_lambdas_bypass_rds_proxy(stacks) == [
+        f"data: aws_lambda_function.{fn} environment DB_HOST points at RDS Proxy (${{aws_db_proxy.proxy_5B0EBCF1.endpoint}})"]
+
+    service = _set(stacks, "compute", "aws_ecs_service", lambda c: True, force_new_deployment=False)
+    assert [p.split(" has ")[0] for p in inv.check_ecs_strategy_changes_can_apply(stacks)] == [
+        f"compute: aws_ecs_service.{service}"]
+
+    stacks["data"]["terraform"]["required_version"] = ">= 1.11.0"
+    stacks["dns"]["terraform"]["backend"]["s3"]["dynamodb_table"] = "locks"
+    assert sorted(inv.check_backends_and_terraform_version(stacks)) == [
+        "data: required_version '>= 1.11.0' is not bounded above (>= 1.x.0, < 1.y.0: the versions CI tests)",
+        "dns: S3 backend carries the deprecated dynamodb_table by default",
+    ]
+
+    # The SSM kind: the preview bastion's role on fck-nat's minimal image.
+    broken = copy.deepcopy(stacks_on_disk(preview))
+    bastion = _set(broken, "network", "aws_instance", lambda c: c["tags"]["role"] == "bastion",
+                   ami="${data.aws_ami.nat_ami}".replace("}", ".id}"))
+    assert [p.split(" has ")[0] for p in inv.check_ssm_roles_have_an_agent(broken)] == [f"network: aws_instance.{bastion}"]

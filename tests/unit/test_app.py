@@ -18,7 +18,7 @@ STACKS = ("dns", "network", "data", "compute", "edge")
 
 def test_terraform_version_is_pinned(any_stage: Synth) -> None:
     for name in STACKS:
-        assert any_stage.stack(name)["terraform"]["required_version"] == ">= 1.11.0"
+        assert any_stage.stack(name)["terraform"]["required_version"] == ">= 1.11.0, < 1.12.0"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -30,10 +30,18 @@ def test_s3_backend_block(preview: Synth, stack: str) -> None:
             "key": f"{scope}/{stack}.tfstate",
             "region": "us-east-1",
             "encrypt": True,
-            "dynamodb_table": "hebo-terraform-locks",
             "use_lockfile": True,
         }
     }
+
+
+def test_dynamodb_lock_is_an_explicit_opt_in(synth_variant) -> None:  # type: ignore[no-untyped-def]
+    synth = synth_variant(HEBO_STAGE="pr-42", HEBO_STATE_LOCK_TABLE="acme-locks")
+    for stack in STACKS:
+        backend = synth.stack(stack)["terraform"]["backend"]["s3"]
+        assert (backend["dynamodb_table"], backend["use_lockfile"]) == ("acme-locks", True)
+        for block in synth.stack(stack).get("data", {}).get("terraform_remote_state", {}).values():
+            assert "dynamodb_table" not in block["config"]
 
 
 def test_no_remote_state_carries_deprecated_arguments(any_stage: Synth) -> None:
@@ -107,7 +115,7 @@ def test_main_rejects_bad_stage_without_output(tmp_path: Path, stage: str) -> No
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: invalid stage {stage!r}")
+    assert len(lines) == 1 and lines[0].startswith(f"error: invalid HEBO_STAGE {stage!r}: ")
     assert not (tmp_path / "out").exists()
 
 

@@ -303,6 +303,7 @@ def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc:
         "health_check_grace_period_seconds": 60,
         "enable_execute_command": expected["ecs_exec"],
         "wait_for_steady_state": expected["wait_for_steady_state"],
+        "force_new_deployment": True,  # provider 6.x: a capacity-provider change (Spot <-> on-demand) needs it
         "propagate_tags": "SERVICE",
         "enable_ecs_managed_tags": True,
         "lifecycle": {"ignore_changes": ["desired_count"]},
@@ -489,7 +490,9 @@ def test_certificate_validation_and_alias_records_per_stage(every_stage: Synth, 
         assert {k: v for k, v in record.items() if k not in ("//", "zone_id")} == {
             "name": domain,
             "type": record_type,
-            "alias": {"name": ref("aws_lb", alb, "dns_name"), "zone_id": ref("aws_lb", alb, "zone_id"), "evaluate_target_health": True},
+            # AAAA answers for an ELB alias only through its `dualstack.` name.
+            "alias": {"name": "dualstack." + ref("aws_lb", alb, "dns_name"), "zone_id": ref("aws_lb", alb, "zone_id"),
+                      "evaluate_target_health": True},
         }
 
 

@@ -156,13 +156,14 @@ def test_unknown_domain_app_is_refused() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"HEBO_BACKEND": "gcs"}, "invalid HEBO_BACKEND 'gcs': allowed are s3, cloud, local"),
+        ({"HEBO_BACKEND": "gcs"}, "invalid HEBO_BACKEND 'gcs': must be one of s3, cloud, local"),
         ({"HEBO_BACKEND": "cloud"}, "needs HEBO_TFC_ORGANIZATION"),
         ({"HEBO_REGION": "mars-1"}, "invalid HEBO_REGION 'mars-1'"),
         ({"HEBO_AZ_COUNT": "1"}, "invalid HEBO_AZ_COUNT '1': must be a whole number from 2 to 6"),
         ({"HEBO_VPC_CIDR": "10.0.0.0/8"}, "invalid HEBO_VPC_CIDR '10.0.0.0/8'"),
-        ({"HEBO_API_IMAGE": "x"}, "needs both HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE"),
+        ({"HEBO_API_IMAGE": "ghcr.io/acme/api:1"}, "needs both HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE"),
         ({"HEBO_SECONDARY_REGION": "us-east-1"}, "must differ from HEBO_REGION"),
+        ({"HEBO_SECONDARY_VPC_CIDR": "10.0.128.0/20"}, "must not overlap HEBO_VPC_CIDR '10.0.0.0/16'"),
         ({"HEBO_DB_USERNAME": "hebo_admin"}, "invalid HEBO_DB_USERNAME 'hebo_admin': must be 1-16 lowercase letters or digits"),
         ({"HEBO_DB_USERNAME": "a" * 17}, "must be 1-16 lowercase letters or digits"),
         ({"HEBO_DB_USERNAME": "postgres"}, "not a reserved name"),
