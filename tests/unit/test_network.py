@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from synth_support import Synth
+from synth_support import Synth, without_metadata
 
 from modules.network.vpc import subnet_plan
 
@@ -345,6 +345,19 @@ def test_bastion_is_ssm_only(preview: Synth) -> None:
     role = next(c for c in preview.resources(STACK, "aws_iam_role").values() if c["name"] == "hebo-pr-42-bastion")
     assert role["description"] == "SSM Session Manager bastion (no SSH)"
 
+
+
+def test_bastion_is_declared_stopped(production: Synth, preview: Synth, dev: Synth) -> None:
+    """On demand: created stopped (volume cost only), started by `ops bastion start`; later
+    deploys leave the power state alone so a push never cuts an open session."""
+    assert production.resources(STACK, "aws_ec2_instance_state") == {}
+    for synth in (preview, dev):
+        (name,) = [n for n, c in synth.resources(STACK, "aws_instance").items() if c["tags"]["role"] == "bastion"]
+        assert without_metadata(synth.resource(STACK, "aws_ec2_instance_state")) == {
+            "instance_id": f"${{aws_instance.{name}.id}}",
+            "state": "stopped",
+            "lifecycle": {"ignore_changes": ["state"]},
+        }
 
 # -- security groups --------------------------------------------------------------------------
 WORLD_OPEN_ALLOWED = {("alb", 80, "0.0.0.0/0"), ("alb", 443, "0.0.0.0/0"), ("alb", 80, "::/0"), ("alb", 443, "::/0")}
