@@ -236,6 +236,7 @@ class Names:
             ("secret", self.secret("StackPublishableClientKey")),
             ("kms_alias", self.kms_alias("data-secondary")),
             ("kms_alias", self.kms_alias("network")),
+            ("kms_alias", self.kms_alias("stage")),
             ("kms_alias", self.kms_alias("network-secondary")),
             ("ecs", self.ecs_cluster()),
             ("cloudfront", self.cloudfront("console-security-headers")),

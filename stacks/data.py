@@ -107,7 +107,8 @@ class DataStack(HeboStack):
             )
         policy, names = self.policy, self.names
         key = self.stage_key(
-            "key", "data", f"{names.prefix} data: Aurora, Performance Insights, secrets, logs", logs_region=settings.region
+            "key", "data", f"{names.prefix} data: Aurora, Performance Insights, secrets, logs", logs_region=settings.region,
+            shared=network.stage_key_arn,
         )
 
         # -- secrets: containers only; values are set with `python -m ops secrets set` ----------
