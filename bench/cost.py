@@ -25,6 +25,7 @@ Run it (from the repository root):
 
     pipenv run python bench/cost.py                       # production, pr-42 and dev side by side
     pipenv run python bench/cost.py --stage pr-7 --stage dev
+    pipenv run python bench/cost.py --write-readme          # refresh the README's table (tests check it)
 
 The functions (`estimate`, `PRICES`, …) are importable (`from bench.cost import estimate`);
 `estimate` takes the parsed `cdk.tf.json` of each stack and never synthesizes anything itself.
@@ -316,14 +317,44 @@ def render(estimates: Mapping[str, Estimate]) -> str:
     return "\n".join(lines)
 
 
+README = REPO_ROOT / "README.md"
+README_MARKERS = ("<!-- idle-cost:start -->", "<!-- idle-cost:end -->")
+
+
+def markdown_table(estimates: Mapping[str, Estimate]) -> str:
+    """The README's idle-cost table: one row per category (largest first), one column per stage."""
+    stages = list(estimates)
+    categories: dict[str, dict[str, float]] = {}
+    for stage, est in estimates.items():
+        for category, usd in est.by_category().items():
+            categories.setdefault(category, {})[stage] = usd
+    rows = ["| USD/month, idle | " + " | ".join(f"`{s}`" for s in stages) + " |", "|---|" + "---:|" * len(stages)]
+    for category, row in sorted(categories.items(), key=lambda kv: (-max(kv[1].values()), kv[0])):
+        rows.append(f"| {category} | " + " | ".join(f"{row.get(s, 0.0):.2f}" for s in stages) + " |")
+    rows.append("| **total** | " + " | ".join(f"**{estimates[s].total:.2f}**" for s in stages) + " |")
+    return "\n".join(rows)
+
+
+def readme_block(text: str) -> str:
+    """The generated table between the README markers."""
+    start, end = README_MARKERS
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n")
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", action="append", help="stage to estimate (repeatable; default: production, pr-42, dev)")
+    parser.add_argument("--write-readme", action="store_true",
+                        help="also rewrite the README's idle-cost table (default stages only)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     stages = args.stage or ["production", "pr-42", "dev"]
     with tempfile.TemporaryDirectory(prefix="hebo-cost-") as root:
         estimates = {stage: estimate(synthesize(stage, Path(root) / stage)) for stage in stages}
     print(render(estimates))
+    if args.write_readme:
+        start, end = README_MARKERS
+        head, rest = README.read_text().split(start, 1)
+        README.write_text(f"{head}{start}\n{markdown_table(estimates)}\n{end}{rest.split(end, 1)[1]}")
     return 0
 
 

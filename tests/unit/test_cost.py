@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.cost import PRICED_TYPES, estimate, stack_line_items, unclassified
+from bench.cost import PRICED_TYPES, README, estimate, markdown_table, readme_block, stack_line_items, unclassified
 from synth_support import Synth
 
 # A small hand-written stack (the shape cdktf synthesizes), one of each priced kind.
@@ -77,3 +77,9 @@ def test_every_synthesized_resource_type_is_classified(any_stage: Synth) -> None
     assert unclassified(any_stage.stacks) == set()
     priced = {t for config in any_stage.stacks.values() for t in config.get("resource", {})} & PRICED_TYPES
     assert priced, "no priced resource type in the stage: the check above would prove nothing"
+
+
+def test_readme_idle_cost_table_is_current(production: Synth, preview: Synth, dev: Synth) -> None:
+    current = markdown_table({s.stage: estimate(s.stacks) for s in (production, preview, dev)})
+    assert readme_block(README.read_text()) == current, (
+        "README idle-cost table is stale: regenerate with `pipenv run python bench/cost.py --write-readme`")
