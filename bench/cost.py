@@ -291,23 +291,29 @@ def synthesize(stage: str, outdir: Path) -> dict[str, dict[str, Any]]:
     return load_stacks(outdir)
 
 
-def render(estimates: Mapping[str, Estimate]) -> str:
-    """Categories side by side (sorted by their largest cost), totals, then each stage's items."""
-    stages = list(estimates)
+def side_by_side(estimates: Mapping[str, Estimate]) -> list[tuple[str, dict[str, float]]]:
+    """`[(category, {stage: USD/month})]`, the largest category (in any stage) first."""
     categories: dict[str, dict[str, float]] = {}
     for stage, est in estimates.items():
         for category, usd in est.by_category().items():
             categories.setdefault(category, {})[stage] = usd
-    width = max([len(c) for c in categories] + [24])
+    return sorted(categories.items(), key=lambda kv: (-max(kv[1].values()), kv[0]))
+
+
+def render(estimates: Mapping[str, Estimate]) -> str:
+    """Categories side by side (sorted by their largest cost), totals, then each stage's items."""
+    stages = list(estimates)
+    categories = side_by_side(estimates)
+    width = max([len(c) for c, _ in categories] + [24])
     head = f"{'USD/month (idle, us-east-1, ' + PRICES_AS_OF + ')':<{width + 8}}" + "".join(f"{s:>12}" for s in stages)
     lines = [head, "-" * len(head)]
-    for category, row in sorted(categories.items(), key=lambda kv: (-max(kv[1].values()), kv[0])):
+    for category, row in categories:
         lines.append(f"{category:<{width + 8}}" + "".join(f"{row.get(s, 0.0):>12.2f}" for s in stages))
     lines.append("-" * len(head))
     lines.append(f"{'total':<{width + 8}}" + "".join(f"{estimates[s].total:>12.2f}" for s in stages))
     shared = next(iter(estimates.values())).account_wide
     if shared:
-        lines.append(f"account-wide, not in the totals: " + ", ".join(
+        lines.append("account-wide, not in the totals: " + ", ".join(
             f"{i.category} {i.usd_per_month:.2f}" for i in shared))
     for stage, est in estimates.items():
         lines += ["", f"{stage}: line items, largest first (total {est.total:.2f})"]
@@ -324,12 +330,8 @@ README_MARKERS = ("<!-- idle-cost:start -->", "<!-- idle-cost:end -->")
 def markdown_table(estimates: Mapping[str, Estimate]) -> str:
     """The README's idle-cost table: one row per category (largest first), one column per stage."""
     stages = list(estimates)
-    categories: dict[str, dict[str, float]] = {}
-    for stage, est in estimates.items():
-        for category, usd in est.by_category().items():
-            categories.setdefault(category, {})[stage] = usd
     rows = ["| USD/month, idle | " + " | ".join(f"`{s}`" for s in stages) + " |", "|---|" + "---:|" * len(stages)]
-    for category, row in sorted(categories.items(), key=lambda kv: (-max(kv[1].values()), kv[0])):
+    for category, row in side_by_side(estimates):
         rows.append(f"| {category} | " + " | ".join(f"{row.get(s, 0.0):.2f}" for s in stages) + " |")
     rows.append("| **total** | " + " | ".join(f"**{estimates[s].total:.2f}**" for s in stages) + " |")
     return "\n".join(rows)
