@@ -14,8 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.ops.conftest import APP, STAGE
-
+STAGE, APP = "pr-1", "hebo"  # any preview; the default app name
 AMI = "ami-12c6146b"  # one of moto's built-in images
 
 
