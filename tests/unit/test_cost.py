@@ -83,3 +83,16 @@ def test_readme_idle_cost_table_is_current(production: Synth, preview: Synth, de
     current = markdown_table({s.stage: estimate(s.stacks) for s in (production, preview, dev)})
     assert readme_block(README.read_text()) == current, (
         "README idle-cost table is stale: regenerate with `pipenv run python bench/cost.py --write-readme`")
+
+
+PREVIEW_CEILING_USD = 40.0
+"""Issue #19: what an idle preview may cost a team per month."""
+
+
+def test_idle_preview_costs_at_most_40_dollars_a_month(preview: Synth) -> None:
+    """The bench prints the figure; this guards the ceiling on the synthesized preview."""
+    result = estimate(preview.stacks)
+    largest = sorted(result.by_category().items(), key=lambda kv: -kv[1])[:4]
+    assert result.total <= PREVIEW_CEILING_USD, (
+        f"idle {preview.stage} costs ${result.total:.2f}/month > ${PREVIEW_CEILING_USD:.0f}; largest: "
+        + ", ".join(f"{c} {v:.2f}" for c, v in largest))
