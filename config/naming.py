@@ -85,7 +85,7 @@ IAM_ROLES = (
     "db-monitoring",
 )
 SECURITY_GROUPS = ("alb", "service", "database", "migrator", "bastion", "nat", "db-proxy")
-KMS_KEYS = ("data", "data-secondary", "network", "network-secondary", "compute", "console")
+KMS_KEYS = ("stage", "data", "data-secondary", "network", "network-secondary", "compute", "console")
 """The purpose of every stage KMS key (its alias is `Names.kms_alias(purpose)`)."""
 REGION_ROLES = ("primary", "secondary")
 """Where a database or network part lives: the stage's region or the global database's second one."""

@@ -123,6 +123,9 @@ class StagePolicy:
     secret_recovery_window_days: int
     """0 deletes at once so a preview can be re-created under the same name."""
     kms_deletion_window_days: int
+    shared_stage_key: bool
+    """One KMS key for the stage's network, data and compute stacks (network owns it), instead of
+    one per stack. The edge key stays separate everywhere (its policy names one distribution)."""
     force_destroy: bool
     """Let `destroy` empty S3 buckets and ECR repositories (never in production)."""
 
@@ -214,6 +217,7 @@ _PRODUCTION = dict(
     log_retention_days=365,
     secret_recovery_window_days=30,
     kms_deletion_window_days=30,
+    shared_stage_key=False,
     force_destroy=False,
 )
 
@@ -245,6 +249,7 @@ _PREVIEW = dict(
     log_retention_days=7,
     secret_recovery_window_days=0,
     kms_deletion_window_days=7,
+    shared_stage_key=True,
     force_destroy=True,
 )
 

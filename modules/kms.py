@@ -25,6 +25,14 @@ class EncryptionKeyProps:
     """Further key-policy statements, e.g. CloudFront decrypting for one distribution (none by default)."""
 
 
+@dataclass(frozen=True)
+class KeyReference:
+    """A key another stack owns (`arn` is a cross-stack reference); what a stack needs from a
+    key it encrypts with but does not manage."""
+
+    arn: str
+
+
 class EncryptionKey(Construct):
     """One KMS key per stack and region: the account administers it, named services use it."""
 

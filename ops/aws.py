@@ -127,7 +127,8 @@ def explain(exc: BaseException, context: str = "") -> OpsError:
             return OpsError(f"{where}access denied on {op}: the caller needs that IAM permission (see ops/README.md)")
         if code in _THROTTLED:
             return OpsError(f"{where}AWS throttled {op} ({code}): wait a moment and retry")
-        message = exc.response.get("Error", {}).get("Message", "")
+        # One line whatever the service sent (an emulator's or proxy's 500 is a whole HTML page).
+        message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())[:200]
         return OpsError(f"{where}{op} failed: {code}: {message}".rstrip(": "))
     if isinstance(exc, BotoCoreError):
         return OpsError(f"{where}{exc}")

@@ -15,11 +15,11 @@ from typing import Sequence, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import bootstrap, secrets, zone
+from ops import bastion, bootstrap, secrets, zone
 from ops.aws import OpsError, UsageError, client, explain, make_session
 from config.secrets import DERIVED_SECRETS, USER_SECRET_NAMES
 from config.settings import SETTINGS
-from config.stage import ConfigError, check_stage_syntax
+from config.stage import ConfigError, check_stage_syntax, policy_for
 
 
 
@@ -48,6 +48,7 @@ examples:
   python -m ops secrets list --stage pr-123
   python -m ops secrets set GroqApiKey --stage pr-123 < groq.txt
   python -m ops secrets set-all --stage production --from-env-file secrets.env
+  python -m ops bastion start --stage dev
 
 exit codes: 0 ok, 1 AWS/operational failure or failed check, 2 usage or input error.
 AWS access comes from the standard variables (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
@@ -96,6 +97,19 @@ examples:
 """
 
 
+EPILOG_BASTION = """\
+Non-production stages have an SSM-only bastion that the network stack creates stopped (an idle
+stage pays only its volume). `start` starts it, waits until SSM lists its agent Online, and prints
+only the instance id on stdout; `stop` stops it again. Production has no bastion.
+
+examples:
+  BASTION=$(python -m ops bastion start --stage dev)
+  aws ssm start-session --target "$BASTION" --document-name AWS-StartPortForwardingSessionToRemoteHost \\
+    --parameters host=<database endpoint>,portNumber=5432,localPortNumber=5432
+  python -m ops bastion stop --stage dev
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so main() owns every exit code."""
 
@@ -110,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog="ops",
-        description="Operational commands for hebo-infra: remote-state bootstrap, hosted zone lookup, stage secrets.",
+        description="Operational commands for hebo-infra: remote-state bootstrap, hosted zone lookup, stage secrets, bastion.",
         epilog=EPILOG_MAIN,
         formatter_class=fmt,
     )
@@ -165,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "example:\n  python -m ops secrets set-all --stage dev --from-env-file .env.dev",
                             formatter_class=fmt)
     all_p.add_argument("--from-env-file", type=Path, required=True, metavar="FILE", help="dotenv file of Name=value lines")
+
+    bas = sub.add_parser("bastion", help="start/stop a non-production stage's SSM bastion",
+                         description="Start or stop the on-demand bastion of a stage.", epilog=EPILOG_BASTION, formatter_class=fmt)
+    bas.add_argument("action", choices=["start", "stop"])
+    bas.add_argument("--stage", required=True, help="stage name, e.g. dev, pr-123 (production has no bastion)")
+    bas.add_argument("--app", default=None, help=f"app name (default: HEBO_APP or {SETTINGS['app'].default})")
+    bas.add_argument("--region", default=None, help=f"region of the stage (default: HEBO_REGION or {SETTINGS['region'].default})")
+    bas.add_argument("--timeout", type=int, default=bastion.DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
+                     help=f"give up waiting after this long (default {bastion.DEFAULT_TIMEOUT_SECONDS})")
     return parser
 
 
@@ -200,11 +223,21 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.command == "zone":
         return zone.run(make_session(_region_default()), args.name or _env_default("zone"), out)
 
-    # secrets
+    # secrets, bastion
     check_stage_syntax(args.stage, os.environ.get(SETTINGS["preview_pattern"].env) or None)
     app = args.app or _env_default("app")
     SETTINGS["app"].parse("--app", app)  # the stacks' own rule, so ops never addresses names they cannot build
     region = _check_region(args.region or _region_default())
+    if args.command == "bastion":
+        if not policy_for(args.stage).bastion:
+            raise UsageError(f"stage {args.stage!r} has no bastion (only non-production stages do)")
+        if args.timeout < 1:
+            raise UsageError(f"invalid --timeout {args.timeout}: must be at least 1 second")
+        session = make_session(region)
+        ec2 = client(session, "ec2", region)
+        if args.action == "stop":
+            return bastion.stop(ec2, app, args.stage, args.timeout, out)
+        return bastion.start(ec2, client(session, "ssm", region), app, args.stage, args.timeout, out)
     if args.action in ("set", "unset"):
         secrets.check_name(args.name, args.action)
     if args.action == "set":

@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from modules.cdk import Construct, TerraformOutput, TerraformStack, aws
-from modules.kms import EncryptionKey, EncryptionKeyProps
+from modules.kms import EncryptionKey, EncryptionKeyProps, KeyReference
 from stacks.backends import configure_backend
 from config.settings import Settings
+
+STAGE_KEY_SERVICE_PRINCIPALS = ("cloudwatch.amazonaws.com",)
+"""Services that encrypt with a stage's key on the account's behalf beyond CloudWatch Logs:
+CloudWatch alarms publishing to the KMS-encrypted alarm topic (compute), per
+https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services."""
 
 TERRAFORM_REQUIRED_VERSION = ">= 1.11.0, < 1.12.0"
 """Write-only attributes (the database master password) need Terraform 1.11."""
@@ -78,10 +83,18 @@ class HeboStack(TerraformStack):
         *,
         logs_region: str | None = None,
         provider: Any = None,
+        shared: str | None = None,
         **extra: Any,
-    ) -> EncryptionKey:
+    ) -> EncryptionKey | KeyReference:
         """The stack's customer-managed KMS key; alias, deletion window and protection come from
-        the stage policy, so every stack's key follows the same preview/production rules."""
+        the stage policy, so every stack's key follows the same preview/production rules.
+
+        `shared`: the ARN of the stage key the network stack owns. Where the policy asks for
+        one key per stage (`shared_stage_key`), that key is returned instead of a new one; its
+        policy already grants what this stack's services need (`STAGE_KEY_SERVICE_PRINCIPALS`,
+        CloudWatch Logs in the primary region)."""
+        if shared is not None and self.policy.shared_stage_key:
+            return KeyReference(arn=shared)
         props = EncryptionKeyProps(
             description=description,
             alias=self.names.kms_alias(purpose),

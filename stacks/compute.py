@@ -40,7 +40,7 @@ from modules.service.pattern import (
 )
 from modules.service.load_balancer import SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps
 from modules.service.waf import RegionalWebAcl, RegionalWebAclProps
-from stacks.base import HeboStack
+from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack
 from stacks.data import DataOutputs
 from stacks.dns import DnsOutputs
 from config.naming import service_display_name
@@ -105,7 +105,8 @@ class ComputeStack(HeboStack):
             "compute",
             f"{names.prefix} compute: service logs, ECR images, alarm topic, ECS Exec",
             logs_region=settings.region,
-            service_principals=["cloudwatch.amazonaws.com"],  # alarms publish to the encrypted topic
+            service_principals=list(STAGE_KEY_SERVICE_PRINCIPALS),  # alarms publish to the encrypted topic
+            shared=network.stage_key_arn,
         )
         exec_logs = None
         if policy.ecs_exec:

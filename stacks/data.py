@@ -104,7 +104,8 @@ class DataStack(HeboStack):
         super().__init__(scope, settings)
         self.network = network
         self.key = self.stage_key(
-            "key", "data", f"{self.names.prefix} data: Aurora, Performance Insights, secrets, logs", logs_region=settings.region
+            "key", "data", f"{self.names.prefix} data: Aurora, Performance Insights, secrets, logs", logs_region=settings.region,
+            shared=network.stage_key_arn,
         )
         self.secrets = self._create_secrets()
         self.credentials_arn = self.secrets[CREDENTIALS_SECRET].arn

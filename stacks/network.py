@@ -19,7 +19,7 @@ from modules.network.instance import InstanceRoleProps, SsmInstanceRole
 from modules.network.nat_instance import NatInstance, NatInstanceProps, fck_nat_ami
 from modules.network.security_groups import ANY_IPV4, ANY_IPV6, GroupSpec, Peer, Rule, SecurityGroups, SecurityGroupsProps
 from modules.network.vpc import Vpc, VpcProps
-from stacks.base import HeboStack
+from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack
 from config.topology import HTTPS_PORT, POSTGRES_PORT, SECURITY_GROUP_ROLES, SERVICE_PORTS
 from config.settings import Settings
 from config.stage import StagePolicy
@@ -115,6 +115,8 @@ class NetworkOutputs:
     """What the public subnets support, so load balancers in them ask for no more (`dualstack`:
     each has an IPv6 /64 and a `::/0` route to the internet gateway)."""
     secondary: SecondaryNetworkOutputs | None = None
+    stage_key_arn: str | None = None
+    """The stage's one KMS key where the policy shares it (`shared_stage_key`), else None."""
 
 
 class NetworkStack(HeboStack):
@@ -126,7 +128,13 @@ class NetworkStack(HeboStack):
         self.partition = aws.data_aws_partition.DataAwsPartition(self, "partition").partition
         self.account_id = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account").account_id
 
-        key = self.stage_key("kms", "network", f"{names.prefix} network: flow logs, NAT and bastion volumes", logs_region=settings.region)
+        if policy.shared_stage_key:  # network deploys first: it owns the one key of the stage
+            key = self.stage_key("kms", "stage", f"{names.prefix}: network, data and compute (flow logs, volumes, "
+                                 "Aurora, secrets, service logs, images, alarm topic)", logs_region=settings.region,
+                                 service_principals=STAGE_KEY_SERVICE_PRINCIPALS)
+        else:
+            key = self.stage_key("kms", "network", f"{names.prefix} network: flow logs, NAT and bastion volumes",
+                                 logs_region=settings.region)
         # Dual-stack public edge: the ALBs answer IPv6 clients (the dns/compute AAAA records);
         # everything behind them stays IPv4 (docs/network.md, "IPv6").
         network = Vpc(self, "main", VpcProps(name=names.vpc(), cidr_block=settings.vpc_cidr, az_count=settings.az_count,
@@ -193,6 +201,7 @@ class NetworkStack(HeboStack):
             security_group_ids={role: groups.ids[role] for role in security_group_roles(policy)},
             public_ip_address_type="dualstack" if network.ipv6_public_edge else "ipv4",
             secondary=secondary,
+            stage_key_arn=key.arn if policy.shared_stage_key else None,
         )
         self._outputs(network, groups)
 

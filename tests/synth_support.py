@@ -60,6 +60,19 @@ class Synth:
         return (self.outdir / "stacks" / stack / "cdk.tf.json").read_text()
 
 
+SHARED_STAGE_KEY = (
+    "${data.terraform_remote_state.cross-stack-reference-input-network.outputs."
+    "cross-stack-output-aws_kms_keykms_key_28C05A0Farn}"
+)
+"""How data and compute name the network stack's stage key where the policy shares one key."""
+
+
+def stack_key(synth: Synth, own: str) -> str:
+    """The key ARN a stack's resources must name: `own` (the stack's own key, as the test spells
+    its reference) in production, the network stack's shared stage key in previews and dev."""
+    return SHARED_STAGE_KEY if synth.settings.policy.shared_stage_key else own
+
+
 def synthesize(env: dict[str, str], outdir: Path) -> Synth:
     from main import build_app
     from config.settings import Settings

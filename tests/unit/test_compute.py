@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from expectations import expect
-from synth_support import Synth, parse_jsonencode, ref, without_metadata
+from synth_support import SHARED_STAGE_KEY, Synth, parse_jsonencode, ref, without_metadata
 
 from modules.service.image import context_hash, dockerfile_stage_names, ecr_repository_arn
 from stacks.compute import require_dockerfiles
@@ -57,6 +57,16 @@ def one(s: Synth, rtype: str, prefix: str) -> tuple[str, dict[str, Any]]:
     found = [(k, v) for k, v in s.resources("compute", rtype).items() if k.startswith(prefix)]
     assert len(found) == 1, f"{rtype} {prefix}: {[k for k, _ in found]}"
     return found[0]
+
+
+def compute_key_arn(s: Synth) -> str:
+    """The key compute encrypts with: its own in production, the network's stage key elsewhere
+    (where compute must then have no key of its own)."""
+    if expect(s)["shared_stage_key"]:
+        assert s.resources("compute", "aws_kms_key") == {} and s.resources("compute", "aws_kms_alias") == {}
+        return SHARED_STAGE_KEY
+    logical, _ = one(s, "aws_kms_key", "key")
+    return ref("aws_kms_key", logical, "arn")
 
 
 def resolve(s: Synth, stack: str, reference: str) -> str:
@@ -119,10 +129,10 @@ def test_ecs_exec_session_logging_only_where_exec_is_enabled(production: Synth, 
     assert "configuration" not in cluster
     assert "exec_logs" not in production.resources("compute", "aws_cloudwatch_log_group")
     _, cluster = one(preview, "aws_ecs_cluster", "cluster")
-    key_logical, _ = one(preview, "aws_kms_key", "key")
+    key_arn = compute_key_arn(preview)
     assert cluster["configuration"] == {
         "execute_command_configuration": {
-            "kms_key_id": ref("aws_kms_key", key_logical, "arn"),
+            "kms_key_id": key_arn,
             "logging": "OVERRIDE",
             "log_configuration": {
                 "cloud_watch_encryption_enabled": True,
@@ -134,6 +144,8 @@ def test_ecs_exec_session_logging_only_where_exec_is_enabled(production: Synth, 
 
 
 def test_compute_key_alias_rotation_and_protection(stage: Synth) -> None:
+    if compute_key_arn(stage) == SHARED_STAGE_KEY:
+        return  # no key of its own (checked there); the stage key is tested with the network stack
     _, key = one(stage, "aws_kms_key", "key")
     assert key["enable_key_rotation"] is True
     assert key["lifecycle"] == {"prevent_destroy": expect(stage)["protect"]}
@@ -253,13 +265,13 @@ def test_build_mode_image_is_pinned_by_digest(preview: Synth, svc: str) -> None:
 
 
 def test_log_groups_are_encrypted_with_stage_retention(stage: Synth) -> None:
-    key, _ = one(stage, "aws_kms_key", "key")
+    key_arn = compute_key_arn(stage)
     for svc, (display, _) in SERVICES.items():
         group = without_metadata(stage.resource("compute", "aws_cloudwatch_log_group", f"{svc}_logs"))
         assert group == {
             "name": f"/ecs/hebo-{stage.stage}/{display}",
             "retention_in_days": expect(stage)["log_retention_days"],
-            "kms_key_id": ref("aws_kms_key", key, "arn"),
+            "kms_key_id": key_arn,
         }
 
 
@@ -470,7 +482,7 @@ def _validation(s: Synth, cert_prefix: str) -> None:
 @pytest.mark.parametrize("svc", sorted(SERVICES))
 def test_certificate_validation_and_alias_records_per_stage(every_stage: Synth, svc: str) -> None:
     stage = every_stage
-    domain = f"{svc}.hebo.ai" if stage.stage == "production" else f"{stage.stage}.dev.{svc}.hebo.ai"
+    domain = f"{expect(stage).domain_prefix}{svc}.hebo.ai"
     if SHARED[stage.stage]:
         _, cert = one(stage, "aws_acm_certificate", "shared_alb_certificate")
         # One certificate names both hosts (one validation record per name, by for_each).
@@ -547,7 +559,10 @@ def test_execution_role_reads_exactly_its_secrets(stage: Synth, svc: str) -> Non
     decrypt = found["DecryptSecrets"]
     assert decrypt["actions"] == ["kms:Decrypt"]
     (key_ref,) = decrypt["resources"]
-    assert re.fullmatch(r"\$\{aws_kms_key\.[^.]+\.arn\}", resolve(stage, "data", key_ref))
+    if expect(stage)["shared_stage_key"]:
+        assert key_ref == SHARED_STAGE_KEY
+    else:
+        assert re.fullmatch(r"\$\{aws_kms_key\.[^.]+\.arn\}", resolve(stage, "data", key_ref))
     assert decrypt["condition"] == [
         {"test": "StringEquals", "variable": "kms:ViaService", "values": ["secretsmanager.us-east-1.amazonaws.com"]}
     ]
@@ -563,7 +578,7 @@ def test_task_role_has_no_permissions_in_production(production: Synth) -> None:
 
 @pytest.mark.parametrize("svc", sorted(SERVICES))
 def test_task_role_gets_ecs_exec_channels_in_previews(preview: Synth, svc: str) -> None:
-    key, _ = one(preview, "aws_kms_key", "key")
+    key_arn = compute_key_arn(preview)
     assert statements(preview, f"{svc}_task_role") == [
         {
             "sid": "EcsExecChannels",
@@ -583,7 +598,7 @@ def test_task_role_gets_ecs_exec_channels_in_previews(preview: Synth, svc: str) 
             "actions": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
             "resources": ["${aws_cloudwatch_log_group.exec_logs.arn}:log-stream:*"],
         },
-        {"sid": "EcsExecKms", "effect": "Allow", "actions": ["kms:Decrypt", "kms:GenerateDataKey"], "resources": [ref("aws_kms_key", key, "arn")]},
+        {"sid": "EcsExecKms", "effect": "Allow", "actions": ["kms:Decrypt", "kms:GenerateDataKey"], "resources": [key_arn]},
     ]
 
 
@@ -610,13 +625,13 @@ def test_roles_trust_only_this_accounts_ecs_tasks(stage: Synth) -> None:
 # -- ECR and images --------------------------------------------------------------------------
 @pytest.mark.parametrize("svc", sorted(SERVICES))
 def test_ecr_repository_is_hardened(stage: Synth, svc: str) -> None:
-    key, _ = one(stage, "aws_kms_key", "key")
+    key_arn = compute_key_arn(stage)
     repo_logical, repo = one(stage, "aws_ecr_repository", f"{svc}_repository")
     assert {k: v for k, v in repo.items() if k != "//"} == {
         "name": f"hebo-{stage.stage}/{svc}",
         "image_tag_mutability": "IMMUTABLE",
         "image_scanning_configuration": {"scan_on_push": True},
-        "encryption_configuration": [{"encryption_type": "KMS", "kms_key": ref("aws_kms_key", key, "arn")}],
+        "encryption_configuration": [{"encryption_type": "KMS", "kms_key": key_arn}],
         "force_delete": expect(stage)["force_destroy"],
     }
     _, lifecycle = one(stage, "aws_ecr_lifecycle_policy", f"{svc}_repository")
@@ -749,10 +764,10 @@ def test_dockerfile_stage_names_are_the_build_targets() -> None:
 
 # -- monitoring and outputs ------------------------------------------------------------------
 def test_alarm_topic_is_encrypted_and_email_is_optional(stage: Synth, prebuilt: Synth) -> None:
-    key, _ = one(stage, "aws_kms_key", "key")
+    key_arn = compute_key_arn(stage)
     assert without_metadata(stage.resource("compute", "aws_sns_topic", "alarms")) == {
         "name": f"hebo-{stage.stage}-alarms",
-        "kms_master_key_id": ref("aws_kms_key", key, "arn"),
+        "kms_master_key_id": key_arn,
     }
     assert stage.resources("compute", "aws_sns_topic_subscription") == {}
     assert without_metadata(prebuilt.resource("compute", "aws_sns_topic_subscription", "alarm_email")) == {
@@ -760,7 +775,10 @@ def test_alarm_topic_is_encrypted_and_email_is_optional(stage: Synth, prebuilt: 
         "protocol": "email",
         "endpoint": "oncall@example.com",
     }
-    key_policy = next(v for k, v in stage.data_sources("compute", "aws_iam_policy_document").items() if k.startswith("key_policy"))
+    # The key the topic uses lets CloudWatch alarms publish: compute's own key, or the stage key.
+    key_stack = "network" if key_arn == SHARED_STAGE_KEY else "compute"
+    key_policy = next(v for k, v in stage.data_sources(key_stack, "aws_iam_policy_document").items()
+                      if re.match(r"(key|kms)_policy", k))
     services = [s for s in key_policy["statement"] if s.get("sid") == "ServicesEncrypt"]
     assert services[0]["principals"] == [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}]
 
@@ -992,10 +1010,10 @@ def test_production_albs_are_behind_one_waf_web_acl(production: Synth) -> None:
 
 def test_production_waf_logs_blocked_and_counted_requests_to_a_kms_log_group(production: Synth) -> None:
     acl_name, _ = one(production, "aws_wafv2_web_acl", "waf")
-    key, _ = one(production, "aws_kms_key", "key")
+    key_arn = compute_key_arn(production)
     logs = production.resource("compute", "aws_cloudwatch_log_group", "waf_logs")
     assert without_metadata(logs) == {"name": "aws-waf-logs-hebo-production", "retention_in_days": 365,
-                           "kms_key_id": ref("aws_kms_key", key, "arn")}
+                           "kms_key_id": key_arn}
     _, logging = one(production, "aws_wafv2_web_acl_logging_configuration", "waf")
     assert without_metadata(logging) == {
         "resource_arn": ref("aws_wafv2_web_acl", acl_name, "arn"),

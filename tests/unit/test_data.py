@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from expectations import expect
-from synth_support import Synth
+from synth_support import Synth, stack_key
 
 from config.secrets import SECRET_NAMES
 
 KEY = "${aws_kms_key.key_F64E54E4.arn}"
+"""The data stack's own key (production); previews and dev name the network's stage key."""
 SECONDARY_KEY = "${aws_kms_key.secondary_key_0934D75E.arn}"
 CREDENTIALS_ARN = "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
 PROXY_ENDPOINT = "${aws_db_proxy.proxy_5B0EBCF1.endpoint}"
@@ -44,7 +45,7 @@ def test_primary_cluster_engine_encryption_and_tls(request: pytest.FixtureReques
     c = cluster(synth, identifier)
     assert (c["engine"], c["engine_mode"], c["engine_version"]) == ("aurora-postgresql", "provisioned", "17.5")
     assert c["database_name"] == "hebo" and c["port"] == 5432
-    assert c["storage_encrypted"] is True and c["kms_key_id"] == KEY
+    assert c["storage_encrypted"] is True and c["kms_key_id"] == stack_key(synth, KEY)
     assert c["enabled_cloudwatch_logs_exports"] == ["postgresql"]
     assert c["copy_tags_to_snapshot"] is True
     assert c["master_username"] == "heboadmin"
@@ -61,7 +62,7 @@ def test_primary_cluster_engine_encryption_and_tls(request: pytest.FixtureReques
         "log_min_error_statement": ("error", "immediate"),
     }
     logs = by(synth, "aws_cloudwatch_log_group", "name")[f"/aws/rds/cluster/{identifier}/postgresql"]
-    assert logs["kms_key_id"] == KEY
+    assert logs["kms_key_id"] == stack_key(synth, KEY)
     assert logs["retention_in_days"] == expect(synth)["log_retention_days"]
     assert any(d.startswith("aws_cloudwatch_log_group.primary_postgresql_logs") for d in c["depends_on"])
 
@@ -166,6 +167,9 @@ def test_enhanced_monitoring_role(preview: Synth) -> None:
 
 def test_kms_keys_rotate_and_protection_follows_policy(any_stage: Synth) -> None:
     keys = any_stage.resources("data", "aws_kms_key")
+    if expect(any_stage)["shared_stage_key"]:  # the network stack's stage key (test_network)
+        assert keys == {} and any_stage.resources("data", "aws_kms_alias") == {}
+        return
     assert len(keys) == (2 if expect(any_stage)["db_global_cluster"] else 1)
     for key in keys.values():
         assert key["enable_key_rotation"] is True
@@ -218,7 +222,7 @@ def test_every_secret_container_is_encrypted_and_valueless(any_stage: Synth) -> 
     assert len(secrets) == 8
     expected = expect(any_stage)
     for secret in secrets.values():
-        assert secret["kms_key_id"] == KEY
+        assert secret["kms_key_id"] == stack_key(any_stage, KEY)
         assert secret["recovery_window_in_days"] == expected["secret_recovery_window_days"]
         assert secret["lifecycle"] == {"prevent_destroy": expected["protect"]}
     for stack in any_stage.stacks.values():  # no stack ever writes a value
@@ -292,7 +296,7 @@ def test_migrator_function(request: pytest.FixtureRequest, fixture: str) -> None
     # No reservation: Lambda keeps 100 executions unreserved, so a reservation fails on accounts with a
     # quota of 10 or 50; the migrator's advisory lock already serializes runs.
     assert "reserved_concurrent_executions" not in fn
-    assert fn["kms_key_arn"] == KEY
+    assert fn["kms_key_arn"] == stack_key(synth, KEY)
     assert fn["environment"] == {
         "variables": {
             "DB_HOST": WRITER_ENDPOINT,  # never RDS Proxy: advisory locks pin proxy sessions
@@ -309,7 +313,7 @@ def test_migrator_function(request: pytest.FixtureRequest, fixture: str) -> None
     assert (synth.outdir / "stacks" / "data" / fn["filename"]).is_file()
     assert len(fn["source_code_hash"]) == 44
     logs = by(synth, "aws_cloudwatch_log_group", "name")[f"/aws/lambda/hebo-{synth.stage}-migrator"]
-    assert logs["kms_key_id"] == KEY and logs["retention_in_days"] == expect(synth)["log_retention_days"]
+    assert logs["kms_key_id"] == stack_key(synth, KEY) and logs["retention_in_days"] == expect(synth)["log_retention_days"]
     assert fn["logging_config"] == {"log_format": "Text", "log_group": "${aws_cloudwatch_log_group.migrator_logs_795BC0FB.name}"}
 
 
@@ -318,7 +322,7 @@ def test_migrator_role_reads_exactly_the_credentials_secret(preview: Synth) -> N
     permissions = docs["migrator_role_permissions_D62B6278"]
     assert [(s["sid"], s["actions"], s["resources"]) for s in permissions["statement"]] == [
         ("ReadDbCredentials", ["secretsmanager:GetSecretValue"], [CREDENTIALS_ARN]),
-        ("DecryptWithDataKey", ["kms:Decrypt"], [KEY]),
+        ("DecryptWithDataKey", ["kms:Decrypt"], [stack_key(preview, KEY)]),
     ]
     assert docs["migrator_role_trust_4AB7A0EE"]["statement"][0]["principals"] == [
         {"identifiers": ["lambda.amazonaws.com"], "type": "Service"}

@@ -127,6 +127,7 @@ MATRIX: dict[str, Row] = {
         "images stay in ECR (rollback); previews' repositories are force-deleted with them",
     ),
     "terraform_data": Row(None, STATELESS, "CloudFront invalidation (create-time only); image push ids (a new UUID per push)"),
+    "aws_ec2_instance_state": Row(None, STATELESS, "the bastion's power state; destroying it leaves the instance as it is"),
     # -- stateless: rebuilt from code ----------------------------------------------------------
     **{
         resource_type: Row(None, STATELESS, "rebuilt from code")

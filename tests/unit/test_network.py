@@ -338,6 +338,19 @@ def test_bastion_is_ssm_only(preview: Synth) -> None:
     assert role["description"] == "SSM Session Manager bastion (no SSH)"
 
 
+
+def test_bastion_is_declared_stopped(production: Synth, preview: Synth, dev: Synth) -> None:
+    """On demand: created stopped (volume cost only), started by `ops bastion start`; later
+    deploys leave the power state alone so a push never cuts an open session."""
+    assert production.resources(STACK, "aws_ec2_instance_state") == {}
+    for synth in (preview, dev):
+        (name,) = [n for n, c in synth.resources(STACK, "aws_instance").items() if c["tags"]["role"] == "bastion"]
+        assert without_metadata(synth.resource(STACK, "aws_ec2_instance_state")) == {
+            "instance_id": f"${{aws_instance.{name}.id}}",
+            "state": "stopped",
+            "lifecycle": {"ignore_changes": ["state"]},
+        }
+
 # -- security groups --------------------------------------------------------------------------
 WORLD_OPEN_ALLOWED = {("alb", 80, "0.0.0.0/0"), ("alb", 443, "0.0.0.0/0"), ("alb", 80, "::/0"), ("alb", 443, "::/0")}
 
@@ -452,15 +465,16 @@ def test_flow_logs(stage: str, retention: int, vpcs: int, request: pytest.Fixtur
     assert {c["variable"] for c in trust["statement"][0]["condition"]} == {"aws:SourceAccount", "aws:SourceArn"}
 
 
-@pytest.mark.parametrize(("stage", "protect", "window"), [("production", True, 30), ("preview", False, 7)])
-def test_network_kms_key(stage: str, protect: bool, window: int, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(("stage", "protect", "window", "purpose"),
+                         [("production", True, 30, "network"), ("preview", False, 7, "stage")])
+def test_network_kms_key(stage: str, protect: bool, window: int, purpose: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
     keys = {n: c for n, c in synth.resources(STACK, "aws_kms_key").items() if primary(c)}
     (key,) = keys.values()
     assert key["enable_key_rotation"] is True and key["deletion_window_in_days"] == window
     assert key["lifecycle"]["prevent_destroy"] is protect
     aliases = {c["name"]: c.get("provider") for c in synth.resources(STACK, "aws_kms_alias").values()}
-    expected = {f"alias/hebo-{synth.stage}-network": None}
+    expected = {f"alias/hebo-{synth.stage}-{purpose}": None}
     if expect(synth)["secondary_region_network"]:
         expected[f"alias/hebo-{synth.stage}-network-secondary"] = "aws.us_west_2"
     assert aliases == expected

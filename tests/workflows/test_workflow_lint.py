@@ -147,7 +147,11 @@ def test_no_long_lived_aws_keys_or_repository_secrets(text: str, workflow: dict[
     lowered = text.lower()
     for forbidden in ("aws_secret_access_key", "aws_access_key_id", "aws-access-key-id", "aws-secret-access-key", "aws_session_token"):
         assert forbidden not in lowered
-    assert not re.search(r"\$\{\{[^}]*\bsecrets\.", text)
+    # One repository secret, optional, and only for Infracost's pricing API (never AWS access).
+    assert set(re.findall(r"\$\{\{\s*secrets\.(\w+)\s*\}\}", text)) == {"INFRACOST_API_KEY"}
+    assert len(re.findall(r"\$\{\{[^}]*\bsecrets\.", text)) == 2
+    holders = [s["name"] for job in workflow["jobs"] for s in steps(workflow, job) if "${{ secrets." in json.dumps(s)]
+    assert holders == ["Infracost - is it configured?", "Infracost - install the CLI"]
     logins = [s for job in workflow["jobs"] for s in steps(workflow, job) if uses("aws-actions/configure-aws-credentials")(s)]
     assert len(logins) == 2
     for login in logins:
@@ -163,7 +167,7 @@ def test_every_action_is_pinned_to_a_version_tag_or_sha(workflow: dict[str, Any]
         refs = [m["uses"] for m in mappings(yaml.safe_load(path.read_text())) if "uses" in m]
         assert refs, path
         for ref in refs:
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})", ref), f"{path.name}: {ref}"
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)*@(v\d+(\.\d+){0,2}|[0-9a-f]{40})", ref), f"{path.name}: {ref}"
 
 
 # -- the stage ---------------------------------------------------------------------------------
@@ -283,13 +287,13 @@ def test_first_deploy_seeding_matches_the_catalog_and_ops(workflow: dict[str, An
 
 
 def test_pr_comment_is_updated_not_duplicated(workflow: dict[str, Any], preview: Any) -> None:
+    comments = {job: [s for s in steps(workflow, job) if uses("actions/github-script")(s)] for job in ("deploy", "destroy")}
     for job in ("deploy", "destroy"):
-        comment = steps(workflow, job)[-1]
-        assert comment["uses"].startswith("actions/github-script@")
+        (comment,) = comments[job]
         script = comment["with"]["script"]
         assert '"<!-- hebo-preview -->"' in script
         assert "github.rest.issues.listComments" in script and "github.rest.issues.updateComment" in script
-    script = steps(workflow, "deploy")[-1]["with"]["script"]
+    script = comments["deploy"][0]["with"]["script"]
     for stack, output in (("compute", "api_url"), ("compute", "gateway_url"), ("edge", "console_url")):
         assert f'url("{stack}", "{output}"' in script
         assert output in preview.stack(stack)["output"]
@@ -375,3 +379,58 @@ def test_first_deploy_without_a_template_stops_with_instructions(workflow: dict[
         env = {"PATH": "/usr/bin:/bin", "HEBO_STAGE": "pr-42", "TEMPLATE_STAGE": template}
         done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=10)
         assert done.returncode == 1 and done.stdout.startswith("::error::") and message in done.stdout
+
+
+# -- the optional Infracost comment ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "expected"), [("ico-abc", "enabled=true\n"), ("", "")])
+def test_infracost_runs_only_when_its_secret_exists(workflow: dict[str, Any], tmp_path: Path, key: str, expected: str) -> None:
+    gate = step(workflow, "deploy", "Infracost - is it configured?")
+    assert gate["id"] == "infracost" and gate["env"] == {"INFRACOST_API_KEY": "${{ secrets.INFRACOST_API_KEY }}"}
+    output = tmp_path / "github_output"
+    output.touch()
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output), "INFRACOST_API_KEY": key}
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", gate["run"]], env=env, capture_output=True, text=True, timeout=10)
+    assert (done.returncode, output.read_text()) == (0, expected)
+    for name in ("Infracost - install the CLI", "Infracost - comment the stage's monthly estimate"):
+        assert step(workflow, "deploy", name)["if"] == "steps.infracost.outputs.enabled == 'true'"
+    assert step(workflow, "deploy", "Infracost - install the CLI")["uses"] == "infracost/actions/setup@v3"
+    assert index(workflow, "deploy", uses("infracost/actions/setup")) > index(workflow, "deploy", runs("npx cdktf deploy"))
+
+
+def test_infracost_prices_a_plan_of_every_stage_stack_and_updates_one_comment(workflow: dict[str, Any], tmp_path: Path) -> None:
+    """Run the comment script against fake terraform/infracost: each stage stack planned
+    read-only (no lock) and shown as JSON, priced, combined, and one comment updated in place."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "log"
+    bin_dir.mkdir()
+    fakes = {
+        "terraform": 'echo "terraform $* pw=${TF_VAR_db_password:+set}" >> "$LOG"\n'
+                     'case "$*" in *" plan "*) touch "${1#-chdir=}/infracost.tfplan" ;; *" show "*) echo "{}" ;; esac',
+        "infracost": 'echo "infracost $*" >> "$LOG"',
+    }
+    for name, body in fakes.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    for stack in STAGE_STACKS:
+        (tmp_path / "cdktf.out" / "stacks" / stack).mkdir(parents=True)
+    script = step(workflow, "deploy", "Infracost - comment the stage's monthly estimate")["run"]
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LOG": str(log), "RUNNER_TEMP": str(tmp_path), "GITHUB_TOKEN": "ghs_x",
+           "PR_NUMBER": "42", "GITHUB_REPOSITORY": "acme/hebo-infra"}
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, done.stderr
+    t = str(tmp_path)
+    expected = []
+    for stack in STAGE_STACKS:
+        expected += [
+            f"terraform -chdir=cdktf.out/stacks/{stack} plan -input=false -lock=false -out=infracost.tfplan pw=set",
+            f"terraform -chdir=cdktf.out/stacks/{stack} show -json infracost.tfplan pw=set",
+            f"infracost breakdown --path {t}/plan-{stack}.json --format json --out-file {t}/infracost-{stack}.json",
+        ]
+    expected += [
+        f"infracost output --path {t}/infracost-*.json --format json --out-file {t}/infracost.json",
+        f"infracost comment github --path {t}/infracost.json --repo acme/hebo-infra --github-token ghs_x --pull-request 42 --behavior update",
+    ]
+    assert log.read_text().splitlines() == expected
+    assert not list((tmp_path / "cdktf.out").glob("stacks/*/infracost.tfplan"))
+    assert all((tmp_path / f"plan-{stack}.json").read_text() == "{}\n" for stack in STAGE_STACKS)
