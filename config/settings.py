@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from config.csp import parse_extra_origins
 from config.naming import Names, build_names
 from config.stage import ConfigError, StagePolicy, policy_for
 
@@ -128,6 +129,8 @@ SETTINGS: dict[str, Setting] = {
     "enable_dnssec": Setting("HEBO_ENABLE_DNSSEC", "false", _choice(("true", "false")), "Sign the hosted zone with DNSSEC (KMS key in us-east-1)."),
     "enable_caa": Setting("HEBO_ENABLE_CAA", "true", _choice(("true", "false")), "CAA records allowing only Amazon to issue certificates."),
     "caa_extra_issuers": Setting("HEBO_CAA_EXTRA_ISSUERS", "", _text, "Comma-separated CAs allowed besides Amazon (e.g. `letsencrypt.org` if the apex site uses it)."),
+    "csp_extra_origins": Setting("HEBO_CSP_EXTRA_ORIGINS", "", parse_extra_origins, "Origins the console may call besides its own, this stage's API/Gateway and Stack Auth (`connect-src`), comma-separated `https://host`; see docs/edge.md."),
+    "csp_report_only": Setting("HEBO_CSP_REPORT_ONLY", "false", _choice(("true", "false")), "Send the console's Content-Security-Policy as `…-Report-Only` (violations reported, nothing blocked): for a first rollout."),
     "caa_iodef": Setting("HEBO_CAA_IODEF", "", _optional, "Where CAs report refused requests (`mailto:security@hebo.ai`); empty: no iodef record."),
 }
 
