@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import bootstrap, secrets, zone
 from ops.aws import OpsError, UsageError, client, explain, make_session
-from config.secrets import DERIVED_SECRETS, USER_SECRET_NAMES
+from config.secrets import DERIVED_SECRETS, GENERATED_SECRETS, USER_SECRET_NAMES
 from config.settings import SETTINGS
 from config.stage import ConfigError, check_stage_syntax
 
@@ -83,6 +83,7 @@ EPILOG_SECRETS = f"""\
 Secrets live at {{app}}/{{stage}}/{{Name}} in Secrets Manager; the data stack creates them empty.
 Names: {', '.join(USER_SECRET_NAMES)}.
 {''.join(f"{d.name} is derived: ops rewrites it from {' and '.join(d.inputs)} whenever one is set.{chr(10)}" for d in DERIVED_SECRETS)}\
+{''.join(f"{g.name} is generated: set-all writes it when it has no value, `rotate {g.name}` replaces it.{chr(10)}" for g in GENERATED_SECRETS)}\
 DbUsername must equal HEBO_DB_USERNAME (default heboadmin).
 Values are never taken from the command line and never printed.
 
@@ -93,6 +94,7 @@ examples:
   python -m ops secrets set DbPassword --stage dev --from-file ./db-password.txt
   python -m ops secrets set-all --stage dev --from-env-file .env.dev --dry-run
   python -m ops secrets unset VoyageApiKey --stage pr-123
+  python -m ops secrets rotate DbAppCredentials --stage pr-123   # then invoke the migrator (docs/data.md)
 """
 
 
@@ -164,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "example:\n  python -m ops secrets set-all --stage dev --from-env-file .env.dev",
                             formatter_class=fmt)
     all_p.add_argument("--from-env-file", type=Path, required=True, metavar="FILE", help="dotenv file of Name=value lines")
+    rotate_p = ssub.add_parser("rotate", parents=[common, writes], help="replace a generated secret with a fresh random value",
+                               epilog="example:\n  python -m ops secrets rotate DbAppCredentials --stage pr-123", formatter_class=fmt)
+    rotate_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(g.name for g in GENERATED_SECRETS)}")
     return parser
 
 
@@ -207,6 +212,8 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     region = _check_region(args.region or _region_default())
     if args.action in ("set", "unset"):
         secrets.check_name(args.name, args.action)
+    if args.action == "rotate":
+        secrets.check_generated(args.name)
     if args.action == "set":
         # Validate the input before touching AWS: a typo should not need credentials to report.
         values = {args.name: secrets.clean_value(args.name, read_value(args.name, args.from_file, stdin))}
@@ -221,7 +228,10 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return secrets.list_statuses(sm, app, args.stage, out)
     if args.action == "unset":
         return secrets.unset_value(sm, app, args.stage, args.name, out, args.dry_run)
-    return secrets.set_values(sm, app, args.stage, values, out, args.dry_run, expected)
+    if args.action == "rotate":
+        return secrets.rotate_value(sm, app, args.stage, args.name, out, args.dry_run)
+    return secrets.set_values(sm, app, args.stage, values, out, args.dry_run, expected,
+                              generate_missing=args.action == "set-all")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None,

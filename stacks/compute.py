@@ -209,7 +209,7 @@ class ComputeStack(HeboStack):
             kms_key_arn=self.key.arn,
         )
         injected = [s for s in secrets_for(svc) if s.env]
-        # valueFrom may name one JSON member (PG_PASSWORD = DbCredentials' "password"); IAM takes the exact ARNs.
+        # valueFrom may name one JSON member (PG_PASSWORD = DbAppCredentials' "password"); IAM takes the exact ARNs.
         secrets = {s.env: s.value_from(data.secret_arns[s.name]) for s in injected}
         secret_arns = list(dict.fromkeys(data.secret_arns[s.name] for s in injected))
         execution_role = ServiceRole(
@@ -279,7 +279,7 @@ class ComputeStack(HeboStack):
                     "PG_HOST": data.db_endpoint,
                     "PG_PORT": str(data.db_port) if isinstance(data.db_port, int) else Token.as_string(data.db_port),
                     "PG_DATABASE": data.db_name,
-                    "PG_USER": data.db_username,
+                    "PG_USER": data.db_app_username,  # the DML-only application role, never the master
                 },
                 secrets=secrets,
                 log_group_name=logs.name,

@@ -26,7 +26,7 @@ from stacks.network import NetworkOutputs
 from config.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, SECRETS
 from config.settings import REPO_ROOT, Settings
 from config.stage import ConfigError
-from config.topology import DATABASE_NAME, POSTGRES_PORT
+from config.topology import DATABASE_NAME, DB_APP_USER, POSTGRES_PORT
 
 ENGINE_VERSION_RULE = r"17\.\d+"
 """Aurora PostgreSQL 17.x; a major upgrade is a deliberate change (parameter group family too)."""
@@ -39,7 +39,10 @@ CLUSTER_PARAMETERS = {
 }
 
 CREDENTIALS_SECRET = "DbCredentials"
-"""JSON {username, password}: what RDS Proxy and the migrator read."""
+"""JSON {username, password} of the master: what RDS Proxy and the migrator read."""
+APP_CREDENTIALS_SECRET = "DbAppCredentials"
+"""JSON {username, password} of the application role: the services' login (through RDS Proxy in
+production); the migrator reads it to create that role, so its password never passes Terraform."""
 
 PASSWORD_VARIABLE = "db_password"
 """`TF_VAR_db_password`: ephemeral, so Terraform keeps it out of state and plan files."""
@@ -64,7 +67,9 @@ class DataOutputs:
     cluster_arn: str = ""
     cluster_identifier: str = ""
     db_credentials_secret_arn: str = ""
-    """JSON {username, password}; `f"{arn}:password::"` is a valid ECS `valueFrom`."""
+    """The master's JSON {username, password} (migrator and proxy only; never the services)."""
+    db_app_username: str = DB_APP_USER
+    """The role the services log in as (`PG_USER`); its password is the `DbAppCredentials` secret."""
     migrator_function_name: str = ""
 
 
@@ -126,6 +131,7 @@ class DataStack(HeboStack):
             for s in SECRETS
         }
         credentials_arn = secrets[CREDENTIALS_SECRET].arn
+        app_credentials_arn = secrets[APP_CREDENTIALS_SECRET].arn
 
         # -- the master password: an ephemeral variable into a write-only attribute -------------
         password = TerraformVariable(
@@ -212,7 +218,7 @@ class DataStack(HeboStack):
                     name=names.db_proxy(),
                     role_name=names.iam_role("db-proxy"),
                     cluster_identifier=primary.cluster.cluster_identifier,
-                    secret_arn=credentials_arn,
+                    secret_arns={"master user (migrator)": credentials_arn, "application role (services)": app_credentials_arn},
                     kms_key_arn=key.arn,
                     region=settings.region,
                     subnet_ids=network.private_subnet_ids,
@@ -249,9 +255,12 @@ class DataStack(HeboStack):
                     "DB_PORT": str(POSTGRES_PORT),
                     "DB_NAME": DATABASE_NAME,
                     "DB_SECRET_ARN": credentials_arn,
+                    "DB_APP_SECRET_ARN": app_credentials_arn,  # the app role's password: read at run time only
+                    "DB_APP_USER": DB_APP_USER,
                 },
                 statements=[
-                    Statement(sid="ReadDbCredentials", actions=["secretsmanager:GetSecretValue"], resources=[credentials_arn]),
+                    Statement(sid="ReadDbCredentials", actions=["secretsmanager:GetSecretValue"],
+                              resources=[credentials_arn, app_credentials_arn]),
                     Statement(sid="DecryptWithDataKey", actions=["kms:Decrypt"], resources=[key.arn]),
                 ],
             ),
@@ -278,6 +287,7 @@ class DataStack(HeboStack):
             cluster_arn=primary.cluster.arn,
             cluster_identifier=primary.cluster.cluster_identifier,
             db_credentials_secret_arn=credentials_arn,
+            db_app_username=DB_APP_USER,
             migrator_function_name=migrator.function_name,
         )
         self.output("db_endpoint", endpoint, "Endpoint the services use (RDS Proxy in production, else the writer)")
