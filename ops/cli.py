@@ -16,7 +16,7 @@ from typing import Sequence, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import bootstrap, secrets, zone
+from ops import bootstrap, deploy_role, secrets, zone
 from ops.aws import OpsError, UsageError, client, explain, make_session
 from config.secrets import DERIVED_SECRETS, GENERATED_SECRETS, USER_SECRET_NAMES
 from config.settings import SETTINGS
@@ -48,6 +48,7 @@ EPILOG_MAIN = """\
 examples:
   python -m ops bootstrap --region us-east-1 --dry-run
   python -m ops zone --name hebo.ai
+  python -m ops deploy-role --github-repo hebo-ai/hebo-infra --secrets-from dev --dry-run
   python -m ops secrets list --stage pr-123
   python -m ops secrets set GroqApiKey --stage pr-123 < groq.txt
   python -m ops secrets set-all --stage production --from-env-file secrets.env
@@ -68,6 +69,19 @@ examples:
   python -m ops bootstrap --region us-east-1
   python -m ops bootstrap --region eu-west-1 --bucket acme-hebo-state --dry-run
   python -m ops bootstrap --region us-east-1 --kms-key-id arn:aws:kms:us-east-1:111122223333:key/1234abcd-...
+"""
+
+EPILOG_DEPLOY_ROLE = """\
+Creates (or converges) the GitHub Actions OIDC provider (token.actions.githubusercontent.com,
+audience sts.amazonaws.com) and the role .github/workflows/preview.yml assumes: trusted only by
+repo:<owner>/<name>:pull_request and repo:<owner>/<name>:ref:refs/heads/main, allowed to deploy
+and destroy pr-* stages (state keys pr-*/..., hebo-pr-* names, stage=pr-* tags), denied
+everything of production. Prints HEBO_PREVIEW_ROLE_ARN=... for the repository variable.
+docs/previews.md ("The deploy role") lists every permission and what AWS cannot scope.
+
+examples:
+  python -m ops deploy-role --github-repo hebo-ai/hebo-infra --dry-run
+  python -m ops deploy-role --github-repo hebo-ai/hebo-infra --secrets-from dev
 """
 
 EPILOG_ZONE = """\
@@ -131,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--kms-key-id", default=None, metavar="ARN",
                       help="customer managed KMS key ARN for SSE-KMS (bucket, with bucket key) and the table; default SSE-S3")
     boot.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
+
+    role_p = sub.add_parser("deploy-role", help="create/converge the GitHub OIDC provider and the preview deploy role",
+                            description="Create or converge the preview workflow's deploy role.",
+                            epilog=EPILOG_DEPLOY_ROLE, formatter_class=fmt)
+    role_p.add_argument("--github-repo", required=True, metavar="OWNER/NAME", help="the repository whose workflows may assume the role")
+    role_p.add_argument("--role-name", default=deploy_role.DEFAULT_ROLE_NAME, help=f"default {deploy_role.DEFAULT_ROLE_NAME}")
+    role_p.add_argument("--secrets-from", default=None, metavar="STAGE",
+                        help="stage whose secrets new previews copy (HEBO_PREVIEW_SECRETS_FROM): read-only access to hebo/STAGE/*")
+    role_p.add_argument("--region", default=None, help="region of the IAM calls (IAM is global; default: HEBO_REGION)")
+    role_p.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
 
     zone_p = sub.add_parser("zone", help="print HEBO_ZONE_ID for the existing public hosted zone",
                             description="Find the public Route 53 hosted zone the dns stack should adopt.",
@@ -200,6 +224,20 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         )
         config.validate()
         return bootstrap.run(make_session(region), config, out, dry_run=args.dry_run)
+
+    if args.command == "deploy-role":
+        region = _check_region(args.region or _region_default())
+        role_config = deploy_role.DeployRoleConfig(
+            github_repo=args.github_repo,
+            state_bucket=_env_default("state_bucket"),
+            lock_table=_env_default("state_lock_table"),
+            zone=_env_default("zone"),
+            app=_env_default("app"),
+            role_name=args.role_name,
+            secrets_from=args.secrets_from,
+        )
+        role_config.validate()
+        return deploy_role.run(make_session(region), role_config, out, dry_run=args.dry_run)
 
     if args.command == "zone":
         return zone.run(make_session(_region_default()), args.name or _env_default("zone"), out)
