@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import uuid
 from pathlib import Path
 
@@ -64,22 +63,6 @@ def sqlstate(exc: pg8000.native.DatabaseError) -> str:
     return exc.args[0]["C"]
 
 
-def with_later_migration(tmp_path: Path) -> Path:
-    """The example migrations plus a later one that creates a schema, a table and a sequence."""
-    folder = tmp_path / "m"
-    shutil.copytree(EXAMPLES, folder)
-    journal = json.loads((folder / "meta" / "_journal.json").read_text())
-    journal["entries"].append(
-        {"idx": 3, "version": "7", "when": 1763769600000, "tag": "0003_usage", "breakpoints": True}
-    )
-    (folder / "meta" / "_journal.json").write_text(json.dumps(journal))
-    (folder / "0003_usage.sql").write_text(
-        'CREATE SCHEMA "billing";\n--> statement-breakpoint\n'
-        'CREATE TABLE "billing"."usage" ("id" serial PRIMARY KEY, "tokens" integer NOT NULL);'
-    )
-    return folder
-
-
 def acl_snapshot(pg_server, database, role: AppRole) -> dict:
     """Everything that decides the role's privileges, read as the superuser."""
     admin = pg_server.admin(database)
@@ -106,9 +89,12 @@ def acl_snapshot(pg_server, database, role: AppRole) -> dict:
 
 
 def test_app_role_has_dml_on_every_table_and_nothing_more(pg_server, database, master, app_role, run_as_master,
-                                                          tmp_path):
+                                                          tmp_path, append_migration):
     run_as_master(EXAMPLES, app_role)
-    folder = with_later_migration(tmp_path)
+    # A later migration creates a schema, a table and (serial) a sequence.
+    folder = append_migration(shutil.copytree(EXAMPLES, tmp_path / "m"), "0003_usage", 1763769600000,
+                              'CREATE SCHEMA "billing";\n--> statement-breakpoint\n'
+                              'CREATE TABLE "billing"."usage" ("id" serial PRIMARY KEY, "tokens" integer NOT NULL);')
     assert run_as_master(folder, app_role).applied == ["0003_usage"]
     # A table the master creates by hand after the run (e.g. `drizzle-kit migrate`): default privileges.
     owner = pg_server.admin(database)
@@ -214,34 +200,11 @@ def test_password_is_never_in_statement_text(pg_server, database, master, run_as
 
 
 def test_concurrent_runs_apply_each_migration_once_and_converge_the_role(
-    pg_server, database, master, app_role, make_settings, tmp_path, write_migrations
+    pg_server, database, master, app_role, make_settings, race
 ):
-    folder = write_migrations(tmp_path / "m", [
-        ("0000_t", 1000, 'CREATE TABLE "events" (n int);'),
-        ("0001_data", 2000, "SELECT pg_sleep(0.3);\n--> statement-breakpoint\nINSERT INTO events VALUES (1);"),
-    ])  # fmt: skip
-    migrations = read_migrations(folder)
-    barrier = threading.Barrier(8)
-    results, errors = [], []
-
-    def worker():
-        try:
-            conn = connect(make_settings(user=master[0], password=master[1]))
-            try:
-                barrier.wait(timeout=20)
-                results.append(migrate(conn, migrations, app_role=app_role).applied)
-            finally:
-                conn.close()
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    results, errors, _ = race(make_settings(user=master[0], password=master[1]), app_role=app_role)
     assert errors == []
-    assert sorted(results) == [[]] * 7 + [["0000_t", "0001_data"]]
+    assert results == [[]] * 7 + [["0000_t", "0001_data"]]
     app = login(pg_server, database, app_role)
     assert app.run("SELECT n FROM events") == [[1]]
     app.close()
