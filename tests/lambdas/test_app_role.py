@@ -7,7 +7,6 @@ a real login, and every refusal is PostgreSQL's own SQLSTATE 42501 (insufficient
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
 from pathlib import Path

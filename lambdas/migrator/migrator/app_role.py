@@ -24,7 +24,7 @@ Each grant is preceded by the matching ``REVOKE ALL``, so a privilege granted by
 The password never appears in SQL text: a SCRAM-SHA-256 verifier is computed here (what
 ``psql``'s ``\\password`` does) and PostgreSQL stores a pre-hashed verifier as is ("If the
 presented password string is already in MD5-encrypted or SCRAM-encrypted format, then it is
-stored as-is", PostgreSQL docs, CREATE ROLE). The statement is built server-side with
+stored as-is", https://www.postgresql.org/docs/17/sql-createrole.html, ``PASSWORD``). The statement is built server-side with
 ``format('%I', …)``/``format('%L', …)`` from bound parameters, so neither the role name nor the
 verifier can inject SQL. With ``log_statement = none`` (the data stack's parameter group) the
 statement is not logged; if a slow-statement or error log ever caught it, only the verifier would
