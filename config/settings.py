@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
 from config import rules
+from config.csp import EXTRA_ORIGIN_RULE, extra_origins
 from config.naming import Names, build_names, max_stage_length
 from config.rules import Rule, optional
 from config.stage import ConfigError, StagePolicy, check_stage_syntax, policy_for
@@ -109,6 +110,8 @@ SETTINGS: dict[str, Setting] = {
     "enable_dnssec": Setting("HEBO_ENABLE_DNSSEC", "false", rules.FLAG, "Sign the hosted zone with DNSSEC (KMS key in us-east-1)."),
     "enable_caa": Setting("HEBO_ENABLE_CAA", "true", rules.FLAG, "CAA records allowing only Amazon to issue certificates."),
     "caa_extra_issuers": Setting("HEBO_CAA_EXTRA_ISSUERS", "", rules.CAA_ISSUERS, "Comma-separated CAs allowed besides Amazon (e.g. `letsencrypt.org` if the apex site uses it)."),
+    "csp_extra_origins": Setting("HEBO_CSP_EXTRA_ORIGINS", "", rules.Rule(EXTRA_ORIGIN_RULE, extra_origins), "Origins the console may call besides its own, this stage's API/Gateway and Stack Auth (`connect-src`), comma-separated `https://host`; see docs/edge.md."),
+    "csp_report_only": Setting("HEBO_CSP_REPORT_ONLY", "false", rules.FLAG, "Send the console's Content-Security-Policy as `…-Report-Only` (violations reported, nothing blocked): for a first rollout."),
     "caa_iodef": Setting("HEBO_CAA_IODEF", "", optional(rules.IODEF), "Where CAs report refused requests (`mailto:security@hebo.ai`); empty: no iodef record."),
 }
 
@@ -152,6 +155,9 @@ class Settings:
     enable_dnssec: bool
     enable_caa: bool
     caa_extra_issuers: tuple[str, ...]
+    csp_extra_origins: tuple[str, ...]
+    """Extra `connect-src` origins of the console's Content-Security-Policy."""
+    csp_report_only: bool
     caa_iodef: str | None
 
     policy: StagePolicy

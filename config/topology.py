@@ -18,6 +18,9 @@ POSTGRES_PORT = 5432
 """The port Aurora, RDS Proxy and the security group rules use."""
 DATABASE_NAME = "hebo"
 """The application database Aurora creates and the migrator and services connect to."""
+DB_APP_USER = "hebo_app"
+"""The PostgreSQL role the services log in as (`PG_USER`): DML only, created by the migrator
+(lambdas/migrator/migrator/app_role.py); its password is the `DbAppCredentials` secret."""
 HTTPS_PORT = 443
 SECURITY_GROUP_ROLES = ("alb", "service", "database", "migrator", "bastion", "db-proxy")
 """Every exportable security group role (the NAT group is internal to the network stack)."""

@@ -15,9 +15,9 @@ from typing import Sequence, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import bastion, bootstrap, secrets, zone
+from ops import bastion, bootstrap, deploy_role, secrets, zone
 from ops.aws import OpsError, UsageError, client, explain, make_session
-from config.secrets import DERIVED_SECRETS, USER_SECRET_NAMES
+from config.secrets import DERIVED_SECRETS, GENERATED_SECRETS, USER_SECRET_NAMES
 from config.settings import SETTINGS
 from config.stage import ConfigError, check_stage_syntax, policy_for
 
@@ -45,6 +45,7 @@ EPILOG_MAIN = """\
 examples:
   python -m ops bootstrap --region us-east-1 --dry-run
   python -m ops zone --name hebo.ai
+  python -m ops deploy-role --github-repo hebo-ai/hebo-infra --secrets-from dev --dry-run
   python -m ops secrets list --stage pr-123
   python -m ops secrets set GroqApiKey --stage pr-123 < groq.txt
   python -m ops secrets set-all --stage production --from-env-file secrets.env
@@ -71,6 +72,19 @@ examples:
   python -m ops bootstrap --region us-east-1 --kms-key-id arn:aws:kms:us-east-1:111122223333:key/1234abcd-...
 """
 
+EPILOG_DEPLOY_ROLE = """\
+Creates (or converges) the GitHub Actions OIDC provider (token.actions.githubusercontent.com,
+audience sts.amazonaws.com) and the role .github/workflows/preview.yml assumes: trusted only by
+repo:<owner>/<name>:pull_request and repo:<owner>/<name>:ref:refs/heads/main, allowed to deploy
+and destroy pr-* stages (state keys pr-*/..., hebo-pr-* names, stage=pr-* tags), denied
+everything of production. Prints HEBO_PREVIEW_ROLE_ARN=... for the repository variable.
+docs/previews.md ("The deploy role") lists every permission and what AWS cannot scope.
+
+examples:
+  python -m ops deploy-role --github-repo hebo-ai/hebo-infra --dry-run
+  python -m ops deploy-role --github-repo hebo-ai/hebo-infra --secrets-from dev
+"""
+
 EPILOG_ZONE = """\
 Prints HEBO_ZONE_ID=Z... when exactly one public hosted zone has that name; the dns stack then
 adopts it with an import block. Exit 1 when there is none (the dns stack will create it) or
@@ -84,6 +98,7 @@ EPILOG_SECRETS = f"""\
 Secrets live at {{app}}/{{stage}}/{{Name}} in Secrets Manager; the data stack creates them empty.
 Names: {', '.join(USER_SECRET_NAMES)}.
 {''.join(f"{d.name} is derived: ops rewrites it from {' and '.join(d.inputs)} whenever one is set.{chr(10)}" for d in DERIVED_SECRETS)}\
+{''.join(f"{g.name} is generated: set-all writes it when it has no value, `rotate {g.name}` replaces it.{chr(10)}" for g in GENERATED_SECRETS)}\
 DbUsername must equal HEBO_DB_USERNAME (default heboadmin).
 Values are never taken from the command line and never printed.
 
@@ -94,6 +109,7 @@ examples:
   python -m ops secrets set DbPassword --stage dev --from-file ./db-password.txt
   python -m ops secrets set-all --stage dev --from-env-file .env.dev --dry-run
   python -m ops secrets unset VoyageApiKey --stage pr-123
+  python -m ops secrets rotate DbAppCredentials --stage pr-123   # then invoke the migrator (docs/data.md)
 """
 
 
@@ -145,6 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="customer managed KMS key ARN for SSE-KMS (bucket, with bucket key) and the table; default SSE-S3")
     boot.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
 
+    role_p = sub.add_parser("deploy-role", help="create/converge the GitHub OIDC provider and the preview deploy role",
+                            description="Create or converge the preview workflow's deploy role.",
+                            epilog=EPILOG_DEPLOY_ROLE, formatter_class=fmt)
+    role_p.add_argument("--github-repo", required=True, metavar="OWNER/NAME", help="the repository whose workflows may assume the role")
+    role_p.add_argument("--role-name", default=deploy_role.DEFAULT_ROLE_NAME, help=f"default {deploy_role.DEFAULT_ROLE_NAME}")
+    role_p.add_argument("--secrets-from", default=None, metavar="STAGE",
+                        help="stage whose secrets new previews copy (HEBO_PREVIEW_SECRETS_FROM): read-only access to hebo/STAGE/*")
+    role_p.add_argument("--region", default=None, help="region of the IAM calls (IAM is global; default: HEBO_REGION)")
+    role_p.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
+
     zone_p = sub.add_parser("zone", help="print HEBO_ZONE_ID for the existing public hosted zone",
                             description="Find the public Route 53 hosted zone the dns stack should adopt.",
                             epilog=EPILOG_ZONE, formatter_class=fmt)
@@ -179,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "example:\n  python -m ops secrets set-all --stage dev --from-env-file .env.dev",
                             formatter_class=fmt)
     all_p.add_argument("--from-env-file", type=Path, required=True, metavar="FILE", help="dotenv file of Name=value lines")
+    rotate_p = ssub.add_parser("rotate", parents=[common, writes], help="replace a generated secret with a fresh random value",
+                               epilog="example:\n  python -m ops secrets rotate DbAppCredentials --stage pr-123", formatter_class=fmt)
+    rotate_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(g.name for g in GENERATED_SECRETS)}")
 
     bas = sub.add_parser("bastion", help="start/stop a non-production stage's SSM bastion",
                          description="Start or stop the on-demand bastion of a stage.", epilog=EPILOG_BASTION, formatter_class=fmt)
@@ -220,6 +249,20 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         config.validate()
         return bootstrap.run(make_session(region), config, out, dry_run=args.dry_run)
 
+    if args.command == "deploy-role":
+        region = _check_region(args.region or _region_default())
+        role_config = deploy_role.DeployRoleConfig(
+            github_repo=args.github_repo,
+            state_bucket=_env_default("state_bucket"),
+            lock_table=_env_default("state_lock_table"),
+            zone=_env_default("zone"),
+            app=_env_default("app"),
+            role_name=args.role_name,
+            secrets_from=args.secrets_from,
+        )
+        role_config.validate()
+        return deploy_role.run(make_session(region), role_config, out, dry_run=args.dry_run)
+
     if args.command == "zone":
         return zone.run(make_session(_region_default()), args.name or _env_default("zone"), out)
 
@@ -240,6 +283,8 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return bastion.start(ec2, client(session, "ssm", region), app, args.stage, args.timeout, out)
     if args.action in ("set", "unset"):
         secrets.check_name(args.name, args.action)
+    if args.action == "rotate":
+        secrets.check_generated(args.name)
     if args.action == "set":
         # Validate the input before touching AWS: a typo should not need credentials to report.
         values = {args.name: secrets.clean_value(args.name, read_value(args.name, args.from_file, stdin))}
@@ -254,7 +299,10 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return secrets.list_statuses(sm, app, args.stage, out)
     if args.action == "unset":
         return secrets.unset_value(sm, app, args.stage, args.name, out, args.dry_run)
-    return secrets.set_values(sm, app, args.stage, values, out, args.dry_run, expected)
+    if args.action == "rotate":
+        return secrets.rotate_value(sm, app, args.stage, args.name, out, args.dry_run)
+    return secrets.set_values(sm, app, args.stage, values, out, args.dry_run, expected,
+                              generate_missing=args.action == "set-all")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None,

@@ -268,7 +268,7 @@ class ComputeStack(HeboStack):
         display = service_display_name(svc)
         domain = names.domain(svc)
         injected = [s for s in secrets_for(svc) if s.env]
-        # valueFrom may name one JSON member (PG_PASSWORD = DbCredentials' "password"); IAM takes the exact ARNs.
+        # valueFrom may name one JSON member (PG_PASSWORD = DbAppCredentials' "password"); IAM takes the exact ARNs.
         repositories = [self.repositories[svc].arn]
         if settings.image_mode == "prebuilt" and (external := ecr_repository_arn(image, self._partition)):
             repositories.append(external)
@@ -358,5 +358,5 @@ class ComputeStack(HeboStack):
             "PG_HOST": data.db_endpoint,
             "PG_PORT": str(data.db_port) if isinstance(data.db_port, int) else Token.as_string(data.db_port),
             "PG_DATABASE": data.db_name,
-            "PG_USER": data.db_username,
+            "PG_USER": data.db_app_username,  # the DML-only application role, never the master
         }

@@ -25,7 +25,7 @@ from stacks.network import NetworkOutputs
 from config.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, SECRETS
 from config.settings import REPO_ROOT, Settings
 from config.stage import ConfigError
-from config.topology import DATABASE_NAME, POSTGRES_PORT
+from config.topology import DATABASE_NAME, DB_APP_USER, POSTGRES_PORT
 
 CLUSTER_PARAMETERS = {
     "rds.force_ssl": "1",  # no plaintext connections, whoever connects
@@ -35,7 +35,10 @@ CLUSTER_PARAMETERS = {
 }
 
 CREDENTIALS_SECRET = "DbCredentials"
-"""JSON {username, password}: what RDS Proxy and the migrator read."""
+"""JSON {username, password} of the master: what RDS Proxy and the migrator read."""
+APP_CREDENTIALS_SECRET = "DbAppCredentials"
+"""JSON {username, password} of the application role: the services' login (through RDS Proxy in
+production); the migrator reads it to create that role, so its password never passes Terraform."""
 
 PASSWORD_VARIABLE = "db_password"
 """`TF_VAR_db_password`: ephemeral, so Terraform keeps it out of state and plan files."""
@@ -60,7 +63,9 @@ class DataOutputs:
     cluster_arn: str = ""
     cluster_identifier: str = ""
     db_credentials_secret_arn: str = ""
-    """JSON {username, password}; `f"{arn}:password::"` is a valid ECS `valueFrom`."""
+    """The master's JSON {username, password} (migrator and proxy only; never the services)."""
+    db_app_username: str = DB_APP_USER
+    """The role the services log in as (`PG_USER`); its password is the `DbAppCredentials` secret."""
     migrator_function_name: str = ""
 
 
@@ -109,6 +114,7 @@ class DataStack(HeboStack):
         )
         self.secrets = self._create_secrets()
         self.credentials_arn = self.secrets[CREDENTIALS_SECRET].arn
+        self.app_credentials_arn = self.secrets[APP_CREDENTIALS_SECRET].arn
         password = self._create_password_variable()
         self.monitoring_role = self._create_monitoring_role()
         global_cluster = self._create_global_cluster()
@@ -129,6 +135,7 @@ class DataStack(HeboStack):
             cluster_arn=self.primary.cluster.arn,
             cluster_identifier=self.primary.cluster.cluster_identifier,
             db_credentials_secret_arn=self.credentials_arn,
+            db_app_username=DB_APP_USER,
             migrator_function_name=self.migrator.function_name,
         )
         self._create_outputs()
@@ -251,7 +258,7 @@ class DataStack(HeboStack):
                 name=self.names.db_proxy(),
                 role_name=self.names.iam_role("db-proxy"),
                 cluster_identifier=primary.cluster.cluster_identifier,
-                secret_arn=self.credentials_arn,
+                secret_arns={"master user (migrator)": self.credentials_arn, "application role (services)": self.app_credentials_arn},
                 kms_key_arn=self.key.arn,
                 region=self.settings.region,
                 subnet_ids=network.private_subnet_ids,
@@ -291,9 +298,12 @@ class DataStack(HeboStack):
                     "DB_PORT": str(POSTGRES_PORT),
                     "DB_NAME": DATABASE_NAME,
                     "DB_SECRET_ARN": credentials_arn,
+                    "DB_APP_SECRET_ARN": self.app_credentials_arn,  # the app role's password: read at run time only
+                    "DB_APP_USER": DB_APP_USER,
                 },
                 statements=[
-                    Statement(sid="ReadDbCredentials", actions=["secretsmanager:GetSecretValue"], resources=[credentials_arn]),
+                    Statement(sid="ReadDbCredentials", actions=["secretsmanager:GetSecretValue"],
+                              resources=[credentials_arn, self.app_credentials_arn]),
                     Statement(sid="DecryptWithDataKey", actions=["kms:Decrypt"], resources=[self.key.arn]),
                 ],
             ),

@@ -23,8 +23,10 @@ from modules.static_site.distribution import SiteDistribution, SiteDistributionP
 from modules.static_site.invalidation import Invalidation, InvalidationProps
 from stacks.base import HeboStack
 from stacks.dns import DnsOutputs
+from config.csp import console_csp, inline_script_hashes
 from config.secrets import SECRETS
 from config.settings import Settings
+from config.topology import SERVICES
 
 RUNTIME_CONFIG_KEY = "config.json"
 PUBLISHABLE_CONFIG = {
@@ -120,6 +122,12 @@ class EdgeStack(HeboStack):
                 router_function_name=names.cloudfront("console-spa-router"),
                 headers_policy_name=names.cloudfront("console-security-headers"),
                 router_code=spa_router_code(),
+                content_security_policy=console_csp(
+                    api_origins=[f"https://{names.domain(svc)}" for svc in SERVICES],
+                    extra_origins=settings.csp_extra_origins,
+                    script_hashes=inline_script_hashes(settings.console_build_dir),
+                ),
+                content_security_policy_report_only=settings.csp_report_only,
             ),
         )
 

@@ -8,7 +8,7 @@ where the database runs all the time anyway.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from modules.cdk import Construct, aws
 from modules.iam import Condition, ServiceRole, ServiceRoleProps, Statement
@@ -19,10 +19,13 @@ class DatabaseProxyProps:
     name: str
     role_name: str
     cluster_identifier: str
-    secret_arn: str
-    """Secret whose value is JSON `{"username": ..., "password": ...}` (the only shape RDS Proxy reads)."""
+    secret_arns: Mapping[str, str]
+    """`{description: secret ARN}`, one auth entry (database login) each; every value is JSON
+    `{"username": ..., "password": ...}`, the only shape RDS Proxy reads. The proxy accepts a client
+    only as one of these users and logs in to the database as that same user (AWS, "Setting up
+    database credentials in AWS Secrets Manager for RDS Proxy")."""
     kms_key_arn: str
-    """Key of that secret; the role may decrypt with it only through Secrets Manager."""
+    """Key of those secrets; the role may decrypt with it only through Secrets Manager."""
     region: str
     subnet_ids: Sequence[str]
     security_group_ids: Sequence[str]
@@ -45,9 +48,9 @@ class DatabaseProxy(Construct):
             ServiceRoleProps(
                 name=props.role_name,
                 service="rds.amazonaws.com",
-                description=f"RDS Proxy {props.name} reads its one credentials secret",
+                description=f"RDS Proxy {props.name} reads its credentials secrets",
                 statements=[
-                    Statement(sid="ReadCredentials", actions=["secretsmanager:GetSecretValue"], resources=[props.secret_arn]),
+                    Statement(sid="ReadCredentials", actions=["secretsmanager:GetSecretValue"], resources=list(props.secret_arns.values())),
                     Statement(
                         sid="DecryptCredentials",
                         actions=["kms:Decrypt"],
@@ -80,9 +83,10 @@ class DatabaseProxy(Construct):
                     auth_scheme="SECRETS",
                     iam_auth="DISABLED",
                     client_password_auth_type="POSTGRES_SCRAM_SHA_256",
-                    secret_arn=props.secret_arn,
-                    description="master user credentials",
+                    secret_arn=arn,
+                    description=description,
                 )
+                for description, arn in props.secret_arns.items()
             ],
             provider=provider,
         )

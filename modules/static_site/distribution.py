@@ -38,9 +38,21 @@ class SiteDistributionProps:
     headers_policy_name: str
     router_code: str
     """JavaScript of the viewer-request function (cloudfront-js-2.0)."""
+    content_security_policy: str | None = None
+    """`Content-Security-Policy` value sent with every response (overriding the origin's); None: none.
+    CloudFront caps it at 1,783 characters (docs: CloudFront quotas, response headers policies)."""
+    content_security_policy_report_only: bool = False
+    """Send the policy as `Content-Security-Policy-Report-Only` instead: browsers report violations
+    (developer console) and block nothing, for a first rollout."""
     default_root_object: str = "index.html"
     minimum_protocol_version: str = "TLSv1.2_2021"
     cache_policy_id: str = CACHING_OPTIMIZED_POLICY_ID
+
+
+CSP_MAX_CHARS = 1783
+"""CloudFront: maximum length of the Content-Security-Policy header value in a response headers policy
+(https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html)."""
+REPORT_ONLY_HEADER = "Content-Security-Policy-Report-Only"
 
 
 class SiteDistribution(Construct):
@@ -48,6 +60,11 @@ class SiteDistribution(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: SiteDistributionProps) -> None:
         super().__init__(scope, construct_id)
+        csp = props.content_security_policy
+        if csp is not None and not 0 < len(csp) <= CSP_MAX_CHARS:
+            raise ValueError(f"{construct_id}: content_security_policy must be 1-{CSP_MAX_CHARS} characters, got {len(csp)}")
+        enforced = csp if csp is not None and not props.content_security_policy_report_only else None
+        reported = csp if csp is not None and props.content_security_policy_report_only else None
         self.origin_access_control = aws.cloudfront_origin_access_control.CloudfrontOriginAccessControl(
             self,
             "origin_access_control",
@@ -70,7 +87,9 @@ class SiteDistribution(Construct):
             self,
             "security_headers",
             name=props.headers_policy_name,
-            comment="HSTS, nosniff, no framing, strict referrer",
+            comment="HSTS, nosniff, no framing, strict referrer" + (
+                "" if csp is None else ", CSP (report-only)" if reported else ", CSP"
+            ),
             security_headers_config=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfig(
                 strict_transport_security=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
                     access_control_max_age_sec=HSTS_TWO_YEARS, include_subdomains=True, preload=True, override=True
@@ -82,6 +101,25 @@ class SiteDistribution(Construct):
                 referrer_policy=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy(
                     referrer_policy="strict-origin-when-cross-origin", override=True
                 ),
+                content_security_policy=(
+                    _rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicy(
+                        content_security_policy=enforced, override=True
+                    )
+                    if enforced
+                    else None
+                ),
+            ),
+            # Report-only has no slot among the security headers: it is a custom header.
+            custom_headers_config=(
+                _rhp.CloudfrontResponseHeadersPolicyCustomHeadersConfig(
+                    items=[
+                        _rhp.CloudfrontResponseHeadersPolicyCustomHeadersConfigItems(
+                            header=REPORT_ONLY_HEADER, value=reported, override=True
+                        )
+                    ]
+                )
+                if reported
+                else None
             ),
         )
         self.distribution = _cf.CloudfrontDistribution(

@@ -344,3 +344,79 @@ def write_folder(folder: Path, migrations: list[tuple[str, int, str | bytes]]) -
 def write_migrations():
     """The ``write_folder`` helper as a fixture (test modules do not import conftest)."""
     return write_folder
+
+
+RACE_MIGRATIONS = [
+    ("0000_t", 1000, 'CREATE TABLE "events" (n int);'),
+    # A plain INSERT duplicates if run twice; the sleep keeps every runner in flight at once.
+    ("0001_data", 2000, "SELECT pg_sleep(0.3);\n--> statement-breakpoint\nINSERT INTO events VALUES (1);"),
+]
+
+
+def _run_concurrently(count: int, job) -> tuple[list, list]:
+    """Run `job(barrier)` in `count` threads released together; return (results, errors)."""
+    import threading
+
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def worker() -> None:
+        try:
+            results.append(job(barrier))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results, errors
+
+
+@pytest.fixture
+def race(tmp_path: Path):
+    """`race(connect_settings, **migrate_kwargs)`: 8 runners migrate RACE_MIGRATIONS at once.
+
+    Returns (sorted applied lists, errors, folder); each runner connects first, then waits at a
+    barrier so all eight contend for the advisory lock together."""
+    from migrator.connect import connect
+    from migrator.journal import read_migrations
+    from migrator.runner import migrate
+
+    folder = write_folder(tmp_path / "race", RACE_MIGRATIONS)
+    migrations = read_migrations(folder)
+
+    def run(settings, **kwargs):
+        def job(barrier):
+            conn = connect(settings)
+            try:
+                barrier.wait(timeout=20)
+                return migrate(conn, migrations, **kwargs).applied
+            finally:
+                conn.close()
+
+        results, errors = _run_concurrently(8, job)
+        return sorted(results), errors, folder
+
+    return run
+
+
+def append_to_journal(folder: Path, tag: str, when: int, sql: str) -> Path:
+    """Add one migration after the existing journal entries (as drizzle-kit generate does)."""
+    import json
+
+    path = folder / "meta" / "_journal.json"
+    journal = json.loads(path.read_text())
+    journal["entries"].append(
+        {"idx": len(journal["entries"]), "version": "7", "when": when, "tag": tag, "breakpoints": True}
+    )
+    path.write_text(json.dumps(journal))
+    (folder / f"{tag}.sql").write_text(sql)
+    return folder
+
+
+@pytest.fixture
+def append_migration():
+    """The ``append_to_journal`` helper as a fixture."""
+    return append_to_journal

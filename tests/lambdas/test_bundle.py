@@ -102,13 +102,16 @@ def test_bundle_runs_on_its_own(two_builds, tmp_path, pg_server, database):
     script = f"""
 import json, os, sys
 sys.path.insert(0, {str(root)!r})
-os.environ.update(DB_SECRET_ARN="arn:test", DB_HOST={pg_server.host!r},
+os.environ.update(DB_SECRET_ARN="arn:test", DB_APP_SECRET_ARN="arn:app", DB_APP_USER="app_{database}",
+                  DB_HOST={pg_server.host!r},
                   DB_PORT="{pg_server.port}", DB_NAME={database!r},
                   CA_BUNDLE={str(pg_server.ca_file)!r})
 import pg8000
 from migrator.handler import lambda_handler
 class Secrets:
     def get_secret_value(self, SecretId):
+        if SecretId == "arn:app":  # the application role: SCRAM verifier computed by the bundled scramp
+            return {{"SecretString": json.dumps({{"username": "app_{database}", "password": "app-pw"}})}}
         return {{"SecretString": json.dumps({{"username": {pg_server.user!r},
                                              "password": {pg_server.password!r}}})}}
 out = lambda_handler({{}}, None, secrets_client=Secrets())
@@ -121,3 +124,4 @@ print(json.dumps({{"pg8000": pg8000.__file__, "out": out}}))
     assert result["pg8000"].startswith(str(root))
     assert result["out"]["applied"] == ["0000_initial_agents", "0001_branches",
                                         "0002_agent_slug_index"]
+    assert result["out"]["app_role"] == f"app_{database}"

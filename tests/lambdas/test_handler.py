@@ -46,7 +46,13 @@ def lambda_env(pg_server, database, secrets, monkeypatch, request):
         SecretString=json.dumps({"username": pg_server.user, "password": pg_server.password,
                                  "engine": "postgres"}),
     )["ARN"]  # fmt: skip
-    env = {"DB_SECRET_ARN": arn, "DB_HOST": pg_server.host, "DB_PORT": str(pg_server.port),
+    app_user = f"app_{database}"
+    app_arn = secrets.create_secret(
+        Name=f"hebo/test/app-{database}",
+        SecretString=json.dumps({"username": app_user, "password": "app-password-1"}),
+    )["ARN"]
+    env = {"DB_SECRET_ARN": arn, "DB_APP_SECRET_ARN": app_arn, "DB_APP_USER": app_user,
+           "DB_HOST": pg_server.host, "DB_PORT": str(pg_server.port),
            "DB_NAME": database, "MIGRATIONS_DIR": str(EXAMPLES),
            "CA_BUNDLE": str(pg_server.ca_file)}  # fmt: skip
     for key, value in env.items():
@@ -60,8 +66,9 @@ def test_dry_run_then_migrate_then_noop(pg_server, database, lambda_env, secrets
     assert dry["pending"] == TAGS and dry["applied"] == [] and dry["dry_run"] is True
 
     summary = lambda_handler({}, None, secrets_client=secrets)
-    assert set(summary) == {"applied", "skipped", "duration_ms"}
+    assert set(summary) == {"applied", "skipped", "duration_ms", "app_role"}
     assert summary["applied"] == TAGS and summary["skipped"] == 0
+    assert summary["app_role"] == lambda_env["DB_APP_USER"]
     assert isinstance(summary["duration_ms"], int) and summary["duration_ms"] >= 0
     assert json.dumps(summary) in caplog.text  # the summary is logged as JSON
 
@@ -102,6 +109,28 @@ def test_drift_fails_the_invocation_and_override_allows_it(
         lambda_handler({}, None, secrets_client=secrets)
     result = lambda_handler({"allow_drift": True}, None, secrets_client=secrets)
     assert result["applied"] == ["0001_b"] and result["drift"] == ["0000_a.sql"]
+
+
+def test_app_role_comes_from_its_secret_and_logs_in(pg_server, database, lambda_env, secrets):
+    import pg8000.native
+
+    lambda_handler({}, None, secrets_client=secrets)
+    app = pg8000.native.Connection(lambda_env["DB_APP_USER"], password="app-password-1", host=pg_server.host,
+                                   port=pg_server.port, database=database)
+    assert app.run("SELECT count(*) FROM agents") == [[0]]
+    app.close()
+
+
+def test_app_secret_username_must_be_the_configured_role(lambda_env, secrets, monkeypatch):
+    arn = secrets.create_secret(Name="hebo/test/app-other",
+                                SecretString=json.dumps({"username": "someone_else", "password": "hunter2-app"}))["ARN"]
+    monkeypatch.setenv("DB_APP_SECRET_ARN", arn)
+    with pytest.raises(ConfigError, match=r"has username 'someone_else' but the services log in as 'app_t_") as info:
+        lambda_handler({}, None, secrets_client=secrets)
+    assert "hunter2-app" not in str(info.value)
+    monkeypatch.delenv("DB_APP_USER")
+    with pytest.raises(ConfigError, match="DB_APP_USER is required"):
+        lambda_handler({}, None, secrets_client=secrets)
 
 
 def test_bad_secret_shape_names_the_secret_not_its_value(lambda_env, secrets, monkeypatch):

@@ -70,19 +70,13 @@ def test_rerun_applies_nothing(pg_server, database, make_settings):
     assert rows(pg_server, database) == expected_rows(EXAMPLES)
 
 
-def test_appended_migration_runs_alone(pg_server, database, make_settings, tmp_path):
+def test_appended_migration_runs_alone(pg_server, database, make_settings, tmp_path, append_migration):
     folder = tmp_path / "m"
     shutil.copytree(EXAMPLES, folder)
     run(make_settings, folder)
-    journal = json.loads((folder / "meta" / "_journal.json").read_text())
-    journal["entries"].append(
-        {"idx": 3, "version": "7", "when": 1763769600000, "tag": "0003_seed", "breakpoints": True}
-    )
-    (folder / "meta" / "_journal.json").write_text(json.dumps(journal))
     # Would fail if 0000 ran again (agents exists) and duplicates rows if 0003 ran twice.
-    (folder / "0003_seed.sql").write_text(
-        "INSERT INTO agents (slug, name, created_by) VALUES ('demo', 'Demo', 'seed');"
-    )
+    append_migration(folder, "0003_seed", 1763769600000,
+                     "INSERT INTO agents (slug, name, created_by) VALUES ('demo', 'Demo', 'seed');")
     result = run(make_settings, folder)
     assert result.applied == ["0003_seed"]
     assert result.skipped == 3
@@ -157,37 +151,10 @@ def test_unapplied_migration_older_than_newest_is_refused(
     assert tables(pg_server, database) == ["a", "c"]
 
 
-def test_concurrent_runners_apply_each_migration_once(
-    pg_server, database, make_settings, tmp_path, write_migrations
-):
-    folder = write_migrations(tmp_path / "m", [
-        ("0000_t", 1000, 'CREATE TABLE "events" (n int);'),
-        # A plain INSERT duplicates if run twice; the sleep keeps every runner in flight at once.
-        ("0001_data", 2000,
-         "SELECT pg_sleep(0.3);\n--> statement-breakpoint\nINSERT INTO events VALUES (1);"),
-    ])  # fmt: skip
-    migrations = read_migrations(folder)
-    barrier = threading.Barrier(8)
-    results, errors = [], []
-
-    def worker():
-        try:
-            conn = connect(make_settings())
-            try:
-                barrier.wait(timeout=20)
-                results.append(migrate(conn, migrations).applied)
-            finally:
-                conn.close()
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+def test_concurrent_runners_apply_each_migration_once(pg_server, database, make_settings, race):
+    results, errors, folder = race(make_settings())
     assert errors == []
-    assert sorted(results) == [[]] * 7 + [["0000_t", "0001_data"]]
+    assert results == [[]] * 7 + [["0000_t", "0001_data"]]
     conn = pg_server.admin(database)
     assert conn.run("SELECT n FROM events") == [[1]]
     conn.close()

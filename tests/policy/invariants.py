@@ -11,7 +11,7 @@ import fnmatch
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from policy.dockerfile import EXEC_LOGGING_TOOLS, parse, stage_tools, target_stage
 from synth_support import parse_jsonencode
@@ -784,4 +784,44 @@ def check_backends_and_terraform_version(stacks: Stacks, lock_table_opted_in: bo
         for name, block in body.get("data", {}).get("terraform_remote_state", {}).items():
             if "dynamodb_table" in (block.get("config") or {}):
                 problems.append(f"{stack}: terraform_remote_state.{name} carries dynamodb_table (breaks cdktf output parsing)")
+    return problems
+
+
+# --- services never hold the database master's credentials -------------------------------------
+REMOTE_REF_ANYWHERE = re.compile(r"\$\{data\.terraform_remote_state\.cross-stack-reference-input-[a-z]+\.outputs\.[A-Za-z0-9_.-]+\}")
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def secrets_referenced(stacks: Stacks, stack: str) -> list[str]:
+    """Names of the Secrets Manager secrets `stack` references anywhere (resources, data sources,
+    locals, outputs), following cross-stack outputs; embedded references (`${…}:password::`) count."""
+    found: list[str] = []
+    body = stacks.get(stack, {})
+    for text in _strings({k: v for k, v in body.items() if k in ("resource", "data", "locals", "output")}):
+        for reference in REMOTE_REF_ANYWHERE.findall(text) + ([text] if REF.match(text) else []):
+            target = resolve_ref(stacks, stack, reference)
+            if target and target[1] == "aws_secretsmanager_secret":
+                config = stacks[target[0]]["resource"]["aws_secretsmanager_secret"][target[2]]
+                found.append(str(config.get("name")))
+    return found
+
+
+def check_no_master_secret(stacks: Stacks, stack: str, master_names: Iterable[str]) -> list[str]:
+    """`stack` (compute: the services) references no master credential secret, by reference or by name."""
+    masters = tuple(master_names)
+    problems = [f"{stack} references the master credential secret {name}"
+                for name in secrets_referenced(stacks, stack) if name.rsplit("/", 1)[-1] in masters]
+    raw = json.dumps(stacks.get(stack, {}))
+    problems += [f"{stack} names the master credential secret {m} literally"
+                 for m in masters if re.search(rf"[/_]{m}", raw)]
     return problems

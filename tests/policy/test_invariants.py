@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
+
+from config.secrets import MASTER_SECRET_NAMES
 
 from policy import invariants as inv
 from policy.conftest import STAGE_LABELS, stacks_on_disk
@@ -61,6 +65,25 @@ def test_hosted_zone_is_protected_in_every_stage(stage) -> None:
     _, stacks = stage
     problems = [p for p in inv.check_protected({"dns": stacks["dns"]})]
     assert not problems, "\n" + _report(problems)
+
+
+def test_services_never_reference_a_master_credential_secret(stage) -> None:
+    """The compute stack (both services) reads only the application role's secret, never the master's."""
+    synth, stacks = stage
+    problems = inv.check_no_master_secret(stacks, "compute", MASTER_SECRET_NAMES)
+    assert not problems, "\n" + _report(problems)
+    referenced = inv.secrets_referenced(stacks, "compute")
+    assert f"hebo/{synth.stage}/DbAppCredentials" in referenced  # the rule met real secret references
+    # ...and it catches one: point a copy's task definition back at the master's JSON secret.
+    broken = copy.deepcopy(dict(stacks))
+    tasks = broken["compute"]["resource"]["aws_ecs_task_definition"]
+    name = next(iter(tasks))
+    tasks[name]["container_definitions"] = tasks[name]["container_definitions"].replace(
+        "secret_DbAppCredentialsarn", "secret_DbCredentialsarn")
+    broken["data"]["output"]["cross-stack-output-aws_secretsmanager_secretsecret_DbCredentialsarn"] = {
+        "value": "${aws_secretsmanager_secret.secret_DbCredentials.arn}"}  # what cdktf would export for it
+    assert any("references the master credential secret hebo/" in p and p.endswith("/DbCredentials")
+               for p in inv.check_no_master_secret(broken, "compute", MASTER_SECRET_NAMES))
 
 
 def test_invariants_have_something_to_check(stage) -> None:

@@ -13,7 +13,7 @@ from synth_support import SHARED_STAGE_KEY, Synth, parse_jsonencode, ref, withou
 
 from modules.service.image import context_hash, dockerfile_stage_names, ecr_repository_arn
 from stacks.compute import require_dockerfiles
-from config.secrets import secrets_for
+from config.secrets import MASTER_SECRET_NAMES, secrets_for
 from config.stage import ConfigError
 
 SERVICES = {"api": ("HeboApiService", 3001), "gateway": ("HeboGatewayService", 3002)}
@@ -22,9 +22,9 @@ DOMAINS = {
     "pr-42": {"api": "pr-42.dev.api.hebo.ai", "gateway": "pr-42.dev.gateway.hebo.ai"},
 }
 EXPECTED_SECRET_ENV = {
-    "api": {"PG_PASSWORD": "DbCredentials", "STACK_SECRET_SERVER_KEY": "StackSecretServerKey", "VITE_STACK_PROJECT_ID": "StackProjectId"},
+    "api": {"PG_PASSWORD": "DbAppCredentials", "STACK_SECRET_SERVER_KEY": "StackSecretServerKey", "VITE_STACK_PROJECT_ID": "StackProjectId"},
     "gateway": {
-        "PG_PASSWORD": "DbCredentials",
+        "PG_PASSWORD": "DbAppCredentials",
         "STACK_SECRET_SERVER_KEY": "StackSecretServerKey",
         "VITE_STACK_PROJECT_ID": "StackProjectId",
         "GROQ_API_KEY": "GroqApiKey",
@@ -186,7 +186,7 @@ def test_container_environment_is_exact_and_secret_free(stage: Synth, svc: str) 
     assert env["LOG_LEVEL"] == expect(stage)["log_level"]
     assert env["NO_COLOR"] == "1"
     assert env["PG_PORT"] == "5432" and env["PG_DATABASE"] == "hebo"
-    assert re.fullmatch(r"[a-z_][a-z0-9_]*", env["PG_USER"]), env["PG_USER"]
+    assert env["PG_USER"] == "hebo_app"  # the DML-only application role, never the master (heboadmin)
     # Through RDS Proxy where the policy has one (production), else the cluster writer.
     endpoint = r"\$\{aws_db_proxy\.[^.]+\.endpoint\}" if expect(stage)["db_proxy"] else r"\$\{aws_rds_cluster\.[^.]+\.endpoint\}"
     assert re.fullmatch(endpoint, resolve(stage, "data", env["PG_HOST"])), env["PG_HOST"]
@@ -214,18 +214,21 @@ def test_container_secrets_reference_exactly_the_service_secrets(stage: Synth, s
 
 
 @pytest.mark.parametrize("svc", sorted(SERVICES))
-def test_pg_password_is_the_password_member_of_the_proxy_and_migrator_secret(stage: Synth, svc: str) -> None:
-    """One source of truth: services, RDS Proxy and the migrator all read DbCredentials."""
+def test_services_log_in_as_the_application_role_the_migrator_and_proxy_know(stage: Synth, svc: str) -> None:
+    """One source of truth: the services, RDS Proxy and the migrator all read DbAppCredentials."""
     value_from = {e["name"]: e["valueFrom"] for e in container(stage, svc)["secrets"]}["PG_PASSWORD"]
-    output = "cross-stack-output-aws_secretsmanager_secretsecret_DbCredentialsarn"
+    output = "cross-stack-output-aws_secretsmanager_secretsecret_DbAppCredentialsarn"
     assert value_from == f"${{{REMOTE.format(stack='data')}{output}}}:password::"
-    assert stage.stack("data")["output"][output]["value"] == "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
+    app, master = "${aws_secretsmanager_secret.secret_DbAppCredentials.arn}", "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
+    assert stage.stack("data")["output"][output]["value"] == app
     (function,) = stage.resources("data", "aws_lambda_function").values()
-    assert function["environment"]["variables"]["DB_SECRET_ARN"] == "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
+    variables = function["environment"]["variables"]
+    assert (variables["DB_SECRET_ARN"], variables["DB_APP_SECRET_ARN"], variables["DB_APP_USER"]) == (master, app, "hebo_app")
     proxies = stage.resources("data", "aws_db_proxy")
     assert len(proxies) == (1 if expect(stage)["db_proxy"] else 0)
     for proxy in proxies.values():
-        assert [a["secret_arn"] for a in proxy["auth"]] == ["${aws_secretsmanager_secret.secret_DbCredentials.arn}"]
+        assert [(a["description"], a["secret_arn"]) for a in proxy["auth"]] == [
+            ("master user (migrator)", master), ("application role (services)", app)]
     assert "DbPassword" not in json.dumps(container(stage, svc))
 
 
@@ -551,11 +554,12 @@ def test_execution_role_reads_exactly_its_secrets(stage: Synth, svc: str) -> Non
     assert found["PullImage"]["resources"] == [ref("aws_ecr_repository", repo, "arn")]
     assert found["WriteLogs"]["resources"] == [f"${{aws_cloudwatch_log_group.{svc}_logs.arn}}:log-stream:*"]
     assert found["ReadSecrets"]["actions"] == ["secretsmanager:GetSecretValue"]
-    # Exact ARNs (IAM does not take ECS's `:password::` suffix), each secret once: DbCredentials, not DbPassword.
+    # Exact ARNs (IAM does not take ECS's `:password::` suffix), each secret once: the app role's, no master secret.
     assert all(re.fullmatch(r"\$\{[^}]+\}", r) for r in found["ReadSecrets"]["resources"]), found["ReadSecrets"]
     names = sorted(secret_name(stage, r) for r in found["ReadSecrets"]["resources"])
     assert names == sorted(f"hebo/{stage.stage}/{n}" for n in EXPECTED_SECRET_ENV[svc].values())
-    assert f"hebo/{stage.stage}/DbCredentials" in names and f"hebo/{stage.stage}/DbPassword" not in names
+    assert f"hebo/{stage.stage}/DbAppCredentials" in names
+    assert not {f"hebo/{stage.stage}/{m}" for m in MASTER_SECRET_NAMES} & set(names)
     decrypt = found["DecryptSecrets"]
     assert decrypt["actions"] == ["kms:Decrypt"]
     (key_ref,) = decrypt["resources"]

@@ -17,6 +17,7 @@ KEY = "${aws_kms_key.key_F64E54E4.arn}"
 """The data stack's own key (production); previews and dev name the network's stage key."""
 SECONDARY_KEY = "${aws_kms_key.secondary_key_0934D75E.arn}"
 CREDENTIALS_ARN = "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
+APP_CREDENTIALS_ARN = "${aws_secretsmanager_secret.secret_DbAppCredentials.arn}"
 PROXY_ENDPOINT = "${aws_db_proxy.proxy_5B0EBCF1.endpoint}"
 WRITER_ENDPOINT = "${aws_rds_cluster.primary_cluster_1167B7A8.endpoint}"
 NETWORK = "${data.terraform_remote_state.cross-stack-reference-input-network.outputs."
@@ -219,7 +220,7 @@ def test_password_version_bumps_from_configuration(synth_variant) -> None:  # ty
 def test_every_secret_container_is_encrypted_and_valueless(any_stage: Synth) -> None:
     secrets = by(any_stage, "aws_secretsmanager_secret", "name")
     assert sorted(secrets) == sorted(f"hebo/{any_stage.stage}/{n}" for n in SECRET_NAMES)
-    assert len(secrets) == 8
+    assert len(secrets) == 9
     expected = expect(any_stage)
     for secret in secrets.values():
         assert secret["kms_key_id"] == stack_key(any_stage, KEY)
@@ -243,14 +244,16 @@ def test_production_proxy(production: Synth) -> None:
     assert proxy["name"] == "hebo-production-db-proxy"
     assert proxy["engine_family"] == "POSTGRESQL"
     assert proxy["require_tls"] is True and proxy["debug_logging"] is False
+    # Two logins: the master (the migrator connects through the proxy) and the services' application role.
     assert proxy["auth"] == [
         {
             "auth_scheme": "SECRETS",
             "client_password_auth_type": "POSTGRES_SCRAM_SHA_256",
-            "description": "master user credentials",
+            "description": description,
             "iam_auth": "DISABLED",
-            "secret_arn": CREDENTIALS_ARN,
+            "secret_arn": arn,
         }
+        for description, arn in [("master user (migrator)", CREDENTIALS_ARN), ("application role (services)", APP_CREDENTIALS_ARN)]
     ]
     assert len(proxy["vpc_security_group_ids"]) == 1 and "security_groups_db_proxy" in remote(proxy["vpc_security_group_ids"][0])
     assert len(proxy["vpc_subnet_ids"]) == 2
@@ -266,7 +269,7 @@ def test_production_proxy(production: Synth) -> None:
     assert role["assume_role_policy"] == "${data.aws_iam_policy_document.proxy_role_trust_DD309A03.json}"
     permissions = production.data_sources("data", "aws_iam_policy_document")["proxy_role_permissions_C131C23B"]
     assert [(s["actions"], s["resources"]) for s in permissions["statement"]] == [
-        (["secretsmanager:GetSecretValue"], [CREDENTIALS_ARN]),
+        (["secretsmanager:GetSecretValue"], [CREDENTIALS_ARN, APP_CREDENTIALS_ARN]),
         (["kms:Decrypt"], [KEY]),
     ]
     assert permissions["statement"][1]["condition"] == [
@@ -303,6 +306,8 @@ def test_migrator_function(request: pytest.FixtureRequest, fixture: str) -> None
             "DB_PORT": "5432",
             "DB_NAME": "hebo",
             "DB_SECRET_ARN": CREDENTIALS_ARN,
+            "DB_APP_SECRET_ARN": APP_CREDENTIALS_ARN,
+            "DB_APP_USER": "hebo_app",
         }
     }
     assert "security_groups_migrator" in remote(fn["vpc_config"]["security_group_ids"][0])
@@ -317,11 +322,11 @@ def test_migrator_function(request: pytest.FixtureRequest, fixture: str) -> None
     assert fn["logging_config"] == {"log_format": "Text", "log_group": "${aws_cloudwatch_log_group.migrator_logs_795BC0FB.name}"}
 
 
-def test_migrator_role_reads_exactly_the_credentials_secret(preview: Synth) -> None:
+def test_migrator_role_reads_exactly_the_two_credentials_secrets(preview: Synth) -> None:
     docs = preview.data_sources("data", "aws_iam_policy_document")
     permissions = docs["migrator_role_permissions_D62B6278"]
     assert [(s["sid"], s["actions"], s["resources"]) for s in permissions["statement"]] == [
-        ("ReadDbCredentials", ["secretsmanager:GetSecretValue"], [CREDENTIALS_ARN]),
+        ("ReadDbCredentials", ["secretsmanager:GetSecretValue"], [CREDENTIALS_ARN, APP_CREDENTIALS_ARN]),
         ("DecryptWithDataKey", ["kms:Decrypt"], [stack_key(preview, KEY)]),
     ]
     assert docs["migrator_role_trust_4AB7A0EE"]["statement"][0]["principals"] == [

@@ -226,11 +226,37 @@ def test_price_class_is_configurable(without_build: Synth) -> None:
     assert without_build.resource("edge", "aws_cloudfront_distribution")["price_class"] == "PriceClass_All"
 
 
-def test_security_headers_policy(stage: Synth) -> None:
+EXPECTED_CSP = {
+    stage: "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+    "font-src 'self' data:; "
+    f"connect-src 'self' https://{api} https://{gateway} https://api.stack-auth.com; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; upgrade-insecure-requests"
+    for stage, api, gateway in [
+        ("production", "api.hebo.ai", "gateway.hebo.ai"),
+        ("pr-42", "pr-42.dev.api.hebo.ai", "pr-42.dev.gateway.hebo.ai"),
+        ("dev", "dev.dev.api.hebo.ai", "dev.dev.gateway.hebo.ai"),
+    ]
+}
+"""Written out by hand per stage: the exact header a browser receives."""
+INLINE_SCRIPT = "window.__reactRouterContext = {\"basename\": \"/\"};"
+
+
+@pytest.fixture(scope="module")
+def report_only(synth_variant: Callable[..., Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Report-only, two extra origins, and a build whose index.html has an inline script (React Router)."""
+    build = tmp_path_factory.mktemp("console-inline")
+    (build / "index.html").write_text(f"<!doctype html><html><head><script>{INLINE_SCRIPT}</script>"
+                                      '<script type="module" src="/assets/app.js"></script></head><body></body></html>')
+    return synth_variant(HEBO_STAGE="pr-42", HEBO_CONSOLE_BUILD_DIR=str(build), HEBO_CSP_REPORT_ONLY="true",
+                         HEBO_CSP_EXTRA_ORIGINS=" https://auth.example.com, https://*.sentry.io:443 ,https://auth.example.com")
+
+
+def test_security_headers_policy(any_stage: Synth) -> None:
+    stage = any_stage
     policy = without_metadata(stage.resource("edge", "aws_cloudfront_response_headers_policy"))
     assert policy == {
         "name": f"hebo-{stage.stage}-console-security-headers",
-        "comment": "HSTS, nosniff, no framing, strict referrer",
+        "comment": "HSTS, nosniff, no framing, strict referrer, CSP",
         "security_headers_config": {
             "strict_transport_security": {
                 "access_control_max_age_sec": 63072000,
@@ -241,8 +267,61 @@ def test_security_headers_policy(stage: Synth) -> None:
             "content_type_options": {"override": True},
             "frame_options": {"frame_option": "DENY", "override": True},
             "referrer_policy": {"referrer_policy": "strict-origin-when-cross-origin", "override": True},
+            "content_security_policy": {"content_security_policy": EXPECTED_CSP[stage.stage], "override": True},
         },
     }
+    assert "unsafe-eval" not in json.dumps(policy)
+
+
+def test_csp_report_only_extra_origins_and_inline_script_hashes(report_only: Synth) -> None:
+    import base64
+    import hashlib
+
+    policy = without_metadata(report_only.resource("edge", "aws_cloudfront_response_headers_policy"))
+    assert policy["comment"] == "HSTS, nosniff, no framing, strict referrer, CSP (report-only)"
+    assert "content_security_policy" not in policy["security_headers_config"]
+    digest = base64.b64encode(hashlib.sha256(INLINE_SCRIPT.encode()).digest()).decode()
+    expected = (EXPECTED_CSP["pr-42"]
+                .replace("script-src 'self'", f"script-src 'self' 'sha256-{digest}'")
+                .replace("https://api.stack-auth.com", "https://api.stack-auth.com https://auth.example.com https://*.sentry.io:443"))
+    assert policy["custom_headers_config"] == {"items": [
+        {"header": "Content-Security-Policy-Report-Only", "value": expected, "override": True}]}
+
+
+@pytest.mark.parametrize("value", [
+    "http://auth.example.com",                    # not https
+    "https://auth.example.com/path",              # a path
+    "https://auth.example.com; script-src *",     # a smuggled directive
+    "'unsafe-eval'",                              # a keyword
+    "https:",                                     # a scheme-wide source
+    "https://*",                                  # everything
+    "https://Auth.Example.com",                   # not lowercase
+])
+def test_bad_extra_origins_fail_synth_naming_the_setting(value: str) -> None:
+    from config.settings import Settings
+    from config.stage import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^invalid HEBO_CSP_EXTRA_ORIGINS .*: entry .* is not an https origin; must be comma-separated https origins"):
+        Settings.load({"HEBO_STAGE": "pr-42", "HEBO_CSP_EXTRA_ORIGINS": value})
+
+
+def test_csp_longer_than_cloudfront_allows_fails_synth() -> None:
+    """CloudFront refuses a CSP over 1,783 characters (TooLongCSPInResponseHeadersPolicy) at apply: refuse at synth."""
+    from config.csp import console_csp
+    from config.stage import ConfigError
+
+    origins = [f"https://service-{i:03d}.example.com" for i in range(60)]
+    with pytest.raises(ConfigError, match=r"would be \d+ characters, CloudFront allows 1783"):
+        console_csp(api_origins=["https://api.hebo.ai"], extra_origins=origins)
+    assert len(console_csp(api_origins=["https://api.hebo.ai"], extra_origins=origins[:40])) <= 1783
+
+
+def test_report_only_setting_is_validated() -> None:
+    from config.settings import Settings
+    from config.stage import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^invalid HEBO_CSP_REPORT_ONLY 'yes': must be `true` or `false`$"):
+        Settings.load({"HEBO_STAGE": "pr-42", "HEBO_CSP_REPORT_ONLY": "yes"})
 
 
 def test_router_function_ships_the_repo_javascript(stage: Synth) -> None:

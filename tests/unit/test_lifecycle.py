@@ -249,7 +249,7 @@ def test_production_stateful_resources_are_all_protected(stages: dict[str, list[
         "aws_kms_key": 6,
         "aws_s3_bucket": 2,
         "aws_route53_zone": 1,
-        "aws_secretsmanager_secret": 8,
+        "aws_secretsmanager_secret": 9,
     }
 
 

@@ -74,6 +74,10 @@ BAD: dict[str, list[tuple[str, str]]] = {
     "HEBO_ENABLE_CAA": [("off", "`true` or `false`")],
     "HEBO_CAA_EXTRA_ISSUERS": [("letsencrypt", "'letsencrypt' is not a CA domain name"),
                                ("letsencrypt.org,Sectigo.com", "'Sectigo.com' is not a CA domain name")],
+    "HEBO_CSP_EXTRA_ORIGINS": [("http://auth.example.com", "entry 'http://auth.example.com' is not an https origin"),
+                               ("https://a.example.com, 'unsafe-eval'", "entry \"'unsafe-eval'\" is not an https origin"),
+                               ("https:", "entry 'https:' is not an https origin")],
+    "HEBO_CSP_REPORT_ONLY": [("yes", "`true` or `false`")],
     "HEBO_CAA_IODEF": [("security@hebo.ai", "CAA iodef URL"), ("mailto:security", "e-mail"),
                        ("ftp://hebo.ai/x", "CAA iodef URL"), ('https://hebo.ai/"x', "RFC 3986")],
 }
@@ -113,6 +117,8 @@ GOOD: dict[str, list[tuple[str, Any]]] = {
     "HEBO_ENABLE_DNSSEC": [("true", True), ("false", False)],
     "HEBO_ENABLE_CAA": [("false", False)],
     "HEBO_CAA_EXTRA_ISSUERS": [("", ()), ("letsencrypt.org, sectigo.com", ("letsencrypt.org", "sectigo.com"))],
+    "HEBO_CSP_EXTRA_ORIGINS": [("", ()), ("https://auth.example.com,https://*.sentry.io:443", ("https://auth.example.com", "https://*.sentry.io:443"))],
+    "HEBO_CSP_REPORT_ONLY": [("true", True)],
     "HEBO_CAA_IODEF": [("mailto:security@hebo.ai", "mailto:security@hebo.ai"), ("https://hebo.ai/caa", "https://hebo.ai/caa")],
 }
 

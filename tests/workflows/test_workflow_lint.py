@@ -158,8 +158,21 @@ def test_no_long_lived_aws_keys_or_repository_secrets(text: str, workflow: dict[
         assert login["with"] == {
             "role-to-assume": "${{ vars.HEBO_PREVIEW_ROLE_ARN }}",
             "role-session-name": "hebo-${{ env.HEBO_STAGE }}-${{ github.run_id }}",
+            "role-duration-seconds": 7200,
             "aws-region": "${{ env.HEBO_REGION }}",
         }
+
+
+def test_the_assumed_role_is_the_one_ops_deploy_role_creates(text: str, workflow: dict[str, Any]) -> None:
+    """The workflow's events, session length and setup instructions match `ops deploy-role`'s role."""
+    from ops import deploy_role
+
+    config = deploy_role.DeployRoleConfig(github_repo="o/r", state_bucket="b", lock_table="t", zone="hebo.ai")
+    # pull_request events carry `sub = repo:<owner>/<repo>:pull_request`, which the trust policy names.
+    assert list(workflow["on"]) == ["pull_request"] and "repo:o/r:pull_request" in config.subjects
+    logins = [s for job in workflow["jobs"] for s in steps(workflow, job) if uses("aws-actions/configure-aws-credentials")(s)]
+    assert all(login["with"]["role-duration-seconds"] <= deploy_role.MAX_SESSION_SECONDS for login in logins)
+    assert "python -m ops deploy-role --github-repo <owner>/<repo>" in text
 
 
 def test_every_action_is_pinned_to_a_version_tag_or_sha(workflow: dict[str, Any]) -> None:

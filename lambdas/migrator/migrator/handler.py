@@ -3,6 +3,10 @@
 Environment (set by the data stack):
 - ``DB_SECRET_ARN`` — Secrets Manager secret whose SecretString is JSON with ``username`` and
   ``password`` (the shape of an RDS-managed master user secret; extra keys are ignored).
+- ``DB_APP_SECRET_ARN`` — the application role's secret, same JSON shape; the migrator creates or
+  updates that role and its grants after the migrations (app_role.py). Read at run time only.
+- ``DB_APP_USER`` — the role name the services are configured with (``PG_USER``); the secret's
+  ``username`` must equal it, so a hand-edited secret fails the deploy instead of every login.
 - ``DB_HOST``, ``DB_PORT`` (default 5432), ``DB_NAME`` — the writer (or proxy) endpoint.
 - ``MIGRATIONS_DIR`` — drizzle-kit folder; default ``<package root>/migrations``.
 - ``CA_BUNDLE`` — PEM trust anchors; default ``<package root>/ca/rds-combined-ca.pem``.
@@ -25,6 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .app_role import AppRole
 from .connect import ConnectionSettings, connect
 from .journal import read_migrations
 from .runner import dry_run, migrate
@@ -67,6 +72,18 @@ def fetch_credentials(secret_arn: str, client: Any) -> tuple[str, str]:
         ) from exc
 
 
+def app_role_from_env(env: Mapping[str, str], client: Any) -> AppRole:
+    """The application role from its secret; its username must be the configured DB_APP_USER."""
+    arn, expected = _require(env, "DB_APP_SECRET_ARN"), _require(env, "DB_APP_USER")
+    username, password = fetch_credentials(arn, client)
+    if username != expected:
+        raise ConfigError(
+            f"secret {arn} has username {username!r} but the services log in as {expected!r} (DB_APP_USER): "
+            "regenerate it with `ops secrets rotate DbAppCredentials`"
+        )
+    return AppRole(username=username, password=password)
+
+
 def settings_from_env(env: Mapping[str, str], client: Any) -> ConnectionSettings:
     """Build connection settings from the Lambda environment and the secret."""
     user, password = fetch_credentials(_require(env, "DB_SECRET_ARN"), client)
@@ -106,12 +123,13 @@ def run(
     # Read the folder before touching the network: a broken bundle fails fast and clearly.
     migrations = read_migrations(Path(env.get("MIGRATIONS_DIR") or DEFAULT_MIGRATIONS_DIR))
     settings = settings_from_env(env, secrets_client)
+    app_role = None if want_dry_run else app_role_from_env(env, secrets_client)
     conn = connect(settings)
     try:
         if want_dry_run:
             result = dry_run(conn, migrations)
         else:
-            result = migrate(conn, migrations, allow_drift=allow_drift)
+            result = migrate(conn, migrations, allow_drift=allow_drift, app_role=app_role)
     finally:
         conn.close()
     summary = result.summary()

@@ -28,6 +28,7 @@ from typing import Any
 
 import pg8000.native
 
+from .app_role import AppRole, ensure_app_role
 from .journal import Migration
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,15 @@ class MigrationError(RuntimeError):
         super().__init__(
             f"migration {migration.filename} failed at statement {statement_no} of "
             f"{len(migration.statements)}: {pg_message}; all pending migrations were rolled back"
+        )
+
+
+class AppRoleGrantError(RuntimeError):
+    """Converging the application role failed; the whole batch (migrations too) was rolled back."""
+
+    def __init__(self, role: str, pg_message: str) -> None:
+        super().__init__(
+            f"granting the application role {role} failed: {pg_message}; all pending migrations were rolled back"
         )
 
 
@@ -91,6 +101,8 @@ class Result:
     drift: list[str] = field(default_factory=list)
     dry_run: bool = False
     duration_ms: int = 0
+    app_role: str | None = None
+    """The application role converged by this run (None: not managed by this run)."""
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -98,6 +110,8 @@ class Result:
             "skipped": self.skipped,
             "duration_ms": self.duration_ms,
         }
+        if self.app_role is not None:
+            out["app_role"] = self.app_role
         if self.dry_run:
             out.update(dry_run=True, pending=self.pending, drift=self.drift)
         elif self.drift:
@@ -181,10 +195,15 @@ def migrate(
     migrations: Sequence[Migration],
     *,
     allow_drift: bool = False,
+    app_role: AppRole | None = None,
 ) -> Result:
-    """Apply all pending migrations atomically under the advisory lock.
+    """Apply all pending migrations atomically under the advisory lock, then converge ``app_role``.
 
-    Raises ``DriftError`` (nothing applied) or ``MigrationError`` (everything rolled back).
+    The application role (app_role.py) is created or updated and granted in the same
+    transaction, after the migrations, so the grants cover every table they created and a
+    failure anywhere leaves the database as it was. Raises ``DriftError`` (nothing applied),
+    ``MigrationError`` or ``AppRoleGrantError`` (everything rolled back), ``AppRoleError`` for an
+    unusable role name (nothing applied).
     """
     started = time.monotonic()
     conn.run("BEGIN")
@@ -216,6 +235,11 @@ def migrate(
                 created_at=migration.when,
             )
             applied.append(migration.tag)
+        if app_role is not None:
+            try:
+                ensure_app_role(conn, app_role)
+            except pg8000.native.Error as exc:
+                raise AppRoleGrantError(app_role.username, pg_message(exc)) from exc
         conn.run("COMMIT")
     except BaseException:
         _rollback(conn)
@@ -225,6 +249,7 @@ def migrate(
         skipped=len(migrations) - len(applied),
         drift=drift,
         duration_ms=int((time.monotonic() - started) * 1000),
+        app_role=app_role.username if app_role is not None else None,
     )
     log.info("migrations committed: %s", result.summary())
     return result
