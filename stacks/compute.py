@@ -34,7 +34,6 @@ from modules.service.access_logs import AlbAccessLogBucket, AlbAccessLogBucketPr
 from modules.service.waf import RegionalWebAcl, RegionalWebAclProps
 from stacks.base import HeboStack
 from stacks.data import DataOutputs
-from stacks.dns import DnsOutputs
 from config.naming import service_display_name
 from config.topology import SERVICE_PORTS, SERVICES
 from stacks.network import NetworkOutputs
@@ -78,10 +77,10 @@ class ComputeOutputs:
 class ComputeStack(HeboStack):
     stack_name = "compute"
 
-    def __init__(self, scope: Construct, settings: Settings, network: NetworkOutputs, data: DataOutputs, dns: DnsOutputs) -> None:
+    def __init__(self, scope: Construct, settings: Settings, network: NetworkOutputs, data: DataOutputs) -> None:
         super().__init__(scope, settings)
         policy, names = self.policy, self.names
-        self._network, self._data, self._dns = network, data, dns
+        self._network, self._data = network, data
         identity = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
         partition = aws.data_aws_partition.DataAwsPartition(self, "partition")
         self._account, self._partition = identity.account_id, partition.partition
@@ -199,7 +198,7 @@ class ComputeStack(HeboStack):
     # -- one service ----------------------------------------------------------------------------
     def _service(self, svc: str, image: str, exec_logs: Any) -> dict[str, Any]:
         policy, names, settings = self.policy, self.names, self.settings
-        network, data, dns = self._network, self._data, self._dns
+        network, data = self._network, self._data
         display = service_display_name(svc)
         port = SERVICE_PORTS[svc]
         domain = names.domain(svc)
@@ -236,7 +235,7 @@ class ComputeStack(HeboStack):
             ),
         )
 
-        certificate = DnsValidatedCertificate(self, f"{svc}_certificate", domain_name=domain, zone_id=dns.zone_id)
+        certificate = DnsValidatedCertificate(self, f"{svc}_certificate", domain_name=domain, zone_id=self.hosted_zone_id())
         alb = HttpsLoadBalancer(
             self,
             f"{svc}_alb",
@@ -258,7 +257,7 @@ class ComputeStack(HeboStack):
         )
         if self.waf is not None:
             self.waf.associate(f"{svc}_association", alb.arn)
-        alias_records(self, f"{svc}_alias", zone_id=dns.zone_id, name=domain, target_dns_name=alb.dns_name,
+        alias_records(self, f"{svc}_alias", zone_id=self.hosted_zone_id(), name=domain, target_dns_name=alb.dns_name,
                       target_zone_id=alb.zone_id)
 
         service = FargateService(
