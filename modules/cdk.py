@@ -158,6 +158,9 @@ TerraformIterator = cdktf.TerraformIterator
 TerraformCount = cdktf.TerraformCount
 Token = cdktf.Token
 Testing = cdktf.Testing
+# pytest would try to collect the class `Testing` from every test module that imports it (name
+# starts with "Test") and warn that it cannot; it holds no tests.
+Testing.__test__ = False
 
 __all__ = [
     "Construct",
