@@ -892,3 +892,32 @@ def test_alb_log_and_waf_policy_and_names() -> None:
             ("waf_log_group", "aws-waf-logs-hebo-pr-7")} <= set(catalog)
     assert RULES["wafv2"].check("a" * 129) and RULES["wafv2"].check("bad name")
     assert RULES["waf_log_group"].check("hebo-waf-logs") and not RULES["waf_log_group"].check("aws-waf-logs-x")
+
+
+# -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
+from modules.cdk import Testing  # noqa: E402
+
+
+def test_testing_matchers_services_per_stage(production: Synth, preview: Synth) -> None:
+    compute = production.raw("compute")
+    for display in ("HeboApiService", "HeboGatewayService"):
+        assert Testing.to_have_resource_with_properties(
+            compute,
+            "aws_ecs_service",
+            {"name": display, "wait_for_steady_state": True, "capacity_provider_strategy": [{"capacity_provider": "FARGATE", "weight": 1}]},
+        )
+        assert Testing.to_have_resource_with_properties(
+            preview.raw("compute"),
+            "aws_ecs_service",
+            {"name": display, "wait_for_steady_state": False, "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT", "weight": 1}]},
+        )
+    assert Testing.to_have_resource_with_properties(compute, "aws_appautoscaling_target", {"min_capacity": 4, "max_capacity": 16})
+    assert Testing.to_have_resource_with_properties(
+        compute, "aws_lb", {"name": "hebo-production-api", "ip_address_type": "dualstack", "drop_invalid_header_fields": True}
+    )
+    assert Testing.to_have_resource_with_properties(
+        compute, "aws_lb_listener", {"port": 443, "protocol": "HTTPS", "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"}
+    )
+    # The zone is found by name, not read from the dns stack's state.
+    assert Testing.to_have_data_source_with_properties(compute, "aws_route53_zone", {"name": "hebo.ai", "private_zone": False})
+    assert not Testing.to_have_data_source_with_properties(compute, "terraform_remote_state", {"config": {"key": "global/dns.tfstate"}})

@@ -510,3 +510,28 @@ def test_scan_skips_hidden_files_and_the_runtime_config() -> None:
         "robots.txt",
     ]
     assert "config.json" in [f.key for f in scan_build_dir(FIXTURE_BUILD)]
+
+
+# -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
+from modules.cdk import Testing  # noqa: E402
+
+
+def test_testing_matchers_private_bucket_behind_cloudfront(production_with_build: Synth) -> None:
+    edge = production_with_build.raw("edge")
+    assert Testing.to_have_resource_with_properties(
+        edge,
+        "aws_cloudfront_distribution",
+        {
+            "aliases": ["console.hebo.ai"],
+            "is_ipv6_enabled": True,
+            "price_class": "PriceClass_100",
+            "viewer_certificate": {"minimum_protocol_version": "TLSv1.2_2021", "ssl_support_method": "sni-only"},
+        },
+    )
+    assert Testing.to_have_resource_with_properties(
+        edge,
+        "aws_s3_bucket_public_access_block",
+        {"block_public_acls": True, "block_public_policy": True, "ignore_public_acls": True, "restrict_public_buckets": True},
+    )
+    assert Testing.to_have_resource_with_properties(edge, "aws_s3_object", {"key": "config.json", "cache_control": "no-cache"})
+    assert Testing.to_have_data_source_with_properties(edge, "aws_route53_zone", {"name": "hebo.ai", "private_zone": False})
