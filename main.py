@@ -93,13 +93,15 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     platform.app.synth()
-    if platform.app.hcl_output:  # `cdktf synth --hcl` (SYNTH_HCL_OUTPUT=true)
-        from modules.hcl_output import complete_hcl_stacks
+    from modules.hcl_output import complete_hcl_stacks, remove_other_format
 
-        complete_hcl_stacks(Path(platform.app.outdir), platform.stacks)
+    outdir = Path(platform.app.outdir)
+    if platform.app.hcl_output:  # `cdktf synth --hcl` (SYNTH_HCL_OUTPUT=true)
+        complete_hcl_stacks(outdir, platform.stacks)
+    remove_other_format(outdir, platform.stacks, hcl=platform.app.hcl_output)
     # Informational output goes to stdout: the cdktf CLI shows an app's stderr as errors.
     if not os.environ.get(CDKTF_CLI_MARKER):  # the CLI prints the annotations itself ("WARN [edge]: ...")
-        for line in warning_lines(Path(platform.app.outdir) / "manifest.json"):
+        for line in warning_lines(outdir / "manifest.json"):
             print(line)
     print(f"synthesized stage {settings.stage!r}: {', '.join(platform.stacks)}")
     return 0

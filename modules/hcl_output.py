@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-_BROKEN_TERRAFORM_ARGUMENT = re.compile(r'^\s*\d+ = "([a-z_]+)"\s*$', re.M)
+_BROKEN_TERRAFORM_ARGUMENT = re.compile(r'^[ \t]*\d+ = "([a-z_]+)"[ \t]*$', re.M)
 _REFERENCE_ARGUMENTS = frozenset({"provider"})
 """Arguments whose JSON string is a reference in HCL (`provider = aws.us_east_1`)."""
 
@@ -63,3 +63,12 @@ def complete_hcl_stacks(outdir: Path, stacks: Mapping[str, Any]) -> None:
     for name, stack in stacks.items():
         path = outdir / "stacks" / name / "cdk.tf"
         path.write_text(complete_hcl(path.read_text(), stack.to_terraform()))
+
+
+def remove_other_format(outdir: Path, stack_names: Iterable[str], hcl: bool) -> None:
+    """Delete `cdk.tf.json` after an HCL synth and `cdk.tf` after a JSON one. cdktf leaves the
+    other format's file of an earlier synth in place, and Terraform would load both (every
+    block defined twice)."""
+    stale = "cdk.tf.json" if hcl else "cdk.tf"
+    for name in stack_names:
+        (outdir / "stacks" / name / stale).unlink(missing_ok=True)

@@ -129,3 +129,13 @@ def test_complete_hcl_refuses_what_it_cannot_print() -> None:
     config = {"terraform": {}, "ephemeral": {"aws_x": {"y": {"nested": {"a": 1}}}}}
     with pytest.raises(ValueError, match="ephemeral.aws_x.y: nested blocks"):
         complete_hcl("terraform {\n}\n", config)
+
+
+@pytest.mark.slow
+def test_switching_format_leaves_one_file_per_stack(tmp_path: Path) -> None:
+    """JSON then HCL into the same directory, and back: Terraform must never see both files."""
+    out = tmp_path / "out"
+    for hcl, kept, gone in ((False, "cdk.tf.json", "cdk.tf"), (True, "cdk.tf", "cdk.tf.json"), (False, "cdk.tf.json", "cdk.tf")):
+        _synth("dev", out, hcl=hcl)
+        for stack in STACKS:
+            assert (out / "stacks" / stack / kept).is_file() and not (out / "stacks" / stack / gone).exists(), (hcl, stack)
