@@ -10,7 +10,9 @@ PY_SCRIPTS := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("
 export PATH := $(CURDIR)/node_modules/.bin:$(PY_SCRIPTS):$(PATH)
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
+ifdef CI  # a spinner only garbles CI logs; on a terminal it shows pipenv is still installing
 export PIPENV_NOSPIN := 1
+endif
 export CHECKPOINT_DISABLE := 1
 PIPENV := $(PYTHON) -m pipenv
 # One line per install step, then the step's own progress, then how long it took.
@@ -27,15 +29,15 @@ test-setup: setup .venv-checkov/.installed ## setup, plus checkov for the policy
 
 .venv/.synced: Pipfile.lock
 	$(call step,pipenv $(PIPENV_VERSION),$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --progress-bar off "pipenv==$(PIPENV_VERSION)")
-	$(call step,Python dependencies into .venv (pipenv sync; 1-3 min on a cold cache),$(PIPENV) sync --dev)
+	$(call step,Python dependencies into .venv (pipenv sync: the longest step, minutes on a fresh machine),PIPENV_VERBOSITY=0 $(PIPENV) sync --dev)
 	touch $@
 
 node_modules/.installed: package-lock.json
-	$(call step,Node dependencies into node_modules (npm ci: cdktf CLI and Node 22; about 1 min cold),npm ci --no-audit --no-fund --foreground-scripts --loglevel=http)
+	$(call step,Node dependencies into node_modules (npm ci: cdktf CLI and Node 22),npm ci --no-audit --no-fund --foreground-scripts --loglevel=http)
 	touch $@
 
 .venv-checkov/.installed: tests/policy/checkov-requirements.txt
-	$(call step,checkov into .venv-checkov (tests only; 1-2 min cold),$(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --progress-bar off --no-deps -r tests/policy/checkov-requirements.txt)
+	$(call step,checkov into .venv-checkov (test tooling only),$(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --progress-bar off --no-deps -r tests/policy/checkov-requirements.txt)
 	touch $@
 
 synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdktf.out/
