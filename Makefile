@@ -29,7 +29,7 @@ test-setup: setup .venv-checkov/.installed ## setup, plus checkov for the policy
 
 .venv/.synced: Pipfile.lock
 	$(call step,pipenv $(PIPENV_VERSION),$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --progress-bar off "pipenv==$(PIPENV_VERSION)")
-	$(call step,Python dependencies into .venv (pipenv sync: the longest step, minutes on a fresh machine),PIPENV_VERBOSITY=0 $(PIPENV) sync --dev)
+	$(call step,Python dependencies into .venv (pipenv sync: the longest step on a fresh machine),PIPENV_VERBOSITY=0 $(PIPENV) sync --dev)
 	touch $@
 
 node_modules/.installed: package-lock.json
