@@ -139,3 +139,35 @@ def test_switching_format_leaves_one_file_per_stack(tmp_path: Path) -> None:
         _synth("dev", out, hcl=hcl)
         for stack in STACKS:
             assert (out / "stacks" / stack / kept).is_file() and not (out / "stacks" / stack / gone).exists(), (hcl, stack)
+
+
+def test_complete_hcl_turns_lifecycle_lists_into_blocks_and_references() -> None:
+    """The renderer prints `lifecycle` as plain arguments; Terraform needs condition *blocks* and
+    unquoted `ignore_changes` references (`terraform validate` on the raw output: "Unsupported argument")."""
+    rendered = (
+        'lifecycle {\n  postcondition = [\n{\ncondition = "${length(self.names) >= 2}"\nerror_message = "two AZs"\n},\n'
+        '{\ncondition = "${self.id != \\"\\"}"\nerror_message = "id"\n},\n]\n}\n'
+        'lifecycle {\n  ignore_changes = [\n"ami",\n"tags.owner"\n]\n}\n'
+    )
+    assert complete_hcl(rendered, {"terraform": {}}) == (
+        'lifecycle {\npostcondition {\ncondition = "${length(self.names) >= 2}"\nerror_message = "two AZs"\n}\n'
+        'postcondition {\ncondition = "${self.id != \\"\\"}"\nerror_message = "id"\n}\n}\n'
+        'lifecycle {\n  ignore_changes = [\nami,\ntags.owner\n]\n}\n'
+    )
+
+
+def test_complete_hcl_prints_untyped_objects_as_blocks_and_references_unquoted() -> None:
+    """A WAF rule's `statement` is untyped in the prebuilt provider: the renderer prints it as an
+    object argument under a warning comment; Terraform needs nested blocks ("Unsupported argument")."""
+    rendered = (
+        'rule {\nname = "rate"\n\n# Warning: The following attribute is of an unexpected type. Either ...\n# ...\n\n'
+        'statement = {\nrate_based_statement = {\naggregate_key_type = "IP"\nlimit = 2000\n}\n}\n\nvisibility_config {\na = 1\n}\n}\n'
+        'provider = "aws.us_east_1"\ndepends_on = [\n"aws_s3_bucket.logs",\n]\n'
+    )
+    assert complete_hcl(rendered, {"terraform": {}}) == (
+        'rule {\nname = "rate"\n\nstatement {\nrate_based_statement {\naggregate_key_type = "IP"\nlimit = 2000\n}\n}\n\n'
+        "visibility_config {\na = 1\n}\n}\nprovider = aws.us_east_1\ndepends_on = [\naws_s3_bucket.logs,\n]\n"
+    )
+    listed = '# Warning: The following attribute is of an unexpected type.\n\nstatement = {\nrules = [\n{\na = 1\n},\n]\n}\n'
+    with pytest.raises(ValueError, match="untyped list of objects in HCL output: rules = \\["):
+        complete_hcl(listed, {"terraform": {}})
