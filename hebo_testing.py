@@ -1,10 +1,10 @@
 """Build the Hebo app, or one of its stacks, for your own cdktf `Testing` assertions.
 
-    from hebo_testing import build_stack    # before cdktf: keeps synth fast (see modules/cdk.py)
-    from cdktf import Testing
-
-    synthesized = Testing.synth(build_stack("compute", stage="pr-42"))
-    assert Testing.to_have_resource_with_properties(synthesized, "aws_lb", {"ip_address_type": "dualstack"})
+    >>> from hebo_testing import build_stack   # before cdktf: keeps synth fast (see modules/cdk.py)
+    >>> from cdktf import Testing
+    >>> synthesized = Testing.synth(build_stack("compute", stage="pr-42"))
+    >>> Testing.to_have_resource_with_properties(synthesized, "aws_lb", {"ip_address_type": "dualstack"})
+    True
 
 Importing cdktf first works too (the app builds; synth is ~10 s slower, with a
 `JsiiKernelAlreadyRunning` warning). README.md, "Writing your own assertions", has a complete
