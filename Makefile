@@ -1,4 +1,6 @@
 # hebo-infra: every target sets up what it needs first, so each is one command on a fresh machine.
+# `make help` lists them. `make synth` installs only what synth needs (Python + Node packages);
+# `make test` adds the test tooling (checkov, in its own virtualenv).
 SHELL := /bin/bash
 .DEFAULT_GOAL := synth
 
@@ -8,36 +10,44 @@ PY_SCRIPTS := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("
 export PATH := $(CURDIR)/node_modules/.bin:$(PY_SCRIPTS):$(PATH)
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
+ifdef CI  # a spinner only garbles CI logs; on a terminal it shows pipenv is still installing
 export PIPENV_NOSPIN := 1
+endif
 export CHECKPOINT_DISABLE := 1
 PIPENV := $(PYTHON) -m pipenv
+# One line per install step, then the step's own progress, then how long it took.
+step = @echo "==> $(1)"; started=$$(date +%s); $(2) && echo "==> $(1): done in $$(( $$(date +%s) - started )) s"
 
-.PHONY: setup synth test bench clean
+.PHONY: help setup test-setup synth test bench clean
 
-setup: .venv/.synced node_modules/.installed .venv-checkov/.installed ## install Python, Node and checkov dependencies (idempotent)
+help: ## list the targets and what they do
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: .venv/.synced node_modules/.installed ## install pipenv, the Python and the Node dependencies (idempotent)
+
+test-setup: setup .venv-checkov/.installed ## setup, plus checkov for the policy tests (own virtualenv)
 
 .venv/.synced: Pipfile.lock
-	$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
-	$(PIPENV) sync --dev
+	$(call step,pipenv $(PIPENV_VERSION),$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --progress-bar off "pipenv==$(PIPENV_VERSION)")
+	$(call step,Python dependencies into .venv (pipenv sync: the longest step on a fresh machine),PIPENV_VERBOSITY=0 $(PIPENV) sync --dev)
 	touch $@
 
 node_modules/.installed: package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	$(call step,Node dependencies into node_modules (npm ci: cdktf CLI and Node 22),npm ci --no-audit --no-fund --foreground-scripts --loglevel=http)
 	touch $@
 
 .venv-checkov/.installed: tests/policy/checkov-requirements.txt
-	$(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/pip install --quiet --no-deps -r tests/policy/checkov-requirements.txt
+	$(call step,checkov into .venv-checkov (test tooling only),$(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --progress-bar off --no-deps -r tests/policy/checkov-requirements.txt)
 	touch $@
 
 synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdktf.out/
-	$(PIPENV) run python main.py
+	$(call step,synth,.venv/bin/python main.py)
 
-test: setup ## run the whole test suite (unit, policy, lambdas, ops)
+test: test-setup ## run the whole test suite (unit, policy, lambdas, ops, workflows)
 	$(PIPENV) run pytest
 
 bench: setup ## cold synth: shipped import style vs the conventional one, side by side
 	$(PIPENV) run python bench/synth.py
 
-clean:
+clean: ## remove synth output and build artifacts
 	rm -rf cdktf.out build .pytest_cache

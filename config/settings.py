@@ -83,7 +83,7 @@ SETTINGS: dict[str, Setting] = {
     "region": Setting("HEBO_REGION", "us-east-1", rules.REGION, "Primary AWS region."),
     "secondary_region": Setting("HEBO_SECONDARY_REGION", "us-west-2", rules.REGION, "Second region of the production global database; must differ from HEBO_REGION."),
     "zone": Setting("HEBO_ZONE", "hebo.ai", rules.HOSTNAME, "Route 53 public hosted zone the domains live in."),
-    "zone_id": Setting("HEBO_ZONE_ID", "", optional(rules.HOSTED_ZONE_ID), "Id of an existing zone to adopt with an `import` block (see `ops zone`); empty creates it."),
+    "zone_id": Setting("HEBO_ZONE_ID", "", optional(rules.HOSTED_ZONE_ID), "Hosted zone id (see `ops zone`): `dns` adopts that zone with an `import` block, stage stacks use it instead of looking the zone up by name. Empty: `dns` creates the zone and stage stacks find it by `HEBO_ZONE`."),
     "preview_pattern": Setting("HEBO_PREVIEW_PATTERN", "", optional(rules.REGEX), "Optional regex preview stage names must match, e.g. `pr-[0-9]+`."),
     "backend": Setting("HEBO_BACKEND", "s3", _choice(BACKENDS), "State backend: `s3` (default), `cloud` (Terraform Cloud) or `local`."),
     "state_bucket": Setting("HEBO_STATE_BUCKET", "hebo-terraform-state", rules.BUCKET, "S3 bucket holding Terraform state (`ops bootstrap` creates it)."),

@@ -12,6 +12,10 @@ Why this module exists:
   switches both off.
 * **One-place switch.** cdktf 0.21 is the final HashiCorp release; the community continuation
   is CDK Terrain (`cdktn`, `cdktn_provider_aws`). Moving means changing the names below.
+* **Import order.** The kernel settings above only apply if this module is imported before any
+  jsii package (cdktf, constructs, providers). When it is not, for example in a test file that
+  starts with `from cdktf import Testing`, the app still builds: the node-side settings are
+  skipped and a `JsiiKernelAlreadyRunning` warning says why synth is slower.
 * **Clean output.** jsii prints an end-of-life banner with Node 20; we point it at the Node 22
   that `npm ci` installs into `node_modules/.bin` when the caller has not chosen one.
 
@@ -55,9 +59,33 @@ def _configure_jsii_kernel(env: "os._Environ[str]") -> None:
         env["NODE_OPTIONS"] = " ".join(options + wanted)
 
 
-if "jsii" in sys.modules:
-    raise ImportError("modules.cdk must be imported before any jsii module (cdktf, constructs, providers)")
-_configure_jsii_kernel(os.environ)
+class JsiiKernelAlreadyRunning(UserWarning):
+    """modules.cdk was imported after a jsii package had started the node kernel."""
+
+
+KERNEL_ALREADY_RUNNING = (
+    "modules.cdk was imported after a jsii package (for example `from cdktf import Testing` at the "
+    "top of a test file), so the jsii kernel is already running without the lazy provider index "
+    "and the project's Node: the app still builds, but loading the AWS provider takes ~10 s longer "
+    "and more memory. To avoid it, import `hebo_testing` (or `modules.cdk`) before cdktf, or keep the "
+    "test under tests/, whose conftest.py does that."
+)
+
+
+def _jsii_kernel_running() -> bool:
+    """True once any jsii assembly is loaded: its `<package>._jsii` module starts the kernel process
+    (importing `jsii` alone does not)."""
+    return any(name.endswith("._jsii") for name in sys.modules)
+
+
+if _jsii_kernel_running():
+    # Too late to set NODE_OPTIONS / JSII_NODE for the kernel: degrade (Python-side lazy imports
+    # still apply) and say so once, instead of refusing to build the app.
+    import warnings
+
+    warnings.warn(KERNEL_ALREADY_RUNNING, JsiiKernelAlreadyRunning, stacklevel=2)
+else:
+    _configure_jsii_kernel(os.environ)
 
 
 def _register_bare_package(name: str) -> types.ModuleType:
@@ -121,6 +149,7 @@ DataTerraformRemoteStateS3 = cdktf.DataTerraformRemoteStateS3
 TerraformStack = cdktf.TerraformStack
 TerraformOutput = cdktf.TerraformOutput
 TerraformVariable = cdktf.TerraformVariable
+TerraformVariableValidationConfig = cdktf.TerraformVariableValidationConfig
 TerraformLocal = cdktf.TerraformLocal
 TerraformAsset = cdktf.TerraformAsset
 AssetType = cdktf.AssetType
@@ -129,6 +158,9 @@ TerraformIterator = cdktf.TerraformIterator
 TerraformCount = cdktf.TerraformCount
 Token = cdktf.Token
 Testing = cdktf.Testing
+# pytest would try to collect the class `Testing` from every test module that imports it (name
+# starts with "Test") and warn that it cannot; it holds no tests.
+Testing.__test__ = False
 
 __all__ = [
     "Construct",
@@ -147,6 +179,7 @@ __all__ = [
     "TerraformStack",
     "TerraformOutput",
     "TerraformVariable",
+    "TerraformVariableValidationConfig",
     "TerraformLocal",
     "TerraformAsset",
     "AssetType",

@@ -71,6 +71,29 @@ class HeboStack(TerraformStack):
             self._us_east_1 = self.aws_provider("aws_us_east_1", "us-east-1", alias="us_east_1")
         return self._us_east_1
 
+    def hosted_zone_id(self) -> str:
+        """Id of the public hosted zone HEBO_ZONE (created once per account by the `dns` stack).
+
+        Stage stacks never reference the `dns` stack (no cdktf dependency, so
+        `cdktf deploy network data compute` works as typed): they take `HEBO_ZONE_ID` when it is
+        set, else one `aws_route53_zone` data source per stack finds the zone by name
+        (`private_zone = false`, so a private zone of the same name is never picked).
+
+        A missing zone stops `terraform plan` (before anything is created) with the provider's
+        `Error: no matching Route 53 Hosted Zone found` on `data.aws_route53_zone.hosted_zone`:
+        deploy `dns` first. A postcondition cannot word it better, because it only runs after a
+        successful read, and a `check` block turns the same provider error into a warning
+        without its own message (tried with hashicorp/aws 5.100.0).
+        Data source: https://registry.terraform.io/providers/hashicorp/aws/latest/docs/data-sources/route53_zone
+        """
+        if self.settings.zone_id:
+            return self.settings.zone_id
+        if not hasattr(self, "_hosted_zone"):
+            self._hosted_zone = aws.data_aws_route53_zone.DataAwsRoute53Zone(
+                self, "hosted_zone", name=self.settings.zone, private_zone=False
+            )
+        return self._hosted_zone.zone_id
+
     def output(self, name: str, value: Any, description: str, sensitive: bool = False) -> TerraformOutput:
         """A stack output with a stable name (what `cdktf output` and operators see)."""
         return TerraformOutput(self, name, value=value, description=description, sensitive=sensitive, static_id=True)

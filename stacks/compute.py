@@ -42,7 +42,6 @@ from modules.service.load_balancer import SharedHttpsLoadBalancer, SharedHttpsLo
 from modules.service.waf import RegionalWebAcl, RegionalWebAclProps
 from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack
 from stacks.data import DataOutputs
-from stacks.dns import DnsOutputs
 from config.naming import service_display_name
 from config.topology import LISTENER_RULE_PRIORITIES, SERVICE_PORTS, SERVICES
 from stacks.network import NetworkOutputs
@@ -92,10 +91,10 @@ class ComputeOutputs:
 class ComputeStack(HeboStack):
     stack_name = "compute"
 
-    def __init__(self, scope: Construct, settings: Settings, network: NetworkOutputs, data: DataOutputs, dns: DnsOutputs) -> None:
+    def __init__(self, scope: Construct, settings: Settings, network: NetworkOutputs, data: DataOutputs) -> None:
         super().__init__(scope, settings)
         policy, names = self.policy, self.names
-        self._network, self._data, self._dns = network, data, dns
+        self._network, self._data = network, data
         identity = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
         partition = aws.data_aws_partition.DataAwsPartition(self, "partition")
         self._account, self._partition = identity.account_id, partition.partition
@@ -196,10 +195,10 @@ class ComputeStack(HeboStack):
         """One dual-stack ALB serving every service by host name: one certificate naming all of
         them, A/AAAA aliases per name, a fixed 404 for any other host, its own 5xx alarm (the
         services alarm per target group), WAF when the policy has one."""
-        names, policy, network, dns = self.names, self.policy, self._network, self._dns
+        names, policy, network = self.names, self.policy, self._network
         domains = [names.domain(svc) for svc in SERVICES]
         certificate = DnsValidatedCertificate(
-            self, "shared_alb_certificate", domain_name=domains[0], subject_alternative_names=domains[1:], zone_id=dns.zone_id
+            self, "shared_alb_certificate", domain_name=domains[0], subject_alternative_names=domains[1:], zone_id=self.hosted_zone_id()
         )
         alb = SharedHttpsLoadBalancer(
             self,
@@ -219,7 +218,7 @@ class ComputeStack(HeboStack):
         if self.waf is not None:
             self.waf.associate("shared_alb_association", alb.arn)
         for svc, domain in zip(SERVICES, domains):
-            alias_records(self, f"{svc}_alias", zone_id=dns.zone_id, name=domain, target_dns_name=alb.dns_name,
+            alias_records(self, f"{svc}_alias", zone_id=self.hosted_zone_id(), name=domain, target_dns_name=alb.dns_name,
                           target_zone_id=alb.zone_id)
         LoadBalancerAlarms(
             self,
@@ -264,7 +263,7 @@ class ComputeStack(HeboStack):
     def _service(self, svc: str, image: str, exec_logs: Any) -> LoadBalancedFargateService:
         """One service from the pattern: this stage's policy and names in, resources out."""
         policy, names, settings = self.policy, self.names, self.settings
-        network, data, dns = self._network, self._data, self._dns
+        network, data = self._network, self._data
         display = service_display_name(svc)
         domain = names.domain(svc)
         injected = [s for s in secrets_for(svc) if s.env]
@@ -337,7 +336,7 @@ class ComputeStack(HeboStack):
             name=names.alb(svc),
             target_group_name=names.target_group(svc),
             domain=names.domain(svc),
-            zone_id=self._dns.zone_id,
+            zone_id=self.hosted_zone_id(),
             subnet_ids=network.public_subnet_ids,
             security_group_ids=[network.security_group_ids["alb"]],
             ip_address_type=network.public_ip_address_type,  # dualstack: AAAA answers; targets stay IPv4

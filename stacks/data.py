@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from modules.cdk import Construct, TerraformResourceLifecycle, TerraformVariable, aws
+from modules.cdk import Construct, TerraformResourceLifecycle, TerraformVariable, TerraformVariableValidationConfig, aws
 from modules.database.aurora import AuroraCluster, AuroraClusterProps, MasterCredentials
 from modules.database.proxy import DatabaseProxy, DatabaseProxyProps
 from modules.iam import ServiceRole, ServiceRoleProps, Statement
@@ -170,21 +170,20 @@ class DataStack(HeboStack):
             nullable=False,
             description="Aurora master password, read from the DbPassword secret at deploy time "
             "(export TF_VAR_db_password=...). Ephemeral: never stored in state or plan.",
-        )
-        password.add_override("ephemeral", True)
-        password.add_override(
-            "validation",
-            [
-                {
-                    "condition": (
+            validation=[
+                TerraformVariableValidationConfig(
+                    condition=(
                         f"${{length(var.{PASSWORD_VARIABLE}) >= {DB_PASSWORD_MIN} && length(var.{PASSWORD_VARIABLE}) <= {DB_PASSWORD_MAX}"
                         f" && can(regex(\"^[ -~]+$\", var.{PASSWORD_VARIABLE}))"
                         f" && !can(regex(\"[/\\\"@]\", var.{PASSWORD_VARIABLE}))}}"
                     ),
-                    "error_message": f"TF_VAR_db_password must be {DB_PASSWORD_RULE} (is the DbPassword secret set?).",
-                }
+                    error_message=f"TF_VAR_db_password must be {DB_PASSWORD_RULE} (is the DbPassword secret set?).",
+                )
             ],
         )
+        password.add_override("ephemeral", True)
+        # Also as an override: cdktf's HCL renderer drops a false `nullable` (`synth --hcl`).
+        password.add_override("nullable", False)
         return password
 
     def _create_monitoring_role(self) -> ServiceRole:

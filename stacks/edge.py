@@ -2,13 +2,13 @@
 
 Order of things in AWS: certificate (us-east-1) → distribution (needs the bucket's domain) →
 KMS key and bucket policy (both name the distribution's ARN) → bucket encryption → uploads →
-invalidation. Only the `dns` stack is referenced; the two publishable Stack Auth values are read
-by secret *name* at deploy time, so no other stack's outputs are needed.
+invalidation. No other stack's outputs are read: the hosted zone is looked up by name (see
+`HeboStack.hosted_zone_id`) and the two publishable Stack Auth values are read by secret *name* at
+deploy time; `data` is an ordering dependency only (it creates those secrets' containers).
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from modules.static_site.content_rules import scan_build_dir
 from modules.static_site.distribution import SiteDistribution, SiteDistributionProps, spa_router_code
 from modules.static_site.invalidation import Invalidation, InvalidationProps
 from stacks.base import HeboStack
-from stacks.dns import DnsOutputs
 from config.csp import console_csp, inline_script_hashes
 from config.secrets import SECRETS
 from config.settings import Settings
@@ -61,12 +60,11 @@ class EdgeStack(HeboStack):
 
     stack_name = "edge"
 
-    def __init__(self, scope: Construct, settings: Settings, dns: DnsOutputs) -> None:
+    def __init__(self, scope: Construct, settings: Settings) -> None:
         super().__init__(scope, settings)
-        self.dns = dns
         self.domain = self.names.domain("console")
         self.certificate = DnsValidatedCertificate(
-            self, "certificate", domain_name=self.domain, zone_id=dns.zone_id, provider=self.us_east_1_provider()
+            self, "certificate", domain_name=self.domain, zone_id=self.hosted_zone_id(), provider=self.us_east_1_provider()
         )
         self.bucket = self._create_bucket()
         self.cdn = self._create_distribution()
@@ -84,7 +82,7 @@ class EdgeStack(HeboStack):
         alias_records(
             self,
             "console_alias",
-            zone_id=dns.zone_id,
+            zone_id=self.hosted_zone_id(),
             name=self.domain,
             target_dns_name=self.cdn.domain_name,
             target_zone_id=self.cdn.hosted_zone_id,
@@ -159,8 +157,7 @@ class EdgeStack(HeboStack):
         files = scan_build_dir(build_dir, skip=frozenset({RUNTIME_CONFIG_KEY})) if build_dir.is_dir() else []
         if not files:
             message = missing_build_warning(build_dir)
-            Annotations.of(self).add_warning(message)
-            print(f"warning: edge: {message}", file=sys.stderr)
+            Annotations.of(self).add_warning(message)  # main.py / the cdktf CLI print it
         return SiteContent(
             self,
             "content",

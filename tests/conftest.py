@@ -16,6 +16,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+import modules.cdk  # noqa: E402,F401  (before any test module's `from cdktf import Testing`: keeps the jsii kernel's lazy provider loading)
 from synth_support import STAGE_NAMES, Synth, synthesize  # noqa: E402
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from modules.cdk import Construct, Fn, TerraformIterator, Token, aws
+from modules.cdk import Construct, Fn, TerraformIterator, aws
 from modules.static_site.content_rules import NO_CACHE, SiteFile, content_hash, content_type
 
 PLACEHOLDER_KEY = "index.html"
@@ -34,16 +34,12 @@ class SiteContent(Construct):
     def __init__(self, scope: Construct, construct_id: str, props: SiteContentProps) -> None:
         super().__init__(scope, construct_id)
         files = list(props.files)
-        null = Token.null_value()
+        # `for_each` entries hold only one-line strings, never a null or a multi-line string:
+        # cdktf's HCL renderer (`synth --hcl`) can print neither inside a map. Build files set
+        # `source`; the placeholder's (multi-line) HTML is the resource's own `content`.
         if files:
-            entries = {
-                f.key: {
-                    "source": str(f.source),
-                    "content": null,
-                    "source_hash": f.md5,
-                    "content_type": f.content_type,
-                    "cache_control": f.cache_control,
-                }
+            entries: dict[str, dict[str, str]] = {
+                f.key: {"source": str(f.source), "source_hash": f.md5, "content_type": f.content_type, "cache_control": f.cache_control}
                 for f in files
             }
             self.files_hash = content_hash(files)
@@ -53,8 +49,6 @@ class SiteContent(Construct):
             placeholder_md5 = hashlib.md5(props.placeholder_html.encode()).hexdigest()
             entries = {
                 PLACEHOLDER_KEY: {
-                    "source": null,
-                    "content": props.placeholder_html,
                     "source_hash": placeholder_md5,
                     "content_type": content_type(PLACEHOLDER_KEY),
                     "cache_control": NO_CACHE,
@@ -62,18 +56,18 @@ class SiteContent(Construct):
             }
             self.files_hash = hashlib.sha256(f"{PLACEHOLDER_KEY}\0{placeholder_md5}".encode()).hexdigest()
         each = TerraformIterator.from_map(entries)
+        body = {"source": each.get_string("source")} if files else {"content": props.placeholder_html}
         self.files = aws.s3_object.S3Object(
             self,
             "files",
             for_each=each,
             bucket=props.bucket,
             key=each.key,
-            source=each.get_string("source"),
-            content=each.get_string("content"),
             source_hash=each.get_string("source_hash"),
             content_type=each.get_string("content_type"),
             cache_control=each.get_string("cache_control"),
             depends_on=list(props.depends_on),
+            **body,
         )
         self.config = aws.s3_object.S3Object(
             self,

@@ -472,11 +472,15 @@ def test_target_group_is_ip_on_service_port(every_stage: Synth, svc: str) -> Non
     }
 
 
+HOSTED_ZONE = "${data.aws_route53_zone.hosted_zone.zone_id}"
+"""The zone every stage stack finds by name (HEBO_ZONE_ID unset): no stage stack reads the dns stack."""
+
+
 def _validation(s: Synth, cert_prefix: str) -> None:
     cert_logical, _ = one(s, "aws_acm_certificate", cert_prefix)
-    zone = "${" + REMOTE.format(stack="dns")
+    zone = HOSTED_ZONE
     _, validation = one(s, "aws_route53_record", f"{cert_prefix}_validation")
-    assert validation["zone_id"].startswith(zone)
+    assert validation["zone_id"] == zone
     assert validation["for_each"] == (
         f"${{{{ for key, val in tolist(aws_acm_certificate.{cert_logical}.domain_validation_options): val.domain_name => val }}}}"
     )
@@ -497,11 +501,11 @@ def test_certificate_validation_and_alias_records_per_stage(every_stage: Synth, 
         assert cert["domain_name"] == domain and "subject_alternative_names" not in cert
         _validation(stage, f"{svc}_certificate")
     assert cert["validation_method"] == "DNS"
-    zone = "${" + REMOTE.format(stack="dns")
+    zone = HOSTED_ZONE
     alb = load_balancer(stage, svc)
     for record_type in ("A", "AAAA"):
         record = stage.resource("compute", "aws_route53_record", f"{svc}_alias_{record_type.lower()}")
-        assert record["zone_id"].startswith(zone)
+        assert record["zone_id"] == zone
         assert {k: v for k, v in record.items() if k not in ("//", "zone_id")} == {
             "name": domain,
             "type": record_type,
@@ -1055,3 +1059,32 @@ def test_alb_log_and_waf_policy_and_names() -> None:
             ("waf_log_group", "aws-waf-logs-hebo-pr-7")} <= set(catalog)
     assert RULES["wafv2"].check("a" * 129) and RULES["wafv2"].check("bad name")
     assert RULES["waf_log_group"].check("hebo-waf-logs") and not RULES["waf_log_group"].check("aws-waf-logs-x")
+
+
+# -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
+from modules.cdk import Testing  # noqa: E402
+
+
+def test_testing_matchers_services_per_stage(production: Synth, preview: Synth) -> None:
+    compute = production.raw("compute")
+    for display in ("HeboApiService", "HeboGatewayService"):
+        assert Testing.to_have_resource_with_properties(
+            compute,
+            "aws_ecs_service",
+            {"name": display, "wait_for_steady_state": True, "capacity_provider_strategy": [{"capacity_provider": "FARGATE", "weight": 1}]},
+        )
+        assert Testing.to_have_resource_with_properties(
+            preview.raw("compute"),
+            "aws_ecs_service",
+            {"name": display, "wait_for_steady_state": False, "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT", "weight": 1}]},
+        )
+    assert Testing.to_have_resource_with_properties(compute, "aws_appautoscaling_target", {"min_capacity": 4, "max_capacity": 16})
+    assert Testing.to_have_resource_with_properties(
+        compute, "aws_lb", {"name": "hebo-production-api", "ip_address_type": "dualstack", "drop_invalid_header_fields": True}
+    )
+    assert Testing.to_have_resource_with_properties(
+        compute, "aws_lb_listener", {"port": 443, "protocol": "HTTPS", "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"}
+    )
+    # The zone is found by name, not read from the dns stack's state.
+    assert Testing.to_have_data_source_with_properties(compute, "aws_route53_zone", {"name": "hebo.ai", "private_zone": False})
+    assert not Testing.to_have_data_source_with_properties(compute, "terraform_remote_state", {"config": {"key": "global/dns.tfstate"}})

@@ -494,3 +494,29 @@ def test_proxy_connection_pool(production: Synth, preview: Synth) -> None:
         "connection_pool_config": {"connection_borrow_timeout": 120, "max_connections_percent": 90},
     }
     assert preview.resources("data", "aws_db_proxy_default_target_group") == {}
+
+
+# -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
+from modules.cdk import Testing  # noqa: E402
+
+
+def test_testing_matchers_database_per_stage(production: Synth, preview: Synth) -> None:
+    data = production.raw("data")
+    assert Testing.to_have_resource_with_properties(
+        data,
+        "aws_rds_cluster",
+        {
+            "engine": "aurora-postgresql",
+            "engine_mode": "provisioned",
+            "storage_encrypted": True,
+            "deletion_protection": True,
+            "skip_final_snapshot": False,
+            "backup_retention_period": 14,
+            "serverlessv2_scaling_configuration": {"min_capacity": 0.5, "max_capacity": 16},
+        },
+    )
+    assert Testing.to_have_resource_with_properties(data, "aws_db_proxy", {"engine_family": "POSTGRESQL", "require_tls": True})
+    assert Testing.to_have_resource_with_properties(data, "aws_lambda_function", {"function_name": "hebo-production-migrator", "architectures": ["arm64"]})
+    paused = {"deletion_protection": False, "serverlessv2_scaling_configuration": {"min_capacity": 0, "max_capacity": 4, "seconds_until_auto_pause": 1200}}
+    assert Testing.to_have_resource_with_properties(preview.raw("data"), "aws_rds_cluster", paused)
+    assert not Testing.to_have_resource(preview.raw("data"), "aws_db_proxy")

@@ -178,3 +178,29 @@ def test_dnssec_key_policy_admits_only_route53_dnssec_of_this_account(signed: Sy
             "condition": [this_account, {"test": "Bool", "variable": "kms:GrantIsForAWSResource", "values": ["true"]}],
         },
     ]
+
+
+# -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
+from modules.cdk import Testing  # noqa: E402
+
+
+def test_testing_matchers_zone_and_caa(any_stage: Synth, adopted: Synth) -> None:
+    dns = any_stage.raw("dns")
+    assert Testing.to_have_resource_with_properties(
+        dns, "aws_route53_zone", {"name": "hebo.ai", "force_destroy": False, "lifecycle": {"prevent_destroy": True}}
+    )
+    caa = ['0 issue "amazon.com"', '0 issue "amazontrust.com"', '0 issue "awstrust.com"', '0 issue "amazonaws.com"']
+    assert Testing.to_have_resource_with_properties(dns, "aws_route53_record", {"name": "hebo.ai", "type": "CAA", "ttl": 3600, "records": caa})
+    assert not Testing.to_have_resource(dns, "aws_route53_hosted_zone_dnssec")
+    assert not Testing.to_have_resource(adopted.raw("dns"), "aws_route53_record")  # CAA switched off there
+
+
+def test_stage_stacks_use_hebo_zone_id_without_a_lookup(adopted: Synth) -> None:
+    """With HEBO_ZONE_ID the stage stacks need no Route 53 read at plan time; checked on every record."""
+    checked = 0
+    for stack in ("compute", "edge"):
+        assert "aws_route53_zone" not in adopted.stack(stack).get("data", {})
+        for name, record in adopted.resources(stack, "aws_route53_record").items():
+            assert record["zone_id"] == "Z0123456789ABCDEFGHIJ", (stack, name)
+            checked += 1
+    assert checked >= 7  # compute: 2 validations + 4 aliases; edge: 1 validation + 2 aliases

@@ -370,13 +370,13 @@ def test_certificate_stays_in_us_east_1_when_primary_region_differs(without_buil
 
 def test_certificate_validated_in_the_dns_zone(stage: Synth) -> None:
     validation = stage.resource("edge", "aws_route53_record", next(n for n in stage.resources("edge", "aws_route53_record") if n.startswith("certificate_")))
-    assert validation["zone_id"].startswith("${data.terraform_remote_state.cross-stack-reference-input-dns.outputs.")
+    assert validation["zone_id"] == "${data.aws_route53_zone.hosted_zone.zone_id}"
 
 
 def test_alias_records_point_at_the_distribution(stage: Synth) -> None:
     records = stage.resources("edge", "aws_route53_record")
     zone = records["console_alias_a"]["zone_id"]
-    assert zone.startswith("${data.terraform_remote_state.cross-stack-reference-input-dns.outputs.")
+    assert zone == "${data.aws_route53_zone.hosted_zone.zone_id}"
     for record_type in ("A", "AAAA"):
         assert without_metadata(records[f"console_alias_{record_type.lower()}"]) == {
             "zone_id": zone,
@@ -402,22 +402,22 @@ def _files(synth: Synth) -> dict[str, Any]:
 def test_every_build_file_uploaded_with_type_and_cache_headers(built: Synth) -> None:
     files = _files(built)
     assert {k: {f: v for f, v in entry.items() if f != "source"} for k, entry in files["for_each"].items()} == {
-        ".well-known/apple-app-site-association": {"cache_control": "public, max-age=3600", "content": None, "content_type": "application/octet-stream", "source_hash": "30c6677b833454ad2df762d3c98d2409"},
-        "assets/app-3f9a1c.js": {"cache_control": ASSET_CACHE, "content": None, "content_type": "text/javascript; charset=utf-8", "source_hash": "324b68e64233d62001b3e8159e7b76f0"},
-        "assets/logo-5d41402a.svg": {"cache_control": ASSET_CACHE, "content": None, "content_type": "image/svg+xml; charset=utf-8", "source_hash": "2a81e757f15db781d6897878db332b4a"},
-        "assets/style-8b2e.css": {"cache_control": ASSET_CACHE, "content": None, "content_type": "text/css; charset=utf-8", "source_hash": "3c7253c0b17971959285c18f6eea6509"},
-        "favicon.ico": {"cache_control": "public, max-age=3600", "content": None, "content_type": "image/x-icon", "source_hash": "2ab4b906fabd1c154d3d8fd77942028e"},
-        "index.html": {"cache_control": "no-cache", "content": None, "content_type": "text/html; charset=utf-8", "source_hash": "9337f3a6f17692d423dd74ae679936ef"},
-        "manifest.webmanifest": {"cache_control": "public, max-age=3600", "content": None, "content_type": "application/manifest+json; charset=utf-8", "source_hash": "e40d9e7e9666f34f2d92ff8e8165bec5"},
-        "robots.txt": {"cache_control": "public, max-age=3600", "content": None, "content_type": "text/plain; charset=utf-8", "source_hash": "b6216d61c03e6ce0c9aea6ca7808f7ca"},
+        ".well-known/apple-app-site-association": {"cache_control": "public, max-age=3600", "content_type": "application/octet-stream", "source_hash": "30c6677b833454ad2df762d3c98d2409"},
+        "assets/app-3f9a1c.js": {"cache_control": ASSET_CACHE, "content_type": "text/javascript; charset=utf-8", "source_hash": "324b68e64233d62001b3e8159e7b76f0"},
+        "assets/logo-5d41402a.svg": {"cache_control": ASSET_CACHE, "content_type": "image/svg+xml; charset=utf-8", "source_hash": "2a81e757f15db781d6897878db332b4a"},
+        "assets/style-8b2e.css": {"cache_control": ASSET_CACHE, "content_type": "text/css; charset=utf-8", "source_hash": "3c7253c0b17971959285c18f6eea6509"},
+        "favicon.ico": {"cache_control": "public, max-age=3600", "content_type": "image/x-icon", "source_hash": "2ab4b906fabd1c154d3d8fd77942028e"},
+        "index.html": {"cache_control": "no-cache", "content_type": "text/html; charset=utf-8", "source_hash": "9337f3a6f17692d423dd74ae679936ef"},
+        "manifest.webmanifest": {"cache_control": "public, max-age=3600", "content_type": "application/manifest+json; charset=utf-8", "source_hash": "e40d9e7e9666f34f2d92ff8e8165bec5"},
+        "robots.txt": {"cache_control": "public, max-age=3600", "content_type": "text/plain; charset=utf-8", "source_hash": "b6216d61c03e6ce0c9aea6ca7808f7ca"},
     }
     # .DS_Store is skipped; the build's own config.json is replaced by the deploy-written one.
     for key, entry in files["for_each"].items():
         assert entry["source"] == str(FIXTURE_BUILD / key)
-    assert {k: files[k] for k in ("key", "source", "content", "source_hash", "content_type", "cache_control")} == {
+    assert "content" not in files  # build files are uploaded from `source` only
+    assert {k: files[k] for k in ("key", "source", "source_hash", "content_type", "cache_control")} == {
         "key": "${each.key}",
         "source": "${each.value.source}",
-        "content": "${each.value.content}",
         "source_hash": "${each.value.source_hash}",
         "content_type": "${each.value.content_type}",
         "cache_control": "${each.value.cache_control}",
@@ -518,8 +518,9 @@ def test_missing_build_deploys_placeholder_and_warns(without_build: Synth) -> No
     files = _files(without_build)
     (entry,) = files["for_each"].values()
     assert list(files["for_each"]) == ["index.html"]
-    assert entry["source"] is None
-    assert "No console build was deployed" in entry["content"]
+    assert set(entry) == {"source_hash", "content_type", "cache_control"}  # no null for HCL output
+    assert "source" not in files
+    assert files["content"].startswith("<!doctype html>\n") and "No console build was deployed" in files["content"]
     assert (entry["content_type"], entry["cache_control"]) == ("text/html; charset=utf-8", "no-cache")
     warnings = [a for a in without_build.manifest["stacks"]["edge"]["annotations"] if a["level"] == "@cdktf/warn"]
     assert [w["message"] for w in warnings] == [
@@ -534,12 +535,11 @@ def test_build_present_means_no_warning(preview_with_build: Synth) -> None:
     assert preview_with_build.manifest["stacks"]["edge"]["annotations"] == []
 
 
-def test_edge_reads_only_dns_and_deploys_after_data(built: Synth) -> None:
-    """Values come only from dns; `data` is an ordering dependency (it creates the secret containers)."""
-    assert sorted(built.manifest["stacks"]["edge"]["dependencies"]) == ["data", "dns"]
-    remote = built.data_sources("edge", "terraform_remote_state")
-    assert list(remote) == ["cross-stack-reference-input-dns"]
-    assert json.dumps(remote).count("global/dns.tfstate") == 1
+def test_edge_reads_no_other_stack_and_deploys_after_data(built: Synth) -> None:
+    """The zone is looked up by name; `data` is an ordering dependency (it creates the secret containers)."""
+    assert built.manifest["stacks"]["edge"]["dependencies"] == ["data"]
+    assert built.data_sources("edge", "terraform_remote_state") == {}
+    assert without_metadata(built.data_sources("edge", "aws_route53_zone")) == {"hosted_zone": {"name": "hebo.ai", "private_zone": False}}
 
 
 # -- content rules (pure Python) ---------------------------------------------------------------
@@ -583,3 +583,28 @@ def test_scan_skips_hidden_files_and_the_runtime_config() -> None:
         "robots.txt",
     ]
     assert "config.json" in [f.key for f in scan_build_dir(FIXTURE_BUILD)]
+
+
+# -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
+from modules.cdk import Testing  # noqa: E402
+
+
+def test_testing_matchers_private_bucket_behind_cloudfront(production_with_build: Synth) -> None:
+    edge = production_with_build.raw("edge")
+    assert Testing.to_have_resource_with_properties(
+        edge,
+        "aws_cloudfront_distribution",
+        {
+            "aliases": ["console.hebo.ai"],
+            "is_ipv6_enabled": True,
+            "price_class": "PriceClass_100",
+            "viewer_certificate": {"minimum_protocol_version": "TLSv1.2_2021", "ssl_support_method": "sni-only"},
+        },
+    )
+    assert Testing.to_have_resource_with_properties(
+        edge,
+        "aws_s3_bucket_public_access_block",
+        {"block_public_acls": True, "block_public_policy": True, "ignore_public_acls": True, "restrict_public_buckets": True},
+    )
+    assert Testing.to_have_resource_with_properties(edge, "aws_s3_object", {"key": "config.json", "cache_control": "no-cache"})
+    assert Testing.to_have_data_source_with_properties(edge, "aws_route53_zone", {"name": "hebo.ai", "private_zone": False})

@@ -74,5 +74,5 @@ def test_stacks_import_each_other_only_for_outputs() -> None:
             elif isinstance(node, ast.ImportFrom) and (node.module or "").removeprefix("stacks.") in STACK_MODULES:
                 checked += 1
                 offenders += [f"{path.name}: {node.module}.{a.name}" for a in node.names if not a.name.endswith("Outputs")]
-    assert checked >= 4, "compute, data and edge import other stacks' outputs"
+    assert checked == 3, "compute imports NetworkOutputs and DataOutputs, data imports NetworkOutputs"
     assert offenders == []

@@ -527,3 +527,21 @@ def test_stack_outputs(production: Synth, preview: Synth) -> None:
         assert sorted(groups) == sorted(["alb", "service", "database", "migrator", optional])
         roles = sg_roles(synth)
         assert {k: roles[parse_ref(v)[1]] for k, v in groups.items()} == {k: k for k in groups}
+
+
+# -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
+from modules.cdk import Testing  # noqa: E402
+
+
+def test_testing_matchers_vpc_nat_and_flow_logs(production: Synth, preview: Synth) -> None:
+    network = production.raw(STACK)
+    assert Testing.to_have_resource_with_properties(
+        network, "aws_vpc", {"cidr_block": "10.0.0.0/16", "assign_generated_ipv6_cidr_block": True, "enable_dns_hostnames": True}
+    )
+    assert Testing.to_have_resource_with_properties(network, "aws_vpc", {"cidr_block": "10.1.0.0/16"})  # secondary region
+    assert Testing.to_have_resource_with_properties(network, "aws_instance", {"instance_type": "t4g.nano", "source_dest_check": False})
+    assert Testing.to_have_resource_with_properties(network, "aws_flow_log", {"traffic_type": "ALL", "log_destination_type": "cloud-watch-logs"})
+    assert Testing.to_have_data_source(network, "aws_availability_zones")
+    bastion = {"associate_public_ip_address": False, "metadata_options": {"http_tokens": "required", "http_put_response_hop_limit": 1}}
+    assert Testing.to_have_resource_with_properties(preview.raw(STACK), "aws_instance", bastion)
+    assert not Testing.to_have_resource_with_properties(preview.raw(STACK), "aws_vpc", {"cidr_block": "10.1.0.0/16"})

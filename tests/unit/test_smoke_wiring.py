@@ -6,8 +6,8 @@ EXPECTED_DEPENDENCIES = {
     "dns": [],
     "network": [],
     "data": ["network"],
-    "compute": ["data", "dns", "network"],
-    "edge": ["data", "dns"],
+    "compute": ["data", "network"],
+    "edge": ["data"],
 }
 
 

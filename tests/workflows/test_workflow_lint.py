@@ -233,20 +233,15 @@ def cdktf_commands(workflow: dict[str, Any], job: str) -> list[str]:
 
 
 def test_deploy_and_destroy_commands(workflow: dict[str, Any]) -> None:
-    assert cdktf_commands(workflow, "deploy") == [
-        "npx cdktf deploy network data compute edge --auto-approve --ignore-missing-stack-dependencies "
-        "--parallelism 1 --outputs-file outputs.json"
-    ]
+    assert cdktf_commands(workflow, "deploy") == ["npx cdktf deploy network data compute edge --auto-approve --outputs-file outputs.json"]
     assert cdktf_commands(workflow, "destroy") == ["npx cdktf destroy edge compute data network --auto-approve"]
 
 
-def test_deploy_order_is_the_dependency_order(preview: Any) -> None:
-    """With --ignore-missing-stack-dependencies cdktf runs stacks in the order named, so that
-    order must respect manifest.json; and dns really is a dependency the flag has to skip."""
+def test_deploy_names_every_upstream_of_the_stage_stacks(preview: Any) -> None:
+    """cdktf refuses a deploy that leaves out an upstream stack: the four stage stacks must depend
+    only on each other, never on the account-wide dns the workflow does not touch."""
     deps = {name: set(preview.manifest["stacks"][name]["dependencies"]) for name in STAGE_STACKS}
-    for position, name in enumerate(STAGE_STACKS):
-        assert deps[name] - {"dns"} <= set(STAGE_STACKS[:position]), name
-    assert any("dns" in d for d in deps.values())
+    assert deps == {"network": set(), "data": {"network"}, "compute": {"network", "data"}, "edge": {"data"}}
 
 
 def test_toolchain(workflow: dict[str, Any]) -> None:
