@@ -107,6 +107,30 @@ class ComputeStack(HeboStack):
             service_principals=list(STAGE_KEY_SERVICE_PRINCIPALS),  # alarms publish to the encrypted topic
             shared=network.stage_key_arn,
         )
+        exec_logs = self._create_cluster()
+        self.topic = self._create_alarm_topic()
+        self.repositories = self._create_repositories()
+        self.alb_logs = self._create_alb_logs()
+        self.waf = self._web_acl() if policy.waf else None
+        self.shared_alb = self._shared_load_balancer() if policy.shared_load_balancer else None
+        images = self._images(exec_logs)
+        self.services = {svc: self._service(svc, images[svc], exec_logs) for svc in SERVICES}
+        self.outputs = ComputeOutputs(
+            cluster_name=self.cluster.name,
+            service_names={svc: r.service_name for svc, r in self.services.items()},
+            alb_arns={svc: r.load_balancer_arn for svc, r in self.services.items()},
+            urls={svc: f"https://{names.domain(svc)}" for svc in SERVICES},
+        )
+        self.output("cluster_name", self.cluster.name, "ECS cluster of this stage")
+        self.output("alarm_topic_arn", self.topic.arn, "SNS topic the service alarms notify")
+        prefix = f"prefix = {SHARED_ALB_LOG_PREFIX}" if self.shared_alb is not None else "prefix = service"
+        self.output("alb_logs_bucket", self.alb_logs.name, f"S3 bucket of the ALB access logs ({prefix})")
+
+    # -- steps, in the order __init__ runs them -------------------------------------------------
+    def _create_cluster(self) -> Any:
+        """The ECS cluster (Fargate and Fargate Spot) and, where ECS Exec is on, the KMS log group
+        its sessions are logged to; returns that log group or None."""
+        policy, names = self.policy, self.names
         exec_logs = None
         if policy.ecs_exec:
             exec_logs = log_group(
@@ -123,31 +147,42 @@ class ComputeStack(HeboStack):
                 exec_log_group_name=exec_logs.name if exec_logs is not None else None,
             ),
         )
-        self.topic = aws.sns_topic.SnsTopic(self, "alarms", name=names.sns_topic("alarms"), kms_master_key_id=self.key.arn)
-        if settings.alarm_email:
-            aws.sns_topic_subscription.SnsTopicSubscription(
-                self, "alarm_email", topic_arn=self.topic.arn, protocol="email", endpoint=settings.alarm_email
-            )
+        return exec_logs
 
-        self.repositories = {
+    def _create_alarm_topic(self) -> Any:
+        """The KMS-encrypted SNS topic the alarms notify, with HEBO_ALARM_EMAIL subscribed if set."""
+        topic = aws.sns_topic.SnsTopic(self, "alarms", name=self.names.sns_topic("alarms"), kms_master_key_id=self.key.arn)
+        if self.settings.alarm_email:
+            aws.sns_topic_subscription.SnsTopicSubscription(
+                self, "alarm_email", topic_arn=topic.arn, protocol="email", endpoint=self.settings.alarm_email
+            )
+        return topic
+
+    def _create_repositories(self) -> dict[str, EcrRepository]:
+        """One hardened ECR repository per service (immutable tags, scan on push, KMS)."""
+        return {
             svc: EcrRepository(
                 self,
                 f"{svc}_repository",
                 EcrRepositoryProps(
-                    name=names.ecr_repository(svc),
+                    name=self.names.ecr_repository(svc),
                     kms_key_arn=self.key.arn,
                     keep_images=ECR_KEEP_IMAGES,
-                    force_delete=policy.force_destroy,
+                    force_delete=self.policy.force_destroy,
                 ),
             )
             for svc in SERVICES
         }
-        self.alb_logs = AlbAccessLogBucket(
+
+    def _create_alb_logs(self) -> AlbAccessLogBucket:
+        """The ALB access-log bucket: one prefix per ALB (`shared`, or one per service)."""
+        policy = self.policy
+        return AlbAccessLogBucket(
             self,
             "alb_logs",
             AlbAccessLogBucketProps(
-                bucket_prefix=names.alb_logs_bucket_prefix(),
-                region=settings.region,
+                bucket_prefix=self.names.alb_logs_bucket_prefix(),
+                region=self.settings.region,
                 account_id=self._account,
                 log_prefixes=[SHARED_ALB_LOG_PREFIX] if policy.shared_load_balancer else list(SERVICES),
                 retention_days=policy.alb_log_retention_days,
@@ -155,20 +190,6 @@ class ComputeStack(HeboStack):
                 prevent_destroy=policy.protect,
             ),
         )
-        self.waf = self._web_acl() if policy.waf else None
-        self.shared_alb = self._shared_load_balancer() if policy.shared_load_balancer else None
-        images = self._images(exec_logs)
-        self.services = {svc: self._service(svc, images[svc], exec_logs) for svc in SERVICES}
-        self.outputs = ComputeOutputs(
-            cluster_name=self.cluster.name,
-            service_names={svc: r.service_name for svc, r in self.services.items()},
-            alb_arns={svc: r.load_balancer_arn for svc, r in self.services.items()},
-            urls={svc: f"https://{names.domain(svc)}" for svc in SERVICES},
-        )
-        self.output("cluster_name", self.cluster.name, "ECS cluster of this stage")
-        self.output("alarm_topic_arn", self.topic.arn, "SNS topic the service alarms notify")
-        prefix = f"prefix = {SHARED_ALB_LOG_PREFIX}" if self.shared_alb is not None else "prefix = service"
-        self.output("alb_logs_bucket", self.alb_logs.name, f"S3 bucket of the ALB access logs ({prefix})")
 
     # -- edge protection ------------------------------------------------------------------------
     def _web_acl(self) -> RegionalWebAcl:

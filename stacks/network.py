@@ -19,6 +19,7 @@ from modules.network.instance import InstanceRoleProps, SsmInstanceRole
 from modules.network.nat_instance import NatInstance, NatInstanceProps, fck_nat_ami
 from modules.network.security_groups import ANY_IPV4, ANY_IPV6, GroupSpec, Peer, Rule, SecurityGroups, SecurityGroupsProps
 from modules.network.vpc import Vpc, VpcProps
+from modules.kms import EncryptionKey
 from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack
 from config.topology import HTTPS_PORT, POSTGRES_PORT, SECURITY_GROUP_ROLES, SERVICE_PORTS
 from config.settings import Settings
@@ -124,22 +125,47 @@ class NetworkStack(HeboStack):
 
     def __init__(self, scope: Construct, settings: Settings) -> None:
         super().__init__(scope, settings)
-        names, policy = self.names, self.policy
         self.partition = aws.data_aws_partition.DataAwsPartition(self, "partition").partition
         self.account_id = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account").account_id
-
-        if policy.shared_stage_key:  # network deploys first: it owns the one key of the stage
-            key = self.stage_key("kms", "stage", f"{names.prefix}: network, data and compute (flow logs, volumes, "
-                                 "Aurora, secrets, service logs, images, alarm topic)", logs_region=settings.region,
-                                 service_principals=STAGE_KEY_SERVICE_PRINCIPALS)
-        else:
-            key = self.stage_key("kms", "network", f"{names.prefix} network: flow logs, NAT and bastion volumes",
-                                 logs_region=settings.region)
+        self.key = self._create_key()
         # Dual-stack public edge: the ALBs answer IPv6 clients (the dns/compute AAAA records);
         # everything behind them stays IPv4 (docs/network.md, "IPv6").
-        network = Vpc(self, "main", VpcProps(name=names.vpc(), cidr_block=settings.vpc_cidr, az_count=settings.az_count,
-                                             ipv6_public_edge=True))
-        groups = SecurityGroups(
+        network = Vpc(self, "main", VpcProps(name=self.names.vpc(), cidr_block=settings.vpc_cidr,
+                                             az_count=settings.az_count, ipv6_public_edge=True))
+        groups = self._create_security_groups(network)
+        self.nat_instances = self._nat_instances(network, groups.ids["nat"], self.key.arn)
+        self._create_private_routes(network)
+        self.bastion = self._create_bastion(network, groups) if self.policy.bastion else None
+        secondary = self._create_flow_logs(network)
+        self.outputs = NetworkOutputs(
+            vpc_id=network.vpc_id,
+            vpc_cidr=network.vpc.cidr_block,
+            public_subnet_ids=[s.id for s in network.public_subnets],
+            private_subnet_ids=[s.id for s in network.private_subnets],
+            security_group_ids={role: groups.ids[role] for role in security_group_roles(self.policy)},
+            public_ip_address_type="dualstack" if network.ipv6_public_edge else "ipv4",
+            secondary=secondary,
+            stage_key_arn=self.key.arn if self.policy.shared_stage_key else None,
+        )
+        self._outputs(network, groups)
+
+    # -- steps, in the order __init__ runs them -------------------------------------------------
+    def _create_key(self) -> EncryptionKey:
+        """The stage key where the policy shares one (network deploys first, so it owns it), else
+        this stack's own key."""
+        names, settings = self.names, self.settings
+        if self.policy.shared_stage_key:
+            return self.stage_key("kms", "stage", f"{names.prefix}: network, data and compute (flow logs, volumes, "
+                                  "Aurora, secrets, service logs, images, alarm topic)", logs_region=settings.region,
+                                  service_principals=STAGE_KEY_SERVICE_PRINCIPALS)
+        return self.stage_key("kms", "network", f"{names.prefix} network: flow logs, NAT and bastion volumes",
+                              logs_region=settings.region)
+
+    def _create_security_groups(self, network: Vpc) -> SecurityGroups:
+        """Every role's group (bastion and db-proxy only where they exist) plus the NAT's, with
+        the rules of `security_group_rules`."""
+        names, policy = self.names, self.policy
+        return SecurityGroups(
             self,
             "security_groups",
             SecurityGroupsProps(
@@ -151,9 +177,11 @@ class NetworkStack(HeboStack):
                 rules=security_group_rules(policy, network.private_cidrs),
             ),
         )
-        self.nat_instances = self._nat_instances(network, groups.ids["nat"], key.arn)
+
+    def _create_private_routes(self, network: Vpc) -> None:
+        """Each private subnet's default route: its AZ's NAT instance, or the one shared NAT."""
         for index, table in enumerate(network.private_route_tables):
-            nat = self.nat_instances[index if policy.nat_per_az else 0]
+            nat = self.nat_instances[index if self.policy.nat_per_az else 0]
             aws.route.Route(
                 self,
                 f"private_default_{index}",
@@ -161,20 +189,26 @@ class NetworkStack(HeboStack):
                 destination_cidr_block="0.0.0.0/0",
                 network_interface_id=nat.network_interface_id,
             )
-        self.bastion = None
-        if policy.bastion:
-            role = SsmInstanceRole(self, "bastion_role", InstanceRoleProps(
-                name=names.iam_role("bastion"), description="SSM Session Manager bastion (no SSH)", partition=self.partition))
-            self.bastion = Bastion(self, "bastion", BastionProps(
-                name=names.bastion(),
-                subnet_id=network.private_subnets[0].id,
-                security_group_ids=[groups.ids["bastion"]],
-                instance_profile=role.profile_name,
-                kms_key_arn=key.arn,
-            ))
 
+    def _create_bastion(self, network: Vpc, groups: SecurityGroups) -> Bastion:
+        """The SSM-only bastion in the first private subnet (declared stopped; `ops bastion start`)."""
+        names = self.names
+        role = SsmInstanceRole(self, "bastion_role", InstanceRoleProps(
+            name=names.iam_role("bastion"), description="SSM Session Manager bastion (no SSH)", partition=self.partition))
+        return Bastion(self, "bastion", BastionProps(
+            name=names.bastion(),
+            subnet_id=network.private_subnets[0].id,
+            security_group_ids=[groups.ids["bastion"]],
+            instance_profile=role.profile_name,
+            kms_key_arn=self.key.arn,
+        ))
+
+    def _create_flow_logs(self, network: Vpc) -> SecondaryNetworkOutputs | None:
+        """Flow logs of the VPC (and of the production secondary-region VPC, which this step
+        creates too): KMS log groups and one delivery role. Returns the secondary network."""
+        names, policy, settings = self.names, self.policy, self.settings
         flow_groups = [log_group(self, "flow_log_group", name=names.flow_log_group(),
-                                 retention_days=policy.log_retention_days, kms_key_arn=key.arn)]
+                                 retention_days=policy.log_retention_days, kms_key_arn=self.key.arn)]
         secondary = None
         if policy.secondary_region_network:
             secondary, secondary_log_group = self._secondary(settings)
@@ -192,18 +226,7 @@ class NetworkStack(HeboStack):
             flow_log(self, "secondary_flow_log", FlowLogProps(
                 vpc_id=self.secondary_vpc.vpc_id, log_group_arn=flow_groups[1].arn, role_arn=flow_role.arn,
                 name=names.flow_log("secondary")), provider=self.provider_for(settings.secondary_region))
-
-        self.outputs = NetworkOutputs(
-            vpc_id=network.vpc_id,
-            vpc_cidr=network.vpc.cidr_block,
-            public_subnet_ids=[s.id for s in network.public_subnets],
-            private_subnet_ids=[s.id for s in network.private_subnets],
-            security_group_ids={role: groups.ids[role] for role in security_group_roles(policy)},
-            public_ip_address_type="dualstack" if network.ipv6_public_edge else "ipv4",
-            secondary=secondary,
-            stage_key_arn=key.arn if policy.shared_stage_key else None,
-        )
-        self._outputs(network, groups)
+        return secondary
 
     # -- parts ---------------------------------------------------------------------------------
     def _nat_instances(self, network: Vpc, security_group_id: str, kms_key_arn: str) -> list[NatInstance]:

@@ -76,3 +76,21 @@ def test_stacks_import_each_other_only_for_outputs() -> None:
                 offenders += [f"{path.name}: {node.module}.{a.name}" for a in node.names if not a.name.endswith("Outputs")]
     assert checked == 3, "compute imports NetworkOutputs and DataOutputs, data imports NetworkOutputs"
     assert offenders == []
+
+
+MAX_STACK_FUNCTION_LINES = 80
+"""Stacks only compose: a longer function in stacks/ is a construct (or a named step) waiting to
+be extracted (design.md §3)."""
+
+
+def test_no_function_in_stacks_is_longer_than_80_lines() -> None:
+    import ast
+
+    lengths = {}
+    for path in sorted((REPO_ROOT / "stacks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lengths[f"{path.name}:{node.name}:{node.lineno}"] = node.end_lineno - node.lineno + 1
+    assert len(lengths) >= 40  # every stack module was read
+    too_long = {where: n for where, n in lengths.items() if n > MAX_STACK_FUNCTION_LINES}
+    assert too_long == {}, f"split these into named steps or constructs: {too_long}"
