@@ -29,7 +29,8 @@ class SiteContent(Construct):
     """Objects are keyed by path in one `for_each` (`files["assets/app.js"]`): a file that
     disappears from the build is deleted from the bucket by the next apply (its old version
     then expires by lifecycle). `source_hash` (md5 computed at synth) triggers re-uploads; `etag`
-    cannot, because S3 ETags of SSE-KMS objects are not MD5s."""
+    cannot, because S3 ETags of SSE-KMS objects are not MD5s (the bucket is SSE-S3 today; the rule
+    should not depend on that)."""
 
     def __init__(self, scope: Construct, construct_id: str, props: SiteContentProps) -> None:
         super().__init__(scope, construct_id)

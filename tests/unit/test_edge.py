@@ -84,19 +84,12 @@ def test_bucket_blocks_public_access_and_acls(stage: Synth) -> None:
     }
 
 
-def test_bucket_encrypted_with_the_stack_key_and_versioned_with_lifecycle(stage: Synth) -> None:
+def test_bucket_encrypted_with_s3_managed_keys_and_versioned_with_lifecycle(stage: Synth) -> None:
+    """SSE-S3 in every stage: the content is public by design (docs/edge.md, "Encryption")."""
     bucket = stage.reference("edge", "aws_s3_bucket", "id")
     assert without_metadata(stage.resource("edge", "aws_s3_bucket_server_side_encryption_configuration")) == {
         "bucket": bucket,
-        "rule": [
-            {
-                "apply_server_side_encryption_by_default": {
-                    "kms_master_key_id": stage.reference("edge", "aws_kms_key", "arn"),
-                    "sse_algorithm": "aws:kms",
-                },
-                "bucket_key_enabled": True,
-            }
-        ],
+        "rule": [{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
     }
     assert stage.resource("edge", "aws_s3_bucket_versioning")["versioning_configuration"] == {"status": "Enabled"}
     lifecycle = stage.resource("edge", "aws_s3_bucket_lifecycle_configuration")
@@ -111,26 +104,12 @@ def test_bucket_encrypted_with_the_stack_key_and_versioned_with_lifecycle(stage:
     ]
 
 
-def test_kms_key_lets_only_this_distribution_decrypt(stage: Synth) -> None:
-    key = stage.resource("edge", "aws_kms_key")
-    assert key["enable_key_rotation"] is True
-    assert key["deletion_window_in_days"] == expect(stage)["kms_deletion_window_days"]
-    assert key["lifecycle"] == {"prevent_destroy": expect(stage)["protect"]}
-    assert stage.resource("edge", "aws_kms_alias")["name"] == f"alias/hebo-{stage.stage}-console"
-    (document,) = [d for n, d in stage.data_sources("edge", "aws_iam_policy_document").items() if n.startswith("key_")]
-    cloudfront = [s for s in document["statement"] if s.get("sid") == "CloudFrontDecryptsForTheConsole"]
-    assert cloudfront == [
-        {
-            "sid": "CloudFrontDecryptsForTheConsole",
-            "effect": "Allow",
-            "actions": ["kms:Decrypt"],
-            "resources": ["*"],
-            "principals": [{"type": "Service", "identifiers": ["cloudfront.amazonaws.com"]}],
-            "condition": [
-                {"test": "StringEquals", "variable": "AWS:SourceArn", "values": [stage.reference("edge", "aws_cloudfront_distribution", "arn")]}
-            ],
-        }
-    ]
+def test_edge_stack_has_no_kms_key(stage: Synth) -> None:
+    """The console bucket is SSE-S3, so nothing in the edge stack needs a key or a key policy."""
+    assert stage.resources("edge", "aws_kms_key") == {}
+    assert stage.resources("edge", "aws_kms_alias") == {}
+    assert [n for n in stage.data_sources("edge", "aws_iam_policy_document") if n.startswith("key_")] == []
+    assert "kms" not in json.dumps(stage.stack("edge").get("resource", {})).lower()
 
 
 def test_bucket_policy_is_tls_only_and_scoped_to_this_distribution(stage: Synth) -> None:
