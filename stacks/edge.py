@@ -3,7 +3,8 @@
 Order of things in AWS: certificate (us-east-1) → distribution (needs the bucket's domain) →
 bucket policy (names the distribution's ARN) and SSE-S3 bucket encryption → uploads →
 invalidation. Only the `dns` stack is referenced; the two publishable Stack Auth values are read
-by secret *name* at deploy time, so no other stack's outputs are needed.
+by secret *name* at deploy time (this stage's, or in a preview the template stage's:
+`Names.secret`), so no other stack's outputs are needed.
 """
 
 from __future__ import annotations
