@@ -290,7 +290,10 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         values = {args.name: secrets.clean_value(args.name, read_value(args.name, args.from_file, stdin))}
     elif args.action == "set-all":
         values = secrets.parse_env_file(args.from_env_file)
+    if args.action in ("set", "unset"):
+        secrets.check_owned(args.stage, [args.name])
     if args.action in ("set", "set-all"):
+        secrets.check_owned(args.stage, values)
         expected = {name: secrets.configured(name) for name in secrets.MUST_EQUAL_SETTING}
         for name, value in values.items():
             secrets.check_configured(name, value, expected)
