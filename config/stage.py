@@ -125,7 +125,7 @@ class StagePolicy:
     kms_deletion_window_days: int
     shared_stage_key: bool
     """One KMS key for the stage's network, data and compute stacks (network owns it), instead of
-    one per stack. The edge key stays separate everywhere (its policy names one distribution)."""
+    one per stack. The edge stack has no key in any stage (the console bucket is SSE-S3: docs/edge.md)."""
     force_destroy: bool
     """Let `destroy` empty S3 buckets and ECR repositories (never in production)."""
     owns_app_secrets: bool

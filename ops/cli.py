@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     role_p.add_argument("--github-repo", required=True, metavar="OWNER/NAME", help="the repository whose workflows may assume the role")
     role_p.add_argument("--role-name", default=deploy_role.DEFAULT_ROLE_NAME, help=f"default {deploy_role.DEFAULT_ROLE_NAME}")
     role_p.add_argument("--secrets-from", default=None, metavar="STAGE",
-                        help="stage whose secrets new previews copy (HEBO_PREVIEW_SECRETS_FROM): read-only access to hebo/STAGE/*")
+                        help="template stage whose shared secrets previews read (HEBO_PREVIEW_SECRETS_FROM): describe them, read the two publishable values")
     role_p.add_argument("--region", default=None, help="region of the IAM calls (IAM is global; default: HEBO_REGION)")
     role_p.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
 
