@@ -37,6 +37,8 @@ def secret_container(scope: Construct, construct_id: str, props: SecretContainer
 def existing_secret(scope: Construct, construct_id: str, name: str, provider: Any = None) -> Any:
     """Another stage's secret, found by its name at plan time (`aws_secretsmanager_secret` data
     source): `.arn` for ECS `valueFrom` and IAM, `.kms_key_id` for the key it is encrypted with
-    (the ARN this project's containers are created with). A missing secret fails the plan with
-    the provider's "no matching secret" error, never the apply. Metadata only: no value is read."""
+    (DescribeSecret returns the key id as the secret was created with it, here the key's ARN:
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DescribeSecret.html). A
+    missing secret fails the plan with the provider's error, never the apply. Metadata only: no
+    value is read."""
     return aws.data_aws_secretsmanager_secret.DataAwsSecretsmanagerSecret(scope, construct_id, name=name, provider=provider)

@@ -200,7 +200,8 @@ def permissions_policy(config: DeployRoleConfig, account: str, partition: str = 
         # A preview reads the template's shared secrets by name (config/secrets.py): the plan looks up
         # each one's metadata (compute: `aws_secretsmanager_secret`, which also reads the resource
         # policy) and the edge stack reads the two publishable values. Secrets Manager decrypts with
-        # the caller's kms:Decrypt, under the encryption context `SecretARN` (docs/previews.md).
+        # the caller's kms:Decrypt, under the encryption context `SecretARN`
+        # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
         template = f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{config.secrets_from}/"
         publishable = [f"{template}{s.name}-??????" for s in SECRETS if s.shared_by_previews and s.publishable]
         statements += [
