@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from config.secrets import SECRETS, secret_path
+from config.secrets import SECRETS, secret_path, secret_stage
 from config.topology import APPS, SERVICE_PORTS, SERVICES
-from config.stage import ConfigError, StagePolicy, policy_for
+from config.stage import DEV, ConfigError, StagePolicy, policy_for
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,8 @@ class Names:
     app: str
     zone: str
     policy: StagePolicy
+    secrets_from: str = DEV
+    """Template stage of the secrets this stage does not own (HEBO_PREVIEW_SECRETS_FROM)."""
 
     @property
     def stage(self) -> str:
@@ -231,7 +233,9 @@ class Names:
         return f"/vpc/{self.prefix}/flow-logs"
 
     def secret(self, name: str) -> str:
-        return secret_path(self.app, self.stage, name)
+        """`{app}/{stage}/{name}`, or `{app}/{secrets_from}/{name}` for a secret shared by previews
+        in a stage that does not own its app secrets (`StagePolicy.owns_app_secrets`)."""
+        return secret_path(self.app, secret_stage(name, self.stage, self.policy.owns_app_secrets, self.secrets_from), name)
 
     def kms_alias(self, purpose: str) -> str:
         return f"alias/{self.prefix}-{purpose}"
@@ -353,7 +357,7 @@ def service_display_name(service: str) -> str:
     return f"Hebo{service.capitalize()}Service"
 
 
-def build_names(app: str, policy: StagePolicy, zone: str) -> Names:
+def build_names(app: str, policy: StagePolicy, zone: str, secrets_from: str = DEV) -> Names:
     """Validate the app name and every derived name of the policy's stage; return the naming helper.
 
     Raises ConfigError for an app name that is not 1-12 lowercase letters/digits, or a stage
@@ -361,7 +365,7 @@ def build_names(app: str, policy: StagePolicy, zone: str) -> Names:
     """
     if not re.fullmatch(r"[a-z][a-z0-9]{0,11}", app):
         raise ConfigError(f"invalid app name {app!r}: must be 1-12 lowercase letters/digits, starting with a letter")
-    names = Names(app=app, zone=zone, policy=policy)
+    names = Names(app=app, zone=zone, policy=policy, secrets_from=secrets_from)
     problems = names.problems()
     if problems:
         limit = max_stage_length(app, zone)

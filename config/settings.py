@@ -42,6 +42,23 @@ _STAGE = _StageRule(
     "short enough for every derived AWS name (19 characters with the default app), not a near-miss of `production`",
     str,
 )
+def _template_stage(raw: str) -> str:
+    """HEBO_PREVIEW_SECRETS_FROM: a stage that owns its app secrets and is not production."""
+    try:
+        policy = policy_for(raw)
+    except ConfigError as error:
+        raise rules.Invalid(str(error).split(": ", 1)[-1]) from None
+    if policy.is_production:
+        raise rules.Invalid("previews never read production's secrets")
+    if not policy.owns_app_secrets:
+        raise rules.Invalid("a preview owns no app secrets to share")
+    return raw
+
+
+_TEMPLATE_STAGE = Rule(
+    "a stage name that is neither `production` nor a preview, i.e. a stage that owns its app secrets (today: `dev`)",
+    _template_stage,
+)
 _text = Rule("any text", lambda raw: raw)  # for settings that are free text by nature (none today)
 _optional = optional(_text)
 
@@ -113,6 +130,7 @@ SETTINGS: dict[str, Setting] = {
     "csp_extra_origins": Setting("HEBO_CSP_EXTRA_ORIGINS", "", rules.Rule(EXTRA_ORIGIN_RULE, extra_origins), "Origins the console may call besides its own, this stage's API/Gateway and Stack Auth (`connect-src`), comma-separated `https://host`; see docs/edge.md."),
     "csp_report_only": Setting("HEBO_CSP_REPORT_ONLY", "false", rules.FLAG, "Send the console's Content-Security-Policy as `…-Report-Only` (violations reported, nothing blocked): for a first rollout."),
     "caa_iodef": Setting("HEBO_CAA_IODEF", "", optional(rules.IODEF), "Where CAs report refused requests (`mailto:security@hebo.ai`); empty: no iodef record."),
+    "preview_secrets_from": Setting("HEBO_PREVIEW_SECRETS_FROM", "dev", _TEMPLATE_STAGE, "Template stage whose Stack Auth, Groq and Voyage secrets previews read by name instead of owning copies (docs/previews.md, \"Secrets\")."),
 }
 
 
@@ -159,6 +177,8 @@ class Settings:
     """Extra `connect-src` origins of the console's Content-Security-Policy."""
     csp_report_only: bool
     caa_iodef: str | None
+    preview_secrets_from: str
+    """Template stage of the secrets a preview does not own (`StagePolicy.owns_app_secrets`)."""
 
     policy: StagePolicy
     names: Names
@@ -213,7 +233,7 @@ class Settings:
         try:
             overrides = {"db_max_acu": values["db_max_acu"]} if values["db_max_acu"] else {}
             policy = policy_for(values["stage"], overrides, values["preview_pattern"])
-            names = build_names(values["app"], policy, values["zone"])
+            names = build_names(values["app"], policy, values["zone"], values["preview_secrets_from"])
         except ConfigError as error:  # the stage against app, zone and pattern: name what the user typed
             if max_stage_length(values["app"], values["zone"]) < len("dev"):  # no stage fits: the zone is the culprit
                 raise ConfigError(

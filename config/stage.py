@@ -125,9 +125,14 @@ class StagePolicy:
     kms_deletion_window_days: int
     shared_stage_key: bool
     """One KMS key for the stage's network, data and compute stacks (network owns it), instead of
-    one per stack. The edge key stays separate everywhere (its policy names one distribution)."""
+    one per stack. The edge stack has no key in any stage (the console bucket is SSE-S3: docs/edge.md)."""
     force_destroy: bool
     """Let `destroy` empty S3 buckets and ECR repositories (never in production)."""
+    owns_app_secrets: bool
+    """The stage owns its third-party and publishable secrets (the catalog's `shared_by_previews`:
+    Stack Auth, Groq, Voyage). False (previews): it creates only its database secrets and reads
+    the others, by name, from the template stage HEBO_PREVIEW_SECRETS_FROM ($0.40/month per secret
+    less; rotation in one place). See docs/previews.md, "Secrets"."""
 
     def __post_init__(self) -> None:
         """Invariants between fields: a combination the stacks could only half-build (or that
@@ -219,6 +224,7 @@ _PRODUCTION = dict(
     kms_deletion_window_days=30,
     shared_stage_key=False,
     force_destroy=False,
+    owns_app_secrets=True,
 )
 
 _PREVIEW = dict(
@@ -251,9 +257,10 @@ _PREVIEW = dict(
     kms_deletion_window_days=7,
     shared_stage_key=True,
     force_destroy=True,
+    owns_app_secrets=False,
 )
 
-_DEV = {**_PREVIEW, "migrate_on_deploy": False}
+_DEV = {**_PREVIEW, "migrate_on_deploy": False, "owns_app_secrets": True}  # dev is the previews' template
 
 _DEFAULTS: Mapping[StageKind, Mapping[str, Any]] = {
     StageKind.PRODUCTION: _PRODUCTION,

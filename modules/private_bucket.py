@@ -1,7 +1,8 @@
 """A private S3 bucket: all public access blocked, ACLs disabled, versioned, lifecycle-managed.
 
-Shared by the console's static-site bucket (SSE-KMS, read by CloudFront only) and the ALB
-access-log bucket (SSE-S3, written by Elastic Load Balancing only). Callers choose the
+Shared by the console's static-site bucket (read by CloudFront only) and the ALB access-log
+bucket (written by Elastic Load Balancing only); both are SSE-S3 encrypted (docs/edge.md and
+docs/compute.md say why neither uses a customer-managed key). Callers choose the
 encryption and the grants; the TLS-only deny is always part of the bucket policy.
 """
 
@@ -36,8 +37,8 @@ class PrivateBucketProps:
 
 class PrivateBucket(Construct):
     """All public access blocked, ACLs disabled (bucket-owner-enforced), versioning, lifecycle for
-    old versions (and optionally current objects). Encryption: `encrypt_with()` (SSE-KMS) or
-    `encrypt_with_s3_managed_keys()` (SSE-S3). Access: `attach_policy()` / `allow_cloudfront()`."""
+    old versions (and optionally current objects). Encryption: `encrypt_with_s3_managed_keys()`
+    (SSE-S3). Access: `attach_policy()` / `allow_cloudfront()`."""
 
     def __init__(self, scope: Construct, construct_id: str, props: PrivateBucketProps) -> None:
         super().__init__(scope, construct_id)
@@ -107,22 +108,9 @@ class PrivateBucket(Construct):
             self, "lifecycle", bucket=bucket_id, rule=rules, depends_on=[self.versioning]
         )
 
-    def encrypt_with(self, kms_key_arn: str) -> Any:
-        """Default encryption SSE-KMS with an S3 Bucket Key (KMS is called per bucket key, not per
-        object). A method rather than a prop: a key whose policy names the distribution can only
-        be built after the distribution, which itself needs this bucket."""
-        return self._encryption(
-            _sse.S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=_sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                    sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn
-                ),
-                bucket_key_enabled=True,
-            )
-        )
-
     def encrypt_with_s3_managed_keys(self) -> Any:
-        """Default encryption SSE-S3 (AES256), for writers that cannot use a KMS key, such as
-        Elastic Load Balancing access-log delivery."""
+        """Default encryption SSE-S3 (AES256): for writers that cannot use a KMS key (Elastic Load
+        Balancing access-log delivery) and for content that is public by design (the console)."""
         return self._encryption(
             _sse.S3BucketServerSideEncryptionConfigurationRuleA(
                 apply_server_side_encryption_by_default=_sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(

@@ -8,7 +8,6 @@ from typing import Any
 from modules.cdk import Construct, TerraformResourceLifecycle, aws
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class SecretContainerProps:
     name: str
@@ -33,3 +32,13 @@ def secret_container(scope: Construct, construct_id: str, props: SecretContainer
         provider=provider,
         lifecycle=TerraformResourceLifecycle(prevent_destroy=props.prevent_destroy),
     )
+
+
+def existing_secret(scope: Construct, construct_id: str, name: str, provider: Any = None) -> Any:
+    """Another stage's secret, found by its name at plan time (`aws_secretsmanager_secret` data
+    source): `.arn` for ECS `valueFrom` and IAM, `.kms_key_id` for the key it is encrypted with
+    (DescribeSecret returns the key id as the secret was created with it, here the key's ARN:
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DescribeSecret.html). A
+    missing secret fails the plan with the provider's error, never the apply. Metadata only: no
+    value is read."""
+    return aws.data_aws_secretsmanager_secret.DataAwsSecretsmanagerSecret(scope, construct_id, name=name, provider=provider)

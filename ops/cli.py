@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     role_p.add_argument("--github-repo", required=True, metavar="OWNER/NAME", help="the repository whose workflows may assume the role")
     role_p.add_argument("--role-name", default=deploy_role.DEFAULT_ROLE_NAME, help=f"default {deploy_role.DEFAULT_ROLE_NAME}")
     role_p.add_argument("--secrets-from", default=None, metavar="STAGE",
-                        help="stage whose secrets new previews copy (HEBO_PREVIEW_SECRETS_FROM): read-only access to hebo/STAGE/*")
+                        help="template stage whose shared secrets previews read (HEBO_PREVIEW_SECRETS_FROM): describe them, read the two publishable values")
     role_p.add_argument("--region", default=None, help="region of the IAM calls (IAM is global; default: HEBO_REGION)")
     role_p.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
 
@@ -290,7 +290,10 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         values = {args.name: secrets.clean_value(args.name, read_value(args.name, args.from_file, stdin))}
     elif args.action == "set-all":
         values = secrets.parse_env_file(args.from_env_file)
+    if args.action in ("set", "unset"):
+        secrets.check_owned(args.stage, [args.name])
     if args.action in ("set", "set-all"):
+        secrets.check_owned(args.stage, values)
         expected = {name: secrets.configured(name) for name in secrets.MUST_EQUAL_SETTING}
         for name, value in values.items():
             secrets.check_configured(name, value, expected)

@@ -31,6 +31,7 @@ from urllib.parse import unquote
 import boto3
 from botocore.exceptions import ClientError
 
+from config.secrets import SECRETS, SHARED_BY_PREVIEWS
 from ops.aws import UsageError, client, error_code
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
@@ -93,7 +94,8 @@ class DeployRoleConfig:
     app: str = "hebo"
     role_name: str = DEFAULT_ROLE_NAME
     secrets_from: str | None = None
-    """Stage whose secrets a new preview copies (HEBO_PREVIEW_SECRETS_FROM); read-only access to them."""
+    """Template stage whose shared secrets previews read (HEBO_PREVIEW_SECRETS_FROM): the role may
+    describe those five and read (and decrypt) the two publishable values the edge stack needs."""
 
     def validate(self) -> None:
         """Reject bad input before any AWS call (exit 2); never allow production as a template."""
@@ -195,9 +197,21 @@ def permissions_policy(config: DeployRoleConfig, account: str, partition: str = 
         _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
     ]
     if config.secrets_from:
-        statements.append(_allow("ReadTemplateSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-                                                         "secretsmanager:ListSecretVersionIds"],
-                                 [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{config.secrets_from}/*"]))
+        # A preview reads the template's shared secrets by name (config/secrets.py): the plan looks up
+        # each one's metadata (compute: `aws_secretsmanager_secret`, which also reads the resource
+        # policy) and the edge stack reads the two publishable values. Secrets Manager decrypts with
+        # the caller's kms:Decrypt, under the encryption context `SecretARN`
+        # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
+        template = f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{config.secrets_from}/"
+        publishable = [f"{template}{s.name}-??????" for s in SECRETS if s.shared_by_previews and s.publishable]
+        statements += [
+            _allow("DescribeTemplateSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
+                   [f"{template}{name}-??????" for name in SHARED_BY_PREVIEWS]),
+            _allow("ReadTemplatePublishableValues", ["secretsmanager:GetSecretValue"], publishable),
+            _allow("DecryptTemplatePublishableValues", ["kms:Decrypt"], ["*"],
+                   {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com",
+                                   "kms:EncryptionContext:SecretARN": publishable}}),
+        ]
     statements += [
         {"Sid": "DenyProductionState", "Effect": "Deny", "Action": ["s3:*"],
          "Resource": [f"arn:{p}:s3:::{bucket}/production/*"]},

@@ -37,8 +37,9 @@ from typing import Any, Iterable, Mapping, TextIO
 from botocore.exceptions import ClientError
 
 from ops.aws import OpsError, UsageError, error_code, explain, wire_logs_silenced
-from config.secrets import (DERIVED_SECRETS, GENERATED_SECRETS, SECRET_NAMES, USER_SECRET_NAMES, StageSecret,
-                            db_password_problem, secret_path)
+from config.secrets import (DERIVED_SECRETS, GENERATED_SECRETS, SECRET_NAMES, SHARED_BY_PREVIEWS, USER_SECRET_NAMES,
+                            StageSecret, db_password_problem, owned_secrets, secret_path)
+from config.stage import policy_for
 from config.topology import DB_APP_USER
 from config.settings import REPO_ROOT, SETTINGS
 
@@ -80,6 +81,30 @@ def _and(names: Iterable[str]) -> str:
 
 
 # ------------------------------------------------------------------------------ validation
+
+
+def stage_secret_names(stage: str) -> tuple[str, ...]:
+    """The secrets `stage` owns: all nine, or in a preview only the database's four (the others
+    are the template stage's, read by name: docs/previews.md, "Secrets")."""
+    return tuple(s.name for s in owned_secrets(policy_for(stage).owns_app_secrets))
+
+
+def template_stage() -> str:
+    """HEBO_PREVIEW_SECRETS_FROM (default `dev`), checked by the stacks' own rule."""
+    setting = SETTINGS["preview_secrets_from"]
+    return setting.parse(setting.env, os.environ.get(setting.env, setting.default))
+
+
+def check_owned(stage: str, names: Iterable[str]) -> None:
+    """Refuse, before any AWS call, to write a secret `stage` does not own (a preview's shared ones)."""
+    foreign = [n for n in names if n not in stage_secret_names(stage)]
+    if foreign:
+        template = template_stage()
+        raise UsageError(
+            f"{_and(foreign)} {'is' if len(foreign) == 1 else 'are'} not owned by preview {stage!r}: previews read "
+            f"hebo/{template}/… (HEBO_PREVIEW_SECRETS_FROM); set {'it' if len(foreign) == 1 else 'them'} with --stage {template}"
+        )
+
 
 
 def check_name(name: str, action: str = "set") -> str:
@@ -441,7 +466,7 @@ def list_statuses(sm: Any, app: str, stage: str, out: TextIO) -> int:
     Metadata only (no GetSecretValue): a derived secret is `stale` when its current version is
     older than an input's, i.e. an input changed without `ops` rewriting it.
     """
-    rows = [status(sm, app, stage, name) for name in SECRET_NAMES]
+    rows = [status(sm, app, stage, name) for name in stage_secret_names(stage)]
     by_name = {r.name: r for r in rows}
     shown = {r.name: (_derived_status(r, [by_name[i] for i in _DERIVED[r.name].inputs]) if r.name in _DERIVED else r.status)
              for r in rows}
@@ -457,6 +482,9 @@ def list_statuses(sm: Any, app: str, stage: str, out: TextIO) -> int:
         print(f"{len(not_set)} of {len(user)} secrets under {prefix} not set: {', '.join(not_set)} (ops secrets set NAME --stage {stage})", file=out)
     else:
         print(f"all {len(user)} secrets under {prefix} are set", file=out)
+    if len(rows) < len(SECRET_NAMES):
+        print(f"{_and(SHARED_BY_PREVIEWS)}: not owned by this preview, read from "
+              f"{secret_path(app, template_stage(), '')} (HEBO_PREVIEW_SECRETS_FROM; ops secrets list --stage {template_stage()})", file=out)
     healthy = not not_set
     for generated in GENERATED_SECRETS:
         row = by_name[generated.name]

@@ -17,6 +17,7 @@ from typing import Any
 from modules.cdk import Annotations, Construct, Token, aws
 from modules.dns_records import DnsValidatedCertificate, alias_records
 from modules.logs import log_group
+from modules.secrets import existing_secret
 from modules.service.access_logs import AlbAccessLogBucket, AlbAccessLogBucketProps
 from modules.service.alarms import LoadBalancerAlarms, LoadBalancerAlarmsProps
 from modules.service.cluster import FargateCluster, FargateClusterProps
@@ -95,6 +96,7 @@ class ComputeStack(HeboStack):
         super().__init__(scope, settings)
         policy, names = self.policy, self.names
         self._network, self._data = network, data
+        self._template_secrets: dict[str, Any] = {}
         identity = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
         partition = aws.data_aws_partition.DataAwsPartition(self, "partition")
         self._account, self._partition = identity.account_id, partition.partition
@@ -280,6 +282,27 @@ class ComputeStack(HeboStack):
             for svc in SERVICES
         }
 
+    # -- secrets: this stage's own, or the template stage's ----------------------------------------
+    def _template_secret(self, name: str) -> Any:
+        """The template stage's secret `name` (HEBO_PREVIEW_SECRETS_FROM), looked up once by name."""
+        if name not in self._template_secrets:
+            self._template_secrets[name] = existing_secret(self, f"template_{name}", self.names.secret(name))
+        return self._template_secrets[name]
+
+    def _secret_arn(self, name: str) -> str:
+        """ARN of catalog secret `name`: the data stack's container, or the template stage's."""
+        if name in self._data.secret_arns:
+            return self._data.secret_arns[name]
+        return self._template_secret(name).arn
+
+    def _secret_key_arns(self, names: list[str]) -> list[str]:
+        """The KMS keys these secrets are encrypted with: the data stack's key (if any of them is
+        this stage's), then the key each template secret reports (`kms_key_id`: the ARN the
+        template stage's data stack created it with). The template stage's secrets may use its
+        own key; IAM ignores duplicates, which stay unresolved until plan."""
+        own = [self._data.kms_key_arn] if any(n in self._data.secret_arns for n in names) else []
+        return own + [self._template_secret(n).kms_key_id for n in names if n not in self._data.secret_arns]
+
     # -- one service ----------------------------------------------------------------------------
     def _service(self, svc: str, image: str, exec_logs: Any) -> LoadBalancedFargateService:
         """One service from the pattern: this stage's policy and names in, resources out."""
@@ -288,6 +311,7 @@ class ComputeStack(HeboStack):
         display = service_display_name(svc)
         domain = names.domain(svc)
         injected = [s for s in secrets_for(svc) if s.env]
+        secret_arns = {s.name: self._secret_arn(s.name) for s in injected}
         # valueFrom may name one JSON member (PG_PASSWORD = DbAppCredentials' "password"); IAM takes the exact ARNs.
         repositories = [self.repositories[svc].arn]
         if settings.image_mode == "prebuilt" and (external := ecr_repository_arn(image, self._partition)):
@@ -302,9 +326,9 @@ class ComputeStack(HeboStack):
                 image_repository_arns=repositories,
                 port=SERVICE_PORTS[svc],
                 environment=self._environment(svc),
-                secrets={s.env: s.value_from(data.secret_arns[s.name]) for s in injected},
-                secret_arns=list(dict.fromkeys(data.secret_arns[s.name] for s in injected)),
-                secrets_kms_key_arn=data.kms_key_arn,
+                secrets={s.env: s.value_from(secret_arns[s.name]) for s in injected},
+                secret_arns=list(dict.fromkeys(secret_arns.values())),
+                secrets_kms_key_arns=self._secret_key_arns([s.name for s in injected]),
                 capacity=Capacity(
                     cpu=policy.task_cpu,
                     memory_mib=policy.task_memory_mib,

@@ -22,7 +22,7 @@ from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.secrets import SecretContainerProps, secret_container
 from stacks.base import HeboStack
 from stacks.network import NetworkOutputs
-from config.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, SECRETS
+from config.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, owned_secrets
 from config.settings import REPO_ROOT, Settings
 from config.stage import ConfigError
 from config.topology import DATABASE_NAME, DB_APP_USER, POSTGRES_PORT
@@ -54,7 +54,8 @@ class DataOutputs:
 
     kms_key_arn: str
     secret_arns: dict[str, str]
-    """Keyed by the names in config/secrets.py."""
+    """The containers this stage owns, keyed by the names in config/secrets.py (a preview's lacks
+    the `shared_by_previews` ones: compute finds those in the template stage by name)."""
     db_endpoint: str = ""
     """Whichever endpoint the stage's services use: RDS Proxy or the cluster writer."""
     db_port: int | str = 5432
@@ -142,7 +143,8 @@ class DataStack(HeboStack):
 
     # -- steps, in the order __init__ runs them -------------------------------------------------
     def _create_secrets(self) -> dict[str, Any]:
-        """One container per catalogued secret; values are set with `python -m ops secrets set`."""
+        """One container per secret the stage owns (all of them, or only the database's where the
+        policy reads the others from the template stage); values are set with `ops secrets set`."""
         policy, names = self.policy, self.names
         return {
             s.name: secret_container(
@@ -156,7 +158,7 @@ class DataStack(HeboStack):
                     prevent_destroy=policy.protect,
                 ),
             )
-            for s in SECRETS
+            for s in owned_secrets(policy.owns_app_secrets)
         }
 
     def _create_password_variable(self) -> TerraformVariable:

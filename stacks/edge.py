@@ -1,10 +1,11 @@
 """The per-stage `edge` stack: the Console static site on S3 + CloudFront.
 
 Order of things in AWS: certificate (us-east-1) → distribution (needs the bucket's domain) →
-KMS key and bucket policy (both name the distribution's ARN) → bucket encryption → uploads →
+bucket policy (names the distribution's ARN) and SSE-S3 bucket encryption → uploads →
 invalidation. No other stack's outputs are read: the hosted zone is looked up by name (see
 `HeboStack.hosted_zone_id`) and the two publishable Stack Auth values are read by secret *name* at
-deploy time; `data` is an ordering dependency only (it creates those secrets' containers).
+deploy time (this stage's, or in a preview the template stage's: `Names.secret`); `data` is an
+ordering dependency only (it creates those secrets' containers).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 from modules.cdk import Annotations, Construct, aws
 from modules.dns_records import DnsValidatedCertificate, alias_records
-from modules.iam import Condition, Statement
 from modules.private_bucket import PrivateBucket, PrivateBucketProps
 from modules.static_site.content import SiteContent, SiteContentProps
 from modules.static_site.content_rules import scan_build_dir
@@ -28,6 +28,8 @@ from config.settings import Settings
 from config.topology import SERVICES
 
 RUNTIME_CONFIG_KEY = "config.json"
+CONSOLE_OBJECT_ENCRYPTION = "AES256"
+"""SSE-S3 on every console object, as on the bucket (see `_create_encryption`)."""
 PUBLISHABLE_CONFIG = {
     "VITE_STACK_PROJECT_ID": "StackProjectId",
     "VITE_STACK_PUBLISHABLE_CLIENT_KEY": "StackPublishableClientKey",
@@ -55,8 +57,8 @@ class EdgeOutputs:
 
 
 class EdgeStack(HeboStack):
-    """The console site, built in AWS's order: certificate, bucket, distribution, key and bucket
-    policy (both name the distribution), content, invalidation, DNS alias."""
+    """The console site, built in AWS's order: certificate, bucket, distribution, bucket policy
+    (names the distribution) and SSE-S3 encryption, content, invalidation, DNS alias."""
 
     stack_name = "edge"
 
@@ -130,24 +132,17 @@ class EdgeStack(HeboStack):
         )
 
     def _create_encryption(self) -> Any:
-        """The bucket's KMS key, which CloudFront may use to decrypt for this distribution only,
-        the bucket encryption (returned: uploads wait for it) and the bucket policy."""
-        settings = self.settings
-        key = self.stage_key(
-            "key",
-            "console",
-            f"{settings.app} {settings.stage} console bucket",
-            extra_statements=[
-                Statement(
-                    sid="CloudFrontDecryptsForTheConsole",
-                    actions=["kms:Decrypt"],
-                    resources=["*"],  # in a key policy, "*" means this key
-                    principals={"Service": ["cloudfront.amazonaws.com"]},
-                    conditions=[Condition(test="StringEquals", variable="AWS:SourceArn", values=[self.cdn.arn])],
-                )
-            ],
-        )
-        encryption = self.bucket.encrypt_with(key.arn)
+        """SSE-S3 (AES256) default encryption (returned: uploads wait for it) and the bucket policy
+        that lets only this distribution read, through OAC.
+
+        No customer-managed key, in any stage: everything in the bucket is public by design (the
+        console build and `config.json`, which carries only publishable values) and CloudFront
+        serves it to anyone, so a key whose policy lets one distribution decrypt would add no
+        confidentiality, only $1/month per stage. The bucket itself stays private (Block Public
+        Access, policy scoped to the distribution's ARN). OAC reads SSE-S3 objects without any key
+        policy: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html
+        (docs/edge.md, "Encryption")."""
+        encryption = self.bucket.encrypt_with_s3_managed_keys()
         self.bucket.allow_cloudfront(self.cdn.arn)
         return encryption
 
@@ -167,6 +162,7 @@ class EdgeStack(HeboStack):
                 placeholder_html=PLACEHOLDER_HTML,
                 runtime_config=self._runtime_config(),
                 runtime_config_key=RUNTIME_CONFIG_KEY,
+                server_side_encryption=CONSOLE_OBJECT_ENCRYPTION,
                 depends_on=depends_on,
             ),
         )

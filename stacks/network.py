@@ -241,6 +241,7 @@ class NetworkStack(HeboStack):
                 subnet_id=network.public_subnets[index].id,
                 security_group_ids=[security_group_id],
                 kms_key_arn=kms_key_arn,
+                internet_gateway=network.internet_gateway,
             ))
             for index in range(count)
         ]

@@ -44,6 +44,7 @@ POLICY: Mapping[str, Mapping[str, Any]] = {
         "secret_recovery_window_days": 30,
         "kms_deletion_window_days": 30,
         "force_destroy": False,
+        "owns_app_secrets": True,
     },
     "preview": {
         "nat_per_az": False,
@@ -75,10 +76,17 @@ POLICY: Mapping[str, Mapping[str, Any]] = {
         "secret_recovery_window_days": 0,
         "kms_deletion_window_days": 7,
         "force_destroy": True,
+        "owns_app_secrets": False,
     },
 }
-POLICY = {**POLICY, "dev": {**POLICY["preview"], "migrate_on_deploy": False}}
-"""Dev is a preview that migrates by hand (`ops`), so a half-written migration can be retried."""
+POLICY = {**POLICY, "dev": {**POLICY["preview"], "migrate_on_deploy": False, "owns_app_secrets": True}}
+"""Dev is a preview that migrates by hand (`ops`), so a half-written migration can be retried, and
+that owns the third-party secrets previews read (the default HEBO_PREVIEW_SECRETS_FROM)."""
+
+SHARED_BY_PREVIEWS = ("StackProjectId", "StackSecretServerKey", "StackPublishableClientKey", "GroqApiKey", "VoyageApiKey")
+"""The secrets a preview reads from its template stage (dev by default) instead of owning them."""
+DATABASE_SECRETS = ("DbUsername", "DbPassword", "DbCredentials", "DbAppCredentials")
+"""The secrets every stage owns."""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ class NatInstanceProps:
     security_group_ids: Sequence[str]
     kms_key_arn: str
     instance_type: str = NAT_INSTANCE_TYPE
+    internet_gateway: Any = None
+    """The VPC's internet gateway: the Elastic IP and its association wait for it, because EC2
+    refuses to associate an address in a VPC with no attached gateway (`Gateway.NotAttached`;
+    the aws_eip resource documentation asks for this explicit dependency)."""
 
 
 class NatInstance(Construct):
@@ -72,8 +76,11 @@ class NatInstance(Construct):
                 tags={"role": "nat"},
             ),
         )
-        self.eip = aws.eip.Eip(self, "eip", domain="vpc", tags={"Name": props.name})
-        aws.eip_association.EipAssociation(self, "eip_association", allocation_id=self.eip.allocation_id, instance_id=self.instance.id)
+        gateway = [props.internet_gateway] if props.internet_gateway is not None else None
+        self.eip = aws.eip.Eip(self, "eip", domain="vpc", tags={"Name": props.name}, depends_on=gateway)
+        aws.eip_association.EipAssociation(
+            self, "eip_association", allocation_id=self.eip.allocation_id, instance_id=self.instance.id, depends_on=gateway
+        )
 
     @property
     def network_interface_id(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from modules.cdk import Construct, Fn, TerraformResourceLifecycle, Token, aws
+from modules.cdk import Construct, Fn, TerraformResourceLifecycle, Token, aws, cdktf
 
 
 _td = aws.ecs_task_definition
@@ -120,6 +120,7 @@ class FargateService(Construct):
             volume=[_td.EcsTaskDefinitionVolume(name=name) for name in volumes],
             provider=provider,
         )
+        self._wait_for_steady_state = props.wait_for_steady_state
         self.service = _svc.EcsService(
             self,
             "service",
@@ -151,10 +152,28 @@ class FargateService(Construct):
             force_new_deployment=True,
             propagate_tags="SERVICE",
             enable_ecs_managed_tags=True,
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"], postcondition=self._rolled_out()),
             depends_on=list(props.depends_on) or None,
             provider=provider,
         )
+
+    def _rolled_out(self) -> list[Any] | None:
+        """With `wait_for_steady_state`, fail the apply when the deployment circuit breaker rolled
+        the service back: the provider then reports success although the service runs the previous
+        task definition (hashicorp/terraform-provider-aws#19519, #20858), so a failed rollout would
+        otherwise look green. Without waiting, the service still shows the new task definition
+        while it deploys, so there is nothing to check."""
+        if not self._wait_for_steady_state:
+            return None
+        return [
+            cdktf.Postcondition(
+                condition=f"${{self.task_definition == {self.task_definition.fqn}.arn}}",
+                error_message=(
+                    "the deployment circuit breaker rolled the service back to its previous task definition: "
+                    "the new tasks never became healthy (see the service's events and the task logs)"
+                ),
+            )
+        ]
 
     @property
     def name(self) -> str:

@@ -151,9 +151,10 @@ class LoadBalancedFargateServiceProps:
     secret_arns: Sequence[str] = ()
     """Exact secret ARNs the execution role may read (`grant_secret_read`); IAM does not take
     ECS's `:key::` suffix."""
-    secrets_kms_key_arn: str | None = None
-    """Customer-managed key of those secrets: the execution role may decrypt through Secrets
-    Manager only (`kms:ViaService`). None: the secrets use the AWS-managed key."""
+    secrets_kms_key_arns: Sequence[str] = ()
+    """Customer-managed keys of those secrets (this stage's, and a template stage's for secrets a
+    preview reads from there): the execution role may decrypt through Secrets Manager only
+    (`kms:ViaService`). Empty: the secrets use the AWS-managed key."""
     capacity: Capacity
     cluster_arn: str
     cluster_name: str
@@ -219,7 +220,7 @@ class LoadBalancedFargateService:
             Statement(sid="WriteLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                       resources=[f"{self.log_group.arn}:log-stream:*"]),
         )
-        self.grant_secret_read(props.secret_arns, props.secrets_kms_key_arn)
+        self.grant_secret_read(props.secret_arns, props.secrets_kms_key_arns)
         if props.execute_command is not None:
             self.task_role.grant(*_exec_statements(props.execute_command))
         self._create_load_balancer()
@@ -262,18 +263,18 @@ class LoadBalancedFargateService:
         statements.append(Statement(sid=self._sid("PullImage"), actions=list(ECR_PULL_ACTIONS), resources=list(repository_arns)))
         self.execution_role.grant(*statements)
 
-    def grant_secret_read(self, secret_arns: Sequence[str], kms_key_arn: str | None = None) -> None:
+    def grant_secret_read(self, secret_arns: Sequence[str], kms_key_arns: Sequence[str] = ()) -> None:
         """Let the execution role read exactly these secrets (ECS resolves `secrets` at task
         start) and, when they use a customer-managed key, decrypt through Secrets Manager only."""
         if not secret_arns:
             return
         statements = [Statement(sid=self._sid("ReadSecrets"), actions=["secretsmanager:GetSecretValue"], resources=list(secret_arns))]
-        if kms_key_arn is not None:
+        if kms_key_arns:
             statements.append(
                 Statement(
                     sid=self._sid("DecryptSecrets"),
                     actions=["kms:Decrypt"],
-                    resources=[kms_key_arn],
+                    resources=list(kms_key_arns),
                     conditions=[Condition(test="StringEquals", variable="kms:ViaService",
                                           values=[f"secretsmanager.{self._props.region}.amazonaws.com"])],
                 )

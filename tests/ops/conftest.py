@@ -23,7 +23,7 @@ from moto.server import ThreadedMotoServer
 from ops import cli
 from config.secrets import SECRET_NAMES, secret_path
 
-STAGE = "pr-1"
+STAGE = "dev"  # owns all nine secrets; previews own only the database's (test_ops_secrets.py)
 APP = "hebo"
 
 
@@ -79,7 +79,7 @@ class Result:
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
-    """Run `ops` in-process: run("secrets", "list", "--stage", "pr-1", stdin="value")."""
+    """Run `ops` in-process: run("secrets", "list", "--stage", "dev", stdin="value")."""
 
     def _run(*argv: str, stdin: str | None = None) -> Result:
         capsys.readouterr()

@@ -115,9 +115,17 @@ def test_iam_scoping_names_tags_managed_policies_and_passed_services(run):
     assert s["PreviewDnsRecordsOnly"]["Condition"] == {"ForAllValues:StringLike": {
         "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-*.dev.*.hebo.ai", "_*.pr-*.dev.*.hebo.ai"]}}
     assert s["PreviewSecrets"]["Resource"] == [f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/pr-*"]
-    assert s["ReadTemplateSecrets"]["Action"] == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-                                                  "secretsmanager:ListSecretVersionIds"]
-    assert s["ReadTemplateSecrets"]["Resource"] == [f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/dev/*"]
+    template = f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/dev/"
+    assert s["DescribeTemplateSecrets"]["Action"] == ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"]
+    assert s["DescribeTemplateSecrets"]["Resource"] == [
+        f"{template}{n}-??????" for n in ("StackProjectId", "StackSecretServerKey", "StackPublishableClientKey", "GroqApiKey", "VoyageApiKey")]
+    publishable = [f"{template}StackProjectId-??????", f"{template}StackPublishableClientKey-??????"]
+    assert (s["ReadTemplatePublishableValues"]["Action"], s["ReadTemplatePublishableValues"]["Resource"]) == (
+        ["secretsmanager:GetSecretValue"], publishable)
+    assert s["DecryptTemplatePublishableValues"]["Action"] == ["kms:Decrypt"]
+    assert s["DecryptTemplatePublishableValues"]["Condition"] == {"StringLike": {
+        "kms:ViaService": "secretsmanager.*.amazonaws.com", "kms:EncryptionContext:SecretARN": publishable}}
+    assert "ReadTemplateSecrets" not in s  # previews no longer copy the template's values
 
 
 def test_policy_fits_the_inline_policy_quota():

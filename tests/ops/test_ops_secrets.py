@@ -16,7 +16,7 @@ import pytest
 from ops import cli, secrets
 from config.secrets import SECRET_NAMES, USER_SECRET_NAMES
 
-STAGE = "pr-1"  # as the `containers` fixture creates them
+STAGE = "dev"  # as the `containers` fixture creates them
 
 CANARY = "canary-Zq8vX3-never-print-me"
 
@@ -52,13 +52,13 @@ def get_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_set_from_stdin_then_list_round_trip(run, sm, containers):
     result = run("secrets", "set", "GroqApiKey", "--stage", STAGE, stdin=CANARY + "\n")
     assert result.code == 0, result.err
-    assert result.out.startswith("secret hebo/pr-1/GroqApiKey: value set (version ")
+    assert result.out.startswith("secret hebo/dev/GroqApiKey: value set (version ")
     assert _current(sm, containers["GroqApiKey"]) == CANARY  # exactly one trailing newline stripped
 
     listing = run("secrets", "list", "--stage", STAGE)
     assert listing.code == 1  # the others are still missing
     assert _rows(listing.out) == {name: ("set" if name == "GroqApiKey" else "missing") for name in SECRET_NAMES}
-    assert f"{len(USER_SECRET_NAMES) - 1} of {len(USER_SECRET_NAMES)} secrets under hebo/pr-1/ not set" in listing.out
+    assert f"{len(USER_SECRET_NAMES) - 1} of {len(USER_SECRET_NAMES)} secrets under hebo/dev/ not set" in listing.out
     assert "not set: StackProjectId, StackSecretServerKey, StackPublishableClientKey, DbUsername, DbPassword, VoyageApiKey (" in listing.out
     assert listing.out.endswith("DbCredentials: missing: written by ops once DbUsername and DbPassword are both set\n")
 
@@ -70,7 +70,7 @@ def test_list_exits_zero_only_when_all_set_and_never_reads_values(run, sm, conta
     result = run("secrets", "list", "--stage", STAGE)
     assert result.code == 0, result.out
     assert _rows(result.out)["DbCredentials"] == "derived"
-    assert f"all {len(USER_SECRET_NAMES)} secrets under hebo/pr-1/ are set" in result.out
+    assert f"all {len(USER_SECRET_NAMES)} secrets under hebo/dev/ are set" in result.out
     assert "DbCredentials: derived from DbUsername and DbPassword, up to date" in result.out
     assert "value-of-" not in result.out
 
@@ -78,12 +78,12 @@ def test_list_exits_zero_only_when_all_set_and_never_reads_values(run, sm, conta
                         VersionStages=["AWSCURRENT", secrets.UNSET_LABEL])
     result = run("secrets", "list", "--stage", STAGE)
     assert result.code == 1
-    assert f"1 of {len(USER_SECRET_NAMES)} secrets under hebo/pr-1/ not set: VoyageApiKey" in result.out
+    assert f"1 of {len(USER_SECRET_NAMES)} secrets under hebo/dev/ not set: VoyageApiKey" in result.out
     assert calls == []  # list never called GetSecretValue
 
 
 def test_list_reports_missing_containers(run, sm):
-    sm.create_secret(Name="hebo/pr-1/GroqApiKey", SecretString="x")
+    sm.create_secret(Name="hebo/dev/GroqApiKey", SecretString="x")
     result = run("secrets", "list", "--stage", STAGE)
     assert result.code == 1
     assert "GroqApiKey                 set" in result.out
@@ -100,7 +100,7 @@ def test_unset_round_trip(run, sm, containers):
 
     result = run("secrets", "unset", "DbPassword", "--stage", STAGE)
     assert result.code == 0, result.err
-    assert result.out.endswith("secret hebo/pr-1/DbCredentials: already missing, nothing to do\n")  # DbUsername never set
+    assert result.out.endswith("secret hebo/dev/DbCredentials: already missing, nothing to do\n")  # DbUsername never set
     assert _current(sm, path) == secrets.UNSET_PLACEHOLDER
     stages = {v["VersionId"]: v["VersionStages"] for v in _versions(sm, path)}
     assert sorted(map(sorted, stages.values())) == [["AWSCURRENT", "HEBO_UNSET"], ["AWSPREVIOUS"]]
@@ -167,7 +167,7 @@ def test_db_password_must_fit_aurora(run, sm, containers, password):
 def test_missing_container_is_an_error_not_created(run, sm):
     result = run("secrets", "set", "GroqApiKey", "--stage", STAGE, stdin=CANARY)
     assert result.code == 1
-    assert result.err == "ops: secret hebo/pr-1/GroqApiKey does not exist: deploy the data stack first (cdktf deploy data)\n"
+    assert result.err == "ops: secret hebo/dev/GroqApiKey does not exist: deploy the data stack first (cdktf deploy data)\n"
     assert sm.list_secrets()["SecretList"] == []
 
 
@@ -209,7 +209,7 @@ def _env_file(tmp_path, text: str):
 def test_set_all_parses_dotenv_and_writes(run, sm, containers, tmp_path):
     path = _env_file(
         tmp_path,
-        "# stage pr-1\n\n"
+        "# stage dev\n\n"
         f"GroqApiKey={CANARY}\n"
         f'VoyageApiKey = "{CANARY}-v#not-a-comment"\n'
         f"DbUsername='heboadmin'\n",
@@ -225,7 +225,7 @@ def test_set_all_parses_dotenv_and_writes(run, sm, containers, tmp_path):
     assert _current(sm, containers["VoyageApiKey"]) == f"{CANARY}-v#not-a-comment"
     assert _current(sm, containers["DbUsername"]) == "heboadmin"
     assert _versions(sm, containers["DbPassword"]) == []
-    assert ("secret hebo/pr-1/DbCredentials: not written (DbPassword not set yet): "
+    assert ("secret hebo/dev/DbCredentials: not written (DbPassword not set yet): "
             "DbCredentials will be written once DbUsername and DbPassword are both set\n") in result.out
     assert _versions(sm, containers["DbCredentials"]) == []
 
@@ -252,12 +252,12 @@ def test_set_all_rejects_before_writing_anything(run, sm, containers, tmp_path, 
 
 
 def test_set_all_with_a_missing_container_writes_nothing(run, sm, tmp_path):
-    sm.create_secret(Name="hebo/pr-1/GroqApiKey")
+    sm.create_secret(Name="hebo/dev/GroqApiKey")
     path = _env_file(tmp_path, f"GroqApiKey={CANARY}\nVoyageApiKey={CANARY}\n")
     result = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
     assert result.code == 1
-    assert "hebo/pr-1/VoyageApiKey does not exist: deploy the data stack first" in result.err
-    assert _versions(sm, "hebo/pr-1/GroqApiKey") == []
+    assert "hebo/dev/VoyageApiKey does not exist: deploy the data stack first" in result.err
+    assert _versions(sm, "hebo/dev/GroqApiKey") == []
 
 
 def test_secret_scheduled_for_deletion(run, sm, containers):
@@ -323,7 +323,7 @@ def test_derived_secret_is_written_once_both_inputs_are_set(run, sm, containers,
     one = run("secrets", "set", first, "--stage", STAGE, stdin=value[first])
     assert one.code == 0, one.err
     assert one.out.splitlines()[1] == (
-        f"secret hebo/pr-1/DbCredentials: not written ({second} not set yet): {PENDING}"
+        f"secret hebo/dev/DbCredentials: not written ({second} not set yet): {PENDING}"
     )
     assert _versions(sm, containers["DbCredentials"]) == []
     assert get_calls == []  # the other input has no value: nothing to read
@@ -331,9 +331,9 @@ def test_derived_secret_is_written_once_both_inputs_are_set(run, sm, containers,
     two = run("secrets", "set", second, "--stage", STAGE, stdin=value[second] + "\n")
     assert two.code == 0, two.err
     lines = two.out.splitlines()
-    assert len(lines) == 2 and lines[0].startswith(f"secret hebo/pr-1/{second}: value set (version ")
-    assert lines[1].startswith("secret hebo/pr-1/DbCredentials: rewritten from DbUsername and DbPassword (version ")
-    assert get_calls == [f"hebo/pr-1/{first}"]  # the input not given now was read back, once
+    assert len(lines) == 2 and lines[0].startswith(f"secret hebo/dev/{second}: value set (version ")
+    assert lines[1].startswith("secret hebo/dev/DbCredentials: rewritten from DbUsername and DbPassword (version ")
+    assert get_calls == [f"hebo/dev/{first}"]  # the input not given now was read back, once
     assert _credentials(sm, containers) == f'{{"username": "heboadmin", "password": "{CANARY}"}}'
     assert CANARY not in one.out + one.err + two.out + two.err
 
@@ -344,15 +344,15 @@ def test_rotation_rewrites_the_derived_secret_and_keeps_the_previous(run, sm, co
     dry = run("secrets", "set", "DbPassword", "--stage", STAGE, "--dry-run", stdin="new-" + CANARY)
     assert dry.code == 0
     assert dry.out == (
-        "secret hebo/pr-1/DbPassword: would set a new value\n"
-        "secret hebo/pr-1/DbCredentials: would be rewritten from DbUsername and DbPassword\n"
+        "secret hebo/dev/DbPassword: would set a new value\n"
+        "secret hebo/dev/DbCredentials: would be rewritten from DbUsername and DbPassword\n"
         "dry run: nothing written\n"
     )
     assert len(_versions(sm, containers["DbCredentials"])) == 1
     calls_before = list(get_calls)
     result = run("secrets", "set", "DbPassword", "--stage", STAGE, stdin="new-" + CANARY)
     assert result.code == 0, result.err
-    assert get_calls == calls_before + ["hebo/pr-1/DbUsername"]  # the dry run read nothing
+    assert get_calls == calls_before + ["hebo/dev/DbUsername"]  # the dry run read nothing
     assert json.loads(_credentials(sm, containers)) == {"username": "heboadmin", "password": "new-" + CANARY}
     assert json.loads(_credentials(sm, containers, "AWSPREVIOUS")) == {"username": "heboadmin", "password": CANARY}
     assert _current(sm, containers["DbPassword"]) == "new-" + CANARY
@@ -362,7 +362,7 @@ def test_set_all_with_both_inputs_derives_from_the_file_without_reading(run, sm,
     path = _env_file(tmp_path, f"DbPassword='{CANARY}'\nDbUsername=heboadmin\nGroqApiKey=g-{CANARY}\n")
     result = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
     assert result.code == 0, result.err
-    assert result.out.splitlines()[-1].startswith("secret hebo/pr-1/DbCredentials: rewritten from DbUsername and DbPassword")
+    assert result.out.splitlines()[-1].startswith("secret hebo/dev/DbCredentials: rewritten from DbUsername and DbPassword")
     assert get_calls == []
     assert _credentials(sm, containers) == f'{{"username": "heboadmin", "password": "{CANARY}"}}'
     assert "DbCredentials              derived" in run("secrets", "list", "--stage", STAGE).out
@@ -417,7 +417,7 @@ def test_stored_username_that_contradicts_the_setting_blocks_the_password(run, s
     assert result.code == 1
     assert result.err == (
         "ops: the stored DbUsername differs from HEBO_DB_USERNAME ('heboadmin'): set DbUsername to that value first "
-        "(ops secrets set DbUsername --stage pr-1); nothing was written\n"
+        "(ops secrets set DbUsername --stage dev); nothing was written\n"
     )
     assert "legacy_user" not in result.err
     assert _versions(sm, containers["DbPassword"]) == [] and _versions(sm, containers["DbCredentials"]) == []
@@ -430,14 +430,14 @@ def test_unset_of_an_input_unsets_the_derived_secret(run, sm, containers, name):
     dry = run("secrets", "unset", name, "--stage", STAGE, "--dry-run")
     assert dry.code == 0
     assert dry.out == (
-        f"secret hebo/pr-1/{name}: would replace the current value with the unset placeholder\n"
-        "secret hebo/pr-1/DbCredentials: would replace the current value with the unset placeholder\n"
+        f"secret hebo/dev/{name}: would replace the current value with the unset placeholder\n"
+        "secret hebo/dev/DbCredentials: would replace the current value with the unset placeholder\n"
     )
     assert json.loads(_credentials(sm, containers))["password"] == CANARY
 
     result = run("secrets", "unset", name, "--stage", STAGE)
     assert result.code == 0, result.err
-    assert [line.split(":")[0] for line in result.out.splitlines()] == [f"secret hebo/pr-1/{name}", "secret hebo/pr-1/DbCredentials"]
+    assert [line.split(":")[0] for line in result.out.splitlines()] == [f"secret hebo/dev/{name}", "secret hebo/dev/DbCredentials"]
     for secret in (name, "DbCredentials"):
         (current,) = [v for v in _versions(sm, containers[secret]) if "AWSCURRENT" in v["VersionStages"]]
         assert sorted(current["VersionStages"]) == ["AWSCURRENT", secrets.UNSET_LABEL]
@@ -471,7 +471,7 @@ def version_dates(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _status(name: str, state: str, second: float | None) -> secrets.SecretStatus:
     when = None if second is None else dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=second)
-    return secrets.SecretStatus(name, f"hebo/pr-1/{name}", state, when)
+    return secrets.SecretStatus(name, f"hebo/dev/{name}", state, when)
 
 
 @pytest.mark.parametrize(
@@ -504,7 +504,7 @@ def test_list_reports_derived_and_stale_from_metadata_only(run, sm, containers, 
     assert fresh.code == 0, fresh.out
     assert _rows(fresh.out) == {name: ("derived" if name == "DbCredentials" else "set") for name in SECRET_NAMES}
     assert fresh.out.endswith(
-        f"all {len(USER_SECRET_NAMES)} secrets under hebo/pr-1/ are set\n"
+        f"all {len(USER_SECRET_NAMES)} secrets under hebo/dev/ are set\n"
         "DbAppCredentials: generated by ops, set\n"
         "DbCredentials: derived from DbUsername and DbPassword, up to date\n"
     )
@@ -515,9 +515,9 @@ def test_list_reports_derived_and_stale_from_metadata_only(run, sm, containers, 
     assert stale.code == 1
     assert _rows(stale.out)["DbCredentials"] == "stale"
     assert stale.out.endswith(
-        f"all {len(USER_SECRET_NAMES)} secrets under hebo/pr-1/ are set\n"
+        f"all {len(USER_SECRET_NAMES)} secrets under hebo/dev/ are set\n"
         "DbAppCredentials: generated by ops, set\n"
-        "DbCredentials: stale (an input changed after it was written): run `ops secrets set DbPassword --stage pr-1` again\n"
+        "DbCredentials: stale (an input changed after it was written): run `ops secrets set DbPassword --stage dev` again\n"
     )
     assert get_calls == []  # list never reads a value
 
@@ -531,7 +531,7 @@ def test_derived_secret_written_by_hand_without_its_inputs_is_stale(run, sm, con
     listing = run("secrets", "list", "--stage", STAGE)
     assert listing.code == 1 and _rows(listing.out)["DbCredentials"] == "stale"
     assert ("DbCredentials: stale: not derived from DbUsername and DbPassword (DbUsername and DbPassword not set): "
-            "set DbUsername and DbPassword (ops secrets set NAME --stage pr-1)\n") in listing.out
+            "set DbUsername and DbPassword (ops secrets set NAME --stage dev)\n") in listing.out
 
 
 def test_derived_container_missing_aborts_before_any_write(run, sm, containers):
@@ -548,12 +548,12 @@ def _app_secret(sm, containers, stage="AWSCURRENT"):
 def test_set_all_generates_the_app_credentials_once_and_never_prints_them(run, sm, containers, tmp_path):
     path = _env_file(tmp_path, "GroqApiKey=g-value\n")
     dry = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path), "--dry-run")
-    assert dry.code == 0 and "secret hebo/pr-1/DbAppCredentials: would be generated\n" in dry.out
+    assert dry.code == 0 and "secret hebo/dev/DbAppCredentials: would be generated\n" in dry.out
     assert _versions(sm, containers["DbAppCredentials"]) == []
 
     first = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
     assert first.code == 0, first.err
-    assert "secret hebo/pr-1/DbAppCredentials: generated (it had no value) (version " in first.out
+    assert "secret hebo/dev/DbAppCredentials: generated (it had no value) (version " in first.out
     value = _app_secret(sm, containers)
     assert set(value) == {"username", "password"} and value["username"] == "hebo_app"
     assert re.fullmatch(r"[A-Za-z0-9]{40}", value["password"])
@@ -567,10 +567,10 @@ def test_set_all_generates_the_app_credentials_once_and_never_prints_them(run, s
 
 def test_rotate_replaces_the_app_credentials_and_keeps_the_previous(run, sm, containers):
     listing = run("secrets", "list", "--stage", STAGE)
-    assert "DbAppCredentials: missing: run `ops secrets rotate DbAppCredentials --stage pr-1` (set-all also generates it)" in listing.out
+    assert "DbAppCredentials: missing: run `ops secrets rotate DbAppCredentials --stage dev` (set-all also generates it)" in listing.out
     first = run("secrets", "rotate", "DbAppCredentials", "--stage", STAGE)
     assert first.code == 0, first.err
-    assert first.out.startswith("secret hebo/pr-1/DbAppCredentials: rotated (version ")
+    assert first.out.startswith("secret hebo/dev/DbAppCredentials: rotated (version ")
     old = _app_secret(sm, containers)
     second = run("secrets", "rotate", "DbAppCredentials", "--stage", STAGE)
     new = _app_secret(sm, containers)
@@ -578,7 +578,7 @@ def test_rotate_replaces_the_app_credentials_and_keeps_the_previous(run, sm, con
     assert _app_secret(sm, containers, "AWSPREVIOUS") == old
     assert old["password"] not in first.out and new["password"] not in second.out
     dry = run("secrets", "rotate", "DbAppCredentials", "--stage", STAGE, "--dry-run")
-    assert dry.out == "secret hebo/pr-1/DbAppCredentials: would be rotated\ndry run: nothing written\n"
+    assert dry.out == "secret hebo/dev/DbAppCredentials: would be rotated\ndry run: nothing written\n"
     assert _app_secret(sm, containers) == new
 
 
@@ -598,3 +598,48 @@ def test_set_all_refuses_a_generated_secret_line(run, sm, containers, tmp_path):
     result = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
     assert result.code == 2 and "DbAppCredentials is generated by ops, never typed" in result.err
     assert _versions(sm, containers["DbAppCredentials"]) == []
+
+
+# -- previews own only the database's secrets ------------------------------------------------------
+
+PREVIEW = "pr-1"
+PREVIEW_OWNED = ("DbUsername", "DbPassword", "DbCredentials", "DbAppCredentials")
+
+
+@pytest.fixture
+def preview_containers(sm):
+    """A preview's containers, as its data stack creates them (the database's four only)."""
+    paths = {name: f"hebo/{PREVIEW}/{name}" for name in PREVIEW_OWNED}
+    for path in paths.values():
+        sm.create_secret(Name=path)
+    return paths
+
+
+def test_preview_list_shows_only_owned_secrets_and_where_the_others_come_from(run, sm, preview_containers):
+    sm.put_secret_value(SecretId=preview_containers["DbUsername"], SecretString="heboadmin")
+    result = run("secrets", "list", "--stage", PREVIEW)
+    rows = {line.split()[0]: line.split()[1] for line in result.out.splitlines()[1:1 + len(PREVIEW_OWNED)]}
+    assert rows == {"DbUsername": "set", "DbPassword": "missing", "DbCredentials": "missing", "DbAppCredentials": "missing"}
+    assert not any(line.startswith(("GroqApiKey ", "StackProjectId ")) for line in result.out.splitlines())
+    assert ("StackProjectId, StackSecretServerKey, StackPublishableClientKey, GroqApiKey and VoyageApiKey: not owned by "
+            "this preview, read from hebo/dev/ (HEBO_PREVIEW_SECRETS_FROM; ops secrets list --stage dev)\n") in result.out
+    assert "1 of 2 secrets under hebo/pr-1/ not set: DbPassword" in result.out
+    assert result.code == 1
+
+
+@pytest.mark.parametrize("argv", [("set", "GroqApiKey"), ("unset", "VoyageApiKey")])
+def test_preview_refuses_to_write_a_shared_secret_before_any_aws_call(run, sm, argv):
+    result = run("secrets", *argv, "--stage", PREVIEW, stdin=CANARY)
+    assert result.code == 2
+    assert result.err == (f"ops: {argv[1]} is not owned by preview 'pr-1': previews read hebo/dev/… "
+                          "(HEBO_PREVIEW_SECRETS_FROM); set it with --stage dev\n")
+    assert sm.list_secrets()["SecretList"] == []
+
+
+def test_preview_set_all_refuses_shared_lines_and_writes_nothing(run, sm, preview_containers, tmp_path):
+    env_file = tmp_path / "pr.env"
+    env_file.write_text(f"DbPassword={CANARY}\nGroqApiKey=gsk-1\nStackProjectId=p\n")
+    result = run("secrets", "set-all", "--stage", PREVIEW, "--from-env-file", str(env_file))
+    assert result.code == 2
+    assert "GroqApiKey and StackProjectId are not owned by preview 'pr-1'" in result.err
+    assert _versions(sm, preview_containers["DbPassword"]) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from expectations import expect
+from expectations import SHARED_BY_PREVIEWS, expect
 from synth_support import SHARED_STAGE_KEY, Synth, parse_jsonencode, ref, without_metadata
 
 from modules.service.image import context_hash, dockerfile_stage_names, ecr_repository_arn
@@ -77,11 +77,29 @@ def resolve(s: Synth, stack: str, reference: str) -> str:
 
 
 def secret_name(s: Synth, reference: str) -> str:
-    """The Secrets Manager name behind a cross-stack secret ARN reference."""
+    """The Secrets Manager name behind a secret ARN reference: the data stack's container (a
+    cross-stack reference), or a template stage's secret found by name (a compute data source)."""
+    template = re.fullmatch(r"\$\{data\.aws_secretsmanager_secret\.([^.]+)\.arn\}", reference)
+    if template:
+        return s.data_sources("compute", "aws_secretsmanager_secret")[template.group(1)]["name"]
     target = resolve(s, "data", reference)
     match = re.fullmatch(r"\$\{aws_secretsmanager_secret\.([^.]+)\.arn\}", target)
     assert match, target
     return s.resources("data", "aws_secretsmanager_secret")[match.group(1)]["name"]
+
+
+TEMPLATE_SECRETS_IN_CATALOG_ORDER = {
+    "api": ("StackProjectId", "StackSecretServerKey"),
+    "gateway": ("StackProjectId", "StackSecretServerKey", "GroqApiKey", "VoyageApiKey"),
+}
+"""The secrets each service reads from the template stage in a preview (config/secrets.py order)."""
+
+
+def expected_secret(s: Synth, name: str) -> str:
+    """Where a service's secret lives: this stage, or dev (the default template) for a secret
+    previews share (tests/expectations.py)."""
+    owner = "dev" if name in SHARED_BY_PREVIEWS and not expect(s)["owns_app_secrets"] else s.stage
+    return f"hebo/{owner}/{name}"
 
 
 def container(s: Synth, svc: str) -> dict[str, Any]:
@@ -210,7 +228,7 @@ def test_container_secrets_reference_exactly_the_service_secrets(stage: Synth, s
         arn, key = split_value_from(entry["valueFrom"])
         assert key == EXPECTED_JSON_KEY.get(entry["name"]), entry
         resolved[entry["name"]] = secret_name(stage, arn)
-    assert resolved == {env: f"hebo/{stage.stage}/{name}" for env, name in EXPECTED_SECRET_ENV[svc].items()}
+    assert resolved == {env: expected_secret(stage, name) for env, name in EXPECTED_SECRET_ENV[svc].items()}
 
 
 @pytest.mark.parametrize("svc", sorted(SERVICES))
@@ -321,7 +339,12 @@ def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc:
         "force_new_deployment": True,  # provider 6.x: a capacity-provider change (Spot <-> on-demand) needs it
         "propagate_tags": "SERVICE",
         "enable_ecs_managed_tags": True,
-        "lifecycle": {"ignore_changes": ["desired_count"]},
+        "lifecycle": {"ignore_changes": ["desired_count"]} | ({"postcondition": [{
+            # waiting for steady state: a circuit-breaker rollback must fail the apply, not pass it
+            "condition": f"${{self.task_definition == aws_ecs_task_definition.{one(stage, 'aws_ecs_task_definition', f'{svc}_service_task')[0]}.arn}}",
+            "error_message": "the deployment circuit breaker rolled the service back to its previous task definition: "
+                             "the new tasks never became healthy (see the service's events and the task logs)",
+        }]} if expected["wait_for_steady_state"] else {}),
         "depends_on": [routed, f"aws_ecs_cluster_capacity_providers.{providers}"],
     }
     assert "launch_type" not in service
@@ -561,22 +584,27 @@ def test_execution_role_reads_exactly_its_secrets(stage: Synth, svc: str) -> Non
     # Exact ARNs (IAM does not take ECS's `:password::` suffix), each secret once: the app role's, no master secret.
     assert all(re.fullmatch(r"\$\{[^}]+\}", r) for r in found["ReadSecrets"]["resources"]), found["ReadSecrets"]
     names = sorted(secret_name(stage, r) for r in found["ReadSecrets"]["resources"])
-    assert names == sorted(f"hebo/{stage.stage}/{n}" for n in EXPECTED_SECRET_ENV[svc].values())
+    assert names == sorted(expected_secret(stage, n) for n in EXPECTED_SECRET_ENV[svc].values())
     assert f"hebo/{stage.stage}/DbAppCredentials" in names
     assert not {f"hebo/{stage.stage}/{m}" for m in MASTER_SECRET_NAMES} & set(names)
     decrypt = found["DecryptSecrets"]
     assert decrypt["actions"] == ["kms:Decrypt"]
-    (key_ref,) = decrypt["resources"]
+    key_ref, *template_keys = decrypt["resources"]
     if expect(stage)["shared_stage_key"]:
         assert key_ref == SHARED_STAGE_KEY
     else:
         assert re.fullmatch(r"\$\{aws_kms_key\.[^.]+\.arn\}", resolve(stage, "data", key_ref))
+    # A preview also decrypts with the key of each template secret it reads (as the secret reports it).
+    shared = TEMPLATE_SECRETS_IN_CATALOG_ORDER[svc]
+    assert template_keys == ([] if expect(stage)["owns_app_secrets"] else
+                             [f"${{data.aws_secretsmanager_secret.template_{n}.kms_key_id}}" for n in shared])
     assert decrypt["condition"] == [
         {"test": "StringEquals", "variable": "kms:ViaService", "values": ["secretsmanager.us-east-1.amazonaws.com"]}
     ]
     # Nothing else anywhere in the policy may name a secret.
     everything = json.dumps(found)
-    assert everything.count("secretsmanager_secret") == len(EXPECTED_SECRET_ENV[svc])
+    template_key_refs = 0 if expect(stage)["owns_app_secrets"] else len(shared)
+    assert everything.count("secretsmanager_secret") == len(EXPECTED_SECRET_ENV[svc]) + template_key_refs
 
 
 def test_task_role_has_no_permissions_in_production(production: Synth) -> None:

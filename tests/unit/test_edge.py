@@ -84,19 +84,12 @@ def test_bucket_blocks_public_access_and_acls(stage: Synth) -> None:
     }
 
 
-def test_bucket_encrypted_with_the_stack_key_and_versioned_with_lifecycle(stage: Synth) -> None:
+def test_bucket_encrypted_with_s3_managed_keys_and_versioned_with_lifecycle(stage: Synth) -> None:
+    """SSE-S3 in every stage: the content is public by design (docs/edge.md, "Encryption")."""
     bucket = stage.reference("edge", "aws_s3_bucket", "id")
     assert without_metadata(stage.resource("edge", "aws_s3_bucket_server_side_encryption_configuration")) == {
         "bucket": bucket,
-        "rule": [
-            {
-                "apply_server_side_encryption_by_default": {
-                    "kms_master_key_id": stage.reference("edge", "aws_kms_key", "arn"),
-                    "sse_algorithm": "aws:kms",
-                },
-                "bucket_key_enabled": True,
-            }
-        ],
+        "rule": [{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
     }
     assert stage.resource("edge", "aws_s3_bucket_versioning")["versioning_configuration"] == {"status": "Enabled"}
     lifecycle = stage.resource("edge", "aws_s3_bucket_lifecycle_configuration")
@@ -111,26 +104,12 @@ def test_bucket_encrypted_with_the_stack_key_and_versioned_with_lifecycle(stage:
     ]
 
 
-def test_kms_key_lets_only_this_distribution_decrypt(stage: Synth) -> None:
-    key = stage.resource("edge", "aws_kms_key")
-    assert key["enable_key_rotation"] is True
-    assert key["deletion_window_in_days"] == expect(stage)["kms_deletion_window_days"]
-    assert key["lifecycle"] == {"prevent_destroy": expect(stage)["protect"]}
-    assert stage.resource("edge", "aws_kms_alias")["name"] == f"alias/hebo-{stage.stage}-console"
-    (document,) = [d for n, d in stage.data_sources("edge", "aws_iam_policy_document").items() if n.startswith("key_")]
-    cloudfront = [s for s in document["statement"] if s.get("sid") == "CloudFrontDecryptsForTheConsole"]
-    assert cloudfront == [
-        {
-            "sid": "CloudFrontDecryptsForTheConsole",
-            "effect": "Allow",
-            "actions": ["kms:Decrypt"],
-            "resources": ["*"],
-            "principals": [{"type": "Service", "identifiers": ["cloudfront.amazonaws.com"]}],
-            "condition": [
-                {"test": "StringEquals", "variable": "AWS:SourceArn", "values": [stage.reference("edge", "aws_cloudfront_distribution", "arn")]}
-            ],
-        }
-    ]
+def test_edge_stack_has_no_kms_key(stage: Synth) -> None:
+    """The console bucket is SSE-S3, so nothing in the edge stack needs a key or a key policy."""
+    assert stage.resources("edge", "aws_kms_key") == {}
+    assert stage.resources("edge", "aws_kms_alias") == {}
+    assert [n for n in stage.data_sources("edge", "aws_iam_policy_document") if n.startswith("key_")] == []
+    assert "kms" not in json.dumps(stage.stack("edge").get("resource", {})).lower()
 
 
 def test_bucket_policy_is_tls_only_and_scoped_to_this_distribution(stage: Synth) -> None:
@@ -415,12 +394,14 @@ def test_every_build_file_uploaded_with_type_and_cache_headers(built: Synth) -> 
     for key, entry in files["for_each"].items():
         assert entry["source"] == str(FIXTURE_BUILD / key)
     assert "content" not in files  # build files are uploaded from `source` only
-    assert {k: files[k] for k in ("key", "source", "source_hash", "content_type", "cache_control")} == {
+    assert {k: files[k] for k in ("key", "source", "source_hash", "content_type", "cache_control", "server_side_encryption")} == {
         "key": "${each.key}",
         "source": "${each.value.source}",
         "source_hash": "${each.value.source_hash}",
         "content_type": "${each.value.content_type}",
         "cache_control": "${each.value.cache_control}",
+        # on the object, not only as the bucket default: a change of scheme re-uploads (docs/edge.md)
+        "server_side_encryption": "AES256",
     }
     assert files["bucket"] == built.reference("edge", "aws_s3_bucket", "bucket")
     assert files["depends_on"] == [
@@ -432,9 +413,10 @@ def test_config_json_has_stage_urls_and_only_publishable_secrets(built: Synth) -
     objects = built.resources("edge", "aws_s3_object")
     (name,) = [n for n in objects if n.startswith("content_config")]
     secrets = built.data_sources("edge", "aws_secretsmanager_secret_version")
+    owner = built.stage if expect(built)["owns_app_secrets"] else "dev"  # previews read dev's (the default template)
     assert {n: without_metadata(d) for n, d in secrets.items()} == {
-        "publishable_StackProjectId": {"secret_id": f"hebo/{built.stage}/StackProjectId"},
-        "publishable_StackPublishableClientKey": {"secret_id": f"hebo/{built.stage}/StackPublishableClientKey"},
+        "publishable_StackProjectId": {"secret_id": f"hebo/{owner}/StackProjectId"},
+        "publishable_StackPublishableClientKey": {"secret_id": f"hebo/{owner}/StackPublishableClientKey"},
     }
     prefix = expect(built).domain_prefix
     secret = "data.aws_secretsmanager_secret_version.publishable_{}.secret_string"
@@ -443,6 +425,7 @@ def test_config_json_has_stage_urls_and_only_publishable_secrets(built: Synth) -
         "key": "config.json",
         "content_type": "application/json; charset=utf-8",
         "cache_control": "no-cache",
+        "server_side_encryption": "AES256",
         "content": (
             "${jsonencode({"
             f'"VITE_API_URL" = "https://{prefix}api.hebo.ai", '

@@ -246,7 +246,7 @@ def test_production_stateful_resources_are_all_protected(stages: dict[str, list[
     assert counts == {
         "aws_rds_cluster": 2,
         "aws_rds_global_cluster": 1,
-        "aws_kms_key": 6,
+        "aws_kms_key": 5,  # no console key: that bucket is SSE-S3 (docs/edge.md)
         "aws_s3_bucket": 2,
         "aws_route53_zone": 1,
         "aws_secretsmanager_secret": 9,

@@ -545,3 +545,15 @@ def test_testing_matchers_vpc_nat_and_flow_logs(production: Synth, preview: Synt
     bastion = {"associate_public_ip_address": False, "metadata_options": {"http_tokens": "required", "http_put_response_hop_limit": 1}}
     assert Testing.to_have_resource_with_properties(preview.raw(STACK), "aws_instance", bastion)
     assert not Testing.to_have_resource_with_properties(preview.raw(STACK), "aws_vpc", {"cidr_block": "10.1.0.0/16"})
+
+
+def test_elastic_ips_wait_for_the_internet_gateway(any_stage: Synth) -> None:
+    """EC2 refuses to associate an address in a VPC with no attached gateway (Gateway.NotAttached):
+    every EIP and EIP association of the NAT instances depends on the VPC's internet gateway."""
+    (igw,) = any_stage.resources(STACK, "aws_internet_gateway")
+    checked = 0
+    for rtype in ("aws_eip", "aws_eip_association"):
+        for name, config in any_stage.resources(STACK, rtype).items():
+            assert config["depends_on"] == [f"aws_internet_gateway.{igw}"], (rtype, name)
+            checked += 1
+    assert checked == 2 * expect(any_stage).nat_instances

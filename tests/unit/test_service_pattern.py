@@ -43,7 +43,7 @@ def props(**changes: Any) -> LoadBalancedFargateServiceProps:
         environment={"PORT": "3001"},
         secrets={"PG_PASSWORD": f"{SECRET}:password::"},
         secret_arns=[SECRET],
-        secrets_kms_key_arn=KEY,
+        secrets_kms_key_arns=[KEY],
         capacity=capacity,
         cluster_arn="arn:aws:ecs:us-east-1:111122223333:cluster/t",
         cluster_name="t",

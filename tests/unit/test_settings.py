@@ -80,6 +80,8 @@ BAD: dict[str, list[tuple[str, str]]] = {
     "HEBO_CSP_REPORT_ONLY": [("yes", "`true` or `false`")],
     "HEBO_CAA_IODEF": [("security@hebo.ai", "CAA iodef URL"), ("mailto:security", "e-mail"),
                        ("ftp://hebo.ai/x", "CAA iodef URL"), ('https://hebo.ai/"x', "RFC 3986")],
+    "HEBO_PREVIEW_SECRETS_FROM": [("production", "never read production's secrets"), ("pr-7", "a preview owns no app secrets"),
+                                  ("prod", "too close to 'production'"), ("Dev", "lowercase DNS label"), ("", "lowercase DNS label")],
 }
 
 GOOD: dict[str, list[tuple[str, Any]]] = {
@@ -120,6 +122,7 @@ GOOD: dict[str, list[tuple[str, Any]]] = {
     "HEBO_CSP_EXTRA_ORIGINS": [("", ()), ("https://auth.example.com,https://*.sentry.io:443", ("https://auth.example.com", "https://*.sentry.io:443"))],
     "HEBO_CSP_REPORT_ONLY": [("true", True)],
     "HEBO_CAA_IODEF": [("mailto:security@hebo.ai", "mailto:security@hebo.ai"), ("https://hebo.ai/caa", "https://hebo.ai/caa")],
+    "HEBO_PREVIEW_SECRETS_FROM": [("dev", "dev")],
 }
 
 # Settings whose good values need a partner (the other one of a pair must be set too).

@@ -1,8 +1,8 @@
 """One customer-managed KMS key per preview/dev stage (issue #19), per-stack keys in production.
 
 The network stack deploys first, so it owns the stage key and the data and compute stacks name
-it through a cross-stack reference. The edge (console) key stays separate in every stage: its
-policy lets CloudFront decrypt for one distribution, which exists only in the edge stack.
+it through a cross-stack reference. The edge stack has no key in any stage: the console bucket
+is SSE-S3, its content being public by design (docs/edge.md, "Encryption").
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ def aliases(synth: Synth) -> dict[str, str]:
     return {c["name"]: stack for stack in synth.stacks for c in synth.resources(stack, "aws_kms_alias").values()}
 
 
-def test_previews_and_dev_have_one_stage_key_and_the_console_key(preview: Synth, dev: Synth) -> None:
+def test_previews_and_dev_have_one_stage_key(preview: Synth, dev: Synth) -> None:
     for synth in (preview, dev):
-        assert aliases(synth) == {f"alias/hebo-{synth.stage}-stage": "network", f"alias/hebo-{synth.stage}-console": "edge"}
+        assert aliases(synth) == {f"alias/hebo-{synth.stage}-stage": "network"}
         assert {s: len(synth.resources(s, "aws_kms_key")) for s in synth.stacks} == {
-            "dns": 0, "network": 1, "data": 0, "compute": 0, "edge": 1}
+            "dns": 0, "network": 1, "data": 0, "compute": 0, "edge": 0}
         key = without_metadata(synth.resource("network", "aws_kms_key"))
         assert key == {
             "description": f"hebo-{synth.stage}: network, data and compute (flow logs, volumes, Aurora, secrets, "
@@ -99,7 +99,6 @@ def test_production_keeps_one_key_per_stack_and_region(production: Synth) -> Non
         "alias/hebo-production-data": "data",
         "alias/hebo-production-data-secondary": "data",
         "alias/hebo-production-compute": "compute",
-        "alias/hebo-production-console": "edge",
     }
     assert all(c["lifecycle"] == {"prevent_destroy": True} for s in production.stacks
                for c in production.resources(s, "aws_kms_key").values())

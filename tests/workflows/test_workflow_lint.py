@@ -9,6 +9,7 @@ environment through moto[server]).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -284,13 +285,16 @@ def test_first_deploy_seeding_matches_the_catalog_and_ops(workflow: dict[str, An
         assert name in SECRET_NAMES
     assert f"= {UNSET_PLACEHOLDER} ]" in seed
     names = re.search(r"pipenv run python -c '(.+?)'\); do", seed).group(1)
-    printed = subprocess.run([sys.executable, "-c", names], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    printed = subprocess.run([sys.executable, "-c", names], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                             env={**os.environ, "HEBO_STAGE": "pr-42"})
     assert printed.returncode == 0, printed.stderr
-    assert printed.stdout.split() == list(USER_SECRET_NAMES)  # derived secrets are left to ops
+    # only the preview's own user-set secrets (derived and generated ones are left to ops; the
+    # shared ones are the template stage's)
+    assert printed.stdout.split() == ["DbUsername", "DbPassword"]
     # the targeted apply addresses every secret container of the data stack
     assert ".resource.aws_secretsmanager_secret | keys[]" in seed
     assert seed.index('if [ "${#targets[@]}" -eq 0 ]; then') < seed.index('apply -input=false -auto-approve "${targets[@]}"')
-    assert len(preview.resources("data", "aws_secretsmanager_secret")) == len(SECRET_NAMES)
+    assert len(preview.resources("data", "aws_secretsmanager_secret")) == 4  # the database's; no copies
     assert seed.index('echo "::add-mask::$password"') < seed.index("export TF_VAR_db_password")
 
 
@@ -326,21 +330,20 @@ def test_secrets_check_turns_exit_1_into_not_ready(workflow: dict[str, Any], tmp
 
 def test_first_deploy_script_fills_only_missing_secrets(workflow: dict[str, Any], tmp_path: Path) -> None:
     """Run the seeding script against fake aws/terraform/pipenv: containers by targeted apply
-    only, a fresh DB password shared by the three DB secrets, template values for the rest,
-    an existing value kept, and the temporary env file gone afterwards."""
+    only, a fresh DB password, an existing value kept, nothing read from any other stage, and the
+    temporary env file gone afterwards."""
     bin_dir, log = tmp_path / "bin", tmp_path / "log"
     bin_dir.mkdir()
     fakes = {
         "aws": """case "$*" in
   *"get-secret-value --secret-id hebo/pr-42/"*) exit 254 ;;
-  *"get-secret-value --secret-id hebo/dev/"*) id="${4##*/}"; echo "tmpl-$id" ;;
-  *"list-secret-version-ids --secret-id hebo/pr-42/GroqApiKey "*) echo 1 ;;
+  *"list-secret-version-ids --secret-id hebo/pr-42/DbUsername "*) echo 1 ;;
   *list-secret-version-ids*) echo 0 ;;
   *) exit 99 ;;
 esac""",
         "terraform": 'echo "terraform $* pw=${TF_VAR_db_password:+set}" >> "$LOG"',
         "pipenv": """case "$*" in
-  "run python -c "*) echo StackProjectId StackSecretServerKey StackPublishableClientKey DbUsername DbPassword GroqApiKey VoyageApiKey ;;
+  "run python -c "*) echo DbUsername DbPassword ;;
   *set-all*) echo "set-all $*" >> "$LOG"; cp "${@: -1}" "$LOG.env" ;;
   *"secrets list"*) echo "list" >> "$LOG" ;;
   *) exit 99 ;;
@@ -351,42 +354,40 @@ esac""",
         (bin_dir / name).chmod(0o755)
     data = tmp_path / "cdktf.out" / "stacks" / "data"
     data.mkdir(parents=True)
-    (data / "cdk.tf.json").write_text(json.dumps({"resource": {"aws_secretsmanager_secret": {"secret_DbPassword": {}, "secret_GroqApiKey": {}}}}))
+    (data / "cdk.tf.json").write_text(json.dumps({"resource": {"aws_secretsmanager_secret": {"secret_DbPassword": {}, "secret_DbUsername": {}}}}))
     runner_temp = tmp_path / "tmp"
     runner_temp.mkdir()
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HEBO_STAGE": "pr-42", "TEMPLATE_STAGE": "dev", "LOG": str(log), "RUNNER_TEMP": str(runner_temp)}
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HEBO_STAGE": "pr-42", "LOG": str(log), "RUNNER_TEMP": str(runner_temp)}
     script = step(workflow, "deploy", "First deploy")["run"]
     done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
 
     calls = log.read_text().splitlines()
-    assert calls[0] == "terraform -chdir=cdktf.out/stacks/data init -input=false pw=set"
-    assert calls[1] == (
+    # The network first: outside production it owns the stage key the secrets are encrypted with.
+    assert calls[:2] == [
+        "terraform -chdir=cdktf.out/stacks/network init -input=false pw=set",
+        "terraform -chdir=cdktf.out/stacks/network apply -input=false -auto-approve pw=set",
+    ]
+    assert calls[2] == "terraform -chdir=cdktf.out/stacks/data init -input=false pw=set"
+    assert calls[3] == (
         "terraform -chdir=cdktf.out/stacks/data apply -input=false -auto-approve "
-        "-target=aws_secretsmanager_secret.secret_DbPassword -target=aws_secretsmanager_secret.secret_GroqApiKey pw=set"
+        "-target=aws_secretsmanager_secret.secret_DbPassword -target=aws_secretsmanager_secret.secret_DbUsername pw=set"
     )
-    assert calls[2].startswith("set-all run ops secrets set-all --stage pr-42 --from-env-file ") and calls[3] == "list"
+    assert calls[4].startswith("set-all run ops secrets set-all --stage pr-42 --from-env-file ") and calls[5] == "list"
     values = dict(line.split("=", 1) for line in (tmp_path / "log.env").read_text().splitlines())
     password = values["DbPassword"]
     assert len(password) == 32 and db_password_problem(password) is None
-    assert values == {
-        "StackProjectId": "tmpl-StackProjectId",
-        "StackSecretServerKey": "tmpl-StackSecretServerKey",
-        "StackPublishableClientKey": "tmpl-StackPublishableClientKey",
-        "DbUsername": "heboadmin",
-        "DbPassword": password,
-        "VoyageApiKey": "tmpl-VoyageApiKey",
-    }  # GroqApiKey already had a value: kept
-    assert f"::add-mask::{password}" in done.stdout and "::add-mask::tmpl-GroqApiKey" not in done.stdout
+    assert values == {"DbPassword": password}  # DbUsername already had a value: kept
+    assert f"::add-mask::{password}" in done.stdout
     assert list(runner_temp.iterdir()) == []
 
 
-def test_first_deploy_without_a_template_stops_with_instructions(workflow: dict[str, Any]) -> None:
+def test_first_deploy_copies_nothing_from_the_template_stage(workflow: dict[str, Any]) -> None:
+    """Previews read the template's shared secrets by name at plan time (no copies, no values in
+    the runner); the synth gets the template stage from the repository variable, default dev."""
     script = step(workflow, "deploy", "First deploy")["run"]
-    for template, message in (("", "docs/previews.md"), ("production", "must not be production")):
-        env = {"PATH": "/usr/bin:/bin", "HEBO_STAGE": "pr-42", "TEMPLATE_STAGE": template}
-        done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=10)
-        assert done.returncode == 1 and done.stdout.startswith("::error::") and message in done.stdout
+    assert "TEMPLATE_STAGE" not in script and "hebo/$TEMPLATE" not in script
+    assert workflow["env"]["HEBO_PREVIEW_SECRETS_FROM"] == "${{ vars.HEBO_PREVIEW_SECRETS_FROM || 'dev' }}"
 
 
 # -- the optional Infracost comment ---------------------------------------------------------------
