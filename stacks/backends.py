@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from modules.cdk import CloudBackend, DataTerraformRemoteStateS3, LocalBackend, NamedCloudWorkspace, S3Backend, TerraformStack
-from config.settings import REPO_ROOT, Settings
+from config.settings import Settings
 
 GLOBAL_SCOPE = "global"
 """The pseudo-stage of account-wide stacks in state keys, workspace names and tags."""
@@ -60,4 +60,17 @@ def configure_backend(stack: TerraformStack, settings: Settings, stack_name: str
             workspaces=NamedCloudWorkspace(name=f"{settings.app}-{scope}-{stack_name}"),
         )
     else:
-        LocalBackend(stack, path=str(REPO_ROOT / "terraform-state" / scope / f"{stack_name}.tfstate"))
+        LocalBackend(stack, path=local_state_path(scope, stack_name))
+
+
+LOCAL_STATE_DIR = "terraform-state"
+"""With HEBO_BACKEND=local, state lives in this directory beside the synth output directory
+(the checkout root for the default `cdktf.out`)."""
+
+
+def local_state_path(scope: str, stack_name: str) -> str:
+    """`../../../terraform-state/<scope>/<stack>.tfstate`: relative to the stack directory
+    `<outdir>/stacks/<stack>` Terraform runs in, so the backend and every consumer's
+    `terraform_remote_state` (which cdktf copies the path into) move with the checkout instead
+    of naming the machine that ran synth."""
+    return f"../../../{LOCAL_STATE_DIR}/{scope}/{stack_name}.tfstate"

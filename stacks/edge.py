@@ -8,6 +8,7 @@ by secret *name* at deploy time, so no other stack's outputs are needed.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from modules.static_site.invalidation import Invalidation, InvalidationProps
 from stacks.base import HeboStack
 from stacks.dns import DnsOutputs
 from config.secrets import SECRETS
-from config.settings import Settings
+from config.settings import REPO_ROOT, Settings
 
 RUNTIME_CONFIG_KEY = "config.json"
 PUBLISHABLE_CONFIG = {
@@ -39,8 +40,13 @@ PLACEHOLDER_HTML = """<!doctype html>
 
 
 def missing_build_warning(build_dir: Path) -> str:
+    """Names a directory in or beside the checkout relative to it, as HEBO_CONSOLE_BUILD_DIR's
+    default is written: the message lands in the synthesized manifest, which must not carry
+    this machine's paths. A directory elsewhere is shown as given."""
+    relative = os.path.relpath(build_dir, REPO_ROOT)
+    shown = relative if not relative.startswith("../..") else str(build_dir)
     return (
-        f"console build directory {build_dir} not found: deploying a placeholder page. "
+        f"console build directory {shown} not found: deploying a placeholder page. "
         "Build the console (`npm run build` in the console repo) or set HEBO_CONSOLE_BUILD_DIR."
     )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from modules.cdk import Construct, Fn, TerraformIterator, Token, aws
+from modules.paths import stack_relative
 from modules.static_site.content_rules import NO_CACHE, SiteFile, content_hash, content_type
 
 PLACEHOLDER_KEY = "index.html"
@@ -38,7 +39,7 @@ class SiteContent(Construct):
         if files:
             entries = {
                 f.key: {
-                    "source": str(f.source),
+                    "source": stack_relative(self, f.source),
                     "content": null,
                     "source_hash": f.md5,
                     "content_type": f.content_type,

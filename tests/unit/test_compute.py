@@ -568,7 +568,7 @@ def test_build_mode_builds_and_pushes_with_the_docker_provider(stage: Synth) -> 
         assert {k: v for k, v in image.items() if k != "//"} == {
             "name": f"{ref('aws_ecr_repository', repo, 'repository_url')}:{tag}",
             "platform": "linux/arm64",
-            "build": {"context": str(context), "dockerfile": f"Dockerfile.{svc}", "platform": "linux/arm64"},
+            "build": {"context": "../../../../../docker/example-app", "dockerfile": f"Dockerfile.{svc}", "platform": "linux/arm64"},
             "keep_locally": True,
             "triggers": triggers,
             "provider": "docker",
@@ -581,6 +581,8 @@ def test_build_mode_builds_and_pushes_with_the_docker_provider(stage: Synth) -> 
             "provider": "docker",
         }
     assert context == Path(__file__).resolve().parents[2] / "docker" / "example-app"
+    # The JSON names the context relative to the stack directory Terraform runs in.
+    assert (stage.outdir / "stacks" / "compute" / image["build"]["context"]).resolve() == context
 
 
 def test_prebuilt_mode_has_no_docker_at_all(prebuilt: Synth) -> None:
