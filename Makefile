@@ -41,3 +41,11 @@ bench: setup ## cold synth: shipped import style vs the conventional one, side b
 
 clean:
 	rm -rf cdktf.out build .pytest_cache
+
+.PHONY: validate plan-local
+
+validate: setup ## terraform validate every stack of production, pr-42 and dev with the real AWS provider (mirror or registry)
+	$(PIPENV) run python -m tools.terraform_check validate
+
+plan-local: setup ## offline: start moto, apply dns/network/data and plan compute/edge of HEBO_STAGE (default pr-42), print a summary
+	$(PIPENV) run python -m tools.terraform_check plan-local --stage $${HEBO_STAGE:-pr-42}

@@ -180,9 +180,10 @@ def registry_reachable(timeout: float = REGISTRY_PROBE_SECONDS) -> bool:
 
 
 def terraform_platform() -> str:
+    """Terraform's `<os>_<arch>` name of this machine, e.g. `linux_amd64`."""
     machine = os.uname().machine
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
-    return f"{sys.platform.replace('darwin', 'darwin')}_{arch}"
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+    return f"{os.uname().sysname.lower()}_{arch}"
 
 
 def choose_providers(pins: Mapping[str, tuple[str, str]], mode: str | None = None) -> dict[str, ProviderChoice | None]:
@@ -314,6 +315,12 @@ class Terraform:
         config = work / "terraform.rc"
         config.write_text(cli_config(available.values(), cache))
         return cls(config_file=config, choices=available), all_choices
+
+    @property
+    def parallel_safe(self) -> bool:
+        """Several `init`s at once are safe only without downloads: Terraform's plugin cache is
+        not concurrency-safe (https://developer.hashicorp.com/terraform/cli/config/config-file#provider-plugin-cache)."""
+        return all(choice.origin != "registry" for choice in self.choices.values())
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
@@ -593,12 +600,12 @@ EMULATOR_DB_PASSWORD = "emulator-only-password-1"
 
 @dataclass
 class StageRun:
-    plans: dict[str, PlanSummary]
+    plans: dict[str, PlanSummary] = field(default_factory=dict)
     """The first plan of every stack, in dependency order."""
-    second_network: PlanSummary
-    applied: list[str]
-    seconds: dict[str, float]
-    outputs: dict[str, dict[str, Any]]
+    second_network: PlanSummary | None = None
+    applied: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """`terraform output -json` of each applied stack (values only)."""
 
 
@@ -615,31 +622,36 @@ def set_secrets(workspace: Workspace, server: MotoServer, values: Mapping[str, s
 
 def run_stage(terraform: Terraform, workspace: Workspace, server: MotoServer, log: Any = lambda *_: None) -> StageRun:
     """Every stack in dependency order against `server`: plan, apply APPLIED_STACKS (network
-    twice: its second plan must be empty), plan the rest with the real remote state."""
+    twice: its second plan must be empty), plan the rest with the real remote state.
+    Raises CheckError on the first failing or timed-out command."""
     terraform.extra_env = {**server.environment(), "TF_VAR_db_password": EMULATOR_DB_PASSWORD}
-    plans: dict[str, PlanSummary] = {}
-    seconds: dict[str, float] = {}
-    outputs: dict[str, dict[str, Any]] = {}
-    second: PlanSummary | None = None
-    applied: list[str] = []
-    for stack in workspace.stacks():
-        started = time.monotonic()
-        if stack == "edge":
-            set_secrets(workspace, server, EMULATOR_SECRETS)
-        cwd = emulator_stack(terraform, workspace, stack)
-        plans[stack] = plan(terraform, cwd, stack)
-        if stack in APPLIED_STACKS:
-            apply(terraform, cwd)
-            applied.append(stack)
-            shown = json.loads(terraform.run("output", "-json", cwd=cwd).stdout)
-            outputs[stack] = {name: item["value"] for name, item in shown.items()}
-        if stack == "network":
-            second = plan(terraform, cwd, stack)
-        seconds[stack] = time.monotonic() - started
-        log(f"{plans[stack].line()}{' (applied)' if stack in applied else ''} in {seconds[stack]:.0f} s")
-    if second is None:
+    shutil.rmtree(workspace.root / "terraform-state", ignore_errors=True)  # the emulator starts empty too
+    run = StageRun()
+    try:
+        for stack in workspace.stacks():
+            started = time.monotonic()
+            _run_stack(terraform, workspace, server, stack, run)
+            run.seconds[stack] = time.monotonic() - started
+            log(f"{run.plans[stack].line()}{' (applied)' if stack in run.applied else ''} in {run.seconds[stack]:.0f} s")
+    finally:
+        terraform.extra_env = {}
+    if run.second_network is None:
         raise CheckError("the stage has no network stack")
-    return StageRun(plans=plans, second_network=second, applied=applied, seconds=seconds, outputs=outputs)
+    return run
+
+
+def _run_stack(terraform: Terraform, workspace: Workspace, server: MotoServer, stack: str, run: StageRun) -> None:
+    if stack == "edge":
+        set_secrets(workspace, server, EMULATOR_SECRETS)
+    cwd = emulator_stack(terraform, workspace, stack)
+    run.plans[stack] = plan(terraform, cwd, stack)
+    if stack in APPLIED_STACKS:
+        apply(terraform, cwd)
+        run.applied.append(stack)
+        shown = json.loads(terraform.run("output", "-json", cwd=cwd).stdout)
+        run.outputs[stack] = {name: item["value"] for name, item in shown.items()}
+    if stack == "network":
+        run.second_network = plan(terraform, cwd, stack)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -658,23 +670,36 @@ def _print_choices(all_choices: Mapping[str, ProviderChoice | None], pins: Mappi
             print(f"provider {choice.describe()}")
 
 
+def _validate_workspace(work: Path, workspace: Workspace, label: str, failures: list[str], printed: set[str]) -> None:
+    pins = {k: v for s in workspace.stacks() for k, v in required_providers(workspace.stack_json(s)).items()}
+    terraform, all_choices = Terraform.prepare(work, pins)
+    missing = [f"{pins[n][0]} {pins[n][1]}" for n, c in all_choices.items() if c is None]
+    for name, choice in sorted(all_choices.items()):
+        if choice is not None and choice.describe() not in printed:
+            printed.add(choice.describe())
+            print(f"provider {choice.describe()}")
+    if missing:
+        print(f"{label}: NOT validated: no source for {', '.join(missing)} (in no filesystem mirror; registry unreachable)")
+        return
+    started = time.monotonic()
+    for stack in workspace.stacks():
+        found = validate_stack(terraform, workspace, stack)
+        errors = [d for d in found if d.severity == "error"]
+        failures += [f"{label}/{d}" for d in errors]
+        warnings = len(found) - len(errors)
+        print(f"{label}/{stack}: {'valid' if not errors else f'{len(errors)} error(s)'}" + (f", {warnings} warning(s)" if warnings else ""))
+    print(f"{label}: {time.monotonic() - started:.0f} s")
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate every stack of each stage (prebuilt images), then pr-42 in build-image mode."""
     work = Path(args.work)
     failures: list[str] = []
+    printed: set[str] = set()
     for stage in args.stages:
-        started = time.monotonic()
-        workspace = synthesize(work / stage, _variant_env(stage))
-        pins = {k: v for s in workspace.stacks() for k, v in required_providers(workspace.stack_json(s)).items()}
-        terraform, all_choices = Terraform.prepare(work, pins)
-        if stage == args.stages[0]:
-            _print_choices(all_choices, pins)
-        for stack in workspace.stacks():
-            found = validate_stack(terraform, workspace, stack)
-            errors = [d for d in found if d.severity == "error"]
-            failures += [f"{stage}/{d}" for d in errors]
-            print(f"{stage}/{stack}: {'valid' if not errors else f'{len(errors)} error(s)'}" + (f", {len(found) - len(errors)} warning(s)" if len(found) > len(errors) else ""))
-        print(f"{stage}: {time.monotonic() - started:.0f} s")
-    print("build-image mode (docker provider): not validated here; `pytest tests/terraform -k build` says whether it can be")
+        _validate_workspace(work, synthesize(work / stage, _variant_env(stage)), f"{stage} (prebuilt images)", failures, printed)
+    build_env = {**STAGE_VARIANTS["pr-42"], "HEBO_BACKEND": "local"}
+    _validate_workspace(work, synthesize(work / "pr-42-build", build_env), "pr-42 (build-image mode)", failures, printed)
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if failures else 0
@@ -692,19 +717,10 @@ def cmd_plan_local(args: argparse.Namespace) -> int:
     for stack, summary in run.plans.items():
         counts = ", ".join(f"{n} {t}" for t, n in sorted(summary.count("create").items()))
         print(f"  {stack}: {'applied' if stack in run.applied else 'planned'}; creates {counts or 'nothing'}")
-    print(f"  network second plan: {'empty' if not run.second_network.pending else run.second_network.pending}")
+    pending = run.second_network.pending if run.second_network else []
+    print(f"  network second plan: {'empty' if not pending else pending}")
     print(f"plan-local {args.stage}: done in {time.monotonic() - started:.0f} s (emulator gaps: docs/terraform-checks.md)")
-    return 0 if not run.second_network.pending else 1
-
-
-def cmd_moto(args: argparse.Namespace) -> int:
-    with MotoServer() as server:
-        print(f"moto listening on {server.url} (Ctrl-C to stop)", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+    return 1 if pending else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -717,8 +733,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan_p = sub.add_parser("plan-local", help="apply/plan one stage's stacks against a local moto server")
     plan_p.add_argument("--stage", default=os.environ.get("HEBO_STAGE", "pr-42"))
     plan_p.set_defaults(func=cmd_plan_local)
-    moto_p = sub.add_parser("moto", help="run the emulator alone (with the test images and fixes)")
-    moto_p.set_defaults(func=cmd_moto)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -23,7 +23,7 @@ parallel measured faster than one at a time on the 2-core CI machine (see docs/t
 
 def _validate_all(terraform: Terraform, workspace: Workspace) -> tuple[list[str], list[str]]:
     stacks = workspace.stacks()
-    with ThreadPoolExecutor(max_workers=VALIDATE_WORKERS) as pool:
+    with ThreadPoolExecutor(max_workers=VALIDATE_WORKERS if terraform.parallel_safe else 1) as pool:
         results = list(pool.map(lambda stack: validate_stack(terraform, workspace, stack), stacks))
     errors = [str(d) for found in results for d in found if d.severity == "error"]
     return errors, stacks
