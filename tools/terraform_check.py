@@ -14,8 +14,9 @@ paths of the JSON resolve the same way) where only test-side things change:
   version (this machine: hashicorp/aws 5.100.0 for the bindings' 6.25.0; printed, never silent);
 * for the emulator, one `moto_override.tf.json` per stack: skip-validation flags on every AWS
   provider configuration (https://developer.hashicorp.com/terraform/language/files/override).
-  The endpoint and fake credentials come from the environment (`AWS_ENDPOINT_URL`, which the
-  AWS provider honours since 5.x: https://registry.terraform.io/providers/hashicorp/aws/latest/docs#aws_endpoint_url).
+  The endpoint and fake credentials come from the environment: `AWS_ENDPOINT_URL`, the AWS SDKs'
+  global endpoint setting (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html),
+  which the provider's SDK for Go v2 honours (verified here with provider 5.100.0).
 
 Provider source (`TF_CHECK_PROVIDERS`): `registry` (download the pinned version through a shared
 plugin cache), `mirror` (filesystem mirrors only), or `auto` (default: registry when
@@ -42,7 +43,7 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
