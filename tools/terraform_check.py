@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -172,12 +173,21 @@ def mirror_dirs() -> list[Path]:
 
 
 def registry_reachable(timeout: float = REGISTRY_PROBE_SECONDS) -> bool:
-    """One bounded request to the registry's service discovery document."""
-    try:
-        with urllib.request.urlopen("https://registry.terraform.io/.well-known/terraform.json", timeout=timeout) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    """One request to the registry's service discovery document, in a daemon thread so that a
+    slow DNS lookup (which urlopen's timeout does not cover) is bounded too."""
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with urllib.request.urlopen("https://registry.terraform.io/.well-known/terraform.json", timeout=timeout) as response:
+                answer.append(response.status == 200)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer and answer[0])
 
 
 def terraform_platform() -> str:
