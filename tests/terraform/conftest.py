@@ -1,4 +1,4 @@
-"""Terraform itself on the synthesized stacks (tools/terraform_check.py does the work).
+"""Terraform itself on the synthesized stacks (tools/terraform_check.py and tools/moto_emulator.py do the work).
 
 Each variant is synthesized once per session, in-process, into `<root>/<variant>/cdktf.out`
 under the checkout's git-ignored build/, beside the scan copies Terraform runs in and the

@@ -15,14 +15,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tools.terraform_check import (
-    EMULATOR_SECRETS,
-    PREBUILT_IMAGES,
-    MotoServer,
-    StageRun,
-    Workspace,
-    run_stage,
-)
+from tools.moto_emulator import EMULATOR_SECRETS, MotoServer, StageRun, run_stage
+from tools.terraform_check import PREBUILT_IMAGES, Workspace
 
 STAGE = "pr-42"
 
