@@ -14,7 +14,12 @@ ifdef CI  # a spinner only garbles CI logs; on a terminal it shows pipenv is sti
 export PIPENV_NOSPIN := 1
 endif
 export CHECKPOINT_DISABLE := 1
-PIPENV := $(PYTHON) -m pipenv
+# pipenv lives in its own small virtualenv: `pip install` into the system Python is refused on
+# distributions that mark it externally managed (PEP 668: Debian 12, Ubuntu 23.04+).
+TOOLS_VENV := .venv-tools
+PIPENV := $(TOOLS_VENV)/bin/python -m pipenv
+# The project venv is built from the same interpreter (not whichever python3.11 pipenv finds).
+export PIPENV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 # One line per install step, then the step's own progress, then how long it took.
 step = @echo "==> $(1)"; started=$$(date +%s); $(2) && echo "==> $(1): done in $$(( $$(date +%s) - started )) s"
 
@@ -28,7 +33,7 @@ setup: .venv/.synced node_modules/.installed ## install pipenv, the Python and t
 test-setup: setup .venv-checkov/.installed ## setup, plus checkov for the policy tests (own virtualenv)
 
 .venv/.synced: Pipfile.lock
-	$(call step,pipenv $(PIPENV_VERSION),$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --progress-bar off "pipenv==$(PIPENV_VERSION)")
+	$(call step,pipenv $(PIPENV_VERSION) into $(TOOLS_VENV),$(PIPENV) --version >/dev/null 2>&1 || { $(PYTHON) -m venv $(TOOLS_VENV) && $(TOOLS_VENV)/bin/pip install --progress-bar off "pipenv==$(PIPENV_VERSION)"; })
 	$(call step,Python dependencies into .venv (pipenv sync: the longest step on a fresh machine),PIPENV_VERBOSITY=0 $(PIPENV) sync --dev)
 	touch $@
 
@@ -51,3 +56,11 @@ bench: setup ## cold synth: shipped import style vs the conventional one, side b
 
 clean: ## remove synth output and build artifacts
 	rm -rf cdktf.out build .pytest_cache
+
+.PHONY: validate plan-local
+
+validate: setup ## terraform validate every stack of production, pr-42 and dev with the real AWS provider (mirror or registry)
+	$(PIPENV) run python -m tools.terraform_check validate
+
+plan-local: setup ## offline: start moto, apply dns/network/data and plan compute/edge of HEBO_STAGE (default pr-42), print a summary
+	$(PIPENV) run python -m tools.terraform_check plan-local --stage $${HEBO_STAGE:-pr-42}

@@ -30,15 +30,26 @@ class DnsValidatedCertificate(Construct):
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
             provider=provider,
         )
-        options = TerraformIterator.from_complex_list(self.certificate.domain_validation_options, "domain_name")
+        # One record per name, keyed by the names themselves: they are known when synthesizing,
+        # whereas keys taken from `domain_validation_options` are unknown at plan for a new
+        # certificate with alternative names ("Invalid for_each argument", seen with provider
+        # 5.100.0; the provider's docs key by `dvo.domain_name` and hit the same limit). The
+        # record values are looked up by name from the options at apply time.
+        names = [domain_name, *subject_alternative_names]
+        each = TerraformIterator.from_map({name: name for name in names})
+        options = f"{{ for o in {self.certificate.fqn}.domain_validation_options : o.domain_name => o }}"
+
+        def option(attribute: str) -> str:
+            return f"${{{options}[each.key].{attribute}}}"
+
         record = aws.route53_record.Route53Record(
             self,
             "validation",
-            for_each=options,
+            for_each=each,
             zone_id=zone_id,
-            name=options.get_string("resource_record_name"),
-            type=options.get_string("resource_record_type"),
-            records=[options.get_string("resource_record_value")],
+            name=option("resource_record_name"),
+            type=option("resource_record_type"),
+            records=[option("resource_record_value")],
             ttl=60,
             allow_overwrite=True,
         )

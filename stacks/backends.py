@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from modules.cdk import CloudBackend, DataTerraformRemoteStateS3, LocalBackend, NamedCloudWorkspace, S3Backend, TerraformStack
-from config.settings import REPO_ROOT, Settings
+from config.settings import Settings
 
 _REMOTE_STATE_KEYS = ("bucket", "key", "region", "encrypt", "kms_key_id", "use_path_style", "endpoints")
 
@@ -56,4 +56,17 @@ def configure_backend(stack: TerraformStack, settings: Settings, stack_name: str
             workspaces=NamedCloudWorkspace(name=names.tfc_workspace(stack_name, account_wide)),
         )
     else:
-        LocalBackend(stack, path=str(REPO_ROOT / "terraform-state" / names.state_key(stack_name, account_wide)))
+        LocalBackend(stack, path=local_state_path(names.state_key(stack_name, account_wide)))
+
+
+LOCAL_STATE_DIR = "terraform-state"
+"""With HEBO_BACKEND=local, state lives in this directory beside the synth output directory
+(the checkout root for the default `cdktf.out`)."""
+
+
+def local_state_path(state_key: str) -> str:
+    """`../../../terraform-state/<state key>` (`<scope>/<stack>.tfstate`): relative to the stack
+    directory `<outdir>/stacks/<stack>` Terraform runs in, so the backend and every consumer's
+    `terraform_remote_state` (which cdktf copies the path into) move with the checkout instead
+    of naming the machine that ran synth."""
+    return f"../../../{LOCAL_STATE_DIR}/{state_key}"

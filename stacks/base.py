@@ -17,6 +17,8 @@ https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-
 TERRAFORM_REQUIRED_VERSION = ">= 1.11.0, < 1.12.0"
 """Write-only attributes (the database master password) need Terraform 1.11."""
 MANAGED_BY = "cdktf"
+DISABLE_STACK_TRACE_IN_METADATA = "@cdktf/disable_stack_trace_in_metadata"
+"""cdktf's context key (cdktf/lib/annotations.js) that keeps stack traces out of annotations."""
 
 
 class HeboStack(TerraformStack):
@@ -27,6 +29,9 @@ class HeboStack(TerraformStack):
 
     def __init__(self, scope: Construct, settings: Settings) -> None:
         super().__init__(scope, self.stack_name)
+        # No Node stack traces (jsii kernel temp paths) in the manifest's annotations: the
+        # synthesized output must not name the machine that produced it.
+        self.node.set_context(DISABLE_STACK_TRACE_IN_METADATA, True)
         self.settings = settings
         self.policy = settings.policy
         self.names = settings.names

@@ -10,6 +10,7 @@ ordering dependency only (it creates those secrets' containers).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from modules.static_site.invalidation import Invalidation, InvalidationProps
 from stacks.base import HeboStack
 from config.csp import console_csp, inline_script_hashes
 from config.secrets import SECRETS
-from config.settings import Settings
+from config.settings import REPO_ROOT, Settings
 from config.topology import SERVICES
 
 RUNTIME_CONFIG_KEY = "config.json"
@@ -43,8 +44,13 @@ PLACEHOLDER_HTML = """<!doctype html>
 
 
 def missing_build_warning(build_dir: Path) -> str:
+    """Names a directory in or beside the checkout relative to it, as HEBO_CONSOLE_BUILD_DIR's
+    default is written: the message lands in the synthesized manifest, which must not carry
+    this machine's paths. A directory elsewhere is shown as given."""
+    relative = os.path.relpath(build_dir, REPO_ROOT)
+    shown = relative if not relative.startswith("../..") else str(build_dir)
     return (
-        f"console build directory {build_dir} not found: deploying a placeholder page. "
+        f"console build directory {shown} not found: deploying a placeholder page. "
         "Build the console (`npm run build` in the console repo) or set HEBO_CONSOLE_BUILD_DIR."
     )
 

@@ -21,7 +21,10 @@ from synth_support import STAGE_NAMES, Synth, synthesize  # noqa: E402
 
 @pytest.fixture(scope="session")
 def synth_root() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="hebo-synth-") as root:
+    """Inside the checkout's git-ignored build/ (like cdktf.out), so the stack-relative paths of
+    the JSON (`../../../../../docker/example-app`) reach the checkout without naming the machine."""
+    (REPO_ROOT / "build").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="hebo-synth-", dir=REPO_ROOT / "build") as root:
         yield Path(root)
 
 

@@ -60,6 +60,10 @@ class HardenedInstanceProps:
     root_volume_gib: int = 8
     source_dest_check: bool = True
     """False for instances that forward other hosts' traffic (NAT)."""
+    associate_public_ip: bool | None = False
+    """False: no public IPv4 of its own. None leaves it to the subnet, for an instance that gets
+    an Elastic IP: the provider reads any public address (an EIP too) back as `true`, so `false`
+    would replace the instance on every plan (hashicorp/terraform-provider-aws#47100, #37318)."""
     tags: Mapping[str, str] | None = None
 
 
@@ -78,7 +82,7 @@ def hardened_instance(scope: Construct, construct_id: str, props: HardenedInstan
         subnet_id=props.subnet_id,
         vpc_security_group_ids=list(props.security_group_ids),
         iam_instance_profile=props.instance_profile,
-        associate_public_ip_address=False,
+        associate_public_ip_address=props.associate_public_ip,
         source_dest_check=props.source_dest_check,
         ebs_optimized=True,
         metadata_options=aws.instance.InstanceMetadataOptions(

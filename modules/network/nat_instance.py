@@ -73,6 +73,7 @@ class NatInstance(Construct):
                 instance_profile=None,
                 kms_key_arn=props.kms_key_arn,
                 source_dest_check=False,
+                associate_public_ip=None,  # the Elastic IP below is its public address
                 tags={"role": "nat"},
             ),
         )

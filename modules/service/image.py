@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from modules.cdk import Construct, TerraformStack, aws, cdktf, docker
+from modules.paths import stack_relative
 
 
 EXCLUDED_DIRS = frozenset({".git", "node_modules", ".turbo", ".cache", "cdktf.out"})
@@ -145,7 +146,7 @@ def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: s
 class BuiltImageProps:
     repository_url: str
     context: Path
-    """Absolute path of the build context (Terraform runs in the stack's output directory)."""
+    """The build context; the JSON names it relative to the stack directory (modules/paths.py)."""
     dockerfile: str
     """Relative to `context`, e.g. `Dockerfile.api`."""
     content_hash: str
@@ -192,7 +193,7 @@ class BuiltImage(Construct):
             name=f"{props.repository_url}:{self.tag}",
             platform=props.platform,
             build_attribute=docker.image.ImageBuild(
-                context=str(props.context), dockerfile=props.dockerfile, target=props.target, platform=props.platform
+                context=stack_relative(self, props.context), dockerfile=props.dockerfile, target=props.target, platform=props.platform
             ),
             triggers=triggers,
             keep_locally=True,

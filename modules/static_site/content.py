@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from modules.cdk import Construct, Fn, TerraformIterator, aws
+from modules.paths import stack_relative
 from modules.static_site.content_rules import NO_CACHE, SiteFile, content_hash, content_type
 
 PLACEHOLDER_KEY = "index.html"
@@ -47,7 +48,7 @@ class SiteContent(Construct):
         # `source`; the placeholder's (multi-line) HTML is the resource's own `content`.
         if files:
             entries: dict[str, dict[str, str]] = {
-                f.key: {"source": str(f.source), "source_hash": f.md5, "content_type": f.content_type, "cache_control": f.cache_control}
+                f.key: {"source": stack_relative(self, f.source), "source_hash": f.md5, "content_type": f.content_type, "cache_control": f.cache_control}
                 for f in files
             }
             self.files_hash = content_hash(files)

@@ -71,12 +71,26 @@ def test_cloud_backend_block(synth_variant) -> None:  # type: ignore[no-untyped-
 
 
 def test_local_backend_block(synth_variant) -> None:  # type: ignore[no-untyped-def]
+    """State paths are relative to the stack directory: state sits in terraform-state/ beside the
+    synth output (the checkout for the default cdktf.out), and every consumer's
+    terraform_remote_state names the same file as its producer's backend."""
     synth = synth_variant(HEBO_STAGE="pr-42", HEBO_BACKEND="local")
+    state_files = {}
     for stack in STACKS:
         scope = "global" if stack == "dns" else "pr-42"
-        assert synth.stack(stack)["terraform"]["backend"] == {
-            "local": {"path": str(REPO_ROOT / "terraform-state" / scope / f"{stack}.tfstate")}
-        }
+        path = f"../../../terraform-state/{scope}/{stack}.tfstate"
+        assert synth.stack(stack)["terraform"]["backend"] == {"local": {"path": path}}
+        resolved = (synth.outdir / "stacks" / stack / path).resolve()
+        assert resolved == synth.outdir.parent / "terraform-state" / scope / f"{stack}.tfstate"
+        state_files[stack] = path
+    consumers = 0
+    for stack in STACKS:
+        for name, remote in synth.stack(stack).get("data", {}).get("terraform_remote_state", {}).items():
+            producer = name.removeprefix("cross-stack-reference-input-")
+            assert remote["backend"] == "local"
+            assert remote["config"]["path"] == state_files[producer], (stack, name)
+            consumers += 1
+    assert consumers >= 5  # data<-network; compute<-network, data, dns; edge<-dns, data
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -392,7 +392,8 @@ def test_every_build_file_uploaded_with_type_and_cache_headers(built: Synth) -> 
     }
     # .DS_Store is skipped; the build's own config.json is replaced by the deploy-written one.
     for key, entry in files["for_each"].items():
-        assert entry["source"] == str(FIXTURE_BUILD / key)
+        assert not entry["source"].startswith("/")  # relative to the stack directory
+        assert (built.outdir / "stacks" / "edge" / entry["source"]).resolve() == FIXTURE_BUILD / key
     assert "content" not in files  # build files are uploaded from `source` only
     assert {k: files[k] for k in ("key", "source", "source_hash", "content_type", "cache_control", "server_side_encryption")} == {
         "key": "${each.key}",

@@ -234,7 +234,9 @@ def test_nat_instance_settings(stage: str, request: pytest.FixtureRequest) -> No
         assert cfg["instance_type"] == "t4g.nano"
         assert cfg["ami"] == "${data.aws_ami.nat_ami.id}"
         assert cfg["source_dest_check"] is False
-        assert cfg["associate_public_ip_address"] is False
+        # Unset (the subnet decides: no auto-assigned IP): the Elastic IP is its public address,
+        # and `false` would replace the instance on every plan (provider issue #47100).
+        assert "associate_public_ip_address" not in cfg
         assert "key_name" not in cfg
         assert cfg["metadata_options"] == {
             "http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1,

@@ -254,7 +254,9 @@ def test_toolchain(workflow: dict[str, Any]) -> None:
         assert (str(node["node-version"]), node["cache"]) == ("22", "npm")
         python = steps(workflow, job)[index(workflow, job, uses("actions/setup-python"))]["with"]
         assert str(python["python-version"]) == "3.11"
-        setup = index(workflow, job, lambda s: s.get("run") == "make setup")
+        setup = index(workflow, job, lambda s: s.get("run", "").startswith("make setup\n"))
+        # later steps call `pipenv run …`: make installs pipenv into .venv-tools (PEP 668-safe)
+        assert 'echo "$PWD/.venv-tools/bin" >> "$GITHUB_PATH"' in steps(workflow, job)[setup]["run"]
         login = index(workflow, job, uses("aws-actions/configure-aws-credentials"))
         first_cdktf = min(i for i, s in enumerate(steps(workflow, job)) if "npx cdktf" in s.get("run", ""))
         assert setup < login < first_cdktf

@@ -1,0 +1,325 @@
+"""The moto side of the Terraform checks: an emulator process with the test images and the
+fixes of moto bugs that otherwise show as perpetual diffs, the per-stack override file, and the
+dependency-ordered plan/apply of one stage (`run_stage`). See docs/terraform-checks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from tools.terraform_check import REPO_ROOT, CheckError, Terraform, Workspace
+
+MOTO_IMAGES = (
+    {
+        "ami_id": "ami-0a1b2c3d4e5f60001",
+        "owner_id": "137112412989",
+        "name": "al2023-ami-2023.6.20250107.0-kernel-6.1-arm64",
+        "description": "Amazon Linux 2023 (arm64), emulator copy",
+        "architecture": "arm64",
+        "creation_date": "2025-01-07T00:00:00.000Z",
+    },
+    {
+        "ami_id": "ami-0a1b2c3d4e5f60002",
+        "owner_id": "568608671756",
+        "name": "fck-nat-al2023-hvm-1.3.0-20240125-arm64-ebs",
+        "description": "fck-nat (arm64), emulator copy",
+        "architecture": "arm64",
+        "creation_date": "2024-01-25T00:00:00.000Z",
+    },
+)
+"""Images the emulator serves (`MOTO_AMIS_PATH`), named and owned like the real ones, so the
+stacks' own `aws_ami` lookups (owners + name filters) find them unchanged."""
+
+
+
+EMULATOR_FIXES = """
+import moto.ec2.models.elastic_network_interfaces as _eni
+import moto.ec2.models.subnets as _subnets
+
+def _subnet_ipv6_set(self):
+    return [
+        {"ipv6CidrBlock": a["ipv6CidrBlock"], "associationId": a["associationId"],
+         "ipv6CidrBlockState": {"state": a["ipv6CidrBlockState"]["State"]}}
+        for a in self.ipv6_cidr_block_associations.values()
+        if a["ipv6CidrBlockState"]["State"] == "associated"
+    ]
+
+_association = _eni.NetworkInterface.association.fget
+_subnets.Subnet.ipv6_cidr_block_association_set = property(_subnet_ipv6_set)
+_eni.NetworkInterface.association = property(lambda self: _association(self) or None)
+
+import moto.ec2.models.instances as _instances
+import moto.ec2.models.security_groups as _sg
+
+_instance_init = _instances.Instance.__init__
+
+def _instance_with_nic_groups(self, *args, **kwargs):
+    _instance_init(self, *args, **kwargs)
+    if not self.security_groups and 0 in self.nics:
+        self.security_groups = list(self.nics[0]._group_set)
+
+_instances.Instance.__init__ = _instance_with_nic_groups
+_sg.SecurityGroupRule.description = property(
+    lambda self: self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+)
+"""
+"""Four moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
+
+* subnet IPv6 association state is a nested dict (`{'State': 'associated'}` as the state), so the
+  provider waits 3 min for "associated" and fails; same fix as localstack/moto#140;
+* an instance without a public IP gets an empty `<association/>` element; the provider infers
+  `associate_public_ip_address = true` from its mere presence (hashicorp/terraform#9453), so the
+  second plan would replace every instance;
+* security groups given through RunInstances' `NetworkInterfaces` (how the provider sends them
+  with `associate_public_ip_address`) are missing from the instance's own group set;
+* the description of a rule that references a security group is dropped on read.
+Each showed up as a perpetual diff in the second network plan that real AWS does not produce.
+"""
+
+_MOTO_MAIN = """
+import os, sys, time
+os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+from moto.core.config import default_user_config
+from moto.server import ThreadedMotoServer
+default_user_config["lambda"]["use_docker"] = False  # moto's simple Lambda: invocations answer without running code
+{fixes}
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+print(f"http://{{host}}:{{port}}", flush=True)
+sys.stdin.read()  # until the parent closes it (or dies)
+server.stop()
+"""
+
+
+class MotoServer:
+    """A moto server in a child process, with the images of MOTO_IMAGES and EMULATOR_FIXES.
+
+    `MOTO_IAM_LOAD_MANAGED_POLICIES=true` makes AWS-managed IAM policies (AmazonSSMManaged…)
+    attachable. Use as a context manager; `url` is the endpoint.
+    """
+
+    def __init__(self, start_timeout: float = 60.0) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="hebo-moto-"))
+        amis = self._dir / "amis.json"
+        defaults = {"state": "available", "public": True, "image_type": "machine", "virtualization_type": "hvm",
+                    "hypervisor": "xen", "root_device_type": "ebs", "root_device_name": "/dev/xvda", "sriov": "simple"}
+        amis.write_text(json.dumps([{**defaults, "image_location": f"{i['owner_id']}/{i['name']}", **i} for i in MOTO_IMAGES]))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+        env["MOTO_AMIS_PATH"] = str(amis)
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES)],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        ready, _, _ = select.select([self._process.stdout], [], [], start_timeout)
+        line = self._process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
+        if not line.startswith("http://"):
+            self.stop()
+            raise CheckError(f"moto did not start within {start_timeout} s: {self._process.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+        self.url = line
+
+    def environment(self, region: str = "us-east-1") -> dict[str, str]:
+        """What Terraform and boto3 need to talk to this server (fake credentials)."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+        }
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            try:
+                self._process.stdin.close()  # type: ignore[union-attr]
+                self._process.wait(timeout=10)
+            except (subprocess.TimeoutExpired, OSError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait(timeout=10)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> "MotoServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def moto_override(stack: Mapping[str, Any]) -> dict[str, Any]:
+    """`moto_override.tf.json` for one stack: test-only flags on every AWS provider block.
+
+    Terraform merges override provider blocks by name and alias. The account id is *requested*
+    (moto answers STS), so cross-account formats never appear where AWS would not use them.
+    """
+    flags = {"skip_credentials_validation": True, "skip_metadata_api_check": True, "s3_use_path_style": True}
+    blocks = []
+    for config in stack.get("provider", {}).get("aws", []):
+        blocks.append({**({"alias": config["alias"]} if config.get("alias") else {}), **flags})
+    return {"provider": {"aws": blocks}} if blocks else {}
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a saved plan would do: `actions[(action, type)] = count`; `unknown` addresses of
+    attributes that are unknown at plan time (`after_unknown`)."""
+
+    stack: str
+    plan: dict[str, Any]
+
+    @property
+    def changes(self) -> list[dict[str, Any]]:
+        return [rc for rc in self.plan.get("resource_changes", []) if rc.get("mode") == "managed"]
+
+    def count(self, action: str = "create") -> Counter[str]:
+        return Counter(rc["type"] for rc in self.changes if action in rc["change"]["actions"])
+
+    @property
+    def pending(self) -> list[str]:
+        """Addresses with any action other than no-op (what an empty plan has none of)."""
+        return [rc["address"] for rc in self.changes if rc["change"]["actions"] != ["no-op"]]
+
+    def after(self, address: str) -> dict[str, Any]:
+        for rc in self.changes:
+            if rc["address"] == address:
+                return rc["change"]["after"] or {}
+        raise KeyError(address)
+
+    def unknown(self, address: str) -> dict[str, Any]:
+        for rc in self.changes:
+            if rc["address"] == address:
+                return rc["change"].get("after_unknown") or {}
+        raise KeyError(address)
+
+    def line(self) -> str:
+        actions = Counter(a for rc in self.changes for a in rc["change"]["actions"] if a != "no-op")
+        described = ", ".join(f"{n} to {a}" for a, n in sorted(actions.items())) or "no changes"
+        return f"{self.stack}: {described}"
+
+
+def emulator_stack(terraform: Terraform, workspace: Workspace, stack: str) -> Path:
+    """Scan copy + moto override + `terraform init` (local backend, stack-relative state path)."""
+    cwd = terraform.prepare_stack(workspace, stack)
+    override = moto_override(workspace.stack_json(stack))
+    if override:
+        (cwd / "moto_override.tf.json").write_text(json.dumps(override, indent=2))
+    terraform.run("init", "-input=false", cwd=cwd)
+    return cwd
+
+
+def plan(terraform: Terraform, cwd: Path, stack: str) -> PlanSummary:
+    """`plan -out` then `show -json` of the saved plan."""
+    terraform.run("plan", "-input=false", "-lock-timeout=30s", "-out=tfplan", cwd=cwd)
+    shown = terraform.run("show", "-json", "tfplan", cwd=cwd)
+    return PlanSummary(stack, json.loads(shown.stdout))
+
+
+def apply(terraform: Terraform, cwd: Path) -> None:
+    """Apply the saved plan `tfplan` (from `plan`)."""
+    terraform.run("apply", "-input=false", "-lock-timeout=30s", "tfplan", cwd=cwd)
+
+
+APPLIED_STACKS = ("dns", "network", "data")
+"""Applied to the emulator (their outputs feed the next stacks' remote state); the rest is planned."""
+
+EMULATOR_SECRETS = {"StackProjectId": "emulator-project-id", "StackPublishableClientKey": "emulator-publishable-key"}
+"""Values of the two publishable secrets edge reads as data sources: stored with `ops secrets set`
+for a stage that owns its secrets, or seeded into the template stage for a preview."""
+
+EMULATOR_DB_PASSWORD = "emulator-only-password-1"
+"""`TF_VAR_db_password`, as an operator exports it for a deploy (the variable is ephemeral)."""
+
+
+@dataclass
+class StageRun:
+    plans: dict[str, PlanSummary] = field(default_factory=dict)
+    """The first plan of every stack, in dependency order."""
+    second_network: PlanSummary | None = None
+    applied: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """`terraform output -json` of each applied stack (values only)."""
+    template_secrets: bool = False
+    """The stage reads its shared secrets from a template stage seeded in the emulator."""
+
+
+def set_secrets(workspace: Workspace, server: MotoServer, values: Mapping[str, str]) -> None:
+    """Store secret values with the project's own `ops secrets set`, as an operator would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HEBO_"))}
+    env.update(server.environment(), AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    stage = workspace.env["HEBO_STAGE"]
+    for name, value in values.items():
+        done = subprocess.run([sys.executable, "-m", "ops", "secrets", "set", "--stage", stage, name], input=value, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise CheckError(f"ops secrets set {name} failed: {done.stderr.strip()}")
+
+
+def seed_template_secrets(workspace: Workspace, server: MotoServer) -> bool:
+    """A preview reads the shared secrets of its template stage (HEBO_PREVIEW_SECRETS_FROM,
+    default dev) by name at plan time: create them in the emulator, as that stage's own deploy and
+    `ops secrets set` would have. Returns False (and does nothing) for a stage that owns them."""
+    import boto3
+
+    from config.secrets import SHARED_BY_PREVIEWS
+    from config.settings import Settings
+
+    settings = Settings.load(workspace.env, {})
+    if settings.policy.owns_app_secrets:
+        return False
+    client = boto3.client("secretsmanager", endpoint_url=server.url, region_name=settings.region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    for secret in SHARED_BY_PREVIEWS:
+        client.create_secret(Name=settings.names.secret(secret), SecretString=EMULATOR_SECRETS.get(secret, f"emulator-{secret}"))
+    return True
+
+
+def run_stage(terraform: Terraform, workspace: Workspace, server: MotoServer, log: Any = lambda *_: None) -> StageRun:
+    """Every stack in dependency order against `server`: plan, apply APPLIED_STACKS (network
+    twice: its second plan must be empty), plan the rest with the real remote state.
+    Raises CheckError on the first failing or timed-out command."""
+    terraform.extra_env = {**server.environment(), "TF_VAR_db_password": EMULATOR_DB_PASSWORD}
+    shutil.rmtree(workspace.root / "terraform-state", ignore_errors=True)  # the emulator starts empty too
+    run = StageRun()
+    try:
+        for stack in workspace.stacks():
+            started = time.monotonic()
+            _run_stack(terraform, workspace, server, stack, run)
+            run.seconds[stack] = time.monotonic() - started
+            log(f"{run.plans[stack].line()}{' (applied)' if stack in run.applied else ''} in {run.seconds[stack]:.0f} s")
+    finally:
+        terraform.extra_env = {}
+    if run.second_network is None:
+        raise CheckError("the stage has no network stack")
+    return run
+
+
+def _run_stack(terraform: Terraform, workspace: Workspace, server: MotoServer, stack: str, run: StageRun) -> None:
+    if stack == "compute":
+        run.template_secrets = seed_template_secrets(workspace, server)
+    if stack == "edge" and not run.template_secrets:
+        set_secrets(workspace, server, EMULATOR_SECRETS)
+    cwd = emulator_stack(terraform, workspace, stack)
+    run.plans[stack] = plan(terraform, cwd, stack)
+    if stack in APPLIED_STACKS:
+        apply(terraform, cwd)
+        run.applied.append(stack)
+        shown = json.loads(terraform.run("output", "-json", cwd=cwd).stdout)
+        run.outputs[stack] = {name: item["value"] for name, item in shown.items()}
+    if stack == "network":
+        run.second_network = plan(terraform, cwd, stack)
+
+
