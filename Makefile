@@ -48,7 +48,7 @@ node_modules/.installed: package-lock.json
 synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdktf.out/
 	$(call step,synth,.venv/bin/python main.py)
 
-test: test-setup ## run the whole test suite (unit, policy, lambdas, ops, workflows)
+test: test-setup ## run the whole test suite (unit, policy, terraform, lambdas, ops, edge, workflows)
 	$(PIPENV) run pytest
 
 bench: setup ## cold synth: shipped import style vs the conventional one, side by side
@@ -63,4 +63,4 @@ validate: setup ## terraform validate every stack of production, pr-42 and dev w
 	$(PIPENV) run python -m tools.terraform_check validate
 
 plan-local: setup ## offline: start moto, apply dns/network/data and plan compute/edge of HEBO_STAGE (default pr-42), print a summary
-	$(PIPENV) run python -m tools.terraform_check plan-local --stage $${HEBO_STAGE:-pr-42}
+	$(PIPENV) run python -m tools.moto_emulator --stage $${HEBO_STAGE:-pr-42}

@@ -387,12 +387,12 @@ def validate_stack(terraform: Terraform, workspace: Workspace, stack: str) -> li
 # --------------------------------------------------------------------------- CLI
 
 
-def _variant_env(stage: str) -> dict[str, str]:
+def variant_env(stage: str) -> dict[str, str]:
     base = STAGE_VARIANTS.get(stage, {"HEBO_STAGE": stage})
     return {**base, "HEBO_BACKEND": "local", **PREBUILT_IMAGES}
 
 
-def _print_choices(all_choices: Mapping[str, ProviderChoice | None], pins: Mapping[str, tuple[str, str]]) -> None:
+def print_provider_choices(all_choices: Mapping[str, ProviderChoice | None], pins: Mapping[str, tuple[str, str]]) -> None:
     for name, choice in sorted(all_choices.items()):
         if choice is None:
             print(f"provider {pins[name][0]} {pins[name][1]}: not available (no mirror holds it, registry unreachable)")
@@ -427,32 +427,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failures: list[str] = []
     printed: set[str] = set()
     for stage in args.stages:
-        _validate_workspace(work, synthesize(work / stage, _variant_env(stage)), f"{stage} (prebuilt images)", failures, printed)
+        _validate_workspace(work, synthesize(work / stage, variant_env(stage)), f"{stage} (prebuilt images)", failures, printed)
     build_env = {**STAGE_VARIANTS["pr-42"], "HEBO_BACKEND": "local"}
     _validate_workspace(work, synthesize(work / "pr-42-build", build_env), "pr-42 (build-image mode)", failures, printed)
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if failures else 0
-
-
-def cmd_plan_local(args: argparse.Namespace) -> int:
-    from tools.moto_emulator import MotoServer, run_stage  # noqa: PLC0415 (validate needs no moto)
-
-    started = time.monotonic()
-    workspace = synthesize(Path(args.work) / args.stage, _variant_env(args.stage))
-    pins = {k: v for s in workspace.stacks() for k, v in required_providers(workspace.stack_json(s)).items()}
-    terraform, all_choices = Terraform.prepare(Path(args.work), pins)
-    _print_choices(all_choices, pins)
-    with MotoServer() as server:
-        print(f"moto: {server.url}")
-        run = run_stage(terraform, workspace, server, log=print)
-    for stack, summary in run.plans.items():
-        counts = ", ".join(f"{n} {t}" for t, n in sorted(summary.count("create").items()))
-        print(f"  {stack}: {'applied' if stack in run.applied else 'planned'}; creates {counts or 'nothing'}")
-    pending = run.second_network.pending if run.second_network else []
-    print(f"  network second plan: {'empty' if not pending else pending}")
-    print(f"plan-local {args.stage}: done in {time.monotonic() - started:.0f} s (emulator gaps: docs/terraform-checks.md)")
-    return 1 if pending else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -462,9 +442,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate_p = sub.add_parser("validate", help="terraform validate every stack of each stage")
     validate_p.add_argument("stages", nargs="*", default=list(STAGE_VARIANTS))
     validate_p.set_defaults(func=cmd_validate)
-    plan_p = sub.add_parser("plan-local", help="apply/plan one stage's stacks against a local moto server")
-    plan_p.add_argument("--stage", default=os.environ.get("HEBO_STAGE", "pr-42"))
-    plan_p.set_defaults(func=cmd_plan_local)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

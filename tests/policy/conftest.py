@@ -14,12 +14,20 @@ from synth_support import Synth
 STAGE_LABELS = ("production", "preview", "dev")
 
 
-def stacks_on_disk(synth: Synth) -> dict[str, dict[str, Any]]:
+class StacksOnDisk(dict):  # type: ignore[type-arg]
+    """Stack name -> parsed cdk.tf.json, plus `outdir`: relative file paths in the JSON (docker
+    build contexts, uploads) are relative to `outdir/stacks/<stack>`, where Terraform runs."""
+
+    outdir: Any = None
+
+
+def stacks_on_disk(synth: Synth) -> StacksOnDisk:
     """The stacks exactly as written to the outdir (what Terraform — and checkov — would read)."""
-    return {
-        name: json.loads((synth.outdir / "stacks" / name / "cdk.tf.json").read_text())
-        for name in synth.manifest["stacks"]
-    }
+    stacks = StacksOnDisk(
+        (name, json.loads((synth.outdir / "stacks" / name / "cdk.tf.json").read_text())) for name in synth.manifest["stacks"]
+    )
+    stacks.outdir = synth.outdir
+    return stacks
 
 
 @pytest.fixture(scope="session")

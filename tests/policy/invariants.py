@@ -507,7 +507,10 @@ def check_exec_session_logging(stacks: Stacks) -> list[str]:
             problems.append(f"{where}: image {image!r} is not built from a Dockerfile here, so nothing shows it has "
                             f"{sorted(EXEC_LOGGING_TOOLS)} for ECS Exec logging {mode}")
             continue
-        dockerfile = Path(build["context"]) / build["dockerfile"]
+        context = Path(build["context"])
+        if not context.is_absolute() and getattr(stacks, "outdir", None) is not None:
+            context = Path(stacks.outdir) / "stacks" / where.split(":", 1)[0] / context  # stack-relative, as Terraform reads it
+        dockerfile = context / build["dockerfile"]
         try:
             stages = parse(dockerfile)
             stage = target_stage(stages, build.get("target"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -42,10 +43,15 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def _machine_markers(outdir: Path) -> list[str]:
+def _machine_markers(outdir: Path) -> list[re.Pattern[str]]:
+    """Each machine directory as whole path components, absolute (`/work/main/...`) or inside a
+    relative climb (`../../work/main/...`), followed by more path; the checkout also on its own.
+    Never a substring of a longer name (`network/main` is no `work/main`), and never a bare
+    container path (`/tmp` in a task definition is the container's)."""
     roots = {REPO_ROOT, REPO_ROOT.parent, outdir.resolve(), Path.home(), Path(tempfile.gettempdir()), Path(sys.prefix)}
-    markers = [str(r) + os.sep for r in roots if r != Path("/")] + [str(REPO_ROOT)]
-    markers.append(str(REPO_ROOT).lstrip(os.sep))  # a relative path climbing through the checkout
+    start = r"(?:(?<![\w.-])/|\.\./)"
+    markers = [re.compile(rf"{start}{re.escape(str(r).lstrip(os.sep))}/") for r in roots if r != Path("/")]
+    markers.append(re.compile(rf"{start}{re.escape(str(REPO_ROOT).lstrip(os.sep))}(?:/|$)"))
     return markers
 
 
@@ -63,7 +69,7 @@ def test_no_machine_path_in_any_synthesized_json(variant: Synth) -> None:
         (str(path.relative_to(variant.outdir)), text[:160])
         for path in files
         for text in _strings(json.loads(path.read_text()))
-        if any(marker in text for marker in markers)
+        if any(marker.search(text) for marker in markers)
     ]
     assert found == []
 
@@ -87,5 +93,6 @@ def test_local_file_fields_are_stack_relative(variant: Synth) -> None:
         for path in existing:
             assert not path.startswith("/") and (stack_dir / path).exists(), (stack, path)
             checked += 1
-    # backends, remote states, the migrator zip, and the fixture build's 8 files or 2 build contexts
-    assert checked >= 5 + 5 + 1 + (8 if variant.settings.image_mode == "prebuilt" else 2)
+    # 5 backends, 3 remote states (data<-network, compute<-network, data), the migrator zip, and the
+    # fixture build's 8 files (prebuilt variant) or the 2 docker build contexts (build variant)
+    assert checked == 5 + 3 + 1 + (8 if variant.settings.image_mode == "prebuilt" else 2)
