@@ -32,6 +32,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from config.secrets import SECRETS, SHARED_BY_PREVIEWS
+from config.settings import SETTINGS
+from config.stage import ConfigError
 from ops.aws import UsageError, client, error_code
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
@@ -103,8 +105,13 @@ class DeployRoleConfig:
             raise UsageError(f"invalid --github-repo {self.github_repo!r}: must be owner/name, e.g. hebo-ai/hebo-infra")
         if not _ROLE_RE.fullmatch(self.role_name):
             raise UsageError(f"invalid --role-name {self.role_name!r}: 1-64 of letters, digits and +=,.@_-")
-        if self.secrets_from is not None and (self.secrets_from == "production" or not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", self.secrets_from)):
-            raise UsageError(f"invalid --secrets-from {self.secrets_from!r}: a non-production stage such as dev")
+        if self.secrets_from is not None:
+            # The rule of HEBO_PREVIEW_SECRETS_FROM, the setting this mirrors: a stage that owns its
+            # app secrets and is not production (config/settings.py).
+            try:
+                SETTINGS["preview_secrets_from"].parse("--secrets-from", self.secrets_from)
+            except ConfigError as error:
+                raise UsageError(str(error)) from None
 
     @property
     def subjects(self) -> list[str]:

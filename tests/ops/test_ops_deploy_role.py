@@ -201,7 +201,9 @@ def test_existing_provider_without_our_audience_gets_it():
     (["--github-repo", "hebo-infra"], "invalid --github-repo 'hebo-infra': must be owner/name"),
     (["--github-repo", "hebo-ai/hebo infra"], "invalid --github-repo"),
     (["--github-repo", "repo:*"], "invalid --github-repo"),
-    (["--github-repo", REPO, "--secrets-from", "production"], "invalid --secrets-from 'production': a non-production stage"),
+    (["--github-repo", REPO, "--secrets-from", "production"], "invalid --secrets-from 'production': previews never read production's secrets"),
+    (["--github-repo", REPO, "--secrets-from", "pr-7"], "invalid --secrets-from 'pr-7': a preview owns no app secrets to share"),
+    (["--github-repo", REPO, "--secrets-from", "Dev"], "invalid --secrets-from 'Dev'"),
 ])
 def test_bad_arguments_exit_2_before_any_call(run, argv, message):
     result = run("deploy-role", *argv)
