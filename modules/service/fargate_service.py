@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from modules.cdk import Construct, Fn, TerraformResourceLifecycle, Token, aws, cdktf
+from modules.errors import ValidationError
 
 
 _td = aws.ecs_task_definition
@@ -20,9 +21,42 @@ EXEC_AGENT_PATHS = {"exec-agents": "/managed-agents", "exec-ssm-lib": "/var/lib/
 SCRATCH_VOLUME = ("tmp", "/tmp")
 """The only writable path the application gets (Bun writes temp files; the root fs is read-only)."""
 
+FARGATE_SIZES: Mapping[int, tuple[int, int, int]] = {
+    256: (512, 2048, 512),  # 512 MiB, 1 GiB, 2 GiB
+    512: (1024, 4096, 1024),
+    1024: (2048, 8192, 1024),
+    2048: (4096, 16384, 1024),
+    4096: (8192, 30720, 1024),
+    8192: (16384, 61440, 4096),
+    16384: (32768, 122880, 8192),
+}
+"""CPU units → (min MiB, max MiB, step MiB): the task sizes Fargate accepts (Linux), from
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size."""
+
+
+def check_task(construct: str, *, port: int, cpu: int, memory_mib: int, environment: Mapping[str, str],
+               secret_names: Sequence[str]) -> None:
+    """Raise ValidationError, naming `construct`, for a task Fargate would refuse or that would
+    leak: a port outside 1-65535, a CPU/memory pair Fargate does not offer (`FARGATE_SIZES`), or
+    a variable given both as plain environment and as a secret. The one place these rules live:
+    `FargateService` and the service pattern (before it creates anything) both call it."""
+    if not 1 <= port <= 65535:
+        raise ValidationError(construct, "port", port, "is outside 1-65535")
+    if cpu not in FARGATE_SIZES:
+        raise ValidationError(construct, "cpu", cpu, f"is not a Fargate size; allowed are {sorted(FARGATE_SIZES)}")
+    low, high, step = FARGATE_SIZES[cpu]
+    if not (low <= memory_mib <= high and (memory_mib - low) % step == 0):
+        raise ValidationError(construct, "memory_mib", memory_mib,
+                              f"does not fit cpu {cpu}; allowed are {low}-{high} MiB in steps of {step}")
+    clash = sorted(set(environment) & set(secret_names))
+    if clash:
+        raise ValidationError(construct, "environment", clash, "are given both as plain environment and as secrets")
+
 
 @dataclass(frozen=True, kw_only=True)
 class FargateServiceProps:
+    """One Fargate service's task definition and service; names come in finished."""
+
     name: str
     """ECS service name; also the container name, so log streams read `<name>/<name>/<task>`."""
     family: str
@@ -62,9 +96,6 @@ class FargateServiceProps:
 
 def container_definition(props: FargateServiceProps) -> dict[str, Any]:
     """The container definition as a plain dict (may hold tokens), ready for `Fn.jsonencode`."""
-    clash = sorted(set(props.environment) & set(props.secrets))
-    if clash:
-        raise ValueError(f"{props.name}: {clash} given both as plain environment and as secrets")
     mounts = [SCRATCH_VOLUME] + (list(EXEC_AGENT_PATHS.items()) if props.enable_execute_command else [])
     definition: dict[str, Any] = {
         "name": props.name,
@@ -103,6 +134,8 @@ class FargateService(Construct):
     """Task definition + service: private subnets, no public IP, circuit breaker with rollback."""
 
     def __init__(self, scope: Construct, construct_id: str, props: FargateServiceProps, provider: Any = None) -> None:
+        check_task(f"service {props.name!r}", port=props.port, cpu=props.cpu, memory_mib=props.memory_mib,
+                   environment=props.environment, secret_names=list(props.secrets))
         super().__init__(scope, construct_id)
         volumes = [SCRATCH_VOLUME[0]] + (list(EXEC_AGENT_PATHS) if props.enable_execute_command else [])
         self.task_definition = _td.EcsTaskDefinition(
