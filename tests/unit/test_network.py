@@ -11,6 +11,7 @@ import pytest
 from expectations import expect
 from synth_support import Synth, parse_ref, without_metadata
 
+from modules.errors import ValidationError
 from modules.network.vpc import subnet_plan
 
 STACK = "network"
@@ -106,7 +107,7 @@ def test_subnet_plan_never_overlaps_and_fits_an_alb(prefix: int, az_count: int) 
 
 
 def test_subnet_plan_rejects_too_many_azs() -> None:
-    with pytest.raises(ValueError, match="az_count 7"):
+    with pytest.raises(ValidationError, match=r"^subnet plan: az_count 7 must be from 1 to 6$"):
         subnet_plan("10.0.0.0/16", 7)
 
 
@@ -148,8 +149,9 @@ def test_ipv6_public_edge_needs_public_subnets() -> None:
     from modules.network.vpc import Vpc, VpcProps
 
     stack = cdktf.TerraformStack(cdktf.App(), "ipv6_check")
-    with pytest.raises(ValueError, match="ipv6_public_edge needs public subnets"):
+    with pytest.raises(ValidationError, match=r"^VPC 'x': ipv6_public_edge True needs public_subnets$"):
         Vpc(stack, "vpc", VpcProps(name="x", cidr_block="10.0.0.0/16", az_count=2, public_subnets=False, ipv6_public_edge=True))
+    assert stack.node.children == [], "validation runs before the VPC's node exists"
 
 
 @pytest.mark.parametrize("stage", ["production", "preview"])
