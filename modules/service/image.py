@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from modules.cdk import Construct, TerraformStack, aws, cdktf, docker
+from modules.cdk import Construct, aws, cdktf, docker
 from modules.paths import stack_relative
 
 
@@ -121,22 +121,42 @@ class EcrRepository(Construct):
         return self.repository.repository_url
 
 
+class EphemeralBlock(cdktf.TerraformElement):
+    """One `ephemeral "<block_type>" "<name>"` block (Terraform >= 1.10), as a node of the construct
+    tree: it renders itself into its stack's JSON like any resource does, instead of patching the
+    stack's document with an override. cdktf 0.21 has no class for ephemeral blocks.
+
+    `reference(attribute)` is the `${ephemeral.<type>.<name>.<attribute>}` expression other
+    arguments use (ephemeral values may go only to write-only and provider arguments)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, block_type: str, arguments: dict[str, Any]) -> None:
+        super().__init__(scope, construct_id, f"ephemeral.{block_type}")
+        self._block_type, self._name, self._arguments = block_type, construct_id, dict(arguments)
+
+    def to_terraform(self) -> Any:
+        """`{"ephemeral": {<type>: {<name>: <arguments>}}}`, merged into the stack's JSON at synth."""
+        return {"ephemeral": {self._block_type: {self._name: self._arguments}}}
+
+    def reference(self, attribute: str) -> str:
+        """`${ephemeral.<type>.<name>.<attribute>}`."""
+        return f"${{ephemeral.{self._block_type}.{self._name}.{attribute}}}"
+
+
 def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: str = "aws") -> Any:
     """A docker provider logged in to this account's ECR registry with a short-lived token.
 
-    The token comes from an *ephemeral* `aws_ecr_authorization_token` (Terraform >= 1.10), so it is
-    in neither the JSON, the plan nor the state; a data source would keep a 12-hour registry
-    credential in state. cdktf 0.21 has no class for ephemeral blocks, hence the override.
+    The token comes from an *ephemeral* `aws_ecr_authorization_token` (an `EphemeralBlock` with
+    id `<construct_id>_ecr_token`), so it is in neither the JSON, the plan nor the state; a data
+    source would keep a 12-hour registry credential in state.
     """
-    name = f"{construct_id}_ecr_token"
-    TerraformStack.of(scope).add_override(f"ephemeral.aws_ecr_authorization_token.{name}", {"provider": aws_provider_ref})
-    token = f"ephemeral.aws_ecr_authorization_token.{name}"
+    token = EphemeralBlock(scope, f"{construct_id}_ecr_token", block_type="aws_ecr_authorization_token",
+                           arguments={"provider": aws_provider_ref})
     return docker.provider.DockerProvider(
         scope,
         construct_id,
         registry_auth=[
             docker.provider.DockerProviderRegistryAuth(
-                address=f"${{{token}.proxy_endpoint}}", username=f"${{{token}.user_name}}", password=f"${{{token}.password}}"
+                address=token.reference("proxy_endpoint"), username=token.reference("user_name"), password=token.reference("password")
             )
         ],
     )
