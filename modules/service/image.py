@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from modules.cdk import Construct, aws, cdktf, docker
+from modules.errors import ValidationError
 from modules.paths import stack_relative
 
 
@@ -188,13 +189,14 @@ class BuiltImage(Construct):
     Resources: `terraform_data` `push_id` (a new UUID whenever a build input changes),
     `docker_image` `image` (builds `props.target` of the Dockerfile) and `docker_registry_image`
     `push` (`<repository>:<content hash>-<push id>`, kept in ECR on destroy for rollbacks).
-    Raises ValueError when the tag could exceed the 128-character tag limit.
+    Raises ValidationError when the tag could exceed the 128-character tag limit.
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: BuiltImageProps, docker_provider: Any) -> None:
-        super().__init__(scope, construct_id)
         if len(props.content_hash) + 1 + _UUID_LENGTH > PUSH_TAG_MAX_LENGTH:
-            raise ValueError(f"content hash {props.content_hash!r} leaves no room for the push id in a 128-character tag")
+            raise ValidationError(f"image {construct_id!r}", "content_hash", props.content_hash,
+                                  f"leaves no room for the push id in a {PUSH_TAG_MAX_LENGTH}-character tag")
+        super().__init__(scope, construct_id)
         self._repository_url = props.repository_url
         # Every build input that can change the pushed bytes: the content hash covers the files,
         # the rest select what is built from them.

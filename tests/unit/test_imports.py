@@ -121,3 +121,24 @@ def test_no_function_in_modules_stacks_config_or_ops_is_longer_than_60_lines() -
     assert too_long == {}, f"split these into named steps (`_validate`, `_create_*`) or constructs: {too_long}"
     stale = sorted(where for where in PENDING_LONG_FUNCTIONS if lengths.get(where, 0) <= MAX_FUNCTION_LINES)
     assert stale == [], f"within {MAX_FUNCTION_LINES} lines (or gone) now: remove from PENDING_LONG_FUNCTIONS: {stale}"
+
+
+def test_modules_raise_only_their_validation_error() -> None:
+    """A construct refuses bad props with `ValidationError` (modules/errors.py), naming itself and the
+    prop; no other exception type is raised in modules/ (modules/cdk.py, the jsii loader, aside)."""
+    import ast
+
+    raised: dict[str, list[str]] = {}
+    for path in sorted((REPO_ROOT / "modules").rglob("*.py")):
+        if path.name == "cdk.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and isinstance(node.exc.func, ast.Name):
+                raised.setdefault(node.exc.func.id, []).append(path.relative_to(REPO_ROOT).as_posix())
+    assert len(raised.get("ValidationError", [])) >= 15
+    others = {kind: sorted(set(paths)) for kind, paths in raised.items() if kind != "ValidationError"}
+    assert others == {
+        "ValueError": ["modules/hcl_output.py"],  # malformed Terraform JSON handed to the HCL renderer, not props
+        "TypeError": ["modules/account.py"],  # a programming error: the stack's construct id is taken
+        "FileNotFoundError": ["modules/service/image.py"],  # context_hash(): a missing build directory
+    }

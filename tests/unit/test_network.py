@@ -561,3 +561,30 @@ def test_elastic_ips_wait_for_the_internet_gateway(any_stage: Synth) -> None:
             assert config["depends_on"] == [f"aws_internet_gateway.{igw}"], (rtype, name)
             checked += 1
     assert checked == 2 * expect(any_stage).nat_instances
+
+
+@pytest.mark.parametrize(("rules", "message"), [
+    ([{"group": "db", "direction": "ingress", "peer": {"group": "app"}, "port": 5432, "description": "d"}],
+     r"^security groups 'sg': rules 'db_in_app_5432' names unknown group 'app'; the set has \['db'\]$"),
+    ([{"group": "db", "direction": "egress", "peer": {"cidr_ipv4": "10.0.0.0/8"}, "port": None, "description": "d"}],
+     r"^security groups 'sg': rules 'db_out_10_0_0_0_8_all' needs a port exactly when its protocol is not '-1'$"),
+    ([{"group": "db", "direction": "ingress", "peer": {"cidr_ipv4": "10.0.0.0/8"}, "port": 5432, "description": "d"}] * 2,
+     r"^security groups 'sg': rules 'db_in_10_0_0_0_8_5432' is given twice$"),
+])
+def test_security_group_rules_are_checked_before_any_group_exists(rules: list[dict[str, Any]], message: str) -> None:
+    from modules.cdk import cdktf
+    from modules.network.security_groups import GroupSpec, Peer, Rule, SecurityGroups, SecurityGroupsProps
+
+    stack = cdktf.TerraformStack(cdktf.App(), "sg_check")
+    props = SecurityGroupsProps(vpc_id="vpc-1", groups={"db": GroupSpec(name="db", description="d")},
+                                rules=[Rule(**{**r, "peer": Peer(**r["peer"])}) for r in rules])
+    with pytest.raises(ValidationError, match=message):
+        SecurityGroups(stack, "sg", props)
+    assert stack.node.children == []
+
+
+def test_a_peer_names_exactly_one_side() -> None:
+    from modules.network.security_groups import Peer
+
+    with pytest.raises(ValidationError, match=r"^security group peer: group/cidr_ipv4/cidr_ipv6 \['a', '10.0.0.0/8'\] must name exactly one$"):
+        Peer(group="a", cidr_ipv4="10.0.0.0/8")

@@ -185,7 +185,7 @@ def test_a_role_refuses_a_duplicate_sid() -> None:
     stack = TerraformStack(cdk.Testing.app(), "t")
     role = ServiceRole(stack, "r", ServiceRoleProps(name="r", service="ecs-tasks.amazonaws.com", description="d"))
     role.grant(Statement(sid="Read", actions=["s3:GetObject"], resources=["arn:aws:s3:::b/*"]))
-    with pytest.raises(ValueError, match=r"^role r: statement sids \['Read'\] granted twice$"):
+    with pytest.raises(ValidationError, match=r"^role r: statement sids \['Read'\] are granted twice$"):
         role.grant(Statement(sid="Read", actions=["s3:PutObject"], resources=["arn:aws:s3:::b/*"]))
 
 
