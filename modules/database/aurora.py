@@ -36,6 +36,7 @@ class MasterCredentials:
     """The master user; the password is write-only (never in state or plan)."""
 
     username: str
+    """Master user name (1-63 letters/digits, starting with a letter; not a PostgreSQL reserved word)."""
     password_wo: str
     """An ephemeral value (ephemeral variable or resource); write-only attributes accept nothing else usefully."""
     password_wo_version: int

@@ -20,8 +20,11 @@ class Peer:
     """Exactly one of: another group of the set (by key), an IPv4 or an IPv6 CIDR."""
 
     group: str | None = None
+    """Key of another group of the set."""
     cidr_ipv4: str | None = None
+    """An IPv4 CIDR, e.g. `10.0.0.0/16` or `0.0.0.0/0`."""
     cidr_ipv6: str | None = None
+    """An IPv6 CIDR, e.g. `::/0`."""
 
     def __post_init__(self) -> None:
         if sum(v is not None for v in (self.group, self.cidr_ipv4, self.cidr_ipv6)) != 1:

@@ -28,13 +28,19 @@ class ServiceAutoscalingProps:
     """Target tracking of one ECS service's task count."""
 
     cluster_name: str
+    """The service's ECS cluster."""
     service_name: str
+    """The ECS service whose desired count is scaled."""
     policy_name: Callable[[str], str]
     """Physical name of the policy for a metric key (`cpu`, `memory`, `requests`); names belong to the caller."""
     min_tasks: int
+    """Floor of the desired count (≥ 1)."""
     max_tasks: int
+    """Ceiling of the desired count (≥ `min_tasks`)."""
     cpu_target_percent: float = 70
+    """Average CPU utilisation the policy keeps the service at, in %."""
     memory_target_percent: float = 70
+    """Average memory utilisation the policy keeps the service at, in %."""
     requests_per_target: int | None = None
     """When set, also track ALB requests per task (needs `request_count_resource_label`); None
     leaves request-driven scaling off (CPU reacts well enough for CPU-bound Bun servers)."""
@@ -43,6 +49,7 @@ class ServiceAutoscalingProps:
     scale_in_cooldown_seconds: int = 300
     """Slow to give capacity back: avoids flapping on bursty LLM traffic."""
     scale_out_cooldown_seconds: int = 60
+    """Quick to add capacity when traffic rises."""
 
 
 class ServiceAutoscaling(Construct):

@@ -60,23 +60,35 @@ class FargateServiceProps:
     name: str
     """ECS service name; also the container name, so log streams read `<name>/<name>/<task>`."""
     family: str
+    """Task definition family."""
     cluster_arn: str
+    """The cluster the service runs in."""
     image: str
     """Image URI; pin by digest (`repo@sha256:…`) so a deploy runs exactly what was built."""
     port: int
+    """Container port (1-65535), also the port mapping's host port (awsvpc)."""
     cpu: int
+    """CPU units per task (1024 = 1 vCPU); one of `FARGATE_SIZES`."""
     memory_mib: int
+    """Memory per task in MiB; a size `FARGATE_SIZES` allows for `cpu`."""
     environment: Mapping[str, str]
     """Non-secret container environment."""
     secrets: Mapping[str, str]
     """Env var name → Secrets Manager ARN; ECS resolves them at task start (ECS `secrets`)."""
     log_group_name: str
+    """Log group of the awslogs driver (must exist)."""
     log_region: str
+    """Region of that log group."""
     execution_role_arn: str
+    """Role of the ECS agent (image pull, logs, secrets)."""
     task_role_arn: str
+    """Role of the application."""
     subnet_ids: Sequence[str]
+    """Private subnets of the tasks (no public IP is assigned)."""
     security_group_ids: Sequence[str]
+    """Security groups of the tasks."""
     target_group_arn: str
+    """IP target group the service registers its tasks with."""
     capacity_provider: str
     """`FARGATE` or `FARGATE_SPOT` (weight 1, the only provider of the strategy)."""
     desired_count: int
@@ -84,12 +96,14 @@ class FargateServiceProps:
     wait_for_steady_state: bool = False
     """Make `apply` wait until the new tasks are healthy (fails the deploy on a bad image)."""
     enable_execute_command: bool = False
+    """ECS Exec: adds the agent's writable paths (EXEC_AGENT_PATHS)."""
     health_check_grace_period_seconds: int = 60
     """Time a new task gets before failing ALB health checks count against it."""
     health_check_command: Sequence[str] | None = None
     """Container health check (`["CMD", "/app/server", "--health"]`); None relies on the ALB's
     check, which is the only option for shell-less (distroless) images."""
     user: str = NON_ROOT_USER
+    """`uid:gid` the container runs as (never root)."""
     depends_on: Sequence[Any] = field(default_factory=tuple)
     """E.g. the HTTPS listener: ECS rejects a target group that no load balancer uses yet."""
 
@@ -210,4 +224,5 @@ class FargateService(Construct):
 
     @property
     def name(self) -> str:
+        """The ECS service's name (a reference to the created service)."""
         return self.service.name

@@ -74,8 +74,12 @@ def dockerfile_stage_names(dockerfile: Path) -> list[str]:
 
 @dataclass(frozen=True, kw_only=True)
 class EcrRepositoryProps:
+    """One private ECR repository with immutable tags, scan on push and KMS."""
+
     name: str
+    """Repository name (≤ 256 characters, lowercase, `/` for namespaces)."""
     kms_key_arn: str
+    """Encrypts the images (fixed at creation: changing it replaces the repository)."""
     keep_images: int = 20
     """Lifecycle policy: keep the newest N images (any tag), expire older ones (rollback window)."""
     force_delete: bool = False
@@ -115,10 +119,12 @@ class EcrRepository(Construct):
 
     @property
     def arn(self) -> str:
+        """The repository's ARN (execution roles' pull grant)."""
         return self.repository.arn
 
     @property
     def url(self) -> str:
+        """`<account>.dkr.ecr.<region>.amazonaws.com/<name>`: where images are pushed."""
         return self.repository.repository_url
 
 
@@ -165,7 +171,10 @@ def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: s
 
 @dataclass(frozen=True, kw_only=True)
 class BuiltImageProps:
+    """One image built from a Dockerfile stage and pushed to one repository."""
+
     repository_url: str
+    """The repository to push to (`EcrRepository.url`)."""
     context: Path
     """The build context; the JSON names it relative to the stack directory (modules/paths.py)."""
     dockerfile: str
@@ -175,6 +184,7 @@ class BuiltImageProps:
     target: str
     """Dockerfile stage to build (`docker build --target`), e.g. `runtime` or `debug`."""
     platform: str = "linux/arm64"
+    """`docker build --platform`; Fargate runs the services on arm64 (Graviton)."""
 
 
 PUSH_TAG_MAX_LENGTH = 128
@@ -232,6 +242,7 @@ class BuiltImage(Construct):
 
     @property
     def image_uri(self) -> str:
+        """`<repository>@sha256:<digest>` of the pushed image: what task definitions run."""
         return f"{self._repository_url}@{self.pushed.sha256_digest}"
 
 

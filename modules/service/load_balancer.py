@@ -129,15 +129,21 @@ class HttpsLoadBalancer(_LoadBalancerFront):
 
 @dataclass(frozen=True, kw_only=True)
 class TargetGroupProps:
+    """One HTTP target group of task IPs."""
+
     name: str
     """Target group name (≤ 32 characters, letters, digits and '-';
     https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html)."""
     vpc_id: str
+    """VPC of the targets."""
     port: int
     """Container port; targets are task IPs (awsvpc networking)."""
     health_check_path: str = "/"
+    """Path of the HTTP health check; must start with `/`."""
     health_check_matcher: str = "200-399"
+    """HTTP codes that count as healthy (redirects included)."""
     deregistration_delay_seconds: int = 30
+    """Draining time on deploy/scale-in (0-3600 s)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,9 +167,13 @@ class HostRoute:
     """One service behind a shared ALB: its target group and the rule that sends its host there."""
 
     target_group: Any
+    """The route's `aws_lb_target_group`."""
     rule: Any
+    """The route's `aws_lb_listener_rule`."""
     host: str
+    """The `Host` header value the rule matches."""
     priority: int
+    """The rule's priority on the HTTPS listener."""
 
 
 class SharedHttpsLoadBalancer(_LoadBalancerFront):
