@@ -139,19 +139,25 @@ class Vpc(Construct):
             ),
         )
 
+    def _subnet(self, tier: str, i: int, cidr: str, **ipv6: Any) -> Any:
+        """Subnet `<tier>_<i>` in AZ `i`, tagged with its tier; no public IPv4 on launch (ALBs and
+        EIPs bring their own addresses)."""
+        return aws.subnet.Subnet(
+            self,
+            f"{tier}_{i}",
+            vpc_id=self.vpc.id,
+            availability_zone=self.az_names[i],
+            cidr_block=cidr,
+            map_public_ip_on_launch=False,
+            tags={"Name": f"{self._props.name}-{tier}-{i}", "tier": tier},
+            provider=self._provider,
+            **ipv6,
+        )
+
     def _create_private_subnet(self, i: int, pair: SubnetPair) -> None:
         """Private subnet `i` with its own route table (NAT routes are added by the NAT instances)."""
         name, provider = self._props.name, self._provider
-        subnet = aws.subnet.Subnet(
-            self,
-            f"private_{i}",
-            vpc_id=self.vpc.id,
-            availability_zone=self.az_names[i],
-            cidr_block=pair.private,
-            map_public_ip_on_launch=False,
-            tags={"Name": f"{name}-private-{i}", "tier": "private"},
-            provider=provider,
-        )
+        subnet = self._subnet("private", i, pair.private)
         table = aws.route_table.RouteTable(
             self, f"private_rt_{i}", vpc_id=self.vpc.id, tags={"Name": f"{name}-private-{i}"}, provider=provider
         )
@@ -190,17 +196,7 @@ class Vpc(Construct):
                 "ipv6_cidr_block": Token.as_string(Fn.cidrsubnet(self.vpc.ipv6_cidr_block, IPV6_SUBNET_NEWBITS, i)),
                 "assign_ipv6_address_on_creation": False,  # NAT instances stay IPv4
             }
-        subnet = aws.subnet.Subnet(
-            self,
-            f"public_{i}",
-            vpc_id=self.vpc.id,
-            availability_zone=self.az_names[i],
-            cidr_block=pair.public,
-            map_public_ip_on_launch=False,  # ALBs and EIPs get their own addresses
-            tags={"Name": f"{props.name}-public-{i}", "tier": "public"},
-            provider=provider,
-            **ipv6,
-        )
+        subnet = self._subnet("public", i, pair.public, **ipv6)
         aws.route_table_association.RouteTableAssociation(
             self, f"public_rta_{i}", subnet_id=subnet.id, route_table_id=public_table.id, provider=provider
         )
