@@ -45,7 +45,7 @@ from modules.service.load_balancer import AlbSettings, SharedHttpsLoadBalancer, 
 from modules.service.waf import RegionalWebAcl, RegionalWebAclProps
 from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack
 from stacks.data import DataOutputs
-from config.naming import service_display_name
+from config.naming import SCALING_METRICS, SERVICE_ALARMS, service_display_name
 from config.topology import LISTENER_RULE_PRIORITIES, SERVICE_PORTS, SERVICES
 from stacks.network import NetworkOutputs
 from config.secrets import secrets_for
@@ -351,9 +351,9 @@ class ComputeStack(HeboStack):
                 task_role_name=names.iam_role(f"{svc}-task"),
                 execute_command=ExecuteCommand(log_group_arn=exec_logs.arn, kms_key_arn=self.key.arn) if exec_logs else None,
                 alarm_topic_arn=self.topic.arn,
-                alarm_name=lambda what, svc=svc: names.alarm(svc, what),
+                alarm_names={what: names.alarm(svc, what) for what in SERVICE_ALARMS},
                 alarm_label=f"{display} ({names.prefix})",
-                scaling_policy_name=lambda metric, svc=svc: names.scaling_policy(svc, metric),
+                scaling_policy_names={metric: names.scaling_policy(svc, metric) for metric in SCALING_METRICS},
                 label=display,
             ),
         )

@@ -58,6 +58,14 @@ def _common(topic_arn: str, evaluation_minutes: int, provider: Any) -> dict[str,
 class ServiceAlarms(Construct):
     """ALB 5xx rate (own ALB only), target 5xx rate, unhealthy hosts and p99 latency; alarm and OK notify."""
 
+    KEYS = ("alb-5xx-rate", "target-5xx-rate", "unhealthy-hosts", "p99-latency")
+    """The alarm keys `alarm_name` is called with (`alb-5xx-rate` only without `per_target_group`)."""
+
+    @classmethod
+    def keys(cls, *, per_target_group: bool) -> tuple[str, ...]:
+        """The alarm keys a `ServiceAlarms` with this `per_target_group` creates."""
+        return tuple(k for k in cls.KEYS if not (per_target_group and k == "alb-5xx-rate"))
+
     def __init__(self, scope: Construct, construct_id: str, props: ServiceAlarmsProps, provider: Any = None) -> None:
         super().__init__(scope, construct_id)
         lb = {"LoadBalancer": props.load_balancer_arn_suffix}

@@ -52,6 +52,10 @@ class ServiceAutoscalingProps:
     """Quick to add capacity when traffic rises."""
 
 
+METRIC_KEYS = ("cpu", "memory", "requests")
+"""The metric keys `policy_name` is called with (`requests` only with `requests_per_target`)."""
+
+
 class ServiceAutoscaling(Construct):
     """A scalable target (min/max) and one target-tracking policy per metric.
 

@@ -16,7 +16,7 @@ balancers and services. Moving it under a node later needs `moved` blocks for ev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
+from typing import Any, Literal, Mapping, Protocol, Sequence
 
 from modules.account import account_id, partition
 from modules.cdk import Construct
@@ -47,6 +47,8 @@ ECS_EXEC_CHANNEL_ACTIONS = (
     "ssmmessages:OpenDataChannel",
 )
 """What the task role needs for ECS Exec (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html)."""
+SCALED_METRICS = ("cpu", "memory")
+"""The metrics the pattern's autoscaling tracks (no request-count policy)."""
 
 
 class ServiceNetwork(Protocol):
@@ -194,12 +196,15 @@ class LoadBalancedFargateServiceProps:
     """None: ECS Exec off and the task role has no permissions."""
     alarm_topic_arn: str
     """SNS topic for alarm and OK notifications."""
-    alarm_name: Callable[[str], str]
-    """Alarm key (`alb-5xx-rate`, …) → physical name."""
+    alarm_names: Mapping[str, str]
+    """Alarm key → physical alarm name, for every key the service's alarms use
+    (`ServiceAlarms.keys()`: `target-5xx-rate`, `unhealthy-hosts`, `p99-latency`, and
+    `alb-5xx-rate` with an own ALB); further keys are ignored."""
     alarm_label: str
     """Human name in alarm descriptions."""
-    scaling_policy_name: Callable[[str], str]
-    """Metric key (`cpu`, `memory`) → physical autoscaling policy name."""
+    scaling_policy_names: Mapping[str, str]
+    """Metric key → physical autoscaling policy name, for every metric the pattern tracks
+    (`SCALED_METRICS`: `cpu`, `memory`); further keys are ignored."""
     label: str = ""
     """Human name in role descriptions; defaults to `name`."""
 
@@ -241,6 +246,11 @@ class LoadBalancedFargateService:
         check_task_range(what, c.min_tasks, c.max_tasks)
         if not p.health_check_path.startswith("/"):
             raise ValidationError(what, "health_check_path", p.health_check_path, "must start with '/'")
+        shared = isinstance(p.load_balancer, SharedLoadBalancerRoute)
+        for prop, names, keys in (("alarm_names", p.alarm_names, ServiceAlarms.keys(per_target_group=shared)),
+                                  ("scaling_policy_names", p.scaling_policy_names, SCALED_METRICS)):
+            if missing := [key for key in keys if key not in names]:
+                raise ValidationError(what, prop, sorted(names), f"lacks {missing} (needed: {list(keys)})")
         if isinstance(p.load_balancer, SharedLoadBalancerRoute):
             p.load_balancer.load_balancer.check_route(what, host=p.load_balancer.host, priority=p.load_balancer.priority)
 
@@ -432,7 +442,7 @@ class LoadBalancedFargateService:
             ServiceAutoscalingProps(
                 cluster_name=p.cluster.name,
                 service_name=self.fargate.name,
-                policy_name=p.scaling_policy_name,
+                policy_name=p.scaling_policy_names.__getitem__,
                 min_tasks=p.capacity.min_tasks,
                 max_tasks=p.capacity.max_tasks,
             ),
@@ -445,7 +455,7 @@ class LoadBalancedFargateService:
             self._scope,
             f"{self._prefix}_alarms",
             ServiceAlarmsProps(
-                alarm_name=p.alarm_name,
+                alarm_name=p.alarm_names.__getitem__,
                 service_label=p.alarm_label,
                 load_balancer_arn_suffix=self.load_balancer.arn_suffix,
                 target_group_arn_suffix=self.target_group.arn_suffix,

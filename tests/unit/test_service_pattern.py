@@ -14,6 +14,8 @@ from modules import cdk
 from modules.cdk import TerraformStack
 from modules.errors import ValidationError
 from modules.iam import ServiceRole, ServiceRoleProps, Statement
+from modules.service.alarms import ServiceAlarms
+from modules.service.autoscaling import METRIC_KEYS
 from modules.service.cluster import FargateCluster, FargateClusterProps
 from modules.service.pattern import (
     Capacity,
@@ -80,9 +82,9 @@ def props(stack: TerraformStack, **changes: Any) -> LoadBalancedFargateServicePr
         execution_role_name="t-app-exec",
         task_role_name="t-app-task",
         alarm_topic_arn="arn:aws:sns:us-east-1:111122223333:t-alarms",
-        alarm_name=lambda what: f"t-app-{what}",
+        alarm_names={what: f"t-app-{what}" for what in ServiceAlarms.KEYS},
         alarm_label="App (t)",
-        scaling_policy_name=lambda metric: f"t-app-{metric}",
+        scaling_policy_names={"cpu": "t-app-cpu", "memory": "t-app-memory"},
     )
     return replace(base, **changes)
 
@@ -109,6 +111,11 @@ def build(**changes: Any) -> tuple[TerraformStack, LoadBalancedFargateService]:
          r"^service 'App': environment \['PG_PASSWORD'\] are given both as plain environment and as secrets$"),
         ({"health_check_path": "health"}, "health_check_path", "health",
          r"^service 'App': health_check_path 'health' must start with '/'$"),
+        ({"alarm_names": {"p99-latency": "x"}}, "alarm_names", ["p99-latency"],
+         r"^service 'App': alarm_names \['p99-latency'\] lacks \['alb-5xx-rate', 'target-5xx-rate', 'unhealthy-hosts'\] "
+         r"\(needed: \['alb-5xx-rate', 'target-5xx-rate', 'unhealthy-hosts', 'p99-latency'\]\)$"),
+        ({"scaling_policy_names": {"cpu": "x"}}, "scaling_policy_names", ["cpu"],
+         r"^service 'App': scaling_policy_names \['cpu'\] lacks \['memory'\] \(needed: \['cpu', 'memory'\]\)$"),
     ],
 )
 def test_contradictory_props_fail_before_anything_is_created(changes: dict[str, Any], prop: str, value: Any, message: str) -> None:
@@ -288,3 +295,12 @@ def test_a_route_the_shared_alb_would_refuse_fails_up_front(priority: int, host:
         LoadBalancedFargateService(stack, "app", props(stack, load_balancer=route))
     assert [c.node.id for c in stack.node.children] == ["cluster", "shared"]
     assert list(alb.routes) == ["taken"]
+
+
+def test_the_alarm_and_metric_keys_config_names_are_the_ones_the_constructs_use() -> None:
+    """config/naming.py names (and validates) one alarm per key and one policy per metric; the
+    constructs in modules/ call for exactly those keys (the two floors cannot import each other)."""
+    from config.naming import SCALING_METRICS, SERVICE_ALARMS
+
+    assert sorted(SERVICE_ALARMS) == sorted(ServiceAlarms.KEYS)
+    assert tuple(SCALING_METRICS) == METRIC_KEYS
