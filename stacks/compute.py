@@ -22,25 +22,11 @@ from modules.secrets import existing_secret
 from modules.service.access_logs import AlbAccessLogBucket, AlbAccessLogBucketProps
 from modules.service.alarms import LoadBalancerAlarms, LoadBalancerAlarmsProps
 from modules.service.cluster import FargateCluster, FargateClusterProps
-from modules.service.image import (
-    BuiltImage,
-    BuiltImageProps,
-    EcrRepository,
-    EcrRepositoryProps,
-    context_hash,
-    dockerfile_stage_names,
-    ecr_docker_provider,
-    ecr_repository_arn,
-)
-from modules.service.pattern import (
-    Capacity,
-    ContainerSecret,
-    DedicatedLoadBalancer,
-    ExecuteCommand,
-    LoadBalancedFargateService,
-    LoadBalancedFargateServiceProps,
-    SharedLoadBalancerRoute,
-)
+from modules.service.image import BuiltImage, BuiltImageProps, EcrRepository, EcrRepositoryProps, context_hash
+from modules.service.image import dockerfile_stage_names, ecr_docker_provider, ecr_repository_arn
+from modules.service.pattern import LoadBalancedFargateService
+from modules.service.pattern_props import Capacity, ContainerSecret, DedicatedLoadBalancer, ExecuteCommand
+from modules.service.pattern_props import LoadBalancedFargateServiceProps, SharedLoadBalancerRoute
 from modules.service.load_balancer import AlbSettings, SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps
 from modules.service.waf import RegionalWebAcl, RegionalWebAclProps
 from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack

@@ -17,11 +17,11 @@ from modules.iam import ServiceRole, ServiceRoleProps, Statement
 from modules.service.alarms import ServiceAlarms
 from modules.service.autoscaling import METRIC_KEYS
 from modules.service.cluster import FargateCluster, FargateClusterProps
-from modules.service.pattern import (
+from modules.service.pattern import LoadBalancedFargateService
+from modules.service.pattern_props import (
     Capacity,
     ContainerSecret,
     DedicatedLoadBalancer,
-    LoadBalancedFargateService,
     LoadBalancedFargateServiceProps,
     SharedLoadBalancerRoute,
 )
