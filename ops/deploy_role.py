@@ -113,6 +113,30 @@ READ_ONLY = [
 """Discovery calls Terraform makes (data sources, refresh); most have no resource-level permissions.
 No `ssm:GetParameter(s)`: no stack reads SSM (the NAT/bastion AMI is an `aws_ami` lookup)."""
 
+WILDCARD_RESOURCE_REASONS = {
+    "ServiceLinkedRoles": "iam:CreateServiceLinkedRole names a role AWS chooses; scoped by the iam:AWSServiceName condition instead",
+    "CreateTaggedAsPreview": "a resource being created has no ARN to name yet (EC2 ids, KMS keys, certificates, distributions); "
+                             "scoped by aws:RequestTag/stage, and the guardrails deny other stages' resources the call references",
+    "ManageTaggedAsPreview": "id-named resources (subnets, keys, certificates, distributions, scalable targets) have no preview name; "
+                             "scoped by aws:ResourceTag/stage",
+    "CloudFrontUntaggableConfig": "origin access controls and response headers policies support no tags and get generated ids "
+                                  "(Service Authorization Reference: no condition keys)",
+    "ReadOnlyDiscovery": "Describe*/List* calls of Terraform's refresh and data sources; most support no resource-level "
+                         "permissions (Service Authorization Reference: no resource type)",
+    "DecryptTemplatePublishableValues": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
+    "NoResourceLevelPermissions": "ecr:GetAuthorizationToken, logs:DescribeLogGroups, ssmmessages, ec2messages, "
+                                  "ssm:UpdateInstanceInformation and the ENI calls of Lambda/ECS support no resource-level "
+                                  "permissions; interfaces outside preview subnets are denied (DenyInterfacesOutsidePreviewNetworks)",
+    "UsePreviewKeys": "a KMS key ARN is an id; scoped by aws:ResourceTag/stage",
+    "DecryptTemplateSecrets": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
+}
+"""Why each Allow statement of the three documents has `Resource: "*"` (tested: exactly these
+Sids; docs/previews.md repeats the reasons)."""
+UNSCOPED_ALLOWS = ("StateReadDnsOutputs", "StateListBucket", "LaunchFromPublicImages", "CloudFrontUntaggableConfig", "ReadOnlyDiscovery")
+"""Allow statements with neither a preview name nor a condition: the dns stack's outputs (read
+only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, and the two
+above."""
+
 _REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 _ROLE_RE = re.compile(r"[\w+=,.@-]{1,64}")
 
