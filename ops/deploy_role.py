@@ -1,21 +1,28 @@
-"""`ops deploy-role`: the GitHub OIDC provider and the preview workflow's deploy role, as code.
+"""`ops deploy-role`: the GitHub OIDC provider, the preview permissions boundary, the guardrails
+and the preview workflow's deploy role, as code.
 
 The role must exist before the first preview deploy and outlives every stage, so like the state
-bucket it is created by `ops` with boto3 (design.md §4), not by a stack. Re-running converges the
-provider, the trust policy, the session length and the permissions, and prints `up to date`
-otherwise. The role's exact policy is `permissions_policy()`; docs/previews.md ("The deploy role")
-explains each statement and what AWS does not let us scope.
+bucket it is created by `ops` with boto3, not by a stack. Re-running converges the provider, the
+two managed policies (a new default version when the document changed), the trust policy, the
+session length, the inline policy and the guardrails attachment, and prints `up to date`
+otherwise. The documents are `boundary_policy()`, `guardrails_policy()` and
+`permissions_policy()`; docs/previews.md ("The deploy role") explains each statement and what AWS
+does not let us scope; tests/security/scenarios.txt are the attacks they must deny.
 
 Sources:
-- GitHub's OIDC claims (`aud` = `sts.amazonaws.com` for configure-aws-credentials, `sub` =
-  `repo:<owner>/<repo>:pull_request` for pull_request events and `repo:<owner>/<repo>:ref:refs/heads/main`
-  for pushes to main): https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect
-  ("Example subject claims").
+- GitHub's OIDC claims (`aud` = `sts.amazonaws.com` for configure-aws-credentials; a job that
+  references an environment gets `sub` = `repo:<owner>/<repo>:environment:<name>`): GitHub,
+  "OpenID Connect reference" (https://docs.github.com/en/actions/reference/security/oidc).
+- Permissions boundaries and delegated role creation with `iam:PermissionsBoundary`: IAM User
+  Guide, "Permissions boundaries for IAM entities"
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html).
+- Condition keys per action (`ecs:cluster`, `ec2:CreateAction`, `iam:PermissionsBoundary`, ...):
+  the Service Authorization Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/).
 - AWS: "Configuring a role for GitHub OIDC identity provider" (IAM user guide, id_roles_create_for-idp_oidc);
   AWS no longer uses the thumbprint for GitHub's provider (it trusts GitHub's CA), but the API still
   accepts a list, so GitHub's two published thumbprints are sent.
-- Inline role policies are limited to 10,240 characters in total (IAM quotas, "Role policy size");
-  `permissions_policy()` stays under it (tested).
+- Inline role policies are limited to 10,240 characters in total, a managed policy to 6,144 (IAM
+  User Guide, "IAM and AWS STS quotas"); the three documents stay under them (tested).
 - Route 53 record-name conditions: `route53:ChangeResourceRecordSetsNormalizedRecordNames`
   (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html).
 """
