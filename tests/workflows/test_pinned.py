@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -25,16 +25,6 @@ _PINNED_ACTION = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}")
 _VERSION_COMMENT = re.compile(r"v\d+(\.\d+)*")
 _IMAGE_BY_DIGEST = re.compile(r"\S+@sha256:[0-9a-f]{64}")
 PRIVILEGED_EMULATION = ("docker/setup-qemu-action", "tonistiigi/binfmt", "multiarch/qemu-user-static", "--privileged")
-
-
-def _mappings(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _mappings(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _mappings(item)
 
 
 def unpinned(text: str) -> list[str]:
