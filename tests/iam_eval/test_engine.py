@@ -104,3 +104,9 @@ def test_trust_policy_principal_and_claims():
     assert (other_provider.allowed, other_provider.statement) == (False, IMPLICIT_DENY)
     assert not evaluate_trust(trust, "sts:AssumeRoleWithWebIdentity", {"Federated": provider},
                               {**claims, "token.actions.githubusercontent.com:sub": "repo:o/r:pull_request"}).allowed
+
+
+def test_get_caller_identity_needs_no_permission_and_cannot_be_denied():
+    deny_all = {"Sid": "DenyAll", "Effect": "Deny", "Action": "*", "Resource": "*"}
+    decision = evaluate(call("sts:GetCallerIdentity"), [policy(deny_all)], policy())
+    assert (decision.allowed, decision.statement) == (True, "no permission required")

@@ -25,6 +25,11 @@ from tools.iam_eval.conditions import evaluate_condition, glob_match, lookup
 from tools.iam_eval.model import Call, Resource
 
 IMPLICIT_DENY = "implicit deny: no statement allows"
+NO_PERMISSION_REQUIRED = frozenset({"sts:getcalleridentity"})
+"""Actions IAM never evaluates: "No permissions are required to perform this operation. If an
+administrator attaches a policy to your identity that explicitly denies access to the
+sts:GetCallerIdentity action, you can still perform this operation" (STS API reference,
+GetCallerIdentity). Terraform's `aws_caller_identity` data source makes this call."""
 BOUNDARY_DENY = "implicit deny: the permissions boundary has no statement that allows"
 
 
@@ -118,6 +123,8 @@ def _name(statement: Mapping[str, Any], p_index: int, s_index: int, where: str) 
 def evaluate_one(action: str, arn: str, context: Mapping[str, Any], identity_policies: Sequence[Mapping[str, Any]],
                  boundary: Mapping[str, Any] | None) -> Decision:
     """One action against one resource with an explicit context."""
+    if action.lower() in NO_PERMISSION_REQUIRED:
+        return Decision(True, action, arn, "no permission required")
     identity = _statements(identity_policies)
     bounds = _statements([boundary]) if boundary else []
     for where, items in (("identity", identity), ("boundary", bounds)):
