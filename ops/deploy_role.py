@@ -280,8 +280,10 @@ def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aw
     statements += [
         _deny("DenyStateAndProduction", ["*"], _production_names(config, p, a, config.state_bucket)),
         _deny("DenyProductionByTag", ["*"], condition={"StringEquals": {"aws:ResourceTag/stage": "production"}}),
-        _deny("DenyOtherStagesResources", ["*"], not_resources=template or [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
-              condition={"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}, "Null": {"aws:ResourceTag/stage": "false"}}),
+        # kms:Decrypt of the template's key stays possible only through DecryptTemplateSecrets.
+        _deny("DenyOtherStagesResources", ["kms:Decrypt"], not_resources=template or [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
+              condition={"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}, "Null": {"aws:ResourceTag/stage": "false"}},
+              not_actions=True),
         _deny("DenyIdentityAndAccountChanges", ["iam:*", "sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "organizations:*", "account:*"]),
         _deny("DenyInterfacesOutsidePreviewNetworks", ["ec2:CreateNetworkInterface", "ec2:RunInstances"],
               [f"arn:{p}:ec2:*:{a}:subnet/*", f"arn:{p}:ec2:*:{a}:security-group/*"],
