@@ -39,7 +39,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from config.secrets import SECRETS, SHARED_BY_PREVIEWS
-from config.naming import permissions_boundary_arn, permissions_boundary_name
+from config.naming import deploy_guardrails_name, permissions_boundary_arn, permissions_boundary_name
 from config.settings import SETTINGS
 from config.stage import ConfigError
 from ops.aws import UsageError, client, error_code
@@ -397,15 +397,13 @@ def permissions_policy(config: DeployRoleConfig, account: str, partition: str = 
         _deny("DenyRemovingBoundaries", ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary",
                                          "iam:PutUserPermissionsBoundary"]),
         _deny("DenyChangingTheBoundaryGuardrailsOrThisRole", ["iam:*"], [
-            boundary, permissions_boundary_arn(app, a, p).replace(permissions_boundary_name(app), guardrails_name(app)),
-            f"arn:{p}:iam::{a}:role/{config.role_name}"]),
+            boundary, f"arn:{p}:iam::{a}:policy/{guardrails_name(app)}", f"arn:{p}:iam::{a}:role/{config.role_name}"]),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def guardrails_name(app: str) -> str:
-    """The customer managed policy of the deploy role's explicit denies (`{app}-preview-deploy-guardrails`)."""
-    return f"{app}-preview-deploy-guardrails"
+guardrails_name = deploy_guardrails_name
+"""The guardrails policy's name (config/naming.py)."""
 
 
 def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
