@@ -100,6 +100,27 @@ MAX_AZS = 6
 """HEBO_AZ_COUNT's upper bound: one NAT instance per AZ at most."""
 
 
+PERMISSIONS_BOUNDARY_SUFFIX = "preview-boundary"
+"""The account-wide customer managed policy every preview role carries as its permissions boundary
+(created and converged by `ops deploy-role`, never by a stack)."""
+
+
+def permissions_boundary_name(app: str) -> str:
+    """`{app}-preview-boundary`: the managed policy name of the preview permissions boundary."""
+    return f"{app}-{PERMISSIONS_BOUNDARY_SUFFIX}"
+
+
+def deploy_guardrails_name(app: str) -> str:
+    """`{app}-preview-deploy-guardrails`: the customer managed policy of the preview deploy role's
+    explicit denies (`ops deploy-role`)."""
+    return f"{app}-preview-deploy-guardrails"
+
+
+def permissions_boundary_arn(app: str, account: str, partition: str = "aws") -> str:
+    """`arn:{partition}:iam::{account}:policy/{app}-preview-boundary` (IAM policy ARNs have no region)."""
+    return f"arn:{partition}:iam::{account}:policy/{permissions_boundary_name(app)}"
+
+
 @dataclass(frozen=True)
 class Names:
     """Physical names for one (app, stage policy, zone). `global` names live in the account-wide
@@ -332,6 +353,7 @@ class Names:
         items += [("iam_role", self.iam_role(r)) for r in IAM_ROLES]
         items += [("iam_policy", self.iam_role(r)) for r in IAM_ROLES]
         items += [("iam_instance_profile", self.iam_role(r)) for r in ("nat", "bastion")]
+        items += [("iam_policy", permissions_boundary_name(self.app)), ("iam_policy", deploy_guardrails_name(self.app))]
         items += [("security_group", self.security_group(r)) for r in SECURITY_GROUPS]
         items += [("kms_alias", self.kms_alias(purpose)) for purpose in KMS_KEYS]
         items += [("secret", self.secret(s.name)) for s in SECRETS]

@@ -128,6 +128,11 @@ class StagePolicy:
     one per stack. The edge stack has no key in any stage (the console bucket is SSE-S3: docs/edge.md)."""
     force_destroy: bool
     """Let `destroy` empty S3 buckets and ECR repositories (never in production)."""
+    permissions_boundary: bool
+    """Every IAM role of the stage carries the preview permissions boundary (`{app}-preview-boundary`,
+    created by `ops deploy-role`): previews are deployed by the GitHub deploy role, which may create
+    roles only under that boundary (docs/security.md). Dev and production are deployed by
+    administrators, and the preview boundary denies every other stage's resources, so they carry none."""
     owns_app_secrets: bool
     """The stage owns its third-party and publishable secrets (the catalog's `shared_by_previews`:
     Stack Auth, Groq, Voyage). False (previews): it creates only its database secrets and reads
@@ -224,6 +229,7 @@ _PRODUCTION = dict(
     kms_deletion_window_days=30,
     shared_stage_key=False,
     force_destroy=False,
+    permissions_boundary=False,
     owns_app_secrets=True,
 )
 
@@ -257,10 +263,12 @@ _PREVIEW = dict(
     kms_deletion_window_days=7,
     shared_stage_key=True,
     force_destroy=True,
+    permissions_boundary=True,
     owns_app_secrets=False,
 )
 
-_DEV = {**_PREVIEW, "migrate_on_deploy": False, "owns_app_secrets": True}  # dev is the previews' template
+_DEV = {**_PREVIEW, "migrate_on_deploy": False, "owns_app_secrets": True,  # dev is the previews' template,
+        "permissions_boundary": False}  # deployed by administrators, not by the preview deploy role
 
 _DEFAULTS: Mapping[StageKind, Mapping[str, Any]] = {
     StageKind.PRODUCTION: _PRODUCTION,

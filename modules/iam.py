@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from modules.cdk import Construct, aws
+from modules.cdk import Construct, TerraformStack, aws
 from modules.errors import ValidationError
 
 
@@ -71,6 +71,15 @@ class ServiceRoleProps:
     managed_policy_arns: Sequence[str] = ()
     trust_conditions: Sequence[Condition] = ()
     """Confused-deputy guards such as `aws:SourceAccount`."""
+    permissions_boundary: str | None = None
+    """ARN of the role's permissions boundary; None takes the stack's (`permissions_boundary_arn`,
+    from the stage policy), so every role of a preview carries the preview boundary."""
+
+
+def stack_permissions_boundary(scope: Construct) -> str | None:
+    """The permissions boundary ARN the enclosing stack gives its roles (`HeboStack.permissions_boundary_arn`),
+    or None. Read by duck typing: modules never import stacks."""
+    return getattr(TerraformStack.of(scope), "permissions_boundary_arn", None)
 
 
 class ServiceRole(Construct):
@@ -96,6 +105,7 @@ class ServiceRole(Construct):
             name=props.name,
             description=props.description,
             assume_role_policy=trust.json,
+            permissions_boundary=props.permissions_boundary or stack_permissions_boundary(self),
             provider=provider,
         )
         for index, arn in enumerate(props.managed_policy_arns):

@@ -74,10 +74,12 @@ examples:
 
 EPILOG_DEPLOY_ROLE = """\
 Creates (or converges) the GitHub Actions OIDC provider (token.actions.githubusercontent.com,
-audience sts.amazonaws.com) and the role .github/workflows/preview.yml assumes: trusted only by
-repo:<owner>/<name>:pull_request and repo:<owner>/<name>:ref:refs/heads/main, allowed to deploy
-and destroy pr-* stages (state keys pr-*/..., hebo-pr-* names, stage=pr-* tags), denied
-everything of production. Prints HEBO_PREVIEW_ROLE_ARN=... for the repository variable.
+audience sts.amazonaws.com), the permissions boundary hebo-preview-boundary every preview role
+carries, the guardrails policy of explicit denies, and the role .github/workflows/preview.yml
+assumes: trusted only by repo:<owner>/<name>:environment:preview, allowed to deploy and destroy
+pr-* stages (state keys pr-*/..., hebo-pr-* names, stage=pr-* tags, roles only with the
+boundary), denied production, other stages and every way around the boundary. Prints
+HEBO_PREVIEW_ROLE_ARN=... for the repository variable.
 docs/previews.md ("The deploy role") lists every permission and what AWS cannot scope.
 
 examples:

@@ -1,21 +1,28 @@
-"""`ops deploy-role`: the GitHub OIDC provider and the preview workflow's deploy role, as code.
+"""`ops deploy-role`: the GitHub OIDC provider, the preview permissions boundary, the guardrails
+and the preview workflow's deploy role, as code.
 
 The role must exist before the first preview deploy and outlives every stage, so like the state
-bucket it is created by `ops` with boto3 (design.md §4), not by a stack. Re-running converges the
-provider, the trust policy, the session length and the permissions, and prints `up to date`
-otherwise. The role's exact policy is `permissions_policy()`; docs/previews.md ("The deploy role")
-explains each statement and what AWS does not let us scope.
+bucket it is created by `ops` with boto3, not by a stack. Re-running converges the provider, the
+two managed policies (a new default version when the document changed), the trust policy, the
+session length, the inline policy and the guardrails attachment, and prints `up to date`
+otherwise. The documents are `boundary_policy()`, `guardrails_policy()` and
+`permissions_policy()`; docs/previews.md ("The deploy role") explains each statement and what AWS
+does not let us scope; tests/security/scenarios.txt are the attacks they must deny.
 
 Sources:
-- GitHub's OIDC claims (`aud` = `sts.amazonaws.com` for configure-aws-credentials, `sub` =
-  `repo:<owner>/<repo>:pull_request` for pull_request events and `repo:<owner>/<repo>:ref:refs/heads/main`
-  for pushes to main): https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect
-  ("Example subject claims").
+- GitHub's OIDC claims (`aud` = `sts.amazonaws.com` for configure-aws-credentials; a job that
+  references an environment gets `sub` = `repo:<owner>/<repo>:environment:<name>`): GitHub,
+  "OpenID Connect reference" (https://docs.github.com/en/actions/reference/security/oidc).
+- Permissions boundaries and delegated role creation with `iam:PermissionsBoundary`: IAM User
+  Guide, "Permissions boundaries for IAM entities"
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html).
+- Condition keys per action (`ecs:cluster`, `ec2:CreateAction`, `iam:PermissionsBoundary`, ...):
+  the Service Authorization Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/).
 - AWS: "Configuring a role for GitHub OIDC identity provider" (IAM user guide, id_roles_create_for-idp_oidc);
   AWS no longer uses the thumbprint for GitHub's provider (it trusts GitHub's CA), but the API still
   accepts a list, so GitHub's two published thumbprints are sent.
-- Inline role policies are limited to 10,240 characters in total (IAM quotas, "Role policy size");
-  `permissions_policy()` stays under it (tested).
+- Inline role policies are limited to 10,240 characters in total, a managed policy to 6,144 (IAM
+  User Guide, "IAM and AWS STS quotas"); the three documents stay under them (tested).
 - Route 53 record-name conditions: `route53:ChangeResourceRecordSetsNormalizedRecordNames`
   (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html).
 """
@@ -32,6 +39,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from config.secrets import SECRETS, SHARED_BY_PREVIEWS
+from config.naming import deploy_guardrails_name, permissions_boundary_arn, permissions_boundary_name
 from config.settings import SETTINGS
 from config.stage import ConfigError
 from ops.aws import UsageError, client, error_code
@@ -42,17 +50,29 @@ AUDIENCE = "sts.amazonaws.com"
 GITHUB_THUMBPRINTS = ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"]
 DEFAULT_ROLE_NAME = "hebo-preview-deploy"
 POLICY_NAME = "preview-deploy"
+ENVIRONMENT = "preview"
+"""The GitHub environment every job of .github/workflows/preview.yml runs in: its OIDC subject is
+`repo:<owner>/<name>:environment:preview`, the only one the role trusts."""
 MAX_SESSION_SECONDS = 10800
 """3 h: a preview deploy may run 90 minutes (the workflow's timeout), longer than the default 1 h session."""
 INLINE_POLICY_MAX_CHARS = 10240
-"""IAM quota: aggregate inline policy size per role (whitespace not counted)."""
+"""IAM quota: aggregate inline policy size per role, whitespace not counted (IAM User Guide, "IAM and
+AWS STS quotas", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)."""
+MANAGED_POLICY_MAX_CHARS = 6144
+"""IAM quota: a customer managed policy (the permissions boundary), whitespace not counted (same page)."""
+MANAGED_POLICY_MAX_VERSIONS = 5
+"""IAM keeps at most five versions of a managed policy; the oldest non-default one is deleted first."""
 PREVIEW = "pr-*"
 """Preview stage names (`pr-<number>`, HEBO_PREVIEW_PATTERN in the workflow)."""
-PASSED_TO_SERVICES = [
-    "ecs-tasks.amazonaws.com", "lambda.amazonaws.com", "rds.amazonaws.com", "monitoring.rds.amazonaws.com",
-    "ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com",
-]
-"""Every service a stage role is handed to (modules/*: ServiceRole(service=...))."""
+PASSED_ROLES = {
+    "ecs-tasks.amazonaws.com": ("-exec", "-task"),
+    "lambda.amazonaws.com": ("-migrator",),
+    "monitoring.rds.amazonaws.com": ("-db-monitoring",),
+    "ec2.amazonaws.com": ("-bastion", "-nat"),
+    "vpc-flow-logs.amazonaws.com": ("-flow-logs",),
+}
+"""Which preview role (by the suffix of `Names.iam_role`) may be handed to which service
+(modules/*: `ServiceRoleProps(service=...)`). Previews have no RDS Proxy, so no `-db-proxy` role."""
 MANAGED_POLICIES = [
     "service-role/AWSLambdaVPCAccessExecutionRole", "service-role/AmazonRDSEnhancedMonitoringRole",
     "AmazonSSMManagedInstanceCore",
@@ -68,6 +88,25 @@ TAGGED_SERVICES = [
 ]
 """Services whose resources carry the provider's default tag `stage` and whose create calls accept
 `aws:RequestTag` / other calls `aws:ResourceTag`: preview resources are matched by `stage=pr-*`."""
+CREATE_ACTION_KEYS = {"ec2": ["ec2:CreateTags", "ec2:DeleteTags"], "ecs": ["ecs:TagResource", "ecs:UntagResource"],
+                      "elasticloadbalancing": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]}
+"""Tagging actions of the services that mark tag-on-create with a `<service>:CreateAction` key
+(Service Authorization Reference: `ec2:CreateAction`, `ecs:CreateAction`, `elasticloadbalancing:CreateAction`)."""
+NAMED_TAGGING = [
+    "lambda:TagResource", "lambda:UntagResource", "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup",
+    "logs:UntagLogGroup", "rds:AddTagsToResource", "rds:RemoveTagsFromResource", "sns:TagResource", "sns:UntagResource",
+    "ecr:TagResource", "ecr:UntagResource", "cloudwatch:TagResource", "cloudwatch:UntagResource",
+    "secretsmanager:TagResource", "secretsmanager:UntagResource", "iam:TagRole", "iam:UntagRole",
+    "iam:TagInstanceProfile", "iam:UntagInstanceProfile", "s3:PutBucketTagging",
+]
+"""Tagging actions of services without a create-action key whose preview resources are named
+`hebo-pr-*`: on an untagged resource they are allowed only under a preview name."""
+ECS_CLUSTER_ACTIONS = [
+    "ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:RunTask", "ecs:StartTask", "ecs:StopTask",
+    "ecs:ExecuteCommand", "ecs:CreateTaskSet", "ecs:UpdateTaskSet", "ecs:DeleteTaskSet", "ecs:UpdateServicePrimaryTaskSet",
+]
+"""ECS actions whose cluster is the `ecs:cluster` condition key, not the authorized resource
+(Service Authorization Reference, "Actions, resources, and condition keys for Amazon Elastic Container Service")."""
 READ_ONLY = [
     "acm:DescribeCertificate", "acm:ListCertificates", "acm:ListTagsForCertificate",
     "application-autoscaling:Describe*", "cloudfront:Get*", "cloudfront:List*", "cloudwatch:Describe*",
@@ -76,9 +115,34 @@ READ_ONLY = [
     "kms:DescribeKey", "kms:ListAliases", "lambda:GetAccountSettings", "logs:Describe*", "logs:ListTagsForResource",
     "rds:Describe*", "rds:ListTagsForResource", "route53:GetChange", "route53:GetHostedZone", "route53:ListHostedZones*",
     "route53:ListResourceRecordSets", "route53:ListTagsForResource", "secretsmanager:ListSecrets", "sns:GetTopicAttributes",
-    "sns:ListTagsForResource", "ssm:GetParameter", "ssm:GetParameters", "tag:GetResources",
+    "sns:ListTagsForResource", "tag:GetResources",
 ]
-"""Discovery calls Terraform makes (data sources, refresh); most have no resource-level permissions."""
+"""Discovery calls Terraform makes (data sources, refresh); most have no resource-level permissions.
+No `ssm:GetParameter(s)`: no stack reads SSM (the NAT/bastion AMI is an `aws_ami` lookup)."""
+
+WILDCARD_RESOURCE_REASONS = {
+    "ServiceLinkedRoles": "iam:CreateServiceLinkedRole names a role AWS chooses; scoped by the iam:AWSServiceName condition instead",
+    "CreateTaggedAsPreview": "a resource being created has no ARN to name yet (EC2 ids, KMS keys, certificates, distributions); "
+                             "scoped by aws:RequestTag/stage, and the guardrails deny other stages' resources the call references",
+    "ManageTaggedAsPreview": "id-named resources (subnets, keys, certificates, distributions, scalable targets) have no preview name; "
+                             "scoped by aws:ResourceTag/stage",
+    "CloudFrontUntaggableConfig": "origin access controls and response headers policies support no tags and get generated ids "
+                                  "(Service Authorization Reference: no condition keys)",
+    "ReadOnlyDiscovery": "Describe*/List* calls of Terraform's refresh and data sources; most support no resource-level "
+                         "permissions (Service Authorization Reference: no resource type)",
+    "DecryptTemplatePublishableValues": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
+    "NoResourceLevelPermissions": "ecr:GetAuthorizationToken, logs:DescribeLogGroups, ssmmessages, ec2messages, "
+                                  "ssm:UpdateInstanceInformation and the ENI calls of Lambda/ECS support no resource-level "
+                                  "permissions; interfaces outside preview subnets are denied (DenyInterfacesOutsidePreviewNetworks)",
+    "UsePreviewKeys": "a KMS key ARN is an id; scoped by aws:ResourceTag/stage",
+    "DecryptTemplateSecrets": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
+}
+"""Why each Allow statement of the three documents has `Resource: "*"` (tested: exactly these
+Sids; docs/previews.md repeats the reasons)."""
+UNSCOPED_ALLOWS = ("StateReadDnsOutputs", "StateListBucket", "LaunchFromPublicImages", "CloudFrontUntaggableConfig", "ReadOnlyDiscovery")
+"""Allow statements with neither a preview name nor a condition: the dns stack's outputs (read
+only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, and the two
+above."""
 
 _REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 _ROLE_RE = re.compile(r"[\w+=,.@-]{1,64}")
@@ -115,20 +179,27 @@ class DeployRoleConfig:
 
     @property
     def subjects(self) -> list[str]:
-        """The only `sub` claims trusted: pull_request events and the main branch of this repository."""
-        return [f"repo:{self.github_repo}:pull_request", f"repo:{self.github_repo}:ref:refs/heads/main"]
+        """The only `sub` claim trusted: jobs of this repository that run in the `preview` environment
+        (GitHub, "OpenID Connect reference", "Filtering for a specific environment")."""
+        return [f"repo:{self.github_repo}:environment:{ENVIRONMENT}"]
+
+    @property
+    def boundary_name(self) -> str:
+        return permissions_boundary_name(self.app)
 
 
 def trust_policy(config: DeployRoleConfig, provider_arn: str) -> dict[str, Any]:
-    """AssumeRoleWithWebIdentity from GitHub's provider, for this repository's PRs and main only."""
+    """AssumeRoleWithWebIdentity from GitHub's provider, for this repository's `preview` environment only."""
+    subjects = config.subjects
     return {
         "Version": "2012-10-17",
         "Statement": [{
-            "Sid": "GitHubActionsOfThisRepository",
+            "Sid": "GitHubActionsOfThisRepositorysPreviewEnvironment",
             "Effect": "Allow",
             "Principal": {"Federated": provider_arn},
             "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": config.subjects}},
+            "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE,
+                                           f"{GITHUB_OIDC_HOST}:sub": subjects[0] if len(subjects) == 1 else subjects}},
         }],
     }
 
@@ -140,17 +211,120 @@ def _allow(sid: str, actions: list[str], resources: list[str], condition: dict[s
     return statement
 
 
+def _deny(sid: str, actions: list[str], resources: list[str] | None = None, condition: dict[str, Any] | None = None,
+          not_resources: list[str] | None = None, not_actions: bool = False) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Deny", ("NotAction" if not_actions else "Action"): actions}
+    if not_resources is not None:
+        statement["NotResource"] = not_resources
+    else:
+        statement["Resource"] = resources or ["*"]
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _template_secrets(config: DeployRoleConfig, p: str, a: str, names: Any) -> list[str]:
+    return [f"arn:{p}:secretsmanager:*:{a}:secret:{config.app}/{config.secrets_from}/{n}-??????" for n in names]
+
+
+def _production_names(config: DeployRoleConfig, p: str, a: str, bucket: str) -> list[str]:
+    app = config.app
+    return [
+        f"arn:{p}:s3:::{bucket}", f"arn:{p}:s3:::{bucket}/*",
+        f"arn:{p}:secretsmanager:*:{a}:secret:{app}/production/*", f"arn:{p}:iam::{a}:role/{app}-production-*",
+        f"arn:{p}:s3:::{app}-production-*", f"arn:{p}:lambda:*:{a}:function:{app}-production-*",
+        f"arn:{p}:rds:*:{a}:*:{app}-production-*", f"arn:{p}:ecs:*:{a}:*/{app}-production*",
+    ]
+
+
+def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+    """The permissions boundary of every role a preview creates: only what preview workloads do.
+
+    Workloads (read from modules/ and stacks/): ECS execution roles (pull the stage's images, write
+    their log streams, read the stage's and the template's secrets), ECS task roles (ECS Exec:
+    Session Manager channels, the exec log group, the stage key), the migrator Lambda (its log group,
+    VPC network interfaces, the database secrets), VPC flow logs, the SSM-managed bastion/NAT
+    instances, and RDS enhanced monitoring (the account's shared `RDSOSMetrics` log group).
+    Explicit denies: the state bucket, production by name and tag, resources of any other stage,
+    IAM/STS/Organizations, and network interfaces outside preview subnets and security groups
+    (Lambda creates a VPC function's interfaces with the function's own role, so this binds
+    a migrator placed in another stage's subnets: Lambda developer guide, "Giving Lambda functions
+    access to resources in an Amazon VPC").
+    """
+    p, a, app = partition, account, config.app
+    named = f"{app}-{PREVIEW}"
+    log_groups = [f"arn:{p}:logs:*:{a}:log-group:{g}" for g in (f"/ecs/{named}", f"/aws/lambda/{named}", f"/vpc/{named}")]
+    preview_secrets = [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"]
+    template = _template_secrets(config, p, a, SHARED_BY_PREVIEWS) if config.secrets_from else []
+    statements = [
+        _allow("PullPreviewImages", ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+               [f"arn:{p}:ecr:*:{a}:repository/{named}"]),
+        _allow("NoResourceLevelPermissions", [
+            "ecr:GetAuthorizationToken", "logs:DescribeLogGroups", "ssmmessages:CreateControlChannel",
+            "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+            "ec2messages:*", "ssm:UpdateInstanceInformation", "ssm:ListInstanceAssociations", "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses"], ["*"]),
+        _allow("WritePreviewLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+               log_groups + [f"{g}:log-stream:*" for g in log_groups]),
+        _allow("RdsEnhancedMonitoringLogs", ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:CreateLogStream",
+                                             "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"],
+               [f"arn:{p}:logs:*:{a}:log-group:RDS*", f"arn:{p}:logs:*:{a}:log-group:RDS*:log-stream:*"]),
+        _allow("ReadPreviewSecrets", ["secretsmanager:GetSecretValue"], preview_secrets + template),
+        _allow("UsePreviewKeys", ["kms:Decrypt", "kms:GenerateDataKey"], ["*"],
+               {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}),
+    ]
+    if template:
+        statements.append(_allow("DecryptTemplateSecrets", ["kms:Decrypt"], ["*"], {"StringLike": {
+            "kms:ViaService": "secretsmanager.*.amazonaws.com", "kms:EncryptionContext:SecretARN": template}}))
+    statements += [
+        _deny("DenyStateAndProduction", ["*"], _production_names(config, p, a, config.state_bucket)),
+        _deny("DenyProductionByTag", ["*"], condition={"StringEquals": {"aws:ResourceTag/stage": "production"}}),
+        # kms:Decrypt of the template's key stays possible only through DecryptTemplateSecrets.
+        _deny("DenyOtherStagesResources", ["kms:Decrypt"], not_resources=template or [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
+              condition={"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}, "Null": {"aws:ResourceTag/stage": "false"}},
+              not_actions=True),
+        _deny("DenyIdentityAndAccountChanges", ["iam:*", "sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "organizations:*", "account:*"]),
+        _deny("DenyInterfacesOutsidePreviewNetworks", ["ec2:CreateNetworkInterface", "ec2:RunInstances"],
+              [f"arn:{p}:ec2:*:{a}:subnet/*", f"arn:{p}:ec2:*:{a}:security-group/*"],
+              {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}}),
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _named_resources(p: str, a: str, named: str) -> list[str]:
+    return [
+        f"arn:{p}:lambda:*:{a}:function:{named}",
+        f"arn:{p}:logs:*:{a}:log-group:/aws/lambda/{named}", f"arn:{p}:logs:*:{a}:log-group:/ecs/{named}",
+        f"arn:{p}:logs:*:{a}:log-group:/vpc/{named}", f"arn:{p}:logs:*:{a}:log-group:/aws/rds/cluster/{named}",
+        f"arn:{p}:ecr:*:{a}:repository/{named}", f"arn:{p}:sns:*:{a}:{named}",
+        f"arn:{p}:rds:*:{a}:cluster:{named}", f"arn:{p}:rds:*:{a}:db:{named}", f"arn:{p}:rds:*:{a}:subgrp:{named}",
+        f"arn:{p}:rds:*:{a}:cluster-pg:{named}", f"arn:{p}:rds:*:{a}:pg:{named}",
+        f"arn:{p}:ecs:*:{a}:cluster/{named}", f"arn:{p}:ecs:*:{a}:service/{named}", f"arn:{p}:ecs:*:{a}:task-definition/{named}",
+        f"arn:{p}:elasticloadbalancing:*:{a}:loadbalancer/app/{named}", f"arn:{p}:elasticloadbalancing:*:{a}:targetgroup/{named}",
+        f"arn:{p}:elasticloadbalancing:*:{a}:listener/app/{named}", f"arn:{p}:elasticloadbalancing:*:{a}:listener-rule/app/{named}",
+        f"arn:{p}:cloudwatch:*:{a}:alarm:{named}", f"arn:{p}:kms:*:{a}:alias/{named}",
+        f"arn:{p}:cloudfront::{a}:function/{named}", f"arn:{p}:s3:::{named}"]
+
+
 def permissions_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
     """The role's inline policy: deploy and destroy `pr-*` stages, nothing of production.
 
     Scoping, strongest first: resource names (`hebo-pr-*`, `hebo/pr-*`, state keys `pr-*/…`), then the
     `stage` tag every resource gets from the provider's default tags, then read-only discovery on `*`.
-    Explicit denies on production's state key, secrets, names and `stage=production` tags win over
-    every allow.
+    Explicit denies win over every allow: production's state, names and tags; any resource tagged
+    with another stage; tags naming another stage; tagging an untagged resource outside a create
+    call or a preview name; ECS work outside a preview cluster; instances and network interfaces
+    outside preview subnets; and every way around the permissions boundary (roles without it,
+    removing it, editing it, editing this role).
     """
     p, a, app, bucket = partition, account, config.app, config.state_bucket
     named = f"{app}-{PREVIEW}"
     zone = config.zone.rstrip(".")
+    boundary = permissions_boundary_arn(app, a, p)
+    preview_roles = f"arn:{p}:iam::{a}:role/{named}"
+    with_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
+    named_resources = _named_resources(p, a, named)
     statements = [
         _allow("StatePreviewKeys", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"arn:{p}:s3:::{bucket}/{PREVIEW}"]),
         _allow("StateReadDnsOutputs", ["s3:GetObject"], [f"arn:{p}:s3:::{bucket}/global/dns.tfstate"]),
@@ -163,32 +337,28 @@ def permissions_policy(config: DeployRoleConfig, account: str, partition: str = 
             "secretsmanager:GetResourcePolicy", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds",
             "secretsmanager:PutSecretValue", "secretsmanager:RestoreSecret", "secretsmanager:TagResource",
             "secretsmanager:UntagResource", "secretsmanager:UpdateSecret"], [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"]),
-        _allow("PreviewIam", [
-            "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
+        _allow("PreviewRolesOnlyWithTheBoundary", ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+                                                    "iam:PutRolePermissionsBoundary"], [preview_roles], with_boundary),
+        _allow("AttachOnlyTheStacksManagedPolicies", ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], [preview_roles],
+               {**with_boundary, "ArnEquals": {"iam:PolicyARN": [f"arn:{p}:iam::aws:policy/{m}" for m in MANAGED_POLICIES]}}),
+        _allow("ManagePreviewRoles", [
+            "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
             "iam:TagRole", "iam:UntagRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
-            "iam:ListInstanceProfilesForRole", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy",
+            "iam:ListInstanceProfilesForRole", "iam:GetRolePolicy"], [preview_roles]),
+        _allow("PreviewInstanceProfiles", [
             "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile", "iam:TagInstanceProfile",
-            "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile"],
-            [f"arn:{p}:iam::{a}:role/{named}", f"arn:{p}:iam::{a}:instance-profile/{named}"]),
-        _allow("AttachOnlyTheStacksManagedPolicies", ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], [f"arn:{p}:iam::{a}:role/{named}"],
-               {"ArnEquals": {"iam:PolicyARN": [f"arn:{p}:iam::aws:policy/{m}" for m in MANAGED_POLICIES]}}),
-        _allow("PassPreviewRolesToTheirServices", ["iam:PassRole"], [f"arn:{p}:iam::{a}:role/{named}"],
-               {"StringEquals": {"iam:PassedToService": PASSED_TO_SERVICES}}),
+            "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile"], [f"arn:{p}:iam::{a}:instance-profile/{named}"]),
+    ]
+    statements += [
+        _allow(f"PassPreviewRolesTo{service.split('.')[0].replace('-', ' ').title().replace(' ', '')}", ["iam:PassRole"],
+               [f"{preview_roles}{suffix}" for suffix in suffixes], {"StringEquals": {"iam:PassedToService": service}})
+        for service, suffixes in PASSED_ROLES.items()
+    ]
+    statements += [
         _allow("ServiceLinkedRoles", ["iam:CreateServiceLinkedRole"], ["*"],
                {"StringEquals": {"iam:AWSServiceName": SERVICE_LINKED}}),
         _allow("PreviewNamedResources", ["lambda:*", "logs:*", "ecr:*", "sns:*", "rds:*", "ecs:*", "cloudwatch:*",
-                                         "elasticloadbalancing:*", "kms:*", "cloudfront:*", "s3:*"], [
-            f"arn:{p}:lambda:*:{a}:function:{named}",
-            f"arn:{p}:logs:*:{a}:log-group:/aws/lambda/{named}", f"arn:{p}:logs:*:{a}:log-group:/ecs/{named}",
-            f"arn:{p}:logs:*:{a}:log-group:/vpc/{named}", f"arn:{p}:logs:*:{a}:log-group:/aws/rds/cluster/{named}",
-            f"arn:{p}:ecr:*:{a}:repository/{named}", f"arn:{p}:sns:*:{a}:{named}",
-            f"arn:{p}:rds:*:{a}:cluster:{named}", f"arn:{p}:rds:*:{a}:db:{named}", f"arn:{p}:rds:*:{a}:subgrp:{named}",
-            f"arn:{p}:rds:*:{a}:cluster-pg:{named}", f"arn:{p}:rds:*:{a}:pg:{named}",
-            f"arn:{p}:ecs:*:{a}:cluster/{named}", f"arn:{p}:ecs:*:{a}:service/{named}", f"arn:{p}:ecs:*:{a}:task-definition/{named}",
-            f"arn:{p}:elasticloadbalancing:*:{a}:loadbalancer/app/{named}", f"arn:{p}:elasticloadbalancing:*:{a}:targetgroup/{named}",
-            f"arn:{p}:elasticloadbalancing:*:{a}:listener/app/{named}", f"arn:{p}:elasticloadbalancing:*:{a}:listener-rule/app/{named}",
-            f"arn:{p}:cloudwatch:*:{a}:alarm:{named}", f"arn:{p}:kms:*:{a}:alias/{named}",
-            f"arn:{p}:cloudfront::{a}:function/{named}", f"arn:{p}:s3:::{named}"]),
+                                         "elasticloadbalancing:*", "kms:*", "cloudfront:*", "s3:*"], named_resources),
         _allow("CreateTaggedAsPreview", [f"{s}:*" for s in TAGGED_SERVICES], ["*"], {"StringLike": {"aws:RequestTag/stage": PREVIEW}}),
         _allow("ManageTaggedAsPreview", [f"{s}:*" for s in TAGGED_SERVICES], ["*"], {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}),
         # RunInstances is also authorized against the (untagged, public) NAT/bastion image.
@@ -203,35 +373,77 @@ def permissions_policy(config: DeployRoleConfig, account: str, partition: str = 
             "cloudfront:CreateInvalidation"], ["*"]),
         _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
     ]
+    exempt = [f"arn:{p}:route53:::hostedzone/*", f"arn:{p}:route53:::change/*"]
     if config.secrets_from:
         # A preview reads the template's shared secrets by name (config/secrets.py): the plan looks up
         # each one's metadata (compute: `aws_secretsmanager_secret`, which also reads the resource
         # policy) and the edge stack reads the two publishable values. Secrets Manager decrypts with
         # the caller's kms:Decrypt, under the encryption context `SecretARN`
         # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
-        template = f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{config.secrets_from}/"
-        publishable = [f"{template}{s.name}-??????" for s in SECRETS if s.shared_by_previews and s.publishable]
+        described = _template_secrets(config, p, a, SHARED_BY_PREVIEWS)
+        publishable = _template_secrets(config, p, a, [s.name for s in SECRETS if s.shared_by_previews and s.publishable])
+        exempt += described
         statements += [
-            _allow("DescribeTemplateSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
-                   [f"{template}{name}-??????" for name in SHARED_BY_PREVIEWS]),
+            _allow("DescribeTemplateSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"], described),
             _allow("ReadTemplatePublishableValues", ["secretsmanager:GetSecretValue"], publishable),
             _allow("DecryptTemplatePublishableValues", ["kms:Decrypt"], ["*"],
                    {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com",
                                    "kms:EncryptionContext:SecretARN": publishable}}),
         ]
     statements += [
-        {"Sid": "DenyProductionState", "Effect": "Deny", "Action": ["s3:*"],
-         "Resource": [f"arn:{p}:s3:::{bucket}/production/*"]},
-        {"Sid": "DenyWritingAccountWideState", "Effect": "Deny", "Action": ["s3:PutObject", "s3:DeleteObject"],
-         "Resource": [f"arn:{p}:s3:::{bucket}/global/*"]},
-        {"Sid": "DenyProductionByName", "Effect": "Deny", "Action": ["*"], "Resource": [
-            f"arn:{p}:secretsmanager:*:{a}:secret:{app}/production/*", f"arn:{p}:iam::{a}:role/{app}-production-*",
-            f"arn:{p}:s3:::{app}-production-*", f"arn:{p}:lambda:*:{a}:function:{app}-production-*",
-            f"arn:{p}:rds:*:{a}:cluster:{app}-production-*", f"arn:{p}:rds:*:{a}:global-cluster:{app}-production-*"]},
-        {"Sid": "DenyProductionByTag", "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
-         "Condition": {"StringEquals": {"aws:ResourceTag/stage": "production"}}},
-        {"Sid": "DenyTaggingAsProduction", "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
-         "Condition": {"StringEquals": {"aws:RequestTag/stage": "production"}}},
+        _deny("DenyRolesWithoutTheBoundary", ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
+                                              "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"],
+              condition={"StringNotEquals": {"iam:PermissionsBoundary": boundary}}),
+        _deny("DenyRemovingBoundaries", ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary",
+                                         "iam:PutUserPermissionsBoundary"]),
+        _deny("DenyChangingTheBoundaryGuardrailsOrThisRole", ["iam:*"], [
+            boundary, f"arn:{p}:iam::{a}:policy/{guardrails_name(app)}", f"arn:{p}:iam::{a}:role/{config.role_name}"]),
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+guardrails_name = deploy_guardrails_name
+"""The guardrails policy's name (config/naming.py)."""
+
+
+def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+    """The deploy role's explicit denies that do not fit its inline policy (IAM quota 10,240
+    characters), attached as a customer managed policy (6,144): production's state, names and
+    tags; any resource tagged with another stage; tags naming another stage; tagging an untagged
+    resource outside a create call or a preview name ("untagged AWS-created resources are not
+    adoptable"); ECS work outside a preview cluster; instances and interfaces outside preview
+    subnets and security groups. The inline policy forbids detaching or editing it."""
+    p, a, app, bucket = partition, account, config.app, config.state_bucket
+    named = f"{app}-{PREVIEW}"
+    exempt = [f"arn:{p}:route53:::hostedzone/*", f"arn:{p}:route53:::change/*"]
+    if config.secrets_from:
+        exempt += _template_secrets(config, p, a, SHARED_BY_PREVIEWS)
+    not_preview = {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}, "Null": {"aws:ResourceTag/stage": "false"}}
+    statements = [
+        _deny("DenyProductionState", ["s3:*"], [f"arn:{p}:s3:::{bucket}/production/*"]),
+        _deny("DenyWritingAccountWideState", ["s3:PutObject", "s3:DeleteObject"], [f"arn:{p}:s3:::{bucket}/global/*"]),
+        _deny("DenyProductionByName", ["*"], _production_names(config, p, a, bucket)[2:]),
+        _deny("DenyProductionByTag", ["*"], condition={"StringEquals": {"aws:ResourceTag/stage": "production"}}),
+        # kms:Decrypt of the template's key is allowed only through Secrets Manager under the
+        # publishable secrets' encryption context (DecryptTemplatePublishableValues).
+        _deny("DenyOtherStagesResources", ["kms:Decrypt"], not_resources=exempt, condition=not_preview, not_actions=True),
+        _deny("DenyTaggingAsAnotherStage", ["*"], condition={"StringNotLike": {"aws:RequestTag/stage": PREVIEW},
+                                                             "Null": {"aws:RequestTag/stage": "false"}}),
+        _deny("DenyAdoptingUntaggedByName", NAMED_TAGGING,
+              not_resources=[f"arn:{p}:*{named}", f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
+              condition={"Null": {"aws:ResourceTag/stage": "true"}}),
+    ]
+    statements += [
+        _deny(f"DenyAdoptingUntagged{service.title().replace('-', '')}", actions,
+              condition={"Null": {"aws:ResourceTag/stage": "true", f"{service}:CreateAction": "true"}})
+        for service, actions in CREATE_ACTION_KEYS.items()
+    ]
+    statements += [
+        _deny("EcsOnlyInPreviewClusters", ECS_CLUSTER_ACTIONS,
+              condition={"ArnNotLike": {"ecs:cluster": f"arn:{p}:ecs:*:{a}:cluster/{named}"}}),
+        _deny("InstancesOnlyInPreviewNetworks", ["ec2:RunInstances", "ec2:CreateNetworkInterface"],
+              [f"arn:{p}:ec2:*:{a}:subnet/*", f"arn:{p}:ec2:*:{a}:security-group/*"],
+              {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}}),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -270,6 +482,42 @@ def converge_provider(iam: Any, out: TextIO, dry_run: bool, account: str, partit
     if not dry_run:
         iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID=AUDIENCE)
     print(f"{subject}: {'would add' if dry_run else 'added'} audience {AUDIENCE}", file=out)
+    return arn, 1
+
+
+def converge_managed_policy(iam: Any, name: str, document: dict[str, Any], description: str, account: str, partition: str,
+                            out: TextIO, dry_run: bool) -> tuple[str, int]:
+    """Create the customer managed policy `name`, or make `document` its default version (deleting
+    the oldest non-default version when IAM's five are used). Returns (ARN, changes).
+
+    Raises UsageError when the document exceeds the managed policy quota (6,144 characters)."""
+    if policy_size(document) > MANAGED_POLICY_MAX_CHARS:
+        raise UsageError(f"policy {name} is {policy_size(document)} characters; IAM allows {MANAGED_POLICY_MAX_CHARS}")
+    arn = f"arn:{partition}:iam::{account}:policy/{name}"
+    subject = f"policy {name}"
+    try:
+        policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        policy = None
+    if policy is None:
+        if not dry_run:
+            iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document), Description=description,
+                              Tags=[{"Key": "managed-by", "Value": "hebo-ops"}])
+        print(f"{subject}: {'would create it' if dry_run else 'created'} ({len(document['Statement'])} statements)", file=out)
+        return arn, 1
+    current = _document(iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"])
+    if _canonical(current) == _canonical(document):
+        print(f"{subject}: up to date", file=out)
+        return arn, 0
+    if not dry_run:
+        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+        if len(versions) >= MANAGED_POLICY_MAX_VERSIONS:
+            oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+            iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True)
+    print(f"{subject}: {'would set' if dry_run else 'set'} a new default version ({len(document['Statement'])} statements)", file=out)
     return arn, 1
 
 
@@ -319,21 +567,35 @@ def converge_role(iam: Any, config: DeployRoleConfig, provider_arn: str, account
         change(f"set inline policy {POLICY_NAME} ({len(permissions['Statement'])} statements)",
                f"inline policy {POLICY_NAME} set ({len(permissions['Statement'])} statements)",
                lambda: iam.put_role_policy(RoleName=config.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(permissions)))
+    guardrails = f"arn:{partition}:iam::{account}:policy/{guardrails_name(config.app)}"
+    attached = [] if role is None else [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=config.role_name)["AttachedPolicies"]]
+    if guardrails not in attached:
+        change(f"attach {guardrails_name(config.app)}", f"{guardrails_name(config.app)} attached",
+               lambda: iam.attach_role_policy(RoleName=config.role_name, PolicyArn=guardrails))
     if not changes:
         print(f"{subject}: up to date", file=out)
     return arn, changes
 
 
 def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: bool = False) -> int:
-    """Converge provider and role, then print the repository variable to set; returns the exit code."""
+    """Converge the provider, the permissions boundary, the guardrails policy and the role, then print
+    the repository variable to set; returns the exit code."""
     region = session.region_name or "us-east-1"
     iam = client(session, "iam", region)
     account = client(session, "sts", region).get_caller_identity()["Account"]
     partition = session.get_partition_for_region(region)
     provider_arn, changes = converge_provider(iam, out, dry_run, account, partition)
+    # The boundary first: the role's policy names it, and a preview deploy creates roles with it.
+    _, boundary_changes = converge_managed_policy(
+        iam, config.boundary_name, boundary_policy(config, account, partition),
+        "Permissions boundary of every role a preview stage creates (ops deploy-role)", account, partition, out, dry_run)
+    _, guardrail_changes = converge_managed_policy(
+        iam, guardrails_name(config.app), guardrails_policy(config, account, partition),
+        f"Explicit denies of {config.role_name} (ops deploy-role)", account, partition, out, dry_run)
     role_arn, role_changes = converge_role(iam, config, provider_arn, account, partition, out, dry_run)
+    changes += boundary_changes + guardrail_changes + role_changes
     if dry_run:
-        print(f"dry run: {changes + role_changes} change(s) planned, nothing written", file=out)
+        print(f"dry run: {changes} change(s) planned, nothing written", file=out)
     print("repository variable for .github/workflows/preview.yml (Settings -> Secrets and variables -> Actions):", file=out)
     print(f"HEBO_PREVIEW_ROLE_ARN={role_arn}", file=out)
     return 0

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from modules.cdk import Construct, TerraformOutput, TerraformStack, aws
 from modules.kms import EncryptionKey, EncryptionKeyProps, KeyReference
 from stacks.backends import configure_backend
+from config.naming import permissions_boundary_name
 from config.settings import Settings
 
 STAGE_KEY_SERVICE_PRINCIPALS = ("cloudwatch.amazonaws.com",)
@@ -98,6 +99,20 @@ class HeboStack(TerraformStack):
                 self, "hosted_zone", name=self.settings.zone, private_zone=False
             )
         return self._hosted_zone.zone_id
+
+    @property
+    def permissions_boundary_arn(self) -> str | None:
+        """The preview permissions boundary's ARN for every role of this stack, or None where the
+        stage policy has none (`StagePolicy.permissions_boundary`). modules/iam.py's `ServiceRole`
+        reads it from its stack, so no role can be built without it. The ARN is composed from the
+        account and partition (no IAM read at plan time); `ops deploy-role` creates the policy."""
+        if not self.policy.permissions_boundary:
+            return None
+        if not hasattr(self, "_boundary_arn"):
+            partition = aws.data_aws_partition.DataAwsPartition(self, "boundary_partition").partition
+            account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "boundary_account").account_id
+            self._boundary_arn = f"arn:{partition}:iam::{account}:policy/{permissions_boundary_name(self.settings.app)}"
+        return self._boundary_arn
 
     def output(self, name: str, value: Any, description: str, sensitive: bool = False) -> TerraformOutput:
         """A stack output with a stable name (what `cdktf output` and operators see)."""

@@ -44,6 +44,7 @@ POLICY: Mapping[str, Mapping[str, Any]] = {
         "secret_recovery_window_days": 30,
         "kms_deletion_window_days": 30,
         "force_destroy": False,
+        "permissions_boundary": False,
         "owns_app_secrets": True,
     },
     "preview": {
@@ -76,12 +77,15 @@ POLICY: Mapping[str, Mapping[str, Any]] = {
         "secret_recovery_window_days": 0,
         "kms_deletion_window_days": 7,
         "force_destroy": True,
+        "permissions_boundary": True,
         "owns_app_secrets": False,
     },
 }
-POLICY = {**POLICY, "dev": {**POLICY["preview"], "migrate_on_deploy": False, "owns_app_secrets": True}}
-"""Dev is a preview that migrates by hand (`ops`), so a half-written migration can be retried, and
-that owns the third-party secrets previews read (the default HEBO_PREVIEW_SECRETS_FROM)."""
+POLICY = {**POLICY, "dev": {**POLICY["preview"], "migrate_on_deploy": False, "owns_app_secrets": True,
+                            "permissions_boundary": False}}
+"""Dev is a preview that migrates by hand (`ops`), so a half-written migration can be retried, that
+owns the third-party secrets previews read (the default HEBO_PREVIEW_SECRETS_FROM), and that an
+administrator deploys (no preview permissions boundary on its roles)."""
 
 SHARED_BY_PREVIEWS = ("StackProjectId", "StackSecretServerKey", "StackPublishableClientKey", "GroqApiKey", "VoyageApiKey")
 """The secrets a preview reads from its template stage (dev by default) instead of owning them."""

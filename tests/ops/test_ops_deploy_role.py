@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -21,6 +22,17 @@ def _doc(raw: Any) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else json.loads(unquote(raw))
 
 
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
+GUARDRAILS = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-deploy-guardrails"
+CONFIG = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="hebo-terraform-state", lock_table="",
+                                      zone="hebo.ai")
+
+
+def managed_document(iam: Any, arn: str) -> dict[str, Any]:
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    return _doc(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
+
+
 def role_state(iam: Any, name: str = ROLE) -> dict[str, Any]:
     role = iam.get_role(RoleName=name)["Role"]
     return {
@@ -28,17 +40,21 @@ def role_state(iam: Any, name: str = ROLE) -> dict[str, Any]:
         "max_session": role["MaxSessionDuration"],
         "policies": iam.list_role_policies(RoleName=name)["PolicyNames"],
         "policy": _doc(iam.get_role_policy(RoleName=name, PolicyName="preview-deploy")["PolicyDocument"]),
-        "attached": iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"],
+        "attached": [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]],
+        "boundary": managed_document(iam, BOUNDARY),
+        "guardrails": managed_document(iam, GUARDRAILS),
+        "own_boundary": role.get("PermissionsBoundary"),
     }
 
 
-def by_sid(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    statements = {s["Sid"]: s for s in policy["Statement"]}
-    assert len(statements) == len(policy["Statement"]), "every statement has its own Sid"
+def by_sid(*policies: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    every = [s for policy in policies for s in policy["Statement"]]
+    statements = {s["Sid"]: s for s in every}
+    assert len(statements) == len(every), "every statement has its own Sid"
     return statements
 
 
-def test_creates_provider_and_role_trusted_only_by_this_repository(run):
+def test_creates_provider_boundary_guardrails_and_role_trusted_only_by_the_preview_environment(run):
     result = run("deploy-role", "--github-repo", REPO)
     assert result.code == 0, result.err
     assert result.out.splitlines()[-1] == f"HEBO_PREVIEW_ROLE_ARN=arn:aws:iam::{ACCOUNT}:role/{ROLE}"
@@ -48,29 +64,36 @@ def test_creates_provider_and_role_trusted_only_by_this_repository(run):
     assert provider["ClientIDList"] == ["sts.amazonaws.com"]
     state = role_state(iam)
     assert state["trust"] == {"Version": "2012-10-17", "Statement": [{
-        "Sid": "GitHubActionsOfThisRepository",
+        "Sid": "GitHubActionsOfThisRepositorysPreviewEnvironment",
         "Effect": "Allow",
         "Principal": {"Federated": PROVIDER},
         "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {"StringEquals": {
             "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": [f"repo:{REPO}:pull_request", f"repo:{REPO}:ref:refs/heads/main"],
+            "token.actions.githubusercontent.com:sub": f"repo:{REPO}:environment:preview",
         }},
     }]}
     assert state["max_session"] == 10800
-    assert state["policies"] == ["preview-deploy"] and state["attached"] == []
+    assert state["policies"] == ["preview-deploy"] and state["attached"] == [GUARDRAILS]
+    assert state["own_boundary"] is None  # the deploy role itself is an administrator's, bounded by its own denies
+    assert state["boundary"] == deploy_role.boundary_policy(CONFIG, ACCOUNT)
+    assert state["guardrails"] == deploy_role.guardrails_policy(CONFIG, ACCOUNT)
+    assert state["policy"] == deploy_role.permissions_policy(CONFIG, ACCOUNT)
 
     again = run("deploy-role", "--github-repo", REPO)
     assert again.code == 0
-    assert again.out.splitlines()[:2] == ["oidc provider token.actions.githubusercontent.com: up to date",
+    assert again.out.splitlines()[:4] == ["oidc provider token.actions.githubusercontent.com: up to date",
+                                          "policy hebo-preview-boundary: up to date",
+                                          "policy hebo-preview-deploy-guardrails: up to date",
                                           f"role {ROLE}: up to date"]
     assert role_state(iam) == state
 
 
 def test_state_access_is_preview_keys_only_and_production_is_denied(run):
     assert run("deploy-role", "--github-repo", REPO).code == 0
-    policy = role_state(boto3.client("iam"))["policy"]
-    s = by_sid(policy)
+    state = role_state(boto3.client("iam"))
+    policy = state["policy"]
+    s = by_sid(policy, state["guardrails"])
     assert s["StatePreviewKeys"]["Action"] == ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     assert s["StatePreviewKeys"]["Resource"] == ["arn:aws:s3:::hebo-terraform-state/pr-*"]
     assert s["StateReadDnsOutputs"] == {"Sid": "StateReadDnsOutputs", "Effect": "Allow", "Action": ["s3:GetObject"],
@@ -81,35 +104,53 @@ def test_state_access_is_preview_keys_only_and_production_is_denied(run):
                                         "Resource": ["arn:aws:s3:::hebo-terraform-state/production/*"]}
     assert s["DenyWritingAccountWideState"]["Resource"] == ["arn:aws:s3:::hebo-terraform-state/global/*"]
     assert s["DenyProductionByTag"]["Condition"] == {"StringEquals": {"aws:ResourceTag/stage": "production"}}
-    assert s["DenyTaggingAsProduction"]["Condition"] == {"StringEquals": {"aws:RequestTag/stage": "production"}}
+    assert s["DenyTaggingAsAnotherStage"]["Condition"] == {"StringNotLike": {"aws:RequestTag/stage": "pr-*"},
+                                                          "Null": {"aws:RequestTag/stage": "false"}}
     assert f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/production/*" in s["DenyProductionByName"]["Resource"]
     # Every Allow is scoped: a preview name/key, a stage=pr-* tag, a condition, or read-only discovery.
     allows = [st for st in policy["Statement"] if st["Effect"] == "Allow"]
-    assert len(allows) >= 15
+    assert len(allows) >= 20
     for st in allows:
         assert "*" not in st["Action"], st["Sid"]
         unscoped = [r for r in st["Resource"] if "pr-*" not in r and "preview" not in r]
         if unscoped and "Condition" not in st:
-            assert st["Sid"] in ("StateReadDnsOutputs", "StateListBucket", "LaunchFromPublicImages",
-                                 "CloudFrontUntaggableConfig", "ReadOnlyDiscovery"), st["Sid"]
+            assert st["Sid"] in deploy_role.UNSCOPED_ALLOWS, st["Sid"]
         if st["Sid"] == "ReadOnlyDiscovery":
             verbs = {a.split(":")[1] for a in st["Action"]}
             assert all(v.startswith(("Describe", "List", "Get")) for v in verbs), verbs
+            assert not {"ssm:GetParameter", "ssm:GetParameters"} & set(st["Action"]), "no stack reads SSM"
     assert "production" not in json.dumps(allows)
 
 
-def test_iam_scoping_names_tags_managed_policies_and_passed_services(run):
+def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
     assert run("deploy-role", "--github-repo", REPO, "--secrets-from", "dev").code == 0
-    s = by_sid(role_state(boto3.client("iam"))["policy"])
-    assert s["PreviewIam"]["Resource"] == [f"arn:aws:iam::{ACCOUNT}:role/hebo-pr-*", f"arn:aws:iam::{ACCOUNT}:instance-profile/hebo-pr-*"]
-    assert s["AttachOnlyTheStacksManagedPolicies"]["Condition"] == {"ArnEquals": {"iam:PolicyARN": [
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
-        "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
-        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-    ]}}
-    assert s["PassPreviewRolesToTheirServices"]["Condition"]["StringEquals"]["iam:PassedToService"] == [
-        "ecs-tasks.amazonaws.com", "lambda.amazonaws.com", "rds.amazonaws.com", "monitoring.rds.amazonaws.com",
-        "ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com"]
+    state = role_state(boto3.client("iam"))
+    s = by_sid(state["policy"], state["guardrails"])
+    roles = f"arn:aws:iam::{ACCOUNT}:role/hebo-pr-*"
+    assert s["PreviewRolesOnlyWithTheBoundary"] == {
+        "Sid": "PreviewRolesOnlyWithTheBoundary", "Effect": "Allow",
+        "Action": ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
+        "Resource": [roles], "Condition": {"StringEquals": {"iam:PermissionsBoundary": BOUNDARY}}}
+    assert s["AttachOnlyTheStacksManagedPolicies"]["Condition"] == {
+        "StringEquals": {"iam:PermissionsBoundary": BOUNDARY},
+        "ArnEquals": {"iam:PolicyARN": [
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+            "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]}}
+    assert s["DenyRolesWithoutTheBoundary"]["Condition"] == {"StringNotEquals": {"iam:PermissionsBoundary": BOUNDARY}}
+    assert s["DenyRemovingBoundaries"]["Action"] == ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary",
+                                                     "iam:PutUserPermissionsBoundary"]
+    assert s["DenyChangingTheBoundaryGuardrailsOrThisRole"]["Resource"] == [BOUNDARY, GUARDRAILS, f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"]
+    passes = {sid: (st["Resource"], st["Condition"]["StringEquals"]["iam:PassedToService"])
+              for sid, st in s.items() if "iam:PassRole" in st.get("Action", [])}
+    assert passes == {
+        "PassPreviewRolesToEcsTasks": ([f"{roles}-exec", f"{roles}-task"], "ecs-tasks.amazonaws.com"),
+        "PassPreviewRolesToLambda": ([f"{roles}-migrator"], "lambda.amazonaws.com"),
+        "PassPreviewRolesToMonitoring": ([f"{roles}-db-monitoring"], "monitoring.rds.amazonaws.com"),
+        "PassPreviewRolesToEc2": ([f"{roles}-bastion", f"{roles}-nat"], "ec2.amazonaws.com"),
+        "PassPreviewRolesToVpcFlowLogs": ([f"{roles}-flow-logs"], "vpc-flow-logs.amazonaws.com"),
+    }
+    assert s["EcsOnlyInPreviewClusters"]["Condition"] == {"ArnNotLike": {"ecs:cluster": f"arn:aws:ecs:*:{ACCOUNT}:cluster/hebo-pr-*"}}
     assert s["CreateTaggedAsPreview"]["Condition"] == {"StringLike": {"aws:RequestTag/stage": "pr-*"}}
     assert s["ManageTaggedAsPreview"]["Condition"] == {"StringLike": {"aws:ResourceTag/stage": "pr-*"}}
     assert s["PreviewDnsRecordsOnly"]["Condition"] == {"ForAllValues:StringLike": {
@@ -122,20 +163,35 @@ def test_iam_scoping_names_tags_managed_policies_and_passed_services(run):
     publishable = [f"{template}StackProjectId-??????", f"{template}StackPublishableClientKey-??????"]
     assert (s["ReadTemplatePublishableValues"]["Action"], s["ReadTemplatePublishableValues"]["Resource"]) == (
         ["secretsmanager:GetSecretValue"], publishable)
-    assert s["DecryptTemplatePublishableValues"]["Action"] == ["kms:Decrypt"]
     assert s["DecryptTemplatePublishableValues"]["Condition"] == {"StringLike": {
         "kms:ViaService": "secretsmanager.*.amazonaws.com", "kms:EncryptionContext:SecretARN": publishable}}
-    assert "ReadTemplateSecrets" not in s  # previews no longer copy the template's values
+    # The template's other secrets are exempt from the other-stage deny only to be described.
+    assert s["DenyOtherStagesResources"]["NotResource"][2:] == s["DescribeTemplateSecrets"]["Resource"]
 
 
-def test_policy_fits_the_inline_policy_quota():
-    config = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="a-rather-long-terraform-state-bucket-name",
+def test_policies_fit_the_iam_quotas():
+    """Inline policies of a role: 10,240 characters in total; a managed policy: 6,144 (IAM User Guide,
+    "IAM and AWS STS quotas"). Measured with a long bucket name and a template stage."""
+    config = deploy_role.DeployRoleConfig(github_repo="a-long-organization-name/a-long-repository-name",
+                                          state_bucket="a-rather-long-terraform-state-bucket-name",
                                           lock_table="hebo-terraform-locks", zone="hebo.ai", secrets_from="staging")
-    size = deploy_role.policy_size(deploy_role.permissions_policy(config, ACCOUNT))
-    assert 5000 < size <= deploy_role.INLINE_POLICY_MAX_CHARS == 10240
+    inline = deploy_role.policy_size(deploy_role.permissions_policy(config, ACCOUNT))
+    guardrails = deploy_role.policy_size(deploy_role.guardrails_policy(config, ACCOUNT))
+    boundary = deploy_role.policy_size(deploy_role.boundary_policy(config, ACCOUNT))
+    assert 5000 < inline <= deploy_role.INLINE_POLICY_MAX_CHARS == 10240
+    assert 2000 < guardrails <= deploy_role.MANAGED_POLICY_MAX_CHARS == 6144
+    assert 2000 < boundary <= deploy_role.MANAGED_POLICY_MAX_CHARS
 
 
-def test_converges_drift_in_trust_session_and_policy(run):
+def test_an_oversized_managed_policy_is_refused_before_any_call():
+    import io
+
+    document = {"Version": "2012-10-17", "Statement": [{"Sid": "X" * 7000, "Effect": "Deny", "Action": "*", "Resource": "*"}]}
+    with pytest.raises(deploy_role.UsageError, match=r"policy big is 70\d\d characters; IAM allows 6144"):
+        deploy_role.converge_managed_policy(object(), "big", document, "d", ACCOUNT, "aws", io.StringIO(), False)
+
+
+def test_converges_drift_in_trust_session_policy_boundary_and_attachment(run):
     assert run("deploy-role", "--github-repo", REPO).code == 0
     iam = boto3.client("iam")
     wanted = role_state(iam)
@@ -144,39 +200,56 @@ def test_converges_drift_in_trust_session_and_policy(run):
     del wide["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
     iam.update_assume_role_policy(RoleName=ROLE, PolicyDocument=json.dumps(wide))
     iam.update_role(RoleName=ROLE, MaxSessionDuration=3600)
-    iam.put_role_policy(RoleName=ROLE, PolicyName="preview-deploy", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    open_policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    iam.put_role_policy(RoleName=ROLE, PolicyName="preview-deploy", PolicyDocument=open_policy)
+    iam.detach_role_policy(RoleName=ROLE, PolicyArn=GUARDRAILS)
+    for _ in range(4):  # IAM keeps five versions: the converge must delete the oldest non-default one
+        iam.create_policy_version(PolicyArn=BOUNDARY, PolicyDocument=open_policy, SetAsDefault=True)
+    statements = len(wanted["policy"]["Statement"])
 
     dry = run("deploy-role", "--github-repo", REPO, "--dry-run")
     assert dry.code == 0
-    assert [line for line in dry.out.splitlines() if line.startswith("role ")] == [
+    assert [line for line in dry.out.splitlines() if line.startswith(("role ", "policy "))] == [
+        f"policy hebo-preview-boundary: would set a new default version ({len(wanted['boundary']['Statement'])} statements)",
+        "policy hebo-preview-deploy-guardrails: up to date",
         f"role {ROLE}: would replace the trust policy",
         f"role {ROLE}: would set the maximum session to 10800 s",
-        f"role {ROLE}: would set inline policy preview-deploy (21 statements)",
+        f"role {ROLE}: would set inline policy preview-deploy ({statements} statements)",
+        f"role {ROLE}: would attach hebo-preview-deploy-guardrails",
     ]
     assert role_state(iam)["max_session"] == 3600
 
     fixed = run("deploy-role", "--github-repo", REPO)
-    assert [line for line in fixed.out.splitlines() if line.startswith("role ")] == [
+    assert fixed.code == 0, fixed.err
+    assert [line for line in fixed.out.splitlines() if line.startswith(("role ", "policy "))] == [
+        f"policy hebo-preview-boundary: set a new default version ({len(wanted['boundary']['Statement'])} statements)",
+        "policy hebo-preview-deploy-guardrails: up to date",
         f"role {ROLE}: trust policy replaced",
         f"role {ROLE}: maximum session set to 10800 s",
-        f"role {ROLE}: inline policy preview-deploy set (21 statements)",
+        f"role {ROLE}: inline policy preview-deploy set ({statements} statements)",
+        f"role {ROLE}: hebo-preview-deploy-guardrails attached",
     ]
     assert role_state(iam) == wanted
+    assert len(iam.list_policy_versions(PolicyArn=BOUNDARY)["Versions"]) == 5
 
 
 def test_dry_run_creates_nothing(run):
     result = run("deploy-role", "--github-repo", REPO, "--dry-run")
     assert result.code == 0, result.err
-    assert result.out.splitlines()[:4] == [
+    statements = len(deploy_role.permissions_policy(CONFIG, ACCOUNT)["Statement"])
+    assert result.out.splitlines()[:7] == [
         "oidc provider token.actions.githubusercontent.com: would create it (audience sts.amazonaws.com)",
-        f"role {ROLE}: would create it (trusted by repo:{REPO}:pull_request, repo:{REPO}:ref:refs/heads/main)",
-        f"role {ROLE}: would set inline policy preview-deploy (21 statements)",
-        "dry run: 3 change(s) planned, nothing written",
+        f"policy hebo-preview-boundary: would create it ({len(deploy_role.boundary_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
+        f"policy hebo-preview-deploy-guardrails: would create it ({len(deploy_role.guardrails_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
+        f"role {ROLE}: would create it (trusted by repo:{REPO}:environment:preview)",
+        f"role {ROLE}: would set inline policy preview-deploy ({statements} statements)",
+        f"role {ROLE}: would attach hebo-preview-deploy-guardrails",
+        "dry run: 6 change(s) planned, nothing written",
     ]
     iam = boto3.client("iam")
     assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"] == ROLE] == []
+    assert iam.list_policies(Scope="Local")["Policies"] == []
 
 
 def test_existing_provider_without_our_audience_gets_it():
@@ -209,3 +282,13 @@ def test_bad_arguments_exit_2_before_any_call(run, argv, message):
     result = run("deploy-role", *argv)
     assert result.code == 2 and message in result.err and result.err.count("\n") == 1
     assert boto3.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+
+
+def test_every_wildcard_resource_has_a_written_reason():
+    config = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="s", lock_table="l", zone="hebo.ai", secrets_from="dev")
+    documents = [deploy_role.permissions_policy(config, ACCOUNT), deploy_role.guardrails_policy(config, ACCOUNT),
+                 deploy_role.boundary_policy(config, ACCOUNT)]
+    wildcard = {st["Sid"] for doc in documents for st in doc["Statement"] if st["Effect"] == "Allow" and "*" in st["Resource"]}
+    assert wildcard == set(deploy_role.WILDCARD_RESOURCE_REASONS)
+    docs = (Path(__file__).parents[2] / "docs" / "previews.md").read_text()
+    assert [sid for sid in wildcard if f"`{sid}`" not in docs] == []

