@@ -14,9 +14,14 @@ _doc = aws.data_aws_iam_policy_document
 
 @dataclass(frozen=True, kw_only=True)
 class Condition:
+    """One condition of an IAM statement (`Condition: {test: {variable: values}}`)."""
+
     test: str
+    """The condition operator, e.g. `StringEquals`, `ArnLike` (IAM User Guide, "Condition operators")."""
     variable: str
+    """The condition key, e.g. `aws:SourceAccount`."""
     values: Sequence[str]
+    """Values compared with the key; IAM matches any one of them."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,12 +30,17 @@ class Statement:
     matters); leave it None only in trust policies, which must not have a Resource element."""
 
     actions: Sequence[str]
+    """IAM actions, `service:Action` (wildcards allowed)."""
     resources: Sequence[str] | None = None
+    """Resource ARNs (patterns allowed); None only in trust policies."""
     effect: str = "Allow"
+    """`Allow` or `Deny`."""
     sid: str | None = None
+    """Statement id, unique within one policy (IAM rejects duplicates)."""
     principals: dict[str, Sequence[str]] = field(default_factory=dict)
     """`{"Service": [...]}`, `{"AWS": [...]}`: for trust and resource policies."""
     conditions: Sequence[Condition] = ()
+    """All must hold for the statement to apply."""
 
 
 def _statement_structs(statements: Sequence[Statement]) -> list[Any]:
@@ -62,13 +72,18 @@ def policy_document(scope: Construct, construct_id: str, statements: Sequence[St
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceRoleProps:
+    """What a `ServiceRole` is: its name, the one service that assumes it and its permissions."""
+
     name: str
+    """Role name (`Names`; IAM allows 1-64 characters of `[\\w+=,.@-]`, IAM quotas)."""
     service: str
     """Trusted service principal, e.g. `lambda.amazonaws.com`."""
     description: str
+    """Shown in the IAM console (at most 1,000 characters)."""
     statements: Sequence[Statement] = ()
     """Inline permissions; empty creates no inline policy."""
     managed_policy_arns: Sequence[str] = ()
+    """AWS managed policies attached to the role (one `aws_iam_role_policy_attachment` each)."""
     trust_conditions: Sequence[Condition] = ()
     """Confused-deputy guards such as `aws:SourceAccount`."""
     permissions_boundary: str | None = None
@@ -148,8 +163,10 @@ class ServiceRole(Construct):
 
     @property
     def arn(self) -> str:
+        """The role's ARN (a Terraform reference)."""
         return self.role.arn
 
     @property
     def name(self) -> str:
+        """The role's name (a Terraform reference)."""
         return self.role.name
