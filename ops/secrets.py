@@ -1,7 +1,7 @@
 """`ops secrets`: set, list and unset the stage secrets (`{app}/{stage}/{Name}`) out of band.
 
 Terraform (the data stack) owns the secret *containers*; this module only writes *values*, so
-Terraform state never holds them (design.md §5). Consequences, all deliberate:
+Terraform state never holds them (docs/data.md, "Credentials: never in JSON, state or plan"). Consequences, all deliberate:
 
 * A value is never printed, logged or accepted on the command line; it comes from stdin, a
   hidden prompt, `--from-file` or a dotenv file, and DEBUG logging is silenced while it is sent.

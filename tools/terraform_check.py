@@ -46,7 +46,7 @@ from typing import Any, Iterable, Mapping, Sequence
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 STACK_ORDER = ("dns", "network", "data", "compute", "edge")
-"""Dependency order of the stacks (design.md §1)."""
+"""Dependency order of the stacks (README, "What it deploys")."""
 
 MIRROR_DIRS = (
     "/opt/tf-plugins",
