@@ -17,6 +17,13 @@ switches directory, nothing is re-initialised against another backend, and nothi
 migrated. Returning to a stage reuses its directory (no new provider install). The account-wide
 `dns` stack has the same backend for every stage, so it keeps one directory.
 
+The `cloud` backend is the exception: a remote run uploads the stack directory, and the upload
+(go-slug) refuses a symlink whose target is outside it. There `.terraform` stays a real
+directory and carries a marker file naming the label it was initialised for; when the label
+changes, the recorded backend (`.terraform/terraform.tfstate`, `.terraform/environment`) is
+removed first, which is what `terraform init -reconfigure` does: the next init configures the
+new workspace from scratch and has no previous backend to offer a migration from.
+
 No state lives in these directories (the S3, cloud and local backends keep it elsewhere:
 `terraform-state/` for the local one), so deleting `<outdir>/terraform-data/` only costs a
 re-initialisation.
@@ -34,6 +41,11 @@ from typing import Any, Callable, Iterable, Mapping
 
 DATA_DIR = "terraform-data"
 """Directory under the synth output directory that holds the per-backend data directories."""
+
+MARKER = ".hebo-backend"
+"""File in a `cloud` stack's real `.terraform/` naming the backend label it was initialised for."""
+UPLOADED_BACKENDS = frozenset({"cloud", "remote"})
+"""Backends whose runs upload the stack directory (no symlink may leave it)."""
 
 _LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -76,6 +88,9 @@ def pin_working_data(outdir: Path, stacks: Mapping[str, Any] | Iterable[str]) ->
     for name, stack in objects.items():
         stack_dir = outdir / "stacks" / name
         backend = synthesized_backend(stack_dir, lambda: stack.to_terraform())  # noqa: B023 (called at once)
+        if set(backend) & UPLOADED_BACKENDS:
+            pinned[name] = _reconfigure_on_change(stack_dir / ".terraform", backend_label(backend))
+            continue
         data_dir = outdir / DATA_DIR / name / backend_label(backend)
         data_dir.mkdir(parents=True, exist_ok=True)
         link = stack_dir / ".terraform"
@@ -90,3 +105,17 @@ def pin_working_data(outdir: Path, stacks: Mapping[str, Any] | Iterable[str]) ->
         link.symlink_to(target, target_is_directory=True)
         pinned[name] = data_dir
     return pinned
+
+
+def _reconfigure_on_change(data_dir: Path, label: str) -> Path:
+    """Keep `data_dir` a real directory initialised for `label` only: on another label, drop the
+    recorded backend and workspace (Terraform's `init -reconfigure`), keep the providers."""
+    if data_dir.is_symlink():
+        data_dir.unlink()
+    data_dir.mkdir(exist_ok=True)
+    marker = data_dir / MARKER
+    if not marker.exists() or marker.read_text() != label:
+        for recorded in ("terraform.tfstate", "environment"):
+            (data_dir / recorded).unlink(missing_ok=True)
+        marker.write_text(label)
+    return data_dir

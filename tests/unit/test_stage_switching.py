@@ -60,6 +60,26 @@ def test_pin_moves_an_unpinned_data_directory_aside_and_repins_on_a_backend_chan
     assert (unpinned / "terraform.tfstate").read_text() == "{}"
 
 
+def test_cloud_backend_keeps_a_real_directory_and_forgets_another_workspace(tmp_path: Path) -> None:
+    stack_dir = tmp_path / "stacks" / "data"
+    stack_dir.mkdir(parents=True)
+
+    def synth(workspace: str) -> Path:
+        backend = {"cloud": {"organization": "acme", "hostname": "app.terraform.io", "workspaces": {"name": workspace}}}
+        (stack_dir / "cdk.tf.json").write_text(json.dumps({"terraform": {"backend": backend}}))
+        return pin_working_data(tmp_path, ["data"])["data"]
+
+    data_dir = synth("hebo-pr-42-data")
+    assert data_dir == stack_dir / ".terraform" and not data_dir.is_symlink()
+    (data_dir / "terraform.tfstate").write_text("pr-42's recorded backend")
+    (data_dir / "providers").mkdir()
+    assert synth("hebo-pr-42-data") == data_dir and (data_dir / "terraform.tfstate").exists()  # same workspace: kept
+    synth("hebo-dev-data")
+    assert not (data_dir / "terraform.tfstate").exists()  # another workspace: as after `init -reconfigure`
+    assert (data_dir / "providers").is_dir()
+    assert (data_dir / ".hebo-backend").read_text().startswith("cloud-hebo-dev-data-")
+
+
 needs_cli = pytest.mark.skipif(NPX is None or TERRAFORM is None, reason="npx and terraform are needed")
 
 
