@@ -97,14 +97,17 @@ def main() -> int:
     from modules.terraform_data import pin_working_data
 
     outdir = Path(platform.app.outdir)
+    notes = []
     if platform.app.hcl_output:  # `cdktf synth --hcl` (SYNTH_HCL_OUTPUT=true)
-        complete_hcl_stacks(outdir, platform.stacks)
+        notes.append(complete_hcl_stacks(outdir, platform.stacks))
     remove_other_format(outdir, platform.stacks, hcl=platform.app.hcl_output)
     pin_working_data(outdir, platform.stacks)  # one `.terraform` per backend: stages share a checkout
     # Informational output goes to stdout: the cdktf CLI shows an app's stderr as errors.
     if not os.environ.get(CDKTF_CLI_MARKER):  # the CLI prints the annotations itself ("WARN [edge]: ...")
         for line in warning_lines(outdir / "manifest.json"):
             print(line)
+    for note in filter(None, notes):
+        print(note)
     print(f"synthesized stage {settings.stage!r}: {', '.join(platform.stacks)}")
     return 0
 
