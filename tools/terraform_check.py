@@ -455,7 +455,9 @@ def summary_line(results: Sequence[VariantResult]) -> tuple[str, int]:
     parts = [f"terraform validate: {stacks} of {sum(r.stacks for r in results)} stacks validated"
              + (f" ({', '.join(r.label for r in done)}) against {against}" if done else "")]
     if skipped:
-        parts.append("NOT validated: " + "; ".join(f"{r.label}, no source for {', '.join(r.missing)} (no mirror holds it, registry unreachable)" for r in skipped))
+        parts.append("NOT validated: " + "; ".join(
+            f"{r.label}, no source for {', '.join(m.removeprefix('registry.terraform.io/') for m in r.missing)} (no mirror holds it, registry unreachable)"
+            for r in skipped))
     errors = sum(r.errors for r in results)
     differs = any(c.differs for c in providers.values())
     if errors:

@@ -20,7 +20,7 @@ def prebuilt(stage: str, aws: ProviderChoice = AWS_MIRROR, errors: int = 0) -> V
     return VariantResult(f"{stage} (prebuilt images)", 5, [aws], [], errors)
 
 
-BUILD_MISSING = VariantResult("pr-42 (build-image mode)", 5, [AWS_MIRROR], ["kreuzwerker/docker 3.6.2"])
+BUILD_MISSING = VariantResult("pr-42 (build-image mode)", 5, [AWS_MIRROR], ["registry.terraform.io/kreuzwerker/docker 3.6.2"])
 
 
 def test_partial_names_the_provider_version_the_pin_and_what_was_skipped() -> None:
