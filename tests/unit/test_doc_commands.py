@@ -238,3 +238,21 @@ def test_no_file_cites_a_document_outside_the_repository() -> None:
             missing.append(f"{path.relative_to(REPO_ROOT)}: cites design.md or ../shared")
     assert seen >= 20
     assert missing == []
+
+
+def test_ops_launcher_says_what_to_run_without_a_venv_and_keeps_the_working_directory(tmp_path: Path) -> None:
+    import shutil
+
+    (tmp_path / "bin").mkdir()
+    launcher = tmp_path / "bin" / "ops"
+    shutil.copy2(REPO_ROOT / "bin" / "ops", launcher)
+    result = subprocess.run([str(launcher), "--help"], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: {tmp_path}/.venv/bin/python not found: run `make synth` first (it installs the Python dependencies)\n"
+    # From another directory, a relative file argument is read relative to the caller (the file
+    # is found and parsed: the error is about its content; nothing reaches AWS).
+    (tmp_path / "x.env").write_text("NOT_A_SECRET=1\n")
+    run = subprocess.run([str(REPO_ROOT / "bin" / "ops"), "secrets", "set-all", "--stage", "dev", "--from-env-file", "x.env"],
+                         cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.startswith("ops: unknown secret name(s) in x.env: NOT_A_SECRET (valid: "), run.stderr
