@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 PIPENV_VERSION := 2026.10.3
 PYTHON ?= python3
-PY_SCRIPTS := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+PY_SCRIPTS := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
 export PATH := $(CURDIR)/node_modules/.bin:$(PY_SCRIPTS):$(PATH)
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
@@ -19,40 +19,55 @@ export CHECKPOINT_DISABLE := 1
 TOOLS_VENV := .venv-tools
 PIPENV := $(TOOLS_VENV)/bin/python -m pipenv
 # The project venv is built from the same interpreter (not whichever python3.11 pipenv finds).
-export PIPENV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
-# One line per install step, then the step's own progress, then how long it took.
-step = @echo "==> $(1)"; started=$$(date +%s); $(2) && echo "==> $(1): done in $$(( $$(date +%s) - started )) s"
+export PIPENV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
+# One line per install step, a progress line every 10 s while it runs, then how long it took; the
+# step's own output only when it fails, or as it runs with VERBOSE=1 (tools/step.sh).
+step = @tools/step.sh "$(1)" '$(2)' -- $(3)
+VENV_PACKAGES = echo "$$(ls -d .venv/lib/python*/site-packages/*.dist-info 2>/dev/null | wc -l) Python packages installed"
+NODE_PACKAGES = echo "$$(ls -d node_modules/*/ node_modules/@*/*/ 2>/dev/null | wc -l) Node packages installed"
+# Tests: `make test ARGS='-k compute'` passes ARGS to pytest; `make test-fast` leaves out the slow
+# lane (Terraform, the emulator, the cdktf CLI; see the `slow` marker in pytest.ini).
+ARGS ?=
+PYTEST := .venv/bin/python -m pytest
 
-.PHONY: help setup test-setup synth test bench clean
+.PHONY: help prerequisites setup test-setup synth test test-fast bench clean
 
 help: ## list the targets and what they do
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: .venv/.synced node_modules/.installed ## install pipenv, the Python and the Node dependencies (idempotent)
+prerequisites:
+	@tools/prerequisites.sh "$(PYTHON)"
+
+setup: prerequisites .venv/.synced node_modules/.installed ## install pipenv, the Python and the Node dependencies (idempotent)
 
 test-setup: setup .venv-checkov/.installed ## setup, plus checkov for the policy tests (own virtualenv)
 
 .venv/.synced: Pipfile.lock
-	$(call step,pipenv $(PIPENV_VERSION) into $(TOOLS_VENV),$(PIPENV) --version >/dev/null 2>&1 || { $(PYTHON) -m venv $(TOOLS_VENV) && $(TOOLS_VENV)/bin/pip install --progress-bar off "pipenv==$(PIPENV_VERSION)"; })
-	$(call step,Python dependencies into .venv (pipenv sync: the longest step on a fresh machine),PIPENV_VERBOSITY=0 $(PIPENV) sync --dev)
-	touch $@
+	@$(PIPENV) --version >/dev/null 2>&1 || { tools/prerequisites.sh "$(PYTHON)" && \
+	  tools/step.sh "pipenv $(PIPENV_VERSION) into $(TOOLS_VENV)" 'echo "pip is installing"' -- \
+	    sh -c '$(PYTHON) -m venv $(TOOLS_VENV) && $(TOOLS_VENV)/bin/pip install --disable-pip-version-check --progress-bar off "pipenv==$(PIPENV_VERSION)"'; }
+	$(call step,Python dependencies into .venv (pipenv sync: the longest step on a fresh machine),$(VENV_PACKAGES),$(PIPENV) sync --dev)
+	@touch $@
 
 node_modules/.installed: package-lock.json
-	$(call step,Node dependencies into node_modules (npm ci: cdktf CLI and Node 22),npm ci --no-audit --no-fund --foreground-scripts --loglevel=http)
-	touch $@
+	$(call step,Node dependencies into node_modules (npm ci: cdktf CLI and Node 22),$(NODE_PACKAGES),npm ci --no-audit --no-fund --no-update-notifier --loglevel=error)
+	@touch $@
 
 .venv-checkov/.installed: tests/policy/checkov-requirements.txt
-	$(call step,checkov into .venv-checkov (test tooling only),$(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --progress-bar off --no-deps -r tests/policy/checkov-requirements.txt)
-	touch $@
+	$(call step,checkov into .venv-checkov (test tooling only),echo "pip is installing",sh -c '$(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --disable-pip-version-check --progress-bar off --no-deps -r tests/policy/checkov-requirements.txt')
+	@touch $@
 
 synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdktf.out/
-	$(call step,synth,.venv/bin/python main.py)
+	@echo "==> synth"; started=$$(date +%s); .venv/bin/python main.py && echo "==> synth: done in $$(( $$(date +%s) - started )) s"
 
-test: test-setup ## run the whole test suite (unit, policy, terraform, lambdas, ops, edge, workflows)
-	$(PIPENV) run pytest
+test: test-setup ## run the whole test suite (unit, policy, terraform, lambdas, ops, edge, workflows); ARGS='...' goes to pytest
+	$(PYTEST) $(ARGS)
+
+test-fast: test-setup ## everything but the slow lane (Terraform, emulator, cdktf CLI); ARGS='...' goes to pytest
+	$(PYTEST) -m "not slow" $(ARGS)
 
 bench: setup ## cold synth: shipped import style vs the conventional one, side by side
-	$(PIPENV) run python bench/synth.py
+	.venv/bin/python bench/synth.py
 
 clean: ## remove synth output and build artifacts
 	rm -rf cdktf.out build .pytest_cache
@@ -60,7 +75,7 @@ clean: ## remove synth output and build artifacts
 .PHONY: validate plan-local
 
 validate: setup ## terraform validate every stack of production, pr-42 and dev with the real AWS provider (mirror or registry)
-	$(PIPENV) run python -m tools.terraform_check validate
+	.venv/bin/python -m tools.terraform_check validate
 
 plan-local: setup ## offline: start moto, apply dns/network/data and plan compute/edge of HEBO_STAGE (default pr-42), print a summary
-	$(PIPENV) run python -m tools.moto_emulator --stage $${HEBO_STAGE:-pr-42}
+	.venv/bin/python -m tools.moto_emulator --stage $${HEBO_STAGE:-pr-42}

@@ -51,3 +51,52 @@ def build_stack(stack: str, stage: str = "dev", env: Mapping[str, str] | None = 
     if stack not in STACK_NAMES:
         raise ValueError(f"unknown stack {stack!r}: expected one of {', '.join(STACK_NAMES)}")
     return build_platform(stage, env).stacks[stack]
+
+
+def provider_types(kind: str = "resource") -> frozenset[str]:
+    """Every Terraform type the app's prebuilt providers define (`kind`: "resource" or "data"),
+    read from the installed provider packages' submodule names (`cdktf_cdktf_provider_aws/lb` is
+    `aws_lb`, `…/data_aws_route53_zone` the data source `aws_route53_zone`; the docker
+    provider's `image` is `docker_image`), plus Terraform's built-in `terraform_data`.
+    Raises `ValueError` for another `kind`."""
+    import importlib.util
+    from pathlib import Path
+
+    from modules.cdk import AWS_PACKAGE, DOCKER_PACKAGE
+
+    if kind not in ("resource", "data"):
+        raise ValueError(f"kind must be 'resource' or 'data', not {kind!r}")
+    found: set[str] = {"terraform_data"} if kind == "resource" else set()
+    for package, prefix in ((AWS_PACKAGE, "aws"), (DOCKER_PACKAGE, "docker")):
+        spec = importlib.util.find_spec(package)
+        for directory in Path(next(iter(spec.submodule_search_locations or []))).iterdir() if spec else []:
+            name = directory.name
+            if not directory.is_dir() or name.startswith("_"):
+                continue
+            if name.startswith(f"data_{prefix}_"):
+                if kind == "data":
+                    found.add(name.removeprefix("data_"))
+            elif kind == "resource" and name != "provider":
+                found.add(f"{prefix}_{name}")
+    return frozenset(found)
+
+
+def lacks_resource_with_properties(synthesized: str, resource_type: str, properties: Mapping[str, Any], kind: str = "resource") -> bool:
+    """True when no `resource_type` resource (or data source, `kind="data"`) of the synthesized
+    stack matches `properties` the way `Testing.to_have_resource_with_properties` matches.
+
+    Use it instead of `not Testing.to_have_resource_with_properties(...)`, which is also true
+    for a misspelled type (`"aws_rds_clustr"`) and so checks nothing: this raises `ValueError`
+    naming the closest known types when the providers have no such type. A known type the stack
+    does not contain at all still returns True (nothing matches).
+    """
+    import difflib
+
+    from modules.cdk import Testing
+
+    known = provider_types(kind)
+    if resource_type not in known:
+        close = difflib.get_close_matches(resource_type, sorted(known), n=3)
+        raise ValueError(f"unknown {kind} type {resource_type!r}" + (f": did you mean {', '.join(map(repr, close))}?" if close else ""))
+    matcher = Testing.to_have_data_source_with_properties if kind == "data" else Testing.to_have_resource_with_properties
+    return not matcher(synthesized, resource_type, dict(properties))

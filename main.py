@@ -26,8 +26,8 @@ class Platform:
 
 
 def build_app(settings: Settings, outdir: str | None = None, app: Any = None) -> Platform:
-    """Build all five stacks into `app` (default: a new `App`, writing to `outdir` if given); the
-    explicit dependencies mirror design.md §1.
+    """Build all five stacks into `app` (default: a new `App`, writing to `outdir` if given), with
+    the explicit dependencies `network → data → compute` and `data → edge` (README, "What it deploys").
 
     No stage stack depends on the account-wide `dns` stack (they look the zone up by name, see
     `HeboStack.hosted_zone_id`), so `cdktf deploy network data compute` needs no extra flags.
@@ -94,15 +94,20 @@ def main() -> int:
         return 2
     platform.app.synth()
     from modules.hcl_output import complete_hcl_stacks, remove_other_format
+    from modules.terraform_data import pin_working_data
 
     outdir = Path(platform.app.outdir)
+    notes = []
     if platform.app.hcl_output:  # `cdktf synth --hcl` (SYNTH_HCL_OUTPUT=true)
-        complete_hcl_stacks(outdir, platform.stacks)
+        notes.append(complete_hcl_stacks(outdir, platform.stacks))
     remove_other_format(outdir, platform.stacks, hcl=platform.app.hcl_output)
+    pin_working_data(outdir, platform.stacks)  # one `.terraform` per backend: stages share a checkout
     # Informational output goes to stdout: the cdktf CLI shows an app's stderr as errors.
     if not os.environ.get(CDKTF_CLI_MARKER):  # the CLI prints the annotations itself ("WARN [edge]: ...")
         for line in warning_lines(outdir / "manifest.json"):
             print(line)
+    for note in filter(None, notes):
+        print(note)
     print(f"synthesized stage {settings.stage!r}: {', '.join(platform.stacks)}")
     return 0
 

@@ -75,7 +75,7 @@ CapacityProvider = Literal["FARGATE", "FARGATE_SPOT"]
 
 @dataclass(frozen=True, kw_only=True)
 class StagePolicy:
-    """What differs between production, dev and previews (design.md §2)."""
+    """What differs between production, dev and previews (README, "Stages")."""
 
     name: str
     kind: StageKind

@@ -104,12 +104,36 @@ def complete_hcl(hcl: str, terraform_json: Mapping[str, Any]) -> str:
     return hcl if not extra else hcl.rstrip("\n") + "\n\n" + "\n\n".join(extra) + "\n"
 
 
-def complete_hcl_stacks(outdir: Path, stacks: Mapping[str, Any]) -> None:
+def complete_hcl_stacks(outdir: Path, stacks: Mapping[str, Any]) -> str | None:
     """Rewrite `outdir/stacks/<name>/cdk.tf` of every stack in `stacks` ({name: TerraformStack})
-    after an HCL synth."""
+    after an HCL synth, then bring them into `terraform fmt`'s canonical layout (`format_hcl`).
+    Returns `format_hcl`'s note (None when formatted)."""
+    paths = []
     for name, stack in stacks.items():
         path = outdir / "stacks" / name / "cdk.tf"
         path.write_text(complete_hcl(path.read_text(), stack.to_terraform()))
+        paths.append(path)
+    return format_hcl(paths)
+
+
+def format_hcl(paths: Iterable[Path], terraform: str | None = None) -> str | None:
+    """`terraform fmt` the given files in place, so `terraform fmt -check` accepts them (cdktf's
+    renderer aligns neither `=` signs nor blank lines the way fmt does). `terraform`: the binary
+    (default: `terraform` on PATH). Without one, returns a one-line note saying the files are not
+    canonical and why (a synth needs no Terraform); returns None once formatted. Raises
+    `RuntimeError` with fmt's message if fmt refuses a file (it does not parse)."""
+    import shutil
+    import subprocess
+
+    binary = terraform or shutil.which("terraform")
+    files = [str(p) for p in paths]
+    if binary is None:
+        return "note: terraform not found on PATH: the cdk.tf files are not in `terraform fmt` layout (run `terraform fmt` on them)"
+    if files:
+        done = subprocess.run([binary, "fmt", "-list=false", *files], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"terraform fmt refused the HCL output: {done.stderr.strip()}")
+    return None
 
 
 def remove_other_format(outdir: Path, stack_names: Iterable[str], hcl: bool) -> None:

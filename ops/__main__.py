@@ -1,4 +1,4 @@
-"""Entry point for `python -m ops` (and the Pipfile script `pipenv run ops`)."""
+"""Entry point for `bin/ops` (and the Pipfile script `pipenv run ops`)."""
 
 import sys
 

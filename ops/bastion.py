@@ -3,7 +3,7 @@
 The network stack creates the bastion stopped (modules/network/bastion.py), so an idle stage
 pays only its 8 GB volume. `start` starts it, waits until EC2 reports it running and then until
 Systems Manager lists its agent as `Online` (only then does `aws ssm start-session` work), and
-prints the instance id alone on stdout, so `BASTION=$(python -m ops bastion start --stage dev)`
+prints the instance id alone on stdout, so `BASTION=$(bin/ops bastion start --stage dev)`
 is all a port-forward needs. `stop` stops it and waits until it is stopped.
 
 The instance is found by the tags every stage resource carries (provider default tags `app` and

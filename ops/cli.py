@@ -1,4 +1,4 @@
-"""Argument parsing and exit codes for `python -m ops` (0 ok, 1 failure/check failed, 2 usage).
+"""Argument parsing and exit codes for `bin/ops` (0 ok, 1 failure/check failed, 2 usage).
 
 Defaults come from the same settings table the stacks read (config/settings.py), so
 `ops bootstrap` creates exactly the backend `cdktf deploy` will look for.
@@ -43,13 +43,13 @@ def _check_region(region: str) -> str:
 
 EPILOG_MAIN = """\
 examples:
-  python -m ops bootstrap --region us-east-1 --dry-run
-  python -m ops zone --name hebo.ai
-  python -m ops deploy-role --github-repo hebo-ai/hebo-infra --secrets-from dev --dry-run
-  python -m ops secrets list --stage pr-123
-  python -m ops secrets set GroqApiKey --stage pr-123 < groq.txt
-  python -m ops secrets set-all --stage production --from-env-file secrets.env
-  python -m ops bastion start --stage dev
+  bin/ops bootstrap --region us-east-1 --dry-run
+  bin/ops zone --name hebo.ai
+  bin/ops deploy-role --github-repo hebo-ai/hebo-infra --secrets-from dev --dry-run
+  bin/ops secrets list --stage pr-123
+  bin/ops secrets set GroqApiKey --stage pr-123 < groq.txt
+  bin/ops secrets set-all --stage production --from-env-file secrets.env
+  bin/ops bastion start --stage dev
 
 exit codes: 0 ok, 1 AWS/operational failure or failed check, 2 usage or input error.
 AWS access comes from the standard variables (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
@@ -66,10 +66,10 @@ point-in-time recovery, deletion protection), for teams migrating off it. Re-run
 what differs and prints "up to date" otherwise. Then prints the HEBO_STATE_* lines to export.
 
 examples:
-  python -m ops bootstrap --region us-east-1
-  python -m ops bootstrap --region eu-west-1 --bucket acme-hebo-state --dry-run
-  python -m ops bootstrap --region us-east-1 --lock-table hebo-terraform-locks   # migrating off DynamoDB
-  python -m ops bootstrap --region us-east-1 --kms-key-id arn:aws:kms:us-east-1:111122223333:key/1234abcd-...
+  bin/ops bootstrap --region us-east-1
+  bin/ops bootstrap --region eu-west-1 --bucket acme-hebo-state --dry-run
+  bin/ops bootstrap --region us-east-1 --lock-table hebo-terraform-locks   # migrating off DynamoDB
+  bin/ops bootstrap --region us-east-1 --kms-key-id arn:aws:kms:us-east-1:111122223333:key/1234abcd-...
 """
 
 EPILOG_DEPLOY_ROLE = """\
@@ -83,8 +83,8 @@ HEBO_PREVIEW_ROLE_ARN=... for the repository variable.
 docs/previews.md ("The deploy role") lists every permission and what AWS cannot scope.
 
 examples:
-  python -m ops deploy-role --github-repo hebo-ai/hebo-infra --dry-run
-  python -m ops deploy-role --github-repo hebo-ai/hebo-infra --secrets-from dev
+  bin/ops deploy-role --github-repo hebo-ai/hebo-infra --dry-run
+  bin/ops deploy-role --github-repo hebo-ai/hebo-infra --secrets-from dev
 """
 
 EPILOG_ZONE = """\
@@ -93,7 +93,7 @@ adopts it with an import block. Exit 1 when there is none (the dns stack will cr
 several (pick one).
 
 example:
-  python -m ops zone --name hebo.ai
+  bin/ops zone --name hebo.ai
 """
 
 EPILOG_SECRETS = f"""\
@@ -105,13 +105,13 @@ DbUsername must equal HEBO_DB_USERNAME (default heboadmin).
 Values are never taken from the command line and never printed.
 
 examples:
-  python -m ops secrets list --stage pr-123            # exit 1 if any secret is not set
-  python -m ops secrets set GroqApiKey --stage pr-123  # hidden prompt (twice)
-  printf %s "$KEY" | python -m ops secrets set GroqApiKey --stage pr-123
-  python -m ops secrets set DbPassword --stage dev --from-file ./db-password.txt
-  python -m ops secrets set-all --stage dev --from-env-file .env.dev --dry-run
-  python -m ops secrets unset VoyageApiKey --stage pr-123
-  python -m ops secrets rotate DbAppCredentials --stage pr-123   # then invoke the migrator (docs/data.md)
+  bin/ops secrets list --stage pr-123            # exit 1 if any secret is not set
+  bin/ops secrets set GroqApiKey --stage pr-123  # hidden prompt (twice)
+  printf %s "$KEY" | bin/ops secrets set GroqApiKey --stage pr-123
+  bin/ops secrets set DbPassword --stage dev --from-file ./db-password.txt
+  bin/ops secrets set-all --stage dev --from-env-file .env.dev --dry-run
+  bin/ops secrets unset VoyageApiKey --stage pr-123
+  bin/ops secrets rotate DbAppCredentials --stage pr-123   # then invoke the migrator (docs/data.md)
 """
 
 
@@ -121,10 +121,10 @@ stage pays only its volume). `start` starts it, waits until SSM lists its agent 
 only the instance id on stdout; `stop` stops it again. Production has no bastion.
 
 examples:
-  BASTION=$(python -m ops bastion start --stage dev)
+  BASTION=$(bin/ops bastion start --stage dev)
   aws ssm start-session --target "$BASTION" --document-name AWS-StartPortForwardingSessionToRemoteHost \\
     --parameters host=<database endpoint>,portNumber=5432,localPortNumber=5432
-  python -m ops bastion stop --stage dev
+  bin/ops bastion stop --stage dev
 """
 
 
@@ -192,23 +192,23 @@ def build_parser() -> argparse.ArgumentParser:
     ssub = sec.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     ssub.required = True
     ssub.add_parser("list", parents=[common], help="show which secrets are set; exit 1 if any is not",
-                    epilog="example:\n  python -m ops secrets list --stage pr-123", formatter_class=fmt)
+                    epilog="example:\n  bin/ops secrets list --stage pr-123", formatter_class=fmt)
     set_p = ssub.add_parser("set", parents=[common, writes], help="set one value (stdin, hidden prompt, or --from-file)",
-                            epilog="examples:\n  python -m ops secrets set GroqApiKey --stage pr-123\n"
-                                   "  python -m ops secrets set GroqApiKey --stage pr-123 --from-file key.txt",
+                            epilog="examples:\n  bin/ops secrets set GroqApiKey --stage pr-123\n"
+                                   "  bin/ops secrets set GroqApiKey --stage pr-123 --from-file key.txt",
                             formatter_class=fmt)
     set_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(USER_SECRET_NAMES)}")
     set_p.add_argument("--from-file", type=Path, metavar="FILE", help="read the value from FILE (one trailing newline is ignored)")
     unset_p = ssub.add_parser("unset", parents=[common, writes], help="replace a value with the unset placeholder",
-                              epilog="example:\n  python -m ops secrets unset VoyageApiKey --stage pr-123", formatter_class=fmt)
+                              epilog="example:\n  bin/ops secrets unset VoyageApiKey --stage pr-123", formatter_class=fmt)
     unset_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(USER_SECRET_NAMES)} (also unsets what is derived from it)")
     all_p = ssub.add_parser("set-all", parents=[common, writes], help="set several values from a dotenv file",
                             epilog="file format: Name=value per line, # comments, optional quotes, no `export`.\n"
-                                   "example:\n  python -m ops secrets set-all --stage dev --from-env-file .env.dev",
+                                   "example:\n  bin/ops secrets set-all --stage dev --from-env-file .env.dev",
                             formatter_class=fmt)
     all_p.add_argument("--from-env-file", type=Path, required=True, metavar="FILE", help="dotenv file of Name=value lines")
     rotate_p = ssub.add_parser("rotate", parents=[common, writes], help="replace a generated secret with a fresh random value",
-                               epilog="example:\n  python -m ops secrets rotate DbAppCredentials --stage pr-123", formatter_class=fmt)
+                               epilog="example:\n  bin/ops secrets rotate DbAppCredentials --stage pr-123", formatter_class=fmt)
     rotate_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(g.name for g in GENERATED_SECRETS)}")
 
     bas = sub.add_parser("bastion", help="start/stop a non-production stage's SSM bastion",

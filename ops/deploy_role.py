@@ -2,7 +2,7 @@
 and the preview workflow's deploy role, as code.
 
 The role must exist before the first preview deploy and outlives every stage, so like the state
-bucket it is created by `ops` with boto3, not by a stack. Re-running converges the provider, the
+bucket it is created by `ops` with boto3 (README, "Deploying"), not by a stack. Re-running converges the provider, the
 two managed policies (a new default version when the document changed), the trust policy, the
 session length, the inline policy and the guardrails attachment, and prints `up to date`
 otherwise. The documents are `boundary_policy()`, `guardrails_policy()` and

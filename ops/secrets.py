@@ -1,7 +1,7 @@
 """`ops secrets`: set, list and unset the stage secrets (`{app}/{stage}/{Name}`) out of band.
 
 Terraform (the data stack) owns the secret *containers*; this module only writes *values*, so
-Terraform state never holds them (design.md §5). Consequences, all deliberate:
+Terraform state never holds them (docs/data.md, "Credentials: never in JSON, state or plan"). Consequences, all deliberate:
 
 * A value is never printed, logged or accepted on the command line; it comes from stdin, a
   hidden prompt, `--from-file` or a dotenv file, and DEBUG logging is silenced while it is sent.
@@ -289,7 +289,7 @@ def _require_container(sm: Any, path: str) -> None:
         desc = sm.describe_secret(SecretId=path)
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
-            raise OpsError(f"secret {path} does not exist: deploy the data stack first (cdktf deploy data)") from None
+            raise OpsError(f"secret {path} does not exist: deploy the data stack first (npx cdktf deploy network data)") from None
         raise
     if desc.get("DeletedDate"):
         raise OpsError(

@@ -46,7 +46,7 @@ from typing import Any, Iterable, Mapping, Sequence
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 STACK_ORDER = ("dns", "network", "data", "compute", "edge")
-"""Dependency order of the stacks (design.md §1)."""
+"""Dependency order of the stacks (README, "What it deploys")."""
 
 MIRROR_DIRS = (
     "/opt/tf-plugins",
@@ -230,7 +230,7 @@ def scan_copy(stack_dir: Path, dest: Path, choices: Mapping[str, ProviderChoice]
     """Copy one synthesized stack directory to `dest`, pins rewritten to the chosen versions."""
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(stack_dir, dest)
+    shutil.copytree(stack_dir, dest, ignore=shutil.ignore_patterns(".terraform"))  # the synth's working data (a symlink)
     path = dest / "cdk.tf.json"
     stack = json.loads(path.read_text())
     for name, spec in stack.get("terraform", {}).get("required_providers", {}).items():
@@ -400,39 +400,92 @@ def print_provider_choices(all_choices: Mapping[str, ProviderChoice | None], pin
             print(f"provider {choice.describe()}")
 
 
-def _validate_workspace(work: Path, workspace: Workspace, label: str, failures: list[str], printed: set[str]) -> None:
+@dataclass
+class VariantResult:
+    """What `make validate` did with one synthesized variant (a stage, or build-image mode)."""
+
+    label: str
+    stacks: int
+    providers: list[ProviderChoice] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    """`<address> <version>` of each pinned provider no source had: the variant was not validated."""
+    errors: int = 0
+
+
+def _validate_workspace(work: Path, workspace: Workspace, label: str, failures: list[str], printed: set[str]) -> VariantResult:
     pins = {k: v for s in workspace.stacks() for k, v in required_providers(workspace.stack_json(s)).items()}
     terraform, all_choices = Terraform.prepare(work, pins)
-    missing = [f"{pins[n][0]} {pins[n][1]}" for n, c in all_choices.items() if c is None]
+    result = VariantResult(label, len(workspace.stacks()), [c for c in all_choices.values() if c is not None],
+                           [f"{pins[n][0]} {pins[n][1]}" for n, c in all_choices.items() if c is None])
     for name, choice in sorted(all_choices.items()):
         if choice is not None and choice.describe() not in printed:
             printed.add(choice.describe())
             print(f"provider {choice.describe()}")
-    if missing:
-        print(f"{label}: NOT validated: no source for {', '.join(missing)} (in no filesystem mirror; registry unreachable)")
-        return
+    if result.missing:
+        print(f"{label}: NOT validated: no source for {', '.join(result.missing)} (in no filesystem mirror; registry unreachable)")
+        return result
     started = time.monotonic()
     for stack in workspace.stacks():
         found = validate_stack(terraform, workspace, stack)
         errors = [d for d in found if d.severity == "error"]
         failures += [f"{label}/{d}" for d in errors]
+        result.errors += len(errors)
         warnings = len(found) - len(errors)
         print(f"{label}/{stack}: {'valid' if not errors else f'{len(errors)} error(s)'}" + (f", {warnings} warning(s)" if warnings else ""))
     print(f"{label}: {time.monotonic() - started:.0f} s")
+    return result
+
+
+def summary_line(results: Sequence[VariantResult]) -> tuple[str, int]:
+    """The last line `make validate` prints, and its exit code: 0 `OK` (every stack of every
+    variant validated against the pinned provider versions), 1 `FAILED` (validation errors),
+    3 `PARTIAL` (no errors, but a variant was not validated or a provider was not the pinned
+    version). The line names every variant, each provider version used (and its pin when it
+    differs) and why anything was not validated."""
+    done = [r for r in results if not r.missing]
+    skipped = [r for r in results if r.missing]
+    providers: dict[str, ProviderChoice] = {}
+    for result in done:
+        for choice in result.providers:
+            providers.setdefault(f"{choice.address.split('/', 1)[1]} {choice.version}", choice)
+    against = ", ".join(
+        f"{name}" + (f" (pinned {c.pinned})" if c.differs else "") + (" from the registry" if c.origin == "registry" else " from a mirror")
+        for name, c in sorted(providers.items()))
+    stacks = sum(r.stacks for r in done)
+    parts = [f"terraform validate: {stacks} of {sum(r.stacks for r in results)} stacks validated"
+             + (f" ({', '.join(r.label for r in done)}) against {against}" if done else "")]
+    if skipped:
+        parts.append("NOT validated: " + "; ".join(
+            f"{r.label}, no source for {', '.join(m.removeprefix('registry.terraform.io/') for m in r.missing)} (no mirror holds it, registry unreachable)"
+            for r in skipped))
+    errors = sum(r.errors for r in results)
+    differs = any(c.differs for c in providers.values())
+    if errors:
+        return f"FAILED: {errors} error(s); " + "; ".join(parts), 1
+    if skipped or differs:
+        return "PARTIAL: " + "; ".join(parts) + ("; a provider differs from its pin, so its schema, not the pinned one, was checked" if differs else ""), 3
+    return "OK: " + "; ".join(parts), 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate every stack of each stage (prebuilt images), then pr-42 in build-image mode."""
+    """Validate every stack of each stage (prebuilt images), then pr-42 in build-image mode; end
+    with `summary_line`. Exit code: 1 on validation errors; with `--strict`, 3 when the summary
+    is PARTIAL (else 0, the line says PARTIAL)."""
     work = Path(args.work)
     failures: list[str] = []
     printed: set[str] = set()
-    for stage in args.stages:
+    results = [
         _validate_workspace(work, synthesize(work / stage, variant_env(stage)), f"{stage} (prebuilt images)", failures, printed)
+        for stage in args.stages
+    ]
     build_env = {**STAGE_VARIANTS["pr-42"], "HEBO_BACKEND": "local"}
-    _validate_workspace(work, synthesize(work / "pr-42-build", build_env), "pr-42 (build-image mode)", failures, printed)
+    results.append(_validate_workspace(work, synthesize(work / "pr-42-build", build_env), "pr-42 (build-image mode)", failures, printed))
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    line, code = summary_line(results)
+    sys.stderr.flush()
+    print(line, flush=True)
+    return code if code != 3 or args.strict else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -441,6 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     validate_p = sub.add_parser("validate", help="terraform validate every stack of each stage")
     validate_p.add_argument("stages", nargs="*", default=list(STAGE_VARIANTS))
+    validate_p.add_argument("--strict", action="store_true", help="exit 3 when the summary is PARTIAL (something not validated, or not against its pin)")
     validate_p.set_defaults(func=cmd_validate)
     args = parser.parse_args(argv)
     try:

@@ -5,7 +5,7 @@ and in the 5.100.0 mirror the validate gate uses:
 https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/ec2_instance_state):
 a stopped instance bills only its EBS volume, not its instance-hours
 (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-lifecycle.html). Operators
-start it with `python -m ops bastion start --stage <stage>`, which waits until SSM sees the
+start it with `bin/ops bastion start --stage <stage>`, which waits until SSM sees the
 agent online, and stop it again with `ops bastion stop`.
 """
 

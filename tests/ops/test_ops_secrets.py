@@ -167,7 +167,7 @@ def test_db_password_must_fit_aurora(run, sm, containers, password):
 def test_missing_container_is_an_error_not_created(run, sm):
     result = run("secrets", "set", "GroqApiKey", "--stage", STAGE, stdin=CANARY)
     assert result.code == 1
-    assert result.err == "ops: secret hebo/dev/GroqApiKey does not exist: deploy the data stack first (cdktf deploy data)\n"
+    assert result.err == "ops: secret hebo/dev/GroqApiKey does not exist: deploy the data stack first (npx cdktf deploy network data)\n"
     assert sm.list_secrets()["SecretList"] == []
 
 

@@ -9,6 +9,8 @@ from policy.conftest import STAGE_LABELS, stacks_on_disk
 from policy.suppressions import SUPPRESSIONS_FILE, apply, load_suppressions
 from stacks.base import TERRAFORM_REQUIRED_VERSION
 
+pytestmark = pytest.mark.slow  # checkov scans every stack of three stages (30-60 s): not in `make test-fast`
+
 STACKS = {"dns", "network", "data", "compute", "edge"}
 
 

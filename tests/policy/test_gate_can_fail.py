@@ -173,6 +173,7 @@ def broken_scan(broken_preview: dict[str, Any], tmp_path_factory: pytest.TempPat
         pytest.fail(str(error), pytrace=False)
 
 
+@pytest.mark.slow  # a checkov scan (see test_checkov.py)
 @pytest.mark.parametrize(
     ("check_id", "stack", "address"),
     [
@@ -190,6 +191,7 @@ def test_checkov_flags_breakage_by_resource(broken_scan: ScanResult, check_id: s
     assert hits, f"{check_id} did not flag {stack}/{address}"
 
 
+@pytest.mark.slow  # a checkov scan
 def test_unstripped_required_version_is_a_parse_error_not_a_green_scan(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """checkov#7454: without our workaround the scan must fail loudly (if this starts passing,

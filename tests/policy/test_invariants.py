@@ -1,4 +1,4 @@
-"""Whole-app invariants on the synthesized JSON of production, preview and dev (design.md §8, §9)."""
+"""Whole-app invariants on the synthesized JSON of production, preview and dev (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ def test_hcl_output_parses_and_matches_the_json(tmp_path: Path, stage: str) -> N
         cdk_tf = tmp_path / "hcl" / "stacks" / stack / "cdk.tf"
         assert not (cdk_tf.parent / "cdk.tf.json").exists()
         check = subprocess.run([TERRAFORM, "fmt", "-check", str(cdk_tf)], capture_output=True, text=True, timeout=60)
-        assert check.returncode in (0, 3), check.stderr  # 3: parses, formatting differs; 2: does not parse
+        assert check.returncode == 0, (check.stdout, check.stderr)  # canonical (3: formatting differs; 2: does not parse)
         hcl = hcl_inventory(_fmt(cdk_tf))
         expected = json_inventory(json.loads((tmp_path / "json" / "stacks" / stack / "cdk.tf.json").read_text()))
         assert sorted(hcl) == sorted(expected), stack
@@ -171,3 +171,19 @@ def test_complete_hcl_prints_untyped_objects_as_blocks_and_references_unquoted()
     listed = '# Warning: The following attribute is of an unexpected type.\n\nstatement = {\nrules = [\n{\na = 1\n},\n]\n}\n'
     with pytest.raises(ValueError, match="untyped list of objects in HCL output: rules = \\["):
         complete_hcl(listed, {"terraform": {}})
+
+
+def test_without_terraform_the_hcl_is_left_as_is_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil as shutil_module
+
+    from modules.hcl_output import format_hcl
+
+    cdk_tf = tmp_path / "cdk.tf"
+    cdk_tf.write_text('locals {\n  a = 1\n  bbb = 2\n}\n')
+    monkeypatch.setattr(shutil_module, "which", lambda _name: None)
+    assert format_hcl([cdk_tf]) == (
+        "note: terraform not found on PATH: the cdk.tf files are not in `terraform fmt` layout (run `terraform fmt` on them)")
+    assert cdk_tf.read_text() == 'locals {\n  a = 1\n  bbb = 2\n}\n'
+    monkeypatch.undo()
+    assert format_hcl([cdk_tf]) is None
+    assert cdk_tf.read_text() == 'locals {\n  a   = 1\n  bbb = 2\n}\n'

@@ -21,8 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def readme_example() -> str:
     readme = (REPO_ROOT / "README.md").read_text()
     section = readme.split("\n## Writing your own assertions\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert len(blocks) == 1, "the section has exactly one python example"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", section, re.S) if b.startswith("# checks/test_")]
+    assert len(blocks) == 1, "the section has exactly one complete test file (`# checks/test_….py`)"
     return blocks[0]
 
 

@@ -14,7 +14,7 @@ from expectations import POLICY
 
 
 def test_policy_table_matches_design() -> None:
-    """Every field of every kind's policy, as design.md §2 states it (tests/expectations.py)."""
+    """Every field of every kind's policy, as README "Stages" states it (tests/expectations.py)."""
     table = policy_table()
     assert set(table) == set(POLICY)
     for label, expected in POLICY.items():

@@ -178,7 +178,7 @@ def test_the_assumed_role_is_the_one_ops_deploy_role_creates(text: str, workflow
     assert {job["environment"] for job in workflow["jobs"].values()} == {deploy_role.ENVIRONMENT}
     logins = [s for job in workflow["jobs"] for s in steps(workflow, job) if uses("aws-actions/configure-aws-credentials")(s)]
     assert all(login["with"]["role-duration-seconds"] <= deploy_role.MAX_SESSION_SECONDS for login in logins)
-    assert "python -m ops deploy-role --github-repo <owner>/<repo>" in text
+    assert "bin/ops deploy-role --github-repo <owner>/<repo>" in text
 
 
 def test_every_action_is_pinned_to_a_commit_sha(workflow: dict[str, Any]) -> None:
@@ -283,7 +283,7 @@ def test_secrets_are_checked_before_the_deploy(workflow: dict[str, Any]) -> None
     seed = index(workflow, "deploy", lambda s: s.get("name", "").startswith("First deploy"))
     deploy = index(workflow, "deploy", runs("npx cdktf deploy"))
     assert check < seed < deploy
-    assert 'if pipenv run ops secrets list --stage "$HEBO_STAGE"; then' in steps(workflow, "deploy")[check]["run"]
+    assert 'if bin/ops secrets list --stage "$HEBO_STAGE"; then' in steps(workflow, "deploy")[check]["run"]
     assert steps(workflow, "deploy")[seed]["if"] == "steps.secrets.outputs.ready != 'true'"
 
 
