@@ -283,7 +283,7 @@ def test_secrets_are_checked_before_the_deploy(workflow: dict[str, Any]) -> None
     seed = index(workflow, "deploy", lambda s: s.get("name", "").startswith("First deploy"))
     deploy = index(workflow, "deploy", runs("npx cdktf deploy"))
     assert check < seed < deploy
-    assert 'if bin/ops secrets list --stage "$HEBO_STAGE"; then' in steps(workflow, "deploy")[check]["run"]
+    assert 'if pipenv run ops secrets list --stage "$HEBO_STAGE"; then' in steps(workflow, "deploy")[check]["run"]
     assert steps(workflow, "deploy")[seed]["if"] == "steps.secrets.outputs.ready != 'true'"
 
 
