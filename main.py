@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Synthesize the Hebo platform's five stacks for one stage into cdktf.out/.
 
-The stage and every other setting come from HEBO_* environment variables or the cdktf
-context (see `config/settings.py`). Bad input stops here, before any construct is built,
+The stage and every other setting come from HEBO_* environment variables or cdktf.json's
+context (`Settings.load`, config/settings.py: the resolver `ops` uses too). Bad input stops here, before any construct is built,
 with a one-line error and exit code 2.
 """
 
@@ -13,9 +13,9 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from config.stage import ConfigError
+from config.errors import ConfigError
 from config.settings import Settings
 
 
@@ -27,7 +27,7 @@ class Platform:
 
 def build_app(settings: Settings, outdir: str | None = None, app: Any = None) -> Platform:
     """Build all five stacks into `app` (default: a new `App`, writing to `outdir` if given); the
-    explicit dependencies mirror design.md §1.
+    explicit dependencies state the deploy order (network, then data, then compute; edge after data).
 
     No stage stack depends on the account-wide `dns` stack (they look the zone up by name, see
     `HeboStack.hosted_zone_id`), so `cdktf deploy network data compute` needs no extra flags.
@@ -71,21 +71,9 @@ def warning_lines(manifest_path: Path) -> list[str]:
     ]
 
 
-def cli_context(env: Mapping[str, str]) -> dict[str, Any]:
-    """The cdktf CLI passes cdktf.json's `context` as CDKTF_CONTEXT_JSON."""
-    raw = env.get("CDKTF_CONTEXT_JSON")
-    if not raw:
-        return {}
-    try:
-        context = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"CDKTF_CONTEXT_JSON is not valid JSON: {error}") from None
-    return context if isinstance(context, dict) else {}
-
-
 def main() -> int:
     try:
-        settings = Settings.load(os.environ, cli_context(os.environ))
+        settings = Settings.load()  # HEBO_* over cdktf.json context over defaults (config/settings.py)
         if os.environ.get("CDKTF_OUTDIR"):  # cdktf creates only the last path component
             Path(os.environ["CDKTF_OUTDIR"]).parent.mkdir(parents=True, exist_ok=True)
         platform = build_app(settings)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from config.stage import ConfigError
+from config.errors import ConfigError
 
 PLATFORM_ENDPOINT_PREFIXES = (
     "ec2", "ecs", "rds", "lambda", "elasticloadbalancing", "kms", "secretsmanager", "logs", "api.ecr", "wafv2",
@@ -43,13 +43,16 @@ class Rule:
     allowed: str
     check: Callable[[str], Any]
     source: str = ""
+    set_allowed: str = ""
+    """What a value that is set must be, where that differs from `allowed` (optional rules: a bad
+    `ami-x` is told "must be an AMI id", not "must be empty, or an AMI id")."""
 
     def __call__(self, label: str, raw: str) -> Any:
+        """`check(raw)`, or ConfigError naming `label` (the setting as typed), `raw` and the rule."""
         try:
             return self.check(raw)
         except Invalid as error:
-            reason = f"{error}; " if str(error) else ""
-            raise ConfigError(f"invalid {label} {raw!r}: {reason}must be {self.allowed}") from None
+            raise ConfigError(label, raw, reason=str(error), rule=f"must be {self.set_allowed or self.allowed}") from None
 
 
 def matching(pattern: str, allowed: str, source: str = "") -> Rule:
@@ -66,7 +69,7 @@ def matching(pattern: str, allowed: str, source: str = "") -> Rule:
 
 def optional(rule: Rule) -> Rule:
     """The same rule, with the empty string meaning "not set" (None)."""
-    return Rule(f"empty, or {rule.allowed}", lambda raw: rule.check(raw) if raw else None, rule.source)
+    return Rule(f"empty, or {rule.allowed}", lambda raw: rule.check(raw) if raw else None, rule.source, rule.allowed)
 
 
 # -- enumerations and numbers --------------------------------------------------------------------

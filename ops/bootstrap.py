@@ -1,7 +1,7 @@
 """`ops bootstrap`: create or converge the Terraform remote-state bucket (and, only when asked, a lock table).
 
 The state backend must exist before the first `cdktf deploy`, so it cannot be managed by the
-stacks themselves (design.md §4). State locking is S3-native (`use_lockfile`); the DynamoDB lock
+stacks themselves. State locking is S3-native (`use_lockfile`); the DynamoDB lock
 table Terraform deprecates is created only with `--lock-table` / HEBO_STATE_LOCK_TABLE, for teams
 migrating off it. Each setting is read back and only changed when it differs,
 so the command is safe to re-run and reports `up to date` when nothing was needed.

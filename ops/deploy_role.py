@@ -1,7 +1,7 @@
 """`ops deploy-role`: the GitHub OIDC provider and the preview workflow's deploy role, as code.
 
 The role must exist before the first preview deploy and outlives every stage, so like the state
-bucket it is created by `ops` with boto3 (design.md §4), not by a stack. Re-running converges the
+bucket it is created by `ops` with boto3, not by a stack. Re-running converges the
 provider, the trust policy, the session length and the permissions, and prints `up to date`
 otherwise. The role's exact policy is `permissions_policy()`; docs/previews.md ("The deploy role")
 explains each statement and what AWS does not let us scope.

@@ -1,7 +1,7 @@
 """`ops secrets`: set, list and unset the stage secrets (`{app}/{stage}/{Name}`) out of band.
 
 Terraform (the data stack) owns the secret *containers*; this module only writes *values*, so
-Terraform state never holds them (design.md §5). Consequences, all deliberate:
+Terraform state never holds them (values are set out of band). Consequences, all deliberate:
 
 * A value is never printed, logged or accepted on the command line; it comes from stdin, a
   hidden prompt, `--from-file` or a dotenv file, and DEBUG logging is silenced while it is sent.
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import secrets as random_source
 import unicodedata
@@ -41,7 +40,7 @@ from config.secrets import (DERIVED_SECRETS, GENERATED_SECRETS, SECRET_NAMES, SH
                             StageSecret, db_password_problem, owned_secrets, secret_path)
 from config.stage import policy_for
 from config.topology import DB_APP_USER
-from config.settings import REPO_ROOT, SETTINGS
+from config.settings import SETTINGS, Settings
 
 UNSET_LABEL = "HEBO_UNSET"
 """Staging label that marks the AWSCURRENT version as the placeholder written by `unset`."""
@@ -89,20 +88,14 @@ def stage_secret_names(stage: str) -> tuple[str, ...]:
     return tuple(s.name for s in owned_secrets(policy_for(stage).owns_app_secrets))
 
 
-def template_stage() -> str:
-    """HEBO_PREVIEW_SECRETS_FROM (default `dev`), checked by the stacks' own rule."""
-    setting = SETTINGS["preview_secrets_from"]
-    return setting.parse(setting.env, os.environ.get(setting.env, setting.default))
-
-
-def check_owned(stage: str, names: Iterable[str]) -> None:
-    """Refuse, before any AWS call, to write a secret `stage` does not own (a preview's shared ones)."""
+def check_owned(app: str, stage: str, names: Iterable[str], template: str) -> None:
+    """Refuse, before any AWS call, to write a secret `stage` does not own (a preview's shared ones,
+    which it reads from `template`, the resolved HEBO_PREVIEW_SECRETS_FROM)."""
     foreign = [n for n in names if n not in stage_secret_names(stage)]
     if foreign:
-        template = template_stage()
         raise UsageError(
             f"{_and(foreign)} {'is' if len(foreign) == 1 else 'are'} not owned by preview {stage!r}: previews read "
-            f"hebo/{template}/… (HEBO_PREVIEW_SECRETS_FROM); set {'it' if len(foreign) == 1 else 'them'} with --stage {template}"
+            f"{secret_path(app, template, '')}… (HEBO_PREVIEW_SECRETS_FROM); set {'it' if len(foreign) == 1 else 'them'} with --stage {template}"
         )
 
 
@@ -143,22 +136,11 @@ def _derived_refusal(secret: StageSecret, action: str) -> str:
             f"{action} {' or '.join(secret.inputs)} instead (ops secrets {action} {secret.inputs[-1]}); nothing was written")
 
 
-def configured(name: str, env: Mapping[str, str] | None = None) -> str | None:
-    """The setting value secret `name` must equal (None: any value), resolved as the stacks resolve
-    it: the HEBO_* variable, else cdktf.json's context, else the default (see config/settings.py)."""
+def configured(name: str, settings: Settings) -> str | None:
+    """The setting value secret `name` must equal (None: any value), from the settings the stacks
+    resolve (`Settings.load`: the HEBO_* variable, else cdktf.json's context, else the default)."""
     key = MUST_EQUAL_SETTING.get(name)
-    if key is None:
-        return None
-    setting = SETTINGS[key]
-    env = os.environ if env is None else env
-    raw = env.get(setting.env)
-    if raw is None:
-        try:
-            context = json.loads((REPO_ROOT / "cdktf.json").read_text(encoding="utf-8")).get("context") or {}
-        except (OSError, ValueError):
-            context = {}
-        raw = str(context[setting.context_key]) if context.get(setting.context_key) is not None else setting.default
-    return str(setting.parse(setting.env, raw))
+    return None if key is None else str(getattr(settings, key))
 
 
 def check_configured(name: str, value: str, expected: Mapping[str, str | None]) -> None:
@@ -460,8 +442,9 @@ def _derived_status(row: SecretStatus, inputs: list[SecretStatus]) -> str:
     return "derived" if fresh else "stale"
 
 
-def list_statuses(sm: Any, app: str, stage: str, out: TextIO) -> int:
+def list_statuses(sm: Any, app: str, stage: str, out: TextIO, template: str) -> int:
     """Print a table of every secret; exit 1 when a secret is not set or a derived one is not current.
+    `template`: the stage a preview reads its shared secrets from (HEBO_PREVIEW_SECRETS_FROM).
 
     Metadata only (no GetSecretValue): a derived secret is `stale` when its current version is
     older than an input's, i.e. an input changed without `ops` rewriting it.
@@ -484,7 +467,7 @@ def list_statuses(sm: Any, app: str, stage: str, out: TextIO) -> int:
         print(f"all {len(user)} secrets under {prefix} are set", file=out)
     if len(rows) < len(SECRET_NAMES):
         print(f"{_and(SHARED_BY_PREVIEWS)}: not owned by this preview, read from "
-              f"{secret_path(app, template_stage(), '')} (HEBO_PREVIEW_SECRETS_FROM; ops secrets list --stage {template_stage()})", file=out)
+              f"{secret_path(app, template, '')} (HEBO_PREVIEW_SECRETS_FROM; ops secrets list --stage {template})", file=out)
     healthy = not not_set
     for generated in GENERATED_SECRETS:
         row = by_name[generated.name]

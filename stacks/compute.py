@@ -48,7 +48,7 @@ from config.topology import LISTENER_RULE_PRIORITIES, SERVICE_PORTS, SERVICES
 from stacks.network import NetworkOutputs
 from config.secrets import secrets_for
 from config.settings import Settings
-from config.stage import ConfigError
+from config.errors import ConfigError
 
 SHARED_ALB_LOG_PREFIX = "shared"
 """Access-log prefix of a stage's shared ALB (dedicated ALBs log under their service's name)."""
@@ -68,14 +68,18 @@ def require_dockerfiles(context: Path, target: str) -> None:
     missing = [DOCKERFILES[svc] for svc in SERVICES if not (context / DOCKERFILES[svc]).is_file()]
     if missing:
         raise ConfigError(
-            f"invalid HEBO_APP_REPO {str(context)!r}: {', '.join(missing)} not found there "
-            "(build mode builds the images from it; set HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE to use pre-built images)"
+            "HEBO_APP_REPO",
+            str(context),
+            reason=f"{', '.join(missing)} not found there (build mode builds the images from it)",
+            hint="set HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE to use pre-built images",
         )
     stageless = [DOCKERFILES[svc] for svc in SERVICES if target not in dockerfile_stage_names(context / DOCKERFILES[svc])]
     if stageless:
         raise ConfigError(
-            f"invalid HEBO_APP_REPO {str(context)!r}: {', '.join(stageless)} has no stage named {target!r} "
-            "(this stage builds it; copy the current templates from docker/, see docs/compute.md)"
+            "HEBO_APP_REPO",
+            str(context),
+            reason=f"{', '.join(stageless)} has no stage named {target!r} (this stage builds it)",
+            hint="copy the current templates from docker/ (docs/compute.md)",
         )
 
 

@@ -24,7 +24,7 @@ from stacks.base import HeboStack
 from stacks.network import NetworkOutputs
 from config.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, owned_secrets
 from config.settings import REPO_ROOT, Settings
-from config.stage import ConfigError
+from config.errors import ConfigError
 from config.topology import DATABASE_NAME, DB_APP_USER, POSTGRES_PORT
 
 CLUSTER_PARAMETERS = {
@@ -89,14 +89,15 @@ def build_migrator_bundle(migrations_dir: Path, out_dir: Path = MIGRATOR_BUILD_D
     migrations_dir = Path(migrations_dir)
     if not migrations_dir.is_dir():
         raise ConfigError(
-            f"invalid HEBO_MIGRATIONS_DIR {str(migrations_dir)!r}: not a directory "
-            "(point it at the app repo's drizzle-kit migrations folder)"
+            "HEBO_MIGRATIONS_DIR",
+            str(migrations_dir),
+            reason="not a directory (point it at the app repo's drizzle-kit migrations folder)",
         )
     bundle = _load_bundle_module()
     try:
         return bundle.build_bundle(migrations_dir, out_dir)
     except bundle.BundleError as error:
-        raise ConfigError(f"invalid HEBO_MIGRATIONS_DIR {str(migrations_dir)!r}: {error}") from None
+        raise ConfigError("HEBO_MIGRATIONS_DIR", str(migrations_dir), reason=str(error)) from None
 
 
 class DataStack(HeboStack):
@@ -360,7 +361,7 @@ class DataStack(HeboStack):
         secondary = network.secondary
         if secondary is None:  # StagePolicy.__post_init__ makes db_global_cluster imply secondary_region_network
             raise ConfigError(
-                f"invalid stage policy for {self.policy.name!r}: db_global_cluster needs the network stack's secondary-region VPC"
+                "stage policy", self.policy.name, reason="db_global_cluster needs the network stack's secondary-region VPC"
             )
         provider = self.provider_for(secondary.region)
         key = self.stage_key(

@@ -1,4 +1,4 @@
-"""What the tests expect of each kind of stage, stated once and by hand (design.md §2).
+"""What the tests expect of each kind of stage, stated once and by hand (the platform design, not read from config/stage.py).
 
 Tests compare the synthesized stacks (and `policy_table()`) with these tables; they never derive
 an expectation from the code under test (`settings.policy`, `Names`, `state_scope`), so a wrong

@@ -1,4 +1,4 @@
-"""Whole-app invariants on the synthesized JSON of production, preview and dev (design.md §8, §9)."""
+"""Whole-app invariants on the synthesized JSON of production, preview and dev (security and cost rules every stage must keep)."""
 
 from __future__ import annotations
 

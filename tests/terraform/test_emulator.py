@@ -66,7 +66,7 @@ def test_every_stack_plans_exactly_what_it_declares(stage_run) -> None:  # type:
 
 @pytest.mark.slow
 def test_preview_shape_in_the_plans(stage_run) -> None:  # type: ignore[no-untyped-def]
-    """The design's preview topology (design.md §2), as Terraform plans it."""
+    """The preview topology (StagePolicy of a preview: one NAT, a bastion, no proxy, a shared ALB), as Terraform plans it."""
     plans = stage_run[0].plans
     network, data, compute, edge = (plans[s].count("create") for s in ("network", "data", "compute", "edge"))
     assert (network["aws_vpc"], network["aws_subnet"], network["aws_instance"], network["aws_eip"]) == (1, 4, 2, 1)  # 2 AZs; one NAT + bastion

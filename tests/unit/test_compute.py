@@ -795,7 +795,7 @@ def test_build_mode_without_dockerfiles_fails_synth_clearly(tmp_path: Path) -> N
     require_dockerfiles(tmp_path, "runtime")
     # Templates from before the debug stage existed: an exec-enabled stage cannot build them.
     with pytest.raises(ConfigError, match=r"^invalid HEBO_APP_REPO '.*': Dockerfile\.api has no stage named 'debug' "
-                                          r"\(this stage builds it; copy the current templates from docker/"):
+                                          r"\(this stage builds it\); copy the current templates from docker/"):
         require_dockerfiles(tmp_path, "debug")
 
 

@@ -406,7 +406,7 @@ CANARY = "canary-Zq7vX2pL9-db-secret"
 @pytest.fixture(scope="module")
 def canary_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synth with the canary everywhere a user might put a password: env vars, TF_VAR, context."""
-    from main import build_app, cli_context
+    from main import build_app
     from config.settings import Settings
 
     outdir = tmp_path_factory.mktemp("canary") / "cdktf.out"
@@ -422,7 +422,7 @@ def canary_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in planted.items():
             patch.setenv(name, value)
-        settings = Settings.load(os.environ, cli_context(os.environ))
+        settings = Settings.load(os.environ)
         platform = build_app(settings, outdir=str(outdir))
         platform.app.synth()
     return outdir

@@ -1,4 +1,4 @@
-"""Stack wiring: five stacks, dependencies from design.md §1, cross-stack references via remote state."""
+"""Stack wiring: five stacks, declared dependencies (main.py), cross-stack references via remote state."""
 
 from synth_support import Synth
 
