@@ -16,11 +16,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import modules.cdk  # noqa: F401  (first: configures the jsii kernel before any other jsii import)
+from config.naming import STACKS
 from config.settings import Settings
 from main import Platform, build_app
 
-STACK_NAMES = ("dns", "network", "data", "compute", "edge")
-"""The five stacks of every stage, in deploy order."""
+STACK_NAMES = STACKS
+"""The five stacks of every stage, in deploy order (`config.naming.STACKS`)."""
 
 
 def build_platform(

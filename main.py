@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import ConfigError
+from config.naming import STACKS
 from config.settings import Settings
 
 
@@ -53,7 +54,10 @@ def build_app(settings: Settings, outdir: str | None = None, app: Any = None) ->
         compute.add_dependency(upstream)
     # The console's runtime config reads the publishable secrets, whose containers `data` creates.
     edge.add_dependency(data)
-    return Platform(app=app, stacks={s.stack_name: s for s in (dns, network, data, compute, edge)})
+    stacks = {s.stack_name: s for s in (dns, network, data, compute, edge)}
+    if tuple(stacks) != STACKS:  # the one list of stacks (state keys, tools, hebo_testing) must be this app's
+        raise RuntimeError(f"main.py builds {tuple(stacks)}, config.naming.STACKS says {STACKS}")
+    return Platform(app=app, stacks=stacks)
 
 
 CDKTF_CLI_MARKER = "CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS"

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from config.secrets import SECRETS, secret_path, secret_stage
-from config.topology import APPS, SERVICE_PORTS, SERVICES
+from config.topology import APPS, NAT_SECURITY_GROUP, SECURITY_GROUP_ROLES, SERVICE_PORTS, SERVICES
 from config.errors import ConfigError
 from config.stage import DEV, StagePolicy, policy_for
 
@@ -85,12 +85,15 @@ IAM_ROLES = (
     "db-proxy",
     "db-monitoring",
 )
-SECURITY_GROUPS = ("alb", "service", "database", "migrator", "bastion", "nat", "db-proxy")
+SECURITY_GROUPS = (*SECURITY_GROUP_ROLES, NAT_SECURITY_GROUP)
+"""Every security group a stage may have: the exportable roles (config/topology.py) and the NAT's."""
 KMS_KEYS = ("stage", "data", "data-secondary", "network", "network-secondary", "compute", "console")
 """The purpose of every stage KMS key (its alias is `Names.kms_alias(purpose)`)."""
 REGION_ROLES = ("primary", "secondary")
 """Where a database or network part lives: the stage's region or the global database's second one."""
 STACKS = ("dns", "network", "data", "compute", "edge")
+"""The five stacks of every stage, in deploy order (`dns` is account-wide). The one list: state keys
+and workspaces here, main.py (checks the stacks it builds against it), hebo_testing and tools/."""
 SCALING_METRICS = ("cpu", "memory", "requests")
 """Target-tracking metrics a service may scale on (modules/service/autoscaling.py)."""
 SERVICE_ALARMS = ("unhealthy-hosts", "p99-latency", "target-5xx-rate", "alb-5xx-rate")

@@ -106,16 +106,39 @@ def secret_path(app: str, stage: str, name: str) -> str:
 
 
 DB_PASSWORD_MIN, DB_PASSWORD_MAX = 8, 41
+DB_PASSWORD_FIRST, DB_PASSWORD_LAST = " ", "~"
+"""Printable ASCII: the characters from space to tilde."""
 DB_PASSWORD_FORBIDDEN = '/"@'
 DB_PASSWORD_RULE = f"{DB_PASSWORD_MIN}-{DB_PASSWORD_MAX} printable ASCII characters except / \" and @"
-"""Aurora's MasterUserPassword rule (RDS API, CreateDBCluster). Checked when the value is set
-(`ops`) and again at plan time (the data stack's variable validation), never at apply."""
+"""Aurora's MasterUserPassword rule (RDS API, CreateDBCluster:
+https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html). Checked when
+the value is set (`ops`, `db_password_problem`) and again at plan time (the data stack's variable
+validation, `db_password_condition`), never at apply. Both are built from the constants above."""
 
 
 def db_password_problem(value: str) -> str | None:
     """Why `value` cannot be an Aurora master password, or None."""
     if not DB_PASSWORD_MIN <= len(value) <= DB_PASSWORD_MAX:
         return f"must be {DB_PASSWORD_RULE} (it has {len(value)} characters)"
-    if any(not " " <= ch <= "~" for ch in value) or any(ch in DB_PASSWORD_FORBIDDEN for ch in value):
+    printable = all(DB_PASSWORD_FIRST <= ch <= DB_PASSWORD_LAST for ch in value)
+    if not printable or any(ch in DB_PASSWORD_FORBIDDEN for ch in value):
         return f"must be {DB_PASSWORD_RULE}"
     return None
+
+
+def _hcl_string(text: str) -> str:
+    """`text` as a Terraform string literal (quotes and backslashes escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def db_password_condition(variable: str) -> str:
+    """The same rule as a Terraform validation condition over `var.<variable>` (the data stack's
+    master-password variable), e.g. `${length(var.db_password) >= 8 && ...}`."""
+    ref = f"var.{variable}"
+    printable = _hcl_string(f"^[{DB_PASSWORD_FIRST}-{DB_PASSWORD_LAST}]+$")
+    forbidden = _hcl_string(f"[{DB_PASSWORD_FORBIDDEN}]")
+    return (
+        f"${{length({ref}) >= {DB_PASSWORD_MIN} && length({ref}) <= {DB_PASSWORD_MAX}"
+        f" && can(regex({printable}, {ref}))"
+        f" && !can(regex({forbidden}, {ref}))}}"
+    )

@@ -22,7 +22,7 @@ from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.secrets import SecretContainerProps, secret_container
 from stacks.base import HeboStack
 from stacks.network import NetworkOutputs
-from config.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, owned_secrets
+from config.secrets import DB_PASSWORD_RULE, db_password_condition, owned_secrets
 from config.settings import REPO_ROOT, Settings
 from config.errors import ConfigError
 from config.topology import DATABASE_NAME, DB_APP_USER, POSTGRES_PORT
@@ -164,7 +164,7 @@ class DataStack(HeboStack):
 
     def _create_password_variable(self) -> TerraformVariable:
         """The master password: an ephemeral variable feeding a write-only attribute, so it is
-        never in state or plan; its validation repeats the DbPassword catalog rule."""
+        never in state or plan; its validation is the DbPassword catalog rule (config/secrets.py)."""
         password = TerraformVariable(
             self,
             PASSWORD_VARIABLE,
@@ -175,11 +175,7 @@ class DataStack(HeboStack):
             "(export TF_VAR_db_password=...). Ephemeral: never stored in state or plan.",
             validation=[
                 TerraformVariableValidationConfig(
-                    condition=(
-                        f"${{length(var.{PASSWORD_VARIABLE}) >= {DB_PASSWORD_MIN} && length(var.{PASSWORD_VARIABLE}) <= {DB_PASSWORD_MAX}"
-                        f" && can(regex(\"^[ -~]+$\", var.{PASSWORD_VARIABLE}))"
-                        f" && !can(regex(\"[/\\\"@]\", var.{PASSWORD_VARIABLE}))}}"
-                    ),
+                    condition=db_password_condition(PASSWORD_VARIABLE),
                     error_message=f"TF_VAR_db_password must be {DB_PASSWORD_RULE} (is the DbPassword secret set?).",
                 )
             ],

@@ -21,7 +21,7 @@ from modules.network.security_groups import ANY_IPV4, ANY_IPV6, GroupSpec, Peer,
 from modules.network.vpc import Vpc, VpcProps
 from modules.kms import EncryptionKey
 from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack
-from config.topology import HTTPS_PORT, POSTGRES_PORT, SECURITY_GROUP_ROLES, SERVICE_PORTS
+from config.topology import HTTPS_PORT, NAT_SECURITY_GROUP, POSTGRES_PORT, SECURITY_GROUP_ROLES, SERVICE_PORTS
 from config.settings import Settings
 from config.stage import StagePolicy
 
@@ -44,7 +44,7 @@ GROUP_DESCRIPTIONS = {
     "migrator": "Migration Lambda: no ingress",
     "bastion": "SSM bastion: no ingress (Session Manager is outbound only)",
     "db-proxy": "RDS Proxy: 5432 from services and migrator only",
-    "nat": "NAT instances: HTTPS from the private subnets only",
+    NAT_SECURITY_GROUP: "NAT instances: HTTPS from the private subnets only",
 }
 
 
@@ -87,8 +87,8 @@ def security_group_rules(policy: StagePolicy, private_cidrs: list[str]) -> list[
         for client in ["service", "migrator"] + (["bastion"] if policy.bastion else []):
             rules.append(_rule(client, "egress", ANY_IPV4, port, "HTTPS to AWS APIs and providers via NAT"))
         for index, cidr in enumerate(private_cidrs):
-            rules.append(_rule("nat", "ingress", Peer(cidr_ipv4=cidr), port, f"HTTPS to translate from private subnet {index}"))
-        rules.append(_rule("nat", "egress", ANY_IPV4, port, "Translated HTTPS to the internet"))
+            rules.append(_rule(NAT_SECURITY_GROUP, "ingress", Peer(cidr_ipv4=cidr), port, f"HTTPS to translate from private subnet {index}"))
+        rules.append(_rule(NAT_SECURITY_GROUP, "egress", ANY_IPV4, port, "Translated HTTPS to the internet"))
     return rules
 
 
@@ -133,7 +133,7 @@ class NetworkStack(HeboStack):
         network = Vpc(self, "main", VpcProps(name=self.names.vpc(), cidr_block=settings.vpc_cidr,
                                              az_count=settings.az_count, ipv6_public_edge=True))
         groups = self._create_security_groups(network)
-        self.nat_instances = self._nat_instances(network, groups.ids["nat"], self.key.arn)
+        self.nat_instances = self._nat_instances(network, groups.ids[NAT_SECURITY_GROUP], self.key.arn)
         self._create_private_routes(network)
         self.bastion = self._create_bastion(network, groups) if self.policy.bastion else None
         secondary = self._create_flow_logs(network)
@@ -172,7 +172,7 @@ class NetworkStack(HeboStack):
                 vpc_id=network.vpc_id,
                 groups={
                     role: GroupSpec(name=names.security_group(role), description=GROUP_DESCRIPTIONS[role])
-                    for role in (*security_group_roles(policy), "nat")
+                    for role in (*security_group_roles(policy), NAT_SECURITY_GROUP)
                 },
                 rules=security_group_rules(policy, network.private_cidrs),
             ),

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Terraform itself on the synthesized stacks: provider sources, scan copies, bounded Terraform
 commands and `validate`; the moto side (plan/apply against an emulator) is tools/moto_emulator.py.
-Used by `tests/terraform/`, `make validate` and `make plan-local`:
+Used by `tests/terraform/`, `make validate` and (through tools/moto_emulator.py) `make plan-local`:
 
     python -m tools.terraform_check validate              # production (DNSSEC on), pr-42, dev
-    python -m tools.terraform_check plan-local --stage pr-42
+    python -m tools.moto_emulator --stage pr-42           # `make plan-local`: the moto side
 
 Nothing here edits a synthesized resource. Terraform runs in a *scan copy* of each stack
 directory (`<variant>/scan/stacks/<stack>`, beside `<variant>/cdktf.out`, so the stack-relative
@@ -43,10 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from config.naming import STACKS
 
-STACK_ORDER = ("dns", "network", "data", "compute", "edge")
-"""Dependency order of the stacks (design.md §1)."""
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 MIRROR_DIRS = (
     "/opt/tf-plugins",
@@ -260,7 +259,7 @@ class Workspace:
 
     def stacks(self) -> list[str]:
         present = {p.name for p in (self.outdir / "stacks").iterdir() if (p / "cdk.tf.json").is_file()}
-        return [s for s in STACK_ORDER if s in present] + sorted(present - set(STACK_ORDER))
+        return [s for s in STACKS if s in present] + sorted(present - set(STACKS))
 
     def scan_dir(self, stack: str) -> Path:
         return self.root / "scan" / "stacks" / stack

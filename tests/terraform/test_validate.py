@@ -13,7 +13,8 @@ from typing import Callable
 
 import pytest
 
-from tools.terraform_check import STACK_ORDER, STAGE_VARIANTS, Terraform, Workspace, validate_stack
+from config.naming import STACKS
+from tools.terraform_check import STAGE_VARIANTS, Terraform, Workspace, validate_stack
 
 
 VALIDATE_WORKERS = 2
@@ -38,7 +39,7 @@ def test_every_stack_validates(stage: str, tf_variant: Callable[..., Workspace],
     started = time.monotonic()
     errors, checked = _validate_all(terraform, workspace)
     tf_report(f"validate {stage} (prebuilt images): {len(checked)} stacks in {time.monotonic() - started:.0f} s")
-    assert checked == list(STACK_ORDER)
+    assert checked == list(STACKS)
     assert errors == [], "\n".join(errors)
 
 
@@ -59,7 +60,7 @@ def test_build_image_mode_validates(tf_variant: Callable[..., Workspace], terraf
         tf_report(f"build-image mode NOT validated: no source for {', '.join(missing)} (not in any mirror, registry unreachable)")
         pytest.skip(f"build-image mode not validated: provider(s) {', '.join(missing)} in no filesystem mirror and the registry is unreachable")
     errors, checked = _validate_all(terraform, workspace)
-    assert checked == list(STACK_ORDER)
+    assert checked == list(STACKS)
     assert errors == [], "\n".join(errors)
 
 
