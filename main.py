@@ -18,6 +18,7 @@ from typing import Any
 from config.errors import ConfigError
 from config.naming import STACKS
 from config.settings import Settings
+from hcl_output import complete_hcl_stacks, remove_other_format
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,6 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     platform.app.synth()
-    from modules.hcl_output import complete_hcl_stacks, remove_other_format
-
     outdir = Path(platform.app.outdir)
     if platform.app.hcl_output:  # `cdktf synth --hcl` (SYNTH_HCL_OUTPUT=true)
         complete_hcl_stacks(outdir, platform.stacks)

@@ -6,12 +6,9 @@ Everything stage-dependent comes from the StagePolicy; docs/data.md explains the
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from modules.cdk import Construct, TerraformResourceLifecycle, TerraformVariable, TerraformVariableValidationConfig, aws
@@ -26,6 +23,7 @@ from config.secrets import DB_PASSWORD_RULE, db_password_condition, owned_secret
 from config.settings import REPO_ROOT, Settings
 from config.errors import ConfigError
 from config.topology import DATABASE_NAME, DB_APP_USER, POSTGRES_PORT
+from lambdas.migrator.bundle import Bundle, BundleError, build_bundle
 
 CLUSTER_PARAMETERS = {
     "rds.force_ssl": "1",  # no plaintext connections, whoever connects
@@ -45,7 +43,6 @@ PASSWORD_VARIABLE = "db_password"
 
 MIGRATOR_HANDLER = "migrator.handler.lambda_handler"
 MIGRATOR_BUILD_DIR = REPO_ROOT / "build" / "migrator"
-MIGRATOR_BUNDLE_SOURCE = REPO_ROOT / "lambdas" / "migrator" / "bundle.py"
 
 
 @dataclass(frozen=True)
@@ -70,21 +67,7 @@ class DataOutputs:
     migrator_function_name: str = ""
 
 
-def _load_bundle_module() -> ModuleType:
-    """lambdas/migrator/bundle.py is a script-style module, not part of an installed package."""
-    name = "hebo_migrator_bundle"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, MIGRATOR_BUNDLE_SOURCE)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {MIGRATOR_BUNDLE_SOURCE}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve their module while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-def build_migrator_bundle(migrations_dir: Path, out_dir: Path = MIGRATOR_BUILD_DIR) -> Any:
+def build_migrator_bundle(migrations_dir: Path, out_dir: Path = MIGRATOR_BUILD_DIR) -> Bundle:
     """Build the migrator zip at synth; a missing or malformed folder is a ConfigError."""
     migrations_dir = Path(migrations_dir)
     if not migrations_dir.is_dir():
@@ -93,10 +76,9 @@ def build_migrator_bundle(migrations_dir: Path, out_dir: Path = MIGRATOR_BUILD_D
             str(migrations_dir),
             reason="not a directory (point it at the app repo's drizzle-kit migrations folder)",
         )
-    bundle = _load_bundle_module()
     try:
-        return bundle.build_bundle(migrations_dir, out_dir)
-    except bundle.BundleError as error:
+        return build_bundle(migrations_dir, out_dir)
+    except BundleError as error:
         raise ConfigError("HEBO_MIGRATIONS_DIR", str(migrations_dir), reason=str(error)) from None
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from synth_support import STAGE_NAMES
 
-from modules.hcl_output import complete_hcl
+from hcl_output import complete_hcl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dns", "network", "data", "compute", "edge")
