@@ -23,6 +23,9 @@ from hcl_output import complete_hcl_stacks, remove_other_format
 
 @dataclass(frozen=True)
 class Platform:
+    """The built app: the cdktf `App` (`app`) and its five stacks by name (`stacks`, in the
+    order of `config.naming.STACKS`)."""
+
     app: Any
     stacks: dict[str, Any]
 
@@ -77,6 +80,7 @@ def warning_lines(manifest_path: Path) -> list[str]:
 
 
 def main() -> int:
+    """Synthesize the stage the settings name into cdktf.out/; exit code 0, or 2 with one line on stderr for bad input."""
     try:
         settings = Settings.load()  # HEBO_* over cdktf.json context over defaults (config/settings.py)
         if os.environ.get("CDKTF_OUTDIR"):  # cdktf creates only the last path component

@@ -98,8 +98,9 @@ def inline_script_hashes(build_dir: Path | None) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def console_csp(*, api_origins: Iterable[str], extra_origins: Iterable[str] = (),
-                script_hashes: Iterable[str] = ()) -> str:
+def console_csp(
+    *, api_origins: Iterable[str], extra_origins: Iterable[str] = (), script_hashes: Iterable[str] = ()
+) -> str:
     """The header value: `default-src 'self'`, `connect-src 'self'` + exactly the given origins.
 
     `api_origins`: this stage's API and Gateway origins (`https://` + `Names.domain(...)`).

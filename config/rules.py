@@ -21,8 +21,21 @@ from typing import Any, Callable, Sequence
 from config.errors import ConfigError
 
 PLATFORM_ENDPOINT_PREFIXES = (
-    "ec2", "ecs", "rds", "lambda", "elasticloadbalancing", "kms", "secretsmanager", "logs", "api.ecr", "wafv2",
-    "sns", "monitoring", "application-autoscaling", "s3", "sts",
+    "ec2",
+    "ecs",
+    "rds",
+    "lambda",
+    "elasticloadbalancing",
+    "kms",
+    "secretsmanager",
+    "logs",
+    "api.ecr",
+    "wafv2",
+    "sns",
+    "monitoring",
+    "application-autoscaling",
+    "s3",
+    "sts",
 )
 """Endpoint prefixes (botocore endpoints.json) of every regional service a stage deploys."""
 
@@ -52,7 +65,9 @@ class Rule:
         try:
             return self.check(raw)
         except Invalid as error:
-            raise ConfigError(label, raw, reason=str(error), rule=f"must be {self.set_allowed or self.allowed}") from None
+            raise ConfigError(
+                label, raw, reason=str(error), rule=f"must be {self.set_allowed or self.allowed}"
+            ) from None
 
 
 def matching(pattern: str, allowed: str, source: str = "") -> Rule:
@@ -83,6 +98,8 @@ def _closest(raw: str, candidates: Sequence[str]) -> str | None:
 
 
 def choice(allowed: Sequence[str]) -> Rule:
+    """A rule accepting exactly one of `allowed` (case-sensitive), suggesting the closest on a miss."""
+
     def check(raw: str) -> str:
         if raw not in allowed:
             close = _closest(raw, allowed)
@@ -102,6 +119,8 @@ FLAG = Rule("`true` or `false`", _flag)
 
 
 def int_range(low: int, high: int) -> Rule:
+    """A rule accepting a whole number from `low` to `high` (inclusive), written in decimal digits only."""
+
     def check(raw: str) -> int:
         if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
             raise Invalid("")
@@ -299,7 +318,7 @@ PG_USERNAME = Rule(
 
 
 # -- networks ------------------------------------------------------------------------------------
-_PRIVATE_RANGES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
 def _vpc_cidr(raw: str) -> str:

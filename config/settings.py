@@ -38,7 +38,6 @@ CONTEXT_ENV = "CDKTF_CONTEXT_JSON"
 """How the cdktf CLI hands cdktf.json's `context` to the app (@cdktf/commons, config.js)."""
 
 BACKENDS = ("s3", "cloud", "local")
-IMAGE_MODES = ("build", "prebuilt")
 
 
 class _StageRule(Rule):

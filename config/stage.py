@@ -18,6 +18,8 @@ from config.errors import ConfigError
 
 
 class StageKind(str, Enum):
+    """The three kinds of stage; `policy_for` maps a stage name to one (any other name is a preview)."""
+
     PRODUCTION = "production"
     DEV = "dev"
     PREVIEW = "preview"

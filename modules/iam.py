@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from modules.cdk import Construct, aws
 
@@ -27,7 +27,7 @@ class Statement:
     resources: Sequence[str] | None = None
     effect: str = "Allow"
     sid: str | None = None
-    principals: dict[str, Sequence[str]] = field(default_factory=dict)
+    principals: Mapping[str, Sequence[str]] = field(default_factory=dict)
     """`{"Service": [...]}`, `{"AWS": [...]}`: for trust and resource policies."""
     conditions: Sequence[Condition] = ()
 

@@ -13,7 +13,7 @@ import argparse
 import getpass
 import sys
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import NoReturn, Sequence, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -141,7 +141,7 @@ examples:
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so main() owns every exit code."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         if message.startswith("unrecognized arguments"):
             # argparse would echo them, and an extra argument may well be a pasted secret value.
             message = "unexpected extra arguments (secret values are read from stdin, a prompt or --from-file, never argv)"
@@ -149,6 +149,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `ops` argument parser: subcommands bootstrap, deploy-role, zone, secrets, bastion (errors raise UsageError)."""
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog="ops",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,10 @@ class ComputeOutputs:
 
 
 class ComputeStack(HeboStack):
+    """The per-stage services: ECS cluster, the API and Gateway services behind their ALBs (one
+    shared ALB where the policy says so), images, certificates, DNS aliases, WAF and alarms.
+    Reads the network and data stacks' outputs only (cross-stack references)."""
+
     stack_name = "compute"
 
     def __init__(self, scope: Construct, settings: Settings, network: NetworkOutputs, data: DataOutputs) -> None:
@@ -244,7 +249,7 @@ class ComputeStack(HeboStack):
         )
         if self.waf is not None:
             self.waf.associate("shared_alb_association", alb.arn)
-        for svc, domain in zip(SERVICES, domains):
+        for svc, domain in zip(SERVICES, domains, strict=True):
             alias_records(self, f"{svc}_alias", zone_id=self.hosted_zone_id(), name=domain, target_dns_name=alb.dns_name,
                           target_zone_id=alb.zone_id)
         LoadBalancerAlarms(
@@ -264,7 +269,7 @@ class ComputeStack(HeboStack):
         """Image URI per service: built + pushed and pinned by digest, or passed in (prebuilt).
         Exec-enabled stages build the Dockerfile's `debug` stage (see StagePolicy.image_target)."""
         settings = self.settings
-        if settings.image_mode == "prebuilt":
+        if settings.api_image and settings.gateway_image:  # prebuilt mode (Settings requires both or neither)
             if self.policy.ecs_exec:
                 Annotations.of(self).add_warning(PREBUILT_EXEC_WARNING)
                 print(f"warning: compute: {PREBUILT_EXEC_WARNING}", file=sys.stderr)
@@ -311,7 +316,7 @@ class ComputeStack(HeboStack):
     def _service(self, svc: str, image: str, exec_logs: Any) -> LoadBalancedFargateService:
         """One service from the pattern: this stage's policy and names in, resources out."""
         policy, names, settings = self.policy, self.names, self.settings
-        network, data = self._network, self._data
+        network = self._network
         display = service_display_name(svc)
         domain = names.domain(svc)
         injected = [s for s in secrets_for(svc) if s.env]
@@ -330,7 +335,7 @@ class ComputeStack(HeboStack):
                 image_repository_arns=repositories,
                 port=SERVICE_PORTS[svc],
                 environment=self._environment(svc),
-                secrets={s.env: s.value_from(secret_arns[s.name]) for s in injected},
+                secrets={s.env: s.value_from(secret_arns[s.name]) for s in injected if s.env},
                 secret_arns=list(dict.fromkeys(secret_arns.values())),
                 secrets_kms_key_arns=self._secret_key_arns([s.name for s in injected]),
                 capacity=Capacity(
@@ -359,9 +364,9 @@ class ComputeStack(HeboStack):
                 task_role_name=names.iam_role(f"{svc}-task"),
                 execute_command=ExecuteCommand(log_group_arn=exec_logs.arn, kms_key_arn=self.key.arn) if exec_logs else None,
                 alarm_topic_arn=self.topic.arn,
-                alarm_name=lambda what, svc=svc: names.alarm(svc, what),
+                alarm_name=partial(names.alarm, svc),
                 alarm_label=f"{display} ({names.prefix})",
-                scaling_policy_name=lambda metric, svc=svc: names.scaling_policy(svc, metric),
+                scaling_policy_name=partial(names.scaling_policy, svc),
                 label=display,
             ),
         )

@@ -19,7 +19,7 @@ from modules.network.instance import InstanceRoleProps, SsmInstanceRole
 from modules.network.nat_instance import NatInstance, NatInstanceProps, fck_nat_ami
 from modules.network.security_groups import ANY_IPV4, ANY_IPV6, GroupSpec, Peer, Rule, SecurityGroups, SecurityGroupsProps
 from modules.network.vpc import Vpc, VpcProps
-from modules.kms import EncryptionKey
+from modules.kms import EncryptionKey, KeyReference
 from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack
 from config.topology import HTTPS_PORT, NAT_SECURITY_GROUP, POSTGRES_PORT, SECURITY_GROUP_ROLES, SERVICE_PORTS
 from config.settings import Settings
@@ -48,15 +48,18 @@ GROUP_DESCRIPTIONS = {
 }
 
 
-def _rule(group: str, direction: str, peer: Peer, port: int, description: str) -> Rule:
-    return Rule(group=group, direction=direction, peer=peer, port=port, description=description)  # type: ignore[arg-type]
+def _rule(group: str, direction: Literal["ingress", "egress"], peer: Peer, port: int, description: str) -> Rule:
+    """One TCP rule of `group` (a role key of the stage's security groups)."""
+    return Rule(group=group, direction=direction, peer=peer, port=port, description=description)
 
 
 def security_group_rules(policy: StagePolicy, private_cidrs: list[str]) -> list[Rule]:
     """Every rule of every group, in one table. Each allowed flow has an egress rule at its
     source and an ingress rule at its destination; the db-proxy and bastion paths exist only in
     the stages that have those components."""
-    sg = lambda key: Peer(group=key)  # noqa: E731
+    def sg(key: str) -> Peer:
+        return Peer(group=key)
+
     rules: list[Rule] = []
     for port, what in ((80, "HTTP (redirects to HTTPS)"), (HTTPS_PORT, "HTTPS")):
         rules += [
@@ -121,6 +124,10 @@ class NetworkOutputs:
 
 
 class NetworkStack(HeboStack):
+    """The per-stage network: VPC (dual-stack public edge), NAT instances, security groups, flow
+    logs, the bastion where the policy has one, the stage KMS key where it is shared, and the
+    production secondary-region VPC. Its outputs (`NetworkOutputs`) feed data and compute."""
+
     stack_name = "network"
 
     def __init__(self, scope: Construct, settings: Settings) -> None:
@@ -150,7 +157,7 @@ class NetworkStack(HeboStack):
         self._outputs(network, groups)
 
     # -- steps, in the order __init__ runs them -------------------------------------------------
-    def _create_key(self) -> EncryptionKey:
+    def _create_key(self) -> EncryptionKey | KeyReference:
         """The stage key where the policy shares one (network deploys first, so it owns it), else
         this stack's own key."""
         names, settings = self.names, self.settings

@@ -113,9 +113,7 @@ def _install_dependencies(out_dir: Path) -> Path:
 
 
 def _run_pip(args: list[str]) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BundleError(f"pip failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
 

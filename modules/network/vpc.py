@@ -39,7 +39,7 @@ def subnet_plan(vpc_cidr: str, az_count: int) -> list[SubnetPair]:
     """
     if not 1 <= az_count <= MAX_AZS:
         raise ValueError(f"az_count {az_count} must be from 1 to {MAX_AZS}")
-    network = ipaddress.ip_network(vpc_cidr)
+    network = ipaddress.IPv4Network(vpc_cidr)
     eighths = list(network.subnets(prefixlen_diff=3))
     public_pool = list(eighths[7].subnets(prefixlen_diff=3))
     return [SubnetPair(public=str(public_pool[i]), private=str(eighths[i])) for i in range(az_count)]
@@ -107,7 +107,7 @@ class Vpc(Construct):
         self.private_subnets: list[Any] = []
         self.private_route_tables: list[Any] = []
         self.public_subnets: list[Any] = []
-        for i, (pair, az) in enumerate(zip(plan, self.az_names)):
+        for i, (pair, az) in enumerate(zip(plan, self.az_names, strict=True)):
             subnet = aws.subnet.Subnet(
                 self,
                 f"private_{i}",
@@ -152,7 +152,7 @@ class Vpc(Construct):
                     gateway_id=self.internet_gateway.id,
                     provider=provider,
                 )
-            for i, (pair, az) in enumerate(zip(plan, self.az_names)):
+            for i, (pair, az) in enumerate(zip(plan, self.az_names, strict=True)):
                 ipv6: dict[str, Any] = {}
                 if props.ipv6_public_edge:
                     ipv6 = {

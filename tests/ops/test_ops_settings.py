@@ -71,8 +71,13 @@ def test_ops_bastion_finds_the_instance_the_network_stack_tags(acme_context, run
     assert len(bastions) == 1 and default_tags["app"] == "acme"
     tags = [{"Key": k, "Value": v} for k, v in {**default_tags, **bastions[0]["tags"]}.items()]
     ec2 = boto3.client("ec2", region_name="us-east-1")
-    instance = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t4g.nano",
-                                 TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])["Instances"][0]["InstanceId"]
+    instance = ec2.run_instances(
+        ImageId=AMI,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t4g.nano",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )["Instances"][0]["InstanceId"]
     result = run("bastion", "stop", "--stage", STAGE)
     assert (result.code, result.out, result.err) == (0, f"{instance}\n", "")
 
@@ -98,7 +103,11 @@ def test_resolver_reads_cdktf_json_and_reports_each_source(tmp_path):
     settings = Settings.load(env, project_context(env, cdktf_json), {"stage": ("--stage", "pr-7")})
     assert (settings.app, settings.zone, settings.stage, settings.enable_caa) == ("acme", "example.org", "pr-7", False)
     assert {k: settings.sources[k] for k in ("stage", "app", "zone", "enable_caa", "region")} == {
-        "stage": "--stage", "app": "context:app", "zone": "HEBO_ZONE", "enable_caa": "context:enable_caa", "region": "default",
+        "stage": "--stage",
+        "app": "context:app",
+        "zone": "HEBO_ZONE",
+        "enable_caa": "context:enable_caa",
+        "region": "default",
     }
     assert settings.names.secret("DbPassword") == "acme/pr-7/DbPassword"  # a preview owns its database secrets
     # The cdktf CLI's copy of the context wins over the file (the CLI read the file itself).
@@ -118,7 +127,13 @@ def test_python_m_ops_reads_the_projects_cdktf_json(aws_env, tmp_path):
     document = json.loads((REPO / "cdktf.json").read_text())
     (tmp_path / "cdktf.json").write_text(json.dumps({**document, "context": CONTEXT}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "CDKTF_"))}
-    result = subprocess.run([sys.executable, "-m", "ops", "secrets", "list", "--stage", STAGE],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "secrets", "list", "--stage", STAGE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert (result.returncode, result.stderr) == (1, ""), result.stderr
     assert "secrets under acme/dev/ not set" in result.stdout, result.stdout

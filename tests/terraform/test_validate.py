@@ -32,7 +32,7 @@ def _validate_all(terraform: Terraform, workspace: Workspace) -> tuple[list[str]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", sorted(STAGE_VARIANTS))
-def test_every_stack_validates(stage: str, tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> None:  # type: ignore[no-untyped-def]
+def test_every_stack_validates(stage: str, tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> None:
     workspace = tf_variant(stage, "prebuilt")
     terraform, choices = terraform_for(workspace)
     assert choices["aws"] is not None, "no source for hashicorp/aws: no filesystem mirror holds it and the registry is unreachable"
@@ -51,7 +51,7 @@ def test_production_variant_signs_the_zone(tf_variant: Callable[..., Workspace])
 
 
 @pytest.mark.slow
-def test_build_image_mode_validates(tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> None:  # type: ignore[no-untyped-def]
+def test_build_image_mode_validates(tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> None:
     """Build mode needs kreuzwerker/docker; without a source for it this is a named skip."""
     workspace = tf_variant("pr-42", "build")
     terraform, choices = terraform_for(workspace)

@@ -65,7 +65,7 @@ def test_policy_invariants_hold_without_asserts_under_python_O() -> None:
 def test_policy_is_frozen() -> None:
     policy = policy_for("production")
     with pytest.raises(AttributeError):
-        policy.protect = False  # type: ignore[misc]
+        policy.protect = False  # type: ignore[misc]  # frozen on purpose: the test expects the assignment to fail
 
 
 def test_db_max_acu_override_is_validated() -> None:
