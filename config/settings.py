@@ -256,14 +256,6 @@ class Settings:
             raise (error.relabel(label(key)) if key else error) from None
         return cls(**values, policy=policy, names=names, sources=sources)
 
-    def replace(self, **changes: Any) -> "Settings":
-        """A copy with some values changed: raw strings are parsed, typed values taken as they are."""
-        values = self.values
-        for key, raw in changes.items():
-            setting = SETTINGS[key]
-            values[key] = setting.parse(setting.env, raw) if isinstance(raw, str) else raw
-        return Settings.from_values(values, self.sources)
-
 
 _SETTING_OF = {"stage": "stage", "app name": "app", "db_max_acu": "db_max_acu"}
 """config/stage.py and config/naming.py name what they check plainly; the setting each one is."""

@@ -87,7 +87,7 @@ def test_stacks_import_each_other_only_for_outputs() -> None:
 
 MAX_STACK_FUNCTION_LINES = 80
 """Stacks only compose: a longer function in stacks/ is a construct (or a named step) waiting to
-be extracted (design.md §3)."""
+be extracted (README.md, "Code layout")."""
 
 
 def test_no_function_in_stacks_is_longer_than_80_lines() -> None:
