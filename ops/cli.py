@@ -17,7 +17,7 @@ from typing import NoReturn, Sequence, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import bastion, bootstrap, deploy_role, secrets, zone
+from ops import bastion, bootstrap, deploy_role, secret_input, secrets, zone
 from ops.aws import OpsError, UsageError, client, explain, make_session
 from config.errors import ConfigError
 from config.secrets import DERIVED_SECRETS, GENERATED_SECRETS, USER_SECRET_NAMES
@@ -243,7 +243,7 @@ def read_value(name: str, from_file: Path | None, stdin: TextIO) -> str:
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read --from-file {from_file}: {type(exc).__name__}") from None
     if not stdin.isatty():
-        return stdin.read(secrets.MAX_VALUE_BYTES * 4 + 2)
+        return stdin.read(secret_input.MAX_VALUE_BYTES * 4 + 2)
     first = getpass.getpass(f"{name}: ")
     if getpass.getpass(f"{name} (again): ") != first:
         raise UsageError(f"the two values typed for {name} differ: nothing was written")
@@ -302,21 +302,21 @@ def _secrets(args: argparse.Namespace, settings: Settings, out: TextIO, stdin: T
     """`ops secrets ACTION` for the resolved stage, app and region: validate input, then call AWS."""
     app, stage, region, template = settings.app, settings.stage, settings.region, settings.preview_secrets_from
     if args.action in ("set", "unset"):
-        secrets.check_name(args.name, args.action)
+        secret_input.check_name(args.name, args.action)
     if args.action == "rotate":
-        secrets.check_generated(args.name)
+        secret_input.check_generated(args.name)
     if args.action == "set":
         # Validate the input before touching AWS: a typo should not need credentials to report.
-        values = {args.name: secrets.clean_value(args.name, read_value(args.name, args.from_file, stdin))}
+        values = {args.name: secret_input.clean_value(args.name, read_value(args.name, args.from_file, stdin))}
     elif args.action == "set-all":
-        values = secrets.parse_env_file(args.from_env_file)
+        values = secret_input.parse_env_file(args.from_env_file)
     if args.action in ("set", "unset"):
-        secrets.check_owned(app, stage, [args.name], template)
+        secret_input.check_owned(app, stage, [args.name], template)
     if args.action in ("set", "set-all"):
-        secrets.check_owned(app, stage, values, template)
-        expected = {name: secrets.configured(name, settings) for name in secrets.MUST_EQUAL_SETTING}
+        secret_input.check_owned(app, stage, values, template)
+        expected = {name: secret_input.configured(name, settings) for name in secret_input.MUST_EQUAL_SETTING}
         for name, value in values.items():
-            secrets.check_configured(name, value, expected)
+            secret_input.check_configured(name, value, expected)
     sm = client(make_session(region), "secretsmanager", region)
     if args.action == "list":
         return secrets.list_statuses(sm, app, stage, out, template)
