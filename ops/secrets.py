@@ -354,7 +354,14 @@ def list_statuses(sm: Any, app: str, stage: str, out: TextIO, template: str) -> 
             f"{secret_path(app, template, '')} (HEBO_PREVIEW_SECRETS_FROM; ops secrets list --stage {template})",
             file=out,
         )
-    healthy = not not_set
+    generated_ok = _report_generated(by_name, stage, out)
+    derived_ok = _report_derived(by_name, shown, stage, out)
+    return 0 if not not_set and generated_ok and derived_ok else 1
+
+
+def _report_generated(by_name: Mapping[str, SecretStatus], stage: str, out: TextIO) -> bool:
+    """One line per generated secret; False when one has no value."""
+    healthy = True
     for generated in GENERATED_SECRETS:
         row = by_name[generated.name]
         if row.is_set:
@@ -366,6 +373,12 @@ def list_statuses(sm: Any, app: str, stage: str, out: TextIO, template: str) -> 
                 "(set-all also generates it)",
                 file=out,
             )
+    return healthy
+
+
+def _report_derived(by_name: Mapping[str, SecretStatus], shown: Mapping[str, str], stage: str, out: TextIO) -> bool:
+    """One line per derived secret, saying what would bring it up to date; False unless all are."""
+    healthy = True
     for derived in DERIVED_SECRETS:
         state, inputs = shown[derived.name], join_names(derived.inputs)
         rerun = f"run `ops secrets set {derived.inputs[-1]} --stage {stage}` again"
@@ -388,4 +401,4 @@ def list_statuses(sm: Any, app: str, stage: str, out: TextIO, template: str) -> 
             print(f"{derived.name}: {state}: written by ops once {inputs} are both set", file=out)
         else:
             print(f"{derived.name}: {state}", file=out)
-    return 0 if healthy else 1
+    return healthy
