@@ -16,19 +16,26 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import modules.cdk  # noqa: F401  (first: configures the jsii kernel before any other jsii import)
+from config.naming import STACKS
 from config.settings import Settings
 from main import Platform, build_app
 
-STACK_NAMES = ("dns", "network", "data", "compute", "edge")
-"""The five stacks of every stage, in deploy order."""
+STACK_NAMES = STACKS
+"""The five stacks of every stage, in deploy order (`config.naming.STACKS`)."""
 
 
-def build_platform(stage: str = "dev", env: Mapping[str, str] | None = None) -> Platform:
+def build_platform(
+    stage: str = "dev", env: Mapping[str, str] | None = None, context: Mapping[str, Any] | None = None
+) -> Platform:
     """All five stacks of `stage`, synthesized into a fresh `cdktf.Testing.app()`.
 
+    Settings come from the resolver main.py and `ops` use (`Settings.load`), fed only what is passed:
     `stage`: `production`, `dev` or a preview name such as `pr-42` (the value of HEBO_STAGE).
     `env`: further settings by their variable name, e.g. `{"HEBO_BACKEND": "local"}`; the
     process environment is *not* read, so a developer's HEBO_* variables never change a test.
+    `context`: cdktf.json-style context, e.g. `{"app": "acme"}` (below `env`); default none, so
+    the project's cdktf.json does not change a test either (`config.settings.project_context`
+    reads one).
     Returns a `Platform` (`.app`, `.stacks` by name). The app is synthesized once (into the
     temporary directory `Testing.app()` picks), so `Testing.synth(stack)` then shows each stack
     exactly as deployed, cross-stack references resolved to `terraform_remote_state` outputs.
@@ -36,13 +43,15 @@ def build_platform(stage: str = "dev", env: Mapping[str, str] | None = None) -> 
     """
     from modules.cdk import Testing
 
-    settings = Settings.load({**(env or {}), "HEBO_STAGE": stage}, {})
+    settings = Settings.load({**(env or {}), "HEBO_STAGE": stage}, dict(context or {}))
     platform = build_app(settings, app=Testing.app())
     platform.app.synth()
     return platform
 
 
-def build_stack(stack: str, stage: str = "dev", env: Mapping[str, str] | None = None) -> Any:
+def build_stack(
+    stack: str, stage: str = "dev", env: Mapping[str, str] | None = None, context: Mapping[str, Any] | None = None
+) -> Any:
     """One stack (`dns`, `network`, `data`, `compute` or `edge`) of `build_platform(stage, env)`:
     a `cdktf.TerraformStack`, ready for `Testing.synth(...)`.
 
@@ -50,7 +59,7 @@ def build_stack(stack: str, stage: str = "dev", env: Mapping[str, str] | None = 
     """
     if stack not in STACK_NAMES:
         raise ValueError(f"unknown stack {stack!r}: expected one of {', '.join(STACK_NAMES)}")
-    return build_platform(stage, env).stacks[stack]
+    return build_platform(stage, env, context).stacks[stack]
 
 
 def provider_types(kind: str = "resource") -> frozenset[str]:

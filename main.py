@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Synthesize the Hebo platform's five stacks for one stage into cdktf.out/.
 
-The stage and every other setting come from HEBO_* environment variables or the cdktf
-context (see `config/settings.py`). Bad input stops here, before any construct is built,
+The stage and every other setting come from HEBO_* environment variables or cdktf.json's
+context (`Settings.load`, config/settings.py: the resolver `ops` uses too). Bad input stops here, before any construct is built,
 with a one-line error and exit code 2.
 """
 
@@ -13,14 +13,19 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from config.stage import ConfigError
+from config.errors import ConfigError
+from config.naming import STACKS
 from config.settings import Settings
+from hcl_output import complete_hcl_stacks, remove_other_format
 
 
 @dataclass(frozen=True)
 class Platform:
+    """The built app: the cdktf `App` (`app`) and its five stacks by name (`stacks`, in the
+    order of `config.naming.STACKS`)."""
+
     app: Any
     stacks: dict[str, Any]
 
@@ -53,7 +58,10 @@ def build_app(settings: Settings, outdir: str | None = None, app: Any = None) ->
         compute.add_dependency(upstream)
     # The console's runtime config reads the publishable secrets, whose containers `data` creates.
     edge.add_dependency(data)
-    return Platform(app=app, stacks={s.stack_name: s for s in (dns, network, data, compute, edge)})
+    stacks = {s.stack_name: s for s in (dns, network, data, compute, edge)}
+    if tuple(stacks) != STACKS:  # the one list of stacks (state keys, tools, hebo_testing) must be this app's
+        raise RuntimeError(f"main.py builds {tuple(stacks)}, config.naming.STACKS says {STACKS}")
+    return Platform(app=app, stacks=stacks)
 
 
 CDKTF_CLI_MARKER = "CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS"
@@ -71,21 +79,10 @@ def warning_lines(manifest_path: Path) -> list[str]:
     ]
 
 
-def cli_context(env: Mapping[str, str]) -> dict[str, Any]:
-    """The cdktf CLI passes cdktf.json's `context` as CDKTF_CONTEXT_JSON."""
-    raw = env.get("CDKTF_CONTEXT_JSON")
-    if not raw:
-        return {}
-    try:
-        context = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"CDKTF_CONTEXT_JSON is not valid JSON: {error}") from None
-    return context if isinstance(context, dict) else {}
-
-
 def main() -> int:
+    """Synthesize the stage the settings name into cdktf.out/; exit code 0, or 2 with one line on stderr for bad input."""
     try:
-        settings = Settings.load(os.environ, cli_context(os.environ))
+        settings = Settings.load()  # HEBO_* over cdktf.json context over defaults (config/settings.py)
         if os.environ.get("CDKTF_OUTDIR"):  # cdktf creates only the last path component
             Path(os.environ["CDKTF_OUTDIR"]).parent.mkdir(parents=True, exist_ok=True)
         platform = build_app(settings)
@@ -93,7 +90,6 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     platform.app.synth()
-    from modules.hcl_output import complete_hcl_stacks, remove_other_format
     from modules.terraform_data import pin_working_data
 
     outdir = Path(platform.app.outdir)

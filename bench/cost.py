@@ -258,6 +258,7 @@ class Estimate:
         return sum(i.usd_per_month for i in self.items)
 
     def by_category(self) -> dict[str, float]:
+        """USD per month by cost category (sums of the line items)."""
         totals: dict[str, float] = {}
         for item in self.items:
             totals[item.category] = totals.get(item.category, 0.0) + item.usd_per_month
@@ -344,6 +345,7 @@ def readme_block(text: str) -> str:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
+    """Print the idle-cost estimate of each stage; `--write-readme` also rewrites the README table. Returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", action="append", help="stage to estimate (repeatable; default: production, pr-42, dev)")
     parser.add_argument("--write-readme", action="store_true",

@@ -27,6 +27,9 @@ SAMPLE_SECONDS = 0.05
 
 @dataclass(frozen=True)
 class Run:
+    """One cold synth: wall-clock seconds and the peak resident memory (MiB) of the process tree
+    (Python and the jsii Node child), sampled from /proc."""
+
     wall_seconds: float
     peak_rss_mib: float
 
@@ -56,6 +59,7 @@ def _tree_rss_kib(root: int) -> int:
 
 
 def synth_once(stage: str, conventional: bool) -> Run:
+    """One cold `python main.py` of `stage` in a clean environment, with the shipped import style or the conventional one (HEBO_CONVENTIONAL_IMPORTS)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "CDKTF_"))}
     env["HEBO_STAGE"] = stage
     if conventional:
@@ -79,6 +83,7 @@ def synth_once(stage: str, conventional: bool) -> Run:
 
 
 def main() -> int:
+    """Synthesize with both import styles and print their wall time and peak memory side by side. Returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", default="production", help="stage to synthesize (default: production, the largest)")
     parser.add_argument("--runs", type=int, default=3, help="runs per style (default 3)")

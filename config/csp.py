@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 from config.rules import Invalid
-from config.stage import ConfigError
+from config.errors import ConfigError
 
 STACK_AUTH_API_ORIGINS = ("https://api.stack-auth.com",)
 """Stack Auth's API origin(s) the browser SDK calls (docs.stack-auth.com/rest-api)."""
@@ -98,8 +98,9 @@ def inline_script_hashes(build_dir: Path | None) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def console_csp(*, api_origins: Iterable[str], extra_origins: Iterable[str] = (),
-                script_hashes: Iterable[str] = ()) -> str:
+def console_csp(
+    *, api_origins: Iterable[str], extra_origins: Iterable[str] = (), script_hashes: Iterable[str] = ()
+) -> str:
     """The header value: `default-src 'self'`, `connect-src 'self'` + exactly the given origins.
 
     `api_origins`: this stage's API and Gateway origins (`https://` + `Names.domain(...)`).
@@ -122,8 +123,9 @@ def console_csp(*, api_origins: Iterable[str], extra_origins: Iterable[str] = ()
     value = "; ".join(directives)
     if len(value) > CLOUDFRONT_CSP_MAX_CHARS:
         raise ConfigError(
-            f"invalid {EXTRA_ORIGINS_SETTING}: the console's Content-Security-Policy would be {len(value)} characters, "
-            f"CloudFront allows {CLOUDFRONT_CSP_MAX_CHARS}: list fewer origins (a wildcard such as https://*.example.com "
-            "covers many hosts)"
+            EXTRA_ORIGINS_SETTING,
+            reason=f"the console's Content-Security-Policy would be {len(value)} characters, "
+            f"CloudFront allows {CLOUDFRONT_CSP_MAX_CHARS}",
+            hint="list fewer origins (a wildcard such as https://*.example.com covers many hosts)",
         )
     return value

@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass
 
 from config.secrets import SECRETS, secret_path, secret_stage
-from config.topology import APPS, SERVICE_PORTS, SERVICES
-from config.stage import DEV, ConfigError, StagePolicy, policy_for
+from config.topology import APPS, NAT_SECURITY_GROUP, SECURITY_GROUP_ROLES, SERVICE_PORTS, SERVICES
+from config.errors import ConfigError
+from config.stage import DEV, StagePolicy, policy_for
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,15 @@ IAM_ROLES = (
     "db-proxy",
     "db-monitoring",
 )
-SECURITY_GROUPS = ("alb", "service", "database", "migrator", "bastion", "nat", "db-proxy")
+SECURITY_GROUPS = (*SECURITY_GROUP_ROLES, NAT_SECURITY_GROUP)
+"""Every security group a stage may have: the exportable roles (config/topology.py) and the NAT's."""
 KMS_KEYS = ("stage", "data", "data-secondary", "network", "network-secondary", "compute", "console")
 """The purpose of every stage KMS key (its alias is `Names.kms_alias(purpose)`)."""
 REGION_ROLES = ("primary", "secondary")
 """Where a database or network part lives: the stage's region or the global database's second one."""
 STACKS = ("dns", "network", "data", "compute", "edge")
+"""The five stacks of every stage, in deploy order (`dns` is account-wide). The one list: state keys
+and workspaces here, main.py (checks the stacks it builds against it), hebo_testing and tools/."""
 SCALING_METRICS = ("cpu", "memory", "requests")
 """Target-tracking metrics a service may scale on (modules/service/autoscaling.py)."""
 SERVICE_ALARMS = ("unhealthy-hosts", "p99-latency", "target-5xx-rate", "alb-5xx-rate")
@@ -299,7 +303,7 @@ class Names:
     def domain(self, app: str) -> str:
         """The domain of one of APPS, by the policy's scheme (StagePolicy.domain); ConfigError for other apps."""
         if app not in APPS:
-            raise ConfigError(f"unknown app {app!r}: allowed are {list(APPS)}")
+            raise ConfigError("app", app, rule=f"allowed are {list(APPS)}", problem="unknown")
         return self.policy.domain(app, self.zone)
 
     # -- the catalog --------------------------------------------------------------------------
@@ -398,14 +402,16 @@ def build_names(app: str, policy: StagePolicy, zone: str, secrets_from: str = DE
     whose derived names break an AWS rule in RULES (the message gives the longest stage that fits).
     """
     if not re.fullmatch(r"[a-z][a-z0-9]{0,11}", app):
-        raise ConfigError(f"invalid app name {app!r}: must be 1-12 lowercase letters/digits, starting with a letter")
+        raise ConfigError("app name", app, rule="must be 1-12 lowercase letters/digits, starting with a letter")
     names = Names(app=app, zone=zone, policy=policy, secrets_from=secrets_from)
     problems = names.problems()
     if problems:
         limit = max_stage_length(app, zone)
         raise ConfigError(
-            f"invalid stage {policy.name!r}: {problems[0]}; with app {app!r} and zone {zone!r} "
-            f"stage names may be at most {limit} characters"
+            "stage",
+            policy.name,
+            reason=problems[0],
+            hint=f"with app {app!r} and zone {zone!r} stage names may be at most {limit} characters",
         )
     return names
 

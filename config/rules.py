@@ -18,11 +18,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from config.stage import ConfigError
+from config.errors import ConfigError
 
 PLATFORM_ENDPOINT_PREFIXES = (
-    "ec2", "ecs", "rds", "lambda", "elasticloadbalancing", "kms", "secretsmanager", "logs", "api.ecr", "wafv2",
-    "sns", "monitoring", "application-autoscaling", "s3", "sts",
+    "ec2",
+    "ecs",
+    "rds",
+    "lambda",
+    "elasticloadbalancing",
+    "kms",
+    "secretsmanager",
+    "logs",
+    "api.ecr",
+    "wafv2",
+    "sns",
+    "monitoring",
+    "application-autoscaling",
+    "s3",
+    "sts",
 )
 """Endpoint prefixes (botocore endpoints.json) of every regional service a stage deploys."""
 
@@ -43,13 +56,18 @@ class Rule:
     allowed: str
     check: Callable[[str], Any]
     source: str = ""
+    set_allowed: str = ""
+    """What a value that is set must be, where that differs from `allowed` (optional rules: a bad
+    `ami-x` is told "must be an AMI id", not "must be empty, or an AMI id")."""
 
     def __call__(self, label: str, raw: str) -> Any:
+        """`check(raw)`, or ConfigError naming `label` (the setting as typed), `raw` and the rule."""
         try:
             return self.check(raw)
         except Invalid as error:
-            reason = f"{error}; " if str(error) else ""
-            raise ConfigError(f"invalid {label} {raw!r}: {reason}must be {self.allowed}") from None
+            raise ConfigError(
+                label, raw, reason=str(error), rule=f"must be {self.set_allowed or self.allowed}"
+            ) from None
 
 
 def matching(pattern: str, allowed: str, source: str = "") -> Rule:
@@ -66,7 +84,7 @@ def matching(pattern: str, allowed: str, source: str = "") -> Rule:
 
 def optional(rule: Rule) -> Rule:
     """The same rule, with the empty string meaning "not set" (None)."""
-    return Rule(f"empty, or {rule.allowed}", lambda raw: rule.check(raw) if raw else None, rule.source)
+    return Rule(f"empty, or {rule.allowed}", lambda raw: rule.check(raw) if raw else None, rule.source, rule.allowed)
 
 
 # -- enumerations and numbers --------------------------------------------------------------------
@@ -80,6 +98,8 @@ def _closest(raw: str, candidates: Sequence[str]) -> str | None:
 
 
 def choice(allowed: Sequence[str]) -> Rule:
+    """A rule accepting exactly one of `allowed` (case-sensitive), suggesting the closest on a miss."""
+
     def check(raw: str) -> str:
         if raw not in allowed:
             close = _closest(raw, allowed)
@@ -99,6 +119,8 @@ FLAG = Rule("`true` or `false`", _flag)
 
 
 def int_range(low: int, high: int) -> Rule:
+    """A rule accepting a whole number from `low` to `high` (inclusive), written in decimal digits only."""
+
     def check(raw: str) -> int:
         if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
             raise Invalid("")
@@ -296,7 +318,7 @@ PG_USERNAME = Rule(
 
 
 # -- networks ------------------------------------------------------------------------------------
-_PRIVATE_RANGES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
 def _vpc_cidr(raw: str) -> str:

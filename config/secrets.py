@@ -11,8 +11,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class StageSecret:
+    """One secret of the stage catalog: its name (the last part of `{app}/{stage}/{Name}`), who
+    reads it and how it reaches them. Values never appear here: `ops secrets` sets them."""
+
     name: str
+    """Secrets Manager name suffix, e.g. `GroqApiKey` (the whole name: `Names.secret`)."""
     description: str
+    """The secret container's description in AWS (at most 2,048 characters: Secrets Manager
+    CreateSecret, https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html)."""
     consumers: frozenset[str]
     """Who may read it: services (`api`, `gateway`), `migrator`, `console` (publishable only)."""
     env: str | None = None
@@ -43,9 +49,29 @@ class StageSecret:
 
 
 SECRETS: tuple[StageSecret, ...] = (
-    StageSecret("StackProjectId", "Stack Auth project id", frozenset({"api", "gateway", "console"}), "VITE_STACK_PROJECT_ID", publishable=True, shared_by_previews=True),
-    StageSecret("StackSecretServerKey", "Stack Auth server key", frozenset({"api", "gateway"}), "STACK_SECRET_SERVER_KEY", shared_by_previews=True),
-    StageSecret("StackPublishableClientKey", "Stack Auth publishable client key", frozenset({"console"}), None, publishable=True, shared_by_previews=True),
+    StageSecret(
+        "StackProjectId",
+        "Stack Auth project id",
+        frozenset({"api", "gateway", "console"}),
+        "VITE_STACK_PROJECT_ID",
+        publishable=True,
+        shared_by_previews=True,
+    ),
+    StageSecret(
+        "StackSecretServerKey",
+        "Stack Auth server key",
+        frozenset({"api", "gateway"}),
+        "STACK_SECRET_SERVER_KEY",
+        shared_by_previews=True,
+    ),
+    StageSecret(
+        "StackPublishableClientKey",
+        "Stack Auth publishable client key",
+        frozenset({"console"}),
+        None,
+        publishable=True,
+        shared_by_previews=True,
+    ),
     StageSecret("DbUsername", "Aurora master user name", frozenset()),
     # Read at deploy time only (TF_VAR_db_password, written into RDS); no runtime role reads it.
     StageSecret("DbPassword", "Aurora master password (write-only into RDS)", frozenset()),
@@ -106,16 +132,39 @@ def secret_path(app: str, stage: str, name: str) -> str:
 
 
 DB_PASSWORD_MIN, DB_PASSWORD_MAX = 8, 41
+DB_PASSWORD_FIRST, DB_PASSWORD_LAST = " ", "~"
+"""Printable ASCII: the characters from space to tilde."""
 DB_PASSWORD_FORBIDDEN = '/"@'
-DB_PASSWORD_RULE = f"{DB_PASSWORD_MIN}-{DB_PASSWORD_MAX} printable ASCII characters except / \" and @"
-"""Aurora's MasterUserPassword rule (RDS API, CreateDBCluster). Checked when the value is set
-(`ops`) and again at plan time (the data stack's variable validation), never at apply."""
+DB_PASSWORD_RULE = f'{DB_PASSWORD_MIN}-{DB_PASSWORD_MAX} printable ASCII characters except / " and @'
+"""Aurora's MasterUserPassword rule (RDS API, CreateDBCluster:
+https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html). Checked when
+the value is set (`ops`, `db_password_problem`) and again at plan time (the data stack's variable
+validation, `db_password_condition`), never at apply. Both are built from the constants above."""
 
 
 def db_password_problem(value: str) -> str | None:
     """Why `value` cannot be an Aurora master password, or None."""
     if not DB_PASSWORD_MIN <= len(value) <= DB_PASSWORD_MAX:
         return f"must be {DB_PASSWORD_RULE} (it has {len(value)} characters)"
-    if any(not " " <= ch <= "~" for ch in value) or any(ch in DB_PASSWORD_FORBIDDEN for ch in value):
+    printable = all(DB_PASSWORD_FIRST <= ch <= DB_PASSWORD_LAST for ch in value)
+    if not printable or any(ch in DB_PASSWORD_FORBIDDEN for ch in value):
         return f"must be {DB_PASSWORD_RULE}"
     return None
+
+
+def _hcl_string(text: str) -> str:
+    """`text` as a Terraform string literal (quotes and backslashes escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def db_password_condition(variable: str) -> str:
+    """The same rule as a Terraform validation condition over `var.<variable>` (the data stack's
+    master-password variable), e.g. `${length(var.db_password) >= 8 && ...}`."""
+    ref = f"var.{variable}"
+    printable = _hcl_string(f"^[{DB_PASSWORD_FIRST}-{DB_PASSWORD_LAST}]+$")
+    forbidden = _hcl_string(f"[{DB_PASSWORD_FORBIDDEN}]")
+    return (
+        f"${{length({ref}) >= {DB_PASSWORD_MIN} && length({ref}) <= {DB_PASSWORD_MAX}"
+        f" && can(regex({printable}, {ref}))"
+        f" && !can(regex({forbidden}, {ref}))}}"
+    )

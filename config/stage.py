@@ -14,12 +14,12 @@ from dataclasses import dataclass, fields, replace
 from enum import Enum
 from typing import Any, Literal, Mapping
 
-
-class ConfigError(ValueError):
-    """Bad user input, reported before any construct is built (one line, names value and rule)."""
+from config.errors import ConfigError
 
 
 class StageKind(str, Enum):
+    """The three kinds of stage; `policy_for` maps a stage name to one (any other name is a preview)."""
+
     PRODUCTION = "production"
     DEV = "dev"
     PREVIEW = "preview"
@@ -51,22 +51,22 @@ def _edit_distance(a: str, b: str) -> int:
 def check_stage_syntax(stage: str, preview_pattern: str | None = None) -> StageKind:
     """Classify a stage name, or raise ConfigError naming the value and the broken rule."""
     if not isinstance(stage, str) or not _STAGE_NAME_RE.fullmatch(stage):
-        raise ConfigError(f"invalid stage {stage!r}: must be {STAGE_NAME_RULE}")
+        raise ConfigError("stage", stage, rule=f"must be {STAGE_NAME_RULE}")
     if "--" in stage:
-        raise ConfigError(f"invalid stage {stage!r}: must not contain '--' (reserved in S3 and DNS names)")
+        raise ConfigError("stage", stage, rule="must not contain '--' (reserved in S3 and DNS names)")
     if stage == PRODUCTION:
         return StageKind.PRODUCTION
     if stage == DEV:
         return StageKind.DEV
     if stage in _PRODUCTION_ALIASES or _edit_distance(stage, PRODUCTION) <= 3:
         raise ConfigError(
-            f"invalid stage {stage!r}: too close to 'production' to be a preview; "
-            "use 'production' exactly, or a clearly different preview name such as 'pr-123'"
+            "stage",
+            stage,
+            reason="too close to 'production' to be a preview",
+            hint="use 'production' exactly, or a clearly different preview name such as 'pr-123'",
         )
     if preview_pattern and not re.fullmatch(preview_pattern, stage):
-        raise ConfigError(
-            f"invalid stage {stage!r}: preview stages must match HEBO_PREVIEW_PATTERN {preview_pattern!r}"
-        )
+        raise ConfigError("stage", stage, rule=f"preview stages must match HEBO_PREVIEW_PATTERN {preview_pattern!r}")
     return StageKind.PREVIEW
 
 
@@ -144,7 +144,7 @@ class StagePolicy:
         AWS rejects at apply time) fails at synth with a ConfigError naming the fields."""
         problems = [message for broken, message in _invariants(self) if broken]
         if problems:
-            raise ConfigError(f"invalid stage policy for {self.name!r}: {problems[0]}")
+            raise ConfigError("stage policy", self.name, reason=problems[0])
 
     @property
     def is_production(self) -> bool:
@@ -287,13 +287,11 @@ def policy_for(stage: str, overrides: Mapping[str, Any] | None = None, preview_p
     overrides = dict(overrides or {})
     unknown = set(overrides) - OVERRIDABLE
     if unknown:
-        raise ConfigError(f"unknown stage overrides {sorted(unknown)}: allowed are {sorted(OVERRIDABLE)}")
+        raise ConfigError("stage overrides", sorted(unknown), rule=f"allowed are {sorted(OVERRIDABLE)}", problem="unknown")
     if "db_max_acu" in overrides:
         max_acu = float(overrides["db_max_acu"])
         if not (max(1.0, policy.db_min_acu) <= max_acu <= 256 and (max_acu * 2).is_integer()):
-            raise ConfigError(
-                f"invalid db_max_acu {overrides['db_max_acu']!r}: must be a multiple of 0.5 from 1 to 256"
-            )
+            raise ConfigError("db_max_acu", overrides["db_max_acu"], rule="must be a multiple of 0.5 from 1 to 256")
         overrides["db_max_acu"] = max_acu
     return replace(policy, **overrides)  # replace() re-runs __post_init__: the invariants hold
 

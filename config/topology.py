@@ -24,3 +24,5 @@ DB_APP_USER = "hebo_app"
 HTTPS_PORT = 443
 SECURITY_GROUP_ROLES = ("alb", "service", "database", "migrator", "bastion", "db-proxy")
 """Every exportable security group role (the NAT group is internal to the network stack)."""
+NAT_SECURITY_GROUP = "nat"
+"""The NAT instances' security group role, internal to the network stack."""

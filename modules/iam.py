@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from modules.cdk import Construct, TerraformStack, aws
 from modules.errors import ValidationError
@@ -37,7 +37,7 @@ class Statement:
     """`Allow` or `Deny`."""
     sid: str | None = None
     """Statement id, unique within one policy (IAM rejects duplicates)."""
-    principals: dict[str, Sequence[str]] = field(default_factory=dict)
+    principals: Mapping[str, Sequence[str]] = field(default_factory=dict)
     """`{"Service": [...]}`, `{"AWS": [...]}`: for trust and resource policies."""
     conditions: Sequence[Condition] = ()
     """All must hold for the statement to apply."""

@@ -72,6 +72,7 @@ def error_code(exc: ClientError) -> str:
 
 
 def http_status(exc: ClientError) -> int:
+    """The HTTP status code of a botocore ClientError (0 when the response carries none)."""
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
 
 

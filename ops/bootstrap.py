@@ -39,11 +39,16 @@ _KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key
 
 @dataclass(frozen=True)
 class BootstrapConfig:
+    """What `ops bootstrap` creates or converges, resolved from flags over settings (ops/cli.py)."""
+
     bucket: str
+    """The S3 state bucket (HEBO_STATE_BUCKET's rule: config/rules.py BUCKET)."""
     lock_table: str | None
     """None (default): no DynamoDB table; Terraform locks with a lock file in the bucket."""
     region: str
+    """Region of the bucket (and table): HEBO_STATE_REGION, else HEBO_REGION."""
     kms_key_id: str | None = None
+    """A customer managed KMS key ARN for SSE-KMS (same region); None: SSE-S3."""
 
     def validate(self) -> None:
         """Reject names AWS would reject, before any call (exit 2 rather than an API error); the
@@ -82,12 +87,14 @@ class _Reporter:
 
 
 def desired_encryption(kms_key_id: str | None) -> dict[str, Any]:
+    """The bucket's default-encryption rule: SSE-KMS with a bucket key for `kms_key_id`, else SSE-S3 (AES256)."""
     if kms_key_id:
         return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_id}, "BucketKeyEnabled": True}
     return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
 
 
 def tls_statement(bucket: str, partition: str) -> dict[str, Any]:
+    """The bucket-policy statement denying every request not made over TLS (`aws:SecureTransport` false)."""
     arn = f"arn:{partition}:s3:::{bucket}"
     return {
         "Sid": TLS_SID,
@@ -100,6 +107,8 @@ def tls_statement(bucket: str, partition: str) -> dict[str, Any]:
 
 
 def lifecycle_rule() -> dict[str, Any]:
+    """The state bucket's lifecycle rule: noncurrent versions expire after NONCURRENT_DAYS (90),
+    incomplete multipart uploads abort after ABORT_MULTIPART_DAYS (7)."""
     return {
         "ID": LIFECYCLE_RULE_ID,
         "Status": "Enabled",

@@ -1,44 +1,56 @@
 """Argument parsing and exit codes for `bin/ops` (0 ok, 1 failure/check failed, 2 usage).
 
-Defaults come from the same settings table the stacks read (config/settings.py), so
-`ops bootstrap` creates exactly the backend `cdktf deploy` will look for.
+Every command resolves its settings with the stacks' own resolver (`Settings.load`,
+config/settings.py: HEBO_* variables over cdktf.json context over defaults), with its flags
+(`--stage`, `--app`, `--region`, ...) as explicit overrides on top. So `ops bootstrap` creates
+exactly the backend `cdktf deploy` will look for, and `ops secrets`/`ops bastion` address the
+names the stacks build.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import NoReturn, Sequence, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import bastion, bootstrap, deploy_role, secrets, zone
+from ops import bastion, bootstrap, deploy_role, secret_input, secrets, zone
 from ops.aws import OpsError, UsageError, client, explain, make_session
+from config.errors import ConfigError
 from config.secrets import DERIVED_SECRETS, GENERATED_SECRETS, USER_SECRET_NAMES
-from config.settings import SETTINGS
-from config.stage import ConfigError, check_stage_syntax, policy_for
+from config.settings import SETTINGS, Settings
+
+FLAGS: dict[str, dict[str, str]] = {
+    "bootstrap": {"region": "state_region", "bucket": "state_bucket", "lock_table": "state_lock_table"},
+    "deploy-role": {"region": "region"},
+    "secrets": {"stage": "stage", "app": "app", "region": "region"},
+    "bastion": {"stage": "stage", "app": "app", "region": "region"},
+}
+"""Per command: argparse destination -> the setting that flag overrides (`Settings.load` overrides)."""
 
 
-
-def _env_default(key: str) -> str:
-    """HEBO_* environment variable, else the settings-table default (as the stacks resolve it)."""
+def _default(key: str) -> str:
+    """Where a flag's default comes from, for --help: `HEBO_APP, cdktf context 'app', or hebo`."""
     setting = SETTINGS[key]
-    return os.environ.get(setting.env) or setting.default
+    default = f", or {setting.default}" if setting.default else ""
+    return f"{setting.env}, cdktf context {setting.context_key!r}{default}"
 
 
-def _region_default() -> str:
-    return os.environ.get(SETTINGS["region"].env) or SETTINGS["region"].default
-
-
-def _state_region_default() -> str:
-    return os.environ.get(SETTINGS["state_region"].env) or _region_default()
-
-
-def _check_region(region: str) -> str:
-    return SETTINGS["region"].parse("--region", region)
+def resolve_settings(args: argparse.Namespace) -> Settings:
+    """The stacks' settings (`Settings.load`: env over cdktf.json context over defaults), with the
+    flags the user gave as overrides, labelled as typed (`--stage`). Raises ConfigError."""
+    overrides: dict[str, tuple[str, str]] = {}
+    for dest, key in FLAGS.get(args.command, {}).items():
+        raw = getattr(args, dest, None)
+        if raw is not None:
+            flag = "--" + dest.replace("_", "-")
+            if key == "state_region":  # a region flag is never "empty": hold it to the region rule itself
+                SETTINGS["region"].parse(flag, raw)
+            overrides[key] = (flag, raw)
+    return Settings.load(overrides=overrides)
 
 
 EPILOG_MAIN = """\
@@ -131,7 +143,7 @@ examples:
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so main() owns every exit code."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         if message.startswith("unrecognized arguments"):
             # argparse would echo them, and an extra argument may well be a pasted secret value.
             message = "unexpected extra arguments (secret values are read from stdin, a prompt or --from-file, never argv)"
@@ -139,6 +151,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `ops` argument parser: subcommands bootstrap, deploy-role, zone, secrets, bastion (errors raise UsageError)."""
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog="ops",
@@ -153,12 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Create or converge the Terraform remote-state backend.",
                           epilog=EPILOG_BOOTSTRAP, formatter_class=fmt)
     boot.add_argument("--region", default=None,
-                      help="region of the bucket and table (default: HEBO_STATE_REGION, HEBO_REGION, or %s)" % SETTINGS["region"].default)
+                      help=f"region of the bucket and table (default: {_default('state_region')}; else the region: {_default('region')})")
     boot.add_argument("--bucket", default=None,
-                      help=f"state bucket name (default: HEBO_STATE_BUCKET or {SETTINGS['state_bucket'].default})")
+                      help=f"state bucket name (default: {_default('state_bucket')})")
     boot.add_argument("--lock-table", default=None,
                       help="opt-in DynamoDB lock table (deprecated by Terraform; for teams migrating off it). "
-                           "Default: HEBO_STATE_LOCK_TABLE, else none (S3 native locking only)")
+                           f"Default: {_default('state_lock_table')}, else none (S3 native locking only)")
     boot.add_argument("--kms-key-id", default=None, metavar="ARN",
                       help="customer managed KMS key ARN for SSE-KMS (bucket, with bucket key) and the table; default SSE-S3")
     boot.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
@@ -170,22 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
     role_p.add_argument("--role-name", default=deploy_role.DEFAULT_ROLE_NAME, help=f"default {deploy_role.DEFAULT_ROLE_NAME}")
     role_p.add_argument("--secrets-from", default=None, metavar="STAGE",
                         help="template stage whose shared secrets previews read (HEBO_PREVIEW_SECRETS_FROM): describe them, read the two publishable values")
-    role_p.add_argument("--region", default=None, help="region of the IAM calls (IAM is global; default: HEBO_REGION)")
+    role_p.add_argument("--region", default=None, help=f"region of the IAM calls (IAM is global; default: {_default('region')})")
     role_p.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
 
     zone_p = sub.add_parser("zone", help="print HEBO_ZONE_ID for the existing public hosted zone",
                             description="Find the public Route 53 hosted zone the dns stack should adopt.",
                             epilog=EPILOG_ZONE, formatter_class=fmt)
-    zone_p.add_argument("--name", default=None, help=f"zone name (default: HEBO_ZONE or {SETTINGS['zone'].default})")
+    zone_p.add_argument("--name", default=None, help=f"zone name (default: {_default('zone')})")
 
     sec = sub.add_parser("secrets", help="list/set/unset the stage secrets in Secrets Manager",
                          description="Manage the stage secrets' values (the data stack owns the secrets themselves).",
                          epilog=EPILOG_SECRETS, formatter_class=fmt)
     common = _Parser(add_help=False)
     common.add_argument("--stage", required=True, help="stage name, e.g. production, dev, pr-123")
-    common.add_argument("--app", default=None, help=f"app name, first part of the path (default: HEBO_APP or {SETTINGS['app'].default})")
+    common.add_argument("--app", default=None, help=f"app name, first part of the path (default: {_default('app')})")
     common.add_argument("--region", default=None,
-                        help=f"region of the stage's secrets (default: HEBO_REGION or {SETTINGS['region'].default})")
+                        help=f"region of the stage's secrets (default: {_default('region')})")
     writes = _Parser(add_help=False)
     writes.add_argument("--dry-run", action="store_true", help="validate and print what would change, write nothing")
 
@@ -215,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Start or stop the on-demand bastion of a stage.", epilog=EPILOG_BASTION, formatter_class=fmt)
     bas.add_argument("action", choices=["start", "stop"])
     bas.add_argument("--stage", required=True, help="stage name, e.g. dev, pr-123 (production has no bastion)")
-    bas.add_argument("--app", default=None, help=f"app name (default: HEBO_APP or {SETTINGS['app'].default})")
-    bas.add_argument("--region", default=None, help=f"region of the stage (default: HEBO_REGION or {SETTINGS['region'].default})")
+    bas.add_argument("--app", default=None, help=f"app name (default: {_default('app')})")
+    bas.add_argument("--region", default=None, help=f"region of the stage (default: {_default('region')})")
     bas.add_argument("--timeout", type=int, default=bastion.DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
                      help=f"give up waiting after this long (default {bastion.DEFAULT_TIMEOUT_SECONDS})")
     return parser
@@ -232,7 +245,7 @@ def read_value(name: str, from_file: Path | None, stdin: TextIO) -> str:
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read --from-file {from_file}: {type(exc).__name__}") from None
     if not stdin.isatty():
-        return stdin.read(secrets.MAX_VALUE_BYTES * 4 + 2)
+        return stdin.read(secret_input.MAX_VALUE_BYTES * 4 + 2)
     first = getpass.getpass(f"{name}: ")
     if getpass.getpass(f"{name} (again): ") != first:
         raise UsageError(f"the two values typed for {name} differ: nothing was written")
@@ -240,11 +253,12 @@ def read_value(name: str, from_file: Path | None, stdin: TextIO) -> str:
 
 
 def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    settings = resolve_settings(args)
     if args.command == "bootstrap":
-        region = _check_region(args.region or _state_region_default())
+        region = settings.state_region or settings.region
         config = bootstrap.BootstrapConfig(
-            bucket=args.bucket or _env_default("state_bucket"),
-            lock_table=args.lock_table or _env_default("state_lock_table") or None,
+            bucket=settings.state_bucket,
+            lock_table=settings.state_lock_table,
             region=region,
             kms_key_id=args.kms_key_id,
         )
@@ -252,61 +266,67 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         return bootstrap.run(make_session(region), config, out, dry_run=args.dry_run)
 
     if args.command == "deploy-role":
-        region = _check_region(args.region or _region_default())
         role_config = deploy_role.DeployRoleConfig(
             github_repo=args.github_repo,
-            state_bucket=_env_default("state_bucket"),
-            lock_table=_env_default("state_lock_table"),
-            zone=_env_default("zone"),
-            app=_env_default("app"),
+            state_bucket=settings.state_bucket,
+            lock_table=settings.state_lock_table or "",
+            zone=settings.zone,
+            app=settings.app,
             role_name=args.role_name,
             secrets_from=args.secrets_from,
         )
         role_config.validate()
-        return deploy_role.run(make_session(region), role_config, out, dry_run=args.dry_run)
+        return deploy_role.run(make_session(settings.region), role_config, out, dry_run=args.dry_run)
 
     if args.command == "zone":
-        return zone.run(make_session(_region_default()), args.name or _env_default("zone"), out)
-
-    # secrets, bastion
-    check_stage_syntax(args.stage, os.environ.get(SETTINGS["preview_pattern"].env) or None)
-    app = args.app or _env_default("app")
-    SETTINGS["app"].parse("--app", app)  # the stacks' own rule, so ops never addresses names they cannot build
-    region = _check_region(args.region or _region_default())
+        # --name is a lookup key `ops zone` normalizes (case, trailing dot), not a setting to validate.
+        return zone.run(make_session(settings.region), args.name or settings.zone, out)
     if args.command == "bastion":
-        if not policy_for(args.stage).bastion:
-            raise UsageError(f"stage {args.stage!r} has no bastion (only non-production stages do)")
-        if args.timeout < 1:
-            raise UsageError(f"invalid --timeout {args.timeout}: must be at least 1 second")
-        session = make_session(region)
-        ec2 = client(session, "ec2", region)
-        if args.action == "stop":
-            return bastion.stop(ec2, app, args.stage, args.timeout, out)
-        return bastion.start(ec2, client(session, "ssm", region), app, args.stage, args.timeout, out)
+        return _bastion(args, settings, out)
+    return _secrets(args, settings, out, stdin)
+
+
+def _bastion(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """`ops bastion start|stop` for the resolved stage, app and region."""
+    if not settings.policy.bastion:
+        raise UsageError(f"stage {settings.stage!r} has no bastion (only non-production stages do)")
+    if args.timeout < 1:
+        raise UsageError(f"invalid --timeout {args.timeout}: must be at least 1 second")
+    region = settings.region
+    session = make_session(region)
+    ec2 = client(session, "ec2", region)
+    if args.action == "stop":
+        return bastion.stop(ec2, settings.app, settings.stage, args.timeout, out)
+    return bastion.start(ec2, client(session, "ssm", region), settings.app, settings.stage, args.timeout, out)
+
+
+def _secrets(args: argparse.Namespace, settings: Settings, out: TextIO, stdin: TextIO) -> int:
+    """`ops secrets ACTION` for the resolved stage, app and region: validate input, then call AWS."""
+    app, stage, region, template = settings.app, settings.stage, settings.region, settings.preview_secrets_from
     if args.action in ("set", "unset"):
-        secrets.check_name(args.name, args.action)
+        secret_input.check_name(args.name, args.action)
     if args.action == "rotate":
-        secrets.check_generated(args.name)
+        secret_input.check_generated(args.name)
     if args.action == "set":
         # Validate the input before touching AWS: a typo should not need credentials to report.
-        values = {args.name: secrets.clean_value(args.name, read_value(args.name, args.from_file, stdin))}
+        values = {args.name: secret_input.clean_value(args.name, read_value(args.name, args.from_file, stdin))}
     elif args.action == "set-all":
-        values = secrets.parse_env_file(args.from_env_file)
+        values = secret_input.parse_env_file(args.from_env_file)
     if args.action in ("set", "unset"):
-        secrets.check_owned(args.stage, [args.name])
+        secret_input.check_owned(app, stage, [args.name], template)
     if args.action in ("set", "set-all"):
-        secrets.check_owned(args.stage, values)
-        expected = {name: secrets.configured(name) for name in secrets.MUST_EQUAL_SETTING}
+        secret_input.check_owned(app, stage, values, template)
+        expected = {name: secret_input.configured(name, settings) for name in secret_input.MUST_EQUAL_SETTING}
         for name, value in values.items():
-            secrets.check_configured(name, value, expected)
+            secret_input.check_configured(name, value, expected)
     sm = client(make_session(region), "secretsmanager", region)
     if args.action == "list":
-        return secrets.list_statuses(sm, app, args.stage, out)
+        return secrets.list_statuses(sm, app, stage, out, template)
     if args.action == "unset":
-        return secrets.unset_value(sm, app, args.stage, args.name, out, args.dry_run)
+        return secrets.unset_value(sm, app, stage, args.name, out, args.dry_run)
     if args.action == "rotate":
-        return secrets.rotate_value(sm, app, args.stage, args.name, out, args.dry_run)
-    return secrets.set_values(sm, app, args.stage, values, out, args.dry_run, expected,
+        return secrets.rotate_value(sm, app, stage, args.name, out, args.dry_run)
+    return secrets.set_values(sm, app, stage, values, out, args.dry_run, expected,
                               generate_missing=args.action == "set-all")
 
 

@@ -1,7 +1,8 @@
 """`ops secrets`: set, list and unset the stage secrets (`{app}/{stage}/{Name}`) out of band.
 
 Terraform (the data stack) owns the secret *containers*; this module only writes *values*, so
-Terraform state never holds them (docs/data.md, "Credentials: never in JSON, state or plan"). Consequences, all deliberate:
+Terraform state never holds them (values are set out of band); ops/secret_input.py checks every
+input before this module calls AWS. Consequences, all deliberate:
 
 * A value is never printed, logged or accepted on the command line; it comes from stdin, a
   hidden prompt, `--from-file` or a dotenv file, and DEBUG logging is silenced while it is sent.
@@ -26,223 +27,57 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import re
-import secrets as random_source
-import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
 
 from botocore.exceptions import ClientError
 
+from config.secrets import (
+    DERIVED_SECRETS,
+    GENERATED_SECRETS,
+    SECRET_NAMES,
+    SHARED_BY_PREVIEWS,
+    StageSecret,
+    secret_path,
+)
 from ops.aws import OpsError, UsageError, error_code, explain, wire_logs_silenced
-from config.secrets import (DERIVED_SECRETS, GENERATED_SECRETS, SECRET_NAMES, SHARED_BY_PREVIEWS, USER_SECRET_NAMES,
-                            StageSecret, db_password_problem, owned_secrets, secret_path)
-from config.stage import policy_for
-from config.topology import DB_APP_USER
-from config.settings import REPO_ROOT, SETTINGS
+from ops.secret_input import (
+    MAX_VALUE_BYTES,
+    MUST_EQUAL_SETTING,
+    UNSET_PLACEHOLDER,
+    check_configured,
+    check_generated,
+    generate_value,
+    join_names,
+    stage_secret_names,
+)
+from config.settings import SETTINGS
 
 UNSET_LABEL = "HEBO_UNSET"
 """Staging label that marks the AWSCURRENT version as the placeholder written by `unset`."""
-UNSET_PLACEHOLDER = "hebo-ops-unset"
-"""The non-secret value `unset` stores (Secrets Manager refuses empty values)."""
-MAX_VALUE_BYTES = 65536  # Secrets Manager's SecretString limit
-
-_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-MUST_EQUAL_SETTING: dict[str, str] = {"DbUsername": "db_username"}
-"""Secrets whose value must equal a setting (config/settings.py): Terraform creates the cluster's
-master user from HEBO_DB_USERNAME, so any other DbUsername would make every login fail."""
 
 _DERIVED: dict[str, StageSecret] = {d.name: d for d in DERIVED_SECRETS}
 _GENERATED: dict[str, StageSecret] = {g.name: g for g in GENERATED_SECRETS}
-GENERATED_PASSWORD_CHARS = 40
-"""Length of a generated password: letters and digits only (safe in any client's connection string),
-about 238 bits of entropy."""
 
 
 @dataclass(frozen=True)
 class SecretStatus:
+    """What `ops secrets list` knows of one secret, from metadata only (never its value)."""
+
     name: str
+    """Catalog name, e.g. `GroqApiKey`."""
     path: str
+    """The full Secrets Manager name `{app}/{stage}/{Name}`."""
     status: str
     """`set`, `missing` (no value yet), `unset` (placeholder), `no container`, `deleted`."""
     changed: dt.datetime | None
+    """When the current value was written (the AWSCURRENT version's CreatedDate, else the secret's
+    LastChangedDate); None when there is neither."""
 
     @property
     def is_set(self) -> bool:
+        """True when a real value (not the `unset` placeholder) is current."""
         return self.status == "set"
-
-
-def _and(names: Iterable[str]) -> str:
-    names = list(names)
-    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
-
-
-# ------------------------------------------------------------------------------ validation
-
-
-def stage_secret_names(stage: str) -> tuple[str, ...]:
-    """The secrets `stage` owns: all nine, or in a preview only the database's four (the others
-    are the template stage's, read by name: docs/previews.md, "Secrets")."""
-    return tuple(s.name for s in owned_secrets(policy_for(stage).owns_app_secrets))
-
-
-def template_stage() -> str:
-    """HEBO_PREVIEW_SECRETS_FROM (default `dev`), checked by the stacks' own rule."""
-    setting = SETTINGS["preview_secrets_from"]
-    return setting.parse(setting.env, os.environ.get(setting.env, setting.default))
-
-
-def check_owned(stage: str, names: Iterable[str]) -> None:
-    """Refuse, before any AWS call, to write a secret `stage` does not own (a preview's shared ones)."""
-    foreign = [n for n in names if n not in stage_secret_names(stage)]
-    if foreign:
-        template = template_stage()
-        raise UsageError(
-            f"{_and(foreign)} {'is' if len(foreign) == 1 else 'are'} not owned by preview {stage!r}: previews read "
-            f"hebo/{template}/… (HEBO_PREVIEW_SECRETS_FROM); set {'it' if len(foreign) == 1 else 'them'} with --stage {template}"
-        )
-
-
-
-def check_name(name: str, action: str = "set") -> str:
-    """A secret people may `set`/`unset`: known, and not derived (ops maintains those)."""
-    if name not in SECRET_NAMES:
-        raise UsageError(f"unknown secret {name!r}: valid names are {', '.join(USER_SECRET_NAMES)}")
-    if name in _DERIVED:
-        raise UsageError(_derived_refusal(_DERIVED[name], action))
-    if name in _GENERATED:
-        raise UsageError(_generated_refusal(name))
-    return name
-
-
-def _generated_refusal(name: str) -> str:
-    return (f"{name} is generated by ops, never typed: replace it with `ops secrets rotate {name}` "
-            "(set-all generates it when it has no value); nothing was written")
-
-
-def check_generated(name: str) -> str:
-    """A secret `rotate` may replace: one of the generated secrets."""
-    if name not in _GENERATED:
-        raise UsageError(f"only generated secrets can be rotated by ops: {', '.join(_GENERATED)} "
-                         f"(set {name} with `ops secrets set {name}`)")
-    return name
-
-
-def generate_value(name: str) -> str:
-    """A fresh value for generated secret `name` (JSON {username, password}); never printed."""
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    password = "".join(random_source.choice(alphabet) for _ in range(GENERATED_PASSWORD_CHARS))
-    return json.dumps({"username": DB_APP_USER, "password": password})
-
-
-def _derived_refusal(secret: StageSecret, action: str) -> str:
-    return (f"{secret.name} is derived from {_and(secret.inputs)} and maintained by ops: "
-            f"{action} {' or '.join(secret.inputs)} instead (ops secrets {action} {secret.inputs[-1]}); nothing was written")
-
-
-def configured(name: str, env: Mapping[str, str] | None = None) -> str | None:
-    """The setting value secret `name` must equal (None: any value), resolved as the stacks resolve
-    it: the HEBO_* variable, else cdktf.json's context, else the default (see config/settings.py)."""
-    key = MUST_EQUAL_SETTING.get(name)
-    if key is None:
-        return None
-    setting = SETTINGS[key]
-    env = os.environ if env is None else env
-    raw = env.get(setting.env)
-    if raw is None:
-        try:
-            context = json.loads((REPO_ROOT / "cdktf.json").read_text(encoding="utf-8")).get("context") or {}
-        except (OSError, ValueError):
-            context = {}
-        raw = str(context[setting.context_key]) if context.get(setting.context_key) is not None else setting.default
-    return str(setting.parse(setting.env, raw))
-
-
-def check_configured(name: str, value: str, expected: Mapping[str, str | None]) -> None:
-    """Refuse a value that contradicts the deployment settings (messages never echo the value)."""
-    want = expected.get(name)
-    if want is not None and value != want:
-        env = SETTINGS[MUST_EQUAL_SETTING[name]].env
-        raise UsageError(
-            f"{name} must equal the configured master user name {want!r} ({env}; Terraform creates the cluster's "
-            f"master user from it): use that value, or change {env} instead; nothing was written"
-        )
-
-
-def clean_value(name: str, raw: str) -> str:
-    """Strip exactly one trailing line ending, then refuse shapes that are almost always mistakes.
-
-    Messages name the secret and the rule, never the value.
-    """
-    value = raw[:-2] if raw.endswith("\r\n") else raw[:-1] if raw.endswith("\n") else raw
-    if not value:
-        raise UsageError(f"empty value for {name}: nothing was written")
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise UsageError(f"value for {name} contains a control character or line break: one line only (nothing was written)")
-    if value != value.strip():
-        raise UsageError(f"value for {name} has leading or trailing whitespace: remove it (nothing was written)")
-    if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
-        raise UsageError(f"value for {name} is longer than {MAX_VALUE_BYTES} bytes: nothing was written")
-    if value == UNSET_PLACEHOLDER:
-        raise UsageError(f"value for {name} is the `unset` placeholder: use `ops secrets unset {name}` instead")
-    if name == "DbPassword" and (problem := db_password_problem(value)):
-        raise UsageError(f"value for DbPassword {problem}: nothing was written")
-    return value
-
-
-def parse_env_file(path: Path) -> dict[str, str]:
-    """Parse the dotenv subset `set-all` accepts (see ops/README.md); values are cleaned, not echoed.
-
-    `Name=value` per line; blank lines and lines starting with `#` are skipped; whitespace around
-    name and `=` is ignored; a value may be wrapped in one pair of single or double quotes (taken
-    literally, no escapes). No `export`, no inline comments (a `#` inside a value is part of it),
-    no multi-line values. Unknown, duplicate or derived names are refused before anything is written.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"env file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read env file {path}: {type(exc).__name__}") from None
-    values: dict[str, str] = {}
-    unknown: list[str] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        where = f"{path}:{number}"
-        if stripped.startswith("export "):
-            raise UsageError(f"{where}: `export` is not supported: write Name=value")
-        if "=" not in stripped:
-            raise UsageError(f"{where}: expected Name=value")
-        key, _, raw = stripped.partition("=")
-        key, raw = key.strip(), raw.strip()
-        if not _KEY_RE.fullmatch(key):
-            raise UsageError(f"{where}: invalid name {key!r}: expected Name=value")
-        if raw[:1] in ("'", '"'):
-            if len(raw) < 2 or raw[-1] != raw[0]:
-                raise UsageError(f"{where}: unbalanced quote in the value of {key}")
-            raw = raw[1:-1]
-        if key in values:
-            raise UsageError(f"{where}: {key} is set twice")
-        if key in _DERIVED:
-            raise UsageError(f"{where}: {_derived_refusal(_DERIVED[key], 'set')}")
-        if key in _GENERATED:
-            raise UsageError(f"{where}: {_generated_refusal(key)}")
-        if key not in SECRET_NAMES:
-            unknown.append(key)
-            continue
-        values[key] = clean_value(key, raw)
-    if unknown:
-        raise UsageError(
-            f"unknown secret name(s) in {path}: {', '.join(unknown)} (valid: {', '.join(USER_SECRET_NAMES)}); nothing was written"
-        )
-    if not values:
-        raise UsageError(f"{path} sets no secrets: expected Name=value lines")
-    return values
 
 
 # ---------------------------------------------------------------------------------- AWS
@@ -332,7 +167,13 @@ class _DerivedPlan:
 
 
 def _plan_derived(
-    sm: Any, app: str, stage: str, secret: StageSecret, values: Mapping[str, str], expected: Mapping[str, str | None], dry_run: bool
+    sm: Any,
+    app: str,
+    stage: str,
+    secret: StageSecret,
+    values: Mapping[str, str],
+    expected: Mapping[str, str | None],
+    dry_run: bool,
 ) -> _DerivedPlan:
     """Collect a derived secret's inputs (given now, else read from AWS) before anything is written."""
     path = secret_path(app, stage, secret.name)
@@ -365,8 +206,14 @@ def _plan_derived(
 
 
 def set_values(
-    sm: Any, app: str, stage: str, values: dict[str, str], out: TextIO, dry_run: bool,
-    expected: Mapping[str, str | None] | None = None, generate_missing: bool = False,
+    sm: Any,
+    app: str,
+    stage: str,
+    values: dict[str, str],
+    out: TextIO,
+    dry_run: bool,
+    expected: Mapping[str, str | None] | None = None,
+    generate_missing: bool = False,
 ) -> int:
     """Check every container (and read the inputs of affected derived secrets) first, then write.
 
@@ -380,7 +227,11 @@ def set_values(
     paths = {name: secret_path(app, stage, name) for name in values}
     for path in paths.values():
         _require_container(sm, path)
-    plans = [_plan_derived(sm, app, stage, d, values, expected, dry_run) for d in DERIVED_SECRETS if set(d.inputs) & set(values)]
+    plans = [
+        _plan_derived(sm, app, stage, d, values, expected, dry_run)
+        for d in DERIVED_SECRETS
+        if set(d.inputs) & set(values)
+    ]
     to_generate = []
     for generated in GENERATED_SECRETS if generate_missing else ():
         path = secret_path(app, stage, generated.name)
@@ -396,10 +247,13 @@ def set_values(
     for name, path in to_generate:
         _write_generated(sm, name, path, out, dry_run, "generated (it had no value)")
     for plan in plans:
-        inputs = _and(plan.secret.inputs)
+        inputs = join_names(plan.secret.inputs)
         if plan.not_set:
-            print(f"secret {plan.path}: not written ({_and(plan.not_set)} not set yet): "
-                  f"{plan.secret.name} will be written once {inputs} are both set", file=out)
+            print(
+                f"secret {plan.path}: not written ({join_names(plan.not_set)} not set yet): "
+                f"{plan.secret.name} will be written once {inputs} are both set",
+                file=out,
+            )
         elif dry_run:
             print(f"secret {plan.path}: would be rewritten from {inputs}", file=out)
         else:
@@ -415,8 +269,10 @@ def _write_generated(sm: Any, name: str, path: str, out: TextIO, dry_run: bool, 
         print(f"secret {path}: would be {done.split(' (')[0]}", file=out)
         return
     version = put_value(sm, path, generate_value(name))
-    print(f"secret {path}: {done} (version {version}); the migrator applies it to the database role on its next run",
-          file=out)
+    print(
+        f"secret {path}: {done} (version {version}); the migrator applies it to the database role on its next run",
+        file=out,
+    )
 
 
 def rotate_value(sm: Any, app: str, stage: str, name: str, out: TextIO, dry_run: bool) -> int:
@@ -439,7 +295,9 @@ def _unset_one(sm: Any, app: str, stage: str, name: str, out: TextIO, dry_run: b
         print(f"secret {current.path}: would replace the current value with the unset placeholder", file=out)
     else:
         put_value(sm, current.path, UNSET_PLACEHOLDER, ["AWSCURRENT", UNSET_LABEL])
-        print(f"secret {current.path}: unset (placeholder is now current; the old value is kept as AWSPREVIOUS)", file=out)
+        print(
+            f"secret {current.path}: unset (placeholder is now current; the old value is kept as AWSPREVIOUS)", file=out
+        )
 
 
 def unset_value(sm: Any, app: str, stage: str, name: str, out: TextIO, dry_run: bool) -> int:
@@ -456,20 +314,25 @@ def _derived_status(row: SecretStatus, inputs: list[SecretStatus]) -> str:
     """`derived` when set and no older than every input (which must be set); else `stale` or as is."""
     if not row.is_set:
         return row.status
-    fresh = all(i.is_set and i.changed is not None and row.changed is not None and row.changed >= i.changed for i in inputs)
+    fresh = all(
+        i.is_set and i.changed is not None and row.changed is not None and row.changed >= i.changed for i in inputs
+    )
     return "derived" if fresh else "stale"
 
 
-def list_statuses(sm: Any, app: str, stage: str, out: TextIO) -> int:
+def list_statuses(sm: Any, app: str, stage: str, out: TextIO, template: str) -> int:
     """Print a table of every secret; exit 1 when a secret is not set or a derived one is not current.
+    `template`: the stage a preview reads its shared secrets from (HEBO_PREVIEW_SECRETS_FROM).
 
     Metadata only (no GetSecretValue): a derived secret is `stale` when its current version is
     older than an input's, i.e. an input changed without `ops` rewriting it.
     """
     rows = [status(sm, app, stage, name) for name in stage_secret_names(stage)]
     by_name = {r.name: r for r in rows}
-    shown = {r.name: (_derived_status(r, [by_name[i] for i in _DERIVED[r.name].inputs]) if r.name in _DERIVED else r.status)
-             for r in rows}
+    shown = {
+        r.name: (_derived_status(r, [by_name[i] for i in _DERIVED[r.name].inputs]) if r.name in _DERIVED else r.status)
+        for r in rows
+    }
     width = max(len(r.name) for r in rows)
     print(f"{'NAME':<{width}}  {'STATUS':<12}  LAST CHANGED (UTC)", file=out)
     for row in rows:
@@ -479,23 +342,45 @@ def list_statuses(sm: Any, app: str, stage: str, out: TextIO) -> int:
     not_set = [r.name for r in user if not r.is_set]
     prefix = secret_path(app, stage, "")
     if not_set:
-        print(f"{len(not_set)} of {len(user)} secrets under {prefix} not set: {', '.join(not_set)} (ops secrets set NAME --stage {stage})", file=out)
+        print(
+            f"{len(not_set)} of {len(user)} secrets under {prefix} not set: {', '.join(not_set)} (ops secrets set NAME --stage {stage})",
+            file=out,
+        )
     else:
         print(f"all {len(user)} secrets under {prefix} are set", file=out)
     if len(rows) < len(SECRET_NAMES):
-        print(f"{_and(SHARED_BY_PREVIEWS)}: not owned by this preview, read from "
-              f"{secret_path(app, template_stage(), '')} (HEBO_PREVIEW_SECRETS_FROM; ops secrets list --stage {template_stage()})", file=out)
-    healthy = not not_set
+        print(
+            f"{join_names(SHARED_BY_PREVIEWS)}: not owned by this preview, read from "
+            f"{secret_path(app, template, '')} (HEBO_PREVIEW_SECRETS_FROM; ops secrets list --stage {template})",
+            file=out,
+        )
+    generated_ok = _report_generated(by_name, stage, out)
+    derived_ok = _report_derived(by_name, shown, stage, out)
+    return 0 if not not_set and generated_ok and derived_ok else 1
+
+
+def _report_generated(by_name: Mapping[str, SecretStatus], stage: str, out: TextIO) -> bool:
+    """One line per generated secret; False when one has no value."""
+    healthy = True
     for generated in GENERATED_SECRETS:
         row = by_name[generated.name]
         if row.is_set:
             print(f"{generated.name}: generated by ops, set", file=out)
         else:
             healthy = False
-            print(f"{generated.name}: {row.status}: run `ops secrets rotate {generated.name} --stage {stage}` "
-                  "(set-all also generates it)", file=out)
+            print(
+                f"{generated.name}: {row.status}: run `ops secrets rotate {generated.name} --stage {stage}` "
+                "(set-all also generates it)",
+                file=out,
+            )
+    return healthy
+
+
+def _report_derived(by_name: Mapping[str, SecretStatus], shown: Mapping[str, str], stage: str, out: TextIO) -> bool:
+    """One line per derived secret, saying what would bring it up to date; False unless all are."""
+    healthy = True
     for derived in DERIVED_SECRETS:
-        state, inputs = shown[derived.name], _and(derived.inputs)
+        state, inputs = shown[derived.name], join_names(derived.inputs)
         rerun = f"run `ops secrets set {derived.inputs[-1]} --stage {stage}` again"
         if state == "derived":
             print(f"{derived.name}: derived from {inputs}, up to date", file=out)
@@ -503,8 +388,11 @@ def list_statuses(sm: Any, app: str, stage: str, out: TextIO) -> int:
         healthy = False
         missing = [i for i in derived.inputs if not by_name[i].is_set]
         if state == "stale" and missing:
-            print(f"{derived.name}: stale: not derived from {inputs} ({_and(missing)} not set): "
-                  f"set {' and '.join(missing)} (ops secrets set NAME --stage {stage})", file=out)
+            print(
+                f"{derived.name}: stale: not derived from {inputs} ({join_names(missing)} not set): "
+                f"set {' and '.join(missing)} (ops secrets set NAME --stage {stage})",
+                file=out,
+            )
         elif state == "stale":
             print(f"{derived.name}: stale (an input changed after it was written): {rerun}", file=out)
         elif state in ("missing", "unset") and not missing:
@@ -513,4 +401,4 @@ def list_statuses(sm: Any, app: str, stage: str, out: TextIO) -> int:
             print(f"{derived.name}: {state}: written by ops once {inputs} are both set", file=out)
         else:
             print(f"{derived.name}: {state}", file=out)
-    return 0 if healthy else 1
+    return healthy

@@ -28,6 +28,7 @@ class S3BackendWithoutDeprecatedLocking(S3Backend):
         self._read_config = {k: v for k, v in config.items() if k in _REMOTE_STATE_KEYS}
 
     def get_remote_state_data_source(self, scope: Any, name: str, _from_stack: str) -> DataTerraformRemoteStateS3:
+        """What cdktf calls for a cross-stack reference: the reader's remote-state data source, with only the keys a reader needs."""
         return DataTerraformRemoteStateS3(scope, name, workspace="${terraform.workspace}", **self._read_config)
 
 

@@ -43,6 +43,8 @@ class HeboStack(TerraformStack):
 
     @property
     def default_tags(self) -> dict[str, str]:
+        """Tags every resource of the stack carries (provider default tags): app, stage (`global` for
+        account-wide stacks), stack, managed-by. `ops bastion` finds the bastion by them."""
         return {
             "app": self.settings.app,
             "stage": self.names.state_scope(self.account_wide),
@@ -51,6 +53,7 @@ class HeboStack(TerraformStack):
         }
 
     def aws_provider(self, construct_id: str, region: str, alias: str | None = None) -> Any:
+        """An AWS provider for `region` (with `alias` for a second region), carrying the stack's default tags."""
         return aws.provider.AwsProvider(
             self,
             construct_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from config.topology import LISTENER_RULE_PRIORITIES, SERVICE_PORTS, SERVICES
 from stacks.network import NetworkOutputs
 from config.secrets import secrets_for
 from config.settings import Settings
-from config.stage import ConfigError
+from config.errors import ConfigError
 
 SHARED_ALB_LOG_PREFIX = "shared"
 """Access-log prefix of a stage's shared ALB (dedicated ALBs log under their service's name)."""
@@ -56,14 +57,18 @@ def require_dockerfiles(context: Path, target: str) -> None:
     missing = [DOCKERFILES[svc] for svc in SERVICES if not (context / DOCKERFILES[svc]).is_file()]
     if missing:
         raise ConfigError(
-            f"invalid HEBO_APP_REPO {str(context)!r}: {', '.join(missing)} not found there "
-            "(build mode builds the images from it; set HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE to use pre-built images)"
+            "HEBO_APP_REPO",
+            str(context),
+            reason=f"{', '.join(missing)} not found there (build mode builds the images from it)",
+            hint="set HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE to use pre-built images",
         )
     stageless = [DOCKERFILES[svc] for svc in SERVICES if target not in dockerfile_stage_names(context / DOCKERFILES[svc])]
     if stageless:
         raise ConfigError(
-            f"invalid HEBO_APP_REPO {str(context)!r}: {', '.join(stageless)} has no stage named {target!r} "
-            "(this stage builds it; copy the current templates from docker/, see docs/compute.md)"
+            "HEBO_APP_REPO",
+            str(context),
+            reason=f"{', '.join(stageless)} has no stage named {target!r} (this stage builds it)",
+            hint="copy the current templates from docker/ (docs/compute.md)",
         )
 
 
@@ -78,6 +83,10 @@ class ComputeOutputs:
 
 
 class ComputeStack(HeboStack):
+    """The per-stage services: ECS cluster, the API and Gateway services behind their ALBs (one
+    shared ALB where the policy says so), images, certificates, DNS aliases, WAF and alarms.
+    Reads the network and data stacks' outputs only (cross-stack references)."""
+
     stack_name = "compute"
 
     def __init__(self, scope: Construct, settings: Settings, network: NetworkOutputs, data: DataOutputs) -> None:
@@ -234,7 +243,7 @@ class ComputeStack(HeboStack):
         )
         if self.waf is not None:
             self.waf.associate("shared_alb_association", alb.arn)
-        for svc, domain in zip(SERVICES, domains):
+        for svc, domain in zip(SERVICES, domains, strict=True):
             alias_records(self, f"{svc}_alias", zone_id=self.hosted_zone_id(), name=domain, target_dns_name=alb.dns_name,
                           target_zone_id=alb.zone_id)
         LoadBalancerAlarms(
@@ -254,7 +263,7 @@ class ComputeStack(HeboStack):
         """Image URI per service: built + pushed and pinned by digest, or passed in (prebuilt).
         Exec-enabled stages build the Dockerfile's `debug` stage (see StagePolicy.image_target)."""
         settings = self.settings
-        if settings.image_mode == "prebuilt":
+        if settings.api_image and settings.gateway_image:  # prebuilt mode (Settings requires both or neither)
             if self.policy.ecs_exec:
                 Annotations.of(self).add_warning(PREBUILT_EXEC_WARNING)
                 print(f"warning: compute: {PREBUILT_EXEC_WARNING}", file=sys.stderr)

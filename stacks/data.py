@@ -6,12 +6,9 @@ Everything stage-dependent comes from the StagePolicy; docs/data.md explains the
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from modules.cdk import Construct, TerraformResourceLifecycle, TerraformVariable, TerraformVariableValidationConfig, aws
@@ -22,10 +19,11 @@ from modules.lambda_function import PythonFunction, PythonFunctionProps
 from modules.secrets import SecretContainerProps, secret_container
 from stacks.base import HeboStack
 from stacks.network import NetworkOutputs
-from config.secrets import DB_PASSWORD_MAX, DB_PASSWORD_MIN, DB_PASSWORD_RULE, owned_secrets
+from config.secrets import DB_PASSWORD_RULE, db_password_condition, owned_secrets
 from config.settings import REPO_ROOT, Settings
-from config.stage import ConfigError
+from config.errors import ConfigError
 from config.topology import DATABASE_NAME, DB_APP_USER, POSTGRES_PORT
+from lambdas.migrator.bundle import Bundle, BundleError, build_bundle
 
 CLUSTER_PARAMETERS = {
     "rds.force_ssl": "1",  # no plaintext connections, whoever connects
@@ -45,7 +43,6 @@ PASSWORD_VARIABLE = "db_password"
 
 MIGRATOR_HANDLER = "migrator.handler.lambda_handler"
 MIGRATOR_BUILD_DIR = REPO_ROOT / "build" / "migrator"
-MIGRATOR_BUNDLE_SOURCE = REPO_ROOT / "lambdas" / "migrator" / "bundle.py"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,33 +75,19 @@ class DataOutputs:
     """The migration Lambda (`ops` and CI invoke it)."""
 
 
-def _load_bundle_module() -> ModuleType:
-    """lambdas/migrator/bundle.py is a script-style module, not part of an installed package."""
-    name = "hebo_migrator_bundle"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, MIGRATOR_BUNDLE_SOURCE)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {MIGRATOR_BUNDLE_SOURCE}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve their module while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-def build_migrator_bundle(migrations_dir: Path, out_dir: Path = MIGRATOR_BUILD_DIR) -> Any:
+def build_migrator_bundle(migrations_dir: Path, out_dir: Path = MIGRATOR_BUILD_DIR) -> Bundle:
     """Build the migrator zip at synth; a missing or malformed folder is a ConfigError."""
     migrations_dir = Path(migrations_dir)
     if not migrations_dir.is_dir():
         raise ConfigError(
-            f"invalid HEBO_MIGRATIONS_DIR {str(migrations_dir)!r}: not a directory "
-            "(point it at the app repo's drizzle-kit migrations folder)"
+            "HEBO_MIGRATIONS_DIR",
+            str(migrations_dir),
+            reason="not a directory (point it at the app repo's drizzle-kit migrations folder)",
         )
-    bundle = _load_bundle_module()
     try:
-        return bundle.build_bundle(migrations_dir, out_dir)
-    except bundle.BundleError as error:
-        raise ConfigError(f"invalid HEBO_MIGRATIONS_DIR {str(migrations_dir)!r}: {error}") from None
+        return build_bundle(migrations_dir, out_dir)
+    except BundleError as error:
+        raise ConfigError("HEBO_MIGRATIONS_DIR", str(migrations_dir), reason=str(error)) from None
 
 
 class DataStack(HeboStack):
@@ -171,7 +154,7 @@ class DataStack(HeboStack):
 
     def _create_password_variable(self) -> TerraformVariable:
         """The master password: an ephemeral variable feeding a write-only attribute, so it is
-        never in state or plan; its validation repeats the DbPassword catalog rule."""
+        never in state or plan; its validation is the DbPassword catalog rule (config/secrets.py)."""
         password = TerraformVariable(
             self,
             PASSWORD_VARIABLE,
@@ -182,11 +165,7 @@ class DataStack(HeboStack):
             "(export TF_VAR_db_password=...). Ephemeral: never stored in state or plan.",
             validation=[
                 TerraformVariableValidationConfig(
-                    condition=(
-                        f"${{length(var.{PASSWORD_VARIABLE}) >= {DB_PASSWORD_MIN} && length(var.{PASSWORD_VARIABLE}) <= {DB_PASSWORD_MAX}"
-                        f" && can(regex(\"^[ -~]+$\", var.{PASSWORD_VARIABLE}))"
-                        f" && !can(regex(\"[/\\\"@]\", var.{PASSWORD_VARIABLE}))}}"
-                    ),
+                    condition=db_password_condition(PASSWORD_VARIABLE),
                     error_message=f"TF_VAR_db_password must be {DB_PASSWORD_RULE} (is the DbPassword secret set?).",
                 )
             ],
@@ -368,7 +347,7 @@ class DataStack(HeboStack):
         secondary = network.secondary
         if secondary is None:  # StagePolicy.__post_init__ makes db_global_cluster imply secondary_region_network
             raise ConfigError(
-                f"invalid stage policy for {self.policy.name!r}: db_global_cluster needs the network stack's secondary-region VPC"
+                "stage policy", self.policy.name, reason="db_global_cluster needs the network stack's secondary-region VPC"
             )
         provider = self.provider_for(secondary.region)
         key = self.stage_key(

@@ -19,8 +19,12 @@ AMAZON_CAA_ISSUERS = ("amazon.com", "amazontrust.com", "awstrust.com", "amazonaw
 
 @dataclass(frozen=True)
 class DnsOutputs:
+    """The account-wide hosted zone, for whoever needs it by reference."""
+
     zone_id: str
+    """Route 53 hosted zone id (`Z…`)."""
     zone_name: str
+    """The zone's domain, HEBO_ZONE."""
 
 
 class DnsStack(HeboStack):

@@ -57,9 +57,14 @@ def missing_build_warning(build_dir: Path) -> str:
 
 @dataclass(frozen=True)
 class EdgeOutputs:
+    """The console site: its bucket, CloudFront distribution and public URL."""
+
     bucket_name: str
+    """The private S3 bucket CloudFront reads the console from (name prefix `Names.console_bucket_prefix`)."""
     distribution_id: str
+    """CloudFront distribution id (for invalidations)."""
     console_url: str
+    """`https://` and the console's domain."""
 
 
 class EdgeStack(HeboStack):

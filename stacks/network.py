@@ -19,9 +19,9 @@ from modules.network.instance import InstanceRoleProps, SsmInstanceRole
 from modules.network.nat_instance import NatInstance, NatInstanceProps, fck_nat_ami
 from modules.network.security_groups import ANY_IPV4, ANY_IPV6, GroupSpec, Peer, Rule, SecurityGroups, SecurityGroupsProps
 from modules.network.vpc import Vpc, VpcProps
-from modules.kms import EncryptionKey
+from modules.kms import EncryptionKey, KeyReference
 from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack
-from config.topology import HTTPS_PORT, POSTGRES_PORT, SECURITY_GROUP_ROLES, SERVICE_PORTS
+from config.topology import HTTPS_PORT, NAT_SECURITY_GROUP, POSTGRES_PORT, SECURITY_GROUP_ROLES, SERVICE_PORTS
 from config.settings import Settings
 from config.stage import StagePolicy
 
@@ -44,19 +44,22 @@ GROUP_DESCRIPTIONS = {
     "migrator": "Migration Lambda: no ingress",
     "bastion": "SSM bastion: no ingress (Session Manager is outbound only)",
     "db-proxy": "RDS Proxy: 5432 from services and migrator only",
-    "nat": "NAT instances: HTTPS from the private subnets only",
+    NAT_SECURITY_GROUP: "NAT instances: HTTPS from the private subnets only",
 }
 
 
-def _rule(group: str, direction: str, peer: Peer, port: int, description: str) -> Rule:
-    return Rule(group=group, direction=direction, peer=peer, port=port, description=description)  # type: ignore[arg-type]
+def _rule(group: str, direction: Literal["ingress", "egress"], peer: Peer, port: int, description: str) -> Rule:
+    """One TCP rule of `group` (a role key of the stage's security groups)."""
+    return Rule(group=group, direction=direction, peer=peer, port=port, description=description)
 
 
 def security_group_rules(policy: StagePolicy, private_cidrs: list[str]) -> list[Rule]:
     """Every rule of every group, in one table. Each allowed flow has an egress rule at its
     source and an ingress rule at its destination; the db-proxy and bastion paths exist only in
     the stages that have those components."""
-    sg = lambda key: Peer(group=key)  # noqa: E731
+    def sg(key: str) -> Peer:
+        return Peer(group=key)
+
     rules: list[Rule] = []
     for port, what in ((80, "HTTP (redirects to HTTPS)"), (HTTPS_PORT, "HTTPS")):
         rules += [
@@ -87,8 +90,8 @@ def security_group_rules(policy: StagePolicy, private_cidrs: list[str]) -> list[
         for client in ["service", "migrator"] + (["bastion"] if policy.bastion else []):
             rules.append(_rule(client, "egress", ANY_IPV4, port, "HTTPS to AWS APIs and providers via NAT"))
         for index, cidr in enumerate(private_cidrs):
-            rules.append(_rule("nat", "ingress", Peer(cidr_ipv4=cidr), port, f"HTTPS to translate from private subnet {index}"))
-        rules.append(_rule("nat", "egress", ANY_IPV4, port, "Translated HTTPS to the internet"))
+            rules.append(_rule(NAT_SECURITY_GROUP, "ingress", Peer(cidr_ipv4=cidr), port, f"HTTPS to translate from private subnet {index}"))
+        rules.append(_rule(NAT_SECURITY_GROUP, "egress", ANY_IPV4, port, "Translated HTTPS to the internet"))
     return rules
 
 
@@ -121,6 +124,10 @@ class NetworkOutputs:
 
 
 class NetworkStack(HeboStack):
+    """The per-stage network: VPC (dual-stack public edge), NAT instances, security groups, flow
+    logs, the bastion where the policy has one, the stage KMS key where it is shared, and the
+    production secondary-region VPC. Its outputs (`NetworkOutputs`) feed data and compute."""
+
     stack_name = "network"
 
     def __init__(self, scope: Construct, settings: Settings) -> None:
@@ -133,7 +140,7 @@ class NetworkStack(HeboStack):
         network = Vpc(self, "main", VpcProps(name=self.names.vpc(), cidr_block=settings.vpc_cidr,
                                              az_count=settings.az_count, ipv6_public_edge=True))
         groups = self._create_security_groups(network)
-        self.nat_instances = self._nat_instances(network, groups.ids["nat"], self.key.arn)
+        self.nat_instances = self._nat_instances(network, groups.ids[NAT_SECURITY_GROUP], self.key.arn)
         self._create_private_routes(network)
         self.bastion = self._create_bastion(network, groups) if self.policy.bastion else None
         secondary = self._create_secondary_network() if self.policy.secondary_region_network else None
@@ -151,7 +158,7 @@ class NetworkStack(HeboStack):
         self._outputs(network, groups)
 
     # -- steps, in the order __init__ runs them -------------------------------------------------
-    def _create_key(self) -> EncryptionKey:
+    def _create_key(self) -> EncryptionKey | KeyReference:
         """The stage key where the policy shares one (network deploys first, so it owns it), else
         this stack's own key."""
         names, settings = self.names, self.settings
@@ -173,7 +180,7 @@ class NetworkStack(HeboStack):
                 vpc_id=network.vpc_id,
                 groups={
                     role: GroupSpec(name=names.security_group(role), description=GROUP_DESCRIPTIONS[role])
-                    for role in (*security_group_roles(policy), "nat")
+                    for role in (*security_group_roles(policy), NAT_SECURITY_GROUP)
                 },
                 rules=security_group_rules(policy, network.private_cidrs),
             ),

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Terraform itself on the synthesized stacks: provider sources, scan copies, bounded Terraform
 commands and `validate`; the moto side (plan/apply against an emulator) is tools/moto_emulator.py.
-Used by `tests/terraform/`, `make validate` and `make plan-local`:
+Used by `tests/terraform/`, `make validate` and (through tools/moto_emulator.py) `make plan-local`:
 
     python -m tools.terraform_check validate              # production (DNSSEC on), pr-42, dev
-    python -m tools.terraform_check plan-local --stage pr-42
+    python -m tools.moto_emulator --stage pr-42           # `make plan-local`: the moto side
 
 Nothing here edits a synthesized resource. Terraform runs in a *scan copy* of each stack
 directory (`<variant>/scan/stacks/<stack>`, beside `<variant>/cdktf.out`, so the stack-relative
@@ -43,10 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from config.naming import STACKS
 
-STACK_ORDER = ("dns", "network", "data", "compute", "edge")
-"""Dependency order of the stacks (README, "What it deploys")."""
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 MIRROR_DIRS = (
     "/opt/tf-plugins",
@@ -80,6 +79,7 @@ STAGE_VARIANTS: dict[str, dict[str, str]] = {
 }
 """The stages the gate covers, with what each turns on (production signs the zone)."""
 
+
 class CheckError(RuntimeError):
     """A Terraform command failed, timed out, or reported error diagnostics."""
 
@@ -100,15 +100,18 @@ class ProviderChoice:
 
     @property
     def differs(self) -> bool:
+        """True when the chosen version is not the one the synthesized JSON pins."""
         return self.version != self.pinned
 
     def describe(self) -> str:
+        """One line naming the provider, its version, where it comes from and whether that is the pin."""
         where = "the registry" if self.origin == "registry" else f"filesystem mirror {self.origin}"
         note = f" (differs from the pin {self.pinned})" if self.differs else " (the pinned version)"
         return f"{self.address.split('/', 1)[1]} {self.version} from {where}{note}"
 
 
 def provider_address(source: str) -> str:
+    """The full registry address of a provider source: `aws` -> `registry.terraform.io/hashicorp/aws`."""
     parts = source.split("/")
     if len(parts) == 1:
         parts = ["hashicorp", *parts]
@@ -141,6 +144,7 @@ def mirror_versions(mirror: Path, address: str, platform: str) -> list[str]:
 
 
 def mirror_dirs() -> list[Path]:
+    """The filesystem mirror directories that exist: TF_CHECK_MIRRORS (colon-separated), else MIRROR_DIRS."""
     raw = os.environ.get("TF_CHECK_MIRRORS")
     candidates = raw.split(":") if raw else list(MIRROR_DIRS)
     return [Path(c).expanduser() for c in candidates if c and Path(c).expanduser().is_dir()]
@@ -153,7 +157,9 @@ def registry_reachable(timeout: float = REGISTRY_PROBE_SECONDS) -> bool:
 
     def probe() -> None:
         try:
-            with urllib.request.urlopen("https://registry.terraform.io/.well-known/terraform.json", timeout=timeout) as response:
+            with urllib.request.urlopen(
+                "https://registry.terraform.io/.well-known/terraform.json", timeout=timeout
+            ) as response:
                 answer.append(response.status == 200)
         except OSError:
             answer.append(False)
@@ -253,16 +259,20 @@ class Workspace:
 
     @property
     def outdir(self) -> Path:
+        """Where the synth wrote (`<root>/cdktf.out`)."""
         return self.root / "cdktf.out"
 
     def stack_json(self, stack: str) -> dict[str, Any]:
+        """The synthesized `cdk.tf.json` of `stack`, parsed."""
         return json.loads((self.outdir / "stacks" / stack / "cdk.tf.json").read_text())
 
     def stacks(self) -> list[str]:
+        """The synthesized stacks, in deploy order (config.naming.STACKS), any others after them by name."""
         present = {p.name for p in (self.outdir / "stacks").iterdir() if (p / "cdk.tf.json").is_file()}
-        return [s for s in STACK_ORDER if s in present] + sorted(present - set(STACK_ORDER))
+        return [s for s in STACKS if s in present] + sorted(present - set(STACKS))
 
     def scan_dir(self, stack: str) -> Path:
+        """The scan copy of `stack`, where Terraform runs (`<root>/scan/stacks/<stack>`)."""
         return self.root / "scan" / "stacks" / stack
 
 
@@ -273,9 +283,13 @@ def synthesize(root: Path, env: Mapping[str, str], timeout: int = 300) -> Worksp
     child = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "AWS_", "CDKTF_"))}
     child.update(env)
     child["CDKTF_OUTDIR"] = str(root / "cdktf.out")
-    done = subprocess.run([sys.executable, "main.py"], cwd=REPO_ROOT, env=child, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "main.py"], cwd=REPO_ROOT, env=child, capture_output=True, text=True, timeout=timeout
+    )
     if done.returncode != 0:
-        raise CheckError(f"synth failed ({' '.join(f'{k}={v}' for k, v in env.items())}): {done.stderr.strip()[-2000:]}")
+        raise CheckError(
+            f"synth failed ({' '.join(f'{k}={v}' for k, v in env.items())}): {done.stderr.strip()[-2000:]}"
+        )
     return Workspace(root=root, env=dict(env))
 
 
@@ -291,7 +305,9 @@ class Terraform:
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def prepare(cls, work: Path, pins: Mapping[str, tuple[str, str]], mode: str | None = None) -> tuple["Terraform", dict[str, ProviderChoice | None]]:
+    def prepare(
+        cls, work: Path, pins: Mapping[str, tuple[str, str]], mode: str | None = None
+    ) -> tuple["Terraform", dict[str, ProviderChoice | None]]:
         """Choose providers for `pins` and write the CLI config under `work`."""
         work = work.resolve()  # Terraform reads the config from each stack's directory
         work.mkdir(parents=True, exist_ok=True)
@@ -310,6 +326,9 @@ class Terraform:
         return all(choice.origin != "registry" for choice in self.choices.values())
 
     def environment(self) -> dict[str, str]:
+        """The environment Terraform runs with: none of the caller's AWS_/TF_ variables, no shared AWS
+        files or instance metadata (no real credentials by accident), this CLI config, no input or
+        checkpoint calls, then `extra_env` (the emulator's endpoint and fake keys)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
         env.update(
             TF_CLI_CONFIG_FILE=str(self.config_file),
@@ -323,22 +342,35 @@ class Terraform:
         env.update(self.extra_env)
         return env
 
-    def run(self, command: str, *args: str, cwd: Path, check: bool = True, ok_codes: Sequence[int] = (0,)) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, command: str, *args: str, cwd: Path, check: bool = True, ok_codes: Sequence[int] = (0,)
+    ) -> subprocess.CompletedProcess[str]:
         """`terraform <command> <args>` in `cwd`, killed after TIMEOUTS[command] seconds."""
         argv = ["terraform", command, "-no-color", *args]
-        process = subprocess.Popen(argv, cwd=cwd, env=self.environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=self.environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
             out, err = process.communicate(timeout=TIMEOUTS[command])
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             out, err = process.communicate()
-            raise CheckError(f"{cwd.name}: terraform {command} timed out after {TIMEOUTS[command]} s; last output:\n{_tail(out + err)}") from None
+            raise CheckError(
+                f"{cwd.name}: terraform {command} timed out after {TIMEOUTS[command]} s; last output:\n{_tail(out + err)}"
+            ) from None
         done = subprocess.CompletedProcess(argv, process.returncode, out, err)
         if check and done.returncode not in ok_codes:
             raise CheckError(f"{cwd.name}: terraform {command} failed (exit {done.returncode}):\n{_tail(err or out)}")
         return done
 
     def prepare_stack(self, workspace: Workspace, stack: str) -> Path:
+        """Make (or refresh) the scan copy of `stack` and return its directory."""
         return scan_copy(workspace.outdir / "stacks" / stack, workspace.scan_dir(stack), self.choices)
 
 
@@ -348,9 +380,13 @@ def _tail(text: str, lines: int = 40) -> str:
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One diagnostic of `terraform validate -json` (its `diagnostics[]` entry), with its stack."""
+
     stack: str
     severity: str
+    """`error` or `warning`."""
     address: str
+    """The snippet's context (the block, e.g. `resource "aws_lb" "x"`), else `file:line`, else `(stack)`."""
     summary: str
     detail: str
 
@@ -364,7 +400,9 @@ def diagnostics(stack: str, validate_json: Mapping[str, Any]) -> list[Diagnostic
     for item in validate_json.get("diagnostics", []):
         snippet = item.get("snippet") or {}
         where = item.get("range") or {}
-        address = snippet.get("context") or (f"{where.get('filename')}:{where.get('start', {}).get('line')}" if where else "(stack)")
+        address = snippet.get("context") or (
+            f"{where.get('filename')}:{where.get('start', {}).get('line')}" if where else "(stack)"
+        )
         found.append(Diagnostic(stack, item["severity"], address, item["summary"], item.get("detail", "")))
     return found
 
@@ -388,11 +426,15 @@ def validate_stack(terraform: Terraform, workspace: Workspace, stack: str) -> li
 
 
 def variant_env(stage: str) -> dict[str, str]:
+    """The settings a checked stage is synthesized with: its variant, the local backend and prebuilt images."""
     base = STAGE_VARIANTS.get(stage, {"HEBO_STAGE": stage})
     return {**base, "HEBO_BACKEND": "local", **PREBUILT_IMAGES}
 
 
-def print_provider_choices(all_choices: Mapping[str, ProviderChoice | None], pins: Mapping[str, tuple[str, str]]) -> None:
+def print_provider_choices(
+    all_choices: Mapping[str, ProviderChoice | None], pins: Mapping[str, tuple[str, str]]
+) -> None:
+    """Print one line per provider: the chosen source, or why none is available."""
     for name, choice in sorted(all_choices.items()):
         if choice is None:
             print(f"provider {pins[name][0]} {pins[name][1]}: not available (no mirror holds it, registry unreachable)")
@@ -431,7 +473,10 @@ def _validate_workspace(work: Path, workspace: Workspace, label: str, failures: 
         failures += [f"{label}/{d}" for d in errors]
         result.errors += len(errors)
         warnings = len(found) - len(errors)
-        print(f"{label}/{stack}: {'valid' if not errors else f'{len(errors)} error(s)'}" + (f", {warnings} warning(s)" if warnings else ""))
+        print(
+            f"{label}/{stack}: {'valid' if not errors else f'{len(errors)} error(s)'}"
+            + (f", {warnings} warning(s)" if warnings else "")
+        )
     print(f"{label}: {time.monotonic() - started:.0f} s")
     return result
 
@@ -489,8 +534,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m tools.terraform_check validate [STAGE...]`; returns the exit code (1 on an error diagnostic)."""
     parser = argparse.ArgumentParser(prog="terraform_check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", default=str(REPO_ROOT / "build" / "terraform-check"), help="scratch directory (default build/terraform-check)")
+    parser.add_argument(
+        "--work",
+        default=str(REPO_ROOT / "build" / "terraform-check"),
+        help="scratch directory (default build/terraform-check)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     validate_p = sub.add_parser("validate", help="terraform validate every stack of each stage")
     validate_p.add_argument("stages", nargs="*", default=list(STAGE_VARIANTS))

@@ -2,7 +2,7 @@
 
 API (used by the data stack)::
 
-    from bundle import build_bundle          # with lambdas/migrator on sys.path, or
+    from lambdas.migrator.bundle import build_bundle
     bundle = build_bundle(Path("migrations"), Path("build/migrator"))
     bundle.zip_path            # out_dir/migrator-<sha>.zip  (content-addressed)
     bundle.source_code_hash    # base64 sha256 of the zip, for aws_lambda_function.source_code_hash
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -32,7 +31,8 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+
+from lambdas.migrator.migrator import journal
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = HERE / "migrator"
@@ -70,21 +70,6 @@ class Bundle:
     def source_code_hash(self) -> str:
         """Base64 sha256 of the zip, the form Lambda reports (``filebase64sha256``)."""
         return base64.b64encode(bytes.fromhex(self.code_sha256)).decode("ascii")
-
-
-def _journal_module() -> ModuleType:
-    # Loaded by path so this file works whether it is imported as `bundle`, as
-    # `lambdas.migrator.bundle`, or run from anywhere; journal.py uses only the stdlib.
-    name = "_hebo_migrator_journal"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, PACKAGE_DIR / "journal.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {PACKAGE_DIR / 'journal.py'}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 def _digest(files: list[tuple[str, Path]]) -> str:
@@ -128,9 +113,7 @@ def _install_dependencies(out_dir: Path) -> Path:
 
 
 def _run_pip(args: list[str]) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BundleError(f"pip failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
 
@@ -143,7 +126,6 @@ def build_bundle(migrations_dir: Path, out_dir: Path) -> Bundle:
     """
     migrations_dir = Path(migrations_dir)
     out_dir = Path(out_dir)
-    journal = _journal_module()
     try:
         relpaths = journal.migration_files(migrations_dir)
     except journal.MigrationFolderError as exc:

@@ -12,7 +12,7 @@ agent online, and stop it again with `ops bastion stop`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 from modules.cdk import Construct, TerraformResourceLifecycle, aws
 from modules.network.instance import HardenedInstanceProps, hardened_instance

@@ -46,7 +46,7 @@ def subnet_plan(vpc_cidr: str, az_count: int) -> list[SubnetPair]:
     """
     if not 1 <= az_count <= MAX_AZS:
         raise ValidationError("subnet plan", "az_count", az_count, f"must be from 1 to {MAX_AZS}")
-    network = ipaddress.ip_network(vpc_cidr)
+    network = ipaddress.IPv4Network(vpc_cidr)
     eighths = list(network.subnets(prefixlen_diff=3))
     public_pool = list(eighths[7].subnets(prefixlen_diff=3))
     return [SubnetPair(public=str(public_pool[i]), private=str(eighths[i])) for i in range(az_count)]

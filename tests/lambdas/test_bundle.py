@@ -11,9 +11,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-import bundle as bundle_module
 import pytest
-from bundle import BundleError, build_bundle
+
+from lambdas.migrator import bundle as bundle_module
+from lambdas.migrator.bundle import BundleError, build_bundle
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "lambdas" / "migrator" / "example-migrations"
 

@@ -2,7 +2,7 @@
 
 The commands reach moto only through the standard AWS environment variables (AWS_ENDPOINT_URL,
 fake keys, AWS_DEFAULT_REGION), exactly as they would reach any other emulator or AWS itself.
-Every HEBO_* and AWS_* variable of the developer's shell is removed first, so a real profile
+Every HEBO_*, CDKTF_* and AWS_* variable of the developer's shell is removed first, so a real profile
 can never be used by accident.
 """
 
@@ -41,7 +41,7 @@ def moto_endpoint() -> Iterator[str]:
 
 def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     for key in list(os.environ):
-        if key.startswith(("AWS_", "HEBO_")):
+        if key.startswith(("AWS_", "HEBO_", "CDKTF_")):
             monkeypatch.delenv(key)
     # No shared config/credentials files and no instance-metadata probe (slow, and not ours).
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))

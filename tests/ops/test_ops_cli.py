@@ -69,7 +69,7 @@ def test_python_m_ops_subprocess(no_aws):
     bad = subprocess.run([sys.executable, "-m", "ops", "secrets", "list", "--stage", "Prod"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.startswith("ops: invalid stage 'Prod': must be a lowercase DNS label") and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith("ops: invalid --stage 'Prod': must be a lowercase DNS label") and bad.stderr.count("\n") == 1
 
     nocreds = subprocess.run(
         [sys.executable, "-c", "import sys; from ops.cli import main; code = main(['zone']); "

@@ -445,7 +445,7 @@ def test_unset_of_an_input_unsets_the_derived_secret(run, sm, containers, name):
     listing = run("secrets", "list", "--stage", STAGE)
     assert listing.code == 1
     assert _rows(listing.out)["DbCredentials"] == "unset" and _rows(listing.out)[name] == "unset"
-    assert f"DbCredentials: unset: written by ops once DbUsername and DbPassword are both set" in listing.out
+    assert "DbCredentials: unset: written by ops once DbUsername and DbPassword are both set" in listing.out
 
 
 def _next_second() -> None:

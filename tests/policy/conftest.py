@@ -14,7 +14,7 @@ from synth_support import Synth
 STAGE_LABELS = ("production", "preview", "dev")
 
 
-class StacksOnDisk(dict):  # type: ignore[type-arg]
+class StacksOnDisk(dict[str, Any]):
     """Stack name -> parsed cdk.tf.json, plus `outdir`: relative file paths in the JSON (docker
     build contexts, uploads) are relative to `outdir/stacks/<stack>`, where Terraform runs."""
 

@@ -4,7 +4,6 @@ by resource name, by the invariant functions AND by checkov (built-in and custom
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 

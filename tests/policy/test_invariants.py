@@ -49,7 +49,7 @@ def test_no_world_open_ingress_except_alb_http_https(stage) -> None:
     ids=["iam-statements-scoped", "storage-encrypted", "no-nulls-inside-blocks", "no-secrets-in-task-environment",
          "no-push-can-collide-with-an-immutable-tag", "exec-logging-has-script-and-cat", "role-trust-documented-keys-only"],
 )
-def test_whole_app_invariant(stage, check) -> None:  # type: ignore[no-untyped-def]
+def test_whole_app_invariant(stage, check) -> None:
     _, stacks = stage
     problems = check(stacks)
     assert not problems, "\n" + _report(problems)
@@ -131,7 +131,7 @@ APPLY_TIME_CHECKS = [
 
 
 @pytest.mark.parametrize("check", APPLY_TIME_CHECKS, ids=[c.__name__.removeprefix("check_") for c in APPLY_TIME_CHECKS])
-def test_apply_time_invariant(stage, check) -> None:  # type: ignore[no-untyped-def]
+def test_apply_time_invariant(stage, check) -> None:
     _, stacks = stage
     problems = check(stacks)
     assert not problems, "\n" + _report(problems)
@@ -151,7 +151,7 @@ def test_apply_time_invariants_have_something_to_check(stage) -> None:
     assert sum("backend" in body.get("terraform", {}) for body in stacks.values()) == 5
 
 
-def _set(stacks: dict, stack: str, rtype: str, predicate, **changes) -> str:  # type: ignore[no-untyped-def]
+def _set(stacks: dict, stack: str, rtype: str, predicate, **changes) -> str:
     for name, config in stacks[stack]["resource"][rtype].items():
         if predicate(config):
             config.update(changes)

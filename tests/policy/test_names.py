@@ -180,7 +180,7 @@ def test_every_physical_name_in_the_app_comes_from_names(any_stage: Synth) -> No
     assert checked >= 60, f"only {checked} names checked in {any_stage.stage}"
 
 
-def test_terraform_cloud_workspace_names_come_from_names(synth_variant) -> None:  # type: ignore[no-untyped-def]
+def test_terraform_cloud_workspace_names_come_from_names(synth_variant) -> None:
     synth = synth_variant(HEBO_STAGE="pr-42", HEBO_BACKEND="cloud", HEBO_TFC_ORGANIZATION="hebo-team")
     workspaces = sorted(s["terraform"]["cloud"]["workspaces"]["name"] for s in synth.stacks.values())
     assert workspaces == ["hebo-global-dns"] + [f"hebo-pr-42-{s}" for s in ("compute", "data", "edge", "network")]

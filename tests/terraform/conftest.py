@@ -71,7 +71,7 @@ def tf_report() -> Callable[[str], None]:
     return _REPORT.append
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter) -> None:
     if _REPORT:
         terminalreporter.section("terraform checks")
         for line in _REPORT:

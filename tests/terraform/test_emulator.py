@@ -22,7 +22,7 @@ STAGE = "pr-42"
 
 
 @pytest.fixture(scope="module")
-def stage_run(tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> Iterator[tuple[StageRun, Workspace, MotoServer]]:  # type: ignore[no-untyped-def]
+def stage_run(tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> Iterator[tuple[StageRun, Workspace, MotoServer]]:
     workspace = tf_variant(STAGE, "prebuilt")
     terraform, choices = terraform_for(workspace)
     assert choices["aws"] is not None, "no source for hashicorp/aws"
@@ -48,7 +48,7 @@ def _declared(stack: dict[str, Any]) -> tuple[Counter[str], set[str]]:
 
 
 @pytest.mark.slow
-def test_every_stack_plans_exactly_what_it_declares(stage_run) -> None:  # type: ignore[no-untyped-def]
+def test_every_stack_plans_exactly_what_it_declares(stage_run) -> None:
     run, workspace, _ = stage_run
     assert list(run.plans) == ["dns", "network", "data", "compute", "edge"]
     assert run.applied == ["dns", "network", "data"]
@@ -65,8 +65,8 @@ def test_every_stack_plans_exactly_what_it_declares(stage_run) -> None:  # type:
 
 
 @pytest.mark.slow
-def test_preview_shape_in_the_plans(stage_run) -> None:  # type: ignore[no-untyped-def]
-    """The design's preview topology (config/stage.py), as Terraform plans it."""
+def test_preview_shape_in_the_plans(stage_run) -> None:
+    """The preview topology (StagePolicy of a preview: one NAT, a bastion, no proxy, a shared ALB), as Terraform plans it."""
     plans = stage_run[0].plans
     network, data, compute, edge = (plans[s].count("create") for s in ("network", "data", "compute", "edge"))
     assert (network["aws_vpc"], network["aws_subnet"], network["aws_instance"], network["aws_eip"]) == (1, 4, 2, 1)  # 2 AZs; one NAT + bastion
@@ -80,7 +80,7 @@ def test_preview_shape_in_the_plans(stage_run) -> None:  # type: ignore[no-untyp
 
 
 @pytest.mark.slow
-def test_network_second_plan_is_empty(stage_run) -> None:  # type: ignore[no-untyped-def]
+def test_network_second_plan_is_empty(stage_run) -> None:
     second = stage_run[0].second_network
     assert second.pending == [], json.dumps([rc for rc in second.changes if rc["address"] in second.pending], indent=1)[:4000]
     created = sum(stage_run[0].plans["network"].count("create").values())
@@ -88,7 +88,7 @@ def test_network_second_plan_is_empty(stage_run) -> None:  # type: ignore[no-unt
 
 
 @pytest.mark.slow
-def test_applied_network_is_in_the_emulator(stage_run) -> None:  # type: ignore[no-untyped-def]
+def test_applied_network_is_in_the_emulator(stage_run) -> None:
     import boto3
 
     run, _, server = stage_run
@@ -103,7 +103,7 @@ def test_applied_network_is_in_the_emulator(stage_run) -> None:  # type: ignore[
 
 
 @pytest.mark.slow
-def test_downstream_plans_use_known_upstream_values(stage_run) -> None:  # type: ignore[no-untyped-def]
+def test_downstream_plans_use_known_upstream_values(stage_run) -> None:
     """Values from applied stacks are known at plan time (remote state really read)."""
     run = stage_run[0]
     network = run.outputs["network"]

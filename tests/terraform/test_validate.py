@@ -13,7 +13,8 @@ from typing import Callable
 
 import pytest
 
-from tools.terraform_check import STACK_ORDER, STAGE_VARIANTS, Terraform, Workspace, validate_stack
+from config.naming import STACKS
+from tools.terraform_check import STAGE_VARIANTS, Terraform, Workspace, validate_stack
 
 
 VALIDATE_WORKERS = 2
@@ -31,14 +32,14 @@ def _validate_all(terraform: Terraform, workspace: Workspace) -> tuple[list[str]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", sorted(STAGE_VARIANTS))
-def test_every_stack_validates(stage: str, tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> None:  # type: ignore[no-untyped-def]
+def test_every_stack_validates(stage: str, tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> None:
     workspace = tf_variant(stage, "prebuilt")
     terraform, choices = terraform_for(workspace)
     assert choices["aws"] is not None, "no source for hashicorp/aws: no filesystem mirror holds it and the registry is unreachable"
     started = time.monotonic()
     errors, checked = _validate_all(terraform, workspace)
     tf_report(f"validate {stage} (prebuilt images): {len(checked)} stacks in {time.monotonic() - started:.0f} s")
-    assert checked == list(STACK_ORDER)
+    assert checked == list(STACKS)
     assert errors == [], "\n".join(errors)
 
 
@@ -50,7 +51,7 @@ def test_production_variant_signs_the_zone(tf_variant: Callable[..., Workspace])
 
 
 @pytest.mark.slow
-def test_build_image_mode_validates(tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> None:  # type: ignore[no-untyped-def]
+def test_build_image_mode_validates(tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> None:
     """Build mode needs kreuzwerker/docker; without a source for it this is a named skip."""
     workspace = tf_variant("pr-42", "build")
     terraform, choices = terraform_for(workspace)
@@ -59,7 +60,7 @@ def test_build_image_mode_validates(tf_variant: Callable[..., Workspace], terraf
         tf_report(f"build-image mode NOT validated: no source for {', '.join(missing)} (not in any mirror, registry unreachable)")
         pytest.skip(f"build-image mode not validated: provider(s) {', '.join(missing)} in no filesystem mirror and the registry is unreachable")
     errors, checked = _validate_all(terraform, workspace)
-    assert checked == list(STACK_ORDER)
+    assert checked == list(STACKS)
     assert errors == [], "\n".join(errors)
 
 

@@ -34,7 +34,7 @@ def test_s3_backend_block(preview: Synth, stack: str) -> None:
     }
 
 
-def test_dynamodb_lock_is_an_explicit_opt_in(synth_variant) -> None:  # type: ignore[no-untyped-def]
+def test_dynamodb_lock_is_an_explicit_opt_in(synth_variant) -> None:
     synth = synth_variant(HEBO_STAGE="pr-42", HEBO_STATE_LOCK_TABLE="acme-locks")
     for stack in STACKS:
         backend = synth.stack(stack)["terraform"]["backend"]["s3"]
@@ -54,7 +54,7 @@ def test_no_remote_state_carries_deprecated_arguments(any_stage: Synth) -> None:
     assert seen >= 3  # data<-network, compute<-network/data
 
 
-def test_cloud_backend_block(synth_variant) -> None:  # type: ignore[no-untyped-def]
+def test_cloud_backend_block(synth_variant) -> None:
     synth = synth_variant(HEBO_STAGE="pr-42", HEBO_BACKEND="cloud", HEBO_TFC_ORGANIZATION="hebo-team")
     for stack in STACKS:
         scope = "global" if stack == "dns" else "pr-42"
@@ -70,7 +70,7 @@ def test_cloud_backend_block(synth_variant) -> None:  # type: ignore[no-untyped-
     assert remote["config"]["workspaces"] == {"name": "hebo-pr-42-network"}
 
 
-def test_local_backend_block(synth_variant) -> None:  # type: ignore[no-untyped-def]
+def test_local_backend_block(synth_variant) -> None:
     """State paths are relative to the stack directory: state sits in terraform-state/ beside the
     synth output (the checkout for the default cdktf.out), and every consumer's
     terraform_remote_state names the same file as its producer's backend."""

@@ -12,7 +12,6 @@ prints a six-line NODE_OPTIONS warning on every command.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -33,7 +32,7 @@ pytestmark = [
 
 
 def plain_env(home: Path, **settings: str) -> dict[str, str]:
-    dirs = dict.fromkeys([str(Path(NPX).parent), str(Path(TERRAFORM).parent), "/usr/bin", "/bin"])  # type: ignore[arg-type]
+    dirs = dict.fromkeys([str(Path(NPX).parent), str(Path(TERRAFORM).parent), "/usr/bin", "/bin"])  # type: ignore[arg-type]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
     path = ":".join(dirs)
     assert shutil.which("pipenv", path=path) is None, f"pipenv is on the plain PATH {path}"
     home.mkdir(exist_ok=True)
@@ -42,7 +41,7 @@ def plain_env(home: Path, **settings: str) -> dict[str, str]:
 
 def cdktf(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     result = subprocess.run(
-        [NPX, "cdktf", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900  # type: ignore[list-item]
+        [NPX, "cdktf", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900  # type: ignore[list-item]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
     )
     return result.returncode, ANSI.sub("", result.stdout + result.stderr)
 
@@ -84,7 +83,7 @@ def test_cdktf_synth_hcl_from_a_plain_shell(tmp_path: Path) -> None:
     assert sorted(json.loads((out / "manifest.json").read_text())["stacks"]) == sorted(STACKS)
     for stack in STACKS:
         cdk_tf = out / "stacks" / stack / "cdk.tf"
-        check = subprocess.run([TERRAFORM, "fmt", "-check", str(cdk_tf)], capture_output=True, text=True, timeout=60)  # type: ignore[list-item]
+        check = subprocess.run([TERRAFORM, "fmt", "-check", str(cdk_tf)], capture_output=True, text=True, timeout=60)  # type: ignore[list-item]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
         assert check.returncode == 0, (stack, check.stdout, check.stderr)  # canonical: `terraform fmt -check` exits 3 otherwise, 2 if it does not parse
 
 

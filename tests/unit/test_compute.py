@@ -795,7 +795,7 @@ def test_build_mode_without_dockerfiles_fails_synth_clearly(tmp_path: Path) -> N
     require_dockerfiles(tmp_path, "runtime")
     # Templates from before the debug stage existed: an exec-enabled stage cannot build them.
     with pytest.raises(ConfigError, match=r"^invalid HEBO_APP_REPO '.*': Dockerfile\.api has no stage named 'debug' "
-                                          r"\(this stage builds it; copy the current templates from docker/"):
+                                          r"\(this stage builds it\); copy the current templates from docker/"):
         require_dockerfiles(tmp_path, "debug")
 
 
@@ -888,7 +888,7 @@ def test_shared_alb_has_its_own_5xx_alarm(shared_stage: Synth, production: Synth
 
 def test_outputs(stage: Synth) -> None:
     outputs = stage.stack("compute")["output"]
-    for svc, (display, _) in SERVICES.items():
+    for svc in SERVICES:
         alb = load_balancer(stage, svc)
         assert outputs[f"{svc}_url"]["value"] == f"https://{DOMAINS[stage.stage][svc]}"
         assert outputs[f"{svc}_log_group"]["value"] == f"${{aws_cloudwatch_log_group.{svc}_logs.name}}"
@@ -997,7 +997,7 @@ def test_alb_log_delivery_in_a_region_launched_after_august_2022(synth_variant: 
     s = synth_variant(HEBO_STAGE="pr-42", HEBO_REGION="eu-central-2")
     assert s.data_sources("compute", "aws_elb_service_account") == {}
     policy = attached_to_log_bucket(s, "aws_s3_bucket_policy")
-    doc = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}", policy["policy"]).group(1)  # type: ignore[union-attr]
+    doc = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}", policy["policy"]).group(1)  # type: ignore[union-attr]  # no match fails the test (AttributeError)
     statements = s.data_sources("compute", "aws_iam_policy_document")[doc]["statement"]
     assert [(st["sid"], st["principals"]) for st in statements] == [
         ("ElbLogDeliveryWrites", [{"type": "Service", "identifiers": ["logdelivery.elasticloadbalancing.amazonaws.com"]}]),
@@ -1099,7 +1099,7 @@ def test_alb_log_and_waf_policy_and_names() -> None:
 
 
 # -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
-from modules.cdk import Testing  # noqa: E402
+from modules.cdk import Testing  # noqa: E402  (imported where the section using cdktf's matchers begins)
 
 
 def test_testing_matchers_services_per_stage(production: Synth, preview: Synth) -> None:

@@ -115,7 +115,7 @@ def test_preview_scales_to_zero_and_is_disposable(preview: Synth) -> None:
     assert len(preview.resources("data", "aws_rds_cluster")) == 1
 
 
-def test_max_acu_override(synth_variant) -> None:  # type: ignore[no-untyped-def]
+def test_max_acu_override(synth_variant) -> None:
     synth = synth_variant(HEBO_STAGE="production", HEBO_DB_MAX_ACU="32")
     assert cluster(synth, "hebo-production-db")["serverlessv2_scaling_configuration"]["max_capacity"] == 32
     assert cluster(synth, "hebo-production-db-secondary")["serverlessv2_scaling_configuration"]["max_capacity"] == 32
@@ -208,7 +208,7 @@ def test_master_password_is_write_only_from_an_ephemeral_variable(any_stage: Syn
     assert raw.count("var.db_password") == 5  # the write-only attribute and the validation condition (four times)
 
 
-def test_password_version_bumps_from_configuration(synth_variant) -> None:  # type: ignore[no-untyped-def]
+def test_password_version_bumps_from_configuration(synth_variant) -> None:
     synth = synth_variant(HEBO_STAGE="pr-42", HEBO_DB_PASSWORD_VERSION="3", HEBO_DB_USERNAME="heboowner")
     c = cluster(synth, "hebo-pr-42-db")
     assert (c["master_password_wo_version"], c["master_username"]) == (3, "heboowner")
@@ -365,7 +365,7 @@ def test_dev_has_the_migrator_but_no_invocation(dev: Synth) -> None:
     assert dev.resources("data", "aws_lambda_invocation") == {}
 
 
-def test_invocation_triggers_follow_the_migrations_folder(synth_variant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_invocation_triggers_follow_the_migrations_folder(synth_variant, tmp_path: Path) -> None:
     from stacks.data import build_migrator_bundle
     import shutil
 
@@ -388,7 +388,7 @@ def test_invocation_triggers_follow_the_migrations_folder(synth_variant, tmp_pat
         (lambda d: (d.mkdir(), (d / "meta").mkdir(), (d / "meta" / "_journal.json").write_text("{not json")), "invalid migrations folder"),
     ],
 )
-def test_bad_migrations_folder_is_a_config_error(tmp_path: Path, setup, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_migrations_folder_is_a_config_error(tmp_path: Path, setup, message: str) -> None:
     from stacks.data import build_migrator_bundle
     from config.stage import ConfigError
 
@@ -406,7 +406,7 @@ CANARY = "canary-Zq7vX2pL9-db-secret"
 @pytest.fixture(scope="module")
 def canary_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synth with the canary everywhere a user might put a password: env vars, TF_VAR, context."""
-    from main import build_app, cli_context
+    from main import build_app
     from config.settings import Settings
 
     outdir = tmp_path_factory.mktemp("canary") / "cdktf.out"
@@ -422,7 +422,7 @@ def canary_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in planted.items():
             patch.setenv(name, value)
-        settings = Settings.load(os.environ, cli_context(os.environ))
+        settings = Settings.load(os.environ)
         platform = build_app(settings, outdir=str(outdir))
         platform.app.synth()
     return outdir
@@ -466,7 +466,7 @@ def test_password_validation_matches_aurora_rule_in_terraform(preview: Synth, tm
 
 def test_instance_parameter_groups(production: Synth, preview: Synth) -> None:
     """Instance groups carry no parameters (all settings are cluster-level), one per cluster and region."""
-    strip = lambda groups: {cfg["name"]: {k: v for k, v in cfg.items() if k != "//"} for cfg in groups.values()}  # noqa: E731
+    strip = lambda groups: {cfg["name"]: {k: v for k, v in cfg.items() if k != "//"} for cfg in groups.values()}  # noqa: E731 - a one-line local projection
     assert strip(production.resources("data", "aws_db_parameter_group")) == {
         "hebo-production-db-instance-params": {
             "name": "hebo-production-db-instance-params",
@@ -500,7 +500,7 @@ def test_proxy_connection_pool(production: Synth, preview: Synth) -> None:
 
 
 # -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
-from modules.cdk import Testing  # noqa: E402
+from modules.cdk import Testing  # noqa: E402  (imported where the section using cdktf's matchers begins)
 
 
 def test_testing_matchers_database_per_stage(production: Synth, preview: Synth) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
@@ -181,7 +181,7 @@ def test_dnssec_key_policy_admits_only_route53_dnssec_of_this_account(signed: Sy
 
 
 # -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
-from modules.cdk import Testing  # noqa: E402
+from modules.cdk import Testing  # noqa: E402  (imported where the section using cdktf's matchers begins)
 
 
 def test_testing_matchers_zone_and_caa(any_stage: Synth, adopted: Synth) -> None:

@@ -89,8 +89,8 @@ def test_example_app_is_a_buildable_bun_workspace(service: str) -> None:
 def test_debug_stage_is_the_runtime_stage_on_a_base_with_the_exec_logging_tools(service: str) -> None:
     stages = parse(DOCKER_DIR / f"Dockerfile.{service}")
     debug, runtime = target_stage(stages, "debug"), target_stage(stages, "runtime")
-    assert EXEC_LOGGING_TOOLS <= stage_tools(stages, debug)  # type: ignore[operator]
-    assert not EXEC_LOGGING_TOOLS & stage_tools(stages, runtime)  # type: ignore[operator]
+    assert EXEC_LOGGING_TOOLS <= stage_tools(stages, debug)  # type: ignore[operator]  # None (unknown base) fails the test
+    assert not EXEC_LOGGING_TOOLS & stage_tools(stages, runtime)  # type: ignore[operator]  # None (unknown base) fails the test
     # The build fails if the base image ever loses a tool, instead of sessions going unlogged.
     assert debug.args("RUN") == [" && ".join(f"command -v {tool}" for tool in ("script", "cat"))]
     # Otherwise identical to the runtime stage: same binary, user, port and entrypoint.

@@ -570,7 +570,7 @@ def test_scan_skips_hidden_files_and_the_runtime_config() -> None:
 
 
 # -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
-from modules.cdk import Testing  # noqa: E402
+from modules.cdk import Testing  # noqa: E402  (imported where the section using cdktf's matchers begins)
 
 
 def test_testing_matchers_private_bucket_behind_cloudfront(production_with_build: Synth) -> None:

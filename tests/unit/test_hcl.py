@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from synth_support import STAGE_NAMES
 
-from modules.hcl_output import complete_hcl
+from hcl_output import complete_hcl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dns", "network", "data", "compute", "edge")
@@ -176,7 +176,7 @@ def test_complete_hcl_prints_untyped_objects_as_blocks_and_references_unquoted()
 def test_without_terraform_the_hcl_is_left_as_is_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil as shutil_module
 
-    from modules.hcl_output import format_hcl
+    from hcl_output import format_hcl
 
     cdk_tf = tmp_path / "cdk.tf"
     cdk_tf.write_text('locals {\n  a = 1\n  bbb = 2\n}\n')

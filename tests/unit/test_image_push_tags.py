@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform CLI not on 
 def _run(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
     env.update(TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
-    return subprocess.run([TERRAFORM, *args, "-no-color"], cwd=workdir, env=env, capture_output=True, text=True,  # type: ignore[list-item]
+    return subprocess.run([TERRAFORM, *args, "-no-color"], cwd=workdir, env=env, capture_output=True, text=True,  # type: ignore[list-item]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
                           timeout=120)
 
 

@@ -232,7 +232,7 @@ def test_nat_instance_settings(stage: str, request: pytest.FixtureRequest) -> No
     key = next(iter(n for n, c in synth.resources(STACK, "aws_kms_key").items() if primary(c)))
     nat_sg = next(n for n, role in sg_roles(synth).items() if role == "nat")
     public_subnets = [n for n, c in synth.resources(STACK, "aws_subnet").items() if c["tags"].get("tier") == "public"]
-    for index, (name, cfg) in enumerate(sorted(nat_instances(synth).items())):
+    for index, (_name, cfg) in enumerate(sorted(nat_instances(synth).items())):
         assert cfg["instance_type"] == "t4g.nano"
         assert cfg["ami"] == "${data.aws_ami.nat_ami.id}"
         assert cfg["source_dest_check"] is False
@@ -523,7 +523,7 @@ def test_secondary_network_only_in_production(production: Synth, preview: Synth,
 def test_stack_outputs(production: Synth, preview: Synth) -> None:
     common = {"vpc_id", "vpc_cidr", "public_subnet_ids", "private_subnet_ids", "security_group_ids",
               "nat_instance_ids", "nat_public_ips"}
-    named = lambda s: {k for k in s.stack(STACK)["output"] if not k.startswith("cross-stack-output-")}  # noqa: E731
+    named = lambda s: {k for k in s.stack(STACK)["output"] if not k.startswith("cross-stack-output-")}  # noqa: E731 - a one-line local projection
     assert named(production) == common | {"secondary_vpc_id", "secondary_private_subnet_ids"}
     assert named(preview) == common | {"bastion_instance_id"}
     for synth, optional in ((production, "db-proxy"), (preview, "bastion")):
@@ -534,7 +534,7 @@ def test_stack_outputs(production: Synth, preview: Synth) -> None:
 
 
 # -- the same stack through cdktf's Testing matchers (the API README.md documents for users) ----
-from modules.cdk import Testing  # noqa: E402
+from modules.cdk import Testing  # noqa: E402  (imported where the section using cdktf's matchers begins)
 
 
 def test_testing_matchers_vpc_nat_and_flow_logs(production: Synth, preview: Synth) -> None:

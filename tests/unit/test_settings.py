@@ -221,7 +221,7 @@ def test_settings_are_frozen_and_typed_fields_match_the_table() -> None:
 
     settings = Settings.load({}, {})
     with pytest.raises(FrozenInstanceError):
-        settings.region = "eu-west-1"  # type: ignore[misc]
+        settings.region = "eu-west-1"  # type: ignore[misc]  # frozen on purpose: the test expects the assignment to fail
     assert [f.name for f in fields(Settings)][: len(SETTINGS)] == list(SETTINGS)
 
 

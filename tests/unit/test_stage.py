@@ -46,7 +46,7 @@ def test_policy_field_invariants_are_config_errors(stage: str, changes: dict[str
     """Every kind's policy is built (so holds the invariants); a change breaking one is a
     ConfigError naming the stage and the fields, also under `python -O` (no assert)."""
     policy = policy_for(stage)
-    with pytest.raises(ConfigError, match=rf"^invalid stage policy for '{stage}': {message}"):
+    with pytest.raises(ConfigError, match=rf"^invalid stage policy '{stage}': {message}"):
         replace(policy, **changes)
 
 
@@ -59,13 +59,13 @@ def test_policy_invariants_hold_without_asserts_under_python_O() -> None:
         "try:\n    replace(policy_for('pr-1'), db_proxy=True)\nexcept ConfigError as e:\n    print(e)"
     )
     out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
-    assert out.stdout.startswith("invalid stage policy for 'pr-1': db_proxy needs"), out.stdout + out.stderr
+    assert out.stdout.startswith("invalid stage policy 'pr-1': db_proxy needs"), out.stdout + out.stderr
 
 
 def test_policy_is_frozen() -> None:
     policy = policy_for("production")
     with pytest.raises(AttributeError):
-        policy.protect = False  # type: ignore[misc]
+        policy.protect = False  # type: ignore[misc]  # frozen on purpose: the test expects the assignment to fail
 
 
 def test_db_max_acu_override_is_validated() -> None:

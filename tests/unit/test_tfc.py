@@ -10,14 +10,14 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]  # also runnable as a script
 
-from synth_support import Synth, synthesize  # noqa: E402
+from synth_support import Synth, synthesize  # noqa: E402  (needs the sys.path entries above)
 
 STACKS = ("dns", "network", "data", "compute", "edge")
 ORG = "hebo-team"

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from ops.secrets import UNSET_PLACEHOLDER
-from config.secrets import SECRET_NAMES, USER_SECRET_NAMES, db_password_problem, secret_path
+from config.secrets import SECRET_NAMES, db_password_problem, secret_path
 from config.stage import ConfigError, check_stage_syntax
 
 ROOT = Path(__file__).resolve().parents[2]

