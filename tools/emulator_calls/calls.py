@@ -1,0 +1,281 @@
+"""One request -> its `Call` lines: decode, plan the actions before the request runs (target
+tags read now), complete them from the response (generated ids, issued session keys)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from tools.emulator_calls import authz, moto_state
+from tools.emulator_calls.decode import Decoded, response_values
+from tools.emulator_calls.record import Call, Resource
+
+PARTITION = "aws"
+
+EC2_ID_PREFIXES = {
+    "vpc": "VpcId", "subnet": "SubnetId", "sg": "SecurityGroupId", "i": "InstanceId", "igw": "InternetGatewayId",
+    "rtb": "RouteTableId", "eipalloc": "AllocationId", "eni": "NetworkInterfaceId", "ami": "ImageId", "vol": "VolumeId",
+    "fl": "VpcFlowLogId", "nat": "NatGatewayId", "sgr": "SecurityGroupRuleId", "acl": "NetworkAclId",
+}
+"""EC2 resource id prefix -> ARN variable, to read the resource types of CreateTags/DeleteTags'
+`Resources` list (EC2 API reference, "Resource IDs")."""
+
+TAG_ON_CREATE: dict[str, tuple[str, str | None]] = {
+    "ecs": ("TagResource", "ecs:CreateAction"),
+}
+"""Services that authorize tag-on-create as a second action although the SAR lists no dependent
+action for it: Amazon ECS developer guide, "Grant permission to tag resources on creation"
+(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html)."""
+
+
+def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
+    """The request's (field, value, depth) with what each service's shape needs to fill ARNs."""
+    params = decoded.params
+    fields = list(authz.leaves(params))
+    if decoded.api == "ec2":
+        for key, value, _depth in list(fields):
+            kind = value.split("-", 1)[0]
+            if key in ("Resources", "ResourceIds", "ResourceId") and kind in EC2_ID_PREFIXES:
+                fields.append((EC2_ID_PREFIXES[kind], value, 0))
+    if decoded.api == "secretsmanager":
+        fields += [("SecretId", v, d) for k, v, d in fields if k == "Name"]
+    if decoded.api == "ecs":
+        if "cluster" not in params and decoded.operation in ECS_DEFAULT_CLUSTER_OPERATIONS:
+            fields.append(("cluster", "default", 0))
+        td = params.get("taskDefinition")
+        if isinstance(td, str) and not td.startswith("arn:") and ":" in td:
+            family, revision = td.split(":", 1)
+            fields += [("family", family, 0), ("TaskDefinitionRevisionNumber", revision, 0)]
+        if "serviceName" in params:
+            fields.append(("service", params["serviceName"], 0))
+    if decoded.api == "route53":
+        fields = [(k, v.rsplit("/", 1)[-1] if k in ("Id", "HostedZoneId", "ResourceId") else v, d) for k, v, d in fields]
+        fields += [("Id", v, d) for k, v, d in fields if k == "ResourceId"]
+    return fields
+
+
+ECS_DEFAULT_CLUSTER_OPERATIONS = frozenset({
+    "CreateService", "UpdateService", "DeleteService", "DescribeServices", "RunTask", "StartTask",
+    "ListServices", "ListTasks", "DescribeTasks", "StopTask"})
+"""ECS operations whose `cluster` defaults to the cluster named `default` (ECS API reference,
+e.g. CreateService: "If you do not specify a cluster, the default cluster is assumed")."""
+
+
+def _normalize(variable: str, value: str) -> str:
+    return value
+
+
+def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
+    """The actions of a decoded request with what the request determines; ([], reason) when the
+    request has no IAM action the reference knows."""
+    from moto.core.utils import get_service_model
+
+    if not decoded.operation or not decoded.api:
+        return [], decoded.error or "not decoded"
+    model = get_service_model(decoded.api)
+    prefix = authz.iam_prefix(decoded.service, decoded.api, model.endpoint_prefix)
+    if prefix is None:
+        return [], f"no IAM service prefix for signing name {decoded.service!r} ({decoded.api})"
+    name = authz.action_name(prefix, decoded.operation)
+    if name is None:
+        return [], f"no IAM action for {prefix} {decoded.operation} in the authorization reference"
+    account = moto_state.account_of(decoded.access_key_id)
+    region = decoded.region
+    fields = _fields(decoded)
+    keys = authz.supported_condition_keys(prefix, name)
+    tags = authz.request_tags(decoded.params)
+    main = authz.Planned(f"{prefix}:{name}", _context(prefix, name, decoded, fields, tags, keys, account))
+    _resources(main, prefix, name, fields, region, account, decoded.params)
+    planned = [main]
+    for role, service in authz.passed_roles(prefix, decoded.operation, decoded.params) + _instance_profile_roles(decoded, account):
+        context = {"iam:PassedToService": service}
+        planned.append(authz.Planned("iam:PassRole", context, [(role, moto_state.tags_of(role), "role")]))
+    dependents = authz.dependent_actions(prefix, name)
+    if tags and name not in ("CreateTags", "AddTags", "TagResource", "AddTagsToResource"):
+        tag_action = next((a for a in sorted(dependents) if a.startswith(prefix + ":") and "Tag" in a), None)
+        create_key = f"{prefix}:CreateAction"
+        if tag_action is None and prefix in TAG_ON_CREATE:
+            tag_action = f"{prefix}:{TAG_ON_CREATE[prefix][0]}"
+        if tag_action:
+            tag_name = tag_action.split(":", 1)[1]
+            tag_keys = authz.supported_condition_keys(prefix, tag_name)
+            context = {k: v for k, v in main.context.items() if k.startswith("aws:RequestTag/") or k == "aws:TagKeys"}
+            if create_key in tag_keys:
+                context[create_key] = decoded.operation
+            created = _created_types(decoded, [t for _, _, t in main.resources] + [t for _, t, _ in main.pending])
+            planned.append(authz.Planned(tag_action, context, [r for r in main.resources if r[2] in created],
+                                         [p for p in main.pending if p[1] in created]))
+    return planned, None
+
+
+def _created_types(decoded: Decoded, types: list[str]) -> set[str]:
+    """The resource types a create request tags: EC2's TagSpecifications[].ResourceType, else the
+    type named by the operation (CreateLoadBalancer -> loadbalancer/app/, CreateFlowLogs ->
+    vpc-flow-log), else all."""
+    specs = {s.get("ResourceType") for s in decoded.params.get("TagSpecifications", []) or [] if isinstance(s, Mapping)}
+    if decoded.api == "ec2" and specs:
+        return {t for t in types if t in specs}
+    noun = authz._norm(authz.CREATING.sub("", decoded.operation)).removeprefix("db")
+    noun = noun[:-1] if noun.endswith("s") else noun
+    named = {t for t in types if noun and (noun in authz._norm(t) or authz._norm(t) in noun)}
+    return named or set(types)
+
+
+def _instance_profile_roles(decoded: Decoded, account: str) -> list[tuple[str, str]]:
+    """EC2 RunInstances/AssociateIamInstanceProfile pass the role of the instance profile
+    (EC2 user guide, "IAM roles for Amazon EC2": the user needs iam:PassRole on the role)."""
+    profile = decoded.params.get("IamInstanceProfile") if decoded.api == "ec2" else None
+    if not isinstance(profile, Mapping):
+        return []
+    role = moto_state.role_of_instance_profile(account, profile.get("Arn") or profile.get("Name") or "")
+    return [(role, "ec2.amazonaws.com")] if role else []
+
+
+def _resources(planned: authz.Planned, prefix: str, name: str, fields: list[tuple[str, str, int]],
+               region: str, account: str, params: Mapping[str, Any]) -> None:
+    types = authz.resource_types(prefix, name)
+    if prefix == "route53" and isinstance(params.get("ResourceType"), str):  # ChangeTagsForResource & co.
+        types = [t for t in types if t[0] == params["ResourceType"]]
+    for rtype, required, arn_format in types:
+        arns, pending = authz.fill(arn_format, region, account, PARTITION, fields, _normalize)
+        for arn in arns:
+            arn = moto_state.real_arn(arn)
+            if arn not in [a for a, _, _ in planned.resources]:
+                planned.resources.append((arn, moto_state.tags_of(arn), rtype))
+        if pending:
+            planned.pending.append((pending, rtype, required))
+    if not types or (not planned.resources and not any(req for _, _, req in planned.pending)):
+        # no resource type, or only optional ones the request names none of: AWS authorizes on "*"
+        planned.star = True
+
+
+def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, str]], tags: Mapping[str, str] | None,
+             keys: set[str], account: str) -> dict[str, Any]:
+    params, region = decoded.params, decoded.region
+    context: dict[str, Any] = {}
+    # a request that carries tags has aws:RequestTag/* and aws:TagKeys in its context whatever the
+    # reference's per-action key list says (IAM user guide, "Controlling access during AWS requests")
+    if tags is not None:
+        context.update({f"aws:RequestTag/{k}": v for k, v in tags.items()})
+    tag_keys = authz.tag_keys(params, tags)
+    if tag_keys is not None:
+        context["aws:TagKeys"] = tag_keys
+
+    def arn(fmt: str, **values: str) -> str:
+        out = fmt.replace("${Partition}", PARTITION).replace("${Region}", region).replace("${Account}", account)
+        for k, v in values.items():
+            out = out.replace("${" + k + "}", v)
+        return out
+
+    def ecs_arn(kind: str, value: str) -> str:
+        return value if value.startswith("arn:") else arn(f"arn:${{Partition}}:ecs:${{Region}}:${{Account}}:{kind}/{value}")
+
+    if "ecs:cluster" in keys:
+        cluster = params.get("cluster") or ("default" if name in ("CreateService", "RunTask", "StartTask", "UpdateService", "DeleteService") else None)
+        if cluster:
+            context["ecs:cluster"] = ecs_arn("cluster", cluster)
+    if "ecs:task-definition" in keys and isinstance(params.get("taskDefinition"), str):
+        context["ecs:task-definition"] = ecs_arn("task-definition", params["taskDefinition"])
+    if "ecs:capacity-provider" in keys and params.get("capacityProviderStrategy"):
+        context["ecs:capacity-provider"] = [ecs_arn("capacity-provider", s["capacityProvider"]) for s in params["capacityProviderStrategy"]]
+    if "iam:PermissionsBoundary" in keys and params.get("PermissionsBoundary"):
+        context["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
+    if "iam:PolicyARN" in keys and params.get("PolicyArn"):
+        context["iam:PolicyARN"] = params["PolicyArn"]
+    if prefix == "ec2":
+        vpc = params.get("VpcId")
+        subnets = [v for _k, v, _d in fields if v.startswith("subnet-")]
+        if not vpc:
+            for _k, value, _d in fields:
+                if value.split("-", 1)[0] in ("subnet", "sg", "eni"):
+                    vpc = moto_state.vpc_of(account, region, value)
+                    if vpc:
+                        break
+        if vpc and "ec2:Vpc" in keys:
+            context["ec2:Vpc"] = arn("arn:${Partition}:ec2:${Region}:${Account}:vpc/${VpcId}", VpcId=vpc)
+        if subnets and "ec2:Subnet" in keys:
+            context["ec2:Subnet"] = arn("arn:${Partition}:ec2:${Region}:${Account}:subnet/${SubnetId}", SubnetId=subnets[0])
+        if "ec2:Region" in keys:
+            context["ec2:Region"] = region
+    if prefix == "lambda" and isinstance(params.get("VpcConfig"), Mapping):
+        vpc_config = params["VpcConfig"]
+        if "lambda:SubnetIds" in keys and vpc_config.get("SubnetIds") is not None:
+            context["lambda:SubnetIds"] = list(vpc_config["SubnetIds"])
+        if "lambda:SecurityGroupIds" in keys and vpc_config.get("SecurityGroupIds") is not None:
+            context["lambda:SecurityGroupIds"] = list(vpc_config["SecurityGroupIds"])
+        subnet = (vpc_config.get("SubnetIds") or [None])[0]
+        vpc = moto_state.vpc_of(account, region, subnet) if subnet else None
+        if vpc and "lambda:VpcIds" in keys:
+            context["lambda:VpcIds"] = vpc
+    if prefix == "route53" and isinstance(params.get("ChangeBatch"), Mapping):
+        changes = params["ChangeBatch"].get("Changes", [])
+        if "route53:ChangeResourceRecordSetsNormalizedRecordNames" in keys:
+            context["route53:ChangeResourceRecordSetsNormalizedRecordNames"] = sorted({_normalized_record(c["ResourceRecordSet"]["Name"]) for c in changes})
+        if "route53:ChangeResourceRecordSetsRecordTypes" in keys:
+            context["route53:ChangeResourceRecordSetsRecordTypes"] = sorted({c["ResourceRecordSet"]["Type"] for c in changes})
+        if "route53:ChangeResourceRecordSetsActions" in keys:
+            context["route53:ChangeResourceRecordSetsActions"] = sorted({c["Action"] for c in changes})
+    if prefix == "kms" and isinstance(params.get("EncryptionContext"), Mapping):
+        for k, v in params["EncryptionContext"].items():
+            context[f"kms:EncryptionContext:{k}"] = v
+        if "kms:EncryptionContextKeys" in keys:
+            context["kms:EncryptionContextKeys"] = sorted(params["EncryptionContext"])
+    if prefix == "secretsmanager" and "secretsmanager:SecretId" in keys and params.get("SecretId"):
+        secret = params["SecretId"]
+        context["secretsmanager:SecretId"] = moto_state.real_arn(secret if secret.startswith("arn:") else arn("arn:${Partition}:secretsmanager:${Region}:${Account}:secret:" + secret))
+    if prefix == "s3":
+        if "s3:prefix" in keys and params.get("Prefix") is not None:
+            context["s3:prefix"] = params["Prefix"]
+        if "s3:x-amz-server-side-encryption" in keys and params.get("ServerSideEncryption"):
+            context["s3:x-amz-server-side-encryption"] = params["ServerSideEncryption"]
+        if "s3:x-amz-acl" in keys and params.get("ACL"):
+            context["s3:x-amz-acl"] = params["ACL"]
+    if prefix == "sts" and "sts:RoleSessionName" in keys and params.get("RoleSessionName"):
+        context["sts:RoleSessionName"] = params["RoleSessionName"]
+    # any other service key named exactly like a top-level scalar parameter (ec2:InstanceType, ...)
+    by_name = {authz._norm(k): v for k, v in params.items()}
+    for key in keys:
+        service, _, key_name = key.partition(":")
+        if service != prefix or "$" in key_name or "/" in key_name or key in context:
+            continue
+        value = by_name.get(authz._norm(key_name))
+        if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+            context[key] = value
+    return context
+
+
+def _normalized_record(name: str) -> str:
+    """Route 53's normalized record name: lower case, no trailing dot (Route 53 developer guide,
+    "Using IAM policy conditions for fine-grained access control")."""
+    return name.rstrip(".").lower()
+
+
+def complete(seq: int, decoded: Decoded, planned: list[authz.Planned], error: str | None, status: int,
+             body: bytes, content_type: str) -> list[Call]:
+    """The lines of one request once moto answered: pending ARNs filled from the response's fields
+    (a created resource's generated id), created resources' real ARNs, issued session keys.
+    A required ARN the response does not fill either stays with its `${Variable}` (a reader counts it)."""
+    if not planned:
+        return [Call(seq, decoded.access_key_id, decoded.service, decoded.operation, None, (), {}, status,
+                     decoded.region, error=error)]
+    ok = 200 <= status < 300
+    values = [(k, v, 0) for k, v in response_values(body, content_type)] if ok else []
+    account = moto_state.account_of(decoded.access_key_id)
+    creating = ok and bool(authz.CREATING.match(decoded.operation))
+    issued = role_arn = None
+    if decoded.operation.startswith("AssumeRole") and ok:
+        issued = next((v for k, v, _ in values if k == "AccessKeyId"), None)
+        role_arn = decoded.params.get("RoleArn")
+    calls = []
+    for item in planned:
+        resources = [Resource(moto_state.real_arn(arn) if creating else arn, tags) for arn, tags, _ in item.resources]
+        for fmt, _rtype, required in item.pending:
+            filled, left = authz.fill(fmt, decoded.region, account, PARTITION, values) if creating else ([], fmt)
+            resources += [Resource(moto_state.real_arn(a), {}) for a in filled if a not in [r.arn for r in resources]]
+            if left and required:
+                resources.append(Resource(left, {}))
+        if item.star and not resources:
+            resources.append(Resource("*", {}))
+        calls.append(Call(seq, decoded.access_key_id, decoded.service, decoded.operation, item.action,
+                          tuple(resources), item.context, status, decoded.region,
+                          issued_access_key_id=issued, role_arn=role_arn))
+    return calls
