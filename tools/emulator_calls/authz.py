@@ -167,7 +167,7 @@ def _arn_regex(arn_format: str) -> re.Pattern[str]:
     for part in parts:
         if part.startswith("${"):
             name = re.sub(r"\W", "", part[2:-1])
-            greedy = name in ("ObjectName", "RoleNameWithPath", "InstanceProfileNameWithPath", "PolicyNameWithPath", "LogGroupName", "ResourceId")
+            greedy = name in ("ObjectName", "RoleNameWithPath", "UserNameWithPath", "InstanceProfileNameWithPath", "PolicyNameWithPath", "LogGroupName", "ResourceId")
             out.append(f"(?P<{name}>{'.+' if greedy else '[^:/]+'})")
         else:
             out.append(re.escape(part))

@@ -3,6 +3,7 @@ tags read now), complete them from the response (generated ids, issued session k
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from tools.emulator_calls import authz, moto_state
@@ -10,6 +11,8 @@ from tools.emulator_calls.decode import Decoded, response_values
 from tools.emulator_calls.record import Call, Resource
 
 PARTITION = "aws"
+
+READS = re.compile(r"^(Describe|List|Get)")
 
 EC2_ID_PREFIXES = {
     "vpc": "VpcId", "subnet": "SubnetId", "sg": "SecurityGroupId", "i": "InstanceId", "igw": "InternetGatewayId",
@@ -19,12 +22,20 @@ EC2_ID_PREFIXES = {
 """EC2 resource id prefix -> ARN variable, to read the resource types of CreateTags/DeleteTags'
 `Resources` list (EC2 API reference, "Resource IDs")."""
 
-TAG_ON_CREATE: dict[str, tuple[str, str | None]] = {
-    "ecs": ("TagResource", "ecs:CreateAction"),
+TAG_ON_CREATE: dict[tuple[str, str], str] = {
+    ("ecs", "*"): "TagResource",
+    ("secretsmanager", "CreateSecret"): "TagResource",
+    ("iam", "CreateRole"): "TagRole",
+    ("iam", "CreatePolicy"): "TagPolicy",
+    ("iam", "CreateInstanceProfile"): "TagInstanceProfile",
+    ("iam", "CreateOpenIDConnectProvider"): "TagOpenIDConnectProvider",
 }
-"""Services that authorize tag-on-create as a second action although the SAR lists no dependent
-action for it: Amazon ECS developer guide, "Grant permission to tag resources on creation"
-(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html)."""
+"""Tag-on-create authorized as a second action although the SAR lists no dependent action for it:
+Amazon ECS developer guide, "Grant permission to tag resources on creation"
+(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html);
+Secrets Manager API reference, CreateSecret ("If you include tags in the secret, you also need
+secretsmanager:TagResource"); IAM user guide, "Permissions required to tag IAM resources" (creating
+a tagged role/policy/instance profile/OIDC provider also needs its iam:Tag* action)."""
 
 
 def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
@@ -47,10 +58,25 @@ def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
             fields += [("family", family, 0), ("TaskDefinitionRevisionNumber", revision, 0)]
         if "serviceName" in params:
             fields.append(("service", params["serviceName"], 0))
+    if decoded.api == "iam" and decoded.operation == "GetUser" and "UserName" not in params:
+        # "If you do not specify a user name, IAM determines the user name implicitly based on the
+        # AWS access key ID used to sign the request" (IAM API reference, GetUser)
+        fields.append(("arn", moto_state.caller_arn(moto_state.account_of(decoded.access_key_id), decoded.access_key_id), 0))
+    if decoded.api == "rds" and "OptionGroupName" not in params and isinstance(params.get("Engine"), str) and decoded.operation.startswith("Create"):
+        fields.append(("OptionGroupName", _default_option_group(params["Engine"], str(params.get("EngineVersion") or "")), 0))
     if decoded.api == "route53":
         fields = [(k, v.rsplit("/", 1)[-1] if k in ("Id", "HostedZoneId", "ResourceId") else v, d) for k, v, d in fields]
         fields += [("Id", v, d) for k, v, d in fields if k == "ResourceId"]
     return fields
+
+
+def _default_option_group(engine: str, version: str) -> str:
+    """The option group RDS uses when a create names none: `default:<engine>-<major version>`
+    (RDS user guide, "Working with option groups": default option groups are named like
+    default:mysql-8-0, default:aurora-postgresql-16)."""
+    parts = version.split(".")
+    major = "-".join(parts[:2]) if "mysql" in engine and len(parts) > 1 else parts[0]
+    return f"default:{engine}-{major}" if major else f"default:{engine}"
 
 
 ECS_DEFAULT_CLUSTER_OPERATIONS = frozenset({
@@ -86,15 +112,13 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
     main = authz.Planned(f"{prefix}:{name}", _context(prefix, name, decoded, fields, tags, keys, account))
     _resources(main, prefix, name, fields, region, account, decoded.params)
     planned = [main]
-    for role, service in authz.passed_roles(prefix, decoded.operation, decoded.params) + _instance_profile_roles(decoded, account):
-        context = {"iam:PassedToService": service}
-        planned.append(authz.Planned("iam:PassRole", context, [(role, moto_state.tags_of(role), "role")]))
     dependents = authz.dependent_actions(prefix, name)
     if tags and name not in ("CreateTags", "AddTags", "TagResource", "AddTagsToResource"):
         tag_action = next((a for a in sorted(dependents) if a.startswith(prefix + ":") and "Tag" in a), None)
         create_key = f"{prefix}:CreateAction"
-        if tag_action is None and prefix in TAG_ON_CREATE:
-            tag_action = f"{prefix}:{TAG_ON_CREATE[prefix][0]}"
+        extra = TAG_ON_CREATE.get((prefix, decoded.operation)) or (TAG_ON_CREATE.get((prefix, "*")) if authz.CREATING.match(decoded.operation) else None)
+        if tag_action is None and extra:
+            tag_action = f"{prefix}:{extra}"
         if tag_action:
             tag_name = tag_action.split(":", 1)[1]
             tag_keys = authz.supported_condition_keys(prefix, tag_name)
@@ -104,6 +128,9 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
             created = _created_types(decoded, [t for _, _, t in main.resources] + [t for _, t, _ in main.pending])
             planned.append(authz.Planned(tag_action, context, [r for r in main.resources if r[2] in created],
                                          [p for p in main.pending if p[1] in created]))
+    for role, service in authz.passed_roles(prefix, decoded.operation, decoded.params) + _instance_profile_roles(decoded, account):
+        context = {"iam:PassedToService": service}
+        planned.append(authz.Planned("iam:PassRole", context, [(role, moto_state.tags_of(role), "role")]))
     return planned, None
 
 
@@ -136,6 +163,8 @@ def _resources(planned: authz.Planned, prefix: str, name: str, fields: list[tupl
     if prefix == "route53" and isinstance(params.get("ResourceType"), str):  # ChangeTagsForResource & co.
         types = [t for t in types if t[0] == params["ResourceType"]]
     for rtype, required, arn_format in types:
+        if not required and arn_format.split(":")[2] != prefix:
+            continue  # an optional resource of another service (RunInstances' resource-groups group): never named by the request
         arns, pending = authz.fill(arn_format, region, account, PARTITION, fields, _normalize)
         for arn in arns:
             arn = moto_state.real_arn(arn)
@@ -253,7 +282,9 @@ def complete(seq: int, decoded: Decoded, planned: list[authz.Planned], error: st
              body: bytes, content_type: str) -> list[Call]:
     """The lines of one request once moto answered: pending ARNs filled from the response's fields
     (a created resource's generated id), created resources' real ARNs, issued session keys.
-    A required ARN the response does not fill either stays with its `${Variable}` (a reader counts it)."""
+    A required ARN the response does not fill either stays with its `${Variable}` (a reader counts
+    it), except for a read (Describe/List/Get) that names no such resource: it covers all of them,
+    so the variable is `*` (DescribeGlobalClusters -> `arn:aws:rds::…:global-cluster:*`)."""
     if not planned:
         return [Call(seq, decoded.access_key_id, decoded.service, decoded.operation, None, (), {}, status,
                      decoded.region, error=error)]
@@ -272,6 +303,8 @@ def complete(seq: int, decoded: Decoded, planned: list[authz.Planned], error: st
             filled, left = authz.fill(fmt, decoded.region, account, PARTITION, values) if creating else ([], fmt)
             resources += [Resource(moto_state.real_arn(a), {}) for a in filled if a not in [r.arn for r in resources]]
             if left and required:
+                if READS.match(decoded.operation):
+                    left = re.sub(r"\$\{[^}]+\}", "*", left)
                 resources.append(Resource(left, {}))
         if item.star and not resources:
             resources.append(Resource("*", {}))

@@ -195,7 +195,7 @@ def response_values(body: bytes, content_type: str) -> list[tuple[str, str]]:
 def _xml_leaves(element: ElementTree.Element, parent: str) -> Any:
     """Leaf elements as (name, text); a list item (`item`, `member`) is named by its list."""
     tag = element.tag.rsplit("}", 1)[-1]
-    name = parent if tag in ("item", "member") else tag
+    name = parent.removesuffix("Set") if tag in ("item", "member") else tag  # EC2's <flowLogIdSet><item>
     if len(element) == 0:
         if element.text and element.text.strip():
             yield name, element.text.strip()

@@ -60,11 +60,15 @@ class Recorder:
             answer["status"], answer["headers"] = int(status.split(" ", 1)[0]), headers
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        result = app(environ, capture)
         try:
-            chunks = [bytes(c) for c in result]
-        finally:
-            getattr(result, "close", lambda: None)()
+            result = app(environ, capture)
+            try:
+                chunks = [bytes(c) for c in result]
+            finally:
+                getattr(result, "close", lambda: None)()
+        except Exception as exc:  # moto itself failed (the server answers 500): record, then let it fail
+            self.write(complete(seq, decoded, planned, error or f"moto raised {type(exc).__name__}: {exc}", 500, b"", ""))
+            raise
         content_type = next((v for k, v in answer.get("headers", []) if k.lower() == "content-type"), "")
         try:
             calls = complete(seq, decoded, planned, error, answer.get("status", 0), b"".join(chunks), content_type)

@@ -13,6 +13,10 @@ DEFAULT_ACCOUNT = "123456789012"
 def _backend(name: str, account: str, region: str) -> Any:
     from moto.backends import get_backend
 
+    if name == "lambda":  # moto serves Lambda from lambda_simple when use_docker is off (as MotoServer runs it)
+        from moto.awslambda.utils import get_backend as lambda_backend
+
+        return lambda_backend(account, region)
     backends = get_backend(name)  # type: ignore[arg-type]
     return backends[account][region]
 
@@ -159,3 +163,16 @@ def role_of_instance_profile(account: str, name_or_arn: str) -> str | None:
         return profile.roles[0].arn if profile.roles else None
     except Exception:  # noqa: BLE001 - not there
         return None
+
+
+def caller_arn(account: str, access_key: str) -> str:
+    """The ARN of the principal that signed with `access_key`, as moto's GetCallerIdentity answers
+    it: an IAM user as `arn:aws:iam::…:user/…`, a role session as its `assumed-role` ARN, and moto's
+    default user `moto` for keys it did not issue (the administrator's fixed key)."""
+    try:
+        from moto.sts.models import sts_backends
+
+        arn = sts_backends[account]["global"].get_caller_identity(access_key, "us-east-1")[1]
+    except Exception:  # noqa: BLE001 - moto internals; the default identity as moto answers it
+        arn = f"arn:aws:sts::{account}:user/moto"
+    return arn.replace(":sts::", ":iam::", 1) if ":user/" in arn else arn
