@@ -10,8 +10,9 @@ import io
 import json
 import urllib.request
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -253,3 +254,13 @@ def test_read_calls_names_a_bad_line(tmp_path: Path) -> None:
     log.write_text('{"seq": 1}\n')
     with pytest.raises(ValueError, match=r"calls.jsonl:1: not a call log line \('access_key_id'\)"):
         read_calls(log)
+
+
+def test_an_unfilled_arn_variable_counts_as_undecoded(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    line = {"seq": 3, "access_key_id": "testing", "service": "ec2", "operation": "CreateFlowLogs", "action": "ec2:CreateFlowLogs",
+            "resources": [{"arn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/${{VpcFlowLogId}}", "tags": {}}],
+            "context": {}, "status": 200, "region": REGION}
+    log.write_text(json.dumps(line) + "\n" + json.dumps({**line, "seq": 4, "resources": [{"arn": "*", "tags": {}}]}) + "\n")
+    calls = read_calls(log)
+    assert [c.seq for c in undecoded(calls)] == [3]

@@ -6,7 +6,13 @@ Readers need only `read_calls`, `Call`, `Resource` (no moto import); `install` r
 moto child process (tools/moto_emulator.py does it when HEBO_EMULATOR_CALL_LOG is set).
 """
 
-from tools.emulator_calls.record import Call, Resource, read_calls, session_roles, undecoded
+from tools.emulator_calls.record import (
+    Call,
+    Resource,
+    read_calls,
+    session_roles,
+    undecoded,
+)
 
 ENV = "HEBO_EMULATOR_CALL_LOG"
 
@@ -18,4 +24,4 @@ def install(path=None):  # type: ignore[no-untyped-def]
     return _install(path)
 
 
-__all__ = ["Call", "ENV", "Resource", "install", "read_calls", "session_roles", "undecoded"]
+__all__ = ["ENV", "Call", "Resource", "install", "read_calls", "session_roles", "undecoded"]

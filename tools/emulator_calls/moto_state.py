@@ -5,7 +5,8 @@ profile. Every lookup answers {} / None for a resource moto does not have (yet).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 DEFAULT_ACCOUNT = "123456789012"
 

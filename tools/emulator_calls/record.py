@@ -10,9 +10,10 @@ status, region; the STS web-identity line also has issued_access_key_id and role
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
