@@ -161,6 +161,31 @@ def test_ecs_create_service_in_a_named_cluster(client, last) -> None:  # type: i
     assert family["taskDefinitionArn"] == _arn("ecs", "task-definition/hebo-pr-42-api:1")
 
 
+def test_application_auto_scaling_adds_the_calls_it_makes_as_the_caller(client, last) -> None:  # type: ignore[no-untyped-def]
+    ecs, scaling = client("ecs"), client("application-autoscaling")
+    ecs.create_cluster(clusterName="hebo-pr-43")
+    ecs.register_task_definition(family="hebo-pr-43-api", containerDefinitions=[{"name": "api", "image": "api:1", "memory": 512}])
+    ecs.create_service(cluster="hebo-pr-43", serviceName="hebo-pr-43-api", taskDefinition="hebo-pr-43-api", desiredCount=1,
+                       tags=[{"key": "stage", "value": "pr-43"}])
+    scaling.register_scalable_target(ServiceNamespace="ecs", ResourceId="service/hebo-pr-43/hebo-pr-43-api",
+                                     ScalableDimension="ecs:service:DesiredCount", MinCapacity=1, MaxCapacity=2)
+    lines = last("RegisterScalableTarget")
+    service = Resource(_arn("ecs", "service/hebo-pr-43/hebo-pr-43-api"), {"stage": "pr-43"})
+    linked = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"
+    assert [(c.action, c.resources, c.context) for c in lines[1:]] == [
+        ("cloudwatch:PutMetricAlarm", (Resource("*", {}),), {}),  # no alarm name, no tags: what a name/tag-scoped grant cannot allow
+        ("cloudwatch:DescribeAlarms", (Resource("*", {}),), {}),
+        ("cloudwatch:DeleteAlarms", (Resource("*", {}),), {}),
+        ("ecs:DescribeServices", (service,), {}),
+        ("ecs:UpdateService", (service,), {}),
+        ("iam:CreateServiceLinkedRole", (Resource(linked, {}),), {"iam:AWSServiceName": "ecs.application-autoscaling.amazonaws.com"}),
+    ]
+    (target,) = scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    assert (lines[0].action, lines[0].resources) == ("application-autoscaling:RegisterScalableTarget", (Resource(target["ScalableTargetARN"], {}),))
+    assert lines[0].context == {"application-autoscaling:scalable-dimension": "ecs:service:DesiredCount", "application-autoscaling:service-namespace": "ecs"}
+    assert {c.seq for c in lines} == {lines[0].seq}
+
+
 def _zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -65,6 +65,12 @@ def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
         fields.append(("arn", moto_state.caller_arn(moto_state.account_of(decoded.access_key_id), decoded.access_key_id), 0))
     if decoded.api == "rds" and "OptionGroupName" not in params and isinstance(params.get("Engine"), str) and decoded.operation.startswith("Create"):
         fields.append(("OptionGroupName", _default_option_group(params["Engine"], str(params.get("EngineVersion") or "")), 0))
+    if decoded.api == "application-autoscaling":
+        # ${ResourceId} of a scalable-target ARN is a generated id, not the request's ResourceId
+        # (service/<cluster>/<service>): the registered target's ARN, or the response's for a create
+        target = moto_state.scalable_target_arn(moto_state.account_of(decoded.access_key_id), decoded.region,
+                                                str(params.get("ScalableDimension", "")), str(params.get("ResourceId", "")))
+        fields = [f for f in fields if f[0] != "ResourceId"] + ([("arn", target, 0)] if target else [])
     if decoded.api == "route53":
         fields = [(k, v.rsplit("/", 1)[-1] if k in ("Id", "HostedZoneId", "ResourceId") else v, d) for k, v, d in fields]
         fields += [("Id", v, d) for k, v, d in fields if k == "ResourceId"]
@@ -132,7 +138,49 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
     for role, service in authz.passed_roles(prefix, decoded.operation, decoded.params) + _instance_profile_roles(decoded, account):
         context = {"iam:PassedToService": service}
         planned.append(authz.Planned("iam:PassRole", context, [(role, moto_state.tags_of(role), "role")]))
-    return planned, None
+    return planned + _validation_calls(decoded, account), None
+
+
+AAS_VALIDATED = frozenset({"RegisterScalableTarget", "PutScalingPolicy"})
+AAS_SERVICE_LINKED_ROLES = {"ecs": "ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"}
+
+
+def _validation_calls(decoded: Decoded, account: str) -> list[authz.Planned]:
+    """Calls Application Auto Scaling makes AS THE CALLER before it registers a target or puts a
+    policy; they never reach the emulator, so they are added here (same seq):
+    * cloudwatch:PutMetricAlarm/DescribeAlarms/DeleteAlarms without an alarm name or tags
+      (resource "*"), and for an Aurora cluster rds:CreateDBInstance, DeleteDBInstance,
+      AddTagsToResource (on the dummy ARN arn:aws:rds:<region>:12345:db:non-existing-db),
+      DescribeDBClusters and DescribeDBInstances: Application Auto Scaling user guide,
+      "Permissions validation for API calls on target resources"
+      (https://docs.aws.amazon.com/autoscaling/application/userguide/security_iam_permission_validation.html);
+    * ecs:DescribeServices and ecs:UpdateService on the scaled service: ECS developer guide, "IAM
+      permissions required for Amazon ECS service auto scaling";
+    * iam:CreateServiceLinkedRole while the namespace's service-linked role does not exist yet
+      (Application Auto Scaling user guide, "Service-linked roles for Application Auto Scaling").
+    """
+    params = decoded.params
+    if decoded.api != "application-autoscaling" or decoded.operation not in AAS_VALIDATED:
+        return []
+    region, namespace, resource_id = decoded.region, params.get("ServiceNamespace"), str(params.get("ResourceId", ""))
+    out = [authz.Planned(f"cloudwatch:{a}", {}, star=True) for a in ("PutMetricAlarm", "DescribeAlarms", "DeleteAlarms")]
+    if namespace == "ecs" and resource_id.startswith("service/"):
+        service = f"arn:{PARTITION}:ecs:{region}:{account}:{resource_id}"
+        out += [authz.Planned(f"ecs:{a}", {}, [(service, moto_state.tags_of(service), "service")]) for a in ("DescribeServices", "UpdateService")]
+    if namespace == "rds" and resource_id.startswith("cluster:"):
+        cluster = f"arn:{PARTITION}:rds:{region}:{account}:{resource_id}"
+        dummy = f"arn:{PARTITION}:rds:{region}:12345:db:non-existing-db"
+        out += [authz.Planned("rds:CreateDBInstance", {}, [(cluster, moto_state.tags_of(cluster), "cluster")]),
+                authz.Planned("rds:DeleteDBInstance", {}, star=True),
+                authz.Planned("rds:AddTagsToResource", {}, [(dummy, {}, "db")]),
+                authz.Planned("rds:DescribeDBClusters", {}, [(cluster, moto_state.tags_of(cluster), "cluster")]),
+                authz.Planned("rds:DescribeDBInstances", {}, star=True)]
+    linked = AAS_SERVICE_LINKED_ROLES.get(str(namespace))
+    if linked:
+        role = f"arn:{PARTITION}:iam::{account}:role/aws-service-role/{linked}"
+        if not moto_state.role_exists(account, linked.rsplit("/", 1)[-1]):
+            out.append(authz.Planned("iam:CreateServiceLinkedRole", {"iam:AWSServiceName": linked.split("/", 1)[0]}, [(role, {}, "role")]))
+    return out
 
 
 def _created_types(decoded: Decoded, types: list[str]) -> set[str]:

@@ -177,3 +177,22 @@ def caller_arn(account: str, access_key: str) -> str:
     except Exception:  # noqa: BLE001 - moto internals; the default identity as moto answers it
         arn = f"arn:aws:sts::{account}:user/moto"
     return arn.replace(":sts::", ":iam::", 1) if ":user/" in arn else arn
+
+
+def role_exists(account: str, name: str) -> bool:
+    """Whether moto's IAM has a role called `name`."""
+    try:
+        _backend("iam", account, "global").get_role(name)
+        return True
+    except Exception:  # noqa: BLE001 - NoSuchEntity
+        return False
+
+
+def scalable_target_arn(account: str, region: str, dimension: str, resource_id: str) -> str | None:
+    """The ARN of Application Auto Scaling's registered target (its id is generated), None
+    before it is registered."""
+    try:
+        target = _backend("applicationautoscaling", account, region).targets[dimension][resource_id]
+        return target.arn
+    except Exception:  # noqa: BLE001 - not registered (yet)
+        return None
