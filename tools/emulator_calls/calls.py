@@ -30,13 +30,15 @@ TAG_ON_CREATE: dict[tuple[str, str], str] = {
     ("iam", "CreatePolicy"): "TagPolicy",
     ("iam", "CreateInstanceProfile"): "TagInstanceProfile",
     ("iam", "CreateOpenIDConnectProvider"): "TagOpenIDConnectProvider",
+    ("cloudfront", "CreateDistributionWithTags"): "TagResource",
 }
 """Tag-on-create authorized as a second action although the SAR lists no dependent action for it:
 Amazon ECS developer guide, "Grant permission to tag resources on creation"
 (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html);
 Secrets Manager API reference, CreateSecret ("If you include tags in the secret, you also need
 secretsmanager:TagResource"); IAM user guide, "Permissions required to tag IAM resources" (creating
-a tagged role/policy/instance profile/OIDC provider also needs its iam:Tag* action)."""
+a tagged role/policy/instance profile/OIDC provider also needs its iam:Tag* action); CloudFront API
+reference, CreateDistributionWithTags (needs cloudfront:CreateDistribution and cloudfront:TagResource)."""
 
 
 def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
@@ -133,8 +135,18 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
             if create_key in tag_keys:
                 context[create_key] = decoded.operation
             created = _created_types(decoded, [t for _, _, t in main.resources] + [t for _, t, _ in main.pending])
-            planned.append(authz.Planned(tag_action, context, [r for r in main.resources if r[2] in created],
-                                         [p for p in main.pending if p[1] in created]))
+            tagging = authz.Planned(tag_action, context, [r for r in main.resources if r[2] in created],
+                                    [p for p in main.pending if p[1] in created])
+            if not created:  # the created resource is none of the main action's types (kms:CreateKey, CreateListener)
+                _resources(tagging, prefix, tag_name, fields, region, account, decoded.params)
+                own = _created_types(decoded, [r[2] for r in tagging.resources] + [p[1] for p in tagging.pending])
+                if own:
+                    tagging.resources = [r for r in tagging.resources if r[2] in own]
+                    tagging.pending = [p for p in tagging.pending if p[1] in own]
+                    tagging.star = False
+                else:  # the operation names no type (CreateDBSubnetGroup vs subgrp): what the main action is on
+                    tagging.resources, tagging.pending, tagging.star = list(main.resources), list(main.pending), main.star
+            planned.append(tagging)
     for role, service in authz.passed_roles(prefix, decoded.operation, decoded.params) + _instance_profile_roles(decoded, account):
         context = {"iam:PassedToService": service}
         planned.append(authz.Planned("iam:PassRole", context, [(role, moto_state.tags_of(role), "role")]))
@@ -185,15 +197,14 @@ def _validation_calls(decoded: Decoded, account: str) -> list[authz.Planned]:
 
 def _created_types(decoded: Decoded, types: list[str]) -> set[str]:
     """The resource types a create request tags: EC2's TagSpecifications[].ResourceType, else the
-    type named by the operation (CreateLoadBalancer -> loadbalancer/app/, CreateFlowLogs ->
-    vpc-flow-log), else all."""
+    types named by the operation (CreateLoadBalancer -> loadbalancer/app/, CreateFlowLogs ->
+    vpc-flow-log); empty when none of `types` is."""
     specs = {s.get("ResourceType") for s in decoded.params.get("TagSpecifications", []) or [] if isinstance(s, Mapping)}
     if decoded.api == "ec2" and specs:
         return {t for t in types if t in specs}
     noun = authz._norm(authz.CREATING.sub("", decoded.operation)).removeprefix("db")
     noun = noun.removesuffix("s")
-    named = {t for t in types if noun and (noun in authz._norm(t) or authz._norm(t) in noun)}
-    return named or set(types)
+    return {t for t in types if noun and (noun in authz._norm(t) or authz._norm(t) in noun)}
 
 
 def _instance_profile_roles(decoded: Decoded, account: str) -> list[tuple[str, str]]:
@@ -221,6 +232,8 @@ def _resources(planned: authz.Planned, prefix: str, name: str, fields: list[tupl
                 planned.resources.append((arn, moto_state.tags_of(arn), rtype))
         if pending:
             planned.pending.append((pending, rtype, required))
+    filled = {authz.family(arn) for arn, _, _ in planned.resources}
+    planned.pending = [p for p in planned.pending if authz.family(p[0]) not in filled]  # app/ filled: not net/ too
     if not types or (not planned.resources and not any(req for _, _, req in planned.pending)):
         # no resource type, or only optional ones the request names none of: AWS authorizes on "*"
         planned.star = True
@@ -348,10 +361,15 @@ def complete(seq: int, decoded: Decoded, planned: list[authz.Planned], error: st
     calls = []
     for item in planned:
         resources = [Resource(moto_state.real_arn(arn) if creating else arn, tags) for arn, tags, _ in item.resources]
+        unfilled = []
         for fmt, _rtype, required in item.pending:
             filled, left = authz.fill(fmt, decoded.region, account, PARTITION, values) if creating else ([], fmt)
             resources += [Resource(moto_state.real_arn(a), {}) for a in filled if a not in [r.arn for r in resources]]
             if left and required:
+                unfilled.append(left)
+        families = {authz.family(r.arn) for r in resources}
+        for left in unfilled:
+            if authz.family(left) not in families:  # not an alternative of a filled one (net/ of app/)
                 if READS.match(decoded.operation):
                     left = re.sub(r"\$\{[^}]+\}", "*", left)
                 resources.append(Resource(left, {}))

@@ -166,8 +166,9 @@ def _parse(operation: Any, request: Any, body: bytes, uri_params: Mapping[str, A
     from moto.core.request import determine_request_protocol
 
     protocol = determine_request_protocol(operation.service_model, request.content_type)
-    if operation.service_model.service_name == "s3":
-        body = b""  # object payloads (maybe aws-chunked) carry no authorization input
+    payload = operation.input_shape.serialization.get("payload") if operation.input_shape else None
+    if payload and operation.input_shape.members[payload].type_name == "blob":
+        body = b""  # an object's bytes (maybe aws-chunked) carry no authorization input
     parser = PROTOCOL_PARSERS[protocol](operation)
     return dict(parser.parse({"method": request.method, "values": request.values, "headers": request.headers,
                               "body": body, "url_path": request.path, "url_params": dict(uri_params)}))

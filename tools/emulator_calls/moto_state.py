@@ -42,7 +42,7 @@ def _pairs(tags: Any) -> dict[str, str]:
         tags = tags["Tags"]
     if isinstance(tags, dict):
         return {k: (v.get("Value", "") if isinstance(v, dict) else ("" if v is None else str(v))) for k, v in tags.items()}
-    return {t.get("Key", t.get("key")): t.get("Value", t.get("value", "")) or "" for t in tags}
+    return {t.get("Key", t.get("key", t.get("TagKey"))): t.get("Value", t.get("value", t.get("TagValue", ""))) or "" for t in tags}
 
 
 def _ec2(b: Any, kind: str, rid: str) -> Any:
