@@ -255,6 +255,39 @@ def test_sts_web_identity_maps_the_session_key_to_the_role(client, last, emulato
     assert session_roles(read_calls(emulator[1]))[who.access_key_id] == role
 
 
+def test_load_balancer_tags_go_on_the_resource_each_create_makes(client, last) -> None:  # type: ignore[no-untyped-def]
+    ec2, elb = client("ec2"), client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.6.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.6.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+    lb = elb.create_load_balancer(Name="hebo-pr-42-api", Subnets=subnets, Tags=TAGS)["LoadBalancers"][0]["LoadBalancerArn"]
+    create, tag = last("CreateLoadBalancer")
+    assert (create.resources, tag.resources) == ((Resource(lb, {}),), (Resource(lb, {}),))  # app/ only: net/ is its alternative
+    assert tag.context == {**REQUEST_TAGS, "elasticloadbalancing:CreateAction": "CreateLoadBalancer"}
+    group = elb.create_target_group(Name="hebo-pr-42-api", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
+                                   Tags=TAGS)["Listeners"][0]["ListenerArn"]
+    create, tag = last("CreateListener")
+    assert (create.action, create.resources) == ("elasticloadbalancing:CreateListener", (Resource(lb, STAGE_TAGS),))
+    assert (tag.action, tag.resources) == ("elasticloadbalancing:AddTags", (Resource(listener, {}),))  # the new listener, not its load balancer
+    elb.delete_load_balancer(LoadBalancerArn=lb)
+    (delete,) = last("DeleteLoadBalancer")
+    assert delete.resources == (Resource(lb, STAGE_TAGS),)
+
+
+def test_a_created_key_is_tagged_and_read_by_alias(client, last) -> None:  # type: ignore[no-untyped-def]
+    kms = client("kms")
+    key = kms.create_key(Tags=[{"TagKey": "stage", "TagValue": "pr-42"}])["KeyMetadata"]["Arn"]
+    create, tag = last("CreateKey")
+    assert (create.action, create.resources) == ("kms:CreateKey", (Resource("*", {}),))  # CreateKey has no resource type
+    assert (tag.action, tag.resources, tag.context) == ("kms:TagResource", (Resource(key, {}),), {"aws:RequestTag/stage": "pr-42", "aws:TagKeys": ["stage"]})
+    kms.create_alias(AliasName="alias/hebo-pr-42", TargetKeyId=key.rsplit("/", 1)[-1])
+    (alias,) = last("CreateAlias")
+    assert alias.resources == (Resource(_arn("kms", "alias/hebo-pr-42"), {}), Resource(key, {"stage": "pr-42"}))
+    kms.encrypt(KeyId="alias/hebo-pr-42", Plaintext=b"x", EncryptionContext={"stage": "pr-42"})
+    (encrypt,) = last("Encrypt")
+    assert (encrypt.resources, encrypt.context) == ((Resource(key, {"stage": "pr-42"}),), {"kms:EncryptionContext:stage": "pr-42", "kms:EncryptionContextKeys": ["stage"], "kms:RequestAlias": "alias/hebo-pr-42"})
+
+
 def test_an_undecodable_request_is_recorded_with_no_action(emulator, last) -> None:  # type: ignore[no-untyped-def]
     server, log = emulator
     request = urllib.request.Request(server.url + "/", data=b"{}", method="POST", headers={

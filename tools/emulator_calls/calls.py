@@ -305,6 +305,8 @@ def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, s
             context["route53:ChangeResourceRecordSetsRecordTypes"] = sorted({c["ResourceRecordSet"]["Type"] for c in changes})
         if "route53:ChangeResourceRecordSetsActions" in keys:
             context["route53:ChangeResourceRecordSetsActions"] = sorted({c["Action"] for c in changes})
+    if prefix == "kms" and "kms:RequestAlias" in keys and str(params.get("KeyId", "")).startswith("alias/"):
+        context["kms:RequestAlias"] = params["KeyId"]
     if prefix == "kms" and isinstance(params.get("EncryptionContext"), Mapping):
         for k, v in params["EncryptionContext"].items():
             context[f"kms:EncryptionContext:{k}"] = v
