@@ -29,11 +29,13 @@ class Recorder:
         self._file = self.path.open("a", encoding="utf-8")
 
     def next_seq(self) -> int:
+        """The next request's number (1, 2, ...), in arrival order."""
         with self._lock:
             self._seq += 1
             return self._seq
 
     def write(self, calls: list[Call]) -> None:
+        """Append the lines of one request together (lines of concurrent requests never interleave)."""
         text = "".join(line_for(c) + "\n" for c in calls)
         with self._lock:
             self._file.write(text)
