@@ -105,6 +105,7 @@ from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 default_user_config["lambda"]["use_docker"] = False  # moto's simple Lambda: invocations answer without running code
 {fixes}
+if os.environ.get("HEBO_EMULATOR_CALL_LOG"): __import__("tools.emulator_calls").emulator_calls.install()  # tools/emulator_calls
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 host, port = server.get_host_and_port()
@@ -118,10 +119,11 @@ class MotoServer:
     """A moto server in a child process, with the images of MOTO_IMAGES and EMULATOR_FIXES.
 
     `MOTO_IAM_LOAD_MANAGED_POLICIES=true` makes AWS-managed IAM policies (AmazonSSMManaged…)
-    attachable. Use as a context manager; `url` is the endpoint.
+    attachable. Use as a context manager; `url` is the endpoint. With `call_log`, every request
+    the server receives is appended to that file as decoded IAM calls (tools/emulator_calls).
     """
 
-    def __init__(self, start_timeout: float = 60.0) -> None:
+    def __init__(self, start_timeout: float = 60.0, call_log: Path | None = None) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="hebo-moto-"))
         amis = self._dir / "amis.json"
         defaults = {"state": "available", "public": True, "image_type": "machine", "virtualization_type": "hvm",
@@ -129,6 +131,8 @@ class MotoServer:
         amis.write_text(json.dumps([{**defaults, "image_location": f"{i['owner_id']}/{i['name']}", **i} for i in MOTO_IMAGES]))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
         env["MOTO_AMIS_PATH"] = str(amis)
+        if call_log is not None:
+            env.update(HEBO_EMULATOR_CALL_LOG=str(Path(call_log).resolve()), PYTHONPATH=str(REPO_ROOT))
         self._process = subprocess.Popen(
             [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES)],
             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,

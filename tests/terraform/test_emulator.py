@@ -15,10 +15,13 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from tools.emulator_calls import read_calls, undecoded
 from tools.moto_emulator import EMULATOR_SECRETS, MotoServer, StageRun, run_stage
 from tools.terraform_check import PREBUILT_IMAGES, Workspace
 
 STAGE = "pr-42"
+CALL_LOG = "emulator-calls.jsonl"
+"""Every AWS API call of the run, decoded to IAM actions (tools/emulator_calls), beside the workspace."""
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,7 @@ def stage_run(tf_variant: Callable[..., Workspace], terraform_for, tf_report) ->
     terraform, choices = terraform_for(workspace)
     assert choices["aws"] is not None, "no source for hashicorp/aws"
     started = time.monotonic()
-    with MotoServer() as server:
+    with MotoServer(call_log=workspace.root / CALL_LOG) as server:
         run = run_stage(terraform, workspace, server)
         tf_report(f"moto {STAGE}: " + ", ".join(f"{s} {run.seconds[s]:.0f} s" for s in run.seconds) + f"; total {time.monotonic() - started:.0f} s")
         yield run, workspace, server
@@ -137,3 +140,14 @@ def test_downstream_plans_use_known_upstream_values(stage_run) -> None:
     assert runtime["VITE_API_URL"] == "https://pr-42.dev.api.hebo.ai"
     (cdn,) = [rc["change"]["after"] for rc in edge.changes if rc["type"] == "aws_cloudfront_distribution"]
     assert cdn["aliases"] == ["pr-42.dev.console.hebo.ai"]
+
+
+@pytest.mark.slow
+def test_every_call_of_the_stage_decodes_to_iam_actions(stage_run) -> None:  # type: ignore[no-untyped-def]
+    """Every request Terraform and `ops` sent to the emulator has an IAM action and filled resource
+    ARNs (a new resource type whose calls the decoder cannot read fails here, by operation)."""
+    _run, workspace, _server = stage_run
+    calls = read_calls(workspace.root / CALL_LOG)
+    assert len({c.seq for c in calls}) > 300
+    assert {"ec2", "iam", "kms", "logs", "rds", "lambda", "secretsmanager", "route53", "sts"} <= {c.service for c in calls}
+    assert [(c.seq, c.operation, c.action, [r.arn for r in c.resources], c.error) for c in undecoded(calls)] == []
