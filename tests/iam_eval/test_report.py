@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from ops import deploy_role
 from tools.iam_eval import BOUNDARY_DENY, evaluate_call_log, unused_grants
+from tools.iam_eval.report import NOT_DECODED
 from tools.iam_eval.catalogue import condition_keys, expand
 
 ACCOUNT = "123456789012"
@@ -48,7 +49,7 @@ def test_evaluates_only_the_roles_calls_with_inline_attached_and_boundary(iam, t
     secret = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:hebo/pr-1/x-AbCdEf"
     log = tmp_path / "calls.jsonl"
     log.write_text("\n".join(json.dumps(entry) for entry in [
-        line(1, "testing", "sts:AssumeRoleWithWebIdentity", role_arn, issued_access_key_id="ASIAROLE"),
+        line(1, "testing", "sts:AssumeRoleWithWebIdentity", role_arn, issued_access_key_id="ASIAROLE", role_arn=role_arn),
         line(2, "ASIAROLE", "secretsmanager:GetSecretValue", secret, {"stage": "pr-1"}),
         line(3, "ASIAROLE", "secretsmanager:GetSecretValue", secret.replace("pr-1", "production"), {"stage": "production"}),
         line(4, "ASIAROLE", "s3:GetObject", "arn:aws:s3:::b/k"),
@@ -98,3 +99,22 @@ def test_catalogue_metadata():
     assert "ec2:CreateAction" in condition_keys("ec2:CreateTags")
     assert "lambda:SubnetIds" in condition_keys("lambda:CreateFunction")
     assert expand("nosuchservice:*") == [] and condition_keys("ecs:NoSuchAction") == set()
+
+
+def test_a_role_call_the_recorder_could_not_decode_counts_as_denied(iam, tmp_path: Path):
+    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
+    iam.put_role_policy(RoleName=ROLE, PolicyName="inline", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
+    undecodable = {**line(2, "ASIAROLE", "ecs:CreateService", "arn:aws:ecs:us-east-1:1:service/${ClusterName}/api"), "action": None,
+                   "operation": "CreateService", "service": "ecs", "error": "no ARN variable ClusterName"}
+    log = tmp_path / "calls.jsonl"
+    log.write_text("\n".join(json.dumps(entry) for entry in [
+        line(1, "testing", "sts:AssumeRoleWithWebIdentity", role_arn, issued_access_key_id="ASIAROLE", role_arn=role_arn),
+        undecodable,
+        line(3, "ASIAROLE", "ecs:DescribeClusters", "*"),
+    ]) + "\n")
+    report = evaluate_call_log(log, ROLE, iam)
+    assert report.calls_evaluated == 2
+    assert [(d.action, d.statement) for d in report.denied] == [("ecs:CreateService", NOT_DECODED)]
+    assert report.actions_used == {"ecs:DescribeClusters"}

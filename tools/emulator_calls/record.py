@@ -23,7 +23,7 @@ class Resource:
     request creates)."""
 
     arn: str
-    tags: Mapping[str, str]
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def resolved(self) -> bool:
@@ -50,8 +50,8 @@ class Call:
     action: str | None
     resources: tuple[Resource, ...]
     context: Mapping[str, str | list[str]]
-    status: int
-    region: str
+    status: int = 200
+    region: str = "us-east-1"
     issued_access_key_id: str | None = None
     role_arn: str | None = None
     error: str | None = field(default=None, compare=False)

@@ -10,7 +10,7 @@ No cdktf imports: importable from the moto child process and from tests.
 
 from tools.iam_eval.conditions import UnsupportedCondition, evaluate_condition, evaluate_operator
 from tools.iam_eval.engine import BOUNDARY_DENY, IMPLICIT_DENY, Decision, evaluate, evaluate_one, evaluate_trust
-from tools.iam_eval.model import Call, Resource
+from tools.emulator_calls.record import Call, Resource
 from tools.iam_eval.report import EvaluationReport, allowed_actions, evaluate_call_log, evaluate_calls, unused_grants
 
 __all__ = [

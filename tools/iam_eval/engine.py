@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from tools.iam_eval.conditions import evaluate_condition, glob_match, lookup
-from tools.iam_eval.model import Call, Resource
+from tools.emulator_calls.record import Call, Resource
 
 IMPLICIT_DENY = "implicit deny: no statement allows"
 NO_PERMISSION_REQUIRED = frozenset({"sts:getcalleridentity"})

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import unquote
 
+from tools.emulator_calls.record import Call, read_calls, session_roles
 from tools.iam_eval.catalogue import expand
 from tools.iam_eval.engine import Decision, evaluate
-from tools.iam_eval.model import Call, call_from_json, read_call_lines
 
-ASSUME_ACTIONS = ("sts:AssumeRoleWithWebIdentity", "sts:AssumeRole")
+NOT_DECODED = "not decoded: the recorder could not name the action or fill its resource ARN"
+"""`Decision.statement` of a role call the evaluator cannot judge: counted as denied, never skipped."""
 
 
 @dataclass
@@ -42,20 +43,9 @@ def role_policies(iam_client: Any, role_name: str) -> tuple[list[dict[str, Any]]
     return policies, managed(boundary_arn) if boundary_arn else None
 
 
-def _role_keys(lines: list[Mapping[str, Any]], role_name: str) -> set[str]:
-    """Access key ids issued for `role_name` by a recorded AssumeRole* call (INTERFACES.md §1)."""
-    keys = set()
-    suffix = f":role/{role_name}"
-    for line in lines:
-        if line.get("action") not in ASSUME_ACTIONS or not line.get("issued_access_key_id"):
-            continue
-        context = line.get("context") or {}
-        arns = [str(r.get("arn", "")) for r in line.get("resources") or []]
-        arns += [str(v) for k, v in context.items() if k.lower() in ("sts:rolearn", "aws:rolearn", "rolearn")]
-        arns.append(str(line.get("role_arn", "")))
-        if any(a.endswith(suffix) for a in arns):
-            keys.add(str(line["issued_access_key_id"]))
-    return keys
+def _role_keys(calls: list[Call], role_name: str) -> set[str]:
+    """Access key ids issued for `role_name` by a recorded, successful AssumeRole* call."""
+    return {key for key, arn in session_roles(calls).items() if arn.endswith(f":role/{role_name}")}
 
 
 def evaluate_calls(calls: list[Call], identity_policies: list[dict[str, Any]], boundary: dict[str, Any] | None) -> EvaluationReport:
@@ -63,6 +53,10 @@ def evaluate_calls(calls: list[Call], identity_policies: list[dict[str, Any]], b
     report = EvaluationReport()
     for call in calls:
         report.calls_evaluated += 1
+        if not call.decoded or call.action is None:
+            report.denied.append(Decision(False, call.action or f"{call.service}:{call.operation}",
+                                          ", ".join(r.arn for r in call.resources) or "?", NOT_DECODED))
+            continue
         report.actions_used.add(call.action)
         decision = evaluate(call, identity_policies, boundary)
         if not decision.allowed:
@@ -74,9 +68,9 @@ def evaluate_call_log(log: Path, role_name: str, iam_client: Any) -> EvaluationR
     """INTERFACES.md §2: the calls made with `role_name`'s session keys, each evaluated against the
     role's inline and attached policies and its permissions boundary as the emulator's IAM holds them
     (`iam_client`: an administrator's boto3 IAM client of the emulator)."""
-    lines = read_call_lines(Path(log))
-    keys = _role_keys(lines, role_name)
-    calls = [call_from_json(line) for line in lines if str(line.get("access_key_id", "")) in keys]
+    every = read_calls(Path(log))
+    keys = _role_keys(every, role_name)
+    calls = [call for call in every if call.access_key_id in keys]
     identity, boundary = role_policies(iam_client, role_name)
     return evaluate_calls(calls, identity, boundary)
 
