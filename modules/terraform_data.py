@@ -74,19 +74,6 @@ def synthesized_backend(stack_dir: Path, to_terraform: Callable[[], Mapping[str,
     return document.get("terraform", {}).get("backend") or {"local": {}}
 
 
-def _stack_json(stack_dir: Path, stack: Any | None) -> Callable[[], Mapping[str, Any]]:
-    """The stack's JSON form for `synthesized_backend`: `stack.to_terraform` of a stack object; for a
-    stack given by name only (`stack` None), a callable raising FileNotFoundError (no `cdk.tf.json`
-    in `stack_dir` and no object to render one from)."""
-    if stack is not None:
-        return lambda: stack.to_terraform()
-
-    def missing() -> Mapping[str, Any]:
-        raise FileNotFoundError(f"{stack_dir / 'cdk.tf.json'} does not exist and no stack object was given to render it")
-
-    return missing
-
-
 def pin_working_data(outdir: Path, stacks: Mapping[str, Any] | Iterable[str]) -> dict[str, Path]:
     """Point each stack's `.terraform` at the data directory of its synthesized backend.
 
@@ -96,11 +83,12 @@ def pin_working_data(outdir: Path, stacks: Mapping[str, Any] | Iterable[str]) ->
     this synth cannot vouch for); nothing in it is state. Raises `OSError` if the file system
     refuses a symlink.
     """
+    # a name alone (None) only for a JSON synth: synthesized_backend then reads cdk.tf.json, never the object
     objects: Mapping[str, Any] = stacks if isinstance(stacks, Mapping) else dict.fromkeys(stacks)
     pinned: dict[str, Path] = {}
     for name, stack in objects.items():
         stack_dir = outdir / "stacks" / name
-        backend = synthesized_backend(stack_dir, _stack_json(stack_dir, stack))
+        backend = synthesized_backend(stack_dir, lambda: stack.to_terraform())  # noqa: B023 (called at once)
         if set(backend) & UPLOADED_BACKENDS:
             pinned[name] = _reconfigure_on_change(stack_dir / ".terraform", backend_label(backend))
             continue
