@@ -8,4 +8,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import modules.cdk  # noqa: E402,F401
+import modules.cdk  # noqa: F401 - imported for its side effect: starts the jsii kernel once

@@ -156,6 +156,7 @@ AssetType = cdktf.AssetType
 TerraformResourceLifecycle = cdktf.TerraformResourceLifecycle
 TerraformIterator = cdktf.TerraformIterator
 TerraformCount = cdktf.TerraformCount
+TerraformElement = cdktf.TerraformElement
 Token = cdktf.Token
 Testing = cdktf.Testing
 # pytest would try to collect the class `Testing` from every test module that imports it (name
@@ -186,6 +187,7 @@ __all__ = [
     "TerraformResourceLifecycle",
     "TerraformIterator",
     "TerraformCount",
+    "TerraformElement",
     "Token",
     "Testing",
 ]

@@ -83,7 +83,8 @@ def pin_working_data(outdir: Path, stacks: Mapping[str, Any] | Iterable[str]) ->
     this synth cannot vouch for); nothing in it is state. Raises `OSError` if the file system
     refuses a symlink.
     """
-    objects = stacks if isinstance(stacks, Mapping) else dict.fromkeys(stacks)
+    # a name alone (None) only for a JSON synth: synthesized_backend then reads cdk.tf.json, never the object
+    objects: Mapping[str, Any] = stacks if isinstance(stacks, Mapping) else dict.fromkeys(stacks)
     pinned: dict[str, Path] = {}
     for name, stack in objects.items():
         stack_dir = outdir / "stacks" / name

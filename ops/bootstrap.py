@@ -304,7 +304,7 @@ def _converge_tls_policy(run: _BucketRun, partition: str) -> None:
     """TLS-only policy: keep any other statements, replace ours when it differs."""
     s3, bucket = run.s3, run.bucket
     pol = run.current(lambda: s3.get_bucket_policy(Bucket=bucket), "NoSuchBucketPolicy")
-    policy = json.loads(pol["Policy"]) if pol else {"Version": "2012-10-17", "Statement": []}
+    policy: dict[str, Any] = json.loads(pol["Policy"]) if pol else {"Version": "2012-10-17", "Statement": []}
     statements = policy.get("Statement", [])
     statements = [statements] if isinstance(statements, dict) else list(statements)
     wanted = tls_statement(bucket, partition)
@@ -385,16 +385,17 @@ def converge_table(session: boto3.Session, config: BootstrapConfig, out: TextIO,
             raise
         desc = None
     if desc is None:
-        _create_table(ddb, config, report)
+        _create_table(ddb, config, table, report)
     else:
-        _converge_existing_table(ddb, config, report, desc, dry_run)
+        _converge_existing_table(ddb, config, table, report, desc, dry_run)
     report.finish()
     return report.changes
 
 
-def _create_table(ddb: Any, config: BootstrapConfig, report: _Reporter) -> None:
-    """CreateTable with every setting at once, then point-in-time recovery."""
-    table, kind = config.lock_table, "customer KMS key" if config.kms_key_id else "AWS managed KMS key"
+def _create_table(ddb: Any, config: BootstrapConfig, table: str, report: _Reporter) -> None:
+    """CreateTable `table` (config.lock_table, opted in) with every setting at once, then
+    point-in-time recovery."""
+    kind = "customer KMS key" if config.kms_key_id else "AWS managed KMS key"
 
     def create() -> None:
         ddb.create_table(
@@ -415,10 +416,12 @@ def _create_table(ddb: Any, config: BootstrapConfig, report: _Reporter) -> None:
     report.change("enable point-in-time recovery", "point-in-time recovery enabled", lambda: _enable_pitr(ddb, table))
 
 
-def _converge_existing_table(ddb: Any, config: BootstrapConfig, report: _Reporter, desc: dict[str, Any], dry_run: bool) -> None:
-    """Refuse a table with another key schema; converge billing, SSE, deletion protection, PITR
-    with one UpdateTable per setting (AWS rejects some combinations in a single call)."""
-    table = config.lock_table
+def _converge_existing_table(
+    ddb: Any, config: BootstrapConfig, table: str, report: _Reporter, desc: dict[str, Any], dry_run: bool
+) -> None:
+    """Refuse a table `table` (config.lock_table, opted in) with another key schema; converge
+    billing, SSE, deletion protection, PITR with one UpdateTable per setting (AWS rejects some
+    combinations in a single call)."""
     attrs = {a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions", [])}
     if desc.get("KeySchema") != [{"AttributeName": LOCK_KEY, "KeyType": "HASH"}] or attrs.get(LOCK_KEY) != "S":
         raise OpsError(

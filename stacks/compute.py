@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -311,7 +310,7 @@ class ComputeStack(HeboStack):
         """One service from the pattern: this stage's policy and names in, resources out."""
         policy, names, settings = self.policy, self.names, self.settings
         display = service_display_name(svc)
-        injected = [s for s in secrets_for(svc) if s.env]
+        injected = [(s.env, s) for s in secrets_for(svc) if s.env]  # (container variable, secret)
         service = LoadBalancedFargateService(
             self,
             svc,
@@ -323,8 +322,8 @@ class ComputeStack(HeboStack):
                 port=SERVICE_PORTS[svc],
                 environment=self._environment(svc),
                 # valueFrom may name one JSON member (PG_PASSWORD = DbAppCredentials' "password").
-                secrets={s.env: ContainerSecret(arn=self._secret_arn(s.name), json_key=s.json_key) for s in injected},
-                secrets_kms_key_arns=self._secret_key_arns([s.name for s in injected]),
+                secrets={env: ContainerSecret(arn=self._secret_arn(s.name), json_key=s.json_key) for env, s in injected},
+                secrets_kms_key_arns=self._secret_key_arns([s.name for _, s in injected]),
                 capacity=Capacity(
                     cpu=policy.task_cpu,
                     memory_mib=policy.task_memory_mib,

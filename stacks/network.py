@@ -8,7 +8,7 @@ out is HTTPS through the EC2 NAT instances (docs/network.md explains the choices
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from modules.cdk import Construct, aws
 from modules.iam import ServiceRole, ServiceRoleProps

@@ -459,7 +459,7 @@ def _validate_workspace(work: Path, workspace: Workspace, label: str, failures: 
     terraform, all_choices = Terraform.prepare(work, pins)
     result = VariantResult(label, len(workspace.stacks()), [c for c in all_choices.values() if c is not None],
                            [f"{pins[n][0]} {pins[n][1]}" for n, c in all_choices.items() if c is None])
-    for name, choice in sorted(all_choices.items()):
+    for _name, choice in sorted(all_choices.items()):
         if choice is not None and choice.describe() not in printed:
             printed.add(choice.describe())
             print(f"provider {choice.describe()}")

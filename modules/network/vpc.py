@@ -95,7 +95,7 @@ class Vpc(Construct):
         for i, pair in enumerate(plan):
             self._create_private_subnet(i, pair)
         self.private_cidrs = [pair.private for pair in plan]
-        self.internet_gateway = None
+        self.internet_gateway: Any | None = None  # the InternetGateway when props.public_subnets
         if props.public_subnets:
             public_table = self._create_public_routing()
             for i, pair in enumerate(plan):
@@ -170,20 +170,21 @@ class Vpc(Construct):
     def _create_public_routing(self) -> Any:
         """Internet gateway and the public route table (0.0.0.0/0, and ::/0 when dual-stack)."""
         props, provider = self._props, self._provider
-        self.internet_gateway = aws.internet_gateway.InternetGateway(
+        gateway = aws.internet_gateway.InternetGateway(
             self, "igw", vpc_id=self.vpc.id, tags={"Name": props.name}, provider=provider
         )
+        self.internet_gateway = gateway
         public_table = aws.route_table.RouteTable(
             self, "public_rt", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-public"}, provider=provider
         )
         aws.route.Route(
             self, "public_default", route_table_id=public_table.id, destination_cidr_block="0.0.0.0/0",
-            gateway_id=self.internet_gateway.id, provider=provider,
+            gateway_id=gateway.id, provider=provider,
         )
         if props.ipv6_public_edge:
             aws.route.Route(
                 self, "public_default_ipv6", route_table_id=public_table.id, destination_ipv6_cidr_block="::/0",
-                gateway_id=self.internet_gateway.id, provider=provider,
+                gateway_id=gateway.id, provider=provider,
             )
         return public_table
 

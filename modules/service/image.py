@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from modules.cdk import Construct, aws, cdktf, docker
+from modules.cdk import Construct, TerraformElement, aws, cdktf, docker
 from modules.errors import ValidationError
 from modules.paths import stack_relative
 
@@ -128,7 +128,7 @@ class EcrRepository(Construct):
         return self.repository.repository_url
 
 
-class EphemeralBlock(cdktf.TerraformElement):
+class EphemeralBlock(TerraformElement):
     """One `ephemeral "<block_type>" "<name>"` block (Terraform >= 1.10), as a node of the construct
     tree: it renders itself into its stack's JSON like any resource does, instead of patching the
     stack's document with an override. cdktf 0.21 has no class for ephemeral blocks.

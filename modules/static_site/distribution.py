@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from modules.cdk import Construct, aws
 from modules.errors import ValidationError
@@ -102,9 +102,10 @@ class SiteDistribution(Construct):
             raise ValidationError(f"distribution {construct_id!r}", "content_security_policy", f"{len(csp)} characters",
                                   f"is outside 1-{CSP_MAX_CHARS} characters (CloudFront quota)")
 
-    def _create_headers_policy(self) -> _rhp.CloudfrontResponseHeadersPolicy:
+    def _create_headers_policy(self) -> Any:
         """HSTS (two years, preload), nosniff, DENY framing, strict referrer, and the CSP: enforced
-        among the security headers, or report-only as a custom header."""
+        among the security headers, or report-only as a custom header. Returns the
+        `_rhp.CloudfrontResponseHeadersPolicy` (typed Any: modules.cdk loads provider classes lazily)."""
         props = self._props
         csp = props.content_security_policy
         enforced = csp if csp is not None and not props.content_security_policy_report_only else None
@@ -141,9 +142,10 @@ class SiteDistribution(Construct):
             custom_headers_config=custom,
         )
 
-    def _create_distribution(self) -> _cf.CloudfrontDistribution:
+    def _create_distribution(self) -> Any:
         """The distribution: one S3 origin through OAC, GET/HEAD only, HTTPS redirect, the router
-        on viewer requests, SNI certificate."""
+        on viewer requests, SNI certificate. Returns the `_cf.CloudfrontDistribution` (typed Any:
+        modules.cdk loads provider classes lazily)."""
         props = self._props
         return _cf.CloudfrontDistribution(
             self,

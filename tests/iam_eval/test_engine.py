@@ -3,6 +3,8 @@ entities"), each with a minimal hand-written policy."""
 
 from __future__ import annotations
 
+import pytest
+
 from tools.iam_eval import BOUNDARY_DENY, IMPLICIT_DENY, Call, Resource, evaluate, evaluate_trust
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/hebo-pr-1-api-task"
@@ -110,3 +112,10 @@ def test_get_caller_identity_needs_no_permission_and_cannot_be_denied():
     deny_all = {"Sid": "DenyAll", "Effect": "Deny", "Action": "*", "Resource": "*"}
     decision = evaluate(call("sts:GetCallerIdentity"), [policy(deny_all)], policy())
     assert (decision.allowed, decision.statement) == (True, "no permission required")
+
+
+def test_an_undecoded_call_is_refused_not_evaluated():
+    undecoded = Call(seq=7, access_key_id="ASIA1", service="monitoring", operation="PutMetricData", action=None,
+                     resources=(), context={})
+    with pytest.raises(ValueError, match=r"^monitoring PutMetricData \(call 7\) was not decoded: no IAM action to evaluate$"):
+        evaluate(undecoded, [policy(ALLOW_ALL)], None)

@@ -143,7 +143,7 @@ def test_downstream_plans_use_known_upstream_values(stage_run) -> None:
 
 
 @pytest.mark.slow
-def test_every_call_of_the_stage_decodes_to_iam_actions(stage_run) -> None:  # type: ignore[no-untyped-def]
+def test_every_call_of_the_stage_decodes_to_iam_actions(stage_run) -> None:
     """Every request Terraform and `ops` sent to the emulator has an IAM action and filled resource
     ARNs (a new resource type whose calls the decoder cannot read fails here, by operation)."""
     _run, workspace, _server = stage_run

@@ -64,7 +64,7 @@ def _arn(service: str, rest: str, region: str = REGION) -> str:
     return f"arn:aws:{service}:{region}:{ACCOUNT}:{rest}"
 
 
-def test_ec2_query_create_with_tags_tag_describe_delete(client, last) -> None:  # type: ignore[no-untyped-def]
+def test_ec2_query_create_with_tags_tag_describe_delete(client, last) -> None:
     ec2 = client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": TAGS}])["Vpc"]["VpcId"]
     vpc_arn = _arn("ec2", f"vpc/{vpc}")
@@ -90,7 +90,7 @@ def test_ec2_query_create_with_tags_tag_describe_delete(client, last) -> None:  
     assert delete.context == {"ec2:Region": REGION, "ec2:VpcID": vpc}
 
 
-def test_ec2_run_instances_authorizes_every_resource_and_tags_and_role(client, last) -> None:  # type: ignore[no-untyped-def]
+def test_ec2_run_instances_authorizes_every_resource_and_tags_and_role(client, last) -> None:
     ec2, iam = client("ec2"), client("iam")
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24", TagSpecifications=[{"ResourceType": "subnet", "Tags": TAGS}])["Subnet"]["SubnetId"]
@@ -126,7 +126,7 @@ def test_ec2_run_instances_authorizes_every_resource_and_tags_and_role(client, l
     assert {run.seq} == {tag_on_create.seq, pass_role.seq}
 
 
-def test_json_protocol_secret_read_by_name_is_its_real_arn(client, last) -> None:  # type: ignore[no-untyped-def]
+def test_json_protocol_secret_read_by_name_is_its_real_arn(client, last) -> None:
     secrets = client("secretsmanager")
     arn = secrets.create_secret(Name="hebo/pr-42/StackSecretServerKey", SecretString="s", Tags=TAGS)["ARN"]
     create, tag_on_create = last("CreateSecret")
@@ -139,7 +139,7 @@ def test_json_protocol_secret_read_by_name_is_its_real_arn(client, last) -> None
     assert read.context == {"secretsmanager:SecretId": arn}
 
 
-def test_ecs_create_service_in_a_named_cluster(client, last) -> None:  # type: ignore[no-untyped-def]
+def test_ecs_create_service_in_a_named_cluster(client, last) -> None:
     ecs, iam = client("ecs"), client("iam")
     execution = iam.create_role(RoleName="hebo-pr-42-api-execution", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
     ecs.create_cluster(clusterName="hebo-pr-42", tags=[{"key": "stage", "value": "pr-42"}])
@@ -161,7 +161,7 @@ def test_ecs_create_service_in_a_named_cluster(client, last) -> None:  # type: i
     assert family["taskDefinitionArn"] == _arn("ecs", "task-definition/hebo-pr-42-api:1")
 
 
-def test_application_auto_scaling_adds_the_calls_it_makes_as_the_caller(client, last) -> None:  # type: ignore[no-untyped-def]
+def test_application_auto_scaling_adds_the_calls_it_makes_as_the_caller(client, last) -> None:
     ecs, scaling = client("ecs"), client("application-autoscaling")
     ecs.create_cluster(clusterName="hebo-pr-43")
     ecs.register_task_definition(family="hebo-pr-43-api", containerDefinitions=[{"name": "api", "image": "api:1", "memory": 512}])
@@ -193,7 +193,7 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
-def test_rest_json_lambda_create_function_with_role_and_vpc(client, last) -> None:  # type: ignore[no-untyped-def]
+def test_rest_json_lambda_create_function_with_role_and_vpc(client, last) -> None:
     ec2, iam, lam = client("ec2"), client("iam"), client("lambda")
     vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.7.1.0/24")["Subnet"]["SubnetId"]
@@ -212,7 +212,7 @@ def test_rest_json_lambda_create_function_with_role_and_vpc(client, last) -> Non
     assert (invoke.action, invoke.resources) == ("lambda:InvokeFunction", (Resource(function, STAGE_TAGS),))
 
 
-def test_rest_xml_s3_state_object_and_route53_records(client, last) -> None:  # type: ignore[no-untyped-def]
+def test_rest_xml_s3_state_object_and_route53_records(client, last) -> None:
     s3, route53 = client("s3"), client("route53")
     s3.create_bucket(Bucket="hebo-terraform-state")
     s3.put_object(Bucket="hebo-terraform-state", Key="pr-42/network.tfstate", Body=b"{}")
@@ -238,7 +238,7 @@ def test_rest_xml_s3_state_object_and_route53_records(client, last) -> None:  # 
                               "route53:ChangeResourceRecordSetsActions": ["CREATE", "UPSERT"]}
 
 
-def test_sts_web_identity_maps_the_session_key_to_the_role(client, last, emulator) -> None:  # type: ignore[no-untyped-def]
+def test_sts_web_identity_maps_the_session_key_to_the_role(client, last, emulator) -> None:
     iam = client("iam")
     role = iam.create_role(RoleName="hebo-preview-deploy", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
     sts = boto3.client("sts", endpoint_url=emulator[0].url, region_name=REGION,
@@ -255,7 +255,7 @@ def test_sts_web_identity_maps_the_session_key_to_the_role(client, last, emulato
     assert session_roles(read_calls(emulator[1]))[who.access_key_id] == role
 
 
-def test_load_balancer_tags_go_on_the_resource_each_create_makes(client, last) -> None:  # type: ignore[no-untyped-def]
+def test_load_balancer_tags_go_on_the_resource_each_create_makes(client, last) -> None:
     ec2, elb = client("ec2"), client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.6.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.6.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
@@ -274,7 +274,7 @@ def test_load_balancer_tags_go_on_the_resource_each_create_makes(client, last) -
     assert delete.resources == (Resource(lb, STAGE_TAGS),)
 
 
-def test_a_created_key_is_tagged_and_read_by_alias(client, last) -> None:  # type: ignore[no-untyped-def]
+def test_a_created_key_is_tagged_and_read_by_alias(client, last) -> None:
     kms = client("kms")
     key = kms.create_key(Tags=[{"TagKey": "stage", "TagValue": "pr-42"}])["KeyMetadata"]["Arn"]
     create, tag = last("CreateKey")
@@ -288,7 +288,7 @@ def test_a_created_key_is_tagged_and_read_by_alias(client, last) -> None:  # typ
     assert (encrypt.resources, encrypt.context) == ((Resource(key, {"stage": "pr-42"}),), {"kms:EncryptionContext:stage": "pr-42", "kms:EncryptionContextKeys": ["stage"], "kms:RequestAlias": "alias/hebo-pr-42"})
 
 
-def test_an_undecodable_request_is_recorded_with_no_action(emulator, last) -> None:  # type: ignore[no-untyped-def]
+def test_an_undecodable_request_is_recorded_with_no_action(emulator, last) -> None:
     server, log = emulator
     request = urllib.request.Request(server.url + "/", data=b"{}", method="POST", headers={
         "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonEC2ContainerServiceV20141113.NoSuchOperation",

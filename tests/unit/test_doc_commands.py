@@ -82,7 +82,7 @@ def commands_starting(*prefix: str) -> list[tuple[str, str, list[str]]]:
 
 
 @pytest.fixture(scope="module")
-def manifest(dev) -> dict:  # type: ignore[no-untyped-def]
+def manifest(dev) -> dict:
     return json.loads((dev.outdir / "manifest.json").read_text())
 
 

@@ -3,7 +3,6 @@ describes them (lists: same length, element by element, each element a containme
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from pathlib import Path

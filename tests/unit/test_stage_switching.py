@@ -131,7 +131,7 @@ def test_s3_backend_each_stage_reads_its_own_key_and_nothing_moves(tmp_path: Pat
     scratch = tmp_path / "lock"
     scratch.mkdir()
     (scratch / "main.tf.json").write_text(json.dumps({"terraform": {"required_providers": {"aws": {"source": "aws", "version": "6.25.0"}}}}))
-    lock = subprocess.run([TERRAFORM, "providers", "lock", f"-fs-mirror={tmp_path / 'mirror'}", "-platform=linux_amd64"],  # type: ignore[list-item]
+    lock = subprocess.run([TERRAFORM, "providers", "lock", f"-fs-mirror={tmp_path / 'mirror'}", "-platform=linux_amd64"],
                           cwd=scratch, capture_output=True, text=True, timeout=120)
     assert lock.returncode == 0, lock.stderr
     out = tmp_path / "out"

@@ -6,6 +6,11 @@ Readers need only `read_calls`, `Call`, `Resource` (no moto import); `install` r
 moto child process (tools/moto_emulator.py does it when HEBO_EMULATOR_CALL_LOG is set).
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from tools.emulator_calls.record import (
     Call,
     Resource,
@@ -14,10 +19,13 @@ from tools.emulator_calls.record import (
     undecoded,
 )
 
+if TYPE_CHECKING:
+    from tools.emulator_calls.hook import Recorder
+
 ENV = "HEBO_EMULATOR_CALL_LOG"
 
 
-def install(path=None):  # type: ignore[no-untyped-def]
+def install(path: Path | str | None = None) -> Recorder | None:
     """See `tools.emulator_calls.hook.install` (imported lazily: it needs moto)."""
     from tools.emulator_calls.hook import install as _install
 

@@ -291,7 +291,7 @@ def fill(arn_format: str, region: str, account: str, partition: str,
     arns = []
     for combination in itertools.product(*choices):
         arn = fixed
-        for variable, value in zip(variables, combination):
+        for variable, value in zip(variables, combination, strict=True):
             arn = arn.replace("${" + variable + "}", value, 1)
         arns.append(arn)
     return arns[:50], None

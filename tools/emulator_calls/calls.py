@@ -233,7 +233,7 @@ def _resources(planned: authz.Planned, prefix: str, name: str, fields: list[tupl
         planned.star = True
 
 
-def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, str]], tags: Mapping[str, str] | None,
+def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, str, int]], tags: Mapping[str, str] | None,
              keys: set[str], account: str) -> dict[str, Any]:
     params, region = decoded.params, decoded.region
     context: dict[str, Any] = {}
@@ -324,9 +324,9 @@ def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, s
         service, _, key_name = key.partition(":")
         if service != prefix or "$" in key_name or "/" in key_name or key in context:
             continue
-        value = by_name.get(authz._norm(key_name))
-        if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
-            context[key] = value
+        given = by_name.get(authz._norm(key_name))
+        if isinstance(given, str) or (isinstance(given, list) and given and all(isinstance(v, str) for v in given)):
+            context[key] = given
     return context
 
 

@@ -75,7 +75,7 @@ class Recorder:
         content_type = next((v for k, v in answer.get("headers", []) if k.lower() == "content-type"), "")
         try:
             calls = complete(seq, decoded, planned, error, answer.get("status", 0), b"".join(chunks), content_type)
-        except Exception as exc:  # noqa: BLE001 - as above
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must not fail the request: recorded as not decoded
             calls = [Call(seq, decoded.access_key_id, decoded.service, decoded.operation, None, (), {},
                           answer.get("status", 0), decoded.region, error=f"decoder failed: {type(exc).__name__}: {exc}")]
         self.write(calls)
@@ -97,5 +97,5 @@ def install(path: Path | str | None = None) -> Recorder | None:
     def recorded(self: Any, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         return recorder(environ, start_response, lambda e, s: original(self, e, s))
 
-    DomainDispatcherApplication.__call__ = recorded  # type: ignore[method-assign]
+    DomainDispatcherApplication.__call__ = recorded  # type: ignore[method-assign]  # wraps moto's server dispatcher in place
     return recorder

@@ -18,7 +18,7 @@ def _backend(name: str, account: str, region: str) -> Any:
         from moto.awslambda.utils import get_backend as lambda_backend
 
         return lambda_backend(account, region)
-    backends = get_backend(name)  # type: ignore[arg-type]
+    backends = get_backend(name)  # type: ignore[call-overload]  # overloads take each service as a Literal; ours is a runtime str
     return backends[account][region]
 
 

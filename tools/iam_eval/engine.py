@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from tools.iam_eval.conditions import evaluate_condition, glob_match, lookup
 from tools.emulator_calls.record import Call, Resource
@@ -54,7 +54,7 @@ _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 _MISSING = "\x00unresolved-policy-variable\x00"
 
 
-def substituter(context: Mapping[str, Any]):
+def substituter(context: Mapping[str, Any]) -> Callable[[str], str]:
     """Policy variables (`${aws:username}`, `${aws:PrincipalTag/x}`, `${*}`...) replaced from the
     context; an unresolvable one becomes a value that matches nothing (IAM User Guide, "IAM policy
     elements: Variables and tags")."""
@@ -81,8 +81,9 @@ def action_matches(patterns: Iterable[str], action: str) -> bool:
     return any(glob_match(p, action, ignore_case=True) for p in patterns)
 
 
-def resource_matches(patterns: Iterable[str], arn: str, substitute) -> bool:
-    """Resource patterns are case-sensitive globs over the whole ARN (`*` crosses `:` and `/`)."""
+def resource_matches(patterns: Iterable[str], arn: str, substitute: Callable[[str], str]) -> bool:
+    """Resource patterns are case-sensitive globs over the whole ARN (`*` crosses `:` and `/`);
+    `substitute` (from `substituter`) resolves policy variables in each pattern first."""
     return any(p == "*" or glob_match(substitute(p), arn) for p in patterns)
 
 
@@ -143,10 +144,15 @@ def evaluate_one(action: str, arn: str, context: Mapping[str, Any], identity_pol
 
 def evaluate(call: Call, identity_policies: Sequence[Mapping[str, Any]], boundary: Mapping[str, Any] | None) -> Decision:
     """The decision for `call` (INTERFACES.md §2): the first denied resource's decision, else the
-    allowing decision of the last resource. A call without resources is evaluated against `*`."""
+    allowing decision of the last resource. A call without resources is evaluated against `*`.
+    Raises ValueError for an undecoded call (`action` None): `report.evaluate_calls` counts those as
+    denied (NOT_DECODED) without evaluating them."""
+    action = call.action
+    if action is None:
+        raise ValueError(f"{call.service} {call.operation} (call {call.seq}) was not decoded: no IAM action to evaluate")
     decision = None
     for resource in call.resources or (Resource("*"),):
-        decision = evaluate_one(call.action, resource.arn, request_context(call, resource), identity_policies, boundary)
+        decision = evaluate_one(action, resource.arn, request_context(call, resource), identity_policies, boundary)
         if not decision.allowed:
             return decision
     assert decision is not None
