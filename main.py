@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from config.stage import ConfigError
 from config.settings import Settings
+from modules.cdk_flavour import CdkFlavourError
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def main() -> int:
         if os.environ.get("CDKTF_OUTDIR"):  # cdktf creates only the last path component
             Path(os.environ["CDKTF_OUTDIR"]).parent.mkdir(parents=True, exist_ok=True)
         platform = build_app(settings)
-    except ConfigError as error:
+    except (ConfigError, CdkFlavourError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     platform.app.synth()

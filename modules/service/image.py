@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from modules.cdk import Construct, TerraformStack, aws, cdktf, docker
+from modules.cdk import Construct, TerraformStack, aws, cdktf, docker, pin_provider_version
 from modules.paths import stack_relative
 
 
@@ -131,7 +131,7 @@ def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: s
     name = f"{construct_id}_ecr_token"
     TerraformStack.of(scope).add_override(f"ephemeral.aws_ecr_authorization_token.{name}", {"provider": aws_provider_ref})
     token = f"ephemeral.aws_ecr_authorization_token.{name}"
-    return docker.provider.DockerProvider(
+    provider = docker.provider.DockerProvider(
         scope,
         construct_id,
         registry_auth=[
@@ -140,6 +140,7 @@ def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: s
             )
         ],
     )
+    return pin_provider_version(provider)
 
 
 @dataclass(frozen=True, kw_only=True)

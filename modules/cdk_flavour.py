@@ -1,0 +1,46 @@
+"""Which CDK binding the app runs on: `HEBO_CDK` (`cdktf`, the default, or `cdktn`).
+
+No jsii import here, so `main.py`, `bench/` and the tests can name the flavour's packages (or
+report a bad `HEBO_CDK`) without starting the jsii kernel; modules/cdk.py imports the packages.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """One CDK binding: the Python packages of its core and of the two prebuilt providers."""
+
+    name: str
+    core: str
+    aws: str
+    docker: str
+
+
+FLAVOURS = {
+    "cdktf": Flavour("cdktf", core="cdktf", aws="cdktf_cdktf_provider_aws", docker="cdktf_cdktf_provider_docker"),
+    "cdktn": Flavour("cdktn", core="cdktn", aws="cdktn_provider_aws", docker="cdktn_provider_docker"),
+}
+"""`HEBO_CDK` value -> binding. cdktf: cdktf 0.21.0 + cdktf-cdktf-provider-aws 21.22.1 (generated
+for AWS provider 6.25.0) + cdktf-cdktf-provider-docker 12.0.3 (docker 3.6.2). cdktn: cdktn 0.24.0
++ cdktn-provider-aws 25.8.1 (AWS 6.69.1) + cdktn-provider-docker 16.1.0 (docker 4.6.0)."""
+DEFAULT_FLAVOUR = "cdktf"
+
+
+class CdkFlavourError(ImportError):
+    """`HEBO_CDK` names no flavour, or its packages are not installed in this Python."""
+
+
+def flavour_name(env: Mapping[str, str] = os.environ) -> str:
+    """The `HEBO_CDK` value: `cdktf` (default, also when empty) or `cdktn`.
+
+    Raises `CdkFlavourError` for anything else (one line: the setting, the value, what is allowed).
+    """
+    name = env.get("HEBO_CDK", "") or DEFAULT_FLAVOUR
+    if name not in FLAVOURS:
+        raise CdkFlavourError(f"HEBO_CDK={name!r} is not a CDK flavour: use one of {', '.join(FLAVOURS)} (default {DEFAULT_FLAVOUR})")
+    return name
