@@ -13,17 +13,26 @@ from typing import Mapping
 
 @dataclass(frozen=True)
 class Flavour:
-    """One CDK binding: the Python packages of its core and of the two prebuilt providers."""
+    """One CDK binding: the Python packages of its core and of the two prebuilt providers, where
+    `make` installs it (paths relative to the repository root) and its CLI's executable."""
 
     name: str
     core: str
     aws: str
     docker: str
+    venv: str
+    """The flavour's virtualenv (`make setup` builds it from the flavour's Pipfile.lock)."""
+    node_dir: str
+    """The directory whose package.json/package-lock.json hold the flavour's CLI."""
+    cli: str
+    """The CLI executable (`npx <cli> synth`)."""
 
 
 FLAVOURS = {
-    "cdktf": Flavour("cdktf", core="cdktf", aws="cdktf_cdktf_provider_aws", docker="cdktf_cdktf_provider_docker"),
-    "cdktn": Flavour("cdktn", core="cdktn", aws="cdktn_provider_aws", docker="cdktn_provider_docker"),
+    "cdktf": Flavour("cdktf", core="cdktf", aws="cdktf_cdktf_provider_aws", docker="cdktf_cdktf_provider_docker",
+                     venv=".venv", node_dir=".", cli="cdktf"),
+    "cdktn": Flavour("cdktn", core="cdktn", aws="cdktn_provider_aws", docker="cdktn_provider_docker",
+                     venv="flavours/cdktn/.venv", node_dir="flavours/cdktn", cli="cdktn"),
 }
 """`HEBO_CDK` value -> binding. cdktf: cdktf 0.21.0 + cdktf-cdktf-provider-aws 21.22.1 (generated
 for AWS provider 6.25.0) + cdktf-cdktf-provider-docker 12.0.3 (docker 3.6.2). cdktn: cdktn 0.24.0
