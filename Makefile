@@ -14,6 +14,22 @@ ifdef CI  # a spinner only garbles CI logs; on a terminal it shows pipenv is sti
 export PIPENV_NOSPIN := 1
 endif
 export CHECKPOINT_DISABLE := 1
+# The CDK flavour (docs/cdk-terrain.md): cdktf (default) or cdktn, each with its own locked
+# Python environment (VENV, from PIPENV_PIPFILE's lock); cdktn adds its CLI's own node_modules.
+# Node itself and the test tooling (root node_modules) are shared.
+HEBO_CDK := $(or $(HEBO_CDK),cdktf)
+export HEBO_CDK
+ifeq ($(HEBO_CDK),cdktf)
+VENV := .venv
+CLI_NODE_MODULES :=
+else ifeq ($(HEBO_CDK),cdktn)
+VENV := flavours/cdktn/.venv
+CLI_NODE_MODULES := flavours/cdktn/node_modules/.installed
+export PIPENV_PIPFILE := $(CURDIR)/flavours/cdktn/Pipfile
+export PATH := $(CURDIR)/flavours/cdktn/node_modules/.bin:$(PATH)
+else
+$(error HEBO_CDK='$(HEBO_CDK)' is not a CDK flavour: use one of cdktf, cdktn (default cdktf))
+endif
 # pipenv lives in its own small virtualenv: `pip install` into the system Python is refused on
 # distributions that mark it externally managed (PEP 668: Debian 12, Ubuntu 23.04+).
 TOOLS_VENV := .venv-tools
@@ -28,17 +44,21 @@ step = @echo "==> $(1)"; started=$$(date +%s); $(2) && echo "==> $(1): done in $
 help: ## list the targets and what they do
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: .venv/.synced node_modules/.installed ## install pipenv, the Python and the Node dependencies (idempotent)
+setup: $(VENV)/.synced node_modules/.installed $(CLI_NODE_MODULES) ## install pipenv, the Python and the Node dependencies (idempotent)
 
 test-setup: setup .venv-checkov/.installed ## setup, plus checkov for the policy tests (own virtualenv)
 
-.venv/.synced: Pipfile.lock
+$(VENV)/.synced: $(dir $(VENV))Pipfile.lock
 	$(call step,pipenv $(PIPENV_VERSION) into $(TOOLS_VENV),$(PIPENV) --version >/dev/null 2>&1 || { $(PYTHON) -m venv $(TOOLS_VENV) && $(TOOLS_VENV)/bin/pip install --progress-bar off "pipenv==$(PIPENV_VERSION)"; })
-	$(call step,Python dependencies into .venv (pipenv sync: the longest step on a fresh machine),PIPENV_VERBOSITY=0 $(PIPENV) sync --dev)
+	$(call step,Python dependencies into $(VENV) (pipenv sync: the longest step on a fresh machine),PIPENV_VERBOSITY=0 $(PIPENV) sync --dev)
 	touch $@
 
 node_modules/.installed: package-lock.json
 	$(call step,Node dependencies into node_modules (npm ci: cdktf CLI and Node 22),npm ci --no-audit --no-fund --foreground-scripts --loglevel=http)
+	touch $@
+
+flavours/cdktn/node_modules/.installed: flavours/cdktn/package-lock.json
+	$(call step,cdktn CLI into flavours/cdktn/node_modules (npm ci),cd flavours/cdktn && npm ci --no-audit --no-fund --foreground-scripts --loglevel=http)
 	touch $@
 
 .venv-checkov/.installed: tests/policy/checkov-requirements.txt
@@ -46,7 +66,7 @@ node_modules/.installed: package-lock.json
 	touch $@
 
 synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdktf.out/
-	$(call step,synth,.venv/bin/python main.py)
+	$(call step,synth,$(VENV)/bin/python main.py)
 
 test: test-setup ## run the whole test suite (unit, policy, terraform, lambdas, ops, edge, workflows)
 	$(PIPENV) run pytest
