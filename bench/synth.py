@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from modules.cdk_flavour import FLAVOURS  # noqa: E402  (no jsii import)
+from modules.cdk_flavour import FLAVOURS, without_settings  # noqa: E402  (no jsii import)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 0.05
@@ -61,7 +61,7 @@ def _tree_rss_kib(root: int) -> int:
 
 
 def synth_once(stage: str, conventional: bool, flavour: str = "cdktf") -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "CDKTF_"))}
+    env = without_settings(os.environ)
     env["HEBO_STAGE"] = stage
     env["HEBO_CDK"] = flavour
     if conventional:

@@ -53,3 +53,16 @@ def flavour_name(env: Mapping[str, str] = os.environ) -> str:
     if name not in FLAVOURS:
         raise CdkFlavourError(f"HEBO_CDK={name!r} is not a CDK flavour: use one of {', '.join(FLAVOURS)} (default {DEFAULT_FLAVOUR})")
     return name
+
+
+SETTING_PREFIXES = ("HEBO_", "CDKTF_")
+"""Environment variables that configure the app (its settings, the cdktf CLI's hand-over)."""
+
+
+def without_settings(env: Mapping[str, str], also: tuple[str, ...] = ()) -> dict[str, str]:
+    """A copy of `env` without the app's settings (`SETTING_PREFIXES`, plus the prefixes in `also`),
+    for a child process that must not read a developer's settings. `HEBO_CDK` stays: it is no
+    setting of the app but names the packages the child's Python has installed (without it a
+    child of a cdktn run would look for cdktf and stop with `CdkFlavourError`)."""
+    prefixes = SETTING_PREFIXES + also
+    return {k: v for k, v in env.items() if k == "HEBO_CDK" or not k.startswith(prefixes)}

@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from modules.cdk_flavour import without_settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 STACK_ORDER = ("dns", "network", "data", "compute", "edge")
@@ -270,7 +272,7 @@ def synthesize(root: Path, env: Mapping[str, str], timeout: int = 300) -> Worksp
     """`python main.py` with exactly `env` (plus PATH/HOME) into `root/cdktf.out`."""
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
-    child = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "AWS_", "CDKTF_"))}
+    child = without_settings(os.environ, also=("AWS_",))
     child.update(env)
     child["CDKTF_OUTDIR"] = str(root / "cdktf.out")
     done = subprocess.run([sys.executable, "main.py"], cwd=REPO_ROOT, env=child, capture_output=True, text=True, timeout=timeout)

@@ -49,7 +49,7 @@ def compiled_provider_modules(flavour: str, conventional: bool, tmp_path: Path) 
     style = "conventional" if conventional else "shipped"
     counter, count_file = tmp_path / "counter.js", tmp_path / f"{flavour}-{style}.count"
     counter.write_text(COUNTER)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "CDKTF_", "JSII_", "NODE_OPTIONS"))}
+    env = without_settings(os.environ, also=("JSII_", "NODE_OPTIONS"))
     env.update(HEBO_CDK=flavour, COUNT_FILE=str(count_file), NODE_OPTIONS=f"--require {counter}", PYTHONPATH=str(REPO_ROOT))
     if conventional:
         env["HEBO_CONVENTIONAL_IMPORTS"] = "1"
