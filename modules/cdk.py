@@ -12,12 +12,13 @@ Why this module exists:
   switches both off.
 * **Two flavours, one switch.** cdktf 0.21 is HashiCorp's final release; CDK Terrain (`cdktn`,
   `cdktn_provider_aws`) is the maintained continuation. `HEBO_CDK` picks the binding (`cdktf`,
-  the default, or `cdktn`; `FLAVOURS` below); each has its own locked environment (the root
-  Pipfile, or flavours/cdktn/Pipfile), which `make` selects by the same variable. Nothing else
-  in the code base imports either (tests/unit/test_imports.py). docs/cdk-terrain.md: migrating.
-* **Provider versions are chosen here, not by the binding.** `PROVIDER_VERSIONS` is what every
-  stack's `required_providers` pins, on both flavours (`pin_provider_version`); a binding is
-  generated for one provider release, but upgrading the provider is its own, reviewed change.
+  the default, or `cdktn`; `modules.cdk_flavour.FLAVOURS`); each has its own locked environment
+  (the root Pipfile, or flavours/cdktn/Pipfile), which `make` selects by the same variable.
+  Nothing else imports either binding (tests/unit/test_imports.py). docs/cdk-terrain.md: migrating.
+* **Provider versions are chosen, not inherited from the binding.** Every stack's
+  `required_providers` pins `PROVIDER_VERSIONS` (modules/cdk_flavour.py) on both flavours
+  (`pin_provider_version`): a binding is generated for one provider release, but upgrading the
+  provider is its own, reviewed change.
 * **Import order.** The kernel settings above only apply if this module is imported before any
   jsii package (cdktf, constructs, providers). When it is not, for example in a test file that
   starts with `from cdktf import Testing`, the app still builds: the node-side settings are
@@ -39,19 +40,10 @@ import types
 from pathlib import Path
 from typing import Any
 
-from modules.cdk_flavour import DEFAULT_FLAVOUR, FLAVOURS, CdkFlavourError, Flavour, flavour_name
+from modules.cdk_flavour import DEFAULT_FLAVOUR, FLAVOURS, PROVIDER_VERSIONS, CdkFlavourError, Flavour, flavour_name
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 _LOCAL_NODE = _REPO_ROOT / "node_modules" / ".bin" / "node"
-
-PROVIDER_VERSIONS = {"aws": "6.25.0", "docker": "3.6.2"}
-"""The exact provider versions every stack pins (`terraform.required_providers.<name>.version`),
-whichever binding synthesizes it. Both flavours pin the versions the cdktf bindings were generated
-for, so switching the binding moves no provider (state stays readable by either flavour, and a
-rollback is a re-synth): the newer bindings (AWS 6.69.1, docker 4.6.0) only emit the arguments the
-code sets, all of which these versions accept (tests/terraform validates the cdktn output). Raising
-a version is its own reviewed change: a state written by a newer AWS provider may not be readable
-by an older one (docs/cdk-terrain.md, "Provider upgrade")."""
 
 FLAVOUR = FLAVOURS[flavour_name()]
 CORE_PACKAGE = FLAVOUR.core

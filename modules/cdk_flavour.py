@@ -1,7 +1,8 @@
 """Which CDK binding the app runs on: `HEBO_CDK` (`cdktf`, the default, or `cdktn`).
 
-No jsii import here, so `main.py`, `bench/` and the tests can name the flavour's packages (or
-report a bad `HEBO_CDK`) without starting the jsii kernel; modules/cdk.py imports the packages.
+No jsii import here, so `main.py`, `bench/`, `tools/` and the tests can name the flavour's
+packages, the chosen provider versions (`PROVIDER_VERSIONS`), or report a bad `HEBO_CDK`, without
+starting the jsii kernel; modules/cdk.py imports the packages and applies the pins.
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ FLAVOURS = {
 for AWS provider 6.25.0) + cdktf-cdktf-provider-docker 12.0.3 (docker 3.6.2). cdktn: cdktn 0.24.0
 + cdktn-provider-aws 25.8.1 (AWS 6.69.1) + cdktn-provider-docker 16.1.0 (docker 4.6.0)."""
 DEFAULT_FLAVOUR = "cdktf"
+
+PROVIDER_VERSIONS = {"aws": "6.25.0", "docker": "3.6.2"}
+"""The exact provider versions every stack pins (`terraform.required_providers.<name>.version`),
+whichever binding synthesizes it. Both flavours pin the versions the cdktf bindings were generated
+for, so switching the binding moves no provider (state stays readable by either flavour, and a
+rollback is a re-synth): the newer bindings (AWS 6.69.1, docker 4.6.0) only emit the arguments the
+code sets, all of which these versions accept (tests/terraform validates the cdktn output). Raising
+a version is its own reviewed change: a state written by a newer AWS provider may not be readable
+by an older one (docs/cdk-terrain.md, "Provider upgrade")."""
 
 
 class CdkFlavourError(ImportError):
