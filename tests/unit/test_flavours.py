@@ -124,3 +124,23 @@ def test_compare_outputs_reports_attributes_pins_assets_and_files(tmp_path: Path
         "stacks/compute/cdk.tf.json: cdktn pins aws 6.69.1, not 6.25.0",
         'stacks/compute/cdk.tf.json: .resource.aws_vpc.main.cidr_block: "10.0.0.0/16" != "10.1.0.0/16"',
     ]
+
+
+def test_the_guide_shows_only_commands_the_suite_runs() -> None:
+    """docs/cdk-terrain.md's command block: make targets that exist, and the cdktn CLI commands
+    tests/unit/test_cli.py runs on the cdktn flavour (synth, synth --hcl, deploy network data compute)."""
+    guide = (REPO_ROOT / "docs" / "cdk-terrain.md").read_text()
+    (block,) = re.findall(r"```bash\n(.*?)```", guide, re.S)
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+    targets = set(re.findall(r"^([a-z][a-z-]*):.*## ", (REPO_ROOT / "Makefile").read_text(), re.M))
+    cli = (REPO_ROOT / "tests" / "unit" / "test_cli.py").read_text()
+    tested_cli = {"synth": '["synth", "--output"', "synth --hcl": '["synth", "--hcl", "--output"',
+                  "deploy network data compute": '["deploy", "network", "data", "compute"'}
+    assert len(commands) == 6
+    for command in commands:
+        if command.startswith("HEBO_CDK=cdktn make "):
+            assert command.removeprefix("HEBO_CDK=cdktn make ") in targets, command
+        else:
+            args = command.removeprefix("npx --prefix flavours/cdktn cdktn ")
+            assert f"npx --prefix {FLAVOURS['cdktn'].node_dir} {FLAVOURS['cdktn'].cli} {args}" == command
+            assert tested_cli[args] in cli, command
