@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from modules.cdk_flavour import FLAVOURS, flavour_name
+from modules.cdk_flavour import FLAVOURS, flavour_name, without_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOOK = REPO_ROOT / "modules" / "jsii_lazy_index.js"
