@@ -158,7 +158,6 @@ aws = LazyProvider(AWS_PACKAGE)
 docker = LazyProvider(DOCKER_PACKAGE)
 
 
-
 def pin_provider_version(provider: Any) -> Any:
     """Pin `provider`'s version in its stack's `terraform.required_providers` to
     `PROVIDER_VERSIONS[<its type>]` (instead of the version its binding was generated for);
