@@ -286,6 +286,10 @@ class Names:
         """Every name any stage may use, with its rule key (indexes up to their maxima, both region
         roles): stage validation checks each one, and tests/policy/test_names.py proves every
         literal name in the synthesized stacks is one of them."""
+        return [*self._service_names(), *self._database_and_network_names(), *self._stage_names()]
+
+    def _service_names(self) -> list[tuple[str, str]]:
+        """Per service: ALB, target groups, logs, ECS, ECR, alarms, scaling policies; the domains."""
         items: list[tuple[str, str]] = []
         for svc in SERVICES:
             service_name = service_display_name(svc)
@@ -302,8 +306,11 @@ class Names:
             items += [("scaling_policy", self.scaling_policy(svc, metric)) for metric in SCALING_METRICS]
         for app in APPS:
             items += [("dns_name", self.domain(app)), ("acm_domain", self.domain(app))]
-        items += [("dns_name", self.zone)]
-        items += [("rds", self.db_global_cluster()), ("db_proxy", self.db_proxy())]
+        return items + [("dns_name", self.zone)]
+
+    def _database_and_network_names(self) -> list[tuple[str, str]]:
+        """Per region role: the database's and the VPC's names; every DB instance index."""
+        items = [("rds", self.db_global_cluster()), ("db_proxy", self.db_proxy())]
         for role in REGION_ROLES:
             items += [
                 ("rds", self.db_cluster(role)),
@@ -316,6 +323,11 @@ class Names:
                 ("name_tag", self.flow_log(role)),
             ]
         items += [("rds", self.db_instance(role, i)) for role in ("writer", "reader", "secondary") for i in range(MAX_DB_INSTANCES)]
+        return items
+
+    def _stage_names(self) -> list[tuple[str, str]]:
+        """The stage's one-of names: shared ALB, roles, groups, keys, secrets, state, edge, alarms."""
+        items: list[tuple[str, str]] = []
         items += [("alb", self.shared_alb()), ("alarm", self.shared_alb_alarm("alb-5xx-rate"))]
         items += [("iam_role", self.iam_role(r)) for r in IAM_ROLES]
         items += [("iam_policy", self.iam_role(r)) for r in IAM_ROLES]

@@ -63,6 +63,7 @@ class DnsValidatedCertificate(Construct):
 
     @property
     def certificate_arn(self) -> str:
+        """ARN of the certificate once DNS validation completed (what listeners and distributions use)."""
         return self.validation.certificate_arn
 
 

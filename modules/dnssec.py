@@ -17,10 +17,14 @@ from modules.iam import Condition, Statement, policy_document
 
 @dataclass(frozen=True, kw_only=True)
 class ZoneSigningProps:
+    """DNSSEC for one public hosted zone."""
+
     zone_id: str
+    """The public hosted zone to sign."""
     key_signing_key_name: str
     """3-128 letters, digits and underscores; unique in the zone."""
     key_alias: str
+    """KMS alias of the KSK key (`alias/...`)."""
     deletion_window_days: int = 30
     """Longest window: a deleted KSK key makes the whole domain fail validation."""
 
@@ -30,12 +34,45 @@ class ZoneSigning(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: ZoneSigningProps, us_east_1_provider: Any) -> None:
         super().__init__(scope, construct_id)
+        document = self._key_policy(us_east_1_provider)
+        self.key = aws.kms_key.KmsKey(
+            self,
+            "key",
+            description="Route 53 DNSSEC key-signing key",
+            customer_master_key_spec="ECC_NIST_P256",
+            key_usage="SIGN_VERIFY",
+            enable_key_rotation=False,  # asymmetric keys cannot rotate; roll the KSK instead
+            deletion_window_in_days=props.deletion_window_days,
+            policy=document.json,
+            provider=us_east_1_provider,
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+        )
+        aws.kms_alias.KmsAlias(self, "alias", name=props.key_alias, target_key_id=self.key.key_id, provider=us_east_1_provider)
+        self.key_signing_key = aws.route53_key_signing_key.Route53KeySigningKey(
+            self,
+            "ksk",
+            hosted_zone_id=props.zone_id,
+            key_management_service_arn=self.key.arn,
+            name=props.key_signing_key_name,
+            status="ACTIVE",
+        )
+        self.signing = aws.route53_hosted_zone_dnssec.Route53HostedZoneDnssec(
+            self,
+            "signing",
+            hosted_zone_id=self.key_signing_key.hosted_zone_id,
+            signing_status="SIGNING",
+            depends_on=[self.key_signing_key],
+        )
+
+    def _key_policy(self, us_east_1_provider: Any) -> Any:
+        """The KSK key's policy: the account administers it; only Route 53 DNSSEC of this account
+        may sign with it and create grants (confused-deputy conditions)."""
         identity = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account", provider=us_east_1_provider)
         partition = aws.data_aws_partition.DataAwsPartition(self, "partition", provider=us_east_1_provider)
         account, part = identity.account_id, partition.partition
         route53 = {"Service": ["dnssec-route53.amazonaws.com"]}
         this_account = Condition(test="StringEquals", variable="aws:SourceAccount", values=[account])
-        document = policy_document(
+        return policy_document(
             self,
             "policy",
             [
@@ -67,34 +104,6 @@ class ZoneSigning(Construct):
                 ),
             ],
             provider=us_east_1_provider,
-        )
-        self.key = aws.kms_key.KmsKey(
-            self,
-            "key",
-            description="Route 53 DNSSEC key-signing key",
-            customer_master_key_spec="ECC_NIST_P256",
-            key_usage="SIGN_VERIFY",
-            enable_key_rotation=False,  # asymmetric keys cannot rotate; roll the KSK instead
-            deletion_window_in_days=props.deletion_window_days,
-            policy=document.json,
-            provider=us_east_1_provider,
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
-        )
-        aws.kms_alias.KmsAlias(self, "alias", name=props.key_alias, target_key_id=self.key.key_id, provider=us_east_1_provider)
-        self.key_signing_key = aws.route53_key_signing_key.Route53KeySigningKey(
-            self,
-            "ksk",
-            hosted_zone_id=props.zone_id,
-            key_management_service_arn=self.key.arn,
-            name=props.key_signing_key_name,
-            status="ACTIVE",
-        )
-        self.signing = aws.route53_hosted_zone_dnssec.Route53HostedZoneDnssec(
-            self,
-            "signing",
-            hosted_zone_id=self.key_signing_key.hosted_zone_id,
-            signing_status="SIGNING",
-            depends_on=[self.key_signing_key],
         )
 
     @property

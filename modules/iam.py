@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from modules.cdk import Construct, aws
+from modules.errors import ValidationError
 
 
 _doc = aws.data_aws_iam_policy_document
@@ -113,14 +114,14 @@ class ServiceRole(Construct):
         """Add statements to the role's one inline policy (created on first use). The policy
         lists statements in grant order; a role nobody grants anything keeps no inline policy.
 
-        Raises ValueError for a statement whose `sid` the policy already has (IAM rejects
+        Raises ValidationError for a statement whose `sid` the policy already has (IAM rejects
         duplicate Sids in one policy)."""
         if not statements:
             return
         sids = [s.sid for s in (*self._statements, *statements) if s.sid]
         duplicates = sorted({sid for sid in sids if sids.count(sid) > 1})
         if duplicates:
-            raise ValueError(f"role {self._name}: statement sids {duplicates} granted twice")
+            raise ValidationError(f"role {self._name}", "statement sids", duplicates, "are granted twice")
         self._statements.extend(statements)
         if self._document is None:
             self._document = policy_document(self, "permissions", self._statements, provider=self._provider)

@@ -11,12 +11,16 @@ from modules.iam import Condition, Statement, policy_document
 
 @dataclass(frozen=True, kw_only=True)
 class EncryptionKeyProps:
+    """One customer-managed symmetric key: its alias, deletion window and who may use it."""
+
     description: str
+    """Shown in the KMS console: which stack and data the key encrypts."""
     alias: str
     """`alias/...`; one per key so aliases never collide when a stage is re-created."""
     deletion_window_days: int
     """7 (shortest) in previews, 30 in production."""
     prevent_destroy: bool
+    """Terraform refuses any plan that schedules the key's deletion."""
     service_principals: Sequence[str] = ()
     """Services that encrypt on the account's behalf (e.g. `logs.us-east-1.amazonaws.com`)."""
     logs_region: str | None = None
@@ -31,6 +35,7 @@ class KeyReference:
     key it encrypts with but does not manage."""
 
     arn: str
+    """The key's ARN."""
 
 
 class EncryptionKey(Construct):
@@ -91,8 +96,10 @@ class EncryptionKey(Construct):
 
     @property
     def arn(self) -> str:
+        """The key's ARN (key policies, resources' `kms_key_id`)."""
         return self.key.arn
 
     @property
     def key_id(self) -> str:
+        """The key's id (UUID), for the alias."""
         return self.key.key_id

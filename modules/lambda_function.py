@@ -16,18 +16,28 @@ VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 
 @dataclass(frozen=True, kw_only=True)
 class PythonFunctionProps:
+    """One Python Lambda function in the VPC, with its role and log group; names come in finished."""
+
     function_name: str
+    """Function name (≤ 64 characters: letters, digits, `-`, `_`)."""
     role_name: str
+    """IAM name of the function's role."""
     description: str
+    """Shown in the Lambda console (≤ 256 characters)."""
     zip_path: Path
     """A built zip; copied into the synth output as an asset, so cdk.tf.json holds a relative path."""
     source_code_hash: str
     """Base64 sha256 of the zip (`filebase64sha256`): a changed zip redeploys, an identical one does not."""
     handler: str
+    """`module.function` in the zip, e.g. `migrator.handler.lambda_handler`."""
     subnet_ids: Sequence[str]
+    """Private subnets of the function's network interfaces."""
     security_group_ids: Sequence[str]
+    """Security groups of those interfaces."""
     log_group_name: str
+    """Its log group, `/aws/lambda/<function_name>` (created here, so it has KMS and a retention)."""
     log_retention_days: int
+    """Days CloudWatch keeps the function's logs."""
     kms_key_arn: str
     """Encrypts the log group and the environment variables."""
     statements: Sequence[Statement] = ()
@@ -35,9 +45,13 @@ class PythonFunctionProps:
     environment: Mapping[str, str] = field(default_factory=dict)
     """Plain configuration only; secrets are read at run time from Secrets Manager."""
     runtime: str = "python3.13"
+    """Lambda runtime identifier."""
     architecture: str = "arm64"
+    """`arm64` (Graviton) or `x86_64`; the zip's native wheels must match."""
     memory_mb: int = 512
+    """Memory in MB (128-10240); CPU is allocated in proportion."""
     timeout_seconds: int = 300
+    """Longest run in seconds (1-900)."""
     reserved_concurrency: int | None = None
     """None (recommended): draws from the account's unreserved pool. Lambda refuses a reservation
     that leaves fewer than 100 unreserved executions, so on an account whose concurrency quota is
@@ -46,6 +60,9 @@ class PythonFunctionProps:
 
 
 class PythonFunction(Construct):
+    """A zip-packaged Python function in private subnets: its role (VPC access, logs, `statements`),
+    KMS log group and the function itself."""
+
     def __init__(self, scope: Construct, construct_id: str, props: PythonFunctionProps, provider: Any = None) -> None:
         super().__init__(scope, construct_id)
         partition = aws.data_aws_partition.DataAwsPartition(self, "partition", provider=provider)
@@ -100,8 +117,10 @@ class PythonFunction(Construct):
 
     @property
     def function_name(self) -> str:
+        """The function's name (a reference to the created function)."""
         return self.function.function_name
 
     @property
     def arn(self) -> str:
+        """The function's ARN."""
         return self.function.arn

@@ -20,6 +20,8 @@ _sse = aws.s3_bucket_server_side_encryption_configuration
 
 @dataclass(frozen=True, kw_only=True)
 class PrivateBucketProps:
+    """One private bucket: name prefix, destroy behaviour, lifecycle."""
+
     bucket_prefix: str
     """AWS appends a unique suffix, so re-creating a stage never collides with a deleted bucket."""
     force_destroy: bool
@@ -33,6 +35,45 @@ class PrivateBucketProps:
     expiration_days: int | None = None
     """Current objects expire (become noncurrent) this many days after creation, and the delete
     markers left behind are removed once nothing is under them. None (default): objects are kept."""
+
+
+def _lifecycle_rules(props: PrivateBucketProps) -> list[Any]:
+    """Old versions and abandoned uploads expire; with `expiration_days`, current objects too
+    (and the delete markers they leave)."""
+    rules = [
+        _lc.S3BucketLifecycleConfigurationRule(
+            id="expire-old-versions",
+            status="Enabled",
+            filter=[_lc.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+            noncurrent_version_expiration=[
+                _lc.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                    noncurrent_days=props.noncurrent_version_expiration_days
+                )
+            ],
+            abort_incomplete_multipart_upload=[
+                _lc.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                    days_after_initiation=props.abort_incomplete_upload_days
+                )
+            ],
+        )
+    ]
+    if props.expiration_days is not None:
+        rules += [
+            _lc.S3BucketLifecycleConfigurationRule(
+                id="expire-current-versions",
+                status="Enabled",
+                filter=[_lc.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                expiration=[_lc.S3BucketLifecycleConfigurationRuleExpiration(days=props.expiration_days)],
+            ),
+            # S3 rejects `expired_object_delete_marker` next to `days` in one rule.
+            _lc.S3BucketLifecycleConfigurationRule(
+                id="remove-expired-delete-markers",
+                status="Enabled",
+                filter=[_lc.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                expiration=[_lc.S3BucketLifecycleConfigurationRuleExpiration(expired_object_delete_marker=True)],
+            ),
+        ]
+    return rules
 
 
 class PrivateBucket(Construct):
@@ -71,41 +112,8 @@ class PrivateBucket(Construct):
             bucket=bucket_id,
             versioning_configuration=aws.s3_bucket_versioning.S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
-        rules = [
-            _lc.S3BucketLifecycleConfigurationRule(
-                id="expire-old-versions",
-                status="Enabled",
-                filter=[_lc.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                noncurrent_version_expiration=[
-                    _lc.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                        noncurrent_days=props.noncurrent_version_expiration_days
-                    )
-                ],
-                abort_incomplete_multipart_upload=[
-                    _lc.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-                        days_after_initiation=props.abort_incomplete_upload_days
-                    )
-                ],
-            )
-        ]
-        if props.expiration_days is not None:
-            rules += [
-                _lc.S3BucketLifecycleConfigurationRule(
-                    id="expire-current-versions",
-                    status="Enabled",
-                    filter=[_lc.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                    expiration=[_lc.S3BucketLifecycleConfigurationRuleExpiration(days=props.expiration_days)],
-                ),
-                # S3 rejects `expired_object_delete_marker` next to `days` in one rule.
-                _lc.S3BucketLifecycleConfigurationRule(
-                    id="remove-expired-delete-markers",
-                    status="Enabled",
-                    filter=[_lc.S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                    expiration=[_lc.S3BucketLifecycleConfigurationRuleExpiration(expired_object_delete_marker=True)],
-                ),
-            ]
         self.lifecycle = _lc.S3BucketLifecycleConfiguration(
-            self, "lifecycle", bucket=bucket_id, rule=rules, depends_on=[self.versioning]
+            self, "lifecycle", bucket=bucket_id, rule=_lifecycle_rules(props), depends_on=[self.versioning]
         )
 
     def encrypt_with_s3_managed_keys(self) -> Any:
@@ -120,6 +128,7 @@ class PrivateBucket(Construct):
         )
 
     def _encryption(self, rule: Any) -> Any:
+        """The bucket's default encryption (id `encryption`) with this rule."""
         self.encryption = _sse.S3BucketServerSideEncryptionConfigurationA(
             self, "encryption", bucket=self.bucket.id, rule=[rule]
         )
@@ -183,12 +192,15 @@ class PrivateBucket(Construct):
 
     @property
     def arn(self) -> str:
+        """The bucket's ARN."""
         return self.bucket.arn
 
     @property
     def name(self) -> str:
+        """The bucket's name (prefix plus the suffix AWS adds)."""
         return self.bucket.bucket
 
     @property
     def regional_domain_name(self) -> str:
+        """`<bucket>.s3.<region>.amazonaws.com`: the REST endpoint CloudFront's OAC signs for."""
         return self.bucket.bucket_regional_domain_name

@@ -10,13 +10,18 @@ from modules.cdk import Construct, TerraformResourceLifecycle, aws
 
 @dataclass(frozen=True, kw_only=True)
 class SecretContainerProps:
+    """One Secrets Manager secret without a value (the value is written out of band)."""
+
     name: str
+    """Secret name (≤ 512 characters; `/` separates the path, e.g. `hebo/dev/StackSecretServerKey`)."""
     description: str
+    """Shown in the Secrets Manager console: what the value is and who reads it."""
     kms_key_arn: str
     """Customer-managed key; readers need kms:Decrypt on it as well as GetSecretValue."""
     recovery_window_days: int
     """0 deletes at once (a re-created stage can reuse the name); 7-30 keeps it restorable."""
     prevent_destroy: bool
+    """Terraform refuses any plan that deletes the secret."""
 
 
 def secret_container(scope: Construct, construct_id: str, props: SecretContainerProps, provider: Any = None) -> Any:

@@ -195,14 +195,30 @@ def create_bucket(s3: Any, config: BootstrapConfig) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class _BucketRun:
+    """One converge of the state bucket: its client, settings, reporter, and whether this run
+    creates it (a bucket that does not exist yet, in a dry run, has none of its settings)."""
+
+    s3: Any
+    config: BootstrapConfig
+    report: _Reporter
+    created: bool
+
+    @property
+    def bucket(self) -> str:
+        return self.config.bucket
+
+    def current(self, getter: Callable[[], dict[str, Any]], *missing: str) -> dict[str, Any] | None:
+        """What `getter` returns for the existing bucket; None when created now or the setting is `missing`."""
+        return None if self.created else _get_or_none(getter, *missing)
+
+
 def converge_bucket(session: boto3.Session, config: BootstrapConfig, account: str, out: TextIO, dry_run: bool) -> int:
     """Create the bucket if needed and bring each setting to the desired value; returns #changes."""
     s3 = client(session, "s3", config.region)
-    bucket = config.bucket
-    report = _Reporter(f"bucket {bucket}", out, dry_run)
-    partition = session.get_partition_for_region(config.region)
-    state = bucket_state(s3, config, account)
-    created = state == "absent"
+    report = _Reporter(f"bucket {config.bucket}", out, dry_run)
+    created = bucket_state(s3, config, account) == "absent"
     if created:
         where = config.region
         report.change(
@@ -210,53 +226,75 @@ def converge_bucket(session: boto3.Session, config: BootstrapConfig, account: st
             f"created in {where} (object ownership {OWNERSHIP})",
             lambda: create_bucket(s3, config),
         )
+    run = _BucketRun(s3=s3, config=config, report=report, created=created)
+    _converge_versioning(run)
+    _converge_encryption(run)
+    _converge_public_access_block(run)
+    _converge_ownership(run)
+    _converge_tls_policy(run, session.get_partition_for_region(config.region))
+    _converge_lifecycle(run)
+    report.finish()
+    return report.changes
 
-    def current(getter: Callable[[], dict[str, Any]], *missing: str) -> dict[str, Any] | None:
-        # A bucket that does not exist yet (dry run) has none of its settings.
-        return None if created else _get_or_none(getter, *missing)
 
-    # Versioning: every state write is recoverable.
-    versioning = current(lambda: s3.get_bucket_versioning(Bucket=bucket)) or {}
+def _converge_versioning(run: _BucketRun) -> None:
+    """Versioning on: every state write is recoverable."""
+    s3, bucket = run.s3, run.bucket
+    versioning = run.current(lambda: s3.get_bucket_versioning(Bucket=bucket)) or {}
     if versioning.get("Status") != "Enabled":
-        report.change(
+        run.report.change(
             "enable versioning",
             "versioning enabled",
             lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
         )
 
-    # Default encryption.
-    enc = current(lambda: s3.get_bucket_encryption(Bucket=bucket), "ServerSideEncryptionConfigurationNotFoundError")
+
+def _converge_encryption(run: _BucketRun) -> None:
+    """Default encryption: SSE-KMS with the configured key and a bucket key, else SSE-S3."""
+    s3, bucket, kms_key_id = run.s3, run.bucket, run.config.kms_key_id
+    enc = run.current(lambda: s3.get_bucket_encryption(Bucket=bucket), "ServerSideEncryptionConfigurationNotFoundError")
     rules = (enc or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
-    if not _encryption_ok(rules, config.kms_key_id):
-        kind = f"SSE-KMS with key {config.kms_key_id} and bucket key" if config.kms_key_id else "SSE-S3 (AES256)"
-        report.change(
+    if not _encryption_ok(rules, kms_key_id):
+        kind = f"SSE-KMS with key {kms_key_id} and bucket key" if kms_key_id else "SSE-S3 (AES256)"
+        run.report.change(
             f"set default encryption {kind}",
             f"default encryption set to {kind}",
             lambda: s3.put_bucket_encryption(
-                Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [desired_encryption(config.kms_key_id)]}
+                Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [desired_encryption(kms_key_id)]}
             ),
         )
 
-    # Public access block: all four flags.
-    pab = current(lambda: s3.get_public_access_block(Bucket=bucket), "NoSuchPublicAccessBlockConfiguration")
+
+def _converge_public_access_block(run: _BucketRun) -> None:
+    """Public access block: all four flags."""
+    s3, bucket = run.s3, run.bucket
+    pab = run.current(lambda: s3.get_public_access_block(Bucket=bucket), "NoSuchPublicAccessBlockConfiguration")
     if (pab or {}).get("PublicAccessBlockConfiguration") != PUBLIC_ACCESS_BLOCK:
-        report.change(
+        run.report.change(
             "block all public access",
             "all public access blocked",
             lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK),
         )
 
-    # Object ownership: ACLs disabled (created buckets already have it; old buckets may not).
-    own = None if created else _get_or_none(lambda: s3.get_bucket_ownership_controls(Bucket=bucket), "OwnershipControlsNotFoundError")
-    if not created and (own or {}).get("OwnershipControls", {}).get("Rules") != [{"ObjectOwnership": OWNERSHIP}]:
-        report.change(
+
+def _converge_ownership(run: _BucketRun) -> None:
+    """Object ownership: ACLs disabled (created buckets already have it; old buckets may not)."""
+    if run.created:
+        return
+    s3, bucket = run.s3, run.bucket
+    own = _get_or_none(lambda: s3.get_bucket_ownership_controls(Bucket=bucket), "OwnershipControlsNotFoundError")
+    if (own or {}).get("OwnershipControls", {}).get("Rules") != [{"ObjectOwnership": OWNERSHIP}]:
+        run.report.change(
             f"set object ownership {OWNERSHIP}",
             f"object ownership set to {OWNERSHIP}",
             lambda: s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": OWNERSHIP}]}),
         )
 
-    # TLS-only policy: keep any other statements, replace ours when it differs.
-    pol = current(lambda: s3.get_bucket_policy(Bucket=bucket), "NoSuchBucketPolicy")
+
+def _converge_tls_policy(run: _BucketRun, partition: str) -> None:
+    """TLS-only policy: keep any other statements, replace ours when it differs."""
+    s3, bucket = run.s3, run.bucket
+    pol = run.current(lambda: s3.get_bucket_policy(Bucket=bucket), "NoSuchBucketPolicy")
     policy = json.loads(pol["Policy"]) if pol else {"Version": "2012-10-17", "Statement": []}
     statements = policy.get("Statement", [])
     statements = [statements] if isinstance(statements, dict) else list(statements)
@@ -265,26 +303,27 @@ def converge_bucket(session: boto3.Session, config: BootstrapConfig, account: st
     if [_canonical(s) for s in ours] != [_canonical(wanted)]:
         policy["Statement"] = [s for s in statements if s.get("Sid") != TLS_SID] + [wanted]
         policy.setdefault("Version", "2012-10-17")
-        report.change(
+        run.report.change(
             f"add policy statement {TLS_SID} (deny aws:SecureTransport=false)",
             f"policy statement {TLS_SID} set (deny aws:SecureTransport=false)",
             lambda: s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy)),
         )
 
-    # Lifecycle: expire old state versions, abort stale multipart uploads; keep other rules.
-    lc = current(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket), "NoSuchLifecycleConfiguration")
+
+def _converge_lifecycle(run: _BucketRun) -> None:
+    """Lifecycle: expire old state versions, abort stale multipart uploads; keep other rules."""
+    s3, bucket = run.s3, run.bucket
+    lc = run.current(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket), "NoSuchLifecycleConfiguration")
     lc_rules = (lc or {}).get("Rules", [])
     mine = [r for r in lc_rules if r.get("ID") == LIFECYCLE_RULE_ID]
     if len(mine) != 1 or not _lifecycle_rule_ok(mine[0]):
         new_rules = [r for r in lc_rules if r.get("ID") != LIFECYCLE_RULE_ID] + [lifecycle_rule()]
         text = f"noncurrent versions expire after {NONCURRENT_DAYS} days, incomplete uploads abort after {ABORT_MULTIPART_DAYS} days"
-        report.change(
+        run.report.change(
             f"set lifecycle rule {LIFECYCLE_RULE_ID} ({text})",
             f"lifecycle rule {LIFECYCLE_RULE_ID} set ({text})",
             lambda: s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": new_rules}),
         )
-    report.finish()
-    return report.changes
 
 
 # ---------------------------------------------------------------------------------- DynamoDB
@@ -336,30 +375,41 @@ def converge_table(session: boto3.Session, config: BootstrapConfig, out: TextIO,
         if error_code(exc) != "ResourceNotFoundException":
             raise
         desc = None
-
     if desc is None:
-        kind = "customer KMS key" if config.kms_key_id else "AWS managed KMS key"
+        _create_table(ddb, config, report)
+    else:
+        _converge_existing_table(ddb, config, report, desc, dry_run)
+    report.finish()
+    return report.changes
 
-        def create() -> None:
-            ddb.create_table(
-                TableName=table,
-                AttributeDefinitions=[{"AttributeName": LOCK_KEY, "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": LOCK_KEY, "KeyType": "HASH"}],
-                BillingMode="PAY_PER_REQUEST",
-                SSESpecification=_sse_spec(config.kms_key_id),
-                DeletionProtectionEnabled=True,
-            )
-            _wait_active(ddb, table)
 
-        report.change(
-            f"create it ({LOCK_KEY} string hash key, on-demand, SSE with {kind}, deletion protection)",
-            f"created ({LOCK_KEY} string hash key, on-demand, SSE with {kind}, deletion protection)",
-            create,
+def _create_table(ddb: Any, config: BootstrapConfig, report: _Reporter) -> None:
+    """CreateTable with every setting at once, then point-in-time recovery."""
+    table, kind = config.lock_table, "customer KMS key" if config.kms_key_id else "AWS managed KMS key"
+
+    def create() -> None:
+        ddb.create_table(
+            TableName=table,
+            AttributeDefinitions=[{"AttributeName": LOCK_KEY, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": LOCK_KEY, "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+            SSESpecification=_sse_spec(config.kms_key_id),
+            DeletionProtectionEnabled=True,
         )
-        report.change("enable point-in-time recovery", "point-in-time recovery enabled", lambda: _enable_pitr(ddb, table))
-        report.finish()
-        return report.changes
+        _wait_active(ddb, table)
 
+    report.change(
+        f"create it ({LOCK_KEY} string hash key, on-demand, SSE with {kind}, deletion protection)",
+        f"created ({LOCK_KEY} string hash key, on-demand, SSE with {kind}, deletion protection)",
+        create,
+    )
+    report.change("enable point-in-time recovery", "point-in-time recovery enabled", lambda: _enable_pitr(ddb, table))
+
+
+def _converge_existing_table(ddb: Any, config: BootstrapConfig, report: _Reporter, desc: dict[str, Any], dry_run: bool) -> None:
+    """Refuse a table with another key schema; converge billing, SSE, deletion protection, PITR
+    with one UpdateTable per setting (AWS rejects some combinations in a single call)."""
+    table = config.lock_table
     attrs = {a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions", [])}
     if desc.get("KeySchema") != [{"AttributeName": LOCK_KEY, "KeyType": "HASH"}] or attrs.get(LOCK_KEY) != "S":
         raise OpsError(
@@ -369,38 +419,23 @@ def converge_table(session: boto3.Session, config: BootstrapConfig, out: TextIO,
     if desc.get("TableStatus") != "ACTIVE" and not dry_run:
         desc = _wait_active(ddb, table)
 
-    # One UpdateTable per setting: AWS rejects some combinations in a single call.
+    def update(**changes: Any) -> Callable[[], None]:
+        def apply() -> None:
+            ddb.update_table(TableName=table, **changes)
+            _wait_active(ddb, table)
+        return apply
+
     if desc.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
-        def on_demand() -> None:
-            ddb.update_table(TableName=table, BillingMode="PAY_PER_REQUEST")
-            _wait_active(ddb, table)
-
-        report.change("switch to on-demand billing", "switched to on-demand billing", on_demand)
-
+        report.change("switch to on-demand billing", "switched to on-demand billing", update(BillingMode="PAY_PER_REQUEST"))
     sse = desc.get("SSEDescription") or {}
-    sse_ok = sse.get("Status") in ("ENABLED", "ENABLING") and (
-        not config.kms_key_id or sse.get("KMSMasterKeyArn") == config.kms_key_id
-    )
-    if not sse_ok:
-        def encrypt() -> None:
-            ddb.update_table(TableName=table, SSESpecification=_sse_spec(config.kms_key_id))
-            _wait_active(ddb, table)
-
+    if not (sse.get("Status") in ("ENABLED", "ENABLING") and (not config.kms_key_id or sse.get("KMSMasterKeyArn") == config.kms_key_id)):
         key = config.kms_key_id or "the AWS managed KMS key"
-        report.change(f"enable SSE with {key}", f"SSE enabled with {key}", encrypt)
-
+        report.change(f"enable SSE with {key}", f"SSE enabled with {key}", update(SSESpecification=_sse_spec(config.kms_key_id)))
     if desc.get("DeletionProtectionEnabled") is not True:
-        def protect() -> None:
-            ddb.update_table(TableName=table, DeletionProtectionEnabled=True)
-            _wait_active(ddb, table)
-
-        report.change("enable deletion protection", "deletion protection enabled", protect)
-
+        report.change("enable deletion protection", "deletion protection enabled", update(DeletionProtectionEnabled=True))
     backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     if backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") not in ("ENABLED", "ENABLING"):
         report.change("enable point-in-time recovery", "point-in-time recovery enabled", lambda: _enable_pitr(ddb, table))
-    report.finish()
-    return report.changes
 
 
 def backend_lines(config: BootstrapConfig) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modules.account import account_id, partition
 from modules.cdk import Annotations, Construct, Token, aws
 from modules.dns_records import DnsValidatedCertificate, alias_records
 from modules.logs import log_group
@@ -21,29 +22,16 @@ from modules.secrets import existing_secret
 from modules.service.access_logs import AlbAccessLogBucket, AlbAccessLogBucketProps
 from modules.service.alarms import LoadBalancerAlarms, LoadBalancerAlarmsProps
 from modules.service.cluster import FargateCluster, FargateClusterProps
-from modules.service.image import (
-    BuiltImage,
-    BuiltImageProps,
-    EcrRepository,
-    EcrRepositoryProps,
-    context_hash,
-    dockerfile_stage_names,
-    ecr_docker_provider,
-    ecr_repository_arn,
-)
-from modules.service.pattern import (
-    Capacity,
-    DedicatedLoadBalancer,
-    ExecuteCommand,
-    LoadBalancedFargateService,
-    LoadBalancedFargateServiceProps,
-    SharedLoadBalancerRoute,
-)
-from modules.service.load_balancer import SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps
+from modules.service.image import BuiltImage, BuiltImageProps, EcrRepository, EcrRepositoryProps, context_hash
+from modules.service.image import dockerfile_stage_names, ecr_docker_provider, ecr_repository_arn
+from modules.service.pattern import LoadBalancedFargateService
+from modules.service.pattern_props import Capacity, ContainerSecret, DedicatedLoadBalancer, ExecuteCommand
+from modules.service.pattern_props import LoadBalancedFargateServiceProps, SharedLoadBalancerRoute
+from modules.service.load_balancer import AlbSettings, SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps
 from modules.service.waf import RegionalWebAcl, RegionalWebAclProps
 from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack
 from stacks.data import DataOutputs
-from config.naming import service_display_name
+from config.naming import SCALING_METRICS, SERVICE_ALARMS, service_display_name
 from config.topology import LISTENER_RULE_PRIORITIES, SERVICE_PORTS, SERVICES
 from stacks.network import NetworkOutputs
 from config.secrets import secrets_for
@@ -97,9 +85,7 @@ class ComputeStack(HeboStack):
         policy, names = self.policy, self.names
         self._network, self._data = network, data
         self._template_secrets: dict[str, Any] = {}
-        identity = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "account")
-        partition = aws.data_aws_partition.DataAwsPartition(self, "partition")
-        self._account, self._partition = identity.account_id, partition.partition
+        self._account, self._partition = account_id(self), partition(self)
 
         self.key = self.stage_key(
             "key",
@@ -113,6 +99,7 @@ class ComputeStack(HeboStack):
         self.topic = self._create_alarm_topic()
         self.repositories = self._create_repositories()
         self.alb_logs = self._create_alb_logs()
+        self.alb_settings = self._alb_settings()
         self.waf = self._web_acl() if policy.waf else None
         self.shared_alb = self._shared_load_balancer() if policy.shared_load_balancer else None
         images = self._images(exec_logs)
@@ -193,6 +180,18 @@ class ComputeStack(HeboStack):
             ),
         )
 
+    def _alb_settings(self) -> AlbSettings:
+        """What every ALB of this stage shares (the shared one, or one per service)."""
+        network = self._network
+        return AlbSettings(
+            subnet_ids=network.public_subnet_ids,
+            security_group_ids=[network.security_group_ids["alb"]],
+            ip_address_type=network.public_ip_address_type,  # dualstack: AAAA answers; targets stay IPv4
+            deletion_protection=self.policy.protect,
+            access_logs_bucket=self.alb_logs.name,
+            depends_on=[self.alb_logs.policy],
+        )
+
     # -- edge protection ------------------------------------------------------------------------
     def _web_acl(self) -> RegionalWebAcl:
         """One web ACL for both ALBs: per-IP rate limit, IP reputation, known bad inputs. No
@@ -218,7 +217,7 @@ class ComputeStack(HeboStack):
         """One dual-stack ALB serving every service by host name: one certificate naming all of
         them, A/AAAA aliases per name, a fixed 404 for any other host, its own 5xx alarm (the
         services alarm per target group), WAF when the policy has one."""
-        names, policy, network = self.names, self.policy, self._network
+        names = self.names
         domains = [names.domain(svc) for svc in SERVICES]
         certificate = DnsValidatedCertificate(
             self, "shared_alb_certificate", domain_name=domains[0], subject_alternative_names=domains[1:], zone_id=self.hosted_zone_id()
@@ -228,14 +227,9 @@ class ComputeStack(HeboStack):
             "shared_alb",
             SharedHttpsLoadBalancerProps(
                 name=names.shared_alb(),
-                subnet_ids=network.public_subnet_ids,
-                security_group_ids=[network.security_group_ids["alb"]],
-                certificate_arn=certificate.certificate_arn,
-                ip_address_type=network.public_ip_address_type,
-                deletion_protection=policy.protect,
-                access_logs_bucket=self.alb_logs.name,
+                settings=self.alb_settings,
                 access_logs_prefix=SHARED_ALB_LOG_PREFIX,
-                depends_on=[self.alb_logs.policy],
+                certificate_arn=certificate.certificate_arn,
             ),
         )
         if self.waf is not None:
@@ -307,15 +301,8 @@ class ComputeStack(HeboStack):
     def _service(self, svc: str, image: str, exec_logs: Any) -> LoadBalancedFargateService:
         """One service from the pattern: this stage's policy and names in, resources out."""
         policy, names, settings = self.policy, self.names, self.settings
-        network, data = self._network, self._data
         display = service_display_name(svc)
-        domain = names.domain(svc)
         injected = [s for s in secrets_for(svc) if s.env]
-        secret_arns = {s.name: self._secret_arn(s.name) for s in injected}
-        # valueFrom may name one JSON member (PG_PASSWORD = DbAppCredentials' "password"); IAM takes the exact ARNs.
-        repositories = [self.repositories[svc].arn]
-        if settings.image_mode == "prebuilt" and (external := ecr_repository_arn(image, self._partition)):
-            repositories.append(external)
         service = LoadBalancedFargateService(
             self,
             svc,
@@ -323,11 +310,11 @@ class ComputeStack(HeboStack):
                 name=display,
                 family=names.task_family(display),
                 image=image,
-                image_repository_arns=repositories,
+                image_repository_arns=self._image_repositories(svc, image),
                 port=SERVICE_PORTS[svc],
                 environment=self._environment(svc),
-                secrets={s.env: s.value_from(secret_arns[s.name]) for s in injected},
-                secret_arns=list(dict.fromkeys(secret_arns.values())),
+                # valueFrom may name one JSON member (PG_PASSWORD = DbAppCredentials' "password").
+                secrets={s.env: ContainerSecret(arn=self._secret_arn(s.name), json_key=s.json_key) for s in injected},
                 secrets_kms_key_arns=self._secret_key_arns([s.name for s in injected]),
                 capacity=Capacity(
                     cpu=policy.task_cpu,
@@ -337,39 +324,45 @@ class ComputeStack(HeboStack):
                     capacity_provider=policy.capacity_provider,
                     wait_for_steady_state=policy.wait_for_steady_state,
                 ),
-                cluster_arn=self.cluster.arn,
-                cluster_name=self.cluster.name,
-                cluster_ready=[self.cluster.capacity_providers],
-                subnet_ids=network.private_subnet_ids,
-                security_group_ids=[network.security_group_ids["service"]],
-                vpc_id=network.vpc_id,
+                cluster=self.cluster,
+                network=self._network,
+                security_group_ids=[self._network.security_group_ids["service"]],
                 load_balancer=self._load_balancer_for(svc),
                 health_check_path=settings.health_check_path,
                 log_group_name=names.service_log_group(display),
                 log_retention_days=policy.log_retention_days,
                 log_kms_key_arn=self.key.arn,
                 region=settings.region,
-                account_id=self._account,
-                partition=self._partition,
                 execution_role_name=names.iam_role(f"{svc}-exec"),
                 task_role_name=names.iam_role(f"{svc}-task"),
                 execute_command=ExecuteCommand(log_group_arn=exec_logs.arn, kms_key_arn=self.key.arn) if exec_logs else None,
                 alarm_topic_arn=self.topic.arn,
-                alarm_name=lambda what, svc=svc: names.alarm(svc, what),
+                alarm_names={what: names.alarm(svc, what) for what in SERVICE_ALARMS},
                 alarm_label=f"{display} ({names.prefix})",
-                scaling_policy_name=lambda metric, svc=svc: names.scaling_policy(svc, metric),
+                scaling_policy_names={metric: names.scaling_policy(svc, metric) for metric in SCALING_METRICS},
                 label=display,
             ),
         )
-        self.output(f"{svc}_url", f"https://{domain}", f"{display} URL")
+        self._service_outputs(svc, display, service)
+        return service
+
+    def _image_repositories(self, svc: str, image: str) -> list[str]:
+        """The service's ECR repository, and a prebuilt image's own ECR repository if it has one."""
+        repositories = [self.repositories[svc].arn]
+        if self.settings.image_mode == "prebuilt" and (external := ecr_repository_arn(image, self._partition)):
+            repositories.append(external)
+        return repositories
+
+    def _service_outputs(self, svc: str, display: str, service: LoadBalancedFargateService) -> None:
+        """URL, log group, ALB and ECR repository of one service, as stack outputs."""
+        self.output(f"{svc}_url", f"https://{self.names.domain(svc)}", f"{display} URL")
         self.output(f"{svc}_log_group", service.log_group.name, f"CloudWatch log group of {display}")
         self.output(f"{svc}_alb_arn", service.load_balancer_arn, f"Load balancer of {display}")
         self.output(f"{svc}_ecr_repository_url", self.repositories[svc].url, f"ECR repository of {display} (CI pushes here in prebuilt mode)")
-        return service
 
     def _load_balancer_for(self, svc: str) -> DedicatedLoadBalancer | SharedLoadBalancerRoute:
         """A host rule on the stage's shared ALB, or the service's own ALB (policy `shared_load_balancer`)."""
-        names, network = self.names, self._network
+        names = self.names
         if self.shared_alb is not None:
             return SharedLoadBalancerRoute(
                 load_balancer=self.shared_alb,
@@ -382,13 +375,8 @@ class ComputeStack(HeboStack):
             target_group_name=names.target_group(svc),
             domain=names.domain(svc),
             zone_id=self.hosted_zone_id(),
-            subnet_ids=network.public_subnet_ids,
-            security_group_ids=[network.security_group_ids["alb"]],
-            ip_address_type=network.public_ip_address_type,  # dualstack: AAAA answers; targets stay IPv4
-            deletion_protection=self.policy.protect,
-            access_logs_bucket=self.alb_logs.name,
+            settings=self.alb_settings,
             access_logs_prefix=svc,
-            depends_on=[self.alb_logs.policy],
             web_acl=self.waf,
         )
 

@@ -48,26 +48,34 @@ MIGRATOR_BUILD_DIR = REPO_ROOT / "build" / "migrator"
 MIGRATOR_BUNDLE_SOURCE = REPO_ROOT / "lambdas" / "migrator" / "bundle.py"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DataOutputs:
-    """What compute may use from the data stack (cross-stack references)."""
+    """What compute may use from the data stack (cross-stack references). Every field is
+    required: a consumer never sees an empty placeholder for something the stack did not set."""
 
     kms_key_arn: str
+    """The key of this stage's secrets (and database)."""
     secret_arns: dict[str, str]
     """The containers this stage owns, keyed by the names in config/secrets.py (a preview's lacks
     the `shared_by_previews` ones: compute finds those in the template stage by name)."""
-    db_endpoint: str = ""
+    db_endpoint: str
     """Whichever endpoint the stage's services use: RDS Proxy or the cluster writer."""
-    db_port: int | str = 5432
-    db_name: str = DATABASE_NAME
-    db_username: str = ""
-    cluster_arn: str = ""
-    cluster_identifier: str = ""
-    db_credentials_secret_arn: str = ""
+    db_port: int | str
+    """PostgreSQL port (a number, or a reference)."""
+    db_name: str
+    """The application database."""
+    db_username: str
+    """The master user (migrator and proxy only)."""
+    cluster_arn: str
+    """ARN of the primary Aurora cluster."""
+    cluster_identifier: str
+    """Identifier of the primary Aurora cluster."""
+    db_credentials_secret_arn: str
     """The master's JSON {username, password} (migrator and proxy only; never the services)."""
-    db_app_username: str = DB_APP_USER
+    db_app_username: str
     """The role the services log in as (`PG_USER`); its password is the `DbAppCredentials` secret."""
-    migrator_function_name: str = ""
+    migrator_function_name: str
+    """The migration Lambda (`ops` and CI invoke it)."""
 
 
 def _load_bundle_module() -> ModuleType:

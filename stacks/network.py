@@ -136,7 +136,8 @@ class NetworkStack(HeboStack):
         self.nat_instances = self._nat_instances(network, groups.ids["nat"], self.key.arn)
         self._create_private_routes(network)
         self.bastion = self._create_bastion(network, groups) if self.policy.bastion else None
-        secondary = self._create_flow_logs(network)
+        secondary = self._create_secondary_network() if self.policy.secondary_region_network else None
+        self._create_flow_logs(network, secondary)
         self.outputs = NetworkOutputs(
             vpc_id=network.vpc_id,
             vpc_cidr=network.vpc.cidr_block,
@@ -203,16 +204,41 @@ class NetworkStack(HeboStack):
             kms_key_arn=self.key.arn,
         ))
 
-    def _create_flow_logs(self, network: Vpc) -> SecondaryNetworkOutputs | None:
-        """Flow logs of the VPC (and of the production secondary-region VPC, which this step
-        creates too): KMS log groups and one delivery role. Returns the secondary network."""
+    def _create_secondary_network(self) -> SecondaryNetworkOutputs:
+        """Private subnets in the secondary region for the Aurora global cluster's second
+        region: no internet gateway, no NAT (nothing there needs egress), IPv4 only (no public
+        edge to make dual-stack), one database group without rules (the cluster replicates
+        through AWS, not through the VPC), and that region's key for its flow logs."""
+        settings, names = self.settings, self.names
+        region = settings.secondary_region
+        provider = self.provider_for(region)
+        self.secondary_key = self.stage_key("secondary_kms", "network-secondary", f"{names.prefix} network-secondary: flow logs",
+                                            logs_region=region, provider=provider)
+        self.secondary_vpc = Vpc(self, "secondary", VpcProps(
+            name=names.vpc("secondary"), cidr_block=settings.secondary_vpc_cidr, az_count=settings.az_count,
+            public_subnets=False), provider=provider)
+        groups = SecurityGroups(self, "secondary_security_groups", SecurityGroupsProps(
+            vpc_id=self.secondary_vpc.vpc_id,
+            groups={"database": GroupSpec(name=names.security_group("database"), description=GROUP_DESCRIPTIONS["database"])},
+            rules=[],
+        ), provider=provider)
+        return SecondaryNetworkOutputs(
+            region=region,
+            vpc_id=self.secondary_vpc.vpc_id,
+            private_subnet_ids=[s.id for s in self.secondary_vpc.private_subnets],
+            database_security_group_id=groups.ids["database"],
+        )
+
+    def _create_flow_logs(self, network: Vpc, secondary: SecondaryNetworkOutputs | None) -> None:
+        """Flow logs of the VPC and, where there is one, of the secondary-region VPC: a KMS log
+        group in each region and one delivery role writing to both."""
         names, policy, settings = self.names, self.policy, self.settings
         flow_groups = [log_group(self, "flow_log_group", name=names.flow_log_group(),
                                  retention_days=policy.log_retention_days, kms_key_arn=self.key.arn)]
-        secondary = None
-        if policy.secondary_region_network:
-            secondary, secondary_log_group = self._secondary(settings)
-            flow_groups.append(secondary_log_group)
+        if secondary is not None:
+            flow_groups.append(log_group(
+                self, "secondary_flow_log_group", name=names.flow_log_group(), retention_days=policy.log_retention_days,
+                kms_key_arn=self.secondary_key.arn, provider=self.provider_for(secondary.region)))
         flow_role = ServiceRole(self, "flow_logs_role", ServiceRoleProps(
             name=names.iam_role("flow-logs"),
             service=FLOW_LOGS_SERVICE,
@@ -224,9 +250,8 @@ class NetworkStack(HeboStack):
             vpc_id=network.vpc_id, log_group_arn=flow_groups[0].arn, role_arn=flow_role.arn, name=names.flow_log()))
         if secondary is not None:
             flow_log(self, "secondary_flow_log", FlowLogProps(
-                vpc_id=self.secondary_vpc.vpc_id, log_group_arn=flow_groups[1].arn, role_arn=flow_role.arn,
+                vpc_id=secondary.vpc_id, log_group_arn=flow_groups[1].arn, role_arn=flow_role.arn,
                 name=names.flow_log("secondary")), provider=self.provider_for(settings.secondary_region))
-        return secondary
 
     # -- parts ---------------------------------------------------------------------------------
     def _nat_instances(self, network: Vpc, security_group_id: str, kms_key_arn: str) -> list[NatInstance]:
@@ -245,34 +270,6 @@ class NetworkStack(HeboStack):
             ))
             for index in range(count)
         ]
-
-    def _secondary(self, settings: Settings) -> tuple[SecondaryNetworkOutputs, Any]:
-        """Private subnets in the secondary region for the Aurora global cluster's second
-        region: no internet gateway, no NAT (nothing there needs egress), IPv4 only (no public
-        edge to make dual-stack), one database group without rules (the cluster replicates
-        through AWS, not through the VPC)."""
-        region = settings.secondary_region
-        provider = self.provider_for(region)
-        names = self.names
-        key = self.stage_key("secondary_kms", "network-secondary", f"{names.prefix} network-secondary: flow logs",
-                             logs_region=region, provider=provider)
-        self.secondary_vpc = Vpc(self, "secondary", VpcProps(
-            name=names.vpc("secondary"), cidr_block=settings.secondary_vpc_cidr, az_count=settings.az_count,
-            public_subnets=False), provider=provider)
-        groups = SecurityGroups(self, "secondary_security_groups", SecurityGroupsProps(
-            vpc_id=self.secondary_vpc.vpc_id,
-            groups={"database": GroupSpec(name=names.security_group("database"), description=GROUP_DESCRIPTIONS["database"])},
-            rules=[],
-        ), provider=provider)
-        group = log_group(self, "secondary_flow_log_group", name=names.flow_log_group(),
-                          retention_days=self.policy.log_retention_days, kms_key_arn=key.arn, provider=provider)
-        outputs = SecondaryNetworkOutputs(
-            region=region,
-            vpc_id=self.secondary_vpc.vpc_id,
-            private_subnet_ids=[s.id for s in self.secondary_vpc.private_subnets],
-            database_security_group_id=groups.ids["database"],
-        )
-        return outputs, group
 
     def _outputs(self, network: Vpc, groups: SecurityGroups) -> None:
         self.output("vpc_id", network.vpc_id, "VPC id")

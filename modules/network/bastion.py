@@ -26,13 +26,20 @@ DECLARED_STATE = "stopped"
 
 @dataclass(frozen=True, kw_only=True)
 class BastionProps:
+    """The SSM-only bastion: a hardened instance without SSH, in a private subnet."""
+
     name: str
+    """`Name` tag of the instance."""
     subnet_id: str
     """A private subnet: the agent reaches SSM outbound (through NAT); nothing reaches in."""
     security_group_ids: Sequence[str]
+    """Security groups of the instance (no ingress: sessions come through SSM)."""
     instance_profile: str
+    """Instance profile with the SSM core policy (`SsmInstanceRole.profile_name`)."""
     kms_key_arn: str
+    """Encrypts the root volume."""
     instance_type: str = BASTION_INSTANCE_TYPE
+    """EC2 instance type (Graviton nano: a shell needs no more)."""
 
 
 class Bastion(Construct):
@@ -80,4 +87,5 @@ class Bastion(Construct):
 
     @property
     def instance_id(self) -> str:
+        """The instance id: the target of `aws ssm start-session`."""
         return self.instance.id

@@ -30,12 +30,16 @@ def trust_conditions(partition: str, account_id: str) -> list[Condition]:
 
 @dataclass(frozen=True, kw_only=True)
 class FlowLogProps:
+    """Flow logs of one VPC into one CloudWatch log group."""
+
     vpc_id: str
+    """The VPC whose traffic is logged."""
     log_group_arn: str
     """A KMS-encrypted log group with a retention (modules.logs.log_group)."""
     role_arn: str
     """Trusted by vpc-flow-logs, allowed `writer_statement([log_group_arn])`."""
     name: str
+    """`Name` tag of the flow log."""
     traffic_type: str = "ALL"
     """ALL: accepted and rejected traffic (rejections are what a security review looks for)."""
     aggregation_seconds: int = 600
@@ -43,6 +47,7 @@ class FlowLogProps:
 
 
 def flow_log(scope: Construct, construct_id: str, props: FlowLogProps, provider: Any = None) -> Any:
+    """One `aws_flow_log` of the VPC to the log group, delivered by `props.role_arn`."""
     return aws.flow_log.FlowLog(
         scope,
         construct_id,

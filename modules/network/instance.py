@@ -14,9 +14,12 @@ SSM_MANAGED_POLICY = "AmazonSSMManagedInstanceCore"
 
 @dataclass(frozen=True, kw_only=True)
 class InstanceRoleProps:
+    """An EC2 role with the SSM core policy and its instance profile."""
+
     name: str
     """Role and instance profile name (separate IAM namespaces, so they may match)."""
     description: str
+    """The role's description (≤ 1000 characters)."""
     partition: str
     """`data.aws_partition.partition` of the stack, for the managed policy ARN."""
 
@@ -42,22 +45,30 @@ class SsmInstanceRole(Construct):
 
     @property
     def profile_name(self) -> str:
+        """Name of the instance profile (what an instance is launched with)."""
         return self.profile.name
 
 
 @dataclass(frozen=True, kw_only=True)
 class HardenedInstanceProps:
+    """One EC2 instance with IMDSv2 only, an encrypted root volume and no key pair."""
+
     name: str
     """`Name` tag."""
     ami_id: str
+    """The image to boot."""
     instance_type: str
+    """EC2 instance type; must match the AMI's architecture."""
     subnet_id: str
+    """The subnet of the primary network interface."""
     security_group_ids: Sequence[str]
+    """Security groups of that interface."""
     instance_profile: str | None
     """None: no role, so nothing on the instance can obtain AWS credentials."""
     kms_key_arn: str
     """Encrypts the root volume with the stack's customer-managed key."""
     root_volume_gib: int = 8
+    """Root volume size in GiB (gp3; at least the AMI's snapshot size)."""
     source_dest_check: bool = True
     """False for instances that forward other hosts' traffic (NAT)."""
     associate_public_ip: bool | None = False
@@ -65,6 +76,7 @@ class HardenedInstanceProps:
     an Elastic IP: the provider reads any public address (an EIP too) back as `true`, so `false`
     would replace the instance on every plan (hashicorp/terraform-provider-aws#47100, #37318)."""
     tags: Mapping[str, str] | None = None
+    """Tags besides `Name`; None: none."""
 
 
 def hardened_instance(scope: Construct, construct_id: str, props: HardenedInstanceProps) -> Any:

@@ -39,13 +39,20 @@ def fck_nat_ami(scope: Construct, construct_id: str) -> Any:
 
 @dataclass(frozen=True, kw_only=True)
 class NatInstanceProps:
+    """One fck-nat instance with an Elastic IP, routing a private subnet's egress."""
+
     name: str
+    """`Name` tag of the instance and its Elastic IP."""
     ami_id: str
+    """A fck-nat AMI for the instance type's architecture."""
     subnet_id: str
     """A public subnet (its route table sends 0.0.0.0/0 to the internet gateway)."""
     security_group_ids: Sequence[str]
+    """Security groups of the instance (in from the private subnets, out to the internet)."""
     kms_key_arn: str
+    """Encrypts the root volume."""
     instance_type: str = NAT_INSTANCE_TYPE
+    """EC2 instance type (Graviton nano: enough for the stage's egress)."""
     internet_gateway: Any = None
     """The VPC's internet gateway: the Elastic IP and its association wait for it, because EC2
     refuses to associate an address in a VPC with no attached gateway (`Gateway.NotAttached`;
@@ -85,8 +92,10 @@ class NatInstance(Construct):
 
     @property
     def network_interface_id(self) -> str:
+        """Primary network interface: the private route tables' `0.0.0.0/0` target."""
         return self.instance.primary_network_interface_id
 
     @property
     def public_ip(self) -> str:
+        """The Elastic IP: the stage's egress address (for third-party allow-lists)."""
         return self.eip.public_ip

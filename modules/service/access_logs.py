@@ -25,7 +25,10 @@ other Region); newer Regions write as the service principal above."""
 
 @dataclass(frozen=True, kw_only=True)
 class AlbAccessLogBucketProps:
+    """The bucket the stage's load balancers write their access logs to."""
+
     bucket_prefix: str
+    """Bucket name prefix (≤ 37 characters; AWS appends a unique suffix)."""
     region: str
     """Region of the bucket and its load balancers (log delivery is same-Region only)."""
     account_id: str
@@ -35,7 +38,9 @@ class AlbAccessLogBucketProps:
     retention_days: int
     """Log objects expire this many days after delivery."""
     force_destroy: bool
+    """`destroy` empties the bucket (all versions) first."""
     prevent_destroy: bool
+    """Terraform refuses any plan that deletes the bucket."""
     noncurrent_version_expiration_days: int = 7
     """An expired or deleted log stays restorable this long (versioning is the tamper guard)."""
 
@@ -90,8 +95,10 @@ class AlbAccessLogBucket(Construct):
 
     @property
     def name(self) -> str:
+        """The bucket's name (the ALBs' `access_logs.bucket`)."""
         return self.bucket.name
 
     @property
     def arn(self) -> str:
+        """The bucket's ARN."""
         return self.bucket.arn

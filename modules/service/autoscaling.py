@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from modules.cdk import Construct, aws
+from modules.errors import ValidationError
 
 
 _policy = aws.appautoscaling_policy
@@ -13,16 +14,33 @@ _TT = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration
 _METRIC = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification
 
 
+def check_task_range(construct: str, min_tasks: int, max_tasks: int) -> None:
+    """Raise ValidationError, naming `construct`, unless 0 < `min_tasks` <= `max_tasks` (the one
+    place this rule lives: `ServiceAutoscaling` and the service pattern both call it)."""
+    if min_tasks <= 0:
+        raise ValidationError(construct, "min_tasks", min_tasks, "must be at least 1")
+    if min_tasks > max_tasks:
+        raise ValidationError(construct, "min_tasks", min_tasks, f"must not exceed max_tasks ({max_tasks})")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceAutoscalingProps:
+    """Target tracking of one ECS service's task count."""
+
     cluster_name: str
+    """The service's ECS cluster."""
     service_name: str
+    """The ECS service whose desired count is scaled."""
     policy_name: Callable[[str], str]
     """Physical name of the policy for a metric key (`cpu`, `memory`, `requests`); names belong to the caller."""
     min_tasks: int
+    """Floor of the desired count (≥ 1)."""
     max_tasks: int
+    """Ceiling of the desired count (≥ `min_tasks`)."""
     cpu_target_percent: float = 70
+    """Average CPU utilisation the policy keeps the service at, in %."""
     memory_target_percent: float = 70
+    """Average memory utilisation the policy keeps the service at, in %."""
     requests_per_target: int | None = None
     """When set, also track ALB requests per task (needs `request_count_resource_label`); None
     leaves request-driven scaling off (CPU reacts well enough for CPU-bound Bun servers)."""
@@ -31,6 +49,11 @@ class ServiceAutoscalingProps:
     scale_in_cooldown_seconds: int = 300
     """Slow to give capacity back: avoids flapping on bursty LLM traffic."""
     scale_out_cooldown_seconds: int = 60
+    """Quick to add capacity when traffic rises."""
+
+
+METRIC_KEYS = ("cpu", "memory", "requests")
+"""The metric keys `policy_name` is called with (`requests` only with `requests_per_target`)."""
 
 
 class ServiceAutoscaling(Construct):
@@ -41,9 +64,11 @@ class ServiceAutoscaling(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: ServiceAutoscalingProps, provider: Any = None) -> None:
+        check_task_range(f"autoscaling of {props.service_name!r}", props.min_tasks, props.max_tasks)
+        if props.requests_per_target is not None and not props.request_count_resource_label:
+            raise ValidationError(f"autoscaling of {props.service_name!r}", "request_count_resource_label",
+                                  props.request_count_resource_label, "is required with requests_per_target")
         super().__init__(scope, construct_id)
-        if not 0 < props.min_tasks <= props.max_tasks:
-            raise ValueError(f"autoscaling needs 0 < min ({props.min_tasks}) <= max ({props.max_tasks})")
         self.target = aws.appautoscaling_target.AppautoscalingTarget(
             self,
             "target",
@@ -59,8 +84,6 @@ class ServiceAutoscaling(Construct):
             ("memory", "ECSServiceAverageMemoryUtilization", props.memory_target_percent, None),
         ]
         if props.requests_per_target is not None:
-            if not props.request_count_resource_label:
-                raise ValueError("requests_per_target needs request_count_resource_label")
             metrics.append(("requests", "ALBRequestCountPerTarget", props.requests_per_target, props.request_count_resource_label))
         self.policies = {
             key: _policy.AppautoscalingPolicy(

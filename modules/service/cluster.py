@@ -16,7 +16,10 @@ FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
 @dataclass(frozen=True, kw_only=True)
 class FargateClusterProps:
+    """One ECS cluster for Fargate tasks."""
+
     name: str
+    """Cluster name (≤ 255 characters)."""
     default_capacity_provider: str
     """`FARGATE` or `FARGATE_SPOT`: used by tasks that name no strategy of their own."""
     container_insights: bool
@@ -75,8 +78,10 @@ class FargateCluster(Construct):
 
     @property
     def arn(self) -> str:
+        """The cluster's ARN (services' `cluster`)."""
         return self.cluster.arn
 
     @property
     def name(self) -> str:
+        """The cluster's name (autoscaling resource ids, metric dimensions)."""
         return self.cluster.name

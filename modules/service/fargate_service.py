@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from modules.cdk import Construct, Fn, TerraformResourceLifecycle, Token, aws, cdktf
+from modules.errors import ValidationError
 
 
 _td = aws.ecs_task_definition
@@ -20,29 +21,74 @@ EXEC_AGENT_PATHS = {"exec-agents": "/managed-agents", "exec-ssm-lib": "/var/lib/
 SCRATCH_VOLUME = ("tmp", "/tmp")
 """The only writable path the application gets (Bun writes temp files; the root fs is read-only)."""
 
+FARGATE_SIZES: Mapping[int, tuple[int, int, int]] = {
+    256: (512, 2048, 512),  # 512 MiB, 1 GiB, 2 GiB
+    512: (1024, 4096, 1024),
+    1024: (2048, 8192, 1024),
+    2048: (4096, 16384, 1024),
+    4096: (8192, 30720, 1024),
+    8192: (16384, 61440, 4096),
+    16384: (32768, 122880, 8192),
+}
+"""CPU units → (min MiB, max MiB, step MiB): the task sizes Fargate accepts (Linux), from
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size."""
+
+
+def check_task(construct: str, *, port: int, cpu: int, memory_mib: int, environment: Mapping[str, str],
+               secret_names: Sequence[str]) -> None:
+    """Raise ValidationError, naming `construct`, for a task Fargate would refuse or that would
+    leak: a port outside 1-65535, a CPU/memory pair Fargate does not offer (`FARGATE_SIZES`), or
+    a variable given both as plain environment and as a secret. The one place these rules live:
+    `FargateService` and the service pattern (before it creates anything) both call it."""
+    if not 1 <= port <= 65535:
+        raise ValidationError(construct, "port", port, "is outside 1-65535")
+    if cpu not in FARGATE_SIZES:
+        raise ValidationError(construct, "cpu", cpu, f"is not a Fargate size; allowed are {sorted(FARGATE_SIZES)}")
+    low, high, step = FARGATE_SIZES[cpu]
+    if not (low <= memory_mib <= high and (memory_mib - low) % step == 0):
+        raise ValidationError(construct, "memory_mib", memory_mib,
+                              f"does not fit cpu {cpu}; allowed are {low}-{high} MiB in steps of {step}")
+    clash = sorted(set(environment) & set(secret_names))
+    if clash:
+        raise ValidationError(construct, "environment", clash, "are given both as plain environment and as secrets")
+
 
 @dataclass(frozen=True, kw_only=True)
 class FargateServiceProps:
+    """One Fargate service's task definition and service; names come in finished."""
+
     name: str
     """ECS service name; also the container name, so log streams read `<name>/<name>/<task>`."""
     family: str
+    """Task definition family."""
     cluster_arn: str
+    """The cluster the service runs in."""
     image: str
     """Image URI; pin by digest (`repo@sha256:…`) so a deploy runs exactly what was built."""
     port: int
+    """Container port (1-65535), also the port mapping's host port (awsvpc)."""
     cpu: int
+    """CPU units per task (1024 = 1 vCPU); one of `FARGATE_SIZES`."""
     memory_mib: int
+    """Memory per task in MiB; a size `FARGATE_SIZES` allows for `cpu`."""
     environment: Mapping[str, str]
     """Non-secret container environment."""
     secrets: Mapping[str, str]
     """Env var name → Secrets Manager ARN; ECS resolves them at task start (ECS `secrets`)."""
     log_group_name: str
+    """Log group of the awslogs driver (must exist)."""
     log_region: str
+    """Region of that log group."""
     execution_role_arn: str
+    """Role of the ECS agent (image pull, logs, secrets)."""
     task_role_arn: str
+    """Role of the application."""
     subnet_ids: Sequence[str]
+    """Private subnets of the tasks (no public IP is assigned)."""
     security_group_ids: Sequence[str]
+    """Security groups of the tasks."""
     target_group_arn: str
+    """IP target group the service registers its tasks with."""
     capacity_provider: str
     """`FARGATE` or `FARGATE_SPOT` (weight 1, the only provider of the strategy)."""
     desired_count: int
@@ -50,21 +96,20 @@ class FargateServiceProps:
     wait_for_steady_state: bool = False
     """Make `apply` wait until the new tasks are healthy (fails the deploy on a bad image)."""
     enable_execute_command: bool = False
+    """ECS Exec: adds the agent's writable paths (EXEC_AGENT_PATHS)."""
     health_check_grace_period_seconds: int = 60
     """Time a new task gets before failing ALB health checks count against it."""
     health_check_command: Sequence[str] | None = None
     """Container health check (`["CMD", "/app/server", "--health"]`); None relies on the ALB's
     check, which is the only option for shell-less (distroless) images."""
     user: str = NON_ROOT_USER
+    """`uid:gid` the container runs as (never root)."""
     depends_on: Sequence[Any] = field(default_factory=tuple)
     """E.g. the HTTPS listener: ECS rejects a target group that no load balancer uses yet."""
 
 
 def container_definition(props: FargateServiceProps) -> dict[str, Any]:
     """The container definition as a plain dict (may hold tokens), ready for `Fn.jsonencode`."""
-    clash = sorted(set(props.environment) & set(props.secrets))
-    if clash:
-        raise ValueError(f"{props.name}: {clash} given both as plain environment and as secrets")
     mounts = [SCRATCH_VOLUME] + (list(EXEC_AGENT_PATHS.items()) if props.enable_execute_command else [])
     definition: dict[str, Any] = {
         "name": props.name,
@@ -103,6 +148,8 @@ class FargateService(Construct):
     """Task definition + service: private subnets, no public IP, circuit breaker with rollback."""
 
     def __init__(self, scope: Construct, construct_id: str, props: FargateServiceProps, provider: Any = None) -> None:
+        check_task(f"service {props.name!r}", port=props.port, cpu=props.cpu, memory_mib=props.memory_mib,
+                   environment=props.environment, secret_names=list(props.secrets))
         super().__init__(scope, construct_id)
         volumes = [SCRATCH_VOLUME[0]] + (list(EXEC_AGENT_PATHS) if props.enable_execute_command else [])
         self.task_definition = _td.EcsTaskDefinition(
@@ -177,4 +224,5 @@ class FargateService(Construct):
 
     @property
     def name(self) -> str:
+        """The ECS service's name (a reference to the created service)."""
         return self.service.name

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from modules.cdk import Construct, TerraformStack, aws, cdktf, docker, pin_provider_version
+from modules.cdk import Construct, aws, cdktf, docker, pin_provider_version
+from modules.errors import ValidationError
 from modules.paths import stack_relative
 
 
@@ -73,8 +74,12 @@ def dockerfile_stage_names(dockerfile: Path) -> list[str]:
 
 @dataclass(frozen=True, kw_only=True)
 class EcrRepositoryProps:
+    """One private ECR repository with immutable tags, scan on push and KMS."""
+
     name: str
+    """Repository name (≤ 256 characters, lowercase, `/` for namespaces)."""
     kms_key_arn: str
+    """Encrypts the images (fixed at creation: changing it replaces the repository)."""
     keep_images: int = 20
     """Lifecycle policy: keep the newest N images (any tag), expire older ones (rollback window)."""
     force_delete: bool = False
@@ -114,29 +119,51 @@ class EcrRepository(Construct):
 
     @property
     def arn(self) -> str:
+        """The repository's ARN (execution roles' pull grant)."""
         return self.repository.arn
 
     @property
     def url(self) -> str:
+        """`<account>.dkr.ecr.<region>.amazonaws.com/<name>`: where images are pushed."""
         return self.repository.repository_url
+
+
+class EphemeralBlock(cdktf.TerraformElement):
+    """One `ephemeral "<block_type>" "<name>"` block (Terraform >= 1.10), as a node of the construct
+    tree: it renders itself into its stack's JSON like any resource does, instead of patching the
+    stack's document with an override. cdktf 0.21 has no class for ephemeral blocks.
+
+    `reference(attribute)` is the `${ephemeral.<type>.<name>.<attribute>}` expression other
+    arguments use (ephemeral values may go only to write-only and provider arguments)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, block_type: str, arguments: dict[str, Any]) -> None:
+        super().__init__(scope, construct_id, f"ephemeral.{block_type}")
+        self._block_type, self._name, self._arguments = block_type, construct_id, dict(arguments)
+
+    def to_terraform(self) -> Any:
+        """`{"ephemeral": {<type>: {<name>: <arguments>}}}`, merged into the stack's JSON at synth."""
+        return {"ephemeral": {self._block_type: {self._name: self._arguments}}}
+
+    def reference(self, attribute: str) -> str:
+        """`${ephemeral.<type>.<name>.<attribute>}`."""
+        return f"${{ephemeral.{self._block_type}.{self._name}.{attribute}}}"
 
 
 def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: str = "aws") -> Any:
     """A docker provider logged in to this account's ECR registry with a short-lived token.
 
-    The token comes from an *ephemeral* `aws_ecr_authorization_token` (Terraform >= 1.10), so it is
-    in neither the JSON, the plan nor the state; a data source would keep a 12-hour registry
-    credential in state. cdktf 0.21 has no class for ephemeral blocks, hence the override.
+    The token comes from an *ephemeral* `aws_ecr_authorization_token` (an `EphemeralBlock` with
+    id `<construct_id>_ecr_token`), so it is in neither the JSON, the plan nor the state; a data
+    source would keep a 12-hour registry credential in state.
     """
-    name = f"{construct_id}_ecr_token"
-    TerraformStack.of(scope).add_override(f"ephemeral.aws_ecr_authorization_token.{name}", {"provider": aws_provider_ref})
-    token = f"ephemeral.aws_ecr_authorization_token.{name}"
+    token = EphemeralBlock(scope, f"{construct_id}_ecr_token", block_type="aws_ecr_authorization_token",
+                           arguments={"provider": aws_provider_ref})
     provider = docker.provider.DockerProvider(
         scope,
         construct_id,
         registry_auth=[
             docker.provider.DockerProviderRegistryAuth(
-                address=f"${{{token}.proxy_endpoint}}", username=f"${{{token}.user_name}}", password=f"${{{token}.password}}"
+                address=token.reference("proxy_endpoint"), username=token.reference("user_name"), password=token.reference("password")
             )
         ],
     )
@@ -145,7 +172,10 @@ def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: s
 
 @dataclass(frozen=True, kw_only=True)
 class BuiltImageProps:
+    """One image built from a Dockerfile stage and pushed to one repository."""
+
     repository_url: str
+    """The repository to push to (`EcrRepository.url`)."""
     context: Path
     """The build context; the JSON names it relative to the stack directory (modules/paths.py)."""
     dockerfile: str
@@ -155,6 +185,7 @@ class BuiltImageProps:
     target: str
     """Dockerfile stage to build (`docker build --target`), e.g. `runtime` or `debug`."""
     platform: str = "linux/arm64"
+    """`docker build --platform`; Fargate runs the services on arm64 (Graviton)."""
 
 
 PUSH_TAG_MAX_LENGTH = 128
@@ -169,13 +200,14 @@ class BuiltImage(Construct):
     Resources: `terraform_data` `push_id` (a new UUID whenever a build input changes),
     `docker_image` `image` (builds `props.target` of the Dockerfile) and `docker_registry_image`
     `push` (`<repository>:<content hash>-<push id>`, kept in ECR on destroy for rollbacks).
-    Raises ValueError when the tag could exceed the 128-character tag limit.
+    Raises ValidationError when the tag could exceed the 128-character tag limit.
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: BuiltImageProps, docker_provider: Any) -> None:
-        super().__init__(scope, construct_id)
         if len(props.content_hash) + 1 + _UUID_LENGTH > PUSH_TAG_MAX_LENGTH:
-            raise ValueError(f"content hash {props.content_hash!r} leaves no room for the push id in a 128-character tag")
+            raise ValidationError(f"image {construct_id!r}", "content_hash", props.content_hash,
+                                  f"leaves no room for the push id in a {PUSH_TAG_MAX_LENGTH}-character tag")
+        super().__init__(scope, construct_id)
         self._repository_url = props.repository_url
         # Every build input that can change the pushed bytes: the content hash covers the files,
         # the rest select what is built from them.
@@ -211,6 +243,7 @@ class BuiltImage(Construct):
 
     @property
     def image_uri(self) -> str:
+        """`<repository>@sha256:<digest>` of the pushed image: what task definitions run."""
         return f"{self._repository_url}@{self.pushed.sha256_digest}"
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
 from modules.cdk import Construct, aws
+from modules.errors import ValidationError
 
 
 _listener = aws.lb_listener
@@ -20,37 +21,56 @@ MODERN_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlbSettings:
+    """What every ALB of a stage has in common, built once by the stack and given to each ALB
+    (a dedicated one per service, or the shared one)."""
+
+    subnet_ids: Sequence[str]
+    """Public subnets: the ALB is the only internet-facing piece. With `dualstack` every one
+    needs an IPv6 /64 and a `::/0` route to an internet gateway."""
+    security_group_ids: Sequence[str]
+    """Security groups of the ALB (HTTP/HTTPS in from the internet, the container ports out)."""
+    ip_address_type: Literal["ipv4", "dualstack"] = "ipv4"
+    """Client side only: `dualstack` answers IPv4 and IPv6 clients (A and AAAA aliases both
+    resolve); the ALB still reaches its targets over IPv4, so the target group is unchanged."""
+    deletion_protection: bool = False
+    """`enable_deletion_protection`: the API refuses to delete the ALB while it is on."""
+    idle_timeout_seconds: int = 60
+    """Seconds a connection may idle (1-4000, ELB `idle_timeout.timeout_seconds`); raise for long
+    streaming responses (LLM completions stream; 60 s covers the first byte)."""
+    ssl_policy: str = MODERN_TLS_POLICY
+    """TLS policy of the HTTPS listener."""
+    access_logs_bucket: str | None = None
+    """S3 bucket for access logs (SSE-S3, with a policy letting ELB write); None: no access logs.
+    Each ALB writes under its own `access_logs_prefix`."""
+    depends_on: Sequence[Any] = ()
+    """Created after these, e.g. the log bucket's policy (ELB tests its write access on creation)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class HttpsLoadBalancerProps:
+    """One service's own ALB: its name, target group and certificate, the stage's `AlbSettings`."""
+
     name: str
     """ALB name (≤32 characters)."""
     target_group_name: str
     """Target group name (≤32 characters)."""
     vpc_id: str
-    subnet_ids: Sequence[str]
-    """Public subnets: the ALB is the only internet-facing piece. With `dualstack` every one
-    needs an IPv6 /64 and a `::/0` route to an internet gateway."""
-    security_group_ids: Sequence[str]
+    """VPC of the target group."""
+    settings: AlbSettings
+    """Subnets, security groups, IP address type, protection, TLS policy, access-log bucket."""
+    access_logs_prefix: str = ""
+    """Key prefix of this ALB in `settings.access_logs_bucket`; ELB appends `AWSLogs/<account>/elasticloadbalancing/...`."""
     certificate_arn: str
+    """ACM certificate of the HTTPS listener."""
     target_port: int
     """Container port; targets are task IPs (awsvpc networking)."""
     health_check_path: str = "/"
+    """Path of the target group's HTTP health check."""
     health_check_matcher: str = "200-399"
     """Redirects count as healthy so a `/` that redirects does not drain the service."""
-    deletion_protection: bool = False
-    idle_timeout_seconds: int = 60
-    """Raise for long streaming responses (LLM completions stream; 60 s covers the first byte)."""
     deregistration_delay_seconds: int = 30
     """Draining time on deploy/scale-in; AWS's 300 s default slows every rollout for no gain here."""
-    ssl_policy: str = MODERN_TLS_POLICY
-    ip_address_type: Literal["ipv4", "dualstack"] = "ipv4"
-    """Client side only: `dualstack` answers IPv4 and IPv6 clients (A and AAAA aliases both
-    resolve); the ALB still reaches its targets over IPv4, so the target group is unchanged."""
-    access_logs_bucket: str | None = None
-    """S3 bucket for access logs (SSE-S3, with a policy letting ELB write); None: no access logs."""
-    access_logs_prefix: str = ""
-    """Key prefix in that bucket; ELB appends `AWSLogs/<account>/elasticloadbalancing/...`."""
-    depends_on: Sequence[Any] = ()
-    """Created after these, e.g. the log bucket's policy (ELB tests its write access on creation)."""
 
 
 class _LoadBalancerFront(Construct):
@@ -97,7 +117,7 @@ class HttpsLoadBalancer(_LoadBalancerFront):
         )
         self.http_listener = _http_redirect(self, self.lb.arn, provider)
         self.https_listener = _https_listener(
-            self, self.lb.arn, props.ssl_policy, props.certificate_arn,
+            self, self.lb.arn, props.settings.ssl_policy, props.certificate_arn,
             _listener.LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn), provider,
         )
 
@@ -109,34 +129,35 @@ class HttpsLoadBalancer(_LoadBalancerFront):
 
 @dataclass(frozen=True, kw_only=True)
 class TargetGroupProps:
+    """One HTTP target group of task IPs."""
+
     name: str
     """Target group name (≤ 32 characters, letters, digits and '-';
     https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html)."""
     vpc_id: str
+    """VPC of the targets."""
     port: int
     """Container port; targets are task IPs (awsvpc networking)."""
     health_check_path: str = "/"
+    """Path of the HTTP health check; must start with `/`."""
     health_check_matcher: str = "200-399"
+    """HTTP codes that count as healthy (redirects included)."""
     deregistration_delay_seconds: int = 30
+    """Draining time on deploy/scale-in (0-3600 s)."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class SharedHttpsLoadBalancerProps:
-    """An ALB that several services share by host name; every ALB setting as in `HttpsLoadBalancerProps`."""
+    """An ALB that several services share by host name, with the stage's `AlbSettings`."""
 
     name: str
     """ALB name (≤ 32 characters)."""
-    subnet_ids: Sequence[str]
-    security_group_ids: Sequence[str]
+    settings: AlbSettings
+    """Subnets, security groups, IP address type, protection, TLS policy, access-log bucket."""
+    access_logs_prefix: str = ""
+    """Key prefix of this ALB in `settings.access_logs_bucket`."""
     certificate_arn: str
     """One certificate that names every routed host (subject + SANs); the listener serves it by SNI."""
-    deletion_protection: bool = False
-    idle_timeout_seconds: int = 60
-    ssl_policy: str = MODERN_TLS_POLICY
-    ip_address_type: Literal["ipv4", "dualstack"] = "ipv4"
-    access_logs_bucket: str | None = None
-    access_logs_prefix: str = ""
-    depends_on: Sequence[Any] = ()
     not_found_body: str = "Not Found"
     """Body of the fixed 404 that answers requests for any host without a rule (≤ 1024 characters)."""
 
@@ -146,9 +167,13 @@ class HostRoute:
     """One service behind a shared ALB: its target group and the rule that sends its host there."""
 
     target_group: Any
+    """The route's `aws_lb_target_group`."""
     rule: Any
+    """The route's `aws_lb_listener_rule`."""
     host: str
+    """The `Host` header value the rule matches."""
     priority: int
+    """The rule's priority on the HTTPS listener."""
 
 
 class SharedHttpsLoadBalancer(_LoadBalancerFront):
@@ -170,7 +195,7 @@ class SharedHttpsLoadBalancer(_LoadBalancerFront):
         self.lb = _application_load_balancer(self, props, provider)
         self.http_listener = _http_redirect(self, self.lb.arn, provider)
         self.https_listener = _https_listener(
-            self, self.lb.arn, props.ssl_policy, props.certificate_arn,
+            self, self.lb.arn, props.settings.ssl_policy, props.certificate_arn,
             _listener.LbListenerDefaultAction(
                 type="fixed-response",
                 fixed_response=_listener.LbListenerDefaultActionFixedResponse(
@@ -180,17 +205,23 @@ class SharedHttpsLoadBalancer(_LoadBalancerFront):
             provider,
         )
 
+    def check_route(self, construct: str, *, host: str, priority: int) -> None:
+        """Raise ValidationError, naming `construct`, when a route for `host` at `priority` could
+        not be added: a priority outside 1-`MAX_PRIORITY` or already used, or a host already routed.
+        The one place these rules live: `add_host_route` and the service pattern both call it."""
+        if not 1 <= priority <= self.MAX_PRIORITY:
+            raise ValidationError(construct, "priority", priority, f"is outside 1-{self.MAX_PRIORITY} (listener rule priorities)")
+        taken = {route.priority: name for name, route in self.routes.items()}
+        if priority in taken:
+            raise ValidationError(construct, "priority", priority, f"is already used by route {taken[priority]!r}")
+        if any(route.host == host for route in self.routes.values()):
+            raise ValidationError(construct, "host", host, "is already routed on this load balancer")
+
     def add_host_route(self, construct_id: str, *, host: str, priority: int, target_group: TargetGroupProps) -> HostRoute:
         """A target group and a listener rule forwarding requests whose Host header is `host`.
 
-        Raises ValueError for a priority outside 1-50000 or already used, or a host already routed."""
-        if not 1 <= priority <= self.MAX_PRIORITY:
-            raise ValueError(f"listener rule priority {priority} for {host!r} is outside 1-{self.MAX_PRIORITY}")
-        taken = {route.priority: name for name, route in self.routes.items()}
-        if priority in taken:
-            raise ValueError(f"listener rule priority {priority} for {host!r} is already used by {taken[priority]!r}")
-        if any(route.host == host for route in self.routes.values()):
-            raise ValueError(f"host {host!r} is already routed on this load balancer")
+        Raises ValidationError (see `check_route`)."""
+        self.check_route(f"load balancer route {construct_id!r}", host=host, priority=priority)
         group = _target_group(self, f"{construct_id}_targets", target_group, self._provider)
         rule = _rule.LbListenerRule(
             self,
@@ -207,26 +238,27 @@ class SharedHttpsLoadBalancer(_LoadBalancerFront):
 
 def _application_load_balancer(scope: Construct, props: HttpsLoadBalancerProps | SharedHttpsLoadBalancerProps, provider: Any) -> Any:
     """The internet-facing ALB itself (id `alb`): hardened header handling, optional access logs."""
+    settings = props.settings
     return aws.lb.Lb(
         scope,
         "alb",
         name=props.name,
         internal=False,
         load_balancer_type="application",
-        ip_address_type=props.ip_address_type,
-        subnets=list(props.subnet_ids),
-        security_groups=list(props.security_group_ids),
+        ip_address_type=settings.ip_address_type,
+        subnets=list(settings.subnet_ids),
+        security_groups=list(settings.security_group_ids),
         drop_invalid_header_fields=True,
         desync_mitigation_mode="defensive",
-        enable_deletion_protection=props.deletion_protection,
+        enable_deletion_protection=settings.deletion_protection,
         enable_http2=True,
-        idle_timeout=props.idle_timeout_seconds,
+        idle_timeout=settings.idle_timeout_seconds,
         access_logs=(
-            aws.lb.LbAccessLogs(bucket=props.access_logs_bucket, prefix=props.access_logs_prefix, enabled=True)
-            if props.access_logs_bucket is not None
+            aws.lb.LbAccessLogs(bucket=settings.access_logs_bucket, prefix=props.access_logs_prefix, enabled=True)
+            if settings.access_logs_bucket is not None
             else None
         ),
-        depends_on=list(props.depends_on) or None,
+        depends_on=list(settings.depends_on) or None,
         provider=provider,
     )
 

@@ -15,23 +15,25 @@ balancers and services. Moving it under a node later needs `moved` blocks for ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Sequence
 
+from modules.account import account_id, partition
 from modules.cdk import Construct
 from modules.dns_records import DnsValidatedCertificate, alias_records
+from modules.errors import ValidationError
 from modules.iam import Condition, ServiceRole, ServiceRoleProps, Statement
 from modules.logs import log_group
 from modules.service.alarms import ServiceAlarms, ServiceAlarmsProps
-from modules.service.autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
-from modules.service.fargate_service import FargateService, FargateServiceProps
-from modules.service.load_balancer import (
-    HttpsLoadBalancer,
-    HttpsLoadBalancerProps,
-    SharedHttpsLoadBalancer,
-    TargetGroupProps,
+from modules.service.autoscaling import ServiceAutoscaling, ServiceAutoscalingProps, check_task_range
+from modules.service.fargate_service import FargateService, FargateServiceProps, check_task
+from modules.service.load_balancer import HttpsLoadBalancer, HttpsLoadBalancerProps, SharedHttpsLoadBalancer, TargetGroupProps
+from modules.service.pattern_props import (
+    SCALED_METRICS,
+    DedicatedLoadBalancer,
+    ExecuteCommand,
+    LoadBalancedFargateServiceProps,
+    SharedLoadBalancerRoute,
 )
-from modules.service.waf import RegionalWebAcl
 
 ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
@@ -43,158 +45,6 @@ ECS_EXEC_CHANNEL_ACTIONS = (
     "ssmmessages:OpenDataChannel",
 )
 """What the task role needs for ECS Exec (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html)."""
-
-FARGATE_SIZES: Mapping[int, tuple[int, int, int]] = {
-    256: (512, 2048, 512),  # 512 MiB, 1 GiB, 2 GiB
-    512: (1024, 4096, 1024),
-    1024: (2048, 8192, 1024),
-    2048: (4096, 16384, 1024),
-    4096: (8192, 30720, 1024),
-    8192: (16384, 61440, 4096),
-    16384: (32768, 122880, 8192),
-}
-"""CPU units → (min MiB, max MiB, step MiB): the task sizes Fargate accepts (Linux), from
-https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size."""
-
-
-class ServicePropsError(ValueError):
-    """Contradictory or impossible service props, raised before any resource is created (one line)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Capacity:
-    """How big each task is, how many run, and on what."""
-
-    cpu: int
-    """CPU units per task (1024 = 1 vCPU); one of `FARGATE_SIZES`."""
-    memory_mib: int
-    """Memory per task in MiB; must be a size Fargate offers for `cpu`."""
-    min_tasks: int
-    """Autoscaling floor and the service's initial desired count (later owned by autoscaling)."""
-    max_tasks: int
-    """Autoscaling ceiling; equal to `min_tasks` pins the count (the policies then never act)."""
-    capacity_provider: Literal["FARGATE", "FARGATE_SPOT"] = "FARGATE"
-    wait_for_steady_state: bool = False
-    """`apply` waits until the new tasks are healthy (a bad image fails the deploy)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExecuteCommand:
-    """ECS Exec: the task role gets the SSM channels and may write the session transcript."""
-
-    log_group_arn: str
-    """The cluster's ECS Exec log group (transcripts)."""
-    kms_key_arn: str
-    """The key that encrypts the sessions and that log group."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class DedicatedLoadBalancer:
-    """The service gets its own internet-facing ALB, certificate and DNS names."""
-
-    name: str
-    """ALB name (≤ 32 characters, https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html)."""
-    target_group_name: str
-    """Target group name (≤ 32 characters)."""
-    domain: str
-    """The service's public name: certificate subject and A/AAAA aliases."""
-    zone_id: str
-    """Route 53 zone of `domain` (certificate validation and aliases)."""
-    subnet_ids: Sequence[str]
-    """Public subnets of the ALB."""
-    security_group_ids: Sequence[str]
-    ip_address_type: Literal["ipv4", "dualstack"] = "ipv4"
-    deletion_protection: bool = False
-    access_logs_bucket: str | None = None
-    """Bucket for access logs (None: no access logs); its policy must let ELB write `access_logs_prefix`."""
-    access_logs_prefix: str = ""
-    depends_on: Sequence[Any] = ()
-    """Created after these (e.g. the log bucket's policy: ELB tests its write access on creation)."""
-    web_acl: RegionalWebAcl | None = None
-    """A regional WAF web ACL to associate with the ALB; None: no WAF."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SharedLoadBalancerRoute:
-    """The service is one host on a `SharedHttpsLoadBalancer`: the pattern adds its target group
-    and host-header rule. The certificate, DNS names and WAF belong to whoever owns the shared ALB."""
-
-    load_balancer: SharedHttpsLoadBalancer
-    host: str
-    """Requests whose `Host` header is exactly this name go to the service."""
-    priority: int
-    """Listener rule priority, 1-50000 and unique on the listener (lower is evaluated first)."""
-    target_group_name: str
-    """Target group name (≤ 32 characters); must differ from any group still in use."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class LoadBalancedFargateServiceProps:
-    """Everything one service needs; names come in finished (the pattern invents none)."""
-
-    name: str
-    """ECS service name, also the container name and log stream prefix."""
-    family: str
-    """Task definition family."""
-    image: str
-    """Image URI; pin by digest (`repo@sha256:…`)."""
-    image_repository_arns: Sequence[str] = ()
-    """ECR repositories the image may be pulled from (`grant_image_pull`); empty for public
-    registries, which need no ECR permission."""
-    port: int
-    """Container and target-group port (1-65535)."""
-    environment: Mapping[str, str] = field(default_factory=dict)
-    """Plain container environment; never secrets."""
-    secrets: Mapping[str, str] = field(default_factory=dict)
-    """Env var → ECS `valueFrom`: a Secrets Manager ARN, or `<arn>:<json key>::` for one member.
-    Every ARN must be one of `secret_arns`."""
-    secret_arns: Sequence[str] = ()
-    """Exact secret ARNs the execution role may read (`grant_secret_read`); IAM does not take
-    ECS's `:key::` suffix."""
-    secrets_kms_key_arns: Sequence[str] = ()
-    """Customer-managed keys of those secrets (this stage's, and a template stage's for secrets a
-    preview reads from there): the execution role may decrypt through Secrets Manager only
-    (`kms:ViaService`). Empty: the secrets use the AWS-managed key."""
-    capacity: Capacity
-    cluster_arn: str
-    cluster_name: str
-    cluster_ready: Sequence[Any] = ()
-    """Resources the service waits for, e.g. the cluster's capacity providers."""
-    subnet_ids: Sequence[str]
-    """Private subnets of the tasks (no public IP is assigned)."""
-    security_group_ids: Sequence[str]
-    """Security groups of the tasks."""
-    vpc_id: str
-    load_balancer: DedicatedLoadBalancer | SharedLoadBalancerRoute
-    """An own ALB (certificate, aliases, WAF association included) or a route on a shared one;
-    with a shared ALB the alarms measure the service's target group."""
-    health_check_path: str = "/"
-    """Path of the target group's HTTP health check; must start with `/`."""
-    log_group_name: str
-    log_retention_days: int
-    """Days CloudWatch keeps the container logs."""
-    log_kms_key_arn: str
-    region: str
-    """Region of the log group (awslogs driver) and of the secrets (`kms:ViaService`)."""
-    account_id: str
-    """Account whose ECS tasks alone may assume the roles (confused-deputy guard)."""
-    partition: str = "aws"
-    execution_role_name: str
-    task_role_name: str
-    execute_command: ExecuteCommand | None = None
-    """None: ECS Exec off and the task role has no permissions."""
-    alarm_topic_arn: str
-    """SNS topic for alarm and OK notifications."""
-    alarm_name: Callable[[str], str]
-    """Alarm key (`alb-5xx-rate`, …) → physical name."""
-    alarm_label: str
-    """Human name in alarm descriptions."""
-    scaling_policy_name: Callable[[str], str]
-    """Metric key (`cpu`, `memory`) → physical autoscaling policy name."""
-    label: str = ""
-    """Human name in role descriptions; defaults to `name`."""
-
-
 class LoadBalancedFargateService:
     """Log group, roles, load balancer, Fargate service, autoscaling and alarms for one service.
 
@@ -203,11 +53,12 @@ class LoadBalancedFargateService:
     `waf_association` and `aliases`, on a shared ALB `listener_rule` instead.
     Access: `grant_image_pull()`, `grant_secret_read()` (execution role).
 
-    Raises ServicePropsError before creating anything when props contradict each other.
+    Raises ValidationError (modules/errors.py) before creating anything when props contradict
+    each other or a rule of a construct it builds.
     """
 
     def __init__(self, scope: Construct, id_prefix: str, props: LoadBalancedFargateServiceProps) -> None:
-        _validate(props)
+        self._validate(props)
         self._scope, self._prefix, self._props = scope, id_prefix, props
         self._ecr_login_granted = False
         self.log_group = log_group(
@@ -215,39 +66,29 @@ class LoadBalancedFargateService:
             kms_key_arn=props.log_kms_key_arn,
         )
         self.execution_role, self.task_role = self._create_roles()
-        self.grant_image_pull(props.image_repository_arns)
-        self.execution_role.grant(
-            Statement(sid="WriteLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                      resources=[f"{self.log_group.arn}:log-stream:*"]),
-        )
-        self.grant_secret_read(props.secret_arns, props.secrets_kms_key_arns)
-        if props.execute_command is not None:
-            self.task_role.grant(*_exec_statements(props.execute_command))
+        self._grant_defaults()
         self._create_load_balancer()
         self.fargate = self._create_service()
-        self.scaling = ServiceAutoscaling(
-            scope,
-            f"{id_prefix}_scaling",
-            ServiceAutoscalingProps(
-                cluster_name=props.cluster_name,
-                service_name=self.fargate.name,
-                policy_name=props.scaling_policy_name,
-                min_tasks=props.capacity.min_tasks,
-                max_tasks=props.capacity.max_tasks,
-            ),
-        )
-        self.alarms = ServiceAlarms(
-            scope,
-            f"{id_prefix}_alarms",
-            ServiceAlarmsProps(
-                alarm_name=props.alarm_name,
-                service_label=props.alarm_label,
-                load_balancer_arn_suffix=self.load_balancer.arn_suffix,
-                target_group_arn_suffix=self.target_group.arn_suffix,
-                topic_arn=props.alarm_topic_arn,
-                per_target_group=isinstance(props.load_balancer, SharedLoadBalancerRoute),
-            ),
-        )
+        self.scaling = self._create_scaling()
+        self.alarms = self._create_alarms()
+
+    @staticmethod
+    def _validate(p: LoadBalancedFargateServiceProps) -> None:
+        """Every rule the props must satisfy together, checked by the construct that owns it;
+        the first broken one is raised as one ValidationError naming this service."""
+        what = f"service {p.name!r}"
+        c = p.capacity
+        check_task(what, port=p.port, cpu=c.cpu, memory_mib=c.memory_mib, environment=p.environment, secret_names=list(p.secrets))
+        check_task_range(what, c.min_tasks, c.max_tasks)
+        if not p.health_check_path.startswith("/"):
+            raise ValidationError(what, "health_check_path", p.health_check_path, "must start with '/'")
+        shared = isinstance(p.load_balancer, SharedLoadBalancerRoute)
+        for prop, names, keys in (("alarm_names", p.alarm_names, ServiceAlarms.keys(per_target_group=shared)),
+                                  ("scaling_policy_names", p.scaling_policy_names, SCALED_METRICS)):
+            if missing := [key for key in keys if key not in names]:
+                raise ValidationError(what, prop, sorted(names), f"lacks {missing} (needed: {list(keys)})")
+        if isinstance(p.load_balancer, SharedLoadBalancerRoute):
+            p.load_balancer.load_balancer.check_route(what, host=p.load_balancer.host, priority=p.load_balancer.priority)
 
     # -- access ---------------------------------------------------------------------------------
     def grant_image_pull(self, repository_arns: Sequence[str]) -> None:
@@ -297,15 +138,16 @@ class LoadBalancedFargateService:
         (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html),
         and a condition on a key ECS does not send would stop every task from starting
         ("ECS was unable to assume the role")."""
-        p = self._props
-        conditions = [Condition(test="StringEquals", variable="aws:SourceAccount", values=[p.account_id])]
+        account = account_id(self._scope)
+        conditions = [Condition(test="StringEquals", variable="aws:SourceAccount", values=[account])]
         if source_arn:
-            conditions.append(
-                Condition(test="ArnLike", variable="aws:SourceArn", values=[f"arn:{p.partition}:ecs:{p.region}:{p.account_id}:*"])
-            )
+            arn = f"arn:{partition(self._scope)}:ecs:{self._props.region}:{account}:*"
+            conditions.append(Condition(test="ArnLike", variable="aws:SourceArn", values=[arn]))
         return conditions
 
     def _create_roles(self) -> tuple[ServiceRole, ServiceRole]:
+        """The execution role (ECS agent) and the task role (the application), both trusting only
+        this account's ECS tasks."""
         p, label = self._props, self._props.label or self._props.name
         execution = ServiceRole(
             self._scope,
@@ -330,26 +172,49 @@ class LoadBalancedFargateService:
         )
         return execution, task
 
+    def _grant_defaults(self) -> None:
+        """What the props imply: pull the image, write the logs, read the secrets, and the ECS
+        Exec channels on the task role when exec is on."""
+        p = self._props
+        self.grant_image_pull(p.image_repository_arns)
+        self.execution_role.grant(
+            Statement(sid="WriteLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                      resources=[f"{self.log_group.arn}:log-stream:*"]),
+        )
+        secret_arns = list(dict.fromkeys(secret.arn for secret in p.secrets.values()))
+        self.grant_secret_read(secret_arns, p.secrets_kms_key_arns)
+        if p.execute_command is not None:
+            self.task_role.grant(*_exec_statements(p.execute_command))
+
     def _create_load_balancer(self) -> None:
-        p, lb = self._props, self._props.load_balancer
+        """A route on the shared ALB, or an own ALB with certificate, WAF association and aliases."""
         self.certificate: DnsValidatedCertificate | None = None
         self.waf_association: Any = None
         self.aliases: list[Any] = []
         self.listener_rule: Any = None
+        lb = self._props.load_balancer
         if isinstance(lb, SharedLoadBalancerRoute):
-            route = lb.load_balancer.add_host_route(
-                self._prefix,
-                host=lb.host,
-                priority=lb.priority,
-                target_group=TargetGroupProps(
-                    name=lb.target_group_name, vpc_id=p.vpc_id, port=p.port, health_check_path=p.health_check_path
-                ),
-            )
-            self.load_balancer: HttpsLoadBalancer | SharedHttpsLoadBalancer = lb.load_balancer
-            self.target_group: Any = route.target_group
-            self.listener_rule = route.rule
-            self._routed = route.rule  # ECS accepts a target group only once a listener rule uses it
-            return
+            self._create_route(lb)
+        else:
+            self._create_own_load_balancer(lb)
+
+    def _target_group_props(self, name: str) -> TargetGroupProps:
+        p = self._props
+        return TargetGroupProps(name=name, vpc_id=p.network.vpc_id, port=p.port, health_check_path=p.health_check_path)
+
+    def _create_route(self, lb: SharedLoadBalancerRoute) -> None:
+        """The service's target group and host rule on the shared ALB."""
+        route = lb.load_balancer.add_host_route(
+            self._prefix, host=lb.host, priority=lb.priority, target_group=self._target_group_props(lb.target_group_name)
+        )
+        self.load_balancer: HttpsLoadBalancer | SharedHttpsLoadBalancer = lb.load_balancer
+        self.target_group: Any = route.target_group
+        self.listener_rule = route.rule
+        self._routed = route.rule  # ECS accepts a target group only once a listener rule uses it
+
+    def _create_own_load_balancer(self, lb: DedicatedLoadBalancer) -> None:
+        """Certificate, ALB (listeners, target group), WAF association and A/AAAA aliases."""
+        p = self._props
         self.certificate = DnsValidatedCertificate(self._scope, f"{self._prefix}_certificate", domain_name=lb.domain, zone_id=lb.zone_id)
         own = HttpsLoadBalancer(
             self._scope,
@@ -357,17 +222,12 @@ class LoadBalancedFargateService:
             HttpsLoadBalancerProps(
                 name=lb.name,
                 target_group_name=lb.target_group_name,
-                vpc_id=p.vpc_id,
-                subnet_ids=lb.subnet_ids,
-                security_group_ids=lb.security_group_ids,
+                vpc_id=p.network.vpc_id,
+                settings=lb.settings,
+                access_logs_prefix=lb.access_logs_prefix,
                 certificate_arn=self.certificate.certificate_arn,
-                ip_address_type=lb.ip_address_type,
                 target_port=p.port,
                 health_check_path=p.health_check_path,
-                deletion_protection=lb.deletion_protection,
-                access_logs_bucket=lb.access_logs_bucket,
-                access_logs_prefix=lb.access_logs_prefix,
-                depends_on=lb.depends_on,
             ),
         )
         self.load_balancer, self.target_group, self._routed = own, own.target_group, own.https_listener
@@ -379,6 +239,7 @@ class LoadBalancedFargateService:
         )
 
     def _create_service(self) -> FargateService:
+        """The task definition and ECS service, after the listener (rule) and the cluster's capacity providers."""
         p = self._props
         return FargateService(
             self._scope,
@@ -386,39 +247,73 @@ class LoadBalancedFargateService:
             FargateServiceProps(
                 name=p.name,
                 family=p.family,
-                cluster_arn=p.cluster_arn,
+                cluster_arn=p.cluster.arn,
                 image=p.image,
                 port=p.port,
                 cpu=p.capacity.cpu,
                 memory_mib=p.capacity.memory_mib,
                 environment=p.environment,
-                secrets=p.secrets,
+                secrets={env: secret.value_from for env, secret in p.secrets.items()},
                 log_group_name=self.log_group.name,
                 log_region=p.region,
                 execution_role_arn=self.execution_role.arn,
                 task_role_arn=self.task_role.arn,
-                subnet_ids=p.subnet_ids,
+                subnet_ids=p.network.private_subnet_ids,
                 security_group_ids=p.security_group_ids,
                 target_group_arn=self.target_group.arn,
                 capacity_provider=p.capacity.capacity_provider,
                 desired_count=p.capacity.min_tasks,
                 wait_for_steady_state=p.capacity.wait_for_steady_state,
                 enable_execute_command=p.execute_command is not None,
-                depends_on=[self._routed, *p.cluster_ready],
+                depends_on=[self._routed, p.cluster.capacity_providers],
+            ),
+        )
+
+    def _create_scaling(self) -> ServiceAutoscaling:
+        """Target tracking between `capacity.min_tasks` and `capacity.max_tasks`."""
+        p = self._props
+        return ServiceAutoscaling(
+            self._scope,
+            f"{self._prefix}_scaling",
+            ServiceAutoscalingProps(
+                cluster_name=p.cluster.name,
+                service_name=self.fargate.name,
+                policy_name=p.scaling_policy_names.__getitem__,
+                min_tasks=p.capacity.min_tasks,
+                max_tasks=p.capacity.max_tasks,
+            ),
+        )
+
+    def _create_alarms(self) -> ServiceAlarms:
+        """5xx rate, unhealthy hosts and latency; per target group on a shared ALB."""
+        p = self._props
+        return ServiceAlarms(
+            self._scope,
+            f"{self._prefix}_alarms",
+            ServiceAlarmsProps(
+                alarm_name=p.alarm_names.__getitem__,
+                service_label=p.alarm_label,
+                load_balancer_arn_suffix=self.load_balancer.arn_suffix,
+                target_group_arn_suffix=self.target_group.arn_suffix,
+                topic_arn=p.alarm_topic_arn,
+                per_target_group=isinstance(p.load_balancer, SharedLoadBalancerRoute),
             ),
         )
 
     # -- typed shortcuts ------------------------------------------------------------------------
     @property
     def service_name(self) -> str:
+        """The ECS service's name (a reference to the created service)."""
         return self.fargate.name
 
     @property
     def load_balancer_arn(self) -> str:
+        """ARN of the ALB the service is behind (its own, or the shared one)."""
         return self.load_balancer.arn
 
 
 def _exec_statements(exec_: ExecuteCommand) -> list[Statement]:
+    """The task role's ECS Exec permissions: SSM channels, the transcript log group and its key."""
     return [
         # ssmmessages has no resource-level permissions.
         Statement(sid="EcsExecChannels", actions=list(ECS_EXEC_CHANNEL_ACTIONS), resources=["*"]),
@@ -427,31 +322,3 @@ def _exec_statements(exec_: ExecuteCommand) -> list[Statement]:
                   resources=[f"{exec_.log_group_arn}:log-stream:*"]),
         Statement(sid="EcsExecKms", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[exec_.kms_key_arn]),
     ]
-
-
-def _validate(p: LoadBalancedFargateServiceProps) -> None:
-    """Every rule the props must satisfy together; the first broken one is raised as one line."""
-    what = f"service {p.name!r}"
-    c = p.capacity
-    if not 1 <= p.port <= 65535:
-        raise ServicePropsError(f"{what}: port {p.port} is outside 1-65535")
-    if not 0 < c.min_tasks <= c.max_tasks:
-        raise ServicePropsError(f"{what}: capacity needs 0 < min_tasks ({c.min_tasks}) <= max_tasks ({c.max_tasks})")
-    if c.cpu not in FARGATE_SIZES:
-        raise ServicePropsError(f"{what}: cpu {c.cpu} is not a Fargate size; allowed are {sorted(FARGATE_SIZES)}")
-    low, high, step = FARGATE_SIZES[c.cpu]
-    if not (low <= c.memory_mib <= high and (c.memory_mib - low) % step == 0):
-        raise ServicePropsError(
-            f"{what}: memory_mib {c.memory_mib} does not fit cpu {c.cpu}; allowed are {low}-{high} MiB in steps of {step}"
-        )
-    clash = sorted(set(p.environment) & set(p.secrets))
-    if clash:
-        raise ServicePropsError(f"{what}: {clash} given both as plain environment and as secrets")
-    unreadable = sorted(env for env, value_from in p.secrets.items()
-                        if not any(value_from == arn or value_from.startswith(f"{arn}:") for arn in p.secret_arns))
-    if unreadable:
-        raise ServicePropsError(f"{what}: secrets {unreadable} name an ARN outside secret_arns (the execution role could not read them)")
-    if isinstance(p.load_balancer, SharedLoadBalancerRoute) and not 1 <= p.load_balancer.priority <= SharedHttpsLoadBalancer.MAX_PRIORITY:
-        raise ServicePropsError(f"{what}: listener rule priority {p.load_balancer.priority} is outside 1-{SharedHttpsLoadBalancer.MAX_PRIORITY}")
-    if not p.health_check_path.startswith("/"):
-        raise ServicePropsError(f"{what}: health_check_path {p.health_check_path!r} must start with '/'")

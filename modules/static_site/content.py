@@ -15,13 +15,18 @@ PLACEHOLDER_KEY = "index.html"
 
 @dataclass(frozen=True, kw_only=True)
 class SiteContentProps:
+    """What goes into the site bucket: the build's files (or a placeholder) and the runtime config."""
+
     bucket: str
+    """The site bucket's name."""
     files: Sequence[SiteFile]
     """The build; an empty list uploads `placeholder_html` as index.html instead."""
     placeholder_html: str
+    """The `index.html` uploaded when there is no build yet."""
     runtime_config: Mapping[str, Any]
     """Written as JSON by Terraform at apply time (values may be tokens, e.g. data sources)."""
     runtime_config_key: str = "config.json"
+    """S3 key of the runtime config the SPA fetches at start."""
     server_side_encryption: str | None = None
     """Each object's encryption (`AES256` or `aws:kms`), stated on the object and not only as the
     bucket default: S3 applies a bucket's default encryption to new writes only and never

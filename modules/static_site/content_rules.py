@@ -58,10 +58,12 @@ _HEX_HASH = re.compile(r"[.-][0-9a-f]{8,}\.[A-Za-z0-9]+$")
 
 
 def content_type(key: str) -> str:
+    """`Content-Type` for an S3 key, by its extension (CONTENT_TYPES; DEFAULT_CONTENT_TYPE otherwise)."""
     return CONTENT_TYPES.get(PurePosixPath(key).suffix.lower(), DEFAULT_CONTENT_TYPE)
 
 
 def cache_control(key: str) -> str:
+    """`Cache-Control` for an S3 key: HTML is never cached, content-hashed assets are immutable, the rest short."""
     suffix = PurePosixPath(key).suffix.lower()
     if suffix in (".html", ".htm"):
         return NO_CACHE
@@ -72,12 +74,18 @@ def cache_control(key: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class SiteFile:
+    """One file of the build, with the metadata it is uploaded with."""
+
     key: str
     """S3 key: the path relative to the build directory, `/`-separated."""
     source: Path
+    """The file on disk."""
     md5: str
+    """Hex MD5 of the content (`source_hash`: a changed file is re-uploaded)."""
     content_type: str
+    """`Content-Type` from the extension (`content_type()`)."""
     cache_control: str
+    """`Cache-Control` from the path (`cache_control()`)."""
 
 
 def scan_build_dir(build_dir: Path, *, skip: frozenset[str] = frozenset()) -> list[SiteFile]:

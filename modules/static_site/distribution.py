@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from modules.cdk import Construct, aws
+from modules.errors import ValidationError
 
 
 _cf = aws.cloudfront_distribution
@@ -26,16 +27,24 @@ def spa_router_code() -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class SiteDistributionProps:
+    """One site's distribution; names come in finished."""
+
     comment: str
+    """Distribution comment shown in the console (≤ 128 characters)."""
     origin_domain_name: str
     """The bucket's regional domain name (the REST endpoint OAC signs requests for)."""
     aliases: Sequence[str]
+    """The site's host names (CNAMEs); each must be covered by `certificate_arn`."""
     certificate_arn: str
     """ACM certificate in us-east-1 covering every alias."""
     price_class: str
+    """`PriceClass_100`, `PriceClass_200` or `PriceClass_All`: which edge locations serve the site."""
     oac_name: str
+    """Name of the origin access control (≤ 64 characters)."""
     router_function_name: str
+    """Name of the CloudFront function (≤ 64 characters: letters, digits, `-`, `_`)."""
     headers_policy_name: str
+    """Name of the response headers policy (≤ 128 characters)."""
     router_code: str
     """JavaScript of the viewer-request function (cloudfront-js-2.0)."""
     content_security_policy: str | None = None
@@ -45,8 +54,11 @@ class SiteDistributionProps:
     """Send the policy as `Content-Security-Policy-Report-Only` instead: browsers report violations
     (developer console) and block nothing, for a first rollout."""
     default_root_object: str = "index.html"
+    """Object served for `/`."""
     minimum_protocol_version: str = "TLSv1.2_2021"
+    """Viewer TLS policy (TLS 1.2+, strong ciphers)."""
     cache_policy_id: str = CACHING_OPTIMIZED_POLICY_ID
+    """Cache policy of the default behaviour (managed `CachingOptimized`)."""
 
 
 CSP_MAX_CHARS = 1783
@@ -59,12 +71,9 @@ class SiteDistribution(Construct):
     """HTTPS only (redirect), HTTP/2+3, IPv6, compression; S3 origin signed with SigV4 via OAC."""
 
     def __init__(self, scope: Construct, construct_id: str, props: SiteDistributionProps) -> None:
+        self._validate(construct_id, props)
         super().__init__(scope, construct_id)
-        csp = props.content_security_policy
-        if csp is not None and not 0 < len(csp) <= CSP_MAX_CHARS:
-            raise ValueError(f"{construct_id}: content_security_policy must be 1-{CSP_MAX_CHARS} characters, got {len(csp)}")
-        enforced = csp if csp is not None and not props.content_security_policy_report_only else None
-        reported = csp if csp is not None and props.content_security_policy_report_only else None
+        self._props = props
         self.origin_access_control = aws.cloudfront_origin_access_control.CloudfrontOriginAccessControl(
             self,
             "origin_access_control",
@@ -83,46 +92,60 @@ class SiteDistribution(Construct):
             publish=True,
             code=props.router_code,
         )
-        self.headers_policy = _rhp.CloudfrontResponseHeadersPolicy(
-            self,
-            "security_headers",
-            name=props.headers_policy_name,
-            comment="HSTS, nosniff, no framing, strict referrer" + (
-                "" if csp is None else ", CSP (report-only)" if reported else ", CSP"
+        self.headers_policy = self._create_headers_policy()
+        self.distribution = self._create_distribution()
+
+    @staticmethod
+    def _validate(construct_id: str, props: SiteDistributionProps) -> None:
+        csp = props.content_security_policy
+        if csp is not None and not 0 < len(csp) <= CSP_MAX_CHARS:
+            raise ValidationError(f"distribution {construct_id!r}", "content_security_policy", f"{len(csp)} characters",
+                                  f"is outside 1-{CSP_MAX_CHARS} characters (CloudFront quota)")
+
+    def _create_headers_policy(self) -> _rhp.CloudfrontResponseHeadersPolicy:
+        """HSTS (two years, preload), nosniff, DENY framing, strict referrer, and the CSP: enforced
+        among the security headers, or report-only as a custom header."""
+        props = self._props
+        csp = props.content_security_policy
+        enforced = csp if csp is not None and not props.content_security_policy_report_only else None
+        reported = csp if csp is not None and props.content_security_policy_report_only else None
+        security = _rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfig(
+            strict_transport_security=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
+                access_control_max_age_sec=HSTS_TWO_YEARS, include_subdomains=True, preload=True, override=True
             ),
-            security_headers_config=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfig(
-                strict_transport_security=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
-                    access_control_max_age_sec=HSTS_TWO_YEARS, include_subdomains=True, preload=True, override=True
-                ),
-                content_type_options=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions(override=True),
-                frame_options=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigFrameOptions(
-                    frame_option="DENY", override=True
-                ),
-                referrer_policy=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy(
-                    referrer_policy="strict-origin-when-cross-origin", override=True
-                ),
-                content_security_policy=(
-                    _rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicy(
-                        content_security_policy=enforced, override=True
-                    )
-                    if enforced
-                    else None
-                ),
+            content_type_options=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions(override=True),
+            frame_options=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigFrameOptions(frame_option="DENY", override=True),
+            referrer_policy=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy(
+                referrer_policy="strict-origin-when-cross-origin", override=True
             ),
-            # Report-only has no slot among the security headers: it is a custom header.
-            custom_headers_config=(
-                _rhp.CloudfrontResponseHeadersPolicyCustomHeadersConfig(
-                    items=[
-                        _rhp.CloudfrontResponseHeadersPolicyCustomHeadersConfigItems(
-                            header=REPORT_ONLY_HEADER, value=reported, override=True
-                        )
-                    ]
-                )
-                if reported
+            content_security_policy=(
+                _rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicy(content_security_policy=enforced, override=True)
+                if enforced
                 else None
             ),
         )
-        self.distribution = _cf.CloudfrontDistribution(
+        # Report-only has no slot among the security headers: it is a custom header.
+        custom = (
+            _rhp.CloudfrontResponseHeadersPolicyCustomHeadersConfig(
+                items=[_rhp.CloudfrontResponseHeadersPolicyCustomHeadersConfigItems(header=REPORT_ONLY_HEADER, value=reported, override=True)]
+            )
+            if reported
+            else None
+        )
+        return _rhp.CloudfrontResponseHeadersPolicy(
+            self,
+            "security_headers",
+            name=props.headers_policy_name,
+            comment="HSTS, nosniff, no framing, strict referrer" + ("" if csp is None else ", CSP (report-only)" if reported else ", CSP"),
+            security_headers_config=security,
+            custom_headers_config=custom,
+        )
+
+    def _create_distribution(self) -> _cf.CloudfrontDistribution:
+        """The distribution: one S3 origin through OAC, GET/HEAD only, HTTPS redirect, the router
+        on viewer requests, SNI certificate."""
+        props = self._props
+        return _cf.CloudfrontDistribution(
             self,
             "distribution",
             comment=props.comment,
@@ -134,9 +157,7 @@ class SiteDistribution(Construct):
             aliases=list(props.aliases),
             origin=[
                 _cf.CloudfrontDistributionOrigin(
-                    origin_id=ORIGIN_ID,
-                    domain_name=props.origin_domain_name,
-                    origin_access_control_id=self.origin_access_control.id,
+                    origin_id=ORIGIN_ID, domain_name=props.origin_domain_name, origin_access_control_id=self.origin_access_control.id
                 )
             ],
             default_cache_behavior=_cf.CloudfrontDistributionDefaultCacheBehavior(
@@ -148,9 +169,7 @@ class SiteDistribution(Construct):
                 cache_policy_id=props.cache_policy_id,
                 response_headers_policy_id=self.headers_policy.id,
                 function_association=[
-                    _cf.CloudfrontDistributionDefaultCacheBehaviorFunctionAssociation(
-                        event_type="viewer-request", function_arn=self.router.arn
-                    )
+                    _cf.CloudfrontDistributionDefaultCacheBehaviorFunctionAssociation(event_type="viewer-request", function_arn=self.router.arn)
                 ],
             ),
             restrictions=_cf.CloudfrontDistributionRestrictions(
@@ -165,16 +184,20 @@ class SiteDistribution(Construct):
 
     @property
     def arn(self) -> str:
+        """The distribution's ARN (for the bucket policy's `AWS:SourceArn` condition)."""
         return self.distribution.arn
 
     @property
     def distribution_id(self) -> str:
+        """The distribution's id (invalidations)."""
         return self.distribution.id
 
     @property
     def domain_name(self) -> str:
+        """`dxxxx.cloudfront.net`: the alias records' target."""
         return self.distribution.domain_name
 
     @property
     def hosted_zone_id(self) -> str:
+        """CloudFront's Route 53 zone id, for alias records."""
         return self.distribution.hosted_zone_id

@@ -19,7 +19,10 @@ COMMAND = 'aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION_I
 
 @dataclass(frozen=True, kw_only=True)
 class InvalidationProps:
+    """One CloudFront invalidation, re-run whenever `triggers` change."""
+
     distribution_id: str
+    """The distribution to invalidate."""
     triggers: Mapping[str, str]
     """Any change of these values replaces the resource and so re-runs the invalidation."""
     path: str = "/*"
@@ -29,6 +32,9 @@ class InvalidationProps:
 
 
 class Invalidation(Construct):
+    """A `terraform_data` whose local-exec runs `aws cloudfront create-invalidation` when it is
+    (re)created; the AWS provider has no invalidation resource."""
+
     def __init__(self, scope: Construct, construct_id: str, props: InvalidationProps) -> None:
         super().__init__(scope, construct_id)
         self.resource = cdktf.TerraformResource(

@@ -1125,3 +1125,16 @@ def test_testing_matchers_services_per_stage(production: Synth, preview: Synth) 
     # The zone is found by name, not read from the dns stack's state.
     assert Testing.to_have_data_source_with_properties(compute, "aws_route53_zone", {"name": "hebo.ai", "private_zone": False})
     assert not Testing.to_have_data_source_with_properties(compute, "terraform_remote_state", {"config": {"key": "global/dns.tfstate"}})
+
+
+STACK_LEVEL_OVERRIDES = {"terraform"}
+"""The only key a stack patches into its own document: `terraform.required_version` (stacks/base.py).
+Constructs render their blocks themselves (e.g. the ECR token's `EphemeralBlock`), never by
+overriding the stack's JSON, where nothing in the construct tree shows them."""
+
+
+@pytest.mark.parametrize("stack_name", ["dns", "network", "data", "compute", "edge"])
+def test_no_construct_overrides_its_stacks_document(any_stage: Synth, stack_name: str) -> None:
+    overrides = any_stage.stack(stack_name)["//"]["metadata"].get("overrides", {}).get("stack", [])
+    assert "terraform" in overrides, "the required_version override is seen (the check reads the right list)"
+    assert set(overrides) <= STACK_LEVEL_OVERRIDES

@@ -523,3 +523,16 @@ def test_testing_matchers_database_per_stage(production: Synth, preview: Synth) 
     paused = {"deletion_protection": False, "serverlessv2_scaling_configuration": {"min_capacity": 0, "max_capacity": 4, "seconds_until_auto_pause": 1200}}
     assert Testing.to_have_resource_with_properties(preview.raw("data"), "aws_rds_cluster", paused)
     assert not Testing.to_have_resource(preview.raw("data"), "aws_db_proxy")
+
+
+def test_data_outputs_have_no_placeholder_defaults() -> None:
+    """Every field of DataOutputs is required: an empty default would reach compute as `""`."""
+    import dataclasses
+
+    from stacks.data import DataOutputs
+
+    fields = dataclasses.fields(DataOutputs)
+    assert len(fields) >= 10
+    assert [f.name for f in fields if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING] == []
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'migrator_function_name'"):
+        DataOutputs(**{f.name: "x" for f in fields if f.name != "migrator_function_name"})

@@ -103,19 +103,60 @@ def test_stacks_import_each_other_only_for_outputs() -> None:
     assert offenders == []
 
 
-MAX_STACK_FUNCTION_LINES = 80
-"""Stacks only compose: a longer function in stacks/ is a construct (or a named step) waiting to
-be extracted (design.md §3)."""
+MAX_FUNCTION_LINES = 60
+"""Constructors read as steps (`_validate`, then `_create_*`) and stacks only compose: a longer
+function in modules/, stacks/, config/ or ops/ is a named step (or a construct) waiting to be
+extracted."""
+FUNCTION_LENGTH_DIRS = ("modules", "stacks", "config", "ops")
+PENDING_LONG_FUNCTIONS = {
+    "ops/cli.py:build_parser",  # being reworked on the `settings` branch (one resolver)
+    "ops/cli.py:_run",  # being reworked on the `settings` branch
+    "ops/deploy_role.py:permissions_policy",  # the deploy-role workstream's
+}
+"""Functions still over the limit in files another workstream is changing; each entry goes once
+that work lands (the test fails while an entry is stale)."""
 
 
-def test_no_function_in_stacks_is_longer_than_80_lines() -> None:
+def _function_lengths() -> dict[str, int]:
+    """`<path>:<function>` → lines (decorators excluded) of every function and method, nested ones too."""
     import ast
 
     lengths = {}
-    for path in sorted((REPO_ROOT / "stacks").glob("*.py")):
+    for top in FUNCTION_LENGTH_DIRS:
+        for path in sorted((REPO_ROOT / top).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    where = f"{path.relative_to(REPO_ROOT).as_posix()}:{node.name}"
+                    lengths[where] = max(lengths.get(where, 0), node.end_lineno - node.lineno + 1)
+    return lengths
+
+
+def test_no_function_in_modules_stacks_config_or_ops_is_longer_than_60_lines() -> None:
+    lengths = _function_lengths()
+    for top in FUNCTION_LENGTH_DIRS:
+        assert sum(where.startswith(f"{top}/") for where in lengths) >= 20, f"{top}/ was read"
+    too_long = {where: n for where, n in lengths.items() if n > MAX_FUNCTION_LINES and where not in PENDING_LONG_FUNCTIONS}
+    assert too_long == {}, f"split these into named steps (`_validate`, `_create_*`) or constructs: {too_long}"
+    stale = sorted(where for where in PENDING_LONG_FUNCTIONS if lengths.get(where, 0) <= MAX_FUNCTION_LINES)
+    assert stale == [], f"within {MAX_FUNCTION_LINES} lines (or gone) now: remove from PENDING_LONG_FUNCTIONS: {stale}"
+
+
+def test_modules_raise_only_their_validation_error() -> None:
+    """A construct refuses bad props with `ValidationError` (modules/errors.py), naming itself and the
+    prop; no other exception type is raised in modules/ (modules/cdk.py, the jsii loader, aside)."""
+    import ast
+
+    raised: dict[str, list[str]] = {}
+    for path in sorted((REPO_ROOT / "modules").rglob("*.py")):
+        if path.name == "cdk.py":
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                lengths[f"{path.name}:{node.name}:{node.lineno}"] = node.end_lineno - node.lineno + 1
-    assert len(lengths) >= 40  # every stack module was read
-    too_long = {where: n for where, n in lengths.items() if n > MAX_STACK_FUNCTION_LINES}
-    assert too_long == {}, f"split these into named steps or constructs: {too_long}"
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and isinstance(node.exc.func, ast.Name):
+                raised.setdefault(node.exc.func.id, []).append(path.relative_to(REPO_ROOT).as_posix())
+    assert len(raised.get("ValidationError", [])) >= 15
+    others = {kind: sorted(set(paths)) for kind, paths in raised.items() if kind != "ValidationError"}
+    assert others == {
+        "ValueError": ["modules/hcl_output.py"],  # malformed Terraform JSON handed to the HCL renderer, not props
+        "TypeError": ["modules/account.py"],  # a programming error: the stack's construct id is taken
+        "FileNotFoundError": ["modules/service/image.py"],  # context_hash(): a missing build directory
+    }

@@ -11,6 +11,7 @@ import pytest
 from expectations import expect
 from synth_support import Synth, parse_ref, without_metadata
 
+from modules.errors import ValidationError
 from modules.network.vpc import subnet_plan
 
 STACK = "network"
@@ -106,7 +107,7 @@ def test_subnet_plan_never_overlaps_and_fits_an_alb(prefix: int, az_count: int) 
 
 
 def test_subnet_plan_rejects_too_many_azs() -> None:
-    with pytest.raises(ValueError, match="az_count 7"):
+    with pytest.raises(ValidationError, match=r"^subnet plan: az_count 7 must be from 1 to 6$"):
         subnet_plan("10.0.0.0/16", 7)
 
 
@@ -148,8 +149,9 @@ def test_ipv6_public_edge_needs_public_subnets() -> None:
     from modules.network.vpc import Vpc, VpcProps
 
     stack = cdktf.TerraformStack(cdktf.App(), "ipv6_check")
-    with pytest.raises(ValueError, match="ipv6_public_edge needs public subnets"):
+    with pytest.raises(ValidationError, match=r"^VPC 'x': ipv6_public_edge True needs public_subnets$"):
         Vpc(stack, "vpc", VpcProps(name="x", cidr_block="10.0.0.0/16", az_count=2, public_subnets=False, ipv6_public_edge=True))
+    assert stack.node.children == [], "validation runs before the VPC's node exists"
 
 
 @pytest.mark.parametrize("stage", ["production", "preview"])
@@ -559,3 +561,30 @@ def test_elastic_ips_wait_for_the_internet_gateway(any_stage: Synth) -> None:
             assert config["depends_on"] == [f"aws_internet_gateway.{igw}"], (rtype, name)
             checked += 1
     assert checked == 2 * expect(any_stage).nat_instances
+
+
+@pytest.mark.parametrize(("rules", "message"), [
+    ([{"group": "db", "direction": "ingress", "peer": {"group": "app"}, "port": 5432, "description": "d"}],
+     r"^security groups 'sg': rules 'db_in_app_5432' names unknown group 'app'; the set has \['db'\]$"),
+    ([{"group": "db", "direction": "egress", "peer": {"cidr_ipv4": "10.0.0.0/8"}, "port": None, "description": "d"}],
+     r"^security groups 'sg': rules 'db_out_10_0_0_0_8_all' needs a port exactly when its protocol is not '-1'$"),
+    ([{"group": "db", "direction": "ingress", "peer": {"cidr_ipv4": "10.0.0.0/8"}, "port": 5432, "description": "d"}] * 2,
+     r"^security groups 'sg': rules 'db_in_10_0_0_0_8_5432' is given twice$"),
+])
+def test_security_group_rules_are_checked_before_any_group_exists(rules: list[dict[str, Any]], message: str) -> None:
+    from modules.cdk import cdktf
+    from modules.network.security_groups import GroupSpec, Peer, Rule, SecurityGroups, SecurityGroupsProps
+
+    stack = cdktf.TerraformStack(cdktf.App(), "sg_check")
+    props = SecurityGroupsProps(vpc_id="vpc-1", groups={"db": GroupSpec(name="db", description="d")},
+                                rules=[Rule(**{**r, "peer": Peer(**r["peer"])}) for r in rules])
+    with pytest.raises(ValidationError, match=message):
+        SecurityGroups(stack, "sg", props)
+    assert stack.node.children == []
+
+
+def test_a_peer_names_exactly_one_side() -> None:
+    from modules.network.security_groups import Peer
+
+    with pytest.raises(ValidationError, match=r"^security group peer: group/cidr_ipv4/cidr_ipv6 \['a', '10.0.0.0/8'\] must name exactly one$"):
+        Peer(group="a", cidr_ipv4="10.0.0.0/8")

@@ -4,7 +4,7 @@ ids it must keep (a changed id replaces a live load balancer or service)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -12,25 +12,50 @@ from synth_support import Synth
 
 from modules import cdk
 from modules.cdk import TerraformStack
+from modules.errors import ValidationError
 from modules.iam import ServiceRole, ServiceRoleProps, Statement
-from modules.service.pattern import (
+from modules.service.alarms import ServiceAlarms
+from modules.service.autoscaling import METRIC_KEYS
+from modules.service.cluster import FargateCluster, FargateClusterProps
+from modules.service.pattern import LoadBalancedFargateService
+from modules.service.pattern_props import (
     Capacity,
+    ContainerSecret,
     DedicatedLoadBalancer,
-    LoadBalancedFargateService,
     LoadBalancedFargateServiceProps,
-    ServicePropsError,
     SharedLoadBalancerRoute,
 )
-from modules.service.load_balancer import SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps, TargetGroupProps
+from modules.service.load_balancer import AlbSettings, SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps, TargetGroupProps
 
 SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-AbCdEf"
 OTHER_SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/key-GhIjKl"
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 REPO = "arn:aws:ecr:us-east-1:111122223333:repository/app"
+ALB = AlbSettings(subnet_ids=["subnet-3", "subnet-4"], security_group_ids=["sg-2"])
 
 
-def props(**changes: Any) -> LoadBalancedFargateServiceProps:
-    """A complete, valid set of literal props; `changes` replaces fields (capacity: a dict of its fields)."""
+@dataclass(frozen=True)
+class Network:
+    """Stands in for NetworkOutputs (the pattern reads these two fields)."""
+
+    vpc_id: str = "vpc-1"
+    private_subnet_ids: tuple[str, ...] = ("subnet-1", "subnet-2")
+
+
+def new_stack() -> TerraformStack:
+    """A fresh stack holding the ECS cluster every test service joins (id `cluster`)."""
+    stack = TerraformStack(cdk.Testing.app(), "t")
+    FargateCluster(stack, "cluster", FargateClusterProps(name="t", default_capacity_provider="FARGATE", container_insights=False,
+                                                         kms_key_arn=KEY))
+    return stack
+
+
+def cluster(stack: TerraformStack) -> FargateCluster:
+    return stack.node.find_child("cluster")
+
+
+def props(stack: TerraformStack, **changes: Any) -> LoadBalancedFargateServiceProps:
+    """A complete, valid set of props joining `stack`'s cluster; `changes` replaces fields (capacity: a dict of its fields)."""
     capacity = Capacity(cpu=256, memory_mib=512, min_tasks=1, max_tasks=2)
     if "capacity" in changes:
         capacity = replace(capacity, **changes.pop("capacity"))
@@ -41,65 +66,96 @@ def props(**changes: Any) -> LoadBalancedFargateServiceProps:
         image_repository_arns=[REPO],
         port=3001,
         environment={"PORT": "3001"},
-        secrets={"PG_PASSWORD": f"{SECRET}:password::"},
-        secret_arns=[SECRET],
+        secrets={"PG_PASSWORD": ContainerSecret(arn=SECRET, json_key="password")},
         secrets_kms_key_arns=[KEY],
         capacity=capacity,
-        cluster_arn="arn:aws:ecs:us-east-1:111122223333:cluster/t",
-        cluster_name="t",
-        subnet_ids=["subnet-1", "subnet-2"],
+        cluster=cluster(stack),
+        network=Network(),
         security_group_ids=["sg-1"],
-        vpc_id="vpc-1",
         load_balancer=DedicatedLoadBalancer(
-            name="t-app", target_group_name="t-app", domain="app.example.com", zone_id="Z1",
-            subnet_ids=["subnet-3", "subnet-4"], security_group_ids=["sg-2"],
+            name="t-app", target_group_name="t-app", domain="app.example.com", zone_id="Z1", settings=ALB,
         ),
         log_group_name="/ecs/t/App",
         log_retention_days=7,
         log_kms_key_arn=KEY,
         region="us-east-1",
-        account_id="111122223333",
         execution_role_name="t-app-exec",
         task_role_name="t-app-task",
         alarm_topic_arn="arn:aws:sns:us-east-1:111122223333:t-alarms",
-        alarm_name=lambda what: f"t-app-{what}",
+        alarm_names={what: f"t-app-{what}" for what in ServiceAlarms.KEYS},
         alarm_label="App (t)",
-        scaling_policy_name=lambda metric: f"t-app-{metric}",
+        scaling_policy_names={"cpu": "t-app-cpu", "memory": "t-app-memory"},
     )
     return replace(base, **changes)
 
 
-def build(p: LoadBalancedFargateServiceProps) -> tuple[TerraformStack, LoadBalancedFargateService]:
-    stack = TerraformStack(cdk.Testing.app(), "t")
-    return stack, LoadBalancedFargateService(stack, "app", p)
+def build(**changes: Any) -> tuple[TerraformStack, LoadBalancedFargateService]:
+    stack = new_stack()
+    return stack, LoadBalancedFargateService(stack, "app", props(stack, **changes))
 
 
 @pytest.mark.parametrize(
-    ("changes", "message"),
+    ("changes", "prop", "value", "message"),
     [
-        ({"port": 0}, r"^service 'App': port 0 is outside 1-65535$"),
-        ({"port": 65536}, r"^service 'App': port 65536 is outside 1-65535$"),
-        ({"capacity": {"min_tasks": 0}}, r"^service 'App': capacity needs 0 < min_tasks \(0\) <= max_tasks \(2\)$"),
-        ({"capacity": {"min_tasks": 3}}, r"^service 'App': capacity needs 0 < min_tasks \(3\) <= max_tasks \(2\)$"),
-        ({"capacity": {"cpu": 300}}, r"^service 'App': cpu 300 is not a Fargate size; allowed are \[256, 512, 1024, 2048, 4096, 8192, 16384\]$"),
-        ({"capacity": {"memory_mib": 4096}}, r"^service 'App': memory_mib 4096 does not fit cpu 256; allowed are 512-2048 MiB in steps of 512$"),
-        ({"capacity": {"cpu": 1024, "memory_mib": 2500}}, r"memory_mib 2500 does not fit cpu 1024; allowed are 2048-8192 MiB in steps of 1024$"),
-        ({"environment": {"PG_PASSWORD": "x"}}, r"^service 'App': \['PG_PASSWORD'\] given both as plain environment and as secrets$"),
-        ({"secrets": {"KEY": OTHER_SECRET}}, r"^service 'App': secrets \['KEY'\] name an ARN outside secret_arns"),
-        ({"secrets": {"KEY": SECRET + "x"}}, r"secrets \['KEY'\] name an ARN outside secret_arns"),
-        ({"health_check_path": "health"}, r"^service 'App': health_check_path 'health' must start with '/'$"),
+        ({"port": 0}, "port", 0, r"^service 'App': port 0 is outside 1-65535$"),
+        ({"port": 65536}, "port", 65536, r"^service 'App': port 65536 is outside 1-65535$"),
+        ({"capacity": {"min_tasks": 0}}, "min_tasks", 0, r"^service 'App': min_tasks 0 must be at least 1$"),
+        ({"capacity": {"min_tasks": 3}}, "min_tasks", 3, r"^service 'App': min_tasks 3 must not exceed max_tasks \(2\)$"),
+        ({"capacity": {"cpu": 300}}, "cpu", 300,
+         r"^service 'App': cpu 300 is not a Fargate size; allowed are \[256, 512, 1024, 2048, 4096, 8192, 16384\]$"),
+        ({"capacity": {"memory_mib": 4096}}, "memory_mib", 4096,
+         r"^service 'App': memory_mib 4096 does not fit cpu 256; allowed are 512-2048 MiB in steps of 512$"),
+        ({"capacity": {"cpu": 1024, "memory_mib": 2500}}, "memory_mib", 2500,
+         r"memory_mib 2500 does not fit cpu 1024; allowed are 2048-8192 MiB in steps of 1024$"),
+        ({"environment": {"PG_PASSWORD": "x"}}, "environment", ["PG_PASSWORD"],
+         r"^service 'App': environment \['PG_PASSWORD'\] are given both as plain environment and as secrets$"),
+        ({"health_check_path": "health"}, "health_check_path", "health",
+         r"^service 'App': health_check_path 'health' must start with '/'$"),
+        ({"alarm_names": {"p99-latency": "x"}}, "alarm_names", ["p99-latency"],
+         r"^service 'App': alarm_names \['p99-latency'\] lacks \['alb-5xx-rate', 'target-5xx-rate', 'unhealthy-hosts'\] "
+         r"\(needed: \['alb-5xx-rate', 'target-5xx-rate', 'unhealthy-hosts', 'p99-latency'\]\)$"),
+        ({"scaling_policy_names": {"cpu": "x"}}, "scaling_policy_names", ["cpu"],
+         r"^service 'App': scaling_policy_names \['cpu'\] lacks \['memory'\] \(needed: \['cpu', 'memory'\]\)$"),
     ],
 )
-def test_contradictory_props_fail_before_anything_is_created(changes: dict[str, Any], message: str) -> None:
-    stack = TerraformStack(cdk.Testing.app(), "t")
-    with pytest.raises(ServicePropsError, match=message):
-        LoadBalancedFargateService(stack, "app", props(**changes))
-    assert stack.node.children == [], "validation must run before the first resource"
+def test_contradictory_props_fail_before_anything_is_created(changes: dict[str, Any], prop: str, value: Any, message: str) -> None:
+    stack = new_stack()
+    with pytest.raises(ValidationError, match=message) as raised:
+        LoadBalancedFargateService(stack, "app", props(stack, **changes))
+    assert (raised.value.construct, raised.value.prop, raised.value.value) == ("service 'App'", prop, value)
+    assert [c.node.id for c in stack.node.children] == ["cluster"], "validation must run before the first resource"
 
 
 def test_valid_fargate_sizes_are_accepted() -> None:
     for cpu, memory in ((256, 2048), (512, 4096), (1024, 2048), (4096, 30720), (16384, 122880)):
-        LoadBalancedFargateService(TerraformStack(cdk.Testing.app(), "t"), "app", props(capacity={"cpu": cpu, "memory_mib": memory}))
+        build(capacity={"cpu": cpu, "memory_mib": memory})
+
+
+def test_the_execution_role_reads_exactly_the_secrets_the_container_gets() -> None:
+    stack, _ = build(secrets={"PG_PASSWORD": ContainerSecret(arn=SECRET, json_key="password"),
+                              "PG_USER": ContainerSecret(arn=SECRET, json_key="username"),
+                              "KEY": ContainerSecret(arn=OTHER_SECRET)})
+    synthesized = json.loads(cdk.Testing.synth(stack))
+    (task,) = synthesized["resource"]["aws_ecs_task_definition"].values()
+    assert "PG_PASSWORD" in task["container_definitions"] and f"{SECRET}:username::" in task["container_definitions"]
+    (read,) = [s for s in _policy(stack, "app_execution_role") if s["sid"] == "ReadSecrets"]
+    assert read["resources"] == [SECRET, OTHER_SECRET]
+
+
+def test_account_and_partition_come_from_the_stacks_one_data_source_each() -> None:
+    stack, _ = build()
+    LoadBalancedFargateService(stack, "other", props(stack, name="Other", load_balancer=DedicatedLoadBalancer(
+        name="t-other", target_group_name="t-other", domain="other.example.com", zone_id="Z1", settings=ALB)))
+    synthesized = json.loads(cdk.Testing.synth(stack))
+    assert list(synthesized["data"]["aws_caller_identity"]) == ["account"]
+    assert list(synthesized["data"]["aws_partition"]) == ["partition"]
+    trust = synthesized["data"]["aws_iam_policy_document"]
+    (task_trust,) = [v for k, v in trust.items() if k.startswith("app_task_role_trust")]
+    assert task_trust["statement"][0]["condition"] == [
+        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${data.aws_caller_identity.account.account_id}"]},
+        {"test": "ArnLike", "variable": "aws:SourceArn",
+         "values": ["arn:${data.aws_partition.partition.partition}:ecs:us-east-1:${data.aws_caller_identity.account.account_id}:*"]},
+    ]
 
 
 def _policy(stack: TerraformStack, role_prefix: str) -> list[dict[str, Any]]:
@@ -109,7 +165,7 @@ def _policy(stack: TerraformStack, role_prefix: str) -> list[dict[str, Any]]:
 
 
 def test_grants_add_numbered_statements_to_the_execution_role() -> None:
-    stack, service = build(props())
+    stack, service = build()
     service.grant_secret_read([OTHER_SECRET])
     service.grant_image_pull(["arn:aws:ecr:us-east-1:444455556666:repository/shared"])
     statements = _policy(stack, "app_execution_role")
@@ -128,7 +184,7 @@ def test_grants_add_numbered_statements_to_the_execution_role() -> None:
 
 
 def test_public_image_and_no_secrets_grant_only_logs() -> None:
-    stack, _ = build(props(image="ghcr.io/org/app:1", image_repository_arns=[], secrets={}, secret_arns=[]))
+    stack, _ = build(image="ghcr.io/org/app:1", image_repository_arns=[], secrets={})
     assert [s["sid"] for s in _policy(stack, "app_execution_role")] == ["WriteLogs"]
 
 
@@ -136,7 +192,7 @@ def test_a_role_refuses_a_duplicate_sid() -> None:
     stack = TerraformStack(cdk.Testing.app(), "t")
     role = ServiceRole(stack, "r", ServiceRoleProps(name="r", service="ecs-tasks.amazonaws.com", description="d"))
     role.grant(Statement(sid="Read", actions=["s3:GetObject"], resources=["arn:aws:s3:::b/*"]))
-    with pytest.raises(ValueError, match=r"^role r: statement sids \['Read'\] granted twice$"):
+    with pytest.raises(ValidationError, match=r"^role r: statement sids \['Read'\] are granted twice$"):
         role.grant(Statement(sid="Read", actions=["s3:PutObject"], resources=["arn:aws:s3:::b/*"]))
 
 
@@ -164,15 +220,39 @@ def test_production_logical_ids_are_pinned(production: Synth) -> None:
     assert {rtype: sorted(production.resources("compute", rtype)) for rtype in PRODUCTION_IDS} == PRODUCTION_IDS
 
 
+SHARED_ALB_IDS = {
+    "aws_lb": ["shared_alb_FBFA9692"],
+    "aws_lb_target_group": ["shared_alb_api_targets_A34D4858", "shared_alb_gateway_targets_0F98C3D8"],
+    "aws_lb_listener": ["shared_alb_http_4BD8FDD0", "shared_alb_https_DEDD0F1C"],
+    "aws_lb_listener_rule": ["shared_alb_api_rule_C0ADEBED", "shared_alb_gateway_rule_3D632B32"],
+    "aws_ecs_service": ["api_service_ED8481C2", "gateway_service_6BE5D292"],
+    "aws_ecs_task_definition": ["api_service_task_5056AD6C", "gateway_service_task_4DAFBD15"],
+    "aws_acm_certificate": ["shared_alb_certificate_E42A4D9A"],
+    "aws_route53_record": ["api_alias_a", "api_alias_aaaa", "gateway_alias_a", "gateway_alias_aaaa",
+                           "shared_alb_certificate_validation_41463F9C"],
+    "aws_iam_role": ["api_execution_role_FF026D73", "api_task_role_29C40CE2", "gateway_execution_role_AB24E779", "gateway_task_role_291E2521"],
+    "aws_cloudwatch_log_group": ["api_logs", "exec_logs", "gateway_logs"],
+    "aws_appautoscaling_target": ["api_scaling_target_70FBD5B6", "gateway_scaling_target_56F6C5AD"],
+}
+"""dev's shared load balancer, its routes and the services behind it, by their applied logical ids."""
+
+
+def test_shared_alb_logical_ids_are_pinned(dev: Synth) -> None:
+    assert {rtype: sorted(dev.resources("compute", rtype)) for rtype in SHARED_ALB_IDS} == SHARED_ALB_IDS
+    assert sorted(dev.data_sources("compute", "aws_caller_identity")) == ["account"]
+    assert sorted(dev.data_sources("compute", "aws_partition")) == ["partition"]
+
+
 def _shared_alb(stack: TerraformStack) -> SharedHttpsLoadBalancer:
     return SharedHttpsLoadBalancer(stack, "shared", SharedHttpsLoadBalancerProps(
-        name="t-shared", subnet_ids=["subnet-3"], security_group_ids=["sg-2"], certificate_arn="arn:aws:acm:us-east-1:1:certificate/x"))
+        name="t-shared", settings=AlbSettings(subnet_ids=["subnet-3"], security_group_ids=["sg-2"]),
+        certificate_arn="arn:aws:acm:us-east-1:1:certificate/x"))
 
 
 def test_a_service_on_a_shared_alb_gets_a_host_rule_and_target_group_alarms() -> None:
-    stack = TerraformStack(cdk.Testing.app(), "t")
+    stack = new_stack()
     alb = _shared_alb(stack)
-    service = LoadBalancedFargateService(stack, "app", props(load_balancer=SharedLoadBalancerRoute(
+    service = LoadBalancedFargateService(stack, "app", props(stack, load_balancer=SharedLoadBalancerRoute(
         load_balancer=alb, host="app.example.com", priority=7, target_group_name="t-tg3001")))
     assert (service.certificate, service.waf_association, service.aliases) == (None, None, [])
     synthesized = json.loads(cdk.Testing.synth(stack))
@@ -193,18 +273,34 @@ def test_shared_alb_refuses_clashing_routes() -> None:
     alb = _shared_alb(TerraformStack(cdk.Testing.app(), "t"))
     group = TargetGroupProps(name="t-tg1", vpc_id="vpc-1", port=3001)
     alb.add_host_route("a", host="a.example.com", priority=10, target_group=group)
-    with pytest.raises(ValueError, match=r"^listener rule priority 10 for 'b.example.com' is already used by 'a'$"):
+    with pytest.raises(ValidationError, match=r"^load balancer route 'b': priority 10 is already used by route 'a'$"):
         alb.add_host_route("b", host="b.example.com", priority=10, target_group=group)
-    with pytest.raises(ValueError, match=r"^host 'a.example.com' is already routed on this load balancer$"):
+    with pytest.raises(ValidationError, match=r"^load balancer route 'c': host 'a.example.com' is already routed on this load balancer$"):
         alb.add_host_route("c", host="a.example.com", priority=11, target_group=group)
-    with pytest.raises(ValueError, match=r"^listener rule priority 50001 for 'd.example.com' is outside 1-50000$"):
+    with pytest.raises(ValidationError, match=r"^load balancer route 'd': priority 50001 is outside 1-50000 \(listener rule priorities\)$"):
         alb.add_host_route("d", host="d.example.com", priority=50001, target_group=group)
 
 
-def test_a_route_priority_outside_the_listener_range_fails_up_front() -> None:
-    stack = TerraformStack(cdk.Testing.app(), "t")
+@pytest.mark.parametrize(("priority", "host", "message"), [
+    (0, "app.example.com", r"^service 'App': priority 0 is outside 1-50000 \(listener rule priorities\)$"),
+    (10, "new.example.com", r"^service 'App': priority 10 is already used by route 'taken'$"),
+    (11, "taken.example.com", r"^service 'App': host 'taken.example.com' is already routed on this load balancer$"),
+])
+def test_a_route_the_shared_alb_would_refuse_fails_up_front(priority: int, host: str, message: str) -> None:
+    stack = new_stack()
     alb = _shared_alb(stack)
-    route = SharedLoadBalancerRoute(load_balancer=alb, host="app.example.com", priority=0, target_group_name="t-tg3001")
-    with pytest.raises(ServicePropsError, match=r"^service 'App': listener rule priority 0 is outside 1-50000$"):
-        LoadBalancedFargateService(stack, "app", props(load_balancer=route))
-    assert [c.node.id for c in stack.node.children] == ["shared"]
+    alb.add_host_route("taken", host="taken.example.com", priority=10, target_group=TargetGroupProps(name="t-tg1", vpc_id="vpc-1", port=1))
+    route = SharedLoadBalancerRoute(load_balancer=alb, host=host, priority=priority, target_group_name="t-tg3001")
+    with pytest.raises(ValidationError, match=message):
+        LoadBalancedFargateService(stack, "app", props(stack, load_balancer=route))
+    assert [c.node.id for c in stack.node.children] == ["cluster", "shared"]
+    assert list(alb.routes) == ["taken"]
+
+
+def test_the_alarm_and_metric_keys_config_names_are_the_ones_the_constructs_use() -> None:
+    """config/naming.py names (and validates) one alarm per key and one policy per metric; the
+    constructs in modules/ call for exactly those keys (the two floors cannot import each other)."""
+    from config.naming import SCALING_METRICS, SERVICE_ALARMS
+
+    assert sorted(SERVICE_ALARMS) == sorted(ServiceAlarms.KEYS)
+    assert tuple(SCALING_METRICS) == METRIC_KEYS
