@@ -18,9 +18,13 @@ class Flavour:
     `make` installs it (paths relative to the repository root) and its CLI's executable."""
 
     name: str
+    """The `HEBO_CDK` value: `cdktf` or `cdktn`."""
     core: str
+    """The core package (`cdktf`, `cdktn`): App, TerraformStack, Testing, ..."""
     aws: str
+    """The prebuilt AWS provider package, e.g. `cdktn_provider_aws`."""
     docker: str
+    """The prebuilt docker provider package, e.g. `cdktn_provider_docker`."""
     venv: str
     """The flavour's virtualenv (`make setup` builds it from the flavour's Pipfile.lock)."""
     node_dir: str

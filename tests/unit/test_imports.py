@@ -159,4 +159,5 @@ def test_modules_raise_only_their_validation_error() -> None:
         "ValueError": ["modules/hcl_output.py"],  # malformed Terraform JSON handed to the HCL renderer, not props
         "TypeError": ["modules/account.py"],  # a programming error: the stack's construct id is taken
         "FileNotFoundError": ["modules/service/image.py"],  # context_hash(): a missing build directory
+        "CdkFlavourError": ["modules/cdk_flavour.py"],  # HEBO_CDK names no flavour: the environment, not props
     }
