@@ -26,7 +26,6 @@ else ifeq ($(HEBO_CDK),cdktn)
 VENV := flavours/cdktn/.venv
 CLI_NODE_MODULES := flavours/cdktn/node_modules/.installed
 export PIPENV_PIPFILE := $(CURDIR)/flavours/cdktn/Pipfile
-export PATH := $(CURDIR)/flavours/cdktn/node_modules/.bin:$(PATH)
 else
 $(error HEBO_CDK='$(HEBO_CDK)' is not a CDK flavour: use one of cdktf, cdktn (default cdktf))
 endif
