@@ -11,7 +11,7 @@ directory (`<variant>/scan/stacks/<stack>`, beside `<variant>/cdktf.out`, so the
 paths of the JSON resolve the same way) where only test-side things change:
 
 * the provider version pin, when the provider comes from a filesystem mirror holding another
-  version (this machine: hashicorp/aws 5.100.0 for the bindings' 6.25.0; printed, never silent);
+  version (this machine: hashicorp/aws 5.100.0 for the pinned 6.25.0; printed, never silent);
 * for the emulator, one `moto_override.tf.json` per stack: skip-validation flags on every AWS
   provider configuration (https://developer.hashicorp.com/terraform/language/files/override).
   The endpoint and fake credentials come from the environment: `AWS_ENDPOINT_URL`, the AWS SDKs'
