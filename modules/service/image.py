@@ -4,9 +4,9 @@ docker-provider build + push whose digest the task definition pins.
 Why a push tag is `<content hash>-<push id>` and not the content hash alone: the repositories
 have immutable tags, and ECR refuses to push a tag that already exists even when the image is
 identical (`ImageTagAlreadyExistsException`; ECR user guide "Image tag mutability",
-aws/containers-roadmap#2179). The kreuzwerker/docker provider (3.6.2, the version the
-`cdktf-cdktf-provider-docker` 12.0.3 bindings target) replaces `docker_registry_image` when its
-`name` or `triggers` change, and its create always pushes (internal/provider/
+aws/containers-roadmap#2179). The kreuzwerker/docker provider (3.6.2, the version the stacks pin,
+`PROVIDER_VERSIONS`; 4.x behaves the same, docs/cdk-terrain.md) replaces `docker_registry_image`
+when its `name` or `triggers` change, and its create always pushes (internal/provider/
 resource_docker_registry_image_funcs.go). So returning to content pushed before (a revert, a
 rollback commit) would push an existing tag and fail the apply. The push id is the `id` of a
 `terraform_data` resource that Terraform sets to a fresh UUID each time the resource is created
