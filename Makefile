@@ -14,6 +14,21 @@ ifdef CI  # a spinner only garbles CI logs; on a terminal it shows pipenv is sti
 export PIPENV_NOSPIN := 1
 endif
 export CHECKPOINT_DISABLE := 1
+# The CDK flavour (docs/cdk-terrain.md): cdktf (default) or cdktn, each with its own locked
+# Python environment (VENV, from PIPENV_PIPFILE's lock); cdktn adds its CLI's own node_modules.
+# Node itself and the test tooling (root node_modules) are shared.
+HEBO_CDK := $(or $(HEBO_CDK),cdktf)
+export HEBO_CDK
+ifeq ($(HEBO_CDK),cdktf)
+VENV := .venv
+CLI_NODE_MODULES :=
+else ifeq ($(HEBO_CDK),cdktn)
+VENV := flavours/cdktn/.venv
+CLI_NODE_MODULES := flavours/cdktn/node_modules/.installed
+export PIPENV_PIPFILE := $(CURDIR)/flavours/cdktn/Pipfile
+else
+$(error HEBO_CDK='$(HEBO_CDK)' is not a CDK flavour: use one of cdktf, cdktn (default cdktf))
+endif
 # pipenv lives in its own small virtualenv: `pip install` into the system Python is refused on
 # distributions that mark it externally managed (PEP 668: Debian 12, Ubuntu 23.04+).
 TOOLS_VENV := .venv-tools
@@ -23,12 +38,12 @@ export PIPENV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)'
 # One line per install step, a progress line every 10 s while it runs, then how long it took; the
 # step's own output only when it fails, or as it runs with VERBOSE=1 (tools/step.sh).
 step = @tools/step.sh "$(1)" '$(2)' -- $(3)
-VENV_PACKAGES = echo "$$(ls -d .venv/lib/python*/site-packages/*.dist-info 2>/dev/null | wc -l) Python packages installed"
+VENV_PACKAGES = echo "$$(ls -d $(VENV)/lib/python*/site-packages/*.dist-info 2>/dev/null | wc -l) Python packages installed"
 NODE_PACKAGES = echo "$$(ls -d node_modules/*/ node_modules/@*/*/ 2>/dev/null | wc -l) Node packages installed"
 # Tests: `make test ARGS='-k compute'` passes ARGS to pytest; `make test-fast` leaves out the slow
 # lane (Terraform, the emulator, the cdktf CLI; see the `slow` marker in pytest.ini).
 ARGS ?=
-PYTEST := .venv/bin/python -m pytest
+PYTEST := $(VENV)/bin/python -m pytest
 
 .PHONY: help prerequisites setup test-setup synth test test-fast bench clean
 
@@ -38,19 +53,23 @@ help: ## list the targets and what they do
 prerequisites:
 	@tools/prerequisites.sh "$(PYTHON)"
 
-setup: prerequisites .venv/.synced node_modules/.installed ## install pipenv, the Python and the Node dependencies (idempotent)
+setup: prerequisites $(VENV)/.synced node_modules/.installed $(CLI_NODE_MODULES) ## install pipenv, the Python and the Node dependencies (idempotent)
 
 test-setup: setup .venv-checkov/.installed ## setup, plus checkov for the policy tests (own virtualenv)
 
-.venv/.synced: Pipfile.lock
+$(VENV)/.synced: $(dir $(VENV))Pipfile.lock
 	@$(PIPENV) --version >/dev/null 2>&1 || { tools/prerequisites.sh "$(PYTHON)" && \
 	  tools/step.sh "pipenv $(PIPENV_VERSION) into $(TOOLS_VENV)" 'echo "pip is installing"' -- \
 	    sh -c '$(PYTHON) -m venv $(TOOLS_VENV) && $(TOOLS_VENV)/bin/pip install --disable-pip-version-check --progress-bar off "pipenv==$(PIPENV_VERSION)"'; }
-	$(call step,Python dependencies into .venv (pipenv sync: the longest step on a fresh machine),$(VENV_PACKAGES),$(PIPENV) sync --dev)
+	$(call step,Python dependencies into $(VENV) (pipenv sync: the longest step on a fresh machine),$(VENV_PACKAGES),$(PIPENV) sync --dev)
 	@touch $@
 
 node_modules/.installed: package-lock.json
 	$(call step,Node dependencies into node_modules (npm ci: cdktf CLI and Node 22),$(NODE_PACKAGES),npm ci --no-audit --no-fund --no-update-notifier --loglevel=error)
+	@touch $@
+
+flavours/cdktn/node_modules/.installed: flavours/cdktn/package-lock.json
+	$(call step,cdktn CLI into flavours/cdktn/node_modules (npm ci),$(NODE_PACKAGES),sh -c 'cd flavours/cdktn && npm ci --no-audit --no-fund --no-update-notifier --loglevel=error')
 	@touch $@
 
 .venv-checkov/.installed: tests/policy/checkov-requirements.txt
@@ -58,7 +77,7 @@ node_modules/.installed: package-lock.json
 	@touch $@
 
 synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdktf.out/
-	@echo "==> synth"; started=$$(date +%s); .venv/bin/python main.py && echo "==> synth: done in $$(( $$(date +%s) - started )) s"
+	@echo "==> synth"; started=$$(date +%s); $(VENV)/bin/python main.py && echo "==> synth: done in $$(( $$(date +%s) - started )) s"
 
 test: test-setup ## run the whole test suite (unit, policy, terraform, lambdas, ops, edge, workflows); ARGS='...' goes to pytest
 	$(PYTEST) $(ARGS)
@@ -67,7 +86,7 @@ test-fast: test-setup ## everything but the slow lane (Terraform, emulator, cdkt
 	$(PYTEST) -m "not slow" $(ARGS)
 
 bench: setup ## cold synth: shipped import style vs the conventional one, side by side
-	.venv/bin/python bench/synth.py
+	$(VENV)/bin/python bench/synth.py
 
 clean: ## remove synth output and build artifacts
 	rm -rf cdktf.out build .pytest_cache
@@ -75,7 +94,7 @@ clean: ## remove synth output and build artifacts
 .PHONY: validate plan-local
 
 validate: setup ## terraform validate every stack of production, pr-42 and dev with the real AWS provider (mirror or registry)
-	.venv/bin/python -m tools.terraform_check validate
+	$(VENV)/bin/python -m tools.terraform_check validate
 
 plan-local: setup ## offline: start moto, apply dns/network/data and plan compute/edge of HEBO_STAGE (default pr-42), print a summary
-	.venv/bin/python -m tools.moto_emulator --stage $${HEBO_STAGE:-pr-42}
+	$(VENV)/bin/python -m tools.moto_emulator --stage $${HEBO_STAGE:-pr-42}

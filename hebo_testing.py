@@ -1,21 +1,24 @@
-"""Build the Hebo app, or one of its stacks, for your own cdktf `Testing` assertions.
+"""Build the Hebo app, or one of its stacks, for your own `Testing` assertions, on either CDK
+flavour (cdktf or cdktn, `HEBO_CDK`):
 
-    >>> from hebo_testing import build_stack   # before cdktf: keeps synth fast (see modules/cdk.py)
-    >>> from cdktf import Testing
+    >>> from hebo_testing import Testing, build_stack
     >>> synthesized = Testing.synth(build_stack("compute", stage="pr-42"))
     >>> Testing.to_have_resource_with_properties(synthesized, "aws_lb", {"ip_address_type": "dualstack"})
     True
 
-Importing cdktf first works too (the app builds; synth is ~10 s slower, with a
-`JsiiKernelAlreadyRunning` warning). README.md, "Writing your own assertions", has a complete
-pytest example, which the test suite runs.
+`Testing` is the active flavour's class (`cdktf.Testing` or `cdktn.Testing`, the same matchers),
+and this import configures the jsii kernel before any jsii package loads, so synth stays fast.
+(`from cdktf import Testing` still works on the cdktf flavour, ~10 s slower with a
+`JsiiKernelAlreadyRunning` warning, and fails on cdktn.) README.md, "Writing your own
+assertions", has a complete pytest example, which the test suite runs.
 """
+
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-import modules.cdk  # noqa: F401  (first: configures the jsii kernel before any other jsii import)
+from modules.cdk import Testing  # first: configures the jsii kernel before any other jsii import
 from config.naming import STACKS
 from config.settings import Settings
 from main import Platform, build_app
@@ -41,8 +44,6 @@ def build_platform(
     exactly as deployed, cross-stack references resolved to `terraform_remote_state` outputs.
     Raises `config.stage.ConfigError` for a bad stage or setting (the message names it).
     """
-    from modules.cdk import Testing
-
     settings = Settings.load({**(env or {}), "HEBO_STAGE": stage}, dict(context or {}))
     platform = build_app(settings, app=Testing.app())
     platform.app.synth()
@@ -101,11 +102,12 @@ def lacks_resource_with_properties(synthesized: str, resource_type: str, propert
     """
     import difflib
 
-    from modules.cdk import Testing
-
     known = provider_types(kind)
     if resource_type not in known:
         close = difflib.get_close_matches(resource_type, sorted(known), n=3)
         raise ValueError(f"unknown {kind} type {resource_type!r}" + (f": did you mean {', '.join(map(repr, close))}?" if close else ""))
     matcher = Testing.to_have_data_source_with_properties if kind == "data" else Testing.to_have_resource_with_properties
     return not matcher(synthesized, resource_type, dict(properties))
+
+
+__all__ = ["STACK_NAMES", "Testing", "build_platform", "build_stack", "lacks_resource_with_properties", "provider_types"]

@@ -19,6 +19,7 @@ from config.errors import ConfigError
 from config.naming import STACKS
 from config.settings import Settings
 from hcl_output import complete_hcl_stacks, remove_other_format
+from modules.cdk_flavour import CdkFlavourError
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def main() -> int:
         if os.environ.get("CDKTF_OUTDIR"):  # cdktf creates only the last path component
             Path(os.environ["CDKTF_OUTDIR"]).parent.mkdir(parents=True, exist_ok=True)
         platform = build_app(settings)
-    except ConfigError as error:
+    except (ConfigError, CdkFlavourError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     platform.app.synth()

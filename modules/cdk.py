@@ -10,8 +10,15 @@ Why this module exists:
   preloaded into the kernel and turns the provider index's eager `require`s into getters.
   `bench/synth.py` measures both against the usual import; `HEBO_CONVENTIONAL_IMPORTS=1`
   switches both off.
-* **One-place switch.** cdktf 0.21 is the final HashiCorp release; the community continuation
-  is CDK Terrain (`cdktn`, `cdktn_provider_aws`). Moving means changing the names below.
+* **Two flavours, one switch.** cdktf 0.21 is HashiCorp's final release; CDK Terrain (`cdktn`,
+  `cdktn_provider_aws`) is the maintained continuation. `HEBO_CDK` picks the binding (`cdktf`,
+  the default, or `cdktn`; `modules.cdk_flavour.FLAVOURS`); each has its own locked environment
+  (the root Pipfile, or flavours/cdktn/Pipfile), which `make` selects by the same variable.
+  Nothing else imports either binding (tests/unit/test_imports.py). docs/cdk-terrain.md: migrating.
+* **Provider versions are chosen, not inherited from the binding.** Every stack's
+  `required_providers` pins `PROVIDER_VERSIONS` (modules/cdk_flavour.py) on both flavours
+  (`pin_provider_version`): a binding is generated for one provider release, but upgrading the
+  provider is its own, reviewed change.
 * **Import order.** The kernel settings above only apply if this module is imported before any
   jsii package (cdktf, constructs, providers). When it is not, for example in a test file that
   starts with `from cdktf import Testing`, the app still builds: the node-side settings are
@@ -19,7 +26,8 @@ Why this module exists:
 * **Clean output.** jsii prints an end-of-life banner with Node 20; we point it at the Node 22
   that `npm ci` installs into `node_modules/.bin` when the caller has not chosen one.
 
-Usage: `from modules.cdk import aws, cdktf` then `aws.vpc.Vpc(...)`, `cdktf.TerraformStack`.
+Usage: `from modules.cdk import aws, cdktf` then `aws.vpc.Vpc(...)`, `cdktf.TerraformStack`
+(`cdktf` is the core module of the active flavour: the `cdktf` or the `cdktn` package).
 """
 
 from __future__ import annotations
@@ -32,12 +40,15 @@ import types
 from pathlib import Path
 from typing import Any
 
+from modules.cdk_flavour import DEFAULT_FLAVOUR, FLAVOURS, PROVIDER_VERSIONS, CdkFlavourError, Flavour, flavour_name
+
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 _LOCAL_NODE = _REPO_ROOT / "node_modules" / ".bin" / "node"
 
-CORE_PACKAGE = "cdktf"
-AWS_PACKAGE = "cdktf_cdktf_provider_aws"
-DOCKER_PACKAGE = "cdktf_cdktf_provider_docker"
+FLAVOUR = FLAVOURS[flavour_name()]
+CORE_PACKAGE = FLAVOUR.core
+AWS_PACKAGE = FLAVOUR.aws
+DOCKER_PACKAGE = FLAVOUR.docker
 
 _LAZY_INDEX_HOOK = Path(__file__).resolve().parent / "jsii_lazy_index.js"
 
@@ -130,11 +141,34 @@ class LazyProvider:
         return module
 
 
-cdktf = importlib.import_module(CORE_PACKAGE)
+def _import_core(flavour: Flavour) -> types.ModuleType:
+    if importlib.util.find_spec(flavour.core) is None:
+        setup = "make setup" if flavour.name == DEFAULT_FLAVOUR else f"HEBO_CDK={flavour.name} make setup"
+        raise CdkFlavourError(
+            f"HEBO_CDK={flavour.name}: the {flavour.core} package is not installed in {sys.executable}: "
+            f"run `{setup}` and use that flavour's virtualenv"
+        )
+    return importlib.import_module(flavour.core)
+
+
+cdktf = _import_core(FLAVOUR)
 constructs = importlib.import_module("constructs")
 Construct = constructs.Construct
 aws = LazyProvider(AWS_PACKAGE)
 docker = LazyProvider(DOCKER_PACKAGE)
+
+
+def pin_provider_version(provider: Any) -> Any:
+    """Pin `provider`'s version in its stack's `terraform.required_providers` to
+    `PROVIDER_VERSIONS[<its type>]` (instead of the version its binding was generated for);
+    returns `provider`. Every provider the app creates goes through here.
+
+    Raises `KeyError` for a provider type with no chosen version (add it to PROVIDER_VERSIONS).
+    """
+    name = provider.terraform_resource_type
+    cdktf.TerraformStack.of(provider).add_override(f"terraform.required_providers.{name}.version", PROVIDER_VERSIONS[name])
+    return provider
+
 
 # The core names the code base uses, re-exported so call sites stay short.
 App = cdktf.App
@@ -165,6 +199,8 @@ Testing.__test__ = False
 
 __all__ = [
     "Construct",
+    "PROVIDER_VERSIONS",
+    "pin_provider_version",
     "aws",
     "docker",
     "cdktf",

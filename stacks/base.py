@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from modules.cdk import Construct, TerraformOutput, TerraformStack, aws
+from modules.cdk import Construct, TerraformOutput, TerraformStack, aws, pin_provider_version
 from modules.kms import EncryptionKey, EncryptionKeyProps, KeyReference
 from stacks.backends import configure_backend
 from config.naming import permissions_boundary_name
@@ -15,8 +15,16 @@ STAGE_KEY_SERVICE_PRINCIPALS = ("cloudwatch.amazonaws.com",)
 CloudWatch alarms publishing to the KMS-encrypted alarm topic (compute), per
 https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services."""
 
-TERRAFORM_REQUIRED_VERSION = ">= 1.11.0, < 1.12.0"
-"""Write-only attributes (the database master password) need Terraform 1.11."""
+TERRAFORM_VERSIONS = ("1.11.0", "1.12.0")
+"""Terraform releases the stacks support: from the first (inclusive) to the second (exclusive).
+Write-only attributes (the database master password) need Terraform 1.11."""
+TERRAFORM_REQUIRED_VERSION = f">= {TERRAFORM_VERSIONS[0]}, < {TERRAFORM_VERSIONS[1]}"
+"""`terraform.required_version` of every stack (Terraform's constraint syntax)."""
+TARGET_VERSIONS_CONTEXT = "targetVersions"
+"""cdktn's context key (cdktn/lib/validations/target-versions.js): the Terraform releases a project
+targets, as an npm semver range; cdktn refuses write-only attributes unless it excludes Terraform
+< 1.11. cdktf ignores the key."""
+TARGET_VERSIONS = {"terraform": f">={TERRAFORM_VERSIONS[0]} <{TERRAFORM_VERSIONS[1]}"}
 MANAGED_BY = "cdktf"
 DISABLE_STACK_TRACE_IN_METADATA = "@cdktf/disable_stack_trace_in_metadata"
 """cdktf's context key (cdktf/lib/annotations.js) that keeps stack traces out of annotations."""
@@ -33,6 +41,7 @@ class HeboStack(TerraformStack):
         # No Node stack traces (jsii kernel temp paths) in the manifest's annotations: the
         # synthesized output must not name the machine that produced it.
         self.node.set_context(DISABLE_STACK_TRACE_IN_METADATA, True)
+        self.node.set_context(TARGET_VERSIONS_CONTEXT, TARGET_VERSIONS)
         self.settings = settings
         self.policy = settings.policy
         self.names = settings.names
@@ -53,14 +62,16 @@ class HeboStack(TerraformStack):
         }
 
     def aws_provider(self, construct_id: str, region: str, alias: str | None = None) -> Any:
-        """An AWS provider for `region` (with `alias` for a second region), carrying the stack's default tags."""
-        return aws.provider.AwsProvider(
+        """An AWS provider for `region` (with `alias` for a second region), carrying the stack's default tags
+        and the provider version chosen in `PROVIDER_VERSIONS` (modules/cdk_flavour.py)."""
+        provider = aws.provider.AwsProvider(
             self,
             construct_id,
             region=region,
             alias=alias,
             default_tags=[aws.provider.AwsProviderDefaultTags(tags=self.default_tags)],
         )
+        return pin_provider_version(provider)
 
     def provider_for(self, region: str) -> Any:
         """The provider of `region`: the default one, or an alias created on first use."""

@@ -11,7 +11,7 @@ directory (`<variant>/scan/stacks/<stack>`, beside `<variant>/cdktf.out`, so the
 paths of the JSON resolve the same way) where only test-side things change:
 
 * the provider version pin, when the provider comes from a filesystem mirror holding another
-  version (this machine: hashicorp/aws 5.100.0 for the bindings' 6.25.0; printed, never silent);
+  version (this machine: hashicorp/aws 5.100.0 for the pinned 6.25.0; printed, never silent);
 * for the emulator, one `moto_override.tf.json` per stack: skip-validation flags on every AWS
   provider configuration (https://developer.hashicorp.com/terraform/language/files/override).
   The endpoint and fake credentials come from the environment: `AWS_ENDPOINT_URL`, the AWS SDKs'
@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from config.naming import STACKS
+from modules.cdk_flavour import without_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -280,7 +281,7 @@ def synthesize(root: Path, env: Mapping[str, str], timeout: int = 300) -> Worksp
     """`python main.py` with exactly `env` (plus PATH/HOME) into `root/cdktf.out`."""
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
-    child = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "AWS_", "CDKTF_"))}
+    child = without_settings(os.environ, also=("AWS_",))
     child.update(env)
     child["CDKTF_OUTDIR"] = str(root / "cdktf.out")
     done = subprocess.run(

@@ -4,9 +4,9 @@ docker-provider build + push whose digest the task definition pins.
 Why a push tag is `<content hash>-<push id>` and not the content hash alone: the repositories
 have immutable tags, and ECR refuses to push a tag that already exists even when the image is
 identical (`ImageTagAlreadyExistsException`; ECR user guide "Image tag mutability",
-aws/containers-roadmap#2179). The kreuzwerker/docker provider (3.6.2, the version the
-`cdktf-cdktf-provider-docker` 12.0.3 bindings target) replaces `docker_registry_image` when its
-`name` or `triggers` change, and its create always pushes (internal/provider/
+aws/containers-roadmap#2179). The kreuzwerker/docker provider (3.6.2, the version the stacks pin,
+`PROVIDER_VERSIONS`; 4.x behaves the same, docs/cdk-terrain.md) replaces `docker_registry_image`
+when its `name` or `triggers` change, and its create always pushes (internal/provider/
 resource_docker_registry_image_funcs.go). So returning to content pushed before (a revert, a
 rollback commit) would push an existing tag and fail the apply. The push id is the `id` of a
 `terraform_data` resource that Terraform sets to a fresh UUID each time the resource is created
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from modules.cdk import Construct, TerraformElement, aws, cdktf, docker
+from modules.cdk import Construct, TerraformElement, aws, cdktf, docker, pin_provider_version
 from modules.errors import ValidationError
 from modules.paths import stack_relative
 
@@ -158,7 +158,7 @@ def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: s
     """
     token = EphemeralBlock(scope, f"{construct_id}_ecr_token", block_type="aws_ecr_authorization_token",
                            arguments={"provider": aws_provider_ref})
-    return docker.provider.DockerProvider(
+    provider = docker.provider.DockerProvider(
         scope,
         construct_id,
         registry_auth=[
@@ -167,6 +167,7 @@ def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: s
             )
         ],
     )
+    return pin_provider_version(provider)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from synth_support import Synth
 
+from modules.cdk_flavour import without_settings
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dns", "network", "data", "compute", "edge")
 
@@ -111,7 +113,7 @@ def test_default_tags_on_every_provider(production: Synth, stack: str) -> None:
 
 
 def _run_main(env: dict[str, str], outdir: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "CDKTF_"))}
+    clean = without_settings(os.environ)
     return subprocess.run(
         [sys.executable, "main.py"],
         cwd=REPO_ROOT,

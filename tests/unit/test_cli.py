@@ -1,4 +1,7 @@
-"""The cdktf CLI as a user runs it after `make synth`: from a plain shell, through cdktf.json.
+"""The CDK CLI as a user runs it after `make synth`: from a plain shell, through cdktf.json.
+
+The CLI is the active flavour's (HEBO_CDK of the test run): `npx cdktf ...`, or for cdktn
+`npx --prefix flavours/cdktn cdktn ...`, whose flavours/cdktn/.npmrc sets HEBO_CDK=cdktn for the app.
 
 The environment holds only what a new user's shell has: a system PATH (the directories of `npx`
 and `terraform`, plus /usr/bin:/bin; no pipenv, no pyenv shims, no activated virtualenv), an
@@ -11,6 +14,7 @@ prints a six-line NODE_OPTIONS warning on every command.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 import shutil
@@ -19,11 +23,16 @@ from pathlib import Path
 
 import pytest
 
+from modules.cdk_flavour import FLAVOURS, flavour_name
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("compute", "data", "dns", "edge", "network")
 NPX = shutil.which("npx")
 TERRAFORM = shutil.which("terraform")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+FLAVOUR = FLAVOURS[flavour_name()]
+CLI = [*(["--prefix", FLAVOUR.node_dir] if FLAVOUR.node_dir != "." else []), FLAVOUR.cli]
+"""What follows `npx` on this flavour (README.md, docs/cdk-terrain.md)."""
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,7 +50,7 @@ def plain_env(home: Path, **settings: str) -> dict[str, str]:
 
 def cdktf(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     result = subprocess.run(
-        [NPX, "cdktf", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900  # type: ignore[list-item]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
+        [NPX, *CLI, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900  # type: ignore[list-item]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
     )
     return result.returncode, ANSI.sub("", result.stdout + result.stderr)
 
@@ -51,14 +60,21 @@ def test_app_command_needs_nothing_but_the_project_venv() -> None:
     assert "pipenv" not in (REPO_ROOT / "bin" / "cdktf-app").read_text().replace("no pipenv", "")
 
 
-def test_app_launcher_says_what_to_run_without_a_venv(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_app_launcher_uses_the_flavours_venv(flavour: str, tmp_path: Path) -> None:
     (tmp_path / "bin").mkdir()
     launcher = tmp_path / "bin" / "cdktf-app"
     shutil.copy2(REPO_ROOT / "bin" / "cdktf-app", launcher)
-    result = subprocess.run([str(launcher)], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert result.stderr == f"error: {tmp_path}/.venv/bin/python not found: run `make synth` first (it installs the Python dependencies)\n"
+    result = subprocess.run([str(launcher)], env={"PATH": "/usr/bin:/bin", "HEBO_CDK": flavour}, capture_output=True, text=True, timeout=30)
+    setup = "make synth" if flavour == "cdktf" else f"HEBO_CDK={flavour} make synth"
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"error: {tmp_path}/{FLAVOURS[flavour].venv}/bin/python not found: run `{setup}` first (it installs the Python dependencies)\n")
+
+
+def test_app_launcher_rejects_an_unknown_flavour() -> None:
+    result = subprocess.run([str(REPO_ROOT / "bin" / "cdktf-app")], env={"PATH": "/usr/bin:/bin", "HEBO_CDK": "cdk8s"}, capture_output=True, text=True, timeout=30)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "error: HEBO_CDK='cdk8s' is not a CDK flavour: use one of cdktf, cdktn (default cdktf)\n"
 
 
 def test_cdktf_synth_from_a_plain_shell(tmp_path: Path) -> None:
@@ -71,8 +87,11 @@ def test_cdktf_synth_from_a_plain_shell(tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(manifest["stacks"]) == sorted(STACKS)
     for stack in STACKS:
-        tags = json.loads((out / "stacks" / stack / "cdk.tf.json").read_text())["provider"]["aws"][0]["default_tags"][0]["tags"]
+        synthesized = json.loads((out / "stacks" / stack / "cdk.tf.json").read_text())
+        tags = synthesized["provider"]["aws"][0]["default_tags"][0]["tags"]
         assert tags["stage"] == ("global" if stack == "dns" else "production")
+        # The app ran in this flavour's venv (the CLI alone sets nothing else in a plain shell).
+        assert synthesized["//"]["metadata"]["version"] == importlib.metadata.version(FLAVOUR.core)
 
 
 def test_cdktf_synth_hcl_from_a_plain_shell(tmp_path: Path) -> None:

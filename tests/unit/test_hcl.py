@@ -20,6 +20,7 @@ import pytest
 from synth_support import STAGE_NAMES
 
 from hcl_output import complete_hcl
+from modules.cdk_flavour import without_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dns", "network", "data", "compute", "edge")
@@ -30,7 +31,7 @@ _ARGUMENT = re.compile(r"^  ([A-Za-z_][\w-]*)\b")
 
 
 def _synth(stage: str, outdir: Path, hcl: bool) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "CDKTF_"))}
+    env = without_settings(os.environ)
     env.update(HEBO_STAGE=stage, CDKTF_OUTDIR=str(outdir), SYNTH_HCL_OUTPUT="true" if hcl else "false")
     result = subprocess.run([sys.executable, "main.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -1,8 +1,8 @@
-"""Import rules: cdktf and the prebuilt providers are imported in exactly one place
+"""Import rules: cdktf/cdktn and the prebuilt providers are imported in exactly one place
 (modules/cdk.py), and the layering contracts of .importlinter hold.
 
 modules/cdk.py configures the jsii kernel (lazy provider loading, Node 22) before the first jsii
-import, and it is the one file to change when moving to CDK Terrain (cdktn).
+import, and it picks the CDK flavour (HEBO_CDK): nothing else may import either binding.
 """
 
 from __future__ import annotations
@@ -14,27 +14,54 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from modules.cdk_flavour import FLAVOURS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-USER_TEST_IMPORT = "from cdktf import Testing"
-DIRECT_IMPORT = re.compile(r"^\s*(from|import)\s+(cdktf|constructs|cdktf_cdktf_provider_\w+|jsii)\b", re.M)
+JSII_PACKAGES = sorted({"constructs", "jsii", *(p for f in FLAVOURS.values() for p in (f.core, f.aws, f.docker))})
+"""Every jsii package either flavour installs (core, the two providers), constructs and jsii."""
+DIRECT_IMPORT = re.compile(rf"^\s*(from|import)\s+({'|'.join(JSII_PACKAGES)})\b", re.M)
+NOT_OURS = {".venv", ".venv-checkov", ".venv-tools", "node_modules", "build", "cdktf.out", ".git"}
+"""Directories whose Python files are installed packages or build output (flavours/cdktn/.venv too)."""
+
+
+@pytest.mark.parametrize(("line", "direct"), [
+    ("from cdktf import Testing", True),
+    ("import cdktn", True),
+    ("    from cdktn import TerraformStack", True),
+    ("from cdktn_provider_aws import vpc", True),
+    ("import cdktf_cdktf_provider_docker.provider", True),
+    ("from constructs import Construct", True),
+    ("from modules.cdk import Testing", False),
+    ("from hebo_testing import Testing, build_stack", False),
+    ("import cdktn_helpers", False),
+])
+def test_direct_import_rule_knows_both_flavours(line: str, direct: bool) -> None:
+    assert bool(DIRECT_IMPORT.match(line)) is direct
+
+
+USER_TEST_IMPORTS = ("from cdktf import Testing", "from cdktn import Testing")
+"""The one direct import a user's test file may make."""
 
 
 def test_only_modules_cdk_imports_jsii_packages() -> None:
-    offenders = []
+    offenders, checked = [], 0
     for path in sorted(REPO_ROOT.glob("**/*.py")):
         relative = path.relative_to(REPO_ROOT)
-        if relative.parts[0] in (".venv", ".venv-checkov", ".venv-tools", "node_modules", "build", "cdktf.out") or relative == Path("modules/cdk.py"):
+        if NOT_OURS.intersection(relative.parts) or relative == Path("modules/cdk.py"):
             continue
+        checked += 1
         lines = [m.group(0) for m in re.finditer(r"^.*$", path.read_text(), re.M) if DIRECT_IMPORT.match(m.group(0))]
         if relative.name.startswith("test_"):
-            # What README's "Writing your own assertions" shows, in a test file anywhere in the
-            # checkout (tests/, checks/, ...): the root conftest.py imports modules.cdk first, so
-            # the kernel is configured anyway.
-            lines = [line for line in lines if line.strip() != USER_TEST_IMPORT]
+            # A platform engineer's own test file anywhere in the checkout (tests/, checks/, ...) may
+            # import Testing the way cdktf's and cdktn's docs show: the root conftest.py imports
+            # modules.cdk first, so the kernel is configured anyway (README, "Writing your own assertions").
+            lines = [line for line in lines if line.strip() not in USER_TEST_IMPORTS]
         if lines:
             offenders.append(str(relative))
-    assert offenders == [], f"import cdktf/constructs/providers through modules.cdk only: {offenders}"
-    assert USER_TEST_IMPORT in (REPO_ROOT / "README.md").read_text()  # the exemption is exactly what the README shows
+    assert checked > 100  # the app, tools and tests were read
+    assert offenders == [], f"import cdktf/cdktn/constructs/providers through modules.cdk (or hebo_testing) only: {offenders}"
 
 
 # -- the layering (.importlinter) ------------------------------------------------------------------
@@ -141,4 +168,5 @@ def test_modules_raise_only_their_validation_error() -> None:
         "ValueError": ["modules/terraform_data.py"],  # a synthesized backend block that is not one type: not props
         "TypeError": ["modules/account.py"],  # a programming error: the stack's construct id is taken
         "FileNotFoundError": ["modules/service/image.py"],  # context_hash(): a missing build directory
+        "CdkFlavourError": ["modules/cdk_flavour.py"],  # HEBO_CDK names no flavour: the environment, not props
     }

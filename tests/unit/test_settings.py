@@ -18,6 +18,7 @@ import pytest
 
 from config.settings import REPO_ROOT, SETTINGS, Settings, settings_reference
 from config.stage import ConfigError
+from modules.cdk_flavour import without_settings
 
 A_DIGEST = "sha256:" + "ab" * 32
 
@@ -233,7 +234,7 @@ def test_readme_allowed_column_is_each_rule() -> None:
 
 
 def _run_main(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "CDKTF_"))}
+    clean = without_settings(os.environ)
     return subprocess.run(
         [sys.executable, str(REPO_ROOT / "main.py")],
         env={**clean, **env, "CDKTF_OUTDIR": str(tmp_path / "out")},
