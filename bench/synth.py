@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from modules.cdk_flavour import FLAVOURS, without_settings  # noqa: E402  (no jsii import)
+from modules.cdk_flavour import FLAVOURS, without_settings  # after the sys.path line; no jsii import
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 0.05

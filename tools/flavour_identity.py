@@ -68,7 +68,7 @@ def first_difference(left: Any, right: Any, path: str = "") -> str | None:
                 return found
         return None
     if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
-        return next((d for i, (a, b) in enumerate(zip(left, right)) if (d := first_difference(a, b, f"{path}[{i}]"))), None)
+        return next((d for i, (a, b) in enumerate(zip(left, right, strict=True)) if (d := first_difference(a, b, f"{path}[{i}]"))), None)
     return None if left == right else f"{path}: {json.dumps(left)[:120]} != {json.dumps(right)[:120]}"
 
 
@@ -83,13 +83,14 @@ def compare_outputs(left: Path, right: Path, pins: dict[str, str]) -> tuple[list
         if name.name == "cdk.tf.json":
             docs = [json.loads(a.read_text()), json.loads(b.read_text())]
             found = first_difference(normalised(docs[0]), normalised(docs[1]))
-            for flavour, doc in zip(("cdktf", "cdktn"), docs):
+            for flavour, doc in zip(("cdktf", "cdktn"), docs, strict=True):
                 for provider, requirement in doc.get("terraform", {}).get("required_providers", {}).items():
                     if requirement.get("version") != pins.get(provider):
                         differences.append(f"{name}: {flavour} pins {provider} {requirement.get('version')}, not {pins.get(provider)}")
         elif name == Path("manifest.json"):
             docs = [json.loads(a.read_text()), json.loads(b.read_text())]
-            found = first_difference(*({k: v for k, v in d.items() if k != "version"} for d in docs))
+            left_doc, right_doc = ({k: v for k, v in d.items() if k != "version"} for d in docs)
+            found = first_difference(left_doc, right_doc)
         else:
             found = None if a.read_bytes() == b.read_bytes() else "bytes differ"
         if found:
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     jobs = [(flavour, stage) for stage in STAGES for flavour in sorted(FLAVOURS)]
     with ThreadPoolExecutor(max_workers=PARALLEL_SYNTHS) as pool:
-        seconds = dict(zip(jobs, pool.map(lambda job: synth(*job, work / job[0] / job[1]), jobs)))
+        seconds = dict(zip(jobs, pool.map(lambda job: synth(job[0], job[1], work / job[0] / job[1]), jobs), strict=True))
     failures = []
     for stage in STAGES:
         differences, compared = compare_outputs(work / "cdktf" / stage, work / "cdktn" / stage, PROVIDER_VERSIONS)

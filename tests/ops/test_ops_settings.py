@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from config.settings import Settings, project_context
+from modules.cdk_flavour import without_settings
 
 REPO = Path(__file__).resolve().parents[2]
 CONTEXT = {"app": "acme", "zone": "example.com"}
@@ -126,7 +127,7 @@ def test_python_m_ops_reads_the_projects_cdktf_json(aws_env, tmp_path):
     (tmp_path / "lambdas").symlink_to(REPO / "lambdas")  # the default HEBO_MIGRATIONS_DIR must exist
     document = json.loads((REPO / "cdktf.json").read_text())
     (tmp_path / "cdktf.json").write_text(json.dumps({**document, "context": CONTEXT}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEBO_", "CDKTF_"))}
+    env = without_settings(os.environ)
     result = subprocess.run(
         [sys.executable, "-m", "ops", "secrets", "list", "--stage", STAGE],
         cwd=tmp_path,

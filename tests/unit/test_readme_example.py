@@ -31,7 +31,7 @@ def readme_example() -> str:
 
 def test_example_is_a_complete_test_file() -> None:
     example = readme_example()
-    assert example.splitlines()[1] == "from hebo_testing import Testing, build_stack"
+    assert example.splitlines()[1] == "from hebo_testing import Testing, build_stack, lacks_resource_with_properties"
     assert "Testing.synth(" in example and "Testing.to_have_resource_with_properties(" in example
     assert len(re.findall(r"^def test_", example, re.M)) == 2
 
