@@ -29,6 +29,7 @@ Sources:
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from dataclasses import dataclass
@@ -143,6 +144,80 @@ UNSCOPED_ALLOWS = ("StateReadDnsOutputs", "StateListBucket", "LaunchFromPublicIm
 """Allow statements with neither a preview name nor a condition: the dns stack's outputs (read
 only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, and the two
 above."""
+
+CLOUDFRONT_UNTAGGABLE_WRITES = [
+    "cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl",
+    "cloudfront:UpdateResponseHeadersPolicy", "cloudfront:DeleteResponseHeadersPolicy",
+]
+"""Update/Delete of the two untaggable CloudFront objects a preview creates (CloudFrontUntaggableConfig).
+They take no tag and no condition key (Service Authorization Reference, "Actions, resources, and
+condition keys for Amazon CloudFront": `origin-access-control` and `response-headers-policy` resource
+types, no condition keys), so the objects of other stages are denied by ARN, listed at converge time
+(`discover_account`). Cache policies and functions need no such list: the role may touch only
+`function/hebo-pr-*` and no cache policy at all."""
+PREVIEW_RECORD_TYPES = ["A", "AAAA", "CNAME"]
+"""Record types a preview creates in the public zone (aws_route53_record in the synthesized pr-42
+JSON: A/AAAA aliases of the API, gateway and console, CNAME for ACM DNS validation). No NS or DS:
+a preview can never delegate its name (`route53:ChangeResourceRecordSetsRecordTypes`, Route 53
+Developer Guide, "Using IAM policy conditions for fine-grained access control")."""
+ROLE_CHAINING = ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML", "sts:TagSession",
+                 "sts:SetSourceIdentity"]
+"""The deploy role's session never assumes another role: the workflow's only STS call is its own
+AssumeRoleWithWebIdentity, which is unsigned and authorized by this role's trust policy alone
+(tools/emulator_calls record exactly that one), so the role's identity policies may deny every chaining call."""
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What `ops deploy-role` reads from the account at converge time to deny by id what has no tag.
+
+    `protected_cloudfront`: ARNs of the account's origin access controls and custom response headers
+    policies whose names are not `<app>-pr-*` (production's and dev's CSP/HSTS policies); denied
+    Update/Delete in the guardrails (DenyOtherStagesCloudFrontConfig).
+    `hosted_zone_id`: the configured public zone's id (`Z...`), or None when the zone does not exist
+    yet; PreviewDnsRecordsOnly is pinned to it."""
+
+    protected_cloudfront: tuple[str, ...] = ()
+    hosted_zone_id: str | None = None
+
+
+def _pages(call: Any, list_key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a CloudFront Marker/NextMarker listing (`{list_key: {"Items": [...], "NextMarker"}}`)."""
+    items: list[dict[str, Any]] = []
+    marker = None
+    while True:
+        page = call(**kwargs, **({"Marker": marker} if marker else {}))[list_key]
+        items += page.get("Items", [])
+        marker = page.get("NextMarker")
+        if not marker:
+            return items
+
+
+def list_response_headers_policies(cloudfront: Any) -> list[tuple[str, str]]:
+    """(id, name) of every custom response headers policy of the account (AWS-managed ones are
+    not the account's to change). `cloudfront`: a boto3 client; ClientErrors propagate."""
+    return [(item["ResponseHeadersPolicy"]["Id"], item["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"])
+            for item in _pages(cloudfront.list_response_headers_policies, "ResponseHeadersPolicyList", Type="custom")]
+
+
+def discover_account(cloudfront: Any, route53: Any, config: DeployRoleConfig, account: str, partition: str) -> AccountFacts:
+    """List the account's origin access controls and custom response headers policies not named
+    `<app>-pr-*`, and the id of the public hosted zone named `config.zone`.
+
+    `cloudfront`/`route53`: boto3 clients. ClientErrors propagate (a role that cannot be bounded
+    must not be written)."""
+    preview = f"{config.app}-{PREVIEW}"
+    named: list[tuple[str, str]] = [
+        ("origin-access-control", item["Id"]) for item in _pages(cloudfront.list_origin_access_controls, "OriginAccessControlList")
+        if not fnmatch.fnmatchcase(item["Name"], preview)]
+    named += [("response-headers-policy", ident) for ident, name in list_response_headers_policies(cloudfront)
+              if not fnmatch.fnmatchcase(name, preview)]
+    zone = config.zone.rstrip(".").lower() + "."
+    zones = route53.list_hosted_zones_by_name(DNSName=zone).get("HostedZones", [])
+    public = [z["Id"].rsplit("/", 1)[-1] for z in zones if z["Name"].lower() == zone and not z.get("Config", {}).get("PrivateZone")]
+    return AccountFacts(protected_cloudfront=tuple(sorted(f"arn:{partition}:cloudfront::{account}:{kind}/{ident}" for kind, ident in named)),
+                        hosted_zone_id=public[0] if len(public) == 1 else None)
+
 
 _REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 _ROLE_RE = re.compile(r"[\w+=,.@-]{1,64}")
@@ -307,7 +382,8 @@ def _named_resources(p: str, a: str, named: str) -> list[str]:
         f"arn:{p}:cloudfront::{a}:function/{named}", f"arn:{p}:s3:::{named}"]
 
 
-def permissions_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+def permissions_policy(config: DeployRoleConfig, account: str, partition: str = "aws",
+                       facts: AccountFacts = AccountFacts()) -> dict[str, Any]:
     """The role's inline policy: deploy and destroy `pr-*` stages, nothing of production.
 
     Scoping, strongest first: resource names (`hebo-pr-*`, `hebo/pr-*`, state keys `pr-*/…`), then the
@@ -363,9 +439,10 @@ def permissions_policy(config: DeployRoleConfig, account: str, partition: str = 
         _allow("ManageTaggedAsPreview", [f"{s}:*" for s in TAGGED_SERVICES], ["*"], {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}),
         # RunInstances is also authorized against the (untagged, public) NAT/bastion image.
         _allow("LaunchFromPublicImages", ["ec2:RunInstances"], [f"arn:{p}:ec2:*::image/*"]),
-        _allow("PreviewDnsRecordsOnly", ["route53:ChangeResourceRecordSets"], [f"arn:{p}:route53:::hostedzone/*"],
+        _allow("PreviewDnsRecordsOnly", ["route53:ChangeResourceRecordSets"], [f"arn:{p}:route53:::hostedzone/{facts.hosted_zone_id or '*'}"],
                {"ForAllValues:StringLike": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": [
-                   f"{PREVIEW}.dev.*.{zone}", f"_*.{PREVIEW}.dev.*.{zone}"]}}),
+                   f"{PREVIEW}.dev.*.{zone}", f"_*.{PREVIEW}.dev.*.{zone}"]},
+                "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": PREVIEW_RECORD_TYPES}}),
         # Untaggable CloudFront objects are addressed by generated ids: no name or tag to scope by.
         _allow("CloudFrontUntaggableConfig", [
             "cloudfront:CreateOriginAccessControl", "cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl",
@@ -406,7 +483,8 @@ guardrails_name = deploy_guardrails_name
 """The guardrails policy's name (config/naming.py)."""
 
 
-def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "aws",
+                      facts: AccountFacts = AccountFacts()) -> dict[str, Any]:
     """The deploy role's explicit denies that do not fit its inline policy (IAM quota 10,240
     characters), attached as a customer managed policy (6,144): production's state, names and
     tags; any resource tagged with another stage; tags naming another stage; tagging an untagged
@@ -444,7 +522,18 @@ def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "
         _deny("InstancesOnlyInPreviewNetworks", ["ec2:RunInstances", "ec2:CreateNetworkInterface"],
               [f"arn:{p}:ec2:*:{a}:subnet/*", f"arn:{p}:ec2:*:{a}:security-group/*"],
               {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}}),
+        # Alarm actions can stop, terminate or reboot any instance (arn:aws:automate:...) or publish to
+        # any topic; a preview's alarms notify only its own topic (cloudwatch:AlarmActions, Service
+        # Authorization Reference, "Actions, resources, and condition keys for Amazon CloudWatch").
+        _deny("AlarmActionsOnlyPreviewTopics", ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
+              condition={"ForAnyValue:StringNotLike": {"cloudwatch:AlarmActions": f"arn:{p}:sns:*:{a}:{named}"}}),
+        _deny("DenyRoleChaining", ROLE_CHAINING),
+        # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
+        _deny("DenyRolePaths", ["iam:CreateRole", "iam:CreateInstanceProfile"],
+              [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"]),
     ]
+    if facts.protected_cloudfront:
+        statements.append(_deny("DenyOtherStagesCloudFrontConfig", CLOUDFRONT_UNTAGGABLE_WRITES, list(facts.protected_cloudfront)))
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -522,9 +611,9 @@ def converge_managed_policy(iam: Any, name: str, document: dict[str, Any], descr
 
 
 def converge_role(iam: Any, config: DeployRoleConfig, provider_arn: str, account: str, partition: str,
-                  out: TextIO, dry_run: bool) -> tuple[str, int]:
+                  out: TextIO, dry_run: bool, facts: AccountFacts = AccountFacts()) -> tuple[str, int]:
     """Create the role or bring trust, session length and inline policy to the desired values."""
-    trust, permissions = trust_policy(config, provider_arn), permissions_policy(config, account, partition)
+    trust, permissions = trust_policy(config, provider_arn), permissions_policy(config, account, partition, facts)
     if policy_size(permissions) > INLINE_POLICY_MAX_CHARS:  # pragma: no cover - guarded by a test
         raise UsageError(f"the deploy role's policy is {policy_size(permissions)} characters; IAM allows {INLINE_POLICY_MAX_CHARS}")
     subject, changes = f"role {config.role_name}", 0
@@ -584,15 +673,24 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
     iam = client(session, "iam", region)
     account = client(session, "sts", region).get_caller_identity()["Account"]
     partition = session.get_partition_for_region(region)
+    facts = discover_account(client(session, "cloudfront", "us-east-1"), client(session, "route53", "us-east-1"),
+                             config, account, partition)
+    guardrails = guardrails_policy(config, account, partition, facts)
+    if policy_size(guardrails) > MANAGED_POLICY_MAX_CHARS:
+        raise UsageError(f"policy {guardrails_name(config.app)} would be {policy_size(guardrails)} characters with "
+                         f"{len(facts.protected_cloudfront)} protected CloudFront origin access controls/response headers "
+                         f"policies; IAM allows {MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*")
+    print(f"protected CloudFront config (not {config.app}-pr-*): {len(facts.protected_cloudfront)}; "
+          f"hosted zone {config.zone}: {facts.hosted_zone_id or 'not found, records allowed in any zone'}", file=out)
     provider_arn, changes = converge_provider(iam, out, dry_run, account, partition)
     # The boundary first: the role's policy names it, and a preview deploy creates roles with it.
     _, boundary_changes = converge_managed_policy(
         iam, config.boundary_name, boundary_policy(config, account, partition),
         "Permissions boundary of every role a preview stage creates (ops deploy-role)", account, partition, out, dry_run)
     _, guardrail_changes = converge_managed_policy(
-        iam, guardrails_name(config.app), guardrails_policy(config, account, partition),
+        iam, guardrails_name(config.app), guardrails,
         f"Explicit denies of {config.role_name} (ops deploy-role)", account, partition, out, dry_run)
-    role_arn, role_changes = converge_role(iam, config, provider_arn, account, partition, out, dry_run)
+    role_arn, role_changes = converge_role(iam, config, provider_arn, account, partition, out, dry_run, facts)
     changes += boundary_changes + guardrail_changes + role_changes
     if dry_run:
         print(f"dry run: {changes} change(s) planned, nothing written", file=out)
