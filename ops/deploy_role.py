@@ -175,10 +175,14 @@ class AccountFacts:
     policies whose names are not `<app>-pr-*` (production's and dev's CSP/HSTS policies); denied
     Update/Delete in the guardrails (DenyOtherStagesCloudFrontConfig).
     `hosted_zone_id`: the configured public zone's id (`Z...`), or None when the zone does not exist
-    yet; PreviewDnsRecordsOnly is pinned to it."""
+    yet; PreviewDnsRecordsOnly is pinned to it.
+    `other_stage_subnets`: see below."""
 
     protected_cloudfront: tuple[str, ...] = ()
     hosted_zone_id: str | None = None
+    other_stage_subnets: tuple[str, ...] = ()
+    """Ids of the region's subnets tagged `stage` with a value not like `pr-*` (production's, dev's):
+    no preview service may be placed in them (EcsServicesOnlyInPreviewSubnets)."""
 
 
 def _pages(call: Any, list_key: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -200,12 +204,17 @@ def list_response_headers_policies(cloudfront: Any) -> list[tuple[str, str]]:
             for item in _pages(cloudfront.list_response_headers_policies, "ResponseHeadersPolicyList", Type="custom")]
 
 
-def discover_account(cloudfront: Any, route53: Any, config: DeployRoleConfig, account: str, partition: str) -> AccountFacts:
+def discover_account(cloudfront: Any, route53: Any, ec2: Any, config: DeployRoleConfig, account: str,
+                     partition: str) -> AccountFacts:
     """List the account's origin access controls and custom response headers policies not named
-    `<app>-pr-*`, and the id of the public hosted zone named `config.zone`.
+    `<app>-pr-*`, the id of the public hosted zone named `config.zone`, and the subnets (of `ec2`'s
+    region) tagged `stage` with a value not like `pr-*`.
 
-    `cloudfront`/`route53`: boto3 clients. ClientErrors propagate (a role that cannot be bounded
-    must not be written)."""
+    `cloudfront`/`route53`/`ec2`: boto3 clients. ClientErrors propagate (a role that cannot be
+    bounded must not be written)."""
+    subnets = [subnet["SubnetId"] for page in ec2.get_paginator("describe_subnets").paginate(
+                   Filters=[{"Name": "tag-key", "Values": ["stage"]}]) for subnet in page["Subnets"]
+               if not fnmatch.fnmatchcase(next(t["Value"] for t in subnet.get("Tags", []) if t["Key"] == "stage"), PREVIEW)]
     preview = f"{config.app}-{PREVIEW}"
     named: list[tuple[str, str]] = [
         ("origin-access-control", item["Id"]) for item in _pages(cloudfront.list_origin_access_controls, "OriginAccessControlList")
@@ -216,7 +225,7 @@ def discover_account(cloudfront: Any, route53: Any, config: DeployRoleConfig, ac
     zones = route53.list_hosted_zones_by_name(DNSName=zone).get("HostedZones", [])
     public = [z["Id"].rsplit("/", 1)[-1] for z in zones if z["Name"].lower() == zone and not z.get("Config", {}).get("PrivateZone")]
     return AccountFacts(protected_cloudfront=tuple(sorted(f"arn:{partition}:cloudfront::{account}:{kind}/{ident}" for kind, ident in named)),
-                        hosted_zone_id=public[0] if len(public) == 1 else None)
+                        hosted_zone_id=public[0] if len(public) == 1 else None, other_stage_subnets=tuple(sorted(subnets)))
 
 
 _REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
@@ -532,6 +541,12 @@ def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "
         _deny("DenyRolePaths", ["iam:CreateRole", "iam:CreateInstanceProfile"],
               [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"]),
     ]
+    if facts.other_stage_subnets:
+        # ecs:subnet (the awsvpc subnets of a service) exists for CreateService and UpdateService
+        # only: ECS developer guide, "How Amazon Elastic Container Service works with IAM", and the
+        # Service Authorization Reference's ECS page; RunTask has no such key (docs/previews.md).
+        statements.append(_deny("EcsServicesOnlyInPreviewSubnets", ["ecs:CreateService", "ecs:UpdateService"],
+                                condition={"ForAnyValue:StringEquals": {"ecs:subnet": list(facts.other_stage_subnets)}}))
     if facts.protected_cloudfront:
         statements.append(_deny("DenyOtherStagesCloudFrontConfig", CLOUDFRONT_UNTAGGABLE_WRITES, list(facts.protected_cloudfront)))
     return {"Version": "2012-10-17", "Statement": statements}
@@ -674,13 +689,15 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
     account = client(session, "sts", region).get_caller_identity()["Account"]
     partition = session.get_partition_for_region(region)
     facts = discover_account(client(session, "cloudfront", "us-east-1"), client(session, "route53", "us-east-1"),
-                             config, account, partition)
+                             client(session, "ec2", region), config, account, partition)
     guardrails = guardrails_policy(config, account, partition, facts)
     if policy_size(guardrails) > MANAGED_POLICY_MAX_CHARS:
         raise UsageError(f"policy {guardrails_name(config.app)} would be {policy_size(guardrails)} characters with "
                          f"{len(facts.protected_cloudfront)} protected CloudFront origin access controls/response headers "
-                         f"policies; IAM allows {MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*")
+                         f"policies and {len(facts.other_stage_subnets)} other stages' subnets; IAM allows "
+                         f"{MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*")
     print(f"protected CloudFront config (not {config.app}-pr-*): {len(facts.protected_cloudfront)}; "
+          f"other stages' subnets: {len(facts.other_stage_subnets)}; "
           f"hosted zone {config.zone}: {facts.hosted_zone_id or 'not found, records allowed in any zone'}", file=out)
     provider_arn, changes = converge_provider(iam, out, dry_run, account, partition)
     # The boundary first: the role's policy names it, and a preview deploy creates roles with it.

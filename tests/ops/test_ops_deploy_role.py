@@ -256,7 +256,7 @@ def test_dry_run_creates_nothing(run):
     assert result.code == 0, result.err
     statements = len(deploy_role.permissions_policy(CONFIG, ACCOUNT)["Statement"])
     assert result.out.splitlines()[:8] == [
-        "protected CloudFront config (not hebo-pr-*): 0; hosted zone hebo.ai: not found, records allowed in any zone",
+        "protected CloudFront config (not hebo-pr-*): 0; other stages' subnets: 0; hosted zone hebo.ai: not found, records allowed in any zone",
         "oidc provider token.actions.githubusercontent.com: would create it (audience sts.amazonaws.com)",
         f"policy hebo-preview-boundary: would create it ({len(deploy_role.boundary_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
         f"policy hebo-preview-deploy-guardrails: would create it ({len(deploy_role.guardrails_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
@@ -319,19 +319,26 @@ def _oac(cloudfront: Any, name: str) -> str:
         "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
 
 
-def test_other_stages_cloudfront_config_is_denied_by_id_and_the_zone_is_pinned(run, response_headers_policies):
+def test_other_stages_config_subnets_and_zone_are_read_at_converge(run, response_headers_policies):
     """Origin access controls and response headers policies take no tag and no condition key, so
     the guardrails deny Update/Delete of exactly the account's ones not named hebo-pr-* (listed at
-    converge time); PreviewDnsRecordsOnly names the configured zone's id."""
+    converge time); services may not use other stages' subnets; PreviewDnsRecordsOnly names the
+    configured zone's id."""
     cloudfront, route53 = boto3.client("cloudfront"), boto3.client("route53")
     production_oac = _oac(cloudfront, "hebo-production-console-oac")
     _oac(cloudfront, "hebo-pr-7-console-oac")
     response_headers_policies += [("rhp-production", "hebo-production-console-security-headers"),
                                   ("rhp-pr-7", "hebo-pr-7-console-security-headers")]
     zone_id = route53.create_hosted_zone(Name="hebo.ai", CallerReference="t")["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = {}
+    for n, stage in enumerate(("production", "dev", "pr-7")):
+        subnets[stage] = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{n}.0/24", TagSpecifications=[
+            {"ResourceType": "subnet", "Tags": [{"Key": "stage", "Value": stage}]}])["Subnet"]["SubnetId"]
     result = run("deploy-role", "--github-repo", REPO)
     assert result.code == 0, result.err
-    assert result.out.splitlines()[0] == f"protected CloudFront config (not hebo-pr-*): 2; hosted zone hebo.ai: {zone_id}"
+    assert result.out.splitlines()[0] == f"protected CloudFront config (not hebo-pr-*): 2; other stages' subnets: 2; hosted zone hebo.ai: {zone_id}"
     state = role_state(boto3.client("iam"))
     s = by_sid(state["policy"], state["guardrails"])
     assert s["DenyOtherStagesCloudFrontConfig"] == {
@@ -341,6 +348,10 @@ def test_other_stages_cloudfront_config_is_denied_by_id_and_the_zone_is_pinned(r
         "Resource": [f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/{production_oac}",
                      f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-production"]}
     assert s["PreviewDnsRecordsOnly"]["Resource"] == [f"arn:aws:route53:::hostedzone/{zone_id}"]
+    # production's and dev's subnets (not the preview's, not the default VPC's untagged ones)
+    assert s["EcsServicesOnlyInPreviewSubnets"] == {
+        "Sid": "EcsServicesOnlyInPreviewSubnets", "Effect": "Deny", "Action": ["ecs:CreateService", "ecs:UpdateService"],
+        "Resource": ["*"], "Condition": {"ForAnyValue:StringEquals": {"ecs:subnet": sorted([subnets["production"], subnets["dev"]])}}}
 
     # production creates another: a dry run shows the guardrails drift, a run converges it
     newer = _oac(cloudfront, "hebo-dev-console-oac")
@@ -357,20 +368,23 @@ def test_too_many_protected_cloudfront_objects_fail_before_any_write(run, respon
     result = run("deploy-role", "--github-repo", REPO)
     assert result.code == 2
     assert result.err.startswith("ops: policy hebo-preview-deploy-guardrails would be ")
-    assert "characters with 40 protected CloudFront origin access controls/response headers policies; IAM allows 6144" in result.err
+    assert ("characters with 40 protected CloudFront origin access controls/response headers policies and 0 other stages' "
+            "subnets; IAM allows 6144") in result.err
     assert boto3.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
 
 
 def test_how_many_protected_cloudfront_objects_fit():
     """The guardrails' headroom under the 6,144-character managed policy quota, with a long bucket
-    name and a template stage: at least 12 protected objects (production's and dev's two each, with
-    room for more stages) fit; the exact count is in docs/previews.md."""
+    name, a template stage and 18 other stages' subnets: 8 protected CloudFront objects fit
+    (production's and dev's two each, room for two more stages); docs/previews.md repeats it."""
     config = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="a-rather-long-terraform-state-bucket-name",
                                           lock_table="l", zone="hebo.ai", secrets_from="staging")
     arn = f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/" + "5cc3b908-e619-4b99-88e5-2cf7f45965bd"
+    subnets = tuple(f"subnet-{n:017x}" for n in range(18))  # three VPCs of six subnets (production, dev, global)
     fits = max(n for n in range(60) if deploy_role.policy_size(deploy_role.guardrails_policy(
-        config, ACCOUNT, facts=deploy_role.AccountFacts(protected_cloudfront=(arn,) * n))) <= deploy_role.MANAGED_POLICY_MAX_CHARS)
-    assert fits >= 12
+        config, ACCOUNT, facts=deploy_role.AccountFacts(protected_cloudfront=(arn,) * n, other_stage_subnets=subnets)))
+        <= deploy_role.MANAGED_POLICY_MAX_CHARS)
+    assert fits == 8
 
 
 def test_response_headers_policies_are_listed_across_pages_custom_only():

@@ -19,9 +19,9 @@ CONFIG = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="hebo-terra
                                       zone="hebo.ai", secrets_from="dev")
 FACTS = deploy_role.AccountFacts(protected_cloudfront=(
     f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/E2PRODOAC", f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-production"),
-    hosted_zone_id="Z123")
+    hosted_zone_id="Z123", other_stage_subnets=("subnet-dev", "subnet-prod"))
 """What `ops deploy-role` finds in the account: production's origin access control and response
-headers policy (ids in scenarios.txt), and the public zone hebo.ai."""
+headers policy (ids in scenarios.txt), the public zone hebo.ai, and production's and dev's subnets."""
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Sid": "AdminInlinePolicy", "Effect": "Allow", "Action": "*", "Resource": "*"}]}
 SCENARIO_FILE = Path(__file__).with_name("scenarios.txt")
