@@ -23,8 +23,16 @@ Sources:
   accepts a list, so GitHub's two published thumbprints are sent.
 - Inline role policies are limited to 10,240 characters in total, a managed policy to 6,144 (IAM
   User Guide, "IAM and AWS STS quotas"); the three documents stay under them (tested).
-- Route 53 record-name conditions: `route53:ChangeResourceRecordSetsNormalizedRecordNames`
+- Route 53 record-name and record-type conditions: `route53:ChangeResourceRecordSetsNormalizedRecordNames`,
+  `route53:ChangeResourceRecordSetsRecordTypes`
   (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html).
+- Alarm actions: `cloudwatch:AlarmActions` covers the actions of every alarm state (CloudWatch User
+  Guide, "Using condition keys to limit alarm actions",
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-alarm-actions.html).
+- `ecs:subnet` (CreateService, UpdateService): ECS Developer Guide, "How Amazon Elastic Container
+  Service works with IAM" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/security_iam_service-with-iam.html).
+- Untaggable objects and other stages' subnets are listed when `ops deploy-role` runs
+  (`discover_account`): re-run it after production or dev creates new ones; `--dry-run` shows the drift.
 """
 
 from __future__ import annotations
@@ -128,7 +136,8 @@ WILDCARD_RESOURCE_REASONS = {
     "ManageTaggedAsPreview": "id-named resources (subnets, keys, certificates, distributions, scalable targets) have no preview name; "
                              "scoped by aws:ResourceTag/stage",
     "CloudFrontUntaggableConfig": "origin access controls and response headers policies support no tags and get generated ids "
-                                  "(Service Authorization Reference: no condition keys)",
+                                  "(Service Authorization Reference: no condition keys); other stages' ones are denied "
+                                  "Update/Delete by id (DenyOtherStagesCloudFrontConfig, listed at converge time)",
     "ReadOnlyDiscovery": "Describe*/List* calls of Terraform's refresh and data sources; most support no resource-level "
                          "permissions (Service Authorization Reference: no resource type)",
     "DecryptTemplatePublishableValues": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
