@@ -125,8 +125,10 @@ class HeboStack(TerraformStack):
             return None
         if not hasattr(self, "_boundary_arn"):
             # the stack's one account/partition pair (modules/account.py), shared with every other ARN
-            self._boundary_arn = (f"arn:{account.partition(self)}:iam::{account.account_id(self)}:policy/"
-                                  f"{permissions_boundary_name(self.settings.app)}")
+            self._boundary_arn = (
+                f"arn:{account.partition(self)}:iam::{account.account_id(self)}:policy/"
+                f"{permissions_boundary_name(self.settings.app)}"
+            )
         return self._boundary_arn
 
     def output(self, name: str, value: Any, description: str, sensitive: bool = False) -> TerraformOutput:
