@@ -92,6 +92,9 @@ assumes: trusted only by repo:<owner>/<name>:environment:preview, allowed to dep
 pr-* stages (state keys pr-*/..., hebo-pr-* names, stage=pr-* tags, roles only with the
 boundary), denied production, other stages and every way around the boundary. Prints
 HEBO_PREVIEW_ROLE_ARN=... for the repository variable.
+Other stages' untaggable CloudFront config and subnets, and the hosted zone's id, are read from
+the account when it runs: re-run it after production or dev creates new ones (--dry-run shows
+the drift).
 docs/previews.md ("The deploy role") lists every permission and what AWS cannot scope.
 
 examples:
