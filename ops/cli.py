@@ -25,7 +25,7 @@ from config.settings import SETTINGS, Settings
 
 FLAGS: dict[str, dict[str, str]] = {
     "bootstrap": {"region": "state_region", "bucket": "state_bucket", "lock_table": "state_lock_table"},
-    "deploy-role": {"region": "region"},
+    "deploy-role": {"region": "region", "secrets_from": "preview_secrets_from"},
     "secrets": {"stage": "stage", "app": "app", "region": "region"},
     "bastion": {"stage": "stage", "app": "app", "region": "region"},
 }
@@ -92,6 +92,9 @@ assumes: trusted only by repo:<owner>/<name>:environment:preview, allowed to dep
 pr-* stages (state keys pr-*/..., hebo-pr-* names, stage=pr-* tags, roles only with the
 boundary), denied production, other stages and every way around the boundary. Prints
 HEBO_PREVIEW_ROLE_ARN=... for the repository variable.
+Other stages' untaggable CloudFront config and subnets, and the hosted zone's id, are read from
+the account when it runs: re-run it after production or dev creates new ones (--dry-run shows
+the drift).
 docs/previews.md ("The deploy role") lists every permission and what AWS cannot scope.
 
 examples:
@@ -182,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     role_p.add_argument("--github-repo", required=True, metavar="OWNER/NAME", help="the repository whose workflows may assume the role")
     role_p.add_argument("--role-name", default=deploy_role.DEFAULT_ROLE_NAME, help=f"default {deploy_role.DEFAULT_ROLE_NAME}")
     role_p.add_argument("--secrets-from", default=None, metavar="STAGE",
-                        help="template stage whose shared secrets previews read (HEBO_PREVIEW_SECRETS_FROM): describe them, read the two publishable values")
+                        help="template stage whose shared secrets previews read: describe them, read the two publishable values "
+                             f"(default: {_default('preview_secrets_from')}, the stacks' own setting)")
     role_p.add_argument("--region", default=None, help=f"region of the IAM calls (IAM is global; default: {_default('region')})")
     role_p.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
 
@@ -273,7 +277,9 @@ def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             zone=settings.zone,
             app=settings.app,
             role_name=args.role_name,
-            secrets_from=args.secrets_from,
+            # The stacks' own setting unless overridden: a re-run without the flag must not strip the
+            # template-secret grants running previews read at their next task start.
+            secrets_from=settings.preview_secrets_from,
         )
         role_config.validate()
         return deploy_role.run(make_session(settings.region), role_config, out, dry_run=args.dry_run)

@@ -23,12 +23,21 @@ Sources:
   accepts a list, so GitHub's two published thumbprints are sent.
 - Inline role policies are limited to 10,240 characters in total, a managed policy to 6,144 (IAM
   User Guide, "IAM and AWS STS quotas"); the three documents stay under them (tested).
-- Route 53 record-name conditions: `route53:ChangeResourceRecordSetsNormalizedRecordNames`
+- Route 53 record-name and record-type conditions: `route53:ChangeResourceRecordSetsNormalizedRecordNames`,
+  `route53:ChangeResourceRecordSetsRecordTypes`
   (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html).
+- Alarm actions: `cloudwatch:AlarmActions` covers the actions of every alarm state (CloudWatch User
+  Guide, "Using condition keys to limit alarm actions",
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-alarm-actions.html).
+- `ecs:subnet` (CreateService, UpdateService): ECS Developer Guide, "How Amazon Elastic Container
+  Service works with IAM" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/security_iam_service-with-iam.html).
+- Untaggable objects and other stages' subnets are listed when `ops deploy-role` runs
+  (`discover_account`): re-run it after production or dev creates new ones; `--dry-run` shows the drift.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from dataclasses import dataclass
@@ -127,7 +136,8 @@ WILDCARD_RESOURCE_REASONS = {
     "ManageTaggedAsPreview": "id-named resources (subnets, keys, certificates, distributions, scalable targets) have no preview name; "
                              "scoped by aws:ResourceTag/stage",
     "CloudFrontUntaggableConfig": "origin access controls and response headers policies support no tags and get generated ids "
-                                  "(Service Authorization Reference: no condition keys)",
+                                  "(Service Authorization Reference: no condition keys); other stages' ones are denied "
+                                  "Update/Delete by id (DenyOtherStagesCloudFrontConfig, listed at converge time)",
     "ReadOnlyDiscovery": "Describe*/List* calls of Terraform's refresh and data sources; most support no resource-level "
                          "permissions (Service Authorization Reference: no resource type)",
     "DecryptTemplatePublishableValues": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
@@ -143,6 +153,89 @@ UNSCOPED_ALLOWS = ("StateReadDnsOutputs", "StateListBucket", "LaunchFromPublicIm
 """Allow statements with neither a preview name nor a condition: the dns stack's outputs (read
 only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, and the two
 above."""
+
+CLOUDFRONT_UNTAGGABLE_WRITES = [
+    "cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl",
+    "cloudfront:UpdateResponseHeadersPolicy", "cloudfront:DeleteResponseHeadersPolicy",
+]
+"""Update/Delete of the two untaggable CloudFront objects a preview creates (CloudFrontUntaggableConfig).
+They take no tag and no condition key (Service Authorization Reference, "Actions, resources, and
+condition keys for Amazon CloudFront": `origin-access-control` and `response-headers-policy` resource
+types, no condition keys), so the objects of other stages are denied by ARN, listed at converge time
+(`discover_account`). Cache policies and functions need no such list: the role may touch only
+`function/hebo-pr-*` and no cache policy at all."""
+PREVIEW_RECORD_TYPES = ["A", "AAAA", "CNAME"]
+"""Record types a preview creates in the public zone (aws_route53_record in the synthesized pr-42
+JSON: A/AAAA aliases of the API, gateway and console, CNAME for ACM DNS validation). No NS or DS:
+a preview can never delegate its name (`route53:ChangeResourceRecordSetsRecordTypes`, Route 53
+Developer Guide, "Using IAM policy conditions for fine-grained access control")."""
+ROLE_CHAINING = ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML", "sts:TagSession",
+                 "sts:SetSourceIdentity"]
+"""The deploy role's session never assumes another role: the workflow's only STS call is its own
+AssumeRoleWithWebIdentity, which is unsigned and authorized by this role's trust policy alone
+(tools/emulator_calls record exactly that one), so the role's identity policies may deny every chaining call."""
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What `ops deploy-role` reads from the account at converge time to deny by id what has no tag.
+
+    `protected_cloudfront`: ARNs of the account's origin access controls and custom response headers
+    policies whose names are not `<app>-pr-*` (production's and dev's CSP/HSTS policies); denied
+    Update/Delete in the guardrails (DenyOtherStagesCloudFrontConfig).
+    `hosted_zone_id`: the configured public zone's id (`Z...`), or None when the zone does not exist
+    yet; PreviewDnsRecordsOnly is pinned to it.
+    `other_stage_subnets`: see below."""
+
+    protected_cloudfront: tuple[str, ...] = ()
+    hosted_zone_id: str | None = None
+    other_stage_subnets: tuple[str, ...] = ()
+    """Ids of the region's subnets tagged `stage` with a value not like `pr-*` (production's, dev's):
+    no preview service may be placed in them (EcsServicesOnlyInPreviewSubnets)."""
+
+
+def _pages(call: Any, list_key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a CloudFront Marker/NextMarker listing (`{list_key: {"Items": [...], "NextMarker"}}`)."""
+    items: list[dict[str, Any]] = []
+    marker = None
+    while True:
+        page = call(**kwargs, **({"Marker": marker} if marker else {}))[list_key]
+        items += page.get("Items", [])
+        marker = page.get("NextMarker")
+        if not marker:
+            return items
+
+
+def list_response_headers_policies(cloudfront: Any) -> list[tuple[str, str]]:
+    """(id, name) of every custom response headers policy of the account (AWS-managed ones are
+    not the account's to change). `cloudfront`: a boto3 client; ClientErrors propagate."""
+    return [(item["ResponseHeadersPolicy"]["Id"], item["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"])
+            for item in _pages(cloudfront.list_response_headers_policies, "ResponseHeadersPolicyList", Type="custom")]
+
+
+def discover_account(cloudfront: Any, route53: Any, ec2: Any, config: DeployRoleConfig, account: str,
+                     partition: str) -> AccountFacts:
+    """List the account's origin access controls and custom response headers policies not named
+    `<app>-pr-*`, the id of the public hosted zone named `config.zone`, and the subnets (of `ec2`'s
+    region) tagged `stage` with a value not like `pr-*`.
+
+    `cloudfront`/`route53`/`ec2`: boto3 clients. ClientErrors propagate (a role that cannot be
+    bounded must not be written)."""
+    subnets = [subnet["SubnetId"] for page in ec2.get_paginator("describe_subnets").paginate(
+                   Filters=[{"Name": "tag-key", "Values": ["stage"]}]) for subnet in page["Subnets"]
+               if not fnmatch.fnmatchcase(next(t["Value"] for t in subnet.get("Tags", []) if t["Key"] == "stage"), PREVIEW)]
+    preview = f"{config.app}-{PREVIEW}"
+    named: list[tuple[str, str]] = [
+        ("origin-access-control", item["Id"]) for item in _pages(cloudfront.list_origin_access_controls, "OriginAccessControlList")
+        if not fnmatch.fnmatchcase(item["Name"], preview)]
+    named += [("response-headers-policy", ident) for ident, name in list_response_headers_policies(cloudfront)
+              if not fnmatch.fnmatchcase(name, preview)]
+    zone = config.zone.rstrip(".").lower() + "."
+    zones = route53.list_hosted_zones_by_name(DNSName=zone).get("HostedZones", [])
+    public = [z["Id"].rsplit("/", 1)[-1] for z in zones if z["Name"].lower() == zone and not z.get("Config", {}).get("PrivateZone")]
+    return AccountFacts(protected_cloudfront=tuple(sorted(f"arn:{partition}:cloudfront::{account}:{kind}/{ident}" for kind, ident in named)),
+                        hosted_zone_id=public[0] if len(public) == 1 else None, other_stage_subnets=tuple(sorted(subnets)))
+
 
 _REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 _ROLE_RE = re.compile(r"[\w+=,.@-]{1,64}")
@@ -307,7 +400,8 @@ def _named_resources(p: str, a: str, named: str) -> list[str]:
         f"arn:{p}:cloudfront::{a}:function/{named}", f"arn:{p}:s3:::{named}"]
 
 
-def permissions_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+def permissions_policy(config: DeployRoleConfig, account: str, partition: str = "aws",
+                       facts: AccountFacts = AccountFacts()) -> dict[str, Any]:
     """The role's inline policy: deploy and destroy `pr-*` stages, nothing of production.
 
     Scoping, strongest first: resource names (`hebo-pr-*`, `hebo/pr-*`, state keys `pr-*/…`), then the
@@ -363,9 +457,10 @@ def permissions_policy(config: DeployRoleConfig, account: str, partition: str = 
         _allow("ManageTaggedAsPreview", [f"{s}:*" for s in TAGGED_SERVICES], ["*"], {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}),
         # RunInstances is also authorized against the (untagged, public) NAT/bastion image.
         _allow("LaunchFromPublicImages", ["ec2:RunInstances"], [f"arn:{p}:ec2:*::image/*"]),
-        _allow("PreviewDnsRecordsOnly", ["route53:ChangeResourceRecordSets"], [f"arn:{p}:route53:::hostedzone/*"],
+        _allow("PreviewDnsRecordsOnly", ["route53:ChangeResourceRecordSets"], [f"arn:{p}:route53:::hostedzone/{facts.hosted_zone_id or '*'}"],
                {"ForAllValues:StringLike": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": [
-                   f"{PREVIEW}.dev.*.{zone}", f"_*.{PREVIEW}.dev.*.{zone}"]}}),
+                   f"{PREVIEW}.dev.*.{zone}", f"_*.{PREVIEW}.dev.*.{zone}"]},
+                "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": PREVIEW_RECORD_TYPES}}),
         # Untaggable CloudFront objects are addressed by generated ids: no name or tag to scope by.
         _allow("CloudFrontUntaggableConfig", [
             "cloudfront:CreateOriginAccessControl", "cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl",
@@ -406,7 +501,8 @@ guardrails_name = deploy_guardrails_name
 """The guardrails policy's name (config/naming.py)."""
 
 
-def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "aws",
+                      facts: AccountFacts = AccountFacts()) -> dict[str, Any]:
     """The deploy role's explicit denies that do not fit its inline policy (IAM quota 10,240
     characters), attached as a customer managed policy (6,144): production's state, names and
     tags; any resource tagged with another stage; tags naming another stage; tagging an untagged
@@ -444,7 +540,24 @@ def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "
         _deny("InstancesOnlyInPreviewNetworks", ["ec2:RunInstances", "ec2:CreateNetworkInterface"],
               [f"arn:{p}:ec2:*:{a}:subnet/*", f"arn:{p}:ec2:*:{a}:security-group/*"],
               {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}}),
+        # Alarm actions can stop, terminate or reboot any instance (arn:aws:automate:...) or publish to
+        # any topic; a preview's alarms notify only its own topic (cloudwatch:AlarmActions, Service
+        # Authorization Reference, "Actions, resources, and condition keys for Amazon CloudWatch").
+        _deny("AlarmActionsOnlyPreviewTopics", ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
+              condition={"ForAnyValue:StringNotLike": {"cloudwatch:AlarmActions": f"arn:{p}:sns:*:{a}:{named}"}}),
+        _deny("DenyRoleChaining", ROLE_CHAINING),
+        # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
+        _deny("DenyRolePaths", ["iam:CreateRole", "iam:CreateInstanceProfile"],
+              [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"]),
     ]
+    if facts.other_stage_subnets:
+        # ecs:subnet (the awsvpc subnets of a service) exists for CreateService and UpdateService
+        # only: ECS developer guide, "How Amazon Elastic Container Service works with IAM", and the
+        # Service Authorization Reference's ECS page; RunTask has no such key (docs/previews.md).
+        statements.append(_deny("EcsServicesOnlyInPreviewSubnets", ["ecs:CreateService", "ecs:UpdateService"],
+                                condition={"ForAnyValue:StringEquals": {"ecs:subnet": list(facts.other_stage_subnets)}}))
+    if facts.protected_cloudfront:
+        statements.append(_deny("DenyOtherStagesCloudFrontConfig", CLOUDFRONT_UNTAGGABLE_WRITES, list(facts.protected_cloudfront)))
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -522,9 +635,9 @@ def converge_managed_policy(iam: Any, name: str, document: dict[str, Any], descr
 
 
 def converge_role(iam: Any, config: DeployRoleConfig, provider_arn: str, account: str, partition: str,
-                  out: TextIO, dry_run: bool) -> tuple[str, int]:
+                  out: TextIO, dry_run: bool, facts: AccountFacts = AccountFacts()) -> tuple[str, int]:
     """Create the role or bring trust, session length and inline policy to the desired values."""
-    trust, permissions = trust_policy(config, provider_arn), permissions_policy(config, account, partition)
+    trust, permissions = trust_policy(config, provider_arn), permissions_policy(config, account, partition, facts)
     if policy_size(permissions) > INLINE_POLICY_MAX_CHARS:  # pragma: no cover - guarded by a test
         raise UsageError(f"the deploy role's policy is {policy_size(permissions)} characters; IAM allows {INLINE_POLICY_MAX_CHARS}")
     subject, changes = f"role {config.role_name}", 0
@@ -584,15 +697,26 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
     iam = client(session, "iam", region)
     account = client(session, "sts", region).get_caller_identity()["Account"]
     partition = session.get_partition_for_region(region)
+    facts = discover_account(client(session, "cloudfront", "us-east-1"), client(session, "route53", "us-east-1"),
+                             client(session, "ec2", region), config, account, partition)
+    guardrails = guardrails_policy(config, account, partition, facts)
+    if policy_size(guardrails) > MANAGED_POLICY_MAX_CHARS:
+        raise UsageError(f"policy {guardrails_name(config.app)} would be {policy_size(guardrails)} characters with "
+                         f"{len(facts.protected_cloudfront)} protected CloudFront origin access controls/response headers "
+                         f"policies and {len(facts.other_stage_subnets)} other stages' subnets; IAM allows "
+                         f"{MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*")
+    print(f"protected CloudFront config (not {config.app}-pr-*): {len(facts.protected_cloudfront)}; "
+          f"other stages' subnets: {len(facts.other_stage_subnets)}; "
+          f"hosted zone {config.zone}: {facts.hosted_zone_id or 'not found, records allowed in any zone'}", file=out)
     provider_arn, changes = converge_provider(iam, out, dry_run, account, partition)
     # The boundary first: the role's policy names it, and a preview deploy creates roles with it.
     _, boundary_changes = converge_managed_policy(
         iam, config.boundary_name, boundary_policy(config, account, partition),
         "Permissions boundary of every role a preview stage creates (ops deploy-role)", account, partition, out, dry_run)
     _, guardrail_changes = converge_managed_policy(
-        iam, guardrails_name(config.app), guardrails_policy(config, account, partition),
+        iam, guardrails_name(config.app), guardrails,
         f"Explicit denies of {config.role_name} (ops deploy-role)", account, partition, out, dry_run)
-    role_arn, role_changes = converge_role(iam, config, provider_arn, account, partition, out, dry_run)
+    role_arn, role_changes = converge_role(iam, config, provider_arn, account, partition, out, dry_run, facts)
     changes += boundary_changes + guardrail_changes + role_changes
     if dry_run:
         print(f"dry run: {changes} change(s) planned, nothing written", file=out)

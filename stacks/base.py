@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from modules.cdk import Construct, TerraformOutput, TerraformStack, aws, pin_provider_version
+from modules import account
 from modules.kms import EncryptionKey, EncryptionKeyProps, KeyReference
 from stacks.backends import configure_backend
 from config.naming import permissions_boundary_name
@@ -123,9 +124,11 @@ class HeboStack(TerraformStack):
         if not self.policy.permissions_boundary:
             return None
         if not hasattr(self, "_boundary_arn"):
-            partition = aws.data_aws_partition.DataAwsPartition(self, "boundary_partition").partition
-            account = aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "boundary_account").account_id
-            self._boundary_arn = f"arn:{partition}:iam::{account}:policy/{permissions_boundary_name(self.settings.app)}"
+            # the stack's one account/partition pair (modules/account.py), shared with every other ARN
+            self._boundary_arn = (
+                f"arn:{account.partition(self)}:iam::{account.account_id(self)}:policy/"
+                f"{permissions_boundary_name(self.settings.app)}"
+            )
         return self._boundary_arn
 
     def output(self, name: str, value: Any, description: str, sensitive: bool = False) -> TerraformOutput:

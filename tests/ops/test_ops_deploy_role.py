@@ -25,7 +25,21 @@ def _doc(raw: Any) -> dict[str, Any]:
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
 GUARDRAILS = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-deploy-guardrails"
 CONFIG = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="hebo-terraform-state", lock_table="",
-                                      zone="hebo.ai")
+                                      zone="hebo.ai", secrets_from="dev")
+"""What `ops deploy-role` converges with no flags but --github-repo: the settings' defaults
+(HEBO_PREVIEW_SECRETS_FROM=dev)."""
+LIST_RESPONSE_HEADERS_POLICIES = deploy_role.list_response_headers_policies
+RESPONSE_HEADERS_POLICIES: list[tuple[str, str]] = []
+"""(id, name) of the account's custom response headers policies, as `list_response_headers_policies`
+returns them: moto 5.2.5 does not implement ListResponseHeadersPolicies (404), so that one listing
+is replaced by this list; its parsing against the real API shape is tested with botocore's Stubber."""
+
+
+@pytest.fixture(autouse=True)
+def response_headers_policies(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    RESPONSE_HEADERS_POLICIES.clear()
+    monkeypatch.setattr(deploy_role, "list_response_headers_policies", lambda cloudfront: list(RESPONSE_HEADERS_POLICIES))
+    return RESPONSE_HEADERS_POLICIES
 
 
 def managed_document(iam: Any, arn: str) -> dict[str, Any]:
@@ -82,7 +96,7 @@ def test_creates_provider_boundary_guardrails_and_role_trusted_only_by_the_previ
 
     again = run("deploy-role", "--github-repo", REPO)
     assert again.code == 0
-    assert again.out.splitlines()[:4] == ["oidc provider token.actions.githubusercontent.com: up to date",
+    assert again.out.splitlines()[1:5] == ["oidc provider token.actions.githubusercontent.com: up to date",
                                           "policy hebo-preview-boundary: up to date",
                                           "policy hebo-preview-deploy-guardrails: up to date",
                                           f"role {ROLE}: up to date"]
@@ -112,7 +126,8 @@ def test_state_access_is_preview_keys_only_and_production_is_denied(run):
     assert len(allows) >= 20
     for st in allows:
         assert "*" not in st["Action"], st["Sid"]
-        unscoped = [r for r in st["Resource"] if "pr-*" not in r and "preview" not in r]
+        # the template's secrets (the default HEBO_PREVIEW_SECRETS_FROM=dev) are named one by one
+        unscoped = [r for r in st["Resource"] if "pr-*" not in r and "preview" not in r and ":secret:hebo/dev/" not in r]
         if unscoped and "Condition" not in st:
             assert st["Sid"] in deploy_role.UNSCOPED_ALLOWS, st["Sid"]
         if st["Sid"] == "ReadOnlyDiscovery":
@@ -153,8 +168,11 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
     assert s["EcsOnlyInPreviewClusters"]["Condition"] == {"ArnNotLike": {"ecs:cluster": f"arn:aws:ecs:*:{ACCOUNT}:cluster/hebo-pr-*"}}
     assert s["CreateTaggedAsPreview"]["Condition"] == {"StringLike": {"aws:RequestTag/stage": "pr-*"}}
     assert s["ManageTaggedAsPreview"]["Condition"] == {"StringLike": {"aws:ResourceTag/stage": "pr-*"}}
-    assert s["PreviewDnsRecordsOnly"]["Condition"] == {"ForAllValues:StringLike": {
-        "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-*.dev.*.hebo.ai", "_*.pr-*.dev.*.hebo.ai"]}}
+    assert s["PreviewDnsRecordsOnly"]["Condition"] == {
+        "ForAllValues:StringLike": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-*.dev.*.hebo.ai", "_*.pr-*.dev.*.hebo.ai"]},
+        "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"]}}
+    assert s["PreviewDnsRecordsOnly"]["Resource"] == ["arn:aws:route53:::hostedzone/*"]  # moto holds no zone hebo.ai
     assert s["PreviewSecrets"]["Resource"] == [f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/pr-*"]
     template = f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/dev/"
     assert s["DescribeTemplateSecrets"]["Action"] == ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"]
@@ -237,7 +255,8 @@ def test_dry_run_creates_nothing(run):
     result = run("deploy-role", "--github-repo", REPO, "--dry-run")
     assert result.code == 0, result.err
     statements = len(deploy_role.permissions_policy(CONFIG, ACCOUNT)["Statement"])
-    assert result.out.splitlines()[:7] == [
+    assert result.out.splitlines()[:8] == [
+        "protected CloudFront config (not hebo-pr-*): 0; other stages' subnets: 0; hosted zone hebo.ai: not found, records allowed in any zone",
         "oidc provider token.actions.githubusercontent.com: would create it (audience sts.amazonaws.com)",
         f"policy hebo-preview-boundary: would create it ({len(deploy_role.boundary_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
         f"policy hebo-preview-deploy-guardrails: would create it ({len(deploy_role.guardrails_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
@@ -292,3 +311,110 @@ def test_every_wildcard_resource_has_a_written_reason():
     assert wildcard == set(deploy_role.WILDCARD_RESOURCE_REASONS)
     docs = (Path(__file__).parents[2] / "docs" / "previews.md").read_text()
     assert [sid for sid in wildcard if f"`{sid}`" not in docs] == []
+
+
+def _oac(cloudfront: Any, name: str) -> str:
+    return cloudfront.create_origin_access_control(OriginAccessControlConfig={
+        "Name": name, "SigningProtocol": "sigv4", "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+
+
+def test_other_stages_config_subnets_and_zone_are_read_at_converge(run, response_headers_policies):
+    """Origin access controls and response headers policies take no tag and no condition key, so
+    the guardrails deny Update/Delete of exactly the account's ones not named hebo-pr-* (listed at
+    converge time); services may not use other stages' subnets; PreviewDnsRecordsOnly names the
+    configured zone's id."""
+    cloudfront, route53 = boto3.client("cloudfront"), boto3.client("route53")
+    production_oac = _oac(cloudfront, "hebo-production-console-oac")
+    _oac(cloudfront, "hebo-pr-7-console-oac")
+    response_headers_policies += [("rhp-production", "hebo-production-console-security-headers"),
+                                  ("rhp-pr-7", "hebo-pr-7-console-security-headers")]
+    zone_id = route53.create_hosted_zone(Name="hebo.ai", CallerReference="t")["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = {}
+    for n, stage in enumerate(("production", "dev", "pr-7")):
+        subnets[stage] = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{n}.0/24", TagSpecifications=[
+            {"ResourceType": "subnet", "Tags": [{"Key": "stage", "Value": stage}]}])["Subnet"]["SubnetId"]
+    result = run("deploy-role", "--github-repo", REPO)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == f"protected CloudFront config (not hebo-pr-*): 2; other stages' subnets: 2; hosted zone hebo.ai: {zone_id}"
+    state = role_state(boto3.client("iam"))
+    s = by_sid(state["policy"], state["guardrails"])
+    assert s["DenyOtherStagesCloudFrontConfig"] == {
+        "Sid": "DenyOtherStagesCloudFrontConfig", "Effect": "Deny",
+        "Action": ["cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl",
+                   "cloudfront:UpdateResponseHeadersPolicy", "cloudfront:DeleteResponseHeadersPolicy"],
+        "Resource": [f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/{production_oac}",
+                     f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-production"]}
+    assert s["PreviewDnsRecordsOnly"]["Resource"] == [f"arn:aws:route53:::hostedzone/{zone_id}"]
+    # production's and dev's subnets (not the preview's, not the default VPC's untagged ones)
+    assert s["EcsServicesOnlyInPreviewSubnets"] == {
+        "Sid": "EcsServicesOnlyInPreviewSubnets", "Effect": "Deny", "Action": ["ecs:CreateService", "ecs:UpdateService"],
+        "Resource": ["*"], "Condition": {"ForAnyValue:StringEquals": {"ecs:subnet": sorted([subnets["production"], subnets["dev"]])}}}
+
+    # production creates another: a dry run shows the guardrails drift, a run converges it
+    newer = _oac(cloudfront, "hebo-dev-console-oac")
+    dry = run("deploy-role", "--github-repo", REPO, "--dry-run")
+    statements = len(state["guardrails"]["Statement"])
+    assert f"policy hebo-preview-deploy-guardrails: would set a new default version ({statements} statements)" in dry.out.splitlines()
+    assert run("deploy-role", "--github-repo", REPO).code == 0
+    denied = by_sid(managed_document(boto3.client("iam"), GUARDRAILS))["DenyOtherStagesCloudFrontConfig"]["Resource"]
+    assert f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/{newer}" in denied and len(denied) == 3
+
+
+def test_too_many_protected_cloudfront_objects_fail_before_any_write(run, response_headers_policies):
+    response_headers_policies += [(f"{n:08d}-e619-4b99-88e5-2cf7f45965bd", f"hebo-production-{n}") for n in range(40)]
+    result = run("deploy-role", "--github-repo", REPO)
+    assert result.code == 2
+    assert result.err.startswith("ops: policy hebo-preview-deploy-guardrails would be ")
+    assert ("characters with 40 protected CloudFront origin access controls/response headers policies and 0 other stages' "
+            "subnets; IAM allows 6144") in result.err
+    assert boto3.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+
+
+def test_how_many_protected_cloudfront_objects_fit():
+    """The guardrails' headroom under the 6,144-character managed policy quota, with a long bucket
+    name, a template stage and 18 other stages' subnets: 8 protected CloudFront objects fit
+    (production's and dev's two each, room for two more stages); docs/previews.md repeats it."""
+    config = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="a-rather-long-terraform-state-bucket-name",
+                                          lock_table="l", zone="hebo.ai", secrets_from="staging")
+    arn = f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/" + "5cc3b908-e619-4b99-88e5-2cf7f45965bd"
+    subnets = tuple(f"subnet-{n:017x}" for n in range(18))  # three VPCs of six subnets (production, dev, global)
+    fits = max(n for n in range(60) if deploy_role.policy_size(deploy_role.guardrails_policy(
+        config, ACCOUNT, facts=deploy_role.AccountFacts(protected_cloudfront=(arn,) * n, other_stage_subnets=subnets)))
+        <= deploy_role.MANAGED_POLICY_MAX_CHARS)
+    assert fits == 8
+
+
+def test_response_headers_policies_are_listed_across_pages_custom_only():
+    """The real listing (moto lacks it) against botocore's model of the API: Type=custom, NextMarker paging."""
+    from botocore.stub import Stubber
+
+    cloudfront = boto3.client("cloudfront")
+
+    def page(ident: str, name: str, marker: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"MaxItems": 1, "Quantity": 1, "Items": [{"Type": "custom", "ResponseHeadersPolicy": {
+            "Id": ident, "LastModifiedTime": "2026-01-01T00:00:00Z", "ResponseHeadersPolicyConfig": {"Name": name}}}]}
+        if marker:
+            body["NextMarker"] = marker
+        return {"ResponseHeadersPolicyList": body}
+
+    with Stubber(cloudfront) as stub:
+        stub.add_response("list_response_headers_policies", page("a", "hebo-production-h", "m2"), {"Type": "custom"})
+        stub.add_response("list_response_headers_policies", page("b", "hebo-pr-1-h", None), {"Type": "custom", "Marker": "m2"})
+        assert LIST_RESPONSE_HEADERS_POLICIES(cloudfront) == [("a", "hebo-production-h"), ("b", "hebo-pr-1-h")]
+        stub.assert_no_pending_responses()
+
+
+def test_secrets_from_defaults_to_the_stacks_setting(run, monkeypatch):
+    """A re-run without --secrets-from keeps the template grants running previews need: the value is
+    the stacks' own HEBO_PREVIEW_SECRETS_FROM (default dev), validated under the name it came from."""
+    assert run("deploy-role", "--github-repo", REPO).code == 0
+    described = by_sid(role_state(boto3.client("iam"))["policy"])["DescribeTemplateSecrets"]["Resource"]
+    assert described[0] == f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/dev/StackProjectId-??????"
+    bad = run("deploy-role", "--github-repo", REPO, "--secrets-from", "production")
+    assert bad.code == 2 and "invalid --secrets-from 'production'" in bad.err
+    monkeypatch.setenv("HEBO_PREVIEW_SECRETS_FROM", "pr-3")  # the variable the stacks read is the default
+    bad = run("deploy-role", "--github-repo", REPO)
+    assert bad.code == 2 and bad.err.startswith("ops: invalid HEBO_PREVIEW_SECRETS_FROM 'pr-3': a preview owns no app secrets")

@@ -17,6 +17,11 @@ REPO = "hebo-ai/hebo-infra"
 PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 CONFIG = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="hebo-terraform-state", lock_table="hebo-terraform-locks",
                                       zone="hebo.ai", secrets_from="dev")
+FACTS = deploy_role.AccountFacts(protected_cloudfront=(
+    f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/E2PRODOAC", f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-production"),
+    hosted_zone_id="Z123", other_stage_subnets=("subnet-dev", "subnet-prod"))
+"""What `ops deploy-role` finds in the account: production's origin access control and response
+headers policy (ids in scenarios.txt), the public zone hebo.ai, and production's and dev's subnets."""
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Sid": "AdminInlinePolicy", "Effect": "Allow", "Action": "*", "Resource": "*"}]}
 SCENARIO_FILE = Path(__file__).with_name("scenarios.txt")
@@ -73,8 +78,8 @@ def test_scenario(name, principal, action, resource, tags, context, expected):
         call = Call(seq=1, access_key_id="ASIAATTACKER", service=action.split(":")[0], operation=action.split(":")[1],
                     action=action, resources=(target,), context=claims)
         if principal == "deploy":
-            decision = evaluate(call, [deploy_role.permissions_policy(CONFIG, ACCOUNT),
-                                       deploy_role.guardrails_policy(CONFIG, ACCOUNT)], None)
+            decision = evaluate(call, [deploy_role.permissions_policy(CONFIG, ACCOUNT, facts=FACTS),
+                                       deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=FACTS)], None)
         else:
             assert principal == "workload", principal
             decision = evaluate(call, [ADMIN], deploy_role.boundary_policy(CONFIG, ACCOUNT))

