@@ -26,7 +26,7 @@ step = @echo "==> $(1)"; started=$$(date +%s); $(2) && echo "==> $(1): done in $
 .PHONY: help setup test-setup synth test bench clean
 
 help: ## list the targets and what they do
-	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
 
 setup: .venv/.synced node_modules/.installed ## install pipenv, the Python and the Node dependencies (idempotent)
 
@@ -57,10 +57,16 @@ bench: setup ## cold synth: shipped import style vs the conventional one, side b
 clean: ## remove synth output and build artifacts
 	rm -rf cdktf.out build .pytest_cache
 
-.PHONY: validate plan-local
+.PHONY: validate plan-local lifecycle-local plan-production-local
 
 validate: setup ## terraform validate every stack of production, pr-42 and dev with the real AWS provider (mirror or registry)
 	$(PIPENV) run python -m tools.terraform_check validate
 
 plan-local: setup ## offline: start moto, apply dns/network/data and plan compute/edge of HEBO_STAGE (default pr-42), print a summary
 	$(PIPENV) run python -m tools.moto_emulator --stage $${HEBO_STAGE:-pr-42}
+
+lifecycle-local: setup ## offline: HEBO_STAGE's (default pr-42) whole life on moto as its deploy role: apply, empty re-plans, redeploy, destroy, 0 leftovers, re-create; ends with `lifecycle: {json}`
+	$(PIPENV) run python -m tools.lifecycle --stage $${HEBO_STAGE:-pr-42}
+
+plan-production-local: setup ## offline: plan production's five stacks on moto (dns, network, data applied; DNSSEC, global cluster, RDS Proxy, WAF as configured)
+	$(PIPENV) run python -m tools.lifecycle --production

@@ -84,6 +84,43 @@ _instances.Instance.__init__ = _instance_with_nic_groups
 _sg.SecurityGroupRule.description = property(
     lambda self: self.ip_range.get("Description") or (self.source_group or {}).get("Description")
 )
+
+import json as _json
+import moto.applicationautoscaling.responses as _aas
+from moto.core.exceptions import JsonRESTError as _JsonRESTError
+
+def _aas_target(self, arn):
+    for targets in self.applicationautoscaling_backend.targets.values():
+        for target in targets.values():
+            if target.arn == arn:
+                return target
+    raise _JsonRESTError("ResourceNotFoundException", f"No scalable target found for {arn}")
+
+_aas_register = _aas.ApplicationAutoScalingResponse.register_scalable_target
+
+def _aas_register_with_tags(self):
+    body = _aas_register(self)
+    target = _aas_target(self, _json.loads(body)["ScalableTargetARN"])
+    target.tags = {**getattr(target, "tags", {}), **(self._get_param("Tags") or {})}
+    return body
+
+def _aas_list_tags(self):
+    return _json.dumps({"Tags": getattr(_aas_target(self, self._get_param("ResourceARN")), "tags", {})})
+
+def _aas_tag(self):
+    target = _aas_target(self, self._get_param("ResourceARN"))
+    target.tags = {**getattr(target, "tags", {}), **(self._get_param("Tags") or {})}
+    return "{}"
+
+def _aas_untag(self):
+    target = _aas_target(self, self._get_param("ResourceARN"))
+    target.tags = {k: v for k, v in getattr(target, "tags", {}).items() if k not in (self._get_param("TagKeys") or [])}
+    return "{}"
+
+_aas.ApplicationAutoScalingResponse.register_scalable_target = _aas_register_with_tags
+_aas.ApplicationAutoScalingResponse.list_tags_for_resource = _aas_list_tags
+_aas.ApplicationAutoScalingResponse.tag_resource = _aas_tag
+_aas.ApplicationAutoScalingResponse.untag_resource = _aas_untag
 """
 """Four moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
 
@@ -96,6 +133,13 @@ _sg.SecurityGroupRule.description = property(
   with `associate_public_ip_address`) are missing from the instance's own group set;
 * the description of a rule that references a security group is dropped on read.
 Each showed up as a perpetual diff in the second network plan that real AWS does not produce.
+
+Found by the lifecycle (tools/lifecycle.py):
+* Application Auto Scaling has no tagging in moto 5.2.5 (`moto/applicationautoscaling/responses.py`
+  defines no `ListTagsForResource`/`TagResource`/`UntagResource`, and `RegisterScalableTarget`
+  drops `Tags`): the provider reads a target's tags after creating it
+  (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_ListTagsForResource.html),
+  got HTTP 500 and retried 25 times per call; tags are kept per target here, keyed by its ARN.
 """
 
 _MOTO_MAIN = """
@@ -129,16 +173,29 @@ class MotoServer:
         amis.write_text(json.dumps([{**defaults, "image_location": f"{i['owner_id']}/{i['name']}", **i} for i in MOTO_IMAGES]))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
         env["MOTO_AMIS_PATH"] = str(amis)
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES)],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )
+        # moto's log goes to a file, never to a pipe nobody reads: a full pipe (64 KiB of request
+        # log lines and tracebacks) blocks the server thread that writes it, and every later
+        # request hangs until Terraform's bound (what looked like "compute hangs" in issue 26).
+        self.log_path = self._dir / "moto.log"
+        with self.log_path.open("w") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES)],
+                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
+            )
         ready, _, _ = select.select([self._process.stdout], [], [], start_timeout)
         line = self._process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
         if not line.startswith("http://"):
+            tail = self.log_tail()
             self.stop()
-            raise CheckError(f"moto did not start within {start_timeout} s: {self._process.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+            raise CheckError(f"moto did not start within {start_timeout} s: {tail}")
         self.url = line
+
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of moto's own log (request lines, tracebacks of HTTP 500 answers)."""
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
 
     def environment(self, region: str = "us-east-1") -> dict[str, str]:
         """What Terraform and boto3 need to talk to this server (fake credentials)."""
