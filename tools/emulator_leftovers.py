@@ -231,16 +231,15 @@ def _topics(client: Client, region: str) -> Iterator[tuple[str, list[str | None]
         yield arn, [arn.rsplit(":", 1)[1]], _tags(sns.list_tags_for_resource(ResourceArn=arn).get("Tags"))
 
 
-def _cloudfront(method: str, listing: str, name: Callable[[dict[str, Any]], list[str | None]], ident: str = "Id", **kwargs: Any) -> Enumerator:
+def _cloudfront(method: str, listing: str, names: Callable[[dict[str, Any]], list[str | None]],
+                ident: Callable[[dict[str, Any]], str] = lambda item: item["Id"], **kwargs: Any) -> Enumerator:
     def enumerate_(client: Client, region: str) -> Iterator[tuple[str, list[str | None], dict[str, str]]]:
         cf = client("cloudfront", region)
-        answer = getattr(cf, method)(**kwargs)
-        items = answer[listing].get("Items") or []
-        for item in items:
+        for item in getattr(cf, method)(**kwargs)[listing].get("Items") or []:
             tags: dict[str, str] = {}
             if listing == "DistributionList":
                 tags = _tags(cf.list_tags_for_resource(Resource=item["ARN"])["Tags"].get("Items"))
-            yield item.get(ident) or str(name(item)), name(item), tags
+            yield ident(item), names(item), tags
     return enumerate_
 
 
@@ -281,11 +280,11 @@ ENUMERATORS: dict[str, Enumerator] = {
     "aws_s3_bucket": _buckets,
     "aws_sns_topic": _topics,
     "aws_cloudfront_distribution": _cloudfront("list_distributions", "DistributionList", lambda d: [*(d.get("Aliases", {}).get("Items") or []), d.get("Comment")]),
-    "aws_cloudfront_function": _cloudfront("list_functions", "FunctionList", lambda f: [f["Name"]], ident="Name"),
+    "aws_cloudfront_function": _cloudfront("list_functions", "FunctionList", lambda f: [f["Name"]], ident=lambda f: f["Name"]),
     "aws_cloudfront_origin_access_control": _cloudfront("list_origin_access_controls", "OriginAccessControlList", lambda o: [o["Name"]]),
     "aws_cloudfront_response_headers_policy": _cloudfront(
         "list_response_headers_policies", "ResponseHeadersPolicyList",
-        lambda p: [p["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"]], ident="Type", Type="custom"),
+        lambda p: [p["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"]], ident=lambda p: p["ResponseHeadersPolicy"]["Id"], Type="custom"),
 }
 """Terraform type -> enumerator of its live objects (boto3 against the emulator)."""
 

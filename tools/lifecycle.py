@@ -48,6 +48,7 @@ from tools.moto_emulator import (
     PlanSummary,
     emulator_stack,
     moto_override,
+    plan,
     seed_template_secrets,
     set_secrets,
 )
@@ -199,10 +200,7 @@ class StageDirs:
                 (cwd / "moto_override.tf.json").write_text(json.dumps(override, indent=2))
 
     def plan(self, stack: str, identity: Identity, *flags: str) -> PlanSummary:
-        tf = self._as(identity)
-        cwd = self.init(stack)
-        tf.run("plan", "-input=false", "-lock-timeout=30s", "-out=tfplan", *flags, cwd=cwd)
-        return PlanSummary(stack, json.loads(tf.run("show", "-json", "tfplan", cwd=cwd).stdout))
+        return plan(self._as(identity), self.init(stack), stack, *flags)
 
     def apply(self, stack: str, identity: Identity, *args: str) -> None:
         """Apply the saved plan (no args), or `apply -auto-approve <args>`."""

@@ -121,6 +121,84 @@ _aas.ApplicationAutoScalingResponse.register_scalable_target = _aas_register_wit
 _aas.ApplicationAutoScalingResponse.list_tags_for_resource = _aas_list_tags
 _aas.ApplicationAutoScalingResponse.tag_resource = _aas_tag
 _aas.ApplicationAutoScalingResponse.untag_resource = _aas_untag
+
+import uuid as _uuid
+import moto.cloudfront.responses as _cf
+import moto.cloudfront.urls as _cf_urls
+from moto.cloudfront.exceptions import CloudFrontException as _CloudFrontException
+from moto.core.responses import ActionResult as _ActionResult, EmptyResult as _EmptyResult
+from moto.core.utils import utcnow as _utcnow
+from moto.moto_api._internal import mock_random as _random
+
+_cf_urls.url_paths.update({
+    "{0}/2020-05-31/function/(?P<function_name>[^/]+)/publish$": _cf.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy$": _cf.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)$": _cf.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": _cf.CloudFrontResponse.dispatch,
+})
+
+def _cf_publish(self):
+    function = self.backend.describe_function(name=self._get_param("Name"))
+    function.stage, function.status = "LIVE", "UNASSOCIATED"
+    return _ActionResult({"FunctionSummary": function.function_summary})
+
+def _cf_update_function(self):
+    function = self.backend.describe_function(name=self._get_param("Name"))
+    function.config, function.code = self._get_param("FunctionConfig", {}), self._get_param("FunctionCode")
+    function.stage, function.status, function.etag, function.last_modified_time = "DEVELOPMENT", "UNPUBLISHED", _random.get_random_hex(13).upper(), _utcnow()
+    return _ActionResult({"FunctionSummary": function.function_summary, "ETag": function.etag})
+
+def _cf_policies(self):
+    if not hasattr(self.backend, "response_headers_policies"):
+        self.backend.response_headers_policies = {}
+    return self.backend.response_headers_policies
+
+def _cf_policy(self):
+    found = _cf_policies(self).get(self._get_param("Id"))
+    if found is None:
+        raise _CloudFrontException("NoSuchResponseHeadersPolicy", "The response headers policy does not exist.")
+    return found
+
+def _cf_create_policy(self):
+    config = self._get_param("ResponseHeadersPolicyConfig", {})
+    if any(p["ResponseHeadersPolicyConfig"]["Name"] == config.get("Name") for p in _cf_policies(self).values()):
+        raise _CloudFrontException("ResponseHeadersPolicyAlreadyExists", f"A response headers policy named {config.get('Name')} already exists.")
+    policy = {"Id": str(_uuid.uuid4()), "LastModifiedTime": _utcnow(), "ResponseHeadersPolicyConfig": config, "ETag": _random.get_random_hex(13).upper()}
+    _cf_policies(self)[policy["Id"]] = policy
+    return _ActionResult({"ResponseHeadersPolicy": {k: v for k, v in policy.items() if k != "ETag"}, "ETag": policy["ETag"],
+                          "Location": f"https://cloudfront.amazonaws.com/2020-05-31/response-headers-policy/{policy['Id']}"})
+
+def _cf_get_policy(self):
+    policy = _cf_policy(self)
+    return _ActionResult({"ResponseHeadersPolicy": {k: v for k, v in policy.items() if k != "ETag"}, "ETag": policy["ETag"]})
+
+def _cf_get_policy_config(self):
+    policy = _cf_policy(self)
+    return _ActionResult({"ResponseHeadersPolicyConfig": policy["ResponseHeadersPolicyConfig"], "ETag": policy["ETag"]})
+
+def _cf_update_policy(self):
+    policy = _cf_policy(self)
+    policy.update(ResponseHeadersPolicyConfig=self._get_param("ResponseHeadersPolicyConfig", {}), LastModifiedTime=_utcnow(), ETag=_random.get_random_hex(13).upper())
+    return _cf_get_policy(self)
+
+def _cf_delete_policy(self):
+    _cf_policy(self)
+    del _cf_policies(self)[self._get_param("Id")]
+    return _EmptyResult()
+
+def _cf_list_policies(self):
+    items = [{"Type": "custom", "ResponseHeadersPolicy": {k: v for k, v in p.items() if k != "ETag"}} for p in _cf_policies(self).values()]
+    if self._get_param("Type") == "managed":
+        items = []
+    return _ActionResult({"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": len(items), "Items": items}})
+
+for _name, _method in {
+    "publish_function": _cf_publish, "update_function": _cf_update_function,
+    "create_response_headers_policy": _cf_create_policy, "get_response_headers_policy": _cf_get_policy,
+    "get_response_headers_policy_config": _cf_get_policy_config, "update_response_headers_policy": _cf_update_policy,
+    "delete_response_headers_policy": _cf_delete_policy, "list_response_headers_policies": _cf_list_policies,
+}.items():
+    setattr(_cf.CloudFrontResponse, _name, _method)
 """
 """Four moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
 
@@ -140,6 +218,11 @@ Found by the lifecycle (tools/lifecycle.py):
   drops `Tags`): the provider reads a target's tags after creating it
   (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_ListTagsForResource.html),
   got HTTP 500 and retried 25 times per call; tags are kept per target here, keyed by its ARN.
+* CloudFront: moto 5.2.5 routes no `PublishFunction`/`UpdateFunction` and no response headers
+  policy API (`moto/cloudfront/urls.py`), so the edge apply failed with HTTP 404 on
+  `aws_cloudfront_function` (publish = true) and `aws_cloudfront_response_headers_policy`; both are
+  added here with the shapes of the CloudFront API reference (PublishFunction,
+  CreateResponseHeadersPolicy, Get/GetConfig/Update/Delete/ListResponseHeadersPolicies).
 """
 
 _MOTO_MAIN = """
@@ -288,9 +371,9 @@ def emulator_stack(terraform: Terraform, workspace: Workspace, stack: str) -> Pa
     return cwd
 
 
-def plan(terraform: Terraform, cwd: Path, stack: str) -> PlanSummary:
-    """`plan -out` then `show -json` of the saved plan."""
-    terraform.run("plan", "-input=false", "-lock-timeout=30s", "-out=tfplan", cwd=cwd)
+def plan(terraform: Terraform, cwd: Path, stack: str, *flags: str) -> PlanSummary:
+    """`plan -out <flags>` then `show -json` of the saved plan."""
+    terraform.run("plan", "-input=false", "-lock-timeout=30s", "-out=tfplan", *flags, cwd=cwd)
     shown = terraform.run("show", "-json", "tfplan", cwd=cwd)
     return PlanSummary(stack, json.loads(shown.stdout))
 
