@@ -199,6 +199,35 @@ for _name, _method in {
     "delete_response_headers_policy": _cf_delete_policy, "list_response_headers_policies": _cf_list_policies,
 }.items():
     setattr(_cf.CloudFrontResponse, _name, _method)
+
+import moto.iam.access_control as _access
+import moto.iam.policy_conditions as _conditions
+import moto.s3.models as _s3_models
+
+def _bool_condition(expected, actual):
+    allowed = expected if isinstance(expected, list) else [expected]
+    return str(actual).lower() in [str(e).lower() for e in allowed]
+
+_conditions.CONDITION_OPERATIONS.setdefault("Bool", _bool_condition)
+_S3_REQUEST_CONTEXT = {"aws:SecureTransport": "true"}  # the provider and boto3 reach real S3 over HTTPS only
+
+def _bucket_permission(self, action, resource):
+    if self.policy is None:
+        return _access.PermissionResult.NEUTRAL
+    statements = _json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)["Statement"]
+    result = _access.PermissionResult.NEUTRAL
+    for raw in statements if isinstance(statements, list) else [statements]:
+        statement = _access.IAMPolicyStatement(raw)
+        if not statement._check_conditions(_S3_REQUEST_CONTEXT):
+            continue  # a statement whose condition does not hold does not apply
+        answer = statement.is_action_permitted(action, resource, incoming_condition_values=_S3_REQUEST_CONTEXT)
+        if answer == _access.PermissionResult.DENIED:
+            return answer
+        if answer == _access.PermissionResult.PERMITTED:
+            result = answer
+    return result
+
+_s3_models.FakeBucket.get_permission = _bucket_permission
 """
 """Four moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
 
@@ -223,6 +252,13 @@ Found by the lifecycle (tools/lifecycle.py):
   `aws_cloudfront_function` (publish = true) and `aws_cloudfront_response_headers_policy`; both are
   added here with the shapes of the CloudFront API reference (PublishFunction,
   CreateResponseHeadersPolicy, Get/GetConfig/Update/Delete/ListResponseHeadersPolicies).
+* S3 bucket policies: moto evaluates them on object requests (`FakeBucket.get_permission`) but
+  ignores the `Bool` operator and turns any statement whose condition fails into a *deny*
+  (`moto/iam/access_control.py`, `IAMPolicyStatement.is_action_permitted`), so the standard
+  "deny unless aws:SecureTransport" statement denied every HeadObject (403) and the edge stack
+  could not be re-planned. Here a statement whose condition does not hold does not apply (IAM
+  user guide, "IAM JSON policy elements: Condition"), `Bool` is evaluated, and requests carry
+  `aws:SecureTransport = true`, as every request of the provider and boto3 to real S3 does.
 """
 
 _MOTO_MAIN = """
