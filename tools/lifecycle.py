@@ -74,6 +74,12 @@ REDEPLOY_IMAGES = {
 REDEPLOY_HEALTH_CHECK_PATH = "/healthz"
 """The redeploy's one changed setting (HEBO_HEALTH_CHECK_PATH, default `/`)."""
 
+WORKFLOW_DESTROY_ENV = {"TF_CLI_ARGS_destroy": "-refresh=false"}
+"""What the preview workflow's destroy step exports (tested against .github/workflows/preview.yml):
+`terraform destroy` without a refresh, so a preview is destroyed from its state alone and never
+reads the template stage's secrets (which may be gone: docs/previews.md). Terraform's per-command
+extra arguments: https://developer.hashicorp.com/terraform/cli/config/environment-variables#tf_cli_args-and-tf_cli_args_name"""
+
 GITHUB_REPO = "hebo-ai/hebo-infra"
 """The repository `ops deploy-role` trusts on the emulator (the `sub` claims name it)."""
 
@@ -208,9 +214,11 @@ class StageDirs:
         self._as(identity).run("apply", "-input=false", "-lock-timeout=30s", *argv, cwd=self.init(stack))
 
     def destroy(self, stack: str, identity: Identity) -> None:
-        # As the workflow's `cdktf destroy`: with refresh, so data sources are read again (the
-        # dependents phase removed the template stage's secrets the preview's data sources name).
-        self._as(identity).run("destroy", "-input=false", "-lock-timeout=30s", "-auto-approve", cwd=self.init(stack))
+        # As the workflow's `cdktf destroy` (`terraform destroy` with WORKFLOW_DESTROY_ENV): the
+        # dependents phase removed the template stage's secrets this stage's data sources name.
+        terraform = self._as(identity)
+        terraform = dataclasses.replace(terraform, extra_env={**terraform.extra_env, **WORKFLOW_DESTROY_ENV})
+        terraform.run("destroy", "-input=false", "-lock-timeout=30s", "-auto-approve", cwd=self.init(stack))
 
     def outputs(self, stack: str, identity: Identity) -> dict[str, Any]:
         shown = json.loads(self._as(identity).run("output", "-json", cwd=self.init(stack)).stdout)
