@@ -243,6 +243,21 @@ def _cloudfront(method: str, listing: str, names: Callable[[dict[str, Any]], lis
     return enumerate_
 
 
+def _db_proxies(client: Client, region: str) -> Iterator[tuple[str, list[str | None], dict[str, str]]]:
+    rds = client("rds", region)
+    for item in _paged(rds, "describe_db_proxies", "DBProxies"):
+        tags = _tags(rds.list_tags_for_resource(ResourceName=item["DBProxyArn"]).get("TagList"))
+        yield item["DBProxyName"], [item["DBProxyName"]], tags
+
+
+def _web_acls(client: Client, region: str) -> Iterator[tuple[str, list[str | None], dict[str, str]]]:
+    waf = client("wafv2", region)
+    for scope in ("REGIONAL", "CLOUDFRONT") if region == "us-east-1" else ("REGIONAL",):
+        for item in waf.list_web_acls(Scope=scope).get("WebACLs", []):
+            tags = waf.list_tags_for_resource(ResourceARN=item["ARN"]).get("TagInfoForResource", {}).get("TagList")
+            yield item["ARN"], [item["Name"]], _tags(tags)
+
+
 ENUMERATORS: dict[str, Enumerator] = {
     "aws_vpc": _ec2("describe_vpcs", "Vpcs", "VpcId", lambda v: not v.get("IsDefault")),
     "aws_subnet": _ec2("describe_subnets", "Subnets", "SubnetId", lambda s: not s.get("DefaultForAz")),
@@ -264,6 +279,9 @@ ENUMERATORS: dict[str, Enumerator] = {
     "aws_db_subnet_group": _rds("describe_db_subnet_groups", "DBSubnetGroups", "DBSubnetGroupName", None),
     "aws_rds_cluster": _rds("describe_db_clusters", "DBClusters", "DBClusterIdentifier"),
     "aws_rds_cluster_instance": _rds("describe_db_instances", "DBInstances", "DBInstanceIdentifier"),
+    "aws_rds_global_cluster": _rds("describe_global_clusters", "GlobalClusters", "GlobalClusterIdentifier", None),
+    "aws_db_proxy": _db_proxies,
+    "aws_wafv2_web_acl": _web_acls,
     "aws_lambda_function": _lambda_functions,
     "aws_secretsmanager_secret": _secrets,
     "aws_acm_certificate": _certificates,
@@ -307,12 +325,18 @@ PART_OF: dict[str, str] = {
     "aws_s3_bucket_server_side_encryption_configuration": "aws_s3_bucket",
     "aws_s3_bucket_versioning": "aws_s3_bucket",
     "aws_s3_object": "aws_s3_bucket",
+    "aws_db_proxy_default_target_group": "aws_db_proxy",
+    "aws_db_proxy_target": "aws_db_proxy",
+    "aws_wafv2_web_acl_association": "aws_wafv2_web_acl",
+    "aws_wafv2_web_acl_logging_configuration": "aws_wafv2_web_acl",
+    "docker_registry_image": "aws_ecr_repository",
 }
 """Types that exist only inside a parent object (AWS deletes them with it, or refuses to delete
 the parent while they exist): covered by the parent's enumerator."""
 
 NO_AWS_OBJECT: dict[str, str] = {
     "terraform_data": "Terraform-side only (builtin provider)",
+    "docker_image": "an image on the machine that runs Terraform (build-image mode); its push is docker_registry_image",
     "aws_lambda_invocation": "one invocation of a function; nothing is created",
     "aws_acm_certificate_validation": "a waiter for the certificate's status; nothing is created",
 }
