@@ -369,6 +369,11 @@ class Lifecycle:
             finally:
                 env_file.unlink()
             ops(["secrets", "list", *stage], self.deployer, self.stage_env)
+            # the workflow's own `aws secretsmanager` calls: each secret's versions, then the password
+            sm = self.deployer.client(self.server, "secretsmanager", self.settings.region)
+            for name in ("DbUsername", "DbPassword", "DbAppCredentials"):
+                sm.list_secret_version_ids(SecretId=self.settings.names.secret(name))
+            sm.get_secret_value(SecretId=self.settings.names.secret("DbPassword"))
         else:
             set_secrets(self.workspace, self.server, EMULATOR_SECRETS)
         self.stacks.apply("data", self.deployer, "-refresh=false")  # the state is this run's, seconds old
@@ -400,13 +405,10 @@ class Lifecycle:
             in_parallel({s: (lambda s=s: self.stacks.apply(s, self.deployer)) for s in group if s in changed})
 
     def template_secrets(self) -> list[str]:
-        """Names of the template stage's shared secrets this preview reads."""
+        """Names of the template stage's shared secrets this preview reads (`hebo/dev/…`)."""
         from config.secrets import SHARED_BY_PREVIEWS
-        from config.settings import Settings
-        from ops.secrets import template_stage
 
-        names = Settings.load({**self.stage_env, "HEBO_STAGE": template_stage()}, {}).names
-        return [names.secret(secret) for secret in SHARED_BY_PREVIEWS]
+        return [self.settings.names.secret(secret) for secret in SHARED_BY_PREVIEWS]
 
     def drop_template_secrets(self) -> None:
         """What the template stage's destroy does to its shared secrets (recovery window 0)."""
@@ -504,10 +506,6 @@ class Lifecycle:
 # --------------------------------------------------------------------------- production
 
 
-PRODUCTION_APPLIED = ("dns", "network", "data")
-"""Production stacks applied to the emulator before the rest is planned with their real state."""
-
-
 @dataclass
 class ProductionRun:
     """`plan_production`'s result: every stack's plan as configured (DNSSEC on), what was applied."""
@@ -571,6 +569,8 @@ def plan_production(work: Path, server: MotoServer, log: Callable[[str], None] =
     set_secrets(workspace, server, EMULATOR_SECRETS)
     run.plans.update(timed("compute_edge_plan", lambda: in_parallel({s: (lambda s=s: stacks.plan(s, admin)) for s in ("compute", "edge")})))
     run.plans = {s: run.plans[s] for s in workspace.stacks()}
+    timed("compute_edge_apply", lambda: in_parallel({s: (lambda s=s: stacks.apply(s, admin)) for s in ("compute", "edge")}))
+    run.applied += ["compute", "edge"]
     return run
 
 
