@@ -230,6 +230,8 @@ class StageDirs:
 
 def in_parallel(calls: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
     """Run independent steps at once (threads: each is a Terraform child process); every error is raised."""
+    if not calls:
+        return {}
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         futures = {name: pool.submit(call) for name, call in calls.items()}
         return {name: future.result() for name, future in futures.items()}
@@ -613,6 +615,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckError as error:
         failure = str(error)
         print(f"error: {error}", file=sys.stderr)
+    except Exception as error:  # a defect of this tool: still print what the run found so far
+        failure = f"{type(error).__name__}: {error}"
+        import traceback
+
+        traceback.print_exc()
     finally:
         server.stop()
         if not args.work:
