@@ -529,8 +529,8 @@ def plan_production(work: Path, server: MotoServer, log: Callable[[str], None] =
     DNSSEC) against `server`; `dns`, `network` and `data` are applied first so that `compute`
     and `edge` plan with their real remote state. `compute` is not applied: production's services
     wait for a steady state (`wait_for_steady_state`, circuit breaker with rollback) and moto runs
-    no tasks, so the apply would wait until its bound (tried: still waiting after 6 min); `edge`
-    reads `compute`'s nothing but is planned with it for one code path.
+    no tasks, so the apply would wait until its bound (tried: still waiting after 6 min). `edge`
+    applies on the emulator (the preview lifecycle does it) and is only planned here, for CI time.
 
     moto 5.2.5 has no Route 53 DNSSEC API (`CreateKeySigningKey`, `EnableHostedZoneDNSSEC`; see
     docs/terraform-checks.md): the applied `dns` is the same stack synthesized with DNSSEC off (zone
