@@ -275,6 +275,7 @@ class LifecycleRun:
             "role": self.role,
             "applied": self.applied,
             "second_plan_changes": {s: len(p.pending) for s, p in self.second_plans.items()},
+            "second_plan_pending": {s: pending_changes(p) for s, p in self.second_plans.items() if p.pending},
             "redeploy_changes": {s: pending_changes(p) for s, p in self.redeploy_plans.items()},
             "redeploy_as_expected": {s: pending_changes(p) for s, p in self.redeploy_plans.items()} == REDEPLOY_EXPECTED,
             "dependents": self.dependents,
