@@ -3,12 +3,13 @@
 1. `deploy`: `dns` (the account's, administrator credentials), then the preview workflow's first
    deploy as the deploy role: `ops secrets list`, `network`, the data stack's secret containers
    (targeted), `ops secrets set-all`, then `data`, and `compute` alongside `edge`;
-2. `second_plan`: every stack planned again — each plan must be empty;
+2. `second_plan`: every stack planned again — each plan must be empty (data, compute and edge are
+   not yet: docs/terraform-checks.md, "Second plans that are not empty yet");
 3. `redeploy`: new image digests for both services (prebuilt-image mode, `@sha256:` references)
-   and a changed `HEBO_HEALTH_CHECK_PATH`: the plans must hold exactly `REDEPLOY_EXPECTED`, then
+   and a changed `HEBO_HEALTH_CHECK_PATH`: the plans hold exactly those changes (tests/terraform/test_lifecycle.py), then
    they are applied;
 4. `dependents` (previews only): the template stage's shared secrets are deleted while the preview
-   exists, as destroying the template stage does — see `tools/dependents.py` and docs/previews.md;
+   exists, as destroying the template stage does (docs/previews.md, "When the template stage goes away");
 5. `destroy`: the stage stacks in reverse dependency order (`edge` alongside `compute`, then
    `data`, `network`); then a sweep of the emulator for anything of the stage, every type the
    stacks declare (`tools/emulator_leftovers.py`) — 0 leftovers;
