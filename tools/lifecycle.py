@@ -264,6 +264,8 @@ class LifecycleRun:
                                                                 "reason": "not evaluated"})
     seconds: dict[str, float] = field(default_factory=dict)
     template_secrets: bool = False
+    failure: tuple[str, str] | None = None
+    """`(phase, message)` of the command that stopped the run, if one did."""
 
     def summary(self) -> dict[str, Any]:
         leftovers = self.sweep.found if self.sweep else []
@@ -287,12 +289,13 @@ class LifecycleRun:
             "evaluation_note": self.evaluation["reason"],
             "seconds": round(sum(self.seconds.values()), 1),
             "phase_seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+            **({"error": f"{self.failure[0]}: {self.failure[1]}"} if self.failure else {}),
         }
 
     @property
     def ok(self) -> bool:
         s = self.summary()
-        return (s["applied"] == ["dns", *STAGE_STACKS] and not any(s["second_plan_changes"].values())
+        return (self.failure is None and s["applied"] == ["dns", *STAGE_STACKS] and not any(s["second_plan_changes"].values())
                 and s["destroyed"] == ["edge", "compute", "data", "network"]
                 and s["leftovers"]["count"] == 0 and not s["leftovers"]["unenumerable"] and s["recreated"]
                 and not s["calls_denied"])
@@ -488,16 +491,21 @@ class Lifecycle:
         }
 
     def execute(self) -> LifecycleRun:
-        self.phase("setup", self.setup)
-        self.phase("deploy_role", self.assume_deploy_role)
-        self.phase("apply", self.apply_all)
-        self.phase("second_plan", self.second_plan)
-        self.phase("redeploy", self.redeploy_)
-        self.phase("presweep", self.presweep)
-        self.phase("dependents", self.dependents)
-        self.phase("destroy", self.destroy)
-        self.phase("leftovers", self.leftovers)
-        self.phase("recreate", self.recreate)
+        """Every phase in order. A failing Terraform or `ops` command stops the run: it is recorded
+        in `run.failure` as `(phase, first lines)` (the summary's `error`), the calls made so far
+        are still evaluated, and what the earlier phases found stays in `run`."""
+        phases = [("setup", self.setup), ("deploy_role", self.assume_deploy_role), ("apply", self.apply_all),
+                  ("second_plan", self.second_plan), ("redeploy", self.redeploy_), ("presweep", self.presweep),
+                  ("dependents", self.dependents), ("destroy", self.destroy), ("leftovers", self.leftovers),
+                  ("recreate", self.recreate)]
+        for name, step in phases:
+            try:
+                self.phase(name, step)
+            except CheckError as error:
+                self.run.failure = (name, "\n".join(str(error).splitlines()[:3]))
+                if name == "setup":
+                    raise
+                break
         self.phase("evaluate", self.evaluate)
         return self.run
 

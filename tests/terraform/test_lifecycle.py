@@ -140,11 +140,12 @@ def test_destroy_leaves_nothing_and_the_stage_comes_back(runs) -> None:  # type:
     summary = run.summary()
     assert summary["destroyed"] == ["edge", "compute", "data", "network"]
     assert run.sweep is not None and run.presweep is not None
-    assert run.sweep.unenumerable == [] and run.sweep.found == []
+    assert run.sweep.unenumerable == [] and [str(f) for f in run.sweep.found] == []
     # The sweep is not vacuous: while the stage was deployed, every enumerated type found its objects.
     found_types = {f.type for f in run.presweep.found}
     assert sorted(set(run.presweep.enumerated) - found_types) == []
     assert len(run.presweep.enumerated) >= 30
+    assert summary.get("error") is None
     assert summary["recreated"] is True
     for stack in ("network", "data", "compute", "edge"):
         assert run.recreate_plans[stack].count("create") == run.first_plans[stack].count("create"), stack
