@@ -48,7 +48,7 @@ PYTEST := $(VENV)/bin/python -m pytest
 .PHONY: help prerequisites setup test-setup synth test test-fast bench clean
 
 help: ## list the targets and what they do
-	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
 
 prerequisites:
 	@tools/prerequisites.sh "$(PYTHON)"
@@ -91,10 +91,16 @@ bench: setup ## cold synth: shipped import style vs the conventional one, side b
 clean: ## remove synth output and build artifacts
 	rm -rf cdktf.out build .pytest_cache
 
-.PHONY: validate plan-local
+.PHONY: validate plan-local lifecycle-local plan-production-local
 
 validate: setup ## terraform validate every stack of production, pr-42 and dev with the real AWS provider (mirror or registry)
 	$(VENV)/bin/python -m tools.terraform_check validate
 
 plan-local: setup ## offline: start moto, apply dns/network/data and plan compute/edge of HEBO_STAGE (default pr-42), print a summary
 	$(VENV)/bin/python -m tools.moto_emulator --stage $${HEBO_STAGE:-pr-42}
+
+lifecycle-local: setup ## offline: HEBO_STAGE's (default pr-42) whole life on moto as its deploy role: apply, empty re-plans, redeploy, destroy, 0 leftovers, re-create; ends with `lifecycle: {json}`
+	$(VENV)/bin/python -m tools.lifecycle --stage $${HEBO_STAGE:-pr-42}
+
+plan-production-local: setup ## offline: plan production's five stacks on moto (dns, network, data applied; DNSSEC, global cluster, RDS Proxy, WAF as configured)
+	$(VENV)/bin/python -m tools.lifecycle --production

@@ -84,6 +84,150 @@ _instances.Instance.__init__ = _instance_with_nic_groups
 _sg.SecurityGroupRule.description = property(
     lambda self: self.ip_range.get("Description") or (self.source_group or {}).get("Description")
 )
+
+import json as _json
+import moto.applicationautoscaling.responses as _aas
+from moto.core.exceptions import JsonRESTError as _JsonRESTError
+
+def _aas_target(self, arn):
+    for targets in self.applicationautoscaling_backend.targets.values():
+        for target in targets.values():
+            if target.arn == arn:
+                return target
+    raise _JsonRESTError("ResourceNotFoundException", f"No scalable target found for {arn}")
+
+_aas_register = _aas.ApplicationAutoScalingResponse.register_scalable_target
+
+def _aas_register_with_tags(self):
+    body = _aas_register(self)
+    target = _aas_target(self, _json.loads(body)["ScalableTargetARN"])
+    target.tags = {**getattr(target, "tags", {}), **(self._get_param("Tags") or {})}
+    return body
+
+def _aas_list_tags(self):
+    return _json.dumps({"Tags": getattr(_aas_target(self, self._get_param("ResourceARN")), "tags", {})})
+
+def _aas_tag(self):
+    target = _aas_target(self, self._get_param("ResourceARN"))
+    target.tags = {**getattr(target, "tags", {}), **(self._get_param("Tags") or {})}
+    return "{}"
+
+def _aas_untag(self):
+    target = _aas_target(self, self._get_param("ResourceARN"))
+    target.tags = {k: v for k, v in getattr(target, "tags", {}).items() if k not in (self._get_param("TagKeys") or [])}
+    return "{}"
+
+_aas.ApplicationAutoScalingResponse.register_scalable_target = _aas_register_with_tags
+_aas.ApplicationAutoScalingResponse.list_tags_for_resource = _aas_list_tags
+_aas.ApplicationAutoScalingResponse.tag_resource = _aas_tag
+_aas.ApplicationAutoScalingResponse.untag_resource = _aas_untag
+
+import uuid as _uuid
+import moto.cloudfront.responses as _cf
+import moto.cloudfront.urls as _cf_urls
+from moto.cloudfront.exceptions import CloudFrontException as _CloudFrontException
+from moto.core.responses import ActionResult as _ActionResult, EmptyResult as _EmptyResult
+from moto.core.utils import utcnow as _utcnow
+from moto.moto_api._internal import mock_random as _random
+
+_cf_urls.url_paths.update({
+    "{0}/2020-05-31/function/(?P<function_name>[^/]+)/publish$": _cf.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy$": _cf.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)$": _cf.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": _cf.CloudFrontResponse.dispatch,
+})
+
+def _cf_publish(self):
+    function = self.backend.describe_function(name=self._get_param("Name"))
+    function.stage, function.status = "LIVE", "UNASSOCIATED"
+    return _ActionResult({"FunctionSummary": function.function_summary})
+
+def _cf_update_function(self):
+    function = self.backend.describe_function(name=self._get_param("Name"))
+    function.config, function.code = self._get_param("FunctionConfig", {}), self._get_param("FunctionCode")
+    function.stage, function.status, function.etag, function.last_modified_time = "DEVELOPMENT", "UNPUBLISHED", _random.get_random_hex(13).upper(), _utcnow()
+    return _ActionResult({"FunctionSummary": function.function_summary, "ETag": function.etag})
+
+def _cf_policies(self):
+    if not hasattr(self.backend, "response_headers_policies"):
+        self.backend.response_headers_policies = {}
+    return self.backend.response_headers_policies
+
+def _cf_policy(self):
+    found = _cf_policies(self).get(self._get_param("Id"))
+    if found is None:
+        raise _CloudFrontException("NoSuchResponseHeadersPolicy", "The response headers policy does not exist.")
+    return found
+
+def _cf_create_policy(self):
+    config = self._get_param("ResponseHeadersPolicyConfig", {})
+    if any(p["ResponseHeadersPolicyConfig"]["Name"] == config.get("Name") for p in _cf_policies(self).values()):
+        raise _CloudFrontException("ResponseHeadersPolicyAlreadyExists", f"A response headers policy named {config.get('Name')} already exists.")
+    policy = {"Id": str(_uuid.uuid4()), "LastModifiedTime": _utcnow(), "ResponseHeadersPolicyConfig": config, "ETag": _random.get_random_hex(13).upper()}
+    _cf_policies(self)[policy["Id"]] = policy
+    return _ActionResult({"ResponseHeadersPolicy": {k: v for k, v in policy.items() if k != "ETag"}, "ETag": policy["ETag"],
+                          "Location": f"https://cloudfront.amazonaws.com/2020-05-31/response-headers-policy/{policy['Id']}"})
+
+def _cf_get_policy(self):
+    policy = _cf_policy(self)
+    return _ActionResult({"ResponseHeadersPolicy": {k: v for k, v in policy.items() if k != "ETag"}, "ETag": policy["ETag"]})
+
+def _cf_get_policy_config(self):
+    policy = _cf_policy(self)
+    return _ActionResult({"ResponseHeadersPolicyConfig": policy["ResponseHeadersPolicyConfig"], "ETag": policy["ETag"]})
+
+def _cf_update_policy(self):
+    policy = _cf_policy(self)
+    policy.update(ResponseHeadersPolicyConfig=self._get_param("ResponseHeadersPolicyConfig", {}), LastModifiedTime=_utcnow(), ETag=_random.get_random_hex(13).upper())
+    return _cf_get_policy(self)
+
+def _cf_delete_policy(self):
+    _cf_policy(self)
+    del _cf_policies(self)[self._get_param("Id")]
+    return _EmptyResult()
+
+def _cf_list_policies(self):
+    items = [{"Type": "custom", "ResponseHeadersPolicy": {k: v for k, v in p.items() if k != "ETag"}} for p in _cf_policies(self).values()]
+    if self._get_param("Type") == "managed":
+        items = []
+    return _ActionResult({"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": len(items), "Items": items}})
+
+for _name, _method in {
+    "publish_function": _cf_publish, "update_function": _cf_update_function,
+    "create_response_headers_policy": _cf_create_policy, "get_response_headers_policy": _cf_get_policy,
+    "get_response_headers_policy_config": _cf_get_policy_config, "update_response_headers_policy": _cf_update_policy,
+    "delete_response_headers_policy": _cf_delete_policy, "list_response_headers_policies": _cf_list_policies,
+}.items():
+    setattr(_cf.CloudFrontResponse, _name, _method)
+
+import moto.iam.access_control as _access
+import moto.iam.policy_conditions as _conditions
+import moto.s3.models as _s3_models
+
+def _bool_condition(expected, actual):
+    allowed = expected if isinstance(expected, list) else [expected]
+    return str(actual).lower() in [str(e).lower() for e in allowed]
+
+_conditions.CONDITION_OPERATIONS.setdefault("Bool", _bool_condition)
+_S3_REQUEST_CONTEXT = {"aws:SecureTransport": "true"}  # the provider and boto3 reach real S3 over HTTPS only
+
+def _bucket_permission(self, action, resource):
+    if self.policy is None:
+        return _access.PermissionResult.NEUTRAL
+    statements = _json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)["Statement"]
+    result = _access.PermissionResult.NEUTRAL
+    for raw in statements if isinstance(statements, list) else [statements]:
+        statement = _access.IAMPolicyStatement(raw)
+        if not statement._check_conditions(_S3_REQUEST_CONTEXT):
+            continue  # a statement whose condition does not hold does not apply
+        answer = statement.is_action_permitted(action, resource, incoming_condition_values=_S3_REQUEST_CONTEXT)
+        if answer == _access.PermissionResult.DENIED:
+            return answer
+        if answer == _access.PermissionResult.PERMITTED:
+            result = answer
+    return result
+
+_s3_models.FakeBucket.get_permission = _bucket_permission
 """
 """Four moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
 
@@ -96,6 +240,25 @@ _sg.SecurityGroupRule.description = property(
   with `associate_public_ip_address`) are missing from the instance's own group set;
 * the description of a rule that references a security group is dropped on read.
 Each showed up as a perpetual diff in the second network plan that real AWS does not produce.
+
+Found by the lifecycle (tools/lifecycle.py):
+* Application Auto Scaling has no tagging in moto 5.2.5 (`moto/applicationautoscaling/responses.py`
+  defines no `ListTagsForResource`/`TagResource`/`UntagResource`, and `RegisterScalableTarget`
+  drops `Tags`): the provider reads a target's tags after creating it
+  (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_ListTagsForResource.html),
+  got HTTP 500 and retried 25 times per call; tags are kept per target here, keyed by its ARN.
+* CloudFront: moto 5.2.5 routes no `PublishFunction`/`UpdateFunction` and no response headers
+  policy API (`moto/cloudfront/urls.py`), so the edge apply failed with HTTP 404 on
+  `aws_cloudfront_function` (publish = true) and `aws_cloudfront_response_headers_policy`; both are
+  added here with the shapes of the CloudFront API reference (PublishFunction,
+  CreateResponseHeadersPolicy, Get/GetConfig/Update/Delete/ListResponseHeadersPolicies).
+* S3 bucket policies: moto evaluates them on object requests (`FakeBucket.get_permission`) but
+  ignores the `Bool` operator and turns any statement whose condition fails into a *deny*
+  (`moto/iam/access_control.py`, `IAMPolicyStatement.is_action_permitted`), so the standard
+  "deny unless aws:SecureTransport" statement denied every HeadObject (403) and the edge stack
+  could not be re-planned. Here a statement whose condition does not hold does not apply (IAM
+  user guide, "IAM JSON policy elements: Condition"), `Bool` is evaluated, and requests carry
+  `aws:SecureTransport = true`, as every request of the provider and boto3 to real S3 does.
 """
 
 _MOTO_MAIN = """
@@ -131,18 +294,31 @@ class MotoServer:
         amis.write_text(json.dumps([{**defaults, "image_location": f"{i['owner_id']}/{i['name']}", **i} for i in MOTO_IMAGES]))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
         env["MOTO_AMIS_PATH"] = str(amis)
+        # moto's log goes to a file, never to a pipe nobody reads: a full pipe (64 KiB of request
+        # log lines and tracebacks) blocks the server thread that writes it, and every later
+        # request hangs until Terraform's bound (what looked like "compute hangs" in issue 26).
+        self.log_path = self._dir / "moto.log"
         if call_log is not None:
             env.update(HEBO_EMULATOR_CALL_LOG=str(Path(call_log).resolve()), PYTHONPATH=str(REPO_ROOT))
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES)],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )
+        with self.log_path.open("w") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES)],
+                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
+            )
         ready, _, _ = select.select([self._process.stdout], [], [], start_timeout)
         line = self._process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
         if not line.startswith("http://"):
+            tail = self.log_tail()
             self.stop()
-            raise CheckError(f"moto did not start within {start_timeout} s: {self._process.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+            raise CheckError(f"moto did not start within {start_timeout} s: {tail}")
         self.url = line
+
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of moto's own log (request lines, tracebacks of HTTP 500 answers)."""
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
 
     def environment(self, region: str = "us-east-1") -> dict[str, str]:
         """What Terraform and boto3 need to talk to this server (fake credentials)."""
@@ -235,9 +411,9 @@ def emulator_stack(terraform: Terraform, workspace: Workspace, stack: str) -> Pa
     return cwd
 
 
-def plan(terraform: Terraform, cwd: Path, stack: str) -> PlanSummary:
-    """`plan -out` then `show -json` of the saved plan."""
-    terraform.run("plan", "-input=false", "-lock-timeout=30s", "-out=tfplan", cwd=cwd)
+def plan(terraform: Terraform, cwd: Path, stack: str, *flags: str) -> PlanSummary:
+    """`plan -out <flags>` then `show -json` of the saved plan."""
+    terraform.run("plan", "-input=false", "-lock-timeout=30s", "-out=tfplan", *flags, cwd=cwd)
     shown = terraform.run("show", "-json", "tfplan", cwd=cwd)
     return PlanSummary(stack, json.loads(shown.stdout))
 

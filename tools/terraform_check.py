@@ -62,7 +62,7 @@ implied local mirror directories on Linux
 REGISTRY_PROBE_SECONDS = 3.0
 """Bound of the one HTTPS request that decides whether the registry is reachable (seconds)."""
 
-TIMEOUTS = {"init": 120, "validate": 120, "plan": 300, "apply": 420, "show": 120, "output": 120}
+TIMEOUTS = {"init": 120, "validate": 120, "plan": 300, "apply": 420, "destroy": 420, "show": 120, "output": 120}
 """Wall-clock bound of each Terraform command (seconds); a timeout kills Terraform and fails.
 Apply's bound exceeds the provider's own longest waiter we meet against moto (3 min for an
 IPv6 subnet association, see tools/moto_emulator.py EMULATOR_FIXES), so a fixed emulator never hits it."""

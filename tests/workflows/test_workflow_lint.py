@@ -244,6 +244,17 @@ def test_deploy_and_destroy_commands(workflow: dict[str, Any]) -> None:
     assert cdktf_commands(workflow, "destroy") == ["npx cdktf destroy edge compute data network --auto-approve"]
 
 
+def test_destroy_reads_nothing_of_the_template_stage(workflow: dict[str, Any]) -> None:
+    """The destroy runs without refresh (the lifecycle destroys the same way, with the template's
+    secrets gone): the one export before `cdktf destroy` that names a TF_CLI_ARGS variable."""
+    from tools.lifecycle import WORKFLOW_DESTROY_ENV
+
+    (step,) = [s for s in steps(workflow, "destroy") if "npx cdktf destroy" in s.get("run", "")]
+    exports = dict(re.findall(r"^\s*export (TF_CLI_ARGS\w*)=\"([^\"]*)\"", step["run"], re.M))
+    assert exports == WORKFLOW_DESTROY_ENV == {"TF_CLI_ARGS_destroy": "-refresh=false"}
+    assert step["run"].index("export TF_CLI_ARGS_destroy") < step["run"].index("npx cdktf destroy")
+
+
 def test_deploy_names_every_upstream_of_the_stage_stacks(preview: Any) -> None:
     """cdktf refuses a deploy that leaves out an upstream stack: the four stage stacks must depend
     only on each other, never on the account-wide dns the workflow does not touch."""
