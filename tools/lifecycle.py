@@ -471,23 +471,19 @@ class Lifecycle:
         self.run.recreated = True
 
     def evaluate(self) -> None:
-        """The deploy role's calls against its policies (IAM semantics), if the evaluator exists."""
+        """The deploy role's recorded calls against its policies and boundary (tools/iam_eval)."""
         if not self.preview:
             self.run.evaluation["reason"] = f"{self.stage} is not a preview: run with administrator credentials"
             return
         if self.run.call_log is None:
-            self.run.evaluation["reason"] = "MotoServer has no call_log parameter in this branch: no calls recorded"
+            self.run.evaluation["reason"] = "no call log: calls not recorded"
             return
-        try:
-            from tools import iam_eval  # type: ignore[attr-defined]
-        except ImportError:
-            self.run.evaluation["reason"] = "tools.iam_eval is not in this branch: calls recorded, not evaluated"
-            return
-        # ---- the one call into the IAM evaluator (INTERFACES.md section 3) ----
+        from tools import iam_eval
+
         report = iam_eval.evaluate_call_log(self.run.call_log, self.run.role, self.admin.client(self.server, "iam", self.settings.region))
         self.run.evaluation = {
             "calls_evaluated": report.calls_evaluated, "calls_denied": len(report.denied),
-            "denied": [f"{d.action} {d.resource}" for d in report.denied], "reason": "evaluated with tools.iam_eval",
+            "denied": [f"{d.action} {d.resource} ({d.statement})" for d in report.denied], "reason": "evaluated with tools.iam_eval",
         }
 
     def execute(self) -> LifecycleRun:
@@ -583,13 +579,9 @@ def plan_production(work: Path, server: MotoServer, log: Callable[[str], None] =
 
 
 def start_server(work: Path) -> tuple[MotoServer, Path | None]:
-    """The run's own moto process, recording its calls when this branch's MotoServer can."""
-    import inspect
-
-    if "call_log" in inspect.signature(MotoServer.__init__).parameters:
-        log = work / "calls.jsonl"
-        return MotoServer(call_log=log), log  # type: ignore[call-arg]
-    return MotoServer(), None
+    """The run's own moto process, recording every call it receives into `work/calls.jsonl`."""
+    log = work / "calls.jsonl"
+    return MotoServer(call_log=log), log
 
 
 def main(argv: Sequence[str] | None = None) -> int:
