@@ -344,9 +344,7 @@ class Lifecycle:
         """Previews: converge the deploy role (administrator) and run as it from here on."""
         if not self.preview:
             return
-        from ops.secrets import template_stage
-
-        self.run.role, self.deployer = deploy_role(self.server, self.admin, self.stage_env, template_stage())
+        self.run.role, self.deployer = deploy_role(self.server, self.admin, self.stage_env, self.settings.preview_secrets_from)
 
     # ----------------------------------------------------------------- phases
 
