@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -377,9 +378,9 @@ class Lifecycle:
         else:
             set_secrets(self.workspace, self.server, EMULATOR_SECRETS)
         self.stacks.apply("data", self.deployer, "-refresh=false")  # the state is this run's, seconds old
-        downstream = in_parallel({s: (lambda s=s: self.stacks.plan(s, self.deployer)) for s in ("compute", "edge")})
+        downstream = in_parallel({s: partial(self.stacks.plan, s, self.deployer) for s in ("compute", "edge")})
         record.update(downstream)
-        in_parallel({s: (lambda s=s: self.stacks.apply(s, self.deployer)) for s in ("compute", "edge")})
+        in_parallel({s: partial(self.stacks.apply, s, self.deployer) for s in ("compute", "edge")})
 
     def apply_all(self) -> None:
         self.run.first_plans["dns"] = self.stacks.plan("dns", self.admin)
@@ -392,17 +393,17 @@ class Lifecycle:
 
     def second_plan(self) -> None:
         identity = {s: self.admin if s == "dns" else self.deployer for s in self.workspace.stacks()}
-        plans = in_parallel({s: (lambda s=s: self.stacks.plan(s, identity[s])) for s in ("dns", "network")})
-        plans.update(in_parallel({s: (lambda s=s: self.stacks.plan(s, identity[s])) for s in ("data", "compute", "edge")}))
+        plans = in_parallel({s: partial(self.stacks.plan, s, identity[s]) for s in ("dns", "network")})
+        plans.update(in_parallel({s: partial(self.stacks.plan, s, identity[s]) for s in ("data", "compute", "edge")}))
         self.run.second_plans = {s: plans[s] for s in self.workspace.stacks()}
 
     def redeploy_(self) -> None:
         self.stacks.load(self.redeploy)
-        plans = in_parallel({s: (lambda s=s: self.stacks.plan(s, self.deployer, "-refresh=false")) for s in STAGE_STACKS})
+        plans = in_parallel({s: partial(self.stacks.plan, s, self.deployer, "-refresh=false") for s in STAGE_STACKS})
         self.run.redeploy_plans = {s: plans[s] for s in STAGE_STACKS}
         changed = [s for s in STAGE_STACKS if plans[s].pending]
         for group in (("network",), ("data",), ("compute", "edge")):
-            in_parallel({s: (lambda s=s: self.stacks.apply(s, self.deployer)) for s in group if s in changed})
+            in_parallel({s: partial(self.stacks.apply, s, self.deployer) for s in group if s in changed})
 
     def template_secrets(self) -> list[str]:
         """Names of the template stage's shared secrets this preview reads (`hebo/dev/…`)."""
@@ -435,7 +436,7 @@ class Lifecycle:
             if replan[stack].pending:
                 self.stacks.apply(stack, self.deployer)
         self.drop_template_secrets()
-        refused = {}
+        refused: dict[str, str | None] = {}
         for stack in ("compute", "edge"):
             try:
                 self.stacks.plan(stack, self.deployer)
@@ -445,7 +446,7 @@ class Lifecycle:
         self.run.dependents["template_destroyed_plan_errors"] = refused
 
     def destroy(self) -> None:
-        in_parallel({s: (lambda s=s: self.stacks.destroy(s, self.deployer)) for s in ("edge", "compute")})
+        in_parallel({s: partial(self.stacks.destroy, s, self.deployer) for s in ("edge", "compute")})
         self.run.destroyed += ["edge", "compute"]
         for stack in ("data", "network"):
             self.stacks.destroy(stack, self.deployer)
@@ -478,6 +479,9 @@ class Lifecycle:
             return
         from tools import iam_eval
 
+        if self.run.role is None:
+            self.run.evaluation["reason"] = "the deploy role was never assumed: nothing ran as it"
+            return
         report = iam_eval.evaluate_call_log(self.run.call_log, self.run.role, self.admin.client(self.server, "iam", self.settings.region))
         self.run.evaluation = {
             "calls_evaluated": report.calls_evaluated, "calls_denied": len(report.denied),
@@ -567,11 +571,11 @@ def plan_production(work: Path, server: MotoServer, log: Callable[[str], None] =
     timed("dns", dns)
     run.applied.append("dns")
     for stack in ("network", "data"):
-        run.plans[stack] = timed(f"{stack}_plan", lambda stack=stack: stacks.plan(stack, admin))
-        timed(f"{stack}_apply", lambda stack=stack: stacks.apply(stack, admin))
+        run.plans[stack] = timed(f"{stack}_plan", partial(stacks.plan, stack, admin))
+        timed(f"{stack}_apply", partial(stacks.apply, stack, admin))
         run.applied.append(stack)
     set_secrets(workspace, server, EMULATOR_SECRETS)
-    run.plans.update(timed("compute_edge_plan", lambda: in_parallel({s: (lambda s=s: stacks.plan(s, admin)) for s in ("compute", "edge")})))
+    run.plans.update(timed("compute_edge_plan", lambda: in_parallel({s: partial(stacks.plan, s, admin) for s in ("compute", "edge")})))
     run.plans = {s: run.plans[s] for s in workspace.stacks()}
     return run
 
@@ -611,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckError as error:
         failure = str(error)
         print(f"error: {error}", file=sys.stderr)
-    except Exception as error:  # a defect of this tool: still print what the run found so far
+    except Exception as error:  # noqa: BLE001 - a defect of this tool: still print what the run found so far
         failure = f"{type(error).__name__}: {error}"
         import traceback
 

@@ -18,13 +18,12 @@ import pytest
 
 from tools.lifecycle import REDEPLOY_HEALTH_CHECK_PATH, REDEPLOY_IMAGES, Lifecycle, LifecycleRun, ProductionRun, plan_production, start_server
 from tools.moto_emulator import MotoServer
-from tools.terraform_check import REPO_ROOT
 
 STAGE = "pr-42"
 
 
 @pytest.fixture(scope="module")
-def runs(tf_root: Path, tf_report) -> Iterator[tuple[LifecycleRun, ProductionRun | BaseException]]:  # type: ignore[no-untyped-def]
+def runs(tf_root: Path, tf_report) -> Iterator[tuple[LifecycleRun, ProductionRun | BaseException]]:
     """The lifecycle of pr-42 and, in a thread alongside it, production's plans (own servers, own work dirs)."""
     production: list[ProductionRun | BaseException] = []
 
@@ -32,7 +31,7 @@ def runs(tf_root: Path, tf_report) -> Iterator[tuple[LifecycleRun, ProductionRun
         try:
             with MotoServer() as server:
                 production.append(plan_production(tf_root / "lifecycle-production", server, log=lambda _: None))
-        except BaseException as error:  # reported by the production test, not lost in the thread
+        except BaseException as error:  # noqa: BLE001 - reported by the production test, not lost in the thread
             production.append(error)
 
     thread = threading.Thread(target=plan, daemon=True)
@@ -86,7 +85,7 @@ def actions(changes: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow
-def test_every_stack_applied_and_every_resource_compared_again(runs) -> None:  # type: ignore[no-untyped-def]
+def test_every_stack_applied_and_every_resource_compared_again(runs) -> None:
     run = runs[0]
     summary = run.summary()
     assert summary["applied"] == ["dns", "network", "data", "compute", "edge"]
@@ -104,12 +103,12 @@ def test_every_stack_applied_and_every_resource_compared_again(runs) -> None:  #
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="open (issue 26): data, compute and edge second plans still change resources on the emulator")
-def test_second_plans_of_every_stack_are_empty(runs) -> None:  # type: ignore[no-untyped-def]
+def test_second_plans_of_every_stack_are_empty(runs) -> None:
     assert runs[0].summary()["second_plan_changes"] == {"dns": 0, "network": 0, "data": 0, "compute": 0, "edge": 0}
 
 
 @pytest.mark.slow
-def test_redeploy_plans_exactly_the_new_images_and_health_check(runs) -> None:  # type: ignore[no-untyped-def]
+def test_redeploy_plans_exactly_the_new_images_and_health_check(runs) -> None:
     run = runs[0]
     changes = run.summary()["redeploy_changes"]
     assert changes["network"] == {}
@@ -134,7 +133,7 @@ def test_redeploy_plans_exactly_the_new_images_and_health_check(runs) -> None:  
 
 
 @pytest.mark.slow
-def test_destroy_leaves_nothing_of_the_stage(runs) -> None:  # type: ignore[no-untyped-def]
+def test_destroy_leaves_nothing_of_the_stage(runs) -> None:
     run = runs[0]
     summary = run.summary()
     assert summary["destroyed"] == ["edge", "compute", "data", "network"]
@@ -148,7 +147,7 @@ def test_destroy_leaves_nothing_of_the_stage(runs) -> None:  # type: ignore[no-u
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="open (issue 26): the re-created compute stops on Route 53 records moto still reports after the destroy")
-def test_the_stage_comes_back_under_the_same_names(runs) -> None:  # type: ignore[no-untyped-def]
+def test_the_stage_comes_back_under_the_same_names(runs) -> None:
     run = runs[0]
     summary = run.summary()
     assert summary.get("error") is None
@@ -158,7 +157,7 @@ def test_the_stage_comes_back_under_the_same_names(runs) -> None:  # type: ignor
 
 
 @pytest.mark.slow
-def test_template_stage_removed_under_a_preview(runs) -> None:  # type: ignore[no-untyped-def]
+def test_template_stage_removed_under_a_preview(runs) -> None:
     """docs/previews.md, "When the template stage goes away"."""
     dependents = runs[0].dependents
     recreated = dependents["template_recreated"]["compute"]
@@ -177,7 +176,7 @@ def test_template_stage_removed_under_a_preview(runs) -> None:  # type: ignore[n
 
 
 @pytest.mark.slow
-def test_summary_line_and_every_call_of_the_role_evaluated(runs) -> None:  # type: ignore[no-untyped-def]
+def test_summary_line_and_every_call_of_the_role_evaluated(runs) -> None:
     summary = runs[0].summary()
     assert json.loads(json.dumps(summary)) == summary
     assert summary["calls_evaluated"] >= 300, summary.get("evaluation_note")
@@ -186,13 +185,13 @@ def test_summary_line_and_every_call_of_the_role_evaluated(runs) -> None:  # typ
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="open (issue 26): the role denies calls the preview makes (e.g. Application Auto Scaling's validation calls)")
-def test_no_call_of_the_deploy_role_is_denied(runs) -> None:  # type: ignore[no-untyped-def]
+def test_no_call_of_the_deploy_role_is_denied(runs) -> None:
     summary = runs[0].summary()
     assert summary["calls_denied"] == 0, summary["denied"]
 
 
 @pytest.mark.slow
-def test_production_plans_all_five_stacks(runs) -> None:  # type: ignore[no-untyped-def]
+def test_production_plans_all_five_stacks(runs) -> None:
     production = runs[1]
     if isinstance(production, BaseException):
         raise production

@@ -13,7 +13,7 @@ import pytest
 from tools.emulator_leftovers import ENUMERATORS, GLOBAL_TYPES, NO_AWS_OBJECT, PART_OF, Matcher, declared_types, stack_regions
 
 
-def test_every_synthesized_type_is_covered(any_stage) -> None:  # type: ignore[no-untyped-def]
+def test_every_synthesized_type_is_covered(any_stage) -> None:
     types = declared_types(any_stage.stacks[s] for s in ("network", "data", "compute", "edge"))
     assert len(types) >= 40
     uncovered = [t for t in types if t not in ENUMERATORS and t not in PART_OF and t not in NO_AWS_OBJECT]
@@ -36,9 +36,9 @@ def test_parents_are_enumerated_and_kinds_do_not_overlap() -> None:
     (["hebo-pr-420-api", "hebo/pr-420/DbPassword", "pr-420.dev.api.hebo.ai"], {"stage": "pr-420"}, None),
     (["hebo-dev-api", None], {"stage": "dev"}, None),
 ])
-def test_matcher_takes_the_stage_as_a_whole_token(names, tags, why) -> None:  # type: ignore[no-untyped-def]
+def test_matcher_takes_the_stage_as_a_whole_token(names, tags, why) -> None:
     assert Matcher("pr-42").why(names, tags) == why
 
 
-def test_regions_come_from_the_provider_blocks(production) -> None:  # type: ignore[no-untyped-def]
+def test_regions_come_from_the_provider_blocks(production) -> None:
     assert stack_regions([production.stacks[s] for s in ("network", "data", "compute", "edge")], "us-east-1") == ["us-east-1", "us-west-2"]
