@@ -92,7 +92,9 @@ def complete_hcl(hcl: str, terraform_json: Mapping[str, Any]) -> str:
     hcl = _CONDITION_LIST.sub(
         lambda m: "".join(f"{m.group(1)} {{\n{body}\n}}\n" for body in _CONDITION_ITEM.findall(m.group(2))), hcl
     )
-    hcl = _REFERENCE_LIST.sub(lambda m: m.group(1) + re.sub(r'^"([\w.]+)"(,?)$', r"\1\2", m.group(2), flags=re.M) + m.group(3), hcl)
+    hcl = _REFERENCE_LIST.sub(
+        lambda m: m.group(1) + re.sub(r'^"([\w.]+)"(,?)$', r"\1\2", m.group(2), flags=re.M) + m.group(3), hcl
+    )
     hcl = _QUOTED_PROVIDER.sub(r"\1\2", hcl)
     hcl = _untyped_objects_as_blocks(hcl)
     extra = []

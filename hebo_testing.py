@@ -13,7 +13,6 @@ and this import configures the jsii kernel before any jsii package loads, so syn
 assertions", has a complete pytest example, which the test suite runs.
 """
 
-
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -91,7 +90,9 @@ def provider_types(kind: str = "resource") -> frozenset[str]:
     return frozenset(found)
 
 
-def lacks_resource_with_properties(synthesized: str, resource_type: str, properties: Mapping[str, Any], kind: str = "resource") -> bool:
+def lacks_resource_with_properties(
+    synthesized: str, resource_type: str, properties: Mapping[str, Any], kind: str = "resource"
+) -> bool:
     """True when no `resource_type` resource (or data source, `kind="data"`) of the synthesized
     stack matches `properties` the way `Testing.to_have_resource_with_properties` matches.
 
@@ -105,9 +106,21 @@ def lacks_resource_with_properties(synthesized: str, resource_type: str, propert
     known = provider_types(kind)
     if resource_type not in known:
         close = difflib.get_close_matches(resource_type, sorted(known), n=3)
-        raise ValueError(f"unknown {kind} type {resource_type!r}" + (f": did you mean {', '.join(map(repr, close))}?" if close else ""))
-    matcher = Testing.to_have_data_source_with_properties if kind == "data" else Testing.to_have_resource_with_properties
+        raise ValueError(
+            f"unknown {kind} type {resource_type!r}"
+            + (f": did you mean {', '.join(map(repr, close))}?" if close else "")
+        )
+    matcher = (
+        Testing.to_have_data_source_with_properties if kind == "data" else Testing.to_have_resource_with_properties
+    )
     return not matcher(synthesized, resource_type, dict(properties))
 
 
-__all__ = ["STACK_NAMES", "Testing", "build_platform", "build_stack", "lacks_resource_with_properties", "provider_types"]
+__all__ = [
+    "STACK_NAMES",
+    "Testing",
+    "build_platform",
+    "build_stack",
+    "lacks_resource_with_properties",
+    "provider_types",
+]

@@ -71,52 +71,124 @@ _AURORA = "https://aws.amazon.com/rds/aurora/pricing/"
 
 PRICES: dict[str, Price] = {
     "alb": Price(0.0225, "USD per ALB-hour", _ELB),
-    "public_ipv4": Price(0.005, "USD per public IPv4 address-hour (in use or idle, EIP or auto-assigned)",
-                         "https://aws.amazon.com/vpc/pricing/ (Public IPv4 Address tab); "
-                         "https://aws.amazon.com/blogs/aws/new-aws-public-ipv4-address-charge-public-ip-insights/"),
+    "public_ipv4": Price(
+        0.005,
+        "USD per public IPv4 address-hour (in use or idle, EIP or auto-assigned)",
+        "https://aws.amazon.com/vpc/pricing/ (Public IPv4 Address tab); "
+        "https://aws.amazon.com/blogs/aws/new-aws-public-ipv4-address-charge-public-ip-insights/",
+    ),
     "ec2:t4g.nano": Price(0.0042, "USD per instance-hour, Linux on-demand", _EC2),
     "ec2:t4g.micro": Price(0.0084, "USD per instance-hour, Linux on-demand", _EC2),
     "ec2:t4g.small": Price(0.0168, "USD per instance-hour, Linux on-demand", _EC2),
-    "ebs_gp3": Price(0.08, "USD per GB-month of provisioned gp3 (baseline 3000 IOPS / 125 MB/s included)",
-                     "https://aws.amazon.com/ebs/pricing/"),
+    "ebs_gp3": Price(
+        0.08,
+        "USD per GB-month of provisioned gp3 (baseline 3000 IOPS / 125 MB/s included)",
+        "https://aws.amazon.com/ebs/pricing/",
+    ),
     "nat_gateway": Price(0.045, "USD per NAT gateway-hour", _VPC),
-    "interface_endpoint": Price(0.01, "USD per interface endpoint-hour per AZ", "https://aws.amazon.com/privatelink/pricing/"),
+    "interface_endpoint": Price(
+        0.01, "USD per interface endpoint-hour per AZ", "https://aws.amazon.com/privatelink/pricing/"
+    ),
     "fargate_vcpu:ARM64": Price(0.03238, "USD per vCPU-hour, Linux/ARM", _FARGATE),
     "fargate_gb:ARM64": Price(0.00356, "USD per GB-hour, Linux/ARM", _FARGATE),
     "fargate_vcpu:X86_64": Price(0.04048, "USD per vCPU-hour, Linux/x86", _FARGATE),
     "fargate_gb:X86_64": Price(0.004445, "USD per GB-hour, Linux/x86", _FARGATE),
-    "fargate_spot_discount": Price(0.70, "fraction off the Fargate price (AWS: 'up to 70%'; the Spot price moves)",
-                                   _FARGATE + " (Fargate Spot); ARM64 on Spot since 2024-09: "
-                                   "https://aws.amazon.com/about-aws/whats-new/2024/09/amazon-ecs-graviton-based-spot-compute-fargate/"),
+    "fargate_spot_discount": Price(
+        0.70,
+        "fraction off the Fargate price (AWS: 'up to 70%'; the Spot price moves)",
+        _FARGATE + " (Fargate Spot); ARM64 on Spot since 2024-09: "
+        "https://aws.amazon.com/about-aws/whats-new/2024/09/amazon-ecs-graviton-based-spot-compute-fargate/",
+    ),
     "kms_key": Price(1.00, "USD per customer managed key-month", "https://aws.amazon.com/kms/pricing/"),
     "secret": Price(0.40, "USD per secret-month", "https://aws.amazon.com/secrets-manager/pricing/"),
-    "alarm": Price(0.10, "USD per standard-resolution metric alarm-month", "https://aws.amazon.com/cloudwatch/pricing/"),
+    "alarm": Price(
+        0.10, "USD per standard-resolution metric alarm-month", "https://aws.amazon.com/cloudwatch/pricing/"
+    ),
     "aurora_acu": Price(0.12, "USD per Aurora Serverless v2 ACU-hour (Aurora Standard)", _AURORA),
-    "rds_proxy_acu": Price(0.015, "USD per ACU-hour of RDS Proxy on Aurora Serverless v2", "https://aws.amazon.com/rds/proxy/pricing/"),
-    "rds_proxy_min_acu": Price(8, "ACU: the minimum RDS Proxy bills for an Aurora Serverless v2 target", "https://aws.amazon.com/rds/proxy/pricing/"),
+    "rds_proxy_acu": Price(
+        0.015, "USD per ACU-hour of RDS Proxy on Aurora Serverless v2", "https://aws.amazon.com/rds/proxy/pricing/"
+    ),
+    "rds_proxy_min_acu": Price(
+        8,
+        "ACU: the minimum RDS Proxy bills for an Aurora Serverless v2 target",
+        "https://aws.amazon.com/rds/proxy/pricing/",
+    ),
     "waf_web_acl": Price(5.00, "USD per web ACL-month", "https://aws.amazon.com/waf/pricing/"),
-    "waf_rule": Price(1.00, "USD per rule-month (a managed rule group counts as one rule)", "https://aws.amazon.com/waf/pricing/"),
-    "route53_zone": Price(0.50, "USD per hosted zone-month (first 25 zones)", "https://aws.amazon.com/route53/pricing/"),
+    "waf_rule": Price(
+        1.00, "USD per rule-month (a managed rule group counts as one rule)", "https://aws.amazon.com/waf/pricing/"
+    ),
+    "route53_zone": Price(
+        0.50, "USD per hosted zone-month (first 25 zones)", "https://aws.amazon.com/route53/pricing/"
+    ),
 }
 
-PRICED_TYPES = frozenset({
-    "aws_lb", "aws_eip", "aws_instance", "aws_ec2_instance_state", "aws_nat_gateway", "aws_vpc_endpoint",
-    "aws_ecs_service", "aws_kms_key", "aws_secretsmanager_secret", "aws_cloudwatch_metric_alarm",
-    "aws_rds_cluster_instance", "aws_db_proxy", "aws_wafv2_web_acl", "aws_route53_zone",
-})
-USAGE_PRICED_TYPES = frozenset({
-    # billed only with use (requests, GB, storage), or free: not part of the idle figure
-    "aws_s3_bucket", "aws_s3_object", "aws_ecr_repository", "aws_cloudwatch_log_group", "aws_lambda_function",
-    "aws_lambda_invocation", "aws_cloudfront_distribution", "aws_cloudfront_function", "aws_rds_cluster",
-    "aws_rds_global_cluster", "aws_sns_topic", "aws_sns_topic_subscription", "aws_flow_log", "aws_route53_record",
-    "aws_wafv2_web_acl_logging_configuration", "aws_acm_certificate", "docker_registry_image", "docker_image",
-})
+PRICED_TYPES = frozenset(
+    {
+        "aws_lb",
+        "aws_eip",
+        "aws_instance",
+        "aws_ec2_instance_state",
+        "aws_nat_gateway",
+        "aws_vpc_endpoint",
+        "aws_ecs_service",
+        "aws_kms_key",
+        "aws_secretsmanager_secret",
+        "aws_cloudwatch_metric_alarm",
+        "aws_rds_cluster_instance",
+        "aws_db_proxy",
+        "aws_wafv2_web_acl",
+        "aws_route53_zone",
+    }
+)
+USAGE_PRICED_TYPES = frozenset(
+    {
+        # billed only with use (requests, GB, storage), or free: not part of the idle figure
+        "aws_s3_bucket",
+        "aws_s3_object",
+        "aws_ecr_repository",
+        "aws_cloudwatch_log_group",
+        "aws_lambda_function",
+        "aws_lambda_invocation",
+        "aws_cloudfront_distribution",
+        "aws_cloudfront_function",
+        "aws_rds_cluster",
+        "aws_rds_global_cluster",
+        "aws_sns_topic",
+        "aws_sns_topic_subscription",
+        "aws_flow_log",
+        "aws_route53_record",
+        "aws_wafv2_web_acl_logging_configuration",
+        "aws_acm_certificate",
+        "docker_registry_image",
+        "docker_image",
+    }
+)
 _FREE_PREFIXES = (
-    "aws_vpc", "aws_subnet", "aws_route", "aws_internet_gateway", "aws_default_", "aws_security_group",
-    "aws_iam_", "aws_kms_alias", "aws_acm_certificate_validation", "aws_appautoscaling_", "aws_lb_", "aws_ecs_cluster",
-    "aws_ecs_task_definition", "aws_ecr_lifecycle_policy", "aws_s3_bucket_", "aws_db_", "aws_rds_cluster_parameter_group",
-    "aws_eip_association", "aws_cloudfront_", "aws_wafv2_web_acl_association", "aws_route53_key_signing_key",
-    "aws_route53_hosted_zone_dnssec", "aws_secretsmanager_secret_", "terraform_data", "aws_network_interface",
+    "aws_vpc",
+    "aws_subnet",
+    "aws_route",
+    "aws_internet_gateway",
+    "aws_default_",
+    "aws_security_group",
+    "aws_iam_",
+    "aws_kms_alias",
+    "aws_acm_certificate_validation",
+    "aws_appautoscaling_",
+    "aws_lb_",
+    "aws_ecs_cluster",
+    "aws_ecs_task_definition",
+    "aws_ecr_lifecycle_policy",
+    "aws_s3_bucket_",
+    "aws_db_",
+    "aws_rds_cluster_parameter_group",
+    "aws_eip_association",
+    "aws_cloudfront_",
+    "aws_wafv2_web_acl_association",
+    "aws_route53_key_signing_key",
+    "aws_route53_hosted_zone_dnssec",
+    "aws_secretsmanager_secret_",
+    "terraform_data",
+    "aws_network_interface",
 )
 
 
@@ -242,7 +314,9 @@ def stack_line_items(stack: str, config: Mapping[str, Any]) -> list[LineItem]:
 def unclassified(stacks: Mapping[str, Mapping[str, Any]]) -> set[str]:
     """Resource types neither priced, usage-priced nor known free: the table needs a decision."""
     types = {t for config in stacks.values() for t in config.get("resource", {})}
-    return {t for t in types if t not in PRICED_TYPES and t not in USAGE_PRICED_TYPES and not t.startswith(_FREE_PREFIXES)}
+    return {
+        t for t in types if t not in PRICED_TYPES and t not in USAGE_PRICED_TYPES and not t.startswith(_FREE_PREFIXES)
+    }
 
 
 @dataclass(frozen=True)
@@ -314,13 +388,17 @@ def render(estimates: Mapping[str, Estimate]) -> str:
     lines.append(f"{'total':<{width + 8}}" + "".join(f"{estimates[s].total:>12.2f}" for s in stages))
     shared = next(iter(estimates.values())).account_wide
     if shared:
-        lines.append("account-wide, not in the totals: " + ", ".join(
-            f"{i.category} {i.usd_per_month:.2f}" for i in shared))
+        lines.append(
+            "account-wide, not in the totals: " + ", ".join(f"{i.category} {i.usd_per_month:.2f}" for i in shared)
+        )
     for stage, est in estimates.items():
         lines += ["", f"{stage}: line items, largest first (total {est.total:.2f})"]
         for item in sorted(est.items, key=lambda i: (-i.usd_per_month, i.category, i.detail)):
             lines.append(f"  {item.usd_per_month:>8.2f}  {item.category:<30} {item.stack}: {item.detail}")
-    lines += ["", "An estimate, not a bill: traffic, requests, data transfer, storage and its growth are left out (bench/cost.py)."]
+    lines += [
+        "",
+        "An estimate, not a bill: traffic, requests, data transfer, storage and its growth are left out (bench/cost.py).",
+    ]
     return "\n".join(lines)
 
 
@@ -347,9 +425,12 @@ def readme_block(text: str) -> str:
 def main(argv: Iterable[str] | None = None) -> int:
     """Print the idle-cost estimate of each stage; `--write-readme` also rewrites the README table. Returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", action="append", help="stage to estimate (repeatable; default: production, pr-42, dev)")
-    parser.add_argument("--write-readme", action="store_true",
-                        help="also rewrite the README's idle-cost table (default stages only)")
+    parser.add_argument(
+        "--stage", action="append", help="stage to estimate (repeatable; default: production, pr-42, dev)"
+    )
+    parser.add_argument(
+        "--write-readme", action="store_true", help="also rewrite the README's idle-cost table (default stages only)"
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     stages = args.stage or ["production", "pr-42", "dev"]
     with tempfile.TemporaryDirectory(prefix="hebo-cost-") as root:

@@ -74,8 +74,14 @@ def synth_once(stage: str, conventional: bool, flavour: str = "cdktf") -> Run:
         env["CDKTF_OUTDIR"] = outdir
         started = time.perf_counter()
         python = REPO_ROOT / FLAVOURS[flavour].venv / "bin" / "python"
-        process = subprocess.Popen([str(python), "main.py"], cwd=REPO_ROOT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [str(python), "main.py"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         peak = 0
         while process.poll() is None:
             peak = max(peak, _tree_rss_kib(process.pid))
@@ -83,7 +89,9 @@ def synth_once(stage: str, conventional: bool, flavour: str = "cdktf") -> Run:
         wall = time.perf_counter() - started
         stderr = process.stderr.read() if process.stderr else ""
         if process.returncode != 0:
-            raise SystemExit(f"synth failed ({flavour}, {'conventional' if conventional else 'shipped'}): {stderr.strip()}")
+            raise SystemExit(
+                f"synth failed ({flavour}, {'conventional' if conventional else 'shipped'}): {stderr.strip()}"
+            )
         if not (Path(outdir) / "manifest.json").exists():
             raise SystemExit("synth wrote no manifest.json")
     return Run(wall_seconds=wall, peak_rss_mib=peak / 1024)
@@ -99,8 +107,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", default="production", help="stage to synthesize (default: production, the largest)")
     parser.add_argument("--runs", type=int, default=3, help="runs per style and flavour (default 3)")
-    parser.add_argument("--flavour", action="append", choices=sorted(FLAVOURS),
-                        help="only this flavour (repeatable; default: every installed one)")
+    parser.add_argument(
+        "--flavour",
+        action="append",
+        choices=sorted(FLAVOURS),
+        help="only this flavour (repeatable; default: every installed one)",
+    )
     args = parser.parse_args()
     flavours = args.flavour or installed_flavours()
 
@@ -127,6 +139,7 @@ def main() -> int:
         rss_ratio = medians[(flavour, "shipped")][1] / medians[(flavour, "conventional")][1]
         print(f"{flavour:<9}{'ratio':<14}{wall_ratio:>10.2f}{rss_ratio:>16.2f}   (shipped / conventional)")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -260,7 +260,9 @@ class Names:
     def secret(self, name: str) -> str:
         """`{app}/{stage}/{name}`, or `{app}/{secrets_from}/{name}` for a secret shared by previews
         in a stage that does not own its app secrets (`StagePolicy.owns_app_secrets`)."""
-        return secret_path(self.app, secret_stage(name, self.stage, self.policy.owns_app_secrets, self.secrets_from), name)
+        return secret_path(
+            self.app, secret_stage(name, self.stage, self.policy.owns_app_secrets, self.secrets_from), name
+        )
 
     def kms_alias(self, purpose: str) -> str:
         return f"alias/{self.prefix}-{purpose}"
@@ -347,7 +349,11 @@ class Names:
                 ("name_tag", self.vpc(role)),
                 ("name_tag", self.flow_log(role)),
             ]
-        items += [("rds", self.db_instance(role, i)) for role in ("writer", "reader", "secondary") for i in range(MAX_DB_INSTANCES)]
+        items += [
+            ("rds", self.db_instance(role, i))
+            for role in ("writer", "reader", "secondary")
+            for i in range(MAX_DB_INSTANCES)
+        ]
         return items
 
     def _stage_names(self) -> list[tuple[str, str]]:

@@ -110,42 +110,177 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {
-    "stage": Setting("HEBO_STAGE", "dev", _STAGE, "Stage to synthesize: `production`, `dev`, or a preview name such as `pr-123`."),
+    "stage": Setting(
+        "HEBO_STAGE", "dev", _STAGE, "Stage to synthesize: `production`, `dev`, or a preview name such as `pr-123`."
+    ),
     "app": Setting("HEBO_APP", "hebo", rules.APP, "App name, the first part of every physical name."),
     "region": Setting("HEBO_REGION", "us-east-1", rules.REGION, "Primary AWS region."),
-    "secondary_region": Setting("HEBO_SECONDARY_REGION", "us-west-2", rules.REGION, "Second region of the production global database; must differ from HEBO_REGION."),
+    "secondary_region": Setting(
+        "HEBO_SECONDARY_REGION",
+        "us-west-2",
+        rules.REGION,
+        "Second region of the production global database; must differ from HEBO_REGION.",
+    ),
     "zone": Setting("HEBO_ZONE", "hebo.ai", rules.HOSTNAME, "Route 53 public hosted zone the domains live in."),
-    "zone_id": Setting("HEBO_ZONE_ID", "", optional(rules.HOSTED_ZONE_ID), "Hosted zone id (see `ops zone`): `dns` adopts that zone with an `import` block, stage stacks use it instead of looking the zone up by name. Empty: `dns` creates the zone and stage stacks find it by `HEBO_ZONE`."),
-    "preview_pattern": Setting("HEBO_PREVIEW_PATTERN", "", optional(rules.REGEX), "Optional regex preview stage names must match, e.g. `pr-[0-9]+`."),
-    "backend": Setting("HEBO_BACKEND", "s3", rules.choice(BACKENDS), "State backend: `s3` (default), `cloud` (Terraform Cloud) or `local`."),
-    "state_bucket": Setting("HEBO_STATE_BUCKET", "hebo-terraform-state", rules.BUCKET, "S3 bucket holding Terraform state (`ops bootstrap` creates it)."),
-    "state_lock_table": Setting("HEBO_STATE_LOCK_TABLE", "", optional(rules.DYNAMODB_TABLE), "Opt-in DynamoDB lock table, only for teams migrating off it (deprecated by Terraform); empty: S3 native locking only. `ops bootstrap --lock-table` creates it."),
-    "state_region": Setting("HEBO_STATE_REGION", "", optional(rules.REGION), "Region of the state bucket; defaults to HEBO_REGION."),
-    "tfc_organization": Setting("HEBO_TFC_ORGANIZATION", "", optional(rules.TFC_ORGANIZATION), "Terraform Cloud organization (required with HEBO_BACKEND=cloud)."),
-    "tfc_hostname": Setting("HEBO_TFC_HOSTNAME", "app.terraform.io", rules.HOSTNAME, "Terraform Cloud / Enterprise hostname."),
+    "zone_id": Setting(
+        "HEBO_ZONE_ID",
+        "",
+        optional(rules.HOSTED_ZONE_ID),
+        "Hosted zone id (see `ops zone`): `dns` adopts that zone with an `import` block, stage stacks use it instead of looking the zone up by name. Empty: `dns` creates the zone and stage stacks find it by `HEBO_ZONE`.",
+    ),
+    "preview_pattern": Setting(
+        "HEBO_PREVIEW_PATTERN",
+        "",
+        optional(rules.REGEX),
+        "Optional regex preview stage names must match, e.g. `pr-[0-9]+`.",
+    ),
+    "backend": Setting(
+        "HEBO_BACKEND",
+        "s3",
+        rules.choice(BACKENDS),
+        "State backend: `s3` (default), `cloud` (Terraform Cloud) or `local`.",
+    ),
+    "state_bucket": Setting(
+        "HEBO_STATE_BUCKET",
+        "hebo-terraform-state",
+        rules.BUCKET,
+        "S3 bucket holding Terraform state (`ops bootstrap` creates it).",
+    ),
+    "state_lock_table": Setting(
+        "HEBO_STATE_LOCK_TABLE",
+        "",
+        optional(rules.DYNAMODB_TABLE),
+        "Opt-in DynamoDB lock table, only for teams migrating off it (deprecated by Terraform); empty: S3 native locking only. `ops bootstrap --lock-table` creates it.",
+    ),
+    "state_region": Setting(
+        "HEBO_STATE_REGION", "", optional(rules.REGION), "Region of the state bucket; defaults to HEBO_REGION."
+    ),
+    "tfc_organization": Setting(
+        "HEBO_TFC_ORGANIZATION",
+        "",
+        optional(rules.TFC_ORGANIZATION),
+        "Terraform Cloud organization (required with HEBO_BACKEND=cloud).",
+    ),
+    "tfc_hostname": Setting(
+        "HEBO_TFC_HOSTNAME", "app.terraform.io", rules.HOSTNAME, "Terraform Cloud / Enterprise hostname."
+    ),
     "az_count": Setting("HEBO_AZ_COUNT", "2", rules.int_range(2, 6), "Number of availability zones the VPC spans."),
-    "vpc_cidr": Setting("HEBO_VPC_CIDR", "10.0.0.0/16", rules.VPC_CIDR, "VPC CIDR (/16 to /20); subnets are derived from it."),
-    "secondary_vpc_cidr": Setting("HEBO_SECONDARY_VPC_CIDR", "10.1.0.0/16", rules.VPC_CIDR, "CIDR of the production secondary-region VPC; must not overlap HEBO_VPC_CIDR."),
-    "nat_ami_id": Setting("HEBO_NAT_AMI_ID", "", optional(rules.AMI_ID), "Pin the NAT instance AMI instead of the newest fck-nat image."),
-    "db_max_acu": Setting("HEBO_DB_MAX_ACU", "", optional(rules.ACU), "Override the stage's maximum Aurora capacity (ACU)."),
-    "db_engine_version": Setting("HEBO_DB_ENGINE_VERSION", "17.5", rules.ENGINE_VERSION, "Aurora PostgreSQL version a new cluster is created with; later minor upgrades are AWS's (docs/data.md)."),
-    "db_username": Setting("HEBO_DB_USERNAME", "heboadmin", rules.PG_USERNAME, "Aurora master user name (not secret; the password comes from the `DbPassword` secret)."),
-    "db_password_version": Setting("HEBO_DB_PASSWORD_VERSION", "1", rules.int_range(1, 1_000_000), "Bump to push the current `DbPassword` into Aurora (`master_password_wo_version`); keep it in cdktf.json context."),
-    "migrations_dir": Setting("HEBO_MIGRATIONS_DIR", "lambdas/migrator/example-migrations", rules.path_rule(REPO_ROOT, must_exist=True, allowed="an existing directory (the app repo's drizzle-kit migrations folder), relative to the repository root or absolute"), "drizzle-kit migrations folder of the app repo."),
-    "app_repo": Setting("HEBO_APP_REPO", "docker/example-app", rules.path_rule(REPO_ROOT, must_exist=False, allowed="a directory path, relative to the repository root or absolute (must exist in build mode)"), "Application repository holding Dockerfile.api / Dockerfile.gateway (build mode)."),
-    "api_image": Setting("HEBO_API_IMAGE", "", optional(rules.IMAGE_URI), "Pre-built API image URI; with HEBO_GATEWAY_IMAGE selects prebuilt mode (no docker provider)."),
+    "vpc_cidr": Setting(
+        "HEBO_VPC_CIDR", "10.0.0.0/16", rules.VPC_CIDR, "VPC CIDR (/16 to /20); subnets are derived from it."
+    ),
+    "secondary_vpc_cidr": Setting(
+        "HEBO_SECONDARY_VPC_CIDR",
+        "10.1.0.0/16",
+        rules.VPC_CIDR,
+        "CIDR of the production secondary-region VPC; must not overlap HEBO_VPC_CIDR.",
+    ),
+    "nat_ami_id": Setting(
+        "HEBO_NAT_AMI_ID", "", optional(rules.AMI_ID), "Pin the NAT instance AMI instead of the newest fck-nat image."
+    ),
+    "db_max_acu": Setting(
+        "HEBO_DB_MAX_ACU", "", optional(rules.ACU), "Override the stage's maximum Aurora capacity (ACU)."
+    ),
+    "db_engine_version": Setting(
+        "HEBO_DB_ENGINE_VERSION",
+        "17.5",
+        rules.ENGINE_VERSION,
+        "Aurora PostgreSQL version a new cluster is created with; later minor upgrades are AWS's (docs/data.md).",
+    ),
+    "db_username": Setting(
+        "HEBO_DB_USERNAME",
+        "heboadmin",
+        rules.PG_USERNAME,
+        "Aurora master user name (not secret; the password comes from the `DbPassword` secret).",
+    ),
+    "db_password_version": Setting(
+        "HEBO_DB_PASSWORD_VERSION",
+        "1",
+        rules.int_range(1, 1_000_000),
+        "Bump to push the current `DbPassword` into Aurora (`master_password_wo_version`); keep it in cdktf.json context.",
+    ),
+    "migrations_dir": Setting(
+        "HEBO_MIGRATIONS_DIR",
+        "lambdas/migrator/example-migrations",
+        rules.path_rule(
+            REPO_ROOT,
+            must_exist=True,
+            allowed="an existing directory (the app repo's drizzle-kit migrations folder), relative to the repository root or absolute",
+        ),
+        "drizzle-kit migrations folder of the app repo.",
+    ),
+    "app_repo": Setting(
+        "HEBO_APP_REPO",
+        "docker/example-app",
+        rules.path_rule(
+            REPO_ROOT,
+            must_exist=False,
+            allowed="a directory path, relative to the repository root or absolute (must exist in build mode)",
+        ),
+        "Application repository holding Dockerfile.api / Dockerfile.gateway (build mode).",
+    ),
+    "api_image": Setting(
+        "HEBO_API_IMAGE",
+        "",
+        optional(rules.IMAGE_URI),
+        "Pre-built API image URI; with HEBO_GATEWAY_IMAGE selects prebuilt mode (no docker provider).",
+    ),
     "gateway_image": Setting("HEBO_GATEWAY_IMAGE", "", optional(rules.IMAGE_URI), "Pre-built Gateway image URI."),
     "health_check_path": Setting("HEBO_HEALTH_CHECK_PATH", "/", rules.URL_PATH, "Target group health check path."),
-    "alarm_email": Setting("HEBO_ALARM_EMAIL", "", optional(rules.EMAIL), "E-mail address subscribed to the alarm topic."),
-    "console_build_dir": Setting("HEBO_CONSOLE_BUILD_DIR", "../console/build/client", rules.path_rule(REPO_ROOT, must_exist=False, allowed="a directory path, relative to the repository root or absolute (missing: a placeholder page)"), "Console build output (`build/client`); missing deploys a placeholder page."),
-    "price_class": Setting("HEBO_PRICE_CLASS", "PriceClass_100", rules.choice(("PriceClass_100", "PriceClass_200", "PriceClass_All")), "CloudFront price class."),
-    "enable_dnssec": Setting("HEBO_ENABLE_DNSSEC", "false", rules.FLAG, "Sign the hosted zone with DNSSEC (KMS key in us-east-1)."),
-    "enable_caa": Setting("HEBO_ENABLE_CAA", "true", rules.FLAG, "CAA records allowing only Amazon to issue certificates."),
-    "caa_extra_issuers": Setting("HEBO_CAA_EXTRA_ISSUERS", "", rules.CAA_ISSUERS, "Comma-separated CAs allowed besides Amazon (e.g. `letsencrypt.org` if the apex site uses it)."),
-    "csp_extra_origins": Setting("HEBO_CSP_EXTRA_ORIGINS", "", rules.Rule(EXTRA_ORIGIN_RULE, extra_origins), "Origins the console may call besides its own, this stage's API/Gateway and Stack Auth (`connect-src`), comma-separated `https://host`; see docs/edge.md."),
-    "csp_report_only": Setting("HEBO_CSP_REPORT_ONLY", "false", rules.FLAG, "Send the console's Content-Security-Policy as `…-Report-Only` (violations reported, nothing blocked): for a first rollout."),
-    "caa_iodef": Setting("HEBO_CAA_IODEF", "", optional(rules.IODEF), "Where CAs report refused requests (`mailto:security@hebo.ai`); empty: no iodef record."),
-    "preview_secrets_from": Setting("HEBO_PREVIEW_SECRETS_FROM", "dev", _TEMPLATE_STAGE, "Template stage whose Stack Auth, Groq and Voyage secrets previews read by name instead of owning copies (docs/previews.md, \"Secrets\")."),
+    "alarm_email": Setting(
+        "HEBO_ALARM_EMAIL", "", optional(rules.EMAIL), "E-mail address subscribed to the alarm topic."
+    ),
+    "console_build_dir": Setting(
+        "HEBO_CONSOLE_BUILD_DIR",
+        "../console/build/client",
+        rules.path_rule(
+            REPO_ROOT,
+            must_exist=False,
+            allowed="a directory path, relative to the repository root or absolute (missing: a placeholder page)",
+        ),
+        "Console build output (`build/client`); missing deploys a placeholder page.",
+    ),
+    "price_class": Setting(
+        "HEBO_PRICE_CLASS",
+        "PriceClass_100",
+        rules.choice(("PriceClass_100", "PriceClass_200", "PriceClass_All")),
+        "CloudFront price class.",
+    ),
+    "enable_dnssec": Setting(
+        "HEBO_ENABLE_DNSSEC", "false", rules.FLAG, "Sign the hosted zone with DNSSEC (KMS key in us-east-1)."
+    ),
+    "enable_caa": Setting(
+        "HEBO_ENABLE_CAA", "true", rules.FLAG, "CAA records allowing only Amazon to issue certificates."
+    ),
+    "caa_extra_issuers": Setting(
+        "HEBO_CAA_EXTRA_ISSUERS",
+        "",
+        rules.CAA_ISSUERS,
+        "Comma-separated CAs allowed besides Amazon (e.g. `letsencrypt.org` if the apex site uses it).",
+    ),
+    "csp_extra_origins": Setting(
+        "HEBO_CSP_EXTRA_ORIGINS",
+        "",
+        rules.Rule(EXTRA_ORIGIN_RULE, extra_origins),
+        "Origins the console may call besides its own, this stage's API/Gateway and Stack Auth (`connect-src`), comma-separated `https://host`; see docs/edge.md.",
+    ),
+    "csp_report_only": Setting(
+        "HEBO_CSP_REPORT_ONLY",
+        "false",
+        rules.FLAG,
+        "Send the console's Content-Security-Policy as `…-Report-Only` (violations reported, nothing blocked): for a first rollout.",
+    ),
+    "caa_iodef": Setting(
+        "HEBO_CAA_IODEF",
+        "",
+        optional(rules.IODEF),
+        "Where CAs report refused requests (`mailto:security@hebo.ai`); empty: no iodef record.",
+    ),
+    "preview_secrets_from": Setting(
+        "HEBO_PREVIEW_SECRETS_FROM",
+        "dev",
+        _TEMPLATE_STAGE,
+        'Template stage whose Stack Auth, Groq and Voyage secrets previews read by name instead of owning copies (docs/previews.md, "Secrets").',
+    ),
 }
 
 
@@ -323,7 +458,9 @@ def _check_between(values: Mapping[str, Any], label: Callable[[str], str]) -> No
             rule=f"prebuilt image mode needs both {label('api_image')} and {label('gateway_image')} (or neither to build)",
         )
     if values["region"] == values["secondary_region"]:
-        raise ConfigError(label("secondary_region"), values["secondary_region"], rule=f"must differ from {label('region')}")
+        raise ConfigError(
+            label("secondary_region"), values["secondary_region"], rule=f"must differ from {label('region')}"
+        )
     if ipaddress.ip_network(values["vpc_cidr"]).overlaps(ipaddress.ip_network(values["secondary_vpc_cidr"])):
         raise ConfigError(
             label("secondary_vpc_cidr"),
@@ -358,4 +495,14 @@ def settings_reference() -> str:
     return "\n".join(rows)
 
 
-__all__ = ["CDKTF_JSON", "REPO_ROOT", "SETTINGS", "ConfigError", "Setting", "Settings", "project_context", "resolve_raw", "settings_reference"]
+__all__ = [
+    "CDKTF_JSON",
+    "REPO_ROOT",
+    "SETTINGS",
+    "ConfigError",
+    "Setting",
+    "Settings",
+    "project_context",
+    "resolve_raw",
+    "settings_reference",
+]

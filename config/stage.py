@@ -191,7 +191,10 @@ def _invariants(policy: StagePolicy) -> list[tuple[bool, str]]:
             pause is not None and not low <= pause <= high,
             f"db_seconds_until_auto_pause must be from {low} to {high} seconds, not {pause}",
         ),
-        (policy.db_min_acu > policy.db_max_acu, f"db_min_acu {policy.db_min_acu} exceeds db_max_acu {policy.db_max_acu}"),
+        (
+            policy.db_min_acu > policy.db_max_acu,
+            f"db_min_acu {policy.db_min_acu} exceeds db_max_acu {policy.db_max_acu}",
+        ),
         (
             policy.service_min_tasks > policy.service_max_tasks,
             f"service_min_tasks {policy.service_min_tasks} exceeds service_max_tasks {policy.service_max_tasks}",
@@ -267,8 +270,12 @@ _PREVIEW = dict(
     owns_app_secrets=False,
 )
 
-_DEV = {**_PREVIEW, "migrate_on_deploy": False, "owns_app_secrets": True,  # dev is the previews' template,
-        "permissions_boundary": False}  # deployed by administrators, not by the preview deploy role
+_DEV = {
+    **_PREVIEW,
+    "migrate_on_deploy": False,
+    "owns_app_secrets": True,  # dev is the previews' template,
+    "permissions_boundary": False,
+}  # deployed by administrators, not by the preview deploy role
 
 _DEFAULTS: Mapping[StageKind, Mapping[str, Any]] = {
     StageKind.PRODUCTION: _PRODUCTION,
@@ -280,14 +287,18 @@ OVERRIDABLE = frozenset({"db_max_acu"})
 """Settings a user may override per deployment (HEBO_DB_MAX_ACU, …); the rest is policy."""
 
 
-def policy_for(stage: str, overrides: Mapping[str, Any] | None = None, preview_pattern: str | None = None) -> StagePolicy:
+def policy_for(
+    stage: str, overrides: Mapping[str, Any] | None = None, preview_pattern: str | None = None
+) -> StagePolicy:
     """Build the policy of `stage`, applying the allowed user overrides."""
     kind = check_stage_syntax(stage, preview_pattern)
     policy = StagePolicy(name=stage, kind=kind, **_DEFAULTS[kind])
     overrides = dict(overrides or {})
     unknown = set(overrides) - OVERRIDABLE
     if unknown:
-        raise ConfigError("stage overrides", sorted(unknown), rule=f"allowed are {sorted(OVERRIDABLE)}", problem="unknown")
+        raise ConfigError(
+            "stage overrides", sorted(unknown), rule=f"allowed are {sorted(OVERRIDABLE)}", problem="unknown"
+        )
     if "db_max_acu" in overrides:
         max_acu = float(overrides["db_max_acu"])
         if not (max(1.0, policy.db_min_acu) <= max_acu <= 256 and (max_acu * 2).is_integer()):
@@ -300,6 +311,8 @@ def policy_table() -> dict[str, dict[str, Any]]:
     """The policy for each kind of stage, for docs and tests."""
     samples = {"production": PRODUCTION, "preview": "pr-123", "dev": DEV}
     return {
-        label: {f.name: getattr(policy_for(stage), f.name) for f in fields(StagePolicy) if f.name not in ("name", "kind")}
+        label: {
+            f.name: getattr(policy_for(stage), f.name) for f in fields(StagePolicy) if f.name not in ("name", "kind")
+        }
         for label, stage in samples.items()
     }

@@ -166,7 +166,9 @@ def pin_provider_version(provider: Any) -> Any:
     Raises `KeyError` for a provider type with no chosen version (add it to PROVIDER_VERSIONS).
     """
     name = provider.terraform_resource_type
-    cdktf.TerraformStack.of(provider).add_override(f"terraform.required_providers.{name}.version", PROVIDER_VERSIONS[name])
+    cdktf.TerraformStack.of(provider).add_override(
+        f"terraform.required_providers.{name}.version", PROVIDER_VERSIONS[name]
+    )
     return provider
 
 

@@ -34,10 +34,24 @@ class Flavour:
 
 
 FLAVOURS = {
-    "cdktf": Flavour("cdktf", core="cdktf", aws="cdktf_cdktf_provider_aws", docker="cdktf_cdktf_provider_docker",
-                     venv=".venv", node_dir=".", cli="cdktf"),
-    "cdktn": Flavour("cdktn", core="cdktn", aws="cdktn_provider_aws", docker="cdktn_provider_docker",
-                     venv="flavours/cdktn/.venv", node_dir="flavours/cdktn", cli="cdktn"),
+    "cdktf": Flavour(
+        "cdktf",
+        core="cdktf",
+        aws="cdktf_cdktf_provider_aws",
+        docker="cdktf_cdktf_provider_docker",
+        venv=".venv",
+        node_dir=".",
+        cli="cdktf",
+    ),
+    "cdktn": Flavour(
+        "cdktn",
+        core="cdktn",
+        aws="cdktn_provider_aws",
+        docker="cdktn_provider_docker",
+        venv="flavours/cdktn/.venv",
+        node_dir="flavours/cdktn",
+        cli="cdktn",
+    ),
 }
 """`HEBO_CDK` value -> binding. cdktf: cdktf 0.21.0 + cdktf-cdktf-provider-aws 21.22.1 (generated
 for AWS provider 6.25.0) + cdktf-cdktf-provider-docker 12.0.3 (docker 3.6.2). cdktn: cdktn 0.24.0
@@ -65,7 +79,9 @@ def flavour_name(env: Mapping[str, str] = os.environ) -> str:
     """
     name = env.get("HEBO_CDK", "") or DEFAULT_FLAVOUR
     if name not in FLAVOURS:
-        raise CdkFlavourError(f"HEBO_CDK={name!r} is not a CDK flavour: use one of {', '.join(FLAVOURS)} (default {DEFAULT_FLAVOUR})")
+        raise CdkFlavourError(
+            f"HEBO_CDK={name!r} is not a CDK flavour: use one of {', '.join(FLAVOURS)} (default {DEFAULT_FLAVOUR})"
+        )
     return name
 
 

@@ -7,7 +7,6 @@ from typing import Any, Literal, Sequence
 from modules.cdk import Construct, TerraformIterator, TerraformResourceLifecycle, Token, aws
 
 
-
 class DnsValidatedCertificate(Construct):
     """An ACM certificate for one domain (and optional alternative names), validated by one
     record per name in `zone_id`.
@@ -16,8 +15,16 @@ class DnsValidatedCertificate(Construct):
     Pass the us-east-1 provider for CloudFront certificates.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, domain_name: str, zone_id: str,
-                 subject_alternative_names: Sequence[str] = (), provider: Any = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        domain_name: str,
+        zone_id: str,
+        subject_alternative_names: Sequence[str] = (),
+        provider: Any = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.certificate = aws.acm_certificate.AcmCertificate(
             self,

@@ -47,7 +47,9 @@ class ZoneSigning(Construct):
             provider=us_east_1_provider,
             lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
         )
-        aws.kms_alias.KmsAlias(self, "alias", name=props.key_alias, target_key_id=self.key.key_id, provider=us_east_1_provider)
+        aws.kms_alias.KmsAlias(
+            self, "alias", name=props.key_alias, target_key_id=self.key.key_id, provider=us_east_1_provider
+        )
         self.key_signing_key = aws.route53_key_signing_key.Route53KeySigningKey(
             self,
             "ksk",
@@ -89,7 +91,9 @@ class ZoneSigning(Construct):
                     principals=route53,
                     conditions=[
                         this_account,
-                        Condition(test="ArnLike", variable="aws:SourceArn", values=[f"arn:{part}:route53:::hostedzone/*"]),
+                        Condition(
+                            test="ArnLike", variable="aws:SourceArn", values=[f"arn:{part}:route53:::hostedzone/*"]
+                        ),
                     ],
                 ),
                 Statement(

@@ -67,7 +67,9 @@ def _statement_structs(statements: Sequence[Statement]) -> list[Any]:
 
 def policy_document(scope: Construct, construct_id: str, statements: Sequence[Statement], provider: Any = None) -> Any:
     """A `data.aws_iam_policy_document`; struct classes keep snake_case keys from being dropped."""
-    return _doc.DataAwsIamPolicyDocument(scope, construct_id, provider=provider, statement=_statement_structs(statements))
+    return _doc.DataAwsIamPolicyDocument(
+        scope, construct_id, provider=provider, statement=_statement_structs(statements)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

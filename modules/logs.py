@@ -7,8 +7,9 @@ from typing import Any
 from modules.cdk import Construct, aws
 
 
-
-def log_group(scope: Construct, construct_id: str, *, name: str, retention_days: int, kms_key_arn: str, provider: Any = None) -> Any:
+def log_group(
+    scope: Construct, construct_id: str, *, name: str, retention_days: int, kms_key_arn: str, provider: Any = None
+) -> Any:
     """A KMS-encrypted log group. Terraform owns the name, so re-creating a stage reuses it cleanly."""
     return aws.cloudwatch_log_group.CloudwatchLogGroup(
         scope,

@@ -110,7 +110,9 @@ class PrivateBucket(Construct):
             self,
             "versioning",
             bucket=bucket_id,
-            versioning_configuration=aws.s3_bucket_versioning.S3BucketVersioningVersioningConfiguration(status="Enabled"),
+            versioning_configuration=aws.s3_bucket_versioning.S3BucketVersioningVersioningConfiguration(
+                status="Enabled"
+            ),
         )
         self.lifecycle = _lc.S3BucketLifecycleConfiguration(
             self, "lifecycle", bucket=bucket_id, rule=_lifecycle_rules(props), depends_on=[self.versioning]

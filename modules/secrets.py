@@ -46,4 +46,6 @@ def existing_secret(scope: Construct, construct_id: str, name: str, provider: An
     https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DescribeSecret.html). A
     missing secret fails the plan with the provider's error, never the apply. Metadata only: no
     value is read."""
-    return aws.data_aws_secretsmanager_secret.DataAwsSecretsmanagerSecret(scope, construct_id, name=name, provider=provider)
+    return aws.data_aws_secretsmanager_secret.DataAwsSecretsmanagerSecret(
+        scope, construct_id, name=name, provider=provider
+    )

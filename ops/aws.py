@@ -109,7 +109,9 @@ def explain(exc: BaseException, context: str = "") -> OpsError:
     if isinstance(exc, (UnauthorizedSSOTokenError, TokenRetrievalError, SSOError)):
         return OpsError("AWS SSO session expired or missing: run `aws sso login` (with the same AWS_PROFILE)")
     if isinstance(exc, CredentialRetrievalError):
-        return OpsError(f"could not load AWS credentials ({exc}): fix the credential_process/profile or set AWS_ACCESS_KEY_ID")
+        return OpsError(
+            f"could not load AWS credentials ({exc}): fix the credential_process/profile or set AWS_ACCESS_KEY_ID"
+        )
     if isinstance(exc, NoRegionError):
         return UsageError("no AWS region: pass --region or set AWS_DEFAULT_REGION")
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
@@ -121,7 +123,9 @@ def explain(exc: BaseException, context: str = "") -> OpsError:
         code = error_code(exc)
         op = exc.operation_name
         if code in _BAD_CREDENTIALS:
-            return OpsError(f"AWS rejected the credentials ({code}): check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+            return OpsError(
+                f"AWS rejected the credentials ({code}): check AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            )
         if code in _EXPIRED:
             return OpsError(f"AWS credentials expired ({code}): refresh them (e.g. `aws sso login`) and retry")
         if code in _ACCESS_DENIED:

@@ -42,7 +42,9 @@ def find_bastion(ec2: Any, app: str, stage: str) -> dict[str, Any]:
         for instance in reservation["Instances"]
     ]
     if not found:
-        raise OpsError(f"no bastion instance tagged app={app}, stage={stage}, role=bastion: deploy the stage's network stack first")
+        raise OpsError(
+            f"no bastion instance tagged app={app}, stage={stage}, role=bastion: deploy the stage's network stack first"
+        )
     if len(found) > 1:
         ids = ", ".join(sorted(i["InstanceId"] for i in found))
         raise OpsError(f"several bastion instances for stage {stage} ({ids}): terminate the stray one")
@@ -51,7 +53,9 @@ def find_bastion(ec2: Any, app: str, stage: str) -> dict[str, Any]:
 
 def _wait(ec2: Any, waiter: str, instance_id: str, timeout: int) -> None:
     attempts = max(1, timeout // POLL_SECONDS)
-    ec2.get_waiter(waiter).wait(InstanceIds=[instance_id], WaiterConfig={"Delay": POLL_SECONDS, "MaxAttempts": attempts})
+    ec2.get_waiter(waiter).wait(
+        InstanceIds=[instance_id], WaiterConfig={"Delay": POLL_SECONDS, "MaxAttempts": attempts}
+    )
 
 
 def wait_for_ssm(ssm: Any, instance_id: str, timeout: int, sleep: Callable[[float], None] = time.sleep) -> None:

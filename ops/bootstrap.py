@@ -59,9 +59,13 @@ class BootstrapConfig:
         if self.kms_key_id is not None:
             match = _KMS_ARN_RE.fullmatch(self.kms_key_id)
             if not match:
-                raise UsageError(f"invalid --kms-key-id {self.kms_key_id!r}: must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")
+                raise UsageError(
+                    f"invalid --kms-key-id {self.kms_key_id!r}: must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"
+                )
             if match["region"] != self.region:
-                raise UsageError(f"--kms-key-id is in {match['region']} but --region is {self.region}: use a key in {self.region}")
+                raise UsageError(
+                    f"--kms-key-id is in {match['region']} but --region is {self.region}: use a key in {self.region}"
+                )
 
 
 class _Reporter:
@@ -89,7 +93,10 @@ class _Reporter:
 def desired_encryption(kms_key_id: str | None) -> dict[str, Any]:
     """The bucket's default-encryption rule: SSE-KMS with a bucket key for `kms_key_id`, else SSE-S3 (AES256)."""
     if kms_key_id:
-        return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_id}, "BucketKeyEnabled": True}
+        return {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_id},
+            "BucketKeyEnabled": True,
+        }
     return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
 
 
@@ -296,7 +303,9 @@ def _converge_ownership(run: _BucketRun) -> None:
         run.report.change(
             f"set object ownership {OWNERSHIP}",
             f"object ownership set to {OWNERSHIP}",
-            lambda: s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": OWNERSHIP}]}),
+            lambda: s3.put_bucket_ownership_controls(
+                Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": OWNERSHIP}]}
+            ),
         )
 
 
@@ -435,19 +444,34 @@ def _converge_existing_table(
         def apply() -> None:
             ddb.update_table(TableName=table, **changes)
             _wait_active(ddb, table)
+
         return apply
 
     if desc.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
-        report.change("switch to on-demand billing", "switched to on-demand billing", update(BillingMode="PAY_PER_REQUEST"))
+        report.change(
+            "switch to on-demand billing", "switched to on-demand billing", update(BillingMode="PAY_PER_REQUEST")
+        )
     sse = desc.get("SSEDescription") or {}
-    if not (sse.get("Status") in ("ENABLED", "ENABLING") and (not config.kms_key_id or sse.get("KMSMasterKeyArn") == config.kms_key_id)):
+    if not (
+        sse.get("Status") in ("ENABLED", "ENABLING")
+        and (not config.kms_key_id or sse.get("KMSMasterKeyArn") == config.kms_key_id)
+    ):
         key = config.kms_key_id or "the AWS managed KMS key"
-        report.change(f"enable SSE with {key}", f"SSE enabled with {key}", update(SSESpecification=_sse_spec(config.kms_key_id)))
+        report.change(
+            f"enable SSE with {key}", f"SSE enabled with {key}", update(SSESpecification=_sse_spec(config.kms_key_id))
+        )
     if desc.get("DeletionProtectionEnabled") is not True:
-        report.change("enable deletion protection", "deletion protection enabled", update(DeletionProtectionEnabled=True))
+        report.change(
+            "enable deletion protection", "deletion protection enabled", update(DeletionProtectionEnabled=True)
+        )
     backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
-    if backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") not in ("ENABLED", "ENABLING"):
-        report.change("enable point-in-time recovery", "point-in-time recovery enabled", lambda: _enable_pitr(ddb, table))
+    if backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") not in (
+        "ENABLED",
+        "ENABLING",
+    ):
+        report.change(
+            "enable point-in-time recovery", "point-in-time recovery enabled", lambda: _enable_pitr(ddb, table)
+        )
 
 
 def backend_lines(config: BootstrapConfig) -> list[str]:

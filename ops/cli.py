@@ -113,9 +113,9 @@ example:
 
 EPILOG_SECRETS = f"""\
 Secrets live at {{app}}/{{stage}}/{{Name}} in Secrets Manager; the data stack creates them empty.
-Names: {', '.join(USER_SECRET_NAMES)}.
-{''.join(f"{d.name} is derived: ops rewrites it from {' and '.join(d.inputs)} whenever one is set.{chr(10)}" for d in DERIVED_SECRETS)}\
-{''.join(f"{g.name} is generated: set-all writes it when it has no value, `rotate {g.name}` replaces it.{chr(10)}" for g in GENERATED_SECRETS)}\
+Names: {", ".join(USER_SECRET_NAMES)}.
+{"".join(f"{d.name} is derived: ops rewrites it from {' and '.join(d.inputs)} whenever one is set.{chr(10)}" for d in DERIVED_SECRETS)}\
+{"".join(f"{g.name} is generated: set-all writes it when it has no value, `rotate {g.name}` replaces it.{chr(10)}" for g in GENERATED_SECRETS)}\
 DbUsername must equal HEBO_DB_USERNAME (default heboadmin).
 Values are never taken from the command line and never printed.
 
@@ -149,7 +149,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if message.startswith("unrecognized arguments"):
             # argparse would echo them, and an extra argument may well be a pasted secret value.
-            message = "unexpected extra arguments (secret values are read from stdin, a prompt or --from-file, never argv)"
+            message = (
+                "unexpected extra arguments (secret values are read from stdin, a prompt or --from-file, never argv)"
+            )
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -165,77 +167,150 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    boot = sub.add_parser("bootstrap", help="create/converge the Terraform state bucket (and an opt-in lock table)",
-                          description="Create or converge the Terraform remote-state backend.",
-                          epilog=EPILOG_BOOTSTRAP, formatter_class=fmt)
-    boot.add_argument("--region", default=None,
-                      help=f"region of the bucket and table (default: {_default('state_region')}; else the region: {_default('region')})")
-    boot.add_argument("--bucket", default=None,
-                      help=f"state bucket name (default: {_default('state_bucket')})")
-    boot.add_argument("--lock-table", default=None,
-                      help="opt-in DynamoDB lock table (deprecated by Terraform; for teams migrating off it). "
-                           f"Default: {_default('state_lock_table')}, else none (S3 native locking only)")
-    boot.add_argument("--kms-key-id", default=None, metavar="ARN",
-                      help="customer managed KMS key ARN for SSE-KMS (bucket, with bucket key) and the table; default SSE-S3")
+    boot = sub.add_parser(
+        "bootstrap",
+        help="create/converge the Terraform state bucket (and an opt-in lock table)",
+        description="Create or converge the Terraform remote-state backend.",
+        epilog=EPILOG_BOOTSTRAP,
+        formatter_class=fmt,
+    )
+    boot.add_argument(
+        "--region",
+        default=None,
+        help=f"region of the bucket and table (default: {_default('state_region')}; else the region: {_default('region')})",
+    )
+    boot.add_argument("--bucket", default=None, help=f"state bucket name (default: {_default('state_bucket')})")
+    boot.add_argument(
+        "--lock-table",
+        default=None,
+        help="opt-in DynamoDB lock table (deprecated by Terraform; for teams migrating off it). "
+        f"Default: {_default('state_lock_table')}, else none (S3 native locking only)",
+    )
+    boot.add_argument(
+        "--kms-key-id",
+        default=None,
+        metavar="ARN",
+        help="customer managed KMS key ARN for SSE-KMS (bucket, with bucket key) and the table; default SSE-S3",
+    )
     boot.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
 
-    role_p = sub.add_parser("deploy-role", help="create/converge the GitHub OIDC provider and the preview deploy role",
-                            description="Create or converge the preview workflow's deploy role.",
-                            epilog=EPILOG_DEPLOY_ROLE, formatter_class=fmt)
-    role_p.add_argument("--github-repo", required=True, metavar="OWNER/NAME", help="the repository whose workflows may assume the role")
-    role_p.add_argument("--role-name", default=deploy_role.DEFAULT_ROLE_NAME, help=f"default {deploy_role.DEFAULT_ROLE_NAME}")
-    role_p.add_argument("--secrets-from", default=None, metavar="STAGE",
-                        help="template stage whose shared secrets previews read: describe them, read the two publishable values "
-                             f"(default: {_default('preview_secrets_from')}, the stacks' own setting)")
-    role_p.add_argument("--region", default=None, help=f"region of the IAM calls (IAM is global; default: {_default('region')})")
+    role_p = sub.add_parser(
+        "deploy-role",
+        help="create/converge the GitHub OIDC provider and the preview deploy role",
+        description="Create or converge the preview workflow's deploy role.",
+        epilog=EPILOG_DEPLOY_ROLE,
+        formatter_class=fmt,
+    )
+    role_p.add_argument(
+        "--github-repo", required=True, metavar="OWNER/NAME", help="the repository whose workflows may assume the role"
+    )
+    role_p.add_argument(
+        "--role-name", default=deploy_role.DEFAULT_ROLE_NAME, help=f"default {deploy_role.DEFAULT_ROLE_NAME}"
+    )
+    role_p.add_argument(
+        "--secrets-from",
+        default=None,
+        metavar="STAGE",
+        help="template stage whose shared secrets previews read: describe them, read the two publishable values "
+        f"(default: {_default('preview_secrets_from')}, the stacks' own setting)",
+    )
+    role_p.add_argument(
+        "--region", default=None, help=f"region of the IAM calls (IAM is global; default: {_default('region')})"
+    )
     role_p.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
 
-    zone_p = sub.add_parser("zone", help="print HEBO_ZONE_ID for the existing public hosted zone",
-                            description="Find the public Route 53 hosted zone the dns stack should adopt.",
-                            epilog=EPILOG_ZONE, formatter_class=fmt)
+    zone_p = sub.add_parser(
+        "zone",
+        help="print HEBO_ZONE_ID for the existing public hosted zone",
+        description="Find the public Route 53 hosted zone the dns stack should adopt.",
+        epilog=EPILOG_ZONE,
+        formatter_class=fmt,
+    )
     zone_p.add_argument("--name", default=None, help=f"zone name (default: {_default('zone')})")
 
-    sec = sub.add_parser("secrets", help="list/set/unset the stage secrets in Secrets Manager",
-                         description="Manage the stage secrets' values (the data stack owns the secrets themselves).",
-                         epilog=EPILOG_SECRETS, formatter_class=fmt)
+    sec = sub.add_parser(
+        "secrets",
+        help="list/set/unset the stage secrets in Secrets Manager",
+        description="Manage the stage secrets' values (the data stack owns the secrets themselves).",
+        epilog=EPILOG_SECRETS,
+        formatter_class=fmt,
+    )
     common = _Parser(add_help=False)
     common.add_argument("--stage", required=True, help="stage name, e.g. production, dev, pr-123")
     common.add_argument("--app", default=None, help=f"app name, first part of the path (default: {_default('app')})")
-    common.add_argument("--region", default=None,
-                        help=f"region of the stage's secrets (default: {_default('region')})")
+    common.add_argument("--region", default=None, help=f"region of the stage's secrets (default: {_default('region')})")
     writes = _Parser(add_help=False)
     writes.add_argument("--dry-run", action="store_true", help="validate and print what would change, write nothing")
 
     ssub = sec.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     ssub.required = True
-    ssub.add_parser("list", parents=[common], help="show which secrets are set; exit 1 if any is not",
-                    epilog="example:\n  bin/ops secrets list --stage pr-123", formatter_class=fmt)
-    set_p = ssub.add_parser("set", parents=[common, writes], help="set one value (stdin, hidden prompt, or --from-file)",
-                            epilog="examples:\n  bin/ops secrets set GroqApiKey --stage pr-123\n"
-                                   "  bin/ops secrets set GroqApiKey --stage pr-123 --from-file key.txt",
-                            formatter_class=fmt)
+    ssub.add_parser(
+        "list",
+        parents=[common],
+        help="show which secrets are set; exit 1 if any is not",
+        epilog="example:\n  bin/ops secrets list --stage pr-123",
+        formatter_class=fmt,
+    )
+    set_p = ssub.add_parser(
+        "set",
+        parents=[common, writes],
+        help="set one value (stdin, hidden prompt, or --from-file)",
+        epilog="examples:\n  bin/ops secrets set GroqApiKey --stage pr-123\n"
+        "  bin/ops secrets set GroqApiKey --stage pr-123 --from-file key.txt",
+        formatter_class=fmt,
+    )
     set_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(USER_SECRET_NAMES)}")
-    set_p.add_argument("--from-file", type=Path, metavar="FILE", help="read the value from FILE (one trailing newline is ignored)")
-    unset_p = ssub.add_parser("unset", parents=[common, writes], help="replace a value with the unset placeholder",
-                              epilog="example:\n  bin/ops secrets unset VoyageApiKey --stage pr-123", formatter_class=fmt)
-    unset_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(USER_SECRET_NAMES)} (also unsets what is derived from it)")
-    all_p = ssub.add_parser("set-all", parents=[common, writes], help="set several values from a dotenv file",
-                            epilog="file format: Name=value per line, # comments, optional quotes, no `export`.\n"
-                                   "example:\n  bin/ops secrets set-all --stage dev --from-env-file .env.dev",
-                            formatter_class=fmt)
-    all_p.add_argument("--from-env-file", type=Path, required=True, metavar="FILE", help="dotenv file of Name=value lines")
-    rotate_p = ssub.add_parser("rotate", parents=[common, writes], help="replace a generated secret with a fresh random value",
-                               epilog="example:\n  bin/ops secrets rotate DbAppCredentials --stage pr-123", formatter_class=fmt)
+    set_p.add_argument(
+        "--from-file", type=Path, metavar="FILE", help="read the value from FILE (one trailing newline is ignored)"
+    )
+    unset_p = ssub.add_parser(
+        "unset",
+        parents=[common, writes],
+        help="replace a value with the unset placeholder",
+        epilog="example:\n  bin/ops secrets unset VoyageApiKey --stage pr-123",
+        formatter_class=fmt,
+    )
+    unset_p.add_argument(
+        "name", metavar="NAME", help=f"one of {', '.join(USER_SECRET_NAMES)} (also unsets what is derived from it)"
+    )
+    all_p = ssub.add_parser(
+        "set-all",
+        parents=[common, writes],
+        help="set several values from a dotenv file",
+        epilog="file format: Name=value per line, # comments, optional quotes, no `export`.\n"
+        "example:\n  bin/ops secrets set-all --stage dev --from-env-file .env.dev",
+        formatter_class=fmt,
+    )
+    all_p.add_argument(
+        "--from-env-file", type=Path, required=True, metavar="FILE", help="dotenv file of Name=value lines"
+    )
+    rotate_p = ssub.add_parser(
+        "rotate",
+        parents=[common, writes],
+        help="replace a generated secret with a fresh random value",
+        epilog="example:\n  bin/ops secrets rotate DbAppCredentials --stage pr-123",
+        formatter_class=fmt,
+    )
     rotate_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(g.name for g in GENERATED_SECRETS)}")
 
-    bas = sub.add_parser("bastion", help="start/stop a non-production stage's SSM bastion",
-                         description="Start or stop the on-demand bastion of a stage.", epilog=EPILOG_BASTION, formatter_class=fmt)
+    bas = sub.add_parser(
+        "bastion",
+        help="start/stop a non-production stage's SSM bastion",
+        description="Start or stop the on-demand bastion of a stage.",
+        epilog=EPILOG_BASTION,
+        formatter_class=fmt,
+    )
     bas.add_argument("action", choices=["start", "stop"])
     bas.add_argument("--stage", required=True, help="stage name, e.g. dev, pr-123 (production has no bastion)")
     bas.add_argument("--app", default=None, help=f"app name (default: {_default('app')})")
     bas.add_argument("--region", default=None, help=f"region of the stage (default: {_default('region')})")
-    bas.add_argument("--timeout", type=int, default=bastion.DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
-                     help=f"give up waiting after this long (default {bastion.DEFAULT_TIMEOUT_SECONDS})")
+    bas.add_argument(
+        "--timeout",
+        type=int,
+        default=bastion.DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"give up waiting after this long (default {bastion.DEFAULT_TIMEOUT_SECONDS})",
+    )
     return parser
 
 
@@ -332,12 +407,14 @@ def _secrets(args: argparse.Namespace, settings: Settings, out: TextIO, stdin: T
         return secrets.unset_value(sm, app, stage, args.name, out, args.dry_run)
     if args.action == "rotate":
         return secrets.rotate_value(sm, app, stage, args.name, out, args.dry_run)
-    return secrets.set_values(sm, app, stage, values, out, args.dry_run, expected,
-                              generate_missing=args.action == "set-all")
+    return secrets.set_values(
+        sm, app, stage, values, out, args.dry_run, expected, generate_missing=args.action == "set-all"
+    )
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None,
-         stdin: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None, stdin: TextIO | None = None
+) -> int:
     """Run one command; returns the exit code and prints errors as one line on stderr."""
     out = out or sys.stdout
     err = err or sys.stderr

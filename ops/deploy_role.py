@@ -83,48 +83,115 @@ PASSED_ROLES = {
 """Which preview role (by the suffix of `Names.iam_role`) may be handed to which service
 (modules/*: `ServiceRoleProps(service=...)`). Previews have no RDS Proxy, so no `-db-proxy` role."""
 MANAGED_POLICIES = [
-    "service-role/AWSLambdaVPCAccessExecutionRole", "service-role/AmazonRDSEnhancedMonitoringRole",
+    "service-role/AWSLambdaVPCAccessExecutionRole",
+    "service-role/AmazonRDSEnhancedMonitoringRole",
     "AmazonSSMManagedInstanceCore",
 ]
 """The only AWS managed policies the stacks attach (modules/lambda_function.py, stacks/data.py, modules/network/instance.py)."""
 SERVICE_LINKED = [
-    "ecs.amazonaws.com", "rds.amazonaws.com", "elasticloadbalancing.amazonaws.com",
+    "ecs.amazonaws.com",
+    "rds.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
     "ecs.application-autoscaling.amazonaws.com",
 ]
 TAGGED_SERVICES = [
-    "acm", "application-autoscaling", "cloudfront", "cloudwatch", "ec2", "ecr", "ecs", "elasticloadbalancing",
-    "kms", "lambda", "logs", "rds", "sns",
+    "acm",
+    "application-autoscaling",
+    "cloudfront",
+    "cloudwatch",
+    "ec2",
+    "ecr",
+    "ecs",
+    "elasticloadbalancing",
+    "kms",
+    "lambda",
+    "logs",
+    "rds",
+    "sns",
 ]
 """Services whose resources carry the provider's default tag `stage` and whose create calls accept
 `aws:RequestTag` / other calls `aws:ResourceTag`: preview resources are matched by `stage=pr-*`."""
-CREATE_ACTION_KEYS = {"ec2": ["ec2:CreateTags", "ec2:DeleteTags"], "ecs": ["ecs:TagResource", "ecs:UntagResource"],
-                      "elasticloadbalancing": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]}
+CREATE_ACTION_KEYS = {
+    "ec2": ["ec2:CreateTags", "ec2:DeleteTags"],
+    "ecs": ["ecs:TagResource", "ecs:UntagResource"],
+    "elasticloadbalancing": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+}
 """Tagging actions of the services that mark tag-on-create with a `<service>:CreateAction` key
 (Service Authorization Reference: `ec2:CreateAction`, `ecs:CreateAction`, `elasticloadbalancing:CreateAction`)."""
 NAMED_TAGGING = [
-    "lambda:TagResource", "lambda:UntagResource", "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup",
-    "logs:UntagLogGroup", "rds:AddTagsToResource", "rds:RemoveTagsFromResource", "sns:TagResource", "sns:UntagResource",
-    "ecr:TagResource", "ecr:UntagResource", "cloudwatch:TagResource", "cloudwatch:UntagResource",
-    "secretsmanager:TagResource", "secretsmanager:UntagResource", "iam:TagRole", "iam:UntagRole",
-    "iam:TagInstanceProfile", "iam:UntagInstanceProfile", "s3:PutBucketTagging",
+    "lambda:TagResource",
+    "lambda:UntagResource",
+    "logs:TagResource",
+    "logs:UntagResource",
+    "logs:TagLogGroup",
+    "logs:UntagLogGroup",
+    "rds:AddTagsToResource",
+    "rds:RemoveTagsFromResource",
+    "sns:TagResource",
+    "sns:UntagResource",
+    "ecr:TagResource",
+    "ecr:UntagResource",
+    "cloudwatch:TagResource",
+    "cloudwatch:UntagResource",
+    "secretsmanager:TagResource",
+    "secretsmanager:UntagResource",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:TagInstanceProfile",
+    "iam:UntagInstanceProfile",
+    "s3:PutBucketTagging",
 ]
 """Tagging actions of services without a create-action key whose preview resources are named
 `hebo-pr-*`: on an untagged resource they are allowed only under a preview name."""
 ECS_CLUSTER_ACTIONS = [
-    "ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:RunTask", "ecs:StartTask", "ecs:StopTask",
-    "ecs:ExecuteCommand", "ecs:CreateTaskSet", "ecs:UpdateTaskSet", "ecs:DeleteTaskSet", "ecs:UpdateServicePrimaryTaskSet",
+    "ecs:CreateService",
+    "ecs:UpdateService",
+    "ecs:DeleteService",
+    "ecs:RunTask",
+    "ecs:StartTask",
+    "ecs:StopTask",
+    "ecs:ExecuteCommand",
+    "ecs:CreateTaskSet",
+    "ecs:UpdateTaskSet",
+    "ecs:DeleteTaskSet",
+    "ecs:UpdateServicePrimaryTaskSet",
 ]
 """ECS actions whose cluster is the `ecs:cluster` condition key, not the authorized resource
 (Service Authorization Reference, "Actions, resources, and condition keys for Amazon Elastic Container Service")."""
 READ_ONLY = [
-    "acm:DescribeCertificate", "acm:ListCertificates", "acm:ListTagsForCertificate",
-    "application-autoscaling:Describe*", "cloudfront:Get*", "cloudfront:List*", "cloudwatch:Describe*",
-    "cloudwatch:ListTagsForResource", "ec2:Describe*", "ecr:Describe*", "ecr:GetAuthorizationToken", "ecs:Describe*",
-    "ecs:List*", "elasticloadbalancing:Describe*", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions",
-    "kms:DescribeKey", "kms:ListAliases", "lambda:GetAccountSettings", "logs:Describe*", "logs:ListTagsForResource",
-    "rds:Describe*", "rds:ListTagsForResource", "route53:GetChange", "route53:GetHostedZone", "route53:ListHostedZones*",
-    "route53:ListResourceRecordSets", "route53:ListTagsForResource", "secretsmanager:ListSecrets", "sns:GetTopicAttributes",
-    "sns:ListTagsForResource", "tag:GetResources",
+    "acm:DescribeCertificate",
+    "acm:ListCertificates",
+    "acm:ListTagsForCertificate",
+    "application-autoscaling:Describe*",
+    "cloudfront:Get*",
+    "cloudfront:List*",
+    "cloudwatch:Describe*",
+    "cloudwatch:ListTagsForResource",
+    "ec2:Describe*",
+    "ecr:Describe*",
+    "ecr:GetAuthorizationToken",
+    "ecs:Describe*",
+    "ecs:List*",
+    "elasticloadbalancing:Describe*",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:ListPolicyVersions",
+    "kms:DescribeKey",
+    "kms:ListAliases",
+    "lambda:GetAccountSettings",
+    "logs:Describe*",
+    "logs:ListTagsForResource",
+    "rds:Describe*",
+    "rds:ListTagsForResource",
+    "route53:GetChange",
+    "route53:GetHostedZone",
+    "route53:ListHostedZones*",
+    "route53:ListResourceRecordSets",
+    "route53:ListTagsForResource",
+    "secretsmanager:ListSecrets",
+    "sns:GetTopicAttributes",
+    "sns:ListTagsForResource",
+    "tag:GetResources",
 ]
 """Discovery calls Terraform makes (data sources, refresh); most have no resource-level permissions.
 No `ssm:GetParameter(s)`: no stack reads SSM (the NAT/bastion AMI is an `aws_ami` lookup)."""
@@ -132,31 +199,39 @@ No `ssm:GetParameter(s)`: no stack reads SSM (the NAT/bastion AMI is an `aws_ami
 WILDCARD_RESOURCE_REASONS = {
     "ServiceLinkedRoles": "iam:CreateServiceLinkedRole names a role AWS chooses; scoped by the iam:AWSServiceName condition instead",
     "CreateTaggedAsPreview": "a resource being created has no ARN to name yet (EC2 ids, KMS keys, certificates, distributions); "
-                             "scoped by aws:RequestTag/stage, and the guardrails deny other stages' resources the call references",
+    "scoped by aws:RequestTag/stage, and the guardrails deny other stages' resources the call references",
     "ManageTaggedAsPreview": "id-named resources (subnets, keys, certificates, distributions, scalable targets) have no preview name; "
-                             "scoped by aws:ResourceTag/stage",
+    "scoped by aws:ResourceTag/stage",
     "CloudFrontUntaggableConfig": "origin access controls and response headers policies support no tags and get generated ids "
-                                  "(Service Authorization Reference: no condition keys); other stages' ones are denied "
-                                  "Update/Delete by id (DenyOtherStagesCloudFrontConfig, listed at converge time)",
+    "(Service Authorization Reference: no condition keys); other stages' ones are denied "
+    "Update/Delete by id (DenyOtherStagesCloudFrontConfig, listed at converge time)",
     "ReadOnlyDiscovery": "Describe*/List* calls of Terraform's refresh and data sources; most support no resource-level "
-                         "permissions (Service Authorization Reference: no resource type)",
+    "permissions (Service Authorization Reference: no resource type)",
     "DecryptTemplatePublishableValues": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
     "NoResourceLevelPermissions": "ecr:GetAuthorizationToken, logs:DescribeLogGroups, ssmmessages, ec2messages, "
-                                  "ssm:UpdateInstanceInformation and the ENI calls of Lambda/ECS support no resource-level "
-                                  "permissions; interfaces outside preview subnets are denied (DenyInterfacesOutsidePreviewNetworks)",
+    "ssm:UpdateInstanceInformation and the ENI calls of Lambda/ECS support no resource-level "
+    "permissions; interfaces outside preview subnets are denied (DenyInterfacesOutsidePreviewNetworks)",
     "UsePreviewKeys": "a KMS key ARN is an id; scoped by aws:ResourceTag/stage",
     "DecryptTemplateSecrets": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
 }
 """Why each Allow statement of the three documents has `Resource: "*"` (tested: exactly these
 Sids; docs/previews.md repeats the reasons)."""
-UNSCOPED_ALLOWS = ("StateReadDnsOutputs", "StateListBucket", "LaunchFromPublicImages", "CloudFrontUntaggableConfig", "ReadOnlyDiscovery")
+UNSCOPED_ALLOWS = (
+    "StateReadDnsOutputs",
+    "StateListBucket",
+    "LaunchFromPublicImages",
+    "CloudFrontUntaggableConfig",
+    "ReadOnlyDiscovery",
+)
 """Allow statements with neither a preview name nor a condition: the dns stack's outputs (read
 only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, and the two
 above."""
 
 CLOUDFRONT_UNTAGGABLE_WRITES = [
-    "cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl",
-    "cloudfront:UpdateResponseHeadersPolicy", "cloudfront:DeleteResponseHeadersPolicy",
+    "cloudfront:UpdateOriginAccessControl",
+    "cloudfront:DeleteOriginAccessControl",
+    "cloudfront:UpdateResponseHeadersPolicy",
+    "cloudfront:DeleteResponseHeadersPolicy",
 ]
 """Update/Delete of the two untaggable CloudFront objects a preview creates (CloudFrontUntaggableConfig).
 They take no tag and no condition key (Service Authorization Reference, "Actions, resources, and
@@ -169,8 +244,13 @@ PREVIEW_RECORD_TYPES = ["A", "AAAA", "CNAME"]
 JSON: A/AAAA aliases of the API, gateway and console, CNAME for ACM DNS validation). No NS or DS:
 a preview can never delegate its name (`route53:ChangeResourceRecordSetsRecordTypes`, Route 53
 Developer Guide, "Using IAM policy conditions for fine-grained access control")."""
-ROLE_CHAINING = ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML", "sts:TagSession",
-                 "sts:SetSourceIdentity"]
+ROLE_CHAINING = [
+    "sts:AssumeRole",
+    "sts:AssumeRoleWithWebIdentity",
+    "sts:AssumeRoleWithSAML",
+    "sts:TagSession",
+    "sts:SetSourceIdentity",
+]
 """The deploy role's session never assumes another role: the workflow's only STS call is its own
 AssumeRoleWithWebIdentity, which is unsigned and authorized by this role's trust policy alone
 (tools/emulator_calls record exactly that one), so the role's identity policies may deny every chaining call."""
@@ -209,32 +289,52 @@ def _pages(call: Any, list_key: str, **kwargs: Any) -> list[dict[str, Any]]:
 def list_response_headers_policies(cloudfront: Any) -> list[tuple[str, str]]:
     """(id, name) of every custom response headers policy of the account (AWS-managed ones are
     not the account's to change). `cloudfront`: a boto3 client; ClientErrors propagate."""
-    return [(item["ResponseHeadersPolicy"]["Id"], item["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"])
-            for item in _pages(cloudfront.list_response_headers_policies, "ResponseHeadersPolicyList", Type="custom")]
+    return [
+        (item["ResponseHeadersPolicy"]["Id"], item["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"])
+        for item in _pages(cloudfront.list_response_headers_policies, "ResponseHeadersPolicyList", Type="custom")
+    ]
 
 
-def discover_account(cloudfront: Any, route53: Any, ec2: Any, config: DeployRoleConfig, account: str,
-                     partition: str) -> AccountFacts:
+def discover_account(
+    cloudfront: Any, route53: Any, ec2: Any, config: DeployRoleConfig, account: str, partition: str
+) -> AccountFacts:
     """List the account's origin access controls and custom response headers policies not named
     `<app>-pr-*`, the id of the public hosted zone named `config.zone`, and the subnets (of `ec2`'s
     region) tagged `stage` with a value not like `pr-*`.
 
     `cloudfront`/`route53`/`ec2`: boto3 clients. ClientErrors propagate (a role that cannot be
     bounded must not be written)."""
-    subnets = [subnet["SubnetId"] for page in ec2.get_paginator("describe_subnets").paginate(
-                   Filters=[{"Name": "tag-key", "Values": ["stage"]}]) for subnet in page["Subnets"]
-               if not fnmatch.fnmatchcase(next(t["Value"] for t in subnet.get("Tags", []) if t["Key"] == "stage"), PREVIEW)]
+    subnets = [
+        subnet["SubnetId"]
+        for page in ec2.get_paginator("describe_subnets").paginate(Filters=[{"Name": "tag-key", "Values": ["stage"]}])
+        for subnet in page["Subnets"]
+        if not fnmatch.fnmatchcase(next(t["Value"] for t in subnet.get("Tags", []) if t["Key"] == "stage"), PREVIEW)
+    ]
     preview = f"{config.app}-{PREVIEW}"
     named: list[tuple[str, str]] = [
-        ("origin-access-control", item["Id"]) for item in _pages(cloudfront.list_origin_access_controls, "OriginAccessControlList")
-        if not fnmatch.fnmatchcase(item["Name"], preview)]
-    named += [("response-headers-policy", ident) for ident, name in list_response_headers_policies(cloudfront)
-              if not fnmatch.fnmatchcase(name, preview)]
+        ("origin-access-control", item["Id"])
+        for item in _pages(cloudfront.list_origin_access_controls, "OriginAccessControlList")
+        if not fnmatch.fnmatchcase(item["Name"], preview)
+    ]
+    named += [
+        ("response-headers-policy", ident)
+        for ident, name in list_response_headers_policies(cloudfront)
+        if not fnmatch.fnmatchcase(name, preview)
+    ]
     zone = config.zone.rstrip(".").lower() + "."
     zones = route53.list_hosted_zones_by_name(DNSName=zone).get("HostedZones", [])
-    public = [z["Id"].rsplit("/", 1)[-1] for z in zones if z["Name"].lower() == zone and not z.get("Config", {}).get("PrivateZone")]
-    return AccountFacts(protected_cloudfront=tuple(sorted(f"arn:{partition}:cloudfront::{account}:{kind}/{ident}" for kind, ident in named)),
-                        hosted_zone_id=public[0] if len(public) == 1 else None, other_stage_subnets=tuple(sorted(subnets)))
+    public = [
+        z["Id"].rsplit("/", 1)[-1]
+        for z in zones
+        if z["Name"].lower() == zone and not z.get("Config", {}).get("PrivateZone")
+    ]
+    return AccountFacts(
+        protected_cloudfront=tuple(
+            sorted(f"arn:{partition}:cloudfront::{account}:{kind}/{ident}" for kind, ident in named)
+        ),
+        hosted_zone_id=public[0] if len(public) == 1 else None,
+        other_stage_subnets=tuple(sorted(subnets)),
+    )
 
 
 _REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
@@ -286,26 +386,40 @@ def trust_policy(config: DeployRoleConfig, provider_arn: str) -> dict[str, Any]:
     subjects = config.subjects
     return {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "GitHubActionsOfThisRepositorysPreviewEnvironment",
-            "Effect": "Allow",
-            "Principal": {"Federated": provider_arn},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE,
-                                           f"{GITHUB_OIDC_HOST}:sub": subjects[0] if len(subjects) == 1 else subjects}},
-        }],
+        "Statement": [
+            {
+                "Sid": "GitHubActionsOfThisRepositorysPreviewEnvironment",
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": subjects[0] if len(subjects) == 1 else subjects,
+                    }
+                },
+            }
+        ],
     }
 
 
-def _allow(sid: str, actions: list[str], resources: list[str], condition: dict[str, Any] | None = None) -> dict[str, Any]:
+def _allow(
+    sid: str, actions: list[str], resources: list[str], condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
     statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
     if condition:
         statement["Condition"] = condition
     return statement
 
 
-def _deny(sid: str, actions: list[str], resources: list[str] | None = None, condition: dict[str, Any] | None = None,
-          not_resources: list[str] | None = None, not_actions: bool = False) -> dict[str, Any]:
+def _deny(
+    sid: str,
+    actions: list[str],
+    resources: list[str] | None = None,
+    condition: dict[str, Any] | None = None,
+    not_resources: list[str] | None = None,
+    not_actions: bool = False,
+) -> dict[str, Any]:
     statement: dict[str, Any] = {"Sid": sid, "Effect": "Deny", ("NotAction" if not_actions else "Action"): actions}
     if not_resources is not None:
         statement["NotResource"] = not_resources
@@ -323,10 +437,14 @@ def _template_secrets(config: DeployRoleConfig, p: str, a: str, names: Any) -> l
 def _production_names(config: DeployRoleConfig, p: str, a: str, bucket: str) -> list[str]:
     app = config.app
     return [
-        f"arn:{p}:s3:::{bucket}", f"arn:{p}:s3:::{bucket}/*",
-        f"arn:{p}:secretsmanager:*:{a}:secret:{app}/production/*", f"arn:{p}:iam::{a}:role/{app}-production-*",
-        f"arn:{p}:s3:::{app}-production-*", f"arn:{p}:lambda:*:{a}:function:{app}-production-*",
-        f"arn:{p}:rds:*:{a}:*:{app}-production-*", f"arn:{p}:ecs:*:{a}:*/{app}-production*",
+        f"arn:{p}:s3:::{bucket}",
+        f"arn:{p}:s3:::{bucket}/*",
+        f"arn:{p}:secretsmanager:*:{a}:secret:{app}/production/*",
+        f"arn:{p}:iam::{a}:role/{app}-production-*",
+        f"arn:{p}:s3:::{app}-production-*",
+        f"arn:{p}:lambda:*:{a}:function:{app}-production-*",
+        f"arn:{p}:rds:*:{a}:*:{app}-production-*",
+        f"arn:{p}:ecs:*:{a}:*/{app}-production*",
     ]
 
 
@@ -346,41 +464,98 @@ def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aw
     """
     p, a, app = partition, account, config.app
     named = f"{app}-{PREVIEW}"
-    log_groups = [f"arn:{p}:logs:*:{a}:log-group:{g}" for g in (f"/ecs/{named}", f"/aws/lambda/{named}", f"/vpc/{named}")]
+    log_groups = [
+        f"arn:{p}:logs:*:{a}:log-group:{g}" for g in (f"/ecs/{named}", f"/aws/lambda/{named}", f"/vpc/{named}")
+    ]
     preview_secrets = [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"]
     template = _template_secrets(config, p, a, SHARED_BY_PREVIEWS) if config.secrets_from else []
     statements = [
-        _allow("PullPreviewImages", ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
-               [f"arn:{p}:ecr:*:{a}:repository/{named}"]),
-        _allow("NoResourceLevelPermissions", [
-            "ecr:GetAuthorizationToken", "logs:DescribeLogGroups", "ssmmessages:CreateControlChannel",
-            "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
-            "ec2messages:*", "ssm:UpdateInstanceInformation", "ssm:ListInstanceAssociations", "ec2:DescribeNetworkInterfaces",
-            "ec2:DescribeSubnets", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-            "ec2:UnassignPrivateIpAddresses"], ["*"]),
-        _allow("WritePreviewLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-               log_groups + [f"{g}:log-stream:*" for g in log_groups]),
-        _allow("RdsEnhancedMonitoringLogs", ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:CreateLogStream",
-                                             "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"],
-               [f"arn:{p}:logs:*:{a}:log-group:RDS*", f"arn:{p}:logs:*:{a}:log-group:RDS*:log-stream:*"]),
+        _allow(
+            "PullPreviewImages",
+            ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+            [f"arn:{p}:ecr:*:{a}:repository/{named}"],
+        ),
+        _allow(
+            "NoResourceLevelPermissions",
+            [
+                "ecr:GetAuthorizationToken",
+                "logs:DescribeLogGroups",
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+                "ec2messages:*",
+                "ssm:UpdateInstanceInformation",
+                "ssm:ListInstanceAssociations",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSubnets",
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            ["*"],
+        ),
+        _allow(
+            "WritePreviewLogs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            log_groups + [f"{g}:log-stream:*" for g in log_groups],
+        ),
+        _allow(
+            "RdsEnhancedMonitoringLogs",
+            [
+                "logs:CreateLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+                "logs:GetLogEvents",
+            ],
+            [f"arn:{p}:logs:*:{a}:log-group:RDS*", f"arn:{p}:logs:*:{a}:log-group:RDS*:log-stream:*"],
+        ),
         _allow("ReadPreviewSecrets", ["secretsmanager:GetSecretValue"], preview_secrets + template),
-        _allow("UsePreviewKeys", ["kms:Decrypt", "kms:GenerateDataKey"], ["*"],
-               {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}),
+        _allow(
+            "UsePreviewKeys",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            ["*"],
+            {"StringLike": {"aws:ResourceTag/stage": PREVIEW}},
+        ),
     ]
     if template:
-        statements.append(_allow("DecryptTemplateSecrets", ["kms:Decrypt"], ["*"], {"StringLike": {
-            "kms:ViaService": "secretsmanager.*.amazonaws.com", "kms:EncryptionContext:SecretARN": template}}))
+        statements.append(
+            _allow(
+                "DecryptTemplateSecrets",
+                ["kms:Decrypt"],
+                ["*"],
+                {
+                    "StringLike": {
+                        "kms:ViaService": "secretsmanager.*.amazonaws.com",
+                        "kms:EncryptionContext:SecretARN": template,
+                    }
+                },
+            )
+        )
     statements += [
         _deny("DenyStateAndProduction", ["*"], _production_names(config, p, a, config.state_bucket)),
         _deny("DenyProductionByTag", ["*"], condition={"StringEquals": {"aws:ResourceTag/stage": "production"}}),
         # kms:Decrypt of the template's key stays possible only through DecryptTemplateSecrets.
-        _deny("DenyOtherStagesResources", ["kms:Decrypt"], not_resources=template or [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
-              condition={"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}, "Null": {"aws:ResourceTag/stage": "false"}},
-              not_actions=True),
-        _deny("DenyIdentityAndAccountChanges", ["iam:*", "sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "organizations:*", "account:*"]),
-        _deny("DenyInterfacesOutsidePreviewNetworks", ["ec2:CreateNetworkInterface", "ec2:RunInstances"],
-              [f"arn:{p}:ec2:*:{a}:subnet/*", f"arn:{p}:ec2:*:{a}:security-group/*"],
-              {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}}),
+        _deny(
+            "DenyOtherStagesResources",
+            ["kms:Decrypt"],
+            not_resources=template or [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
+            condition={"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}, "Null": {"aws:ResourceTag/stage": "false"}},
+            not_actions=True,
+        ),
+        _deny(
+            "DenyIdentityAndAccountChanges",
+            ["iam:*", "sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "organizations:*", "account:*"],
+        ),
+        _deny(
+            "DenyInterfacesOutsidePreviewNetworks",
+            ["ec2:CreateNetworkInterface", "ec2:RunInstances"],
+            [f"arn:{p}:ec2:*:{a}:subnet/*", f"arn:{p}:ec2:*:{a}:security-group/*"],
+            {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}},
+        ),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -388,20 +563,34 @@ def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aw
 def _named_resources(p: str, a: str, named: str) -> list[str]:
     return [
         f"arn:{p}:lambda:*:{a}:function:{named}",
-        f"arn:{p}:logs:*:{a}:log-group:/aws/lambda/{named}", f"arn:{p}:logs:*:{a}:log-group:/ecs/{named}",
-        f"arn:{p}:logs:*:{a}:log-group:/vpc/{named}", f"arn:{p}:logs:*:{a}:log-group:/aws/rds/cluster/{named}",
-        f"arn:{p}:ecr:*:{a}:repository/{named}", f"arn:{p}:sns:*:{a}:{named}",
-        f"arn:{p}:rds:*:{a}:cluster:{named}", f"arn:{p}:rds:*:{a}:db:{named}", f"arn:{p}:rds:*:{a}:subgrp:{named}",
-        f"arn:{p}:rds:*:{a}:cluster-pg:{named}", f"arn:{p}:rds:*:{a}:pg:{named}",
-        f"arn:{p}:ecs:*:{a}:cluster/{named}", f"arn:{p}:ecs:*:{a}:service/{named}", f"arn:{p}:ecs:*:{a}:task-definition/{named}",
-        f"arn:{p}:elasticloadbalancing:*:{a}:loadbalancer/app/{named}", f"arn:{p}:elasticloadbalancing:*:{a}:targetgroup/{named}",
-        f"arn:{p}:elasticloadbalancing:*:{a}:listener/app/{named}", f"arn:{p}:elasticloadbalancing:*:{a}:listener-rule/app/{named}",
-        f"arn:{p}:cloudwatch:*:{a}:alarm:{named}", f"arn:{p}:kms:*:{a}:alias/{named}",
-        f"arn:{p}:cloudfront::{a}:function/{named}", f"arn:{p}:s3:::{named}"]
+        f"arn:{p}:logs:*:{a}:log-group:/aws/lambda/{named}",
+        f"arn:{p}:logs:*:{a}:log-group:/ecs/{named}",
+        f"arn:{p}:logs:*:{a}:log-group:/vpc/{named}",
+        f"arn:{p}:logs:*:{a}:log-group:/aws/rds/cluster/{named}",
+        f"arn:{p}:ecr:*:{a}:repository/{named}",
+        f"arn:{p}:sns:*:{a}:{named}",
+        f"arn:{p}:rds:*:{a}:cluster:{named}",
+        f"arn:{p}:rds:*:{a}:db:{named}",
+        f"arn:{p}:rds:*:{a}:subgrp:{named}",
+        f"arn:{p}:rds:*:{a}:cluster-pg:{named}",
+        f"arn:{p}:rds:*:{a}:pg:{named}",
+        f"arn:{p}:ecs:*:{a}:cluster/{named}",
+        f"arn:{p}:ecs:*:{a}:service/{named}",
+        f"arn:{p}:ecs:*:{a}:task-definition/{named}",
+        f"arn:{p}:elasticloadbalancing:*:{a}:loadbalancer/app/{named}",
+        f"arn:{p}:elasticloadbalancing:*:{a}:targetgroup/{named}",
+        f"arn:{p}:elasticloadbalancing:*:{a}:listener/app/{named}",
+        f"arn:{p}:elasticloadbalancing:*:{a}:listener-rule/app/{named}",
+        f"arn:{p}:cloudwatch:*:{a}:alarm:{named}",
+        f"arn:{p}:kms:*:{a}:alias/{named}",
+        f"arn:{p}:cloudfront::{a}:function/{named}",
+        f"arn:{p}:s3:::{named}",
+    ]
 
 
-def permissions_policy(config: DeployRoleConfig, account: str, partition: str = "aws",
-                       facts: AccountFacts = AccountFacts()) -> dict[str, Any]:
+def permissions_policy(
+    config: DeployRoleConfig, account: str, partition: str = "aws", facts: AccountFacts = AccountFacts()
+) -> dict[str, Any]:
     """The role's inline policy: deploy and destroy `pr-*` stages, nothing of production.
 
     Scoping, strongest first: resource names (`hebo-pr-*`, `hebo/pr-*`, state keys `pr-*/…`), then the
@@ -420,52 +609,156 @@ def permissions_policy(config: DeployRoleConfig, account: str, partition: str = 
     with_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
     named_resources = _named_resources(p, a, named)
     statements = [
-        _allow("StatePreviewKeys", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"arn:{p}:s3:::{bucket}/{PREVIEW}"]),
+        _allow(
+            "StatePreviewKeys",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            [f"arn:{p}:s3:::{bucket}/{PREVIEW}"],
+        ),
         _allow("StateReadDnsOutputs", ["s3:GetObject"], [f"arn:{p}:s3:::{bucket}/global/dns.tfstate"]),
         _allow("StateListBucket", ["s3:ListBucket"], [f"arn:{p}:s3:::{bucket}"]),
-        _allow("StateLockPreviewKeys", ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
-               [f"arn:{p}:dynamodb:*:{a}:table/{config.lock_table}"],
-               {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{bucket}/{PREVIEW}"]}}),
-        _allow("PreviewSecrets", [
-            "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret",
-            "secretsmanager:GetResourcePolicy", "secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds",
-            "secretsmanager:PutSecretValue", "secretsmanager:RestoreSecret", "secretsmanager:TagResource",
-            "secretsmanager:UntagResource", "secretsmanager:UpdateSecret"], [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"]),
-        _allow("PreviewRolesOnlyWithTheBoundary", ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-                                                    "iam:PutRolePermissionsBoundary"], [preview_roles], with_boundary),
-        _allow("AttachOnlyTheStacksManagedPolicies", ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], [preview_roles],
-               {**with_boundary, "ArnEquals": {"iam:PolicyARN": [f"arn:{p}:iam::aws:policy/{m}" for m in MANAGED_POLICIES]}}),
-        _allow("ManagePreviewRoles", [
-            "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
-            "iam:TagRole", "iam:UntagRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
-            "iam:ListInstanceProfilesForRole", "iam:GetRolePolicy"], [preview_roles]),
-        _allow("PreviewInstanceProfiles", [
-            "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile", "iam:TagInstanceProfile",
-            "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile"], [f"arn:{p}:iam::{a}:instance-profile/{named}"]),
+        _allow(
+            "StateLockPreviewKeys",
+            ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            [f"arn:{p}:dynamodb:*:{a}:table/{config.lock_table}"],
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{bucket}/{PREVIEW}"]}},
+        ),
+        _allow(
+            "PreviewSecrets",
+            [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetResourcePolicy",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:ListSecretVersionIds",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:RestoreSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:UntagResource",
+                "secretsmanager:UpdateSecret",
+            ],
+            [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
+        ),
+        _allow(
+            "PreviewRolesOnlyWithTheBoundary",
+            ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
+            [preview_roles],
+            with_boundary,
+        ),
+        _allow(
+            "AttachOnlyTheStacksManagedPolicies",
+            ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+            [preview_roles],
+            {
+                **with_boundary,
+                "ArnEquals": {"iam:PolicyARN": [f"arn:{p}:iam::aws:policy/{m}" for m in MANAGED_POLICIES]},
+            },
+        ),
+        _allow(
+            "ManagePreviewRoles",
+            [
+                "iam:DeleteRole",
+                "iam:GetRole",
+                "iam:UpdateRole",
+                "iam:UpdateRoleDescription",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListInstanceProfilesForRole",
+                "iam:GetRolePolicy",
+            ],
+            [preview_roles],
+        ),
+        _allow(
+            "PreviewInstanceProfiles",
+            [
+                "iam:CreateInstanceProfile",
+                "iam:DeleteInstanceProfile",
+                "iam:GetInstanceProfile",
+                "iam:TagInstanceProfile",
+                "iam:AddRoleToInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile",
+            ],
+            [f"arn:{p}:iam::{a}:instance-profile/{named}"],
+        ),
     ]
     statements += [
-        _allow(f"PassPreviewRolesTo{service.split('.')[0].replace('-', ' ').title().replace(' ', '')}", ["iam:PassRole"],
-               [f"{preview_roles}{suffix}" for suffix in suffixes], {"StringEquals": {"iam:PassedToService": service}})
+        _allow(
+            f"PassPreviewRolesTo{service.split('.')[0].replace('-', ' ').title().replace(' ', '')}",
+            ["iam:PassRole"],
+            [f"{preview_roles}{suffix}" for suffix in suffixes],
+            {"StringEquals": {"iam:PassedToService": service}},
+        )
         for service, suffixes in PASSED_ROLES.items()
     ]
     statements += [
-        _allow("ServiceLinkedRoles", ["iam:CreateServiceLinkedRole"], ["*"],
-               {"StringEquals": {"iam:AWSServiceName": SERVICE_LINKED}}),
-        _allow("PreviewNamedResources", ["lambda:*", "logs:*", "ecr:*", "sns:*", "rds:*", "ecs:*", "cloudwatch:*",
-                                         "elasticloadbalancing:*", "kms:*", "cloudfront:*", "s3:*"], named_resources),
-        _allow("CreateTaggedAsPreview", [f"{s}:*" for s in TAGGED_SERVICES], ["*"], {"StringLike": {"aws:RequestTag/stage": PREVIEW}}),
-        _allow("ManageTaggedAsPreview", [f"{s}:*" for s in TAGGED_SERVICES], ["*"], {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}),
+        _allow(
+            "ServiceLinkedRoles",
+            ["iam:CreateServiceLinkedRole"],
+            ["*"],
+            {"StringEquals": {"iam:AWSServiceName": SERVICE_LINKED}},
+        ),
+        _allow(
+            "PreviewNamedResources",
+            [
+                "lambda:*",
+                "logs:*",
+                "ecr:*",
+                "sns:*",
+                "rds:*",
+                "ecs:*",
+                "cloudwatch:*",
+                "elasticloadbalancing:*",
+                "kms:*",
+                "cloudfront:*",
+                "s3:*",
+            ],
+            named_resources,
+        ),
+        _allow(
+            "CreateTaggedAsPreview",
+            [f"{s}:*" for s in TAGGED_SERVICES],
+            ["*"],
+            {"StringLike": {"aws:RequestTag/stage": PREVIEW}},
+        ),
+        _allow(
+            "ManageTaggedAsPreview",
+            [f"{s}:*" for s in TAGGED_SERVICES],
+            ["*"],
+            {"StringLike": {"aws:ResourceTag/stage": PREVIEW}},
+        ),
         # RunInstances is also authorized against the (untagged, public) NAT/bastion image.
         _allow("LaunchFromPublicImages", ["ec2:RunInstances"], [f"arn:{p}:ec2:*::image/*"]),
-        _allow("PreviewDnsRecordsOnly", ["route53:ChangeResourceRecordSets"], [f"arn:{p}:route53:::hostedzone/{facts.hosted_zone_id or '*'}"],
-               {"ForAllValues:StringLike": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": [
-                   f"{PREVIEW}.dev.*.{zone}", f"_*.{PREVIEW}.dev.*.{zone}"]},
-                "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": PREVIEW_RECORD_TYPES}}),
+        _allow(
+            "PreviewDnsRecordsOnly",
+            ["route53:ChangeResourceRecordSets"],
+            [f"arn:{p}:route53:::hostedzone/{facts.hosted_zone_id or '*'}"],
+            {
+                "ForAllValues:StringLike": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                        f"{PREVIEW}.dev.*.{zone}",
+                        f"_*.{PREVIEW}.dev.*.{zone}",
+                    ]
+                },
+                "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": PREVIEW_RECORD_TYPES},
+            },
+        ),
         # Untaggable CloudFront objects are addressed by generated ids: no name or tag to scope by.
-        _allow("CloudFrontUntaggableConfig", [
-            "cloudfront:CreateOriginAccessControl", "cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl",
-            "cloudfront:CreateResponseHeadersPolicy", "cloudfront:UpdateResponseHeadersPolicy", "cloudfront:DeleteResponseHeadersPolicy",
-            "cloudfront:CreateInvalidation"], ["*"]),
+        _allow(
+            "CloudFrontUntaggableConfig",
+            [
+                "cloudfront:CreateOriginAccessControl",
+                "cloudfront:UpdateOriginAccessControl",
+                "cloudfront:DeleteOriginAccessControl",
+                "cloudfront:CreateResponseHeadersPolicy",
+                "cloudfront:UpdateResponseHeadersPolicy",
+                "cloudfront:DeleteResponseHeadersPolicy",
+                "cloudfront:CreateInvalidation",
+            ],
+            ["*"],
+        ),
         _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
     ]
     exempt = [f"arn:{p}:route53:::hostedzone/*", f"arn:{p}:route53:::change/*"]
@@ -476,23 +769,55 @@ def permissions_policy(config: DeployRoleConfig, account: str, partition: str = 
         # the caller's kms:Decrypt, under the encryption context `SecretARN`
         # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
         described = _template_secrets(config, p, a, SHARED_BY_PREVIEWS)
-        publishable = _template_secrets(config, p, a, [s.name for s in SECRETS if s.shared_by_previews and s.publishable])
+        publishable = _template_secrets(
+            config, p, a, [s.name for s in SECRETS if s.shared_by_previews and s.publishable]
+        )
         exempt += described
         statements += [
-            _allow("DescribeTemplateSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"], described),
+            _allow(
+                "DescribeTemplateSecrets",
+                ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
+                described,
+            ),
             _allow("ReadTemplatePublishableValues", ["secretsmanager:GetSecretValue"], publishable),
-            _allow("DecryptTemplatePublishableValues", ["kms:Decrypt"], ["*"],
-                   {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com",
-                                   "kms:EncryptionContext:SecretARN": publishable}}),
+            _allow(
+                "DecryptTemplatePublishableValues",
+                ["kms:Decrypt"],
+                ["*"],
+                {
+                    "StringLike": {
+                        "kms:ViaService": "secretsmanager.*.amazonaws.com",
+                        "kms:EncryptionContext:SecretARN": publishable,
+                    }
+                },
+            ),
         ]
     statements += [
-        _deny("DenyRolesWithoutTheBoundary", ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
-                                              "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"],
-              condition={"StringNotEquals": {"iam:PermissionsBoundary": boundary}}),
-        _deny("DenyRemovingBoundaries", ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary",
-                                         "iam:PutUserPermissionsBoundary"]),
-        _deny("DenyChangingTheBoundaryGuardrailsOrThisRole", ["iam:*"], [
-            boundary, f"arn:{p}:iam::{a}:policy/{guardrails_name(app)}", f"arn:{p}:iam::{a}:role/{config.role_name}"]),
+        _deny(
+            "DenyRolesWithoutTheBoundary",
+            [
+                "iam:CreateRole",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+            ],
+            condition={"StringNotEquals": {"iam:PermissionsBoundary": boundary}},
+        ),
+        _deny(
+            "DenyRemovingBoundaries",
+            [
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:DeleteUserPermissionsBoundary",
+                "iam:PutUserPermissionsBoundary",
+            ],
+        ),
+        _deny(
+            "DenyChangingTheBoundaryGuardrailsOrThisRole",
+            ["iam:*"],
+            [boundary, f"arn:{p}:iam::{a}:policy/{guardrails_name(app)}", f"arn:{p}:iam::{a}:role/{config.role_name}"],
+        ),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -501,8 +826,9 @@ guardrails_name = deploy_guardrails_name
 """The guardrails policy's name (config/naming.py)."""
 
 
-def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "aws",
-                      facts: AccountFacts = AccountFacts()) -> dict[str, Any]:
+def guardrails_policy(
+    config: DeployRoleConfig, account: str, partition: str = "aws", facts: AccountFacts = AccountFacts()
+) -> dict[str, Any]:
     """The deploy role's explicit denies that do not fit its inline policy (IAM quota 10,240
     characters), attached as a customer managed policy (6,144): production's state, names and
     tags; any resource tagged with another stage; tags naming another stage; tagging an untagged
@@ -522,42 +848,72 @@ def guardrails_policy(config: DeployRoleConfig, account: str, partition: str = "
         _deny("DenyProductionByTag", ["*"], condition={"StringEquals": {"aws:ResourceTag/stage": "production"}}),
         # kms:Decrypt of the template's key is allowed only through Secrets Manager under the
         # publishable secrets' encryption context (DecryptTemplatePublishableValues).
-        _deny("DenyOtherStagesResources", ["kms:Decrypt"], not_resources=exempt, condition=not_preview, not_actions=True),
-        _deny("DenyTaggingAsAnotherStage", ["*"], condition={"StringNotLike": {"aws:RequestTag/stage": PREVIEW},
-                                                             "Null": {"aws:RequestTag/stage": "false"}}),
-        _deny("DenyAdoptingUntaggedByName", NAMED_TAGGING,
-              not_resources=[f"arn:{p}:*{named}", f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
-              condition={"Null": {"aws:ResourceTag/stage": "true"}}),
+        _deny(
+            "DenyOtherStagesResources", ["kms:Decrypt"], not_resources=exempt, condition=not_preview, not_actions=True
+        ),
+        _deny(
+            "DenyTaggingAsAnotherStage",
+            ["*"],
+            condition={"StringNotLike": {"aws:RequestTag/stage": PREVIEW}, "Null": {"aws:RequestTag/stage": "false"}},
+        ),
+        _deny(
+            "DenyAdoptingUntaggedByName",
+            NAMED_TAGGING,
+            not_resources=[f"arn:{p}:*{named}", f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
+            condition={"Null": {"aws:ResourceTag/stage": "true"}},
+        ),
     ]
     statements += [
-        _deny(f"DenyAdoptingUntagged{service.title().replace('-', '')}", actions,
-              condition={"Null": {"aws:ResourceTag/stage": "true", f"{service}:CreateAction": "true"}})
+        _deny(
+            f"DenyAdoptingUntagged{service.title().replace('-', '')}",
+            actions,
+            condition={"Null": {"aws:ResourceTag/stage": "true", f"{service}:CreateAction": "true"}},
+        )
         for service, actions in CREATE_ACTION_KEYS.items()
     ]
     statements += [
-        _deny("EcsOnlyInPreviewClusters", ECS_CLUSTER_ACTIONS,
-              condition={"ArnNotLike": {"ecs:cluster": f"arn:{p}:ecs:*:{a}:cluster/{named}"}}),
-        _deny("InstancesOnlyInPreviewNetworks", ["ec2:RunInstances", "ec2:CreateNetworkInterface"],
-              [f"arn:{p}:ec2:*:{a}:subnet/*", f"arn:{p}:ec2:*:{a}:security-group/*"],
-              {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}}),
+        _deny(
+            "EcsOnlyInPreviewClusters",
+            ECS_CLUSTER_ACTIONS,
+            condition={"ArnNotLike": {"ecs:cluster": f"arn:{p}:ecs:*:{a}:cluster/{named}"}},
+        ),
+        _deny(
+            "InstancesOnlyInPreviewNetworks",
+            ["ec2:RunInstances", "ec2:CreateNetworkInterface"],
+            [f"arn:{p}:ec2:*:{a}:subnet/*", f"arn:{p}:ec2:*:{a}:security-group/*"],
+            {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}},
+        ),
         # Alarm actions can stop, terminate or reboot any instance (arn:aws:automate:...) or publish to
         # any topic; a preview's alarms notify only its own topic (cloudwatch:AlarmActions, Service
         # Authorization Reference, "Actions, resources, and condition keys for Amazon CloudWatch").
-        _deny("AlarmActionsOnlyPreviewTopics", ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
-              condition={"ForAnyValue:StringNotLike": {"cloudwatch:AlarmActions": f"arn:{p}:sns:*:{a}:{named}"}}),
+        _deny(
+            "AlarmActionsOnlyPreviewTopics",
+            ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
+            condition={"ForAnyValue:StringNotLike": {"cloudwatch:AlarmActions": f"arn:{p}:sns:*:{a}:{named}"}},
+        ),
         _deny("DenyRoleChaining", ROLE_CHAINING),
         # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
-        _deny("DenyRolePaths", ["iam:CreateRole", "iam:CreateInstanceProfile"],
-              [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"]),
+        _deny(
+            "DenyRolePaths",
+            ["iam:CreateRole", "iam:CreateInstanceProfile"],
+            [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"],
+        ),
     ]
     if facts.other_stage_subnets:
         # ecs:subnet (the awsvpc subnets of a service) exists for CreateService and UpdateService
         # only: ECS developer guide, "How Amazon Elastic Container Service works with IAM", and the
         # Service Authorization Reference's ECS page; RunTask has no such key (docs/previews.md).
-        statements.append(_deny("EcsServicesOnlyInPreviewSubnets", ["ecs:CreateService", "ecs:UpdateService"],
-                                condition={"ForAnyValue:StringEquals": {"ecs:subnet": list(facts.other_stage_subnets)}}))
+        statements.append(
+            _deny(
+                "EcsServicesOnlyInPreviewSubnets",
+                ["ecs:CreateService", "ecs:UpdateService"],
+                condition={"ForAnyValue:StringEquals": {"ecs:subnet": list(facts.other_stage_subnets)}},
+            )
+        )
     if facts.protected_cloudfront:
-        statements.append(_deny("DenyOtherStagesCloudFrontConfig", CLOUDFRONT_UNTAGGABLE_WRITES, list(facts.protected_cloudfront)))
+        statements.append(
+            _deny("DenyOtherStagesCloudFrontConfig", CLOUDFRONT_UNTAGGABLE_WRITES, list(facts.protected_cloudfront))
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -584,8 +940,9 @@ def converge_provider(iam: Any, out: TextIO, dry_run: bool, account: str, partit
         if dry_run:
             print(f"{subject}: would create it (audience {AUDIENCE})", file=out)
         else:
-            arn = iam.create_open_id_connect_provider(Url=GITHUB_OIDC_URL, ClientIDList=[AUDIENCE],
-                                                      ThumbprintList=GITHUB_THUMBPRINTS)["OpenIDConnectProviderArn"]
+            arn = iam.create_open_id_connect_provider(
+                Url=GITHUB_OIDC_URL, ClientIDList=[AUDIENCE], ThumbprintList=GITHUB_THUMBPRINTS
+            )["OpenIDConnectProviderArn"]
             print(f"{subject}: created (audience {AUDIENCE})", file=out)
         return arn, 1
     clients = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn).get("ClientIDList", [])
@@ -598,8 +955,16 @@ def converge_provider(iam: Any, out: TextIO, dry_run: bool, account: str, partit
     return arn, 1
 
 
-def converge_managed_policy(iam: Any, name: str, document: dict[str, Any], description: str, account: str, partition: str,
-                            out: TextIO, dry_run: bool) -> tuple[str, int]:
+def converge_managed_policy(
+    iam: Any,
+    name: str,
+    document: dict[str, Any],
+    description: str,
+    account: str,
+    partition: str,
+    out: TextIO,
+    dry_run: bool,
+) -> tuple[str, int]:
     """Create the customer managed policy `name`, or make `document` its default version (deleting
     the oldest non-default version when IAM's five are used). Returns (ARN, changes).
 
@@ -616,11 +981,20 @@ def converge_managed_policy(iam: Any, name: str, document: dict[str, Any], descr
         policy = None
     if policy is None:
         if not dry_run:
-            iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document), Description=description,
-                              Tags=[{"Key": "managed-by", "Value": "hebo-ops"}])
-        print(f"{subject}: {'would create it' if dry_run else 'created'} ({len(document['Statement'])} statements)", file=out)
+            iam.create_policy(
+                PolicyName=name,
+                PolicyDocument=json.dumps(document),
+                Description=description,
+                Tags=[{"Key": "managed-by", "Value": "hebo-ops"}],
+            )
+        print(
+            f"{subject}: {'would create it' if dry_run else 'created'} ({len(document['Statement'])} statements)",
+            file=out,
+        )
         return arn, 1
-    current = _document(iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"])
+    current = _document(
+        iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
+    )
     if _canonical(current) == _canonical(document):
         print(f"{subject}: up to date", file=out)
         return arn, 0
@@ -630,16 +1004,29 @@ def converge_managed_policy(iam: Any, name: str, document: dict[str, Any], descr
             oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
             iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
         iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True)
-    print(f"{subject}: {'would set' if dry_run else 'set'} a new default version ({len(document['Statement'])} statements)", file=out)
+    print(
+        f"{subject}: {'would set' if dry_run else 'set'} a new default version ({len(document['Statement'])} statements)",
+        file=out,
+    )
     return arn, 1
 
 
-def converge_role(iam: Any, config: DeployRoleConfig, provider_arn: str, account: str, partition: str,
-                  out: TextIO, dry_run: bool, facts: AccountFacts = AccountFacts()) -> tuple[str, int]:
+def converge_role(
+    iam: Any,
+    config: DeployRoleConfig,
+    provider_arn: str,
+    account: str,
+    partition: str,
+    out: TextIO,
+    dry_run: bool,
+    facts: AccountFacts = AccountFacts(),
+) -> tuple[str, int]:
     """Create the role or bring trust, session length and inline policy to the desired values."""
     trust, permissions = trust_policy(config, provider_arn), permissions_policy(config, account, partition, facts)
     if policy_size(permissions) > INLINE_POLICY_MAX_CHARS:  # pragma: no cover - guarded by a test
-        raise UsageError(f"the deploy role's policy is {policy_size(permissions)} characters; IAM allows {INLINE_POLICY_MAX_CHARS}")
+        raise UsageError(
+            f"the deploy role's policy is {policy_size(permissions)} characters; IAM allows {INLINE_POLICY_MAX_CHARS}"
+        )
     subject, changes = f"role {config.role_name}", 0
     arn = f"arn:{partition}:iam::{account}:role/{config.role_name}"
     try:
@@ -657,34 +1044,59 @@ def converge_role(iam: Any, config: DeployRoleConfig, provider_arn: str, account
         print(f"{subject}: {'would ' + doing if dry_run else done}", file=out)
 
     if role is None:
-        change("create it (trusted by " + ", ".join(config.subjects) + ")", "created (trusted by " + ", ".join(config.subjects) + ")",
-               lambda: iam.create_role(RoleName=config.role_name, AssumeRolePolicyDocument=json.dumps(trust),
-                                       MaxSessionDuration=MAX_SESSION_SECONDS,
-                                       Description=f"GitHub Actions of {config.github_repo}: deploy and destroy preview stages",
-                                       Tags=[{"Key": "app", "Value": config.app}, {"Key": "managed-by", "Value": "hebo-ops"}]))
+        change(
+            "create it (trusted by " + ", ".join(config.subjects) + ")",
+            "created (trusted by " + ", ".join(config.subjects) + ")",
+            lambda: iam.create_role(
+                RoleName=config.role_name,
+                AssumeRolePolicyDocument=json.dumps(trust),
+                MaxSessionDuration=MAX_SESSION_SECONDS,
+                Description=f"GitHub Actions of {config.github_repo}: deploy and destroy preview stages",
+                Tags=[{"Key": "app", "Value": config.app}, {"Key": "managed-by", "Value": "hebo-ops"}],
+            ),
+        )
         current_policy = None
     else:
         if _canonical(_document(role["AssumeRolePolicyDocument"])) != _canonical(trust):
-            change("replace the trust policy", "trust policy replaced",
-                   lambda: iam.update_assume_role_policy(RoleName=config.role_name, PolicyDocument=json.dumps(trust)))
+            change(
+                "replace the trust policy",
+                "trust policy replaced",
+                lambda: iam.update_assume_role_policy(RoleName=config.role_name, PolicyDocument=json.dumps(trust)),
+            )
         if role.get("MaxSessionDuration") != MAX_SESSION_SECONDS:
-            change(f"set the maximum session to {MAX_SESSION_SECONDS} s", f"maximum session set to {MAX_SESSION_SECONDS} s",
-                   lambda: iam.update_role(RoleName=config.role_name, MaxSessionDuration=MAX_SESSION_SECONDS))
+            change(
+                f"set the maximum session to {MAX_SESSION_SECONDS} s",
+                f"maximum session set to {MAX_SESSION_SECONDS} s",
+                lambda: iam.update_role(RoleName=config.role_name, MaxSessionDuration=MAX_SESSION_SECONDS),
+            )
         try:
-            current_policy = _document(iam.get_role_policy(RoleName=config.role_name, PolicyName=POLICY_NAME)["PolicyDocument"])
+            current_policy = _document(
+                iam.get_role_policy(RoleName=config.role_name, PolicyName=POLICY_NAME)["PolicyDocument"]
+            )
         except ClientError as exc:
             if error_code(exc) != "NoSuchEntity":
                 raise
             current_policy = None
     if current_policy is None or _canonical(current_policy) != _canonical(permissions):
-        change(f"set inline policy {POLICY_NAME} ({len(permissions['Statement'])} statements)",
-               f"inline policy {POLICY_NAME} set ({len(permissions['Statement'])} statements)",
-               lambda: iam.put_role_policy(RoleName=config.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(permissions)))
+        change(
+            f"set inline policy {POLICY_NAME} ({len(permissions['Statement'])} statements)",
+            f"inline policy {POLICY_NAME} set ({len(permissions['Statement'])} statements)",
+            lambda: iam.put_role_policy(
+                RoleName=config.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(permissions)
+            ),
+        )
     guardrails = f"arn:{partition}:iam::{account}:policy/{guardrails_name(config.app)}"
-    attached = [] if role is None else [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=config.role_name)["AttachedPolicies"]]
+    attached = (
+        []
+        if role is None
+        else [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=config.role_name)["AttachedPolicies"]]
+    )
     if guardrails not in attached:
-        change(f"attach {guardrails_name(config.app)}", f"{guardrails_name(config.app)} attached",
-               lambda: iam.attach_role_policy(RoleName=config.role_name, PolicyArn=guardrails))
+        change(
+            f"attach {guardrails_name(config.app)}",
+            f"{guardrails_name(config.app)} attached",
+            lambda: iam.attach_role_policy(RoleName=config.role_name, PolicyArn=guardrails),
+        )
     if not changes:
         print(f"{subject}: up to date", file=out)
     return arn, changes
@@ -697,29 +1109,57 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
     iam = client(session, "iam", region)
     account = client(session, "sts", region).get_caller_identity()["Account"]
     partition = session.get_partition_for_region(region)
-    facts = discover_account(client(session, "cloudfront", "us-east-1"), client(session, "route53", "us-east-1"),
-                             client(session, "ec2", region), config, account, partition)
+    facts = discover_account(
+        client(session, "cloudfront", "us-east-1"),
+        client(session, "route53", "us-east-1"),
+        client(session, "ec2", region),
+        config,
+        account,
+        partition,
+    )
     guardrails = guardrails_policy(config, account, partition, facts)
     if policy_size(guardrails) > MANAGED_POLICY_MAX_CHARS:
-        raise UsageError(f"policy {guardrails_name(config.app)} would be {policy_size(guardrails)} characters with "
-                         f"{len(facts.protected_cloudfront)} protected CloudFront origin access controls/response headers "
-                         f"policies and {len(facts.other_stage_subnets)} other stages' subnets; IAM allows "
-                         f"{MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*")
-    print(f"protected CloudFront config (not {config.app}-pr-*): {len(facts.protected_cloudfront)}; "
-          f"other stages' subnets: {len(facts.other_stage_subnets)}; "
-          f"hosted zone {config.zone}: {facts.hosted_zone_id or 'not found, records allowed in any zone'}", file=out)
+        raise UsageError(
+            f"policy {guardrails_name(config.app)} would be {policy_size(guardrails)} characters with "
+            f"{len(facts.protected_cloudfront)} protected CloudFront origin access controls/response headers "
+            f"policies and {len(facts.other_stage_subnets)} other stages' subnets; IAM allows "
+            f"{MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*"
+        )
+    print(
+        f"protected CloudFront config (not {config.app}-pr-*): {len(facts.protected_cloudfront)}; "
+        f"other stages' subnets: {len(facts.other_stage_subnets)}; "
+        f"hosted zone {config.zone}: {facts.hosted_zone_id or 'not found, records allowed in any zone'}",
+        file=out,
+    )
     provider_arn, changes = converge_provider(iam, out, dry_run, account, partition)
     # The boundary first: the role's policy names it, and a preview deploy creates roles with it.
     _, boundary_changes = converge_managed_policy(
-        iam, config.boundary_name, boundary_policy(config, account, partition),
-        "Permissions boundary of every role a preview stage creates (ops deploy-role)", account, partition, out, dry_run)
+        iam,
+        config.boundary_name,
+        boundary_policy(config, account, partition),
+        "Permissions boundary of every role a preview stage creates (ops deploy-role)",
+        account,
+        partition,
+        out,
+        dry_run,
+    )
     _, guardrail_changes = converge_managed_policy(
-        iam, guardrails_name(config.app), guardrails,
-        f"Explicit denies of {config.role_name} (ops deploy-role)", account, partition, out, dry_run)
+        iam,
+        guardrails_name(config.app),
+        guardrails,
+        f"Explicit denies of {config.role_name} (ops deploy-role)",
+        account,
+        partition,
+        out,
+        dry_run,
+    )
     role_arn, role_changes = converge_role(iam, config, provider_arn, account, partition, out, dry_run, facts)
     changes += boundary_changes + guardrail_changes + role_changes
     if dry_run:
         print(f"dry run: {changes} change(s) planned, nothing written", file=out)
-    print("repository variable for .github/workflows/preview.yml (Settings -> Secrets and variables -> Actions):", file=out)
+    print(
+        "repository variable for .github/workflows/preview.yml (Settings -> Secrets and variables -> Actions):",
+        file=out,
+    )
     print(f"HEBO_PREVIEW_ROLE_ARN={role_arn}", file=out)
     return 0

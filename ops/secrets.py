@@ -124,7 +124,9 @@ def _require_container(sm: Any, path: str) -> None:
         desc = sm.describe_secret(SecretId=path)
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
-            raise OpsError(f"secret {path} does not exist: deploy the data stack first (npx cdktf deploy network data)") from None
+            raise OpsError(
+                f"secret {path} does not exist: deploy the data stack first (npx cdktf deploy network data)"
+            ) from None
         raise
     if desc.get("DeletedDate"):
         raise OpsError(

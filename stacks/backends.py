@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules.cdk import CloudBackend, DataTerraformRemoteStateS3, LocalBackend, NamedCloudWorkspace, S3Backend, TerraformStack
+from modules.cdk import (
+    CloudBackend,
+    DataTerraformRemoteStateS3,
+    LocalBackend,
+    NamedCloudWorkspace,
+    S3Backend,
+    TerraformStack,
+)
 from config.settings import Settings
 
 _REMOTE_STATE_KEYS = ("bucket", "key", "region", "encrypt", "kms_key_id", "use_path_style", "endpoints")

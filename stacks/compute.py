@@ -61,7 +61,9 @@ def require_dockerfiles(context: Path, target: str) -> None:
             reason=f"{', '.join(missing)} not found there (build mode builds the images from it)",
             hint="set HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE to use pre-built images",
         )
-    stageless = [DOCKERFILES[svc] for svc in SERVICES if target not in dockerfile_stage_names(context / DOCKERFILES[svc])]
+    stageless = [
+        DOCKERFILES[svc] for svc in SERVICES if target not in dockerfile_stage_names(context / DOCKERFILES[svc])
+    ]
     if stageless:
         raise ConfigError(
             "HEBO_APP_REPO",
@@ -131,7 +133,11 @@ class ComputeStack(HeboStack):
         exec_logs = None
         if policy.ecs_exec:
             exec_logs = log_group(
-                self, "exec_logs", name=names.exec_log_group(), retention_days=policy.log_retention_days, kms_key_arn=self.key.arn
+                self,
+                "exec_logs",
+                name=names.exec_log_group(),
+                retention_days=policy.log_retention_days,
+                kms_key_arn=self.key.arn,
             )
         self.cluster = FargateCluster(
             self,
@@ -148,7 +154,9 @@ class ComputeStack(HeboStack):
 
     def _create_alarm_topic(self) -> Any:
         """The KMS-encrypted SNS topic the alarms notify, with HEBO_ALARM_EMAIL subscribed if set."""
-        topic = aws.sns_topic.SnsTopic(self, "alarms", name=self.names.sns_topic("alarms"), kms_master_key_id=self.key.arn)
+        topic = aws.sns_topic.SnsTopic(
+            self, "alarms", name=self.names.sns_topic("alarms"), kms_master_key_id=self.key.arn
+        )
         if self.settings.alarm_email:
             aws.sns_topic_subscription.SnsTopicSubscription(
                 self, "alarm_email", topic_arn=topic.arn, protocol="email", endpoint=self.settings.alarm_email
@@ -207,7 +215,10 @@ class ComputeStack(HeboStack):
         that those rules block as attacks. Logs (blocked/counted requests only) go to a KMS log group."""
         names = self.names
         logs = log_group(
-            self, "waf_logs", name=names.waf_log_group(), retention_days=self.policy.log_retention_days,
+            self,
+            "waf_logs",
+            name=names.waf_log_group(),
+            retention_days=self.policy.log_retention_days,
             kms_key_arn=self.key.arn,
         )
         return RegionalWebAcl(
@@ -228,7 +239,11 @@ class ComputeStack(HeboStack):
         names = self.names
         domains = [names.domain(svc) for svc in SERVICES]
         certificate = DnsValidatedCertificate(
-            self, "shared_alb_certificate", domain_name=domains[0], subject_alternative_names=domains[1:], zone_id=self.hosted_zone_id()
+            self,
+            "shared_alb_certificate",
+            domain_name=domains[0],
+            subject_alternative_names=domains[1:],
+            zone_id=self.hosted_zone_id(),
         )
         alb = SharedHttpsLoadBalancer(
             self,
@@ -243,8 +258,14 @@ class ComputeStack(HeboStack):
         if self.waf is not None:
             self.waf.associate("shared_alb_association", alb.arn)
         for svc, domain in zip(SERVICES, domains, strict=True):
-            alias_records(self, f"{svc}_alias", zone_id=self.hosted_zone_id(), name=domain, target_dns_name=alb.dns_name,
-                          target_zone_id=alb.zone_id)
+            alias_records(
+                self,
+                f"{svc}_alias",
+                zone_id=self.hosted_zone_id(),
+                name=domain,
+                target_dns_name=alb.dns_name,
+                target_zone_id=alb.zone_id,
+            )
         LoadBalancerAlarms(
             self,
             "shared_alb_alarms",
@@ -276,8 +297,11 @@ class ComputeStack(HeboStack):
                 self,
                 f"{svc}_image",
                 BuiltImageProps(
-                    repository_url=self.repositories[svc].url, context=context, dockerfile=DOCKERFILES[svc],
-                    content_hash=content_hash, target=self.policy.image_target,
+                    repository_url=self.repositories[svc].url,
+                    context=context,
+                    dockerfile=DOCKERFILES[svc],
+                    content_hash=content_hash,
+                    target=self.policy.image_target,
                 ),
                 docker_provider=provider,
             ).image_uri
@@ -322,7 +346,9 @@ class ComputeStack(HeboStack):
                 port=SERVICE_PORTS[svc],
                 environment=self._environment(svc),
                 # valueFrom may name one JSON member (PG_PASSWORD = DbAppCredentials' "password").
-                secrets={env: ContainerSecret(arn=self._secret_arn(s.name), json_key=s.json_key) for env, s in injected},
+                secrets={
+                    env: ContainerSecret(arn=self._secret_arn(s.name), json_key=s.json_key) for env, s in injected
+                },
                 secrets_kms_key_arns=self._secret_key_arns([s.name for _, s in injected]),
                 capacity=Capacity(
                     cpu=policy.task_cpu,
@@ -343,7 +369,9 @@ class ComputeStack(HeboStack):
                 region=settings.region,
                 execution_role_name=names.iam_role(f"{svc}-exec"),
                 task_role_name=names.iam_role(f"{svc}-task"),
-                execute_command=ExecuteCommand(log_group_arn=exec_logs.arn, kms_key_arn=self.key.arn) if exec_logs else None,
+                execute_command=ExecuteCommand(log_group_arn=exec_logs.arn, kms_key_arn=self.key.arn)
+                if exec_logs
+                else None,
                 alarm_topic_arn=self.topic.arn,
                 alarm_names={what: names.alarm(svc, what) for what in SERVICE_ALARMS},
                 alarm_label=f"{display} ({names.prefix})",
@@ -366,7 +394,11 @@ class ComputeStack(HeboStack):
         self.output(f"{svc}_url", f"https://{self.names.domain(svc)}", f"{display} URL")
         self.output(f"{svc}_log_group", service.log_group.name, f"CloudWatch log group of {display}")
         self.output(f"{svc}_alb_arn", service.load_balancer_arn, f"Load balancer of {display}")
-        self.output(f"{svc}_ecr_repository_url", self.repositories[svc].url, f"ECR repository of {display} (CI pushes here in prebuilt mode)")
+        self.output(
+            f"{svc}_ecr_repository_url",
+            self.repositories[svc].url,
+            f"ECR repository of {display} (CI pushes here in prebuilt mode)",
+        )
 
     def _load_balancer_for(self, svc: str) -> DedicatedLoadBalancer | SharedLoadBalancerRoute:
         """A host rule on the stage's shared ALB, or the service's own ALB (policy `shared_load_balancer`)."""

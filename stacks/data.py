@@ -101,7 +101,10 @@ class DataStack(HeboStack):
         super().__init__(scope, settings)
         self.network = network
         self.key = self.stage_key(
-            "key", "data", f"{self.names.prefix} data: Aurora, Performance Insights, secrets, logs", logs_region=settings.region,
+            "key",
+            "data",
+            f"{self.names.prefix} data: Aurora, Performance Insights, secrets, logs",
+            logs_region=settings.region,
             shared=network.stage_key_arn,
         )
         self.secrets = self._create_secrets()
@@ -185,7 +188,9 @@ class DataStack(HeboStack):
                 name=self.names.iam_role("db-monitoring"),
                 service="monitoring.rds.amazonaws.com",
                 description="RDS Enhanced Monitoring publishes OS metrics to CloudWatch Logs",
-                managed_policy_arns=[f"arn:{partition.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"],
+                managed_policy_arns=[
+                    f"arn:{partition.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+                ],
             ),
         )
 
@@ -246,7 +251,10 @@ class DataStack(HeboStack):
                 name=self.names.db_proxy(),
                 role_name=self.names.iam_role("db-proxy"),
                 cluster_identifier=primary.cluster.cluster_identifier,
-                secret_arns={"master user (migrator)": self.credentials_arn, "application role (services)": self.app_credentials_arn},
+                secret_arns={
+                    "master user (migrator)": self.credentials_arn,
+                    "application role (services)": self.app_credentials_arn,
+                },
                 kms_key_arn=self.key.arn,
                 region=self.settings.region,
                 subnet_ids=network.private_subnet_ids,
@@ -290,8 +298,11 @@ class DataStack(HeboStack):
                     "DB_APP_USER": DB_APP_USER,
                 },
                 statements=[
-                    Statement(sid="ReadDbCredentials", actions=["secretsmanager:GetSecretValue"],
-                              resources=[credentials_arn, self.app_credentials_arn]),
+                    Statement(
+                        sid="ReadDbCredentials",
+                        actions=["secretsmanager:GetSecretValue"],
+                        resources=[credentials_arn, self.app_credentials_arn],
+                    ),
                     Statement(sid="DecryptWithDataKey", actions=["kms:Decrypt"], resources=[self.key.arn]),
                 ],
             ),
@@ -312,12 +323,16 @@ class DataStack(HeboStack):
 
     def _create_outputs(self) -> None:
         primary, migrator = self.primary, self.migrator
-        self.output("db_endpoint", self.endpoint, "Endpoint the services use (RDS Proxy in production, else the writer)")
+        self.output(
+            "db_endpoint", self.endpoint, "Endpoint the services use (RDS Proxy in production, else the writer)"
+        )
         self.output("db_writer_endpoint", primary.cluster.endpoint, "Aurora writer endpoint (bastion tunnels)")
         self.output("db_port", POSTGRES_PORT, "PostgreSQL port")
         self.output("db_name", DATABASE_NAME, "Database name")
         self.output("cluster_identifier", primary.cluster.cluster_identifier, "Aurora cluster identifier")
-        self.output("migrator_function_name", migrator.function_name, "Run by hand: aws lambda invoke --function-name ...")
+        self.output(
+            "migrator_function_name", migrator.function_name, "Run by hand: aws lambda invoke --function-name ..."
+        )
         self.output("kms_key_arn", self.key.arn, "Data KMS key")
 
     def _cluster_common(self, settings: Settings, *, kms_key_arn: str, region_role: str) -> dict[str, Any]:
@@ -342,12 +357,16 @@ class DataStack(HeboStack):
             prevent_destroy=policy.protect,
         )
 
-    def _create_secondary_cluster(self, settings: Settings, network: NetworkOutputs, global_cluster: Any, primary: AuroraCluster) -> None:
+    def _create_secondary_cluster(
+        self, settings: Settings, network: NetworkOutputs, global_cluster: Any, primary: AuroraCluster
+    ) -> None:
         """The global database's second region: own key, subnets and security group; replicates everything else."""
         secondary = network.secondary
         if secondary is None:  # StagePolicy.__post_init__ makes db_global_cluster imply secondary_region_network
             raise ConfigError(
-                "stage policy", self.policy.name, reason="db_global_cluster needs the network stack's secondary-region VPC"
+                "stage policy",
+                self.policy.name,
+                reason="db_global_cluster needs the network stack's secondary-region VPC",
             )
         provider = self.provider_for(secondary.region)
         key = self.stage_key(

@@ -62,7 +62,9 @@ class DnsStack(HeboStack):
                 ),
                 us_east_1_provider=self.us_east_1_provider(),
             )
-            self.output("dnssec_ds_record", signing.ds_record, "Publish this DS record at the registrar to complete DNSSEC")
+            self.output(
+                "dnssec_ds_record", signing.ds_record, "Publish this DS record at the registrar to complete DNSSEC"
+            )
 
     def _caa_records(self, zone: Any) -> None:
         """Only Amazon (ACM) — plus any HEBO_CAA_EXTRA_ISSUERS — may issue for the zone and every

@@ -77,7 +77,11 @@ class EdgeStack(HeboStack):
         super().__init__(scope, settings)
         self.domain = self.names.domain("console")
         self.certificate = DnsValidatedCertificate(
-            self, "certificate", domain_name=self.domain, zone_id=self.hosted_zone_id(), provider=self.us_east_1_provider()
+            self,
+            "certificate",
+            domain_name=self.domain,
+            zone_id=self.hosted_zone_id(),
+            provider=self.us_east_1_provider(),
         )
         self.bucket = self._create_bucket()
         self.cdn = self._create_distribution()

@@ -17,7 +17,15 @@ from modules.network.bastion import Bastion, BastionProps
 from modules.network.flow_logs import FLOW_LOGS_SERVICE, FlowLogProps, flow_log, trust_conditions, writer_statement
 from modules.network.instance import InstanceRoleProps, SsmInstanceRole
 from modules.network.nat_instance import NatInstance, NatInstanceProps, fck_nat_ami
-from modules.network.security_groups import ANY_IPV4, ANY_IPV6, GroupSpec, Peer, Rule, SecurityGroups, SecurityGroupsProps
+from modules.network.security_groups import (
+    ANY_IPV4,
+    ANY_IPV6,
+    GroupSpec,
+    Peer,
+    Rule,
+    SecurityGroups,
+    SecurityGroupsProps,
+)
 from modules.network.vpc import Vpc, VpcProps
 from modules.kms import EncryptionKey, KeyReference
 from stacks.base import STAGE_KEY_SERVICE_PRINCIPALS, HeboStack
@@ -26,13 +34,12 @@ from config.settings import Settings
 from config.stage import StagePolicy
 
 
-
-
 def security_group_roles(policy: StagePolicy) -> tuple[str, ...]:
     """The groups a stage has: bastion and db-proxy only where those components exist, so no
     stage carries a group that nothing can ever be attached to."""
     optional = {"bastion": policy.bastion, "db-proxy": policy.db_proxy}
     return tuple(role for role in SECURITY_GROUP_ROLES if optional.get(role, True))
+
 
 INTERNET_EGRESS_PORTS = (HTTPS_PORT,)
 """What private workloads may send to the internet (AWS APIs, ECR, Groq, Voyage): HTTPS only."""
@@ -57,6 +64,7 @@ def security_group_rules(policy: StagePolicy, private_cidrs: list[str]) -> list[
     """Every rule of every group, in one table. Each allowed flow has an egress rule at its
     source and an ingress rule at its destination; the db-proxy and bastion paths exist only in
     the stages that have those components."""
+
     def sg(key: str) -> Peer:
         return Peer(group=key)
 
@@ -90,7 +98,15 @@ def security_group_rules(policy: StagePolicy, private_cidrs: list[str]) -> list[
         for client in ["service", "migrator"] + (["bastion"] if policy.bastion else []):
             rules.append(_rule(client, "egress", ANY_IPV4, port, "HTTPS to AWS APIs and providers via NAT"))
         for index, cidr in enumerate(private_cidrs):
-            rules.append(_rule(NAT_SECURITY_GROUP, "ingress", Peer(cidr_ipv4=cidr), port, f"HTTPS to translate from private subnet {index}"))
+            rules.append(
+                _rule(
+                    NAT_SECURITY_GROUP,
+                    "ingress",
+                    Peer(cidr_ipv4=cidr),
+                    port,
+                    f"HTTPS to translate from private subnet {index}",
+                )
+            )
         rules.append(_rule(NAT_SECURITY_GROUP, "egress", ANY_IPV4, port, "Translated HTTPS to the internet"))
     return rules
 
@@ -137,8 +153,13 @@ class NetworkStack(HeboStack):
         self.key = self._create_key()
         # Dual-stack public edge: the ALBs answer IPv6 clients (the dns/compute AAAA records);
         # everything behind them stays IPv4 (docs/network.md, "IPv6").
-        network = Vpc(self, "main", VpcProps(name=self.names.vpc(), cidr_block=settings.vpc_cidr,
-                                             az_count=settings.az_count, ipv6_public_edge=True))
+        network = Vpc(
+            self,
+            "main",
+            VpcProps(
+                name=self.names.vpc(), cidr_block=settings.vpc_cidr, az_count=settings.az_count, ipv6_public_edge=True
+            ),
+        )
         groups = self._create_security_groups(network)
         self.nat_instances = self._nat_instances(network, groups.ids[NAT_SECURITY_GROUP], self.key.arn)
         self._create_private_routes(network)
@@ -163,11 +184,17 @@ class NetworkStack(HeboStack):
         this stack's own key."""
         names, settings = self.names, self.settings
         if self.policy.shared_stage_key:
-            return self.stage_key("kms", "stage", f"{names.prefix}: network, data and compute (flow logs, volumes, "
-                                  "Aurora, secrets, service logs, images, alarm topic)", logs_region=settings.region,
-                                  service_principals=STAGE_KEY_SERVICE_PRINCIPALS)
-        return self.stage_key("kms", "network", f"{names.prefix} network: flow logs, NAT and bastion volumes",
-                              logs_region=settings.region)
+            return self.stage_key(
+                "kms",
+                "stage",
+                f"{names.prefix}: network, data and compute (flow logs, volumes, "
+                "Aurora, secrets, service logs, images, alarm topic)",
+                logs_region=settings.region,
+                service_principals=STAGE_KEY_SERVICE_PRINCIPALS,
+            )
+        return self.stage_key(
+            "kms", "network", f"{names.prefix} network: flow logs, NAT and bastion volumes", logs_region=settings.region
+        )
 
     def _create_security_groups(self, network: Vpc) -> SecurityGroups:
         """Every role's group (bastion and db-proxy only where they exist) plus the NAT's, with
@@ -201,15 +228,26 @@ class NetworkStack(HeboStack):
     def _create_bastion(self, network: Vpc, groups: SecurityGroups) -> Bastion:
         """The SSM-only bastion in the first private subnet (declared stopped; `ops bastion start`)."""
         names = self.names
-        role = SsmInstanceRole(self, "bastion_role", InstanceRoleProps(
-            name=names.iam_role("bastion"), description="SSM Session Manager bastion (no SSH)", partition=self.partition))
-        return Bastion(self, "bastion", BastionProps(
-            name=names.bastion(),
-            subnet_id=network.private_subnets[0].id,
-            security_group_ids=[groups.ids["bastion"]],
-            instance_profile=role.profile_name,
-            kms_key_arn=self.key.arn,
-        ))
+        role = SsmInstanceRole(
+            self,
+            "bastion_role",
+            InstanceRoleProps(
+                name=names.iam_role("bastion"),
+                description="SSM Session Manager bastion (no SSH)",
+                partition=self.partition,
+            ),
+        )
+        return Bastion(
+            self,
+            "bastion",
+            BastionProps(
+                name=names.bastion(),
+                subnet_id=network.private_subnets[0].id,
+                security_group_ids=[groups.ids["bastion"]],
+                instance_profile=role.profile_name,
+                kms_key_arn=self.key.arn,
+            ),
+        )
 
     def _create_secondary_network(self) -> SecondaryNetworkOutputs:
         """Private subnets in the secondary region for the Aurora global cluster's second
@@ -219,16 +257,38 @@ class NetworkStack(HeboStack):
         settings, names = self.settings, self.names
         region = settings.secondary_region
         provider = self.provider_for(region)
-        self.secondary_key = self.stage_key("secondary_kms", "network-secondary", f"{names.prefix} network-secondary: flow logs",
-                                            logs_region=region, provider=provider)
-        self.secondary_vpc = Vpc(self, "secondary", VpcProps(
-            name=names.vpc("secondary"), cidr_block=settings.secondary_vpc_cidr, az_count=settings.az_count,
-            public_subnets=False), provider=provider)
-        groups = SecurityGroups(self, "secondary_security_groups", SecurityGroupsProps(
-            vpc_id=self.secondary_vpc.vpc_id,
-            groups={"database": GroupSpec(name=names.security_group("database"), description=GROUP_DESCRIPTIONS["database"])},
-            rules=[],
-        ), provider=provider)
+        self.secondary_key = self.stage_key(
+            "secondary_kms",
+            "network-secondary",
+            f"{names.prefix} network-secondary: flow logs",
+            logs_region=region,
+            provider=provider,
+        )
+        self.secondary_vpc = Vpc(
+            self,
+            "secondary",
+            VpcProps(
+                name=names.vpc("secondary"),
+                cidr_block=settings.secondary_vpc_cidr,
+                az_count=settings.az_count,
+                public_subnets=False,
+            ),
+            provider=provider,
+        )
+        groups = SecurityGroups(
+            self,
+            "secondary_security_groups",
+            SecurityGroupsProps(
+                vpc_id=self.secondary_vpc.vpc_id,
+                groups={
+                    "database": GroupSpec(
+                        name=names.security_group("database"), description=GROUP_DESCRIPTIONS["database"]
+                    )
+                },
+                rules=[],
+            ),
+            provider=provider,
+        )
         return SecondaryNetworkOutputs(
             region=region,
             vpc_id=self.secondary_vpc.vpc_id,
@@ -240,25 +300,56 @@ class NetworkStack(HeboStack):
         """Flow logs of the VPC and, where there is one, of the secondary-region VPC: a KMS log
         group in each region and one delivery role writing to both."""
         names, policy, settings = self.names, self.policy, self.settings
-        flow_groups = [log_group(self, "flow_log_group", name=names.flow_log_group(),
-                                 retention_days=policy.log_retention_days, kms_key_arn=self.key.arn)]
+        flow_groups = [
+            log_group(
+                self,
+                "flow_log_group",
+                name=names.flow_log_group(),
+                retention_days=policy.log_retention_days,
+                kms_key_arn=self.key.arn,
+            )
+        ]
         if secondary is not None:
-            flow_groups.append(log_group(
-                self, "secondary_flow_log_group", name=names.flow_log_group(), retention_days=policy.log_retention_days,
-                kms_key_arn=self.secondary_key.arn, provider=self.provider_for(secondary.region)))
-        flow_role = ServiceRole(self, "flow_logs_role", ServiceRoleProps(
-            name=names.iam_role("flow-logs"),
-            service=FLOW_LOGS_SERVICE,
-            description="Delivers this stage's VPC flow logs to their log groups",
-            statements=[writer_statement([g.arn for g in flow_groups])],
-            trust_conditions=trust_conditions(self.partition, self.account_id),
-        ))
-        flow_log(self, "flow_log", FlowLogProps(
-            vpc_id=network.vpc_id, log_group_arn=flow_groups[0].arn, role_arn=flow_role.arn, name=names.flow_log()))
+            flow_groups.append(
+                log_group(
+                    self,
+                    "secondary_flow_log_group",
+                    name=names.flow_log_group(),
+                    retention_days=policy.log_retention_days,
+                    kms_key_arn=self.secondary_key.arn,
+                    provider=self.provider_for(secondary.region),
+                )
+            )
+        flow_role = ServiceRole(
+            self,
+            "flow_logs_role",
+            ServiceRoleProps(
+                name=names.iam_role("flow-logs"),
+                service=FLOW_LOGS_SERVICE,
+                description="Delivers this stage's VPC flow logs to their log groups",
+                statements=[writer_statement([g.arn for g in flow_groups])],
+                trust_conditions=trust_conditions(self.partition, self.account_id),
+            ),
+        )
+        flow_log(
+            self,
+            "flow_log",
+            FlowLogProps(
+                vpc_id=network.vpc_id, log_group_arn=flow_groups[0].arn, role_arn=flow_role.arn, name=names.flow_log()
+            ),
+        )
         if secondary is not None:
-            flow_log(self, "secondary_flow_log", FlowLogProps(
-                vpc_id=secondary.vpc_id, log_group_arn=flow_groups[1].arn, role_arn=flow_role.arn,
-                name=names.flow_log("secondary")), provider=self.provider_for(settings.secondary_region))
+            flow_log(
+                self,
+                "secondary_flow_log",
+                FlowLogProps(
+                    vpc_id=secondary.vpc_id,
+                    log_group_arn=flow_groups[1].arn,
+                    role_arn=flow_role.arn,
+                    name=names.flow_log("secondary"),
+                ),
+                provider=self.provider_for(settings.secondary_region),
+            )
 
     # -- parts ---------------------------------------------------------------------------------
     def _nat_instances(self, network: Vpc, security_group_id: str, kms_key_arn: str) -> list[NatInstance]:
@@ -267,27 +358,47 @@ class NetworkStack(HeboStack):
         ami_id = self.settings.nat_ami_id or fck_nat_ami(self, "nat_ami").id
         count = len(network.public_subnets) if self.policy.nat_per_az else 1
         return [
-            NatInstance(self, f"nat_{index}", NatInstanceProps(
-                name=names.nat_instance(index),
-                ami_id=ami_id,
-                subnet_id=network.public_subnets[index].id,
-                security_group_ids=[security_group_id],
-                kms_key_arn=kms_key_arn,
-                internet_gateway=network.internet_gateway,
-            ))
+            NatInstance(
+                self,
+                f"nat_{index}",
+                NatInstanceProps(
+                    name=names.nat_instance(index),
+                    ami_id=ami_id,
+                    subnet_id=network.public_subnets[index].id,
+                    security_group_ids=[security_group_id],
+                    kms_key_arn=kms_key_arn,
+                    internet_gateway=network.internet_gateway,
+                ),
+            )
             for index in range(count)
         ]
 
     def _outputs(self, network: Vpc, groups: SecurityGroups) -> None:
         self.output("vpc_id", network.vpc_id, "VPC id")
         self.output("vpc_cidr", network.vpc.cidr_block, "VPC CIDR block")
-        self.output("public_subnet_ids", [s.id for s in network.public_subnets], "Public subnets (ALB, NAT), one per AZ")
-        self.output("private_subnet_ids", [s.id for s in network.private_subnets], "Private subnets (workloads), one per AZ")
-        self.output("security_group_ids", {role: groups.ids[role] for role in security_group_roles(self.policy)}, "Security group id per role")
+        self.output(
+            "public_subnet_ids", [s.id for s in network.public_subnets], "Public subnets (ALB, NAT), one per AZ"
+        )
+        self.output(
+            "private_subnet_ids", [s.id for s in network.private_subnets], "Private subnets (workloads), one per AZ"
+        )
+        self.output(
+            "security_group_ids",
+            {role: groups.ids[role] for role in security_group_roles(self.policy)},
+            "Security group id per role",
+        )
         self.output("nat_instance_ids", [n.instance.id for n in self.nat_instances], "NAT instance ids")
-        self.output("nat_public_ips", [n.public_ip for n in self.nat_instances], "Egress IPs (for provider allow-lists)")
+        self.output(
+            "nat_public_ips", [n.public_ip for n in self.nat_instances], "Egress IPs (for provider allow-lists)"
+        )
         if self.bastion is not None:
-            self.output("bastion_instance_id", self.bastion.instance_id, "Target of `aws ssm start-session` (docs/network.md)")
+            self.output(
+                "bastion_instance_id", self.bastion.instance_id, "Target of `aws ssm start-session` (docs/network.md)"
+            )
         if self.outputs.secondary is not None:
             self.output("secondary_vpc_id", self.outputs.secondary.vpc_id, "Secondary-region VPC id")
-            self.output("secondary_private_subnet_ids", self.outputs.secondary.private_subnet_ids, "Secondary-region private subnets")
+            self.output(
+                "secondary_private_subnet_ids",
+                self.outputs.secondary.private_subnet_ids,
+                "Secondary-region private subnets",
+            )

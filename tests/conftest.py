@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import modules.cdk  # noqa: E402,F401  (before any test module's `from cdktf import Testing`: keeps the jsii kernel's lazy provider loading)
 from synth_support import STAGE_NAMES, Synth, synthesize  # noqa: E402  (needs the sys.path entry above)
 
+
 @pytest.fixture(scope="session")
 def synth_root() -> Iterator[Path]:
     """Inside the checkout's git-ignored build/ (like cdktf.out), so the stack-relative paths of

@@ -81,13 +81,21 @@ POLICY: Mapping[str, Mapping[str, Any]] = {
         "owns_app_secrets": False,
     },
 }
-POLICY = {**POLICY, "dev": {**POLICY["preview"], "migrate_on_deploy": False, "owns_app_secrets": True,
-                            "permissions_boundary": False}}
+POLICY = {
+    **POLICY,
+    "dev": {**POLICY["preview"], "migrate_on_deploy": False, "owns_app_secrets": True, "permissions_boundary": False},
+}
 """Dev is a preview that migrates by hand (`ops`), so a half-written migration can be retried, that
 owns the third-party secrets previews read (the default HEBO_PREVIEW_SECRETS_FROM), and that an
 administrator deploys (no preview permissions boundary on its roles)."""
 
-SHARED_BY_PREVIEWS = ("StackProjectId", "StackSecretServerKey", "StackPublishableClientKey", "GroqApiKey", "VoyageApiKey")
+SHARED_BY_PREVIEWS = (
+    "StackProjectId",
+    "StackSecretServerKey",
+    "StackPublishableClientKey",
+    "GroqApiKey",
+    "VoyageApiKey",
+)
 """The secrets a preview reads from its template stage (dev by default) instead of owning them."""
 DATABASE_SECRETS = ("DbUsername", "DbPassword", "DbCredentials", "DbAppCredentials")
 """The secrets every stage owns."""

@@ -81,9 +81,7 @@ def synthesize(env: dict[str, str], outdir: Path) -> Synth:
     platform = build_app(settings, outdir=str(outdir))
     platform.app.synth()
     manifest = json.loads((outdir / "manifest.json").read_text())
-    stacks = {
-        name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text()) for name in manifest["stacks"]
-    }
+    stacks = {name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text()) for name in manifest["stacks"]}
     return Synth(stage=settings.stage, outdir=outdir, stacks=stacks, manifest=manifest, settings=settings)
 
 
@@ -128,11 +126,11 @@ def parse_jsonencode(expression: str) -> Any:
     text = expression.strip()
     if not (text.startswith("${jsonencode(") and text.endswith(")}")):
         return json.loads(text)
-    parser = _Parser(text[len("${jsonencode("):-2])
+    parser = _Parser(text[len("${jsonencode(") : -2])
     value = parser.value()
     parser.skip_ws()
     if parser.pos != len(parser.text):
-        raise HclLiteralError(f"trailing text at {parser.pos}: {parser.text[parser.pos:parser.pos + 40]!r}")
+        raise HclLiteralError(f"trailing text at {parser.pos}: {parser.text[parser.pos : parser.pos + 40]!r}")
     return value
 
 
@@ -150,7 +148,7 @@ class _Parser:
 
     def expect(self, char: str) -> None:
         if self.peek() != char:
-            raise HclLiteralError(f"expected {char!r} at {self.pos}: {self.text[self.pos:self.pos + 40]!r}")
+            raise HclLiteralError(f"expected {char!r} at {self.pos}: {self.text[self.pos : self.pos + 40]!r}")
         self.pos += 1
 
     def value(self) -> Any:
@@ -186,8 +184,11 @@ class _Parser:
         while self.pos < len(self.text):
             char = self.text[self.pos]
             if char == "\\" and depth == 0:
-                out.append(json.loads(f'"{self.text[self.pos:self.pos + 2]}"') if self.text[self.pos + 1] != "u"
-                           else json.loads(f'"{self.text[self.pos:self.pos + 6]}"'))
+                out.append(
+                    json.loads(f'"{self.text[self.pos : self.pos + 2]}"')
+                    if self.text[self.pos + 1] != "u"
+                    else json.loads(f'"{self.text[self.pos : self.pos + 6]}"')
+                )
                 self.pos += 2 if self.text[self.pos + 1] != "u" else 6
                 continue
             if self.text.startswith("${", self.pos):
@@ -215,7 +216,7 @@ class _Parser:
             elif depth == 0 and char in _BARE_END:
                 break
             self.pos += 1
-        token = self.text[start:self.pos]
+        token = self.text[start : self.pos]
         if not token:
             raise HclLiteralError(f"empty value at {start}")
         if token in ("true", "false", "null"):

@@ -83,6 +83,7 @@ def _ec2(method: str, key: str, ident: str, live: Callable[[dict[str, Any]], boo
             if live(item):
                 tags = _tags(item.get("Tags"))
                 yield item[ident], [tags.get("Name"), item.get("GroupName")], tags
+
     return enumerate_
 
 
@@ -97,7 +98,11 @@ def _instances(client: Client, region: str) -> Iterator[tuple[str, list[str | No
 def _log_groups(client: Client, region: str) -> Iterator[tuple[str, list[str | None], dict[str, str]]]:
     logs = client("logs", region)
     for item in _paged(logs, "describe_log_groups", "logGroups"):
-        yield item["logGroupName"], [item["logGroupName"]], logs.list_tags_log_group(logGroupName=item["logGroupName"]).get("tags", {})
+        yield (
+            item["logGroupName"],
+            [item["logGroupName"]],
+            logs.list_tags_log_group(logGroupName=item["logGroupName"]).get("tags", {}),
+        )
 
 
 def _iam_roles(client: Client, region: str) -> Iterator[tuple[str, list[str | None], dict[str, str]]]:
@@ -132,6 +137,7 @@ def _rds(method: str, key: str, ident: str, tags_key: str | None = "TagList") ->
         for item in _paged(rds, method, key):
             tags = _tags(item.get(tags_key)) if tags_key else {}
             yield item[ident], [item[ident]], tags
+
     return enumerate_
 
 
@@ -158,22 +164,39 @@ def _certificates(client: Client, region: str) -> Iterator[tuple[str, list[str |
 def _scalable(kind: str) -> Enumerator:
     def enumerate_(client: Client, region: str) -> Iterator[tuple[str, list[str | None], dict[str, str]]]:
         aas = client("application-autoscaling", region)
-        method, key = ("describe_scalable_targets", "ScalableTargets") if kind == "target" else ("describe_scaling_policies", "ScalingPolicies")
+        method, key = (
+            ("describe_scalable_targets", "ScalableTargets")
+            if kind == "target"
+            else ("describe_scaling_policies", "ScalingPolicies")
+        )
         for item in _paged(aas, method, key, ServiceNamespace="ecs"):
-            yield item["ResourceId"] + (f" {item['PolicyName']}" if kind == "policy" else ""), [item["ResourceId"], item.get("PolicyName")], {}
+            yield (
+                item["ResourceId"] + (f" {item['PolicyName']}" if kind == "policy" else ""),
+                [item["ResourceId"], item.get("PolicyName")],
+                {},
+            )
+
     return enumerate_
 
 
 def _alarms(client: Client, region: str) -> Iterator[tuple[str, list[str | None], dict[str, str]]]:
     cw = client("cloudwatch", region)
     for item in _paged(cw, "describe_alarms", "MetricAlarms"):
-        yield item["AlarmName"], [item["AlarmName"]], _tags(cw.list_tags_for_resource(ResourceARN=item["AlarmArn"]).get("Tags"))
+        yield (
+            item["AlarmName"],
+            [item["AlarmName"]],
+            _tags(cw.list_tags_for_resource(ResourceARN=item["AlarmArn"]).get("Tags")),
+        )
 
 
 def _ecr(client: Client, region: str) -> Iterator[tuple[str, list[str | None], dict[str, str]]]:
     ecr = client("ecr", region)
     for item in _paged(ecr, "describe_repositories", "repositories"):
-        yield item["repositoryName"], [item["repositoryName"]], _tags(ecr.list_tags_for_resource(resourceArn=item["repositoryArn"]).get("tags"), "Key", "Value")
+        yield (
+            item["repositoryName"],
+            [item["repositoryName"]],
+            _tags(ecr.list_tags_for_resource(resourceArn=item["repositoryArn"]).get("tags"), "Key", "Value"),
+        )
 
 
 def _ecs_clusters(client: Client, region: str) -> Iterator[tuple[str, list[str | None], dict[str, str]]]:
@@ -204,6 +227,7 @@ def _elbv2(method: str, key: str, name: str, arn: str) -> Enumerator:
         for item in _paged(elb, method, key):
             described = elb.describe_tags(ResourceArns=[item[arn]])["TagDescriptions"]
             yield item[name], [item[name]], _tags(described[0]["Tags"] if described else [])
+
     return enumerate_
 
 
@@ -231,8 +255,13 @@ def _topics(client: Client, region: str) -> Iterator[tuple[str, list[str | None]
         yield arn, [arn.rsplit(":", 1)[1]], _tags(sns.list_tags_for_resource(ResourceArn=arn).get("Tags"))
 
 
-def _cloudfront(method: str, listing: str, names: Callable[[dict[str, Any]], list[str | None]],
-                ident: Callable[[dict[str, Any]], str] = lambda item: item["Id"], **kwargs: Any) -> Enumerator:
+def _cloudfront(
+    method: str,
+    listing: str,
+    names: Callable[[dict[str, Any]], list[str | None]],
+    ident: Callable[[dict[str, Any]], str] = lambda item: item["Id"],
+    **kwargs: Any,
+) -> Enumerator:
     def enumerate_(client: Client, region: str) -> Iterator[tuple[str, list[str | None], dict[str, str]]]:
         cf = client("cloudfront", region)
         for item in getattr(cf, method)(**kwargs)[listing].get("Items") or []:
@@ -240,6 +269,7 @@ def _cloudfront(method: str, listing: str, names: Callable[[dict[str, Any]], lis
             if listing == "DistributionList":
                 tags = _tags(cf.list_tags_for_resource(Resource=item["ARN"])["Tags"].get("Items"))
             yield ident(item), names(item), tags
+
     return enumerate_
 
 
@@ -263,9 +293,15 @@ ENUMERATORS: dict[str, Enumerator] = {
     "aws_subnet": _ec2("describe_subnets", "Subnets", "SubnetId", lambda s: not s.get("DefaultForAz")),
     "aws_internet_gateway": _ec2("describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
     "aws_route_table": _ec2("describe_route_tables", "RouteTables", "RouteTableId"),
-    "aws_security_group": _ec2("describe_security_groups", "SecurityGroups", "GroupId", lambda g: g["GroupName"] != "default"),
-    "aws_vpc_security_group_ingress_rule": _ec2("describe_security_group_rules", "SecurityGroupRules", "SecurityGroupRuleId", lambda r: not r["IsEgress"]),
-    "aws_vpc_security_group_egress_rule": _ec2("describe_security_group_rules", "SecurityGroupRules", "SecurityGroupRuleId", lambda r: r["IsEgress"]),
+    "aws_security_group": _ec2(
+        "describe_security_groups", "SecurityGroups", "GroupId", lambda g: g["GroupName"] != "default"
+    ),
+    "aws_vpc_security_group_ingress_rule": _ec2(
+        "describe_security_group_rules", "SecurityGroupRules", "SecurityGroupRuleId", lambda r: not r["IsEgress"]
+    ),
+    "aws_vpc_security_group_egress_rule": _ec2(
+        "describe_security_group_rules", "SecurityGroupRules", "SecurityGroupRuleId", lambda r: r["IsEgress"]
+    ),
     "aws_eip": _ec2("describe_addresses", "Addresses", "AllocationId"),
     "aws_flow_log": _ec2("describe_flow_logs", "FlowLogs", "FlowLogId"),
     "aws_instance": _instances,
@@ -275,7 +311,9 @@ ENUMERATORS: dict[str, Enumerator] = {
     "aws_kms_key": _kms_keys,
     "aws_kms_alias": _kms_aliases,
     "aws_db_parameter_group": _rds("describe_db_parameter_groups", "DBParameterGroups", "DBParameterGroupName", None),
-    "aws_rds_cluster_parameter_group": _rds("describe_db_cluster_parameter_groups", "DBClusterParameterGroups", "DBClusterParameterGroupName", None),
+    "aws_rds_cluster_parameter_group": _rds(
+        "describe_db_cluster_parameter_groups", "DBClusterParameterGroups", "DBClusterParameterGroupName", None
+    ),
     "aws_db_subnet_group": _rds("describe_db_subnet_groups", "DBSubnetGroups", "DBSubnetGroupName", None),
     "aws_rds_cluster": _rds("describe_db_clusters", "DBClusters", "DBClusterIdentifier"),
     "aws_rds_cluster_instance": _rds("describe_db_instances", "DBInstances", "DBInstanceIdentifier"),
@@ -297,12 +335,24 @@ ENUMERATORS: dict[str, Enumerator] = {
     "aws_route53_record": _records,
     "aws_s3_bucket": _buckets,
     "aws_sns_topic": _topics,
-    "aws_cloudfront_distribution": _cloudfront("list_distributions", "DistributionList", lambda d: [*(d.get("Aliases", {}).get("Items") or []), d.get("Comment")]),
-    "aws_cloudfront_function": _cloudfront("list_functions", "FunctionList", lambda f: [f["Name"]], ident=lambda f: f["Name"]),
-    "aws_cloudfront_origin_access_control": _cloudfront("list_origin_access_controls", "OriginAccessControlList", lambda o: [o["Name"]]),
+    "aws_cloudfront_distribution": _cloudfront(
+        "list_distributions",
+        "DistributionList",
+        lambda d: [*(d.get("Aliases", {}).get("Items") or []), d.get("Comment")],
+    ),
+    "aws_cloudfront_function": _cloudfront(
+        "list_functions", "FunctionList", lambda f: [f["Name"]], ident=lambda f: f["Name"]
+    ),
+    "aws_cloudfront_origin_access_control": _cloudfront(
+        "list_origin_access_controls", "OriginAccessControlList", lambda o: [o["Name"]]
+    ),
     "aws_cloudfront_response_headers_policy": _cloudfront(
-        "list_response_headers_policies", "ResponseHeadersPolicyList",
-        lambda p: [p["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"]], ident=lambda p: p["ResponseHeadersPolicy"]["Id"], Type="custom"),
+        "list_response_headers_policies",
+        "ResponseHeadersPolicyList",
+        lambda p: [p["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"]],
+        ident=lambda p: p["ResponseHeadersPolicy"]["Id"],
+        Type="custom",
+    ),
 }
 """Terraform type -> enumerator of its live objects (boto3 against the emulator)."""
 
@@ -397,7 +447,16 @@ def sweep(stacks: Iterable[Mapping[str, Any]], stage: str, client: Client, defau
     return result
 
 
-GLOBAL_TYPES = frozenset({"aws_iam_role", "aws_iam_instance_profile", "aws_route53_record", "aws_s3_bucket",
-                          "aws_cloudfront_distribution", "aws_cloudfront_function", "aws_cloudfront_origin_access_control",
-                          "aws_cloudfront_response_headers_policy"})
+GLOBAL_TYPES = frozenset(
+    {
+        "aws_iam_role",
+        "aws_iam_instance_profile",
+        "aws_route53_record",
+        "aws_s3_bucket",
+        "aws_cloudfront_distribution",
+        "aws_cloudfront_function",
+        "aws_cloudfront_origin_access_control",
+        "aws_cloudfront_response_headers_policy",
+    }
+)
 """Global services (one endpoint for every region): enumerated once."""

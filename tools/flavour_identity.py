@@ -68,7 +68,14 @@ def first_difference(left: Any, right: Any, path: str = "") -> str | None:
                 return found
         return None
     if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
-        return next((d for i, (a, b) in enumerate(zip(left, right, strict=True)) if (d := first_difference(a, b, f"{path}[{i}]"))), None)
+        return next(
+            (
+                d
+                for i, (a, b) in enumerate(zip(left, right, strict=True))
+                if (d := first_difference(a, b, f"{path}[{i}]"))
+            ),
+            None,
+        )
     return None if left == right else f"{path}: {json.dumps(left)[:120]} != {json.dumps(right)[:120]}"
 
 
@@ -86,7 +93,9 @@ def compare_outputs(left: Path, right: Path, pins: dict[str, str]) -> tuple[list
             for flavour, doc in zip(("cdktf", "cdktn"), docs, strict=True):
                 for provider, requirement in doc.get("terraform", {}).get("required_providers", {}).items():
                     if requirement.get("version") != pins.get(provider):
-                        differences.append(f"{name}: {flavour} pins {provider} {requirement.get('version')}, not {pins.get(provider)}")
+                        differences.append(
+                            f"{name}: {flavour} pins {provider} {requirement.get('version')}, not {pins.get(provider)}"
+                        )
         elif name == Path("manifest.json"):
             docs = [json.loads(a.read_text()), json.loads(b.read_text())]
             left_doc, right_doc = ({k: v for k, v in d.items() if k != "version"} for d in docs)
@@ -111,10 +120,17 @@ def synth(flavour: str, stage: str, outdir: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flavour_identity", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", default=str(REPO_ROOT / "build" / "flavour-identity"),
-                        help="scratch directory inside the checkout (asset paths are relative to it)")
+    parser.add_argument(
+        "--work",
+        default=str(REPO_ROOT / "build" / "flavour-identity"),
+        help="scratch directory inside the checkout (asset paths are relative to it)",
+    )
     args = parser.parse_args(argv)
-    missing = [f"HEBO_CDK={name} make setup" for name, f in FLAVOURS.items() if not (REPO_ROOT / f.venv / "bin" / "python").exists()]
+    missing = [
+        f"HEBO_CDK={name} make setup"
+        for name, f in FLAVOURS.items()
+        if not (REPO_ROOT / f.venv / "bin" / "python").exists()
+    ]
     if missing:
         print(f"error: both flavours must be installed: run {' and '.join(missing)}", file=sys.stderr)
         return 2
@@ -122,12 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     jobs = [(flavour, stage) for stage in STAGES for flavour in sorted(FLAVOURS)]
     with ThreadPoolExecutor(max_workers=PARALLEL_SYNTHS) as pool:
-        seconds = dict(zip(jobs, pool.map(lambda job: synth(job[0], job[1], work / job[0] / job[1]), jobs), strict=True))
+        seconds = dict(
+            zip(jobs, pool.map(lambda job: synth(job[0], job[1], work / job[0] / job[1]), jobs), strict=True)
+        )
     failures = []
     for stage in STAGES:
         differences, compared = compare_outputs(work / "cdktf" / stage, work / "cdktn" / stage, PROVIDER_VERSIONS)
         timing = ", ".join(f"{flavour} {seconds[(flavour, stage)]:.1f} s" for flavour in sorted(FLAVOURS))
-        print(f"{stage}: {compared} files, {'identical' if not differences else f'{len(differences)} difference(s)'} ({timing})")
+        print(
+            f"{stage}: {compared} files, {'identical' if not differences else f'{len(differences)} difference(s)'} ({timing})"
+        )
         failures += [f"{stage}/{d}" for d in differences]
     for line in failures:
         print(line)

@@ -103,9 +103,14 @@ class Identity:
     def client(self, server: MotoServer, service: str, region: str) -> Any:
         import boto3
 
-        return boto3.client(service, endpoint_url=server.url, region_name=region,
-                            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
-                            aws_session_token=self.env.get("AWS_SESSION_TOKEN"))
+        return boto3.client(
+            service,
+            endpoint_url=server.url,
+            region_name=region,
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=self.env.get("AWS_SESSION_TOKEN"),
+        )
 
 
 def administrator(server: MotoServer, region: str) -> Identity:
@@ -124,19 +129,41 @@ def github_token(subject: str) -> str:
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
-def ops(args: Sequence[str], identity: Identity, stage_env: Mapping[str, str], stdin: str | None = None,
-        ok: Sequence[int] = (0,)) -> subprocess.CompletedProcess[str]:
+def ops(
+    args: Sequence[str],
+    identity: Identity,
+    stage_env: Mapping[str, str],
+    stdin: str | None = None,
+    ok: Sequence[int] = (0,),
+) -> subprocess.CompletedProcess[str]:
     """`python -m ops <args>` with `identity`'s credentials, as the workflow runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HEBO_"))}
     env.update(stage_env)
-    env.update(identity.env, AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    done = subprocess.run([sys.executable, "-m", "ops", *args], input=stdin, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env.update(
+        identity.env,
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "ops", *args],
+        input=stdin,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode not in ok:
-        raise CheckError(f"ops {' '.join(args)} as {identity.name}: exit {done.returncode}: {(done.stderr or done.stdout).strip()[-1500:]}")
+        raise CheckError(
+            f"ops {' '.join(args)} as {identity.name}: exit {done.returncode}: {(done.stderr or done.stdout).strip()[-1500:]}"
+        )
     return done
 
 
-def deploy_role(server: MotoServer, admin: Identity, stage_env: Mapping[str, str], template: str) -> tuple[str, Identity]:
+def deploy_role(
+    server: MotoServer, admin: Identity, stage_env: Mapping[str, str], template: str
+) -> tuple[str, Identity]:
     """`ops deploy-role` on the emulator (administrator), then the role assumed by web identity,
     as aws-actions/configure-aws-credentials does. Returns (role name, the session's Identity)."""
     done = ops(["deploy-role", "--github-repo", GITHUB_REPO, "--secrets-from", template], admin, stage_env)
@@ -144,11 +171,17 @@ def deploy_role(server: MotoServer, admin: Identity, stage_env: Mapping[str, str
     sts = admin.client(server, "sts", admin.env["AWS_REGION"])
     stage = stage_env["HEBO_STAGE"]
     creds = sts.assume_role_with_web_identity(
-        RoleArn=arn, RoleSessionName=f"hebo-{stage}-lifecycle", DurationSeconds=7200,
+        RoleArn=arn,
+        RoleSessionName=f"hebo-{stage}-lifecycle",
+        DurationSeconds=7200,
         WebIdentityToken=github_token(f"repo:{GITHUB_REPO}:pull_request"),
     )["Credentials"]
-    env = {**admin.env, "AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
-           "AWS_SESSION_TOKEN": creds["SessionToken"]}
+    env = {
+        **admin.env,
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"],
+    }
     return arn.rsplit("/", 1)[1], Identity(f"role {arn.rsplit('/', 1)[1]}", env)
 
 
@@ -167,7 +200,8 @@ def pending_changes(summary: PlanSummary) -> dict[str, dict[str, Any]]:
     """`{address: {"actions": [...], "attributes": [...]}}` of every change that is not a no-op."""
     return {
         rc["address"]: {"actions": rc["change"]["actions"], "attributes": changed_attributes(rc["change"])}
-        for rc in summary.changes if rc["change"]["actions"] != ["no-op"]
+        for rc in summary.changes
+        if rc["change"]["actions"] != ["no-op"]
     }
 
 
@@ -227,7 +261,9 @@ class StageDirs:
         return {name: item["value"] for name, item in shown.items()}
 
     def _as(self, identity: Identity) -> Terraform:
-        return dataclasses.replace(self.terraform, extra_env={**identity.env, "TF_VAR_db_password": EMULATOR_DB_PASSWORD})
+        return dataclasses.replace(
+            self.terraform, extra_env={**identity.env, "TF_VAR_db_password": EMULATOR_DB_PASSWORD}
+        )
 
 
 def in_parallel(calls: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -261,8 +297,9 @@ class LifecycleRun:
     dependents: dict[str, Any] = field(default_factory=dict)
     role: str | None = None
     call_log: Path | None = None
-    evaluation: dict[str, Any] = field(default_factory=lambda: {"calls_evaluated": None, "calls_denied": None, "denied": [],
-                                                                "reason": "not evaluated"})
+    evaluation: dict[str, Any] = field(
+        default_factory=lambda: {"calls_evaluated": None, "calls_denied": None, "denied": [], "reason": "not evaluated"}
+    )
     seconds: dict[str, float] = field(default_factory=dict)
     template_secrets: bool = False
     failure: tuple[str, str] | None = None
@@ -279,10 +316,13 @@ class LifecycleRun:
             "redeploy_changes": {s: pending_changes(p) for s, p in self.redeploy_plans.items()},
             "dependents": self.dependents,
             "destroyed": self.destroyed,
-            "leftovers": {"count": len(leftovers), "first": [str(f) for f in leftovers[:5]],
-                          "types_checked": len(self.sweep.enumerated) if self.sweep else 0,
-                          "unenumerable": self.sweep.unenumerable if self.sweep else None,
-                          "found_while_deployed": len(self.presweep.found) if self.presweep else None},
+            "leftovers": {
+                "count": len(leftovers),
+                "first": [str(f) for f in leftovers[:5]],
+                "types_checked": len(self.sweep.enumerated) if self.sweep else 0,
+                "unenumerable": self.sweep.unenumerable if self.sweep else None,
+                "found_while_deployed": len(self.presweep.found) if self.presweep else None,
+            },
             "recreated": self.recreated,
             "calls_evaluated": self.evaluation["calls_evaluated"],
             "calls_denied": self.evaluation["calls_denied"],
@@ -296,10 +336,16 @@ class LifecycleRun:
     @property
     def ok(self) -> bool:
         s = self.summary()
-        return (self.failure is None and s["applied"] == ["dns", *STAGE_STACKS] and not any(s["second_plan_changes"].values())
-                and s["destroyed"] == ["edge", "compute", "data", "network"]
-                and s["leftovers"]["count"] == 0 and not s["leftovers"]["unenumerable"] and s["recreated"]
-                and not s["calls_denied"])
+        return (
+            self.failure is None
+            and s["applied"] == ["dns", *STAGE_STACKS]
+            and not any(s["second_plan_changes"].values())
+            and s["destroyed"] == ["edge", "compute", "data", "network"]
+            and s["leftovers"]["count"] == 0
+            and not s["leftovers"]["unenumerable"]
+            and s["recreated"]
+            and not s["calls_denied"]
+        )
 
 
 class Lifecycle:
@@ -328,10 +374,14 @@ class Lifecycle:
         self.workspace = synthesize(self.work / self.stage, self.stage_env)
         redeploy_env = {**self.stage_env, **REDEPLOY_IMAGES, "HEBO_HEALTH_CHECK_PATH": REDEPLOY_HEALTH_CHECK_PATH}
         self.redeploy = synthesize(self.work / f"{self.stage}-redeploy", redeploy_env)
-        pins = {k: v for s in self.workspace.stacks() for k, v in required_providers(self.workspace.stack_json(s)).items()}
+        pins = {
+            k: v for s in self.workspace.stacks() for k, v in required_providers(self.workspace.stack_json(s)).items()
+        }
         terraform, choices = Terraform.prepare(self.work, pins)
         if choices.get("aws") is None:
-            raise CheckError("no source for hashicorp/aws (no filesystem mirror holds it and the registry is unreachable)")
+            raise CheckError(
+                "no source for hashicorp/aws (no filesystem mirror holds it and the registry is unreachable)"
+            )
         shutil.rmtree(self.workspace.root / "terraform-state", ignore_errors=True)
         self.stacks = StageDirs(terraform, self.workspace)
         self.settings = Settings.load(self.stage_env, {})
@@ -345,7 +395,9 @@ class Lifecycle:
         """Previews: converge the deploy role (administrator) and run as it from here on."""
         if not self.preview:
             return
-        self.run.role, self.deployer = deploy_role(self.server, self.admin, self.stage_env, self.settings.preview_secrets_from)
+        self.run.role, self.deployer = deploy_role(
+            self.server, self.admin, self.stage_env, self.settings.preview_secrets_from
+        )
 
     # ----------------------------------------------------------------- phases
 
@@ -358,7 +410,10 @@ class Lifecycle:
         record["network"] = self.stacks.plan("network", self.deployer)
         self.stacks.apply("network", self.deployer)
         record["data"] = self.stacks.plan("data", self.deployer)
-        targets = [f"-target=aws_secretsmanager_secret.{name}" for name in self.workspace.stack_json("data")["resource"]["aws_secretsmanager_secret"]]
+        targets = [
+            f"-target=aws_secretsmanager_secret.{name}"
+            for name in self.workspace.stack_json("data")["resource"]["aws_secretsmanager_secret"]
+        ]
         self.stacks.apply("data", self.deployer, *targets)
         if self.preview:
             values = "DbUsername=heboadmin\nDbPassword=" + EMULATOR_DB_PASSWORD + "\n"
@@ -386,7 +441,9 @@ class Lifecycle:
         self.run.first_plans["dns"] = self.stacks.plan("dns", self.admin)
         self.stacks.apply("dns", self.admin)
         self.run.applied.append("dns")
-        self.run.template_secrets = seed_template_secrets(self.workspace, self.server)  # the template stage's, by an administrator
+        self.run.template_secrets = seed_template_secrets(
+            self.workspace, self.server
+        )  # the template stage's, by an administrator
         self.deploy(self.run.first_plans)
         self.run.applied += list(STAGE_STACKS)
         self.run.outputs = {s: self.stacks.outputs(s, self.deployer) for s in ("network", "data")}
@@ -442,7 +499,10 @@ class Lifecycle:
                 self.stacks.plan(stack, self.deployer)
                 refused[stack] = None
             except CheckError as error:
-                refused[stack] = next((line.strip() for line in str(error).splitlines() if line.strip().startswith("Error:")), str(error)[:300])
+                refused[stack] = next(
+                    (line.strip() for line in str(error).splitlines() if line.strip().startswith("Error:")),
+                    str(error)[:300],
+                )
         self.run.dependents["template_destroyed_plan_errors"] = refused
 
     def destroy(self) -> None:
@@ -454,7 +514,12 @@ class Lifecycle:
 
     def sweep(self) -> Sweep:
         stacks = [self.workspace.stack_json(s) for s in STAGE_STACKS]
-        return sweep(stacks, self.stage, lambda service, region: self.admin.client(self.server, service, region), self.settings.region)
+        return sweep(
+            stacks,
+            self.stage,
+            lambda service, region: self.admin.client(self.server, service, region),
+            self.settings.region,
+        )
 
     def presweep(self) -> None:
         self.run.presweep = self.sweep()
@@ -482,20 +547,32 @@ class Lifecycle:
         if self.run.role is None:
             self.run.evaluation["reason"] = "the deploy role was never assumed: nothing ran as it"
             return
-        report = iam_eval.evaluate_call_log(self.run.call_log, self.run.role, self.admin.client(self.server, "iam", self.settings.region))
+        report = iam_eval.evaluate_call_log(
+            self.run.call_log, self.run.role, self.admin.client(self.server, "iam", self.settings.region)
+        )
         self.run.evaluation = {
-            "calls_evaluated": report.calls_evaluated, "calls_denied": len(report.denied),
-            "denied": [f"{d.action} {d.resource} ({d.statement})" for d in report.denied], "reason": "evaluated with tools.iam_eval",
+            "calls_evaluated": report.calls_evaluated,
+            "calls_denied": len(report.denied),
+            "denied": [f"{d.action} {d.resource} ({d.statement})" for d in report.denied],
+            "reason": "evaluated with tools.iam_eval",
         }
 
     def execute(self) -> LifecycleRun:
         """Every phase in order. A failing Terraform or `ops` command stops the run: it is recorded
         in `run.failure` as `(phase, first lines)` (the summary's `error`), the calls made so far
         are still evaluated, and what the earlier phases found stays in `run`."""
-        phases = [("setup", self.setup), ("deploy_role", self.assume_deploy_role), ("apply", self.apply_all),
-                  ("second_plan", self.second_plan), ("redeploy", self.redeploy_), ("presweep", self.presweep),
-                  ("dependents", self.dependents), ("destroy", self.destroy), ("leftovers", self.leftovers),
-                  ("recreate", self.recreate)]
+        phases = [
+            ("setup", self.setup),
+            ("deploy_role", self.assume_deploy_role),
+            ("apply", self.apply_all),
+            ("second_plan", self.second_plan),
+            ("redeploy", self.redeploy_),
+            ("presweep", self.presweep),
+            ("dependents", self.dependents),
+            ("destroy", self.destroy),
+            ("leftovers", self.leftovers),
+            ("recreate", self.recreate),
+        ]
         for name, step in phases:
             try:
                 self.phase(name, step)
@@ -521,9 +598,11 @@ class ProductionRun:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "stage": "production", "applied": self.applied,
+            "stage": "production",
+            "applied": self.applied,
             "planned": {s: dict(sorted(p.count("create").items())) for s, p in self.plans.items()},
-            "seconds": round(sum(self.seconds.values()), 1), "phase_seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+            "seconds": round(sum(self.seconds.values()), 1),
+            "phase_seconds": {k: round(v, 1) for k, v in self.seconds.items()},
         }
 
 
@@ -575,7 +654,11 @@ def plan_production(work: Path, server: MotoServer, log: Callable[[str], None] =
         timed(f"{stack}_apply", partial(stacks.apply, stack, admin))
         run.applied.append(stack)
     set_secrets(workspace, server, EMULATOR_SECRETS)
-    run.plans.update(timed("compute_edge_plan", lambda: in_parallel({s: partial(stacks.plan, s, admin) for s in ("compute", "edge")})))
+    run.plans.update(
+        timed(
+            "compute_edge_plan", lambda: in_parallel({s: partial(stacks.plan, s, admin) for s in ("compute", "edge")})
+        )
+    )
     run.plans = {s: run.plans[s] for s in workspace.stacks()}
     return run
 
@@ -591,14 +674,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lifecycle", description=main.__doc__)
     parser.add_argument("--stage", default=os.environ.get("HEBO_STAGE", "pr-42"))
     parser.add_argument("--work", default=None, help="scratch directory (default: a new one under build/)")
-    parser.add_argument("--production", action="store_true", help="instead: plan production's five stacks (dns, network, data applied)")
+    parser.add_argument(
+        "--production", action="store_true", help="instead: plan production's five stacks (dns, network, data applied)"
+    )
     args = parser.parse_args(argv)
     if args.production:
         args.stage = "production"
     (REPO_ROOT / "build").mkdir(exist_ok=True)
     import tempfile
 
-    work = Path(args.work).resolve() if args.work else Path(tempfile.mkdtemp(prefix=f"lifecycle-{args.stage}-", dir=REPO_ROOT / "build"))
+    work = (
+        Path(args.work).resolve()
+        if args.work
+        else Path(tempfile.mkdtemp(prefix=f"lifecycle-{args.stage}-", dir=REPO_ROOT / "build"))
+    )
     work.mkdir(parents=True, exist_ok=True)
     try:
         server, call_log = start_server(work)

@@ -53,7 +53,6 @@ MOTO_IMAGES = (
 stacks' own `aws_ami` lookups (owners + name filters) find them unchanged."""
 
 
-
 EMULATOR_FIXES = """
 import moto.ec2.models.elastic_network_interfaces as _eni
 import moto.ec2.models.subnets as _subnets
@@ -289,9 +288,19 @@ class MotoServer:
     def __init__(self, start_timeout: float = 60.0, call_log: Path | None = None) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="hebo-moto-"))
         amis = self._dir / "amis.json"
-        defaults = {"state": "available", "public": True, "image_type": "machine", "virtualization_type": "hvm",
-                    "hypervisor": "xen", "root_device_type": "ebs", "root_device_name": "/dev/xvda", "sriov": "simple"}
-        amis.write_text(json.dumps([{**defaults, "image_location": f"{i['owner_id']}/{i['name']}", **i} for i in MOTO_IMAGES]))
+        defaults = {
+            "state": "available",
+            "public": True,
+            "image_type": "machine",
+            "virtualization_type": "hvm",
+            "hypervisor": "xen",
+            "root_device_type": "ebs",
+            "root_device_name": "/dev/xvda",
+            "sriov": "simple",
+        }
+        amis.write_text(
+            json.dumps([{**defaults, "image_location": f"{i['owner_id']}/{i['name']}", **i} for i in MOTO_IMAGES])
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
         env["MOTO_AMIS_PATH"] = str(amis)
         # moto's log goes to a file, never to a pipe nobody reads: a full pipe (64 KiB of request
@@ -303,7 +312,12 @@ class MotoServer:
         with self.log_path.open("w") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES)],
-                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                start_new_session=True,
             )
         ready, _, _ = select.select([self._process.stdout], [], [], start_timeout)
         line = self._process.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
@@ -450,10 +464,23 @@ class StageRun:
 def set_secrets(workspace: Workspace, server: MotoServer, values: Mapping[str, str]) -> None:
     """Store secret values with the project's own `ops secrets set`, as an operator would."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HEBO_"))}
-    env.update(server.environment(), AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    env.update(
+        server.environment(),
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
     stage = workspace.env["HEBO_STAGE"]
     for name, value in values.items():
-        done = subprocess.run([sys.executable, "-m", "ops", "secrets", "set", "--stage", stage, name], input=value, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", "secrets", "set", "--stage", stage, name],
+            input=value,
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if done.returncode != 0:
             raise CheckError(f"ops secrets set {name} failed: {done.stderr.strip()}")
 
@@ -470,10 +497,17 @@ def seed_template_secrets(workspace: Workspace, server: MotoServer) -> bool:
     settings = Settings.load(workspace.env, {})
     if settings.policy.owns_app_secrets:
         return False
-    client = boto3.client("secretsmanager", endpoint_url=server.url, region_name=settings.region,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=server.url,
+        region_name=settings.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     for secret in SHARED_BY_PREVIEWS:
-        client.create_secret(Name=settings.names.secret(secret), SecretString=EMULATOR_SECRETS.get(secret, f"emulator-{secret}"))
+        client.create_secret(
+            Name=settings.names.secret(secret), SecretString=EMULATOR_SECRETS.get(secret, f"emulator-{secret}")
+        )
     return True
 
 
@@ -489,7 +523,9 @@ def run_stage(terraform: Terraform, workspace: Workspace, server: MotoServer, lo
             started = time.monotonic()
             _run_stack(terraform, workspace, server, stack, run)
             run.seconds[stack] = time.monotonic() - started
-            log(f"{run.plans[stack].line()}{' (applied)' if stack in run.applied else ''} in {run.seconds[stack]:.0f} s")
+            log(
+                f"{run.plans[stack].line()}{' (applied)' if stack in run.applied else ''} in {run.seconds[stack]:.0f} s"
+            )
     finally:
         terraform.extra_env = {}
     if run.second_network is None:
@@ -527,14 +563,20 @@ def cmd_plan_local(args: argparse.Namespace) -> int:
         print(f"  {stack}: {'applied' if stack in run.applied else 'planned'}; creates {counts or 'nothing'}")
     pending = run.second_network.pending if run.second_network else []
     print(f"  network second plan: {'empty' if not pending else pending}")
-    print(f"plan-local {args.stage}: done in {time.monotonic() - started:.0f} s (emulator gaps: docs/terraform-checks.md)")
+    print(
+        f"plan-local {args.stage}: done in {time.monotonic() - started:.0f} s (emulator gaps: docs/terraform-checks.md)"
+    )
     return 1 if pending else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`make plan-local`: apply/plan one stage's stacks against a local moto server, then a summary."""
     parser = argparse.ArgumentParser(prog="moto_emulator", description=main.__doc__)
-    parser.add_argument("--work", default=str(REPO_ROOT / "build" / "terraform-check"), help="scratch directory (default build/terraform-check)")
+    parser.add_argument(
+        "--work",
+        default=str(REPO_ROOT / "build" / "terraform-check"),
+        help="scratch directory (default build/terraform-check)",
+    )
     parser.add_argument("--stage", default=os.environ.get("HEBO_STAGE", "pr-42"))
     args = parser.parse_args(argv)
     try:

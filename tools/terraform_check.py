@@ -237,7 +237,9 @@ def scan_copy(stack_dir: Path, dest: Path, choices: Mapping[str, ProviderChoice]
     """Copy one synthesized stack directory to `dest`, pins rewritten to the chosen versions."""
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(stack_dir, dest, ignore=shutil.ignore_patterns(".terraform"))  # the synth's working data (a symlink)
+    shutil.copytree(
+        stack_dir, dest, ignore=shutil.ignore_patterns(".terraform")
+    )  # the synth's working data (a symlink)
     path = dest / "cdk.tf.json"
     stack = json.loads(path.read_text())
     for name, spec in stack.get("terraform", {}).get("required_providers", {}).items():
@@ -455,17 +457,25 @@ class VariantResult:
     errors: int = 0
 
 
-def _validate_workspace(work: Path, workspace: Workspace, label: str, failures: list[str], printed: set[str]) -> VariantResult:
+def _validate_workspace(
+    work: Path, workspace: Workspace, label: str, failures: list[str], printed: set[str]
+) -> VariantResult:
     pins = {k: v for s in workspace.stacks() for k, v in required_providers(workspace.stack_json(s)).items()}
     terraform, all_choices = Terraform.prepare(work, pins)
-    result = VariantResult(label, len(workspace.stacks()), [c for c in all_choices.values() if c is not None],
-                           [f"{pins[n][0]} {pins[n][1]}" for n, c in all_choices.items() if c is None])
+    result = VariantResult(
+        label,
+        len(workspace.stacks()),
+        [c for c in all_choices.values() if c is not None],
+        [f"{pins[n][0]} {pins[n][1]}" for n, c in all_choices.items() if c is None],
+    )
     for _name, choice in sorted(all_choices.items()):
         if choice is not None and choice.describe() not in printed:
             printed.add(choice.describe())
             print(f"provider {choice.describe()}")
     if result.missing:
-        print(f"{label}: NOT validated: no source for {', '.join(result.missing)} (in no filesystem mirror; registry unreachable)")
+        print(
+            f"{label}: NOT validated: no source for {', '.join(result.missing)} (in no filesystem mirror; registry unreachable)"
+        )
         return result
     started = time.monotonic()
     for stack in workspace.stacks():
@@ -495,21 +505,32 @@ def summary_line(results: Sequence[VariantResult]) -> tuple[str, int]:
         for choice in result.providers:
             providers.setdefault(f"{choice.address.split('/', 1)[1]} {choice.version}", choice)
     against = ", ".join(
-        f"{name}" + (f" (pinned {c.pinned})" if c.differs else "") + (" from the registry" if c.origin == "registry" else " from a mirror")
-        for name, c in sorted(providers.items()))
+        f"{name}"
+        + (f" (pinned {c.pinned})" if c.differs else "")
+        + (" from the registry" if c.origin == "registry" else " from a mirror")
+        for name, c in sorted(providers.items())
+    )
     stacks = sum(r.stacks for r in done)
-    parts = [f"terraform validate: {stacks} of {sum(r.stacks for r in results)} stacks validated"
-             + (f" ({', '.join(r.label for r in done)}) against {against}" if done else "")]
+    parts = [
+        f"terraform validate: {stacks} of {sum(r.stacks for r in results)} stacks validated"
+        + (f" ({', '.join(r.label for r in done)}) against {against}" if done else "")
+    ]
     if skipped:
-        parts.append("NOT validated: " + "; ".join(
-            f"{r.label}, no source for {', '.join(m.removeprefix('registry.terraform.io/') for m in r.missing)} (no mirror holds it, registry unreachable)"
-            for r in skipped))
+        parts.append(
+            "NOT validated: "
+            + "; ".join(
+                f"{r.label}, no source for {', '.join(m.removeprefix('registry.terraform.io/') for m in r.missing)} (no mirror holds it, registry unreachable)"
+                for r in skipped
+            )
+        )
     errors = sum(r.errors for r in results)
     differs = any(c.differs for c in providers.values())
     if errors:
         return f"FAILED: {errors} error(s); " + "; ".join(parts), 1
     if skipped or differs:
-        return "PARTIAL: " + "; ".join(parts) + ("; a provider differs from its pin, so its schema, not the pinned one, was checked" if differs else ""), 3
+        return "PARTIAL: " + "; ".join(parts) + (
+            "; a provider differs from its pin, so its schema, not the pinned one, was checked" if differs else ""
+        ), 3
     return "OK: " + "; ".join(parts), 0
 
 
@@ -521,11 +542,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failures: list[str] = []
     printed: set[str] = set()
     results = [
-        _validate_workspace(work, synthesize(work / stage, variant_env(stage)), f"{stage} (prebuilt images)", failures, printed)
+        _validate_workspace(
+            work, synthesize(work / stage, variant_env(stage)), f"{stage} (prebuilt images)", failures, printed
+        )
         for stage in args.stages
     ]
     build_env = {**STAGE_VARIANTS["pr-42"], "HEBO_BACKEND": "local"}
-    results.append(_validate_workspace(work, synthesize(work / "pr-42-build", build_env), "pr-42 (build-image mode)", failures, printed))
+    results.append(
+        _validate_workspace(
+            work, synthesize(work / "pr-42-build", build_env), "pr-42 (build-image mode)", failures, printed
+        )
+    )
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     line, code = summary_line(results)
@@ -545,7 +572,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     validate_p = sub.add_parser("validate", help="terraform validate every stack of each stage")
     validate_p.add_argument("stages", nargs="*", default=list(STAGE_VARIANTS))
-    validate_p.add_argument("--strict", action="store_true", help="exit 3 when the summary is PARTIAL (something not validated, or not against its pin)")
+    validate_p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when the summary is PARTIAL (something not validated, or not against its pin)",
+    )
     validate_p.set_defaults(func=cmd_validate)
     args = parser.parse_args(argv)
     try:

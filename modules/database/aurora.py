@@ -126,7 +126,9 @@ class AuroraCluster(Construct):
             provider=provider,
         )
         self.cluster = self._create_cluster(logs)
-        self.instances = [self._create_instance(index, identifier) for index, identifier in enumerate(props.instance_identifiers)]
+        self.instances = [
+            self._create_instance(index, identifier) for index, identifier in enumerate(props.instance_identifiers)
+        ]
 
     def _create_parameter_and_subnet_groups(self) -> None:
         """The DB subnet group and the parameter groups of the engine's major version."""
@@ -232,7 +234,9 @@ class AuroraCluster(Construct):
             monitoring_interval=props.monitoring_interval_seconds if props.monitoring_role_arn else 0,
             copy_tags_to_snapshot=True,
             provider=self._provider,
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=props.prevent_destroy, ignore_changes=list(AWS_MANAGED_ATTRIBUTES)),
+            lifecycle=TerraformResourceLifecycle(
+                prevent_destroy=props.prevent_destroy, ignore_changes=list(AWS_MANAGED_ATTRIBUTES)
+            ),
         )
 
     @property

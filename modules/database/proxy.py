@@ -63,7 +63,11 @@ class DatabaseProxy(Construct):
                 service="rds.amazonaws.com",
                 description=f"RDS Proxy {props.name} reads its credentials secrets",
                 statements=[
-                    Statement(sid="ReadCredentials", actions=["secretsmanager:GetSecretValue"], resources=list(props.secret_arns.values())),
+                    Statement(
+                        sid="ReadCredentials",
+                        actions=["secretsmanager:GetSecretValue"],
+                        resources=list(props.secret_arns.values()),
+                    ),
                     Statement(
                         sid="DecryptCredentials",
                         actions=["kms:Decrypt"],

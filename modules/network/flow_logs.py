@@ -24,7 +24,9 @@ def trust_conditions(partition: str, account_id: str) -> list[Condition]:
     """Confused-deputy guard: only this account's flow logs may assume the role."""
     return [
         Condition(test="StringEquals", variable="aws:SourceAccount", values=[account_id]),
-        Condition(test="ArnLike", variable="aws:SourceArn", values=[f"arn:{partition}:ec2:*:{account_id}:vpc-flow-log/*"]),
+        Condition(
+            test="ArnLike", variable="aws:SourceArn", values=[f"arn:{partition}:ec2:*:{account_id}:vpc-flow-log/*"]
+        ),
     ]
 
 

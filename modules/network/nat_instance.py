@@ -87,7 +87,11 @@ class NatInstance(Construct):
         gateway = [props.internet_gateway] if props.internet_gateway is not None else None
         self.eip = aws.eip.Eip(self, "eip", domain="vpc", tags={"Name": props.name}, depends_on=gateway)
         aws.eip_association.EipAssociation(
-            self, "eip_association", allocation_id=self.eip.allocation_id, instance_id=self.instance.id, depends_on=gateway
+            self,
+            "eip_association",
+            allocation_id=self.eip.allocation_id,
+            instance_id=self.instance.id,
+            depends_on=gateway,
         )
 
     @property

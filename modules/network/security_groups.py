@@ -28,8 +28,12 @@ class Peer:
 
     def __post_init__(self) -> None:
         if sum(v is not None for v in (self.group, self.cidr_ipv4, self.cidr_ipv6)) != 1:
-            raise ValidationError("security group peer", "group/cidr_ipv4/cidr_ipv6",
-                                  [v for v in (self.group, self.cidr_ipv4, self.cidr_ipv6) if v is not None], "must name exactly one")
+            raise ValidationError(
+                "security group peer",
+                "group/cidr_ipv4/cidr_ipv6",
+                [v for v in (self.group, self.cidr_ipv4, self.cidr_ipv6) if v is not None],
+                "must name exactly one",
+            )
 
     @property
     def label(self) -> str:
@@ -63,7 +67,9 @@ class Rule:
     def rule_id(self) -> str:
         """Construct id: `<group>_<in|out>_<peer label>_<port|all>` (unique within the set)."""
         port = "all" if self.port is None else str(self.port)
-        return f"{self.group}_{'in' if self.direction == 'ingress' else 'out'}_{self.peer.label}_{port}".replace("-", "_")
+        return f"{self.group}_{'in' if self.direction == 'ingress' else 'out'}_{self.peer.label}_{port}".replace(
+            "-", "_"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +125,9 @@ class SecurityGroups(Construct):
         for rule in props.rules:
             for key in (rule.group, rule.peer.group):
                 if key is not None and key not in props.groups:
-                    raise ValidationError(what, "rules", rule.rule_id, f"names unknown group {key!r}; the set has {sorted(props.groups)}")
+                    raise ValidationError(
+                        what, "rules", rule.rule_id, f"names unknown group {key!r}; the set has {sorted(props.groups)}"
+                    )
             if (rule.port is None) != (rule.protocol == "-1"):
                 raise ValidationError(what, "rules", rule.rule_id, "needs a port exactly when its protocol is not '-1'")
             if rule.rule_id in seen:

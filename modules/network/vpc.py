@@ -178,13 +178,21 @@ class Vpc(Construct):
             self, "public_rt", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-public"}, provider=provider
         )
         aws.route.Route(
-            self, "public_default", route_table_id=public_table.id, destination_cidr_block="0.0.0.0/0",
-            gateway_id=gateway.id, provider=provider,
+            self,
+            "public_default",
+            route_table_id=public_table.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=gateway.id,
+            provider=provider,
         )
         if props.ipv6_public_edge:
             aws.route.Route(
-                self, "public_default_ipv6", route_table_id=public_table.id, destination_ipv6_cidr_block="::/0",
-                gateway_id=gateway.id, provider=provider,
+                self,
+                "public_default_ipv6",
+                route_table_id=public_table.id,
+                destination_ipv6_cidr_block="::/0",
+                gateway_id=gateway.id,
+                provider=provider,
             )
         return public_table
 

@@ -11,13 +11,36 @@ from modules.private_bucket import PrivateBucket, PrivateBucketProps
 
 ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 """The log-delivery service principal of Regions launched in or after August 2022."""
-ELB_ACCOUNT_REGIONS = frozenset({
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1",
-    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2",
-    "ap-southeast-3", "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3",
-    "eu-south-1", "eu-north-1", "me-south-1", "sa-east-1", "us-gov-west-1", "us-gov-east-1",
-    "cn-north-1", "cn-northwest-1",
-})
+ELB_ACCOUNT_REGIONS = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "af-south-1",
+        "ap-east-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-south-1",
+        "eu-north-1",
+        "me-south-1",
+        "sa-east-1",
+        "us-gov-west-1",
+        "us-gov-east-1",
+        "cn-north-1",
+        "cn-northwest-1",
+    }
+)
 """Regions available before August 2022. ELB writes their logs as a regional Elastic Load
 Balancing *account* (the `aws_elb_service_account` data source knows it, and fails for any
 other Region); newer Regions write as the service principal above."""

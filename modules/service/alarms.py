@@ -75,14 +75,25 @@ class ServiceAlarms(Construct):
         self.alarms: dict[str, Any] = {}
         if not props.per_target_group:
             self.alarms["alb-5xx-rate"] = _rate(
-                self, "alb_5xx_rate", props.alarm_name("alb-5xx-rate"), "HTTPCode_ELB_5XX_Count", lb, props.alb_5xx_rate_percent,
-                f"{props.service_label}: load balancer 5xx above {props.alb_5xx_rate_percent}% of requests", common,
+                self,
+                "alb_5xx_rate",
+                props.alarm_name("alb-5xx-rate"),
+                "HTTPCode_ELB_5XX_Count",
+                lb,
+                props.alb_5xx_rate_percent,
+                f"{props.service_label}: load balancer 5xx above {props.alb_5xx_rate_percent}% of requests",
+                common,
             )
         self.alarms |= {
             "target-5xx-rate": _rate(
-                self, "target_5xx_rate", props.alarm_name("target-5xx-rate"), "HTTPCode_Target_5XX_Count", service,
+                self,
+                "target_5xx_rate",
+                props.alarm_name("target-5xx-rate"),
+                "HTTPCode_Target_5XX_Count",
+                service,
                 props.target_5xx_rate_percent,
-                f"{props.service_label}: application 5xx above {props.target_5xx_rate_percent}% of requests", common,
+                f"{props.service_label}: application 5xx above {props.target_5xx_rate_percent}% of requests",
+                common,
             ),
             "unhealthy-hosts": _alarm.CloudwatchMetricAlarm(
                 self,
@@ -135,20 +146,34 @@ class LoadBalancerAlarms(Construct):
     """The 5xx rate the load balancer itself generates, for an ALB whose services alarm per
     target group (`ServiceAlarmsProps.per_target_group`): those errors belong to no one target group."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: LoadBalancerAlarmsProps, provider: Any = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, props: LoadBalancerAlarmsProps, provider: Any = None
+    ) -> None:
         super().__init__(scope, construct_id)
         self.alarms = {
             "alb-5xx-rate": _rate(
-                self, "alb_5xx_rate", props.alarm_name("alb-5xx-rate"), "HTTPCode_ELB_5XX_Count",
-                {"LoadBalancer": props.load_balancer_arn_suffix}, props.alb_5xx_rate_percent,
+                self,
+                "alb_5xx_rate",
+                props.alarm_name("alb-5xx-rate"),
+                "HTTPCode_ELB_5XX_Count",
+                {"LoadBalancer": props.load_balancer_arn_suffix},
+                props.alb_5xx_rate_percent,
                 f"{props.label}: load balancer 5xx above {props.alb_5xx_rate_percent}% of requests",
                 _common(props.topic_arn, props.evaluation_minutes, provider),
             )
         }
 
 
-def _rate(scope: Construct, construct_id: str, alarm_name: str, errors_metric: str, dimensions: dict[str, str],
-          threshold: float, description: str, common: dict[str, Any]) -> Any:
+def _rate(
+    scope: Construct,
+    construct_id: str,
+    alarm_name: str,
+    errors_metric: str,
+    dimensions: dict[str, str],
+    threshold: float,
+    description: str,
+    common: dict[str, Any],
+) -> Any:
     """`100 * errors / requests` as metric math; minutes without requests are not breaching."""
 
     def metric(query_id: str, name: str) -> Any:

@@ -63,11 +63,17 @@ class ServiceAutoscaling(Construct):
     every stage stays the same.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, props: ServiceAutoscalingProps, provider: Any = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, props: ServiceAutoscalingProps, provider: Any = None
+    ) -> None:
         check_task_range(f"autoscaling of {props.service_name!r}", props.min_tasks, props.max_tasks)
         if props.requests_per_target is not None and not props.request_count_resource_label:
-            raise ValidationError(f"autoscaling of {props.service_name!r}", "request_count_resource_label",
-                                  props.request_count_resource_label, "is required with requests_per_target")
+            raise ValidationError(
+                f"autoscaling of {props.service_name!r}",
+                "request_count_resource_label",
+                props.request_count_resource_label,
+                "is required with requests_per_target",
+            )
         super().__init__(scope, construct_id)
         self.target = aws.appautoscaling_target.AppautoscalingTarget(
             self,
@@ -84,7 +90,9 @@ class ServiceAutoscaling(Construct):
             ("memory", "ECSServiceAverageMemoryUtilization", props.memory_target_percent, None),
         ]
         if props.requests_per_target is not None:
-            metrics.append(("requests", "ALBRequestCountPerTarget", props.requests_per_target, props.request_count_resource_label))
+            metrics.append(
+                ("requests", "ALBRequestCountPerTarget", props.requests_per_target, props.request_count_resource_label)
+            )
         self.policies = {
             key: _policy.AppautoscalingPolicy(
                 self,

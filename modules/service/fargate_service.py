@@ -17,7 +17,11 @@ NON_ROOT_USER = "65532:65532"
 
 # ECS Exec bind-mounts the SSM agent, which must write here; with a read-only root filesystem
 # these become small task-local volumes instead (aws/containers-roadmap#1359).
-EXEC_AGENT_PATHS = {"exec-agents": "/managed-agents", "exec-ssm-lib": "/var/lib/amazon/ssm", "exec-ssm-log": "/var/log/amazon/ssm"}
+EXEC_AGENT_PATHS = {
+    "exec-agents": "/managed-agents",
+    "exec-ssm-lib": "/var/lib/amazon/ssm",
+    "exec-ssm-log": "/var/log/amazon/ssm",
+}
 SCRATCH_VOLUME = ("tmp", "/tmp")
 """The only writable path the application gets (Bun writes temp files; the root fs is read-only)."""
 
@@ -34,8 +38,9 @@ FARGATE_SIZES: Mapping[int, tuple[int, int, int]] = {
 https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size."""
 
 
-def check_task(construct: str, *, port: int, cpu: int, memory_mib: int, environment: Mapping[str, str],
-               secret_names: Sequence[str]) -> None:
+def check_task(
+    construct: str, *, port: int, cpu: int, memory_mib: int, environment: Mapping[str, str], secret_names: Sequence[str]
+) -> None:
     """Raise ValidationError, naming `construct`, for a task Fargate would refuse or that would
     leak: a port outside 1-65535, a CPU/memory pair Fargate does not offer (`FARGATE_SIZES`), or
     a variable given both as plain environment and as a secret. The one place these rules live:
@@ -46,8 +51,12 @@ def check_task(construct: str, *, port: int, cpu: int, memory_mib: int, environm
         raise ValidationError(construct, "cpu", cpu, f"is not a Fargate size; allowed are {sorted(FARGATE_SIZES)}")
     low, high, step = FARGATE_SIZES[cpu]
     if not (low <= memory_mib <= high and (memory_mib - low) % step == 0):
-        raise ValidationError(construct, "memory_mib", memory_mib,
-                              f"does not fit cpu {cpu}; allowed are {low}-{high} MiB in steps of {step}")
+        raise ValidationError(
+            construct,
+            "memory_mib",
+            memory_mib,
+            f"does not fit cpu {cpu}; allowed are {low}-{high} MiB in steps of {step}",
+        )
     clash = sorted(set(environment) & set(secret_names))
     if clash:
         raise ValidationError(construct, "environment", clash, "are given both as plain environment and as secrets")
@@ -148,8 +157,14 @@ class FargateService(Construct):
     """Task definition + service: private subnets, no public IP, circuit breaker with rollback."""
 
     def __init__(self, scope: Construct, construct_id: str, props: FargateServiceProps, provider: Any = None) -> None:
-        check_task(f"service {props.name!r}", port=props.port, cpu=props.cpu, memory_mib=props.memory_mib,
-                   environment=props.environment, secret_names=list(props.secrets))
+        check_task(
+            f"service {props.name!r}",
+            port=props.port,
+            cpu=props.cpu,
+            memory_mib=props.memory_mib,
+            environment=props.environment,
+            secret_names=list(props.secrets),
+        )
         super().__init__(scope, construct_id)
         volumes = [SCRATCH_VOLUME[0]] + (list(EXEC_AGENT_PATHS) if props.enable_execute_command else [])
         self.task_definition = _td.EcsTaskDefinition(
@@ -160,7 +175,9 @@ class FargateService(Construct):
             memory=str(props.memory_mib),
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
-            runtime_platform=_td.EcsTaskDefinitionRuntimePlatform(cpu_architecture="ARM64", operating_system_family="LINUX"),
+            runtime_platform=_td.EcsTaskDefinitionRuntimePlatform(
+                cpu_architecture="ARM64", operating_system_family="LINUX"
+            ),
             execution_role_arn=props.execution_role_arn,
             task_role_arn=props.task_role_arn,
             container_definitions=Token.as_string(Fn.jsonencode([container_definition(props)])),

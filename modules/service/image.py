@@ -98,7 +98,9 @@ class EcrRepository(Construct):
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration=aws.ecr_repository.EcrRepositoryImageScanningConfiguration(scan_on_push=True),
             encryption_configuration=[
-                aws.ecr_repository.EcrRepositoryEncryptionConfiguration(encryption_type="KMS", kms_key=props.kms_key_arn)
+                aws.ecr_repository.EcrRepositoryEncryptionConfiguration(
+                    encryption_type="KMS", kms_key=props.kms_key_arn
+                )
             ],
             force_delete=props.force_delete,
             provider=provider,
@@ -108,13 +110,21 @@ class EcrRepository(Construct):
                 {
                     "rulePriority": 1,
                     "description": f"keep the newest {props.keep_images} images",
-                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": props.keep_images},
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": props.keep_images,
+                    },
                     "action": {"type": "expire"},
                 }
             ]
         }
         aws.ecr_lifecycle_policy.EcrLifecyclePolicy(
-            self, "lifecycle", repository=self.repository.name, policy=json.dumps(policy, sort_keys=True), provider=provider
+            self,
+            "lifecycle",
+            repository=self.repository.name,
+            policy=json.dumps(policy, sort_keys=True),
+            provider=provider,
         )
 
     @property
@@ -156,14 +166,20 @@ def ecr_docker_provider(scope: Construct, construct_id: str, aws_provider_ref: s
     id `<construct_id>_ecr_token`), so it is in neither the JSON, the plan nor the state; a data
     source would keep a 12-hour registry credential in state.
     """
-    token = EphemeralBlock(scope, f"{construct_id}_ecr_token", block_type="aws_ecr_authorization_token",
-                           arguments={"provider": aws_provider_ref})
+    token = EphemeralBlock(
+        scope,
+        f"{construct_id}_ecr_token",
+        block_type="aws_ecr_authorization_token",
+        arguments={"provider": aws_provider_ref},
+    )
     provider = docker.provider.DockerProvider(
         scope,
         construct_id,
         registry_auth=[
             docker.provider.DockerProviderRegistryAuth(
-                address=token.reference("proxy_endpoint"), username=token.reference("user_name"), password=token.reference("password")
+                address=token.reference("proxy_endpoint"),
+                username=token.reference("user_name"),
+                password=token.reference("password"),
             )
         ],
     )
@@ -205,8 +221,12 @@ class BuiltImage(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: BuiltImageProps, docker_provider: Any) -> None:
         if len(props.content_hash) + 1 + _UUID_LENGTH > PUSH_TAG_MAX_LENGTH:
-            raise ValidationError(f"image {construct_id!r}", "content_hash", props.content_hash,
-                                  f"leaves no room for the push id in a {PUSH_TAG_MAX_LENGTH}-character tag")
+            raise ValidationError(
+                f"image {construct_id!r}",
+                "content_hash",
+                props.content_hash,
+                f"leaves no room for the push id in a {PUSH_TAG_MAX_LENGTH}-character tag",
+            )
         super().__init__(scope, construct_id)
         self._repository_url = props.repository_url
         # Every build input that can change the pushed bytes: the content hash covers the files,
@@ -226,7 +246,10 @@ class BuiltImage(Construct):
             name=f"{props.repository_url}:{self.tag}",
             platform=props.platform,
             build_attribute=docker.image.ImageBuild(
-                context=stack_relative(self, props.context), dockerfile=props.dockerfile, target=props.target, platform=props.platform
+                context=stack_relative(self, props.context),
+                dockerfile=props.dockerfile,
+                target=props.target,
+                platform=props.platform,
             ),
             triggers=triggers,
             keep_locally=True,

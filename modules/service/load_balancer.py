@@ -99,7 +99,9 @@ class _LoadBalancerFront(Construct):
 class HttpsLoadBalancer(_LoadBalancerFront):
     """ALB with 80 → 301 to 443, and 443 (explicit TLS policy) forwarding to the target group."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: HttpsLoadBalancerProps, provider: Any = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, props: HttpsLoadBalancerProps, provider: Any = None
+    ) -> None:
         super().__init__(scope, construct_id)
         self.lb = _application_load_balancer(self, props, provider)
         self.target_group = _target_group(
@@ -117,8 +119,12 @@ class HttpsLoadBalancer(_LoadBalancerFront):
         )
         self.http_listener = _http_redirect(self, self.lb.arn, provider)
         self.https_listener = _https_listener(
-            self, self.lb.arn, props.settings.ssl_policy, props.certificate_arn,
-            _listener.LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn), provider,
+            self,
+            self.lb.arn,
+            props.settings.ssl_policy,
+            props.certificate_arn,
+            _listener.LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn),
+            provider,
         )
 
     @property
@@ -188,14 +194,19 @@ class SharedHttpsLoadBalancer(_LoadBalancerFront):
     """Listener rule priorities are 1-50000, unique per listener
     (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-update-rules.html)."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: SharedHttpsLoadBalancerProps, provider: Any = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, props: SharedHttpsLoadBalancerProps, provider: Any = None
+    ) -> None:
         super().__init__(scope, construct_id)
         self._provider = provider
         self.routes: dict[str, HostRoute] = {}
         self.lb = _application_load_balancer(self, props, provider)
         self.http_listener = _http_redirect(self, self.lb.arn, provider)
         self.https_listener = _https_listener(
-            self, self.lb.arn, props.settings.ssl_policy, props.certificate_arn,
+            self,
+            self.lb.arn,
+            props.settings.ssl_policy,
+            props.certificate_arn,
             _listener.LbListenerDefaultAction(
                 type="fixed-response",
                 fixed_response=_listener.LbListenerDefaultActionFixedResponse(
@@ -210,14 +221,18 @@ class SharedHttpsLoadBalancer(_LoadBalancerFront):
         not be added: a priority outside 1-`MAX_PRIORITY` or already used, or a host already routed.
         The one place these rules live: `add_host_route` and the service pattern both call it."""
         if not 1 <= priority <= self.MAX_PRIORITY:
-            raise ValidationError(construct, "priority", priority, f"is outside 1-{self.MAX_PRIORITY} (listener rule priorities)")
+            raise ValidationError(
+                construct, "priority", priority, f"is outside 1-{self.MAX_PRIORITY} (listener rule priorities)"
+            )
         taken = {route.priority: name for name, route in self.routes.items()}
         if priority in taken:
             raise ValidationError(construct, "priority", priority, f"is already used by route {taken[priority]!r}")
         if any(route.host == host for route in self.routes.values()):
             raise ValidationError(construct, "host", host, "is already routed on this load balancer")
 
-    def add_host_route(self, construct_id: str, *, host: str, priority: int, target_group: TargetGroupProps) -> HostRoute:
+    def add_host_route(
+        self, construct_id: str, *, host: str, priority: int, target_group: TargetGroupProps
+    ) -> HostRoute:
         """A target group and a listener rule forwarding requests whose Host header is `host`.
 
         Raises ValidationError (see `check_route`)."""
@@ -228,7 +243,9 @@ class SharedHttpsLoadBalancer(_LoadBalancerFront):
             f"{construct_id}_rule",
             listener_arn=self.https_listener.arn,
             priority=priority,
-            condition=[_rule.LbListenerRuleCondition(host_header=_rule.LbListenerRuleConditionHostHeader(values=[host]))],
+            condition=[
+                _rule.LbListenerRuleCondition(host_header=_rule.LbListenerRuleConditionHostHeader(values=[host]))
+            ],
             action=[_rule.LbListenerRuleAction(type="forward", target_group_arn=group.arn)],
             provider=self._provider,
         )
@@ -236,7 +253,9 @@ class SharedHttpsLoadBalancer(_LoadBalancerFront):
         return self.routes[construct_id]
 
 
-def _application_load_balancer(scope: Construct, props: HttpsLoadBalancerProps | SharedHttpsLoadBalancerProps, provider: Any) -> Any:
+def _application_load_balancer(
+    scope: Construct, props: HttpsLoadBalancerProps | SharedHttpsLoadBalancerProps, provider: Any
+) -> Any:
     """The internet-facing ALB itself (id `alb`): hardened header handling, optional access logs."""
     settings = props.settings
     return aws.lb.Lb(
@@ -301,15 +320,18 @@ def _http_redirect(scope: Construct, load_balancer_arn: str, provider: Any) -> A
         default_action=[
             _listener.LbListenerDefaultAction(
                 type="redirect",
-                redirect=_listener.LbListenerDefaultActionRedirect(port="443", protocol="HTTPS", status_code="HTTP_301"),
+                redirect=_listener.LbListenerDefaultActionRedirect(
+                    port="443", protocol="HTTPS", status_code="HTTP_301"
+                ),
             )
         ],
         provider=provider,
     )
 
 
-def _https_listener(scope: Construct, load_balancer_arn: str, ssl_policy: str, certificate_arn: str, default_action: Any,
-                    provider: Any) -> Any:
+def _https_listener(
+    scope: Construct, load_balancer_arn: str, ssl_policy: str, certificate_arn: str, default_action: Any, provider: Any
+) -> Any:
     """Listener 443 (id `https`) with an explicit TLS policy."""
     return _listener.LbListener(
         scope,

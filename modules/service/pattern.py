@@ -26,7 +26,12 @@ from modules.logs import log_group
 from modules.service.alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service.autoscaling import ServiceAutoscaling, ServiceAutoscalingProps, check_task_range
 from modules.service.fargate_service import FargateService, FargateServiceProps, check_task
-from modules.service.load_balancer import HttpsLoadBalancer, HttpsLoadBalancerProps, SharedHttpsLoadBalancer, TargetGroupProps
+from modules.service.load_balancer import (
+    HttpsLoadBalancer,
+    HttpsLoadBalancerProps,
+    SharedHttpsLoadBalancer,
+    TargetGroupProps,
+)
 from modules.service.pattern_props import (
     SCALED_METRICS,
     DedicatedLoadBalancer,
@@ -45,6 +50,8 @@ ECS_EXEC_CHANNEL_ACTIONS = (
     "ssmmessages:OpenDataChannel",
 )
 """What the task role needs for ECS Exec (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html)."""
+
+
 class LoadBalancedFargateService:
     """Log group, roles, load balancer, Fargate service, autoscaling and alarms for one service.
 
@@ -62,7 +69,10 @@ class LoadBalancedFargateService:
         self._scope, self._prefix, self._props = scope, id_prefix, props
         self._ecr_login_granted = False
         self.log_group = log_group(
-            scope, f"{id_prefix}_logs", name=props.log_group_name, retention_days=props.log_retention_days,
+            scope,
+            f"{id_prefix}_logs",
+            name=props.log_group_name,
+            retention_days=props.log_retention_days,
             kms_key_arn=props.log_kms_key_arn,
         )
         self.execution_role, self.task_role = self._create_roles()
@@ -78,17 +88,28 @@ class LoadBalancedFargateService:
         the first broken one is raised as one ValidationError naming this service."""
         what = f"service {p.name!r}"
         c = p.capacity
-        check_task(what, port=p.port, cpu=c.cpu, memory_mib=c.memory_mib, environment=p.environment, secret_names=list(p.secrets))
+        check_task(
+            what,
+            port=p.port,
+            cpu=c.cpu,
+            memory_mib=c.memory_mib,
+            environment=p.environment,
+            secret_names=list(p.secrets),
+        )
         check_task_range(what, c.min_tasks, c.max_tasks)
         if not p.health_check_path.startswith("/"):
             raise ValidationError(what, "health_check_path", p.health_check_path, "must start with '/'")
         shared = isinstance(p.load_balancer, SharedLoadBalancerRoute)
-        for prop, names, keys in (("alarm_names", p.alarm_names, ServiceAlarms.keys(per_target_group=shared)),
-                                  ("scaling_policy_names", p.scaling_policy_names, SCALED_METRICS)):
+        for prop, names, keys in (
+            ("alarm_names", p.alarm_names, ServiceAlarms.keys(per_target_group=shared)),
+            ("scaling_policy_names", p.scaling_policy_names, SCALED_METRICS),
+        ):
             if missing := [key for key in keys if key not in names]:
                 raise ValidationError(what, prop, sorted(names), f"lacks {missing} (needed: {list(keys)})")
         if isinstance(p.load_balancer, SharedLoadBalancerRoute):
-            p.load_balancer.load_balancer.check_route(what, host=p.load_balancer.host, priority=p.load_balancer.priority)
+            p.load_balancer.load_balancer.check_route(
+                what, host=p.load_balancer.host, priority=p.load_balancer.priority
+            )
 
     # -- access ---------------------------------------------------------------------------------
     def grant_image_pull(self, repository_arns: Sequence[str]) -> None:
@@ -101,7 +122,9 @@ class LoadBalancedFargateService:
         if not self._ecr_login_granted:
             statements.append(Statement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
             self._ecr_login_granted = True
-        statements.append(Statement(sid=self._sid("PullImage"), actions=list(ECR_PULL_ACTIONS), resources=list(repository_arns)))
+        statements.append(
+            Statement(sid=self._sid("PullImage"), actions=list(ECR_PULL_ACTIONS), resources=list(repository_arns))
+        )
         self.execution_role.grant(*statements)
 
     def grant_secret_read(self, secret_arns: Sequence[str], kms_key_arns: Sequence[str] = ()) -> None:
@@ -109,15 +132,24 @@ class LoadBalancedFargateService:
         start) and, when they use a customer-managed key, decrypt through Secrets Manager only."""
         if not secret_arns:
             return
-        statements = [Statement(sid=self._sid("ReadSecrets"), actions=["secretsmanager:GetSecretValue"], resources=list(secret_arns))]
+        statements = [
+            Statement(
+                sid=self._sid("ReadSecrets"), actions=["secretsmanager:GetSecretValue"], resources=list(secret_arns)
+            )
+        ]
         if kms_key_arns:
             statements.append(
                 Statement(
                     sid=self._sid("DecryptSecrets"),
                     actions=["kms:Decrypt"],
                     resources=list(kms_key_arns),
-                    conditions=[Condition(test="StringEquals", variable="kms:ViaService",
-                                          values=[f"secretsmanager.{self._props.region}.amazonaws.com"])],
+                    conditions=[
+                        Condition(
+                            test="StringEquals",
+                            variable="kms:ViaService",
+                            values=[f"secretsmanager.{self._props.region}.amazonaws.com"],
+                        )
+                    ],
                 )
             )
         self.execution_role.grant(*statements)
@@ -178,8 +210,11 @@ class LoadBalancedFargateService:
         p = self._props
         self.grant_image_pull(p.image_repository_arns)
         self.execution_role.grant(
-            Statement(sid="WriteLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                      resources=[f"{self.log_group.arn}:log-stream:*"]),
+            Statement(
+                sid="WriteLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{self.log_group.arn}:log-stream:*"],
+            ),
         )
         secret_arns = list(dict.fromkeys(secret.arn for secret in p.secrets.values()))
         self.grant_secret_read(secret_arns, p.secrets_kms_key_arns)
@@ -205,7 +240,10 @@ class LoadBalancedFargateService:
     def _create_route(self, lb: SharedLoadBalancerRoute) -> None:
         """The service's target group and host rule on the shared ALB."""
         route = lb.load_balancer.add_host_route(
-            self._prefix, host=lb.host, priority=lb.priority, target_group=self._target_group_props(lb.target_group_name)
+            self._prefix,
+            host=lb.host,
+            priority=lb.priority,
+            target_group=self._target_group_props(lb.target_group_name),
         )
         self.load_balancer: HttpsLoadBalancer | SharedHttpsLoadBalancer = lb.load_balancer
         self.target_group: Any = route.target_group
@@ -215,7 +253,9 @@ class LoadBalancedFargateService:
     def _create_own_load_balancer(self, lb: DedicatedLoadBalancer) -> None:
         """Certificate, ALB (listeners, target group), WAF association and A/AAAA aliases."""
         p = self._props
-        self.certificate = DnsValidatedCertificate(self._scope, f"{self._prefix}_certificate", domain_name=lb.domain, zone_id=lb.zone_id)
+        self.certificate = DnsValidatedCertificate(
+            self._scope, f"{self._prefix}_certificate", domain_name=lb.domain, zone_id=lb.zone_id
+        )
         own = HttpsLoadBalancer(
             self._scope,
             f"{self._prefix}_alb",
@@ -234,8 +274,12 @@ class LoadBalancedFargateService:
         if lb.web_acl is not None:
             self.waf_association = lb.web_acl.associate(f"{self._prefix}_association", own.arn)
         self.aliases = alias_records(
-            self._scope, f"{self._prefix}_alias", zone_id=lb.zone_id, name=lb.domain,
-            target_dns_name=own.dns_name, target_zone_id=own.zone_id,
+            self._scope,
+            f"{self._prefix}_alias",
+            zone_id=lb.zone_id,
+            name=lb.domain,
+            target_dns_name=own.dns_name,
+            target_zone_id=own.zone_id,
         )
 
     def _create_service(self) -> FargateService:
@@ -318,7 +362,10 @@ def _exec_statements(exec_: ExecuteCommand) -> list[Statement]:
         # ssmmessages has no resource-level permissions.
         Statement(sid="EcsExecChannels", actions=list(ECS_EXEC_CHANNEL_ACTIONS), resources=["*"]),
         Statement(sid="EcsExecDescribeLogs", actions=["logs:DescribeLogGroups"], resources=["*"]),
-        Statement(sid="EcsExecLogs", actions=["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-                  resources=[f"{exec_.log_group_arn}:log-stream:*"]),
+        Statement(
+            sid="EcsExecLogs",
+            actions=["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            resources=[f"{exec_.log_group_arn}:log-stream:*"],
+        ),
         Statement(sid="EcsExecKms", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[exec_.kms_key_arn]),
     ]

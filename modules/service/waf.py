@@ -80,7 +80,9 @@ class RegionalWebAcl(Construct):
                 }
             },
             action=_acl.Wafv2WebAclRuleAction(
-                block=_acl.Wafv2WebAclRuleActionBlock(custom_response=_acl.Wafv2WebAclRuleActionBlockCustomResponse(response_code=429))
+                block=_acl.Wafv2WebAclRuleActionBlock(
+                    custom_response=_acl.Wafv2WebAclRuleActionBlockCustomResponse(response_code=429)
+                )
             ),
             visibility_config=self._visibility("rate-limit-per-ip"),
         )
@@ -120,7 +122,10 @@ class RegionalWebAcl(Construct):
                     _log.Wafv2WebAclLoggingConfigurationLoggingFilterFilter(
                         behavior="KEEP",
                         requirement="MEETS_ANY",
-                        condition=[condition(action_condition=action_condition(action=action)) for action in props.logged_actions],
+                        condition=[
+                            condition(action_condition=action_condition(action=action))
+                            for action in props.logged_actions
+                        ],
                     )
                 ],
             ),

@@ -53,7 +53,12 @@ class SiteContent(Construct):
         # `source`; the placeholder's (multi-line) HTML is the resource's own `content`.
         if files:
             entries: dict[str, dict[str, str]] = {
-                f.key: {"source": stack_relative(self, f.source), "source_hash": f.md5, "content_type": f.content_type, "cache_control": f.cache_control}
+                f.key: {
+                    "source": stack_relative(self, f.source),
+                    "source_hash": f.md5,
+                    "content_type": f.content_type,
+                    "cache_control": f.cache_control,
+                }
                 for f in files
             }
             self.files_hash = content_hash(files)

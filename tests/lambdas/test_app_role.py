@@ -54,8 +54,13 @@ def run_as_master(make_settings, master):
 
 
 def login(pg_server, database, role: AppRole, password: str | None = None) -> pg8000.native.Connection:
-    return pg8000.native.Connection(role.username, host=pg_server.host, port=pg_server.port, database=database,
-                                    password=password if password is not None else role.password)
+    return pg8000.native.Connection(
+        role.username,
+        host=pg_server.host,
+        port=pg_server.port,
+        database=database,
+        password=password if password is not None else role.password,
+    )
 
 
 def sqlstate(exc: pg8000.native.DatabaseError) -> str:
@@ -69,31 +74,41 @@ def acl_snapshot(pg_server, database, role: AppRole) -> dict:
         return {
             "role": admin.run(
                 "SELECT rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls, "
-                "rolconnlimit FROM pg_roles WHERE rolname = :r", r=role.username),
+                "rolconnlimit FROM pg_roles WHERE rolname = :r",
+                r=role.username,
+            ),
             "memberships": admin.run(
                 "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = :r",
-                r=role.username),
+                r=role.username,
+            ),
             "database": admin.run("SELECT datacl::text FROM pg_database WHERE datname = current_database()"),
             "schemas": admin.run("SELECT nspname, nspacl::text FROM pg_namespace ORDER BY nspname"),
             "relations": admin.run(
                 "SELECT n.nspname, c.relname, c.relacl::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE c.relkind IN ('r', 'S', 'v') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-                "ORDER BY 1, 2"),
+                "ORDER BY 1, 2"
+            ),
             "defaults": admin.run(
                 "SELECT pg_get_userbyid(defaclrole), defaclnamespace::regnamespace::text, defaclobjtype, "
-                "defaclacl::text FROM pg_default_acl ORDER BY 1, 2, 3"),
+                "defaclacl::text FROM pg_default_acl ORDER BY 1, 2, 3"
+            ),
         }
     finally:
         admin.close()
 
 
-def test_app_role_has_dml_on_every_table_and_nothing_more(pg_server, database, master, app_role, run_as_master,
-                                                          tmp_path, append_migration):
+def test_app_role_has_dml_on_every_table_and_nothing_more(
+    pg_server, database, master, app_role, run_as_master, tmp_path, append_migration
+):
     run_as_master(EXAMPLES, app_role)
     # A later migration creates a schema, a table and (serial) a sequence.
-    folder = append_migration(shutil.copytree(EXAMPLES, tmp_path / "m"), "0003_usage", 1763769600000,
-                              'CREATE SCHEMA "billing";\n--> statement-breakpoint\n'
-                              'CREATE TABLE "billing"."usage" ("id" serial PRIMARY KEY, "tokens" integer NOT NULL);')
+    folder = append_migration(
+        shutil.copytree(EXAMPLES, tmp_path / "m"),
+        "0003_usage",
+        1763769600000,
+        'CREATE SCHEMA "billing";\n--> statement-breakpoint\n'
+        'CREATE TABLE "billing"."usage" ("id" serial PRIMARY KEY, "tokens" integer NOT NULL);',
+    )
     assert run_as_master(folder, app_role).applied == ["0003_usage"]
     # A table the master creates by hand after the run (e.g. `drizzle-kit migrate`): default privileges.
     owner = pg_server.admin(database)
@@ -103,17 +118,29 @@ def test_app_role_has_dml_on_every_table_and_nothing_more(pg_server, database, m
 
     admin = pg_server.admin(database)
     tables = admin.run(
-        "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname IN ('public', 'billing') ORDER BY 1")
+        "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname IN ('public', 'billing') ORDER BY 1"
+    )
     tables = [t for (t,) in tables]
     assert tables == ["billing.usage", "public.agent_api_keys", "public.agents", "public.branches", "public.by_hand"]
     for table in tables:  # the server's own ACL evaluation, table by table
-        granted = {p: admin.run("SELECT has_table_privilege(:r, :t, :p)", r=app_role.username, t=table, p=p)[0][0]
-                   for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")}
-        assert granted == {"SELECT": True, "INSERT": True, "UPDATE": True, "DELETE": True,
-                           "TRUNCATE": False, "REFERENCES": False, "TRIGGER": False}, table
-    owned = admin.run("SELECT (SELECT count(*) FROM pg_class WHERE relowner = r.oid) + "
-                      "(SELECT count(*) FROM pg_namespace WHERE nspowner = r.oid) FROM pg_roles r WHERE rolname = :r",
-                      r=app_role.username)
+        granted = {
+            p: admin.run("SELECT has_table_privilege(:r, :t, :p)", r=app_role.username, t=table, p=p)[0][0]
+            for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+        }
+        assert granted == {
+            "SELECT": True,
+            "INSERT": True,
+            "UPDATE": True,
+            "DELETE": True,
+            "TRUNCATE": False,
+            "REFERENCES": False,
+            "TRIGGER": False,
+        }, table
+    owned = admin.run(
+        "SELECT (SELECT count(*) FROM pg_class WHERE relowner = r.oid) + "
+        "(SELECT count(*) FROM pg_namespace WHERE nspowner = r.oid) FROM pg_roles r WHERE rolname = :r",
+        r=app_role.username,
+    )
     assert owned == [[0]]
     assert acl_snapshot(pg_server, database, app_role)["role"] == [[False, False, False, False, True, False, False, -1]]
     admin.close()
@@ -163,7 +190,7 @@ def test_rerun_is_idempotent_and_removes_hand_granted_extras(pg_server, database
     admin = pg_server.admin(database)
     admin.run(f"GRANT CREATE ON SCHEMA public TO {app_role.username}")
     admin.run(f"GRANT TRUNCATE ON agents TO {app_role.username}")
-    admin.run(f"GRANT TEMPORARY ON DATABASE \"{database}\" TO {app_role.username}")
+    admin.run(f'GRANT TEMPORARY ON DATABASE "{database}" TO {app_role.username}')
     admin.run(f"ALTER ROLE {app_role.username} CREATEDB")
     assert acl_snapshot(pg_server, database, app_role) != first
     admin.close()
@@ -185,9 +212,11 @@ def test_rotating_the_password_takes_effect(pg_server, database, master, app_rol
 
 def test_password_is_never_in_statement_text(pg_server, database, master, run_as_master):
     """Even with every statement logged, the log shows a SCRAM verifier, never the password."""
-    tricky = AppRole(username=f"app_{uuid.uuid4().hex[:12]}", password="it's $$ a \\'; DROP TABLE agents; --" + uuid.uuid4().hex)
+    tricky = AppRole(
+        username=f"app_{uuid.uuid4().hex[:12]}", password="it's $$ a \\'; DROP TABLE agents; --" + uuid.uuid4().hex
+    )
     admin = pg_server.admin()
-    admin.run(f'ALTER DATABASE "{database}" SET log_statement = \'all\'')
+    admin.run(f"ALTER DATABASE \"{database}\" SET log_statement = 'all'")
     admin.close()
     log = pg_server.root / "pg.log"
     before = log.stat().st_size

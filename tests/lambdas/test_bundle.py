@@ -32,9 +32,11 @@ def test_two_builds_are_byte_identical(two_builds):
     assert first.zip_path.read_bytes() == second.zip_path.read_bytes()
     assert first.code_sha256 == hashlib.sha256(first.zip_path.read_bytes()).hexdigest()
     assert (first.code_sha256, first.code_hash, first.migrations_sha256) == (
-        second.code_sha256, second.code_hash, second.migrations_sha256)
-    assert first.source_code_hash == base64.b64encode(
-        hashlib.sha256(first.zip_path.read_bytes()).digest()).decode()
+        second.code_sha256,
+        second.code_hash,
+        second.migrations_sha256,
+    )
+    assert first.source_code_hash == base64.b64encode(hashlib.sha256(first.zip_path.read_bytes()).digest()).decode()
 
 
 def test_zip_contents(two_builds):
@@ -118,11 +120,9 @@ class Secrets:
 out = lambda_handler({{}}, None, secrets_client=Secrets())
 print(json.dumps({{"pg8000": pg8000.__file__, "out": out}}))
 """
-    proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["pg8000"].startswith(str(root))
-    assert result["out"]["applied"] == ["0000_initial_agents", "0001_branches",
-                                        "0002_agent_slug_index"]
+    assert result["out"]["applied"] == ["0000_initial_agents", "0001_branches", "0002_agent_slug_index"]
     assert result["out"]["app_role"] == f"app_{database}"

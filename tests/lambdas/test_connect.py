@@ -44,8 +44,7 @@ def test_gives_up_after_the_configured_attempts(make_settings, caplog):
         port = s.getsockname()[1]
     sleeps: list[float] = []
     with pytest.raises(ConnectError, match=r"after 4 attempts: .*ConnectionRefusedError"):
-        connect(make_settings(port=port, attempts=4, backoff_base=1, backoff_max=3),
-                sleep=sleeps.append)
+        connect(make_settings(port=port, attempts=4, backoff_base=1, backoff_max=3), sleep=sleeps.append)
     assert sleeps == [1, 2, 3]
 
 

@@ -32,10 +32,8 @@ def drizzle_migrate(pg_server, database: str, folder: Path) -> None:
 def state(pg_server, database):
     conn = pg_server.admin(database)
     try:
-        rows = [tuple(r) for r in conn.run(
-            "SELECT id, hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id")]
-        tables = sorted(r[0] for r in conn.run(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+        rows = [tuple(r) for r in conn.run("SELECT id, hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id")]
+        tables = sorted(r[0] for r in conn.run("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
         return rows, tables
     finally:
         conn.close()

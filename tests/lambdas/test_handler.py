@@ -92,8 +92,7 @@ def test_terraform_delete_is_a_noop_without_touching_anything(monkeypatch):
         def get_secret_value(self, **_):
             raise AssertionError("delete must not read secrets")
 
-    result = lambda_handler({"tf": {"action": "delete", "prev_input": {}}}, None,
-                            secrets_client=NoClient())
+    result = lambda_handler({"tf": {"action": "delete", "prev_input": {}}}, None, secrets_client=NoClient())
     assert result["applied"] == [] and result["action"] == "delete"
 
 
@@ -103,8 +102,9 @@ def test_drift_fails_the_invocation_and_override_allows_it(
     folder = write_migrations(tmp_path / "m", [("0000_a", 1000, "CREATE TABLE a (id int);")])
     monkeypatch.setenv("MIGRATIONS_DIR", str(folder))
     lambda_handler({}, None, secrets_client=secrets)
-    write_migrations(folder, [("0000_a", 1000, "CREATE TABLE a (id bigint);"),
-                              ("0001_b", 2000, "CREATE TABLE b (id int);")])
+    write_migrations(
+        folder, [("0000_a", 1000, "CREATE TABLE a (id bigint);"), ("0001_b", 2000, "CREATE TABLE b (id int);")]
+    )
     with pytest.raises(DriftError, match="0000_a.sql"):
         lambda_handler({}, None, secrets_client=secrets)
     result = lambda_handler({"allow_drift": True}, None, secrets_client=secrets)
@@ -115,15 +115,21 @@ def test_app_role_comes_from_its_secret_and_logs_in(pg_server, database, lambda_
     import pg8000.native
 
     lambda_handler({}, None, secrets_client=secrets)
-    app = pg8000.native.Connection(lambda_env["DB_APP_USER"], password="app-password-1", host=pg_server.host,
-                                   port=pg_server.port, database=database)
+    app = pg8000.native.Connection(
+        lambda_env["DB_APP_USER"],
+        password="app-password-1",
+        host=pg_server.host,
+        port=pg_server.port,
+        database=database,
+    )
     assert app.run("SELECT count(*) FROM agents") == [[0]]
     app.close()
 
 
 def test_app_secret_username_must_be_the_configured_role(lambda_env, secrets, monkeypatch):
-    arn = secrets.create_secret(Name="hebo/test/app-other",
-                                SecretString=json.dumps({"username": "someone_else", "password": "hunter2-app"}))["ARN"]
+    arn = secrets.create_secret(
+        Name="hebo/test/app-other", SecretString=json.dumps({"username": "someone_else", "password": "hunter2-app"})
+    )["ARN"]
     monkeypatch.setenv("DB_APP_SECRET_ARN", arn)
     with pytest.raises(ConfigError, match=r"has username 'someone_else' but the services log in as 'app_t_") as info:
         lambda_handler({}, None, secrets_client=secrets)

@@ -29,11 +29,17 @@ def test_hash_is_sha256_of_raw_bytes_including_bom_and_crlf(tmp_path, write_migr
     [
         (lambda d: None, r"migrations folder .* does not exist"),
         (lambda d: d.mkdir(), r"meta/_journal.json not found"),
-        (lambda d: ((d / "meta").mkdir(parents=True),
-                    (d / "meta" / "_journal.json").write_text("{")), "not valid JSON"),
-        (lambda d: ((d / "meta").mkdir(parents=True),
-                    (d / "meta" / "_journal.json").write_text('{"entries": [{"tag": "0000_a"}]}')),
-         r"entry #0 has no 'when'"),
+        (
+            lambda d: ((d / "meta").mkdir(parents=True), (d / "meta" / "_journal.json").write_text("{")),
+            "not valid JSON",
+        ),
+        (
+            lambda d: (
+                (d / "meta").mkdir(parents=True),
+                (d / "meta" / "_journal.json").write_text('{"entries": [{"tag": "0000_a"}]}'),
+            ),
+            r"entry #0 has no 'when'",
+        ),
     ],
 )
 def test_malformed_folder_is_rejected(tmp_path, setup, message):
@@ -64,7 +70,6 @@ def test_non_increasing_when_is_rejected(tmp_path, write_migrations):
 
 def test_path_traversal_tag_is_rejected(tmp_path):
     (tmp_path / "meta").mkdir()
-    (tmp_path / "meta" / "_journal.json").write_text(
-        json.dumps({"entries": [{"tag": "../etc/passwd", "when": 1}]}))
+    (tmp_path / "meta" / "_journal.json").write_text(json.dumps({"entries": [{"tag": "../etc/passwd", "when": 1}]}))
     with pytest.raises(MigrationFolderError, match="unsafe tag"):
         read_migrations(tmp_path)

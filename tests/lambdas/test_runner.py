@@ -22,8 +22,7 @@ def rows(pg_server, database):
     try:
         if conn.run("SELECT to_regclass('drizzle.__drizzle_migrations')")[0][0] is None:
             return None
-        return [tuple(r) for r in conn.run(
-            "SELECT hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id")]
+        return [tuple(r) for r in conn.run("SELECT hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id")]
     finally:
         conn.close()
 
@@ -31,8 +30,7 @@ def rows(pg_server, database):
 def tables(pg_server, database):
     conn = pg_server.admin(database)
     try:
-        return sorted(r[0] for r in conn.run(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+        return sorted(r[0] for r in conn.run("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
     finally:
         conn.close()
 
@@ -48,8 +46,7 @@ def run(make_settings, folder, **kwargs):
 def expected_rows(folder):
     journal = json.loads((folder / "meta" / "_journal.json").read_text())
     return [
-        (hashlib.sha256((folder / f"{e['tag']}.sql").read_bytes()).hexdigest(), e["when"])
-        for e in journal["entries"]
+        (hashlib.sha256((folder / f"{e['tag']}.sql").read_bytes()).hexdigest(), e["when"]) for e in journal["entries"]
     ]
 
 
@@ -75,8 +72,12 @@ def test_appended_migration_runs_alone(pg_server, database, make_settings, tmp_p
     shutil.copytree(EXAMPLES, folder)
     run(make_settings, folder)
     # Would fail if 0000 ran again (agents exists) and duplicates rows if 0003 ran twice.
-    append_migration(folder, "0003_seed", 1763769600000,
-                     "INSERT INTO agents (slug, name, created_by) VALUES ('demo', 'Demo', 'seed');")
+    append_migration(
+        folder,
+        "0003_seed",
+        1763769600000,
+        "INSERT INTO agents (slug, name, created_by) VALUES ('demo', 'Demo', 'seed');",
+    )
     result = run(make_settings, folder)
     assert result.applied == ["0003_seed"]
     assert result.skipped == 3
@@ -86,9 +87,7 @@ def test_appended_migration_runs_alone(pg_server, database, make_settings, tmp_p
     conn.close()
 
 
-def test_failing_statement_rolls_back_the_whole_batch(
-    pg_server, database, make_settings, tmp_path, write_migrations
-):
+def test_failing_statement_rolls_back_the_whole_batch(pg_server, database, make_settings, tmp_path, write_migrations):
     folder = write_migrations(tmp_path / "m", [
         ("0000_ok", 1000, 'CREATE TABLE "a" (id int);'),
         ("0001_bad", 2000,
@@ -161,8 +160,7 @@ def test_concurrent_runners_apply_each_migration_once(pg_server, database, make_
     assert rows(pg_server, database) == expected_rows(folder)
 
 
-def test_lock_is_the_advisory_transaction_lock(pg_server, database, make_settings, tmp_path,
-                                               write_migrations):
+def test_lock_is_the_advisory_transaction_lock(pg_server, database, make_settings, tmp_path, write_migrations):
     """A runner waits while someone else holds the key, then finds the work done."""
     folder = write_migrations(tmp_path / "m", [("0000_a", 1000, 'CREATE TABLE "a" (id int);')])
     holder = pg_server.admin(database)
@@ -178,8 +176,7 @@ def test_lock_is_the_advisory_transaction_lock(pg_server, database, make_setting
     holder.close()
 
 
-def test_dry_run_lists_pending_and_changes_nothing(pg_server, database, make_settings, tmp_path,
-                                                  write_migrations):
+def test_dry_run_lists_pending_and_changes_nothing(pg_server, database, make_settings, tmp_path, write_migrations):
     conn = connect(make_settings())
     try:
         result = dry_run(conn, read_migrations(EXAMPLES))
@@ -191,8 +188,9 @@ def test_dry_run_lists_pending_and_changes_nothing(pg_server, database, make_set
         assert admin.run("SELECT to_regnamespace('drizzle')") == [[None]]
         folder = write_migrations(tmp_path / "m", [("0000_a", 1000, "CREATE TABLE a (id int);")])
         migrate(conn, read_migrations(folder))
-        write_migrations(folder, [("0000_a", 1000, "CREATE TABLE a (x int);"),
-                                  ("0001_b", 2000, "CREATE TABLE b (id int);")])
+        write_migrations(
+            folder, [("0000_a", 1000, "CREATE TABLE a (x int);"), ("0001_b", 2000, "CREATE TABLE b (id int);")]
+        )
         result = dry_run(conn, read_migrations(folder))
         assert (result.pending, result.drift, result.skipped) == (["0001_b"], ["0000_a.sql"], 1)
         assert tables(pg_server, database) == ["a"]
@@ -201,8 +199,7 @@ def test_dry_run_lists_pending_and_changes_nothing(pg_server, database, make_set
         conn.close()
 
 
-def test_long_statement_outlives_the_connect_timeout(database, make_settings, tmp_path,
-                                                     write_migrations):
+def test_long_statement_outlives_the_connect_timeout(database, make_settings, tmp_path, write_migrations):
     folder = write_migrations(tmp_path / "m", [("0000_slow", 1000, "SELECT pg_sleep(1.5);")])
     conn = connect(make_settings(connect_timeout=1.0))
     try:
@@ -211,12 +208,13 @@ def test_long_statement_outlives_the_connect_timeout(database, make_settings, tm
         conn.close()
 
 
-def test_statement_chunks_are_sent_verbatim(pg_server, database, make_settings, tmp_path,
-                                            write_migrations):
+def test_statement_chunks_are_sent_verbatim(pg_server, database, make_settings, tmp_path, write_migrations):
     """Empty and comment-only chunks, multi-statement chunks and CRLF all run, like drizzle."""
-    sql = (b"-- comment only\r\n--> statement-breakpoint\r\n"
-           b"CREATE TABLE x (id int); INSERT INTO x VALUES (1), (2);\r\n"
-           b"--> statement-breakpoint--> statement-breakpoint\n  \n")
+    sql = (
+        b"-- comment only\r\n--> statement-breakpoint\r\n"
+        b"CREATE TABLE x (id int); INSERT INTO x VALUES (1), (2);\r\n"
+        b"--> statement-breakpoint--> statement-breakpoint\n  \n"
+    )
     folder = write_migrations(tmp_path / "m", [("0000_x", 1000, sql)])
     assert len(read_migrations(folder)[0].statements) == 4
     assert run(make_settings, folder).applied == ["0000_x"]

@@ -24,10 +24,20 @@ def ec2(aws_env: str) -> Any:
 
 
 def _instance(ec2: Any, stage: str, role: str = "bastion", app: str = APP) -> str:
-    tags = [{"Key": "app", "Value": app}, {"Key": "stage", "Value": stage}, {"Key": "stack", "Value": "network"},
-            {"Key": "role", "Value": role}, {"Key": "Name", "Value": f"{app}-{stage}-{role}"}]
-    reservation = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t4g.nano",
-                                    TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
+    tags = [
+        {"Key": "app", "Value": app},
+        {"Key": "stage", "Value": stage},
+        {"Key": "stack", "Value": "network"},
+        {"Key": "role", "Value": role},
+        {"Key": "Name", "Value": f"{app}-{stage}-{role}"},
+    ]
+    reservation = ec2.run_instances(
+        ImageId=AMI,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t4g.nano",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )
     return reservation["Instances"][0]["InstanceId"]
 
 
@@ -63,15 +73,19 @@ def test_no_bastion_is_a_one_line_error(run, ec2):
     _instance(ec2, "pr-2")
     result = run("bastion", "start", "--stage", STAGE)
     assert (result.code, result.out) == (1, "")
-    assert result.err == (f"ops: no bastion instance tagged app={APP}, stage={STAGE}, role=bastion: "
-                          "deploy the stage's network stack first\n")
+    assert result.err == (
+        f"ops: no bastion instance tagged app={APP}, stage={STAGE}, role=bastion: "
+        "deploy the stage's network stack first\n"
+    )
 
 
 def test_two_bastions_are_refused(run, ec2):
     ids = sorted(_instance(ec2, STAGE) for _ in range(2))
     result = run("bastion", "stop", "--stage", STAGE)
     assert (result.code, result.out) == (1, "")
-    assert result.err == f"ops: several bastion instances for stage {STAGE} ({', '.join(ids)}): terminate the stray one\n"
+    assert (
+        result.err == f"ops: several bastion instances for stage {STAGE} ({', '.join(ids)}): terminate the stray one\n"
+    )
     assert [_state(ec2, i) for i in ids] == ["running", "running"]
 
 

@@ -48,8 +48,14 @@ def _client_error(code: str, status: int = 400, op: str = "PutSecretValue") -> C
 @pytest.mark.parametrize(
     "code, expected",
     [
-        ("AccessDeniedException", "access denied on PutSecretValue: the caller needs that IAM permission (see ops/README.md)"),
-        ("UnrecognizedClientException", "AWS rejected the credentials (UnrecognizedClientException): check AWS_PROFILE"),
+        (
+            "AccessDeniedException",
+            "access denied on PutSecretValue: the caller needs that IAM permission (see ops/README.md)",
+        ),
+        (
+            "UnrecognizedClientException",
+            "AWS rejected the credentials (UnrecognizedClientException): check AWS_PROFILE",
+        ),
         ("ExpiredTokenException", "AWS credentials expired (ExpiredTokenException): refresh them"),
         ("ThrottlingException", "AWS throttled PutSecretValue (ThrottlingException): wait a moment and retry"),
         ("LimitExceededException", "PutSecretValue failed: LimitExceededException: m"),
@@ -63,18 +69,38 @@ def test_aws_errors_map_to_fixes(code, expected):
 def test_python_m_ops_subprocess(no_aws):
     """The real entry point: --help, a usage error's exit code, and no cdktf import."""
     env = {k: v for k, v in os.environ.items()}
-    help_ = subprocess.run([sys.executable, "-m", "ops", "--help"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    help_ = subprocess.run(
+        [sys.executable, "-m", "ops", "--help"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert help_.returncode == 0 and "examples:" in help_.stdout and "secrets" in help_.stdout
 
-    bad = subprocess.run([sys.executable, "-m", "ops", "secrets", "list", "--stage", "Prod"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "ops", "secrets", "list", "--stage", "Prod"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.startswith("ops: invalid --stage 'Prod': must be a lowercase DNS label") and bad.stderr.count("\n") == 1
+    assert (
+        bad.stderr.startswith("ops: invalid --stage 'Prod': must be a lowercase DNS label")
+        and bad.stderr.count("\n") == 1
+    )
 
     nocreds = subprocess.run(
-        [sys.executable, "-c", "import sys; from ops.cli import main; code = main(['zone']); "
-                               "assert not [m for m in sys.modules if m.startswith('cdktf')]; sys.exit(code)"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from ops.cli import main; code = main(['zone']); "
+            "assert not [m for m in sys.modules if m.startswith('cdktf')]; sys.exit(code)",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (nocreds.returncode, nocreds.stderr) == (1, f"ops: {NO_CREDENTIALS}\n")
 
 
@@ -83,4 +109,7 @@ def test_app_follows_the_settings_rule(run, app):
     """`--app` is checked by the same rule as HEBO_APP: ops never addresses names the stacks cannot build."""
     result = run("secrets", "list", "--stage", "pr-1", "--app", app)
     assert result.code == 2
-    assert result.err.startswith(f"ops: invalid --app {app!r}: must be 1-12 lowercase letters or digits") and result.err.count("\n") == 1
+    assert (
+        result.err.startswith(f"ops: invalid --app {app!r}: must be 1-12 lowercase letters or digits")
+        and result.err.count("\n") == 1
+    )

@@ -24,8 +24,9 @@ def _doc(raw: Any) -> dict[str, Any]:
 
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
 GUARDRAILS = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-deploy-guardrails"
-CONFIG = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="hebo-terraform-state", lock_table="",
-                                      zone="hebo.ai", secrets_from="dev")
+CONFIG = deploy_role.DeployRoleConfig(
+    github_repo=REPO, state_bucket="hebo-terraform-state", lock_table="", zone="hebo.ai", secrets_from="dev"
+)
 """What `ops deploy-role` converges with no flags but --github-repo: the settings' defaults
 (HEBO_PREVIEW_SECRETS_FROM=dev)."""
 LIST_RESPONSE_HEADERS_POLICIES = deploy_role.list_response_headers_policies
@@ -38,7 +39,9 @@ is replaced by this list; its parsing against the real API shape is tested with 
 @pytest.fixture(autouse=True)
 def response_headers_policies(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     RESPONSE_HEADERS_POLICIES.clear()
-    monkeypatch.setattr(deploy_role, "list_response_headers_policies", lambda cloudfront: list(RESPONSE_HEADERS_POLICIES))
+    monkeypatch.setattr(
+        deploy_role, "list_response_headers_policies", lambda cloudfront: list(RESPONSE_HEADERS_POLICIES)
+    )
     return RESPONSE_HEADERS_POLICIES
 
 
@@ -77,16 +80,23 @@ def test_creates_provider_boundary_guardrails_and_role_trusted_only_by_the_previ
     assert provider["Url"].removeprefix("https://") == "token.actions.githubusercontent.com"
     assert provider["ClientIDList"] == ["sts.amazonaws.com"]
     state = role_state(iam)
-    assert state["trust"] == {"Version": "2012-10-17", "Statement": [{
-        "Sid": "GitHubActionsOfThisRepositorysPreviewEnvironment",
-        "Effect": "Allow",
-        "Principal": {"Federated": PROVIDER},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {
-            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": f"repo:{REPO}:environment:preview",
-        }},
-    }]}
+    assert state["trust"] == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "GitHubActionsOfThisRepositorysPreviewEnvironment",
+                "Effect": "Allow",
+                "Principal": {"Federated": PROVIDER},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                        "token.actions.githubusercontent.com:sub": f"repo:{REPO}:environment:preview",
+                    }
+                },
+            }
+        ],
+    }
     assert state["max_session"] == 10800
     assert state["policies"] == ["preview-deploy"] and state["attached"] == [GUARDRAILS]
     assert state["own_boundary"] is None  # the deploy role itself is an administrator's, bounded by its own denies
@@ -96,10 +106,12 @@ def test_creates_provider_boundary_guardrails_and_role_trusted_only_by_the_previ
 
     again = run("deploy-role", "--github-repo", REPO)
     assert again.code == 0
-    assert again.out.splitlines()[1:5] == ["oidc provider token.actions.githubusercontent.com: up to date",
-                                          "policy hebo-preview-boundary: up to date",
-                                          "policy hebo-preview-deploy-guardrails: up to date",
-                                          f"role {ROLE}: up to date"]
+    assert again.out.splitlines()[1:5] == [
+        "oidc provider token.actions.githubusercontent.com: up to date",
+        "policy hebo-preview-boundary: up to date",
+        "policy hebo-preview-deploy-guardrails: up to date",
+        f"role {ROLE}: up to date",
+    ]
     assert role_state(iam) == state
 
 
@@ -110,16 +122,27 @@ def test_state_access_is_preview_keys_only_and_production_is_denied(run):
     s = by_sid(policy, state["guardrails"])
     assert s["StatePreviewKeys"]["Action"] == ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     assert s["StatePreviewKeys"]["Resource"] == ["arn:aws:s3:::hebo-terraform-state/pr-*"]
-    assert s["StateReadDnsOutputs"] == {"Sid": "StateReadDnsOutputs", "Effect": "Allow", "Action": ["s3:GetObject"],
-                                        "Resource": ["arn:aws:s3:::hebo-terraform-state/global/dns.tfstate"]}
+    assert s["StateReadDnsOutputs"] == {
+        "Sid": "StateReadDnsOutputs",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": ["arn:aws:s3:::hebo-terraform-state/global/dns.tfstate"],
+    }
     assert s["StateLockPreviewKeys"]["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["hebo-terraform-state/pr-*"]}}
-    assert s["DenyProductionState"] == {"Sid": "DenyProductionState", "Effect": "Deny", "Action": ["s3:*"],
-                                        "Resource": ["arn:aws:s3:::hebo-terraform-state/production/*"]}
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["hebo-terraform-state/pr-*"]}
+    }
+    assert s["DenyProductionState"] == {
+        "Sid": "DenyProductionState",
+        "Effect": "Deny",
+        "Action": ["s3:*"],
+        "Resource": ["arn:aws:s3:::hebo-terraform-state/production/*"],
+    }
     assert s["DenyWritingAccountWideState"]["Resource"] == ["arn:aws:s3:::hebo-terraform-state/global/*"]
     assert s["DenyProductionByTag"]["Condition"] == {"StringEquals": {"aws:ResourceTag/stage": "production"}}
-    assert s["DenyTaggingAsAnotherStage"]["Condition"] == {"StringNotLike": {"aws:RequestTag/stage": "pr-*"},
-                                                          "Null": {"aws:RequestTag/stage": "false"}}
+    assert s["DenyTaggingAsAnotherStage"]["Condition"] == {
+        "StringNotLike": {"aws:RequestTag/stage": "pr-*"},
+        "Null": {"aws:RequestTag/stage": "false"},
+    }
     assert f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/production/*" in s["DenyProductionByName"]["Resource"]
     # Every Allow is scoped: a preview name/key, a stage=pr-* tag, a condition, or read-only discovery.
     allows = [st for st in policy["Statement"] if st["Effect"] == "Allow"]
@@ -127,7 +150,9 @@ def test_state_access_is_preview_keys_only_and_production_is_denied(run):
     for st in allows:
         assert "*" not in st["Action"], st["Sid"]
         # the template's secrets (the default HEBO_PREVIEW_SECRETS_FROM=dev) are named one by one
-        unscoped = [r for r in st["Resource"] if "pr-*" not in r and "preview" not in r and ":secret:hebo/dev/" not in r]
+        unscoped = [
+            r for r in st["Resource"] if "pr-*" not in r and "preview" not in r and ":secret:hebo/dev/" not in r
+        ]
         if unscoped and "Condition" not in st:
             assert st["Sid"] in deploy_role.UNSCOPED_ALLOWS, st["Sid"]
         if st["Sid"] == "ReadOnlyDiscovery":
@@ -143,21 +168,38 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
     s = by_sid(state["policy"], state["guardrails"])
     roles = f"arn:aws:iam::{ACCOUNT}:role/hebo-pr-*"
     assert s["PreviewRolesOnlyWithTheBoundary"] == {
-        "Sid": "PreviewRolesOnlyWithTheBoundary", "Effect": "Allow",
+        "Sid": "PreviewRolesOnlyWithTheBoundary",
+        "Effect": "Allow",
         "Action": ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
-        "Resource": [roles], "Condition": {"StringEquals": {"iam:PermissionsBoundary": BOUNDARY}}}
+        "Resource": [roles],
+        "Condition": {"StringEquals": {"iam:PermissionsBoundary": BOUNDARY}},
+    }
     assert s["AttachOnlyTheStacksManagedPolicies"]["Condition"] == {
         "StringEquals": {"iam:PermissionsBoundary": BOUNDARY},
-        "ArnEquals": {"iam:PolicyARN": [
-            "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
-            "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
-            "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]}}
+        "ArnEquals": {
+            "iam:PolicyARN": [
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+                "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+                "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+            ]
+        },
+    }
     assert s["DenyRolesWithoutTheBoundary"]["Condition"] == {"StringNotEquals": {"iam:PermissionsBoundary": BOUNDARY}}
-    assert s["DenyRemovingBoundaries"]["Action"] == ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary",
-                                                     "iam:PutUserPermissionsBoundary"]
-    assert s["DenyChangingTheBoundaryGuardrailsOrThisRole"]["Resource"] == [BOUNDARY, GUARDRAILS, f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"]
-    passes = {sid: (st["Resource"], st["Condition"]["StringEquals"]["iam:PassedToService"])
-              for sid, st in s.items() if "iam:PassRole" in st.get("Action", [])}
+    assert s["DenyRemovingBoundaries"]["Action"] == [
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:DeleteUserPermissionsBoundary",
+        "iam:PutUserPermissionsBoundary",
+    ]
+    assert s["DenyChangingTheBoundaryGuardrailsOrThisRole"]["Resource"] == [
+        BOUNDARY,
+        GUARDRAILS,
+        f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
+    ]
+    passes = {
+        sid: (st["Resource"], st["Condition"]["StringEquals"]["iam:PassedToService"])
+        for sid, st in s.items()
+        if "iam:PassRole" in st.get("Action", [])
+    }
     assert passes == {
         "PassPreviewRolesToEcsTasks": ([f"{roles}-exec", f"{roles}-task"], "ecs-tasks.amazonaws.com"),
         "PassPreviewRolesToLambda": ([f"{roles}-migrator"], "lambda.amazonaws.com"),
@@ -165,24 +207,39 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
         "PassPreviewRolesToEc2": ([f"{roles}-bastion", f"{roles}-nat"], "ec2.amazonaws.com"),
         "PassPreviewRolesToVpcFlowLogs": ([f"{roles}-flow-logs"], "vpc-flow-logs.amazonaws.com"),
     }
-    assert s["EcsOnlyInPreviewClusters"]["Condition"] == {"ArnNotLike": {"ecs:cluster": f"arn:aws:ecs:*:{ACCOUNT}:cluster/hebo-pr-*"}}
+    assert s["EcsOnlyInPreviewClusters"]["Condition"] == {
+        "ArnNotLike": {"ecs:cluster": f"arn:aws:ecs:*:{ACCOUNT}:cluster/hebo-pr-*"}
+    }
     assert s["CreateTaggedAsPreview"]["Condition"] == {"StringLike": {"aws:RequestTag/stage": "pr-*"}}
     assert s["ManageTaggedAsPreview"]["Condition"] == {"StringLike": {"aws:ResourceTag/stage": "pr-*"}}
     assert s["PreviewDnsRecordsOnly"]["Condition"] == {
         "ForAllValues:StringLike": {
-            "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-*.dev.*.hebo.ai", "_*.pr-*.dev.*.hebo.ai"]},
-        "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"]}}
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-*.dev.*.hebo.ai", "_*.pr-*.dev.*.hebo.ai"]
+        },
+        "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"]},
+    }
     assert s["PreviewDnsRecordsOnly"]["Resource"] == ["arn:aws:route53:::hostedzone/*"]  # moto holds no zone hebo.ai
     assert s["PreviewSecrets"]["Resource"] == [f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/pr-*"]
     template = f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/dev/"
-    assert s["DescribeTemplateSecrets"]["Action"] == ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"]
+    assert s["DescribeTemplateSecrets"]["Action"] == [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetResourcePolicy",
+    ]
     assert s["DescribeTemplateSecrets"]["Resource"] == [
-        f"{template}{n}-??????" for n in ("StackProjectId", "StackSecretServerKey", "StackPublishableClientKey", "GroqApiKey", "VoyageApiKey")]
+        f"{template}{n}-??????"
+        for n in ("StackProjectId", "StackSecretServerKey", "StackPublishableClientKey", "GroqApiKey", "VoyageApiKey")
+    ]
     publishable = [f"{template}StackProjectId-??????", f"{template}StackPublishableClientKey-??????"]
     assert (s["ReadTemplatePublishableValues"]["Action"], s["ReadTemplatePublishableValues"]["Resource"]) == (
-        ["secretsmanager:GetSecretValue"], publishable)
-    assert s["DecryptTemplatePublishableValues"]["Condition"] == {"StringLike": {
-        "kms:ViaService": "secretsmanager.*.amazonaws.com", "kms:EncryptionContext:SecretARN": publishable}}
+        ["secretsmanager:GetSecretValue"],
+        publishable,
+    )
+    assert s["DecryptTemplatePublishableValues"]["Condition"] == {
+        "StringLike": {
+            "kms:ViaService": "secretsmanager.*.amazonaws.com",
+            "kms:EncryptionContext:SecretARN": publishable,
+        }
+    }
     # The template's other secrets are exempt from the other-stage deny only to be described.
     assert s["DenyOtherStagesResources"]["NotResource"][2:] == s["DescribeTemplateSecrets"]["Resource"]
 
@@ -190,9 +247,13 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
 def test_policies_fit_the_iam_quotas():
     """Inline policies of a role: 10,240 characters in total; a managed policy: 6,144 (IAM User Guide,
     "IAM and AWS STS quotas"). Measured with a long bucket name and a template stage."""
-    config = deploy_role.DeployRoleConfig(github_repo="a-long-organization-name/a-long-repository-name",
-                                          state_bucket="a-rather-long-terraform-state-bucket-name",
-                                          lock_table="hebo-terraform-locks", zone="hebo.ai", secrets_from="staging")
+    config = deploy_role.DeployRoleConfig(
+        github_repo="a-long-organization-name/a-long-repository-name",
+        state_bucket="a-rather-long-terraform-state-bucket-name",
+        lock_table="hebo-terraform-locks",
+        zone="hebo.ai",
+        secrets_from="staging",
+    )
     inline = deploy_role.policy_size(deploy_role.permissions_policy(config, ACCOUNT))
     guardrails = deploy_role.policy_size(deploy_role.guardrails_policy(config, ACCOUNT))
     boundary = deploy_role.policy_size(deploy_role.boundary_policy(config, ACCOUNT))
@@ -204,7 +265,10 @@ def test_policies_fit_the_iam_quotas():
 def test_an_oversized_managed_policy_is_refused_before_any_call():
     import io
 
-    document = {"Version": "2012-10-17", "Statement": [{"Sid": "X" * 7000, "Effect": "Deny", "Action": "*", "Resource": "*"}]}
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "X" * 7000, "Effect": "Deny", "Action": "*", "Resource": "*"}],
+    }
     with pytest.raises(deploy_role.UsageError, match=r"policy big is 70\d\d characters; IAM allows 6144"):
         deploy_role.converge_managed_policy(object(), "big", document, "d", ACCOUNT, "aws", io.StringIO(), False)
 
@@ -218,7 +282,9 @@ def test_converges_drift_in_trust_session_policy_boundary_and_attachment(run):
     del wide["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
     iam.update_assume_role_policy(RoleName=ROLE, PolicyDocument=json.dumps(wide))
     iam.update_role(RoleName=ROLE, MaxSessionDuration=3600)
-    open_policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    open_policy = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    )
     iam.put_role_policy(RoleName=ROLE, PolicyName="preview-deploy", PolicyDocument=open_policy)
     iam.detach_role_policy(RoleName=ROLE, PolicyArn=GUARDRAILS)
     for _ in range(4):  # IAM keeps five versions: the converge must delete the oldest non-default one
@@ -281,22 +347,36 @@ def test_existing_provider_without_our_audience_gets_it():
     out = io.StringIO()
     with Stubber(iam) as stub:
         stub.add_response("list_open_id_connect_providers", {"OpenIDConnectProviderList": [{"Arn": PROVIDER}]}, {})
-        stub.add_response("get_open_id_connect_provider", {"ClientIDList": ["other"]}, {"OpenIDConnectProviderArn": PROVIDER})
-        stub.add_response("add_client_id_to_open_id_connect_provider", {},
-                          {"OpenIDConnectProviderArn": PROVIDER, "ClientID": "sts.amazonaws.com"})
+        stub.add_response(
+            "get_open_id_connect_provider", {"ClientIDList": ["other"]}, {"OpenIDConnectProviderArn": PROVIDER}
+        )
+        stub.add_response(
+            "add_client_id_to_open_id_connect_provider",
+            {},
+            {"OpenIDConnectProviderArn": PROVIDER, "ClientID": "sts.amazonaws.com"},
+        )
         assert deploy_role.converge_provider(iam, out, False, ACCOUNT, "aws") == (PROVIDER, 1)
         stub.assert_no_pending_responses()
     assert out.getvalue() == "oidc provider token.actions.githubusercontent.com: added audience sts.amazonaws.com\n"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--github-repo", "hebo-infra"], "invalid --github-repo 'hebo-infra': must be owner/name"),
-    (["--github-repo", "hebo-ai/hebo infra"], "invalid --github-repo"),
-    (["--github-repo", "repo:*"], "invalid --github-repo"),
-    (["--github-repo", REPO, "--secrets-from", "production"], "invalid --secrets-from 'production': previews never read production's secrets"),
-    (["--github-repo", REPO, "--secrets-from", "pr-7"], "invalid --secrets-from 'pr-7': a preview owns no app secrets to share"),
-    (["--github-repo", REPO, "--secrets-from", "Dev"], "invalid --secrets-from 'Dev'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--github-repo", "hebo-infra"], "invalid --github-repo 'hebo-infra': must be owner/name"),
+        (["--github-repo", "hebo-ai/hebo infra"], "invalid --github-repo"),
+        (["--github-repo", "repo:*"], "invalid --github-repo"),
+        (
+            ["--github-repo", REPO, "--secrets-from", "production"],
+            "invalid --secrets-from 'production': previews never read production's secrets",
+        ),
+        (
+            ["--github-repo", REPO, "--secrets-from", "pr-7"],
+            "invalid --secrets-from 'pr-7': a preview owns no app secrets to share",
+        ),
+        (["--github-repo", REPO, "--secrets-from", "Dev"], "invalid --secrets-from 'Dev'"),
+    ],
+)
 def test_bad_arguments_exit_2_before_any_call(run, argv, message):
     result = run("deploy-role", *argv)
     assert result.code == 2 and message in result.err and result.err.count("\n") == 1
@@ -304,19 +384,31 @@ def test_bad_arguments_exit_2_before_any_call(run, argv, message):
 
 
 def test_every_wildcard_resource_has_a_written_reason():
-    config = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="s", lock_table="l", zone="hebo.ai", secrets_from="dev")
-    documents = [deploy_role.permissions_policy(config, ACCOUNT), deploy_role.guardrails_policy(config, ACCOUNT),
-                 deploy_role.boundary_policy(config, ACCOUNT)]
-    wildcard = {st["Sid"] for doc in documents for st in doc["Statement"] if st["Effect"] == "Allow" and "*" in st["Resource"]}
+    config = deploy_role.DeployRoleConfig(
+        github_repo=REPO, state_bucket="s", lock_table="l", zone="hebo.ai", secrets_from="dev"
+    )
+    documents = [
+        deploy_role.permissions_policy(config, ACCOUNT),
+        deploy_role.guardrails_policy(config, ACCOUNT),
+        deploy_role.boundary_policy(config, ACCOUNT),
+    ]
+    wildcard = {
+        st["Sid"] for doc in documents for st in doc["Statement"] if st["Effect"] == "Allow" and "*" in st["Resource"]
+    }
     assert wildcard == set(deploy_role.WILDCARD_RESOURCE_REASONS)
     docs = (Path(__file__).parents[2] / "docs" / "previews.md").read_text()
     assert [sid for sid in wildcard if f"`{sid}`" not in docs] == []
 
 
 def _oac(cloudfront: Any, name: str) -> str:
-    return cloudfront.create_origin_access_control(OriginAccessControlConfig={
-        "Name": name, "SigningProtocol": "sigv4", "SigningBehavior": "always",
-        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+    return cloudfront.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": name,
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
 
 
 def test_other_stages_config_subnets_and_zone_are_read_at_converge(run, response_headers_policies):
@@ -327,37 +419,60 @@ def test_other_stages_config_subnets_and_zone_are_read_at_converge(run, response
     cloudfront, route53 = boto3.client("cloudfront"), boto3.client("route53")
     production_oac = _oac(cloudfront, "hebo-production-console-oac")
     _oac(cloudfront, "hebo-pr-7-console-oac")
-    response_headers_policies += [("rhp-production", "hebo-production-console-security-headers"),
-                                  ("rhp-pr-7", "hebo-pr-7-console-security-headers")]
+    response_headers_policies += [
+        ("rhp-production", "hebo-production-console-security-headers"),
+        ("rhp-pr-7", "hebo-pr-7-console-security-headers"),
+    ]
     zone_id = route53.create_hosted_zone(Name="hebo.ai", CallerReference="t")["HostedZone"]["Id"].rsplit("/", 1)[-1]
     ec2 = boto3.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnets = {}
     for n, stage in enumerate(("production", "dev", "pr-7")):
-        subnets[stage] = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{n}.0/24", TagSpecifications=[
-            {"ResourceType": "subnet", "Tags": [{"Key": "stage", "Value": stage}]}])["Subnet"]["SubnetId"]
+        subnets[stage] = ec2.create_subnet(
+            VpcId=vpc,
+            CidrBlock=f"10.9.{n}.0/24",
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "stage", "Value": stage}]}],
+        )["Subnet"]["SubnetId"]
     result = run("deploy-role", "--github-repo", REPO)
     assert result.code == 0, result.err
-    assert result.out.splitlines()[0] == f"protected CloudFront config (not hebo-pr-*): 2; other stages' subnets: 2; hosted zone hebo.ai: {zone_id}"
+    assert (
+        result.out.splitlines()[0]
+        == f"protected CloudFront config (not hebo-pr-*): 2; other stages' subnets: 2; hosted zone hebo.ai: {zone_id}"
+    )
     state = role_state(boto3.client("iam"))
     s = by_sid(state["policy"], state["guardrails"])
     assert s["DenyOtherStagesCloudFrontConfig"] == {
-        "Sid": "DenyOtherStagesCloudFrontConfig", "Effect": "Deny",
-        "Action": ["cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl",
-                   "cloudfront:UpdateResponseHeadersPolicy", "cloudfront:DeleteResponseHeadersPolicy"],
-        "Resource": [f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/{production_oac}",
-                     f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-production"]}
+        "Sid": "DenyOtherStagesCloudFrontConfig",
+        "Effect": "Deny",
+        "Action": [
+            "cloudfront:UpdateOriginAccessControl",
+            "cloudfront:DeleteOriginAccessControl",
+            "cloudfront:UpdateResponseHeadersPolicy",
+            "cloudfront:DeleteResponseHeadersPolicy",
+        ],
+        "Resource": [
+            f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/{production_oac}",
+            f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-production",
+        ],
+    }
     assert s["PreviewDnsRecordsOnly"]["Resource"] == [f"arn:aws:route53:::hostedzone/{zone_id}"]
     # production's and dev's subnets (not the preview's, not the default VPC's untagged ones)
     assert s["EcsServicesOnlyInPreviewSubnets"] == {
-        "Sid": "EcsServicesOnlyInPreviewSubnets", "Effect": "Deny", "Action": ["ecs:CreateService", "ecs:UpdateService"],
-        "Resource": ["*"], "Condition": {"ForAnyValue:StringEquals": {"ecs:subnet": sorted([subnets["production"], subnets["dev"]])}}}
+        "Sid": "EcsServicesOnlyInPreviewSubnets",
+        "Effect": "Deny",
+        "Action": ["ecs:CreateService", "ecs:UpdateService"],
+        "Resource": ["*"],
+        "Condition": {"ForAnyValue:StringEquals": {"ecs:subnet": sorted([subnets["production"], subnets["dev"]])}},
+    }
 
     # production creates another: a dry run shows the guardrails drift, a run converges it
     newer = _oac(cloudfront, "hebo-dev-console-oac")
     dry = run("deploy-role", "--github-repo", REPO, "--dry-run")
     statements = len(state["guardrails"]["Statement"])
-    assert f"policy hebo-preview-deploy-guardrails: would set a new default version ({statements} statements)" in dry.out.splitlines()
+    assert (
+        f"policy hebo-preview-deploy-guardrails: would set a new default version ({statements} statements)"
+        in dry.out.splitlines()
+    )
     assert run("deploy-role", "--github-repo", REPO).code == 0
     denied = by_sid(managed_document(boto3.client("iam"), GUARDRAILS))["DenyOtherStagesCloudFrontConfig"]["Resource"]
     assert f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/{newer}" in denied and len(denied) == 3
@@ -368,8 +483,10 @@ def test_too_many_protected_cloudfront_objects_fail_before_any_write(run, respon
     result = run("deploy-role", "--github-repo", REPO)
     assert result.code == 2
     assert result.err.startswith("ops: policy hebo-preview-deploy-guardrails would be ")
-    assert ("characters with 40 protected CloudFront origin access controls/response headers policies and 0 other stages' "
-            "subnets; IAM allows 6144") in result.err
+    assert (
+        "characters with 40 protected CloudFront origin access controls/response headers policies and 0 other stages' "
+        "subnets; IAM allows 6144"
+    ) in result.err
     assert boto3.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
 
 
@@ -377,13 +494,27 @@ def test_how_many_protected_cloudfront_objects_fit():
     """The guardrails' headroom under the 6,144-character managed policy quota, with a long bucket
     name, a template stage and 18 other stages' subnets: 8 protected CloudFront objects fit
     (production's and dev's two each, room for two more stages); docs/previews.md repeats it."""
-    config = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="a-rather-long-terraform-state-bucket-name",
-                                          lock_table="l", zone="hebo.ai", secrets_from="staging")
+    config = deploy_role.DeployRoleConfig(
+        github_repo=REPO,
+        state_bucket="a-rather-long-terraform-state-bucket-name",
+        lock_table="l",
+        zone="hebo.ai",
+        secrets_from="staging",
+    )
     arn = f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/" + "5cc3b908-e619-4b99-88e5-2cf7f45965bd"
     subnets = tuple(f"subnet-{n:017x}" for n in range(18))  # three VPCs of six subnets (production, dev, global)
-    fits = max(n for n in range(60) if deploy_role.policy_size(deploy_role.guardrails_policy(
-        config, ACCOUNT, facts=deploy_role.AccountFacts(protected_cloudfront=(arn,) * n, other_stage_subnets=subnets)))
-        <= deploy_role.MANAGED_POLICY_MAX_CHARS)
+    fits = max(
+        n
+        for n in range(60)
+        if deploy_role.policy_size(
+            deploy_role.guardrails_policy(
+                config,
+                ACCOUNT,
+                facts=deploy_role.AccountFacts(protected_cloudfront=(arn,) * n, other_stage_subnets=subnets),
+            )
+        )
+        <= deploy_role.MANAGED_POLICY_MAX_CHARS
+    )
     assert fits == 8
 
 
@@ -394,15 +525,29 @@ def test_response_headers_policies_are_listed_across_pages_custom_only():
     cloudfront = boto3.client("cloudfront")
 
     def page(ident: str, name: str, marker: str | None) -> dict[str, Any]:
-        body: dict[str, Any] = {"MaxItems": 1, "Quantity": 1, "Items": [{"Type": "custom", "ResponseHeadersPolicy": {
-            "Id": ident, "LastModifiedTime": "2026-01-01T00:00:00Z", "ResponseHeadersPolicyConfig": {"Name": name}}}]}
+        body: dict[str, Any] = {
+            "MaxItems": 1,
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Type": "custom",
+                    "ResponseHeadersPolicy": {
+                        "Id": ident,
+                        "LastModifiedTime": "2026-01-01T00:00:00Z",
+                        "ResponseHeadersPolicyConfig": {"Name": name},
+                    },
+                }
+            ],
+        }
         if marker:
             body["NextMarker"] = marker
         return {"ResponseHeadersPolicyList": body}
 
     with Stubber(cloudfront) as stub:
         stub.add_response("list_response_headers_policies", page("a", "hebo-production-h", "m2"), {"Type": "custom"})
-        stub.add_response("list_response_headers_policies", page("b", "hebo-pr-1-h", None), {"Type": "custom", "Marker": "m2"})
+        stub.add_response(
+            "list_response_headers_policies", page("b", "hebo-pr-1-h", None), {"Type": "custom", "Marker": "m2"}
+        )
         assert LIST_RESPONSE_HEADERS_POLICIES(cloudfront) == [("a", "hebo-production-h"), ("b", "hebo-pr-1-h")]
         stub.assert_no_pending_responses()
 
@@ -417,4 +562,6 @@ def test_secrets_from_defaults_to_the_stacks_setting(run, monkeypatch):
     assert bad.code == 2 and "invalid --secrets-from 'production'" in bad.err
     monkeypatch.setenv("HEBO_PREVIEW_SECRETS_FROM", "pr-3")  # the variable the stacks read is the default
     bad = run("deploy-role", "--github-repo", REPO)
-    assert bad.code == 2 and bad.err.startswith("ops: invalid HEBO_PREVIEW_SECRETS_FROM 'pr-3': a preview owns no app secrets")
+    assert bad.code == 2 and bad.err.startswith(
+        "ops: invalid HEBO_PREVIEW_SECRETS_FROM 'pr-3': a preview owns no app secrets"
+    )

@@ -30,7 +30,7 @@ def _current(sm: Any, path: str) -> str:
 
 
 def _rows(listing: str) -> dict[str, str]:
-    return {line.split()[0]: line.split()[1] for line in listing.splitlines()[1:1 + len(SECRET_NAMES)]}
+    return {line.split()[0]: line.split()[1] for line in listing.splitlines()[1 : 1 + len(SECRET_NAMES)]}
 
 
 @pytest.fixture
@@ -41,8 +41,10 @@ def get_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def spying_session(region: str | None = None) -> boto3.Session:
         session = real(region)
-        session.events.register("before-parameter-build.secrets-manager.GetSecretValue",
-                                lambda params, **kw: calls.append(params["SecretId"]))
+        session.events.register(
+            "before-parameter-build.secrets-manager.GetSecretValue",
+            lambda params, **kw: calls.append(params["SecretId"]),
+        )
         return session
 
     monkeypatch.setattr(cli, "make_session", spying_session)
@@ -59,7 +61,10 @@ def test_set_from_stdin_then_list_round_trip(run, sm, containers):
     assert listing.code == 1  # the others are still missing
     assert _rows(listing.out) == {name: ("set" if name == "GroqApiKey" else "missing") for name in SECRET_NAMES}
     assert f"{len(USER_SECRET_NAMES) - 1} of {len(USER_SECRET_NAMES)} secrets under hebo/dev/ not set" in listing.out
-    assert "not set: StackProjectId, StackSecretServerKey, StackPublishableClientKey, DbUsername, DbPassword, VoyageApiKey (" in listing.out
+    assert (
+        "not set: StackProjectId, StackSecretServerKey, StackPublishableClientKey, DbUsername, DbPassword, VoyageApiKey ("
+        in listing.out
+    )
     assert listing.out.endswith("DbCredentials: missing: written by ops once DbUsername and DbPassword are both set\n")
 
 
@@ -74,8 +79,11 @@ def test_list_exits_zero_only_when_all_set_and_never_reads_values(run, sm, conta
     assert "DbCredentials: derived from DbUsername and DbPassword, up to date" in result.out
     assert "value-of-" not in result.out
 
-    sm.put_secret_value(SecretId=containers["VoyageApiKey"], SecretString=secrets.UNSET_PLACEHOLDER,
-                        VersionStages=["AWSCURRENT", secrets.UNSET_LABEL])
+    sm.put_secret_value(
+        SecretId=containers["VoyageApiKey"],
+        SecretString=secrets.UNSET_PLACEHOLDER,
+        VersionStages=["AWSCURRENT", secrets.UNSET_LABEL],
+    )
     result = run("secrets", "list", "--stage", STAGE)
     assert result.code == 1
     assert f"1 of {len(USER_SECRET_NAMES)} secrets under hebo/dev/ not set: VoyageApiKey" in result.out
@@ -100,7 +108,9 @@ def test_unset_round_trip(run, sm, containers):
 
     result = run("secrets", "unset", "DbPassword", "--stage", STAGE)
     assert result.code == 0, result.err
-    assert result.out.endswith("secret hebo/dev/DbCredentials: already missing, nothing to do\n")  # DbUsername never set
+    assert result.out.endswith(
+        "secret hebo/dev/DbCredentials: already missing, nothing to do\n"
+    )  # DbUsername never set
     assert _current(sm, path) == secrets.UNSET_PLACEHOLDER
     stages = {v["VersionId"]: v["VersionStages"] for v in _versions(sm, path)}
     assert sorted(map(sorted, stages.values())) == [["AWSCURRENT", "HEBO_UNSET"], ["AWSPREVIOUS"]]
@@ -159,7 +169,7 @@ def test_db_password_must_fit_aurora(run, sm, containers, password):
     """Aurora refuses these at apply time; ops refuses them when they are set (never echoing them)."""
     result = run("secrets", "set", "DbPassword", "--stage", STAGE, stdin=password)
     assert result.code == 2
-    assert "must be 8-41 printable ASCII characters except / \" and @" in result.err
+    assert 'must be 8-41 printable ASCII characters except / " and @' in result.err
     assert password not in result.err and result.err.count("\n") == 1
     assert _versions(sm, containers["DbPassword"]) == []
 
@@ -167,7 +177,10 @@ def test_db_password_must_fit_aurora(run, sm, containers, password):
 def test_missing_container_is_an_error_not_created(run, sm):
     result = run("secrets", "set", "GroqApiKey", "--stage", STAGE, stdin=CANARY)
     assert result.code == 1
-    assert result.err == "ops: secret hebo/dev/GroqApiKey does not exist: deploy the data stack first (npx cdktf deploy network data)\n"
+    assert (
+        result.err
+        == "ops: secret hebo/dev/GroqApiKey does not exist: deploy the data stack first (npx cdktf deploy network data)\n"
+    )
     assert sm.list_secrets()["SecretList"] == []
 
 
@@ -209,10 +222,7 @@ def _env_file(tmp_path, text: str):
 def test_set_all_parses_dotenv_and_writes(run, sm, containers, tmp_path):
     path = _env_file(
         tmp_path,
-        "# stage dev\n\n"
-        f"GroqApiKey={CANARY}\n"
-        f'VoyageApiKey = "{CANARY}-v#not-a-comment"\n'
-        f"DbUsername='heboadmin'\n",
+        f"# stage dev\n\nGroqApiKey={CANARY}\nVoyageApiKey = \"{CANARY}-v#not-a-comment\"\nDbUsername='heboadmin'\n",
     )
     dry = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path), "--dry-run")
     assert dry.code == 0 and dry.out.count("would set a new value") == 3
@@ -225,8 +235,10 @@ def test_set_all_parses_dotenv_and_writes(run, sm, containers, tmp_path):
     assert _current(sm, containers["VoyageApiKey"]) == f"{CANARY}-v#not-a-comment"
     assert _current(sm, containers["DbUsername"]) == "heboadmin"
     assert _versions(sm, containers["DbPassword"]) == []
-    assert ("secret hebo/dev/DbCredentials: not written (DbPassword not set yet): "
-            "DbCredentials will be written once DbUsername and DbPassword are both set\n") in result.out
+    assert (
+        "secret hebo/dev/DbCredentials: not written (DbPassword not set yet): "
+        "DbCredentials will be written once DbUsername and DbPassword are both set\n"
+    ) in result.out
     assert _versions(sm, containers["DbCredentials"]) == []
 
 
@@ -293,7 +305,14 @@ def test_values_never_reach_output_or_logs(run, sm, containers, tmp_path, caplog
         run("secrets", "unset", "DbPassword", "--stage", STAGE),
         run("secrets", "set", "GroqApiKey", "--stage", STAGE, stdin=f" {CANARY}"),  # refused
         run("secrets", "set", "Nope", "--stage", STAGE, stdin=CANARY),  # refused
-        run("secrets", "set", "DbCredentials", "--stage", STAGE, stdin=f'{{"username":"heboadmin","password":"{CANARY}"}}'),
+        run(
+            "secrets",
+            "set",
+            "DbCredentials",
+            "--stage",
+            STAGE,
+            stdin=f'{{"username":"heboadmin","password":"{CANARY}"}}',
+        ),
         run("secrets", "set", "DbUsername", "--stage", STAGE, stdin=f"{CANARY}"),  # refused: not HEBO_DB_USERNAME
     ]
     assert [r.code for r in results] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 2, 2, 2]
@@ -322,9 +341,7 @@ def test_derived_secret_is_written_once_both_inputs_are_set(run, sm, containers,
     value = {"DbUsername": "heboadmin", "DbPassword": CANARY}
     one = run("secrets", "set", first, "--stage", STAGE, stdin=value[first])
     assert one.code == 0, one.err
-    assert one.out.splitlines()[1] == (
-        f"secret hebo/dev/DbCredentials: not written ({second} not set yet): {PENDING}"
-    )
+    assert one.out.splitlines()[1] == (f"secret hebo/dev/DbCredentials: not written ({second} not set yet): {PENDING}")
     assert _versions(sm, containers["DbCredentials"]) == []
     assert get_calls == []  # the other input has no value: nothing to read
 
@@ -362,7 +379,9 @@ def test_set_all_with_both_inputs_derives_from_the_file_without_reading(run, sm,
     path = _env_file(tmp_path, f"DbPassword='{CANARY}'\nDbUsername=heboadmin\nGroqApiKey=g-{CANARY}\n")
     result = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
     assert result.code == 0, result.err
-    assert result.out.splitlines()[-1].startswith("secret hebo/dev/DbCredentials: rewritten from DbUsername and DbPassword")
+    assert result.out.splitlines()[-1].startswith(
+        "secret hebo/dev/DbCredentials: rewritten from DbUsername and DbPassword"
+    )
     assert get_calls == []
     assert _credentials(sm, containers) == f'{{"username": "heboadmin", "password": "{CANARY}"}}'
     assert "DbCredentials              derived" in run("secrets", "list", "--stage", STAGE).out
@@ -370,8 +389,14 @@ def test_set_all_with_both_inputs_derives_from_the_file_without_reading(run, sm,
 
 @pytest.mark.parametrize("action", ["set", "unset"])
 def test_derived_secret_cannot_be_set_or_unset_directly(run, sm, containers, action):
-    result = run("secrets", action, "DbCredentials", "--stage", STAGE,
-                 stdin=f'{{"username": "heboadmin", "password": "{CANARY}"}}')
+    result = run(
+        "secrets",
+        action,
+        "DbCredentials",
+        "--stage",
+        STAGE,
+        stdin=f'{{"username": "heboadmin", "password": "{CANARY}"}}',
+    )
     assert result.code == 2
     assert result.err == (
         "ops: DbCredentials is derived from DbUsername and DbPassword and maintained by ops: "
@@ -382,7 +407,9 @@ def test_derived_secret_cannot_be_set_or_unset_directly(run, sm, containers, act
 
 
 def test_set_all_refuses_the_derived_secret_before_writing(run, sm, containers, tmp_path):
-    path = _env_file(tmp_path, f'GroqApiKey={CANARY}\nDbCredentials={{"username": "heboadmin", "password": "{CANARY}"}}\n')
+    path = _env_file(
+        tmp_path, f'GroqApiKey={CANARY}\nDbCredentials={{"username": "heboadmin", "password": "{CANARY}"}}\n'
+    )
     result = run("secrets", "set-all", "--stage", STAGE, "--from-env-file", str(path))
     assert result.code == 2
     assert f"{path}:2: DbCredentials is derived from DbUsername and DbPassword and maintained by ops" in result.err
@@ -437,7 +464,10 @@ def test_unset_of_an_input_unsets_the_derived_secret(run, sm, containers, name):
 
     result = run("secrets", "unset", name, "--stage", STAGE)
     assert result.code == 0, result.err
-    assert [line.split(":")[0] for line in result.out.splitlines()] == [f"secret hebo/dev/{name}", "secret hebo/dev/DbCredentials"]
+    assert [line.split(":")[0] for line in result.out.splitlines()] == [
+        f"secret hebo/dev/{name}",
+        "secret hebo/dev/DbCredentials",
+    ]
     for secret in (name, "DbCredentials"):
         (current,) = [v for v in _versions(sm, containers[secret]) if "AWSCURRENT" in v["VersionStages"]]
         assert sorted(current["VersionStages"]) == ["AWSCURRENT", secrets.UNSET_LABEL]
@@ -462,15 +492,21 @@ def version_dates(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def list_secret_version_ids(self: Any, secret_id: str) -> str:
         secret = self.secrets[secret_id]
-        versions = [{"CreatedDate": v["createdate"], "VersionId": vid, "VersionStages": v["version_stages"]}
-                    for vid, v in secret.versions.items()]
+        versions = [
+            {"CreatedDate": v["createdate"], "VersionId": vid, "VersionStages": v["version_stages"]}
+            for vid, v in secret.versions.items()
+        ]
         return json.dumps({"ARN": secret.arn, "Name": secret.name, "Versions": versions})
 
     monkeypatch.setattr(SecretsManagerBackend, "list_secret_version_ids", list_secret_version_ids)
 
 
 def _status(name: str, state: str, second: float | None) -> secrets.SecretStatus:
-    when = None if second is None else dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=second)
+    when = (
+        None
+        if second is None
+        else dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=second)
+    )
     return secrets.SecretStatus(name, f"hebo/dev/{name}", state, when)
 
 
@@ -530,8 +566,10 @@ def test_derived_secret_written_by_hand_without_its_inputs_is_stale(run, sm, con
     sm.put_secret_value(SecretId=containers["DbCredentials"], SecretString='{"username": "u", "password": "p"}')
     listing = run("secrets", "list", "--stage", STAGE)
     assert listing.code == 1 and _rows(listing.out)["DbCredentials"] == "stale"
-    assert ("DbCredentials: stale: not derived from DbUsername and DbPassword (DbUsername and DbPassword not set): "
-            "set DbUsername and DbPassword (ops secrets set NAME --stage dev)\n") in listing.out
+    assert (
+        "DbCredentials: stale: not derived from DbUsername and DbPassword (DbUsername and DbPassword not set): "
+        "set DbUsername and DbPassword (ops secrets set NAME --stage dev)\n"
+    ) in listing.out
 
 
 def test_derived_container_missing_aborts_before_any_write(run, sm, containers):
@@ -567,7 +605,10 @@ def test_set_all_generates_the_app_credentials_once_and_never_prints_them(run, s
 
 def test_rotate_replaces_the_app_credentials_and_keeps_the_previous(run, sm, containers):
     listing = run("secrets", "list", "--stage", STAGE)
-    assert "DbAppCredentials: missing: run `ops secrets rotate DbAppCredentials --stage dev` (set-all also generates it)" in listing.out
+    assert (
+        "DbAppCredentials: missing: run `ops secrets rotate DbAppCredentials --stage dev` (set-all also generates it)"
+        in listing.out
+    )
     first = run("secrets", "rotate", "DbAppCredentials", "--stage", STAGE)
     assert first.code == 0, first.err
     assert first.out.startswith("secret hebo/dev/DbAppCredentials: rotated (version ")
@@ -582,11 +623,17 @@ def test_rotate_replaces_the_app_credentials_and_keeps_the_previous(run, sm, con
     assert _app_secret(sm, containers) == new
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["set", "DbAppCredentials"], "DbAppCredentials is generated by ops, never typed: replace it with `ops secrets rotate DbAppCredentials`"),
-    (["unset", "DbAppCredentials"], "DbAppCredentials is generated by ops, never typed"),
-    (["rotate", "GroqApiKey"], "only generated secrets can be rotated by ops: DbAppCredentials"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["set", "DbAppCredentials"],
+            "DbAppCredentials is generated by ops, never typed: replace it with `ops secrets rotate DbAppCredentials`",
+        ),
+        (["unset", "DbAppCredentials"], "DbAppCredentials is generated by ops, never typed"),
+        (["rotate", "GroqApiKey"], "only generated secrets can be rotated by ops: DbAppCredentials"),
+    ],
+)
 def test_generated_secret_is_never_set_by_hand(run, sm, containers, argv, message):
     result = run("secrets", argv[0], argv[1], "--stage", STAGE, stdin='{"username":"x","password":"y"}')
     assert result.code == 2 and message in result.err
@@ -618,11 +665,18 @@ def preview_containers(sm):
 def test_preview_list_shows_only_owned_secrets_and_where_the_others_come_from(run, sm, preview_containers):
     sm.put_secret_value(SecretId=preview_containers["DbUsername"], SecretString="heboadmin")
     result = run("secrets", "list", "--stage", PREVIEW)
-    rows = {line.split()[0]: line.split()[1] for line in result.out.splitlines()[1:1 + len(PREVIEW_OWNED)]}
-    assert rows == {"DbUsername": "set", "DbPassword": "missing", "DbCredentials": "missing", "DbAppCredentials": "missing"}
+    rows = {line.split()[0]: line.split()[1] for line in result.out.splitlines()[1 : 1 + len(PREVIEW_OWNED)]}
+    assert rows == {
+        "DbUsername": "set",
+        "DbPassword": "missing",
+        "DbCredentials": "missing",
+        "DbAppCredentials": "missing",
+    }
     assert not any(line.startswith(("GroqApiKey ", "StackProjectId ")) for line in result.out.splitlines())
-    assert ("StackProjectId, StackSecretServerKey, StackPublishableClientKey, GroqApiKey and VoyageApiKey: not owned by "
-            "this preview, read from hebo/dev/ (HEBO_PREVIEW_SECRETS_FROM; ops secrets list --stage dev)\n") in result.out
+    assert (
+        "StackProjectId, StackSecretServerKey, StackPublishableClientKey, GroqApiKey and VoyageApiKey: not owned by "
+        "this preview, read from hebo/dev/ (HEBO_PREVIEW_SECRETS_FROM; ops secrets list --stage dev)\n"
+    ) in result.out
     assert "1 of 2 secrets under hebo/pr-1/ not set: DbPassword" in result.out
     assert result.code == 1
 
@@ -631,8 +685,10 @@ def test_preview_list_shows_only_owned_secrets_and_where_the_others_come_from(ru
 def test_preview_refuses_to_write_a_shared_secret_before_any_aws_call(run, sm, argv):
     result = run("secrets", *argv, "--stage", PREVIEW, stdin=CANARY)
     assert result.code == 2
-    assert result.err == (f"ops: {argv[1]} is not owned by preview 'pr-1': previews read hebo/dev/… "
-                          "(HEBO_PREVIEW_SECRETS_FROM); set it with --stage dev\n")
+    assert result.err == (
+        f"ops: {argv[1]} is not owned by preview 'pr-1': previews read hebo/dev/… "
+        "(HEBO_PREVIEW_SECRETS_FROM); set it with --stage dev\n"
+    )
     assert sm.list_secrets()["SecretList"] == []
 
 

@@ -10,7 +10,10 @@ import boto3
 def _zone(name: str, private: bool = False) -> str:
     kwargs = {"Name": name, "CallerReference": str(uuid.uuid4())}
     if private:
-        kwargs |= {"HostedZoneConfig": {"PrivateZone": True}, "VPC": {"VPCRegion": "us-east-1", "VPCId": "vpc-12345678"}}
+        kwargs |= {
+            "HostedZoneConfig": {"PrivateZone": True},
+            "VPC": {"VPCRegion": "us-east-1", "VPCId": "vpc-12345678"},
+        }
     zone_id = boto3.client("route53").create_hosted_zone(**kwargs)["HostedZone"]["Id"]
     return zone_id.removeprefix("/hostedzone/")
 
@@ -35,7 +38,10 @@ def test_absent_zone_means_the_dns_stack_creates_it(run):
     _zone("hebo.ai", private=True)  # a private zone of that name does not count
     result = run("zone", "--name", "hebo.ai")
     assert result.code == 1
-    assert result.err == "ops: no public hosted zone named hebo.ai: the dns stack will create it (leave HEBO_ZONE_ID unset)\n"
+    assert (
+        result.err
+        == "ops: no public hosted zone named hebo.ai: the dns stack will create it (leave HEBO_ZONE_ID unset)\n"
+    )
     assert result.out == ""
 
 
@@ -43,5 +49,7 @@ def test_duplicate_public_zones_are_refused_with_their_ids(run):
     ids = sorted([_zone("hebo.ai"), _zone("hebo.ai.")])
     result = run("zone", "--name", "hebo.ai")
     assert result.code == 1 and result.out == ""
-    assert result.err.startswith(f"ops: 2 public hosted zones named hebo.ai ({ids[0]}, {ids[1]}): set HEBO_ZONE_ID to the one")
+    assert result.err.startswith(
+        f"ops: 2 public hosted zones named hebo.ai ({ids[0]}, {ids[1]}): set HEBO_ZONE_ID to the one"
+    )
     assert result.err.count("\n") == 1

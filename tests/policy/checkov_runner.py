@@ -112,16 +112,27 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def run_checkov(stages: Mapping[str, Mapping[str, dict[str, Any]]], workdir: Path,
-                external_checks_dir: Path | None = CUSTOM_CHECKS_DIR) -> ScanResult:
+def run_checkov(
+    stages: Mapping[str, Mapping[str, dict[str, Any]]],
+    workdir: Path,
+    external_checks_dir: Path | None = CUSTOM_CHECKS_DIR,
+) -> ScanResult:
     """Scan every (stage, stack) in one checkov run; raise CheckovError if the scan is not trustworthy."""
     binary = checkov_binary()
     scan_root, out_dir = workdir / "scan", workdir / "report"
     scanned = write_scan_tree(stages, scan_root)
     out_dir.mkdir(parents=True, exist_ok=True)
     command = [
-        str(binary), "-d", str(scan_root), "--framework", "terraform_json", "--skip-download",
-        "-o", "json", "--output-file-path", str(out_dir),
+        str(binary),
+        "-d",
+        str(scan_root),
+        "--framework",
+        "terraform_json",
+        "--skip-download",
+        "-o",
+        "json",
+        "--output-file-path",
+        str(out_dir),
     ]
     if external_checks_dir is not None:
         command += ["--external-checks-dir", str(external_checks_dir)]
@@ -154,8 +165,12 @@ def _terraform_json_report(raw: Any) -> dict[str, Any]:
     for report in reports:
         if report.get("check_type") == "terraform_json":
             return report
-    if len(reports) == 1 and "summary" in reports[0] and reports[0]["summary"].get("passed", 0) == 0 \
-            and reports[0]["summary"].get("failed", 0) == 0:
+    if (
+        len(reports) == 1
+        and "summary" in reports[0]
+        and reports[0]["summary"].get("passed", 0) == 0
+        and reports[0]["summary"].get("failed", 0) == 0
+    ):
         raise CheckovError(f"checkov ran no terraform_json checks at all: {reports[0].get('summary')}")
     raise CheckovError(f"no terraform_json report in checkov output (types: {[r.get('check_type') for r in reports]})")
 

@@ -24,7 +24,8 @@ class StacksOnDisk(dict[str, Any]):
 def stacks_on_disk(synth: Synth) -> StacksOnDisk:
     """The stacks exactly as written to the outdir (what Terraform — and checkov — would read)."""
     stacks = StacksOnDisk(
-        (name, json.loads((synth.outdir / "stacks" / name / "cdk.tf.json").read_text())) for name in synth.manifest["stacks"]
+        (name, json.loads((synth.outdir / "stacks" / name / "cdk.tf.json").read_text()))
+        for name in synth.manifest["stacks"]
     )
     stacks.outdir = synth.outdir
     return stacks

@@ -76,7 +76,11 @@ def check_default_tags(stacks: Stacks, expected: Callable[[str], dict[str, str]]
                 problems.append(f"{label} default_tags {tags} != {expected(stack)}")
     for stack, rtype, name, config in resources(stacks):
         for attr in ("tags", "tags_all"):
-            overridden = sorted(set(config.get(attr) or {}) & set(DEFAULT_TAG_KEYS)) if isinstance(config.get(attr), dict) else []
+            overridden = (
+                sorted(set(config.get(attr) or {}) & set(DEFAULT_TAG_KEYS))
+                if isinstance(config.get(attr), dict)
+                else []
+            )
             if overridden:
                 problems.append(f"{stack}: {rtype}.{name} {attr} overrides default tag(s) {overridden}")
     return problems
@@ -84,17 +88,23 @@ def check_default_tags(stacks: Stacks, expected: Callable[[str], dict[str, str]]
 
 # --- security group ingress -------------------------------------------------------------------
 def _alb_security_groups(stacks: Stacks, alb_sg_name: str) -> set[tuple[str, str]]:
-    return {(stack, name) for stack, _, name, c in resources(stacks, "aws_security_group") if c.get("name") == alb_sg_name}
+    return {
+        (stack, name) for stack, _, name, c in resources(stacks, "aws_security_group") if c.get("name") == alb_sg_name
+    }
 
 
-def _world_rule_problem(where: str, sources: set[str], protocol: Any, from_port: Any, to_port: Any, is_alb: bool) -> str | None:
+def _world_rule_problem(
+    where: str, sources: set[str], protocol: Any, from_port: Any, to_port: Any, is_alb: bool
+) -> str | None:
     if not sources & WORLD:
         return None
     tcp = str(protocol).lower() in ("tcp", "6")
     if is_alb and tcp and from_port == to_port and from_port in ALB_PUBLIC_PORTS:
         return None
-    return (f"{where} admits {sorted(sources & WORLD)} on {protocol} {from_port}-{to_port}"
-            f" (only the ALB security group may, on tcp 80/443)")
+    return (
+        f"{where} admits {sorted(sources & WORLD)} on {protocol} {from_port}-{to_port}"
+        f" (only the ALB security group may, on tcp 80/443)"
+    )
 
 
 def check_world_ingress(stacks: Stacks, alb_sg_name: str) -> list[str]:
@@ -109,25 +119,40 @@ def check_world_ingress(stacks: Stacks, alb_sg_name: str) -> list[str]:
     for stack, _, name, config in resources(stacks, "aws_security_group"):
         for index, rule in enumerate(config.get("ingress") or []):
             sources = set(rule.get("cidr_blocks") or []) | set(rule.get("ipv6_cidr_blocks") or [])
-            problem = _world_rule_problem(f"{stack}: aws_security_group.{name} ingress[{index}]", sources,
-                                          rule.get("protocol"), rule.get("from_port"), rule.get("to_port"),
-                                          (stack, name) in albs)
+            problem = _world_rule_problem(
+                f"{stack}: aws_security_group.{name} ingress[{index}]",
+                sources,
+                rule.get("protocol"),
+                rule.get("from_port"),
+                rule.get("to_port"),
+                (stack, name) in albs,
+            )
             if problem:
                 problems.append(problem)
     for stack, _, name, config in resources(stacks, "aws_vpc_security_group_ingress_rule"):
         sources = {config.get("cidr_ipv4"), config.get("cidr_ipv6")} - {None}
-        problem = _world_rule_problem(f"{stack}: aws_vpc_security_group_ingress_rule.{name}", sources,
-                                      config.get("ip_protocol"), config.get("from_port"), config.get("to_port"),
-                                      group_is_alb(stack, config.get("security_group_id")))
+        problem = _world_rule_problem(
+            f"{stack}: aws_vpc_security_group_ingress_rule.{name}",
+            sources,
+            config.get("ip_protocol"),
+            config.get("from_port"),
+            config.get("to_port"),
+            group_is_alb(stack, config.get("security_group_id")),
+        )
         if problem:
             problems.append(problem)
     for stack, _, name, config in resources(stacks, "aws_security_group_rule"):
         if config.get("type") != "ingress":
             continue
         sources = set(config.get("cidr_blocks") or []) | set(config.get("ipv6_cidr_blocks") or [])
-        problem = _world_rule_problem(f"{stack}: aws_security_group_rule.{name}", sources, config.get("protocol"),
-                                      config.get("from_port"), config.get("to_port"),
-                                      group_is_alb(stack, config.get("security_group_id")))
+        problem = _world_rule_problem(
+            f"{stack}: aws_security_group_rule.{name}",
+            sources,
+            config.get("protocol"),
+            config.get("from_port"),
+            config.get("to_port"),
+            group_is_alb(stack, config.get("security_group_id")),
+        )
         if problem:
             problems.append(problem)
     return problems
@@ -135,15 +160,41 @@ def check_world_ingress(stacks: Stacks, alb_sg_name: str) -> list[str]:
 
 # --- IAM --------------------------------------------------------------------------------------
 SENSITIVE_SAMPLE_ACTIONS = {
-    "secretsmanager": ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue",
-                       "secretsmanager:DeleteSecret", "secretsmanager:UpdateSecret"),
-    "kms": ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:CreateGrant",
-            "kms:DescribeKey", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy"),
-    "s3 data": ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
-                "s3:ListBucket", "s3:RestoreObject", "s3:PutObjectAcl"),
+    "secretsmanager": (
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:UpdateSecret",
+    ),
+    "kms": (
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:ReEncryptFrom",
+        "kms:CreateGrant",
+        "kms:DescribeKey",
+        "kms:ScheduleKeyDeletion",
+        "kms:PutKeyPolicy",
+    ),
+    "s3 data": (
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:ListBucket",
+        "s3:RestoreObject",
+        "s3:PutObjectAcl",
+    ),
 }
-ONLY_STAR_RESOURCE_ACTIONS = {"secretsmanager:getrandompassword", "secretsmanager:listsecrets", "kms:listkeys",
-                              "kms:listaliases", "kms:createkey"}
+ONLY_STAR_RESOURCE_ACTIONS = {
+    "secretsmanager:getrandompassword",
+    "secretsmanager:listsecrets",
+    "kms:listkeys",
+    "kms:listaliases",
+    "kms:createkey",
+}
 """Actions AWS only authorizes on Resource "*"; naming them alone is fine."""
 POLICY_ATTRIBUTES = {
     "aws_iam_role": ("assume_role_policy",),
@@ -183,8 +234,12 @@ def statement_problems(where: str, statement: Mapping[str, Any], key_policy: boo
         problems.append(f"{where}: grants action '*'")
     if "*" in resources and not key_policy:
         for label, samples in SENSITIVE_SAMPLE_ACTIONS.items():
-            hits = [a for a in actions if a.lower() not in ONLY_STAR_RESOURCE_ACTIONS
-                    and any(fnmatch.fnmatchcase(s.lower(), a.lower()) for s in samples)]
+            hits = [
+                a
+                for a in actions
+                if a.lower() not in ONLY_STAR_RESOURCE_ACTIONS
+                and any(fnmatch.fnmatchcase(s.lower(), a.lower()) for s in samples)
+            ]
             if hits:
                 problems.append(f"{where}: {label} actions {hits} on Resource '*'")
     return problems
@@ -192,8 +247,11 @@ def statement_problems(where: str, statement: Mapping[str, Any], key_policy: boo
 
 def key_policy_documents(stacks: Stacks) -> set[tuple[str, str]]:
     """(stack, document name) of every policy document referenced from an aws_kms_key.policy."""
-    return {(stack, doc) for stack, _, _, config in resources(stacks, "aws_kms_key")
-            for doc in DOC_REF.findall(str(config.get("policy") or ""))}
+    return {
+        (stack, doc)
+        for stack, _, _, config in resources(stacks, "aws_kms_key")
+        for doc in DOC_REF.findall(str(config.get("policy") or ""))
+    }
 
 
 def check_iam(stacks: Stacks) -> list[str]:
@@ -211,17 +269,23 @@ def check_iam(stacks: Stacks) -> list[str]:
             try:
                 parsed = json.loads(value) if isinstance(value, str) else value
             except json.JSONDecodeError:
-                problems.append(f"{stack}: {rtype}.{name}.{attr} is neither a policy-document reference nor "
-                                f"JSON ({value[:80]!r}); build it with modules/iam.policy_document")
+                problems.append(
+                    f"{stack}: {rtype}.{name}.{attr} is neither a policy-document reference nor "
+                    f"JSON ({value[:80]!r}); build it with modules/iam.policy_document"
+                )
                 continue
             for index, statement in enumerate(_as_list((parsed or {}).get("Statement"))):
-                problems += statement_problems(f"{stack}: {rtype}.{name}.{attr} Statement[{index}]", statement,
-                                               key_policy=rtype == "aws_kms_key")
+                problems += statement_problems(
+                    f"{stack}: {rtype}.{name}.{attr} Statement[{index}]", statement, key_policy=rtype == "aws_kms_key"
+                )
     for stack, body in stacks.items():
         for name, config in body.get("data", {}).get("aws_iam_policy_document", {}).items():
             for index, statement in enumerate(config.get("statement") or []):
-                problems += statement_problems(f"{stack}: data.aws_iam_policy_document.{name} statement[{index}]",
-                                               statement, key_policy=(stack, name) in key_policy_docs)
+                problems += statement_problems(
+                    f"{stack}: data.aws_iam_policy_document.{name} statement[{index}]",
+                    statement,
+                    key_policy=(stack, name) in key_policy_docs,
+                )
     return problems
 
 
@@ -235,48 +299,73 @@ def _truthy(value: Any) -> bool:
 
 def _bucket_encrypted(stacks: Stacks, stack: str, name: str, config: dict[str, Any]) -> bool:
     if _first(_first(config.get("server_side_encryption_configuration")).get("rule")).get(
-            "apply_server_side_encryption_by_default"):
+        "apply_server_side_encryption_by_default"
+    ):
         return True
     for s, _, _, sse in resources(stacks, "aws_s3_bucket_server_side_encryption_configuration"):
         target = resolve_ref(stacks, s, sse.get("bucket"))
         default = _first(_first(sse.get("rule")).get("apply_server_side_encryption_by_default"))
-        if target == (stack, "aws_s3_bucket", name) and default.get("sse_algorithm") in ("aws:kms", "aws:kms:dsse", "AES256"):
+        if target == (stack, "aws_s3_bucket", name) and default.get("sse_algorithm") in (
+            "aws:kms",
+            "aws:kms:dsse",
+            "AES256",
+        ):
             return True
     return False
 
 
 def _instance_encrypted(config: dict[str, Any]) -> bool:
     root = _first(config.get("root_block_device"))
-    return root.get("encrypted") is True and all(d.get("encrypted") is True for d in config.get("ebs_block_device") or [])
+    return root.get("encrypted") is True and all(
+        d.get("encrypted") is True for d in config.get("ebs_block_device") or []
+    )
 
 
 def _launch_template_encrypted(config: dict[str, Any]) -> bool:
-    return all(_first(m.get("ebs")).get("encrypted") in (True, "true") for m in config.get("block_device_mappings") or [])
+    return all(
+        _first(m.get("ebs")).get("encrypted") in (True, "true") for m in config.get("block_device_mappings") or []
+    )
 
 
 EncryptionRule = Callable[[Stacks, str, str, dict[str, Any]], bool]
 ENCRYPTION_RULES: dict[str, tuple[str, EncryptionRule]] = {
     "aws_s3_bucket": ("an aws_s3_bucket_server_side_encryption_configuration (aws:kms or AES256)", _bucket_encrypted),
     "aws_rds_cluster": ("storage_encrypted = true", lambda s, st, n, c: c.get("storage_encrypted") is True),
-    "aws_rds_global_cluster": ("storage_encrypted = true (or a source cluster)",
-                               lambda s, st, n, c: c.get("storage_encrypted") is True or bool(c.get("source_db_cluster_identifier"))),
+    "aws_rds_global_cluster": (
+        "storage_encrypted = true (or a source cluster)",
+        lambda s, st, n, c: c.get("storage_encrypted") is True or bool(c.get("source_db_cluster_identifier")),
+    ),
     "aws_db_instance": ("storage_encrypted = true", lambda s, st, n, c: c.get("storage_encrypted") is True),
-    "aws_instance": ("root_block_device.encrypted = true (and every ebs_block_device)", lambda s, st, n, c: _instance_encrypted(c)),
-    "aws_launch_template": ("every block_device_mappings.ebs.encrypted = true", lambda s, st, n, c: _launch_template_encrypted(c)),
+    "aws_instance": (
+        "root_block_device.encrypted = true (and every ebs_block_device)",
+        lambda s, st, n, c: _instance_encrypted(c),
+    ),
+    "aws_launch_template": (
+        "every block_device_mappings.ebs.encrypted = true",
+        lambda s, st, n, c: _launch_template_encrypted(c),
+    ),
     "aws_ebs_volume": ("encrypted = true", lambda s, st, n, c: c.get("encrypted") is True),
     "aws_efs_file_system": ("encrypted = true", lambda s, st, n, c: c.get("encrypted") is True),
     "aws_cloudwatch_log_group": ("kms_key_id", lambda s, st, n, c: _truthy(c.get("kms_key_id"))),
-    "aws_ecr_repository": ("encryption_configuration (KMS or AES256)",
-                           lambda s, st, n, c: _first(c.get("encryption_configuration")).get("encryption_type") in ("KMS", "AES256")),
+    "aws_ecr_repository": (
+        "encryption_configuration (KMS or AES256)",
+        lambda s, st, n, c: _first(c.get("encryption_configuration")).get("encryption_type") in ("KMS", "AES256"),
+    ),
     "aws_secretsmanager_secret": ("kms_key_id", lambda s, st, n, c: _truthy(c.get("kms_key_id"))),
-    "aws_dynamodb_table": ("server_side_encryption.enabled = true",
-                           lambda s, st, n, c: _first(c.get("server_side_encryption")).get("enabled") is True),
+    "aws_dynamodb_table": (
+        "server_side_encryption.enabled = true",
+        lambda s, st, n, c: _first(c.get("server_side_encryption")).get("enabled") is True,
+    ),
     "aws_sns_topic": ("kms_master_key_id", lambda s, st, n, c: _truthy(c.get("kms_master_key_id"))),
-    "aws_sqs_queue": ("kms_master_key_id or sqs_managed_sse_enabled",
-                      lambda s, st, n, c: _truthy(c.get("kms_master_key_id")) or c.get("sqs_managed_sse_enabled") is True),
+    "aws_sqs_queue": (
+        "kms_master_key_id or sqs_managed_sse_enabled",
+        lambda s, st, n, c: _truthy(c.get("kms_master_key_id")) or c.get("sqs_managed_sse_enabled") is True,
+    ),
     "aws_kinesis_stream": ("encryption_type = KMS", lambda s, st, n, c: c.get("encryption_type") == "KMS"),
-    "aws_lambda_function": ("kms_key_arn when it has environment variables",
-                            lambda s, st, n, c: not _first(c.get("environment")).get("variables") or _truthy(c.get("kms_key_arn"))),
+    "aws_lambda_function": (
+        "kms_key_arn when it has environment variables",
+        lambda s, st, n, c: not _first(c.get("environment")).get("variables") or _truthy(c.get("kms_key_arn")),
+    ),
 }
 STORAGE_LIKE = re.compile(
     r"^aws_(s3_bucket|s3control_|rds_|db_instance|docdb|neptune|redshift|dynamodb_table|ebs_|efs_|fsx_|elasticache_|"
@@ -286,16 +375,36 @@ STORAGE_LIKE = re.compile(
 )
 NOT_STORAGE = {
     "aws_rds_cluster_instance",  # encrypted through its cluster
-    "aws_rds_cluster_parameter_group", "aws_rds_cluster_role_association", "aws_rds_cluster_endpoint",
-    "aws_db_instance_role_association", "aws_s3_bucket_policy", "aws_s3_bucket_public_access_block",
-    "aws_s3_bucket_ownership_controls", "aws_s3_bucket_versioning", "aws_s3_bucket_lifecycle_configuration",
-    "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_logging", "aws_s3_bucket_notification",
-    "aws_s3_bucket_cors_configuration", "aws_s3_bucket_website_configuration", "aws_s3_bucket_acl",
-    "aws_ecr_repository_policy", "aws_ecr_lifecycle_policy", "aws_secretsmanager_secret_policy",
-    "aws_secretsmanager_secret_rotation", "aws_sns_topic_policy", "aws_sns_topic_subscription",
-    "aws_sqs_queue_policy", "aws_cloudwatch_log_resource_policy", "aws_lambda_function_url",
-    "aws_lambda_function_event_invoke_config", "aws_lambda_function_recursion_config", "aws_ebs_encryption_by_default",
-    "aws_instance_profile", "aws_dynamodb_table_item", "aws_s3_object_copy",
+    "aws_rds_cluster_parameter_group",
+    "aws_rds_cluster_role_association",
+    "aws_rds_cluster_endpoint",
+    "aws_db_instance_role_association",
+    "aws_s3_bucket_policy",
+    "aws_s3_bucket_public_access_block",
+    "aws_s3_bucket_ownership_controls",
+    "aws_s3_bucket_versioning",
+    "aws_s3_bucket_lifecycle_configuration",
+    "aws_s3_bucket_server_side_encryption_configuration",
+    "aws_s3_bucket_logging",
+    "aws_s3_bucket_notification",
+    "aws_s3_bucket_cors_configuration",
+    "aws_s3_bucket_website_configuration",
+    "aws_s3_bucket_acl",
+    "aws_ecr_repository_policy",
+    "aws_ecr_lifecycle_policy",
+    "aws_secretsmanager_secret_policy",
+    "aws_secretsmanager_secret_rotation",
+    "aws_sns_topic_policy",
+    "aws_sns_topic_subscription",
+    "aws_sqs_queue_policy",
+    "aws_cloudwatch_log_resource_policy",
+    "aws_lambda_function_url",
+    "aws_lambda_function_event_invoke_config",
+    "aws_lambda_function_recursion_config",
+    "aws_ebs_encryption_by_default",
+    "aws_instance_profile",
+    "aws_dynamodb_table_item",
+    "aws_s3_object_copy",
 }
 """Matches STORAGE_LIKE but holds no data of its own (configuration or attachments)."""
 
@@ -309,8 +418,10 @@ def check_encryption(stacks: Stacks) -> list[str]:
             if not rule(stacks, stack, name, config):
                 problems.append(f"{stack}: {rtype}.{name} is not encrypted: needs {requirement}")
         elif STORAGE_LIKE.match(rtype) and rtype not in NOT_STORAGE:
-            problems.append(f"{stack}: {rtype}.{name}: storage-like type without an encryption rule — add one to "
-                            "ENCRYPTION_RULES (or to NOT_STORAGE, saying why) in tests/policy/invariants.py")
+            problems.append(
+                f"{stack}: {rtype}.{name}: storage-like type without an encryption rule — add one to "
+                "ENCRYPTION_RULES (or to NOT_STORAGE, saying why) in tests/policy/invariants.py"
+            )
     return problems
 
 
@@ -339,8 +450,10 @@ def check_no_nulls(stacks: Stacks) -> list[str]:
     for stack, body in stacks.items():
         for section in ("resource", "data", "provider"):
             for path in find_nulls_in_blocks(body.get(section, {}), f"{stack}: {section}"):
-                problems.append(f"{path} is null (a snake_case dict key inside a list-of-block argument? "
-                                "use the provider's struct class)")
+                problems.append(
+                    f"{path} is null (a snake_case dict key inside a list-of-block argument? "
+                    "use the provider's struct class)"
+                )
     return problems
 
 
@@ -394,11 +507,15 @@ def check_task_definitions(stacks: Stacks) -> list[str]:
             for variable in container.get("environment") or []:
                 var = str(variable.get("name", ""))
                 if SECRETISH.search(var) and not var.upper().endswith("_ARN"):
-                    problems.append(f"{where} container {cname}: environment variable {var} looks secret; "
-                                    "pass it through `secrets` (valueFrom a Secrets Manager ARN)")
+                    problems.append(
+                        f"{where} container {cname}: environment variable {var} looks secret; "
+                        "pass it through `secrets` (valueFrom a Secrets Manager ARN)"
+                    )
             for secret in container.get("secrets") or []:
                 if set(secret) != {"name", "valueFrom"} or not secret.get("valueFrom"):
-                    problems.append(f"{where} container {cname}: secret {secret.get('name')} must be {{name, valueFrom}}")
+                    problems.append(
+                        f"{where} container {cname}: secret {secret.get('name')} must be {{name, valueFrom}}"
+                    )
     return problems
 
 
@@ -453,19 +570,28 @@ def check_image_pushes(stacks: Stacks) -> list[str]:
         ids = _interpolations(tag, "terraform_data", "id")
         push_id = _resource(stacks, stack, "terraform_data", ids[0]) if ids else None
         if push_id is None:
-            problems.append(f"{where} pushes tag {tag!r} to immutable aws_ecr_repository.{repos[0]} without a terraform_data id "
-                            "in it: re-pushing earlier content would hit ImageTagAlreadyExistsException")
+            problems.append(
+                f"{where} pushes tag {tag!r} to immutable aws_ecr_repository.{repos[0]} without a terraform_data id "
+                "in it: re-pushing earlier content would hit ImageTagAlreadyExistsException"
+            )
             continue
         triggers = push.get("triggers") or {}
         if not triggers or push_id.get("triggers_replace") != triggers:
-            problems.append(f"{where}: terraform_data.{ids[0]}.triggers_replace {push_id.get('triggers_replace')} != the push's "
-                            f"triggers {triggers}: a replaced push could reuse its tag")
+            problems.append(
+                f"{where}: terraform_data.{ids[0]}.triggers_replace {push_id.get('triggers_replace')} != the push's "
+                f"triggers {triggers}: a replaced push could reuse its tag"
+            )
         build = _first((image or {}).get("build"))
-        uncovered = sorted(k for k in ("dockerfile", "target", "platform")
-                           if build.get(k) is not None and build[k] not in triggers.values())
+        uncovered = sorted(
+            k
+            for k in ("dockerfile", "target", "platform")
+            if build.get(k) is not None and build[k] not in triggers.values()
+        )
         if uncovered:
-            problems.append(f"{where}: build {uncovered} of docker_image not in the push triggers: changing them would "
-                            "rebuild different bytes under the same tag")
+            problems.append(
+                f"{where}: build {uncovered} of docker_image not in the push triggers: changing them would "
+                "rebuild different bytes under the same tag"
+            )
     return problems
 
 
@@ -504,12 +630,16 @@ def check_exec_session_logging(stacks: Stacks) -> list[str]:
             continue
         build = _first((built or {}).get("build"))
         if not build.get("context") or not build.get("dockerfile"):
-            problems.append(f"{where}: image {image!r} is not built from a Dockerfile here, so nothing shows it has "
-                            f"{sorted(EXEC_LOGGING_TOOLS)} for ECS Exec logging {mode}")
+            problems.append(
+                f"{where}: image {image!r} is not built from a Dockerfile here, so nothing shows it has "
+                f"{sorted(EXEC_LOGGING_TOOLS)} for ECS Exec logging {mode}"
+            )
             continue
         context = Path(build["context"])
         if not context.is_absolute() and getattr(stacks, "outdir", None) is not None:
-            context = Path(stacks.outdir) / "stacks" / where.split(":", 1)[0] / context  # stack-relative, as Terraform reads it
+            context = (
+                Path(stacks.outdir) / "stacks" / where.split(":", 1)[0] / context
+            )  # stack-relative, as Terraform reads it
         dockerfile = context / build["dockerfile"]
         try:
             stages = parse(dockerfile)
@@ -519,10 +649,14 @@ def check_exec_session_logging(stacks: Stacks) -> list[str]:
             continue
         tools = stage_tools(stages, stage)
         if tools is None:
-            problems.append(f"{where}: {dockerfile.name} stage {stage.name!r} is FROM {stage.image}, whose tools are unknown")
+            problems.append(
+                f"{where}: {dockerfile.name} stage {stage.name!r} is FROM {stage.image}, whose tools are unknown"
+            )
         elif EXEC_LOGGING_TOOLS - tools:
-            problems.append(f"{where}: ECS Exec logging {mode} needs {sorted(EXEC_LOGGING_TOOLS - tools)}, which "
-                            f"{dockerfile.name} stage {stage.name!r} (FROM {stage.image}) lacks")
+            problems.append(
+                f"{where}: ECS Exec logging {mode} needs {sorted(EXEC_LOGGING_TOOLS - tools)}, which "
+                f"{dockerfile.name} stage {stage.name!r} (FROM {stage.image}) lacks"
+            )
     return problems
 
 
@@ -531,17 +665,20 @@ ECS_TASKS = "ecs-tasks.amazonaws.com"
 TRUST_CONDITION_KEYS: dict[tuple[str, str | None], tuple[frozenset[str], frozenset[str], str]] = {
     # (service principal, ECS usage) -> (allowed keys, required keys, source)
     (ECS_TASKS, "execution"): (
-        frozenset({"aws:SourceAccount"}), frozenset({"aws:SourceAccount"}),
+        frozenset({"aws:SourceAccount"}),
+        frozenset({"aws:SourceAccount"}),
         "AWS documents aws:SourceArn only for task roles "
         "(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html); the execution role "
         "(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html) gets the account guard",
     ),
     (ECS_TASKS, "task"): (
-        frozenset({"aws:SourceAccount", "aws:SourceArn"}), frozenset({"aws:SourceAccount", "aws:SourceArn"}),
+        frozenset({"aws:SourceAccount", "aws:SourceArn"}),
+        frozenset({"aws:SourceAccount", "aws:SourceArn"}),
         "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html (confused deputy)",
     ),
     ("vpc-flow-logs.amazonaws.com", None): (
-        frozenset({"aws:SourceAccount", "aws:SourceArn"}), frozenset(),
+        frozenset({"aws:SourceAccount", "aws:SourceArn"}),
+        frozenset(),
         "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html",
     ),
     ("lambda.amazonaws.com", None): (frozenset(), frozenset(), "no condition key documented for execution roles"),
@@ -597,7 +734,9 @@ def check_role_trust(stacks: Stacks) -> list[str]:
             allowed, required, source = row
             label = f" as {kind} role" if kind else ""
             if keys - allowed:
-                problems.append(f"{where}{label}: condition keys {sorted(keys - allowed)} are not documented ({source})")
+                problems.append(
+                    f"{where}{label}: condition keys {sorted(keys - allowed)} are not documented ({source})"
+                )
             if required - keys:
                 problems.append(f"{where}{label}: lacks {sorted(required - keys)} ({source})")
     return problems
@@ -619,8 +758,11 @@ def _refers_to(value: Any, rtype: str, name: str) -> bool:
 
 
 def _aurora_cluster_auto_upgrades(stacks: Stacks, stack: str, name: str, config: dict[str, Any]) -> bool:
-    return any(_refers_to(i.get("cluster_identifier"), "aws_rds_cluster", name) and _auto_minor(i)
-               for s, _, _, i in resources(stacks, "aws_rds_cluster_instance") if s == stack)
+    return any(
+        _refers_to(i.get("cluster_identifier"), "aws_rds_cluster", name) and _auto_minor(i)
+        for s, _, _, i in resources(stacks, "aws_rds_cluster_instance")
+        if s == stack
+    )
 
 
 def _ami_is_most_recent_lookup(stacks: Stacks, stack: str, name: str, config: dict[str, Any]) -> bool:
@@ -629,22 +771,40 @@ def _ami_is_most_recent_lookup(stacks: Stacks, stack: str, name: str, config: di
 
 
 def _autoscaled(stacks: Stacks, stack: str, name: str, config: dict[str, Any]) -> bool:
-    return any(_refers_to(t.get("resource_id"), "aws_ecs_service", name)
-               for s, _, _, t in resources(stacks, "aws_appautoscaling_target") if s == stack)
+    return any(
+        _refers_to(t.get("resource_id"), "aws_ecs_service", name)
+        for s, _, _, t in resources(stacks, "aws_appautoscaling_target")
+        if s == stack
+    )
 
 
 AwsManagedRule = tuple[str, str, Callable[[Stacks, str, str, dict[str, Any]], bool], str]
 AWS_MANAGED_VALUES: list[AwsManagedRule] = [
-    ("aws_rds_cluster_instance", "engine_version", lambda s, st, n, c: _auto_minor(c),
-     "auto_minor_version_upgrade moves it; RDS refuses the 'downgrade' (terraform-provider-aws#49396, #20086)"),
-    ("aws_db_instance", "engine_version", lambda s, st, n, c: _auto_minor(c),
-     "auto_minor_version_upgrade moves it (terraform-provider-aws#49496)"),
-    ("aws_rds_cluster", "engine_version", _aurora_cluster_auto_upgrades,
-     "its instances upgrade minors automatically, and the cluster version follows"),
-    ("aws_rds_global_cluster", "engine_version", lambda s, st, n, c: True,
-     "follows its members' minor upgrades"),
-    ("aws_instance", "ami", _ami_is_most_recent_lookup,
-     "a most_recent AMI lookup changes with every new image and would replace the instance"),
+    (
+        "aws_rds_cluster_instance",
+        "engine_version",
+        lambda s, st, n, c: _auto_minor(c),
+        "auto_minor_version_upgrade moves it; RDS refuses the 'downgrade' (terraform-provider-aws#49396, #20086)",
+    ),
+    (
+        "aws_db_instance",
+        "engine_version",
+        lambda s, st, n, c: _auto_minor(c),
+        "auto_minor_version_upgrade moves it (terraform-provider-aws#49496)",
+    ),
+    (
+        "aws_rds_cluster",
+        "engine_version",
+        _aurora_cluster_auto_upgrades,
+        "its instances upgrade minors automatically, and the cluster version follows",
+    ),
+    ("aws_rds_global_cluster", "engine_version", lambda s, st, n, c: True, "follows its members' minor upgrades"),
+    (
+        "aws_instance",
+        "ami",
+        _ami_is_most_recent_lookup,
+        "a most_recent AMI lookup changes with every new image and would replace the instance",
+    ),
     ("aws_ecs_service", "desired_count", _autoscaled, "Application Auto Scaling changes it"),
 ]
 """(type, attribute, when AWS changes it, why): the attribute is pinned only with ignore_changes."""
@@ -655,16 +815,23 @@ def check_aws_managed_values_not_pinned(stacks: Stacks) -> list[str]:
     problems = []
     for rtype, attribute, applies, why in AWS_MANAGED_VALUES:
         for stack, _, name, config in resources(stacks, rtype):
-            if config.get(attribute) is not None and applies(stacks, stack, name, config) \
-                    and not _lifecycle_ignores(config, attribute):
+            if (
+                config.get(attribute) is not None
+                and applies(stacks, stack, name, config)
+                and not _lifecycle_ignores(config, attribute)
+            ):
                 problems.append(f"{stack}: {rtype}.{name} pins {attribute} without ignore_changes: {why}")
     return problems
 
 
 def aws_managed_pins(stacks: Stacks) -> int:
     """How many pinned, AWS-managed values the rule above examined (non-vacuity)."""
-    return sum(1 for rtype, attribute, applies, _ in AWS_MANAGED_VALUES for stack, _, name, config in resources(stacks, rtype)
-               if config.get(attribute) is not None and applies(stacks, stack, name, config))
+    return sum(
+        1
+        for rtype, attribute, applies, _ in AWS_MANAGED_VALUES
+        for stack, _, name, config in resources(stacks, rtype)
+        if config.get(attribute) is not None and applies(stacks, stack, name, config)
+    )
 
 
 LOAD_BALANCER_TYPES = {"aws_lb", "aws_alb", "aws_elb"}
@@ -683,17 +850,23 @@ def elb_alias_targets(stacks: Stacks) -> Iterator[tuple[str, str, str, bool]]:
 def check_elb_aliases_dualstack(stacks: Stacks) -> list[str]:
     """Every alias to an Elastic Load Balancer targets `dualstack.<dns_name>`: without the prefix
     Route 53 answers no AAAA for it (Route 53 API reference, AliasTarget DNSName)."""
-    return [f"{stack}: aws_route53_record.{name} aliases {target!r} without the 'dualstack.' prefix (no IPv6 answers)"
-            for stack, name, target, dualstack in elb_alias_targets(stacks) if not dualstack]
+    return [
+        f"{stack}: aws_route53_record.{name} aliases {target!r} without the 'dualstack.' prefix (no IPv6 answers)"
+        for stack, name, target, dualstack in elb_alias_targets(stacks)
+        if not dualstack
+    ]
 
 
 def check_no_reserved_lambda_concurrency(stacks: Stacks) -> list[str]:
     """No function reserves concurrency: Lambda refuses a reservation that leaves fewer than 100
     unreserved executions, so on new accounts (quota 10 or 50) the first apply would fail."""
-    return [f"{stack}: aws_lambda_function.{name} reserves {config['reserved_concurrent_executions']} executions "
-            "(fails on accounts whose concurrency quota is below 100 + the reservation)"
-            for stack, _, name, config in resources(stacks, "aws_lambda_function")
-            if isinstance(config.get("reserved_concurrent_executions"), int) and config["reserved_concurrent_executions"] >= 0]
+    return [
+        f"{stack}: aws_lambda_function.{name} reserves {config['reserved_concurrent_executions']} executions "
+        "(fails on accounts whose concurrency quota is below 100 + the reservation)"
+        for stack, _, name, config in resources(stacks, "aws_lambda_function")
+        if isinstance(config.get("reserved_concurrent_executions"), int)
+        and config["reserved_concurrent_executions"] >= 0
+    ]
 
 
 def check_lambdas_bypass_rds_proxy(stacks: Stacks) -> list[str]:
@@ -709,7 +882,9 @@ def check_lambdas_bypass_rds_proxy(stacks: Stacks) -> list[str]:
     for stack, _, name, config in resources(stacks, "aws_lambda_invocation"):
         proxies = [d for d in config.get("depends_on") or [] if d.startswith("aws_db_proxy")]
         if proxies:
-            problems.append(f"{stack}: aws_lambda_invocation.{name} waits for {proxies}: migrations must not use the proxy")
+            problems.append(
+                f"{stack}: aws_lambda_invocation.{name} waits for {proxies}: migrations must not use the proxy"
+            )
     return problems
 
 
@@ -729,8 +904,11 @@ def _instance_ssm_role(stacks: Stacks, stack: str, config: dict[str, Any]) -> st
     if not role:
         return None
     for s, _, _, attachment in resources(stacks, "aws_iam_role_policy_attachment"):
-        if s == stack and resolve_ref(stacks, s, attachment.get("role")) == role \
-                and str(attachment.get("policy_arn", "")).endswith(f"/{SSM_MANAGED_POLICY}"):
+        if (
+            s == stack
+            and resolve_ref(stacks, s, attachment.get("role")) == role
+            and str(attachment.get("policy_arn", "")).endswith(f"/{SSM_MANAGED_POLICY}")
+        ):
             return role[2]
     return None
 
@@ -741,8 +919,11 @@ def _image_has_ssm_agent(stacks: Stacks, stack: str, config: dict[str, Any]) -> 
     match = re.fullmatch(r"\$\{data\.aws_ami\.([A-Za-z0-9_-]+)\.id\}", str(config.get("ami", "")))
     image = stacks[stack].get("data", {}).get("aws_ami", {}).get(match[1], {}) if match else {}
     names = [v for f in image.get("filter") or [] if f.get("name") == "name" for v in f.get("values") or []]
-    return image.get("owners") == ["amazon"] and bool(names) and all(
-        any(p.fullmatch(n) for p in SSM_AGENT_IMAGES) for n in names)
+    return (
+        image.get("owners") == ["amazon"]
+        and bool(names)
+        and all(any(p.fullmatch(n) for p in SSM_AGENT_IMAGES) for n in names)
+    )
 
 
 def check_ssm_roles_have_an_agent(stacks: Stacks) -> list[str]:
@@ -752,18 +933,22 @@ def check_ssm_roles_have_an_agent(stacks: Stacks) -> list[str]:
     for stack, _, name, config in resources(stacks, "aws_instance"):
         role = _instance_ssm_role(stacks, stack, config)
         if role and not _image_has_ssm_agent(stacks, stack, config):
-            problems.append(f"{stack}: aws_instance.{name} has {SSM_MANAGED_POLICY} (role {role}) but its image "
-                            f"({config.get('ami')}) is not one known to ship the SSM agent")
+            problems.append(
+                f"{stack}: aws_instance.{name} has {SSM_MANAGED_POLICY} (role {role}) but its image "
+                f"({config.get('ami')}) is not one known to ship the SSM agent"
+            )
     return problems
 
 
 def check_ecs_strategy_changes_can_apply(stacks: Stacks) -> list[str]:
     """Services with a capacity-provider strategy set force_new_deployment: provider 6.x refuses to
     change a live service's strategy without it (terraform-provider-aws#43533)."""
-    return [f"{stack}: aws_ecs_service.{name} has a capacity_provider_strategy but no force_new_deployment = true "
-            "(a later Spot <-> on-demand change would fail the plan)"
-            for stack, _, name, config in resources(stacks, "aws_ecs_service")
-            if config.get("capacity_provider_strategy") and config.get("force_new_deployment") is not True]
+    return [
+        f"{stack}: aws_ecs_service.{name} has a capacity_provider_strategy but no force_new_deployment = true "
+        "(a later Spot <-> on-demand change would fail the plan)"
+        for stack, _, name, config in resources(stacks, "aws_ecs_service")
+        if config.get("capacity_provider_strategy") and config.get("force_new_deployment") is not True
+    ]
 
 
 REQUIRED_VERSION = re.compile(r">= ?1\.(\d+)\.\d+, ?< ?1\.(\d+)\.\d+")
@@ -776,8 +961,10 @@ def check_backends_and_terraform_version(stacks: Stacks, lock_table_opted_in: bo
     for stack, body in stacks.items():
         terraform = body.get("terraform", {})
         if not REQUIRED_VERSION.fullmatch(str(terraform.get("required_version", ""))):
-            problems.append(f"{stack}: required_version {terraform.get('required_version')!r} is not bounded above "
-                            "(>= 1.x.0, < 1.y.0: the versions CI tests)")
+            problems.append(
+                f"{stack}: required_version {terraform.get('required_version')!r} is not bounded above "
+                "(>= 1.x.0, < 1.y.0: the versions CI tests)"
+            )
         s3 = terraform.get("backend", {}).get("s3")
         if s3 is not None:
             if s3.get("use_lockfile") is not True:
@@ -786,12 +973,16 @@ def check_backends_and_terraform_version(stacks: Stacks, lock_table_opted_in: bo
                 problems.append(f"{stack}: S3 backend carries the deprecated dynamodb_table by default")
         for name, block in body.get("data", {}).get("terraform_remote_state", {}).items():
             if "dynamodb_table" in (block.get("config") or {}):
-                problems.append(f"{stack}: terraform_remote_state.{name} carries dynamodb_table (breaks cdktf output parsing)")
+                problems.append(
+                    f"{stack}: terraform_remote_state.{name} carries dynamodb_table (breaks cdktf output parsing)"
+                )
     return problems
 
 
 # --- services never hold the database master's credentials -------------------------------------
-REMOTE_REF_ANYWHERE = re.compile(r"\$\{data\.terraform_remote_state\.cross-stack-reference-input-[a-z]+\.outputs\.[A-Za-z0-9_.-]+\}")
+REMOTE_REF_ANYWHERE = re.compile(
+    r"\$\{data\.terraform_remote_state\.cross-stack-reference-input-[a-z]+\.outputs\.[A-Za-z0-9_.-]+\}"
+)
 
 
 def _strings(node: Any) -> Iterator[str]:
@@ -822,9 +1013,13 @@ def secrets_referenced(stacks: Stacks, stack: str) -> list[str]:
 def check_no_master_secret(stacks: Stacks, stack: str, master_names: Iterable[str]) -> list[str]:
     """`stack` (compute: the services) references no master credential secret, by reference or by name."""
     masters = tuple(master_names)
-    problems = [f"{stack} references the master credential secret {name}"
-                for name in secrets_referenced(stacks, stack) if name.rsplit("/", 1)[-1] in masters]
+    problems = [
+        f"{stack} references the master credential secret {name}"
+        for name in secrets_referenced(stacks, stack)
+        if name.rsplit("/", 1)[-1] in masters
+    ]
     raw = json.dumps(stacks.get(stack, {}))
-    problems += [f"{stack} names the master credential secret {m} literally"
-                 for m in masters if re.search(rf"[/_]{m}", raw)]
+    problems += [
+        f"{stack} names the master credential secret {m} literally" for m in masters if re.search(rf"[/_]{m}", raw)
+    ]
     return problems

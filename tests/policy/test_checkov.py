@@ -41,14 +41,15 @@ def test_no_unsuppressed_failures(checkov_scan: ScanResult, stage: str) -> None:
     suppressions = load_suppressions()
     unsuppressed, _ = apply(checkov_scan.failed(stage), suppressions)
     if unsuppressed:
-        rows = "\n".join(f"  {f.describe()}\n      {f.file}:{f.lines[0]}-{f.lines[1]}"
-                         + (f"  {f.guideline}" if f.guideline else "")
-                         for f in sorted(unsuppressed, key=lambda f: (f.stack, f.address, f.check_id)))
+        rows = "\n".join(
+            f"  {f.describe()}\n      {f.file}:{f.lines[0]}-{f.lines[1]}" + (f"  {f.guideline}" if f.guideline else "")
+            for f in sorted(unsuppressed, key=lambda f: (f.stack, f.address, f.check_id))
+        )
         pytest.fail(
             f"{len(unsuppressed)} failed checkov check(s) in stage {stage}:\n{rows}\n"
             f"Fix the resource, or — only with a real reason — add to {SUPPRESSIONS_FILE.name}:\n"
-            "  [[suppression]]\n  check = \"<id>\"\n  stack = \"<stack>\"\n  resource = \"<address above>\"\n"
-            "  stages = [\"<stage>\", ...]  # optional, default all\n  reason = \"<why this is acceptable>\"\n"
+            '  [[suppression]]\n  check = "<id>"\n  stack = "<stack>"\n  resource = "<address above>"\n'
+            '  stages = ["<stage>", ...]  # optional, default all\n  reason = "<why this is acceptable>"\n'
             "then `python tests/policy/render_docs.py` to refresh docs/security.md.",
             pytrace=False,
         )

@@ -13,6 +13,7 @@ from policy.conftest import STAGE_LABELS, stacks_on_disk
 from expectations import TAG_STAGE, expect
 from synth_support import Synth
 
+
 @pytest.fixture(scope="module", params=STAGE_LABELS)
 def stage(request: pytest.FixtureRequest, stage_synths: dict[str, Synth]) -> tuple[Synth, dict]:
     synth = stage_synths[request.param]
@@ -21,8 +22,13 @@ def stage(request: pytest.FixtureRequest, stage_synths: dict[str, Synth]) -> tup
 
 def expected_tags(synth: Synth):
     def expected(stack: str) -> dict[str, str]:
-        return {"app": synth.settings.app, "stage": TAG_STAGE.get(stack, expect(synth).stage),
-                "stack": stack, "managed-by": "cdktf"}
+        return {
+            "app": synth.settings.app,
+            "stage": TAG_STAGE.get(stack, expect(synth).stage),
+            "stack": stack,
+            "managed-by": "cdktf",
+        }
+
     return expected
 
 
@@ -44,10 +50,24 @@ def test_no_world_open_ingress_except_alb_http_https(stage) -> None:
 
 @pytest.mark.parametrize(
     "check",
-    [inv.check_iam, inv.check_encryption, inv.check_no_nulls, inv.check_task_definitions, inv.check_image_pushes,
-     inv.check_exec_session_logging, inv.check_role_trust],
-    ids=["iam-statements-scoped", "storage-encrypted", "no-nulls-inside-blocks", "no-secrets-in-task-environment",
-         "no-push-can-collide-with-an-immutable-tag", "exec-logging-has-script-and-cat", "role-trust-documented-keys-only"],
+    [
+        inv.check_iam,
+        inv.check_encryption,
+        inv.check_no_nulls,
+        inv.check_task_definitions,
+        inv.check_image_pushes,
+        inv.check_exec_session_logging,
+        inv.check_role_trust,
+    ],
+    ids=[
+        "iam-statements-scoped",
+        "storage-encrypted",
+        "no-nulls-inside-blocks",
+        "no-secrets-in-task-environment",
+        "no-push-can-collide-with-an-immutable-tag",
+        "exec-logging-has-script-and-cat",
+        "role-trust-documented-keys-only",
+    ],
 )
 def test_whole_app_invariant(stage, check) -> None:
     _, stacks = stage
@@ -79,11 +99,15 @@ def test_services_never_reference_a_master_credential_secret(stage) -> None:
     tasks = broken["compute"]["resource"]["aws_ecs_task_definition"]
     name = next(iter(tasks))
     tasks[name]["container_definitions"] = tasks[name]["container_definitions"].replace(
-        "secret_DbAppCredentialsarn", "secret_DbCredentialsarn")
+        "secret_DbAppCredentialsarn", "secret_DbCredentialsarn"
+    )
     broken["data"]["output"]["cross-stack-output-aws_secretsmanager_secretsecret_DbCredentialsarn"] = {
-        "value": "${aws_secretsmanager_secret.secret_DbCredentials.arn}"}  # what cdktf would export for it
-    assert any("references the master credential secret hebo/" in p and p.endswith("/DbCredentials")
-               for p in inv.check_no_master_secret(broken, "compute", MASTER_SECRET_NAMES))
+        "value": "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
+    }  # what cdktf would export for it
+    assert any(
+        "references the master credential secret hebo/" in p and p.endswith("/DbCredentials")
+        for p in inv.check_no_master_secret(broken, "compute", MASTER_SECRET_NAMES)
+    )
 
 
 def test_invariants_have_something_to_check(stage) -> None:
@@ -91,16 +115,26 @@ def test_invariants_have_something_to_check(stage) -> None:
     _, stacks = stage
     kms_keys = list(inv.resources(stacks, "aws_kms_key"))
     assert kms_keys and len(inv.key_policy_documents(stacks)) == len(kms_keys), "every KMS key uses a policy document"
-    statements = sum(len(c.get("statement") or []) for body in stacks.values()
-                     for c in body.get("data", {}).get("aws_iam_policy_document", {}).values())
+    statements = sum(
+        len(c.get("statement") or [])
+        for body in stacks.values()
+        for c in body.get("data", {}).get("aws_iam_policy_document", {}).values()
+    )
     assert statements >= 10
     trusts = list(inv.role_trusts(stacks))
     usage = {kind for kinds in inv._ecs_role_usage(stacks).values() for kind in kinds}
     assert len(trusts) >= 6 and usage == {"execution", "task"}, "role trust check met ECS execution and task roles"
     types = {rtype for _, rtype, _, _ in inv.resources(stacks)}
-    assert {"aws_s3_bucket", "aws_rds_cluster", "aws_cloudwatch_log_group", "aws_secretsmanager_secret",
-            "aws_ecr_repository", "aws_instance", "aws_vpc_security_group_ingress_rule",
-            "aws_ecs_task_definition"} <= types
+    assert {
+        "aws_s3_bucket",
+        "aws_rds_cluster",
+        "aws_cloudwatch_log_group",
+        "aws_secretsmanager_secret",
+        "aws_ecr_repository",
+        "aws_instance",
+        "aws_vpc_security_group_ingress_rule",
+        "aws_ecs_task_definition",
+    } <= types
 
 
 def test_image_invariants_met_every_push_and_every_exec_enabled_container(stage) -> None:
@@ -113,7 +147,10 @@ def test_image_invariants_met_every_push_and_every_exec_enabled_container(stage)
     if not expect(synth)["ecs_exec"]:
         assert checked == []
     else:
-        assert sorted(where.rsplit(" ", 1)[-1] for where, _, _, _ in checked) == ["HeboApiService", "HeboGatewayService"]
+        assert sorted(where.rsplit(" ", 1)[-1] for where, _, _, _ in checked) == [
+            "HeboApiService",
+            "HeboGatewayService",
+        ]
         assert {mode for _, mode, _, _ in checked} == {"OVERRIDE"}
         assert {built["build"]["target"] for _, _, _, built in checked} == {"debug"}
 
@@ -167,28 +204,39 @@ def test_apply_time_invariants_fail_on_each_kind(production: Synth, preview: Syn
     instance = _set(stacks, "data", "aws_rds_cluster_instance", lambda c: True, lifecycle={"prevent_destroy": True})
     assert inv.check_aws_managed_values_not_pinned(stacks) == [
         f"data: aws_rds_cluster_instance.{instance} pins engine_version without ignore_changes: auto_minor_version_upgrade "
-        "moves it; RDS refuses the 'downgrade' (terraform-provider-aws#49396, #20086)"]
+        "moves it; RDS refuses the 'downgrade' (terraform-provider-aws#49396, #20086)"
+    ]
     nat = _set(stacks, "network", "aws_instance", lambda c: c["tags"]["role"] == "nat", lifecycle={})
     assert any(f"aws_instance.{nat} pins ami" in p for p in inv.check_aws_managed_values_not_pinned(stacks))
 
-    record = _set(stacks, "compute", "aws_route53_record", lambda c: "alias" in c,
-                  alias={"name": "${aws_lb.gateway_alb_lb_0C2B1D07.dns_name}", "zone_id": "Z", "evaluate_target_health": True})
+    record = _set(
+        stacks,
+        "compute",
+        "aws_route53_record",
+        lambda c: "alias" in c,
+        alias={"name": "${aws_lb.gateway_alb_lb_0C2B1D07.dns_name}", "zone_id": "Z", "evaluate_target_health": True},
+    )
     assert [p for p in inv.check_elb_aliases_dualstack(stacks)] == [
         f"compute: aws_route53_record.{record} aliases '${{aws_lb.gateway_alb_lb_0C2B1D07.dns_name}}' without the "
-        "'dualstack.' prefix (no IPv6 answers)"]
+        "'dualstack.' prefix (no IPv6 answers)"
+    ]
 
     fn = _set(stacks, "data", "aws_lambda_function", lambda c: True, reserved_concurrent_executions=1)
     assert inv.check_no_reserved_lambda_concurrency(stacks) == [
         f"data: aws_lambda_function.{fn} reserves 1 executions (fails on accounts whose concurrency quota is below "
-        "100 + the reservation)"]
-    stacks["data"]["resource"]["aws_lambda_function"][fn]["environment"]["variables"]["DB_HOST"] = \
+        "100 + the reservation)"
+    ]
+    stacks["data"]["resource"]["aws_lambda_function"][fn]["environment"]["variables"]["DB_HOST"] = (
         "${aws_db_proxy.proxy_5B0EBCF1.endpoint}"
+    )
     assert inv.check_lambdas_bypass_rds_proxy(stacks) == [
-        f"data: aws_lambda_function.{fn} environment DB_HOST points at RDS Proxy (${{aws_db_proxy.proxy_5B0EBCF1.endpoint}})"]
+        f"data: aws_lambda_function.{fn} environment DB_HOST points at RDS Proxy (${{aws_db_proxy.proxy_5B0EBCF1.endpoint}})"
+    ]
 
     service = _set(stacks, "compute", "aws_ecs_service", lambda c: True, force_new_deployment=False)
     assert [p.split(" has ")[0] for p in inv.check_ecs_strategy_changes_can_apply(stacks)] == [
-        f"compute: aws_ecs_service.{service}"]
+        f"compute: aws_ecs_service.{service}"
+    ]
 
     stacks["data"]["terraform"]["required_version"] = ">= 1.11.0"
     stacks["dns"]["terraform"]["backend"]["s3"]["dynamodb_table"] = "locks"
@@ -199,6 +247,13 @@ def test_apply_time_invariants_fail_on_each_kind(production: Synth, preview: Syn
 
     # The SSM kind: the preview bastion's role on fck-nat's minimal image.
     broken = copy.deepcopy(stacks_on_disk(preview))
-    bastion = _set(broken, "network", "aws_instance", lambda c: c["tags"]["role"] == "bastion",
-                   ami="${data.aws_ami.nat_ami}".replace("}", ".id}"))
-    assert [p.split(" has ")[0] for p in inv.check_ssm_roles_have_an_agent(broken)] == [f"network: aws_instance.{bastion}"]
+    bastion = _set(
+        broken,
+        "network",
+        "aws_instance",
+        lambda c: c["tags"]["role"] == "bastion",
+        ami="${data.aws_ami.nat_ami}".replace("}", ".id}"),
+    )
+    assert [p.split(" has ")[0] for p in inv.check_ssm_roles_have_an_agent(broken)] == [
+        f"network: aws_instance.{bastion}"
+    ]

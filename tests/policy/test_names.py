@@ -14,7 +14,11 @@ from config.stage import ConfigError, check_stage_syntax, policy_for
 from synth_support import Synth
 
 ZONE = "hebo.ai"
-_FIRST, _MIDDLE, _LAST = "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz0123456789-", "abcdefghijklmnopqrstuvwxyz0123456789"
+_FIRST, _MIDDLE, _LAST = (
+    "abcdefghijklmnopqrstuvwxyz",
+    "abcdefghijklmnopqrstuvwxyz0123456789-",
+    "abcdefghijklmnopqrstuvwxyz0123456789",
+)
 
 
 @st.composite
@@ -117,10 +121,15 @@ NOT_PHYSICAL_NAMES = {
 """Attributes that look like names but name nothing Names builds, with the reason."""
 
 
-PART_TAGGED = frozenset({
-    "aws_subnet", "aws_route_table", "aws_default_security_group",
-    "aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule",
-})
+PART_TAGGED = frozenset(
+    {
+        "aws_subnet",
+        "aws_route_table",
+        "aws_default_security_group",
+        "aws_vpc_security_group_ingress_rule",
+        "aws_vpc_security_group_egress_rule",
+    }
+)
 """Resources modules/network tags `{vpc or group name}-{part}`; every other Name tag is a Names name."""
 
 
@@ -140,7 +149,11 @@ def _physical_names(synth: Synth) -> tuple[list[tuple[str, str]], list[tuple[str
                 for logical, config in items.items():
                     where = f"{stack_name}: {rtype}.{logical}"
                     for attribute, value in config.items():
-                        if _literal(value) and _is_name_attribute(attribute) and (rtype, attribute) not in NOT_PHYSICAL_NAMES:
+                        if (
+                            _literal(value)
+                            and _is_name_attribute(attribute)
+                            and (rtype, attribute) not in NOT_PHYSICAL_NAMES
+                        ):
                             names.append((f"{where}.{attribute}", value))
                     if rtype == "terraform_remote_state" and _literal(config.get("config", {}).get("key")):
                         names.append((f"{where}.config.key", config["config"]["key"]))
@@ -170,7 +183,9 @@ def _check_physical_names(synth: Synth) -> int:
             continue
         # The network modules tag the parts of a named VPC or group `{name}-{part}`.
         stem = next((s for s in stems if re.fullmatch(rf"{re.escape(s)}-[\w-]+", value)), None)
-        assert rtype in PART_TAGGED and stem is not None, f"{where} = {value!r} is neither a Names name nor one of its parts"
+        assert rtype in PART_TAGGED and stem is not None, (
+            f"{where} = {value!r} is neither a Names name nor one of its parts"
+        )
         assert RULES["name_tag"].check(value) is None
     return len(names) + len(tags)
 
@@ -190,8 +205,10 @@ def test_terraform_cloud_workspace_names_come_from_names(synth_variant) -> None:
 def test_a_name_built_outside_names_is_caught(preview: Synth) -> None:
     """The whole-app check fails on a hand-built name (so it can fail)."""
     stacks = {k: dict(v) for k, v in preview.stacks.items()}
-    stacks["network"] = {**stacks["network"], "resource": {**stacks["network"]["resource"],
-                         "aws_instance": {"x": {"tags": {"Name": "hebo-pr-42-natbox"}}}}}
+    stacks["network"] = {
+        **stacks["network"],
+        "resource": {**stacks["network"]["resource"], "aws_instance": {"x": {"tags": {"Name": "hebo-pr-42-natbox"}}}},
+    }
     tampered = Synth(preview.stage, preview.outdir, stacks, preview.manifest, preview.settings)
     with pytest.raises(AssertionError, match="hebo-pr-42-natbox"):
         _check_physical_names(tampered)

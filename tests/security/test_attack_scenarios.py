@@ -15,15 +15,28 @@ from tools.iam_eval import Call, Resource, evaluate, evaluate_trust
 ACCOUNT = "123456789012"
 REPO = "hebo-ai/hebo-infra"
 PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
-CONFIG = deploy_role.DeployRoleConfig(github_repo=REPO, state_bucket="hebo-terraform-state", lock_table="hebo-terraform-locks",
-                                      zone="hebo.ai", secrets_from="dev")
-FACTS = deploy_role.AccountFacts(protected_cloudfront=(
-    f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/E2PRODOAC", f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-production"),
-    hosted_zone_id="Z123", other_stage_subnets=("subnet-dev", "subnet-prod"))
+CONFIG = deploy_role.DeployRoleConfig(
+    github_repo=REPO,
+    state_bucket="hebo-terraform-state",
+    lock_table="hebo-terraform-locks",
+    zone="hebo.ai",
+    secrets_from="dev",
+)
+FACTS = deploy_role.AccountFacts(
+    protected_cloudfront=(
+        f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/E2PRODOAC",
+        f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-production",
+    ),
+    hosted_zone_id="Z123",
+    other_stage_subnets=("subnet-dev", "subnet-prod"),
+)
 """What `ops deploy-role` finds in the account: production's origin access control and response
 headers policy (ids in scenarios.txt), the public zone hebo.ai, and production's and dev's subnets."""
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
-ADMIN = {"Version": "2012-10-17", "Statement": [{"Sid": "AdminInlinePolicy", "Effect": "Allow", "Action": "*", "Resource": "*"}]}
+ADMIN = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "AdminInlinePolicy", "Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 SCENARIO_FILE = Path(__file__).with_name("scenarios.txt")
 
 
@@ -56,30 +69,62 @@ def test_the_issue_lists_scenarios_are_all_there():
     names = {row[0] for row in SCENARIOS}
     attacks = [row for row in SCENARIOS if not row[0].startswith("CONTROL")]
     assert len(attacks) >= 60 and len(SCENARIOS) - len(attacks) >= 10
-    for required in ("create a role without the boundary", "admin inline policy on an unbounded hebo-pr role",
-                     "delete a role's boundary", "replace a role's boundary", "pass a production role to ECS",
-                     "create a service in the production cluster", "run a preview task in the production cluster",
-                     "re-tag dev's migrator as a preview", "re-tag a production subnet", "read production state",
-                     "write production state", "read a production secret", "update dev's migrator code",
-                     "another repository", "a fork of this repository", "another branch",
-                     "a pull_request job outside the environment"):
+    for required in (
+        "create a role without the boundary",
+        "admin inline policy on an unbounded hebo-pr role",
+        "delete a role's boundary",
+        "replace a role's boundary",
+        "pass a production role to ECS",
+        "create a service in the production cluster",
+        "run a preview task in the production cluster",
+        "re-tag dev's migrator as a preview",
+        "re-tag a production subnet",
+        "read production state",
+        "write production state",
+        "read a production secret",
+        "update dev's migrator code",
+        "another repository",
+        "a fork of this repository",
+        "another branch",
+        "a pull_request job outside the environment",
+    ):
         assert required in names, required
 
 
-@pytest.mark.parametrize("name,principal,action,resource,tags,context,expected", SCENARIOS, ids=[row[0] for row in SCENARIOS])
+@pytest.mark.parametrize(
+    "name,principal,action,resource,tags,context,expected", SCENARIOS, ids=[row[0] for row in SCENARIOS]
+)
 def test_scenario(name, principal, action, resource, tags, context, expected):
     claims = _context(context)
     if principal == "trust":
         github = {f"token.actions.githubusercontent.com:{k}": v for k, v in claims.items()}
-        decision = evaluate_trust(deploy_role.trust_policy(CONFIG, PROVIDER), action, {"Federated": PROVIDER}, github,
-                                  role_arn=f"arn:aws:iam::{ACCOUNT}:role/hebo-preview-deploy")
+        decision = evaluate_trust(
+            deploy_role.trust_policy(CONFIG, PROVIDER),
+            action,
+            {"Federated": PROVIDER},
+            github,
+            role_arn=f"arn:aws:iam::{ACCOUNT}:role/hebo-preview-deploy",
+        )
     else:
         target = Resource(_expand(resource), dict(t.split("=", 1) for t in tags.split(",") if t))
-        call = Call(seq=1, access_key_id="ASIAATTACKER", service=action.split(":")[0], operation=action.split(":")[1],
-                    action=action, resources=(target,), context=claims)
+        call = Call(
+            seq=1,
+            access_key_id="ASIAATTACKER",
+            service=action.split(":")[0],
+            operation=action.split(":")[1],
+            action=action,
+            resources=(target,),
+            context=claims,
+        )
         if principal == "deploy":
-            decision = evaluate(call, [deploy_role.permissions_policy(CONFIG, ACCOUNT, facts=FACTS),
-                                       deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=FACTS)], None)
+            decision = evaluate(
+                call,
+                [
+                    deploy_role.permissions_policy(CONFIG, ACCOUNT, facts=FACTS),
+                    deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=FACTS),
+                ],
+                None,
+            )
         else:
             assert principal == "workload", principal
             decision = evaluate(call, [ADMIN], deploy_role.boundary_policy(CONFIG, ACCOUNT))

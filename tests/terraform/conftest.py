@@ -15,7 +15,14 @@ from typing import Callable, Iterator
 import pytest
 
 from synth_support import synthesize
-from tools.terraform_check import PREBUILT_IMAGES, STAGE_VARIANTS, ProviderChoice, Terraform, Workspace, required_providers
+from tools.terraform_check import (
+    PREBUILT_IMAGES,
+    STAGE_VARIANTS,
+    ProviderChoice,
+    Terraform,
+    Workspace,
+    required_providers,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _REPORT: list[str] = []

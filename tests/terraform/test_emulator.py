@@ -25,14 +25,20 @@ CALL_LOG = "emulator-calls.jsonl"
 
 
 @pytest.fixture(scope="module")
-def stage_run(tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> Iterator[tuple[StageRun, Workspace, MotoServer]]:
+def stage_run(
+    tf_variant: Callable[..., Workspace], terraform_for, tf_report
+) -> Iterator[tuple[StageRun, Workspace, MotoServer]]:
     workspace = tf_variant(STAGE, "prebuilt")
     terraform, choices = terraform_for(workspace)
     assert choices["aws"] is not None, "no source for hashicorp/aws"
     started = time.monotonic()
     with MotoServer(call_log=workspace.root / CALL_LOG) as server:
         run = run_stage(terraform, workspace, server)
-        tf_report(f"moto {STAGE}: " + ", ".join(f"{s} {run.seconds[s]:.0f} s" for s in run.seconds) + f"; total {time.monotonic() - started:.0f} s")
+        tf_report(
+            f"moto {STAGE}: "
+            + ", ".join(f"{s} {run.seconds[s]:.0f} s" for s in run.seconds)
+            + f"; total {time.monotonic() - started:.0f} s"
+        )
         yield run, workspace, server
 
 
@@ -59,7 +65,9 @@ def test_every_stack_plans_exactly_what_it_declares(stage_run) -> None:
     for stack, summary in run.plans.items():
         declared, open_types = _declared(workspace.stack_json(stack))
         planned = summary.count("create")
-        assert {t: n for t, n in planned.items() if t not in open_types} == {t: n for t, n in declared.items() if t not in open_types}, stack
+        assert {t: n for t, n in planned.items() if t not in open_types} == {
+            t: n for t, n in declared.items() if t not in open_types
+        }, stack
         assert summary.count("delete") == Counter() and summary.count("update") == Counter(), stack
         open_sized[stack] = {t: planned[t] for t in open_types}
     # Nothing is sized at apply time: certificate validation records are keyed by the names known
@@ -72,7 +80,12 @@ def test_preview_shape_in_the_plans(stage_run) -> None:
     """The preview topology (StagePolicy of a preview: one NAT, a bastion, no proxy, a shared ALB), as Terraform plans it."""
     plans = stage_run[0].plans
     network, data, compute, edge = (plans[s].count("create") for s in ("network", "data", "compute", "edge"))
-    assert (network["aws_vpc"], network["aws_subnet"], network["aws_instance"], network["aws_eip"]) == (1, 4, 2, 1)  # 2 AZs; one NAT + bastion
+    assert (network["aws_vpc"], network["aws_subnet"], network["aws_instance"], network["aws_eip"]) == (
+        1,
+        4,
+        2,
+        1,
+    )  # 2 AZs; one NAT + bastion
     # a preview owns only the database secrets; the five shared ones are dev's (seeded, looked up by name)
     assert (data["aws_rds_cluster"], data["aws_rds_cluster_instance"], data["aws_secretsmanager_secret"]) == (1, 1, 4)
     assert stage_run[0].template_secrets is True
@@ -85,7 +98,9 @@ def test_preview_shape_in_the_plans(stage_run) -> None:
 @pytest.mark.slow
 def test_network_second_plan_is_empty(stage_run) -> None:
     second = stage_run[0].second_network
-    assert second.pending == [], json.dumps([rc for rc in second.changes if rc["address"] in second.pending], indent=1)[:4000]
+    assert second.pending == [], json.dumps([rc for rc in second.changes if rc["address"] in second.pending], indent=1)[
+        :4000
+    ]
     created = sum(stage_run[0].plans["network"].count("create").values())
     assert created >= 50 and len(second.changes) == created  # every resource was compared, not a vacuous plan
 
@@ -96,11 +111,21 @@ def test_applied_network_is_in_the_emulator(stage_run) -> None:
 
     run, _, server = stage_run
     outputs = run.outputs["network"]
-    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=server.url, aws_access_key_id="testing", aws_secret_access_key="testing")
+    ec2 = boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        endpoint_url=server.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     (vpc,) = ec2.describe_vpcs(VpcIds=[outputs["vpc_id"]])["Vpcs"]
     assert vpc["CidrBlock"] == "10.0.0.0/16"
     assert [a["Ipv6CidrBlockState"]["State"] for a in vpc["Ipv6CidrBlockAssociationSet"]] == ["associated"]
-    (nat,) = [i for r in ec2.describe_instances(InstanceIds=outputs["nat_instance_ids"])["Reservations"] for i in r["Instances"]]
+    (nat,) = [
+        i
+        for r in ec2.describe_instances(InstanceIds=outputs["nat_instance_ids"])["Reservations"]
+        for i in r["Instances"]
+    ]
     assert nat["PublicIpAddress"] == outputs["nat_public_ips"][0]  # the Elastic IP, no address of its own
     assert nat["SourceDestCheck"] is False
 
@@ -131,10 +156,14 @@ def test_downstream_plans_use_known_upstream_values(stage_run) -> None:
     assert checked == 6
     (cluster,) = [rc["change"]["after"] for rc in data.changes if rc["type"] == "aws_rds_cluster"]
     assert cluster["vpc_security_group_ids"] == [network["security_group_ids"]["database"]]
-    assert cluster["serverlessv2_scaling_configuration"] == [{"max_capacity": 4, "min_capacity": 0, "seconds_until_auto_pause": 1200}]
+    assert cluster["serverlessv2_scaling_configuration"] == [
+        {"max_capacity": 4, "min_capacity": 0, "seconds_until_auto_pause": 1200}
+    ]
     (subnets,) = [rc["change"]["after"] for rc in data.changes if rc["type"] == "aws_db_subnet_group"]
     assert sorted(subnets["subnet_ids"]) == private
-    (config,) = [rc["change"]["after"] for rc in edge.changes if rc["address"].startswith("aws_s3_object.content_config")]
+    (config,) = [
+        rc["change"]["after"] for rc in edge.changes if rc["address"].startswith("aws_s3_object.content_config")
+    ]
     runtime = json.loads(config["content"])
     assert runtime["VITE_STACK_PROJECT_ID"] == EMULATOR_SECRETS["StackProjectId"]  # read from Secrets Manager at plan
     assert runtime["VITE_API_URL"] == "https://pr-42.dev.api.hebo.ai"
@@ -149,5 +178,7 @@ def test_every_call_of_the_stage_decodes_to_iam_actions(stage_run) -> None:
     _run, workspace, _server = stage_run
     calls = read_calls(workspace.root / CALL_LOG)
     assert len({c.seq for c in calls}) > 300
-    assert {"ec2", "iam", "kms", "logs", "rds", "lambda", "secretsmanager", "route53", "sts"} <= {c.service for c in calls}
+    assert {"ec2", "iam", "kms", "logs", "rds", "lambda", "secretsmanager", "route53", "sts"} <= {
+        c.service for c in calls
+    }
     assert [(c.seq, c.operation, c.action, [r.arn for r in c.resources], c.error) for c in undecoded(calls)] == []

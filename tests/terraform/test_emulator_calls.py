@@ -25,7 +25,14 @@ REGION = "us-east-1"
 TAGS = [{"Key": "stage", "Value": "pr-42"}, {"Key": "app", "Value": "hebo"}]
 STAGE_TAGS = {"stage": "pr-42", "app": "hebo"}
 REQUEST_TAGS = {"aws:RequestTag/stage": "pr-42", "aws:RequestTag/app": "hebo", "aws:TagKeys": ["app", "stage"]}
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]})
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +47,14 @@ def client(emulator: tuple[MotoServer, Path]) -> Callable[..., Any]:
     server, _ = emulator
 
     def make(service: str, key: str = "testing", secret: str = "testing", token: str | None = None) -> Any:
-        return boto3.client(service, endpoint_url=server.url, region_name=REGION, aws_access_key_id=key,
-                            aws_secret_access_key=secret, aws_session_token=token)
+        return boto3.client(
+            service,
+            endpoint_url=server.url,
+            region_name=REGION,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+        )
 
     return make
 
@@ -66,10 +79,17 @@ def _arn(service: str, rest: str, region: str = REGION) -> str:
 
 def test_ec2_query_create_with_tags_tag_describe_delete(client, last) -> None:
     ec2 = client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": TAGS}])["Vpc"]["VpcId"]
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": TAGS}])["Vpc"][
+        "VpcId"
+    ]
     vpc_arn = _arn("ec2", f"vpc/{vpc}")
     create, tag_on_create = last("CreateVpc")
-    assert (create.action, create.resources, create.status, create.service) == ("ec2:CreateVpc", (Resource(vpc_arn, {}),), 200, "ec2")
+    assert (create.action, create.resources, create.status, create.service) == (
+        "ec2:CreateVpc",
+        (Resource(vpc_arn, {}),),
+        200,
+        "ec2",
+    )
     assert create.context == {**REQUEST_TAGS, "ec2:Region": REGION}
     assert create.access_key_id == "testing" and tag_on_create.seq == create.seq
     assert (tag_on_create.action, tag_on_create.resources) == ("ec2:CreateTags", (Resource(vpc_arn, {}),))
@@ -77,11 +97,17 @@ def test_ec2_query_create_with_tags_tag_describe_delete(client, last) -> None:
 
     ec2.describe_vpcs(VpcIds=[vpc])
     (describe,) = last("DescribeVpcs")
-    assert (describe.action, describe.resources) == ("ec2:DescribeVpcs", (Resource("*", {}),))  # no resource-level permission
+    assert (describe.action, describe.resources) == (
+        "ec2:DescribeVpcs",
+        (Resource("*", {}),),
+    )  # no resource-level permission
 
     ec2.create_tags(Resources=[vpc], Tags=[{"Key": "owner", "Value": "platform"}])
     (tag,) = last("CreateTags")
-    assert (tag.action, tag.resources) == ("ec2:CreateTags", (Resource(vpc_arn, STAGE_TAGS),))  # tags before the request
+    assert (tag.action, tag.resources) == (
+        "ec2:CreateTags",
+        (Resource(vpc_arn, STAGE_TAGS),),
+    )  # tags before the request
     assert tag.context == {"aws:RequestTag/owner": "platform", "aws:TagKeys": ["owner"], "ec2:Region": REGION}
 
     ec2.delete_vpc(VpcId=vpc)
@@ -93,30 +119,45 @@ def test_ec2_query_create_with_tags_tag_describe_delete(client, last) -> None:
 def test_ec2_run_instances_authorizes_every_resource_and_tags_and_role(client, last) -> None:
     ec2, iam = client("ec2"), client("iam")
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24", TagSpecifications=[{"ResourceType": "subnet", "Tags": TAGS}])["Subnet"]["SubnetId"]
+    subnet = ec2.create_subnet(
+        VpcId=vpc, CidrBlock="10.8.1.0/24", TagSpecifications=[{"ResourceType": "subnet", "Tags": TAGS}]
+    )["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="bastion", Description="b", VpcId=vpc)["GroupId"]
     role = iam.create_role(RoleName="hebo-pr-42-bastion", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
     iam.create_instance_profile(InstanceProfileName="hebo-pr-42-bastion")
     iam.add_role_to_instance_profile(InstanceProfileName="hebo-pr-42-bastion", RoleName="hebo-pr-42-bastion")
     image = "ami-0a1b2c3d4e5f60001"
     (instance,) = ec2.run_instances(
-        ImageId=image, InstanceType="t4g.nano", MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroupIds=[group],
+        ImageId=image,
+        InstanceType="t4g.nano",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=subnet,
+        SecurityGroupIds=[group],
         IamInstanceProfile={"Name": "hebo-pr-42-bastion"},
-        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "stage", "Value": "pr-42"}, {"Key": "role", "Value": "bastion"}]}],
+        TagSpecifications=[
+            {
+                "ResourceType": "instance",
+                "Tags": [{"Key": "stage", "Value": "pr-42"}, {"Key": "role", "Value": "bastion"}],
+            }
+        ],
     )["Instances"]
     eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
     (volume,) = [m["Ebs"]["VolumeId"] for m in instance["BlockDeviceMappings"]]
     instance_arn = _arn("ec2", f"instance/{instance['InstanceId']}")
     run, tag_on_create, pass_role = last("RunInstances")
     assert run.action == "ec2:RunInstances"
-    assert sorted(run.resources, key=lambda r: r.arn) == sorted([
-        Resource(f"arn:aws:ec2:{REGION}::image/{image}", {}),
-        Resource(_arn("ec2", f"subnet/{subnet}"), STAGE_TAGS),
-        Resource(_arn("ec2", f"security-group/{group}"), {}),
-        Resource(instance_arn, {}),
-        Resource(_arn("ec2", f"network-interface/{eni}"), {}),
-        Resource(_arn("ec2", f"volume/{volume}"), {}),  # the root volume the image's block device mapping creates
-    ], key=lambda r: r.arn)
+    assert sorted(run.resources, key=lambda r: r.arn) == sorted(
+        [
+            Resource(f"arn:aws:ec2:{REGION}::image/{image}", {}),
+            Resource(_arn("ec2", f"subnet/{subnet}"), STAGE_TAGS),
+            Resource(_arn("ec2", f"security-group/{group}"), {}),
+            Resource(instance_arn, {}),
+            Resource(_arn("ec2", f"network-interface/{eni}"), {}),
+            Resource(_arn("ec2", f"volume/{volume}"), {}),  # the root volume the image's block device mapping creates
+        ],
+        key=lambda r: r.arn,
+    )
     assert run.context["aws:RequestTag/role"] == "bastion" and run.context["aws:TagKeys"] == ["role", "stage"]
     assert run.context["ec2:Vpc"] == _arn("ec2", f"vpc/{vpc}") and run.context["ec2:InstanceType"] == "t4g.nano"
     assert (tag_on_create.action, tag_on_create.resources) == ("ec2:CreateTags", (Resource(instance_arn, {}),))
@@ -130,12 +171,19 @@ def test_json_protocol_secret_read_by_name_is_its_real_arn(client, last) -> None
     secrets = client("secretsmanager")
     arn = secrets.create_secret(Name="hebo/pr-42/StackSecretServerKey", SecretString="s", Tags=TAGS)["ARN"]
     create, tag_on_create = last("CreateSecret")
-    assert (create.action, create.resources) == ("secretsmanager:CreateSecret", (Resource(arn, {}),))  # moto's random suffix
+    assert (create.action, create.resources) == (
+        "secretsmanager:CreateSecret",
+        (Resource(arn, {}),),
+    )  # moto's random suffix
     assert {k: v for k, v in create.context.items() if k.startswith("aws:")} == REQUEST_TAGS
     assert tag_on_create.action == "secretsmanager:TagResource"
     secrets.get_secret_value(SecretId="hebo/pr-42/StackSecretServerKey")
     (read,) = last("GetSecretValue")
-    assert (read.action, read.resources, read.service) == ("secretsmanager:GetSecretValue", (Resource(arn, STAGE_TAGS),), "secretsmanager")
+    assert (read.action, read.resources, read.service) == (
+        "secretsmanager:GetSecretValue",
+        (Resource(arn, STAGE_TAGS),),
+        "secretsmanager",
+    )
     assert read.context == {"secretsmanager:SecretId": arn}
 
 
@@ -143,8 +191,11 @@ def test_ecs_create_service_in_a_named_cluster(client, last) -> None:
     ecs, iam = client("ecs"), client("iam")
     execution = iam.create_role(RoleName="hebo-pr-42-api-execution", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
     ecs.create_cluster(clusterName="hebo-pr-42", tags=[{"key": "stage", "value": "pr-42"}])
-    family = ecs.register_task_definition(family="hebo-pr-42-api", executionRoleArn=execution,
-                                          containerDefinitions=[{"name": "api", "image": "api:1", "memory": 512}])["taskDefinition"]
+    family = ecs.register_task_definition(
+        family="hebo-pr-42-api",
+        executionRoleArn=execution,
+        containerDefinitions=[{"name": "api", "image": "api:1", "memory": 512}],
+    )["taskDefinition"]
     register, pass_role = last("RegisterTaskDefinition")
     assert register.action == "ecs:RegisterTaskDefinition" and register.resources == (Resource("*", {}),)
     assert (pass_role.action, pass_role.resources) == ("iam:PassRole", (Resource(execution, {}),))
@@ -153,15 +204,23 @@ def test_ecs_create_service_in_a_named_cluster(client, last) -> None:
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{n}.0/24")["Subnet"]["SubnetId"] for n in (1, 2)]
     group = ec2.create_security_group(VpcId=vpc, GroupName="hebo-pr-42-api", Description="api")["GroupId"]
-    ecs.create_service(cluster="hebo-pr-42", serviceName="hebo-pr-42-api", taskDefinition="hebo-pr-42-api:1", desiredCount=1,
-                       networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group]}},
-                       tags=[{"key": "stage", "value": "pr-42"}, {"key": "app", "value": "hebo"}])
+    ecs.create_service(
+        cluster="hebo-pr-42",
+        serviceName="hebo-pr-42-api",
+        taskDefinition="hebo-pr-42-api:1",
+        desiredCount=1,
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group]}},
+        tags=[{"key": "stage", "value": "pr-42"}, {"key": "app", "value": "hebo"}],
+    )
     create, tag_on_create = last("CreateService")
     service_arn = _arn("ecs", "service/hebo-pr-42/hebo-pr-42-api")
     assert (create.action, create.resources) == ("ecs:CreateService", (Resource(service_arn, {}),))
-    assert create.context == {**REQUEST_TAGS, "ecs:cluster": _arn("ecs", "cluster/hebo-pr-42"),
-                              "ecs:task-definition": _arn("ecs", "task-definition/hebo-pr-42-api:1"),
-                              "ecs:subnet": subnets}  # newer than the catalogue (calls.py)
+    assert create.context == {
+        **REQUEST_TAGS,
+        "ecs:cluster": _arn("ecs", "cluster/hebo-pr-42"),
+        "ecs:task-definition": _arn("ecs", "task-definition/hebo-pr-42-api:1"),
+        "ecs:subnet": subnets,
+    }  # newer than the catalogue (calls.py)
     assert (tag_on_create.action, tag_on_create.resources) == ("ecs:TagResource", (Resource(service_arn, {}),))
     assert tag_on_create.context == {**REQUEST_TAGS, "ecs:CreateAction": "CreateService"}
     assert family["taskDefinitionArn"] == _arn("ecs", "task-definition/hebo-pr-42-api:1")
@@ -170,25 +229,51 @@ def test_ecs_create_service_in_a_named_cluster(client, last) -> None:
 def test_application_auto_scaling_adds_the_calls_it_makes_as_the_caller(client, last) -> None:
     ecs, scaling = client("ecs"), client("application-autoscaling")
     ecs.create_cluster(clusterName="hebo-pr-43")
-    ecs.register_task_definition(family="hebo-pr-43-api", containerDefinitions=[{"name": "api", "image": "api:1", "memory": 512}])
-    ecs.create_service(cluster="hebo-pr-43", serviceName="hebo-pr-43-api", taskDefinition="hebo-pr-43-api", desiredCount=1,
-                       tags=[{"key": "stage", "value": "pr-43"}])
-    scaling.register_scalable_target(ServiceNamespace="ecs", ResourceId="service/hebo-pr-43/hebo-pr-43-api",
-                                     ScalableDimension="ecs:service:DesiredCount", MinCapacity=1, MaxCapacity=2)
+    ecs.register_task_definition(
+        family="hebo-pr-43-api", containerDefinitions=[{"name": "api", "image": "api:1", "memory": 512}]
+    )
+    ecs.create_service(
+        cluster="hebo-pr-43",
+        serviceName="hebo-pr-43-api",
+        taskDefinition="hebo-pr-43-api",
+        desiredCount=1,
+        tags=[{"key": "stage", "value": "pr-43"}],
+    )
+    scaling.register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId="service/hebo-pr-43/hebo-pr-43-api",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=2,
+    )
     lines = last("RegisterScalableTarget")
     service = Resource(_arn("ecs", "service/hebo-pr-43/hebo-pr-43-api"), {"stage": "pr-43"})
     linked = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"
     assert [(c.action, c.resources, c.context) for c in lines[1:]] == [
-        ("cloudwatch:PutMetricAlarm", (Resource("*", {}),), {}),  # no alarm name, no tags: what a name/tag-scoped grant cannot allow
+        (
+            "cloudwatch:PutMetricAlarm",
+            (Resource("*", {}),),
+            {},
+        ),  # no alarm name, no tags: what a name/tag-scoped grant cannot allow
         ("cloudwatch:DescribeAlarms", (Resource("*", {}),), {}),
         ("cloudwatch:DeleteAlarms", (Resource("*", {}),), {}),
         ("ecs:DescribeServices", (service,), {}),
         ("ecs:UpdateService", (service,), {}),
-        ("iam:CreateServiceLinkedRole", (Resource(linked, {}),), {"iam:AWSServiceName": "ecs.application-autoscaling.amazonaws.com"}),
+        (
+            "iam:CreateServiceLinkedRole",
+            (Resource(linked, {}),),
+            {"iam:AWSServiceName": "ecs.application-autoscaling.amazonaws.com"},
+        ),
     ]
     (target,) = scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
-    assert (lines[0].action, lines[0].resources) == ("application-autoscaling:RegisterScalableTarget", (Resource(target["ScalableTargetARN"], {}),))
-    assert lines[0].context == {"application-autoscaling:scalable-dimension": "ecs:service:DesiredCount", "application-autoscaling:service-namespace": "ecs"}
+    assert (lines[0].action, lines[0].resources) == (
+        "application-autoscaling:RegisterScalableTarget",
+        (Resource(target["ScalableTargetARN"], {}),),
+    )
+    assert lines[0].context == {
+        "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount",
+        "application-autoscaling:service-namespace": "ecs",
+    }
     assert {c.seq for c in lines} == {lines[0].seq}
 
 
@@ -205,14 +290,33 @@ def test_rest_json_lambda_create_function_with_role_and_vpc(client, last) -> Non
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.7.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="migrator", Description="m", VpcId=vpc)["GroupId"]
     role = iam.create_role(RoleName="hebo-pr-42-migrator", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
-    lam.create_function(FunctionName="hebo-pr-42-migrator", Runtime="python3.12", Role=role, Handler="index.handler",
-                        Code={"ZipFile": _zip()}, VpcConfig={"SubnetIds": [subnet], "SecurityGroupIds": [group]},
-                        Tags={"stage": "pr-42", "app": "hebo"})
+    lam.create_function(
+        FunctionName="hebo-pr-42-migrator",
+        Runtime="python3.12",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": _zip()},
+        VpcConfig={"SubnetIds": [subnet], "SecurityGroupIds": [group]},
+        Tags={"stage": "pr-42", "app": "hebo"},
+    )
     create, pass_role = last("CreateFunction")
     function = _arn("lambda", "function:hebo-pr-42-migrator")
-    assert (create.action, create.resources, create.service) == ("lambda:CreateFunction", (Resource(function, {}),), "lambda")
-    assert create.context == {**REQUEST_TAGS, "lambda:SubnetIds": [subnet], "lambda:SecurityGroupIds": [group], "lambda:VpcIds": vpc}
-    assert (pass_role.action, pass_role.resources, pass_role.context) == ("iam:PassRole", (Resource(role, {}),), {"iam:PassedToService": "lambda.amazonaws.com"})
+    assert (create.action, create.resources, create.service) == (
+        "lambda:CreateFunction",
+        (Resource(function, {}),),
+        "lambda",
+    )
+    assert create.context == {
+        **REQUEST_TAGS,
+        "lambda:SubnetIds": [subnet],
+        "lambda:SecurityGroupIds": [group],
+        "lambda:VpcIds": vpc,
+    }
+    assert (pass_role.action, pass_role.resources, pass_role.context) == (
+        "iam:PassRole",
+        (Resource(role, {}),),
+        {"iam:PassedToService": "lambda.amazonaws.com"},
+    )
     lam.invoke(FunctionName=function)  # by ARN: the Invoke operation is the lambda:InvokeFunction action
     (invoke,) = last("Invoke")
     assert (invoke.action, invoke.resources) == ("lambda:InvokeFunction", (Resource(function, STAGE_TAGS),))
@@ -223,35 +327,85 @@ def test_rest_xml_s3_state_object_and_route53_records(client, last) -> None:
     s3.create_bucket(Bucket="hebo-terraform-state")
     s3.put_object(Bucket="hebo-terraform-state", Key="pr-42/network.tfstate", Body=b"{}")
     (put,) = last("PutObject")
-    assert (put.action, put.resources) == ("s3:PutObject", (Resource("arn:aws:s3:::hebo-terraform-state/pr-42/network.tfstate", {}),))
+    assert (put.action, put.resources) == (
+        "s3:PutObject",
+        (Resource("arn:aws:s3:::hebo-terraform-state/pr-42/network.tfstate", {}),),
+    )
     s3.head_object(Bucket="hebo-terraform-state", Key="pr-42/network.tfstate")
     (head,) = last("HeadObject")
-    assert (head.action, head.resources[0].arn) == ("s3:GetObject", "arn:aws:s3:::hebo-terraform-state/pr-42/network.tfstate")
+    assert (head.action, head.resources[0].arn) == (
+        "s3:GetObject",
+        "arn:aws:s3:::hebo-terraform-state/pr-42/network.tfstate",
+    )
     s3.list_objects_v2(Bucket="hebo-terraform-state", Prefix="pr-42/")
     (listing,) = last("ListObjectsV2")
-    assert (listing.action, listing.resources, listing.context) == ("s3:ListBucket", (Resource("arn:aws:s3:::hebo-terraform-state", {}),), {"s3:prefix": "pr-42/"})
+    assert (listing.action, listing.resources, listing.context) == (
+        "s3:ListBucket",
+        (Resource("arn:aws:s3:::hebo-terraform-state", {}),),
+        {"s3:prefix": "pr-42/"},
+    )
 
-    zone = route53.create_hosted_zone(Name="dev.hebo.ai", CallerReference="calls")["HostedZone"]["Id"].rsplit("/", 1)[-1]
-    route53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zone, AddTags=[{"Key": "stage", "Value": "dev"}])
-    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
-        {"Action": "UPSERT", "ResourceRecordSet": {"Name": "PR-42.dev.hebo.ai.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.1"}]}},
-        {"Action": "CREATE", "ResourceRecordSet": {"Name": "pr-42.dev.hebo.ai.", "Type": "AAAA", "TTL": 60, "ResourceRecords": [{"Value": "2001:db8::1"}]}},
-    ]})
+    zone = route53.create_hosted_zone(Name="dev.hebo.ai", CallerReference="calls")["HostedZone"]["Id"].rsplit("/", 1)[
+        -1
+    ]
+    route53.change_tags_for_resource(
+        ResourceType="hostedzone", ResourceId=zone, AddTags=[{"Key": "stage", "Value": "dev"}]
+    )
+    route53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": "PR-42.dev.hebo.ai.",
+                        "Type": "A",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "192.0.2.1"}],
+                    },
+                },
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": "pr-42.dev.hebo.ai.",
+                        "Type": "AAAA",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "2001:db8::1"}],
+                    },
+                },
+            ]
+        },
+    )
     (change,) = last("ChangeResourceRecordSets")
-    assert (change.action, change.resources) == ("route53:ChangeResourceRecordSets", (Resource(f"arn:aws:route53:::hostedzone/{zone}", {"stage": "dev"}),))
-    assert change.context == {"route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-42.dev.hebo.ai"],
-                              "route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA"],
-                              "route53:ChangeResourceRecordSetsActions": ["CREATE", "UPSERT"]}
+    assert (change.action, change.resources) == (
+        "route53:ChangeResourceRecordSets",
+        (Resource(f"arn:aws:route53:::hostedzone/{zone}", {"stage": "dev"}),),
+    )
+    assert change.context == {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-42.dev.hebo.ai"],
+        "route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA"],
+        "route53:ChangeResourceRecordSetsActions": ["CREATE", "UPSERT"],
+    }
 
 
 def test_sts_web_identity_maps_the_session_key_to_the_role(client, last, emulator) -> None:
     iam = client("iam")
     role = iam.create_role(RoleName="hebo-preview-deploy", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
-    sts = boto3.client("sts", endpoint_url=emulator[0].url, region_name=REGION,
-                       config=__import__("botocore.config").config.Config(signature_version=__import__("botocore").UNSIGNED))
-    credentials = sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName="gha-42", WebIdentityToken="token")["Credentials"]
+    sts = boto3.client(
+        "sts",
+        endpoint_url=emulator[0].url,
+        region_name=REGION,
+        config=__import__("botocore.config").config.Config(signature_version=__import__("botocore").UNSIGNED),
+    )
+    credentials = sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName="gha-42", WebIdentityToken="token")[
+        "Credentials"
+    ]
     (assume,) = last("AssumeRoleWithWebIdentity")
-    assert (assume.action, assume.access_key_id, assume.resources) == ("sts:AssumeRoleWithWebIdentity", "", (Resource(role, {}),))
+    assert (assume.action, assume.access_key_id, assume.resources) == (
+        "sts:AssumeRoleWithWebIdentity",
+        "",
+        (Resource(role, {}),),
+    )
     assert (assume.issued_access_key_id, assume.role_arn) == (credentials["AccessKeyId"], role)
     assert assume.context == {"sts:RoleSessionName": "gha-42"}
     session = client("sts", credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
@@ -264,17 +418,35 @@ def test_sts_web_identity_maps_the_session_key_to_the_role(client, last, emulato
 def test_load_balancer_tags_go_on_the_resource_each_create_makes(client, last) -> None:
     ec2, elb = client("ec2"), client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.6.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.6.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
-    lb = elb.create_load_balancer(Name="hebo-pr-42-api", Subnets=subnets, Tags=TAGS)["LoadBalancers"][0]["LoadBalancerArn"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.6.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    lb = elb.create_load_balancer(Name="hebo-pr-42-api", Subnets=subnets, Tags=TAGS)["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
     create, tag = last("CreateLoadBalancer")
-    assert (create.resources, tag.resources) == ((Resource(lb, {}),), (Resource(lb, {}),))  # app/ only: net/ is its alternative
+    assert (create.resources, tag.resources) == (
+        (Resource(lb, {}),),
+        (Resource(lb, {}),),
+    )  # app/ only: net/ is its alternative
     assert tag.context == {**REQUEST_TAGS, "elasticloadbalancing:CreateAction": "CreateLoadBalancer"}
-    group = elb.create_target_group(Name="hebo-pr-42-api", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
-    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
-                                   Tags=TAGS)["Listeners"][0]["ListenerArn"]
+    group = elb.create_target_group(Name="hebo-pr-42-api", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
+        Tags=TAGS,
+    )["Listeners"][0]["ListenerArn"]
     create, tag = last("CreateListener")
     assert (create.action, create.resources) == ("elasticloadbalancing:CreateListener", (Resource(lb, STAGE_TAGS),))
-    assert (tag.action, tag.resources) == ("elasticloadbalancing:AddTags", (Resource(listener, {}),))  # the new listener, not its load balancer
+    assert (tag.action, tag.resources) == (
+        "elasticloadbalancing:AddTags",
+        (Resource(listener, {}),),
+    )  # the new listener, not its load balancer
     elb.delete_load_balancer(LoadBalancerArn=lb)
     (delete,) = last("DeleteLoadBalancer")
     assert delete.resources == (Resource(lb, STAGE_TAGS),)
@@ -284,21 +456,42 @@ def test_a_created_key_is_tagged_and_read_by_alias(client, last) -> None:
     kms = client("kms")
     key = kms.create_key(Tags=[{"TagKey": "stage", "TagValue": "pr-42"}])["KeyMetadata"]["Arn"]
     create, tag = last("CreateKey")
-    assert (create.action, create.resources) == ("kms:CreateKey", (Resource("*", {}),))  # CreateKey has no resource type
-    assert (tag.action, tag.resources, tag.context) == ("kms:TagResource", (Resource(key, {}),), {"aws:RequestTag/stage": "pr-42", "aws:TagKeys": ["stage"]})
+    assert (create.action, create.resources) == (
+        "kms:CreateKey",
+        (Resource("*", {}),),
+    )  # CreateKey has no resource type
+    assert (tag.action, tag.resources, tag.context) == (
+        "kms:TagResource",
+        (Resource(key, {}),),
+        {"aws:RequestTag/stage": "pr-42", "aws:TagKeys": ["stage"]},
+    )
     kms.create_alias(AliasName="alias/hebo-pr-42", TargetKeyId=key.rsplit("/", 1)[-1])
     (alias,) = last("CreateAlias")
     assert alias.resources == (Resource(_arn("kms", "alias/hebo-pr-42"), {}), Resource(key, {"stage": "pr-42"}))
     kms.encrypt(KeyId="alias/hebo-pr-42", Plaintext=b"x", EncryptionContext={"stage": "pr-42"})
     (encrypt,) = last("Encrypt")
-    assert (encrypt.resources, encrypt.context) == ((Resource(key, {"stage": "pr-42"}),), {"kms:EncryptionContext:stage": "pr-42", "kms:EncryptionContextKeys": ["stage"], "kms:RequestAlias": "alias/hebo-pr-42"})
+    assert (encrypt.resources, encrypt.context) == (
+        (Resource(key, {"stage": "pr-42"}),),
+        {
+            "kms:EncryptionContext:stage": "pr-42",
+            "kms:EncryptionContextKeys": ["stage"],
+            "kms:RequestAlias": "alias/hebo-pr-42",
+        },
+    )
 
 
 def test_an_undecodable_request_is_recorded_with_no_action(emulator, last) -> None:
     server, log = emulator
-    request = urllib.request.Request(server.url + "/", data=b"{}", method="POST", headers={
-        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonEC2ContainerServiceV20141113.NoSuchOperation",
-        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=0"})
+    request = urllib.request.Request(
+        server.url + "/",
+        data=b"{}",
+        method="POST",
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AmazonEC2ContainerServiceV20141113.NoSuchOperation",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=0",
+        },
+    )
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(request, timeout=30)
     (line,) = last("AmazonEC2ContainerServiceV20141113.NoSuchOperation")
@@ -310,7 +503,11 @@ def test_an_undecodable_request_is_recorded_with_no_action(emulator, last) -> No
 def test_every_line_so_far_decodes_except_the_deliberate_one(emulator) -> None:
     calls = read_calls(emulator[1])
     assert len(calls) > 40
-    assert [(c.operation, c.error) for c in undecoded(calls) if c.operation != "AmazonEC2ContainerServiceV20141113.NoSuchOperation"] == []
+    assert [
+        (c.operation, c.error)
+        for c in undecoded(calls)
+        if c.operation != "AmazonEC2ContainerServiceV20141113.NoSuchOperation"
+    ] == []
 
 
 def test_read_calls_names_a_bad_line(tmp_path: Path) -> None:
@@ -322,9 +519,19 @@ def test_read_calls_names_a_bad_line(tmp_path: Path) -> None:
 
 def test_an_unfilled_arn_variable_counts_as_undecoded(tmp_path: Path) -> None:
     log = tmp_path / "calls.jsonl"
-    line = {"seq": 3, "access_key_id": "testing", "service": "ec2", "operation": "CreateFlowLogs", "action": "ec2:CreateFlowLogs",
-            "resources": [{"arn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/${{VpcFlowLogId}}", "tags": {}}],
-            "context": {}, "status": 200, "region": REGION}
-    log.write_text(json.dumps(line) + "\n" + json.dumps({**line, "seq": 4, "resources": [{"arn": "*", "tags": {}}]}) + "\n")
+    line = {
+        "seq": 3,
+        "access_key_id": "testing",
+        "service": "ec2",
+        "operation": "CreateFlowLogs",
+        "action": "ec2:CreateFlowLogs",
+        "resources": [{"arn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/${{VpcFlowLogId}}", "tags": {}}],
+        "context": {},
+        "status": 200,
+        "region": REGION,
+    }
+    log.write_text(
+        json.dumps(line) + "\n" + json.dumps({**line, "seq": 4, "resources": [{"arn": "*", "tags": {}}]}) + "\n"
+    )
     calls = read_calls(log)
     assert [c.seq for c in undecoded(calls)] == [3]

@@ -16,7 +16,15 @@ from typing import Any, Iterator
 
 import pytest
 
-from tools.lifecycle import REDEPLOY_HEALTH_CHECK_PATH, REDEPLOY_IMAGES, Lifecycle, LifecycleRun, ProductionRun, plan_production, start_server
+from tools.lifecycle import (
+    REDEPLOY_HEALTH_CHECK_PATH,
+    REDEPLOY_IMAGES,
+    Lifecycle,
+    LifecycleRun,
+    ProductionRun,
+    plan_production,
+    start_server,
+)
 from tools.moto_emulator import MotoServer
 
 STAGE = "pr-42"
@@ -48,10 +56,19 @@ def runs(tf_root: Path, tf_report) -> Iterator[tuple[LifecycleRun, ProductionRun
     thread.join(timeout=1800)
     assert production, "the production plan did not finish within 30 min"
     summary = run.summary()
-    tf_report(f"lifecycle {STAGE}: {summary['calls_evaluated']} calls evaluated, {summary['calls_denied']} denied: {summary['denied'][:10]}")
-    tf_report(f"lifecycle {STAGE}: " + ", ".join(f"{k} {v:.0f} s" for k, v in summary["phase_seconds"].items()) + f"; total {summary['seconds']:.0f} s")
+    tf_report(
+        f"lifecycle {STAGE}: {summary['calls_evaluated']} calls evaluated, {summary['calls_denied']} denied: {summary['denied'][:10]}"
+    )
+    tf_report(
+        f"lifecycle {STAGE}: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in summary["phase_seconds"].items())
+        + f"; total {summary['seconds']:.0f} s"
+    )
     if isinstance(production[0], ProductionRun):
-        tf_report("production plan: " + ", ".join(f"{k} {v:.0f} s" for k, v in production[0].summary()["phase_seconds"].items()))
+        tf_report(
+            "production plan: "
+            + ", ".join(f"{k} {v:.0f} s" for k, v in production[0].summary()["phase_seconds"].items())
+        )
     yield run, production[0]
 
 
@@ -63,9 +80,16 @@ classified as moto response gaps or stack defects; `test_second_plans_of_every_s
 is a strict xfail until they are gone, so fixing them turns it into a failure to remove."""
 
 OPEN_SECOND_PLAN_TYPES = {
-    "aws_lambda_function", "aws_rds_cluster", "aws_rds_cluster_instance", "aws_acm_certificate",
-    "aws_acm_certificate_validation", "aws_route53_record", "aws_ecs_service", "aws_lb_listener",
-    "aws_cloudfront_distribution", "aws_s3_bucket_policy",
+    "aws_lambda_function",
+    "aws_rds_cluster",
+    "aws_rds_cluster_instance",
+    "aws_acm_certificate",
+    "aws_acm_certificate_validation",
+    "aws_route53_record",
+    "aws_ecs_service",
+    "aws_lb_listener",
+    "aws_cloudfront_distribution",
+    "aws_s3_bucket_policy",
 }
 """The resource types those open second-plan changes belong to (a redeploy plan carries them too)."""
 
@@ -102,7 +126,9 @@ def test_every_stack_applied_and_every_resource_compared_again(runs) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="open (issue 26): data, compute and edge second plans still change resources on the emulator")
+@pytest.mark.xfail(
+    strict=True, reason="open (issue 26): data, compute and edge second plans still change resources on the emulator"
+)
 def test_second_plans_of_every_stack_are_empty(runs) -> None:
     assert runs[0].summary()["second_plan_changes"] == {"dns": 0, "network": 0, "data": 0, "compute": 0, "edge": 0}
 
@@ -120,7 +146,9 @@ def test_redeploy_plans_exactly_the_new_images_and_health_check(runs) -> None:
     for name in ("api_service_ED8481C2", "gateway_service_6BE5D292"):
         assert "task_definition" in changes["compute"][f"aws_ecs_service.{name}"]["attributes"]
     for address in INTENDED_REDEPLOY:
-        assert ("container_definitions" if "task_definition" in address else "health_check") in changes["compute"][address]["attributes"]
+        assert ("container_definitions" if "task_definition" in address else "health_check") in changes["compute"][
+            address
+        ]["attributes"]
     images = {}
     for rc in run.redeploy_plans["compute"].changes:
         if rc["type"] == "aws_ecs_task_definition":
@@ -146,7 +174,10 @@ def test_destroy_leaves_nothing_of_the_stage(runs) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="open (issue 26): the re-created compute stops on Route 53 records moto still reports after the destroy")
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (issue 26): the re-created compute stops on Route 53 records moto still reports after the destroy",
+)
 def test_the_stage_comes_back_under_the_same_names(runs) -> None:
     run = runs[0]
     summary = run.summary()
@@ -162,9 +193,18 @@ def test_template_stage_removed_under_a_preview(runs) -> None:
     dependents = runs[0].dependents
     recreated = dependents["template_recreated"]["compute"]
     # the template's new secret ARNs reach the preview: new task definitions, execution roles may read them
-    for address in ("aws_ecs_task_definition.api_service_task_5056AD6C", "aws_ecs_task_definition.gateway_service_task_4DAFBD15"):
-        assert recreated[address]["actions"] == ["delete", "create"] and "container_definitions" in recreated[address]["attributes"]
-    for address in ("aws_iam_role_policy.api_execution_role_policy_1F37CC17", "aws_iam_role_policy.gateway_execution_role_policy_6F8CB69E"):
+    for address in (
+        "aws_ecs_task_definition.api_service_task_5056AD6C",
+        "aws_ecs_task_definition.gateway_service_task_4DAFBD15",
+    ):
+        assert (
+            recreated[address]["actions"] == ["delete", "create"]
+            and "container_definitions" in recreated[address]["attributes"]
+        )
+    for address in (
+        "aws_iam_role_policy.api_execution_role_policy_1F37CC17",
+        "aws_iam_role_policy.gateway_execution_role_policy_6F8CB69E",
+    ):
         assert recreated[address] == {"actions": ["update"], "attributes": ["policy"]}
     # destroyed: the next deploy stops at plan, naming the missing secret
     assert dependents["template_destroyed_plan_errors"] == {
@@ -184,7 +224,10 @@ def test_summary_line_and_every_call_of_the_role_evaluated(runs) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="open (issue 26): the role denies calls the preview makes (e.g. Application Auto Scaling's validation calls)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (issue 26): the role denies calls the preview makes (e.g. Application Auto Scaling's validation calls)",
+)
 def test_no_call_of_the_deploy_role_is_denied(runs) -> None:
     summary = runs[0].summary()
     assert summary["calls_denied"] == 0, summary["denied"]
@@ -201,10 +244,17 @@ def test_production_plans_all_five_stacks(runs) -> None:
         assert summary.count("update") == Counter() and summary.count("delete") == Counter(), stack
     # dns was applied unsigned (moto has no DNSSEC API): the plan as configured adds exactly the signing
     assert production.plans["dns"].count("create") == {
-        "aws_kms_key": 1, "aws_kms_alias": 1, "aws_route53_key_signing_key": 1, "aws_route53_hosted_zone_dnssec": 1,
+        "aws_kms_key": 1,
+        "aws_kms_alias": 1,
+        "aws_route53_key_signing_key": 1,
+        "aws_route53_hosted_zone_dnssec": 1,
     }
     network, data, compute, edge = (production.plans[s].count("create") for s in ("network", "data", "compute", "edge"))
-    assert (network["aws_vpc"], network["aws_subnet"], network["aws_instance"]) == (2, 6, 2)  # two regions: us-east-1 and us-west-2
+    assert (network["aws_vpc"], network["aws_subnet"], network["aws_instance"]) == (
+        2,
+        6,
+        2,
+    )  # two regions: us-east-1 and us-west-2
     assert (data["aws_rds_global_cluster"], data["aws_rds_cluster"], data["aws_rds_cluster_instance"]) == (1, 2, 3)
     assert (data["aws_db_proxy"], data["aws_db_proxy_target"], data["aws_secretsmanager_secret"]) == (1, 1, 9)
     assert (compute["aws_wafv2_web_acl"], compute["aws_wafv2_web_acl_association"], compute["aws_lb"]) == (1, 2, 2)

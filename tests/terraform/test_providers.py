@@ -30,7 +30,11 @@ def test_mirror_versions_read_both_layouts_for_this_platform(mirror: Path) -> No
 
 
 def test_mirror_supplies_the_pin_or_says_it_differs(mirror: Path) -> None:
-    pins = {"aws": (AWS, "6.25.0"), "docker": (DOCKER, "3.6.2"), "random": ("registry.terraform.io/hashicorp/random", "3.0.0")}
+    pins = {
+        "aws": (AWS, "6.25.0"),
+        "docker": (DOCKER, "3.6.2"),
+        "random": ("registry.terraform.io/hashicorp/random", "3.0.0"),
+    }
     choices = choose_providers(pins, mode="mirror")
     assert choices["random"] is None
     aws, docker = choices["aws"], choices["docker"]

@@ -35,7 +35,9 @@ def _validate_all(terraform: Terraform, workspace: Workspace) -> tuple[list[str]
 def test_every_stack_validates(stage: str, tf_variant: Callable[..., Workspace], terraform_for, tf_report) -> None:
     workspace = tf_variant(stage, "prebuilt")
     terraform, choices = terraform_for(workspace)
-    assert choices["aws"] is not None, "no source for hashicorp/aws: no filesystem mirror holds it and the registry is unreachable"
+    assert choices["aws"] is not None, (
+        "no source for hashicorp/aws: no filesystem mirror holds it and the registry is unreachable"
+    )
     started = time.monotonic()
     errors, checked = _validate_all(terraform, workspace)
     tf_report(f"validate {stage} (prebuilt images): {len(checked)} stacks in {time.monotonic() - started:.0f} s")
@@ -57,8 +59,12 @@ def test_build_image_mode_validates(tf_variant: Callable[..., Workspace], terraf
     terraform, choices = terraform_for(workspace)
     missing = [name for name, choice in choices.items() if choice is None]
     if missing:
-        tf_report(f"build-image mode NOT validated: no source for {', '.join(missing)} (not in any mirror, registry unreachable)")
-        pytest.skip(f"build-image mode not validated: provider(s) {', '.join(missing)} in no filesystem mirror and the registry is unreachable")
+        tf_report(
+            f"build-image mode NOT validated: no source for {', '.join(missing)} (not in any mirror, registry unreachable)"
+        )
+        pytest.skip(
+            f"build-image mode not validated: provider(s) {', '.join(missing)} in no filesystem mirror and the registry is unreachable"
+        )
     errors, checked = _validate_all(terraform, workspace)
     assert checked == list(STACKS)
     assert errors == [], "\n".join(errors)
@@ -68,15 +74,20 @@ def test_diagnostics_name_stack_address_and_message() -> None:
     """The failure text of the gate, from a real `validate -json` diagnostic shape."""
     from tools.terraform_check import diagnostics
 
-    found = diagnostics("network", {
-        "diagnostics": [{
-            "severity": "error",
-            "summary": "Missing required argument",
-            "detail": 'The argument "vpc_id" is required, but no definition was found.',
-            "range": {"filename": "cdk.tf.json", "start": {"line": 988}},
-            "snippet": {"context": "resource.aws_subnet.main_public_0"},
-        }]
-    })
+    found = diagnostics(
+        "network",
+        {
+            "diagnostics": [
+                {
+                    "severity": "error",
+                    "summary": "Missing required argument",
+                    "detail": 'The argument "vpc_id" is required, but no definition was found.',
+                    "range": {"filename": "cdk.tf.json", "start": {"line": 988}},
+                    "snippet": {"context": "resource.aws_subnet.main_public_0"},
+                }
+            ]
+        },
+    )
     assert [str(d) for d in found] == [
         'network: error at resource.aws_subnet.main_public_0: Missing required argument The argument "vpc_id" is required, but no definition was found.'
     ]

@@ -50,7 +50,12 @@ def plain_env(home: Path, **settings: str) -> dict[str, str]:
 
 def cdktf(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     result = subprocess.run(
-        [NPX, *CLI, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900  # type: ignore[list-item]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
+        [NPX, *CLI, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,  # type: ignore[list-item]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
     )
     return result.returncode, ANSI.sub("", result.stdout + result.stderr)
 
@@ -65,14 +70,24 @@ def test_app_launcher_uses_the_flavours_venv(flavour: str, tmp_path: Path) -> No
     (tmp_path / "bin").mkdir()
     launcher = tmp_path / "bin" / "cdktf-app"
     shutil.copy2(REPO_ROOT / "bin" / "cdktf-app", launcher)
-    result = subprocess.run([str(launcher)], env={"PATH": "/usr/bin:/bin", "HEBO_CDK": flavour}, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [str(launcher)], env={"PATH": "/usr/bin:/bin", "HEBO_CDK": flavour}, capture_output=True, text=True, timeout=30
+    )
     setup = "make synth" if flavour == "cdktf" else f"HEBO_CDK={flavour} make synth"
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == (f"error: {tmp_path}/{FLAVOURS[flavour].venv}/bin/python not found: run `{setup}` first (it installs the Python dependencies)\n")
+    assert result.stderr == (
+        f"error: {tmp_path}/{FLAVOURS[flavour].venv}/bin/python not found: run `{setup}` first (it installs the Python dependencies)\n"
+    )
 
 
 def test_app_launcher_rejects_an_unknown_flavour() -> None:
-    result = subprocess.run([str(REPO_ROOT / "bin" / "cdktf-app")], env={"PATH": "/usr/bin:/bin", "HEBO_CDK": "cdk8s"}, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [str(REPO_ROOT / "bin" / "cdktf-app")],
+        env={"PATH": "/usr/bin:/bin", "HEBO_CDK": "cdk8s"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "error: HEBO_CDK='cdk8s' is not a CDK flavour: use one of cdktf, cdktn (default cdktf)\n"
 
@@ -103,14 +118,20 @@ def test_cdktf_synth_hcl_from_a_plain_shell(tmp_path: Path) -> None:
     for stack in STACKS:
         cdk_tf = out / "stacks" / stack / "cdk.tf"
         check = subprocess.run([TERRAFORM, "fmt", "-check", str(cdk_tf)], capture_output=True, text=True, timeout=60)  # type: ignore[list-item]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
-        assert check.returncode == 0, (stack, check.stdout, check.stderr)  # canonical: `terraform fmt -check` exits 3 otherwise, 2 if it does not parse
+        assert check.returncode == 0, (
+            stack,
+            check.stdout,
+            check.stderr,
+        )  # canonical: `terraform fmt -check` exits 3 otherwise, 2 if it does not parse
 
 
 def test_cdktf_deploy_network_data_compute_gets_to_terraform(tmp_path: Path) -> None:
     """cdktf accepts the three stacks without `dns` (no dependency flags), starts with `network`,
     and stops only where Terraform needs the network: the provider download."""
     env = plain_env(tmp_path / "home", HEBO_STAGE="pr-42", HEBO_BACKEND="local")
-    code, output = cdktf(["deploy", "network", "data", "compute", "--auto-approve", "--output", str(tmp_path / "out")], env)
+    code, output = cdktf(
+        ["deploy", "network", "data", "compute", "--auto-approve", "--output", str(tmp_path / "out")], env
+    )
     assert code == 1, output
     assert "dependencies are not included" not in output
     assert "[WARN]" not in output, output

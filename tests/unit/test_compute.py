@@ -22,7 +22,11 @@ DOMAINS = {
     "pr-42": {"api": "pr-42.dev.api.hebo.ai", "gateway": "pr-42.dev.gateway.hebo.ai"},
 }
 EXPECTED_SECRET_ENV = {
-    "api": {"PG_PASSWORD": "DbAppCredentials", "STACK_SECRET_SERVER_KEY": "StackSecretServerKey", "VITE_STACK_PROJECT_ID": "StackProjectId"},
+    "api": {
+        "PG_PASSWORD": "DbAppCredentials",
+        "STACK_SECRET_SERVER_KEY": "StackSecretServerKey",
+        "VITE_STACK_PROJECT_ID": "StackProjectId",
+    },
     "gateway": {
         "PG_PASSWORD": "DbAppCredentials",
         "STACK_SECRET_SERVER_KEY": "StackSecretServerKey",
@@ -109,7 +113,11 @@ def container(s: Synth, svc: str) -> dict[str, Any]:
 
 
 def statements(s: Synth, role_prefix: str) -> list[dict[str, Any]]:
-    docs = {k: v for k, v in s.data_sources("compute", "aws_iam_policy_document").items() if k.startswith(f"{role_prefix}_permissions")}
+    docs = {
+        k: v
+        for k, v in s.data_sources("compute", "aws_iam_policy_document").items()
+        if k.startswith(f"{role_prefix}_permissions")
+    }
     assert len(docs) == 1, sorted(docs)
     return next(iter(docs.values()))["statement"]
 
@@ -177,8 +185,14 @@ def test_task_definition_is_fargate_arm64_sized_per_stage(stage: Synth, svc: str
     display, _ = SERVICES[svc]
     _, task = one(stage, "aws_ecs_task_definition", f"{svc}_service_task")
     cpu, memory = str(expect(stage)["task_cpu"]), str(expect(stage)["task_memory_mib"])
-    exec_volumes = [{"name": "exec-agents"}, {"name": "exec-ssm-lib"}, {"name": "exec-ssm-log"}] if expect(stage)["ecs_exec"] else []
-    assert {k: v for k, v in task.items() if k not in ("//", "container_definitions", "execution_role_arn", "task_role_arn")} == {
+    exec_volumes = (
+        [{"name": "exec-agents"}, {"name": "exec-ssm-lib"}, {"name": "exec-ssm-log"}]
+        if expect(stage)["ecs_exec"]
+        else []
+    )
+    assert {
+        k: v for k, v in task.items() if k not in ("//", "container_definitions", "execution_role_arn", "task_role_arn")
+    } == {
         "family": f"hebo-{stage.stage}-{display}",
         "cpu": cpu,
         "memory": memory,
@@ -206,7 +220,11 @@ def test_container_environment_is_exact_and_secret_free(stage: Synth, svc: str) 
     assert env["PG_PORT"] == "5432" and env["PG_DATABASE"] == "hebo"
     assert env["PG_USER"] == "hebo_app"  # the DML-only application role, never the master (heboadmin)
     # Through RDS Proxy where the policy has one (production), else the cluster writer.
-    endpoint = r"\$\{aws_db_proxy\.[^.]+\.endpoint\}" if expect(stage)["db_proxy"] else r"\$\{aws_rds_cluster\.[^.]+\.endpoint\}"
+    endpoint = (
+        r"\$\{aws_db_proxy\.[^.]+\.endpoint\}"
+        if expect(stage)["db_proxy"]
+        else r"\$\{aws_rds_cluster\.[^.]+\.endpoint\}"
+    )
     assert re.fullmatch(endpoint, resolve(stage, "data", env["PG_HOST"])), env["PG_HOST"]
     assert not set(env) & set(EXPECTED_SECRET_ENV[svc])
     assert not any(s.env in env for s in secrets_for(svc) if s.env)
@@ -237,16 +255,25 @@ def test_services_log_in_as_the_application_role_the_migrator_and_proxy_know(sta
     value_from = {e["name"]: e["valueFrom"] for e in container(stage, svc)["secrets"]}["PG_PASSWORD"]
     output = "cross-stack-output-aws_secretsmanager_secretsecret_DbAppCredentialsarn"
     assert value_from == f"${{{REMOTE.format(stack='data')}{output}}}:password::"
-    app, master = "${aws_secretsmanager_secret.secret_DbAppCredentials.arn}", "${aws_secretsmanager_secret.secret_DbCredentials.arn}"
+    app, master = (
+        "${aws_secretsmanager_secret.secret_DbAppCredentials.arn}",
+        "${aws_secretsmanager_secret.secret_DbCredentials.arn}",
+    )
     assert stage.stack("data")["output"][output]["value"] == app
     (function,) = stage.resources("data", "aws_lambda_function").values()
     variables = function["environment"]["variables"]
-    assert (variables["DB_SECRET_ARN"], variables["DB_APP_SECRET_ARN"], variables["DB_APP_USER"]) == (master, app, "hebo_app")
+    assert (variables["DB_SECRET_ARN"], variables["DB_APP_SECRET_ARN"], variables["DB_APP_USER"]) == (
+        master,
+        app,
+        "hebo_app",
+    )
     proxies = stage.resources("data", "aws_db_proxy")
     assert len(proxies) == (1 if expect(stage)["db_proxy"] else 0)
     for proxy in proxies.values():
         assert [(a["description"], a["secret_arn"]) for a in proxy["auth"]] == [
-            ("master user (migrator)", master), ("application role (services)", app)]
+            ("master user (migrator)", master),
+            ("application role (services)", app),
+        ]
     assert "DbPassword" not in json.dumps(container(stage, svc))
 
 
@@ -272,7 +299,9 @@ def test_container_is_hardened_and_logs_to_its_group(stage: Synth, svc: str) -> 
         },
     }
     mounts = [m["containerPath"] for m in c["mountPoints"]]
-    expected = ["/tmp"] + (["/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"] if expect(stage)["ecs_exec"] else [])
+    expected = ["/tmp"] + (
+        ["/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"] if expect(stage)["ecs_exec"] else []
+    )
     assert mounts == expected
 
 
@@ -324,12 +353,20 @@ def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc:
     else:
         routed = "aws_lb_listener." + one(stage, "aws_lb_listener", f"{svc}_alb_https")[0]
     providers, _ = one(stage, "aws_ecs_cluster_capacity_providers", "cluster")
-    assert {k: service[k] for k in service if k not in ("//", "network_configuration", "cluster", "task_definition")} == {
+    assert {
+        k: service[k] for k in service if k not in ("//", "network_configuration", "cluster", "task_definition")
+    } == {
         "name": display,
         "desired_count": expected["service_min_tasks"],
         "capacity_provider_strategy": [{"base": 0, "capacity_provider": expected["capacity_provider"], "weight": 1}],
         "platform_version": "LATEST",
-        "load_balancer": [{"container_name": display, "container_port": port, "target_group_arn": ref("aws_lb_target_group", tg, "arn")}],
+        "load_balancer": [
+            {
+                "container_name": display,
+                "container_port": port,
+                "target_group_arn": ref("aws_lb_target_group", tg, "arn"),
+            }
+        ],
         "deployment_circuit_breaker": {"enable": True, "rollback": True},
         "deployment_maximum_percent": 200,
         "deployment_minimum_healthy_percent": 100,
@@ -339,12 +376,21 @@ def test_service_runs_private_without_public_ip_with_rollback(stage: Synth, svc:
         "force_new_deployment": True,  # provider 6.x: a capacity-provider change (Spot <-> on-demand) needs it
         "propagate_tags": "SERVICE",
         "enable_ecs_managed_tags": True,
-        "lifecycle": {"ignore_changes": ["desired_count"]} | ({"postcondition": [{
-            # waiting for steady state: a circuit-breaker rollback must fail the apply, not pass it
-            "condition": f"${{self.task_definition == aws_ecs_task_definition.{one(stage, 'aws_ecs_task_definition', f'{svc}_service_task')[0]}.arn}}",
-            "error_message": "the deployment circuit breaker rolled the service back to its previous task definition: "
-                             "the new tasks never became healthy (see the service's events and the task logs)",
-        }]} if expected["wait_for_steady_state"] else {}),
+        "lifecycle": {"ignore_changes": ["desired_count"]}
+        | (
+            {
+                "postcondition": [
+                    {
+                        # waiting for steady state: a circuit-breaker rollback must fail the apply, not pass it
+                        "condition": f"${{self.task_definition == aws_ecs_task_definition.{one(stage, 'aws_ecs_task_definition', f'{svc}_service_task')[0]}.arn}}",
+                        "error_message": "the deployment circuit breaker rolled the service back to its previous task definition: "
+                        "the new tasks never became healthy (see the service's events and the task logs)",
+                    }
+                ]
+            }
+            if expected["wait_for_steady_state"]
+            else {}
+        ),
         "depends_on": [routed, f"aws_ecs_cluster_capacity_providers.{providers}"],
     }
     assert "launch_type" not in service
@@ -371,7 +417,9 @@ def test_alb_is_public_hardened_and_protected_in_production(every_stage: Synth) 
             stage, "aws_security_group", lambda k, v: v.get("name") == f"hebo-{stage.stage}-alb"
         )
         # access_logs and depends_on: test_alb_writes_access_logs_under_its_prefix
-        assert {k: v for k, v in alb.items() if k not in ("//", "subnets", "security_groups", "access_logs", "depends_on")} == {
+        assert {
+            k: v for k, v in alb.items() if k not in ("//", "subnets", "security_groups", "access_logs", "depends_on")
+        } == {
             "name": name,
             "internal": False,
             "load_balancer_type": "application",
@@ -384,7 +432,9 @@ def test_alb_is_public_hardened_and_protected_in_production(every_stage: Synth) 
         }
 
 
-def test_production_keeps_one_alb_per_service_and_other_stages_share_one(production: Synth, preview: Synth, dev: Synth) -> None:
+def test_production_keeps_one_alb_per_service_and_other_stages_share_one(
+    production: Synth, preview: Synth, dev: Synth
+) -> None:
     """The decision in docs/compute.md: isolation in production, one ALB (and certificate) elsewhere."""
     assert sorted(production.resources("compute", "aws_lb")) == ["api_alb_674ECFBF", "gateway_alb_8FDBDE96"]
     assert production.resources("compute", "aws_lb_listener_rule") == {}
@@ -394,7 +444,9 @@ def test_production_keeps_one_alb_per_service_and_other_stages_share_one(product
         assert len(s.resources("compute", "aws_lb_listener")) == 2
         assert len(s.resources("compute", "aws_lb_listener_rule")) == 2
         assert len(s.resources("compute", "aws_acm_certificate")) == 1
-    assert [p.shared_load_balancer for p in (production.settings.policy, preview.settings.policy, dev.settings.policy)] == [False, True, True]
+    assert [
+        p.shared_load_balancer for p in (production.settings.policy, preview.settings.policy, dev.settings.policy)
+    ] == [False, True, True]
 
 
 @pytest.mark.parametrize("svc", sorted(SERVICES))
@@ -409,7 +461,9 @@ def test_listeners_redirect_http_and_forward_https_with_modern_tls(production: S
         "load_balancer_arn": ref("aws_lb", alb, "arn"),
         "port": 80,
         "protocol": "HTTP",
-        "default_action": [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}],
+        "default_action": [
+            {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}
+        ],
     }
     assert {k: v for k, v in https.items() if k != "//"} == {
         "load_balancer_arn": ref("aws_lb", alb, "arn"),
@@ -436,7 +490,9 @@ def test_shared_alb_redirects_http_and_answers_unknown_hosts_with_404(shared_sta
         "load_balancer_arn": ref("aws_lb", alb, "arn"),
         "port": 80,
         "protocol": "HTTP",
-        "default_action": [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}],
+        "default_action": [
+            {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}
+        ],
     }
     assert without_metadata(https) == {
         "load_balancer_arn": ref("aws_lb", alb, "arn"),
@@ -445,8 +501,12 @@ def test_shared_alb_redirects_http_and_answers_unknown_hosts_with_404(shared_sta
         "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
         "certificate_arn": ref("aws_acm_certificate_validation", validated, "certificate_arn"),
         # No service is the default: a request for any other host reaches no application.
-        "default_action": [{"type": "fixed-response",
-                            "fixed_response": {"content_type": "text/plain", "status_code": "404", "message_body": "Not Found"}}],
+        "default_action": [
+            {
+                "type": "fixed-response",
+                "fixed_response": {"content_type": "text/plain", "status_code": "404", "message_body": "Not Found"},
+            }
+        ],
     }
 
 
@@ -524,8 +584,12 @@ def test_certificate_validation_and_alias_records_per_stage(every_stage: Synth, 
         _, cert = one(stage, "aws_acm_certificate", "shared_alb_certificate")
         # One certificate names both hosts (one validation record per name, by for_each).
         assert (cert["domain_name"], cert["subject_alternative_names"]) == (
-            f"{stage.stage}.dev.api.hebo.ai", [f"{stage.stage}.dev.gateway.hebo.ai"])
-        _validation(stage, "shared_alb_certificate", [f"{stage.stage}.dev.api.hebo.ai", f"{stage.stage}.dev.gateway.hebo.ai"])
+            f"{stage.stage}.dev.api.hebo.ai",
+            [f"{stage.stage}.dev.gateway.hebo.ai"],
+        )
+        _validation(
+            stage, "shared_alb_certificate", [f"{stage.stage}.dev.api.hebo.ai", f"{stage.stage}.dev.gateway.hebo.ai"]
+        )
     else:
         _, cert = one(stage, "aws_acm_certificate", f"{svc}_certificate")
         assert cert["domain_name"] == domain and "subject_alternative_names" not in cert
@@ -540,8 +604,11 @@ def test_certificate_validation_and_alias_records_per_stage(every_stage: Synth, 
             "name": domain,
             "type": record_type,
             # AAAA answers for an ELB alias only through its `dualstack.` name.
-            "alias": {"name": "dualstack." + ref("aws_lb", alb, "dns_name"), "zone_id": ref("aws_lb", alb, "zone_id"),
-                      "evaluate_target_health": True},
+            "alias": {
+                "name": "dualstack." + ref("aws_lb", alb, "dns_name"),
+                "zone_id": ref("aws_lb", alb, "zone_id"),
+                "evaluate_target_health": True,
+            },
         }
 
 
@@ -560,10 +627,16 @@ def test_autoscaling_bounds_and_target_tracking_per_stage(stage: Synth, svc: str
         "min_capacity": low,
         "max_capacity": high,
     }
-    policies = {k: v for k, v in stage.resources("compute", "aws_appautoscaling_policy").items() if k.startswith(f"{svc}_scaling")}
+    policies = {
+        k: v
+        for k, v in stage.resources("compute", "aws_appautoscaling_policy").items()
+        if k.startswith(f"{svc}_scaling")
+    }
     metrics = {
         p["name"]: (
-            p["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"]["predefined_metric_type"],
+            p["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"][
+                "predefined_metric_type"
+            ],
             p["target_tracking_scaling_policy_configuration"]["target_value"],
         )
         for p in policies.values()
@@ -603,8 +676,11 @@ def test_execution_role_reads_exactly_its_secrets(stage: Synth, svc: str) -> Non
         assert re.fullmatch(r"\$\{aws_kms_key\.[^.]+\.arn\}", resolve(stage, "data", key_ref))
     # A preview also decrypts with the key of each template secret it reads (as the secret reports it).
     shared = TEMPLATE_SECRETS_IN_CATALOG_ORDER[svc]
-    assert template_keys == ([] if expect(stage)["owns_app_secrets"] else
-                             [f"${{data.aws_secretsmanager_secret.template_{n}.kms_key_id}}" for n in shared])
+    assert template_keys == (
+        []
+        if expect(stage)["owns_app_secrets"]
+        else [f"${{data.aws_secretsmanager_secret.template_{n}.kms_key_id}}" for n in shared]
+    )
     assert decrypt["condition"] == [
         {"test": "StringEquals", "variable": "kms:ViaService", "values": ["secretsmanager.us-east-1.amazonaws.com"]}
     ]
@@ -641,7 +717,12 @@ def test_task_role_gets_ecs_exec_channels_in_previews(preview: Synth, svc: str) 
             "actions": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
             "resources": ["${aws_cloudwatch_log_group.exec_logs.arn}:log-stream:*"],
         },
-        {"sid": "EcsExecKms", "effect": "Allow", "actions": ["kms:Decrypt", "kms:GenerateDataKey"], "resources": [key_arn]},
+        {
+            "sid": "EcsExecKms",
+            "effect": "Allow",
+            "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "resources": [key_arn],
+        },
     ]
 
 
@@ -652,15 +733,23 @@ def test_roles_trust_only_this_accounts_ecs_tasks(stage: Synth) -> None:
     assert len(trusts) == 4
     account = "${data.aws_caller_identity.account.account_id}"
     source_account = {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [account]}
-    source_arn = {"test": "ArnLike", "variable": "aws:SourceArn",
-                  "values": [f"arn:${{data.aws_partition.partition.partition}}:ecs:us-east-1:{account}:*"]}
+    source_arn = {
+        "test": "ArnLike",
+        "variable": "aws:SourceArn",
+        "values": [f"arn:${{data.aws_partition.partition.partition}}:ecs:us-east-1:{account}:*"],
+    }
     for name, trust in trusts.items():
         (statement,) = trust["statement"]
         assert statement["principals"] == [{"type": "Service", "identifiers": ["ecs-tasks.amazonaws.com"]}]
         assert statement["actions"] == ["sts:AssumeRole"]
         expected = [source_account] if "_execution_role_" in name else [source_account, source_arn]
         assert statement["condition"] == expected, name
-    assert sorted(k.split("_role")[0] for k in trusts) == ["api_execution", "api_task", "gateway_execution", "gateway_task"]
+    assert sorted(k.split("_role")[0] for k in trusts) == [
+        "api_execution",
+        "api_task",
+        "gateway_execution",
+        "gateway_task",
+    ]
     roles = {v["name"] for v in stage.resources("compute", "aws_iam_role").values()}
     assert roles == {f"hebo-{stage.stage}-{r}" for r in ("api-exec", "api-task", "gateway-exec", "gateway-task")}
 
@@ -699,21 +788,39 @@ def test_build_mode_builds_and_pushes_with_the_docker_provider(stage: Synth) -> 
     assert "aws_ecr_authorization_token" not in stack.get("data", {})
     token = "${ephemeral.aws_ecr_authorization_token.docker_ecr_token"
     assert stack["provider"]["docker"] == [
-        {"registry_auth": [{"address": f"{token}.proxy_endpoint}}", "username": f"{token}.user_name}}", "password": f"{token}.password}}"}]}
+        {
+            "registry_auth": [
+                {
+                    "address": f"{token}.proxy_endpoint}}",
+                    "username": f"{token}.user_name}}",
+                    "password": f"{token}.password}}",
+                }
+            ]
+        }
     ]
     context = stage.settings.app_repo
     content_hash = context_hash(context)[:32]
     target = "debug" if expect(stage)["ecs_exec"] else "runtime"
     for svc in SERVICES:
         repo, _ = one(stage, "aws_ecr_repository", f"{svc}_repository")
-        triggers = {"context_sha256": content_hash, "dockerfile": f"Dockerfile.{svc}", "target": target, "platform": "linux/arm64"}
+        triggers = {
+            "context_sha256": content_hash,
+            "dockerfile": f"Dockerfile.{svc}",
+            "target": target,
+            "platform": "linux/arm64",
+        }
         push_id_logical, push_id = one(stage, "terraform_data", f"{svc}_image_push_id")
         assert without_metadata(push_id) == {"triggers_replace": triggers}
         image_logical, image = one(stage, "docker_image", f"{svc}_image")
         assert without_metadata(image) == {
             "name": f"{ref('aws_ecr_repository', repo, 'repository_url')}:{content_hash}-{ref('terraform_data', push_id_logical, 'id')}",
             "platform": "linux/arm64",
-            "build": {"context": "../../../../../docker/example-app", "dockerfile": f"Dockerfile.{svc}", "target": target, "platform": "linux/arm64"},
+            "build": {
+                "context": "../../../../../docker/example-app",
+                "dockerfile": f"Dockerfile.{svc}",
+                "target": target,
+                "platform": "linux/arm64",
+            },
             "keep_locally": True,
             "triggers": triggers,
             "provider": "docker",
@@ -743,7 +850,9 @@ def test_prebuilt_mode_has_no_docker_at_all(prebuilt: Synth) -> None:
     assert len(prebuilt.resources("compute", "aws_ecr_repository")) == 2
 
 
-def test_prebuilt_images_in_an_exec_stage_warn_that_logging_needs_the_debug_target(prebuilt: Synth, preview: Synth) -> None:
+def test_prebuilt_images_in_an_exec_stage_warn_that_logging_needs_the_debug_target(
+    prebuilt: Synth, preview: Synth
+) -> None:
     def warnings(s: Synth) -> list[str]:
         return [a["message"] for a in s.manifest["stacks"]["compute"]["annotations"] if a["level"] == "@cdktf/warn"]
 
@@ -766,8 +875,14 @@ def test_prebuilt_ecr_image_outside_our_repositories_may_be_pulled(prebuilt: Syn
 
 
 def test_ecr_repository_arn_parsing() -> None:
-    assert ecr_repository_arn("123456789012.dkr.ecr.eu-west-1.amazonaws.com/a/b:1") == "arn:aws:ecr:eu-west-1:123456789012:repository/a/b"
-    assert ecr_repository_arn("123456789012.dkr.ecr.eu-west-1.amazonaws.com/a@sha256:00") == "arn:aws:ecr:eu-west-1:123456789012:repository/a"
+    assert (
+        ecr_repository_arn("123456789012.dkr.ecr.eu-west-1.amazonaws.com/a/b:1")
+        == "arn:aws:ecr:eu-west-1:123456789012:repository/a/b"
+    )
+    assert (
+        ecr_repository_arn("123456789012.dkr.ecr.eu-west-1.amazonaws.com/a@sha256:00")
+        == "arn:aws:ecr:eu-west-1:123456789012:repository/a"
+    )
     assert ecr_repository_arn("ghcr.io/org/app:1") is None
     assert ecr_repository_arn("public.ecr.aws/org/app:1") is None
 
@@ -791,11 +906,16 @@ def test_build_mode_without_dockerfiles_fails_synth_clearly(tmp_path: Path) -> N
     (tmp_path / "Dockerfile.api").write_text("FROM scratch AS runtime\n")
     with pytest.raises(ConfigError, match=r"invalid HEBO_APP_REPO .*Dockerfile\.gateway not found"):
         require_dockerfiles(tmp_path, "runtime")
-    (tmp_path / "Dockerfile.gateway").write_text("FROM debian:12-slim AS debug\nFROM --platform=linux/arm64 scratch as runtime\n")
+    (tmp_path / "Dockerfile.gateway").write_text(
+        "FROM debian:12-slim AS debug\nFROM --platform=linux/arm64 scratch as runtime\n"
+    )
     require_dockerfiles(tmp_path, "runtime")
     # Templates from before the debug stage existed: an exec-enabled stage cannot build them.
-    with pytest.raises(ConfigError, match=r"^invalid HEBO_APP_REPO '.*': Dockerfile\.api has no stage named 'debug' "
-                                          r"\(this stage builds it\); copy the current templates from docker/"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^invalid HEBO_APP_REPO '.*': Dockerfile\.api has no stage named 'debug' "
+        r"\(this stage builds it\); copy the current templates from docker/",
+    ):
         require_dockerfiles(tmp_path, "debug")
 
 
@@ -822,17 +942,45 @@ def test_alarm_topic_is_encrypted_and_email_is_optional(stage: Synth, prebuilt: 
     }
     # The key the topic uses lets CloudWatch alarms publish: compute's own key, or the stage key.
     key_stack = "network" if key_arn == SHARED_STAGE_KEY else "compute"
-    key_policy = next(v for k, v in stage.data_sources(key_stack, "aws_iam_policy_document").items()
-                      if re.match(r"(key|kms)_policy", k))
+    key_policy = next(
+        v
+        for k, v in stage.data_sources(key_stack, "aws_iam_policy_document").items()
+        if re.match(r"(key|kms)_policy", k)
+    )
     services = [s for s in key_policy["statement"] if s.get("sid") == "ServicesEncrypt"]
     assert services[0]["principals"] == [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}]
 
 
 def _rate_query(metric: str, dimensions: dict[str, str]) -> list[dict[str, Any]]:
     return [
-        {"id": "rate", "expression": "100 * FILL(errors, 0) / requests", "label": "5xx % of requests", "return_data": True},
-        {"id": "errors", "return_data": False, "metric": {"namespace": "AWS/ApplicationELB", "metric_name": metric, "dimensions": dimensions, "period": 60, "stat": "Sum"}},
-        {"id": "requests", "return_data": False, "metric": {"namespace": "AWS/ApplicationELB", "metric_name": "RequestCount", "dimensions": dimensions, "period": 60, "stat": "Sum"}},
+        {
+            "id": "rate",
+            "expression": "100 * FILL(errors, 0) / requests",
+            "label": "5xx % of requests",
+            "return_data": True,
+        },
+        {
+            "id": "errors",
+            "return_data": False,
+            "metric": {
+                "namespace": "AWS/ApplicationELB",
+                "metric_name": metric,
+                "dimensions": dimensions,
+                "period": 60,
+                "stat": "Sum",
+            },
+        },
+        {
+            "id": "requests",
+            "return_data": False,
+            "metric": {
+                "namespace": "AWS/ApplicationELB",
+                "metric_name": "RequestCount",
+                "dimensions": dimensions,
+                "period": 60,
+                "stat": "Sum",
+            },
+        },
     ]
 
 
@@ -849,7 +997,11 @@ def test_service_alarms(every_stage: Synth, svc: str) -> None:
     service alarm is per target group, and the ALB's own 5xx alarm is the ALB's (next test)."""
     stage = every_stage
     alb, tg = load_balancer(stage, svc), target_group(stage, svc)
-    alarms = {v["alarm_name"]: v for k, v in stage.resources("compute", "aws_cloudwatch_metric_alarm").items() if k.startswith(f"{svc}_alarms")}
+    alarms = {
+        v["alarm_name"]: v
+        for k, v in stage.resources("compute", "aws_cloudwatch_metric_alarm").items()
+        if k.startswith(f"{svc}_alarms")
+    }
     prefix = f"hebo-{stage.stage}-{svc}"
     lb_dim = {"LoadBalancer": ref("aws_lb", alb, "arn_suffix")}
     tg_dim = {**lb_dim, "TargetGroup": ref("aws_lb_target_group", tg, "arn_suffix")}
@@ -867,10 +1019,18 @@ def test_service_alarms(every_stage: Synth, svc: str) -> None:
         assert "metric_name" not in alarm
         assert alarm["metric_query"] == _rate_query(metric, dimensions)
     unhealthy = alarms[f"{prefix}-unhealthy-hosts"]
-    assert (unhealthy["metric_name"], unhealthy["statistic"], unhealthy["threshold"]) == ("UnHealthyHostCount", "Maximum", 0)
+    assert (unhealthy["metric_name"], unhealthy["statistic"], unhealthy["threshold"]) == (
+        "UnHealthyHostCount",
+        "Maximum",
+        0,
+    )
     assert unhealthy["dimensions"] == tg_dim
     latency = alarms[f"{prefix}-p99-latency"]
-    assert (latency["metric_name"], latency["extended_statistic"], latency["threshold"]) == ("TargetResponseTime", "p99", 3)
+    assert (latency["metric_name"], latency["extended_statistic"], latency["threshold"]) == (
+        "TargetResponseTime",
+        "p99",
+        3,
+    )
     assert latency["dimensions"] == service_dim
 
 
@@ -882,7 +1042,9 @@ def test_shared_alb_has_its_own_5xx_alarm(shared_stage: Synth, production: Synth
     _common_alarm_settings(alarm)
     assert (alarm["alarm_name"], alarm["threshold"]) == (f"hebo-{s.stage}-shared-alb-5xx-rate", 5)
     assert alarm["alarm_description"] == f"shared ALB (hebo-{s.stage}): load balancer 5xx above 5.0% of requests"
-    assert alarm["metric_query"] == _rate_query("HTTPCode_ELB_5XX_Count", {"LoadBalancer": ref("aws_lb", alb, "arn_suffix")})
+    assert alarm["metric_query"] == _rate_query(
+        "HTTPCode_ELB_5XX_Count", {"LoadBalancer": ref("aws_lb", alb, "arn_suffix")}
+    )
     assert not [k for k in production.resources("compute", "aws_cloudwatch_metric_alarm") if k.startswith("shared_alb")]
 
 
@@ -933,18 +1095,24 @@ def test_alb_log_bucket_is_private_sse_s3_versioned_and_expires_logs(every_stage
     }
     bucket_id = ref("aws_s3_bucket", alb_log_bucket(s), "id")
     assert attached_to_log_bucket(s, "aws_s3_bucket_public_access_block") == {
-        "bucket": bucket_id, "block_public_acls": True, "block_public_policy": True,
-        "ignore_public_acls": True, "restrict_public_buckets": True,
+        "bucket": bucket_id,
+        "block_public_acls": True,
+        "block_public_policy": True,
+        "ignore_public_acls": True,
+        "restrict_public_buckets": True,
     }
     assert attached_to_log_bucket(s, "aws_s3_bucket_ownership_controls") == {
-        "bucket": bucket_id, "rule": {"object_ownership": "BucketOwnerEnforced"},
+        "bucket": bucket_id,
+        "rule": {"object_ownership": "BucketOwnerEnforced"},
     }
     assert attached_to_log_bucket(s, "aws_s3_bucket_versioning") == {
-        "bucket": bucket_id, "versioning_configuration": {"status": "Enabled"},
+        "bucket": bucket_id,
+        "versioning_configuration": {"status": "Enabled"},
     }
     # SSE-S3 only: ALB log delivery cannot write to an SSE-KMS bucket.
     assert attached_to_log_bucket(s, "aws_s3_bucket_server_side_encryption_configuration") == {
-        "bucket": bucket_id, "rule": [{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+        "bucket": bucket_id,
+        "rule": [{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
     }
     versioning, _ = one(s, "aws_s3_bucket_versioning", "alb_logs_bucket")
     everything = [{"prefix": ""}]
@@ -952,13 +1120,25 @@ def test_alb_log_bucket_is_private_sse_s3_versioned_and_expires_logs(every_stage
         "bucket": bucket_id,
         "depends_on": [f"aws_s3_bucket_versioning.{versioning}"],
         "rule": [
-            {"id": "expire-old-versions", "status": "Enabled", "filter": everything,
-             "noncurrent_version_expiration": [{"noncurrent_days": 7}],
-             "abort_incomplete_multipart_upload": [{"days_after_initiation": 1}]},
-            {"id": "expire-current-versions", "status": "Enabled", "filter": everything,
-             "expiration": [{"days": expect(s)["alb_log_retention_days"]}]},
-            {"id": "remove-expired-delete-markers", "status": "Enabled", "filter": everything,
-             "expiration": [{"expired_object_delete_marker": True}]},
+            {
+                "id": "expire-old-versions",
+                "status": "Enabled",
+                "filter": everything,
+                "noncurrent_version_expiration": [{"noncurrent_days": 7}],
+                "abort_incomplete_multipart_upload": [{"days_after_initiation": 1}],
+            },
+            {
+                "id": "expire-current-versions",
+                "status": "Enabled",
+                "filter": everything,
+                "expiration": [{"days": expect(s)["alb_log_retention_days"]}],
+            },
+            {
+                "id": "remove-expired-delete-markers",
+                "status": "Enabled",
+                "filter": everything,
+                "expiration": [{"expired_object_delete_marker": True}],
+            },
         ],
     }
     assert s.stack("compute")["output"]["alb_logs_bucket"]["value"] == ref("aws_s3_bucket", alb_log_bucket(s), "bucket")
@@ -971,24 +1151,43 @@ def test_alb_log_bucket_policy_lets_only_elb_write_each_service_prefix(stage: Sy
     bucket = alb_log_bucket(stage)
     arn = ref("aws_s3_bucket", bucket, "arn")
     (elb_account,) = stage.data_sources("compute", "aws_elb_service_account")
-    assert without_metadata(stage.data_sources("compute", "aws_elb_service_account")[elb_account]) == {}  # provider region
+    assert (
+        without_metadata(stage.data_sources("compute", "aws_elb_service_account")[elb_account]) == {}
+    )  # provider region
     policy = attached_to_log_bucket(stage, "aws_s3_bucket_policy")
     pab, _ = one(stage, "aws_s3_bucket_public_access_block", "alb_logs_bucket")
     match = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}", policy.pop("policy"))
     assert match
-    assert policy == {"bucket": ref("aws_s3_bucket", bucket, "id"),
-                      "depends_on": [f"aws_s3_bucket_public_access_block.{pab}"]}
+    assert policy == {
+        "bucket": ref("aws_s3_bucket", bucket, "id"),
+        "depends_on": [f"aws_s3_bucket_public_access_block.{pab}"],
+    }
     prefixes = ["shared"] if SHARED[stage.stage] else ["api", "gateway"]
     logs = [f"{arn}/{prefix}/AWSLogs/${{data.aws_caller_identity.account.account_id}}/*" for prefix in prefixes]
     document = stage.data_sources("compute", "aws_iam_policy_document")[match.group(1)]
     assert without_metadata(document)["statement"] == [
-        {"sid": "ElbAccountWrites", "effect": "Allow", "actions": ["s3:PutObject"], "resources": logs,
-         "principals": [{"type": "AWS", "identifiers": [f"${{data.aws_elb_service_account.{elb_account}.arn}}"]}]},
-        {"sid": "ElbLogDeliveryWrites", "effect": "Allow", "actions": ["s3:PutObject"], "resources": logs,
-         "principals": [{"type": "Service", "identifiers": ["logdelivery.elasticloadbalancing.amazonaws.com"]}]},
-        {"sid": "DenyInsecureTransport", "effect": "Deny", "actions": ["s3:*"], "resources": [arn, f"{arn}/*"],
-         "principals": [{"type": "AWS", "identifiers": ["*"]}],
-         "condition": [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]},
+        {
+            "sid": "ElbAccountWrites",
+            "effect": "Allow",
+            "actions": ["s3:PutObject"],
+            "resources": logs,
+            "principals": [{"type": "AWS", "identifiers": [f"${{data.aws_elb_service_account.{elb_account}.arn}}"]}],
+        },
+        {
+            "sid": "ElbLogDeliveryWrites",
+            "effect": "Allow",
+            "actions": ["s3:PutObject"],
+            "resources": logs,
+            "principals": [{"type": "Service", "identifiers": ["logdelivery.elasticloadbalancing.amazonaws.com"]}],
+        },
+        {
+            "sid": "DenyInsecureTransport",
+            "effect": "Deny",
+            "actions": ["s3:*"],
+            "resources": [arn, f"{arn}/*"],
+            "principals": [{"type": "AWS", "identifiers": ["*"]}],
+            "condition": [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}],
+        },
     ]
 
 
@@ -1000,7 +1199,10 @@ def test_alb_log_delivery_in_a_region_launched_after_august_2022(synth_variant: 
     doc = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}", policy["policy"]).group(1)  # type: ignore[union-attr]  # no match fails the test (AttributeError)
     statements = s.data_sources("compute", "aws_iam_policy_document")[doc]["statement"]
     assert [(st["sid"], st["principals"]) for st in statements] == [
-        ("ElbLogDeliveryWrites", [{"type": "Service", "identifiers": ["logdelivery.elasticloadbalancing.amazonaws.com"]}]),
+        (
+            "ElbLogDeliveryWrites",
+            [{"type": "Service", "identifiers": ["logdelivery.elasticloadbalancing.amazonaws.com"]}],
+        ),
         ("DenyInsecureTransport", [{"type": "AWS", "identifiers": ["*"]}]),
     ]
 
@@ -1013,11 +1215,18 @@ def test_alb_writes_access_logs_under_its_prefix(every_stage: Synth) -> None:
     assert len(s.resources("compute", "aws_lb")) == len(prefixes)
     for alb_prefix, log_prefix in prefixes.items():
         _, alb = one(s, "aws_lb", alb_prefix)
-        assert alb["access_logs"] == {"bucket": ref("aws_s3_bucket", bucket, "bucket"), "prefix": log_prefix, "enabled": True}
+        assert alb["access_logs"] == {
+            "bucket": ref("aws_s3_bucket", bucket, "bucket"),
+            "prefix": log_prefix,
+            "enabled": True,
+        }
         # ELB tests its write access when logging is switched on: the policy must exist first.
         assert alb["depends_on"] == [f"aws_s3_bucket_policy.{policy}"]
     description = "prefix = shared" if SHARED[s.stage] else "prefix = service"
-    assert s.stack("compute")["output"]["alb_logs_bucket"]["description"] == f"S3 bucket of the ALB access logs ({description})"
+    assert (
+        s.stack("compute")["output"]["alb_logs_bucket"]["description"]
+        == f"S3 bucket of the ALB access logs ({description})"
+    )
 
 
 def test_production_albs_are_behind_one_waf_web_acl(production: Synth) -> None:
@@ -1028,9 +1237,13 @@ def test_production_albs_are_behind_one_waf_web_acl(production: Synth) -> None:
         return {"cloudwatch_metrics_enabled": True, "metric_name": metric, "sampled_requests_enabled": True}
 
     def managed(name: str, priority: int, group: str) -> dict[str, Any]:
-        return {"name": name, "priority": priority, "override_action": {"none": {}},
-                "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
-                "visibility_config": visibility(f"{stem}-{name}")}
+        return {
+            "name": name,
+            "priority": priority,
+            "override_action": {"none": {}},
+            "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+            "visibility_config": visibility(f"{stem}-{name}"),
+        }
 
     assert without_metadata(acl) == {
         "name": stem,
@@ -1039,10 +1252,15 @@ def test_production_albs_are_behind_one_waf_web_acl(production: Synth) -> None:
         "default_action": {"allow": {}},
         "visibility_config": visibility(stem),
         "rule": [
-            {"name": "rate-limit-per-ip", "priority": 10,
-             "statement": {"rate_based_statement": {"aggregate_key_type": "IP", "limit": 2000, "evaluation_window_sec": 300}},
-             "action": {"block": {"custom_response": {"response_code": 429}}},
-             "visibility_config": visibility(f"{stem}-rate-limit-per-ip")},
+            {
+                "name": "rate-limit-per-ip",
+                "priority": 10,
+                "statement": {
+                    "rate_based_statement": {"aggregate_key_type": "IP", "limit": 2000, "evaluation_window_sec": 300}
+                },
+                "action": {"block": {"custom_response": {"response_code": 429}}},
+                "visibility_config": visibility(f"{stem}-rate-limit-per-ip"),
+            },
             managed("aws-ip-reputation", 20, "AWSManagedRulesAmazonIpReputationList"),
             managed("aws-known-bad-inputs", 30, "AWSManagedRulesKnownBadInputsRuleSet"),
         ],
@@ -1057,8 +1275,11 @@ def test_production_waf_logs_blocked_and_counted_requests_to_a_kms_log_group(pro
     acl_name, _ = one(production, "aws_wafv2_web_acl", "waf")
     key_arn = compute_key_arn(production)
     logs = production.resource("compute", "aws_cloudwatch_log_group", "waf_logs")
-    assert without_metadata(logs) == {"name": "aws-waf-logs-hebo-production", "retention_in_days": 365,
-                           "kms_key_id": key_arn}
+    assert without_metadata(logs) == {
+        "name": "aws-waf-logs-hebo-production",
+        "retention_in_days": 365,
+        "kms_key_id": key_arn,
+    }
     _, logging = one(production, "aws_wafv2_web_acl_logging_configuration", "waf")
     assert without_metadata(logging) == {
         "resource_arn": ref("aws_wafv2_web_acl", acl_name, "arn"),
@@ -1066,8 +1287,13 @@ def test_production_waf_logs_blocked_and_counted_requests_to_a_kms_log_group(pro
         "redacted_fields": [{"single_header": {"name": "authorization"}}, {"single_header": {"name": "cookie"}}],
         "logging_filter": {
             "default_behavior": "DROP",
-            "filter": [{"behavior": "KEEP", "requirement": "MEETS_ANY",
-                        "condition": [{"action_condition": {"action": "BLOCK"}}, {"action_condition": {"action": "COUNT"}}]}],
+            "filter": [
+                {
+                    "behavior": "KEEP",
+                    "requirement": "MEETS_ANY",
+                    "condition": [{"action_condition": {"action": "BLOCK"}}, {"action_condition": {"action": "COUNT"}}],
+                }
+            ],
         },
     }
 
@@ -1085,15 +1311,22 @@ def test_alb_log_and_waf_policy_and_names() -> None:
     from config.stage import policy_for
 
     assert [(p.alb_log_retention_days, p.waf) for p in map(policy_for, ("production", "pr-7", "dev"))] == [
-        (90, True), (7, False), (7, False)
+        (90, True),
+        (7, False),
+        (7, False),
     ]
     names = build_names("hebo", policy_for("pr-7"), "hebo.ai")
     assert (names.alb_logs_bucket_prefix(), names.web_acl(), names.waf_log_group()) == (
-        "hebo-pr-7-alb-logs-", "hebo-pr-7-albs", "aws-waf-logs-hebo-pr-7"
+        "hebo-pr-7-alb-logs-",
+        "hebo-pr-7-albs",
+        "aws-waf-logs-hebo-pr-7",
     )
     catalog = names.catalog()
-    assert {("s3_bucket_prefix", "hebo-pr-7-alb-logs-"), ("wafv2", "hebo-pr-7-albs"),
-            ("waf_log_group", "aws-waf-logs-hebo-pr-7")} <= set(catalog)
+    assert {
+        ("s3_bucket_prefix", "hebo-pr-7-alb-logs-"),
+        ("wafv2", "hebo-pr-7-albs"),
+        ("waf_log_group", "aws-waf-logs-hebo-pr-7"),
+    } <= set(catalog)
     assert RULES["wafv2"].check("a" * 129) and RULES["wafv2"].check("bad name")
     assert RULES["waf_log_group"].check("hebo-waf-logs") and not RULES["waf_log_group"].check("aws-waf-logs-x")
 
@@ -1108,23 +1341,41 @@ def test_testing_matchers_services_per_stage(production: Synth, preview: Synth) 
         assert Testing.to_have_resource_with_properties(
             compute,
             "aws_ecs_service",
-            {"name": display, "wait_for_steady_state": True, "capacity_provider_strategy": [{"capacity_provider": "FARGATE", "weight": 1}]},
+            {
+                "name": display,
+                "wait_for_steady_state": True,
+                "capacity_provider_strategy": [{"capacity_provider": "FARGATE", "weight": 1}],
+            },
         )
         assert Testing.to_have_resource_with_properties(
             preview.raw("compute"),
             "aws_ecs_service",
-            {"name": display, "wait_for_steady_state": False, "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT", "weight": 1}]},
+            {
+                "name": display,
+                "wait_for_steady_state": False,
+                "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT", "weight": 1}],
+            },
         )
-    assert Testing.to_have_resource_with_properties(compute, "aws_appautoscaling_target", {"min_capacity": 4, "max_capacity": 16})
     assert Testing.to_have_resource_with_properties(
-        compute, "aws_lb", {"name": "hebo-production-api", "ip_address_type": "dualstack", "drop_invalid_header_fields": True}
+        compute, "aws_appautoscaling_target", {"min_capacity": 4, "max_capacity": 16}
     )
     assert Testing.to_have_resource_with_properties(
-        compute, "aws_lb_listener", {"port": 443, "protocol": "HTTPS", "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"}
+        compute,
+        "aws_lb",
+        {"name": "hebo-production-api", "ip_address_type": "dualstack", "drop_invalid_header_fields": True},
+    )
+    assert Testing.to_have_resource_with_properties(
+        compute,
+        "aws_lb_listener",
+        {"port": 443, "protocol": "HTTPS", "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"},
     )
     # The zone is found by name, not read from the dns stack's state.
-    assert Testing.to_have_data_source_with_properties(compute, "aws_route53_zone", {"name": "hebo.ai", "private_zone": False})
-    assert not Testing.to_have_data_source_with_properties(compute, "terraform_remote_state", {"config": {"key": "global/dns.tfstate"}})
+    assert Testing.to_have_data_source_with_properties(
+        compute, "aws_route53_zone", {"name": "hebo.ai", "private_zone": False}
+    )
+    assert not Testing.to_have_data_source_with_properties(
+        compute, "terraform_remote_state", {"config": {"key": "global/dns.tfstate"}}
+    )
 
 
 STACK_LEVEL_OVERRIDES = {"terraform"}

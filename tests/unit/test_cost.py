@@ -10,23 +10,41 @@ from synth_support import Synth
 # A small hand-written stack (the shape cdktf synthesizes), one of each priced kind.
 TINY = {
     "resource": {
-        "aws_lb": {"web": {"load_balancer_type": "application", "internal": False, "ip_address_type": "dualstack",
-                           "subnets": ["subnet-a", "subnet-b"]}},
+        "aws_lb": {
+            "web": {
+                "load_balancer_type": "application",
+                "internal": False,
+                "ip_address_type": "dualstack",
+                "subnets": ["subnet-a", "subnet-b"],
+            }
+        },
         "aws_eip": {"nat": {"domain": "vpc"}},
         "aws_instance": {
             "nat": {"instance_type": "t4g.nano", "root_block_device": {"volume_size": 10, "volume_type": "gp3"}},
             "bastion": {"instance_type": "t4g.nano", "root_block_device": {"volume_size": 8, "volume_type": "gp3"}},
         },
         "aws_ec2_instance_state": {"bastion": {"instance_id": "${aws_instance.bastion.id}", "state": "stopped"}},
-        "aws_ecs_task_definition": {"api": {"cpu": "512", "memory": "1024",
-                                            "runtime_platform": {"cpu_architecture": "ARM64", "operating_system_family": "LINUX"}}},
-        "aws_ecs_service": {"api": {"task_definition": "${aws_ecs_task_definition.api.arn}", "desired_count": 2,
-                                    "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT", "weight": 1}]}},
+        "aws_ecs_task_definition": {
+            "api": {
+                "cpu": "512",
+                "memory": "1024",
+                "runtime_platform": {"cpu_architecture": "ARM64", "operating_system_family": "LINUX"},
+            }
+        },
+        "aws_ecs_service": {
+            "api": {
+                "task_definition": "${aws_ecs_task_definition.api.arn}",
+                "desired_count": 2,
+                "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT", "weight": 1}],
+            }
+        },
         "aws_kms_key": {"key": {}},
         "aws_secretsmanager_secret": {"a": {}, "b": {}},
         "aws_cloudwatch_metric_alarm": {"errors": {}},
         "aws_rds_cluster": {"db": {"serverlessv2_scaling_configuration": {"min_capacity": 0.5, "max_capacity": 4}}},
-        "aws_rds_cluster_instance": {"writer": {"instance_class": "db.serverless", "cluster_identifier": "${aws_rds_cluster.db.id}"}},
+        "aws_rds_cluster_instance": {
+            "writer": {"instance_class": "db.serverless", "cluster_identifier": "${aws_rds_cluster.db.id}"}
+        },
         "aws_db_proxy": {"proxy": {"engine_family": "POSTGRESQL"}},
         "aws_wafv2_web_acl": {"acl": {"rule": [{"name": "rate"}, {"name": "managed"}]}},
         "aws_vpc": {"main": {}},
@@ -67,7 +85,9 @@ def test_a_running_bastion_costs_its_hours() -> None:
 
 
 def test_an_unpriced_instance_type_is_an_error_not_zero() -> None:
-    stack = {"resource": {"aws_instance": {"big": {"instance_type": "m7g.large", "root_block_device": {"volume_size": 8}}}}}
+    stack = {
+        "resource": {"aws_instance": {"big": {"instance_type": "m7g.large", "root_block_device": {"volume_size": 8}}}}
+    }
     with pytest.raises(ValueError, match=r"aws_instance\.big: no price for instance type 'm7g.large'"):
         stack_line_items("network", stack)
 
@@ -82,7 +102,8 @@ def test_every_synthesized_resource_type_is_classified(any_stage: Synth) -> None
 def test_readme_idle_cost_table_is_current(production: Synth, preview: Synth, dev: Synth) -> None:
     current = markdown_table({s.stage: estimate(s.stacks) for s in (production, preview, dev)})
     assert readme_block(README.read_text()) == current, (
-        "README idle-cost table is stale: regenerate with `pipenv run python bench/cost.py --write-readme`")
+        "README idle-cost table is stale: regenerate with `pipenv run python bench/cost.py --write-readme`"
+    )
 
 
 PREVIEW_CEILING_USD = 40.0
@@ -95,4 +116,5 @@ def test_idle_preview_costs_at_most_40_dollars_a_month(preview: Synth) -> None:
     largest = sorted(result.by_category().items(), key=lambda kv: -kv[1])[:4]
     assert result.total <= PREVIEW_CEILING_USD, (
         f"idle {preview.stage} costs ${result.total:.2f}/month > ${PREVIEW_CEILING_USD:.0f}; largest: "
-        + ", ".join(f"{c} {v:.2f}" for c, v in largest))
+        + ", ".join(f"{c} {v:.2f}" for c, v in largest)
+    )

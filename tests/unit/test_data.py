@@ -41,7 +41,9 @@ def remote(ref: str) -> str:
 
 
 @pytest.mark.parametrize("fixture,identifier", [("production", "hebo-production-db"), ("preview", "hebo-pr-42-db")])
-def test_primary_cluster_engine_encryption_and_tls(request: pytest.FixtureRequest, fixture: str, identifier: str) -> None:
+def test_primary_cluster_engine_encryption_and_tls(
+    request: pytest.FixtureRequest, fixture: str, identifier: str
+) -> None:
     synth: Synth = request.getfixturevalue(fixture)
     c = cluster(synth, identifier)
     assert (c["engine"], c["engine_mode"], c["engine_version"]) == ("aurora-postgresql", "provisioned", "17.5")
@@ -76,7 +78,9 @@ def test_production_scaling_readers_and_protection(production: Synth) -> None:
     assert c["skip_final_snapshot"] is False
     assert c["final_snapshot_identifier"] == "hebo-production-db-final"
     assert c["lifecycle"] == {"prevent_destroy": True, "ignore_changes": ["engine_version"]}
-    primary = {k: v for k, v in by(production, "aws_rds_cluster_instance", "identifier").items() if "secondary" not in k}
+    primary = {
+        k: v for k, v in by(production, "aws_rds_cluster_instance", "identifier").items() if "secondary" not in k
+    }
     assert sorted(primary) == ["hebo-production-db-reader-1", "hebo-production-db-writer-0"]
     assert primary["hebo-production-db-writer-0"]["promotion_tier"] == 0
     assert primary["hebo-production-db-reader-1"]["promotion_tier"] == 1  # sized with the writer: fast failover
@@ -88,7 +92,9 @@ def test_production_scaling_readers_and_protection(production: Synth) -> None:
         assert instance["performance_insights_kms_key_id"] == KEY
         # auto minor upgrades move the instances past 17.5: the pin must not plan a "downgrade"
         assert (instance["auto_minor_version_upgrade"], instance["lifecycle"]) == (
-            True, {"prevent_destroy": True, "ignore_changes": ["engine_version"]})
+            True,
+            {"prevent_destroy": True, "ignore_changes": ["engine_version"]},
+        )
         assert instance["monitoring_interval"] == 60
         assert instance["monitoring_role_arn"] == "${aws_iam_role.monitoring_role_3C7E8759.arn}"
 
@@ -140,7 +146,10 @@ def test_production_global_cluster_and_secondary_region(production: Synth) -> No
     for absent in ("master_username", "master_password_wo", "master_password", "database_name"):
         assert absent not in secondary  # replicated from the primary
     assert secondary["deletion_protection"] is True and secondary["skip_final_snapshot"] is True
-    assert secondary["lifecycle"] == {"prevent_destroy": True, "ignore_changes": ["replication_source_identifier", "engine_version"]}
+    assert secondary["lifecycle"] == {
+        "prevent_destroy": True,
+        "ignore_changes": ["replication_source_identifier", "engine_version"],
+    }
     assert "aws_rds_cluster_instance.primary_writer_3C5EC01F" in secondary["depends_on"]
     assert "secondary_security_groups_database" in remote(secondary["vpc_security_group_ids"][0])
     subnets = by(production, "aws_db_subnet_group", "name")["hebo-production-db-subnets-secondary"]
@@ -161,9 +170,14 @@ def test_enhanced_monitoring_role(preview: Synth) -> None:
     trust = preview.data_sources("data", "aws_iam_policy_document")[role["assume_role_policy"].split(".")[2]]
     assert trust["statement"][0]["principals"] == [{"identifiers": ["monitoring.rds.amazonaws.com"], "type": "Service"}]
     attachments = [a["policy_arn"] for a in preview.resources("data", "aws_iam_role_policy_attachment").values()]
-    assert sorted(a.rsplit("/", 1)[1] for a in attachments) == ["AWSLambdaVPCAccessExecutionRole", "AmazonRDSEnhancedMonitoringRole"]
+    assert sorted(a.rsplit("/", 1)[1] for a in attachments) == [
+        "AWSLambdaVPCAccessExecutionRole",
+        "AmazonRDSEnhancedMonitoringRole",
+    ]
     (instance,) = preview.resources("data", "aws_rds_cluster_instance").values()
-    assert instance["monitoring_interval"] == 60 and instance["monitoring_role_arn"].startswith("${aws_iam_role.monitoring_role")
+    assert instance["monitoring_interval"] == 60 and instance["monitoring_role_arn"].startswith(
+        "${aws_iam_role.monitoring_role"
+    )
 
 
 def test_kms_keys_rotate_and_protection_follows_policy(any_stage: Synth) -> None:
@@ -176,7 +190,10 @@ def test_kms_keys_rotate_and_protection_follows_policy(any_stage: Synth) -> None
         assert key["enable_key_rotation"] is True
         assert key["deletion_window_in_days"] == expect(any_stage)["kms_deletion_window_days"]
         assert key["lifecycle"] == {"prevent_destroy": expect(any_stage)["protect"]}
-    assert by(any_stage, "aws_kms_alias", "name")[f"alias/hebo-{any_stage.stage}-data"]["target_key_id"] == "${aws_kms_key.key_F64E54E4.key_id}"
+    assert (
+        by(any_stage, "aws_kms_alias", "name")[f"alias/hebo-{any_stage.stage}-data"]["target_key_id"]
+        == "${aws_kms_key.key_F64E54E4.key_id}"
+    )
 
 
 # -- the master password -------------------------------------------------------------------------
@@ -235,8 +252,12 @@ def test_every_secret_container_is_encrypted_and_valueless(any_stage: Synth) -> 
 
 
 def test_secret_recovery_windows_per_stage(production: Synth, preview: Synth) -> None:
-    assert {s["recovery_window_in_days"] for s in production.resources("data", "aws_secretsmanager_secret").values()} == {30}
-    assert {s["recovery_window_in_days"] for s in preview.resources("data", "aws_secretsmanager_secret").values()} == {0}
+    assert {
+        s["recovery_window_in_days"] for s in production.resources("data", "aws_secretsmanager_secret").values()
+    } == {30}
+    assert {s["recovery_window_in_days"] for s in preview.resources("data", "aws_secretsmanager_secret").values()} == {
+        0
+    }
 
 
 # -- RDS Proxy -----------------------------------------------------------------------------------
@@ -256,9 +277,14 @@ def test_production_proxy(production: Synth) -> None:
             "iam_auth": "DISABLED",
             "secret_arn": arn,
         }
-        for description, arn in [("master user (migrator)", CREDENTIALS_ARN), ("application role (services)", APP_CREDENTIALS_ARN)]
+        for description, arn in [
+            ("master user (migrator)", CREDENTIALS_ARN),
+            ("application role (services)", APP_CREDENTIALS_ARN),
+        ]
     ]
-    assert len(proxy["vpc_security_group_ids"]) == 1 and "security_groups_db_proxy" in remote(proxy["vpc_security_group_ids"][0])
+    assert len(proxy["vpc_security_group_ids"]) == 1 and "security_groups_db_proxy" in remote(
+        proxy["vpc_security_group_ids"][0]
+    )
     assert len(proxy["vpc_subnet_ids"]) == 2
     target = production.resource("data", "aws_db_proxy_target")
     assert target["db_cluster_identifier"] == "${aws_rds_cluster.primary_cluster_1167B7A8.cluster_identifier}"
@@ -297,7 +323,11 @@ def test_migrator_function(request: pytest.FixtureRequest, fixture: str) -> None
     synth: Synth = request.getfixturevalue(fixture)
     fn = synth.resource("data", "aws_lambda_function")
     assert fn["function_name"] == f"hebo-{synth.stage}-migrator"
-    assert (fn["runtime"], fn["architectures"], fn["handler"]) == ("python3.13", ["arm64"], "migrator.handler.lambda_handler")
+    assert (fn["runtime"], fn["architectures"], fn["handler"]) == (
+        "python3.13",
+        ["arm64"],
+        "migrator.handler.lambda_handler",
+    )
     assert (fn["timeout"], fn["memory_size"]) == (300, 512)
     # No reservation: Lambda keeps 100 executions unreserved, so a reservation fails on accounts with a
     # quota of 10 or 50; the migrator's advisory lock already serializes runs.
@@ -321,8 +351,13 @@ def test_migrator_function(request: pytest.FixtureRequest, fixture: str) -> None
     assert (synth.outdir / "stacks" / "data" / fn["filename"]).is_file()
     assert len(fn["source_code_hash"]) == 44
     logs = by(synth, "aws_cloudwatch_log_group", "name")[f"/aws/lambda/hebo-{synth.stage}-migrator"]
-    assert logs["kms_key_id"] == stack_key(synth, KEY) and logs["retention_in_days"] == expect(synth)["log_retention_days"]
-    assert fn["logging_config"] == {"log_format": "Text", "log_group": "${aws_cloudwatch_log_group.migrator_logs_795BC0FB.name}"}
+    assert (
+        logs["kms_key_id"] == stack_key(synth, KEY) and logs["retention_in_days"] == expect(synth)["log_retention_days"]
+    )
+    assert fn["logging_config"] == {
+        "log_format": "Text",
+        "log_group": "${aws_cloudwatch_log_group.migrator_logs_795BC0FB.name}",
+    }
 
 
 def test_migrator_role_reads_exactly_the_two_credentials_secrets(preview: Synth) -> None:
@@ -357,7 +392,9 @@ def test_migrations_run_on_deploy_after_the_database_is_up(production: Synth, pr
         "aws_rds_cluster_instance.primary_writer_3C5EC01F",
         "aws_rds_cluster_instance.primary_reader_1_A1BB28A5",
     ]
-    assert preview.resource("data", "aws_lambda_invocation")["depends_on"] == ["aws_rds_cluster_instance.primary_writer_3C5EC01F"]
+    assert preview.resource("data", "aws_lambda_invocation")["depends_on"] == [
+        "aws_rds_cluster_instance.primary_writer_3C5EC01F"
+    ]
 
 
 def test_dev_has_the_migrator_but_no_invocation(dev: Synth) -> None:
@@ -385,7 +422,10 @@ def test_invocation_triggers_follow_the_migrations_folder(synth_variant, tmp_pat
     [
         (lambda d: None, "not a directory"),
         (lambda d: d.mkdir(), "invalid migrations folder"),
-        (lambda d: (d.mkdir(), (d / "meta").mkdir(), (d / "meta" / "_journal.json").write_text("{not json")), "invalid migrations folder"),
+        (
+            lambda d: (d.mkdir(), (d / "meta").mkdir(), (d / "meta" / "_journal.json").write_text("{not json")),
+            "invalid migrations folder",
+        ),
     ],
 )
 def test_bad_migrations_folder_is_a_config_error(tmp_path: Path, setup, message: str) -> None:
@@ -439,7 +479,18 @@ def test_canary_appears_nowhere_in_the_synth_output(canary_synth: Path) -> None:
 
 
 # -- the master password rule, evaluated by Terraform itself ------------------------------------
-PASSWORD_SAMPLES = ["abcdefgh", "abc", "good-Pass_123 x", "has/slash1", 'has"quote1', "has@at1234", "a" * 41, "a" * 42, "tab\there1", "ünïcödé-pw"]
+PASSWORD_SAMPLES = [
+    "abcdefgh",
+    "abc",
+    "good-Pass_123 x",
+    "has/slash1",
+    'has"quote1',
+    "has@at1234",
+    "a" * 41,
+    "a" * 42,
+    "tab\there1",
+    "ünïcödé-pw",
+]
 
 
 def test_password_validation_matches_aurora_rule_in_terraform(preview: Synth, tmp_path: Path) -> None:
@@ -457,7 +508,12 @@ def test_password_validation_matches_aurora_rule_in_terraform(preview: Synth, tm
     for sample in PASSWORD_SAMPLES:
         expression = condition[2:-1].replace("var.db_password", json.dumps(sample))
         result = subprocess.run(
-            [terraform, "console"], input=expression, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            [terraform, "console"],
+            input=expression,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
             env={"PATH": "/usr/bin:/bin", "TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"},
         )
         assert result.returncode == 0, result.stderr
@@ -518,9 +574,16 @@ def test_testing_matchers_database_per_stage(production: Synth, preview: Synth) 
             "serverlessv2_scaling_configuration": {"min_capacity": 0.5, "max_capacity": 16},
         },
     )
-    assert Testing.to_have_resource_with_properties(data, "aws_db_proxy", {"engine_family": "POSTGRESQL", "require_tls": True})
-    assert Testing.to_have_resource_with_properties(data, "aws_lambda_function", {"function_name": "hebo-production-migrator", "architectures": ["arm64"]})
-    paused = {"deletion_protection": False, "serverlessv2_scaling_configuration": {"min_capacity": 0, "max_capacity": 4, "seconds_until_auto_pause": 1200}}
+    assert Testing.to_have_resource_with_properties(
+        data, "aws_db_proxy", {"engine_family": "POSTGRESQL", "require_tls": True}
+    )
+    assert Testing.to_have_resource_with_properties(
+        data, "aws_lambda_function", {"function_name": "hebo-production-migrator", "architectures": ["arm64"]}
+    )
+    paused = {
+        "deletion_protection": False,
+        "serverlessv2_scaling_configuration": {"min_capacity": 0, "max_capacity": 4, "seconds_until_auto_pause": 1200},
+    }
     assert Testing.to_have_resource_with_properties(preview.raw("data"), "aws_rds_cluster", paused)
     assert not Testing.to_have_resource(preview.raw("data"), "aws_db_proxy")
 
@@ -533,6 +596,8 @@ def test_data_outputs_have_no_placeholder_defaults() -> None:
 
     fields = dataclasses.fields(DataOutputs)
     assert len(fields) >= 10
-    assert [f.name for f in fields if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING] == []
+    assert [
+        f.name for f in fields if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    ] == []
     with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'migrator_function_name'"):
         DataOutputs(**{f.name: "x" for f in fields if f.name != "migrator_function_name"})

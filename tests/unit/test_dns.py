@@ -31,7 +31,6 @@ def signed(synth_variant: Callable[..., Synth]) -> Synth:
     )
 
 
-
 def test_zone_created_when_no_id_configured(any_stage: Synth) -> None:
     assert without_metadata(any_stage.resources("dns", "aws_route53_zone")) == {
         "zone": {
@@ -57,7 +56,11 @@ def test_existing_zone_adopted_with_import_block(adopted: Synth) -> None:
 def test_outputs_zone_id_and_name_servers(any_stage: Synth) -> None:
     outputs = {k: v for k, v in any_stage.stack("dns")["output"].items() if not k.startswith("cross-stack")}
     assert outputs == {
-        "zone_id": {"value": "${aws_route53_zone.zone.zone_id}", "description": "Route 53 hosted zone id", "sensitive": False},
+        "zone_id": {
+            "value": "${aws_route53_zone.zone.zone_id}",
+            "description": "Route 53 hosted zone id",
+            "sensitive": False,
+        },
         "name_servers": {
             "value": "${aws_route53_zone.zone.name_servers}",
             "description": "Delegate the domain to these name servers",
@@ -70,7 +73,9 @@ def test_dns_is_account_wide(any_stage: Synth) -> None:
     stack = any_stage.stack("dns")
     assert stack["terraform"]["backend"]["s3"]["key"] == "global/dns.tfstate"
     (provider,) = stack["provider"]["aws"]
-    assert provider["default_tags"] == [{"tags": {"app": "hebo", "stage": "global", "stack": "dns", "managed-by": "cdktf"}}]
+    assert provider["default_tags"] == [
+        {"tags": {"app": "hebo", "stage": "global", "stack": "dns", "managed-by": "cdktf"}}
+    ]
 
 
 def test_caa_allows_only_amazon_by_default(any_stage: Synth) -> None:
@@ -99,7 +104,12 @@ def test_caa_can_be_switched_off(adopted: Synth) -> None:
 
 def test_dnssec_off_by_default(any_stage: Synth) -> None:
     resources = any_stage.stack("dns")["resource"]
-    for resource_type in ("aws_kms_key", "aws_kms_alias", "aws_route53_key_signing_key", "aws_route53_hosted_zone_dnssec"):
+    for resource_type in (
+        "aws_kms_key",
+        "aws_kms_alias",
+        "aws_route53_key_signing_key",
+        "aws_route53_hosted_zone_dnssec",
+    ):
         assert resource_type not in resources
     assert "dnssec_ds_record" not in any_stage.stack("dns")["output"]
     assert [p.get("alias") for p in any_stage.stack("dns")["provider"]["aws"]] == [None]
@@ -107,7 +117,10 @@ def test_dnssec_off_by_default(any_stage: Synth) -> None:
 
 def test_dnssec_signs_the_zone_with_a_us_east_1_kms_key(signed: Synth) -> None:
     stack = signed.stack("dns")
-    assert [(p["region"], p.get("alias")) for p in stack["provider"]["aws"]] == [("eu-west-1", None), ("us-east-1", "us_east_1")]
+    assert [(p["region"], p.get("alias")) for p in stack["provider"]["aws"]] == [
+        ("eu-west-1", None),
+        ("us-east-1", "us_east_1"),
+    ]
     (key_name,) = signed.resources("dns", "aws_kms_key")
     (doc_name,) = signed.data_sources("dns", "aws_iam_policy_document")
     assert without_metadata(signed.resource("dns", "aws_kms_key")) == {
@@ -167,7 +180,10 @@ def test_dnssec_key_policy_admits_only_route53_dnssec_of_this_account(signed: Sy
             "actions": ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"],
             "resources": ["*"],
             "principals": route53,
-            "condition": [this_account, {"test": "ArnLike", "variable": "aws:SourceArn", "values": [f"arn:{part}:route53:::hostedzone/*"]}],
+            "condition": [
+                this_account,
+                {"test": "ArnLike", "variable": "aws:SourceArn", "values": [f"arn:{part}:route53:::hostedzone/*"]},
+            ],
         },
         {
             "sid": "Route53DnssecCreatesGrants",
@@ -190,7 +206,9 @@ def test_testing_matchers_zone_and_caa(any_stage: Synth, adopted: Synth) -> None
         dns, "aws_route53_zone", {"name": "hebo.ai", "force_destroy": False, "lifecycle": {"prevent_destroy": True}}
     )
     caa = ['0 issue "amazon.com"', '0 issue "amazontrust.com"', '0 issue "awstrust.com"', '0 issue "amazonaws.com"']
-    assert Testing.to_have_resource_with_properties(dns, "aws_route53_record", {"name": "hebo.ai", "type": "CAA", "ttl": 3600, "records": caa})
+    assert Testing.to_have_resource_with_properties(
+        dns, "aws_route53_record", {"name": "hebo.ai", "type": "CAA", "ttl": 3600, "records": caa}
+    )
     assert not Testing.to_have_resource(dns, "aws_route53_hosted_zone_dnssec")
     assert not Testing.to_have_resource(adopted.raw("dns"), "aws_route53_record")  # CAA switched off there
 

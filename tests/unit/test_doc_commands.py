@@ -26,8 +26,14 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCS = sorted({REPO_ROOT / "README.md", *REPO_ROOT.glob("docs/*.md"), REPO_ROOT / "ops" / "README.md",
-               *REPO_ROOT.glob("lambdas/**/README.md")})
+DOCS = sorted(
+    {
+        REPO_ROOT / "README.md",
+        *REPO_ROOT.glob("docs/*.md"),
+        REPO_ROOT / "ops" / "README.md",
+        *REPO_ROOT.glob("lambdas/**/README.md"),
+    }
+)
 STACKS = ("dns", "network", "data", "compute", "edge")
 IGNORE_DEPENDENCIES = "--ignore-missing-stack-dependencies"
 FENCE = re.compile(r"^( *)```([a-z]*)\n(.*?)^\1```", re.M | re.S)
@@ -77,8 +83,12 @@ def segments(command: str) -> list[list[str]]:
 
 
 def commands_starting(*prefix: str) -> list[tuple[str, str, list[str]]]:
-    return [(doc, line, words) for doc, line in shown_commands() for words in segments(line)
-            if words[: len(prefix)] == list(prefix)]
+    return [
+        (doc, line, words)
+        for doc, line in shown_commands()
+        for words in segments(line)
+        if words[: len(prefix)] == list(prefix)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +98,22 @@ def manifest(dev) -> dict:
 
 def test_documents_are_found_and_show_commands() -> None:
     assert {"README.md", "docs/data.md", "ops/README.md", "lambdas/migrator/README.md"} <= {
-        str(d.relative_to(REPO_ROOT)) for d in DOCS}
+        str(d.relative_to(REPO_ROOT)) for d in DOCS
+    }
     assert len(commands_starting("npx", "cdktf")) >= 20 and len(commands_starting("bin/ops")) >= 20
 
 
 def test_cdktf_runs_through_npx() -> None:
-    bare = [(doc, line) for doc, line in shown_commands() for words in segments(line)
-            if words[0] == "cdktf" and len(words) > 1 and words[1] in ("deploy", "destroy", "diff", "synth", "output", "get")
-            and re.search(r"\bcdktf (deploy|destroy|diff|synth|output)\b", line) and any(w in STACKS or w.startswith("-") for w in words[2:])]
+    bare = [
+        (doc, line)
+        for doc, line in shown_commands()
+        for words in segments(line)
+        if words[0] == "cdktf"
+        and len(words) > 1
+        and words[1] in ("deploy", "destroy", "diff", "synth", "output", "get")
+        and re.search(r"\bcdktf (deploy|destroy|diff|synth|output)\b", line)
+        and any(w in STACKS or w.startswith("-") for w in words[2:])
+    ]
     assert bare == []
 
 
@@ -125,7 +143,9 @@ def test_documented_cdktf_commands_name_what_the_cli_requires(manifest: dict) ->
             needed = dependencies if verb == "deploy" else dependants
             missing = sorted(set().union(*(needed[s] for s in named)) - set(named))
             if missing:
-                problems.append(f"{doc}: `{line}`: cdktf refuses it, {'dependencies' if verb == 'deploy' else 'dependants'} not named: {missing}")
+                problems.append(
+                    f"{doc}: `{line}`: cdktf refuses it, {'dependencies' if verb == 'deploy' else 'dependants'} not named: {missing}"
+                )
     assert checked >= 15
     assert problems == []
 
@@ -146,7 +166,11 @@ def test_no_pipenv_bare_python_or_bare_ops() -> None:
     for doc, line in shown_commands():
         for words in segments(line):
             head = words[0]
-            if head == "pipenv" or (head == "python" and len(words) > 1) or (head == "python3" and words[1:2] != ["-c"]):
+            if (
+                head == "pipenv"
+                or (head == "python" and len(words) > 1)
+                or (head == "python3" and words[1:2] != ["-c"])
+            ):
                 wrong.append((doc, line))
             # In prose, `ops secrets set` or `ops bootstrap --lock-table NAME` names a command or
             # an option; in a code block, or with a full argument list, it is a command to run.
@@ -161,8 +185,11 @@ def test_venv_python_runs_files_the_repository_has() -> None:
     for doc, line, words in runs:
         target = words[1]
         if target == "-m":
-            assert (REPO_ROOT / words[2].replace(".", "/")).with_suffix(".py").exists() or (REPO_ROOT / words[2].replace(".", "/")).is_dir() \
-                or words[2] == "pytest", (doc, line)
+            assert (
+                (REPO_ROOT / words[2].replace(".", "/")).with_suffix(".py").exists()
+                or (REPO_ROOT / words[2].replace(".", "/")).is_dir()
+                or words[2] == "pytest"
+            ), (doc, line)
         else:
             assert (REPO_ROOT / target).is_file(), (doc, line)
 
@@ -178,8 +205,14 @@ def test_every_documented_ops_command_exists(tmp_path: Path) -> None:
     assert {("bootstrap",), ("zone",), ("deploy-role",), ("secrets", "set"), ("bastion", "start")} <= subcommands
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     for command in sorted({path[0] for path in subcommands}):
-        result = subprocess.run([str(REPO_ROOT / "bin" / "ops"), command, "--help"], env=env, cwd=tmp_path,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [str(REPO_ROOT / "bin" / "ops"), command, "--help"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, (command, result.stderr)
         assert result.stdout.startswith(f"usage: ops {command} "), (command, result.stdout[:200])
         usage = result.stdout.split("\n\n", 1)[0].replace("\n", "").replace(" ", "")
@@ -190,7 +223,9 @@ def test_every_documented_ops_command_exists(tmp_path: Path) -> None:
 
 def test_documented_make_targets_exist() -> None:
     listed = set(re.findall(r"^([a-z][a-z-]*):.*## ", (REPO_ROOT / "Makefile").read_text(), re.M))
-    used = {(doc, words[1]) for doc, _line, words in commands_starting("make") if len(words) > 1 and "=" not in words[1]}
+    used = {
+        (doc, words[1]) for doc, _line, words in commands_starting("make") if len(words) > 1 and "=" not in words[1]
+    }
     assert {target for _doc, target in used} >= {"synth", "test", "test-fast", "validate", "plan-local"}
     assert [(doc, target) for doc, target in sorted(used) if target not in listed] == []
 
@@ -246,13 +281,24 @@ def test_ops_launcher_says_what_to_run_without_a_venv_and_keeps_the_working_dire
     (tmp_path / "bin").mkdir()
     launcher = tmp_path / "bin" / "ops"
     shutil.copy2(REPO_ROOT / "bin" / "ops", launcher)
-    result = subprocess.run([str(launcher), "--help"], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [str(launcher), "--help"], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30
+    )
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == f"error: {tmp_path}/.venv/bin/python not found: run `make synth` first (it installs the Python dependencies)\n"
+    assert (
+        result.stderr
+        == f"error: {tmp_path}/.venv/bin/python not found: run `make synth` first (it installs the Python dependencies)\n"
+    )
     # From another directory, a relative file argument is read relative to the caller (the file
     # is found and parsed: the error is about its content; nothing reaches AWS).
     (tmp_path / "x.env").write_text("NOT_A_SECRET=1\n")
-    run = subprocess.run([str(REPO_ROOT / "bin" / "ops"), "secrets", "set-all", "--stage", "dev", "--from-env-file", "x.env"],
-                         cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [str(REPO_ROOT / "bin" / "ops"), "secrets", "set-all", "--stage", "dev", "--from-env-file", "x.env"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2
     assert run.stderr.startswith("ops: unknown secret name(s) in x.env: NOT_A_SECRET (valid: "), run.stderr

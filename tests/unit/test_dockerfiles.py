@@ -42,8 +42,10 @@ def test_parser_groups_stages() -> None:
 
 def test_stage_tools_follow_from_stage_and_refuse_unknown_bases(tmp_path: Path) -> None:
     dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text("FROM debian:12-slim AS base\nFROM base AS child\nFROM alpine:3 AS other\n"
-                          "FROM gcr.io/distroless/cc-debian12:nonroot\n")
+    dockerfile.write_text(
+        "FROM debian:12-slim AS base\nFROM base AS child\nFROM alpine:3 AS other\n"
+        "FROM gcr.io/distroless/cc-debian12:nonroot\n"
+    )
     base, child, other, final = parse(dockerfile)
     assert stage_tools([base, child, other, final], child) == {"sh", "script", "cat"}
     assert stage_tools([base, child, other, final], other) is None

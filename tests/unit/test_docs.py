@@ -47,7 +47,12 @@ def regenerate() -> None:
     path = REPO_ROOT / "README.md"
     text = path.read_text()
     for name, body in (("stage-policy", render_policy_table()), ("settings", settings_reference())):
-        text = re.sub(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", lambda m, body=body: m.group(1) + body + m.group(2), text, flags=re.S)
+        text = re.sub(
+            rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)",
+            lambda m, body=body: m.group(1) + body + m.group(2),
+            text,
+            flags=re.S,
+        )
     path.write_text(text)
 
 

@@ -44,7 +44,11 @@ def _undocumented() -> tuple[list[str], dict[str, int]]:
             if ast.get_docstring(node) is None:
                 missing.append(f"{where}:{node.name}")
             for index, statement in enumerate(node.body):
-                if _is_dataclass(node) and isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+                if (
+                    _is_dataclass(node)
+                    and isinstance(statement, ast.AnnAssign)
+                    and isinstance(statement.target, ast.Name)
+                ):
                     counts["fields"] += 1
                     following = node.body[index + 1] if index + 1 < len(node.body) else None
                     if not _is_docstring(following):
@@ -58,7 +62,9 @@ def _undocumented() -> tuple[list[str], dict[str, int]]:
 
 def test_every_public_class_props_field_method_and_function_in_modules_is_documented() -> None:
     missing, counts = _undocumented()
-    assert counts["classes"] >= 60 and counts["fields"] >= 300 and counts["methods"] >= 40 and counts["functions"] >= 20, counts
+    assert (
+        counts["classes"] >= 60 and counts["fields"] >= 300 and counts["methods"] >= 40 and counts["functions"] >= 20
+    ), counts
     assert missing == []
 
 

@@ -56,7 +56,6 @@ def built(request: pytest.FixtureRequest) -> Synth:
     return request.getfixturevalue(request.param)
 
 
-
 # -- bucket ------------------------------------------------------------------------------------
 
 
@@ -119,7 +118,11 @@ def test_bucket_policy_is_tls_only_and_scoped_to_this_distribution(stage: Synth)
     assert policy["bucket"] == stage.reference("edge", "aws_s3_bucket", "id")
     bucket_arn = stage.reference("edge", "aws_s3_bucket", "arn")
     only_this_distribution = [
-        {"test": "StringEquals", "variable": "AWS:SourceArn", "values": [stage.reference("edge", "aws_cloudfront_distribution", "arn")]}
+        {
+            "test": "StringEquals",
+            "variable": "AWS:SourceArn",
+            "values": [stage.reference("edge", "aws_cloudfront_distribution", "arn")],
+        }
     ]
     cloudfront = [{"type": "Service", "identifiers": ["cloudfront.amazonaws.com"]}]
     assert stage.data_sources("edge", "aws_iam_policy_document")[doc_name]["statement"] == [
@@ -189,7 +192,10 @@ def test_distribution_settings(stage: Synth) -> None:
             "cache_policy_id": "658327ea-f89d-4fab-a63d-7e88639e58f6",
             "response_headers_policy_id": stage.reference("edge", "aws_cloudfront_response_headers_policy", "id"),
             "function_association": [
-                {"event_type": "viewer-request", "function_arn": stage.reference("edge", "aws_cloudfront_function", "arn")}
+                {
+                    "event_type": "viewer-request",
+                    "function_arn": stage.reference("edge", "aws_cloudfront_function", "arn"),
+                }
             ],
         },
         "restrictions": {"geo_restriction": {"restriction_type": "none"}},
@@ -217,17 +223,23 @@ EXPECTED_CSP = {
     ]
 }
 """Written out by hand per stage: the exact header a browser receives."""
-INLINE_SCRIPT = "window.__reactRouterContext = {\"basename\": \"/\"};"
+INLINE_SCRIPT = 'window.__reactRouterContext = {"basename": "/"};'
 
 
 @pytest.fixture(scope="module")
 def report_only(synth_variant: Callable[..., Synth], tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """Report-only, two extra origins, and a build whose index.html has an inline script (React Router)."""
     build = tmp_path_factory.mktemp("console-inline")
-    (build / "index.html").write_text(f"<!doctype html><html><head><script>{INLINE_SCRIPT}</script>"
-                                      '<script type="module" src="/assets/app.js"></script></head><body></body></html>')
-    return synth_variant(HEBO_STAGE="pr-42", HEBO_CONSOLE_BUILD_DIR=str(build), HEBO_CSP_REPORT_ONLY="true",
-                         HEBO_CSP_EXTRA_ORIGINS=" https://auth.example.com, https://*.sentry.io:443 ,https://auth.example.com")
+    (build / "index.html").write_text(
+        f"<!doctype html><html><head><script>{INLINE_SCRIPT}</script>"
+        '<script type="module" src="/assets/app.js"></script></head><body></body></html>'
+    )
+    return synth_variant(
+        HEBO_STAGE="pr-42",
+        HEBO_CONSOLE_BUILD_DIR=str(build),
+        HEBO_CSP_REPORT_ONLY="true",
+        HEBO_CSP_EXTRA_ORIGINS=" https://auth.example.com, https://*.sentry.io:443 ,https://auth.example.com",
+    )
 
 
 def test_security_headers_policy(any_stage: Synth) -> None:
@@ -260,27 +272,38 @@ def test_csp_report_only_extra_origins_and_inline_script_hashes(report_only: Syn
     assert policy["comment"] == "HSTS, nosniff, no framing, strict referrer, CSP (report-only)"
     assert "content_security_policy" not in policy["security_headers_config"]
     digest = base64.b64encode(hashlib.sha256(INLINE_SCRIPT.encode()).digest()).decode()
-    expected = (EXPECTED_CSP["pr-42"]
-                .replace("script-src 'self'", f"script-src 'self' 'sha256-{digest}'")
-                .replace("https://api.stack-auth.com", "https://api.stack-auth.com https://auth.example.com https://*.sentry.io:443"))
-    assert policy["custom_headers_config"] == {"items": [
-        {"header": "Content-Security-Policy-Report-Only", "value": expected, "override": True}]}
+    expected = (
+        EXPECTED_CSP["pr-42"]
+        .replace("script-src 'self'", f"script-src 'self' 'sha256-{digest}'")
+        .replace(
+            "https://api.stack-auth.com", "https://api.stack-auth.com https://auth.example.com https://*.sentry.io:443"
+        )
+    )
+    assert policy["custom_headers_config"] == {
+        "items": [{"header": "Content-Security-Policy-Report-Only", "value": expected, "override": True}]
+    }
 
 
-@pytest.mark.parametrize("value", [
-    "http://auth.example.com",                    # not https
-    "https://auth.example.com/path",              # a path
-    "https://auth.example.com; script-src *",     # a smuggled directive
-    "'unsafe-eval'",                              # a keyword
-    "https:",                                     # a scheme-wide source
-    "https://*",                                  # everything
-    "https://Auth.Example.com",                   # not lowercase
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://auth.example.com",  # not https
+        "https://auth.example.com/path",  # a path
+        "https://auth.example.com; script-src *",  # a smuggled directive
+        "'unsafe-eval'",  # a keyword
+        "https:",  # a scheme-wide source
+        "https://*",  # everything
+        "https://Auth.Example.com",  # not lowercase
+    ],
+)
 def test_bad_extra_origins_fail_synth_naming_the_setting(value: str) -> None:
     from config.settings import Settings
     from config.stage import ConfigError
 
-    with pytest.raises(ConfigError, match=r"^invalid HEBO_CSP_EXTRA_ORIGINS .*: entry .* is not an https origin; must be comma-separated https origins"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^invalid HEBO_CSP_EXTRA_ORIGINS .*: entry .* is not an https origin; must be comma-separated https origins",
+    ):
         Settings.load({"HEBO_STAGE": "pr-42", "HEBO_CSP_EXTRA_ORIGINS": value})
 
 
@@ -348,7 +371,11 @@ def test_certificate_stays_in_us_east_1_when_primary_region_differs(without_buil
 
 
 def test_certificate_validated_in_the_dns_zone(stage: Synth) -> None:
-    validation = stage.resource("edge", "aws_route53_record", next(n for n in stage.resources("edge", "aws_route53_record") if n.startswith("certificate_")))
+    validation = stage.resource(
+        "edge",
+        "aws_route53_record",
+        next(n for n in stage.resources("edge", "aws_route53_record") if n.startswith("certificate_")),
+    )
     assert validation["zone_id"] == "${data.aws_route53_zone.hosted_zone.zone_id}"
 
 
@@ -381,21 +408,55 @@ def _files(synth: Synth) -> dict[str, Any]:
 def test_every_build_file_uploaded_with_type_and_cache_headers(built: Synth) -> None:
     files = _files(built)
     assert {k: {f: v for f, v in entry.items() if f != "source"} for k, entry in files["for_each"].items()} == {
-        ".well-known/apple-app-site-association": {"cache_control": "public, max-age=3600", "content_type": "application/octet-stream", "source_hash": "30c6677b833454ad2df762d3c98d2409"},
-        "assets/app-3f9a1c.js": {"cache_control": ASSET_CACHE, "content_type": "text/javascript; charset=utf-8", "source_hash": "324b68e64233d62001b3e8159e7b76f0"},
-        "assets/logo-5d41402a.svg": {"cache_control": ASSET_CACHE, "content_type": "image/svg+xml; charset=utf-8", "source_hash": "2a81e757f15db781d6897878db332b4a"},
-        "assets/style-8b2e.css": {"cache_control": ASSET_CACHE, "content_type": "text/css; charset=utf-8", "source_hash": "3c7253c0b17971959285c18f6eea6509"},
-        "favicon.ico": {"cache_control": "public, max-age=3600", "content_type": "image/x-icon", "source_hash": "2ab4b906fabd1c154d3d8fd77942028e"},
-        "index.html": {"cache_control": "no-cache", "content_type": "text/html; charset=utf-8", "source_hash": "9337f3a6f17692d423dd74ae679936ef"},
-        "manifest.webmanifest": {"cache_control": "public, max-age=3600", "content_type": "application/manifest+json; charset=utf-8", "source_hash": "e40d9e7e9666f34f2d92ff8e8165bec5"},
-        "robots.txt": {"cache_control": "public, max-age=3600", "content_type": "text/plain; charset=utf-8", "source_hash": "b6216d61c03e6ce0c9aea6ca7808f7ca"},
+        ".well-known/apple-app-site-association": {
+            "cache_control": "public, max-age=3600",
+            "content_type": "application/octet-stream",
+            "source_hash": "30c6677b833454ad2df762d3c98d2409",
+        },
+        "assets/app-3f9a1c.js": {
+            "cache_control": ASSET_CACHE,
+            "content_type": "text/javascript; charset=utf-8",
+            "source_hash": "324b68e64233d62001b3e8159e7b76f0",
+        },
+        "assets/logo-5d41402a.svg": {
+            "cache_control": ASSET_CACHE,
+            "content_type": "image/svg+xml; charset=utf-8",
+            "source_hash": "2a81e757f15db781d6897878db332b4a",
+        },
+        "assets/style-8b2e.css": {
+            "cache_control": ASSET_CACHE,
+            "content_type": "text/css; charset=utf-8",
+            "source_hash": "3c7253c0b17971959285c18f6eea6509",
+        },
+        "favicon.ico": {
+            "cache_control": "public, max-age=3600",
+            "content_type": "image/x-icon",
+            "source_hash": "2ab4b906fabd1c154d3d8fd77942028e",
+        },
+        "index.html": {
+            "cache_control": "no-cache",
+            "content_type": "text/html; charset=utf-8",
+            "source_hash": "9337f3a6f17692d423dd74ae679936ef",
+        },
+        "manifest.webmanifest": {
+            "cache_control": "public, max-age=3600",
+            "content_type": "application/manifest+json; charset=utf-8",
+            "source_hash": "e40d9e7e9666f34f2d92ff8e8165bec5",
+        },
+        "robots.txt": {
+            "cache_control": "public, max-age=3600",
+            "content_type": "text/plain; charset=utf-8",
+            "source_hash": "b6216d61c03e6ce0c9aea6ca7808f7ca",
+        },
     }
     # .DS_Store is skipped; the build's own config.json is replaced by the deploy-written one.
     for key, entry in files["for_each"].items():
         assert not entry["source"].startswith("/")  # relative to the stack directory
         assert (built.outdir / "stacks" / "edge" / entry["source"]).resolve() == FIXTURE_BUILD / key
     assert "content" not in files  # build files are uploaded from `source` only
-    assert {k: files[k] for k in ("key", "source", "source_hash", "content_type", "cache_control", "server_side_encryption")} == {
+    assert {
+        k: files[k] for k in ("key", "source", "source_hash", "content_type", "cache_control", "server_side_encryption")
+    } == {
         "key": "${each.key}",
         "source": "${each.value.source}",
         "source_hash": "${each.value.source_hash}",
@@ -452,7 +513,9 @@ def test_no_server_side_secret_reaches_the_edge_stack(any_stage: Synth) -> None:
     assert all(o.get("sensitive") is False for o in any_stage.stack("edge")["output"].values())
 
 
-def test_invalidation_runs_after_uploads_when_content_changes(built: Synth, preview_with_build: Synth, production_with_build: Synth) -> None:
+def test_invalidation_runs_after_uploads_when_content_changes(
+    built: Synth, preview_with_build: Synth, production_with_build: Synth
+) -> None:
     (data,) = without_metadata(built.stack("edge")["resource"]["terraform_data"]).values()
     objects = built.resources("edge", "aws_s3_object")
     config = next(n for n in objects if n.startswith("content_config"))
@@ -463,11 +526,17 @@ def test_invalidation_runs_after_uploads_when_content_changes(built: Synth, prev
             {
                 "local-exec": {
                     "command": 'aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION_ID" --paths "$INVALIDATION_PATH" --output text --query Invalidation.Id',
-                    "environment": {"DISTRIBUTION_ID": built.reference("edge", "aws_cloudfront_distribution", "id"), "INVALIDATION_PATH": "/*"},
+                    "environment": {
+                        "DISTRIBUTION_ID": built.reference("edge", "aws_cloudfront_distribution", "id"),
+                        "INVALIDATION_PATH": "/*",
+                    },
                 }
             }
         ],
-        "triggers_replace": {"files": data["triggers_replace"]["files"], "config_version": f"${{aws_s3_object.{config}.version_id}}"},
+        "triggers_replace": {
+            "files": data["triggers_replace"]["files"],
+            "config_version": f"${{aws_s3_object.{config}.version_id}}",
+        },
     }
     assert len(data["triggers_replace"]["files"]) == 64
     # The file hash depends on content only, not on the stage.
@@ -488,10 +557,26 @@ def test_invalidation_hash_changes_with_the_build(preview: Synth, preview_with_b
 def test_outputs(stage: Synth) -> None:
     outputs = {k: v for k, v in stage.stack("edge")["output"].items() if not k.startswith("cross-stack")}
     assert outputs == {
-        "console_url": {"value": f"https://{EXPECTED_DOMAIN[stage.stage]}", "description": "The console's URL", "sensitive": False},
-        "bucket_name": {"value": stage.reference("edge", "aws_s3_bucket", "bucket"), "description": "S3 bucket holding the console build", "sensitive": False},
-        "distribution_id": {"value": stage.reference("edge", "aws_cloudfront_distribution", "id"), "description": "CloudFront distribution id (for manual invalidations)", "sensitive": False},
-        "distribution_domain_name": {"value": stage.reference("edge", "aws_cloudfront_distribution", "domain_name"), "description": "CloudFront domain the console alias points at", "sensitive": False},
+        "console_url": {
+            "value": f"https://{EXPECTED_DOMAIN[stage.stage]}",
+            "description": "The console's URL",
+            "sensitive": False,
+        },
+        "bucket_name": {
+            "value": stage.reference("edge", "aws_s3_bucket", "bucket"),
+            "description": "S3 bucket holding the console build",
+            "sensitive": False,
+        },
+        "distribution_id": {
+            "value": stage.reference("edge", "aws_cloudfront_distribution", "id"),
+            "description": "CloudFront distribution id (for manual invalidations)",
+            "sensitive": False,
+        },
+        "distribution_domain_name": {
+            "value": stage.reference("edge", "aws_cloudfront_distribution", "domain_name"),
+            "description": "CloudFront domain the console alias points at",
+            "sensitive": False,
+        },
     }
 
 
@@ -523,7 +608,9 @@ def test_edge_reads_no_other_stack_and_deploys_after_data(built: Synth) -> None:
     """The zone is looked up by name; `data` is an ordering dependency (it creates the secret containers)."""
     assert built.manifest["stacks"]["edge"]["dependencies"] == ["data"]
     assert built.data_sources("edge", "terraform_remote_state") == {}
-    assert without_metadata(built.data_sources("edge", "aws_route53_zone")) == {"hosted_zone": {"name": "hebo.ai", "private_zone": False}}
+    assert without_metadata(built.data_sources("edge", "aws_route53_zone")) == {
+        "hosted_zone": {"name": "hebo.ai", "private_zone": False}
+    }
 
 
 # -- content rules (pure Python) ---------------------------------------------------------------
@@ -588,7 +675,16 @@ def test_testing_matchers_private_bucket_behind_cloudfront(production_with_build
     assert Testing.to_have_resource_with_properties(
         edge,
         "aws_s3_bucket_public_access_block",
-        {"block_public_acls": True, "block_public_policy": True, "ignore_public_acls": True, "restrict_public_buckets": True},
+        {
+            "block_public_acls": True,
+            "block_public_policy": True,
+            "ignore_public_acls": True,
+            "restrict_public_buckets": True,
+        },
     )
-    assert Testing.to_have_resource_with_properties(edge, "aws_s3_object", {"key": "config.json", "cache_control": "no-cache"})
-    assert Testing.to_have_data_source_with_properties(edge, "aws_route53_zone", {"name": "hebo.ai", "private_zone": False})
+    assert Testing.to_have_resource_with_properties(
+        edge, "aws_s3_object", {"key": "config.json", "cache_control": "no-cache"}
+    )
+    assert Testing.to_have_data_source_with_properties(
+        edge, "aws_route53_zone", {"name": "hebo.ai", "private_zone": False}
+    )

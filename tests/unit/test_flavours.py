@@ -26,16 +26,26 @@ def test_provider_versions_are_the_reviewed_choice() -> None:
 
 
 def test_every_stack_pins_the_chosen_provider_versions(any_stage: Synth) -> None:
-    pins = {(stack, name): requirement["version"]
-            for stack, document in any_stage.stacks.items()
-            for name, requirement in document["terraform"]["required_providers"].items()}
+    pins = {
+        (stack, name): requirement["version"]
+        for stack, document in any_stage.stacks.items()
+        for name, requirement in document["terraform"]["required_providers"].items()
+    }
     assert {name for _, name in pins} == {"aws", "docker"}  # compute builds images: both providers seen
-    assert {key: version for key, version in pins.items() if version != {"aws": "6.25.0", "docker": "3.6.2"}[key[1]]} == {}
+    assert {
+        key: version for key, version in pins.items() if version != {"aws": "6.25.0", "docker": "3.6.2"}[key[1]]
+    } == {}
 
 
 def _main(env: dict[str, str], python: str = sys.executable) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([python, "main.py"], cwd=REPO_ROOT, env={**without_settings({"PATH": "/usr/bin:/bin"}), **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [python, "main.py"],
+        cwd=REPO_ROOT,
+        env={**without_settings({"PATH": "/usr/bin:/bin"}), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_an_unknown_flavour_is_a_one_line_error() -> None:
@@ -49,8 +59,10 @@ def test_a_flavour_not_installed_in_this_python_says_how_to_install_it() -> None
     result = _main({"HEBO_CDK": other})
     setup = "make setup" if other == "cdktf" else f"HEBO_CDK={other} make setup"
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == (f"error: HEBO_CDK={other}: the {FLAVOURS[other].core} package is not installed in "
-                             f"{sys.executable}: run `{setup}` and use that flavour's virtualenv\n")
+    assert result.stderr == (
+        f"error: HEBO_CDK={other}: the {FLAVOURS[other].core} package is not installed in "
+        f"{sys.executable}: run `{setup}` and use that flavour's virtualenv\n"
+    )
 
 
 def test_child_environments_keep_the_flavour() -> None:
@@ -68,29 +80,46 @@ def test_child_environments_keep_the_flavour() -> None:
             offenders.append(str(relative))
     assert checked > 100
     assert offenders == []
-    assert without_settings({"HEBO_CDK": "cdktn", "HEBO_STAGE": "dev", "CDKTF_OUTDIR": "x", "AWS_REGION": "r", "PATH": "p"},
-                            also=("AWS_",)) == {"HEBO_CDK": "cdktn", "PATH": "p"}
+    assert without_settings(
+        {"HEBO_CDK": "cdktn", "HEBO_STAGE": "dev", "CDKTF_OUTDIR": "x", "AWS_REGION": "r", "PATH": "p"}, also=("AWS_",)
+    ) == {"HEBO_CDK": "cdktn", "PATH": "p"}
 
 
 # -- tools/flavour_identity.py: what it normalises, and that it still sees real differences ------
 STACK = {
     "//": {"metadata": {"version": "0.21.0", "stackName": "compute"}},
-    "terraform": {"required_providers": {"aws": {"source": "aws", "version": "6.25.0"},
-                                         "docker": {"source": "kreuzwerker/docker", "version": "3.6.2"}}},
+    "terraform": {
+        "required_providers": {
+            "aws": {"source": "aws", "version": "6.25.0"},
+            "docker": {"source": "kreuzwerker/docker", "version": "3.6.2"},
+        }
+    },
     "resource": {"aws_vpc": {"main": {"//": {"metadata": {"path": "network/main"}}, "cidr_block": "10.0.0.0/16"}}},
 }
 CDKTN_STACK = {
     "//": {"metadata": {"version": "0.24.0", "stackName": "compute"}},
-    "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "6.25.0"},
-                                         "docker": {"source": "kreuzwerker/docker", "version": "3.6.2"}}},
-    "resource": {"aws_vpc": {"main": {"//": {"metadata": {"path": "network/main", "uniqueId": "main"}}, "cidr_block": "10.0.0.0/16"}}},
+    "terraform": {
+        "required_providers": {
+            "aws": {"source": "hashicorp/aws", "version": "6.25.0"},
+            "docker": {"source": "kreuzwerker/docker", "version": "3.6.2"},
+        }
+    },
+    "resource": {
+        "aws_vpc": {
+            "main": {"//": {"metadata": {"path": "network/main", "uniqueId": "main"}}, "cidr_block": "10.0.0.0/16"}
+        }
+    },
 }
 
 
 def test_normalised_drops_metadata_and_spells_out_the_provider_namespace() -> None:
     assert normalised(STACK) == {
-        "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "6.25.0"},
-                                             "docker": {"source": "kreuzwerker/docker", "version": "3.6.2"}}},
+        "terraform": {
+            "required_providers": {
+                "aws": {"source": "hashicorp/aws", "version": "6.25.0"},
+                "docker": {"source": "kreuzwerker/docker", "version": "3.6.2"},
+            }
+        },
         "resource": {"aws_vpc": {"main": {"cidr_block": "10.0.0.0/16"}}},
     }
 
@@ -99,7 +128,9 @@ def _write(root: Path, stack: dict, manifest_version: str, asset: bytes) -> Path
     (root / "stacks" / "compute" / "assets").mkdir(parents=True)
     (root / "stacks" / "compute" / "cdk.tf.json").write_text(json.dumps(stack, indent=2))
     (root / "stacks" / "compute" / "assets" / "code.zip").write_bytes(asset)
-    (root / "manifest.json").write_text(json.dumps({"version": manifest_version, "stacks": {"compute": {"annotations": []}}}))
+    (root / "manifest.json").write_text(
+        json.dumps({"version": manifest_version, "stacks": {"compute": {"annotations": []}}})
+    )
     return root
 
 
@@ -134,8 +165,11 @@ def test_the_guide_shows_only_commands_the_suite_runs() -> None:
     commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
     targets = set(re.findall(r"^([a-z][a-z-]*):.*## ", (REPO_ROOT / "Makefile").read_text(), re.M))
     cli = (REPO_ROOT / "tests" / "unit" / "test_cli.py").read_text()
-    tested_cli = {"synth": '["synth", "--output"', "synth --hcl": '["synth", "--hcl", "--output"',
-                  "deploy network data compute": '["deploy", "network", "data", "compute"'}
+    tested_cli = {
+        "synth": '["synth", "--output"',
+        "synth --hcl": '["synth", "--hcl", "--output"',
+        "deploy network data compute": '["deploy", "network", "data", "compute"',
+    }
     assert len(commands) == 6
     for command in commands:
         make = re.fullmatch(r"HEBO_CDK=cdktn make (\S+)", command)

@@ -26,14 +26,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dns", "network", "data", "compute", "edge")
 TERRAFORM = shutil.which("terraform")
 
-_HEADER = re.compile(r'^(resource|data|ephemeral) "([^"]+)" "([^"]+)" \{$|^(variable|output|provider) "([^"]+)" \{$|^(terraform|import) \{$')
+_HEADER = re.compile(
+    r'^(resource|data|ephemeral) "([^"]+)" "([^"]+)" \{$|^(variable|output|provider) "([^"]+)" \{$|^(terraform|import) \{$'
+)
 _ARGUMENT = re.compile(r"^  ([A-Za-z_][\w-]*)\b")
 
 
 def _synth(stage: str, outdir: Path, hcl: bool) -> None:
     env = without_settings(os.environ)
     env.update(HEBO_STAGE=stage, CDKTF_OUTDIR=str(outdir), SYNTH_HCL_OUTPUT="true" if hcl else "false")
-    result = subprocess.run([sys.executable, "main.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "main.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -104,7 +108,10 @@ def test_hcl_output_parses_and_matches_the_json(tmp_path: Path, stage: str) -> N
         cdk_tf = tmp_path / "hcl" / "stacks" / stack / "cdk.tf"
         assert not (cdk_tf.parent / "cdk.tf.json").exists()
         check = subprocess.run([TERRAFORM, "fmt", "-check", str(cdk_tf)], capture_output=True, text=True, timeout=60)
-        assert check.returncode == 0, (check.stdout, check.stderr)  # canonical (3: formatting differs; 2: does not parse)
+        assert check.returncode == 0, (
+            check.stdout,
+            check.stderr,
+        )  # canonical (3: formatting differs; 2: does not parse)
         hcl = hcl_inventory(_fmt(cdk_tf))
         expected = json_inventory(json.loads((tmp_path / "json" / "stacks" / stack / "cdk.tf.json").read_text()))
         assert sorted(hcl) == sorted(expected), stack
@@ -136,10 +143,17 @@ def test_complete_hcl_refuses_what_it_cannot_print() -> None:
 def test_switching_format_leaves_one_file_per_stack(tmp_path: Path) -> None:
     """JSON then HCL into the same directory, and back: Terraform must never see both files."""
     out = tmp_path / "out"
-    for hcl, kept, gone in ((False, "cdk.tf.json", "cdk.tf"), (True, "cdk.tf", "cdk.tf.json"), (False, "cdk.tf.json", "cdk.tf")):
+    for hcl, kept, gone in (
+        (False, "cdk.tf.json", "cdk.tf"),
+        (True, "cdk.tf", "cdk.tf.json"),
+        (False, "cdk.tf.json", "cdk.tf"),
+    ):
         _synth("dev", out, hcl=hcl)
         for stack in STACKS:
-            assert (out / "stacks" / stack / kept).is_file() and not (out / "stacks" / stack / gone).exists(), (hcl, stack)
+            assert (out / "stacks" / stack / kept).is_file() and not (out / "stacks" / stack / gone).exists(), (
+                hcl,
+                stack,
+            )
 
 
 def test_complete_hcl_turns_lifecycle_lists_into_blocks_and_references() -> None:
@@ -153,7 +167,7 @@ def test_complete_hcl_turns_lifecycle_lists_into_blocks_and_references() -> None
     assert complete_hcl(rendered, {"terraform": {}}) == (
         'lifecycle {\npostcondition {\ncondition = "${length(self.names) >= 2}"\nerror_message = "two AZs"\n}\n'
         'postcondition {\ncondition = "${self.id != \\"\\"}"\nerror_message = "id"\n}\n}\n'
-        'lifecycle {\n  ignore_changes = [\nami,\ntags.owner\n]\n}\n'
+        "lifecycle {\n  ignore_changes = [\nami,\ntags.owner\n]\n}\n"
     )
 
 
@@ -169,7 +183,9 @@ def test_complete_hcl_prints_untyped_objects_as_blocks_and_references_unquoted()
         'rule {\nname = "rate"\n\nstatement {\nrate_based_statement {\naggregate_key_type = "IP"\nlimit = 2000\n}\n}\n\n'
         "visibility_config {\na = 1\n}\n}\nprovider = aws.us_east_1\ndepends_on = [\naws_s3_bucket.logs,\n]\n"
     )
-    listed = '# Warning: The following attribute is of an unexpected type.\n\nstatement = {\nrules = [\n{\na = 1\n},\n]\n}\n'
+    listed = (
+        "# Warning: The following attribute is of an unexpected type.\n\nstatement = {\nrules = [\n{\na = 1\n},\n]\n}\n"
+    )
     with pytest.raises(ValueError, match="untyped list of objects in HCL output: rules = \\["):
         complete_hcl(listed, {"terraform": {}})
 
@@ -180,11 +196,12 @@ def test_without_terraform_the_hcl_is_left_as_is_with_a_note(tmp_path: Path, mon
     from hcl_output import format_hcl
 
     cdk_tf = tmp_path / "cdk.tf"
-    cdk_tf.write_text('locals {\n  a = 1\n  bbb = 2\n}\n')
+    cdk_tf.write_text("locals {\n  a = 1\n  bbb = 2\n}\n")
     monkeypatch.setattr(shutil_module, "which", lambda _name: None)
     assert format_hcl([cdk_tf]) == (
-        "note: terraform not found on PATH: the cdk.tf files are not in `terraform fmt` layout (run `terraform fmt` on them)")
-    assert cdk_tf.read_text() == 'locals {\n  a = 1\n  bbb = 2\n}\n'
+        "note: terraform not found on PATH: the cdk.tf files are not in `terraform fmt` layout (run `terraform fmt` on them)"
+    )
+    assert cdk_tf.read_text() == "locals {\n  a = 1\n  bbb = 2\n}\n"
     monkeypatch.undo()
     assert format_hcl([cdk_tf]) is None
-    assert cdk_tf.read_text() == 'locals {\n  a   = 1\n  bbb = 2\n}\n'
+    assert cdk_tf.read_text() == "locals {\n  a   = 1\n  bbb = 2\n}\n"

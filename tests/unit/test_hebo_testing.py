@@ -25,11 +25,15 @@ def test_list_matching_is_by_length_and_position_with_containment_per_element(co
     # The real element also has `base` and `weight`: a one-element list still matches.
     assert Testing.to_have_resource_with_properties(compute, "aws_ecs_service", {"capacity_provider_strategy": [one]})
     assert Testing.to_have_resource_with_properties(
-        compute, "aws_ecs_service", {"capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT", "weight": 1}]})
-    assert not Testing.to_have_resource_with_properties(compute, "aws_ecs_service", {"capacity_provider_strategy": [one, one]})
+        compute, "aws_ecs_service", {"capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT", "weight": 1}]}
+    )
+    assert not Testing.to_have_resource_with_properties(
+        compute, "aws_ecs_service", {"capacity_provider_strategy": [one, one]}
+    )
     assert not Testing.to_have_resource_with_properties(compute, "aws_ecs_service", {"capacity_provider_strategy": []})
     assert not Testing.to_have_resource_with_properties(
-        compute, "aws_ecs_service", {"capacity_provider_strategy": [{"capacity_provider": "FARGATE"}]})
+        compute, "aws_ecs_service", {"capacity_provider_strategy": [{"capacity_provider": "FARGATE"}]}
+    )
 
 
 def test_negated_matcher_passes_on_a_misspelled_type_and_the_helper_refuses_it(compute: str) -> None:
@@ -38,8 +42,12 @@ def test_negated_matcher_passes_on_a_misspelled_type_and_the_helper_refuses_it(c
         lacks_resource_with_properties(compute, "aws_ecs_servce", {})
     with pytest.raises(ValueError, match=r"^unknown data type 'aws_route53_zon': did you mean 'aws_route53_zone'"):
         lacks_resource_with_properties(compute, "aws_route53_zon", {}, kind="data")
-    assert lacks_resource_with_properties(compute, "aws_ecs_service", {"capacity_provider_strategy": [{"capacity_provider": "FARGATE"}]})
-    assert not lacks_resource_with_properties(compute, "aws_ecs_service", {"capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}]})
+    assert lacks_resource_with_properties(
+        compute, "aws_ecs_service", {"capacity_provider_strategy": [{"capacity_provider": "FARGATE"}]}
+    )
+    assert not lacks_resource_with_properties(
+        compute, "aws_ecs_service", {"capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}]}
+    )
     assert not lacks_resource_with_properties(compute, "aws_route53_zone", {"name": "hebo.ai"}, kind="data")
     assert lacks_resource_with_properties(compute, "aws_rds_cluster", {})  # known type, none in compute
 
@@ -54,7 +62,7 @@ def test_provider_types_come_from_the_installed_providers() -> None:
         provider_types("module")
 
 
-USER_FILE = '''from cdktf import Testing
+USER_FILE = """from cdktf import Testing
 
 from hebo_testing import build_stack
 
@@ -62,7 +70,7 @@ from hebo_testing import build_stack
 def test_user_rule():
     network = Testing.synth(build_stack("network", stage="dev"))
     assert Testing.to_have_resource(network, "aws_vpc")
-'''
+"""
 
 
 @pytest.mark.slow
@@ -77,11 +85,24 @@ def test_a_user_test_in_checks_runs_with_plain_pytest_and_make(runner: str, tmp_
         (folder / "test_user_rule.py").write_text(USER_FILE)
         env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
         if runner == "pytest":
-            command = [str(REPO_ROOT / ".venv" / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", str(folder.relative_to(REPO_ROOT))]
+            command = [
+                str(REPO_ROOT / ".venv" / "bin" / "pytest"),
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                str(folder.relative_to(REPO_ROOT)),
+            ]
         else:
             # `-o test-setup`: the installs are not this test's business (and must not touch a
             # shared environment); what runs is exactly the `test` recipe with ARGS passed on.
-            command = ["make", "--no-print-directory", "-o", "test-setup", "test", f"ARGS=-q -p no:cacheprovider {folder.relative_to(REPO_ROOT)}"]
+            command = [
+                "make",
+                "--no-print-directory",
+                "-o",
+                "test-setup",
+                "test",
+                f"ARGS=-q -p no:cacheprovider {folder.relative_to(REPO_ROOT)}",
+            ]
         result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "1 passed in " in result.stdout and "warning" not in result.stdout, result.stdout

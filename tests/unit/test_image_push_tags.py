@@ -30,8 +30,14 @@ pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform CLI not on 
 def _run(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
     env.update(TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
-    return subprocess.run([TERRAFORM, *args, "-no-color"], cwd=workdir, env=env, capture_output=True, text=True,  # type: ignore[list-item]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
-                          timeout=120)
+    return subprocess.run(
+        [TERRAFORM, *args, "-no-color"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,  # type: ignore[list-item]  # shutil.which() is Optional; the module's skipif mark guarantees the executable
+        timeout=120,
+    )
 
 
 def _without_metadata(config: dict[str, Any]) -> dict[str, Any]:
@@ -56,9 +62,10 @@ def _apply(workdir: Path) -> str:
 
 def test_each_push_gets_a_new_tag_and_an_unchanged_build_plans_nothing(preview: Synth, tmp_path: Path) -> None:
     compute = preview.stack("compute")["resource"]
-    (image_name, image), = [(n, c) for n, c in compute["docker_image"].items() if n.startswith("api_image")]
-    (push_id_name, push_id), = [(n, _without_metadata(c)) for n, c in compute["terraform_data"].items()
-                                if n.startswith("api_image_push_id")]
+    ((image_name, image),) = [(n, c) for n, c in compute["docker_image"].items() if n.startswith("api_image")]
+    ((push_id_name, push_id),) = [
+        (n, _without_metadata(c)) for n, c in compute["terraform_data"].items() if n.startswith("api_image_push_id")
+    ]
     repository_ref = re.match(r"\$\{aws_ecr_repository\.[^.]+\.repository_url\}", image["name"])
     assert repository_ref, image["name"]
     tag_expression = image["name"].replace(repository_ref.group(0), REPOSITORY)
@@ -67,7 +74,9 @@ def test_each_push_gets_a_new_tag_and_an_unchanged_build_plans_nothing(preview: 
     assert _run(tmp_path, "init", "-input=false").returncode == 0
     _write(tmp_path, push_id_name, push_id, tag_expression)
     first = _apply(tmp_path)
-    assert re.fullmatch(rf"{re.escape(REPOSITORY)}:{content}-[0-9a-f]{{8}}(-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}}", first), first
+    assert re.fullmatch(
+        rf"{re.escape(REPOSITORY)}:{content}-[0-9a-f]{{8}}(-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}}", first
+    ), first
     assert len(first.split(":")[-1]) <= 128  # Docker tag limit
 
     # Same content again: nothing to replace, so no build and no push.

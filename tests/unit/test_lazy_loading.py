@@ -50,11 +50,19 @@ def compiled_provider_modules(flavour: str, conventional: bool, tmp_path: Path) 
     counter, count_file = tmp_path / "counter.js", tmp_path / f"{flavour}-{style}.count"
     counter.write_text(COUNTER)
     env = without_settings(os.environ, also=("JSII_", "NODE_OPTIONS"))
-    env.update(HEBO_CDK=flavour, COUNT_FILE=str(count_file), NODE_OPTIONS=f"--require {counter}", PYTHONPATH=str(REPO_ROOT))
+    env.update(
+        HEBO_CDK=flavour, COUNT_FILE=str(count_file), NODE_OPTIONS=f"--require {counter}", PYTHONPATH=str(REPO_ROOT)
+    )
     if conventional:
         env["HEBO_CONVENTIONAL_IMPORTS"] = "1"
-    result = subprocess.run([str(python), "-c", APP, str(tmp_path / f"out-{flavour}-{style}")], cwd=REPO_ROOT,
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(python), "-c", APP, str(tmp_path / f"out-{flavour}-{style}")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return int(count_file.read_text())
 
@@ -74,8 +82,11 @@ def test_kernel_compiles_only_the_provider_modules_the_app_uses(flavour: str, tm
 
 LAYOUTS = {
     "@cdktf/provider-fake": ('exports.vpc = require("./vpc");\nexports.subnet = require("./subnet");\n', "./{}"),
-    "@cdktn/provider-fake": ('exports.vpc = __importStar(require("./vpc/index"));\n'
-                             'exports.subnet = __importStar(require("./subnet/index"));\n', "./{}/index"),
+    "@cdktn/provider-fake": (
+        'exports.vpc = __importStar(require("./vpc/index"));\n'
+        'exports.subnet = __importStar(require("./subnet/index"));\n',
+        "./{}/index",
+    ),
 }
 """Each known index shape (lines copied from the published provider packages) and where the
 submodule files live relative to lib/."""
@@ -92,12 +103,18 @@ def test_hook_turns_each_index_layout_into_getters(package: str, tmp_path: Path)
     for name in ("vpc", "subnet"):
         path = lib / (submodule.format(name) + ".js")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f'"use strict";\nObject.defineProperty(exports, "__esModule", {{ value: true }});\n'
-                        f'globalThis.loaded = [...(globalThis.loaded || []), "{name}"];\nexports.Name = "{name}";\n')
-    script = (f"const index = require({json.dumps(str(lib / 'index.js'))});\n"
-              "const before = globalThis.loaded || [];\n"
-              "const name = index.vpc.Name;\n"
-              "console.log(JSON.stringify({before, after: globalThis.loaded, name, keys: Object.keys(index)}));\n")
-    result = subprocess.run([str(NODE), "--require", str(HOOK), "-e", script], capture_output=True, text=True, timeout=60)
+        path.write_text(
+            f'"use strict";\nObject.defineProperty(exports, "__esModule", {{ value: true }});\n'
+            f'globalThis.loaded = [...(globalThis.loaded || []), "{name}"];\nexports.Name = "{name}";\n'
+        )
+    script = (
+        f"const index = require({json.dumps(str(lib / 'index.js'))});\n"
+        "const before = globalThis.loaded || [];\n"
+        "const name = index.vpc.Name;\n"
+        "console.log(JSON.stringify({before, after: globalThis.loaded, name, keys: Object.keys(index)}));\n"
+    )
+    result = subprocess.run(
+        [str(NODE), "--require", str(HOOK), "-e", script], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"before": [], "after": ["vpc"], "name": "vpc", "keys": ["vpc", "subnet"]}

@@ -79,7 +79,9 @@ MATRIX: dict[str, Row] = {
     # -- state that matters: protected in production, disposable in previews --------------------
     "aws_rds_cluster": Row(
         rds_cluster_production,
-        all_of(destroyable, attrs(deletion_protection=False, skip_final_snapshot=True), absent("final_snapshot_identifier")),
+        all_of(
+            destroyable, attrs(deletion_protection=False, skip_final_snapshot=True), absent("final_snapshot_identifier")
+        ),
         "production keeps a final snapshot; a fixed snapshot id in previews would collide on the second destroy",
     ),
     "aws_rds_global_cluster": Row(all_of(protected, attrs(deletion_protection=True)), STATELESS, "production only"),
@@ -89,7 +91,9 @@ MATRIX: dict[str, Row] = {
         all_of(destroyable, attrs(deletion_window_in_days=7)),
         "keys encrypt data and backups; 7 days is the shortest window AWS allows",
     ),
-    "aws_kms_alias": Row(None, STATELESS, "aliases are deleted at once, and carry the stage, so re-create never collides"),
+    "aws_kms_alias": Row(
+        None, STATELESS, "aliases are deleted at once, and carry the stage, so re-create never collides"
+    ),
     "aws_secretsmanager_secret": Row(
         all_of(protected, attrs(recovery_window_in_days=30)),
         all_of(destroyable, attrs(recovery_window_in_days=0)),
@@ -115,7 +119,9 @@ MATRIX: dict[str, Row] = {
         all_of(destroyable, attrs(enable_deletion_protection=False)),
         "deletion protection blocks destroy",
     ),
-    "aws_cloudwatch_log_group": Row(log_group_named_by_terraform, all_of(destroyable, log_group_named_by_terraform), "see check"),
+    "aws_cloudwatch_log_group": Row(
+        log_group_named_by_terraform, all_of(destroyable, log_group_named_by_terraform), "see check"
+    ),
     "aws_lambda_invocation": Row(
         absent("lifecycle_scope"),
         all_of(destroyable, absent("lifecycle_scope")),
@@ -126,8 +132,12 @@ MATRIX: dict[str, Row] = {
         attrs(keep_remotely=True),
         "images stay in ECR (rollback); previews' repositories are force-deleted with them",
     ),
-    "terraform_data": Row(None, STATELESS, "CloudFront invalidation (create-time only); image push ids (a new UUID per push)"),
-    "aws_ec2_instance_state": Row(None, STATELESS, "the bastion's power state; destroying it leaves the instance as it is"),
+    "terraform_data": Row(
+        None, STATELESS, "CloudFront invalidation (create-time only); image push ids (a new UUID per push)"
+    ),
+    "aws_ec2_instance_state": Row(
+        None, STATELESS, "the bastion's power state; destroying it leaves the instance as it is"
+    ),
     # -- stateless: rebuilt from code ----------------------------------------------------------
     **{
         resource_type: Row(None, STATELESS, "rebuilt from code")
@@ -240,7 +250,14 @@ def test_production_stateful_resources_are_all_protected(stages: dict[str, list[
     """The issue's list: database clusters, KMS keys, state and console buckets, zone, secrets."""
     counts: dict[str, int] = {}
     for _, resource_type, _, cfg in resources(stages["production"][:1]):
-        if resource_type in ("aws_rds_cluster", "aws_rds_global_cluster", "aws_kms_key", "aws_s3_bucket", "aws_route53_zone", "aws_secretsmanager_secret"):
+        if resource_type in (
+            "aws_rds_cluster",
+            "aws_rds_global_cluster",
+            "aws_kms_key",
+            "aws_s3_bucket",
+            "aws_route53_zone",
+            "aws_secretsmanager_secret",
+        ):
             assert cfg["lifecycle"]["prevent_destroy"] is True
             counts[resource_type] = counts.get(resource_type, 0) + 1
     assert counts == {

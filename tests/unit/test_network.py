@@ -69,20 +69,38 @@ def all_ingress(synth: Synth) -> list[dict[str, Any]]:
     roles = sg_roles(synth)
     rules = []
     for cfg in synth.resources(STACK, "aws_vpc_security_group_ingress_rule").values():
-        rules.append({
-            "group": roles.get(parse_ref(cfg["security_group_id"])[1], "?"),
-            "protocol": cfg["ip_protocol"], "from": cfg.get("from_port"), "to": cfg.get("to_port"),
-            "cidrs": [c for c in (cfg.get("cidr_ipv4"), cfg.get("cidr_ipv6")) if c],
-        })
+        rules.append(
+            {
+                "group": roles.get(parse_ref(cfg["security_group_id"])[1], "?"),
+                "protocol": cfg["ip_protocol"],
+                "from": cfg.get("from_port"),
+                "to": cfg.get("to_port"),
+                "cidrs": [c for c in (cfg.get("cidr_ipv4"), cfg.get("cidr_ipv6")) if c],
+            }
+        )
     for cfg in synth.resources(STACK, "aws_security_group_rule").values():
         if cfg["type"] == "ingress":
-            rules.append({"group": "?", "protocol": cfg["protocol"], "from": cfg["from_port"], "to": cfg["to_port"],
-                          "cidrs": cfg.get("cidr_blocks", []) + cfg.get("ipv6_cidr_blocks", [])})
+            rules.append(
+                {
+                    "group": "?",
+                    "protocol": cfg["protocol"],
+                    "from": cfg["from_port"],
+                    "to": cfg["to_port"],
+                    "cidrs": cfg.get("cidr_blocks", []) + cfg.get("ipv6_cidr_blocks", []),
+                }
+            )
     for kind in ("aws_security_group", "aws_default_security_group"):
         for name, cfg in synth.resources(STACK, kind).items():
             for block in cfg.get("ingress") or []:
-                rules.append({"group": roles.get(name, name), "protocol": block["protocol"], "from": block["from_port"],
-                              "to": block["to_port"], "cidrs": block.get("cidr_blocks", []) + block.get("ipv6_cidr_blocks", [])})
+                rules.append(
+                    {
+                        "group": roles.get(name, name),
+                        "protocol": block["protocol"],
+                        "from": block["from_port"],
+                        "to": block["to_port"],
+                        "cidrs": block.get("cidr_blocks", []) + block.get("ipv6_cidr_blocks", []),
+                    }
+                )
     return rules
 
 
@@ -102,7 +120,7 @@ def test_subnet_plan_never_overlaps_and_fits_an_alb(prefix: int, az_count: int) 
     subnets = [ipaddress.ip_network(c) for p in plan for c in (p.public, p.private)]
     assert len(subnets) == 2 * az_count
     assert all(s.subnet_of(vpc) for s in subnets)
-    assert not any(a.overlaps(b) for i, a in enumerate(subnets) for b in subnets[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(subnets) for b in subnets[i + 1 :])
     assert all(ipaddress.ip_network(p.public).prefixlen <= 27 for p in plan)  # ALB minimum
 
 
@@ -130,14 +148,21 @@ def test_vpc(stage: str, request: pytest.FixtureRequest) -> None:
 def test_only_public_subnets_are_dual_stack(stage: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
     vpc, _ = by_tag(synth, "aws_vpc")[f"hebo-{synth.stage}"]
-    ipv6 = {n: {k: v for k, v in c.items() if "ipv6" in k or "dns64" in k or "aaaa" in k}
-            for n, (_, c) in by_tag(synth, "aws_subnet").items() if primary(c)}
+    ipv6 = {
+        n: {k: v for k, v in c.items() if "ipv6" in k or "dns64" in k or "aaaa" in k}
+        for n, (_, c) in by_tag(synth, "aws_subnet").items()
+        if primary(c)
+    }
     p = f"hebo-{synth.stage}"
     assert ipv6 == {
-        f"{p}-public-0": {"ipv6_cidr_block": f"${{cidrsubnet(aws_vpc.{vpc}.ipv6_cidr_block, 8, 0)}}",
-                          "assign_ipv6_address_on_creation": False},
-        f"{p}-public-1": {"ipv6_cidr_block": f"${{cidrsubnet(aws_vpc.{vpc}.ipv6_cidr_block, 8, 1)}}",
-                          "assign_ipv6_address_on_creation": False},
+        f"{p}-public-0": {
+            "ipv6_cidr_block": f"${{cidrsubnet(aws_vpc.{vpc}.ipv6_cidr_block, 8, 0)}}",
+            "assign_ipv6_address_on_creation": False,
+        },
+        f"{p}-public-1": {
+            "ipv6_cidr_block": f"${{cidrsubnet(aws_vpc.{vpc}.ipv6_cidr_block, 8, 1)}}",
+            "assign_ipv6_address_on_creation": False,
+        },
         f"{p}-private-0": {},
         f"{p}-private-1": {},
     }
@@ -150,7 +175,11 @@ def test_ipv6_public_edge_needs_public_subnets() -> None:
 
     stack = cdktf.TerraformStack(cdktf.App(), "ipv6_check")
     with pytest.raises(ValidationError, match=r"^VPC 'x': ipv6_public_edge True needs public_subnets$"):
-        Vpc(stack, "vpc", VpcProps(name="x", cidr_block="10.0.0.0/16", az_count=2, public_subnets=False, ipv6_public_edge=True))
+        Vpc(
+            stack,
+            "vpc",
+            VpcProps(name="x", cidr_block="10.0.0.0/16", az_count=2, public_subnets=False, ipv6_public_edge=True),
+        )
     assert stack.node.children == [], "validation runs before the VPC's node exists"
 
 
@@ -158,8 +187,11 @@ def test_ipv6_public_edge_needs_public_subnets() -> None:
 def test_subnet_cidrs_and_az_spread(stage: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
     p = f"hebo-{synth.stage}"
-    subnets = {n: (c["cidr_block"], c["availability_zone"], c["map_public_ip_on_launch"])
-               for n, (_, c) in by_tag(synth, "aws_subnet").items() if primary(c)}
+    subnets = {
+        n: (c["cidr_block"], c["availability_zone"], c["map_public_ip_on_launch"])
+        for n, (_, c) in by_tag(synth, "aws_subnet").items()
+        if primary(c)
+    }
     assert subnets == {
         f"{p}-public-0": ("10.0.224.0/22", f"${{element({PRIMARY_AZS}, 0)}}", False),
         f"{p}-public-1": ("10.0.228.0/22", f"${{element({PRIMARY_AZS}, 1)}}", False),
@@ -176,13 +208,18 @@ def test_az_count_setting_spreads_over_three_azs(synth_variant: Any) -> None:
     synth = synth_variant(HEBO_STAGE="pr-42", HEBO_AZ_COUNT="3", HEBO_VPC_CIDR="10.20.0.0/20")
     subnets = {n: (c["cidr_block"], az_index(c)) for n, (_, c) in by_tag(synth, "aws_subnet").items()}
     assert subnets == {
-        "hebo-pr-42-public-0": ("10.20.14.0/26", 0), "hebo-pr-42-private-0": ("10.20.0.0/23", 0),
-        "hebo-pr-42-public-1": ("10.20.14.64/26", 1), "hebo-pr-42-private-1": ("10.20.2.0/23", 1),
-        "hebo-pr-42-public-2": ("10.20.14.128/26", 2), "hebo-pr-42-private-2": ("10.20.4.0/23", 2),
+        "hebo-pr-42-public-0": ("10.20.14.0/26", 0),
+        "hebo-pr-42-private-0": ("10.20.0.0/23", 0),
+        "hebo-pr-42-public-1": ("10.20.14.64/26", 1),
+        "hebo-pr-42-private-1": ("10.20.2.0/23", 1),
+        "hebo-pr-42-public-2": ("10.20.14.128/26", 2),
+        "hebo-pr-42-private-2": ("10.20.4.0/23", 2),
     }
     # still one NAT in a preview; all three private subnets route through it
     assert len(synth.resources(STACK, "aws_instance")) == 2  # NAT + bastion
-    nat_routes = {c["network_interface_id"] for c in synth.resources(STACK, "aws_route").values() if "network_interface_id" in c}
+    nat_routes = {
+        c["network_interface_id"] for c in synth.resources(STACK, "aws_route").values() if "network_interface_id" in c
+    }
     assert len(nat_routes) == 1
 
 
@@ -190,23 +227,32 @@ def test_public_subnets_route_to_the_internet_gateway(any_stage: Synth) -> None:
     tables = by_tag(any_stage, "aws_route_table")
     public_table, _ = tables[f"hebo-{any_stage.stage}-public"]
     igw, _ = by_tag(any_stage, "aws_internet_gateway")[f"hebo-{any_stage.stage}"]
-    routes = sorted((without_metadata(c)
-                     for c in any_stage.resources(STACK, "aws_route").values() if "gateway_id" in c),
-                    key=lambda r: "destination_ipv6_cidr_block" in r)
-    assert routes == [{
-        "destination_cidr_block": "0.0.0.0/0",
-        "gateway_id": f"${{aws_internet_gateway.{igw}.id}}",
-        "route_table_id": f"${{aws_route_table.{public_table}.id}}",
-    }, {
-        "destination_ipv6_cidr_block": "::/0",  # dual-stack ALBs answer IPv6 clients
-        "gateway_id": f"${{aws_internet_gateway.{igw}.id}}",
-        "route_table_id": f"${{aws_route_table.{public_table}.id}}",
-    }]
+    routes = sorted(
+        (without_metadata(c) for c in any_stage.resources(STACK, "aws_route").values() if "gateway_id" in c),
+        key=lambda r: "destination_ipv6_cidr_block" in r,
+    )
+    assert routes == [
+        {
+            "destination_cidr_block": "0.0.0.0/0",
+            "gateway_id": f"${{aws_internet_gateway.{igw}.id}}",
+            "route_table_id": f"${{aws_route_table.{public_table}.id}}",
+        },
+        {
+            "destination_ipv6_cidr_block": "::/0",  # dual-stack ALBs answer IPv6 clients
+            "gateway_id": f"${{aws_internet_gateway.{igw}.id}}",
+            "route_table_id": f"${{aws_route_table.{public_table}.id}}",
+        },
+    ]
     ipv6_routes = [c for c in any_stage.resources(STACK, "aws_route").values() if "destination_ipv6_cidr_block" in c]
     assert len(ipv6_routes) == 1  # private tables: no IPv6 route at all
-    subnets = {name for name, cfg in any_stage.resources(STACK, "aws_subnet").items() if cfg["tags"]["tier"] == "public"}
-    associated = {parse_ref(c["subnet_id"])[1] for c in any_stage.resources(STACK, "aws_route_table_association").values()
-                  if parse_ref(c["route_table_id"])[1] == public_table}
+    subnets = {
+        name for name, cfg in any_stage.resources(STACK, "aws_subnet").items() if cfg["tags"]["tier"] == "public"
+    }
+    associated = {
+        parse_ref(c["subnet_id"])[1]
+        for c in any_stage.resources(STACK, "aws_route_table_association").values()
+        if parse_ref(c["route_table_id"])[1] == public_table
+    }
     assert associated == subnets and len(subnets) == 2
 
 
@@ -241,12 +287,17 @@ def test_nat_instance_settings(stage: str, request: pytest.FixtureRequest) -> No
         assert "associate_public_ip_address" not in cfg
         assert "key_name" not in cfg
         assert cfg["metadata_options"] == {
-            "http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1,
+            "http_endpoint": "enabled",
+            "http_tokens": "required",
+            "http_put_response_hop_limit": 1,
             "instance_metadata_tags": "disabled",
         }
         assert cfg["root_block_device"] == {
-            "encrypted": True, "kms_key_id": f"${{aws_kms_key.{key}.arn}}", "volume_type": "gp3",
-            "volume_size": 8, "delete_on_termination": True,
+            "encrypted": True,
+            "kms_key_id": f"${{aws_kms_key.{key}.arn}}",
+            "volume_type": "gp3",
+            "volume_size": 8,
+            "delete_on_termination": True,
         }
         assert cfg["vpc_security_group_ids"] == [f"${{aws_security_group.{nat_sg}.id}}"]
         assert parse_ref(cfg["subnet_id"])[1] in public_subnets
@@ -287,10 +338,15 @@ def test_private_routes_use_the_nat_of_their_az(stage: str, request: pytest.Fixt
     synth: Synth = request.getfixturevalue(stage)
     subnets = synth.resources(STACK, "aws_subnet")
     instances = synth.resources(STACK, "aws_instance")
-    table_subnet = {parse_ref(a["route_table_id"])[1]: parse_ref(a["subnet_id"])[1]
-                    for a in synth.resources(STACK, "aws_route_table_association").values()}
-    private_tables = [n for n, c in synth.resources(STACK, "aws_route_table").items()
-                      if primary(c) and "-private-" in c["tags"]["Name"]]
+    table_subnet = {
+        parse_ref(a["route_table_id"])[1]: parse_ref(a["subnet_id"])[1]
+        for a in synth.resources(STACK, "aws_route_table_association").values()
+    }
+    private_tables = [
+        n
+        for n, c in synth.resources(STACK, "aws_route_table").items()
+        if primary(c) and "-private-" in c["tags"]["Name"]
+    ]
     assert len(private_tables) == 2  # one per private subnet
     routed: dict[int, int] = {}
     for route in synth.resources(STACK, "aws_route").values():
@@ -319,7 +375,9 @@ def test_bastion_only_outside_production(production: Synth, preview: Synth, dev:
 
 
 def test_bastion_is_ssm_only(preview: Synth) -> None:
-    name, cfg = next((n, c) for n, c in preview.resources(STACK, "aws_instance").items() if c["tags"]["role"] == "bastion")
+    name, cfg = next(
+        (n, c) for n, c in preview.resources(STACK, "aws_instance").items() if c["tags"]["role"] == "bastion"
+    )
     assert cfg["tags"]["Name"] == "hebo-pr-42-bastion"
     assert cfg["instance_type"] == "t4g.nano"
     assert "key_name" not in cfg and cfg["associate_public_ip_address"] is False
@@ -342,7 +400,6 @@ def test_bastion_is_ssm_only(preview: Synth) -> None:
     assert role["description"] == "SSM Session Manager bastion (no SSH)"
 
 
-
 def test_bastion_is_declared_stopped(production: Synth, preview: Synth, dev: Synth) -> None:
     """On demand: created stopped (volume cost only), started by `ops bastion start`; later
     deploys leave the power state alone so a push never cuts an open session."""
@@ -354,6 +411,7 @@ def test_bastion_is_declared_stopped(production: Synth, preview: Synth, dev: Syn
             "state": "stopped",
             "lifecycle": {"ignore_changes": ["state"]},
         }
+
 
 # -- security groups --------------------------------------------------------------------------
 WORLD_OPEN_ALLOWED = {("alb", 80, "0.0.0.0/0"), ("alb", 443, "0.0.0.0/0"), ("alb", 80, "::/0"), ("alb", 443, "::/0")}
@@ -374,25 +432,36 @@ def test_no_world_open_ingress_except_alb_http_https(any_stage: Synth) -> None:
 def expected_rules(production: bool) -> set[tuple[str, str, str, int | None, str]]:
     t = "tcp"
     rules = {
-        ("alb", "ingress", t, 80, "0.0.0.0/0"), ("alb", "ingress", t, 80, "::/0"),
-        ("alb", "ingress", t, 443, "0.0.0.0/0"), ("alb", "ingress", t, 443, "::/0"),
-        ("alb", "egress", t, 3001, "sg:service"), ("alb", "egress", t, 3002, "sg:service"),
-        ("service", "ingress", t, 3001, "sg:alb"), ("service", "ingress", t, 3002, "sg:alb"),
-        ("service", "egress", t, 443, "0.0.0.0/0"), ("service", "egress", t, 5432, "sg:database"),
-        ("migrator", "egress", t, 443, "0.0.0.0/0"), ("migrator", "egress", t, 5432, "sg:database"),
-        ("database", "ingress", t, 5432, "sg:service"), ("database", "ingress", t, 5432, "sg:migrator"),
-        ("nat", "ingress", t, 443, "10.0.0.0/19"), ("nat", "ingress", t, 443, "10.0.32.0/19"),
+        ("alb", "ingress", t, 80, "0.0.0.0/0"),
+        ("alb", "ingress", t, 80, "::/0"),
+        ("alb", "ingress", t, 443, "0.0.0.0/0"),
+        ("alb", "ingress", t, 443, "::/0"),
+        ("alb", "egress", t, 3001, "sg:service"),
+        ("alb", "egress", t, 3002, "sg:service"),
+        ("service", "ingress", t, 3001, "sg:alb"),
+        ("service", "ingress", t, 3002, "sg:alb"),
+        ("service", "egress", t, 443, "0.0.0.0/0"),
+        ("service", "egress", t, 5432, "sg:database"),
+        ("migrator", "egress", t, 443, "0.0.0.0/0"),
+        ("migrator", "egress", t, 5432, "sg:database"),
+        ("database", "ingress", t, 5432, "sg:service"),
+        ("database", "ingress", t, 5432, "sg:migrator"),
+        ("nat", "ingress", t, 443, "10.0.0.0/19"),
+        ("nat", "ingress", t, 443, "10.0.32.0/19"),
         ("nat", "egress", t, 443, "0.0.0.0/0"),
     }
     if production:  # RDS Proxy, no bastion
         rules |= {
-            ("database", "ingress", t, 5432, "sg:db-proxy"), ("db-proxy", "egress", t, 5432, "sg:database"),
+            ("database", "ingress", t, 5432, "sg:db-proxy"),
+            ("db-proxy", "egress", t, 5432, "sg:database"),
             # the migrator talks to the writer, never the proxy
-            ("db-proxy", "ingress", t, 5432, "sg:service"), ("service", "egress", t, 5432, "sg:db-proxy"),
+            ("db-proxy", "ingress", t, 5432, "sg:service"),
+            ("service", "egress", t, 5432, "sg:db-proxy"),
         }
     else:  # bastion, no proxy
         rules |= {
-            ("database", "ingress", t, 5432, "sg:bastion"), ("bastion", "egress", t, 5432, "sg:database"),
+            ("database", "ingress", t, 5432, "sg:bastion"),
+            ("bastion", "egress", t, 5432, "sg:database"),
             ("bastion", "egress", t, 443, "0.0.0.0/0"),
         }
     return rules
@@ -444,7 +513,9 @@ def test_flow_logs(stage: str, retention: int, vpcs: int, request: pytest.Fixtur
     keys = synth.resources(STACK, "aws_kms_key")
     assert len(logs) == vpcs and len(groups) == vpcs
     assert {parse_ref(c["vpc_id"])[1] for c in logs.values()} == set(synth.resources(STACK, "aws_vpc"))
-    (role_name,) = [n for n, c in synth.resources(STACK, "aws_iam_role").items() if c["name"] == f"hebo-{synth.stage}-flow-logs"]
+    (role_name,) = [
+        n for n, c in synth.resources(STACK, "aws_iam_role").items() if c["name"] == f"hebo-{synth.stage}-flow-logs"
+    ]
     arns = []
     for cfg in logs.values():
         assert cfg["traffic_type"] == "ALL" and cfg["log_destination_type"] == "cloud-watch-logs"
@@ -454,23 +525,32 @@ def test_flow_logs(stage: str, retention: int, vpcs: int, request: pytest.Fixtur
         assert group["name"] == f"/vpc/hebo-{synth.stage}/flow-logs"
         assert group["retention_in_days"] == retention
         key_kind, key_name, _ = parse_ref(group["kms_key_id"])
-        assert key_kind == "aws_kms_key" and keys[key_name].get("provider") == group.get("provider") == cfg.get("provider")
+        assert key_kind == "aws_kms_key" and keys[key_name].get("provider") == group.get("provider") == cfg.get(
+            "provider"
+        )
         arns.append(cfg["log_destination"])
     docs = synth.data_sources(STACK, "aws_iam_policy_document")
     (permissions,) = [d for n, d in docs.items() if n.startswith("flow_logs_role_permissions")]
-    assert permissions["statement"] == [{
-        "sid": "WriteFlowLogs",
-        "effect": "Allow",
-        "actions": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-        "resources": [r for arn in sorted(arns, key=lambda a: "secondary" in a) for r in (arn, arn.replace("}", "}:log-stream:*"))],
-    }]
+    assert permissions["statement"] == [
+        {
+            "sid": "WriteFlowLogs",
+            "effect": "Allow",
+            "actions": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "resources": [
+                r
+                for arn in sorted(arns, key=lambda a: "secondary" in a)
+                for r in (arn, arn.replace("}", "}:log-stream:*"))
+            ],
+        }
+    ]
     (trust,) = [d for n, d in docs.items() if n.startswith("flow_logs_role_trust")]
     assert trust["statement"][0]["principals"] == [{"type": "Service", "identifiers": ["vpc-flow-logs.amazonaws.com"]}]
     assert {c["variable"] for c in trust["statement"][0]["condition"]} == {"aws:SourceAccount", "aws:SourceArn"}
 
 
-@pytest.mark.parametrize(("stage", "protect", "window", "purpose"),
-                         [("production", True, 30, "network"), ("preview", False, 7, "stage")])
+@pytest.mark.parametrize(
+    ("stage", "protect", "window", "purpose"), [("production", True, 30, "network"), ("preview", False, 7, "stage")]
+)
 def test_network_kms_key(stage: str, protect: bool, window: int, purpose: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
     keys = {n: c for n, c in synth.resources(STACK, "aws_kms_key").items() if primary(c)}
@@ -499,8 +579,11 @@ def test_secondary_network_only_in_production(production: Synth, preview: Synth,
     for cfg in production.resources(STACK, "aws_subnet").values():
         if not primary(cfg):
             assert "ipv6_cidr_block" not in cfg and "assign_ipv6_address_on_creation" not in cfg
-    secondary = {n: (c["cidr_block"], az_index(c), c["tags"]["tier"]) for n, (_, c) in by_tag(production, "aws_subnet").items()
-                 if c.get("provider") == "aws.us_west_2"}
+    secondary = {
+        n: (c["cidr_block"], az_index(c), c["tags"]["tier"])
+        for n, (_, c) in by_tag(production, "aws_subnet").items()
+        if c.get("provider") == "aws.us_west_2"
+    }
     assert secondary == {
         "hebo-production-secondary-private-0": ("10.1.0.0/19", 0, "private"),
         "hebo-production-secondary-private-1": ("10.1.32.0/19", 1, "private"),
@@ -521,8 +604,15 @@ def test_secondary_network_only_in_production(production: Synth, preview: Synth,
 
 # -- outputs ----------------------------------------------------------------------------------
 def test_stack_outputs(production: Synth, preview: Synth) -> None:
-    common = {"vpc_id", "vpc_cidr", "public_subnet_ids", "private_subnet_ids", "security_group_ids",
-              "nat_instance_ids", "nat_public_ips"}
+    common = {
+        "vpc_id",
+        "vpc_cidr",
+        "public_subnet_ids",
+        "private_subnet_ids",
+        "security_group_ids",
+        "nat_instance_ids",
+        "nat_public_ips",
+    }
     named = lambda s: {k for k in s.stack(STACK)["output"] if not k.startswith("cross-stack-output-")}  # noqa: E731 - a one-line local projection
     assert named(production) == common | {"secondary_vpc_id", "secondary_private_subnet_ids"}
     assert named(preview) == common | {"bastion_instance_id"}
@@ -540,13 +630,24 @@ from modules.cdk import Testing  # noqa: E402  (imported where the section using
 def test_testing_matchers_vpc_nat_and_flow_logs(production: Synth, preview: Synth) -> None:
     network = production.raw(STACK)
     assert Testing.to_have_resource_with_properties(
-        network, "aws_vpc", {"cidr_block": "10.0.0.0/16", "assign_generated_ipv6_cidr_block": True, "enable_dns_hostnames": True}
+        network,
+        "aws_vpc",
+        {"cidr_block": "10.0.0.0/16", "assign_generated_ipv6_cidr_block": True, "enable_dns_hostnames": True},
     )
-    assert Testing.to_have_resource_with_properties(network, "aws_vpc", {"cidr_block": "10.1.0.0/16"})  # secondary region
-    assert Testing.to_have_resource_with_properties(network, "aws_instance", {"instance_type": "t4g.nano", "source_dest_check": False})
-    assert Testing.to_have_resource_with_properties(network, "aws_flow_log", {"traffic_type": "ALL", "log_destination_type": "cloud-watch-logs"})
+    assert Testing.to_have_resource_with_properties(
+        network, "aws_vpc", {"cidr_block": "10.1.0.0/16"}
+    )  # secondary region
+    assert Testing.to_have_resource_with_properties(
+        network, "aws_instance", {"instance_type": "t4g.nano", "source_dest_check": False}
+    )
+    assert Testing.to_have_resource_with_properties(
+        network, "aws_flow_log", {"traffic_type": "ALL", "log_destination_type": "cloud-watch-logs"}
+    )
     assert Testing.to_have_data_source(network, "aws_availability_zones")
-    bastion = {"associate_public_ip_address": False, "metadata_options": {"http_tokens": "required", "http_put_response_hop_limit": 1}}
+    bastion = {
+        "associate_public_ip_address": False,
+        "metadata_options": {"http_tokens": "required", "http_put_response_hop_limit": 1},
+    }
     assert Testing.to_have_resource_with_properties(preview.raw(STACK), "aws_instance", bastion)
     assert not Testing.to_have_resource_with_properties(preview.raw(STACK), "aws_vpc", {"cidr_block": "10.1.0.0/16"})
 
@@ -563,21 +664,50 @@ def test_elastic_ips_wait_for_the_internet_gateway(any_stage: Synth) -> None:
     assert checked == 2 * expect(any_stage).nat_instances
 
 
-@pytest.mark.parametrize(("rules", "message"), [
-    ([{"group": "db", "direction": "ingress", "peer": {"group": "app"}, "port": 5432, "description": "d"}],
-     r"^security groups 'sg': rules 'db_in_app_5432' names unknown group 'app'; the set has \['db'\]$"),
-    ([{"group": "db", "direction": "egress", "peer": {"cidr_ipv4": "10.0.0.0/8"}, "port": None, "description": "d"}],
-     r"^security groups 'sg': rules 'db_out_10_0_0_0_8_all' needs a port exactly when its protocol is not '-1'$"),
-    ([{"group": "db", "direction": "ingress", "peer": {"cidr_ipv4": "10.0.0.0/8"}, "port": 5432, "description": "d"}] * 2,
-     r"^security groups 'sg': rules 'db_in_10_0_0_0_8_5432' is given twice$"),
-])
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (
+            [{"group": "db", "direction": "ingress", "peer": {"group": "app"}, "port": 5432, "description": "d"}],
+            r"^security groups 'sg': rules 'db_in_app_5432' names unknown group 'app'; the set has \['db'\]$",
+        ),
+        (
+            [
+                {
+                    "group": "db",
+                    "direction": "egress",
+                    "peer": {"cidr_ipv4": "10.0.0.0/8"},
+                    "port": None,
+                    "description": "d",
+                }
+            ],
+            r"^security groups 'sg': rules 'db_out_10_0_0_0_8_all' needs a port exactly when its protocol is not '-1'$",
+        ),
+        (
+            [
+                {
+                    "group": "db",
+                    "direction": "ingress",
+                    "peer": {"cidr_ipv4": "10.0.0.0/8"},
+                    "port": 5432,
+                    "description": "d",
+                }
+            ]
+            * 2,
+            r"^security groups 'sg': rules 'db_in_10_0_0_0_8_5432' is given twice$",
+        ),
+    ],
+)
 def test_security_group_rules_are_checked_before_any_group_exists(rules: list[dict[str, Any]], message: str) -> None:
     from modules.cdk import cdktf
     from modules.network.security_groups import GroupSpec, Peer, Rule, SecurityGroups, SecurityGroupsProps
 
     stack = cdktf.TerraformStack(cdktf.App(), "sg_check")
-    props = SecurityGroupsProps(vpc_id="vpc-1", groups={"db": GroupSpec(name="db", description="d")},
-                                rules=[Rule(**{**r, "peer": Peer(**r["peer"])}) for r in rules])
+    props = SecurityGroupsProps(
+        vpc_id="vpc-1",
+        groups={"db": GroupSpec(name="db", description="d")},
+        rules=[Rule(**{**r, "peer": Peer(**r["peer"])}) for r in rules],
+    )
     with pytest.raises(ValidationError, match=message):
         SecurityGroups(stack, "sg", props)
     assert stack.node.children == []
@@ -586,5 +716,8 @@ def test_security_group_rules_are_checked_before_any_group_exists(rules: list[di
 def test_a_peer_names_exactly_one_side() -> None:
     from modules.network.security_groups import Peer
 
-    with pytest.raises(ValidationError, match=r"^security group peer: group/cidr_ipv4/cidr_ipv6 \['a', '10.0.0.0/8'\] must name exactly one$"):
+    with pytest.raises(
+        ValidationError,
+        match=r"^security group peer: group/cidr_ipv4/cidr_ipv6 \['a', '10.0.0.0/8'\] must name exactly one$",
+    ):
         Peer(group="a", cidr_ipv4="10.0.0.0/8")

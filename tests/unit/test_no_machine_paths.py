@@ -22,7 +22,10 @@ from synth_support import STAGE_NAMES, Synth
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_BUILD = REPO_ROOT / "tests" / "fixtures" / "console-build"
-PREBUILT = {"HEBO_API_IMAGE": "public.ecr.aws/hebo/api:1.0.0", "HEBO_GATEWAY_IMAGE": "public.ecr.aws/hebo/gateway:1.0.0"}
+PREBUILT = {
+    "HEBO_API_IMAGE": "public.ecr.aws/hebo/api:1.0.0",
+    "HEBO_GATEWAY_IMAGE": "public.ecr.aws/hebo/gateway:1.0.0",
+}
 MODES = {
     # Build mode: docker build contexts; no console build, so the manifest carries a warning.
     "build": {},
@@ -55,7 +58,9 @@ def _machine_markers(outdir: Path) -> list[re.Pattern[str]]:
     return markers
 
 
-@pytest.fixture(scope="module", params=[(s, m) for s in sorted(STAGE_NAMES) for m in MODES], ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    scope="module", params=[(s, m) for s in sorted(STAGE_NAMES) for m in MODES], ids=lambda p: f"{p[0]}-{p[1]}"
+)
 def variant(request: pytest.FixtureRequest, synth_variant: Callable[..., Synth]) -> Synth:
     stage, mode = request.param
     return synth_variant(HEBO_STAGE=STAGE_NAMES[stage], HEBO_BACKEND="local", **MODES[mode])

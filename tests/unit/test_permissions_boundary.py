@@ -10,21 +10,30 @@ from config.naming import permissions_boundary_name
 from ops import deploy_role
 from tools.iam_eval.engine import action_matches
 
-BOUNDARY = ("arn:${data.aws_partition.partition.partition}:iam::"
-            "${data.aws_caller_identity.account.account_id}:policy/" + permissions_boundary_name("hebo"))
+BOUNDARY = (
+    "arn:${data.aws_partition.partition.partition}:iam::"
+    "${data.aws_caller_identity.account.account_id}:policy/" + permissions_boundary_name("hebo")
+)
 """The boundary is composed from the stack's one account/partition pair (modules/account.py)."""
-CONFIG = deploy_role.DeployRoleConfig(github_repo="o/r", state_bucket="s", lock_table="", zone="hebo.ai", secrets_from="dev")
+CONFIG = deploy_role.DeployRoleConfig(
+    github_repo="o/r", state_bucket="s", lock_table="", zone="hebo.ai", secrets_from="dev"
+)
 
 
 def roles(synth):
-    return [(stack, name, role) for stack in synth.stacks for name, role in synth.resources(stack, "aws_iam_role").items()]
+    return [
+        (stack, name, role) for stack in synth.stacks for name, role in synth.resources(stack, "aws_iam_role").items()
+    ]
 
 
 def test_every_preview_role_carries_exactly_the_boundary(preview):
     found = roles(preview)
     assert len(found) >= 7  # exec and task roles of both services, migrator, monitoring, bastion, flow logs
-    assert [(stack, name, role.get("permissions_boundary")) for stack, name, role in found
-            if role.get("permissions_boundary") != BOUNDARY] == []
+    assert [
+        (stack, name, role.get("permissions_boundary"))
+        for stack, name, role in found
+        if role.get("permissions_boundary") != BOUNDARY
+    ] == []
     for stack in {stack for stack, _, _ in found}:
         assert "partition" in preview.data_sources(stack, "aws_partition"), stack
         assert "account" in preview.data_sources(stack, "aws_caller_identity"), stack
@@ -42,7 +51,11 @@ def test_the_deploy_role_passes_each_preview_role_only_to_its_own_service(previe
     assert found
     for _, _, role in found:
         trust = preview_trust_service(preview, role)
-        patterns = {f"hebo-pr-*{suffix}": service for service, suffixes in deploy_role.PASSED_ROLES.items() for suffix in suffixes}
+        patterns = {
+            f"hebo-pr-*{suffix}": service
+            for service, suffixes in deploy_role.PASSED_ROLES.items()
+            for suffix in suffixes
+        }
         matching = {service for pattern, service in patterns.items() if fnmatchcase(role["name"], pattern)}
         assert matching == {trust}, (role["name"], trust, matching)
 
@@ -82,7 +95,6 @@ def test_the_boundary_allows_every_action_a_preview_role_is_granted(preview):
 def test_the_boundary_name_is_in_the_naming_catalog(preview):
     assert ("iam_policy", "hebo-preview-boundary") in preview.settings.names.catalog()
     assert json.dumps(preview.stacks).count("policy/hebo-preview-boundary") == len(roles(preview))
-
 
 
 def test_the_boundary_adds_no_account_or_partition_data_source(preview, dev, production):

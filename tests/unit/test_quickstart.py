@@ -30,7 +30,9 @@ def test_readme_quick_start_is_the_two_commands_ci_runs() -> None:
 
 @pytest.mark.skipif(MAKE is None, reason="make is not installed")
 def test_make_help_lists_every_documented_target() -> None:
-    result = subprocess.run([MAKE, "--no-print-directory", "help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [MAKE, "--no-print-directory", "help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     listed = re.findall(r"^  make (\S+)\s+\S", result.stdout, re.M)
     documented = re.findall(r"^([a-z][a-z-]*):.*## ", (REPO_ROOT / "Makefile").read_text(), re.M)
@@ -40,9 +42,14 @@ def test_make_help_lists_every_documented_target() -> None:
 @pytest.mark.skipif(MAKE is None, reason="make is not installed")
 def test_make_synth_installs_no_test_tooling() -> None:
     """Dry run (`make -n`) from a state where nothing is installed: checkov appears only for `make test`."""
+
     def plan(target: str) -> str:
         result = subprocess.run(
-            [MAKE, "--no-print-directory", "-n", "-B", target], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+            [MAKE, "--no-print-directory", "-n", "-B", target],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
@@ -71,8 +78,14 @@ def test_make_synth_names_each_missing_tool_in_one_line(tmp_path: Path) -> None:
         assert found, tool
         (bin_dir / tool).symlink_to(found)
     env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
-    result = subprocess.run([MAKE, "--no-print-directory", "synth", "PYTHON=python3"], cwd=clone, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [MAKE, "--no-print-directory", "synth", "PYTHON=python3"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stdout == ""
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
@@ -85,14 +98,21 @@ def test_make_synth_names_each_missing_tool_in_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(MAKE is None, reason="make is not installed")
 def test_prerequisites_pass_here_and_name_an_old_python(tmp_path: Path) -> None:
-    ok = subprocess.run([str(REPO_ROOT / "tools" / "prerequisites.sh"), sys.executable], capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [str(REPO_ROOT / "tools" / "prerequisites.sh"), sys.executable], capture_output=True, text=True, timeout=60
+    )
     assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
     python39 = tmp_path / "python3.9"  # answers the two questions the script asks as Python 3.9 would
     python39.write_text('#!/bin/sh\ncase "$2" in *version_info*) exit 1;; *python_version*) echo 3.9.2;; esac\n')
     python39.chmod(0o755)
-    old = subprocess.run([str(REPO_ROOT / "tools" / "prerequisites.sh"), str(python39)], capture_output=True, text=True, timeout=60)
+    old = subprocess.run(
+        [str(REPO_ROOT / "tools" / "prerequisites.sh"), str(python39)], capture_output=True, text=True, timeout=60
+    )
     assert old.returncode == 1
-    assert old.stderr == f"error: make synth needs Python 3.11 or newer, {python39} is 3.9.2: install python3.11 and pass PYTHON=python3.11\n"
+    assert (
+        old.stderr
+        == f"error: make synth needs Python 3.11 or newer, {python39} is 3.9.2: install python3.11 and pass PYTHON=python3.11\n"
+    )
 
 
 def test_install_steps_are_quiet_and_show_progress(tmp_path: Path) -> None:
@@ -100,18 +120,35 @@ def test_install_steps_are_quiet_and_show_progress(tmp_path: Path) -> None:
     failure (its tail) or with VERBOSE=1."""
     step = str(REPO_ROOT / "tools" / "step.sh")
     env = {"PATH": "/usr/bin:/bin", "STEP_TICK": "1", "TMPDIR": str(tmp_path)}
-    quiet = subprocess.run([step, "demo", "echo probing", "--", "sh", "-c", "echo noisy fetch line; sleep 2.5"],
-                           env=env, capture_output=True, text=True, timeout=60)
+    quiet = subprocess.run(
+        [step, "demo", "echo probing", "--", "sh", "-c", "echo noisy fetch line; sleep 2.5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert quiet.returncode == 0
     lines = quiet.stdout.splitlines()
     assert lines[0] == "==> demo" and re.fullmatch(r"==> demo: done in [23] s", lines[-1]), lines
-    assert 1 <= len(lines[1:-1]) <= 3 and all(re.fullmatch(r"    \.\.\. \d s: probing", line) for line in lines[1:-1]), lines
+    assert 1 <= len(lines[1:-1]) <= 3 and all(
+        re.fullmatch(r"    \.\.\. \d s: probing", line) for line in lines[1:-1]
+    ), lines
     assert "noisy" not in quiet.stdout + quiet.stderr
-    failed = subprocess.run([step, "demo", "echo probing", "--", "sh", "-c", "echo the reason; exit 7"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    failed = subprocess.run(
+        [step, "demo", "echo probing", "--", "sh", "-c", "echo the reason; exit 7"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert failed.returncode == 7 and failed.stdout == "==> demo\n"
     assert failed.stderr == "==> demo FAILED (exit 7); its last output:\nthe reason\n"
-    verbose = subprocess.run([step, "demo", "echo probing", "--", "echo", "all of it"], env={**env, "VERBOSE": "1"},
-                             capture_output=True, text=True, timeout=60)
+    verbose = subprocess.run(
+        [step, "demo", "echo probing", "--", "echo", "all of it"],
+        env={**env, "VERBOSE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert verbose.stdout.splitlines()[:2] == ["==> demo", "all of it"]
     assert list(tmp_path.iterdir()) == []  # no log file left behind

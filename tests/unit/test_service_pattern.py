@@ -25,7 +25,12 @@ from modules.service.pattern_props import (
     LoadBalancedFargateServiceProps,
     SharedLoadBalancerRoute,
 )
-from modules.service.load_balancer import AlbSettings, SharedHttpsLoadBalancer, SharedHttpsLoadBalancerProps, TargetGroupProps
+from modules.service.load_balancer import (
+    AlbSettings,
+    SharedHttpsLoadBalancer,
+    SharedHttpsLoadBalancerProps,
+    TargetGroupProps,
+)
 
 SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/db-AbCdEf"
 OTHER_SECRET = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/key-GhIjKl"
@@ -45,8 +50,11 @@ class Network:
 def new_stack() -> TerraformStack:
     """A fresh stack holding the ECS cluster every test service joins (id `cluster`)."""
     stack = TerraformStack(cdk.Testing.app(), "t")
-    FargateCluster(stack, "cluster", FargateClusterProps(name="t", default_capacity_provider="FARGATE", container_insights=False,
-                                                         kms_key_arn=KEY))
+    FargateCluster(
+        stack,
+        "cluster",
+        FargateClusterProps(name="t", default_capacity_provider="FARGATE", container_insights=False, kms_key_arn=KEY),
+    )
     return stack
 
 
@@ -73,7 +81,11 @@ def props(stack: TerraformStack, **changes: Any) -> LoadBalancedFargateServicePr
         network=Network(),
         security_group_ids=["sg-1"],
         load_balancer=DedicatedLoadBalancer(
-            name="t-app", target_group_name="t-app", domain="app.example.com", zone_id="Z1", settings=ALB,
+            name="t-app",
+            target_group_name="t-app",
+            domain="app.example.com",
+            zone_id="Z1",
+            settings=ALB,
         ),
         log_group_name="/ecs/t/App",
         log_retention_days=7,
@@ -100,25 +112,60 @@ def build(**changes: Any) -> tuple[TerraformStack, LoadBalancedFargateService]:
         ({"port": 0}, "port", 0, r"^service 'App': port 0 is outside 1-65535$"),
         ({"port": 65536}, "port", 65536, r"^service 'App': port 65536 is outside 1-65535$"),
         ({"capacity": {"min_tasks": 0}}, "min_tasks", 0, r"^service 'App': min_tasks 0 must be at least 1$"),
-        ({"capacity": {"min_tasks": 3}}, "min_tasks", 3, r"^service 'App': min_tasks 3 must not exceed max_tasks \(2\)$"),
-        ({"capacity": {"cpu": 300}}, "cpu", 300,
-         r"^service 'App': cpu 300 is not a Fargate size; allowed are \[256, 512, 1024, 2048, 4096, 8192, 16384\]$"),
-        ({"capacity": {"memory_mib": 4096}}, "memory_mib", 4096,
-         r"^service 'App': memory_mib 4096 does not fit cpu 256; allowed are 512-2048 MiB in steps of 512$"),
-        ({"capacity": {"cpu": 1024, "memory_mib": 2500}}, "memory_mib", 2500,
-         r"memory_mib 2500 does not fit cpu 1024; allowed are 2048-8192 MiB in steps of 1024$"),
-        ({"environment": {"PG_PASSWORD": "x"}}, "environment", ["PG_PASSWORD"],
-         r"^service 'App': environment \['PG_PASSWORD'\] are given both as plain environment and as secrets$"),
-        ({"health_check_path": "health"}, "health_check_path", "health",
-         r"^service 'App': health_check_path 'health' must start with '/'$"),
-        ({"alarm_names": {"p99-latency": "x"}}, "alarm_names", ["p99-latency"],
-         r"^service 'App': alarm_names \['p99-latency'\] lacks \['alb-5xx-rate', 'target-5xx-rate', 'unhealthy-hosts'\] "
-         r"\(needed: \['alb-5xx-rate', 'target-5xx-rate', 'unhealthy-hosts', 'p99-latency'\]\)$"),
-        ({"scaling_policy_names": {"cpu": "x"}}, "scaling_policy_names", ["cpu"],
-         r"^service 'App': scaling_policy_names \['cpu'\] lacks \['memory'\] \(needed: \['cpu', 'memory'\]\)$"),
+        (
+            {"capacity": {"min_tasks": 3}},
+            "min_tasks",
+            3,
+            r"^service 'App': min_tasks 3 must not exceed max_tasks \(2\)$",
+        ),
+        (
+            {"capacity": {"cpu": 300}},
+            "cpu",
+            300,
+            r"^service 'App': cpu 300 is not a Fargate size; allowed are \[256, 512, 1024, 2048, 4096, 8192, 16384\]$",
+        ),
+        (
+            {"capacity": {"memory_mib": 4096}},
+            "memory_mib",
+            4096,
+            r"^service 'App': memory_mib 4096 does not fit cpu 256; allowed are 512-2048 MiB in steps of 512$",
+        ),
+        (
+            {"capacity": {"cpu": 1024, "memory_mib": 2500}},
+            "memory_mib",
+            2500,
+            r"memory_mib 2500 does not fit cpu 1024; allowed are 2048-8192 MiB in steps of 1024$",
+        ),
+        (
+            {"environment": {"PG_PASSWORD": "x"}},
+            "environment",
+            ["PG_PASSWORD"],
+            r"^service 'App': environment \['PG_PASSWORD'\] are given both as plain environment and as secrets$",
+        ),
+        (
+            {"health_check_path": "health"},
+            "health_check_path",
+            "health",
+            r"^service 'App': health_check_path 'health' must start with '/'$",
+        ),
+        (
+            {"alarm_names": {"p99-latency": "x"}},
+            "alarm_names",
+            ["p99-latency"],
+            r"^service 'App': alarm_names \['p99-latency'\] lacks \['alb-5xx-rate', 'target-5xx-rate', 'unhealthy-hosts'\] "
+            r"\(needed: \['alb-5xx-rate', 'target-5xx-rate', 'unhealthy-hosts', 'p99-latency'\]\)$",
+        ),
+        (
+            {"scaling_policy_names": {"cpu": "x"}},
+            "scaling_policy_names",
+            ["cpu"],
+            r"^service 'App': scaling_policy_names \['cpu'\] lacks \['memory'\] \(needed: \['cpu', 'memory'\]\)$",
+        ),
     ],
 )
-def test_contradictory_props_fail_before_anything_is_created(changes: dict[str, Any], prop: str, value: Any, message: str) -> None:
+def test_contradictory_props_fail_before_anything_is_created(
+    changes: dict[str, Any], prop: str, value: Any, message: str
+) -> None:
     stack = new_stack()
     with pytest.raises(ValidationError, match=message) as raised:
         LoadBalancedFargateService(stack, "app", props(stack, **changes))
@@ -132,9 +179,13 @@ def test_valid_fargate_sizes_are_accepted() -> None:
 
 
 def test_the_execution_role_reads_exactly_the_secrets_the_container_gets() -> None:
-    stack, _ = build(secrets={"PG_PASSWORD": ContainerSecret(arn=SECRET, json_key="password"),
-                              "PG_USER": ContainerSecret(arn=SECRET, json_key="username"),
-                              "KEY": ContainerSecret(arn=OTHER_SECRET)})
+    stack, _ = build(
+        secrets={
+            "PG_PASSWORD": ContainerSecret(arn=SECRET, json_key="password"),
+            "PG_USER": ContainerSecret(arn=SECRET, json_key="username"),
+            "KEY": ContainerSecret(arn=OTHER_SECRET),
+        }
+    )
     synthesized = json.loads(cdk.Testing.synth(stack))
     (task,) = synthesized["resource"]["aws_ecs_task_definition"].values()
     assert "PG_PASSWORD" in task["container_definitions"] and f"{SECRET}:username::" in task["container_definitions"]
@@ -144,23 +195,45 @@ def test_the_execution_role_reads_exactly_the_secrets_the_container_gets() -> No
 
 def test_account_and_partition_come_from_the_stacks_one_data_source_each() -> None:
     stack, _ = build()
-    LoadBalancedFargateService(stack, "other", props(stack, name="Other", load_balancer=DedicatedLoadBalancer(
-        name="t-other", target_group_name="t-other", domain="other.example.com", zone_id="Z1", settings=ALB)))
+    LoadBalancedFargateService(
+        stack,
+        "other",
+        props(
+            stack,
+            name="Other",
+            load_balancer=DedicatedLoadBalancer(
+                name="t-other", target_group_name="t-other", domain="other.example.com", zone_id="Z1", settings=ALB
+            ),
+        ),
+    )
     synthesized = json.loads(cdk.Testing.synth(stack))
     assert list(synthesized["data"]["aws_caller_identity"]) == ["account"]
     assert list(synthesized["data"]["aws_partition"]) == ["partition"]
     trust = synthesized["data"]["aws_iam_policy_document"]
     (task_trust,) = [v for k, v in trust.items() if k.startswith("app_task_role_trust")]
     assert task_trust["statement"][0]["condition"] == [
-        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${data.aws_caller_identity.account.account_id}"]},
-        {"test": "ArnLike", "variable": "aws:SourceArn",
-         "values": ["arn:${data.aws_partition.partition.partition}:ecs:us-east-1:${data.aws_caller_identity.account.account_id}:*"]},
+        {
+            "test": "StringEquals",
+            "variable": "aws:SourceAccount",
+            "values": ["${data.aws_caller_identity.account.account_id}"],
+        },
+        {
+            "test": "ArnLike",
+            "variable": "aws:SourceArn",
+            "values": [
+                "arn:${data.aws_partition.partition.partition}:ecs:us-east-1:${data.aws_caller_identity.account.account_id}:*"
+            ],
+        },
     ]
 
 
 def _policy(stack: TerraformStack, role_prefix: str) -> list[dict[str, Any]]:
     synthesized = json.loads(cdk.Testing.synth(stack))
-    (document,) = [v for k, v in synthesized["data"]["aws_iam_policy_document"].items() if k.startswith(f"{role_prefix}_permissions")]
+    (document,) = [
+        v
+        for k, v in synthesized["data"]["aws_iam_policy_document"].items()
+        if k.startswith(f"{role_prefix}_permissions")
+    ]
     return document["statement"]
 
 
@@ -199,16 +272,30 @@ def test_a_role_refuses_a_duplicate_sid() -> None:
 PRODUCTION_IDS = {
     "aws_lb": ["api_alb_674ECFBF", "gateway_alb_8FDBDE96"],
     "aws_lb_target_group": ["api_alb_targets_F107ED7A", "gateway_alb_targets_3C3B8002"],
-    "aws_lb_listener": ["api_alb_http_A4E05762", "api_alb_https_FB99D165", "gateway_alb_http_9676E336", "gateway_alb_https_DCC2B6B1"],
+    "aws_lb_listener": [
+        "api_alb_http_A4E05762",
+        "api_alb_https_FB99D165",
+        "gateway_alb_http_9676E336",
+        "gateway_alb_https_DCC2B6B1",
+    ],
     "aws_ecs_service": ["api_service_ED8481C2", "gateway_service_6BE5D292"],
     "aws_ecs_task_definition": ["api_service_task_5056AD6C", "gateway_service_task_4DAFBD15"],
     "aws_acm_certificate": ["api_certificate_4FC88B03", "gateway_certificate_48B4407C"],
     "aws_wafv2_web_acl_association": ["waf_api_association_30481D7A", "waf_gateway_association_E94BB369"],
     "aws_route53_record": [
-        "api_alias_a", "api_alias_aaaa", "api_certificate_validation_AC257A47",
-        "gateway_alias_a", "gateway_alias_aaaa", "gateway_certificate_validation_8CFADF80",
+        "api_alias_a",
+        "api_alias_aaaa",
+        "api_certificate_validation_AC257A47",
+        "gateway_alias_a",
+        "gateway_alias_aaaa",
+        "gateway_certificate_validation_8CFADF80",
     ],
-    "aws_iam_role": ["api_execution_role_FF026D73", "api_task_role_29C40CE2", "gateway_execution_role_AB24E779", "gateway_task_role_291E2521"],
+    "aws_iam_role": [
+        "api_execution_role_FF026D73",
+        "api_task_role_29C40CE2",
+        "gateway_execution_role_AB24E779",
+        "gateway_task_role_291E2521",
+    ],
     "aws_cloudwatch_log_group": ["api_logs", "gateway_logs", "waf_logs"],
     "aws_appautoscaling_target": ["api_scaling_target_70FBD5B6", "gateway_scaling_target_56F6C5AD"],
 }
@@ -228,9 +315,19 @@ SHARED_ALB_IDS = {
     "aws_ecs_service": ["api_service_ED8481C2", "gateway_service_6BE5D292"],
     "aws_ecs_task_definition": ["api_service_task_5056AD6C", "gateway_service_task_4DAFBD15"],
     "aws_acm_certificate": ["shared_alb_certificate_E42A4D9A"],
-    "aws_route53_record": ["api_alias_a", "api_alias_aaaa", "gateway_alias_a", "gateway_alias_aaaa",
-                           "shared_alb_certificate_validation_41463F9C"],
-    "aws_iam_role": ["api_execution_role_FF026D73", "api_task_role_29C40CE2", "gateway_execution_role_AB24E779", "gateway_task_role_291E2521"],
+    "aws_route53_record": [
+        "api_alias_a",
+        "api_alias_aaaa",
+        "gateway_alias_a",
+        "gateway_alias_aaaa",
+        "shared_alb_certificate_validation_41463F9C",
+    ],
+    "aws_iam_role": [
+        "api_execution_role_FF026D73",
+        "api_task_role_29C40CE2",
+        "gateway_execution_role_AB24E779",
+        "gateway_task_role_291E2521",
+    ],
     "aws_cloudwatch_log_group": ["api_logs", "exec_logs", "gateway_logs"],
     "aws_appautoscaling_target": ["api_scaling_target_70FBD5B6", "gateway_scaling_target_56F6C5AD"],
 }
@@ -244,28 +341,47 @@ def test_shared_alb_logical_ids_are_pinned(dev: Synth) -> None:
 
 
 def _shared_alb(stack: TerraformStack) -> SharedHttpsLoadBalancer:
-    return SharedHttpsLoadBalancer(stack, "shared", SharedHttpsLoadBalancerProps(
-        name="t-shared", settings=AlbSettings(subnet_ids=["subnet-3"], security_group_ids=["sg-2"]),
-        certificate_arn="arn:aws:acm:us-east-1:1:certificate/x"))
+    return SharedHttpsLoadBalancer(
+        stack,
+        "shared",
+        SharedHttpsLoadBalancerProps(
+            name="t-shared",
+            settings=AlbSettings(subnet_ids=["subnet-3"], security_group_ids=["sg-2"]),
+            certificate_arn="arn:aws:acm:us-east-1:1:certificate/x",
+        ),
+    )
 
 
 def test_a_service_on_a_shared_alb_gets_a_host_rule_and_target_group_alarms() -> None:
     stack = new_stack()
     alb = _shared_alb(stack)
-    service = LoadBalancedFargateService(stack, "app", props(stack, load_balancer=SharedLoadBalancerRoute(
-        load_balancer=alb, host="app.example.com", priority=7, target_group_name="t-tg3001")))
+    service = LoadBalancedFargateService(
+        stack,
+        "app",
+        props(
+            stack,
+            load_balancer=SharedLoadBalancerRoute(
+                load_balancer=alb, host="app.example.com", priority=7, target_group_name="t-tg3001"
+            ),
+        ),
+    )
     assert (service.certificate, service.waf_association, service.aliases) == (None, None, [])
     synthesized = json.loads(cdk.Testing.synth(stack))
     (rule,) = synthesized["resource"]["aws_lb_listener_rule"].values()
     (group_id,) = synthesized["resource"]["aws_lb_target_group"]
     (https_id,) = [k for k, v in synthesized["resource"]["aws_lb_listener"].items() if v["port"] == 443]
     assert {k: v for k, v in rule.items() if k != "//"} == {
-        "listener_arn": f"${{aws_lb_listener.{https_id}.arn}}", "priority": 7,
+        "listener_arn": f"${{aws_lb_listener.{https_id}.arn}}",
+        "priority": 7,
         "condition": [{"host_header": {"values": ["app.example.com"]}}],
         "action": [{"type": "forward", "target_group_arn": f"${{aws_lb_target_group.{group_id}.arn}}"}],
     }
     alarms = synthesized["resource"]["aws_cloudwatch_metric_alarm"]
-    assert sorted(a["alarm_name"] for a in alarms.values()) == ["t-app-p99-latency", "t-app-target-5xx-rate", "t-app-unhealthy-hosts"]
+    assert sorted(a["alarm_name"] for a in alarms.values()) == [
+        "t-app-p99-latency",
+        "t-app-target-5xx-rate",
+        "t-app-unhealthy-hosts",
+    ]
     assert "aws_acm_certificate" not in synthesized["resource"] and "aws_route53_record" not in synthesized["resource"]
 
 
@@ -275,21 +391,35 @@ def test_shared_alb_refuses_clashing_routes() -> None:
     alb.add_host_route("a", host="a.example.com", priority=10, target_group=group)
     with pytest.raises(ValidationError, match=r"^load balancer route 'b': priority 10 is already used by route 'a'$"):
         alb.add_host_route("b", host="b.example.com", priority=10, target_group=group)
-    with pytest.raises(ValidationError, match=r"^load balancer route 'c': host 'a.example.com' is already routed on this load balancer$"):
+    with pytest.raises(
+        ValidationError,
+        match=r"^load balancer route 'c': host 'a.example.com' is already routed on this load balancer$",
+    ):
         alb.add_host_route("c", host="a.example.com", priority=11, target_group=group)
-    with pytest.raises(ValidationError, match=r"^load balancer route 'd': priority 50001 is outside 1-50000 \(listener rule priorities\)$"):
+    with pytest.raises(
+        ValidationError,
+        match=r"^load balancer route 'd': priority 50001 is outside 1-50000 \(listener rule priorities\)$",
+    ):
         alb.add_host_route("d", host="d.example.com", priority=50001, target_group=group)
 
 
-@pytest.mark.parametrize(("priority", "host", "message"), [
-    (0, "app.example.com", r"^service 'App': priority 0 is outside 1-50000 \(listener rule priorities\)$"),
-    (10, "new.example.com", r"^service 'App': priority 10 is already used by route 'taken'$"),
-    (11, "taken.example.com", r"^service 'App': host 'taken.example.com' is already routed on this load balancer$"),
-])
+@pytest.mark.parametrize(
+    ("priority", "host", "message"),
+    [
+        (0, "app.example.com", r"^service 'App': priority 0 is outside 1-50000 \(listener rule priorities\)$"),
+        (10, "new.example.com", r"^service 'App': priority 10 is already used by route 'taken'$"),
+        (11, "taken.example.com", r"^service 'App': host 'taken.example.com' is already routed on this load balancer$"),
+    ],
+)
 def test_a_route_the_shared_alb_would_refuse_fails_up_front(priority: int, host: str, message: str) -> None:
     stack = new_stack()
     alb = _shared_alb(stack)
-    alb.add_host_route("taken", host="taken.example.com", priority=10, target_group=TargetGroupProps(name="t-tg1", vpc_id="vpc-1", port=1))
+    alb.add_host_route(
+        "taken",
+        host="taken.example.com",
+        priority=10,
+        target_group=TargetGroupProps(name="t-tg1", vpc_id="vpc-1", port=1),
+    )
     route = SharedLoadBalancerRoute(load_balancer=alb, host=host, priority=priority, target_group_name="t-tg3001")
     with pytest.raises(ValidationError, match=message):
         LoadBalancedFargateService(stack, "app", props(stack, load_balancer=route))

@@ -24,7 +24,12 @@ def test_policy_table_matches_design() -> None:
 
 @pytest.mark.parametrize(
     ("stage", "kind"),
-    [("production", StageKind.PRODUCTION), ("dev", StageKind.DEV), ("pr-123", StageKind.PREVIEW), ("feature-x", StageKind.PREVIEW)],
+    [
+        ("production", StageKind.PRODUCTION),
+        ("dev", StageKind.DEV),
+        ("pr-123", StageKind.PREVIEW),
+        ("feature-x", StageKind.PREVIEW),
+    ],
 )
 def test_stage_kinds(stage: str, kind: StageKind) -> None:
     assert policy_for(stage).kind is kind
@@ -36,8 +41,16 @@ def test_stage_kinds(stage: str, kind: StageKind) -> None:
         ("pr-1", {"db_global_cluster": True}, "db_global_cluster needs secondary_region_network"),
         ("pr-1", {"db_proxy": True}, r"db_proxy needs db_seconds_until_auto_pause=None"),
         ("pr-1", {"db_min_acu": 0.5}, "db_seconds_until_auto_pause needs db_min_acu=0"),
-        ("pr-1", {"db_seconds_until_auto_pause": 299}, "db_seconds_until_auto_pause must be from 300 to 86400 seconds, not 299"),
-        ("pr-1", {"db_seconds_until_auto_pause": 86401}, "db_seconds_until_auto_pause must be from 300 to 86400 seconds, not 86401"),
+        (
+            "pr-1",
+            {"db_seconds_until_auto_pause": 299},
+            "db_seconds_until_auto_pause must be from 300 to 86400 seconds, not 299",
+        ),
+        (
+            "pr-1",
+            {"db_seconds_until_auto_pause": 86401},
+            "db_seconds_until_auto_pause must be from 300 to 86400 seconds, not 86401",
+        ),
         ("production", {"db_min_acu": 32.0}, "db_min_acu 32.0 exceeds db_max_acu 16.0"),
         ("production", {"service_min_tasks": 17}, "service_min_tasks 17 exceeds service_max_tasks 16"),
     ],
@@ -164,7 +177,10 @@ def test_unknown_domain_app_is_refused() -> None:
         ({"HEBO_API_IMAGE": "ghcr.io/acme/api:1"}, "needs both HEBO_API_IMAGE and HEBO_GATEWAY_IMAGE"),
         ({"HEBO_SECONDARY_REGION": "us-east-1"}, "must differ from HEBO_REGION"),
         ({"HEBO_SECONDARY_VPC_CIDR": "10.0.128.0/20"}, "must not overlap HEBO_VPC_CIDR '10.0.0.0/16'"),
-        ({"HEBO_DB_USERNAME": "hebo_admin"}, "invalid HEBO_DB_USERNAME 'hebo_admin': must be 1-16 lowercase letters or digits"),
+        (
+            {"HEBO_DB_USERNAME": "hebo_admin"},
+            "invalid HEBO_DB_USERNAME 'hebo_admin': must be 1-16 lowercase letters or digits",
+        ),
         ({"HEBO_DB_USERNAME": "a" * 17}, "must be 1-16 lowercase letters or digits"),
         ({"HEBO_DB_USERNAME": "postgres"}, "not a reserved name"),
     ],

@@ -38,18 +38,24 @@ def test_previews_and_dev_have_one_stage_key(preview: Synth, dev: Synth) -> None
     for synth in (preview, dev):
         assert aliases(synth) == {f"alias/hebo-{synth.stage}-stage": "network"}
         assert {s: len(synth.resources(s, "aws_kms_key")) for s in synth.stacks} == {
-            "dns": 0, "network": 1, "data": 0, "compute": 0, "edge": 0}
+            "dns": 0,
+            "network": 1,
+            "data": 0,
+            "compute": 0,
+            "edge": 0,
+        }
         key = without_metadata(synth.resource("network", "aws_kms_key"))
         assert key == {
             "description": f"hebo-{synth.stage}: network, data and compute (flow logs, volumes, Aurora, secrets, "
-                           "service logs, images, alarm topic)",
+            "service logs, images, alarm topic)",
             "enable_key_rotation": True,
             "deletion_window_in_days": 7,
             "lifecycle": {"prevent_destroy": False},
             "policy": "${data.aws_iam_policy_document.kms_policy_E61E893B.json}",
         }
         assert synth.stack("network")["output"]["cross-stack-output-aws_kms_keykms_key_28C05A0Farn"]["value"] == (
-            "${aws_kms_key.kms_key_28C05A0F.arn}")
+            "${aws_kms_key.kms_key_28C05A0F.arn}"
+        )
 
 
 def test_stage_key_policy_grants_what_every_consumer_needs(preview: Synth) -> None:
@@ -60,19 +66,39 @@ def test_stage_key_policy_grants_what_every_consumer_needs(preview: Synth) -> No
     document = without_metadata(preview.data_sources("network", "aws_iam_policy_document")["kms_policy_E61E893B"])
     account = "${data.aws_caller_identity.kms_account_A4D56B00.account_id}"
     partition = "${data.aws_partition.kms_partition_79ECC167.partition}"
-    assert document == {"statement": [
-        {"sid": "AccountAdministers", "effect": "Allow", "actions": ["kms:*"], "resources": ["*"],
-         "principals": [{"type": "AWS", "identifiers": [f"arn:{partition}:iam::{account}:root"]}]},
-        {"sid": "ServicesEncrypt", "effect": "Allow", "resources": ["*"],
-         "actions": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
-         "principals": [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}],
-         "condition": [{"test": "StringEquals", "variable": "aws:SourceAccount", "values": [account]}]},
-        {"sid": "CloudWatchLogsEncrypt", "effect": "Allow", "resources": ["*"],
-         "actions": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-         "principals": [{"type": "Service", "identifiers": ["logs.us-east-1.amazonaws.com"]}],
-         "condition": [{"test": "ArnLike", "variable": "kms:EncryptionContext:aws:logs:arn",
-                        "values": [f"arn:{partition}:logs:us-east-1:{account}:log-group:*"]}]},
-    ]}
+    assert document == {
+        "statement": [
+            {
+                "sid": "AccountAdministers",
+                "effect": "Allow",
+                "actions": ["kms:*"],
+                "resources": ["*"],
+                "principals": [{"type": "AWS", "identifiers": [f"arn:{partition}:iam::{account}:root"]}],
+            },
+            {
+                "sid": "ServicesEncrypt",
+                "effect": "Allow",
+                "resources": ["*"],
+                "actions": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "principals": [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}],
+                "condition": [{"test": "StringEquals", "variable": "aws:SourceAccount", "values": [account]}],
+            },
+            {
+                "sid": "CloudWatchLogsEncrypt",
+                "effect": "Allow",
+                "resources": ["*"],
+                "actions": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "principals": [{"type": "Service", "identifiers": ["logs.us-east-1.amazonaws.com"]}],
+                "condition": [
+                    {
+                        "test": "ArnLike",
+                        "variable": "kms:EncryptionContext:aws:logs:arn",
+                        "values": [f"arn:{partition}:logs:us-east-1:{account}:log-group:*"],
+                    }
+                ],
+            },
+        ]
+    }
 
 
 def test_every_key_reference_in_data_and_compute_is_the_stage_key(any_stage: Synth) -> None:
@@ -100,6 +126,9 @@ def test_production_keeps_one_key_per_stack_and_region(production: Synth) -> Non
         "alias/hebo-production-data-secondary": "data",
         "alias/hebo-production-compute": "compute",
     }
-    assert all(c["lifecycle"] == {"prevent_destroy": True} for s in production.stacks
-               for c in production.resources(s, "aws_kms_key").values())
+    assert all(
+        c["lifecycle"] == {"prevent_destroy": True}
+        for s in production.stacks
+        for c in production.resources(s, "aws_kms_key").values()
+    )
     assert "stage_key" not in json.dumps(production.stack("network").get("output", {}))

@@ -25,7 +25,9 @@ from modules.terraform_data import DATA_DIR, backend_label, pin_working_data
 from tests.unit.test_cli import NPX, TERRAFORM, cdktf, plain_env
 
 STAGES = ("pr-42", "pr-43", "dev")
-MIRRORED_AWS = Path("/opt/tf-plugins/registry.terraform.io/hashicorp/aws/5.100.0/linux_amd64/terraform-provider-aws_v5.100.0_x5")
+MIRRORED_AWS = Path(
+    "/opt/tf-plugins/registry.terraform.io/hashicorp/aws/5.100.0/linux_amd64/terraform-provider-aws_v5.100.0_x5"
+)
 BUCKET = "hebo-switch-test-state"
 BACKEND_PROMPTS = ("Backend configuration changed", "migrate-state", "Do you want to copy existing state")
 
@@ -36,7 +38,9 @@ def test_backend_label_changes_with_any_backend_argument() -> None:
     assert re.fullmatch(r"s3-pr-42_network-[0-9a-f]{12}", label), label
     assert backend_label({"s3": {**s3["s3"], "region": "eu-west-1"}}) != label
     assert backend_label({"s3": {**s3["s3"], "key": "pr-43/network.tfstate"}}).startswith("s3-pr-43_network-")
-    assert backend_label({"local": {"path": "../../../terraform-state/dev/data.tfstate"}}).startswith("local-terraform-state_dev_data-")
+    assert backend_label({"local": {"path": "../../../terraform-state/dev/data.tfstate"}}).startswith(
+        "local-terraform-state_dev_data-"
+    )
     with pytest.raises(ValueError, match=r"expected one backend type, got \['local', 's3'\]"):
         backend_label({"s3": {}, "local": {}})
 
@@ -106,10 +110,17 @@ def test_local_backend_deploys_of_three_stages_in_one_checkout(tmp_path: Path) -
 
 def state(stage: str, serial: int) -> bytes:
     """A Terraform state (format 4) with one output naming its stage."""
-    return json.dumps({
-        "version": 4, "terraform_version": "1.11.4", "serial": serial, "lineage": f"lineage-{stage}",
-        "outputs": {"seeded_for": {"value": stage, "type": "string"}}, "resources": [], "check_results": None,
-    }).encode()
+    return json.dumps(
+        {
+            "version": 4,
+            "terraform_version": "1.11.4",
+            "serial": serial,
+            "lineage": f"lineage-{stage}",
+            "outputs": {"seeded_for": {"value": stage, "type": "string"}},
+            "resources": [],
+            "check_results": None,
+        }
+    ).encode()
 
 
 @pytest.mark.slow
@@ -125,35 +136,60 @@ def test_s3_backend_each_stage_reads_its_own_key_and_nothing_moves(tmp_path: Pat
     mirror.mkdir(parents=True)
     (mirror / "terraform-provider-aws_v6.25.0_x5").symlink_to(MIRRORED_AWS)
     cli_config = tmp_path / "terraformrc"
-    cli_config.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{tmp_path / "mirror"}"\n  }}\n}}\n')
+    cli_config.write_text(
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{tmp_path / "mirror"}"\n  }}\n}}\n'
+    )
     # cdktf runs `terraform providers lock` (the registry) unless the stack directory has a lock
     # file naming the provider; write it from the mirror, as a checkout's lock file would be.
     scratch = tmp_path / "lock"
     scratch.mkdir()
-    (scratch / "main.tf.json").write_text(json.dumps({"terraform": {"required_providers": {"aws": {"source": "aws", "version": "6.25.0"}}}}))
-    lock = subprocess.run([TERRAFORM, "providers", "lock", f"-fs-mirror={tmp_path / 'mirror'}", "-platform=linux_amd64"],
-                          cwd=scratch, capture_output=True, text=True, timeout=120)
+    (scratch / "main.tf.json").write_text(
+        json.dumps({"terraform": {"required_providers": {"aws": {"source": "aws", "version": "6.25.0"}}}})
+    )
+    lock = subprocess.run(
+        [TERRAFORM, "providers", "lock", f"-fs-mirror={tmp_path / 'mirror'}", "-platform=linux_amd64"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert lock.returncode == 0, lock.stderr
     out = tmp_path / "out"
     (out / "stacks" / "network").mkdir(parents=True)
     shutil.copy2(scratch / ".terraform.lock.hcl", out / "stacks" / "network" / ".terraform.lock.hcl")
     with MotoServer() as server:
-        s3 = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         s3.create_bucket(Bucket=BUCKET)
         seeded = {f"{stage}/network.tfstate": state(stage, serial) for serial, stage in enumerate(STAGES, start=7)}
         for key, body in seeded.items():
             s3.put_object(Bucket=BUCKET, Key=key, Body=body)
         for stage in (*STAGES, STAGES[0]):
-            env = plain_env(tmp_path / "home", HEBO_STAGE=stage, HEBO_STATE_BUCKET=BUCKET, TF_CLI_CONFIG_FILE=str(cli_config),
-                            **server.environment())
+            env = plain_env(
+                tmp_path / "home",
+                HEBO_STAGE=stage,
+                HEBO_STATE_BUCKET=BUCKET,
+                TF_CLI_CONFIG_FILE=str(cli_config),
+                **server.environment(),
+            )
             code, output = cdktf(["output", "network", "--output", str(out)], env)
             assert code == 0, output
-            assert 'Successfully configured the backend "s3"!' in output or "Terraform has been successfully initialized" in output, output
+            assert (
+                'Successfully configured the backend "s3"!' in output
+                or "Terraform has been successfully initialized" in output
+            ), output
             assert re.search(rf"seeded_for\s*=\s*{stage}\b", output), output
             assert not [p for p in BACKEND_PROMPTS if p in output], output
             assert "[WARN] default" not in output and "[ERROR]" not in output, output
-        objects = {o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+        objects = {
+            o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
+            for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]
+        }
     assert objects == seeded  # no key copied, created or rewritten
     labels = sorted(p.name for p in (out / DATA_DIR / "network").iterdir())
     assert [label.rsplit("-", 1)[0] for label in labels] == ["s3-dev_network", "s3-pr-42_network", "s3-pr-43_network"]

@@ -17,8 +17,11 @@ SECRET_NAME = re.compile(r"hebo/([a-z0-9-]+)/([A-Za-z]+)")
 
 
 def test_stage_owns_exactly_its_secret_containers(any_stage: Synth) -> None:
-    owned = sorted(c["name"] for stack in any_stage.stacks
-                   for c in any_stage.resources(stack, "aws_secretsmanager_secret").values())
+    owned = sorted(
+        c["name"]
+        for stack in any_stage.stacks
+        for c in any_stage.resources(stack, "aws_secretsmanager_secret").values()
+    )
     names = (*SHARED_BY_PREVIEWS, *DATABASE_SECRETS) if expect(any_stage)["owns_app_secrets"] else DATABASE_SECRETS
     assert owned == sorted(f"hebo/{any_stage.stage}/{n}" for n in names)
 
@@ -53,4 +56,3 @@ def test_preview_looks_up_each_shared_secret_its_services_read_by_name(preview: 
 def test_production_and_dev_look_nothing_up_in_another_stage(production: Synth, dev: Synth) -> None:
     for synth in (production, dev):
         assert synth.data_sources("compute", "aws_secretsmanager_secret") == {}
-

@@ -34,7 +34,10 @@ def workspace(stage: str, stack: str) -> str:
 def remote_reads(synth: Synth) -> dict[str, list[str]]:
     """`{stack: [workspaces whose state it reads]}` from the synthesized remote-state blocks."""
     return {
-        stack: sorted(block["config"]["workspaces"]["name"] for block in synth.data_sources(stack, "terraform_remote_state").values())
+        stack: sorted(
+            block["config"]["workspaces"]["name"]
+            for block in synth.data_sources(stack, "terraform_remote_state").values()
+        )
         for stack in STACKS
     }
 
@@ -87,7 +90,11 @@ def test_every_remote_state_reads_the_upstream_workspace(cloud: Synth) -> None:
             assert upstream in EXPECTED_READS[stack], (stack, name)
             assert block == {
                 "backend": "remote",
-                "config": {"hostname": "app.terraform.io", "organization": ORG, "workspaces": {"name": workspace(cloud.stage, upstream)}},
+                "config": {
+                    "hostname": "app.terraform.io",
+                    "organization": ORG,
+                    "workspaces": {"name": workspace(cloud.stage, upstream)},
+                },
             }
             checked += 1
     assert checked == 3  # data <- network; compute <- network, data

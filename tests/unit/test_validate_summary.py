@@ -20,7 +20,9 @@ def prebuilt(stage: str, aws: ProviderChoice = AWS_MIRROR, errors: int = 0) -> V
     return VariantResult(f"{stage} (prebuilt images)", 5, [aws], [], errors)
 
 
-BUILD_MISSING = VariantResult("pr-42 (build-image mode)", 5, [AWS_MIRROR], ["registry.terraform.io/kreuzwerker/docker 3.6.2"])
+BUILD_MISSING = VariantResult(
+    "pr-42 (build-image mode)", 5, [AWS_MIRROR], ["registry.terraform.io/kreuzwerker/docker 3.6.2"]
+)
 
 
 def test_partial_names_the_provider_version_the_pin_and_what_was_skipped() -> None:
@@ -39,7 +41,9 @@ def test_ok_only_when_everything_validated_against_the_pins() -> None:
     line, code = summary_line([prebuilt("dev", AWS_PINNED), build])
     assert (line, code) == (
         "OK: terraform validate: 10 of 10 stacks validated (dev (prebuilt images), pr-42 (build-image mode)) against "
-        "hashicorp/aws 6.25.0 from the registry, kreuzwerker/docker 3.6.2 from the registry", 0)
+        "hashicorp/aws 6.25.0 from the registry, kreuzwerker/docker 3.6.2 from the registry",
+        0,
+    )
 
 
 def test_errors_fail_whatever_else_happened() -> None:
@@ -56,4 +60,8 @@ def test_partial_exits_zero_unless_strict_and_the_summary_is_the_last_line(
     monkeypatch.setattr(terraform_check, "_validate_workspace", lambda *_: next(results))
     code = terraform_check.cmd_validate(argparse.Namespace(work=str(tmp_path), stages=["dev"], strict=strict))
     assert code == expected
-    assert capsys.readouterr().out.splitlines()[-1].startswith("PARTIAL: terraform validate: 5 of 10 stacks validated (dev (prebuilt images))")
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .startswith("PARTIAL: terraform validate: 5 of 10 stacks validated (dev (prebuilt images))")
+    )

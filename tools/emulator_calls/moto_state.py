@@ -41,8 +41,13 @@ def _pairs(tags: Any) -> dict[str, str]:
     if isinstance(tags, dict) and "Tags" in tags and isinstance(tags["Tags"], list):
         tags = tags["Tags"]
     if isinstance(tags, dict):
-        return {k: (v.get("Value", "") if isinstance(v, dict) else ("" if v is None else str(v))) for k, v in tags.items()}
-    return {t.get("Key", t.get("key", t.get("TagKey"))): t.get("Value", t.get("value", t.get("TagValue", ""))) or "" for t in tags}
+        return {
+            k: (v.get("Value", "") if isinstance(v, dict) else ("" if v is None else str(v))) for k, v in tags.items()
+        }
+    return {
+        t.get("Key", t.get("key", t.get("TagKey"))): t.get("Value", t.get("value", t.get("TagValue", ""))) or ""
+        for t in tags
+    }
 
 
 def _ec2(b: Any, kind: str, rid: str) -> Any:
@@ -88,11 +93,17 @@ TAG_READERS: dict[str, Callable[..., Any]] = {
     "cloudwatch": lambda b, kind, rid, arn: b.tagger.get_tag_dict_for_resource(arn),
     "cloudfront": lambda b, kind, rid, arn: b.tagger.get_tag_dict_for_resource(arn),
     "ecr": lambda b, kind, rid, arn: b.tagger.get_tag_dict_for_resource(arn),
-    "application-autoscaling": lambda b, kind, rid, arn: b.tagger.get_tag_dict_for_resource(arn) if hasattr(b, "tagger") else {},
+    "application-autoscaling": lambda b, kind, rid, arn: (
+        b.tagger.get_tag_dict_for_resource(arn) if hasattr(b, "tagger") else {}
+    ),
 }
 """Per ARN service: (backend, resource type, resource id, ARN) -> moto's tags of that resource."""
 
-BACKEND_NAMES = {"elasticloadbalancing": "elbv2", "lambda": "lambda", "application-autoscaling": "applicationautoscaling"}
+BACKEND_NAMES = {
+    "elasticloadbalancing": "elbv2",
+    "lambda": "lambda",
+    "application-autoscaling": "applicationautoscaling",
+}
 GLOBAL_REGIONS = {"iam": "global", "route53": "global", "s3": "aws", "cloudfront": "global"}
 
 
@@ -108,7 +119,9 @@ def tags_of(arn: str) -> dict[str, str]:
     if service == "sns":
         kind, rid = "topic", rest
     try:
-        backend = _backend(BACKEND_NAMES.get(service, service), account, GLOBAL_REGIONS.get(service, region or "us-east-1"))
+        backend = _backend(
+            BACKEND_NAMES.get(service, service), account, GLOBAL_REGIONS.get(service, region or "us-east-1")
+        )
         return _pairs(TAG_READERS[service](backend, kind, rid, arn))
     except Exception:  # noqa: BLE001 - not there (yet): a create, or a lookup of a deleted resource
         return {}
@@ -130,11 +143,11 @@ def real_arn(arn: str) -> str:
             return found.arn
         if service == "secretsmanager" and rest.startswith("secret:"):
             b = _backend("secretsmanager", account, region)
-            secret_id = rest[len("secret:"):]
+            secret_id = rest[len("secret:") :]
             return b.secrets[secret_id].arn if secret_id in b.secrets else arn
         if service == "kms" and rest.startswith("key/alias/"):
             b = _backend("kms", account, region)
-            key_id = b.get_key_id_from_alias(rest[len("key/"):])
+            key_id = b.get_key_id_from_alias(rest[len("key/") :])
             return f"arn:{parts[1]}:kms:{region}:{account}:key/{key_id}" if key_id else arn
     except Exception:  # noqa: BLE001 - not there (yet)
         return arn
@@ -160,7 +173,11 @@ def role_of_instance_profile(account: str, name_or_arn: str) -> str | None:
     """The role ARN of an instance profile (name or ARN), None without one."""
     try:
         b = _backend("iam", account, "global")
-        profile = b.get_instance_profile_by_arn(name_or_arn) if name_or_arn.startswith("arn:") else b.get_instance_profile(name_or_arn)
+        profile = (
+            b.get_instance_profile_by_arn(name_or_arn)
+            if name_or_arn.startswith("arn:")
+            else b.get_instance_profile(name_or_arn)
+        )
         return profile.roles[0].arn if profile.roles else None
     except Exception:  # noqa: BLE001 - not there
         return None

@@ -66,10 +66,15 @@ class Call:
 def line_for(call: Call) -> str:
     """The JSON line of `call` (keys in the documented order; optional keys only when set)."""
     data: dict[str, Any] = {
-        "seq": call.seq, "access_key_id": call.access_key_id, "service": call.service,
-        "operation": call.operation, "action": call.action,
+        "seq": call.seq,
+        "access_key_id": call.access_key_id,
+        "service": call.service,
+        "operation": call.operation,
+        "action": call.action,
         "resources": [{"arn": r.arn, "tags": dict(r.tags)} for r in call.resources],
-        "context": dict(call.context), "status": call.status, "region": call.region,
+        "context": dict(call.context),
+        "status": call.status,
+        "region": call.region,
     }
     for key in ("issued_access_key_id", "role_arn", "error"):
         if getattr(call, key) is not None:
@@ -80,11 +85,17 @@ def line_for(call: Call) -> str:
 def call_from(data: Mapping[str, Any]) -> Call:
     """The `Call` of one parsed JSON line. Raises KeyError naming a missing field."""
     return Call(
-        seq=int(data["seq"]), access_key_id=data["access_key_id"], service=data["service"],
-        operation=data["operation"], action=data["action"],
+        seq=int(data["seq"]),
+        access_key_id=data["access_key_id"],
+        service=data["service"],
+        operation=data["operation"],
+        action=data["action"],
         resources=tuple(Resource(r["arn"], dict(r["tags"])) for r in data["resources"]),
-        context=dict(data["context"]), status=int(data["status"]), region=data["region"],
-        issued_access_key_id=data.get("issued_access_key_id"), role_arn=data.get("role_arn"),
+        context=dict(data["context"]),
+        status=int(data["status"]),
+        region=data["region"],
+        issued_access_key_id=data.get("issued_access_key_id"),
+        role_arn=data.get("role_arn"),
         error=data.get("error"),
     )
 
@@ -111,5 +122,6 @@ def undecoded(calls: list[Call]) -> list[Call]:
 
 def session_roles(calls: list[Call]) -> dict[str, str]:
     """access key id -> role ARN, from the successful AssumeRole* lines of the log."""
-    return {c.issued_access_key_id: c.role_arn for c in calls
-            if c.issued_access_key_id and c.role_arn and c.status == 200}
+    return {
+        c.issued_access_key_id: c.role_arn for c in calls if c.issued_access_key_id and c.role_arn and c.status == 200
+    }

@@ -14,7 +14,20 @@ from tools.emulator_calls.record import Call, Resource
 from tools.iam_eval.report import EvaluationReport, allowed_actions, evaluate_call_log, evaluate_calls, unused_grants
 
 __all__ = [
-    "BOUNDARY_DENY", "Call", "Decision", "EvaluationReport", "IMPLICIT_DENY", "Resource", "UnsupportedCondition",
-    "allowed_actions", "evaluate", "evaluate_call_log", "evaluate_calls", "evaluate_condition", "evaluate_one",
-    "evaluate_operator", "evaluate_trust", "unused_grants",
+    "BOUNDARY_DENY",
+    "Call",
+    "Decision",
+    "EvaluationReport",
+    "IMPLICIT_DENY",
+    "Resource",
+    "UnsupportedCondition",
+    "allowed_actions",
+    "evaluate",
+    "evaluate_call_log",
+    "evaluate_calls",
+    "evaluate_condition",
+    "evaluate_one",
+    "evaluate_operator",
+    "evaluate_trust",
+    "unused_grants",
 ]

@@ -37,8 +37,13 @@ def expand(pattern: str) -> list[str]:
         return [a for prefix in _prefixes() for a in actions_of(prefix)]
     prefix, _, name = pattern.partition(":")
     if any(c in prefix for c in "*?"):
-        return [a for p in _prefixes() if glob_match(prefix, p, ignore_case=True) for a in actions_of(p)
-                if glob_match(name, a.split(":", 1)[1], ignore_case=True)]
+        return [
+            a
+            for p in _prefixes()
+            if glob_match(prefix, p, ignore_case=True)
+            for a in actions_of(p)
+            if glob_match(name, a.split(":", 1)[1], ignore_case=True)
+        ]
     return [a for a in actions_of(prefix) if glob_match(name, a.split(":", 1)[1], ignore_case=True)]
 
 

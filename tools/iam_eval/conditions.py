@@ -122,8 +122,13 @@ def _present(raw: Any) -> bool:
     return raw is not None and not (isinstance(raw, (list, tuple)) and len(raw) == 0)
 
 
-def evaluate_operator(operator: str, key: str, policy_values: Sequence[str], context: Context,
-                      substitute: Callable[[str], str] = lambda s: s) -> bool:
+def evaluate_operator(
+    operator: str,
+    key: str,
+    policy_values: Sequence[str],
+    context: Context,
+    substitute: Callable[[str], str] = lambda s: s,
+) -> bool:
     """One `"Operator": {"key": values}` entry against the request context."""
     qualifier, _, base = operator.rpartition(":")
     if_exists = base.endswith("IfExists") and base != "IfExists"
@@ -165,11 +170,14 @@ def _safe(matches: Callable[[str, str], bool], wanted: str, value: str) -> bool:
         return False
 
 
-def evaluate_condition(block: Mapping[str, Mapping[str, Any]] | None, context: Context,
-                       substitute: Callable[[str], str] = lambda s: s) -> bool:
+def evaluate_condition(
+    block: Mapping[str, Mapping[str, Any]] | None, context: Context, substitute: Callable[[str], str] = lambda s: s
+) -> bool:
     """A whole `Condition` element: every operator, every key (AND)."""
     for operator, keys in (block or {}).items():
         for key, values in keys.items():
-            if not evaluate_operator(operator, key, values if isinstance(values, list) else [values], context, substitute):
+            if not evaluate_operator(
+                operator, key, values if isinstance(values, list) else [values], context, substitute
+            ):
                 return False
     return True

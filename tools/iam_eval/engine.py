@@ -121,8 +121,13 @@ def _name(statement: Mapping[str, Any], p_index: int, s_index: int, where: str) 
     return statement.get("Sid") or f"{where} policy {p_index} statement {s_index}"
 
 
-def evaluate_one(action: str, arn: str, context: Mapping[str, Any], identity_policies: Sequence[Mapping[str, Any]],
-                 boundary: Mapping[str, Any] | None) -> Decision:
+def evaluate_one(
+    action: str,
+    arn: str,
+    context: Mapping[str, Any],
+    identity_policies: Sequence[Mapping[str, Any]],
+    boundary: Mapping[str, Any] | None,
+) -> Decision:
     """One action against one resource with an explicit context."""
     if action.lower() in NO_PERMISSION_REQUIRED:
         return Decision(True, action, arn, "no permission required")
@@ -132,24 +137,35 @@ def evaluate_one(action: str, arn: str, context: Mapping[str, Any], identity_pol
         for p_index, s_index, statement in items:
             if statement.get("Effect") == "Deny" and statement_applies(statement, action, arn, context):
                 return Decision(False, action, arn, _name(statement, p_index, s_index, where))
-    allow = next((_name(s, p, i, "identity") for p, i, s in identity
-                  if s.get("Effect") == "Allow" and statement_applies(s, action, arn, context)), None)
+    allow = next(
+        (
+            _name(s, p, i, "identity")
+            for p, i, s in identity
+            if s.get("Effect") == "Allow" and statement_applies(s, action, arn, context)
+        ),
+        None,
+    )
     if allow is None:
         return Decision(False, action, arn, IMPLICIT_DENY)
-    if boundary is not None and not any(s.get("Effect") == "Allow" and statement_applies(s, action, arn, context)
-                                        for _, _, s in bounds):
+    if boundary is not None and not any(
+        s.get("Effect") == "Allow" and statement_applies(s, action, arn, context) for _, _, s in bounds
+    ):
         return Decision(False, action, arn, BOUNDARY_DENY)
     return Decision(True, action, arn, allow)
 
 
-def evaluate(call: Call, identity_policies: Sequence[Mapping[str, Any]], boundary: Mapping[str, Any] | None) -> Decision:
+def evaluate(
+    call: Call, identity_policies: Sequence[Mapping[str, Any]], boundary: Mapping[str, Any] | None
+) -> Decision:
     """The decision for `call` (INTERFACES.md §2): the first denied resource's decision, else the
     allowing decision of the last resource. A call without resources is evaluated against `*`.
     Raises ValueError for an undecoded call (`action` None): `report.evaluate_calls` counts those as
     denied (NOT_DECODED) without evaluating them."""
     action = call.action
     if action is None:
-        raise ValueError(f"{call.service} {call.operation} (call {call.seq}) was not decoded: no IAM action to evaluate")
+        raise ValueError(
+            f"{call.service} {call.operation} (call {call.seq}) was not decoded: no IAM action to evaluate"
+        )
     decision = None
     for resource in call.resources or (Resource("*"),):
         decision = evaluate_one(action, resource.arn, request_context(call, resource), identity_policies, boundary)
@@ -169,18 +185,29 @@ def principal_matches(principal_element: Any, principal: Mapping[str, str]) -> b
     return False
 
 
-def evaluate_trust(trust_policy: Mapping[str, Any], action: str, principal: Mapping[str, str],
-                   context: Mapping[str, Any], role_arn: str = "*") -> Decision:
+def evaluate_trust(
+    trust_policy: Mapping[str, Any],
+    action: str,
+    principal: Mapping[str, str],
+    context: Mapping[str, Any],
+    role_arn: str = "*",
+) -> Decision:
     """Whether a role's trust policy lets `principal` perform `action` (e.g.
     `sts:AssumeRoleWithWebIdentity`) with the token's claims as condition keys
     (`token.actions.githubusercontent.com:sub`, `...:aud`)."""
     statements = _statements([trust_policy])
     for p_index, s_index, statement in statements:
-        if (statement.get("Effect") == "Deny" and principal_matches(statement.get("Principal"), principal)
-                and statement_applies(statement, action, role_arn, context)):
+        if (
+            statement.get("Effect") == "Deny"
+            and principal_matches(statement.get("Principal"), principal)
+            and statement_applies(statement, action, role_arn, context)
+        ):
             return Decision(False, action, role_arn, _name(statement, p_index, s_index, "trust"))
     for p_index, s_index, statement in statements:
-        if (statement.get("Effect") == "Allow" and principal_matches(statement.get("Principal"), principal)
-                and statement_applies(statement, action, role_arn, context)):
+        if (
+            statement.get("Effect") == "Allow"
+            and principal_matches(statement.get("Principal"), principal)
+            and statement_applies(statement, action, role_arn, context)
+        ):
             return Decision(True, action, role_arn, _name(statement, p_index, s_index, "trust"))
     return Decision(False, action, role_arn, IMPLICIT_DENY)

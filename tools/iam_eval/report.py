@@ -31,15 +31,21 @@ def _document(raw: Any) -> dict[str, Any]:
 
 def role_policies(iam_client: Any, role_name: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """(identity policies: inline then attached managed, permissions boundary or None) of a role."""
-    policies = [_document(iam_client.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])
-                for name in iam_client.list_role_policies(RoleName=role_name)["PolicyNames"]]
+    policies = [
+        _document(iam_client.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])
+        for name in iam_client.list_role_policies(RoleName=role_name)["PolicyNames"]
+    ]
 
     def managed(arn: str) -> dict[str, Any]:
         version = iam_client.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
         return _document(iam_client.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
 
-    policies += [managed(p["PolicyArn"]) for p in iam_client.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]]
-    boundary_arn = (iam_client.get_role(RoleName=role_name)["Role"].get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+    policies += [
+        managed(p["PolicyArn"]) for p in iam_client.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+    ]
+    boundary_arn = (iam_client.get_role(RoleName=role_name)["Role"].get("PermissionsBoundary") or {}).get(
+        "PermissionsBoundaryArn"
+    )
     return policies, managed(boundary_arn) if boundary_arn else None
 
 
@@ -48,14 +54,22 @@ def _role_keys(calls: list[Call], role_name: str) -> set[str]:
     return {key for key, arn in session_roles(calls).items() if arn.endswith(f":role/{role_name}")}
 
 
-def evaluate_calls(calls: list[Call], identity_policies: list[dict[str, Any]], boundary: dict[str, Any] | None) -> EvaluationReport:
+def evaluate_calls(
+    calls: list[Call], identity_policies: list[dict[str, Any]], boundary: dict[str, Any] | None
+) -> EvaluationReport:
     """Evaluate already-selected calls (one `Call` per authorized action)."""
     report = EvaluationReport()
     for call in calls:
         report.calls_evaluated += 1
         if not call.decoded or call.action is None:
-            report.denied.append(Decision(False, call.action or f"{call.service}:{call.operation}",
-                                          ", ".join(r.arn for r in call.resources) or "?", NOT_DECODED))
+            report.denied.append(
+                Decision(
+                    False,
+                    call.action or f"{call.service}:{call.operation}",
+                    ", ".join(r.arn for r in call.resources) or "?",
+                    NOT_DECODED,
+                )
+            )
             continue
         report.actions_used.add(call.action)
         decision = evaluate(call, identity_policies, boundary)

@@ -29,7 +29,10 @@ def main() -> int:
     node = REPO / "node_modules" / ".bin" / "node"
     out = subprocess.run(
         [str(node if node.exists() else "node"), "-e", SCRIPT],
-        cwd=REPO, check=True, capture_output=True, text=True,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     data = json.loads(out)
     certs: list[str] = []
