@@ -6,7 +6,7 @@
 2. `second_plan`: every stack planned again — each plan must be empty (data, compute and edge are
    not yet: docs/terraform-checks.md, "Second plans that are not empty yet");
 3. `redeploy`: new image digests for both services (prebuilt-image mode, `@sha256:` references)
-   and a changed `HEBO_HEALTH_CHECK_PATH`: the plans hold exactly those changes (tests/terraform/test_lifecycle.py), then
+   and a changed `HEBO_HEALTH_CHECK_PATH`: the plans hold exactly those changes (tests/terraform/test_preview_lifecycle.py), then
    they are applied;
 4. `dependents` (previews only): the template stage's shared secrets are deleted while the preview
    exists, as destroying the template stage does (docs/previews.md, "When the template stage goes away");
