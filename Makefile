@@ -7,6 +7,10 @@ SHELL := /bin/bash
 PIPENV_VERSION := 2026.10.3
 PYTHON ?= python3
 PY_SCRIPTS := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+# npm reads its global settings (a proxy, a company CA `cafile`, ...) from beside the node that runs
+# it; once `npm ci` has put Node 22 in node_modules/.bin, that would be node_modules/node/etc/npmrc.
+# Keep the machine's own file, found before PATH changes.
+export npm_config_globalconfig := $(shell npm config get globalconfig 2>/dev/null)
 export PATH := $(CURDIR)/node_modules/.bin:$(PY_SCRIPTS):$(PATH)
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1

@@ -59,7 +59,7 @@ examples:
   bin/ops zone --name hebo.ai
   bin/ops deploy-role --github-repo hebo-ai/hebo-infra --secrets-from dev --dry-run
   bin/ops secrets list --stage pr-123
-  bin/ops secrets set GroqApiKey --stage pr-123 < groq.txt
+  bin/ops secrets set GroqApiKey --stage dev < groq.txt
   bin/ops secrets set-all --stage production --from-env-file secrets.env
   bin/ops bastion start --stage dev
 
@@ -121,8 +121,8 @@ Values are never taken from the command line and never printed.
 
 examples:
   bin/ops secrets list --stage pr-123            # exit 1 if any secret is not set
-  bin/ops secrets set GroqApiKey --stage pr-123  # hidden prompt (twice)
-  printf %s "$KEY" | bin/ops secrets set GroqApiKey --stage pr-123
+  bin/ops secrets set GroqApiKey --stage dev  # hidden prompt (twice)
+  printf %s "$KEY" | bin/ops secrets set GroqApiKey --stage dev
   bin/ops secrets set DbPassword --stage dev --from-file ./db-password.txt
   bin/ops secrets set-all --stage dev --from-env-file .env.dev --dry-run
   bin/ops secrets unset VoyageApiKey --stage pr-123
@@ -255,8 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
         "set",
         parents=[common, writes],
         help="set one value (stdin, hidden prompt, or --from-file)",
-        epilog="examples:\n  bin/ops secrets set GroqApiKey --stage pr-123\n"
-        "  bin/ops secrets set GroqApiKey --stage pr-123 --from-file key.txt",
+        epilog="examples:\n  bin/ops secrets set GroqApiKey --stage dev\n"
+        "  bin/ops secrets set GroqApiKey --stage dev --from-file key.txt",
         formatter_class=fmt,
     )
     set_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(USER_SECRET_NAMES)}")

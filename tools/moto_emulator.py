@@ -227,6 +227,18 @@ def _bucket_permission(self, action, resource):
     return result
 
 _s3_models.FakeBucket.get_permission = _bucket_permission
+
+import threading as _threading
+import moto.moto_server.werkzeug_app as _werkzeug_app
+
+_one_request_at_a_time = _threading.RLock()
+_dispatch = _werkzeug_app.DomainDispatcherApplication.__call__
+
+def _serialized_dispatch(self, environ, start_response):
+    with _one_request_at_a_time:
+        return _dispatch(self, environ, start_response)
+
+_werkzeug_app.DomainDispatcherApplication.__call__ = _serialized_dispatch
 """
 """Four moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
 
@@ -258,6 +270,14 @@ Found by the lifecycle (tools/lifecycle.py):
   could not be re-planned. Here a statement whose condition does not hold does not apply (IAM
   user guide, "IAM JSON policy elements: Condition"), `Bool` is evaluated, and requests carry
   `aws:SecureTransport = true`, as every request of the provider and boto3 to real S3 does.
+
+Found by a loaded CI run:
+* moto's backends are not thread-safe, while `ThreadedMotoServer` serves Terraform's parallel
+  requests on several threads: two `AuthorizeSecurityGroupIngress` calls on one security group
+  at once (its 3001 and 3002 rules) answered `InvalidPermission.Duplicate` for a rule that did
+  not exist, on a loaded machine only. Requests are dispatched one at a time here (a lock around
+  the WSGI dispatcher); AWS serializes nothing, but the emulator answers in milliseconds and
+  Terraform's time is its own waiters, so the runs are no slower (measured: pr-42 lifecycle).
 """
 
 _MOTO_MAIN = """
