@@ -277,7 +277,7 @@ Found by a loaded CI run:
   at once (its 3001 and 3002 rules) answered `InvalidPermission.Duplicate` for a rule that did
   not exist, on a loaded machine only. Requests are dispatched one at a time here (a lock around
   the WSGI dispatcher); AWS serializes nothing, but the emulator answers in milliseconds and
-  Terraform's time is its own waiters, so the runs are no slower (measured: pr-42 lifecycle).
+  Terraform's time is its own waiters, not moto's answers.
 """
 
 _MOTO_MAIN = """
