@@ -34,6 +34,18 @@ def line(seq, key, action, arn, tags=None, context=None, **extra):
     }
 
 
+def write_log(tmp_path: Path, entries: list[dict]) -> Path:
+    """A call log of `entries`, one JSON line each."""
+    log = tmp_path / "calls.jsonl"
+    log.write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    return log
+
+
+def assumed(role_arn: str, key: str = "ASIAROLE") -> dict:
+    """The administrator's AssumeRoleWithWebIdentity line that issues `key` for `role_arn`."""
+    return line(1, "testing", "sts:AssumeRoleWithWebIdentity", role_arn, issued_access_key_id=key, role_arn=role_arn)
+
+
 @pytest.fixture
 def iam(monkeypatch):
     for name, value in {
@@ -94,36 +106,25 @@ def test_evaluates_only_the_roles_calls_with_inline_attached_and_boundary(iam, t
     iam.attach_role_policy(RoleName=ROLE, PolicyArn=attached["Policy"]["Arn"])
     role_arn = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
     secret = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:hebo/pr-1/x-AbCdEf"
-    log = tmp_path / "calls.jsonl"
-    log.write_text(
-        "\n".join(
-            json.dumps(entry)
-            for entry in [
-                line(
-                    1,
-                    "testing",
-                    "sts:AssumeRoleWithWebIdentity",
-                    role_arn,
-                    issued_access_key_id="ASIAROLE",
-                    role_arn=role_arn,
-                ),
-                line(2, "ASIAROLE", "secretsmanager:GetSecretValue", secret, {"stage": "pr-1"}),
-                line(
-                    3,
-                    "ASIAROLE",
-                    "secretsmanager:GetSecretValue",
-                    secret.replace("pr-1", "production"),
-                    {"stage": "production"},
-                ),
-                line(4, "ASIAROLE", "s3:GetObject", "arn:aws:s3:::b/k"),
-                line(5, "ASIAROLE", "ec2:DescribeVpcs", "*"),
-                line(
-                    6, "testing", "iam:CreateRole", "arn:aws:iam::123456789012:role/admin-made"
-                ),  # the administrator's: not evaluated
-                line(7, "ASIAOTHER", "ec2:DescribeVpcs", "*"),  # another principal's session
-            ]
-        )
-        + "\n"
+    log = write_log(
+        tmp_path,
+        [
+            assumed(role_arn),
+            line(2, "ASIAROLE", "secretsmanager:GetSecretValue", secret, {"stage": "pr-1"}),
+            line(
+                3,
+                "ASIAROLE",
+                "secretsmanager:GetSecretValue",
+                secret.replace("pr-1", "production"),
+                {"stage": "production"},
+            ),
+            line(4, "ASIAROLE", "s3:GetObject", "arn:aws:s3:::b/k"),
+            line(5, "ASIAROLE", "ec2:DescribeVpcs", "*"),
+            line(
+                6, "testing", "iam:CreateRole", "arn:aws:iam::123456789012:role/admin-made"
+            ),  # the administrator's: not evaluated
+            line(7, "ASIAOTHER", "ec2:DescribeVpcs", "*"),  # another principal's session
+        ],
     )
     report = evaluate_call_log(log, ROLE, iam)
     assert report.calls_evaluated == 4
@@ -137,8 +138,7 @@ def test_evaluates_only_the_roles_calls_with_inline_attached_and_boundary(iam, t
 
 def test_a_log_without_the_roles_session_evaluates_nothing(iam, tmp_path: Path):
     iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
-    log = tmp_path / "calls.jsonl"
-    log.write_text(json.dumps(line(1, "ASIAX", "ec2:DescribeVpcs", "*")) + "\n")
+    log = write_log(tmp_path, [line(1, "ASIAX", "ec2:DescribeVpcs", "*")])
     report = evaluate_call_log(log, ROLE, iam)
     assert (report.calls_evaluated, report.denied, report.actions_used) == (0, [], set())
 
@@ -206,24 +206,13 @@ def test_a_role_call_the_recorder_could_not_decode_counts_as_denied(iam, tmp_pat
         "service": "ecs",
         "error": "no ARN variable ClusterName",
     }
-    log = tmp_path / "calls.jsonl"
-    log.write_text(
-        "\n".join(
-            json.dumps(entry)
-            for entry in [
-                line(
-                    1,
-                    "testing",
-                    "sts:AssumeRoleWithWebIdentity",
-                    role_arn,
-                    issued_access_key_id="ASIAROLE",
-                    role_arn=role_arn,
-                ),
-                undecodable,
-                line(3, "ASIAROLE", "ecs:DescribeClusters", "*"),
-            ]
-        )
-        + "\n"
+    log = write_log(
+        tmp_path,
+        [
+            assumed(role_arn),
+            undecodable,
+            line(3, "ASIAROLE", "ecs:DescribeClusters", "*"),
+        ],
     )
     report = evaluate_call_log(log, ROLE, iam)
     assert report.calls_evaluated == 2
