@@ -69,6 +69,19 @@ def _bool(text: Any) -> str:
     return str(text).lower()
 
 
+def _ordered(family: str, parse: Callable[[Any], Any]) -> dict[str, tuple[Callable[[Any, Any], bool], bool]]:
+    """The six comparison operators of `family` (`Numeric`, `Date`): (match(policy value, context
+    value), negated), the context value on the left as the IAM User Guide states them."""
+    return {
+        f"{family}Equals": (lambda p, v: parse(p) == parse(v), False),
+        f"{family}NotEquals": (lambda p, v: parse(p) == parse(v), True),
+        f"{family}LessThan": (lambda p, v: parse(v) < parse(p), False),
+        f"{family}LessThanEquals": (lambda p, v: parse(v) <= parse(p), False),
+        f"{family}GreaterThan": (lambda p, v: parse(v) > parse(p), False),
+        f"{family}GreaterThanEquals": (lambda p, v: parse(v) >= parse(p), False),
+    }
+
+
 # base operator -> (matches(policy_value, request_value), negated)
 _BASE: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "StringEquals": (lambda p, v: p == v, False),
@@ -81,18 +94,8 @@ _BASE: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "ArnLike": (arn_match, False),
     "ArnNotEquals": (arn_match, True),
     "ArnNotLike": (arn_match, True),
-    "NumericEquals": (lambda p, v: _number(p) == _number(v), False),
-    "NumericNotEquals": (lambda p, v: _number(p) == _number(v), True),
-    "NumericLessThan": (lambda p, v: _number(v) < _number(p), False),
-    "NumericLessThanEquals": (lambda p, v: _number(v) <= _number(p), False),
-    "NumericGreaterThan": (lambda p, v: _number(v) > _number(p), False),
-    "NumericGreaterThanEquals": (lambda p, v: _number(v) >= _number(p), False),
-    "DateEquals": (lambda p, v: _date(p) == _date(v), False),
-    "DateNotEquals": (lambda p, v: _date(p) == _date(v), True),
-    "DateLessThan": (lambda p, v: _date(v) < _date(p), False),
-    "DateLessThanEquals": (lambda p, v: _date(v) <= _date(p), False),
-    "DateGreaterThan": (lambda p, v: _date(v) > _date(p), False),
-    "DateGreaterThanEquals": (lambda p, v: _date(v) >= _date(p), False),
+    **_ordered("Numeric", _number),
+    **_ordered("Date", _date),
     "Bool": (lambda p, v: _bool(p) == _bool(v), False),
     "IpAddress": (lambda p, v: ipaddress.ip_address(v) in ipaddress.ip_network(p, strict=False), False),
     "NotIpAddress": (lambda p, v: ipaddress.ip_address(v) in ipaddress.ip_network(p, strict=False), True),
