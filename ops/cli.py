@@ -155,24 +155,33 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+FORMATTER = argparse.RawDescriptionHelpFormatter
+"""Every parser keeps its epilog's line breaks (the examples)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `ops` argument parser: subcommands bootstrap, deploy-role, zone, secrets, bastion (errors raise UsageError)."""
-    fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog="ops",
         description="Operational commands for hebo-infra: remote-state bootstrap, hosted zone lookup, stage secrets, bastion.",
         epilog=EPILOG_MAIN,
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    for add in (_add_bootstrap, _add_deploy_role, _add_zone, _add_secrets, _add_bastion):
+        add(sub)
+    return parser
 
+
+def _add_bootstrap(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """`ops bootstrap`: the state bucket's region, name, opt-in lock table and key."""
     boot = sub.add_parser(
         "bootstrap",
         help="create/converge the Terraform state bucket (and an opt-in lock table)",
         description="Create or converge the Terraform remote-state backend.",
         epilog=EPILOG_BOOTSTRAP,
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
     boot.add_argument(
         "--region",
@@ -194,12 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     boot.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
 
+
+def _add_deploy_role(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """`ops deploy-role`: the repository it trusts, the role's name, the template stage of previews' secrets."""
     role_p = sub.add_parser(
         "deploy-role",
         help="create/converge the GitHub OIDC provider and the preview deploy role",
         description="Create or converge the preview workflow's deploy role.",
         epilog=EPILOG_DEPLOY_ROLE,
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
     role_p.add_argument(
         "--github-repo", required=True, metavar="OWNER/NAME", help="the repository whose workflows may assume the role"
@@ -219,21 +231,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     role_p.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
 
+
+def _add_zone(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """`ops zone`: the zone name to look up."""
     zone_p = sub.add_parser(
         "zone",
         help="print HEBO_ZONE_ID for the existing public hosted zone",
         description="Find the public Route 53 hosted zone the dns stack should adopt.",
         epilog=EPILOG_ZONE,
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
     zone_p.add_argument("--name", default=None, help=f"zone name (default: {_default('zone')})")
 
+
+def _add_secrets(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """`ops secrets ACTION`: list, set, unset, set-all, rotate; each takes the stage, app and region."""
     sec = sub.add_parser(
         "secrets",
         help="list/set/unset the stage secrets in Secrets Manager",
         description="Manage the stage secrets' values (the data stack owns the secrets themselves).",
         epilog=EPILOG_SECRETS,
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
     common = _Parser(add_help=False)
     common.add_argument("--stage", required=True, help="stage name, e.g. production, dev, pr-123")
@@ -249,15 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="show which secrets are set; exit 1 if any is not",
         epilog="example:\n  bin/ops secrets list --stage pr-123",
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
+    _add_secret_writes(ssub, [common, writes])
+
+
+def _add_secret_writes(ssub: argparse._SubParsersAction[_Parser], parents: list[_Parser]) -> None:
+    """The writing `ops secrets` actions (set, unset, set-all, rotate), with `parents`' flags."""
     set_p = ssub.add_parser(
         "set",
-        parents=[common, writes],
+        parents=parents,
         help="set one value (stdin, hidden prompt, or --from-file)",
         epilog="examples:\n  bin/ops secrets set GroqApiKey --stage dev\n"
         "  bin/ops secrets set GroqApiKey --stage dev --from-file key.txt",
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
     set_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(USER_SECRET_NAMES)}")
     set_p.add_argument(
@@ -265,40 +288,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unset_p = ssub.add_parser(
         "unset",
-        parents=[common, writes],
+        parents=parents,
         help="replace a value with the unset placeholder",
         epilog="example:\n  bin/ops secrets unset VoyageApiKey --stage pr-123",
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
     unset_p.add_argument(
         "name", metavar="NAME", help=f"one of {', '.join(USER_SECRET_NAMES)} (also unsets what is derived from it)"
     )
     all_p = ssub.add_parser(
         "set-all",
-        parents=[common, writes],
+        parents=parents,
         help="set several values from a dotenv file",
         epilog="file format: Name=value per line, # comments, optional quotes, no `export`.\n"
         "example:\n  bin/ops secrets set-all --stage dev --from-env-file .env.dev",
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
     all_p.add_argument(
         "--from-env-file", type=Path, required=True, metavar="FILE", help="dotenv file of Name=value lines"
     )
     rotate_p = ssub.add_parser(
         "rotate",
-        parents=[common, writes],
+        parents=parents,
         help="replace a generated secret with a fresh random value",
         epilog="example:\n  bin/ops secrets rotate DbAppCredentials --stage pr-123",
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
     rotate_p.add_argument("name", metavar="NAME", help=f"one of {', '.join(g.name for g in GENERATED_SECRETS)}")
 
+
+def _add_bastion(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """`ops bastion start|stop`: the stage, app, region and how long to wait."""
     bas = sub.add_parser(
         "bastion",
         help="start/stop a non-production stage's SSM bastion",
         description="Start or stop the on-demand bastion of a stage.",
         epilog=EPILOG_BASTION,
-        formatter_class=fmt,
+        formatter_class=FORMATTER,
     )
     bas.add_argument("action", choices=["start", "stop"])
     bas.add_argument("--stage", required=True, help="stage name, e.g. dev, pr-123 (production has no bastion)")
@@ -311,7 +337,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"give up waiting after this long (default {bastion.DEFAULT_TIMEOUT_SECONDS})",
     )
-    return parser
 
 
 def read_value(name: str, from_file: Path | None, stdin: TextIO) -> str:
