@@ -182,8 +182,10 @@ def test_modules_raise_only_their_validation_error() -> None:
     assert len(raised.get("ValidationError", [])) >= 15
     others = {kind: sorted(set(paths)) for kind, paths in raised.items() if kind != "ValidationError"}
     assert others == {
-        "ValueError": ["modules/terraform_data.py"],  # a synthesized backend block that is not one type: not props
-        "TypeError": ["modules/account.py"],  # a programming error: the stack's construct id is taken
+        # a synthesized backend block that is not one type: not props; a logical id of no path component
+        "ValueError": ["modules/logical_ids.py", "modules/terraform_data.py"],
+        # programming errors: the stack's construct id is taken; a PrefixingConstruct outside a LogicalIdStack
+        "TypeError": ["modules/account.py", "modules/logical_ids.py"],
         "FileNotFoundError": ["modules/service/image.py"],  # context_hash(): a missing build directory
         "CdkFlavourError": ["modules/cdk_flavour.py"],  # HEBO_CDK names no flavour: the environment, not props
     }
