@@ -18,13 +18,18 @@ from config.stage import DEV, StagePolicy, policy_for
 
 @dataclass(frozen=True)
 class NameRule:
-    """An AWS naming rule: maximum length and allowed characters."""
+    """An AWS naming rule: maximum length and allowed characters (sources: `RULES`)."""
 
     label: str
+    """What the name names, as messages say it (`ALB name`)."""
     max_length: int
+    """Longest name AWS accepts, in characters."""
     pattern: str
+    """Regular expression the whole name must match (`re.fullmatch`)."""
 
     def check(self, name: str) -> str | None:
+        """None when `name` is valid, else one sentence naming the label, the name and the broken
+        limit (`ALB name 'x…' is 33 characters (limit 32)`); never raises."""
         if len(name) > self.max_length:
             return f"{self.label} {name!r} is {len(name)} characters (limit {self.max_length})"
         if not re.fullmatch(self.pattern, name):
@@ -63,7 +68,24 @@ RULES: dict[str, NameRule] = {
     "state_key": NameRule("S3 state object key", 1024, r"[\w./-]+"),
     "tfc_workspace": NameRule("Terraform Cloud workspace name", 90, r"[A-Za-z0-9_-]+"),
 }
-"""Sources: IAM quotas (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html:
+"""Rule key -> the limit AWS enforces on that kind of name. Sources, each the API reference of the
+call that takes the name unless named otherwise: ALB and target group, CreateLoadBalancer and
+CreateTargetGroup (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html);
+RDS cluster/instance identifiers, CreateDBCluster
+(https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html), subnet and
+parameter groups 255, CreateDBSubnetGroup; RDS Proxy, CreateDBProxy (the API allows 63; 60 kept
+as the stricter bound); S3 `bucket_prefix` 37 (the provider appends a 26-character unique suffix
+within S3's 63: https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/s3_bucket);
+Lambda 64, CreateFunction (https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html);
+log groups 512, CreateLogGroup; secrets 512, CreateSecret; KMS aliases 256, CreateAlias; ECS
+names 255, CreateCluster/RegisterTaskDefinition/CreateService; ECR 256, CreateRepository;
+security groups 255, CreateSecurityGroup; CloudFront functions, OACs and response headers
+policies 64, CloudFront CreateFunction; key-signing keys 3-128, Route 53 CreateKeySigningKey;
+SNS topics 256, CreateTopic; alarms 255, PutMetricAlarm; scaling policies 256, Application Auto
+Scaling PutScalingPolicy; domain names 253 (RFC 1035 labels); the certificate's first domain 64
+(ACM RequestCertificate); WAFv2 names 128, CreateWebACL, and WAF's `aws-waf-logs-` log group
+prefix (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
+IAM quotas (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html:
 role 64, instance profile 128, policy 128); tag values 256 characters
 (https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html); S3 object keys 1,024
 bytes (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html); Terraform Cloud
@@ -85,6 +107,7 @@ IAM_ROLES = (
     "db-proxy",
     "db-monitoring",
 )
+"""The purpose of every IAM role a stage may have (its name is `Names.iam_role(purpose)`)."""
 SECURITY_GROUPS = (*SECURITY_GROUP_ROLES, NAT_SECURITY_GROUP)
 """Every security group a stage may have: the exportable roles (config/topology.py) and the NAT's."""
 KMS_KEYS = ("stage", "data", "data-secondary", "network", "network-secondary", "compute", "console")
@@ -131,24 +154,31 @@ class Names:
     dns stack. The stage's name and kind, and the domain scheme, come from the policy."""
 
     app: str
+    """HEBO_APP: 1-12 lowercase letters/digits (`build_names` checks), the first part of every name."""
     zone: str
+    """HEBO_ZONE: the public hosted zone the domains live in (`example.com`)."""
     policy: StagePolicy
+    """The stage's policy: its name, kind and domain scheme."""
     secrets_from: str = DEV
     """Template stage of the secrets this stage does not own (HEBO_PREVIEW_SECRETS_FROM)."""
 
     @property
     def stage(self) -> str:
+        """The stage name (`policy.name`)."""
         return self.policy.name
 
     @property
     def prefix(self) -> str:
+        """`{app}-{stage}`: the first part of almost every physical name of the stage."""
         return f"{self.app}-{self.stage}"
 
     # -- per-resource names; add new ones here and to catalog() -------------------------------
     def alb(self, service: str) -> str:
+        """`{prefix}-{service}`: a service's own ALB (rule `alb`: ≤ 32 characters)."""
         return f"{self.prefix}-{service}"
 
     def target_group(self, service: str) -> str:
+        """`{prefix}-{service}`: the target group of a service's own ALB (rule `target_group`: ≤ 32)."""
         return f"{self.prefix}-{service}"
 
     def shared_alb(self) -> str:
@@ -162,21 +192,27 @@ class Names:
         return f"{self.prefix}-tg{SERVICE_PORTS[service]}"
 
     def shared_alb_alarm(self, what: str) -> str:
+        """`{prefix}-shared-{what}`: an alarm on the shared ALB itself (`what`: `alb-5xx-rate`; rule `alarm`)."""
         return f"{self.shared_alb()}-{what}"
 
     def db_cluster(self, region_role: str = "primary") -> str:
+        """`{prefix}-db`, or `{prefix}-db-{region_role}` outside the primary region (rule `rds`: ≤ 63, starts with a letter)."""
         return f"{self.prefix}-db" if region_role == "primary" else f"{self.prefix}-db-{region_role}"
 
     def db_global_cluster(self) -> str:
+        """`{prefix}-global`: the Aurora global database (rule `rds`)."""
         return f"{self.prefix}-global"
 
     def db_instance(self, role: str, index: int = 0) -> str:
+        """`{prefix}-db-{role}-{index}` (`role`: writer, reader, secondary; index 0-15; rule `rds`)."""
         return f"{self.prefix}-db-{role}-{index}"
 
     def db_proxy(self) -> str:
+        """`{prefix}-db-proxy`: the RDS Proxy (rule `db_proxy`: ≤ 60)."""
         return f"{self.prefix}-db-proxy"
 
     def db_final_snapshot(self, region_role: str = "primary") -> str:
+        """`{db_cluster}-final`: the snapshot RDS takes when a protected cluster is destroyed (rule `rds`)."""
         return f"{self.db_cluster(region_role)}-final"
 
     def db_log_group(self, region_role: str = "primary") -> str:
@@ -188,12 +224,15 @@ class Names:
         return f"{self.prefix}-{stem}" if region_role == "primary" else f"{self.prefix}-{stem}-{region_role}"
 
     def db_subnet_group(self, region_role: str = "primary") -> str:
+        """`{prefix}-db-subnets[-{region_role}]` (rule `db_group`: ≤ 255, lowercase)."""
         return self._regional("db-subnets", region_role)
 
     def db_cluster_parameter_group(self, region_role: str = "primary") -> str:
+        """`{prefix}-db-cluster-params[-{region_role}]` (rule `db_group`)."""
         return self._regional("db-cluster-params", region_role)
 
     def db_instance_parameter_group(self, region_role: str = "primary") -> str:
+        """`{prefix}-db-instance-params[-{region_role}]` (rule `db_group`)."""
         return self._regional("db-instance-params", region_role)
 
     def vpc(self, region_role: str = "primary") -> str:
@@ -225,9 +264,11 @@ class Names:
         return f"{self.app}-{self.state_scope(account_wide)}-{stack}"
 
     def console_bucket_prefix(self) -> str:
+        """`{prefix}-console-`: the console bucket's `bucket_prefix` (rule `s3_bucket_prefix`: ≤ 37)."""
         return f"{self.prefix}-console-"
 
     def alb_logs_bucket_prefix(self) -> str:
+        """`{prefix}-alb-logs-`: the ALB access-log bucket's `bucket_prefix` (rule `s3_bucket_prefix`)."""
         return f"{self.prefix}-alb-logs-"
 
     def web_acl(self) -> str:
@@ -239,15 +280,19 @@ class Names:
         return f"aws-waf-logs-{self.prefix}"
 
     def iam_role(self, purpose: str) -> str:
+        """`{prefix}-{purpose}` (`purpose` one of `IAM_ROLES`): the role, and its inline policy (rules `iam_role`: ≤ 64, `iam_policy`)."""
         return f"{self.prefix}-{purpose}"
 
     def lambda_function(self, purpose: str) -> str:
+        """`{prefix}-{purpose}`: a Lambda function (`migrator`; rule `lambda`: ≤ 64)."""
         return f"{self.prefix}-{purpose}"
 
     def lambda_log_group(self, purpose: str) -> str:
+        """`/aws/lambda/{function}`: the log group Lambda writes to, fixed by Lambda (rule `log_group`)."""
         return f"/aws/lambda/{self.lambda_function(purpose)}"
 
     def service_log_group(self, service_name: str) -> str:
+        """`/ecs/{prefix}/{service_name}` (`HeboApiService`): a service's container logs (rule `log_group`: ≤ 512)."""
         return f"/ecs/{self.prefix}/{service_name}"
 
     def exec_log_group(self) -> str:
@@ -255,6 +300,7 @@ class Names:
         return f"/ecs/{self.prefix}/exec"
 
     def flow_log_group(self) -> str:
+        """`/vpc/{prefix}/flow-logs`: the VPC flow logs' log group (rule `log_group`)."""
         return f"/vpc/{self.prefix}/flow-logs"
 
     def secret(self, name: str) -> str:
@@ -265,9 +311,11 @@ class Names:
         )
 
     def kms_alias(self, purpose: str) -> str:
+        """`alias/{prefix}-{purpose}` (`purpose` one of `KMS_KEYS`; rule `kms_alias`: ≤ 256)."""
         return f"alias/{self.prefix}-{purpose}"
 
     def ecs_cluster(self) -> str:
+        """`{prefix}`: the stage's ECS cluster (rule `ecs`: ≤ 255)."""
         return self.prefix
 
     def ecs_service(self, service: str) -> str:
@@ -275,24 +323,31 @@ class Names:
         return service_display_name(service)
 
     def task_family(self, service_name: str) -> str:
+        """`{prefix}-{service_name}`: a service's task definition family (rule `ecs`)."""
         return f"{self.prefix}-{service_name}"
 
     def ecr_repository(self, service: str) -> str:
+        """`{prefix}/{service}`: a service's ECR repository (rule `ecr`: ≤ 256, lowercase)."""
         return f"{self.prefix}/{service}"
 
     def security_group(self, role: str) -> str:
+        """`{prefix}-{role}` (`role` one of `SECURITY_GROUPS`; rule `security_group`: ≤ 255)."""
         return f"{self.prefix}-{role}"
 
     def cloudfront(self, what: str) -> str:
+        """`{prefix}-{what}`: a CloudFront function, OAC or response headers policy (rule `cloudfront`: ≤ 64)."""
         return f"{self.prefix}-{what}"
 
     def sns_topic(self, what: str) -> str:
+        """`{prefix}-{what}`: an SNS topic (`alarms`; rule `sns`: ≤ 256)."""
         return f"{self.prefix}-{what}"
 
     def scaling_policy(self, service: str, metric: str) -> str:
+        """`{prefix}-{service}-{metric}` (`metric` one of `SCALING_METRICS`; rule `scaling_policy`: ≤ 256)."""
         return f"{self.prefix}-{service}-{metric}"
 
     def alarm(self, service: str, what: str) -> str:
+        """`{prefix}-{service}-{what}` (`what` one of `SERVICE_ALARMS`; rule `alarm`: ≤ 255)."""
         return f"{self.prefix}-{service}-{what}"
 
     def dnssec_key_alias(self) -> str:
@@ -300,6 +355,7 @@ class Names:
         return f"alias/{self.app}-dnssec"
 
     def dnssec_key_signing_key(self) -> str:
+        """`{app}_ksk`: the zone's Route 53 key-signing key, account-wide (rule `route53_ksk`: 3-128, letters, digits, `_`)."""
         return f"{self.app}_ksk"
 
     def domain(self, app: str) -> str:
@@ -393,6 +449,7 @@ class Names:
         return items
 
     def problems(self) -> list[str]:
+        """Every name of `catalog()` that breaks its rule, as `NameRule.check` words it; empty when all fit."""
         return [p for rule, name in self.catalog() if (p := RULES[rule].check(name))]
 
 

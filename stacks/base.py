@@ -38,7 +38,10 @@ class HeboStack(LogicalIdStack):
     logical ids (the service pattern) can be built in it."""
 
     stack_name: ClassVar[str]
+    """The stack's construct id, one of `STACKS` (config/naming.py): its directory in cdktf.out,
+    its state key and Terraform Cloud workspace."""
     account_wide: ClassVar[bool] = False
+    """One stack per account (`dns`), not per stage: state key and tags use `global`."""
 
     def __init__(self, scope: Construct, settings: Settings) -> None:
         super().__init__(scope, self.stack_name)
