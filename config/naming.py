@@ -1,6 +1,7 @@
-"""Every AWS name and domain the app derives from (app, stage), with the limits AWS enforces.
+"""Every AWS name and domain the app derives from (app, stage).
 
-All physical names are built by `Names`; `Names.catalog()` lists each one with its rule, so
+All physical names are built by `Names`; `Names.catalog()` lists each one with its rule (the
+limits AWS enforces: config/name_rules.py), so
 stage validation checks the *real* names instead of a guessed maximum length, and a test can
 prove that every accepted stage yields only valid names.
 """
@@ -13,62 +14,9 @@ from dataclasses import dataclass
 from config.secrets import SECRETS, secret_path, secret_stage
 from config.topology import APPS, NAT_SECURITY_GROUP, SECURITY_GROUP_ROLES, SERVICE_PORTS, SERVICES
 from config.errors import ConfigError
+from config.name_rules import RULES
 from config.stage import DEV, StagePolicy, policy_for
 
-
-@dataclass(frozen=True)
-class NameRule:
-    """An AWS naming rule: maximum length and allowed characters."""
-
-    label: str
-    max_length: int
-    pattern: str
-
-    def check(self, name: str) -> str | None:
-        if len(name) > self.max_length:
-            return f"{self.label} {name!r} is {len(name)} characters (limit {self.max_length})"
-        if not re.fullmatch(self.pattern, name):
-            return f"{self.label} {name!r} does not match {self.pattern}"
-        return None
-
-
-_HYPHENATED = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-RULES: dict[str, NameRule] = {
-    "alb": NameRule("ALB name", 32, _HYPHENATED),
-    "target_group": NameRule("target group name", 32, _HYPHENATED),
-    "rds": NameRule("RDS identifier", 63, r"[a-z](?:[a-z0-9-]*[a-z0-9])?"),
-    "db_proxy": NameRule("RDS Proxy name", 60, r"[a-z](?:[a-z0-9-]*[a-z0-9])?"),
-    "db_group": NameRule("RDS subnet/parameter group name", 255, r"[a-z][a-z0-9-]*"),
-    "s3_bucket_prefix": NameRule("S3 bucket prefix", 37, r"[a-z0-9][a-z0-9.-]*"),
-    "iam_role": NameRule("IAM role name", 64, r"[\w+=,.@-]+"),
-    "iam_policy": NameRule("IAM policy name", 128, r"[\w+=,.@-]+"),
-    "lambda": NameRule("Lambda function name", 64, r"[A-Za-z0-9_-]+"),
-    "log_group": NameRule("CloudWatch log group name", 512, r"[\w./#-]+"),
-    "secret": NameRule("Secrets Manager secret name", 512, r"[\w/+=.@-]+"),
-    "kms_alias": NameRule("KMS alias", 256, r"alias/[\w/-]+"),
-    "ecs": NameRule("ECS name", 255, r"[A-Za-z][A-Za-z0-9_-]*"),
-    "ecr": NameRule("ECR repository name", 256, r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"),
-    "security_group": NameRule("security group name", 255, r"[\w .:/()#,@\[\]+=&;{}!$*-]+"),
-    "cloudfront": NameRule("CloudFront resource name", 64, r"[A-Za-z0-9_-]+"),
-    "route53_ksk": NameRule("Route 53 key-signing key name", 128, r"[A-Za-z0-9_]{3,}"),
-    "sns": NameRule("SNS topic name", 256, r"[A-Za-z0-9_-]+"),
-    "alarm": NameRule("CloudWatch alarm name", 255, r"[^\x00-\x1f]+"),
-    "scaling_policy": NameRule("Application Auto Scaling policy name", 256, r"[^:/\x00-\x1f]+"),
-    "dns_name": NameRule("domain name", 253, r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"),
-    "acm_domain": NameRule("ACM certificate domain", 64, r"[a-z0-9.-]+"),
-    "wafv2": NameRule("WAFv2 name", 128, r"[\w-]+"),
-    "waf_log_group": NameRule("WAF log group name", 512, r"aws-waf-logs-[\w.#/-]+"),
-    "iam_instance_profile": NameRule("IAM instance profile name", 128, r"[\w+=,.@-]+"),
-    "name_tag": NameRule("Name tag value", 256, r"[\w .:/=+@-]+"),
-    "state_key": NameRule("S3 state object key", 1024, r"[\w./-]+"),
-    "tfc_workspace": NameRule("Terraform Cloud workspace name", 90, r"[A-Za-z0-9_-]+"),
-}
-"""Sources: IAM quotas (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html:
-role 64, instance profile 128, policy 128); tag values 256 characters
-(https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html); S3 object keys 1,024
-bytes (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html); Terraform Cloud
-workspace names: letters, numbers, `-` and `_`
-(https://developer.hashicorp.com/terraform/cloud-docs/api-docs/workspaces), 90 characters."""
 
 GLOBAL_SCOPE = "global"
 """The pseudo-stage of account-wide stacks in state keys, workspace names and tags."""
@@ -85,6 +33,7 @@ IAM_ROLES = (
     "db-proxy",
     "db-monitoring",
 )
+"""The purpose of every IAM role a stage may have (its name is `Names.iam_role(purpose)`)."""
 SECURITY_GROUPS = (*SECURITY_GROUP_ROLES, NAT_SECURITY_GROUP)
 """Every security group a stage may have: the exportable roles (config/topology.py) and the NAT's."""
 KMS_KEYS = ("stage", "data", "data-secondary", "network", "network-secondary", "compute", "console")
@@ -131,24 +80,31 @@ class Names:
     dns stack. The stage's name and kind, and the domain scheme, come from the policy."""
 
     app: str
+    """HEBO_APP: 1-12 lowercase letters/digits (`build_names` checks), the first part of every name."""
     zone: str
+    """HEBO_ZONE: the public hosted zone the domains live in (`example.com`)."""
     policy: StagePolicy
+    """The stage's policy: its name, kind and domain scheme."""
     secrets_from: str = DEV
     """Template stage of the secrets this stage does not own (HEBO_PREVIEW_SECRETS_FROM)."""
 
     @property
     def stage(self) -> str:
+        """The stage name (`policy.name`)."""
         return self.policy.name
 
     @property
     def prefix(self) -> str:
+        """`{app}-{stage}`: the first part of almost every physical name of the stage."""
         return f"{self.app}-{self.stage}"
 
     # -- per-resource names; add new ones here and to catalog() -------------------------------
     def alb(self, service: str) -> str:
+        """`{prefix}-{service}`: a service's own ALB (rule `alb`: ≤ 32 characters)."""
         return f"{self.prefix}-{service}"
 
     def target_group(self, service: str) -> str:
+        """`{prefix}-{service}`: the target group of a service's own ALB (rule `target_group`: ≤ 32)."""
         return f"{self.prefix}-{service}"
 
     def shared_alb(self) -> str:
@@ -162,21 +118,27 @@ class Names:
         return f"{self.prefix}-tg{SERVICE_PORTS[service]}"
 
     def shared_alb_alarm(self, what: str) -> str:
+        """`{prefix}-shared-{what}`: an alarm on the shared ALB itself (`what`: `alb-5xx-rate`; rule `alarm`)."""
         return f"{self.shared_alb()}-{what}"
 
     def db_cluster(self, region_role: str = "primary") -> str:
+        """`{prefix}-db`, or `{prefix}-db-{region_role}` outside the primary region (rule `rds`: ≤ 63, starts with a letter)."""
         return f"{self.prefix}-db" if region_role == "primary" else f"{self.prefix}-db-{region_role}"
 
     def db_global_cluster(self) -> str:
+        """`{prefix}-global`: the Aurora global database (rule `rds`)."""
         return f"{self.prefix}-global"
 
     def db_instance(self, role: str, index: int = 0) -> str:
+        """`{prefix}-db-{role}-{index}` (`role`: writer, reader, secondary; index 0-15; rule `rds`)."""
         return f"{self.prefix}-db-{role}-{index}"
 
     def db_proxy(self) -> str:
+        """`{prefix}-db-proxy`: the RDS Proxy (rule `db_proxy`: ≤ 60)."""
         return f"{self.prefix}-db-proxy"
 
     def db_final_snapshot(self, region_role: str = "primary") -> str:
+        """`{db_cluster}-final`: the snapshot RDS takes when a protected cluster is destroyed (rule `rds`)."""
         return f"{self.db_cluster(region_role)}-final"
 
     def db_log_group(self, region_role: str = "primary") -> str:
@@ -188,12 +150,15 @@ class Names:
         return f"{self.prefix}-{stem}" if region_role == "primary" else f"{self.prefix}-{stem}-{region_role}"
 
     def db_subnet_group(self, region_role: str = "primary") -> str:
+        """`{prefix}-db-subnets[-{region_role}]` (rule `db_group`: ≤ 255, lowercase)."""
         return self._regional("db-subnets", region_role)
 
     def db_cluster_parameter_group(self, region_role: str = "primary") -> str:
+        """`{prefix}-db-cluster-params[-{region_role}]` (rule `db_group`)."""
         return self._regional("db-cluster-params", region_role)
 
     def db_instance_parameter_group(self, region_role: str = "primary") -> str:
+        """`{prefix}-db-instance-params[-{region_role}]` (rule `db_group`)."""
         return self._regional("db-instance-params", region_role)
 
     def vpc(self, region_role: str = "primary") -> str:
@@ -225,9 +190,11 @@ class Names:
         return f"{self.app}-{self.state_scope(account_wide)}-{stack}"
 
     def console_bucket_prefix(self) -> str:
+        """`{prefix}-console-`: the console bucket's `bucket_prefix` (rule `s3_bucket_prefix`: ≤ 37)."""
         return f"{self.prefix}-console-"
 
     def alb_logs_bucket_prefix(self) -> str:
+        """`{prefix}-alb-logs-`: the ALB access-log bucket's `bucket_prefix` (rule `s3_bucket_prefix`)."""
         return f"{self.prefix}-alb-logs-"
 
     def web_acl(self) -> str:
@@ -239,15 +206,19 @@ class Names:
         return f"aws-waf-logs-{self.prefix}"
 
     def iam_role(self, purpose: str) -> str:
+        """`{prefix}-{purpose}` (`purpose` one of `IAM_ROLES`): the role, and its inline policy (rules `iam_role`: ≤ 64, `iam_policy`)."""
         return f"{self.prefix}-{purpose}"
 
     def lambda_function(self, purpose: str) -> str:
+        """`{prefix}-{purpose}`: a Lambda function (`migrator`; rule `lambda`: ≤ 64)."""
         return f"{self.prefix}-{purpose}"
 
     def lambda_log_group(self, purpose: str) -> str:
+        """`/aws/lambda/{function}`: the log group Lambda writes to, fixed by Lambda (rule `log_group`)."""
         return f"/aws/lambda/{self.lambda_function(purpose)}"
 
     def service_log_group(self, service_name: str) -> str:
+        """`/ecs/{prefix}/{service_name}` (`HeboApiService`): a service's container logs (rule `log_group`: ≤ 512)."""
         return f"/ecs/{self.prefix}/{service_name}"
 
     def exec_log_group(self) -> str:
@@ -255,6 +226,7 @@ class Names:
         return f"/ecs/{self.prefix}/exec"
 
     def flow_log_group(self) -> str:
+        """`/vpc/{prefix}/flow-logs`: the VPC flow logs' log group (rule `log_group`)."""
         return f"/vpc/{self.prefix}/flow-logs"
 
     def secret(self, name: str) -> str:
@@ -265,9 +237,11 @@ class Names:
         )
 
     def kms_alias(self, purpose: str) -> str:
+        """`alias/{prefix}-{purpose}` (`purpose` one of `KMS_KEYS`; rule `kms_alias`: ≤ 256)."""
         return f"alias/{self.prefix}-{purpose}"
 
     def ecs_cluster(self) -> str:
+        """`{prefix}`: the stage's ECS cluster (rule `ecs`: ≤ 255)."""
         return self.prefix
 
     def ecs_service(self, service: str) -> str:
@@ -275,24 +249,31 @@ class Names:
         return service_display_name(service)
 
     def task_family(self, service_name: str) -> str:
+        """`{prefix}-{service_name}`: a service's task definition family (rule `ecs`)."""
         return f"{self.prefix}-{service_name}"
 
     def ecr_repository(self, service: str) -> str:
+        """`{prefix}/{service}`: a service's ECR repository (rule `ecr`: ≤ 256, lowercase)."""
         return f"{self.prefix}/{service}"
 
     def security_group(self, role: str) -> str:
+        """`{prefix}-{role}` (`role` one of `SECURITY_GROUPS`; rule `security_group`: ≤ 255)."""
         return f"{self.prefix}-{role}"
 
     def cloudfront(self, what: str) -> str:
+        """`{prefix}-{what}`: a CloudFront function, OAC or response headers policy (rule `cloudfront`: ≤ 64)."""
         return f"{self.prefix}-{what}"
 
     def sns_topic(self, what: str) -> str:
+        """`{prefix}-{what}`: an SNS topic (`alarms`; rule `sns`: ≤ 256)."""
         return f"{self.prefix}-{what}"
 
     def scaling_policy(self, service: str, metric: str) -> str:
+        """`{prefix}-{service}-{metric}` (`metric` one of `SCALING_METRICS`; rule `scaling_policy`: ≤ 256)."""
         return f"{self.prefix}-{service}-{metric}"
 
     def alarm(self, service: str, what: str) -> str:
+        """`{prefix}-{service}-{what}` (`what` one of `SERVICE_ALARMS`; rule `alarm`: ≤ 255)."""
         return f"{self.prefix}-{service}-{what}"
 
     def dnssec_key_alias(self) -> str:
@@ -300,6 +281,7 @@ class Names:
         return f"alias/{self.app}-dnssec"
 
     def dnssec_key_signing_key(self) -> str:
+        """`{app}_ksk`: the zone's Route 53 key-signing key, account-wide (rule `route53_ksk`: 3-128, letters, digits, `_`)."""
         return f"{self.app}_ksk"
 
     def domain(self, app: str) -> str:
@@ -393,6 +375,7 @@ class Names:
         return items
 
     def problems(self) -> list[str]:
+        """Every name of `catalog()` that breaks its rule, as `NameRule.check` words it; empty when all fit."""
         return [p for rule, name in self.catalog() if (p := RULES[rule].check(name))]
 
 

@@ -54,8 +54,11 @@ class Rule:
     """
 
     allowed: str
+    """Completes "must be …": the format in words (`a region such as us-east-1`)."""
     check: Callable[[str], Any]
+    """`check(raw) -> typed value`; raises `Invalid(reason)` for a value that breaks the rule."""
     source: str = ""
+    """Where the rule comes from (an AWS/Terraform documentation URL); empty for the app's own rules."""
     set_allowed: str = ""
     """What a value that is set must be, where that differs from `allowed` (optional rules: a bad
     `ami-x` is told "must be an AMI id", not "must be empty, or an AMI id")."""

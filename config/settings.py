@@ -84,10 +84,13 @@ class Setting:
     parser and the README's "Meaning" text. The cdktf context key is derived from `env`."""
 
     env: str
+    """The `HEBO_X` environment variable (the context key is derived from it)."""
     default: str
+    """The default as text, parsed like any input; empty: not set."""
     parse: Callable[[str, str], Any]
     """`parse(label, raw) -> typed value`; raises ConfigError naming `label`. A `Rule` also documents itself."""
     doc: str
+    """The README's "Meaning" text (Markdown, one sentence or two)."""
 
     @property
     def context_key(self) -> str:
@@ -287,7 +290,11 @@ SETTINGS: dict[str, Setting] = {
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Parsed, validated, typed settings (one field per `SETTINGS` entry) plus the derived stage
-    policy and naming helper. Stacks read typed values; nothing downstream parses a string."""
+    policy and naming helper. Stacks read typed values; nothing downstream parses a string.
+
+    A field named like a `SETTINGS` key is documented by that row (variable, default, allowed
+    values, meaning: the README's settings table, one place); the other fields by their own
+    docstrings. Raises ConfigError from `load` (errors.py renders it)."""
 
     stage: str
     app: str
@@ -331,7 +338,9 @@ class Settings:
     """Template stage of the secrets a preview does not own (`StagePolicy.owns_app_secrets`)."""
 
     policy: StagePolicy
+    """The stage policy (config/stage.py) of `stage`, with `db_max_acu` applied."""
     names: Names
+    """Every physical name of the stage (config/naming.py), validated against AWS's rules."""
     sources: Mapping[str, str] = field(default_factory=dict)
     """Setting key -> where its value came from: a flag (`--stage`), `HEBO_X`, `context:<key>` or `default`."""
 

@@ -78,36 +78,58 @@ class StagePolicy:
     """What differs between production, dev and previews (README, "Stages")."""
 
     name: str
+    """The stage name as typed (HEBO_STAGE), already checked by `check_stage_syntax`: a lowercase DNS label."""
     kind: StageKind
+    """Production, dev or a preview (`policy_for` decides; nothing else compares stage names)."""
 
     # network
     nat_per_az: bool
     """One NAT instance per AZ (an AZ outage keeps egress elsewhere) or one shared (cost)."""
     bastion: bool
+    """An SSM-only bastion instance, created stopped (`ops bastion start`); never in production."""
     secondary_region_network: bool
+    """A second VPC in HEBO_SECONDARY_REGION for the global database's secondary cluster."""
 
     # data
     db_min_acu: float
+    """Aurora Serverless v2 floor in ACUs (1 ACU ≈ 2 GiB memory), a multiple of 0.5 from 0 to 256;
+    0 allows auto-pause (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.setting-capacity.html)."""
     db_max_acu: float
+    """Aurora Serverless v2 ceiling in ACUs, a multiple of 0.5 from 1 to 256 and ≥ `db_min_acu`; the
+    one field a deployment may override (HEBO_DB_MAX_ACU)."""
     db_reader_count: int
+    """Reader instances beside the writer (Aurora allows up to 15 replicas per cluster: `MAX_DB_INSTANCES`)."""
     db_seconds_until_auto_pause: int | None
     """None: never pause (min ACU > 0)."""
     db_global_cluster: bool
+    """An Aurora global database with a secondary cluster in HEBO_SECONDARY_REGION; needs
+    `secondary_region_network`."""
     db_proxy: bool
     """RDS Proxy blocks auto-pause, so previews connect to the cluster directly."""
     db_backup_retention_days: int
+    """Days of automated backups, 1-35 (RDS `BackupRetentionPeriod`, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html)."""
     migrate_on_deploy: bool
+    """The data stack invokes the migrator Lambda on every deploy whose migrations changed (dev migrates by hand)."""
 
     # compute
     service_min_tasks: int
+    """Tasks per service: autoscaling floor and the initial desired count; ≥ 1 and ≤ `service_max_tasks`."""
     service_max_tasks: int
+    """Tasks per service: autoscaling ceiling (equal to the floor: no scaling)."""
     capacity_provider: CapacityProvider
+    """`FARGATE` (on demand) or `FARGATE_SPOT` (up to 70 % cheaper, may be interrupted with two minutes' notice)."""
     wait_for_steady_state: bool
+    """`apply` waits until new tasks are healthy, and fails when the circuit breaker rolled back."""
     task_cpu: int
+    """CPU units per task (1024 = 1 vCPU); a Fargate size (`FARGATE_SIZES`, modules/service/fargate_service.py)."""
     task_memory_mib: int
+    """Memory per task in MiB; a size Fargate offers for `task_cpu`."""
     log_level: Literal["info", "debug"]
+    """`LOG_LEVEL` of the services' containers."""
     container_insights: bool
+    """ECS Container Insights on the cluster (per-task metrics; billed as custom metrics)."""
     ecs_exec: bool
+    """ECS Exec into running tasks (SSM channels on the task role, transcripts logged, the `debug` image)."""
     alb_log_retention_days: int
     """ALB access logs (S3) expire after this many days."""
     waf: bool
@@ -120,9 +142,13 @@ class StagePolicy:
     protect: bool
     """prevent_destroy, deletion protection and final snapshots on stateful resources."""
     log_retention_days: int
+    """Days CloudWatch keeps the stage's log groups; one of the values CloudWatch Logs accepts
+    (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html)."""
     secret_recovery_window_days: int
-    """0 deletes at once so a preview can be re-created under the same name."""
+    """Days a deleted secret can be restored, 7-30, or 0: deleted at once so a preview can be
+    re-created under the same name (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html)."""
     kms_deletion_window_days: int
+    """Days a destroyed KMS key waits before deletion, 7-30 (https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html)."""
     shared_stage_key: bool
     """One KMS key for the stage's network, data and compute stacks (network owns it), instead of
     one per stack. The edge stack has no key in any stage (the console bucket is SSE-S3: docs/edge.md)."""
@@ -148,6 +174,7 @@ class StagePolicy:
 
     @property
     def is_production(self) -> bool:
+        """True for the one production stage (its protections, sizes and domain scheme)."""
         return self.kind is StageKind.PRODUCTION
 
     @property

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
@@ -19,6 +18,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from config.rules import BUCKET, DYNAMODB_TABLE
+from ops import lock_table
 from ops.aws import OpsError, UsageError, client, error_code, http_status
 
 LIFECYCLE_RULE_ID = "hebo-terraform-state"
@@ -32,7 +32,6 @@ PUBLIC_ACCESS_BLOCK = {
     "BlockPublicPolicy": True,
     "RestrictPublicBuckets": True,
 }
-LOCK_KEY = "LockID"
 
 _KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[A-Za-z0-9-]+$")
 
@@ -347,131 +346,16 @@ def _converge_lifecycle(run: _BucketRun) -> None:
 # ---------------------------------------------------------------------------------- DynamoDB
 
 
-def _wait_active(ddb: Any, table: str, timeout: float = 300.0) -> dict[str, Any]:
-    """Poll until the table is ACTIVE (first look is immediate, unlike the boto3 waiter's 20 s)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        desc = ddb.describe_table(TableName=table)["Table"]
-        if desc.get("TableStatus") == "ACTIVE":
-            return desc
-        if time.monotonic() > deadline:
-            raise OpsError(f"table {table} is still {desc.get('TableStatus')} after {int(timeout)} s: re-run later")
-        time.sleep(2)
-
-
-def _sse_spec(kms_key_id: str | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"Enabled": True, "SSEType": "KMS"}
-    if kms_key_id:
-        spec["KMSMasterKeyId"] = kms_key_id
-    return spec
-
-
-def _enable_pitr(ddb: Any, table: str) -> None:
-    # Right after CreateTable, AWS may answer ContinuousBackupsUnavailable for a short while.
-    for attempt in range(30):
-        try:
-            ddb.update_continuous_backups(
-                TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-            )
-            return
-        except ClientError as exc:
-            if error_code(exc) != "ContinuousBackupsUnavailableException" or attempt == 29:
-                raise
-            time.sleep(2)
-
-
 def converge_table(session: boto3.Session, config: BootstrapConfig, out: TextIO, dry_run: bool) -> int:
-    """Create the lock table if needed and converge billing, SSE, deletion protection, PITR."""
-    ddb = client(session, "dynamodb", config.region)
+    """Create the opted-in lock table if needed and converge billing, SSE, deletion protection,
+    PITR (ops/lock_table.py); returns the number of changes (0 without `config.lock_table`)."""
     table = config.lock_table
     if not table:  # not opted in: S3 native locking needs no table
         return 0
     report = _Reporter(f"table {table}", out, dry_run)
-    try:
-        desc: dict[str, Any] | None = ddb.describe_table(TableName=table)["Table"]
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundException":
-            raise
-        desc = None
-    if desc is None:
-        _create_table(ddb, config, table, report)
-    else:
-        _converge_existing_table(ddb, config, table, report, desc, dry_run)
+    lock_table.converge(client(session, "dynamodb", config.region), table, config.kms_key_id, report, dry_run)
     report.finish()
     return report.changes
-
-
-def _create_table(ddb: Any, config: BootstrapConfig, table: str, report: _Reporter) -> None:
-    """CreateTable `table` (config.lock_table, opted in) with every setting at once, then
-    point-in-time recovery."""
-    kind = "customer KMS key" if config.kms_key_id else "AWS managed KMS key"
-
-    def create() -> None:
-        ddb.create_table(
-            TableName=table,
-            AttributeDefinitions=[{"AttributeName": LOCK_KEY, "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": LOCK_KEY, "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-            SSESpecification=_sse_spec(config.kms_key_id),
-            DeletionProtectionEnabled=True,
-        )
-        _wait_active(ddb, table)
-
-    report.change(
-        f"create it ({LOCK_KEY} string hash key, on-demand, SSE with {kind}, deletion protection)",
-        f"created ({LOCK_KEY} string hash key, on-demand, SSE with {kind}, deletion protection)",
-        create,
-    )
-    report.change("enable point-in-time recovery", "point-in-time recovery enabled", lambda: _enable_pitr(ddb, table))
-
-
-def _converge_existing_table(
-    ddb: Any, config: BootstrapConfig, table: str, report: _Reporter, desc: dict[str, Any], dry_run: bool
-) -> None:
-    """Refuse a table `table` (config.lock_table, opted in) with another key schema; converge
-    billing, SSE, deletion protection, PITR with one UpdateTable per setting (AWS rejects some
-    combinations in a single call)."""
-    attrs = {a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions", [])}
-    if desc.get("KeySchema") != [{"AttributeName": LOCK_KEY, "KeyType": "HASH"}] or attrs.get(LOCK_KEY) != "S":
-        raise OpsError(
-            f"table {table} exists with another key schema (Terraform needs a {LOCK_KEY} string hash key): "
-            "choose another name with --lock-table (and HEBO_STATE_LOCK_TABLE)"
-        )
-    if desc.get("TableStatus") != "ACTIVE" and not dry_run:
-        desc = _wait_active(ddb, table)
-
-    def update(**changes: Any) -> Callable[[], None]:
-        def apply() -> None:
-            ddb.update_table(TableName=table, **changes)
-            _wait_active(ddb, table)
-
-        return apply
-
-    if desc.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST":
-        report.change(
-            "switch to on-demand billing", "switched to on-demand billing", update(BillingMode="PAY_PER_REQUEST")
-        )
-    sse = desc.get("SSEDescription") or {}
-    if not (
-        sse.get("Status") in ("ENABLED", "ENABLING")
-        and (not config.kms_key_id or sse.get("KMSMasterKeyArn") == config.kms_key_id)
-    ):
-        key = config.kms_key_id or "the AWS managed KMS key"
-        report.change(
-            f"enable SSE with {key}", f"SSE enabled with {key}", update(SSESpecification=_sse_spec(config.kms_key_id))
-        )
-    if desc.get("DeletionProtectionEnabled") is not True:
-        report.change(
-            "enable deletion protection", "deletion protection enabled", update(DeletionProtectionEnabled=True)
-        )
-    backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
-    if backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") not in (
-        "ENABLED",
-        "ENABLING",
-    ):
-        report.change(
-            "enable point-in-time recovery", "point-in-time recovery enabled", lambda: _enable_pitr(ddb, table)
-        )
 
 
 def backend_lines(config: BootstrapConfig) -> list[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from modules.cdk import Construct, TerraformOutput, TerraformStack, aws, pin_provider_version
+from modules.cdk import Construct, TerraformOutput, aws, pin_provider_version
 from modules import account
+from modules.logical_ids import LogicalIdStack
 from modules.kms import EncryptionKey, EncryptionKeyProps, KeyReference
 from stacks.backends import configure_backend
 from config.naming import permissions_boundary_name
@@ -31,11 +32,16 @@ DISABLE_STACK_TRACE_IN_METADATA = "@cdktf/disable_stack_trace_in_metadata"
 """cdktf's context key (cdktf/lib/annotations.js) that keeps stack traces out of annotations."""
 
 
-class HeboStack(TerraformStack):
-    """A stack of one stage (or account-wide): AWS provider, default tags, backend."""
+class HeboStack(LogicalIdStack):
+    """A stack of one stage (or account-wide): AWS provider, default tags, backend. A
+    `LogicalIdStack` (modules/logical_ids.py), so constructs that keep their resources' first
+    logical ids (the service pattern) can be built in it."""
 
     stack_name: ClassVar[str]
+    """The stack's construct id, one of `STACKS` (config/naming.py): its directory in cdktf.out,
+    its state key and Terraform Cloud workspace."""
     account_wide: ClassVar[bool] = False
+    """One stack per account (`dns`), not per stage: state key and tags use `global`."""
 
     def __init__(self, scope: Construct, settings: Settings) -> None:
         super().__init__(scope, self.stack_name)

@@ -78,9 +78,13 @@ class ComputeOutputs:
     """What other stacks or tools may read from compute."""
 
     cluster_name: str
+    """The ECS cluster's name (a reference)."""
     service_names: dict[str, str]
+    """Service key (`api`, `gateway`) -> ECS service name (a reference)."""
     alb_arns: dict[str, str]
+    """Service key -> ARN of the ALB it is behind (its own, or the shared one)."""
     urls: dict[str, str]
+    """Service key (every one of `SERVICES`) -> `https://<domain>`."""
 
 
 class ComputeStack(HeboStack):

@@ -116,9 +116,13 @@ class SecondaryNetworkOutputs:
     """The production secondary-region VPC (for the Aurora global cluster's second region)."""
 
     region: str
+    """HEBO_SECONDARY_REGION, where the VPC is."""
     vpc_id: str
+    """The secondary VPC's id."""
     private_subnet_ids: list[str]
+    """Its private subnets (one per AZ), for the secondary cluster's subnet group."""
     database_security_group_id: str
+    """Security group of the secondary cluster (PostgreSQL from inside that VPC only)."""
 
 
 @dataclass(frozen=True)
@@ -126,15 +130,20 @@ class NetworkOutputs:
     """What other stacks may use from the network (cross-stack references)."""
 
     vpc_id: str
+    """The stage VPC's id."""
     vpc_cidr: str
+    """Its IPv4 CIDR (HEBO_VPC_CIDR, /16 to /20)."""
     public_subnet_ids: list[str]
+    """One public subnet per AZ (HEBO_AZ_COUNT): load balancers and NAT instances."""
     private_subnet_ids: list[str]
+    """One private subnet per AZ: tasks, database, Lambda (egress through the NAT instances)."""
     security_group_ids: dict[str, str]
     """Keyed by `security_group_roles(policy)`: bastion and db-proxy only where they exist."""
     public_ip_address_type: Literal["ipv4", "dualstack"] = "ipv4"
     """What the public subnets support, so load balancers in them ask for no more (`dualstack`:
     each has an IPv6 /64 and a `::/0` route to the internet gateway)."""
     secondary: SecondaryNetworkOutputs | None = None
+    """The secondary-region VPC where the policy has one (`secondary_region_network`), else None."""
     stage_key_arn: str | None = None
     """The stage's one KMS key where the policy shares it (`shared_stage_key`), else None."""
 

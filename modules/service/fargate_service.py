@@ -157,6 +157,15 @@ class FargateService(Construct):
     """Task definition + service: private subnets, no public IP, circuit breaker with rollback."""
 
     def __init__(self, scope: Construct, construct_id: str, props: FargateServiceProps, provider: Any = None) -> None:
+        self._validate(props)
+        super().__init__(scope, construct_id)
+        self._wait_for_steady_state = props.wait_for_steady_state
+        self.task_definition = self._create_task_definition(props, provider)
+        self.service = self._create_service(props, provider)
+
+    @staticmethod
+    def _validate(props: FargateServiceProps) -> None:
+        """Refuse, before anything is created, a task Fargate would reject (`check_task`)."""
         check_task(
             f"service {props.name!r}",
             port=props.port,
@@ -165,9 +174,11 @@ class FargateService(Construct):
             environment=props.environment,
             secret_names=list(props.secrets),
         )
-        super().__init__(scope, construct_id)
+
+    def _create_task_definition(self, props: FargateServiceProps, provider: Any) -> Any:
+        """The arm64 Linux task definition: one container, a scratch volume (and ECS Exec's paths)."""
         volumes = [SCRATCH_VOLUME[0]] + (list(EXEC_AGENT_PATHS) if props.enable_execute_command else [])
-        self.task_definition = _td.EcsTaskDefinition(
+        return _td.EcsTaskDefinition(
             self,
             "task",
             family=props.family,
@@ -184,8 +195,10 @@ class FargateService(Construct):
             volume=[_td.EcsTaskDefinitionVolume(name=name) for name in volumes],
             provider=provider,
         )
-        self._wait_for_steady_state = props.wait_for_steady_state
-        self.service = _svc.EcsService(
+
+    def _create_service(self, props: FargateServiceProps, provider: Any) -> Any:
+        """The ECS service in private subnets behind the target group, rolled back by the circuit breaker."""
+        return _svc.EcsService(
             self,
             "service",
             name=props.name,

@@ -1,16 +1,19 @@
 """One HTTP service on Fargate behind an HTTPS load balancer, wired end to end.
 
-`LoadBalancedFargateService` builds, for one service: its KMS-encrypted log group, an execution
-role (pull the image, write the logs, read the secrets) and a task role (the application; ECS
-Exec channels when asked), the load balancer side (an own ALB with certificate, WAF association
-and A/AAAA aliases), the ECS task definition and service, target-tracking autoscaling and
-alarms. It reads like the pattern it is: `_validate()` first, then `_create_*()` steps.
+`LoadBalancedFargateService` is a construct that builds, for one service: its KMS-encrypted log
+group, an execution role (pull the image, write the logs, read the secrets) and a task role (the
+application; ECS Exec channels when asked), the load balancer side (an own ALB with certificate,
+WAF association and A/AAAA aliases, or a route on a shared ALB), the ECS task definition and
+service, target-tracking autoscaling and alarms. It reads like the pattern it is: `_validate()`
+first, then `_create_*()` steps.
 
-**Not a node in the construct tree.** The pattern creates its children directly in `scope`
-(normally the stack) under ids prefixed with `id_prefix` (`api_logs`, `api_alb`, …). cdktf
-derives every logical id from the construct path, so a wrapping node would rename every
-resource (`api_alb_674ECFBF` → `api_api_alb_…`) and Terraform would replace live load
-balancers and services. Moving it under a node later needs `moved` blocks for every resource.
+**Logical ids.** The pattern is a `PrefixingConstruct` (modules/logical_ids.py): its children
+keep the logical ids they were first deployed with, when they sat directly in the stack under
+ids prefixed with the pattern's id (`api_logs`, `api_alb_674ECFBF`), so making the pattern a
+node of the construct tree replaced no live load balancer or service. A route on a shared ALB
+(target group, listener rule) and a WAF association are children of the shared ALB and of the
+web ACL, which own them; the account and partition data sources are the stack's
+(modules/account.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from modules.cdk import Construct
 from modules.dns_records import DnsValidatedCertificate, alias_records
 from modules.errors import ValidationError
 from modules.iam import Condition, ServiceRole, ServiceRoleProps, Statement
+from modules.logical_ids import PrefixingConstruct
 from modules.logs import log_group
 from modules.service.alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service.autoscaling import ServiceAutoscaling, ServiceAutoscalingProps, check_task_range
@@ -52,25 +56,28 @@ ECS_EXEC_CHANNEL_ACTIONS = (
 """What the task role needs for ECS Exec (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html)."""
 
 
-class LoadBalancedFargateService:
+class LoadBalancedFargateService(PrefixingConstruct):
     """Log group, roles, load balancer, Fargate service, autoscaling and alarms for one service.
 
+    `scope` must be in a `LogicalIdStack` (every stack of the app is one); `construct_id` (e.g.
+    `api`) prefixes the logical ids of its children (`api_logs`, `api_service_…`).
     Children (typed members): `log_group`, `execution_role`, `task_role`, `load_balancer`,
     `target_group`, `fargate`, `scaling`, `alarms`; with an own ALB also `certificate`,
     `waf_association` and `aliases`, on a shared ALB `listener_rule` instead.
     Access: `grant_image_pull()`, `grant_secret_read()` (execution role).
 
     Raises ValidationError (modules/errors.py) before creating anything when props contradict
-    each other or a rule of a construct it builds.
+    each other or a rule of a construct it builds; TypeError outside a `LogicalIdStack`.
     """
 
-    def __init__(self, scope: Construct, id_prefix: str, props: LoadBalancedFargateServiceProps) -> None:
+    def __init__(self, scope: Construct, construct_id: str, props: LoadBalancedFargateServiceProps) -> None:
         self._validate(props)
-        self._scope, self._prefix, self._props = scope, id_prefix, props
+        super().__init__(scope, construct_id)
+        self._props = props
         self._ecr_login_granted = False
         self.log_group = log_group(
-            scope,
-            f"{id_prefix}_logs",
+            self,
+            "logs",
             name=props.log_group_name,
             retention_days=props.log_retention_days,
             kms_key_arn=props.log_kms_key_arn,
@@ -170,10 +177,10 @@ class LoadBalancedFargateService:
         (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html),
         and a condition on a key ECS does not send would stop every task from starting
         ("ECS was unable to assume the role")."""
-        account = account_id(self._scope)
+        account = account_id(self)
         conditions = [Condition(test="StringEquals", variable="aws:SourceAccount", values=[account])]
         if source_arn:
-            arn = f"arn:{partition(self._scope)}:ecs:{self._props.region}:{account}:*"
+            arn = f"arn:{partition(self)}:ecs:{self._props.region}:{account}:*"
             conditions.append(Condition(test="ArnLike", variable="aws:SourceArn", values=[arn]))
         return conditions
 
@@ -182,8 +189,8 @@ class LoadBalancedFargateService:
         this account's ECS tasks."""
         p, label = self._props, self._props.label or self._props.name
         execution = ServiceRole(
-            self._scope,
-            f"{self._prefix}_execution_role",
+            self,
+            "execution_role",
             ServiceRoleProps(
                 name=p.execution_role_name,
                 service=ECS_TASKS_PRINCIPAL,
@@ -192,8 +199,8 @@ class LoadBalancedFargateService:
             ),
         )
         task = ServiceRole(
-            self._scope,
-            f"{self._prefix}_task_role",
+            self,
+            "task_role",
             ServiceRoleProps(
                 name=p.task_role_name,
                 service=ECS_TASKS_PRINCIPAL,
@@ -240,7 +247,7 @@ class LoadBalancedFargateService:
     def _create_route(self, lb: SharedLoadBalancerRoute) -> None:
         """The service's target group and host rule on the shared ALB."""
         route = lb.load_balancer.add_host_route(
-            self._prefix,
+            self.node.id,
             host=lb.host,
             priority=lb.priority,
             target_group=self._target_group_props(lb.target_group_name),
@@ -253,12 +260,10 @@ class LoadBalancedFargateService:
     def _create_own_load_balancer(self, lb: DedicatedLoadBalancer) -> None:
         """Certificate, ALB (listeners, target group), WAF association and A/AAAA aliases."""
         p = self._props
-        self.certificate = DnsValidatedCertificate(
-            self._scope, f"{self._prefix}_certificate", domain_name=lb.domain, zone_id=lb.zone_id
-        )
+        self.certificate = DnsValidatedCertificate(self, "certificate", domain_name=lb.domain, zone_id=lb.zone_id)
         own = HttpsLoadBalancer(
-            self._scope,
-            f"{self._prefix}_alb",
+            self,
+            "alb",
             HttpsLoadBalancerProps(
                 name=lb.name,
                 target_group_name=lb.target_group_name,
@@ -272,10 +277,10 @@ class LoadBalancedFargateService:
         )
         self.load_balancer, self.target_group, self._routed = own, own.target_group, own.https_listener
         if lb.web_acl is not None:
-            self.waf_association = lb.web_acl.associate(f"{self._prefix}_association", own.arn)
+            self.waf_association = lb.web_acl.associate(f"{self.node.id}_association", own.arn)
         self.aliases = alias_records(
-            self._scope,
-            f"{self._prefix}_alias",
+            self,
+            "alias",
             zone_id=lb.zone_id,
             name=lb.domain,
             target_dns_name=own.dns_name,
@@ -286,8 +291,8 @@ class LoadBalancedFargateService:
         """The task definition and ECS service, after the listener (rule) and the cluster's capacity providers."""
         p = self._props
         return FargateService(
-            self._scope,
-            f"{self._prefix}_service",
+            self,
+            "service",
             FargateServiceProps(
                 name=p.name,
                 family=p.family,
@@ -317,8 +322,8 @@ class LoadBalancedFargateService:
         """Target tracking between `capacity.min_tasks` and `capacity.max_tasks`."""
         p = self._props
         return ServiceAutoscaling(
-            self._scope,
-            f"{self._prefix}_scaling",
+            self,
+            "scaling",
             ServiceAutoscalingProps(
                 cluster_name=p.cluster.name,
                 service_name=self.fargate.name,
@@ -332,8 +337,8 @@ class LoadBalancedFargateService:
         """5xx rate, unhealthy hosts and latency; per target group on a shared ALB."""
         p = self._props
         return ServiceAlarms(
-            self._scope,
-            f"{self._prefix}_alarms",
+            self,
+            "alarms",
             ServiceAlarmsProps(
                 alarm_name=p.alarm_names.__getitem__,
                 service_label=p.alarm_label,

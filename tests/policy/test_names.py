@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from config.naming import RULES, SECURITY_GROUPS, build_names, max_stage_length
+from config.name_rules import RULES
+from config.naming import SECURITY_GROUPS, build_names, max_stage_length
 from config.secrets import SECRETS
 from config.stage import ConfigError, check_stage_syntax, policy_for
 from synth_support import Synth

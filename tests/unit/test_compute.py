@@ -1307,7 +1307,8 @@ def test_no_waf_outside_production(preview: Synth, dev: Synth) -> None:
 
 
 def test_alb_log_and_waf_policy_and_names() -> None:
-    from config.naming import RULES, build_names
+    from config.name_rules import RULES
+    from config.naming import build_names
     from config.stage import policy_for
 
     assert [(p.alb_log_retention_days, p.waf) for p in map(policy_for, ("production", "pr-7", "dev"))] == [

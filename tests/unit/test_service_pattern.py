@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from synth_support import Synth
 from modules import cdk
 from modules.cdk import TerraformStack
 from modules.errors import ValidationError
+from modules.logical_ids import LogicalIdStack
 from modules.iam import ServiceRole, ServiceRoleProps, Statement
 from modules.service.alarms import ServiceAlarms
 from modules.service.autoscaling import METRIC_KEYS
@@ -48,8 +50,9 @@ class Network:
 
 
 def new_stack() -> TerraformStack:
-    """A fresh stack holding the ECS cluster every test service joins (id `cluster`)."""
-    stack = TerraformStack(cdk.Testing.app(), "t")
+    """A fresh stack holding the ECS cluster every test service joins (id `cluster`); a
+    `LogicalIdStack`, like every stack of the app, so the pattern can keep its logical ids."""
+    stack = LogicalIdStack(cdk.Testing.app(), "t")
     FargateCluster(
         stack,
         "cluster",
@@ -338,6 +341,57 @@ def test_shared_alb_logical_ids_are_pinned(dev: Synth) -> None:
     assert {rtype: sorted(dev.resources("compute", rtype)) for rtype in SHARED_ALB_IDS} == SHARED_ALB_IDS
     assert sorted(dev.data_sources("compute", "aws_caller_identity")) == ["account"]
     assert sorted(dev.data_sources("compute", "aws_partition")) == ["partition"]
+
+
+COMPUTE_LOGICAL_IDS = Path(__file__).resolve().parents[1] / "fixtures" / "compute-logical-ids.json"
+"""Every resource, data source and output id of production's and pr-42's compute stack, written
+from their JSON before the pattern became a construct node (`kind -> type -> [ids]`)."""
+
+
+@pytest.mark.parametrize("stage", ["production", "preview"])
+def test_every_logical_id_of_compute_is_the_one_first_deployed(stage: str, request: pytest.FixtureRequest) -> None:
+    """A changed logical id makes Terraform destroy and re-create that resource: compute's ids
+    (load balancers, services, roles, alarms, ...) equal the ones recorded before the refactoring."""
+    synth: Synth = request.getfixturevalue(stage)
+    expected = json.loads(COMPUTE_LOGICAL_IDS.read_text())[synth.stage]
+    compute = synth.stack("compute")
+    actual: dict[str, Any] = {
+        kind: {t: sorted(ids) for t, ids in sorted(compute.get(kind, {}).items())} for kind in ("resource", "data")
+    }
+    actual["output"] = sorted(compute.get("output", {}))
+    assert sum(len(ids) for ids in expected["resource"].values()) >= 60
+    assert actual == expected
+
+
+def test_the_pattern_is_a_node_of_the_construct_tree() -> None:
+    """Its children live under it (`t/app/...`), while their logical ids stay flat (`app_...`)."""
+    stack, service = build()
+    assert service.node.path == "t/app"
+    assert sorted(c.node.id for c in service.node.children) == [
+        "alarms",
+        "alb",
+        "alias_a",
+        "alias_aaaa",
+        "certificate",
+        "execution_role",
+        "logs",
+        "scaling",
+        "service",
+        "task_role",
+    ]
+    assert service.fargate.node.path == "t/app/service"
+    synthesized = json.loads(cdk.Testing.synth(stack))
+    assert sorted(synthesized["resource"]["aws_lb"]) == ["app_alb_E0D5076B"]
+    assert sorted(synthesized["resource"]["aws_cloudwatch_log_group"]) == ["app_logs"]
+
+
+def test_the_pattern_refuses_a_stack_that_would_rename_its_resources() -> None:
+    stack = TerraformStack(cdk.Testing.app(), "plain")
+    with pytest.raises(
+        TypeError, match=r"^LoadBalancedFargateService 'app' keeps its resources' logical ids only in a "
+    ):
+        LoadBalancedFargateService(stack, "app", props(new_stack()))
+    assert stack.node.children == []
 
 
 def _shared_alb(stack: TerraformStack) -> SharedHttpsLoadBalancer:

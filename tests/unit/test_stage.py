@@ -7,7 +7,8 @@ from dataclasses import fields, replace
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from config.naming import RULES, Names, build_names, max_stage_length
+from config.name_rules import RULES
+from config.naming import Names, build_names, max_stage_length
 from config.settings import REPO_ROOT, Settings
 from config.stage import ConfigError, StageKind, StagePolicy, policy_for, policy_table
 from expectations import POLICY
