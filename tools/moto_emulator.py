@@ -239,6 +239,153 @@ def _serialized_dispatch(self, environ, start_response):
         return _dispatch(self, environ, start_response)
 
 _werkzeug_app.DomainDispatcherApplication.__call__ = _serialized_dispatch
+
+import moto.awslambda.models as _lambda_models
+
+_lambda_init = _lambda_models.LambdaFunction.__init__
+_lambda_configuration = _lambda_models.LambdaFunction.get_configuration
+_lambda_update = _lambda_models.LambdaFunction.update_configuration
+
+def _lambda_with_logging(self, account_id, spec, region, *args, **kwargs):
+    _lambda_init(self, account_id, spec, region, *args, **kwargs)
+    # Lambda's default: plain text into /aws/lambda/<function name> (API_LoggingConfig)
+    self.logging_config = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}", **(spec.get("LoggingConfig") or {})}
+
+def _lambda_configuration_with_logging(self, *args, **kwargs):
+    return {**_lambda_configuration(self, *args, **kwargs), "LoggingConfig": self.logging_config}
+
+def _lambda_update_with_logging(self, config_updates):
+    if config_updates.get("LoggingConfig"):
+        self.logging_config = {**self.logging_config, **config_updates["LoggingConfig"]}
+    return _lambda_update(self, config_updates)
+
+_lambda_models.LambdaFunction.__init__ = _lambda_with_logging
+_lambda_models.LambdaFunction.get_configuration = _lambda_configuration_with_logging
+_lambda_models.LambdaFunction.update_configuration = _lambda_update_with_logging
+
+import moto.rds.models as _rds_models
+
+_rds_models.DBCluster.scaling_configuration_info = property(
+    lambda self: _rds_scaling_info(self) if self.scaling_configuration else None
+)
+_rds_scaling_info = lambda self: {
+    "MinCapacity": self.scaling_configuration.get("min_capacity"), "MaxCapacity": self.scaling_configuration.get("max_capacity"),
+    "AutoPause": self.scaling_configuration.get("auto_pause"), "SecondsUntilAutoPause": self.scaling_configuration.get("seconds_until_auto_pause"),
+    "TimeoutAction": self.scaling_configuration.get("timeout_action"), "SecondsBeforeTimeout": self.scaling_configuration.get("seconds_before_timeout"),
+}
+_rds_instance_init = _rds_models.DBInstance.__init__
+_rds_instance_update = _rds_models.DBInstance.update
+
+def _rds_performance_insights(instance, enabled, kms_key_id, retention):
+    if enabled is not None:
+        instance.performance_insights_enabled = bool(enabled)
+    if not getattr(instance, "performance_insights_enabled", False):
+        instance.performance_insights_kms_key_id = instance.performance_insights_retention_period = None
+        return
+    # AWS: the account's aws/rds key and 7 days unless given (API_CreateDBInstance)
+    instance.performance_insights_kms_key_id = kms_key_id or getattr(instance, "performance_insights_kms_key_id", None) or (
+        f"arn:aws:kms:{instance.region}:{instance.account_id}:key/aws-rds-default")
+    instance.performance_insights_retention_period = retention or getattr(instance, "performance_insights_retention_period", None) or 7
+
+def _rds_instance_with_insights(self, *args, **kwargs):
+    _rds_instance_init(self, *args, **kwargs)
+    self.performance_insights_enabled = False
+    _rds_performance_insights(self, kwargs.get("enable_performance_insights"), kwargs.get("performance_insights_kms_key_id"),
+                              kwargs.get("performance_insights_retention_period"))
+
+def _rds_instance_update_with_insights(self, **kwargs):
+    enabled = kwargs.pop("enable_performance_insights", None)
+    kms_key_id = kwargs.pop("performance_insights_kms_key_id", None)
+    retention = kwargs.pop("performance_insights_retention_period", None)
+    _rds_instance_update(self, **kwargs)
+    _rds_performance_insights(self, enabled, kms_key_id, retention)
+
+_rds_models.DBInstance.__init__ = _rds_instance_with_insights
+_rds_models.DBInstance.update = _rds_instance_update_with_insights
+
+import moto.acm.models as _acm_models
+import moto.acm.responses as _acm_responses
+
+_acm_request = _acm_responses.AWSCertificateManagerResponse.request_certificate
+_acm_describe = _acm_models.CertBundle.describe
+
+def _acm_request_with_key_algorithm(self):
+    result = _acm_request(self)
+    certificate = self.acm_backend.get_certificate(result.result["CertificateArn"])
+    certificate.requested_key_algorithm = self._get_param("KeyAlgorithm") or "RSA_2048"  # RequestCertificate's default
+    return result
+
+def _acm_describe_with_key_algorithm(self):
+    described = _acm_describe(self)
+    if getattr(self, "requested_key_algorithm", None):
+        described["Certificate"]["KeyAlgorithm"] = self.requested_key_algorithm
+    return described
+
+_acm_responses.AWSCertificateManagerResponse.request_certificate = _acm_request_with_key_algorithm
+_acm_models.CertBundle.describe = _acm_describe_with_key_algorithm
+
+import moto.ecs.responses as _ecs_responses
+from botocore import xform_name as _xform_name
+
+_ecs_create_service = _ecs_responses.EC2ContainerServiceResponse.create_service
+
+def _ecs_create_service_keeping_settings(self):
+    result = _ecs_create_service(self)
+    service = result.result["service"]
+    for key, value in self._get_params().items():
+        name = _xform_name(key)
+        if value is not None and not hasattr(service, name):
+            setattr(service, name, value)  # what moto's own UpdateService does with every parameter
+    return result
+
+_ecs_responses.EC2ContainerServiceResponse.create_service = _ecs_create_service_keeping_settings
+
+import moto.cloudfront.models as _cf_models
+
+_cf_behaviour_init = _cf_models.DefaultCacheBehaviour.__init__
+_cf_certificate_init = _cf_models.ViewerCertificate.__init__
+
+def _cf_behaviour_with_functions(self, config):
+    _cf_behaviour_init(self, config)
+    self.function_associations = config.get("FunctionAssociations") or {"Quantity": 0}
+    self.lambda_function_associations = config.get("LambdaFunctionAssociations") or {"Quantity": 0}
+
+def _cf_certificate_as_given(self, config):
+    _cf_certificate_init(self, config)
+    if self.acm_certificate_arn or self.iam_certificate_id:
+        self.cloud_front_default_certificate = bool(config.get("CloudFrontDefaultCertificate", False))
+        self.certificate_source = "acm" if self.acm_certificate_arn else "iam"
+
+_cf_models.DefaultCacheBehaviour.__init__ = _cf_behaviour_with_functions
+_cf_models.ViewerCertificate.__init__ = _cf_certificate_as_given
+
+import moto.route53.models as _r53_models
+from moto.route53.exceptions import ResourceRecordAlreadyExists as _RecordExists
+
+_r53_change = _r53_models.Route53Backend.change_resource_record_sets
+
+def _r53_same_record(rrset, name, type_, set_identifier):
+    return (rrset.name.rstrip(".").lower() == name.rstrip(".").lower() and rrset.type == type_
+            and rrset.set_identifier == set_identifier)
+
+def _r53_change_checking_exact_records(self, zoneid, change_list):
+    zone = self.get_hosted_zone(zoneid)
+    for change in change_list:
+        record = change["ResourceRecordSet"]
+        if change["Action"] == "CREATE" and any(
+            _r53_same_record(r, record["Name"], record["Type"], record.get("SetIdentifier")) for r in zone.rrsets
+        ):
+            raise _RecordExists(name=record["Name"].rstrip(".") + ".", _type=record["Type"])
+    # moto's own check (a CREATE repeated from the change journal) lists every record from that
+    # name on: answer it with exactly the records of that name and type (none, after the check above)
+    zone.get_record_sets = lambda start_type, start_name: [
+        r for r in zone.rrsets if _r53_same_record(r, start_name, start_type, r.set_identifier)]
+    try:
+        return _r53_change(self, zoneid, change_list)
+    finally:
+        del zone.get_record_sets
+
+_r53_models.Route53Backend.change_resource_record_sets = _r53_change_checking_exact_records
 """
 """Four moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
 
