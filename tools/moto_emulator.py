@@ -228,17 +228,6 @@ def _bucket_permission(self, action, resource):
 
 _s3_models.FakeBucket.get_permission = _bucket_permission
 
-import threading as _threading
-import moto.moto_server.werkzeug_app as _werkzeug_app
-
-_one_request_at_a_time = _threading.RLock()
-_dispatch = _werkzeug_app.DomainDispatcherApplication.__call__
-
-def _serialized_dispatch(self, environ, start_response):
-    with _one_request_at_a_time:
-        return _dispatch(self, environ, start_response)
-
-_werkzeug_app.DomainDispatcherApplication.__call__ = _serialized_dispatch
 
 import moto.awslambda.models as _lambda_models
 
@@ -345,10 +334,18 @@ import moto.cloudfront.models as _cf_models
 _cf_behaviour_init = _cf_models.DefaultCacheBehaviour.__init__
 _cf_certificate_init = _cf_models.ViewerCertificate.__init__
 
+_cf_origin_init = _cf_models.Origin.__init__
+
 def _cf_behaviour_with_functions(self, config):
     _cf_behaviour_init(self, config)
     self.function_associations = config.get("FunctionAssociations") or {"Quantity": 0}
     self.lambda_function_associations = config.get("LambdaFunctionAssociations") or {"Quantity": 0}
+    if not config.get("ForwardedValues"):
+        self.forwarded_values = None  # legacy settings: only a behaviour without a cache policy has them
+
+def _cf_origin_with_access_control(self, origin):
+    _cf_origin_init(self, origin)
+    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
 
 def _cf_certificate_as_given(self, config):
     _cf_certificate_init(self, config)
@@ -358,6 +355,7 @@ def _cf_certificate_as_given(self, config):
 
 _cf_models.DefaultCacheBehaviour.__init__ = _cf_behaviour_with_functions
 _cf_models.ViewerCertificate.__init__ = _cf_certificate_as_given
+_cf_models.Origin.__init__ = _cf_origin_with_access_control
 
 import moto.route53.models as _r53_models
 from moto.route53.exceptions import ResourceRecordAlreadyExists as _RecordExists
@@ -427,6 +425,22 @@ Found by a loaded CI run:
   Terraform's time is its own waiters, not moto's answers.
 """
 
+_ONE_REQUEST_AT_A_TIME = """
+import threading as _threading
+import moto.moto_server.werkzeug_app as _werkzeug_app
+_one_request_at_a_time = _threading.RLock()
+_dispatch = _werkzeug_app.DomainDispatcherApplication.__call__
+
+def _serialized_dispatch(self, environ, start_response):
+    with _one_request_at_a_time:
+        return _dispatch(self, environ, start_response)
+
+_werkzeug_app.DomainDispatcherApplication.__call__ = _serialized_dispatch
+"""
+"""moto's backends are not thread-safe (see EMULATOR_FIXES' docstring): every request, the call
+recorder's reads of moto's state included, runs under one lock. Installed last, so it is the
+outermost wrapper of the server's WSGI application."""
+
 _MOTO_MAIN = """
 import os, sys, time
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
@@ -435,7 +449,7 @@ from moto.server import ThreadedMotoServer
 default_user_config["lambda"]["use_docker"] = False  # moto's simple Lambda: invocations answer without running code
 {fixes}
 if os.environ.get("HEBO_EMULATOR_CALL_LOG"): __import__("tools.emulator_calls").emulator_calls.install()  # tools/emulator_calls
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+{serialize}server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 host, port = server.get_host_and_port()
 print(f"http://{{host}}:{{port}}", flush=True)
@@ -478,7 +492,7 @@ class MotoServer:
             env.update(HEBO_EMULATOR_CALL_LOG=str(Path(call_log).resolve()), PYTHONPATH=str(REPO_ROOT))
         with self.log_path.open("w") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES)],
+                [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES, serialize=_ONE_REQUEST_AT_A_TIME)],
                 env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

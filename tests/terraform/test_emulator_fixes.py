@@ -151,7 +151,8 @@ def test_ecs_service_keeps_its_settings(aws) -> None:
 
 
 def test_cloudfront_distribution_keeps_functions_and_its_certificate(aws) -> None:
-    """API_DefaultCacheBehavior `FunctionAssociations`; API_ViewerCertificate: with an ACM
+    """API_DefaultCacheBehavior: `FunctionAssociations` as given, no `ForwardedValues` beside a
+    cache policy; API_Origin `OriginAccessControlId`; API_ViewerCertificate: with an ACM
     certificate, `CloudFrontDefaultCertificate` is false and `CertificateSource` is `acm`."""
     cloudfront = aws("cloudfront")
     arn = "arn:aws:cloudfront::123456789012:function/router"
@@ -164,7 +165,14 @@ def test_cloudfront_distribution_keeps_functions_and_its_certificate(aws) -> Non
         "Aliases": {"Quantity": 1, "Items": ["cdn.example.com"]},
         "Origins": {
             "Quantity": 1,
-            "Items": [{"Id": "s3", "DomainName": "site.s3.us-east-1.amazonaws.com", "S3OriginConfig": {"OriginAccessIdentity": ""}}],
+            "Items": [
+                {
+                    "Id": "s3",
+                    "DomainName": "site.s3.us-east-1.amazonaws.com",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    "OriginAccessControlId": "E2OAC0000",
+                }
+            ],
         },
         "DefaultCacheBehavior": {
             "TargetOriginId": "s3",
@@ -182,6 +190,8 @@ def test_cloudfront_distribution_keeps_functions_and_its_certificate(aws) -> Non
     got = cloudfront.get_distribution_config(Id=created["Id"])["DistributionConfig"]
     assert got["DefaultCacheBehavior"]["FunctionAssociations"] == functions
     assert got["DefaultCacheBehavior"]["LambdaFunctionAssociations"] == {"Quantity": 0}
+    assert "ForwardedValues" not in got["DefaultCacheBehavior"]  # a cache policy, no legacy settings
+    assert got["Origins"]["Items"][0]["OriginAccessControlId"] == "E2OAC0000"
     viewer = got["ViewerCertificate"]
     assert (viewer["CloudFrontDefaultCertificate"], viewer["ACMCertificateArn"], viewer["CertificateSource"]) == (
         False,
