@@ -254,14 +254,12 @@ _lambda_models.LambdaFunction.update_configuration = _lambda_update_with_logging
 
 import moto.rds.models as _rds_models
 
-_rds_models.DBCluster.scaling_configuration_info = property(
-    lambda self: _rds_scaling_info(self) if self.scaling_configuration else None
-)
-_rds_scaling_info = lambda self: {
-    "MinCapacity": self.scaling_configuration.get("min_capacity"), "MaxCapacity": self.scaling_configuration.get("max_capacity"),
-    "AutoPause": self.scaling_configuration.get("auto_pause"), "SecondsUntilAutoPause": self.scaling_configuration.get("seconds_until_auto_pause"),
-    "TimeoutAction": self.scaling_configuration.get("timeout_action"), "SecondsBeforeTimeout": self.scaling_configuration.get("seconds_before_timeout"),
-}
+_rds_scaling_info = _rds_models.DBCluster.scaling_configuration_info.fget
+
+def _rds_scaling_info_of_serverless_v1(self):
+    return _rds_scaling_info(self) if self.scaling_configuration else None  # AWS: Serverless v1 clusters only
+
+_rds_models.DBCluster.scaling_configuration_info = property(_rds_scaling_info_of_serverless_v1)
 _rds_instance_init = _rds_models.DBInstance.__init__
 _rds_instance_update = _rds_models.DBInstance.update
 
@@ -385,7 +383,7 @@ def _r53_change_checking_exact_records(self, zoneid, change_list):
 
 _r53_models.Route53Backend.change_resource_record_sets = _r53_change_checking_exact_records
 """
-"""Four moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
+"""moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
 
 * subnet IPv6 association state is a nested dict (`{'State': 'associated'}` as the state), so the
   provider waits 3 min for "associated" and fails; same fix as localstack/moto#140;
@@ -416,13 +414,32 @@ Found by the lifecycle (tools/lifecycle.py):
   user guide, "IAM JSON policy elements: Condition"), `Bool` is evaluated, and requests carry
   `aws:SecureTransport = true`, as every request of the provider and boto3 to real S3 does.
 
-Found by a loaded CI run:
-* moto's backends are not thread-safe, while `ThreadedMotoServer` serves Terraform's parallel
-  requests on several threads: two `AuthorizeSecurityGroupIngress` calls on one security group
-  at once (its 3001 and 3002 rules) answered `InvalidPermission.Duplicate` for a rule that did
-  not exist, on a loaded machine only. Requests are dispatched one at a time here (a lock around
-  the WSGI dispatcher); AWS serializes nothing, but the emulator answers in milliseconds and
-  Terraform's time is its own waiters, not moto's answers.
+Found by the lifecycle's second plans (each a field moto drops or answers with a value AWS does
+not use; every one made the provider plan a change on each plan; the shapes are the API
+reference's, tested one by one in tests/terraform/test_emulator_fixes.py):
+* Lambda `LoggingConfig` (API_LoggingConfig; default `Text` into `/aws/lambda/<name>`);
+* RDS: `ScalingConfigurationInfo` only for a cluster with a Serverless v1 scaling configuration
+  (moto answers every cluster with empty values, which the provider turns into a block), and an
+  instance's Performance Insights settings (API_CreateDBInstance: 7 days and the account's RDS
+  key when enabled without them);
+* ACM `KeyAlgorithm` as requested (API_RequestCertificate; moto reports RSA_2048 for every
+  certificate, and `key_algorithm` replaces the certificate);
+* ECS `CreateService` parameters moto does not model are kept on the service, as moto's own
+  `UpdateService` keeps every parameter (capacity provider strategy, deployment configuration,
+  managed tags, execute command, health-check grace period);
+* CloudFront: a behaviour's function associations, no legacy `ForwardedValues` invented beside a
+  cache policy, an origin's `OriginAccessControlId`, and an ACM viewer certificate is not the
+  CloudFront default certificate (API_DefaultCacheBehavior, API_Origin, API_ViewerCertificate).
+
+Found by the lifecycle's re-create:
+* Route 53 refuses a CREATE exactly when a record set of that name, type and set identifier
+  exists (API_ChangeResourceRecordSets). moto refused a CREATE repeated from the zone's change
+  journal whenever `get_record_sets(start_type, start_name)` returned anything — a listing from
+  that position on, so any later record — and accepted duplicates that were not in the journal.
+
+Found by a loaded CI run: moto's backends are not thread-safe (two `AuthorizeSecurityGroupIngress`
+calls on one group at once answered `InvalidPermission.Duplicate` for a rule that did not exist).
+That fix is `_ONE_REQUEST_AT_A_TIME`, installed after the call recorder.
 """
 
 _ONE_REQUEST_AT_A_TIME = """
@@ -437,9 +454,11 @@ def _serialized_dispatch(self, environ, start_response):
 
 _werkzeug_app.DomainDispatcherApplication.__call__ = _serialized_dispatch
 """
-"""moto's backends are not thread-safe (see EMULATOR_FIXES' docstring): every request, the call
-recorder's reads of moto's state included, runs under one lock. Installed last, so it is the
-outermost wrapper of the server's WSGI application."""
+"""moto's backends are not thread-safe while `ThreadedMotoServer` serves Terraform's parallel
+requests on several threads (see EMULATOR_FIXES' docstring): every request runs under one lock,
+the call recorder's reads of moto's state included. Installed last, so it is the outermost wrapper
+of the server's WSGI application. AWS serializes nothing, but the emulator answers in
+milliseconds: Terraform's time is its own waiters, not moto's answers."""
 
 _MOTO_MAIN = """
 import os, sys, time

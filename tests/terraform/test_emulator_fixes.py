@@ -201,7 +201,10 @@ def test_cloudfront_distribution_keeps_functions_and_its_certificate(aws) -> Non
 
 
 def _change(action: str, name: str, kind: str, value: str) -> dict[str, Any]:
-    return {"Action": action, "ResourceRecordSet": {"Name": name, "Type": kind, "TTL": 60, "ResourceRecords": [{"Value": value}]}}
+    return {
+        "Action": action,
+        "ResourceRecordSet": {"Name": name, "Type": kind, "TTL": 60, "ResourceRecords": [{"Value": value}]},
+    }
 
 
 def test_route53_record_comes_back_after_its_delete(aws) -> None:
@@ -221,7 +224,5 @@ def test_route53_record_comes_back_after_its_delete(aws) -> None:
     assert "already exists" in refused.value.response["Error"]["Message"]
     change({**record, "Action": "DELETE"})
     change(record)  # the identical CREATE again, as a re-created stage sends it
-    names = [
-        (r["Name"], r["Type"]) for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
-    ]
+    names = [(r["Name"], r["Type"]) for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]]
     assert names.count(("app.example.com.", "A")) == 1 and ("zz.app.example.com.", "A") in names
