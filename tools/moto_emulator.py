@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -477,6 +478,12 @@ server.stop()
 """
 
 
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+"""The terminal colour codes werkzeug puts around a request line it logs."""
+_SERVER_ERROR = re.compile(r'HTTP/1\.[01]" 5\d\d ')
+"""A request line of moto's (werkzeug's) log answered with HTTP 5xx."""
+
+
 class MotoServer:
     """A moto server in a child process, with the images of MOTO_IMAGES and EMULATOR_FIXES.
 
@@ -533,6 +540,25 @@ class MotoServer:
             return self.log_path.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
+
+    def server_errors(self) -> list[str]:
+        """moto's own failures so far, from its log: each HTTP 5xx answer (its request line) and
+        the exception line of each traceback, in log order. Empty when moto answered every request."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+        found, in_traceback = [], False
+        for line in lines:
+            line = _COLOUR.sub("", line)
+            if line.startswith("Traceback (most recent call last)"):
+                in_traceback = True
+            elif in_traceback and line and not line.startswith((" ", "\t")):
+                found.append(line.strip()[:300])
+                in_traceback = False
+            elif _SERVER_ERROR.search(line):
+                found.append(line.strip()[:300])
+        return found
 
     def environment(self, region: str = "us-east-1") -> dict[str, str]:
         """What Terraform and boto3 need to talk to this server (fake credentials)."""

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tools.moto_emulator import MotoServer
@@ -226,3 +227,25 @@ def test_route53_record_comes_back_after_its_delete(aws) -> None:
     change(record)  # the identical CREATE again, as a re-created stage sends it
     names = [(r["Name"], r["Type"]) for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]]
     assert names.count(("app.example.com.", "A")) == 1 and ("zz.app.example.com.", "A") in names
+
+
+def test_server_errors_name_what_moto_failed_on() -> None:
+    """`MotoServer.server_errors()`: each HTTP 500 answer and the exception behind it, from
+    moto's log (what a stopped lifecycle reports beside Terraform's error)."""
+    with MotoServer() as server:
+        env = server.environment(REGION)
+        ecr = boto3.client(
+            "ecr",
+            endpoint_url=server.url,
+            region_name=REGION,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+        )
+        ecr.describe_repositories()
+        assert server.server_errors() == []
+        with pytest.raises(ClientError):
+            ecr.get_download_url_for_layer(repositoryName="repo", layerDigest="sha256:" + "0" * 64)
+        errors = server.server_errors()
+    assert errors[0].endswith('"POST / HTTP/1.1" 500 -')
+    assert errors[1] == "NotImplementedError: ECR.get_download_url_for_layer is not yet implemented"

@@ -44,7 +44,7 @@ def runs(tf_root: Path, tf_report) -> Iterator[LifecycleRun]:
     finally:
         server.stop()
     summary = run.summary()
-    tf_report(f"lifecycle {STAGE}: error {summary.get('error')}")
+    tf_report(f"lifecycle {STAGE}: error {summary.get('error')}; emulator errors {summary['emulator_errors']}")
     tf_report(
         f"lifecycle {STAGE}: {summary['calls_evaluated']} calls evaluated, {summary['calls_denied']} denied: {summary['denied'][:10]}"
     )
