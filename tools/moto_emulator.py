@@ -473,6 +473,7 @@ if os.environ.get("HEBO_EMULATOR_CALL_LOG"): __import__("tools.emulator_calls").
 server.start()
 host, port = server.get_host_and_port()
 print(f"http://{{host}}:{{port}}", flush=True)
+os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing reads the pipe after this line: later prints go to moto's log
 sys.stdin.read()  # until the parent closes it (or dies)
 server.stop()
 """
@@ -533,6 +534,11 @@ class MotoServer:
             self.stop()
             raise CheckError(f"moto did not start within {start_timeout} s: {tail}")
         self.url = line
+
+    @property
+    def pid(self) -> int:
+        """The moto process's id."""
+        return self._process.pid
 
     def log_tail(self, chars: int = 2000) -> str:
         """The end of moto's own log (request lines, tracebacks of HTTP 500 answers)."""

@@ -10,6 +10,7 @@ whole-app check; these tests name the one response that broke).
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from typing import Any, Callable, Iterator
 
@@ -249,3 +250,12 @@ def test_server_errors_name_what_moto_failed_on() -> None:
         errors = server.server_errors()
     assert errors[0].endswith('"POST / HTTP/1.1" 500 -')
     assert errors[1] == "NotImplementedError: ECR.get_download_url_for_layer is not yet implemented"
+
+
+def test_nothing_moto_prints_can_fill_a_pipe() -> None:
+    """After the one line with its URL, the moto process writes its stdout and stderr to its log
+    file: a pipe nobody reads blocks the server thread that writes the 65,537th byte (the hang of
+    docs/terraform-checks.md, "Defects found by these checks")."""
+    with MotoServer() as server:
+        fds = {fd: os.readlink(f"/proc/{server.pid}/fd/{fd}") for fd in (1, 2)}
+        assert fds == {1: str(server.log_path), 2: str(server.log_path)}
