@@ -261,6 +261,7 @@ def _rds_scaling_info_of_serverless_v1(self):
     return _rds_scaling_info(self) if self.scaling_configuration else None  # AWS: Serverless v1 clusters only
 
 _rds_models.DBCluster.scaling_configuration_info = property(_rds_scaling_info_of_serverless_v1)
+
 _rds_instance_init = _rds_models.DBInstance.__init__
 _rds_instance_update = _rds_models.DBInstance.update
 
@@ -332,7 +333,6 @@ import moto.cloudfront.models as _cf_models
 
 _cf_behaviour_init = _cf_models.DefaultCacheBehaviour.__init__
 _cf_certificate_init = _cf_models.ViewerCertificate.__init__
-
 _cf_origin_init = _cf_models.Origin.__init__
 
 def _cf_behaviour_with_functions(self, config):
