@@ -3,8 +3,8 @@
 1. `deploy`: `dns` (the account's, administrator credentials), then the preview workflow's first
    deploy as the deploy role: `ops secrets list`, `network`, the data stack's secret containers
    (targeted), `ops secrets set-all`, then `data`, and `compute` alongside `edge`;
-2. `second_plan`: every stack planned again — each plan must be empty (data, compute and edge are
-   not yet: docs/terraform-checks.md, "Second plans that are not empty yet");
+2. `second_plan`: every stack planned again — each plan must be empty (what the first runs found
+   is in docs/terraform-checks.md, "What the second plans and the re-create found");
 3. `redeploy`: new image digests for both services (prebuilt-image mode, `@sha256:` references)
    and a changed `HEBO_HEALTH_CHECK_PATH`: the plans hold exactly those changes (tests/terraform/test_preview_lifecycle.py), then
    they are applied;
