@@ -3,8 +3,8 @@
 1. `deploy`: `dns` (the account's, administrator credentials), then the preview workflow's first
    deploy as the deploy role: `ops secrets list`, `network`, the data stack's secret containers
    (targeted), `ops secrets set-all`, then `data`, and `compute` alongside `edge`;
-2. `second_plan`: every stack planned again — each plan must be empty (data, compute and edge are
-   not yet: docs/terraform-checks.md, "Second plans that are not empty yet");
+2. `second_plan`: every stack planned again — each plan must be empty (what the first runs found
+   is in docs/terraform-checks.md, "What the second plans and the re-create found");
 3. `redeploy`: new image digests for both services (prebuilt-image mode, `@sha256:` references)
    and a changed `HEBO_HEALTH_CHECK_PATH`: the plans hold exactly those changes (tests/terraform/test_preview_lifecycle.py), then
    they are applied;
@@ -304,6 +304,9 @@ class LifecycleRun:
     template_secrets: bool = False
     failure: tuple[str, str] | None = None
     """`(phase, message)` of the command that stopped the run, if one did."""
+    emulator_errors: list[str] = field(default_factory=list)
+    """moto's own failures during the run (`MotoServer.server_errors()`: HTTP 5xx answers and
+    their exceptions); what to read first when a command stopped the run."""
 
     def summary(self) -> dict[str, Any]:
         leftovers = self.sweep.found if self.sweep else []
@@ -330,6 +333,7 @@ class LifecycleRun:
             "evaluation_note": self.evaluation["reason"],
             "seconds": round(sum(self.seconds.values()), 1),
             "phase_seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+            "emulator_errors": {"count": len(self.emulator_errors), "last": self.emulator_errors[-3:]},
             **({"error": f"{self.failure[0]}: {self.failure[1]}"} if self.failure else {}),
         }
 
@@ -582,6 +586,7 @@ class Lifecycle:
                     raise
                 break
         self.phase("evaluate", self.evaluate)
+        self.run.emulator_errors = self.server.server_errors()
         return self.run
 
 

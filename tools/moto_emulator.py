@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -228,19 +229,162 @@ def _bucket_permission(self, action, resource):
 
 _s3_models.FakeBucket.get_permission = _bucket_permission
 
-import threading as _threading
-import moto.moto_server.werkzeug_app as _werkzeug_app
 
-_one_request_at_a_time = _threading.RLock()
-_dispatch = _werkzeug_app.DomainDispatcherApplication.__call__
+import moto.awslambda.models as _lambda_models
 
-def _serialized_dispatch(self, environ, start_response):
-    with _one_request_at_a_time:
-        return _dispatch(self, environ, start_response)
+_lambda_init = _lambda_models.LambdaFunction.__init__
+_lambda_configuration = _lambda_models.LambdaFunction.get_configuration
+_lambda_update = _lambda_models.LambdaFunction.update_configuration
 
-_werkzeug_app.DomainDispatcherApplication.__call__ = _serialized_dispatch
+def _lambda_with_logging(self, account_id, spec, region, *args, **kwargs):
+    _lambda_init(self, account_id, spec, region, *args, **kwargs)
+    # Lambda's default: plain text into /aws/lambda/<function name> (API_LoggingConfig)
+    self.logging_config = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}", **(spec.get("LoggingConfig") or {})}
+
+def _lambda_configuration_with_logging(self, *args, **kwargs):
+    return {**_lambda_configuration(self, *args, **kwargs), "LoggingConfig": self.logging_config}
+
+def _lambda_update_with_logging(self, config_updates):
+    if config_updates.get("LoggingConfig"):
+        self.logging_config = {**self.logging_config, **config_updates["LoggingConfig"]}
+    return _lambda_update(self, config_updates)
+
+_lambda_models.LambdaFunction.__init__ = _lambda_with_logging
+_lambda_models.LambdaFunction.get_configuration = _lambda_configuration_with_logging
+_lambda_models.LambdaFunction.update_configuration = _lambda_update_with_logging
+
+import moto.rds.models as _rds_models
+
+_rds_scaling_info = _rds_models.DBCluster.scaling_configuration_info.fget
+
+def _rds_scaling_info_of_serverless_v1(self):
+    return _rds_scaling_info(self) if self.scaling_configuration else None  # AWS: Serverless v1 clusters only
+
+_rds_models.DBCluster.scaling_configuration_info = property(_rds_scaling_info_of_serverless_v1)
+
+_rds_instance_init = _rds_models.DBInstance.__init__
+_rds_instance_update = _rds_models.DBInstance.update
+
+def _rds_performance_insights(instance, enabled, kms_key_id, retention):
+    if enabled is not None:
+        instance.performance_insights_enabled = bool(enabled)
+    if not getattr(instance, "performance_insights_enabled", False):
+        instance.performance_insights_kms_key_id = instance.performance_insights_retention_period = None
+        return
+    # AWS: the account's aws/rds key and 7 days unless given (API_CreateDBInstance)
+    instance.performance_insights_kms_key_id = kms_key_id or getattr(instance, "performance_insights_kms_key_id", None) or (
+        f"arn:aws:kms:{instance.region}:{instance.account_id}:key/aws-rds-default")
+    instance.performance_insights_retention_period = retention or getattr(instance, "performance_insights_retention_period", None) or 7
+
+def _rds_instance_with_insights(self, *args, **kwargs):
+    _rds_instance_init(self, *args, **kwargs)
+    self.performance_insights_enabled = False
+    _rds_performance_insights(self, kwargs.get("enable_performance_insights"), kwargs.get("performance_insights_kms_key_id"),
+                              kwargs.get("performance_insights_retention_period"))
+
+def _rds_instance_update_with_insights(self, **kwargs):
+    enabled = kwargs.pop("enable_performance_insights", None)
+    kms_key_id = kwargs.pop("performance_insights_kms_key_id", None)
+    retention = kwargs.pop("performance_insights_retention_period", None)
+    _rds_instance_update(self, **kwargs)
+    _rds_performance_insights(self, enabled, kms_key_id, retention)
+
+_rds_models.DBInstance.__init__ = _rds_instance_with_insights
+_rds_models.DBInstance.update = _rds_instance_update_with_insights
+
+import moto.acm.models as _acm_models
+import moto.acm.responses as _acm_responses
+
+_acm_request = _acm_responses.AWSCertificateManagerResponse.request_certificate
+_acm_describe = _acm_models.CertBundle.describe
+
+def _acm_request_with_key_algorithm(self):
+    result = _acm_request(self)
+    certificate = self.acm_backend.get_certificate(result.result["CertificateArn"])
+    certificate.requested_key_algorithm = self._get_param("KeyAlgorithm") or "RSA_2048"  # RequestCertificate's default
+    return result
+
+def _acm_describe_with_key_algorithm(self):
+    described = _acm_describe(self)
+    if getattr(self, "requested_key_algorithm", None):
+        described["Certificate"]["KeyAlgorithm"] = self.requested_key_algorithm
+    return described
+
+_acm_responses.AWSCertificateManagerResponse.request_certificate = _acm_request_with_key_algorithm
+_acm_models.CertBundle.describe = _acm_describe_with_key_algorithm
+
+import moto.ecs.responses as _ecs_responses
+from botocore import xform_name as _xform_name
+
+_ecs_create_service = _ecs_responses.EC2ContainerServiceResponse.create_service
+
+def _ecs_create_service_keeping_settings(self):
+    result = _ecs_create_service(self)
+    service = result.result["service"]
+    for key, value in self._get_params().items():
+        name = _xform_name(key)
+        if value is not None and not hasattr(service, name):
+            setattr(service, name, value)  # what moto's own UpdateService does with every parameter
+    return result
+
+_ecs_responses.EC2ContainerServiceResponse.create_service = _ecs_create_service_keeping_settings
+
+import moto.cloudfront.models as _cf_models
+
+_cf_behaviour_init = _cf_models.DefaultCacheBehaviour.__init__
+_cf_certificate_init = _cf_models.ViewerCertificate.__init__
+_cf_origin_init = _cf_models.Origin.__init__
+
+def _cf_behaviour_with_functions(self, config):
+    _cf_behaviour_init(self, config)
+    self.function_associations = config.get("FunctionAssociations") or {"Quantity": 0}
+    self.lambda_function_associations = config.get("LambdaFunctionAssociations") or {"Quantity": 0}
+    if not config.get("ForwardedValues"):
+        self.forwarded_values = None  # legacy settings: only a behaviour without a cache policy has them
+
+def _cf_origin_with_access_control(self, origin):
+    _cf_origin_init(self, origin)
+    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
+def _cf_certificate_as_given(self, config):
+    _cf_certificate_init(self, config)
+    if self.acm_certificate_arn or self.iam_certificate_id:
+        self.cloud_front_default_certificate = bool(config.get("CloudFrontDefaultCertificate", False))
+        self.certificate_source = "acm" if self.acm_certificate_arn else "iam"
+
+_cf_models.DefaultCacheBehaviour.__init__ = _cf_behaviour_with_functions
+_cf_models.ViewerCertificate.__init__ = _cf_certificate_as_given
+_cf_models.Origin.__init__ = _cf_origin_with_access_control
+
+import moto.route53.models as _r53_models
+from moto.route53.exceptions import ResourceRecordAlreadyExists as _RecordExists
+
+_r53_change = _r53_models.Route53Backend.change_resource_record_sets
+
+def _r53_same_record(rrset, name, type_, set_identifier):
+    return (rrset.name.rstrip(".").lower() == name.rstrip(".").lower() and rrset.type == type_
+            and rrset.set_identifier == set_identifier)
+
+def _r53_change_checking_exact_records(self, zoneid, change_list):
+    zone = self.get_hosted_zone(zoneid)
+    for change in change_list:
+        record = change["ResourceRecordSet"]
+        if change["Action"] == "CREATE" and any(
+            _r53_same_record(r, record["Name"], record["Type"], record.get("SetIdentifier")) for r in zone.rrsets
+        ):
+            raise _RecordExists(name=record["Name"].rstrip(".") + ".", _type=record["Type"])
+    # moto's own check (a CREATE repeated from the change journal) lists every record from that
+    # name on: answer it with exactly the records of that name and type (none, after the check above)
+    zone.get_record_sets = lambda start_type, start_name: [
+        r for r in zone.rrsets if _r53_same_record(r, start_name, start_type, r.set_identifier)]
+    try:
+        return _r53_change(self, zoneid, change_list)
+    finally:
+        del zone.get_record_sets
+
+_r53_models.Route53Backend.change_resource_record_sets = _r53_change_checking_exact_records
 """
-"""Four moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
+"""moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
 
 * subnet IPv6 association state is a nested dict (`{'State': 'associated'}` as the state), so the
   provider waits 3 min for "associated" and fails; same fix as localstack/moto#140;
@@ -271,14 +415,51 @@ Found by the lifecycle (tools/lifecycle.py):
   user guide, "IAM JSON policy elements: Condition"), `Bool` is evaluated, and requests carry
   `aws:SecureTransport = true`, as every request of the provider and boto3 to real S3 does.
 
-Found by a loaded CI run:
-* moto's backends are not thread-safe, while `ThreadedMotoServer` serves Terraform's parallel
-  requests on several threads: two `AuthorizeSecurityGroupIngress` calls on one security group
-  at once (its 3001 and 3002 rules) answered `InvalidPermission.Duplicate` for a rule that did
-  not exist, on a loaded machine only. Requests are dispatched one at a time here (a lock around
-  the WSGI dispatcher); AWS serializes nothing, but the emulator answers in milliseconds and
-  Terraform's time is its own waiters, not moto's answers.
+Found by the lifecycle's second plans (each a field moto drops or answers with a value AWS does
+not use; every one made the provider plan a change on each plan; the shapes are the API
+reference's, tested one by one in tests/terraform/test_emulator_fixes.py):
+* Lambda `LoggingConfig` (API_LoggingConfig; default `Text` into `/aws/lambda/<name>`);
+* RDS: `ScalingConfigurationInfo` only for a cluster with a Serverless v1 scaling configuration
+  (moto answers every cluster with empty values, which the provider turns into a block), and an
+  instance's Performance Insights settings (API_CreateDBInstance: 7 days and the account's RDS
+  key when enabled without them);
+* ACM `KeyAlgorithm` as requested (API_RequestCertificate; moto reports RSA_2048 for every
+  certificate, and `key_algorithm` replaces the certificate);
+* ECS `CreateService` parameters moto does not model are kept on the service, as moto's own
+  `UpdateService` keeps every parameter (capacity provider strategy, deployment configuration,
+  managed tags, execute command, health-check grace period);
+* CloudFront: a behaviour's function associations, no legacy `ForwardedValues` invented beside a
+  cache policy, an origin's `OriginAccessControlId`, and an ACM viewer certificate is not the
+  CloudFront default certificate (API_DefaultCacheBehavior, API_Origin, API_ViewerCertificate).
+
+Found by the lifecycle's re-create:
+* Route 53 refuses a CREATE exactly when a record set of that name, type and set identifier
+  exists (API_ChangeResourceRecordSets). moto refused a CREATE repeated from the zone's change
+  journal whenever `get_record_sets(start_type, start_name)` returned anything — a listing from
+  that position on, so any later record — and accepted duplicates that were not in the journal.
+
+Found by a loaded CI run: moto's backends are not thread-safe (two `AuthorizeSecurityGroupIngress`
+calls on one group at once answered `InvalidPermission.Duplicate` for a rule that did not exist).
+That fix is `_ONE_REQUEST_AT_A_TIME`, installed after the call recorder.
 """
+
+_ONE_REQUEST_AT_A_TIME = """
+import threading as _threading
+import moto.moto_server.werkzeug_app as _werkzeug_app
+_one_request_at_a_time = _threading.RLock()
+_dispatch = _werkzeug_app.DomainDispatcherApplication.__call__
+
+def _serialized_dispatch(self, environ, start_response):
+    with _one_request_at_a_time:
+        return _dispatch(self, environ, start_response)
+
+_werkzeug_app.DomainDispatcherApplication.__call__ = _serialized_dispatch
+"""
+"""moto's backends are not thread-safe while `ThreadedMotoServer` serves Terraform's parallel
+requests on several threads (see EMULATOR_FIXES' docstring): every request runs under one lock,
+the call recorder's reads of moto's state included. Installed last, so it is the outermost wrapper
+of the server's WSGI application. AWS serializes nothing, but the emulator answers in
+milliseconds: Terraform's time is its own waiters, not moto's answers."""
 
 _MOTO_MAIN = """
 import os, sys, time
@@ -288,13 +469,20 @@ from moto.server import ThreadedMotoServer
 default_user_config["lambda"]["use_docker"] = False  # moto's simple Lambda: invocations answer without running code
 {fixes}
 if os.environ.get("HEBO_EMULATOR_CALL_LOG"): __import__("tools.emulator_calls").emulator_calls.install()  # tools/emulator_calls
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+{serialize}server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 host, port = server.get_host_and_port()
 print(f"http://{{host}}:{{port}}", flush=True)
+os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing reads the pipe after this line: later prints go to moto's log
 sys.stdin.read()  # until the parent closes it (or dies)
 server.stop()
 """
+
+
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+"""The terminal colour codes werkzeug puts around a request line it logs."""
+_SERVER_ERROR = re.compile(r'HTTP/1\.[01]" 5\d\d ')
+"""A request line of moto's (werkzeug's) log answered with HTTP 5xx."""
 
 
 class MotoServer:
@@ -331,7 +519,7 @@ class MotoServer:
             env.update(HEBO_EMULATOR_CALL_LOG=str(Path(call_log).resolve()), PYTHONPATH=str(REPO_ROOT))
         with self.log_path.open("w") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES)],
+                [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES, serialize=_ONE_REQUEST_AT_A_TIME)],
                 env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -347,12 +535,36 @@ class MotoServer:
             raise CheckError(f"moto did not start within {start_timeout} s: {tail}")
         self.url = line
 
+    @property
+    def pid(self) -> int:
+        """The moto process's id."""
+        return self._process.pid
+
     def log_tail(self, chars: int = 2000) -> str:
         """The end of moto's own log (request lines, tracebacks of HTTP 500 answers)."""
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
+
+    def server_errors(self) -> list[str]:
+        """moto's own failures so far, from its log: each HTTP 5xx answer (its request line) and
+        the exception line of each traceback, in log order. Empty when moto answered every request."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+        found, in_traceback = [], False
+        for line in lines:
+            line = _COLOUR.sub("", line)
+            if line.startswith("Traceback (most recent call last)"):
+                in_traceback = True
+            elif in_traceback and line and not line.startswith((" ", "\t")):
+                found.append(line.strip()[:300])
+                in_traceback = False
+            elif _SERVER_ERROR.search(line):
+                found.append(line.strip()[:300])
+        return found
 
     def environment(self, region: str = "us-east-1") -> dict[str, str]:
         """What Terraform and boto3 need to talk to this server (fake credentials)."""

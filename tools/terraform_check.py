@@ -364,8 +364,10 @@ class Terraform:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             out, err = process.communicate()
+            pending = in_progress(out)
             raise CheckError(
-                f"{cwd.name}: terraform {command} timed out after {TIMEOUTS[command]} s; last output:\n{_tail(out + err)}"
+                f"{cwd.name}: terraform {command} timed out after {TIMEOUTS[command]} s"
+                f"{'; still in progress: ' + ', '.join(pending) if pending else ''}; last output:\n{_tail(out + err)}"
             ) from None
         done = subprocess.CompletedProcess(argv, process.returncode, out, err)
         if check and done.returncode not in ok_codes:
@@ -375,6 +377,23 @@ class Terraform:
     def prepare_stack(self, workspace: Workspace, stack: str) -> Path:
         """Make (or refresh) the scan copy of `stack` and return its directory."""
         return scan_copy(workspace.outdir / "stacks" / stack, workspace.scan_dir(stack), self.choices)
+
+
+_STARTED = re.compile(r"^(\S+): (Creating|Modifying|Destroying|Reading)\.\.\.")
+_FINISHED = re.compile(r"^(\S+): (Creation|Modifications|Destruction|Read) complete")
+
+
+def in_progress(output: str) -> list[str]:
+    """`["aws_x.y (creating)", ...]`: what Terraform's apply/destroy output (`-no-color`) started
+    and never reported complete, in the order started — what a command killed at its bound was
+    waiting for."""
+    pending: dict[str, str] = {}
+    for line in output.splitlines():
+        if started := _STARTED.match(line):
+            pending[started[1]] = started[2].lower()
+        elif finished := _FINISHED.match(line):
+            pending.pop(finished[1], None)
+    return [f"{address} ({doing})" for address, doing in pending.items()]
 
 
 def _tail(text: str, lines: int = 40) -> str:

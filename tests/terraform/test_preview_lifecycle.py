@@ -44,7 +44,7 @@ def runs(tf_root: Path, tf_report) -> Iterator[LifecycleRun]:
     finally:
         server.stop()
     summary = run.summary()
-    tf_report(f"lifecycle {STAGE}: error {summary.get('error')}")
+    tf_report(f"lifecycle {STAGE}: error {summary.get('error')}; emulator errors {summary['emulator_errors']}")
     tf_report(
         f"lifecycle {STAGE}: {summary['calls_evaluated']} calls evaluated, {summary['calls_denied']} denied: {summary['denied'][:10]}"
     )
@@ -56,36 +56,17 @@ def runs(tf_root: Path, tf_report) -> Iterator[LifecycleRun]:
     yield run
 
 
-OPEN_SECOND_PLAN_STACKS = ("data", "compute", "edge")
-"""OPEN (issue 26; docs/terraform-checks.md, "Second plans that are not empty yet"): the stacks whose
-second plan on the emulator still changes resources (Lambda logging_config, Aurora settings, ACM
-certificates, ECS service attributes, the CloudFront distribution, the site bucket policy). Not yet
-classified as moto response gaps or stack defects; `test_second_plans_of_every_stack_are_empty`
-is a strict xfail until they are gone, so fixing them turns it into a failure to remove."""
-
-OPEN_SECOND_PLAN_TYPES = {
-    "aws_lambda_function",
-    "aws_rds_cluster",
-    "aws_rds_cluster_instance",
-    "aws_acm_certificate",
-    "aws_acm_certificate_validation",
-    "aws_route53_record",
-    "aws_ecs_service",
-    "aws_lb_listener",
-    "aws_cloudfront_distribution",
-    "aws_s3_bucket_policy",
-}
-"""The resource types those open second-plan changes belong to (a redeploy plan carries them too)."""
-
 INTENDED_REDEPLOY = {
     "aws_ecs_task_definition.api_service_task_5056AD6C": ["delete", "create"],
     "aws_ecs_task_definition.gateway_service_task_4DAFBD15": ["delete", "create"],
     "aws_lb_target_group.shared_alb_api_targets_A34D4858": ["update"],
     "aws_lb_target_group.shared_alb_gateway_targets_0F98C3D8": ["update"],
+    "aws_ecs_service.api_service_ED8481C2": ["update"],
+    "aws_ecs_service.gateway_service_6BE5D292": ["update"],
 }
-"""What the new images and the new health-check path change (compute only): both task definitions
-replaced (immutable), both target groups' health check updated in place, and the services'
-`task_definition` (their address is among the open second-plan changes as well)."""
+"""Everything the new images and the new health-check path change (compute only): both task
+definitions replaced (immutable; new `container_definitions`), both target groups' health check
+updated in place, and each service updated in place to its new `task_definition`."""
 
 
 def actions(changes: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
@@ -98,44 +79,41 @@ def test_every_stack_applied_and_every_resource_compared_again(runs) -> None:
     summary = run.summary()
     assert summary["applied"] == ["dns", "network", "data", "compute", "edge"]
     assert summary["role"] == "hebo-preview-deploy"
-    assert summary["second_plan_changes"]["dns"] == 0 and summary["second_plan_changes"]["network"] == 0
-    assert set(summary["second_plan_changes"]) == {"dns", "network", "data", "compute", "edge"}
+    assert set(run.second_plans) == {"dns", "network", "data", "compute", "edge"}
     for stack, second in run.second_plans.items():
         created = sum(run.first_plans[stack].count("create").values())
         # every resource was compared (not a vacuous plan): as many as the first plan created
         assert created >= 2 and len(second.changes) == created, stack
-    for stack in OPEN_SECOND_PLAN_STACKS:  # what is still open stays within the known kinds
-        pending_types = {address.split(".")[0] for address in summary["second_plan_pending"][stack]}
-        assert pending_types <= OPEN_SECOND_PLAN_TYPES, (stack, pending_types - OPEN_SECOND_PLAN_TYPES)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="open (issue 26): data, compute and edge second plans still change resources on the emulator"
-)
 def test_second_plans_of_every_stack_are_empty(runs) -> None:
-    assert runs.summary()["second_plan_changes"] == {"dns": 0, "network": 0, "data": 0, "compute": 0, "edge": 0}
+    """Applied resources read back exactly as planned (docs/terraform-checks.md: every moto answer
+    that differed from AWS's is fixed in the emulator process, tests/terraform/test_emulator_fixes.py)."""
+    summary = runs.summary()
+    assert summary["second_plan_pending"] == {}
+    assert summary["second_plan_changes"] == {"dns": 0, "network": 0, "data": 0, "compute": 0, "edge": 0}
 
 
 @pytest.mark.slow
 def test_redeploy_plans_exactly_the_new_images_and_health_check(runs) -> None:
     run = runs
     changes = run.summary()["redeploy_changes"]
-    assert changes["network"] == {}
-    compute = actions(changes["compute"])
-    assert {address: compute.get(address) for address in INTENDED_REDEPLOY} == INTENDED_REDEPLOY
-    for stack in OPEN_SECOND_PLAN_STACKS:  # nothing else changes but the open second-plan kinds
-        others = {a.split(".")[0] for a in changes[stack] if a not in INTENDED_REDEPLOY}
-        assert others <= OPEN_SECOND_PLAN_TYPES, (stack, others - OPEN_SECOND_PLAN_TYPES)
+    assert {stack: actions(found) for stack, found in changes.items()} == {
+        "network": {},
+        "data": {},
+        "compute": INTENDED_REDEPLOY,
+        "edge": {},
+    }
+    compute = changes["compute"]
     for name in ("api_service_ED8481C2", "gateway_service_6BE5D292"):
-        assert "task_definition" in changes["compute"][f"aws_ecs_service.{name}"]["attributes"]
-    for address in INTENDED_REDEPLOY:
-        assert ("container_definitions" if "task_definition" in address else "health_check") in changes["compute"][
-            address
-        ]["attributes"]
+        assert compute[f"aws_ecs_service.{name}"]["attributes"] == ["task_definition"]
+    for name in ("shared_alb_api_targets_A34D4858", "shared_alb_gateway_targets_0F98C3D8"):
+        assert compute[f"aws_lb_target_group.{name}"]["attributes"] == ["health_check"]
     images = {}
     for rc in run.redeploy_plans["compute"].changes:
         if rc["type"] == "aws_ecs_task_definition":
+            assert rc["change"]["replace_paths"] == [["container_definitions"]], rc["address"]
             (container,) = json.loads(rc["change"]["after"]["container_definitions"])
             images[rc["name"]] = container["image"]
         if rc["type"] == "aws_lb_target_group":
@@ -158,10 +136,6 @@ def test_destroy_leaves_nothing_of_the_stage(runs) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 26): the re-created compute stops on Route 53 records moto still reports after the destroy",
-)
 def test_the_stage_comes_back_under_the_same_names(runs) -> None:
     run = runs
     summary = run.summary()

@@ -65,3 +65,25 @@ def test_partial_exits_zero_unless_strict_and_the_summary_is_the_last_line(
         .out.splitlines()[-1]
         .startswith("PARTIAL: terraform validate: 5 of 10 stacks validated (dev (prebuilt images))")
     )
+
+
+def test_a_timed_out_command_names_what_was_still_in_progress() -> None:
+    """`in_progress`: what an apply/destroy started and never finished (Terraform's -no-color lines)."""
+    output = "\n".join(
+        [
+            'aws_route53_record.alias["pr-42.dev.api.hebo.ai"]: Creating...',
+            "aws_ecs_service.api: Creating...",
+            'aws_route53_record.alias["pr-42.dev.api.hebo.ai"]: Still creating... [10s elapsed]',
+            'aws_route53_record.alias["pr-42.dev.api.hebo.ai"]: Creation complete after 12s [id=Z_A]',
+            "aws_lb_listener.https: Modifying... [id=arn:listener]",
+            "aws_s3_bucket.site: Destroying... [id=site]",
+            "aws_s3_bucket.site: Destruction complete after 1s",
+            "data.aws_iam_policy_document.site: Reading...",
+        ]
+    )
+    assert terraform_check.in_progress(output) == [
+        "aws_ecs_service.api (creating)",
+        "aws_lb_listener.https (modifying)",
+        "data.aws_iam_policy_document.site (reading)",
+    ]
+    assert terraform_check.in_progress("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.") == []
