@@ -256,6 +256,10 @@ AssumeRoleWithWebIdentity, which is unsigned and authorized by this role's trust
 (tools/emulator_calls record exactly that one), so the role's identity policies may deny every chaining call."""
 
 
+NOT_EXERCISED: dict[str, str] = {}
+"""Granted actions no call of the recorded lifecycle uses, each with why it stays (action pattern ->
+reason); `python -m tools.iam_eval.unused` lists every other unused grant (docs/security.md)."""
+
 @dataclass(frozen=True)
 class AccountFacts:
     """What `ops deploy-role` reads from the account at converge time to deny by id what has no tag.

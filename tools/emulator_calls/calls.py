@@ -103,6 +103,23 @@ def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
     return fields
 
 
+def malformed_ec2_id(decoded: Decoded) -> str | None:
+    """Why EC2 refuses the request whatever the caller's permissions, or None: a top-level id
+    parameter holding another type's id (`InstanceId=ami-…`), which EC2 answers with
+    `InvalidInstanceID.Malformed` (EC2 API reference, "Error codes": InvalidXxxID.Malformed). The
+    AWS provider sends GetInstanceUefiData with an AMI id on every read of `aws_ami` and ignores the
+    error (terraform-provider-aws issue 47508)."""
+    if decoded.api != "ec2":
+        return None
+    expected = {variable.lower(): prefix for prefix, variable in EC2_ID_PREFIXES.items()}
+    for name, value in decoded.params.items():
+        prefix = str(value).split("-", 1)[0] if isinstance(value, str) and "-" in value else None
+        wanted = expected.get(name.lower())
+        if wanted and prefix in EC2_ID_PREFIXES and prefix != wanted:
+            return f"{name} {value} is not a {wanted}- id: EC2 answers Invalid{name[: -len('Id')]}ID.Malformed"
+    return None
+
+
 def _default_option_group(engine: str, version: str) -> str:
     """The option group RDS uses when a create names none: `default:<engine>-<major version>`
     (RDS user guide, "Working with option groups": default option groups are named like
@@ -146,6 +163,7 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
         return [], f"no IAM action for {prefix} {decoded.operation} in the authorization reference"
     account = moto_state.account_of(decoded.access_key_id)
     region = decoded.region
+    decoded.rejected = malformed_ec2_id(decoded)
     fields = _fields(decoded)
     keys = authz.supported_condition_keys(prefix, name) | KEYS_NEWER_THAN_THE_CATALOGUE.get(f"{prefix}:{name}", set())
     tags = authz.request_tags(decoded.params)
@@ -229,8 +247,16 @@ def _validation_calls(decoded: Decoded, account: str) -> list[authz.Planned]:
     ]
     if namespace == "ecs" and resource_id.startswith("service/"):
         service = f"arn:{PARTITION}:ecs:{region}:{account}:{resource_id}"
+        # a service is addressed in its cluster (`service/<cluster>/<service>`), so the calls name
+        # it: ECS API reference, UpdateService/DescribeServices `cluster` ("If you do not specify a
+        # cluster, the default cluster is assumed"), which is the ecs:cluster key.
+        cluster = f"arn:{PARTITION}:ecs:{region}:{account}:cluster/{resource_id.split('/')[1]}"
         out += [
-            authz.Planned(f"ecs:{a}", {}, [(service, moto_state.tags_of(service), "service")])
+            authz.Planned(
+                f"ecs:{a}",
+                {"ecs:cluster": cluster} if "ecs:cluster" in authz.supported_condition_keys("ecs", a) else {},
+                [(service, moto_state.tags_of(service), "service")],
+            )
             for a in ("DescribeServices", "UpdateService")
         ]
     if namespace == "rds" and resource_id.startswith("cluster:"):
@@ -264,7 +290,34 @@ def _created_types(decoded: Decoded, types: list[str]) -> set[str]:
         return {t for t in types if t in specs}
     noun = authz._norm(authz.CREATING.sub("", decoded.operation)).removeprefix("db")
     noun = noun.removesuffix("s")
-    return {t for t in types if noun and (noun in authz._norm(t) or authz._norm(t) in noun)}
+    if not noun:
+        return set()
+    scores = {t: _closeness(noun, _spelled_out(t)) for t in types}
+    matched = [score for score in scores.values() if score is not None]
+    return {t for t, score in scores.items() if matched and score == max(matched)}
+
+
+RESOURCE_ABBREVIATIONS = (("pg", "parametergroup"), ("og", "optiongroup"), ("subgrp", "subnetgroup"))
+"""RDS resource type names that abbreviate the operation's noun (Service Authorization Reference,
+Amazon RDS: `cluster-pg`, `pg`, `og`, `subgrp` for CreateDBClusterParameterGroup, CreateDBParameterGroup,
+CreateOptionGroup, CreateDBSubnetGroup; `db` is CreateDBInstance's DB instance)."""
+
+
+def _spelled_out(resource_type: str) -> str:
+    name = authz._norm(resource_type)
+    if name == "db":
+        return "dbinstance"
+    for short, long in RESOURCE_ABBREVIATIONS:
+        if name.endswith(short):
+            return name[: -len(short)] + long
+    return name
+
+
+def _closeness(noun: str, name: str) -> int | None:
+    """How closely a resource type names the operation's noun: None when neither contains the
+    other, else minus the difference in length (`clusterparametergroup` is CreateDBClusterParameterGroup's,
+    `cluster` CreateDBCluster's, though each contains `cluster`)."""
+    return -abs(len(noun) - len(name)) if noun in name or name in noun else None
 
 
 def _instance_profile_roles(decoded: Decoded, account: str) -> list[tuple[str, str]]:
@@ -353,8 +406,19 @@ def _context(
     network = (params.get("networkConfiguration") or {}).get("awsvpcConfiguration") if prefix == "ecs" else None
     if "ecs:subnet" in keys and isinstance(network, Mapping) and network.get("subnets"):
         context["ecs:subnet"] = list(network["subnets"])
-    if "iam:PermissionsBoundary" in keys and params.get("PermissionsBoundary"):
-        context["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
+    if "iam:PermissionsBoundary" in keys:
+        # the boundary a request sets (CreateRole, PutRolePermissionsBoundary), else the one the
+        # target role has now (PutRolePolicy, AttachRolePolicy & co.): the key names the policy set
+        # as the entity's permissions boundary (Service Authorization Reference, IAM condition keys;
+        # IAM user guide, "Permissions boundaries for IAM entities", the delegation example that
+        # conditions PutRolePolicy/AttachRolePolicy/DeleteRolePolicy on iam:PermissionsBoundary).
+        boundary = params.get("PermissionsBoundary") or (
+            moto_state.role_boundary(account, params["RoleName"])
+            if prefix == "iam" and params.get("RoleName")
+            else None
+        )
+        if boundary:
+            context["iam:PermissionsBoundary"] = boundary
     if "iam:PolicyARN" in keys and params.get("PolicyArn"):
         context["iam:PolicyARN"] = params["PolicyArn"]
     if prefix == "ec2":
@@ -504,6 +568,7 @@ def complete(
                 decoded.region,
                 issued_access_key_id=issued,
                 role_arn=role_arn,
+                rejected=decoded.rejected,
             )
         )
     return calls

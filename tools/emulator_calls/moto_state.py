@@ -76,6 +76,16 @@ def _s3(b: Any, kind: str, rid: str, arn: str) -> Any:
     return b.tagger.get_tag_dict_for_resource(bucket.arn)
 
 
+def _scalable_target_tags(b: Any, arn: str) -> Any:
+    """moto 5.2.5 keeps no tags for scalable targets; the emulator keeps them on the target as
+    `tags` (tools/moto_emulator.py, "Application Auto Scaling has no tagging in moto")."""
+    for targets in b.targets.values():
+        for target in targets.values():
+            if target.arn == arn:
+                return getattr(target, "tags", {})
+    return {}
+
+
 TAG_READERS: dict[str, Callable[..., Any]] = {
     "ec2": lambda b, kind, rid, arn: _ec2(b, kind, rid),
     "iam": lambda b, kind, rid, arn: _iam(b, kind, rid),
@@ -93,9 +103,7 @@ TAG_READERS: dict[str, Callable[..., Any]] = {
     "cloudwatch": lambda b, kind, rid, arn: b.tagger.get_tag_dict_for_resource(arn),
     "cloudfront": lambda b, kind, rid, arn: b.tagger.get_tag_dict_for_resource(arn),
     "ecr": lambda b, kind, rid, arn: b.tagger.get_tag_dict_for_resource(arn),
-    "application-autoscaling": lambda b, kind, rid, arn: (
-        b.tagger.get_tag_dict_for_resource(arn) if hasattr(b, "tagger") else {}
-    ),
+    "application-autoscaling": lambda b, kind, rid, arn: _scalable_target_tags(b, arn),
 }
 """Per ARN service: (backend, resource type, resource id, ARN) -> moto's tags of that resource."""
 
@@ -194,6 +202,15 @@ def caller_arn(account: str, access_key: str) -> str:
     except Exception:  # noqa: BLE001 - moto internals; the default identity as moto answers it
         arn = f"arn:aws:sts::{account}:user/moto"
     return arn.replace(":sts::", ":iam::", 1) if ":user/" in arn else arn
+
+
+def role_boundary(account: str, name: str) -> str | None:
+    """The ARN of the permissions boundary moto's IAM role `name` has now (None: no boundary, or
+    no such role)."""
+    try:
+        return _backend("iam", account, "global").get_role(name).permissions_boundary_arn or None
+    except Exception:  # noqa: BLE001 - NoSuchEntity
+        return None
 
 
 def role_exists(account: str, name: str) -> bool:
