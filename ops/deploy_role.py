@@ -227,6 +227,36 @@ UNSCOPED_ALLOWS = (
 only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, and the two
 above."""
 
+WORKLOAD_UNSCOPED_ACTIONS = [
+    "ecr:GetAuthorizationToken",
+    "logs:DescribeLogGroups",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:*",
+    "ssm:UpdateInstanceInformation",
+    "ssm:ListInstanceAssociations",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+"""What preview workloads call that supports no resource-level permissions (the boundary's
+NoResourceLevelPermissions): image pulls, Session Manager channels of the SSM agent and ECS Exec,
+and the network interfaces of a VPC Lambda (Service Authorization Reference: no resource type)."""
+CLOUDFRONT_UNTAGGABLE_CONFIG = [
+    "cloudfront:CreateOriginAccessControl",
+    "cloudfront:UpdateOriginAccessControl",
+    "cloudfront:DeleteOriginAccessControl",
+    "cloudfront:CreateResponseHeadersPolicy",
+    "cloudfront:UpdateResponseHeadersPolicy",
+    "cloudfront:DeleteResponseHeadersPolicy",
+    "cloudfront:CreateInvalidation",
+]
+"""CloudFrontUntaggableConfig's actions: objects addressed by generated ids, and invalidations."""
 CLOUDFRONT_UNTAGGABLE_WRITES = [
     "cloudfront:UpdateOriginAccessControl",
     "cloudfront:DeleteOriginAccessControl",
@@ -259,6 +289,7 @@ AssumeRoleWithWebIdentity, which is unsigned and authorized by this role's trust
 NOT_EXERCISED: dict[str, str] = {}
 """Granted actions no call of the recorded lifecycle uses, each with why it stays (action pattern ->
 reason); `python -m tools.iam_eval.unused` lists every other unused grant (docs/security.md)."""
+
 
 @dataclass(frozen=True)
 class AccountFacts:
@@ -466,40 +497,27 @@ def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aw
     a migrator placed in another stage's subnets: Lambda developer guide, "Giving Lambda functions
     access to resources in an Amazon VPC").
     """
-    p, a, app = partition, account, config.app
+    p, a = partition, account
+    template = _template_secrets(config, p, a, SHARED_BY_PREVIEWS) if config.secrets_from else []
+    statements = _boundary_allows(config, p, a, template) + _boundary_denies(config, p, a, template)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _boundary_allows(config: DeployRoleConfig, p: str, a: str, template: list[str]) -> list[dict[str, Any]]:
+    """What preview workloads do (boundary_policy)."""
+    app = config.app
     named = f"{app}-{PREVIEW}"
     log_groups = [
         f"arn:{p}:logs:*:{a}:log-group:{g}" for g in (f"/ecs/{named}", f"/aws/lambda/{named}", f"/vpc/{named}")
     ]
     preview_secrets = [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"]
-    template = _template_secrets(config, p, a, SHARED_BY_PREVIEWS) if config.secrets_from else []
     statements = [
         _allow(
             "PullPreviewImages",
             ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
             [f"arn:{p}:ecr:*:{a}:repository/{named}"],
         ),
-        _allow(
-            "NoResourceLevelPermissions",
-            [
-                "ecr:GetAuthorizationToken",
-                "logs:DescribeLogGroups",
-                "ssmmessages:CreateControlChannel",
-                "ssmmessages:CreateDataChannel",
-                "ssmmessages:OpenControlChannel",
-                "ssmmessages:OpenDataChannel",
-                "ec2messages:*",
-                "ssm:UpdateInstanceInformation",
-                "ssm:ListInstanceAssociations",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeSubnets",
-                "ec2:CreateNetworkInterface",
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
-            ],
-            ["*"],
-        ),
+        _allow("NoResourceLevelPermissions", WORKLOAD_UNSCOPED_ACTIONS, ["*"]),
         _allow(
             "WritePreviewLogs",
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
@@ -539,7 +557,13 @@ def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aw
                 },
             )
         )
-    statements += [
+    return statements
+
+
+def _boundary_denies(config: DeployRoleConfig, p: str, a: str, template: list[str]) -> list[dict[str, Any]]:
+    """State, production, other stages, identity changes and foreign networks (boundary_policy)."""
+    app = config.app
+    return [
         _deny("DenyStateAndProduction", ["*"], _production_names(config, p, a, config.state_bucket)),
         _deny("DenyProductionByTag", ["*"], condition={"StringEquals": {"aws:ResourceTag/stage": "production"}}),
         # kms:Decrypt of the template's key stays possible only through DecryptTemplateSecrets.
@@ -561,7 +585,6 @@ def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aw
             {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}},
         ),
     ]
-    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _named_resources(p: str, a: str, named: str) -> list[str]:
@@ -605,13 +628,15 @@ def permissions_policy(
     outside preview subnets; and every way around the permissions boundary (roles without it,
     removing it, editing it, editing this role).
     """
-    p, a, app, bucket = partition, account, config.app, config.state_bucket
-    named = f"{app}-{PREVIEW}"
-    zone = config.zone.rstrip(".")
-    boundary = permissions_boundary_arn(app, a, p)
-    preview_roles = f"arn:{p}:iam::{a}:role/{named}"
-    with_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
-    named_resources = _named_resources(p, a, named)
+    p, a = partition, account
+    statements = _state_and_iam_allows(config, p, a) + _service_allows(config, p, a, facts)
+    statements += _template_secret_allows(config, p, a) + _boundary_guard_denies(config, p, a)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _state_and_iam_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """State keys and lock items of previews, preview secrets, then `_iam_allows` (permissions_policy)."""
+    app, bucket = config.app, config.state_bucket
     statements = [
         _allow(
             "StatePreviewKeys",
@@ -643,6 +668,17 @@ def permissions_policy(
             ],
             [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
         ),
+    ]
+    return statements + _iam_allows(config, p, a)
+
+
+def _iam_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """Preview roles and instance profiles, only with the boundary, each passed to its own service."""
+    named = f"{config.app}-{PREVIEW}"
+    boundary = permissions_boundary_arn(config.app, a, p)
+    preview_roles = f"arn:{p}:iam::{a}:role/{named}"
+    with_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
+    statements = [
         _allow(
             "PreviewRolesOnlyWithTheBoundary",
             ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
@@ -688,7 +724,12 @@ def permissions_policy(
             [f"arn:{p}:iam::{a}:instance-profile/{named}"],
         ),
     ]
-    statements += [
+    return statements + _pass_role_allows(preview_roles)
+
+
+def _pass_role_allows(preview_roles: str) -> list[dict[str, Any]]:
+    """Each preview role only to the service that assumes it (PASSED_ROLES)."""
+    return [
         _allow(
             f"PassPreviewRolesTo{service.split('.')[0].replace('-', ' ').title().replace(' ', '')}",
             ["iam:PassRole"],
@@ -697,7 +738,15 @@ def permissions_policy(
         )
         for service, suffixes in PASSED_ROLES.items()
     ]
-    statements += [
+
+
+def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFacts) -> list[dict[str, Any]]:
+    """Preview-named and preview-tagged resources, DNS records, untaggable CloudFront config and
+    read-only discovery (permissions_policy)."""
+    named = f"{config.app}-{PREVIEW}"
+    zone = config.zone.rstrip(".")
+    named_resources = _named_resources(p, a, named)
+    return [
         _allow(
             "ServiceLinkedRoles",
             ["iam:CreateServiceLinkedRole"],
@@ -750,53 +799,48 @@ def permissions_policy(
             },
         ),
         # Untaggable CloudFront objects are addressed by generated ids: no name or tag to scope by.
-        _allow(
-            "CloudFrontUntaggableConfig",
-            [
-                "cloudfront:CreateOriginAccessControl",
-                "cloudfront:UpdateOriginAccessControl",
-                "cloudfront:DeleteOriginAccessControl",
-                "cloudfront:CreateResponseHeadersPolicy",
-                "cloudfront:UpdateResponseHeadersPolicy",
-                "cloudfront:DeleteResponseHeadersPolicy",
-                "cloudfront:CreateInvalidation",
-            ],
-            ["*"],
-        ),
+        _allow("CloudFrontUntaggableConfig", CLOUDFRONT_UNTAGGABLE_CONFIG, ["*"]),
         _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
     ]
-    exempt = [f"arn:{p}:route53:::hostedzone/*", f"arn:{p}:route53:::change/*"]
-    if config.secrets_from:
-        # A preview reads the template's shared secrets by name (config/secrets.py): the plan looks up
-        # each one's metadata (compute: `aws_secretsmanager_secret`, which also reads the resource
-        # policy) and the edge stack reads the two publishable values. Secrets Manager decrypts with
-        # the caller's kms:Decrypt, under the encryption context `SecretARN`
-        # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
-        described = _template_secrets(config, p, a, SHARED_BY_PREVIEWS)
-        publishable = _template_secrets(
-            config, p, a, [s.name for s in SECRETS if s.shared_by_previews and s.publishable]
-        )
-        exempt += described
-        statements += [
-            _allow(
-                "DescribeTemplateSecrets",
-                ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
-                described,
-            ),
-            _allow("ReadTemplatePublishableValues", ["secretsmanager:GetSecretValue"], publishable),
-            _allow(
-                "DecryptTemplatePublishableValues",
-                ["kms:Decrypt"],
-                ["*"],
-                {
-                    "StringLike": {
-                        "kms:ViaService": "secretsmanager.*.amazonaws.com",
-                        "kms:EncryptionContext:SecretARN": publishable,
-                    }
-                },
-            ),
-        ]
-    statements += [
+
+
+def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """The template stage's shared secrets a preview reads ([] without a template stage)."""
+    if not config.secrets_from:
+        return []
+    # A preview reads the template's shared secrets by name (config/secrets.py): the plan looks up
+    # each one's metadata (compute: `aws_secretsmanager_secret`, which also reads the resource
+    # policy) and the edge stack reads the two publishable values. Secrets Manager decrypts with
+    # the caller's kms:Decrypt, under the encryption context `SecretARN`
+    # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
+    described = _template_secrets(config, p, a, SHARED_BY_PREVIEWS)
+    publishable = _template_secrets(config, p, a, [s.name for s in SECRETS if s.shared_by_previews and s.publishable])
+    return [
+        _allow(
+            "DescribeTemplateSecrets",
+            ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
+            described,
+        ),
+        _allow("ReadTemplatePublishableValues", ["secretsmanager:GetSecretValue"], publishable),
+        _allow(
+            "DecryptTemplatePublishableValues",
+            ["kms:Decrypt"],
+            ["*"],
+            {
+                "StringLike": {
+                    "kms:ViaService": "secretsmanager.*.amazonaws.com",
+                    "kms:EncryptionContext:SecretARN": publishable,
+                }
+            },
+        ),
+    ]
+
+
+def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """Every way around the permissions boundary: roles without it, removing or editing it, editing
+    the guardrails or this role (permissions_policy)."""
+    boundary = permissions_boundary_arn(config.app, a, p)
+    return [
         _deny(
             "DenyRolesWithoutTheBoundary",
             [
@@ -820,10 +864,13 @@ def permissions_policy(
         _deny(
             "DenyChangingTheBoundaryGuardrailsOrThisRole",
             ["iam:*"],
-            [boundary, f"arn:{p}:iam::{a}:policy/{guardrails_name(app)}", f"arn:{p}:iam::{a}:role/{config.role_name}"],
+            [
+                boundary,
+                f"arn:{p}:iam::{a}:policy/{guardrails_name(config.app)}",
+                f"arn:{p}:iam::{a}:role/{config.role_name}",
+            ],
         ),
     ]
-    return {"Version": "2012-10-17", "Statement": statements}
 
 
 guardrails_name = deploy_guardrails_name
@@ -839,7 +886,15 @@ def guardrails_policy(
     resource outside a create call or a preview name ("untagged AWS-created resources are not
     adoptable"); ECS work outside a preview cluster; instances and interfaces outside preview
     subnets and security groups. The inline policy forbids detaching or editing it."""
-    p, a, app, bucket = partition, account, config.app, config.state_bucket
+    p, a = partition, account
+    statements = _stage_and_tag_denies(config, p, a) + _placement_denies(config, p, a, facts)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """Production's state, names and tags, other stages' resources, tags naming another stage and
+    adopting untagged resources (guardrails_policy)."""
+    app, bucket = config.app, config.state_bucket
     named = f"{app}-{PREVIEW}"
     exempt = [f"arn:{p}:route53:::hostedzone/*", f"arn:{p}:route53:::change/*"]
     if config.secrets_from:
@@ -875,7 +930,14 @@ def guardrails_policy(
         )
         for service, actions in CREATE_ACTION_KEYS.items()
     ]
-    statements += [
+    return statements
+
+
+def _placement_denies(config: DeployRoleConfig, p: str, a: str, facts: AccountFacts) -> list[dict[str, Any]]:
+    """ECS work, instances, interfaces, alarm actions and roles only where previews live; the
+    account's other stages' subnets and CloudFront config by id (guardrails_policy)."""
+    named = f"{config.app}-{PREVIEW}"
+    statements = [
         _deny(
             "EcsOnlyInPreviewClusters",
             ECS_CLUSTER_ACTIONS,
@@ -918,7 +980,7 @@ def guardrails_policy(
         statements.append(
             _deny("DenyOtherStagesCloudFrontConfig", CLOUDFRONT_UNTAGGABLE_WRITES, list(facts.protected_cloudfront))
         )
-    return {"Version": "2012-10-17", "Statement": statements}
+    return statements
 
 
 def policy_size(document: dict[str, Any]) -> int:
@@ -1031,79 +1093,100 @@ def converge_role(
         raise UsageError(
             f"the deploy role's policy is {policy_size(permissions)} characters; IAM allows {INLINE_POLICY_MAX_CHARS}"
         )
-    subject, changes = f"role {config.role_name}", 0
-    arn = f"arn:{partition}:iam::{account}:role/{config.role_name}"
-    try:
-        role = iam.get_role(RoleName=config.role_name)["Role"]
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
-        role = None
-
-    def change(doing: str, done: str, apply: Any) -> None:
-        nonlocal changes
-        changes += 1
-        if not dry_run:
-            apply()
-        print(f"{subject}: {'would ' + doing if dry_run else done}", file=out)
-
+    changes = _Changes(f"role {config.role_name}", out, dry_run)
+    role = _get_or_none(lambda: iam.get_role(RoleName=config.role_name)["Role"])
     if role is None:
-        change(
-            "create it (trusted by " + ", ".join(config.subjects) + ")",
-            "created (trusted by " + ", ".join(config.subjects) + ")",
-            lambda: iam.create_role(
-                RoleName=config.role_name,
-                AssumeRolePolicyDocument=json.dumps(trust),
-                MaxSessionDuration=MAX_SESSION_SECONDS,
-                Description=f"GitHub Actions of {config.github_repo}: deploy and destroy preview stages",
-                Tags=[{"Key": "app", "Value": config.app}, {"Key": "managed-by", "Value": "hebo-ops"}],
-            ),
-        )
+        _create_role(iam, config, trust, changes)
         current_policy = None
     else:
-        if _canonical(_document(role["AssumeRolePolicyDocument"])) != _canonical(trust):
-            change(
-                "replace the trust policy",
-                "trust policy replaced",
-                lambda: iam.update_assume_role_policy(RoleName=config.role_name, PolicyDocument=json.dumps(trust)),
-            )
-        if role.get("MaxSessionDuration") != MAX_SESSION_SECONDS:
-            change(
-                f"set the maximum session to {MAX_SESSION_SECONDS} s",
-                f"maximum session set to {MAX_SESSION_SECONDS} s",
-                lambda: iam.update_role(RoleName=config.role_name, MaxSessionDuration=MAX_SESSION_SECONDS),
-            )
-        try:
-            current_policy = _document(
-                iam.get_role_policy(RoleName=config.role_name, PolicyName=POLICY_NAME)["PolicyDocument"]
-            )
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
-                raise
-            current_policy = None
+        _converge_trust_and_session(iam, config, role, trust, changes)
+        current_policy = _get_or_none(
+            lambda: _document(iam.get_role_policy(RoleName=config.role_name, PolicyName=POLICY_NAME)["PolicyDocument"])
+        )
     if current_policy is None or _canonical(current_policy) != _canonical(permissions):
-        change(
+        changes.make(
             f"set inline policy {POLICY_NAME} ({len(permissions['Statement'])} statements)",
             f"inline policy {POLICY_NAME} set ({len(permissions['Statement'])} statements)",
             lambda: iam.put_role_policy(
                 RoleName=config.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(permissions)
             ),
         )
+    _attach_guardrails(iam, config, account, partition, role is None, changes)
+    if not changes.count:
+        print(f"{changes.subject}: up to date", file=out)
+    return f"arn:{partition}:iam::{account}:role/{config.role_name}", changes.count
+
+
+class _Changes:
+    """Counts and prints the changes of one converged object; applies them unless a dry run."""
+
+    def __init__(self, subject: str, out: TextIO, dry_run: bool) -> None:
+        self.subject, self.out, self.dry_run, self.count = subject, out, dry_run, 0
+
+    def make(self, doing: str, done: str, apply: Any) -> None:
+        self.count += 1
+        if not self.dry_run:
+            apply()
+        print(f"{self.subject}: {'would ' + doing if self.dry_run else done}", file=self.out)
+
+
+def _get_or_none(read: Any) -> Any:
+    """`read()`, or None when IAM answers NoSuchEntity (other ClientErrors propagate)."""
+    try:
+        return read()
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        return None
+
+
+def _create_role(iam: Any, config: DeployRoleConfig, trust: dict[str, Any], changes: _Changes) -> None:
+    trusted = ", ".join(config.subjects)
+    changes.make(
+        f"create it (trusted by {trusted})",
+        f"created (trusted by {trusted})",
+        lambda: iam.create_role(
+            RoleName=config.role_name,
+            AssumeRolePolicyDocument=json.dumps(trust),
+            MaxSessionDuration=MAX_SESSION_SECONDS,
+            Description=f"GitHub Actions of {config.github_repo}: deploy and destroy preview stages",
+            Tags=[{"Key": "app", "Value": config.app}, {"Key": "managed-by", "Value": "hebo-ops"}],
+        ),
+    )
+
+
+def _converge_trust_and_session(
+    iam: Any, config: DeployRoleConfig, role: dict[str, Any], trust: dict[str, Any], changes: _Changes
+) -> None:
+    if _canonical(_document(role["AssumeRolePolicyDocument"])) != _canonical(trust):
+        changes.make(
+            "replace the trust policy",
+            "trust policy replaced",
+            lambda: iam.update_assume_role_policy(RoleName=config.role_name, PolicyDocument=json.dumps(trust)),
+        )
+    if role.get("MaxSessionDuration") != MAX_SESSION_SECONDS:
+        changes.make(
+            f"set the maximum session to {MAX_SESSION_SECONDS} s",
+            f"maximum session set to {MAX_SESSION_SECONDS} s",
+            lambda: iam.update_role(RoleName=config.role_name, MaxSessionDuration=MAX_SESSION_SECONDS),
+        )
+
+
+def _attach_guardrails(
+    iam: Any, config: DeployRoleConfig, account: str, partition: str, created: bool, changes: _Changes
+) -> None:
     guardrails = f"arn:{partition}:iam::{account}:policy/{guardrails_name(config.app)}"
     attached = (
         []
-        if role is None
+        if created
         else [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=config.role_name)["AttachedPolicies"]]
     )
     if guardrails not in attached:
-        change(
+        changes.make(
             f"attach {guardrails_name(config.app)}",
             f"{guardrails_name(config.app)} attached",
             lambda: iam.attach_role_policy(RoleName=config.role_name, PolicyArn=guardrails),
         )
-    if not changes:
-        print(f"{subject}: up to date", file=out)
-    return arn, changes
 
 
 def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: bool = False) -> int:
@@ -1121,14 +1204,7 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
         account,
         partition,
     )
-    guardrails = guardrails_policy(config, account, partition, facts)
-    if policy_size(guardrails) > MANAGED_POLICY_MAX_CHARS:
-        raise UsageError(
-            f"policy {guardrails_name(config.app)} would be {policy_size(guardrails)} characters with "
-            f"{len(facts.protected_cloudfront)} protected CloudFront origin access controls/response headers "
-            f"policies and {len(facts.other_stage_subnets)} other stages' subnets; IAM allows "
-            f"{MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*"
-        )
+    guardrails = _checked_guardrails(config, account, partition, facts)
     print(
         f"protected CloudFront config (not {config.app}-pr-*): {len(facts.protected_cloudfront)}; "
         f"other stages' subnets: {len(facts.other_stage_subnets)}; "
@@ -1167,3 +1243,17 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
     )
     print(f"HEBO_PREVIEW_ROLE_ARN={role_arn}", file=out)
     return 0
+
+
+def _checked_guardrails(config: DeployRoleConfig, account: str, partition: str, facts: AccountFacts) -> dict[str, Any]:
+    """The guardrails document; UsageError when the account's facts make it exceed the managed
+    policy quota (6,144 characters, IAM User Guide, "IAM and AWS STS quotas")."""
+    guardrails = guardrails_policy(config, account, partition, facts)
+    if policy_size(guardrails) > MANAGED_POLICY_MAX_CHARS:
+        raise UsageError(
+            f"policy {guardrails_name(config.app)} would be {policy_size(guardrails)} characters with "
+            f"{len(facts.protected_cloudfront)} protected CloudFront origin access controls/response headers "
+            f"policies and {len(facts.other_stage_subnets)} other stages' subnets; IAM allows "
+            f"{MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*"
+        )
+    return guardrails
