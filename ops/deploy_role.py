@@ -212,6 +212,12 @@ WILDCARD_RESOURCE_REASONS = {
     "ssm:UpdateInstanceInformation and the ENI calls of Lambda/ECS support no resource-level "
     "permissions; interfaces outside preview subnets are denied (DenyInterfacesOutsidePreviewNetworks)",
     "UsePreviewKeys": "a KMS key ARN is an id; scoped by aws:ResourceTag/stage",
+    "DeregisterTaskDefinitions": "ecs:DeregisterTaskDefinition supports no resource-level permissions and no "
+    "condition keys (Service Authorization Reference, Amazon ECS); a deregistered revision keeps its running "
+    "tasks and services (ECS API reference, DeregisterTaskDefinition)",
+    "ScalingPermissionValidation": "Application Auto Scaling validates the caller's CloudWatch permissions with "
+    "PutMetricAlarm/DeleteAlarms calls that name no alarm and carry no tags (AAS_VALIDATION); alarm actions, "
+    "other stages' and target-tracking alarms stay denied by the guardrails",
     "DecryptTemplateSecrets": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
 }
 """Why each Allow statement of the three documents has `Resource: "*"` (tested: exactly these
@@ -222,10 +228,13 @@ UNSCOPED_ALLOWS = (
     "LaunchFromPublicImages",
     "CloudFrontUntaggableConfig",
     "ReadOnlyDiscovery",
+    "ScalingPermissionValidation",
+    "DeregisterTaskDefinitions",
 )
 """Allow statements with neither a preview name nor a condition: the dns stack's outputs (read
-only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, and the two
-above."""
+only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, the two
+above, Application Auto Scaling's permission validation (AAS_VALIDATION) and task definition
+deregistration (no resource type)."""
 
 WORKLOAD_UNSCOPED_ACTIONS = [
     "ecr:GetAuthorizationToken",
@@ -257,6 +266,19 @@ CLOUDFRONT_UNTAGGABLE_CONFIG = [
     "cloudfront:CreateInvalidation",
 ]
 """CloudFrontUntaggableConfig's actions: objects addressed by generated ids, and invalidations."""
+AAS_VALIDATION = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"]
+"""Before it registers a scalable target or puts a scaling policy, Application Auto Scaling "issues a
+series of calls to validate the IAM permissions" of the caller, among them CloudWatch PutMetricAlarm
+and DeleteAlarms that name no alarm and carry no tags, and fails the request when they are denied
+(Application Auto Scaling user guide, "Permissions validation for API calls on target resources",
+https://docs.aws.amazon.com/autoscaling/application/userguide/security_iam_permission_validation.html;
+the ECS developer guide, "IAM permissions required for Amazon ECS service auto scaling", grants them
+on `Resource: *`). No name or tag scopes such a call, and AWS documents no condition key that marks
+it, so ScalingPermissionValidation allows both on `*`. What a PR could do with that grant is bounded
+by the guardrails: an alarm's actions may only target preview topics (AlarmActionsOnlyPreviewTopics),
+other stages' alarms are denied by tag (DenyProductionByTag, DenyOtherStagesResources), and the
+untagged alarms Application Auto Scaling creates for target tracking (`TargetTracking-…`, made by
+its service-linked role, never by this role) by name (DenyTargetTrackingAlarms)."""
 CLOUDFRONT_UNTAGGABLE_WRITES = [
     "cloudfront:UpdateOriginAccessControl",
     "cloudfront:DeleteOriginAccessControl",
@@ -307,6 +329,10 @@ class AccountFacts:
     other_stage_subnets: tuple[str, ...] = ()
     """Ids of the region's subnets tagged `stage` with a value not like `pr-*` (production's, dev's):
     no preview service may be placed in them (EcsServicesOnlyInPreviewSubnets)."""
+    other_vpcs: tuple[str, ...] = ()
+    """Ids of the region's VPCs not tagged `stage=pr-*` (other stages', the default VPC): their
+    untagged security groups (each VPC's AWS-created `default` group) may not be adopted by tagging
+    (DenyAdoptingSecurityGroupsOfOtherVpcs); a preview tags its own VPC's default group."""
 
 
 def _pages(call: Any, list_key: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -338,7 +364,13 @@ def discover_account(
     region) tagged `stage` with a value not like `pr-*`.
 
     `cloudfront`/`route53`/`ec2`: boto3 clients. ClientErrors propagate (a role that cannot be
-    bounded must not be written)."""
+    bounded must not be written). Also the VPCs not tagged `stage=pr-*` (`other_vpcs`)."""
+    vpcs = [
+        vpc["VpcId"]
+        for page in ec2.get_paginator("describe_vpcs").paginate()
+        for vpc in page["Vpcs"]
+        if not fnmatch.fnmatchcase(next((t["Value"] for t in vpc.get("Tags", []) if t["Key"] == "stage"), ""), PREVIEW)
+    ]
     subnets = [
         subnet["SubnetId"]
         for page in ec2.get_paginator("describe_subnets").paginate(Filters=[{"Name": "tag-key", "Values": ["stage"]}])
@@ -369,6 +401,7 @@ def discover_account(
         ),
         hosted_zone_id=public[0] if len(public) == 1 else None,
         other_stage_subnets=tuple(sorted(subnets)),
+        other_vpcs=tuple(sorted(vpcs)),
     )
 
 
@@ -782,6 +815,12 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
             ["*"],
             {"StringLike": {"aws:ResourceTag/stage": PREVIEW}},
         ),
+        # Application Auto Scaling checks the caller's CloudWatch permissions with calls that name no
+        # alarm and carry no tags before RegisterScalableTarget/PutScalingPolicy (AAS_VALIDATION).
+        _allow("ScalingPermissionValidation", AAS_VALIDATION, ["*"]),
+        # a redeploy replaces the task definitions: the old revision is deregistered by ARN, an action
+        # with no resource type and no condition key (Service Authorization Reference, Amazon ECS)
+        _allow("DeregisterTaskDefinitions", ["ecs:DeregisterTaskDefinition"], ["*"]),
         # RunInstances is also authorized against the (untagged, public) NAT/bastion image.
         _allow("LaunchFromPublicImages", ["ec2:RunInstances"], [f"arn:{p}:ec2:*::image/*"]),
         _allow(
@@ -922,11 +961,15 @@ def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict
             condition={"Null": {"aws:ResourceTag/stage": "true"}},
         ),
     ]
+    security_groups = [f"arn:{p}:ec2:*:{a}:security-group/*"]
     statements += [
         _deny(
             f"DenyAdoptingUntagged{service.title().replace('-', '')}",
             actions,
             condition={"Null": {"aws:ResourceTag/stage": "true", f"{service}:CreateAction": "true"}},
+            # a preview's VPC comes with an untagged `default` security group the network stack adopts
+            # (aws_default_security_group); other VPCs' groups: DenyAdoptingSecurityGroupsOfOtherVpcs
+            not_resources=security_groups if service == "ec2" else None,
         )
         for service, actions in CREATE_ACTION_KEYS.items()
     ]
@@ -957,6 +1000,9 @@ def _placement_denies(config: DeployRoleConfig, p: str, a: str, facts: AccountFa
             ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
             condition={"ForAnyValue:StringNotLike": {"cloudwatch:AlarmActions": f"arn:{p}:sns:*:{a}:{named}"}},
         ),
+        # the target-tracking alarms Application Auto Scaling creates (untagged, named
+        # `TargetTracking-<resource id>-AlarmHigh-<uuid>`) are its own: no PR overwrites or deletes them
+        _deny("DenyTargetTrackingAlarms", AAS_VALIDATION, [f"arn:{p}:cloudwatch:*:{a}:alarm:TargetTracking-*"]),
         _deny("DenyRoleChaining", ROLE_CHAINING),
         # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
         _deny(
@@ -974,6 +1020,20 @@ def _placement_denies(config: DeployRoleConfig, p: str, a: str, facts: AccountFa
                 "EcsServicesOnlyInPreviewSubnets",
                 ["ecs:CreateService", "ecs:UpdateService"],
                 condition={"ForAnyValue:StringEquals": {"ecs:subnet": list(facts.other_stage_subnets)}},
+            )
+        )
+    if facts.other_vpcs:
+        # ec2:Vpc: the VPC of the security group a CreateTags/DeleteTags names (Service Authorization
+        # Reference, Amazon EC2, resource type security-group)
+        statements.append(
+            _deny(
+                "DenyAdoptingSecurityGroupsOfOtherVpcs",
+                CREATE_ACTION_KEYS["ec2"],
+                [f"arn:{p}:ec2:*:{a}:security-group/*"],
+                {
+                    "Null": {"aws:ResourceTag/stage": "true", "ec2:CreateAction": "true"},
+                    "ArnLike": {"ec2:Vpc": [f"arn:{p}:ec2:*:{a}:vpc/{vpc}" for vpc in facts.other_vpcs]},
+                },
             )
         )
     if facts.protected_cloudfront:
