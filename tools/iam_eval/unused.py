@@ -42,16 +42,15 @@ class UsageReport:
         return sorted(a for a, why in self.unused.items() if why is None)
 
 
-def role_documents(stage: str, account: str, github_repo: str = GITHUB_REPO) -> list[dict[str, Any]]:
-    """The deploy role's identity policies as `ops deploy-role --github-repo <repo>` converges them
-    for `stage`'s settings (inline policy, then the guardrails), with the account facts of an
-    account without other stages (what the lifecycle's emulator holds when the role converges)."""
+def role_config(stage: str, github_repo: str = GITHUB_REPO) -> Any:
+    """The `DeployRoleConfig` `ops deploy-role --github-repo <repo>` builds from `stage`'s settings
+    (as `tools/lifecycle.py` synthesizes the stage: tools.terraform_check.variant_env)."""
     from config.settings import Settings
     from ops import deploy_role
     from tools.terraform_check import variant_env
 
     settings = Settings.load(variant_env(stage), {})
-    config = deploy_role.DeployRoleConfig(
+    return deploy_role.DeployRoleConfig(
         github_repo=github_repo,
         state_bucket=settings.state_bucket,
         lock_table=settings.state_lock_table or "",
@@ -59,9 +58,20 @@ def role_documents(stage: str, account: str, github_repo: str = GITHUB_REPO) -> 
         app=settings.app,
         secrets_from=settings.preview_secrets_from,
     )
+
+
+def role_documents(stage: str, account: str, github_repo: str = GITHUB_REPO, facts: Any = None) -> list[dict[str, Any]]:
+    """The deploy role's identity policies as `ops deploy-role --github-repo <repo>` converges them
+    for `stage`'s settings (inline policy, then the guardrails). `facts`: the account facts
+    (`ops.deploy_role.AccountFacts`); default: those of the lifecycle's emulator when the role
+    converges (its default VPC, no other stage, no hosted zone yet)."""
+    from ops import deploy_role
+
+    config = role_config(stage, github_repo)
+    facts = facts if facts is not None else deploy_role.AccountFacts(other_vpcs=("default",))
     return [
-        deploy_role.permissions_policy(config, account),
-        deploy_role.guardrails_policy(config, account),
+        deploy_role.permissions_policy(config, account, facts=facts),
+        deploy_role.guardrails_policy(config, account, facts=facts),
     ]
 
 
