@@ -48,7 +48,12 @@ import boto3
 from botocore.exceptions import ClientError
 
 from config.secrets import SECRETS, SHARED_BY_PREVIEWS
-from config.naming import deploy_guardrails_name, permissions_boundary_arn, permissions_boundary_name
+from config.naming import (
+    deploy_grants_name,
+    deploy_guardrails_name,
+    permissions_boundary_arn,
+    permissions_boundary_name,
+)
 from config.settings import SETTINGS
 from config.stage import ConfigError
 from ops.aws import UsageError, client, error_code
@@ -803,18 +808,6 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
             ],
             named_resources,
         ),
-        _allow(
-            "CreateTaggedAsPreview",
-            [f"{s}:*" for s in TAGGED_SERVICES],
-            ["*"],
-            {"StringLike": {"aws:RequestTag/stage": PREVIEW}},
-        ),
-        _allow(
-            "ManageTaggedAsPreview",
-            [f"{s}:*" for s in TAGGED_SERVICES],
-            ["*"],
-            {"StringLike": {"aws:ResourceTag/stage": PREVIEW}},
-        ),
         # Application Auto Scaling checks the caller's CloudWatch permissions with calls that name no
         # alarm and carry no tags before RegisterScalableTarget/PutScalingPolicy (AAS_VALIDATION).
         _allow("ScalingPermissionValidation", AAS_VALIDATION, ["*"]),
@@ -839,7 +832,6 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
         ),
         # Untaggable CloudFront objects are addressed by generated ids: no name or tag to scope by.
         _allow("CloudFrontUntaggableConfig", CLOUDFRONT_UNTAGGABLE_CONFIG, ["*"]),
-        _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
     ]
 
 
@@ -852,15 +844,23 @@ def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[di
     # policy) and the edge stack reads the two publishable values. Secrets Manager decrypts with
     # the caller's kms:Decrypt, under the encryption context `SecretARN`
     # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
+    # A name that no longer exists (the template stage destroyed) is authorized on the ARN without
+    # the random suffix, so the exact names are listed as well: the preview's plan then stops on
+    # "couldn't find resource", not on AccessDenied (docs/previews.md, "When the template stage goes away").
     described = _template_secrets(config, p, a, SHARED_BY_PREVIEWS)
-    publishable = _template_secrets(config, p, a, [s.name for s in SECRETS if s.shared_by_previews and s.publishable])
+    publishable_names = [s.name for s in SECRETS if s.shared_by_previews and s.publishable]
+    publishable = _template_secrets(config, p, a, publishable_names)
     return [
         _allow(
             "DescribeTemplateSecrets",
             ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
-            described,
+            described + [arn.removesuffix("-??????") for arn in described],
         ),
-        _allow("ReadTemplatePublishableValues", ["secretsmanager:GetSecretValue"], publishable),
+        _allow(
+            "ReadTemplatePublishableValues",
+            ["secretsmanager:GetSecretValue"],
+            publishable + [arn.removesuffix("-??????") for arn in publishable],
+        ),
         _allow(
             "DecryptTemplatePublishableValues",
             ["kms:Decrypt"],
@@ -906,6 +906,7 @@ def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dic
             [
                 boundary,
                 f"arn:{p}:iam::{a}:policy/{guardrails_name(config.app)}",
+                f"arn:{p}:iam::{a}:policy/{grants_name(config.app)}",
                 f"arn:{p}:iam::{a}:role/{config.role_name}",
             ],
         ),
@@ -914,6 +915,32 @@ def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dic
 
 guardrails_name = deploy_guardrails_name
 """The guardrails policy's name (config/naming.py)."""
+grants_name = deploy_grants_name
+"""The grants policy's name (config/naming.py)."""
+
+
+def grants_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+    """The deploy role's grants scoped by the `stage` tag, and its read-only discovery: what does not
+    fit the inline policy (IAM quota 10,240 characters), attached as a customer managed policy
+    (6,144). Creates must carry `stage=pr-*` (aws:RequestTag), other calls find it on the resource
+    (aws:ResourceTag); the guardrails deny re-tagging another stage's or an untagged resource. The
+    inline policy forbids detaching or editing it."""
+    statements = [
+        _allow(
+            "CreateTaggedAsPreview",
+            [f"{s}:*" for s in TAGGED_SERVICES],
+            ["*"],
+            {"StringLike": {"aws:RequestTag/stage": PREVIEW}},
+        ),
+        _allow(
+            "ManageTaggedAsPreview",
+            [f"{s}:*" for s in TAGGED_SERVICES],
+            ["*"],
+            {"StringLike": {"aws:ResourceTag/stage": PREVIEW}},
+        ),
+        _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def guardrails_policy(
@@ -1171,7 +1198,7 @@ def converge_role(
                 RoleName=config.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(permissions)
             ),
         )
-    _attach_guardrails(iam, config, account, partition, role is None, changes)
+    _attach_managed(iam, config, account, partition, role is None, changes)
     if not changes.count:
         print(f"{changes.subject}: up to date", file=out)
     return f"arn:{partition}:iam::{account}:role/{config.role_name}", changes.count
@@ -1232,26 +1259,28 @@ def _converge_trust_and_session(
         )
 
 
-def _attach_guardrails(
+def _attach_managed(
     iam: Any, config: DeployRoleConfig, account: str, partition: str, created: bool, changes: _Changes
 ) -> None:
-    guardrails = f"arn:{partition}:iam::{account}:policy/{guardrails_name(config.app)}"
+    """Attach the grants and the guardrails policies where they are not attached yet."""
     attached = (
         []
         if created
         else [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=config.role_name)["AttachedPolicies"]]
     )
-    if guardrails not in attached:
-        changes.make(
-            f"attach {guardrails_name(config.app)}",
-            f"{guardrails_name(config.app)} attached",
-            lambda: iam.attach_role_policy(RoleName=config.role_name, PolicyArn=guardrails),
-        )
+    for name in (grants_name(config.app), guardrails_name(config.app)):
+        arn = f"arn:{partition}:iam::{account}:policy/{name}"
+        if arn not in attached:
+            changes.make(
+                f"attach {name}",
+                f"{name} attached",
+                lambda arn=arn: iam.attach_role_policy(RoleName=config.role_name, PolicyArn=arn),
+            )
 
 
 def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: bool = False) -> int:
-    """Converge the provider, the permissions boundary, the guardrails policy and the role, then print
-    the repository variable to set; returns the exit code."""
+    """Converge the provider, the permissions boundary, the grants and guardrails policies and the
+    role, then print the repository variable to set; returns the exit code."""
     region = session.region_name or "us-east-1"
     iam = client(session, "iam", region)
     account = client(session, "sts", region).get_caller_identity()["Account"]
@@ -1267,34 +1296,29 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
     guardrails = _checked_guardrails(config, account, partition, facts)
     print(
         f"protected CloudFront config (not {config.app}-pr-*): {len(facts.protected_cloudfront)}; "
-        f"other stages' subnets: {len(facts.other_stage_subnets)}; "
+        f"other stages' subnets: {len(facts.other_stage_subnets)}; VPCs not tagged pr-*: {len(facts.other_vpcs)}; "
         f"hosted zone {config.zone}: {facts.hosted_zone_id or 'not found, records allowed in any zone'}",
         file=out,
     )
     provider_arn, changes = converge_provider(iam, out, dry_run, account, partition)
-    # The boundary first: the role's policy names it, and a preview deploy creates roles with it.
-    _, boundary_changes = converge_managed_policy(
-        iam,
-        config.boundary_name,
-        boundary_policy(config, account, partition),
-        "Permissions boundary of every role a preview stage creates (ops deploy-role)",
-        account,
-        partition,
-        out,
-        dry_run,
-    )
-    _, guardrail_changes = converge_managed_policy(
-        iam,
-        guardrails_name(config.app),
-        guardrails,
-        f"Explicit denies of {config.role_name} (ops deploy-role)",
-        account,
-        partition,
-        out,
-        dry_run,
-    )
+    # The managed policies first: the role's policy names the boundary, a preview deploy creates roles
+    # with it, and the role attaches the other two.
+    for name, document, description in (
+        (
+            config.boundary_name,
+            boundary_policy(config, account, partition),
+            "Permissions boundary of every role a preview stage creates (ops deploy-role)",
+        ),
+        (
+            grants_name(config.app),
+            grants_policy(config, account, partition),
+            f"Grants of {config.role_name} (ops deploy-role)",
+        ),
+        (guardrails_name(config.app), guardrails, f"Explicit denies of {config.role_name} (ops deploy-role)"),
+    ):
+        changes += converge_managed_policy(iam, name, document, description, account, partition, out, dry_run)[1]
     role_arn, role_changes = converge_role(iam, config, provider_arn, account, partition, out, dry_run, facts)
-    changes += boundary_changes + guardrail_changes + role_changes
+    changes += role_changes
     if dry_run:
         print(f"dry run: {changes} change(s) planned, nothing written", file=out)
     print(

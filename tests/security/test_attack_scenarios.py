@@ -123,6 +123,7 @@ def test_scenario(name, principal, action, resource, tags, context, expected):
                 call,
                 [
                     deploy_role.permissions_policy(CONFIG, ACCOUNT, facts=FACTS),
+                    deploy_role.grants_policy(CONFIG, ACCOUNT),
                     deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=FACTS),
                 ],
                 None,
