@@ -520,6 +520,61 @@ def test_a_request_ec2_refuses_as_malformed_is_marked_rejected(client, last) -> 
     assert good.rejected is None and good.resources[0].arn == _arn("ec2", f"instance/{instance}")
 
 
+def test_destroy_calls_name_what_they_remove(client, last) -> None:
+    """A destroy's calls name their resources as EC2, KMS, RDS and Secrets Manager authorize them:
+    an association id stands for the route table and subnet (the address and interface) it joins,
+    an alias' deletion is also on its key, an RDS delete without a final snapshot is on the
+    cluster only, a secret deleted by ARN is that ARN (each was `*` or an unfilled variable)."""
+    ec2, kms, rds, secrets = client("ec2"), client("kms"), client("rds"), client("secretsmanager")
+    vpc = ec2.create_vpc(CidrBlock="10.45.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.45.1.0/24")["Subnet"]["SubnetId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    association = ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)["AssociationId"]
+    ec2.disassociate_route_table(AssociationId=association)
+    (line,) = last("DisassociateRouteTable")
+    assert {r.arn for r in line.resources} == {_arn("ec2", f"route-table/{table}"), _arn("ec2", f"subnet/{subnet}")}
+    interface = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    joined = ec2.associate_address(AllocationId=allocation, NetworkInterfaceId=interface)["AssociationId"]
+    ec2.disassociate_address(AssociationId=joined)
+    (line,) = last("DisassociateAddress")
+    assert {r.arn for r in line.resources} == {
+        _arn("ec2", f"elastic-ip/{allocation}"),
+        _arn("ec2", f"network-interface/{interface}"),
+    }
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/hebo-pr-45-stage", TargetKeyId=key)
+    kms.delete_alias(AliasName="alias/hebo-pr-45-stage")
+    (line,) = last("DeleteAlias")
+    assert {r.arn for r in line.resources} == {_arn("kms", "alias/hebo-pr-45-stage"), _arn("kms", f"key/{key}")}
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.45.{n}.0/24", AvailabilityZone=f"us-east-1{zone}")["Subnet"][
+            "SubnetId"
+        ]
+        for n, zone in ((2, "a"), (3, "b"))
+    ]
+    rds.create_db_subnet_group(DBSubnetGroupName="hebo-pr-45-db", DBSubnetGroupDescription="db", SubnetIds=subnets)
+    rds.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="hebo-pr-45-db", DBParameterGroupFamily="aurora-postgresql16", Description="db"
+    )
+    rds.create_db_cluster(
+        DBClusterIdentifier="hebo-pr-45-db",
+        Engine="aurora-postgresql",
+        EngineVersion="16.4",
+        MasterUsername="u",
+        MasterUserPassword="password1",
+        DBSubnetGroupName="hebo-pr-45-db",
+        DBClusterParameterGroupName="hebo-pr-45-db",
+    )
+    rds.delete_db_cluster(DBClusterIdentifier="hebo-pr-45-db", SkipFinalSnapshot=True)
+    (line,) = last("DeleteDBCluster")
+    assert [r.arn for r in line.resources] == [_arn("rds", "cluster:hebo-pr-45-db")]
+    arn = secrets.create_secret(Name="hebo/pr-45/DbPassword", SecretString="s")["ARN"]
+    secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    (line,) = last("DeleteSecret")
+    assert [r.arn for r in line.resources] == [arn]
+
+
 def test_the_provider_validates_credentials_as_in_the_workflow() -> None:
     """No `skip_credentials_validation`: with it the provider asks iam:GetUser for the account
     (aws-sdk-go-base), a call the workflow never makes."""

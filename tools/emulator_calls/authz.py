@@ -84,6 +84,7 @@ VARIABLE_PARAMETERS: dict[str, tuple[str, ...]] = {
     "clusterparametergroupname": ("dbclusterparametergroupname",),
     "parametergroupname": ("dbparametergroupname",),
     "subnetgroupname": ("dbsubnetgroupname",),
+    "clustersnapshotname": ("finaldbsnapshotidentifier", "dbclustersnapshotidentifier"),
     "vpcflowlogid": ("flowlogid", "flowlogids"),
     "alias": ("aliasname",),
     "keyid": ("keyid", "targetkeyid"),

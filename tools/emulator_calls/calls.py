@@ -57,10 +57,25 @@ def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
     params = decoded.params
     fields = list(authz.leaves(params))
     if decoded.api == "ec2":
+        account = moto_state.account_of(decoded.access_key_id)
         for key, value, _depth in list(fields):
             kind = value.split("-", 1)[0]
             if key in ("Resources", "ResourceIds", "ResourceId") and kind in EC2_ID_PREFIXES:
                 fields.append((EC2_ID_PREFIXES[kind], value, 0))
+            if key == "AssociationId":
+                # EC2 authorizes DisassociateRouteTable/DisassociateAddress on the route table and
+                # subnet, the address and interface the association joins (Service Authorization
+                # Reference, Amazon EC2: their resource types), which only the association id names
+                for ident in moto_state.associated(account, decoded.region, value):
+                    if ident.split("-", 1)[0] in EC2_ID_PREFIXES:
+                        fields.append((EC2_ID_PREFIXES[ident.split("-", 1)[0]], ident, 0))
+    if decoded.api == "kms" and "AliasName" in params and "TargetKeyId" not in params:
+        # DeleteAlias is authorized on the alias and on the key it points to (KMS developer guide,
+        # "Controlling access to aliases": kms:DeleteAlias on both)
+        account = moto_state.account_of(decoded.access_key_id)
+        key = moto_state.real_arn(f"arn:{PARTITION}:kms:{decoded.region}:{account}:key/{params['AliasName']}")
+        if ":key/" in key and "/alias/" not in key:
+            fields.append(("KeyId", key.rsplit("/", 1)[1], 0))
     if decoded.api == "secretsmanager":
         fields += [("SecretId", v, d) for k, v, d in fields if k == "Name"]
     if decoded.api == "ecs":
@@ -330,6 +345,12 @@ def _instance_profile_roles(decoded: Decoded, account: str) -> list[tuple[str, s
     return [(role, "ec2.amazonaws.com")] if role else []
 
 
+FINAL_SNAPSHOTS = {("rds", "DeleteDBCluster", "cluster-snapshot"), ("rds", "DeleteDBInstance", "snapshot")}
+"""The final snapshot a delete makes, a resource of the action only when the request names one
+(RDS API reference, DeleteDBCluster/DeleteDBInstance `FinalDBSnapshotIdentifier`: "If this
+argument is omitted ... SkipFinalSnapshot" and no snapshot is created)."""
+
+
 def _resources(
     planned: authz.Planned,
     prefix: str,
@@ -343,6 +364,8 @@ def _resources(
     if prefix == "route53" and isinstance(params.get("ResourceType"), str):  # ChangeTagsForResource & co.
         types = [t for t in types if t[0] == params["ResourceType"]]
     for rtype, required, arn_format in types:
+        if (prefix, name, rtype) in FINAL_SNAPSHOTS and not params.get("FinalDBSnapshotIdentifier"):
+            continue  # SkipFinalSnapshot: no snapshot is made, so none is authorized
         if not required and arn_format.split(":")[2] != prefix:
             continue  # an optional resource of another service (RunInstances' resource-groups group): never named by the request
         arns, pending = authz.fill(arn_format, region, account, PARTITION, fields)

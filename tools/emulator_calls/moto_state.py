@@ -177,6 +177,23 @@ def vpc_of(account: str, region: str, resource_id: str) -> str | None:
     return None
 
 
+def associated(account: str, region: str, association_id: str) -> list[str]:
+    """The ids an EC2 association id stands for, as EC2 resolves it to authorize the call: a route
+    table association's route table and subnet (or gateway), an Elastic IP association's
+    allocation and network interface or instance. [] for an unknown id."""
+    try:
+        b = _backend("ec2", account, region)
+        for table in b.route_tables.values():
+            if association_id in table._associations:
+                return [table.id, table._associations[association_id]]
+        for address in b.addresses:
+            if address.association_id == association_id:
+                return [i for i in (address.allocation_id, address.network_interface_id, address.instance_id) if i]
+    except Exception:  # noqa: BLE001 - moto internals; nothing resolved
+        return []
+    return []
+
+
 def role_of_instance_profile(account: str, name_or_arn: str) -> str | None:
     """The role ARN of an instance profile (name or ARN), None without one."""
     try:
