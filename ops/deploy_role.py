@@ -57,6 +57,7 @@ from config.naming import (
 from config.settings import SETTINGS
 from config.stage import ConfigError
 from ops.aws import UsageError, client, error_code
+from ops.deploy_actions import CREATE_TAGGED, MANAGE_TAGGED, PREVIEW_NAMED, listed
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -99,23 +100,6 @@ SERVICE_LINKED = [
     "elasticloadbalancing.amazonaws.com",
     "ecs.application-autoscaling.amazonaws.com",
 ]
-TAGGED_SERVICES = [
-    "acm",
-    "application-autoscaling",
-    "cloudfront",
-    "cloudwatch",
-    "ec2",
-    "ecr",
-    "ecs",
-    "elasticloadbalancing",
-    "kms",
-    "lambda",
-    "logs",
-    "rds",
-    "sns",
-]
-"""Services whose resources carry the provider's default tag `stage` and whose create calls accept
-`aws:RequestTag` / other calls `aws:ResourceTag`: preview resources are matched by `stage=pr-*`."""
 CREATE_ACTION_KEYS = {
     "ec2": ["ec2:CreateTags", "ec2:DeleteTags"],
     "ecs": ["ecs:TagResource", "ecs:UntagResource"],
@@ -165,7 +149,6 @@ ECS_CLUSTER_ACTIONS = [
 (Service Authorization Reference, "Actions, resources, and condition keys for Amazon Elastic Container Service")."""
 READ_ONLY = [
     "acm:DescribeCertificate",
-    "acm:ListCertificates",
     "acm:ListTagsForCertificate",
     "application-autoscaling:Describe*",
     "cloudfront:Get*",
@@ -178,25 +161,19 @@ READ_ONLY = [
     "ecs:Describe*",
     "ecs:List*",
     "elasticloadbalancing:Describe*",
-    "iam:GetPolicy",
-    "iam:GetPolicyVersion",
-    "iam:ListPolicyVersions",
     "kms:DescribeKey",
     "kms:ListAliases",
-    "lambda:GetAccountSettings",
     "logs:Describe*",
     "logs:ListTagsForResource",
     "rds:Describe*",
     "rds:ListTagsForResource",
     "route53:GetChange",
     "route53:GetHostedZone",
-    "route53:ListHostedZones*",
+    "route53:ListHostedZones",
     "route53:ListResourceRecordSets",
     "route53:ListTagsForResource",
-    "secretsmanager:ListSecrets",
     "sns:GetTopicAttributes",
     "sns:ListTagsForResource",
-    "tag:GetResources",
 ]
 """Discovery calls Terraform makes (data sources, refresh); most have no resource-level permissions.
 No `ssm:GetParameter(s)`: no stack reads SSM (the NAT/bastion AMI is an `aws_ami` lookup)."""
@@ -313,9 +290,45 @@ AssumeRoleWithWebIdentity, which is unsigned and authorized by this role's trust
 (tools/emulator_calls record exactly that one), so the role's identity policies may deny every chaining call."""
 
 
-NOT_EXERCISED: dict[str, str] = {}
-"""Granted actions no call of the recorded lifecycle uses, each with why it stays (action pattern ->
-reason); `python -m tools.iam_eval.unused` lists every other unused grant (docs/security.md)."""
+_REFRESH_READS = (
+    "read-only discovery (READ_ONLY): Terraform's refresh and data sources read with Describe/List/Get calls "
+    "that mostly support no resource-level permissions; which ones a plan makes depends on the provider's "
+    "paths (waiters on real AWS, a resource type a stack adds), and they return metadata, never secret values "
+    "or state"
+)
+NOT_EXERCISED: dict[str, str] = {
+    **{
+        pattern: _REFRESH_READS
+        for pattern in (
+            "application-autoscaling:Describe*",
+            "cloudfront:Get*",
+            "cloudfront:List*",
+            "cloudwatch:Describe*",
+            "ec2:Describe*",
+            "ecr:Describe*",
+            "ecs:Describe*",
+            "ecs:List*",
+            "elasticloadbalancing:Describe*",
+            "logs:Describe*",
+            "rds:Describe*",
+        )
+    },
+    "ecr:GetAuthorizationToken": "the workflow's image push logs in to ECR (the compute stack's ECR token); "
+    "the lifecycle deploys prebuilt images",
+    "dynamodb:*": "StateLockPreviewKeys: the S3 backend's lock items when a lock table is configured "
+    "(HEBO_STATE_LOCK_TABLE); the lifecycle runs with the local backend",
+    "kms:Decrypt": "DecryptTemplatePublishableValues: on AWS, Secrets Manager decrypts the template's publishable "
+    "values with the caller's kms:Decrypt, a call that never reaches the emulator",
+    "iam:PutRolePermissionsBoundary": "puts the boundary on a preview role created before it existed "
+    "(Terraform updates permissions_boundary in place); the lifecycle creates every role with it",
+    "cloudfront:UpdateOriginAccessControl": "a PR that changes the edge stack's origin access settings "
+    "updates the preview's own object in place (the redeploy changes images and a health check only)",
+    "cloudfront:UpdateResponseHeadersPolicy": "a PR that changes the security headers (CSP, HSTS) updates "
+    "the preview's own policy in place (the redeploy changes images and a health check only)",
+}
+"""Granted actions (patterns) that no call of the recorded lifecycle uses, each with why it stays;
+`python -m tools.iam_eval.unused <call log>` lists every other unused grant, which must be removed
+or added here (docs/security.md, "Grants not exercised by the lifecycle, and why they stay")."""
 
 
 @dataclass(frozen=True)
@@ -625,34 +638,6 @@ def _boundary_denies(config: DeployRoleConfig, p: str, a: str, template: list[st
     ]
 
 
-def _named_resources(p: str, a: str, named: str) -> list[str]:
-    return [
-        f"arn:{p}:lambda:*:{a}:function:{named}",
-        f"arn:{p}:logs:*:{a}:log-group:/aws/lambda/{named}",
-        f"arn:{p}:logs:*:{a}:log-group:/ecs/{named}",
-        f"arn:{p}:logs:*:{a}:log-group:/vpc/{named}",
-        f"arn:{p}:logs:*:{a}:log-group:/aws/rds/cluster/{named}",
-        f"arn:{p}:ecr:*:{a}:repository/{named}",
-        f"arn:{p}:sns:*:{a}:{named}",
-        f"arn:{p}:rds:*:{a}:cluster:{named}",
-        f"arn:{p}:rds:*:{a}:db:{named}",
-        f"arn:{p}:rds:*:{a}:subgrp:{named}",
-        f"arn:{p}:rds:*:{a}:cluster-pg:{named}",
-        f"arn:{p}:rds:*:{a}:pg:{named}",
-        f"arn:{p}:ecs:*:{a}:cluster/{named}",
-        f"arn:{p}:ecs:*:{a}:service/{named}",
-        f"arn:{p}:ecs:*:{a}:task-definition/{named}",
-        f"arn:{p}:elasticloadbalancing:*:{a}:loadbalancer/app/{named}",
-        f"arn:{p}:elasticloadbalancing:*:{a}:targetgroup/{named}",
-        f"arn:{p}:elasticloadbalancing:*:{a}:listener/app/{named}",
-        f"arn:{p}:elasticloadbalancing:*:{a}:listener-rule/app/{named}",
-        f"arn:{p}:cloudwatch:*:{a}:alarm:{named}",
-        f"arn:{p}:kms:*:{a}:alias/{named}",
-        f"arn:{p}:cloudfront::{a}:function/{named}",
-        f"arn:{p}:s3:::{named}",
-    ]
-
-
 def permissions_policy(
     config: DeployRoleConfig, account: str, partition: str = "aws", facts: AccountFacts = AccountFacts()
 ) -> dict[str, Any]:
@@ -699,10 +684,7 @@ def _state_and_iam_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:ListSecretVersionIds",
                 "secretsmanager:PutSecretValue",
-                "secretsmanager:RestoreSecret",
                 "secretsmanager:TagResource",
-                "secretsmanager:UntagResource",
-                "secretsmanager:UpdateSecret",
             ],
             [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
         ),
@@ -737,11 +719,7 @@ def _iam_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]
             [
                 "iam:DeleteRole",
                 "iam:GetRole",
-                "iam:UpdateRole",
-                "iam:UpdateRoleDescription",
-                "iam:UpdateAssumeRolePolicy",
                 "iam:TagRole",
-                "iam:UntagRole",
                 "iam:ListRolePolicies",
                 "iam:ListAttachedRolePolicies",
                 "iam:ListInstanceProfilesForRole",
@@ -783,7 +761,6 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
     read-only discovery (permissions_policy)."""
     named = f"{config.app}-{PREVIEW}"
     zone = config.zone.rstrip(".")
-    named_resources = _named_resources(p, a, named)
     return [
         _allow(
             "ServiceLinkedRoles",
@@ -791,22 +768,15 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
             ["*"],
             {"StringEquals": {"iam:AWSServiceName": SERVICE_LINKED}},
         ),
+        # resources with no `stage` tag to scope by: CloudFront functions, KMS aliases, the site bucket
         _allow(
             "PreviewNamedResources",
+            listed(PREVIEW_NAMED),
             [
-                "lambda:*",
-                "logs:*",
-                "ecr:*",
-                "sns:*",
-                "rds:*",
-                "ecs:*",
-                "cloudwatch:*",
-                "elasticloadbalancing:*",
-                "kms:*",
-                "cloudfront:*",
-                "s3:*",
+                f"arn:{p}:cloudfront::{a}:function/{named}",
+                f"arn:{p}:kms:*:{a}:alias/{named}",
+                f"arn:{p}:s3:::{named}",
             ],
-            named_resources,
         ),
         # Application Auto Scaling checks the caller's CloudWatch permissions with calls that name no
         # alarm and carry no tags before RegisterScalableTarget/PutScalingPolicy (AAS_VALIDATION).
@@ -877,7 +847,9 @@ def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[di
 
 def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
     """Every way around the permissions boundary: roles without it, removing or editing it, editing
-    the guardrails or this role (permissions_policy)."""
+    the grants, the guardrails or this role; role chaining and role paths; and Application Auto
+    Scaling's own alarms (permissions_policy: static denies kept here, where there is room, so the
+    guardrails keep theirs for the account's listed objects)."""
     boundary = permissions_boundary_arn(config.app, a, p)
     return [
         _deny(
@@ -910,6 +882,16 @@ def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dic
                 f"arn:{p}:iam::{a}:role/{config.role_name}",
             ],
         ),
+        # the target-tracking alarms Application Auto Scaling creates (untagged, named
+        # `TargetTracking-<resource id>-AlarmHigh-<uuid>`) are its own: no PR overwrites or deletes them
+        _deny("DenyTargetTrackingAlarms", AAS_VALIDATION, [f"arn:{p}:cloudwatch:*:{a}:alarm:TargetTracking-*"]),
+        _deny("DenyRoleChaining", ROLE_CHAINING),
+        # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
+        _deny(
+            "DenyRolePaths",
+            ["iam:CreateRole", "iam:CreateInstanceProfile"],
+            [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"],
+        ),
     ]
 
 
@@ -927,16 +909,10 @@ def grants_policy(config: DeployRoleConfig, account: str, partition: str = "aws"
     inline policy forbids detaching or editing it."""
     statements = [
         _allow(
-            "CreateTaggedAsPreview",
-            [f"{s}:*" for s in TAGGED_SERVICES],
-            ["*"],
-            {"StringLike": {"aws:RequestTag/stage": PREVIEW}},
+            "CreateTaggedAsPreview", listed(CREATE_TAGGED), ["*"], {"StringLike": {"aws:RequestTag/stage": PREVIEW}}
         ),
         _allow(
-            "ManageTaggedAsPreview",
-            [f"{s}:*" for s in TAGGED_SERVICES],
-            ["*"],
-            {"StringLike": {"aws:ResourceTag/stage": PREVIEW}},
+            "ManageTaggedAsPreview", listed(MANAGE_TAGGED), ["*"], {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}
         ),
         _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
     ]
@@ -1026,16 +1002,6 @@ def _placement_denies(config: DeployRoleConfig, p: str, a: str, facts: AccountFa
             "AlarmActionsOnlyPreviewTopics",
             ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
             condition={"ForAnyValue:StringNotLike": {"cloudwatch:AlarmActions": f"arn:{p}:sns:*:{a}:{named}"}},
-        ),
-        # the target-tracking alarms Application Auto Scaling creates (untagged, named
-        # `TargetTracking-<resource id>-AlarmHigh-<uuid>`) are its own: no PR overwrites or deletes them
-        _deny("DenyTargetTrackingAlarms", AAS_VALIDATION, [f"arn:{p}:cloudwatch:*:{a}:alarm:TargetTracking-*"]),
-        _deny("DenyRoleChaining", ROLE_CHAINING),
-        # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
-        _deny(
-            "DenyRolePaths",
-            ["iam:CreateRole", "iam:CreateInstanceProfile"],
-            [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"],
         ),
     ]
     if facts.other_stage_subnets:

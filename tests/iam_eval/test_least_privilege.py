@@ -61,9 +61,11 @@ def test_the_whole_role_allows_every_recorded_call() -> None:
             },
         ),
         ("AttachOnlyTheStacksManagedPolicies", {("iam:AttachRolePolicy", "implicit deny: no statement allows")}),
+        ("ManageTaggedAsPreview", {("logs:PutRetentionPolicy", "implicit deny: no statement allows")}),
         (
             "CreateTaggedAsPreview",
             {
+                ("logs:CreateLogGroup", "implicit deny: no statement allows"),
                 ("ec2:CreateVpc", "implicit deny: no statement allows"),
                 ("ec2:CreateTags", "implicit deny: no statement allows"),
             },
