@@ -114,3 +114,22 @@ def test_no_session_of_the_role_is_a_clear_error(tmp_path: Path) -> None:
     calls = [c for c in read_calls(FIXTURE) if c.access_key_id == "testing"]
     with pytest.raises(ValueError, match="no AssumeRole\\* call for role 'hebo-preview-deploy' in the call log"):
         role_calls(calls, ROLE)
+
+
+def test_every_justification_names_a_granted_action() -> None:
+    """`NOT_EXERCISED` justifies only what the role grants: a stale entry (its grant removed) fails."""
+    from ops.deploy_role import NOT_EXERCISED
+    from tools.iam_eval import allowed_actions
+    from tools.iam_eval.conditions import glob_match
+
+    granted = {a for document in role_documents("pr-42", ACCOUNT) for a in allowed_actions(document)}
+    assert len(NOT_EXERCISED) >= 10
+    stale = [p for p in NOT_EXERCISED if not any(glob_match(p, a, ignore_case=True) for a in granted)]
+    assert stale == []
+    # ... and the tag- and name-scoped lists hold no pattern: each action is one the lifecycle made
+    from ops.deploy_actions import CREATE_TAGGED, MANAGE_TAGGED, PREVIEW_NAMED, listed
+
+    for table in (CREATE_TAGGED, MANAGE_TAGGED, PREVIEW_NAMED):
+        actions = listed(table)
+        assert actions and not [a for a in actions if "*" in a or "?" in a]
+        assert len(set(actions)) == len(actions)
