@@ -133,3 +133,25 @@ def test_every_justification_names_a_granted_action() -> None:
         actions = listed(table)
         assert actions and not [a for a in actions if "*" in a or "?" in a]
         assert len(set(actions)) == len(actions)
+
+
+def test_the_documented_command_runs_from_a_shell() -> None:
+    """docs/security.md: `.venv/bin/python -m tools.iam_eval.unused <call log>`."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.iam_eval.unused", str(FIXTURE.relative_to(root))],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[0] == f"role {ROLE}: 15 calls evaluated, 0 denied, 14 actions used"
+    bad = subprocess.run(
+        [sys.executable, "-m", "tools.iam_eval.unused", "no/such/log.jsonl"], cwd=root, capture_output=True, text=True
+    )
+    assert (bad.returncode, bad.stderr.count("\n"), bad.stdout) == (2, 1, "")
+    assert bad.stderr.startswith("error: ") and "no/such/log.jsonl" in bad.stderr
