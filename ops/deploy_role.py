@@ -212,11 +212,12 @@ UNSCOPED_ALLOWS = (
     "ReadOnlyDiscovery",
     "ScalingPermissionValidation",
     "DeregisterTaskDefinitions",
+    "DisassociatePreviewAddresses",
 )
 """Allow statements with neither a preview name nor a condition: the dns stack's outputs (read
 only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, the two
-above, Application Auto Scaling's permission validation (AAS_VALIDATION) and task definition
-deregistration (no resource type)."""
+above, Application Auto Scaling's permission validation (AAS_VALIDATION), task definition
+deregistration (no resource type) and the interface side of a preview address' disassociation."""
 
 WORKLOAD_UNSCOPED_ACTIONS = [
     "ecr:GetAuthorizationToken",
@@ -784,6 +785,10 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
         # a redeploy replaces the task definitions: the old revision is deregistered by ARN, an action
         # with no resource type and no condition key (Service Authorization Reference, Amazon ECS)
         _allow("DeregisterTaskDefinitions", ["ecs:DeregisterTaskDefinition"], ["*"]),
+        # DisassociateAddress is also authorized on the interface the address is on: the NAT
+        # instance's primary interface, which RunInstances does not tag. The address itself must be
+        # the preview's (ManageTaggedAsPreview; other stages' are denied by tag).
+        _allow("DisassociatePreviewAddresses", ["ec2:DisassociateAddress"], [f"arn:{p}:ec2:*:{a}:network-interface/*"]),
         # RunInstances is also authorized against the (untagged, public) NAT/bastion image.
         _allow("LaunchFromPublicImages", ["ec2:RunInstances"], [f"arn:{p}:ec2:*::image/*"]),
         _allow(
