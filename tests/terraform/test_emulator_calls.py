@@ -513,7 +513,7 @@ def test_a_request_ec2_refuses_as_malformed_is_marked_rejected(client, last) -> 
     with pytest.raises(Exception):  # noqa: B017 - moto answers 400, as EC2 answers InvalidInstanceID.Malformed
         ec2.get_instance_uefi_data(InstanceId=image)
     (line,) = last("GetInstanceUefiData")
-    assert line.rejected == f"InstanceId {image} is not a i- id: EC2 answers InvalidInstanceID.Malformed"
+    assert line.rejected == f"InstanceId {image} does not start with i-: EC2 answers InvalidInstanceID.Malformed"
     instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     ec2.get_instance_uefi_data(InstanceId=instance)
     (good,) = last("GetInstanceUefiData")

@@ -131,7 +131,7 @@ def malformed_ec2_id(decoded: Decoded) -> str | None:
         prefix = str(value).split("-", 1)[0] if isinstance(value, str) and "-" in value else None
         wanted = expected.get(name.lower())
         if wanted and prefix in EC2_ID_PREFIXES and prefix != wanted:
-            return f"{name} {value} is not a {wanted}- id: EC2 answers Invalid{name[: -len('Id')]}ID.Malformed"
+            return f"{name} {value} does not start with {wanted}-: EC2 answers Invalid{name[: -len('Id')]}ID.Malformed"
     return None
 
 
