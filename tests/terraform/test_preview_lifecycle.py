@@ -208,12 +208,11 @@ def test_summary_line_and_every_call_of_the_role_evaluated(runs) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 26): the role denies calls the preview makes (e.g. Application Auto Scaling's validation calls)",
-)
 def test_no_call_of_the_deploy_role_is_denied(runs) -> None:
+    """Every call the preview's life makes as the deploy role is allowed by its policies
+    (docs/terraform-checks.md, "Call evaluation": the denials the first run found and their fixes)."""
     summary = runs.summary()
+    assert summary["calls_evaluated"] >= 2000
     assert summary["calls_denied"] == 0, summary["denied"]
 
 
