@@ -1,13 +1,16 @@
-"""`ops deploy-role`: the GitHub OIDC provider, the preview permissions boundary, the guardrails
-and the preview workflow's deploy role, as code.
+"""`ops deploy-role`: the GitHub OIDC provider, the preview permissions boundary, the grants and
+guardrails policies and the preview workflow's deploy role, as code.
 
 The role must exist before the first preview deploy and outlives every stage, so like the state
 bucket it is created by `ops` with boto3 (README, "Deploying"), not by a stack. Re-running converges the provider, the
-two managed policies (a new default version when the document changed), the trust policy, the
-session length, the inline policy and the guardrails attachment, and prints `up to date`
-otherwise. The documents are `boundary_policy()`, `guardrails_policy()` and
-`permissions_policy()`; docs/previews.md ("The deploy role") explains each statement and what AWS
-does not let us scope; tests/security/scenarios.txt are the attacks they must deny.
+three managed policies (a new default version when the document changed), the trust policy, the
+session length, the inline policy and the grants and guardrails attachments, and prints `up to
+date` otherwise. The documents are `boundary_policy()`, `grants_policy()`, `guardrails_policy()`
+and `permissions_policy()`; docs/previews.md ("The deploy role") explains each statement and what
+AWS does not let us scope; tests/security/scenarios.txt are the attacks they must deny. The tag-
+and name-scoped grants list exactly the actions the recorded preview lifecycle uses
+(ops/deploy_actions.py); what else the role grants and no recorded call uses is justified in
+`NOT_EXERCISED` (docs/security.md, "Least privilege by use").
 
 Sources:
 - GitHub's OIDC claims (`aud` = `sts.amazonaws.com` for configure-aws-credentials; a job that

@@ -267,11 +267,15 @@ def test_policies_fit_the_iam_quotas():
         zone="hebo.ai",
         secrets_from="staging",
     )
-    inline = deploy_role.policy_size(deploy_role.permissions_policy(config, ACCOUNT))
+    # the inline policy with the facts it grows by: a hosted zone id and three VPCs' security-group deny
+    facts = deploy_role.AccountFacts(hosted_zone_id="Z0123456789ABCDEFGHIJ", other_vpcs=("vpc-0123456789abcdef0",) * 3)
+    inline = deploy_role.policy_size(deploy_role.permissions_policy(config, ACCOUNT, facts=facts))
+    grants = deploy_role.policy_size(deploy_role.grants_policy(config, ACCOUNT))
     guardrails = deploy_role.policy_size(deploy_role.guardrails_policy(config, ACCOUNT))
     boundary = deploy_role.policy_size(deploy_role.boundary_policy(config, ACCOUNT))
     assert 5000 < inline <= deploy_role.INLINE_POLICY_MAX_CHARS == 10240
-    assert 2000 < guardrails <= deploy_role.MANAGED_POLICY_MAX_CHARS == 6144
+    assert 2000 < grants <= deploy_role.MANAGED_POLICY_MAX_CHARS == 6144
+    assert 2000 < guardrails <= deploy_role.MANAGED_POLICY_MAX_CHARS
     assert 2000 < boundary <= deploy_role.MANAGED_POLICY_MAX_CHARS
 
 
