@@ -1,13 +1,16 @@
-"""`ops deploy-role`: the GitHub OIDC provider, the preview permissions boundary, the guardrails
-and the preview workflow's deploy role, as code.
+"""`ops deploy-role`: the GitHub OIDC provider, the preview permissions boundary, the grants and
+guardrails policies and the preview workflow's deploy role, as code.
 
 The role must exist before the first preview deploy and outlives every stage, so like the state
 bucket it is created by `ops` with boto3 (README, "Deploying"), not by a stack. Re-running converges the provider, the
-two managed policies (a new default version when the document changed), the trust policy, the
-session length, the inline policy and the guardrails attachment, and prints `up to date`
-otherwise. The documents are `boundary_policy()`, `guardrails_policy()` and
-`permissions_policy()`; docs/previews.md ("The deploy role") explains each statement and what AWS
-does not let us scope; tests/security/scenarios.txt are the attacks they must deny.
+three managed policies (a new default version when the document changed), the trust policy, the
+session length, the inline policy and the grants and guardrails attachments, and prints `up to
+date` otherwise. The documents are `boundary_policy()`, `grants_policy()`, `guardrails_policy()`
+and `permissions_policy()`; docs/previews.md ("The deploy role") explains each statement and what
+AWS does not let us scope; tests/security/scenarios.txt are the attacks they must deny. The tag-
+and name-scoped grants list exactly the actions the recorded preview lifecycle uses
+(ops/deploy_actions.py); what else the role grants and no recorded call uses is justified in
+`NOT_EXERCISED` (docs/security.md, "Least privilege by use").
 
 Sources:
 - GitHub's OIDC claims (`aud` = `sts.amazonaws.com` for configure-aws-credentials; a job that
@@ -48,10 +51,16 @@ import boto3
 from botocore.exceptions import ClientError
 
 from config.secrets import SECRETS, SHARED_BY_PREVIEWS
-from config.naming import deploy_guardrails_name, permissions_boundary_arn, permissions_boundary_name
+from config.naming import (
+    deploy_grants_name,
+    deploy_guardrails_name,
+    permissions_boundary_arn,
+    permissions_boundary_name,
+)
 from config.settings import SETTINGS
 from config.stage import ConfigError
 from ops.aws import UsageError, client, error_code
+from ops.deploy_actions import CREATE_TAGGED, MANAGE_TAGGED, PREVIEW_NAMED, listed
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -94,23 +103,6 @@ SERVICE_LINKED = [
     "elasticloadbalancing.amazonaws.com",
     "ecs.application-autoscaling.amazonaws.com",
 ]
-TAGGED_SERVICES = [
-    "acm",
-    "application-autoscaling",
-    "cloudfront",
-    "cloudwatch",
-    "ec2",
-    "ecr",
-    "ecs",
-    "elasticloadbalancing",
-    "kms",
-    "lambda",
-    "logs",
-    "rds",
-    "sns",
-]
-"""Services whose resources carry the provider's default tag `stage` and whose create calls accept
-`aws:RequestTag` / other calls `aws:ResourceTag`: preview resources are matched by `stage=pr-*`."""
 CREATE_ACTION_KEYS = {
     "ec2": ["ec2:CreateTags", "ec2:DeleteTags"],
     "ecs": ["ecs:TagResource", "ecs:UntagResource"],
@@ -160,7 +152,6 @@ ECS_CLUSTER_ACTIONS = [
 (Service Authorization Reference, "Actions, resources, and condition keys for Amazon Elastic Container Service")."""
 READ_ONLY = [
     "acm:DescribeCertificate",
-    "acm:ListCertificates",
     "acm:ListTagsForCertificate",
     "application-autoscaling:Describe*",
     "cloudfront:Get*",
@@ -173,25 +164,19 @@ READ_ONLY = [
     "ecs:Describe*",
     "ecs:List*",
     "elasticloadbalancing:Describe*",
-    "iam:GetPolicy",
-    "iam:GetPolicyVersion",
-    "iam:ListPolicyVersions",
     "kms:DescribeKey",
     "kms:ListAliases",
-    "lambda:GetAccountSettings",
     "logs:Describe*",
     "logs:ListTagsForResource",
     "rds:Describe*",
     "rds:ListTagsForResource",
     "route53:GetChange",
     "route53:GetHostedZone",
-    "route53:ListHostedZones*",
+    "route53:ListHostedZones",
     "route53:ListResourceRecordSets",
     "route53:ListTagsForResource",
-    "secretsmanager:ListSecrets",
     "sns:GetTopicAttributes",
     "sns:ListTagsForResource",
-    "tag:GetResources",
 ]
 """Discovery calls Terraform makes (data sources, refresh); most have no resource-level permissions.
 No `ssm:GetParameter(s)`: no stack reads SSM (the NAT/bastion AMI is an `aws_ami` lookup)."""
@@ -212,6 +197,12 @@ WILDCARD_RESOURCE_REASONS = {
     "ssm:UpdateInstanceInformation and the ENI calls of Lambda/ECS support no resource-level "
     "permissions; interfaces outside preview subnets are denied (DenyInterfacesOutsidePreviewNetworks)",
     "UsePreviewKeys": "a KMS key ARN is an id; scoped by aws:ResourceTag/stage",
+    "DeregisterTaskDefinitions": "ecs:DeregisterTaskDefinition supports no resource-level permissions and no "
+    "condition keys (Service Authorization Reference, Amazon ECS); a deregistered revision keeps its running "
+    "tasks and services (ECS API reference, DeregisterTaskDefinition)",
+    "ScalingPermissionValidation": "Application Auto Scaling validates the caller's CloudWatch permissions with "
+    "PutMetricAlarm/DeleteAlarms calls that name no alarm and carry no tags (AAS_VALIDATION); alarm actions, "
+    "other stages' and target-tracking alarms stay denied by the guardrails",
     "DecryptTemplateSecrets": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
 }
 """Why each Allow statement of the three documents has `Resource: "*"` (tested: exactly these
@@ -222,11 +213,58 @@ UNSCOPED_ALLOWS = (
     "LaunchFromPublicImages",
     "CloudFrontUntaggableConfig",
     "ReadOnlyDiscovery",
+    "ScalingPermissionValidation",
+    "DeregisterTaskDefinitions",
+    "DisassociatePreviewAddresses",
 )
 """Allow statements with neither a preview name nor a condition: the dns stack's outputs (read
-only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, and the two
-above."""
+only), ListBucket (authorized on the bucket, not keys), the public NAT/bastion image, the two
+above, Application Auto Scaling's permission validation (AAS_VALIDATION), task definition
+deregistration (no resource type) and the interface side of a preview address' disassociation."""
 
+WORKLOAD_UNSCOPED_ACTIONS = [
+    "ecr:GetAuthorizationToken",
+    "logs:DescribeLogGroups",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:*",
+    "ssm:UpdateInstanceInformation",
+    "ssm:ListInstanceAssociations",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+"""What preview workloads call that supports no resource-level permissions (the boundary's
+NoResourceLevelPermissions): image pulls, Session Manager channels of the SSM agent and ECS Exec,
+and the network interfaces of a VPC Lambda (Service Authorization Reference: no resource type)."""
+CLOUDFRONT_UNTAGGABLE_CONFIG = [
+    "cloudfront:CreateOriginAccessControl",
+    "cloudfront:UpdateOriginAccessControl",
+    "cloudfront:DeleteOriginAccessControl",
+    "cloudfront:CreateResponseHeadersPolicy",
+    "cloudfront:UpdateResponseHeadersPolicy",
+    "cloudfront:DeleteResponseHeadersPolicy",
+    "cloudfront:CreateInvalidation",
+]
+"""CloudFrontUntaggableConfig's actions: objects addressed by generated ids, and invalidations."""
+AAS_VALIDATION = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"]
+"""Before it registers a scalable target or puts a scaling policy, Application Auto Scaling "issues a
+series of calls to validate the IAM permissions" of the caller, among them CloudWatch PutMetricAlarm
+and DeleteAlarms that name no alarm and carry no tags, and fails the request when they are denied
+(Application Auto Scaling user guide, "Permissions validation for API calls on target resources",
+https://docs.aws.amazon.com/autoscaling/application/userguide/security_iam_permission_validation.html;
+the ECS developer guide, "IAM permissions required for Amazon ECS service auto scaling", grants them
+on `Resource: *`). No name or tag scopes such a call, and AWS documents no condition key that marks
+it, so ScalingPermissionValidation allows both on `*`. What a PR could do with that grant is bounded
+by the guardrails: an alarm's actions may only target preview topics (AlarmActionsOnlyPreviewTopics),
+other stages' alarms are denied by tag (DenyProductionByTag, DenyOtherStagesResources), and the
+untagged alarms Application Auto Scaling creates for target tracking (`TargetTracking-…`, made by
+its service-linked role, never by this role) by name (DenyTargetTrackingAlarms)."""
 CLOUDFRONT_UNTAGGABLE_WRITES = [
     "cloudfront:UpdateOriginAccessControl",
     "cloudfront:DeleteOriginAccessControl",
@@ -256,22 +294,68 @@ AssumeRoleWithWebIdentity, which is unsigned and authorized by this role's trust
 (tools/emulator_calls record exactly that one), so the role's identity policies may deny every chaining call."""
 
 
+_REFRESH_READS = (
+    "read-only discovery (READ_ONLY): Terraform's refresh and data sources read with Describe/List/Get calls "
+    "that mostly support no resource-level permissions; which ones a plan makes depends on the provider's "
+    "paths (waiters on real AWS, a resource type a stack adds), and they return metadata, never secret values "
+    "or state"
+)
+NOT_EXERCISED: dict[str, str] = {
+    **{
+        pattern: _REFRESH_READS
+        for pattern in (
+            "application-autoscaling:Describe*",
+            "cloudfront:Get*",
+            "cloudfront:List*",
+            "cloudwatch:Describe*",
+            "ec2:Describe*",
+            "ecr:Describe*",
+            "ecs:Describe*",
+            "ecs:List*",
+            "elasticloadbalancing:Describe*",
+            "logs:Describe*",
+            "rds:Describe*",
+        )
+    },
+    "ecr:GetAuthorizationToken": "the workflow's image push logs in to ECR (the compute stack's ECR token); "
+    "the lifecycle deploys prebuilt images",
+    "dynamodb:*": "StateLockPreviewKeys: the S3 backend's lock items when a lock table is configured "
+    "(HEBO_STATE_LOCK_TABLE); the lifecycle runs with the local backend",
+    "kms:Decrypt": "DecryptTemplatePublishableValues: on AWS, Secrets Manager decrypts the template's publishable "
+    "values with the caller's kms:Decrypt, a call that never reaches the emulator",
+    "iam:PutRolePermissionsBoundary": "puts the boundary on a preview role created before it existed "
+    "(Terraform updates permissions_boundary in place); the lifecycle creates every role with it",
+    "cloudfront:UpdateOriginAccessControl": "a PR that changes the edge stack's origin access settings "
+    "updates the preview's own object in place (the redeploy changes images and a health check only)",
+    "cloudfront:UpdateResponseHeadersPolicy": "a PR that changes the security headers (CSP, HSTS) updates "
+    "the preview's own policy in place (the redeploy changes images and a health check only)",
+}
+"""Granted actions (patterns) that no call of the recorded lifecycle uses, each with why it stays;
+`python -m tools.iam_eval.unused <call log>` lists every other unused grant, which must be removed
+or added here (docs/security.md, "Grants not exercised by the lifecycle, and why they stay")."""
+
+
 @dataclass(frozen=True)
 class AccountFacts:
     """What `ops deploy-role` reads from the account at converge time to deny by id what has no tag.
 
-    `protected_cloudfront`: ARNs of the account's origin access controls and custom response headers
-    policies whose names are not `<app>-pr-*` (production's and dev's CSP/HSTS policies); denied
-    Update/Delete in the guardrails (DenyOtherStagesCloudFrontConfig).
-    `hosted_zone_id`: the configured public zone's id (`Z...`), or None when the zone does not exist
-    yet; PreviewDnsRecordsOnly is pinned to it.
-    `other_stage_subnets`: see below."""
+    Every field is read by `discover_account` with boto3; a fact of no object is
+    an empty tuple (or None), never an error."""
 
     protected_cloudfront: tuple[str, ...] = ()
+    """ARNs of the account's origin access controls and custom response headers policies whose names
+    are not `<app>-pr-*` (production's and dev's CSP/HSTS policies): denied Update/Delete in the
+    guardrails (DenyOtherStagesCloudFrontConfig)."""
     hosted_zone_id: str | None = None
+    """The configured public zone's id (`Z...`), or None when the zone does not exist yet;
+    PreviewDnsRecordsOnly is pinned to it."""
     other_stage_subnets: tuple[str, ...] = ()
     """Ids of the region's subnets tagged `stage` with a value not like `pr-*` (production's, dev's):
     no preview service may be placed in them (EcsServicesOnlyInPreviewSubnets)."""
+    other_vpcs: tuple[str, ...] = ()
+    """Ids of the region's VPCs not tagged `stage=pr-*` (other stages', the default VPC): their
+    untagged security groups (each VPC's AWS-created `default` group) may not be adopted by tagging
+    (DenyAdoptingSecurityGroupsOfOtherVpcs); a preview tags its own VPC's default group."""
 
 
 def _pages(call: Any, list_key: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -303,7 +387,13 @@ def discover_account(
     region) tagged `stage` with a value not like `pr-*`.
 
     `cloudfront`/`route53`/`ec2`: boto3 clients. ClientErrors propagate (a role that cannot be
-    bounded must not be written)."""
+    bounded must not be written). Also the VPCs not tagged `stage=pr-*` (`other_vpcs`)."""
+    vpcs = [
+        vpc["VpcId"]
+        for page in ec2.get_paginator("describe_vpcs").paginate()
+        for vpc in page["Vpcs"]
+        if not fnmatch.fnmatchcase(next((t["Value"] for t in vpc.get("Tags", []) if t["Key"] == "stage"), ""), PREVIEW)
+    ]
     subnets = [
         subnet["SubnetId"]
         for page in ec2.get_paginator("describe_subnets").paginate(Filters=[{"Name": "tag-key", "Values": ["stage"]}])
@@ -334,6 +424,7 @@ def discover_account(
         ),
         hosted_zone_id=public[0] if len(public) == 1 else None,
         other_stage_subnets=tuple(sorted(subnets)),
+        other_vpcs=tuple(sorted(vpcs)),
     )
 
 
@@ -348,10 +439,17 @@ class DeployRoleConfig:
     github_repo: str
     """`owner/name` exactly as GitHub spells it (the `sub` claim is case-sensitive)."""
     state_bucket: str
+    """The S3 bucket of the Terraform state (HEBO_STATE_BUCKET): the role reads and writes only
+    `pr-*/…` keys in it."""
     lock_table: str
+    """The DynamoDB lock table of that state (HEBO_STATE_LOCK_TABLE), or "" when S3 native locking
+    is used: the role may lock items of `pr-*` keys only."""
     zone: str
+    """The public DNS zone (HEBO_ZONE, e.g. `hebo.ai`) whose preview records the role may change."""
     app: str = "hebo"
+    """The app name (HEBO_APP): prefix of every name the role may touch (`<app>-pr-*`, `<app>/pr-*/…`)."""
     role_name: str = DEFAULT_ROLE_NAME
+    """Name of the deploy role (1–64 of letters, digits and `+=,.@_-`, IAM CreateRole's RoleName rule)."""
     secrets_from: str | None = None
     """Template stage whose shared secrets previews read (HEBO_PREVIEW_SECRETS_FROM): the role may
     describe those five and read (and decrypt) the two publishable values the edge stack needs."""
@@ -378,6 +476,7 @@ class DeployRoleConfig:
 
     @property
     def boundary_name(self) -> str:
+        """Name of the managed permissions boundary every preview role carries (`<app>-preview-boundary`)."""
         return permissions_boundary_name(self.app)
 
 
@@ -462,40 +561,27 @@ def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aw
     a migrator placed in another stage's subnets: Lambda developer guide, "Giving Lambda functions
     access to resources in an Amazon VPC").
     """
-    p, a, app = partition, account, config.app
+    p, a = partition, account
+    template = _template_secrets(config, p, a, SHARED_BY_PREVIEWS) if config.secrets_from else []
+    statements = _boundary_allows(config, p, a, template) + _boundary_denies(config, p, a, template)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _boundary_allows(config: DeployRoleConfig, p: str, a: str, template: list[str]) -> list[dict[str, Any]]:
+    """What preview workloads do (boundary_policy)."""
+    app = config.app
     named = f"{app}-{PREVIEW}"
     log_groups = [
         f"arn:{p}:logs:*:{a}:log-group:{g}" for g in (f"/ecs/{named}", f"/aws/lambda/{named}", f"/vpc/{named}")
     ]
     preview_secrets = [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"]
-    template = _template_secrets(config, p, a, SHARED_BY_PREVIEWS) if config.secrets_from else []
     statements = [
         _allow(
             "PullPreviewImages",
             ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
             [f"arn:{p}:ecr:*:{a}:repository/{named}"],
         ),
-        _allow(
-            "NoResourceLevelPermissions",
-            [
-                "ecr:GetAuthorizationToken",
-                "logs:DescribeLogGroups",
-                "ssmmessages:CreateControlChannel",
-                "ssmmessages:CreateDataChannel",
-                "ssmmessages:OpenControlChannel",
-                "ssmmessages:OpenDataChannel",
-                "ec2messages:*",
-                "ssm:UpdateInstanceInformation",
-                "ssm:ListInstanceAssociations",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeSubnets",
-                "ec2:CreateNetworkInterface",
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
-            ],
-            ["*"],
-        ),
+        _allow("NoResourceLevelPermissions", WORKLOAD_UNSCOPED_ACTIONS, ["*"]),
         _allow(
             "WritePreviewLogs",
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
@@ -535,7 +621,13 @@ def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aw
                 },
             )
         )
-    statements += [
+    return statements
+
+
+def _boundary_denies(config: DeployRoleConfig, p: str, a: str, template: list[str]) -> list[dict[str, Any]]:
+    """State, production, other stages, identity changes and foreign networks (boundary_policy)."""
+    app = config.app
+    return [
         _deny("DenyStateAndProduction", ["*"], _production_names(config, p, a, config.state_bucket)),
         _deny("DenyProductionByTag", ["*"], condition={"StringEquals": {"aws:ResourceTag/stage": "production"}}),
         # kms:Decrypt of the template's key stays possible only through DecryptTemplateSecrets.
@@ -557,35 +649,6 @@ def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aw
             {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}},
         ),
     ]
-    return {"Version": "2012-10-17", "Statement": statements}
-
-
-def _named_resources(p: str, a: str, named: str) -> list[str]:
-    return [
-        f"arn:{p}:lambda:*:{a}:function:{named}",
-        f"arn:{p}:logs:*:{a}:log-group:/aws/lambda/{named}",
-        f"arn:{p}:logs:*:{a}:log-group:/ecs/{named}",
-        f"arn:{p}:logs:*:{a}:log-group:/vpc/{named}",
-        f"arn:{p}:logs:*:{a}:log-group:/aws/rds/cluster/{named}",
-        f"arn:{p}:ecr:*:{a}:repository/{named}",
-        f"arn:{p}:sns:*:{a}:{named}",
-        f"arn:{p}:rds:*:{a}:cluster:{named}",
-        f"arn:{p}:rds:*:{a}:db:{named}",
-        f"arn:{p}:rds:*:{a}:subgrp:{named}",
-        f"arn:{p}:rds:*:{a}:cluster-pg:{named}",
-        f"arn:{p}:rds:*:{a}:pg:{named}",
-        f"arn:{p}:ecs:*:{a}:cluster/{named}",
-        f"arn:{p}:ecs:*:{a}:service/{named}",
-        f"arn:{p}:ecs:*:{a}:task-definition/{named}",
-        f"arn:{p}:elasticloadbalancing:*:{a}:loadbalancer/app/{named}",
-        f"arn:{p}:elasticloadbalancing:*:{a}:targetgroup/{named}",
-        f"arn:{p}:elasticloadbalancing:*:{a}:listener/app/{named}",
-        f"arn:{p}:elasticloadbalancing:*:{a}:listener-rule/app/{named}",
-        f"arn:{p}:cloudwatch:*:{a}:alarm:{named}",
-        f"arn:{p}:kms:*:{a}:alias/{named}",
-        f"arn:{p}:cloudfront::{a}:function/{named}",
-        f"arn:{p}:s3:::{named}",
-    ]
 
 
 def permissions_policy(
@@ -601,13 +664,15 @@ def permissions_policy(
     outside preview subnets; and every way around the permissions boundary (roles without it,
     removing it, editing it, editing this role).
     """
-    p, a, app, bucket = partition, account, config.app, config.state_bucket
-    named = f"{app}-{PREVIEW}"
-    zone = config.zone.rstrip(".")
-    boundary = permissions_boundary_arn(app, a, p)
-    preview_roles = f"arn:{p}:iam::{a}:role/{named}"
-    with_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
-    named_resources = _named_resources(p, a, named)
+    p, a = partition, account
+    statements = _state_and_iam_allows(config, p, a) + _service_allows(config, p, a, facts)
+    statements += _template_secret_allows(config, p, a) + _boundary_guard_denies(config, p, a)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _state_and_iam_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """State keys and lock items of previews, preview secrets, then `_iam_allows` (permissions_policy)."""
+    app, bucket = config.app, config.state_bucket
     statements = [
         _allow(
             "StatePreviewKeys",
@@ -632,13 +697,21 @@ def permissions_policy(
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:ListSecretVersionIds",
                 "secretsmanager:PutSecretValue",
-                "secretsmanager:RestoreSecret",
                 "secretsmanager:TagResource",
-                "secretsmanager:UntagResource",
-                "secretsmanager:UpdateSecret",
             ],
             [f"arn:{p}:secretsmanager:*:{a}:secret:{app}/{PREVIEW}"],
         ),
+    ]
+    return statements + _iam_allows(config, p, a)
+
+
+def _iam_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """Preview roles and instance profiles, only with the boundary, each passed to its own service."""
+    named = f"{config.app}-{PREVIEW}"
+    boundary = permissions_boundary_arn(config.app, a, p)
+    preview_roles = f"arn:{p}:iam::{a}:role/{named}"
+    with_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
+    statements = [
         _allow(
             "PreviewRolesOnlyWithTheBoundary",
             ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
@@ -659,11 +732,7 @@ def permissions_policy(
             [
                 "iam:DeleteRole",
                 "iam:GetRole",
-                "iam:UpdateRole",
-                "iam:UpdateRoleDescription",
-                "iam:UpdateAssumeRolePolicy",
                 "iam:TagRole",
-                "iam:UntagRole",
                 "iam:ListRolePolicies",
                 "iam:ListAttachedRolePolicies",
                 "iam:ListInstanceProfilesForRole",
@@ -684,7 +753,12 @@ def permissions_policy(
             [f"arn:{p}:iam::{a}:instance-profile/{named}"],
         ),
     ]
-    statements += [
+    return statements + _pass_role_allows(preview_roles)
+
+
+def _pass_role_allows(preview_roles: str) -> list[dict[str, Any]]:
+    """Each preview role only to the service that assumes it (PASSED_ROLES)."""
+    return [
         _allow(
             f"PassPreviewRolesTo{service.split('.')[0].replace('-', ' ').title().replace(' ', '')}",
             ["iam:PassRole"],
@@ -693,42 +767,40 @@ def permissions_policy(
         )
         for service, suffixes in PASSED_ROLES.items()
     ]
-    statements += [
+
+
+def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFacts) -> list[dict[str, Any]]:
+    """Preview-named and preview-tagged resources, DNS records, untaggable CloudFront config and
+    read-only discovery (permissions_policy)."""
+    named = f"{config.app}-{PREVIEW}"
+    zone = config.zone.rstrip(".")
+    return [
         _allow(
             "ServiceLinkedRoles",
             ["iam:CreateServiceLinkedRole"],
             ["*"],
             {"StringEquals": {"iam:AWSServiceName": SERVICE_LINKED}},
         ),
+        # resources with no `stage` tag to scope by: CloudFront functions, KMS aliases, the site bucket
         _allow(
             "PreviewNamedResources",
+            listed(PREVIEW_NAMED),
             [
-                "lambda:*",
-                "logs:*",
-                "ecr:*",
-                "sns:*",
-                "rds:*",
-                "ecs:*",
-                "cloudwatch:*",
-                "elasticloadbalancing:*",
-                "kms:*",
-                "cloudfront:*",
-                "s3:*",
+                f"arn:{p}:cloudfront::{a}:function/{named}",
+                f"arn:{p}:kms:*:{a}:alias/{named}",
+                f"arn:{p}:s3:::{named}",
             ],
-            named_resources,
         ),
-        _allow(
-            "CreateTaggedAsPreview",
-            [f"{s}:*" for s in TAGGED_SERVICES],
-            ["*"],
-            {"StringLike": {"aws:RequestTag/stage": PREVIEW}},
-        ),
-        _allow(
-            "ManageTaggedAsPreview",
-            [f"{s}:*" for s in TAGGED_SERVICES],
-            ["*"],
-            {"StringLike": {"aws:ResourceTag/stage": PREVIEW}},
-        ),
+        # Application Auto Scaling checks the caller's CloudWatch permissions with calls that name no
+        # alarm and carry no tags before RegisterScalableTarget/PutScalingPolicy (AAS_VALIDATION).
+        _allow("ScalingPermissionValidation", AAS_VALIDATION, ["*"]),
+        # a redeploy replaces the task definitions: the old revision is deregistered by ARN, an action
+        # with no resource type and no condition key (Service Authorization Reference, Amazon ECS)
+        _allow("DeregisterTaskDefinitions", ["ecs:DeregisterTaskDefinition"], ["*"]),
+        # DisassociateAddress is also authorized on the interface the address is on: the NAT
+        # instance's primary interface, which RunInstances does not tag. The address itself must be
+        # the preview's (ManageTaggedAsPreview; other stages' are denied by tag).
+        _allow("DisassociatePreviewAddresses", ["ec2:DisassociateAddress"], [f"arn:{p}:ec2:*:{a}:network-interface/*"]),
         # RunInstances is also authorized against the (untagged, public) NAT/bastion image.
         _allow("LaunchFromPublicImages", ["ec2:RunInstances"], [f"arn:{p}:ec2:*::image/*"]),
         _allow(
@@ -746,53 +818,57 @@ def permissions_policy(
             },
         ),
         # Untaggable CloudFront objects are addressed by generated ids: no name or tag to scope by.
-        _allow(
-            "CloudFrontUntaggableConfig",
-            [
-                "cloudfront:CreateOriginAccessControl",
-                "cloudfront:UpdateOriginAccessControl",
-                "cloudfront:DeleteOriginAccessControl",
-                "cloudfront:CreateResponseHeadersPolicy",
-                "cloudfront:UpdateResponseHeadersPolicy",
-                "cloudfront:DeleteResponseHeadersPolicy",
-                "cloudfront:CreateInvalidation",
-            ],
-            ["*"],
-        ),
-        _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
+        _allow("CloudFrontUntaggableConfig", CLOUDFRONT_UNTAGGABLE_CONFIG, ["*"]),
     ]
-    exempt = [f"arn:{p}:route53:::hostedzone/*", f"arn:{p}:route53:::change/*"]
-    if config.secrets_from:
-        # A preview reads the template's shared secrets by name (config/secrets.py): the plan looks up
-        # each one's metadata (compute: `aws_secretsmanager_secret`, which also reads the resource
-        # policy) and the edge stack reads the two publishable values. Secrets Manager decrypts with
-        # the caller's kms:Decrypt, under the encryption context `SecretARN`
-        # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
-        described = _template_secrets(config, p, a, SHARED_BY_PREVIEWS)
-        publishable = _template_secrets(
-            config, p, a, [s.name for s in SECRETS if s.shared_by_previews and s.publishable]
-        )
-        exempt += described
-        statements += [
-            _allow(
-                "DescribeTemplateSecrets",
-                ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
-                described,
-            ),
-            _allow("ReadTemplatePublishableValues", ["secretsmanager:GetSecretValue"], publishable),
-            _allow(
-                "DecryptTemplatePublishableValues",
-                ["kms:Decrypt"],
-                ["*"],
-                {
-                    "StringLike": {
-                        "kms:ViaService": "secretsmanager.*.amazonaws.com",
-                        "kms:EncryptionContext:SecretARN": publishable,
-                    }
-                },
-            ),
-        ]
-    statements += [
+
+
+def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """The template stage's shared secrets a preview reads ([] without a template stage)."""
+    if not config.secrets_from:
+        return []
+    # A preview reads the template's shared secrets by name (config/secrets.py): the plan looks up
+    # each one's metadata (compute: `aws_secretsmanager_secret`, which also reads the resource
+    # policy) and the edge stack reads the two publishable values. Secrets Manager decrypts with
+    # the caller's kms:Decrypt, under the encryption context `SecretARN`
+    # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
+    # A name that no longer exists (the template stage destroyed) is authorized on the ARN without
+    # the random suffix, so the exact names are listed as well: the preview's plan then stops on
+    # "couldn't find resource", not on AccessDenied (docs/previews.md, "When the template stage goes away").
+    described = _template_secrets(config, p, a, SHARED_BY_PREVIEWS)
+    publishable_names = [s.name for s in SECRETS if s.shared_by_previews and s.publishable]
+    publishable = _template_secrets(config, p, a, publishable_names)
+    return [
+        _allow(
+            "DescribeTemplateSecrets",
+            ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
+            described + [arn.removesuffix("-??????") for arn in described],
+        ),
+        _allow(
+            "ReadTemplatePublishableValues",
+            ["secretsmanager:GetSecretValue"],
+            publishable + [arn.removesuffix("-??????") for arn in publishable],
+        ),
+        _allow(
+            "DecryptTemplatePublishableValues",
+            ["kms:Decrypt"],
+            ["*"],
+            {
+                "StringLike": {
+                    "kms:ViaService": "secretsmanager.*.amazonaws.com",
+                    "kms:EncryptionContext:SecretARN": publishable,
+                }
+            },
+        ),
+    ]
+
+
+def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """Every way around the permissions boundary: roles without it, removing or editing it, editing
+    the grants, the guardrails or this role; role chaining and role paths; and Application Auto
+    Scaling's own alarms (permissions_policy: static denies kept here, where there is room, so the
+    guardrails keep theirs for the account's listed objects)."""
+    boundary = permissions_boundary_arn(config.app, a, p)
+    return [
         _deny(
             "DenyRolesWithoutTheBoundary",
             [
@@ -816,14 +892,48 @@ def permissions_policy(
         _deny(
             "DenyChangingTheBoundaryGuardrailsOrThisRole",
             ["iam:*"],
-            [boundary, f"arn:{p}:iam::{a}:policy/{guardrails_name(app)}", f"arn:{p}:iam::{a}:role/{config.role_name}"],
+            [
+                boundary,
+                f"arn:{p}:iam::{a}:policy/{guardrails_name(config.app)}",
+                f"arn:{p}:iam::{a}:policy/{grants_name(config.app)}",
+                f"arn:{p}:iam::{a}:role/{config.role_name}",
+            ],
+        ),
+        # the target-tracking alarms Application Auto Scaling creates (untagged, named
+        # `TargetTracking-<resource id>-AlarmHigh-<uuid>`) are its own: no PR overwrites or deletes them
+        _deny("DenyTargetTrackingAlarms", AAS_VALIDATION, [f"arn:{p}:cloudwatch:*:{a}:alarm:TargetTracking-*"]),
+        _deny("DenyRoleChaining", ROLE_CHAINING),
+        # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
+        _deny(
+            "DenyRolePaths",
+            ["iam:CreateRole", "iam:CreateInstanceProfile"],
+            [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"],
         ),
     ]
-    return {"Version": "2012-10-17", "Statement": statements}
 
 
 guardrails_name = deploy_guardrails_name
 """The guardrails policy's name (config/naming.py)."""
+grants_name = deploy_grants_name
+"""The grants policy's name (config/naming.py)."""
+
+
+def grants_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+    """The deploy role's grants scoped by the `stage` tag, and its read-only discovery: what does not
+    fit the inline policy (IAM quota 10,240 characters), attached as a customer managed policy
+    (6,144). Creates must carry `stage=pr-*` (aws:RequestTag), other calls find it on the resource
+    (aws:ResourceTag); the guardrails deny re-tagging another stage's or an untagged resource. The
+    inline policy forbids detaching or editing it."""
+    statements = [
+        _allow(
+            "CreateTaggedAsPreview", listed(CREATE_TAGGED), ["*"], {"StringLike": {"aws:RequestTag/stage": PREVIEW}}
+        ),
+        _allow(
+            "ManageTaggedAsPreview", listed(MANAGE_TAGGED), ["*"], {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}
+        ),
+        _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def guardrails_policy(
@@ -835,7 +945,15 @@ def guardrails_policy(
     resource outside a create call or a preview name ("untagged AWS-created resources are not
     adoptable"); ECS work outside a preview cluster; instances and interfaces outside preview
     subnets and security groups. The inline policy forbids detaching or editing it."""
-    p, a, app, bucket = partition, account, config.app, config.state_bucket
+    p, a = partition, account
+    statements = _stage_and_tag_denies(config, p, a) + _placement_denies(config, p, a, facts)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """Production's state, names and tags, other stages' resources, tags naming another stage and
+    adopting untagged resources (guardrails_policy)."""
+    app, bucket = config.app, config.state_bucket
     named = f"{app}-{PREVIEW}"
     exempt = [f"arn:{p}:route53:::hostedzone/*", f"arn:{p}:route53:::change/*"]
     if config.secrets_from:
@@ -863,15 +981,26 @@ def guardrails_policy(
             condition={"Null": {"aws:ResourceTag/stage": "true"}},
         ),
     ]
+    security_groups = [f"arn:{p}:ec2:*:{a}:security-group/*"]
     statements += [
         _deny(
             f"DenyAdoptingUntagged{service.title().replace('-', '')}",
             actions,
             condition={"Null": {"aws:ResourceTag/stage": "true", f"{service}:CreateAction": "true"}},
+            # a preview's VPC comes with an untagged `default` security group the network stack adopts
+            # (aws_default_security_group); other VPCs' groups: DenyAdoptingSecurityGroupsOfOtherVpcs
+            not_resources=security_groups if service == "ec2" else None,
         )
         for service, actions in CREATE_ACTION_KEYS.items()
     ]
-    statements += [
+    return statements
+
+
+def _placement_denies(config: DeployRoleConfig, p: str, a: str, facts: AccountFacts) -> list[dict[str, Any]]:
+    """ECS work, instances, interfaces, alarm actions and roles only where previews live; the
+    account's other stages' subnets and CloudFront config by id (guardrails_policy)."""
+    named = f"{config.app}-{PREVIEW}"
+    statements = [
         _deny(
             "EcsOnlyInPreviewClusters",
             ECS_CLUSTER_ACTIONS,
@@ -891,13 +1020,6 @@ def guardrails_policy(
             ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
             condition={"ForAnyValue:StringNotLike": {"cloudwatch:AlarmActions": f"arn:{p}:sns:*:{a}:{named}"}},
         ),
-        _deny("DenyRoleChaining", ROLE_CHAINING),
-        # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
-        _deny(
-            "DenyRolePaths",
-            ["iam:CreateRole", "iam:CreateInstanceProfile"],
-            [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"],
-        ),
     ]
     if facts.other_stage_subnets:
         # ecs:subnet (the awsvpc subnets of a service) exists for CreateService and UpdateService
@@ -910,11 +1032,25 @@ def guardrails_policy(
                 condition={"ForAnyValue:StringEquals": {"ecs:subnet": list(facts.other_stage_subnets)}},
             )
         )
+    if facts.other_vpcs:
+        # ec2:Vpc: the VPC of the security group a CreateTags/DeleteTags names (Service Authorization
+        # Reference, Amazon EC2, resource type security-group)
+        statements.append(
+            _deny(
+                "DenyAdoptingSecurityGroupsOfOtherVpcs",
+                CREATE_ACTION_KEYS["ec2"],
+                [f"arn:{p}:ec2:*:{a}:security-group/*"],
+                {
+                    "Null": {"aws:ResourceTag/stage": "true", "ec2:CreateAction": "true"},
+                    "ArnLike": {"ec2:Vpc": [f"arn:{p}:ec2:*:{a}:vpc/{vpc}" for vpc in facts.other_vpcs]},
+                },
+            )
+        )
     if facts.protected_cloudfront:
         statements.append(
             _deny("DenyOtherStagesCloudFrontConfig", CLOUDFRONT_UNTAGGABLE_WRITES, list(facts.protected_cloudfront))
         )
-    return {"Version": "2012-10-17", "Statement": statements}
+    return statements
 
 
 def policy_size(document: dict[str, Any]) -> int:
@@ -1027,84 +1163,107 @@ def converge_role(
         raise UsageError(
             f"the deploy role's policy is {policy_size(permissions)} characters; IAM allows {INLINE_POLICY_MAX_CHARS}"
         )
-    subject, changes = f"role {config.role_name}", 0
-    arn = f"arn:{partition}:iam::{account}:role/{config.role_name}"
-    try:
-        role = iam.get_role(RoleName=config.role_name)["Role"]
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
-        role = None
-
-    def change(doing: str, done: str, apply: Any) -> None:
-        nonlocal changes
-        changes += 1
-        if not dry_run:
-            apply()
-        print(f"{subject}: {'would ' + doing if dry_run else done}", file=out)
-
+    changes = _Changes(f"role {config.role_name}", out, dry_run)
+    role = _get_or_none(lambda: iam.get_role(RoleName=config.role_name)["Role"])
     if role is None:
-        change(
-            "create it (trusted by " + ", ".join(config.subjects) + ")",
-            "created (trusted by " + ", ".join(config.subjects) + ")",
-            lambda: iam.create_role(
-                RoleName=config.role_name,
-                AssumeRolePolicyDocument=json.dumps(trust),
-                MaxSessionDuration=MAX_SESSION_SECONDS,
-                Description=f"GitHub Actions of {config.github_repo}: deploy and destroy preview stages",
-                Tags=[{"Key": "app", "Value": config.app}, {"Key": "managed-by", "Value": "hebo-ops"}],
-            ),
-        )
+        _create_role(iam, config, trust, changes)
         current_policy = None
     else:
-        if _canonical(_document(role["AssumeRolePolicyDocument"])) != _canonical(trust):
-            change(
-                "replace the trust policy",
-                "trust policy replaced",
-                lambda: iam.update_assume_role_policy(RoleName=config.role_name, PolicyDocument=json.dumps(trust)),
-            )
-        if role.get("MaxSessionDuration") != MAX_SESSION_SECONDS:
-            change(
-                f"set the maximum session to {MAX_SESSION_SECONDS} s",
-                f"maximum session set to {MAX_SESSION_SECONDS} s",
-                lambda: iam.update_role(RoleName=config.role_name, MaxSessionDuration=MAX_SESSION_SECONDS),
-            )
-        try:
-            current_policy = _document(
-                iam.get_role_policy(RoleName=config.role_name, PolicyName=POLICY_NAME)["PolicyDocument"]
-            )
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
-                raise
-            current_policy = None
+        _converge_trust_and_session(iam, config, role, trust, changes)
+        current_policy = _get_or_none(
+            lambda: _document(iam.get_role_policy(RoleName=config.role_name, PolicyName=POLICY_NAME)["PolicyDocument"])
+        )
     if current_policy is None or _canonical(current_policy) != _canonical(permissions):
-        change(
+        changes.make(
             f"set inline policy {POLICY_NAME} ({len(permissions['Statement'])} statements)",
             f"inline policy {POLICY_NAME} set ({len(permissions['Statement'])} statements)",
             lambda: iam.put_role_policy(
                 RoleName=config.role_name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(permissions)
             ),
         )
-    guardrails = f"arn:{partition}:iam::{account}:policy/{guardrails_name(config.app)}"
+    _attach_managed(iam, config, account, partition, role is None, changes)
+    if not changes.count:
+        print(f"{changes.subject}: up to date", file=out)
+    return f"arn:{partition}:iam::{account}:role/{config.role_name}", changes.count
+
+
+class _Changes:
+    """Counts and prints the changes of one converged object; applies them unless a dry run."""
+
+    def __init__(self, subject: str, out: TextIO, dry_run: bool) -> None:
+        self.subject, self.out, self.dry_run, self.count = subject, out, dry_run, 0
+
+    def make(self, doing: str, done: str, apply: Any) -> None:
+        self.count += 1
+        if not self.dry_run:
+            apply()
+        print(f"{self.subject}: {'would ' + doing if self.dry_run else done}", file=self.out)
+
+
+def _get_or_none(read: Any) -> Any:
+    """`read()`, or None when IAM answers NoSuchEntity (other ClientErrors propagate)."""
+    try:
+        return read()
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        return None
+
+
+def _create_role(iam: Any, config: DeployRoleConfig, trust: dict[str, Any], changes: _Changes) -> None:
+    trusted = ", ".join(config.subjects)
+    changes.make(
+        f"create it (trusted by {trusted})",
+        f"created (trusted by {trusted})",
+        lambda: iam.create_role(
+            RoleName=config.role_name,
+            AssumeRolePolicyDocument=json.dumps(trust),
+            MaxSessionDuration=MAX_SESSION_SECONDS,
+            Description=f"GitHub Actions of {config.github_repo}: deploy and destroy preview stages",
+            Tags=[{"Key": "app", "Value": config.app}, {"Key": "managed-by", "Value": "hebo-ops"}],
+        ),
+    )
+
+
+def _converge_trust_and_session(
+    iam: Any, config: DeployRoleConfig, role: dict[str, Any], trust: dict[str, Any], changes: _Changes
+) -> None:
+    if _canonical(_document(role["AssumeRolePolicyDocument"])) != _canonical(trust):
+        changes.make(
+            "replace the trust policy",
+            "trust policy replaced",
+            lambda: iam.update_assume_role_policy(RoleName=config.role_name, PolicyDocument=json.dumps(trust)),
+        )
+    if role.get("MaxSessionDuration") != MAX_SESSION_SECONDS:
+        changes.make(
+            f"set the maximum session to {MAX_SESSION_SECONDS} s",
+            f"maximum session set to {MAX_SESSION_SECONDS} s",
+            lambda: iam.update_role(RoleName=config.role_name, MaxSessionDuration=MAX_SESSION_SECONDS),
+        )
+
+
+def _attach_managed(
+    iam: Any, config: DeployRoleConfig, account: str, partition: str, created: bool, changes: _Changes
+) -> None:
+    """Attach the grants and the guardrails policies where they are not attached yet."""
     attached = (
         []
-        if role is None
+        if created
         else [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=config.role_name)["AttachedPolicies"]]
     )
-    if guardrails not in attached:
-        change(
-            f"attach {guardrails_name(config.app)}",
-            f"{guardrails_name(config.app)} attached",
-            lambda: iam.attach_role_policy(RoleName=config.role_name, PolicyArn=guardrails),
-        )
-    if not changes:
-        print(f"{subject}: up to date", file=out)
-    return arn, changes
+    for name in (grants_name(config.app), guardrails_name(config.app)):
+        arn = f"arn:{partition}:iam::{account}:policy/{name}"
+        if arn not in attached:
+            changes.make(
+                f"attach {name}",
+                f"{name} attached",
+                lambda arn=arn: iam.attach_role_policy(RoleName=config.role_name, PolicyArn=arn),
+            )
 
 
 def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: bool = False) -> int:
-    """Converge the provider, the permissions boundary, the guardrails policy and the role, then print
-    the repository variable to set; returns the exit code."""
+    """Converge the provider, the permissions boundary, the grants and guardrails policies and the
+    role, then print the repository variable to set; returns the exit code."""
     region = session.region_name or "us-east-1"
     iam = client(session, "iam", region)
     account = client(session, "sts", region).get_caller_identity()["Account"]
@@ -1117,44 +1276,32 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
         account,
         partition,
     )
-    guardrails = guardrails_policy(config, account, partition, facts)
-    if policy_size(guardrails) > MANAGED_POLICY_MAX_CHARS:
-        raise UsageError(
-            f"policy {guardrails_name(config.app)} would be {policy_size(guardrails)} characters with "
-            f"{len(facts.protected_cloudfront)} protected CloudFront origin access controls/response headers "
-            f"policies and {len(facts.other_stage_subnets)} other stages' subnets; IAM allows "
-            f"{MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*"
-        )
+    guardrails = _checked_guardrails(config, account, partition, facts)
     print(
         f"protected CloudFront config (not {config.app}-pr-*): {len(facts.protected_cloudfront)}; "
-        f"other stages' subnets: {len(facts.other_stage_subnets)}; "
+        f"other stages' subnets: {len(facts.other_stage_subnets)}; VPCs not tagged pr-*: {len(facts.other_vpcs)}; "
         f"hosted zone {config.zone}: {facts.hosted_zone_id or 'not found, records allowed in any zone'}",
         file=out,
     )
     provider_arn, changes = converge_provider(iam, out, dry_run, account, partition)
-    # The boundary first: the role's policy names it, and a preview deploy creates roles with it.
-    _, boundary_changes = converge_managed_policy(
-        iam,
-        config.boundary_name,
-        boundary_policy(config, account, partition),
-        "Permissions boundary of every role a preview stage creates (ops deploy-role)",
-        account,
-        partition,
-        out,
-        dry_run,
-    )
-    _, guardrail_changes = converge_managed_policy(
-        iam,
-        guardrails_name(config.app),
-        guardrails,
-        f"Explicit denies of {config.role_name} (ops deploy-role)",
-        account,
-        partition,
-        out,
-        dry_run,
-    )
+    # The managed policies first: the role's policy names the boundary, a preview deploy creates roles
+    # with it, and the role attaches the other two.
+    for name, document, description in (
+        (
+            config.boundary_name,
+            boundary_policy(config, account, partition),
+            "Permissions boundary of every role a preview stage creates (ops deploy-role)",
+        ),
+        (
+            grants_name(config.app),
+            grants_policy(config, account, partition),
+            f"Grants of {config.role_name} (ops deploy-role)",
+        ),
+        (guardrails_name(config.app), guardrails, f"Explicit denies of {config.role_name} (ops deploy-role)"),
+    ):
+        changes += converge_managed_policy(iam, name, document, description, account, partition, out, dry_run)[1]
     role_arn, role_changes = converge_role(iam, config, provider_arn, account, partition, out, dry_run, facts)
-    changes += boundary_changes + guardrail_changes + role_changes
+    changes += role_changes
     if dry_run:
         print(f"dry run: {changes} change(s) planned, nothing written", file=out)
     print(
@@ -1163,3 +1310,17 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
     )
     print(f"HEBO_PREVIEW_ROLE_ARN={role_arn}", file=out)
     return 0
+
+
+def _checked_guardrails(config: DeployRoleConfig, account: str, partition: str, facts: AccountFacts) -> dict[str, Any]:
+    """The guardrails document; UsageError when the account's facts make it exceed the managed
+    policy quota (6,144 characters, IAM User Guide, "IAM and AWS STS quotas")."""
+    guardrails = guardrails_policy(config, account, partition, facts)
+    if policy_size(guardrails) > MANAGED_POLICY_MAX_CHARS:
+        raise UsageError(
+            f"policy {guardrails_name(config.app)} would be {policy_size(guardrails)} characters with "
+            f"{len(facts.protected_cloudfront)} protected CloudFront origin access controls/response headers "
+            f"policies and {len(facts.other_stage_subnets)} other stages' subnets; IAM allows "
+            f"{MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*"
+        )
+    return guardrails

@@ -598,8 +598,12 @@ def moto_override(stack: Mapping[str, Any]) -> dict[str, Any]:
 
     Terraform merges override provider blocks by name and alias. The account id is *requested*
     (moto answers STS), so cross-account formats never appear where AWS would not use them.
+    Credentials are validated as in the workflow (no `skip_credentials_validation`): the provider
+    then learns the account from `sts:GetCallerIdentity` alone, which needs no permission; with the
+    flag it asks `iam:GetUser` first (hashicorp/aws-sdk-go-base, `GetAwsAccountIDAndPartition`),
+    a call the workflow never makes and the deploy role is not granted.
     """
-    flags = {"skip_credentials_validation": True, "skip_metadata_api_check": True, "s3_use_path_style": True}
+    flags = {"skip_metadata_api_check": True, "s3_use_path_style": True}
     blocks = []
     for config in stack.get("provider", {}).get("aws", []):
         blocks.append({**({"alias": config["alias"]} if config.get("alias") else {}), **flags})

@@ -172,7 +172,10 @@ def test_unused_grants_expands_patterns_with_the_catalogue():
 
 def test_unused_grants_of_the_real_deploy_role_are_reported_per_action():
     config = deploy_role.DeployRoleConfig(github_repo="o/r", state_bucket="s", lock_table="", zone="hebo.ai")
-    unused = unused_grants(deploy_role.permissions_policy(config, ACCOUNT), {"s3:GetObject", "ec2:DescribeVpcs"})
+    used = {"s3:GetObject", "ec2:DescribeVpcs"}
+    unused = unused_grants(deploy_role.permissions_policy(config, ACCOUNT), used) + unused_grants(
+        deploy_role.grants_policy(config, ACCOUNT), used
+    )
     assert "s3:GetObject" not in unused and "ec2:DescribeVpcs" not in unused
     assert {"s3:PutObject", "iam:CreateRole", "ecs:CreateService", "ec2:DescribeSubnets"} <= set(unused)
     assert not any(a.startswith("ssm:") for a in unused), "no SSM grant is left"

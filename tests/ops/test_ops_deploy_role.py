@@ -24,6 +24,7 @@ def _doc(raw: Any) -> dict[str, Any]:
 
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
 GUARDRAILS = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-deploy-guardrails"
+GRANTS = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-deploy-grants"
 CONFIG = deploy_role.DeployRoleConfig(
     github_repo=REPO, state_bucket="hebo-terraform-state", lock_table="", zone="hebo.ai", secrets_from="dev"
 )
@@ -60,8 +61,16 @@ def role_state(iam: Any, name: str = ROLE) -> dict[str, Any]:
         "attached": [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]],
         "boundary": managed_document(iam, BOUNDARY),
         "guardrails": managed_document(iam, GUARDRAILS),
+        "grants": managed_document(iam, GRANTS),
         "own_boundary": role.get("PermissionsBoundary"),
     }
+
+
+def account_facts() -> deploy_role.AccountFacts:
+    """What `ops deploy-role` finds in a fresh moto account: its default VPC (untagged) and nothing else."""
+    vpcs = [v["VpcId"] for v in boto3.client("ec2").describe_vpcs()["Vpcs"]]
+    assert len(vpcs) == 1
+    return deploy_role.AccountFacts(other_vpcs=tuple(vpcs))
 
 
 def by_sid(*policies: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -98,17 +107,19 @@ def test_creates_provider_boundary_guardrails_and_role_trusted_only_by_the_previ
         ],
     }
     assert state["max_session"] == 10800
-    assert state["policies"] == ["preview-deploy"] and state["attached"] == [GUARDRAILS]
+    assert state["policies"] == ["preview-deploy"] and state["attached"] == [GRANTS, GUARDRAILS]
     assert state["own_boundary"] is None  # the deploy role itself is an administrator's, bounded by its own denies
     assert state["boundary"] == deploy_role.boundary_policy(CONFIG, ACCOUNT)
-    assert state["guardrails"] == deploy_role.guardrails_policy(CONFIG, ACCOUNT)
+    assert state["guardrails"] == deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=account_facts())
+    assert state["grants"] == deploy_role.grants_policy(CONFIG, ACCOUNT)
     assert state["policy"] == deploy_role.permissions_policy(CONFIG, ACCOUNT)
 
     again = run("deploy-role", "--github-repo", REPO)
     assert again.code == 0
-    assert again.out.splitlines()[1:5] == [
+    assert again.out.splitlines()[1:6] == [
         "oidc provider token.actions.githubusercontent.com: up to date",
         "policy hebo-preview-boundary: up to date",
+        "policy hebo-preview-deploy-grants: up to date",
         "policy hebo-preview-deploy-guardrails: up to date",
         f"role {ROLE}: up to date",
     ]
@@ -119,7 +130,7 @@ def test_state_access_is_preview_keys_only_and_production_is_denied(run):
     assert run("deploy-role", "--github-repo", REPO).code == 0
     state = role_state(boto3.client("iam"))
     policy = state["policy"]
-    s = by_sid(policy, state["guardrails"])
+    s = by_sid(policy, state["grants"], state["guardrails"])
     assert s["StatePreviewKeys"]["Action"] == ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     assert s["StatePreviewKeys"]["Resource"] == ["arn:aws:s3:::hebo-terraform-state/pr-*"]
     assert s["StateReadDnsOutputs"] == {
@@ -145,7 +156,7 @@ def test_state_access_is_preview_keys_only_and_production_is_denied(run):
     }
     assert f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/production/*" in s["DenyProductionByName"]["Resource"]
     # Every Allow is scoped: a preview name/key, a stage=pr-* tag, a condition, or read-only discovery.
-    allows = [st for st in policy["Statement"] if st["Effect"] == "Allow"]
+    allows = [st for doc in (policy, state["grants"]) for st in doc["Statement"] if st["Effect"] == "Allow"]
     assert len(allows) >= 20
     for st in allows:
         assert "*" not in st["Action"], st["Sid"]
@@ -165,7 +176,7 @@ def test_state_access_is_preview_keys_only_and_production_is_denied(run):
 def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
     assert run("deploy-role", "--github-repo", REPO, "--secrets-from", "dev").code == 0
     state = role_state(boto3.client("iam"))
-    s = by_sid(state["policy"], state["guardrails"])
+    s = by_sid(state["policy"], state["grants"], state["guardrails"])
     roles = f"arn:aws:iam::{ACCOUNT}:role/hebo-pr-*"
     assert s["PreviewRolesOnlyWithTheBoundary"] == {
         "Sid": "PreviewRolesOnlyWithTheBoundary",
@@ -193,6 +204,7 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
     assert s["DenyChangingTheBoundaryGuardrailsOrThisRole"]["Resource"] == [
         BOUNDARY,
         GUARDRAILS,
+        GRANTS,
         f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
     ]
     passes = {
@@ -225,14 +237,15 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetResourcePolicy",
     ]
-    assert s["DescribeTemplateSecrets"]["Resource"] == [
-        f"{template}{n}-??????"
-        for n in ("StackProjectId", "StackSecretServerKey", "StackPublishableClientKey", "GroqApiKey", "VoyageApiKey")
+    shared = ("StackProjectId", "StackSecretServerKey", "StackPublishableClientKey", "GroqApiKey", "VoyageApiKey")
+    # each by its ARN (random suffix) and by its exact name (how a name no longer there is authorized)
+    assert s["DescribeTemplateSecrets"]["Resource"] == [f"{template}{n}-??????" for n in shared] + [
+        f"{template}{n}" for n in shared
     ]
     publishable = [f"{template}StackProjectId-??????", f"{template}StackPublishableClientKey-??????"]
     assert (s["ReadTemplatePublishableValues"]["Action"], s["ReadTemplatePublishableValues"]["Resource"]) == (
         ["secretsmanager:GetSecretValue"],
-        publishable,
+        publishable + [f"{template}StackProjectId", f"{template}StackPublishableClientKey"],
     )
     assert s["DecryptTemplatePublishableValues"]["Condition"] == {
         "StringLike": {
@@ -241,7 +254,7 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
         }
     }
     # The template's other secrets are exempt from the other-stage deny only to be described.
-    assert s["DenyOtherStagesResources"]["NotResource"][2:] == s["DescribeTemplateSecrets"]["Resource"]
+    assert s["DenyOtherStagesResources"]["NotResource"][2:] == s["DescribeTemplateSecrets"]["Resource"][:5]
 
 
 def test_policies_fit_the_iam_quotas():
@@ -254,11 +267,15 @@ def test_policies_fit_the_iam_quotas():
         zone="hebo.ai",
         secrets_from="staging",
     )
-    inline = deploy_role.policy_size(deploy_role.permissions_policy(config, ACCOUNT))
+    # the inline policy with the facts it grows by: a hosted zone id and three VPCs' security-group deny
+    facts = deploy_role.AccountFacts(hosted_zone_id="Z0123456789ABCDEFGHIJ", other_vpcs=("vpc-0123456789abcdef0",) * 3)
+    inline = deploy_role.policy_size(deploy_role.permissions_policy(config, ACCOUNT, facts=facts))
+    grants = deploy_role.policy_size(deploy_role.grants_policy(config, ACCOUNT))
     guardrails = deploy_role.policy_size(deploy_role.guardrails_policy(config, ACCOUNT))
     boundary = deploy_role.policy_size(deploy_role.boundary_policy(config, ACCOUNT))
     assert 5000 < inline <= deploy_role.INLINE_POLICY_MAX_CHARS == 10240
-    assert 2000 < guardrails <= deploy_role.MANAGED_POLICY_MAX_CHARS == 6144
+    assert 2000 < grants <= deploy_role.MANAGED_POLICY_MAX_CHARS == 6144
+    assert 2000 < guardrails <= deploy_role.MANAGED_POLICY_MAX_CHARS
     assert 2000 < boundary <= deploy_role.MANAGED_POLICY_MAX_CHARS
 
 
@@ -295,6 +312,7 @@ def test_converges_drift_in_trust_session_policy_boundary_and_attachment(run):
     assert dry.code == 0
     assert [line for line in dry.out.splitlines() if line.startswith(("role ", "policy "))] == [
         f"policy hebo-preview-boundary: would set a new default version ({len(wanted['boundary']['Statement'])} statements)",
+        "policy hebo-preview-deploy-grants: up to date",
         "policy hebo-preview-deploy-guardrails: up to date",
         f"role {ROLE}: would replace the trust policy",
         f"role {ROLE}: would set the maximum session to 10800 s",
@@ -307,6 +325,7 @@ def test_converges_drift_in_trust_session_policy_boundary_and_attachment(run):
     assert fixed.code == 0, fixed.err
     assert [line for line in fixed.out.splitlines() if line.startswith(("role ", "policy "))] == [
         f"policy hebo-preview-boundary: set a new default version ({len(wanted['boundary']['Statement'])} statements)",
+        "policy hebo-preview-deploy-grants: up to date",
         "policy hebo-preview-deploy-guardrails: up to date",
         f"role {ROLE}: trust policy replaced",
         f"role {ROLE}: maximum session set to 10800 s",
@@ -321,15 +340,18 @@ def test_dry_run_creates_nothing(run):
     result = run("deploy-role", "--github-repo", REPO, "--dry-run")
     assert result.code == 0, result.err
     statements = len(deploy_role.permissions_policy(CONFIG, ACCOUNT)["Statement"])
-    assert result.out.splitlines()[:8] == [
-        "protected CloudFront config (not hebo-pr-*): 0; other stages' subnets: 0; hosted zone hebo.ai: not found, records allowed in any zone",
+    guardrails = deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=account_facts())
+    assert result.out.splitlines()[:10] == [
+        "protected CloudFront config (not hebo-pr-*): 0; other stages' subnets: 0; VPCs not tagged pr-*: 1; hosted zone hebo.ai: not found, records allowed in any zone",
         "oidc provider token.actions.githubusercontent.com: would create it (audience sts.amazonaws.com)",
         f"policy hebo-preview-boundary: would create it ({len(deploy_role.boundary_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
-        f"policy hebo-preview-deploy-guardrails: would create it ({len(deploy_role.guardrails_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
+        f"policy hebo-preview-deploy-grants: would create it ({len(deploy_role.grants_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
+        f"policy hebo-preview-deploy-guardrails: would create it ({len(guardrails['Statement'])} statements)",
         f"role {ROLE}: would create it (trusted by repo:{REPO}:environment:preview)",
         f"role {ROLE}: would set inline policy preview-deploy ({statements} statements)",
+        f"role {ROLE}: would attach hebo-preview-deploy-grants",
         f"role {ROLE}: would attach hebo-preview-deploy-guardrails",
-        "dry run: 6 change(s) planned, nothing written",
+        "dry run: 8 change(s) planned, nothing written",
     ]
     iam = boto3.client("iam")
     assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
@@ -389,6 +411,7 @@ def test_every_wildcard_resource_has_a_written_reason():
     )
     documents = [
         deploy_role.permissions_policy(config, ACCOUNT),
+        deploy_role.grants_policy(config, ACCOUNT),
         deploy_role.guardrails_policy(config, ACCOUNT),
         deploy_role.boundary_policy(config, ACCOUNT),
     ]
@@ -437,10 +460,10 @@ def test_other_stages_config_subnets_and_zone_are_read_at_converge(run, response
     assert result.code == 0, result.err
     assert (
         result.out.splitlines()[0]
-        == f"protected CloudFront config (not hebo-pr-*): 2; other stages' subnets: 2; hosted zone hebo.ai: {zone_id}"
+        == f"protected CloudFront config (not hebo-pr-*): 2; other stages' subnets: 2; VPCs not tagged pr-*: 2; hosted zone hebo.ai: {zone_id}"
     )
     state = role_state(boto3.client("iam"))
-    s = by_sid(state["policy"], state["guardrails"])
+    s = by_sid(state["policy"], state["grants"], state["guardrails"])
     assert s["DenyOtherStagesCloudFrontConfig"] == {
         "Sid": "DenyOtherStagesCloudFrontConfig",
         "Effect": "Deny",
@@ -492,8 +515,9 @@ def test_too_many_protected_cloudfront_objects_fail_before_any_write(run, respon
 
 def test_how_many_protected_cloudfront_objects_fit():
     """The guardrails' headroom under the 6,144-character managed policy quota, with a long bucket
-    name, a template stage and 18 other stages' subnets: 8 protected CloudFront objects fit
-    (production's and dev's two each, room for two more stages); docs/previews.md repeats it."""
+    name, a template stage, 18 other stages' subnets and three VPCs not tagged pr-* (production's,
+    dev's, the default VPC): 7 protected CloudFront objects fit (production's and dev's two each,
+    room for three more); docs/previews.md repeats it."""
     config = deploy_role.DeployRoleConfig(
         github_repo=REPO,
         state_bucket="a-rather-long-terraform-state-bucket-name",
@@ -503,6 +527,7 @@ def test_how_many_protected_cloudfront_objects_fit():
     )
     arn = f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/" + "5cc3b908-e619-4b99-88e5-2cf7f45965bd"
     subnets = tuple(f"subnet-{n:017x}" for n in range(18))  # three VPCs of six subnets (production, dev, global)
+    vpcs = tuple(f"vpc-{n:017x}" for n in range(3))
     fits = max(
         n
         for n in range(60)
@@ -510,12 +535,14 @@ def test_how_many_protected_cloudfront_objects_fit():
             deploy_role.guardrails_policy(
                 config,
                 ACCOUNT,
-                facts=deploy_role.AccountFacts(protected_cloudfront=(arn,) * n, other_stage_subnets=subnets),
+                facts=deploy_role.AccountFacts(
+                    protected_cloudfront=(arn,) * n, other_stage_subnets=subnets, other_vpcs=vpcs
+                ),
             )
         )
         <= deploy_role.MANAGED_POLICY_MAX_CHARS
     )
-    assert fits == 8
+    assert fits == 7
 
 
 def test_response_headers_policies_are_listed_across_pages_custom_only():

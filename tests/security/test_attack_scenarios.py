@@ -29,9 +29,11 @@ FACTS = deploy_role.AccountFacts(
     ),
     hosted_zone_id="Z123",
     other_stage_subnets=("subnet-dev", "subnet-prod"),
+    other_vpcs=("vpc-default", "vpc-dev", "vpc-prod"),
 )
 """What `ops deploy-role` finds in the account: production's origin access control and response
-headers policy (ids in scenarios.txt), the public zone hebo.ai, and production's and dev's subnets."""
+headers policy (ids in scenarios.txt), the public zone hebo.ai, production's and dev's subnets, and
+their VPCs and the default VPC."""
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
 ADMIN = {
     "Version": "2012-10-17",
@@ -121,6 +123,7 @@ def test_scenario(name, principal, action, resource, tags, context, expected):
                 call,
                 [
                     deploy_role.permissions_policy(CONFIG, ACCOUNT, facts=FACTS),
+                    deploy_role.grants_policy(CONFIG, ACCOUNT),
                     deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=FACTS),
                 ],
                 None,

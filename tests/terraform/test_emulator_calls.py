@@ -245,8 +245,10 @@ def test_application_auto_scaling_adds_the_calls_it_makes_as_the_caller(client, 
         ScalableDimension="ecs:service:DesiredCount",
         MinCapacity=1,
         MaxCapacity=2,
+        Tags={"stage": "pr-43"},
     )
     lines = last("RegisterScalableTarget")
+    lines = [line for line in lines if line.action != "application-autoscaling:TagResource"]
     service = Resource(_arn("ecs", "service/hebo-pr-43/hebo-pr-43-api"), {"stage": "pr-43"})
     linked = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService"
     assert [(c.action, c.resources, c.context) for c in lines[1:]] == [
@@ -257,8 +259,8 @@ def test_application_auto_scaling_adds_the_calls_it_makes_as_the_caller(client, 
         ),  # no alarm name, no tags: what a name/tag-scoped grant cannot allow
         ("cloudwatch:DescribeAlarms", (Resource("*", {}),), {}),
         ("cloudwatch:DeleteAlarms", (Resource("*", {}),), {}),
-        ("ecs:DescribeServices", (service,), {}),
-        ("ecs:UpdateService", (service,), {}),
+        ("ecs:DescribeServices", (service,), {"ecs:cluster": _arn("ecs", "cluster/hebo-pr-43")}),
+        ("ecs:UpdateService", (service,), {"ecs:cluster": _arn("ecs", "cluster/hebo-pr-43")}),
         (
             "iam:CreateServiceLinkedRole",
             (Resource(linked, {}),),
@@ -273,8 +275,27 @@ def test_application_auto_scaling_adds_the_calls_it_makes_as_the_caller(client, 
     assert lines[0].context == {
         "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount",
         "application-autoscaling:service-namespace": "ecs",
+        "aws:RequestTag/stage": "pr-43",
+        "aws:TagKeys": ["stage"],
     }
     assert {c.seq for c in lines} == {lines[0].seq}
+    # the target's tags (kept by the emulator; moto has none) are what a tag-scoped grant sees
+    scaling.put_scaling_policy(
+        PolicyName="cpu",
+        ServiceNamespace="ecs",
+        ResourceId="service/hebo-pr-43/hebo-pr-43-api",
+        ScalableDimension="ecs:service:DesiredCount",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 60.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+        },
+    )
+    put = last("PutScalingPolicy")[0]
+    assert (put.action, put.resources) == (
+        "application-autoscaling:PutScalingPolicy",
+        (Resource(target["ScalableTargetARN"], {"stage": "pr-43"}),),
+    )
 
 
 def _zip() -> bytes:
@@ -413,6 +434,161 @@ def test_sts_web_identity_maps_the_session_key_to_the_role(client, last, emulato
     (who,) = last("GetCallerIdentity")
     assert who.access_key_id == credentials["AccessKeyId"]
     assert session_roles(read_calls(emulator[1]))[who.access_key_id] == role
+
+
+def test_a_change_to_a_role_carries_the_roles_current_boundary(client, last) -> None:
+    """iam:PermissionsBoundary of PutRolePolicy/AttachRolePolicy/DeleteRolePolicy is the boundary the
+    target role has (a real lifecycle recording had none, so DenyRolesWithoutTheBoundary denied
+    every policy of every preview role)."""
+    iam = client("iam")
+    logs = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}
+    )
+    boundary = iam.create_policy(PolicyName="hebo-preview-boundary", PolicyDocument=logs)["Policy"]["Arn"]
+    role = iam.create_role(
+        RoleName="hebo-pr-44-migrator", AssumeRolePolicyDocument=TRUST, PermissionsBoundary=boundary
+    )["Role"]["Arn"]
+    (create, *_) = last("CreateRole")
+    assert create.context["iam:PermissionsBoundary"] == boundary
+    iam.put_role_policy(RoleName="hebo-pr-44-migrator", PolicyName="logs", PolicyDocument=logs)
+    iam.attach_role_policy(
+        RoleName="hebo-pr-44-migrator", PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+    )
+    iam.delete_role_policy(RoleName="hebo-pr-44-migrator", PolicyName="logs")
+    for operation in ("PutRolePolicy", "AttachRolePolicy", "DeleteRolePolicy"):
+        (line,) = last(operation)
+        assert (line.resources[0].arn, line.context.get("iam:PermissionsBoundary")) == (role, boundary), operation
+    iam.create_role(RoleName="hebo-pr-44-unbounded", AssumeRolePolicyDocument=TRUST)
+    iam.put_role_policy(RoleName="hebo-pr-44-unbounded", PolicyName="logs", PolicyDocument=logs)
+    (unbounded,) = last("PutRolePolicy")
+    assert "iam:PermissionsBoundary" not in unbounded.context  # no boundary: the key is absent
+
+
+def test_names_with_slashes_fill_their_arn(client, last) -> None:
+    """Secret names (`hebo/pr-44/DbPassword`) and ECR repositories (`hebo-pr-44/api`) hold `/`: a
+    request naming them by ARN is authorized on that ARN (recorded as `secret:*`/`repository/*` before)."""
+    secrets, ecr = client("secretsmanager"), client("ecr")
+    arn = secrets.create_secret(Name="hebo/pr-44/DbPassword", SecretString="s", Tags=TAGS)["ARN"]
+    secrets.describe_secret(SecretId=arn)
+    secrets.get_resource_policy(SecretId=arn)
+    for operation in ("DescribeSecret", "GetResourcePolicy"):
+        (line,) = last(operation)
+        assert line.resources == (Resource(arn, STAGE_TAGS),), operation
+    repository = ecr.create_repository(repositoryName="hebo-pr-44/api", tags=TAGS)["repository"]["repositoryArn"]
+    ecr.list_tags_for_resource(resourceArn=repository)
+    (listed,) = last("ListTagsForResource")
+    assert (listed.action, listed.resources) == ("ecr:ListTagsForResource", (Resource(repository, STAGE_TAGS),))
+
+
+def test_rds_groups_are_tagged_on_create_by_their_own_arn(client, last) -> None:
+    """CreateDBClusterParameterGroup's tags go on its `cluster-pg` (not on `*`), the type whose
+    abbreviated name is the operation's noun."""
+    rds = client("rds")
+    rds.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="hebo-pr-44-db-cluster-params",
+        DBParameterGroupFamily="aurora-postgresql16",
+        Description="cluster",
+        Tags=TAGS,
+    )
+    rds.create_db_parameter_group(
+        DBParameterGroupName="hebo-pr-44-db-params",
+        DBParameterGroupFamily="aurora-postgresql16",
+        Description="db",
+        Tags=TAGS,
+    )
+    for operation, arn in (
+        ("CreateDBClusterParameterGroup", _arn("rds", "cluster-pg:hebo-pr-44-db-cluster-params")),
+        ("CreateDBParameterGroup", _arn("rds", "pg:hebo-pr-44-db-params")),
+    ):
+        create, tag_on_create = last(operation)
+        assert (create.resources, tag_on_create.action) == ((Resource(arn, {}),), "rds:AddTagsToResource"), operation
+        assert tag_on_create.resources == (Resource(arn, {}),), operation
+
+
+def test_a_request_ec2_refuses_as_malformed_is_marked_rejected(client, last) -> None:
+    """The AWS provider reads every `aws_ami` with GetInstanceUefiData(InstanceId=<AMI id>)
+    (terraform-provider-aws issue 47508): EC2 refuses it as malformed whatever the permissions."""
+    ec2 = client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    with pytest.raises(Exception):  # noqa: B017 - moto answers 400, as EC2 answers InvalidInstanceID.Malformed
+        ec2.get_instance_uefi_data(InstanceId=image)
+    (line,) = last("GetInstanceUefiData")
+    assert line.rejected == f"InstanceId {image} does not start with i-: EC2 answers InvalidInstanceID.Malformed"
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    ec2.get_instance_uefi_data(InstanceId=instance)
+    (good,) = last("GetInstanceUefiData")
+    assert good.rejected is None and good.resources[0].arn == _arn("ec2", f"instance/{instance}")
+
+
+def test_destroy_calls_name_what_they_remove(client, last) -> None:
+    """A destroy's calls name their resources as EC2, KMS, RDS and Secrets Manager authorize them:
+    an association id stands for the route table and subnet (the address and interface) it joins,
+    an alias' deletion is also on its key, an RDS delete without a final snapshot is on the
+    cluster only, a secret deleted by ARN is that ARN (each was `*` or an unfilled variable)."""
+    ec2, kms, rds, secrets = client("ec2"), client("kms"), client("rds"), client("secretsmanager")
+    vpc = ec2.create_vpc(CidrBlock="10.45.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.45.1.0/24")["Subnet"]["SubnetId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    association = ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)["AssociationId"]
+    ec2.disassociate_route_table(AssociationId=association)
+    (line,) = last("DisassociateRouteTable")
+    assert {r.arn for r in line.resources} == {_arn("ec2", f"route-table/{table}"), _arn("ec2", f"subnet/{subnet}")}
+    interface = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    joined = ec2.associate_address(AllocationId=allocation, NetworkInterfaceId=interface)["AssociationId"]
+    ec2.disassociate_address(AssociationId=joined)
+    (line,) = last("DisassociateAddress")
+    assert {r.arn for r in line.resources} == {
+        _arn("ec2", f"elastic-ip/{allocation}"),
+        _arn("ec2", f"network-interface/{interface}"),
+    }
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/hebo-pr-45-stage", TargetKeyId=key)
+    kms.delete_alias(AliasName="alias/hebo-pr-45-stage")
+    (line,) = last("DeleteAlias")
+    assert {r.arn for r in line.resources} == {_arn("kms", "alias/hebo-pr-45-stage"), _arn("kms", f"key/{key}")}
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.45.{n}.0/24", AvailabilityZone=f"us-east-1{zone}")["Subnet"][
+            "SubnetId"
+        ]
+        for n, zone in ((2, "a"), (3, "b"))
+    ]
+    rds.create_db_subnet_group(DBSubnetGroupName="hebo-pr-45-db", DBSubnetGroupDescription="db", SubnetIds=subnets)
+    rds.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="hebo-pr-45-db", DBParameterGroupFamily="aurora-postgresql16", Description="db"
+    )
+    rds.create_db_cluster(
+        DBClusterIdentifier="hebo-pr-45-db",
+        Engine="aurora-postgresql",
+        EngineVersion="16.4",
+        MasterUsername="u",
+        MasterUserPassword="password1",
+        DBSubnetGroupName="hebo-pr-45-db",
+        DBClusterParameterGroupName="hebo-pr-45-db",
+    )
+    rds.delete_db_cluster(DBClusterIdentifier="hebo-pr-45-db", SkipFinalSnapshot=True)
+    (line,) = last("DeleteDBCluster")
+    assert [r.arn for r in line.resources] == [_arn("rds", "cluster:hebo-pr-45-db")]
+    arn = secrets.create_secret(Name="hebo/pr-45/DbPassword", SecretString="s")["ARN"]
+    secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    (line,) = last("DeleteSecret")
+    assert [r.arn for r in line.resources] == [arn]
+
+
+def test_the_provider_validates_credentials_as_in_the_workflow() -> None:
+    """No `skip_credentials_validation`: with it the provider asks iam:GetUser for the account
+    (aws-sdk-go-base), a call the workflow never makes."""
+    from tools.moto_emulator import moto_override
+
+    stack = {"provider": {"aws": [{"region": "us-east-1"}, {"alias": "global", "region": "us-east-1"}]}}
+    assert moto_override(stack) == {
+        "provider": {
+            "aws": [
+                {"skip_metadata_api_check": True, "s3_use_path_style": True},
+                {"alias": "global", "skip_metadata_api_check": True, "s3_use_path_style": True},
+            ]
+        }
+    }
 
 
 def test_load_balancer_tags_go_on_the_resource_each_create_makes(client, last) -> None:

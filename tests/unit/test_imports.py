@@ -130,15 +130,6 @@ MAX_FUNCTION_LINES = 60
 function in modules/, stacks/, config/ or ops/ is a named step (or a construct) waiting to be
 extracted."""
 FUNCTION_LENGTH_DIRS = ("modules", "stacks", "config", "ops")
-PENDING_LONG_FUNCTIONS = {
-    "ops/deploy_role.py:permissions_policy",  # a policy document as one literal; to split by statement group
-    "ops/deploy_role.py:boundary_policy",  # likewise (over 60 lines once `ruff format` wrapped it)
-    "ops/deploy_role.py:guardrails_policy",  # likewise
-    "ops/deploy_role.py:converge_role",  # create-or-converge of one role; to split into its steps
-    "ops/deploy_role.py:run",  # 61 lines after formatting: discovery, then the three documents
-}
-"""Functions still over the limit in files another workstream is changing; each entry goes once
-that work lands (the test fails while an entry is stale)."""
 
 
 def _function_lengths() -> dict[str, int]:
@@ -159,12 +150,8 @@ def test_no_function_in_modules_stacks_config_or_ops_is_longer_than_60_lines() -
     lengths = _function_lengths()
     for top in FUNCTION_LENGTH_DIRS:
         assert sum(where.startswith(f"{top}/") for where in lengths) >= 20, f"{top}/ was read"
-    too_long = {
-        where: n for where, n in lengths.items() if n > MAX_FUNCTION_LINES and where not in PENDING_LONG_FUNCTIONS
-    }
+    too_long = {where: n for where, n in lengths.items() if n > MAX_FUNCTION_LINES}
     assert too_long == {}, f"split these into named steps (`_validate`, `_create_*`) or constructs: {too_long}"
-    stale = sorted(where for where in PENDING_LONG_FUNCTIONS if lengths.get(where, 0) <= MAX_FUNCTION_LINES)
-    assert stale == [], f"within {MAX_FUNCTION_LINES} lines (or gone) now: remove from PENDING_LONG_FUNCTIONS: {stale}"
 
 
 def test_modules_raise_only_their_validation_error() -> None:

@@ -84,6 +84,7 @@ VARIABLE_PARAMETERS: dict[str, tuple[str, ...]] = {
     "clusterparametergroupname": ("dbclusterparametergroupname",),
     "parametergroupname": ("dbparametergroupname",),
     "subnetgroupname": ("dbsubnetgroupname",),
+    "clustersnapshotname": ("finaldbsnapshotidentifier", "dbclustersnapshotidentifier"),
     "vpcflowlogid": ("flowlogid", "flowlogids"),
     "alias": ("aliasname",),
     "keyid": ("keyid", "targetkeyid"),
@@ -157,6 +158,10 @@ def action_name(prefix: str, operation: str) -> str | None:
 
 @cache
 def _arn_regex(arn_format: str) -> re.Pattern[str]:
+    """A regex of an ARN format with one named group per variable. Variables whose values may hold
+    `/` match greedily: paths and log groups, Secrets Manager names (`hebo/pr-42/DbPassword-AbCdEf`:
+    "the secret name can contain ... /_+=.@-", Secrets Manager API reference, CreateSecret) and ECR
+    repository names (`namespace/repo`, ECR API reference, CreateRepository)."""
     parts = re.split(r"(\$\{[^}]+\})", arn_format)
     out = []
     for part in parts:
@@ -170,6 +175,8 @@ def _arn_regex(arn_format: str) -> re.Pattern[str]:
                 "PolicyNameWithPath",
                 "LogGroupName",
                 "ResourceId",
+                "SecretId",
+                "RepositoryName",
             )
             out.append(f"(?P<{name}>{'.+' if greedy else '[^:/]+'})")
         else:

@@ -57,10 +57,25 @@ def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
     params = decoded.params
     fields = list(authz.leaves(params))
     if decoded.api == "ec2":
+        account = moto_state.account_of(decoded.access_key_id)
         for key, value, _depth in list(fields):
             kind = value.split("-", 1)[0]
             if key in ("Resources", "ResourceIds", "ResourceId") and kind in EC2_ID_PREFIXES:
                 fields.append((EC2_ID_PREFIXES[kind], value, 0))
+            if key == "AssociationId":
+                # EC2 authorizes DisassociateRouteTable/DisassociateAddress on the route table and
+                # subnet, the address and interface the association joins (Service Authorization
+                # Reference, Amazon EC2: their resource types), which only the association id names
+                for ident in moto_state.associated(account, decoded.region, value):
+                    if ident.split("-", 1)[0] in EC2_ID_PREFIXES:
+                        fields.append((EC2_ID_PREFIXES[ident.split("-", 1)[0]], ident, 0))
+    if decoded.api == "kms" and "AliasName" in params and "TargetKeyId" not in params:
+        # DeleteAlias is authorized on the alias and on the key it points to (KMS developer guide,
+        # "Controlling access to aliases": kms:DeleteAlias on both)
+        account = moto_state.account_of(decoded.access_key_id)
+        key = moto_state.real_arn(f"arn:{PARTITION}:kms:{decoded.region}:{account}:key/{params['AliasName']}")
+        if ":key/" in key and "/alias/" not in key:
+            fields.append(("KeyId", key.rsplit("/", 1)[1], 0))
     if decoded.api == "secretsmanager":
         fields += [("SecretId", v, d) for k, v, d in fields if k == "Name"]
     if decoded.api == "ecs":
@@ -101,6 +116,23 @@ def _fields(decoded: Decoded) -> list[tuple[str, str, int]]:
         ]
         fields += [("Id", v, d) for k, v, d in fields if k == "ResourceId"]
     return fields
+
+
+def malformed_ec2_id(decoded: Decoded) -> str | None:
+    """Why EC2 refuses the request whatever the caller's permissions, or None: a top-level id
+    parameter holding another type's id (`InstanceId=ami-…`), which EC2 answers with
+    `InvalidInstanceID.Malformed` (EC2 API reference, "Error codes": InvalidXxxID.Malformed). The
+    AWS provider sends GetInstanceUefiData with an AMI id on every read of `aws_ami` and ignores the
+    error (terraform-provider-aws issue 47508)."""
+    if decoded.api != "ec2":
+        return None
+    expected = {variable.lower(): prefix for prefix, variable in EC2_ID_PREFIXES.items()}
+    for name, value in decoded.params.items():
+        prefix = str(value).split("-", 1)[0] if isinstance(value, str) and "-" in value else None
+        wanted = expected.get(name.lower())
+        if wanted and prefix in EC2_ID_PREFIXES and prefix != wanted:
+            return f"{name} {value} does not start with {wanted}-: EC2 answers Invalid{name[: -len('Id')]}ID.Malformed"
+    return None
 
 
 def _default_option_group(engine: str, version: str) -> str:
@@ -146,6 +178,7 @@ def plan(decoded: Decoded) -> tuple[list[authz.Planned], str | None]:
         return [], f"no IAM action for {prefix} {decoded.operation} in the authorization reference"
     account = moto_state.account_of(decoded.access_key_id)
     region = decoded.region
+    decoded.rejected = malformed_ec2_id(decoded)
     fields = _fields(decoded)
     keys = authz.supported_condition_keys(prefix, name) | KEYS_NEWER_THAN_THE_CATALOGUE.get(f"{prefix}:{name}", set())
     tags = authz.request_tags(decoded.params)
@@ -229,8 +262,16 @@ def _validation_calls(decoded: Decoded, account: str) -> list[authz.Planned]:
     ]
     if namespace == "ecs" and resource_id.startswith("service/"):
         service = f"arn:{PARTITION}:ecs:{region}:{account}:{resource_id}"
+        # a service is addressed in its cluster (`service/<cluster>/<service>`), so the calls name
+        # it: ECS API reference, UpdateService/DescribeServices `cluster` ("If you do not specify a
+        # cluster, the default cluster is assumed"), which is the ecs:cluster key.
+        cluster = f"arn:{PARTITION}:ecs:{region}:{account}:cluster/{resource_id.split('/')[1]}"
         out += [
-            authz.Planned(f"ecs:{a}", {}, [(service, moto_state.tags_of(service), "service")])
+            authz.Planned(
+                f"ecs:{a}",
+                {"ecs:cluster": cluster} if "ecs:cluster" in authz.supported_condition_keys("ecs", a) else {},
+                [(service, moto_state.tags_of(service), "service")],
+            )
             for a in ("DescribeServices", "UpdateService")
         ]
     if namespace == "rds" and resource_id.startswith("cluster:"):
@@ -264,7 +305,34 @@ def _created_types(decoded: Decoded, types: list[str]) -> set[str]:
         return {t for t in types if t in specs}
     noun = authz._norm(authz.CREATING.sub("", decoded.operation)).removeprefix("db")
     noun = noun.removesuffix("s")
-    return {t for t in types if noun and (noun in authz._norm(t) or authz._norm(t) in noun)}
+    if not noun:
+        return set()
+    scores = {t: _closeness(noun, _spelled_out(t)) for t in types}
+    matched = [score for score in scores.values() if score is not None]
+    return {t for t, score in scores.items() if matched and score == max(matched)}
+
+
+RESOURCE_ABBREVIATIONS = (("pg", "parametergroup"), ("og", "optiongroup"), ("subgrp", "subnetgroup"))
+"""RDS resource type names that abbreviate the operation's noun (Service Authorization Reference,
+Amazon RDS: `cluster-pg`, `pg`, `og`, `subgrp` for CreateDBClusterParameterGroup, CreateDBParameterGroup,
+CreateOptionGroup, CreateDBSubnetGroup; `db` is CreateDBInstance's DB instance)."""
+
+
+def _spelled_out(resource_type: str) -> str:
+    name = authz._norm(resource_type)
+    if name == "db":
+        return "dbinstance"
+    for short, long in RESOURCE_ABBREVIATIONS:
+        if name.endswith(short):
+            return name[: -len(short)] + long
+    return name
+
+
+def _closeness(noun: str, name: str) -> int | None:
+    """How closely a resource type names the operation's noun: None when neither contains the
+    other, else minus the difference in length (`clusterparametergroup` is CreateDBClusterParameterGroup's,
+    `cluster` CreateDBCluster's, though each contains `cluster`)."""
+    return -abs(len(noun) - len(name)) if noun in name or name in noun else None
 
 
 def _instance_profile_roles(decoded: Decoded, account: str) -> list[tuple[str, str]]:
@@ -275,6 +343,12 @@ def _instance_profile_roles(decoded: Decoded, account: str) -> list[tuple[str, s
         return []
     role = moto_state.role_of_instance_profile(account, profile.get("Arn") or profile.get("Name") or "")
     return [(role, "ec2.amazonaws.com")] if role else []
+
+
+FINAL_SNAPSHOTS = {("rds", "DeleteDBCluster", "cluster-snapshot"), ("rds", "DeleteDBInstance", "snapshot")}
+"""The final snapshot a delete makes, a resource of the action only when the request names one
+(RDS API reference, DeleteDBCluster/DeleteDBInstance `FinalDBSnapshotIdentifier`: "If this
+argument is omitted ... SkipFinalSnapshot" and no snapshot is created)."""
 
 
 def _resources(
@@ -290,6 +364,8 @@ def _resources(
     if prefix == "route53" and isinstance(params.get("ResourceType"), str):  # ChangeTagsForResource & co.
         types = [t for t in types if t[0] == params["ResourceType"]]
     for rtype, required, arn_format in types:
+        if (prefix, name, rtype) in FINAL_SNAPSHOTS and not params.get("FinalDBSnapshotIdentifier"):
+            continue  # SkipFinalSnapshot: no snapshot is made, so none is authorized
         if not required and arn_format.split(":")[2] != prefix:
             continue  # an optional resource of another service (RunInstances' resource-groups group): never named by the request
         arns, pending = authz.fill(arn_format, region, account, PARTITION, fields)
@@ -353,8 +429,19 @@ def _context(
     network = (params.get("networkConfiguration") or {}).get("awsvpcConfiguration") if prefix == "ecs" else None
     if "ecs:subnet" in keys and isinstance(network, Mapping) and network.get("subnets"):
         context["ecs:subnet"] = list(network["subnets"])
-    if "iam:PermissionsBoundary" in keys and params.get("PermissionsBoundary"):
-        context["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
+    if "iam:PermissionsBoundary" in keys:
+        # the boundary a request sets (CreateRole, PutRolePermissionsBoundary), else the one the
+        # target role has now (PutRolePolicy, AttachRolePolicy & co.): the key names the policy set
+        # as the entity's permissions boundary (Service Authorization Reference, IAM condition keys;
+        # IAM user guide, "Permissions boundaries for IAM entities", the delegation example that
+        # conditions PutRolePolicy/AttachRolePolicy/DeleteRolePolicy on iam:PermissionsBoundary).
+        boundary = params.get("PermissionsBoundary") or (
+            moto_state.role_boundary(account, params["RoleName"])
+            if prefix == "iam" and params.get("RoleName")
+            else None
+        )
+        if boundary:
+            context["iam:PermissionsBoundary"] = boundary
     if "iam:PolicyARN" in keys and params.get("PolicyArn"):
         context["iam:PolicyARN"] = params["PolicyArn"]
     if prefix == "ec2":
@@ -504,6 +591,7 @@ def complete(
                 decoded.region,
                 issued_access_key_id=issued,
                 role_arn=role_arn,
+                rejected=decoded.rejected,
             )
         )
     return calls

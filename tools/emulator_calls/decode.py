@@ -38,6 +38,8 @@ class Decoded:
     operation: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    rejected: str | None = None
+    """Why AWS refuses the request before authorizing it (a malformed id), set by `calls.plan`."""
 
 
 def request_body(environ: dict[str, Any]) -> bytes:

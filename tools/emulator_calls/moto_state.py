@@ -76,6 +76,16 @@ def _s3(b: Any, kind: str, rid: str, arn: str) -> Any:
     return b.tagger.get_tag_dict_for_resource(bucket.arn)
 
 
+def _scalable_target_tags(b: Any, arn: str) -> Any:
+    """moto 5.2.5 keeps no tags for scalable targets; the emulator keeps them on the target as
+    `tags` (tools/moto_emulator.py, "Application Auto Scaling has no tagging in moto")."""
+    for targets in b.targets.values():
+        for target in targets.values():
+            if target.arn == arn:
+                return getattr(target, "tags", {})
+    return {}
+
+
 TAG_READERS: dict[str, Callable[..., Any]] = {
     "ec2": lambda b, kind, rid, arn: _ec2(b, kind, rid),
     "iam": lambda b, kind, rid, arn: _iam(b, kind, rid),
@@ -93,9 +103,7 @@ TAG_READERS: dict[str, Callable[..., Any]] = {
     "cloudwatch": lambda b, kind, rid, arn: b.tagger.get_tag_dict_for_resource(arn),
     "cloudfront": lambda b, kind, rid, arn: b.tagger.get_tag_dict_for_resource(arn),
     "ecr": lambda b, kind, rid, arn: b.tagger.get_tag_dict_for_resource(arn),
-    "application-autoscaling": lambda b, kind, rid, arn: (
-        b.tagger.get_tag_dict_for_resource(arn) if hasattr(b, "tagger") else {}
-    ),
+    "application-autoscaling": lambda b, kind, rid, arn: _scalable_target_tags(b, arn),
 }
 """Per ARN service: (backend, resource type, resource id, ARN) -> moto's tags of that resource."""
 
@@ -169,6 +177,23 @@ def vpc_of(account: str, region: str, resource_id: str) -> str | None:
     return None
 
 
+def associated(account: str, region: str, association_id: str) -> list[str]:
+    """The ids an EC2 association id stands for, as EC2 resolves it to authorize the call: a route
+    table association's route table and subnet (or gateway), an Elastic IP association's
+    allocation and network interface or instance. [] for an unknown id."""
+    try:
+        b = _backend("ec2", account, region)
+        for table in b.route_tables.values():
+            if association_id in table._associations:
+                return [table.id, table._associations[association_id]]
+        for address in b.addresses:
+            if address.association_id == association_id:
+                return [i for i in (address.allocation_id, address.network_interface_id, address.instance_id) if i]
+    except Exception:  # noqa: BLE001 - moto internals; nothing resolved
+        return []
+    return []
+
+
 def role_of_instance_profile(account: str, name_or_arn: str) -> str | None:
     """The role ARN of an instance profile (name or ARN), None without one."""
     try:
@@ -194,6 +219,15 @@ def caller_arn(account: str, access_key: str) -> str:
     except Exception:  # noqa: BLE001 - moto internals; the default identity as moto answers it
         arn = f"arn:aws:sts::{account}:user/moto"
     return arn.replace(":sts::", ":iam::", 1) if ":user/" in arn else arn
+
+
+def role_boundary(account: str, name: str) -> str | None:
+    """The ARN of the permissions boundary moto's IAM role `name` has now (None: no boundary, or
+    no such role)."""
+    try:
+        return _backend("iam", account, "global").get_role(name).permissions_boundary_arn or None
+    except Exception:  # noqa: BLE001 - NoSuchEntity
+        return None
 
 
 def role_exists(account: str, name: str) -> bool:

@@ -4,7 +4,8 @@ IAM evaluator load this without an emulator).
 One JSON object per line; an operation that IAM authorizes as several actions is several lines
 with the same `seq`. Fields (see `Call`): seq, access_key_id, service, operation, action (null when
 the call could not be decoded), resources [{arn, tags}], context {condition key: str | [str]},
-status, region; the STS web-identity line also has issued_access_key_id and role_arn.
+status, region; the STS web-identity line also has issued_access_key_id and role_arn, and a
+request AWS refuses before authorizing it has `rejected` (the reason).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class Call:
     role_arn: str | None = None
     error: str | None = field(default=None, compare=False)
     """Why the call could not be decoded (action None), for a reader listing the gaps."""
+    rejected: str | None = field(default=None, compare=False)
+    """Why AWS refuses this request whatever the caller's permissions (a malformed id): such a
+    call needs no grant, and readers do not evaluate it (`tools.iam_eval.report`)."""
 
     @property
     def decoded(self) -> bool:
@@ -76,7 +80,7 @@ def line_for(call: Call) -> str:
         "status": call.status,
         "region": call.region,
     }
-    for key in ("issued_access_key_id", "role_arn", "error"):
+    for key in ("issued_access_key_id", "role_arn", "error", "rejected"):
         if getattr(call, key) is not None:
             data[key] = getattr(call, key)
     return json.dumps(data, sort_keys=False)
@@ -97,6 +101,7 @@ def call_from(data: Mapping[str, Any]) -> Call:
         issued_access_key_id=data.get("issued_access_key_id"),
         role_arn=data.get("role_arn"),
         error=data.get("error"),
+        rejected=data.get("rejected"),
     )
 
 

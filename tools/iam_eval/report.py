@@ -23,6 +23,9 @@ class EvaluationReport:
     calls_evaluated: int = 0
     denied: list[Decision] = field(default_factory=list)
     actions_used: set[str] = field(default_factory=set)
+    rejected: list[Call] = field(default_factory=list)
+    """Calls AWS refuses before authorizing them (`Call.rejected`, a malformed id): not evaluated,
+    not counted in `calls_evaluated`; they need no grant."""
 
 
 def _document(raw: Any) -> dict[str, Any]:
@@ -60,6 +63,9 @@ def evaluate_calls(
     """Evaluate already-selected calls (one `Call` per authorized action)."""
     report = EvaluationReport()
     for call in calls:
+        if call.rejected:
+            report.rejected.append(call)
+            continue
         report.calls_evaluated += 1
         if not call.decoded or call.action is None:
             report.denied.append(
