@@ -139,7 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         serial_tests = test_times(OUT / "serial.xml")
         print(f"serial run: exit {serial_code}, {serial_wall:.0f} s (load after {load()}); {OUT / 'serial.log'}")
     print()
-    print("\n".join(table({k: v for k, v in lane_walls.items() if k != "total"}, by_lane(serial_tests), (lanes_wall, serial_wall))))
+    print(
+        "\n".join(
+            table(
+                {k: v for k, v in lane_walls.items() if k != "total"}, by_lane(serial_tests), (lanes_wall, serial_wall)
+            )
+        )
+    )
     print()
     print("\n".join(slowest(lane_tests, serial_tests)))
     return 0

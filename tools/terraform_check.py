@@ -348,8 +348,10 @@ class Terraform:
     def run(
         self, command: str, *args: str, cwd: Path, check: bool = True, ok_codes: Sequence[int] = (0,)
     ) -> subprocess.CompletedProcess[str]:
-        """`terraform <command> <args>` in `cwd`, killed after TIMEOUTS[command] seconds."""
+        """`terraform <command> <args>` in `cwd`, killed after TIMEOUTS[command] seconds; recorded in
+        the transcript `TRANSCRIPT_ENV` names, if any."""
         argv = ["terraform", command, "-no-color", *args]
+        started = time.time()
         process = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -368,6 +370,7 @@ class Terraform:
                 f"{cwd.name}: terraform {command} timed out after {TIMEOUTS[command]} s; last output:\n{_tail(out + err)}"
             ) from None
         done = subprocess.CompletedProcess(argv, process.returncode, out, err)
+        _transcribe(cwd, argv, started, done)
         if check and done.returncode not in ok_codes:
             raise CheckError(f"{cwd.name}: terraform {command} failed (exit {done.returncode}):\n{_tail(err or out)}")
         return done
@@ -375,6 +378,24 @@ class Terraform:
     def prepare_stack(self, workspace: Workspace, stack: str) -> Path:
         """Make (or refresh) the scan copy of `stack` and return its directory."""
         return scan_copy(workspace.outdir / "stacks" / stack, workspace.scan_dir(stack), self.choices)
+
+
+TRANSCRIPT_ENV = "HEBO_TF_TRANSCRIPT"
+"""A file path: when set, every Terraform command appends one JSON line to it (`cwd`, `argv`,
+`started` and `ended` as Unix seconds, `exit`, `stdout`): what bench/lifecycle_floor.py reads
+(the resources' "complete after Ns" lines are the provider's waiter time against the emulator)."""
+
+
+def _transcribe(cwd: Path, argv: Sequence[str], started: float, done: subprocess.CompletedProcess[str]) -> None:
+    path = os.environ.get(TRANSCRIPT_ENV)
+    if not path:
+        return
+    line = {"cwd": str(cwd), "argv": list(argv), "started": started, "ended": time.time(), "exit": done.returncode}
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # concurrent commands (threads, lanes) append whole lines
+        handle.write(json.dumps({**line, "stdout": done.stdout}) + "\n")
 
 
 def _tail(text: str, lines: int = 40) -> str:

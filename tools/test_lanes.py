@@ -39,9 +39,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO, TYPE_CHECKING, Sequence
 
 from tools.synth_cache import SYNTH_CACHE_ENV, tally
+
+if TYPE_CHECKING:  # the runner itself needs no pytest import
+    import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,24 +90,27 @@ LANE_NAMES = tuple(lane.name for lane in LANES)
 
 
 def lane_of(path: str) -> str:
-    """The lane of a test file, given as its path from the repository root (`tests/unit/test_app.py`)."""
+    """The lane of a test file, given as its path from the rootdir (`tests/unit/test_app.py`)."""
     return next(lane.name for lane in LANES if any(fnmatch.fnmatch(path, p) for p in lane.patterns))
 
 
 # --------------------------------------------------------------------------- the pytest plugin
 
 
-def pytest_addoption(parser) -> None:  # noqa: ANN001 - pytest's hook signature
-    parser.addoption("--lane", choices=LANE_NAMES, default=None, help="run only this lane's tests (tools/test_lanes.py)")
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--lane", choices=LANE_NAMES, default=None, help="run only this lane's tests (tools/test_lanes.py)"
+    )
 
 
-def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001 - pytest's hook signature
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     lane = config.getoption("--lane")
     if lane is None:
         return
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
-        path = Path(str(item.path)).resolve().relative_to(REPO_ROOT).as_posix()
+        path = Path(str(item.path)).resolve().relative_to(config.rootpath.resolve()).as_posix()
         (keep if lane_of(path) == lane else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
@@ -139,7 +145,7 @@ def lane_command(lane: str, pytest_args: Sequence[str], log_dir: Path) -> list[s
 def counts(log_text: str) -> dict[str, int]:
     """`{"passed": n, "skipped": n, ...}` from the last line of a pytest run (deselected left out:
     every lane deselects the others' tests)."""
-    lines = [line for line in log_text.splitlines() if line.startswith("=") and " in " in line]
+    lines = [line for line in log_text.splitlines() if _COUNTS.match(line.strip("= ")) and " in " in line]
     found: dict[str, int] = {}
     for number, kind in _COUNTS.findall(lines[-1] if lines else ""):
         kind = {"error": "errors", "warning": "warnings"}.get(kind, kind)
@@ -181,7 +187,10 @@ def run_lanes(lanes: Sequence[Lane], pytest_args: Sequence[str], log_dir: Path, 
             preexec_fn=None if lane.sleeps else (lambda: os.nice(NICE)),
         )
         running.append(Running(lane, process, log, handle, time.monotonic()))
-    print(f"==> {len(running)} lanes at once: {', '.join(r.lane.name for r in running)} (logs in {_shown(log_dir)}/)", flush=True)
+    print(
+        f"==> {len(running)} lanes at once: {', '.join(r.lane.name for r in running)} (logs in {_shown(log_dir)}/)",
+        flush=True,
+    )
     try:
         failed, totals = _wait(running, pytest_args)
     except KeyboardInterrupt:  # the terminal sent SIGINT to every lane too: let each stop its servers
