@@ -44,10 +44,11 @@ export PIPENV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)'
 step = @tools/step.sh "$(1)" '$(2)' -- $(3)
 VENV_PACKAGES = echo "$$(ls -d $(VENV)/lib/python*/site-packages/*.dist-info 2>/dev/null | wc -l) Python packages installed"
 NODE_PACKAGES = echo "$$(ls -d node_modules/*/ node_modules/@*/*/ 2>/dev/null | wc -l) Node packages installed"
-# Tests: `make test ARGS='-k compute'` passes ARGS to pytest; `make test-fast` leaves out the slow
-# lane (Terraform, the emulator, the cdktf CLI; see the `slow` marker in pytest.ini).
+# Tests: `make test ARGS='-k compute'` passes ARGS to pytest (in each lane: tools/test_lanes.py);
+# `make test-fast` leaves out the `slow` tests (Terraform, the emulator, the CDK CLI, checkov; see
+# the marker in pytest.ini) and the lanes that hold nothing else.
 ARGS ?=
-PYTEST := $(VENV)/bin/python -m pytest
+FAST_LANES := emulator,cli,services,unit
 
 .PHONY: help prerequisites setup test-setup synth test test-fast bench bench-tests clean
 
@@ -86,8 +87,8 @@ synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdk
 test: test-setup ## the whole suite as concurrent lanes (tools/test_lanes.py), last line `lanes: {json}`; ARGS='...' goes to each lane's pytest
 	$(VENV)/bin/python -m tools.test_lanes $(ARGS)
 
-test-fast: test-setup ## everything but the slow lane (Terraform, emulator, cdktf CLI); ARGS='...' goes to pytest
-	$(PYTEST) -m "not slow" $(ARGS)
+test-fast: test-setup ## everything but the `slow` tests (Terraform, emulator, CDK CLI, checkov), in concurrent lanes; ARGS='...' goes to pytest
+	$(VENV)/bin/python -m tools.test_lanes --lanes $(FAST_LANES) -m "not slow" $(ARGS)
 
 bench: setup ## cold synth: shipped import style vs the conventional one, side by side
 	$(VENV)/bin/python bench/synth.py

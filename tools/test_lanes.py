@@ -7,7 +7,7 @@ not the sum of all of them.
 Each lane is its own `pytest` process running one part of the suite (`LANES`: files by path; every
 test belongs to exactly one lane, the first whose patterns match its file, else `unit`). The lanes
 that mostly sleep on the AWS provider's waiters against moto (`lifecycle`, `production`,
-`emulator`) overlap with the CPU-bound ones (`unit`, `cli`); the CPU-bound lanes run at a lower
+`emulator`) overlap with the ones that compute (`cli`, `services`, `unit`), which run at a lower
 CPU priority (`NICE`), so on a small machine the longest lane, the preview lifecycle, is never
 the one kept waiting for a core.
 
@@ -17,12 +17,12 @@ variant is synthesized once per run, by whichever lane asks first. Each lane's o
 sections of each lane (skips, xfails, failures, the Terraform timings), the lines of a failing
 lane's failures, and last one line
 
-    lanes: {"unit": 52.1, "cli": 61.0, "emulator": 240.3, "production": 250.9, "lifecycle": 1100.2, "total": 1101.0}
+    lanes: {"lifecycle": 1100.2, "production": 250.9, "emulator": 240.3, "cli": 95.0, "services": 80.1, "unit": 75.4, "total": 1101.0}
 
 (wall seconds per lane and of the whole run). The exit code is 0 when every lane passed (a lane
 that `PYTEST ARGS` such as `-k compute` leave empty counts as passed), else 1.
 
-Used as a pytest plugin (`-p tools.test_lanes --lane NAME`) it keeps only that lane's tests.
+Used as a pytest plugin (`-p tools.test_lanes --lane NAME`) it collects only that lane's test files.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ LANES: tuple[Lane, ...] = (
         ),
         sleeps=False,
     ),
+    Lane("services", ("tests/ops/*", "tests/lambdas/*", "tests/workflows/*"), sleeps=False),
     Lane("unit", ("*",), sleeps=False),
 )
 """In match order: a test's lane is the first whose patterns match its file (`unit` takes the rest)."""
@@ -103,18 +104,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With `--lane`, other lanes' test files are not even imported (each lane collects only its own)."""
     lane = config.getoption("--lane")
-    if lane is None:
-        return
-    keep: list[pytest.Item] = []
-    drop: list[pytest.Item] = []
-    for item in items:
-        path = Path(str(item.path)).resolve().relative_to(config.rootpath.resolve()).as_posix()
-        (keep if lane_of(path) == lane else drop).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    if lane is None or collection_path.suffix != ".py":
+        return None
+    try:
+        path = collection_path.resolve().relative_to(config.rootpath.resolve()).as_posix()
+    except ValueError:
+        return None
+    return True if lane_of(path) != lane else None
 
 
 # --------------------------------------------------------------------------- the runner
