@@ -53,7 +53,8 @@ LIFECYCLE_IN_MAKE_TEST = True
 `make test` fails when it fails); False leaves it out (`--no-lifecycle` does the same per run)."""
 
 NICE = 5
-"""CPU priority offset of every lane but `lifecycle` (nice(2)): the lifecycle sets the run's wall time."""
+"""CPU priority offset (nice(2)) of the lanes that compute, when the run includes the lifecycle lane,
+whose wall time is the run's: its Terraform commands get a core first."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,9 @@ SHOWN_SECTIONS = ("short test summary info", "terraform checks")
 
 @dataclass
 class Running:
+    """One started lane: its process, its log file (and open handle), when it started and, once it
+    has ended, its wall time in seconds."""
+
     lane: Lane
     process: subprocess.Popen[bytes]
     log: Path
@@ -173,6 +177,7 @@ def run_lanes(lanes: Sequence[Lane], pytest_args: Sequence[str], log_dir: Path, 
     env = {**os.environ, SYNTH_CACHE_ENV: str(cache)}
     started = time.monotonic()
     running: list[Running] = []
+    yielding = any(lane.name == "lifecycle" for lane in lanes)  # only the lifecycle needs the others to yield
     for lane in lanes:
         log = log_dir / f"{lane.name}.log"
         handle = log.open("wb")
@@ -183,7 +188,7 @@ def run_lanes(lanes: Sequence[Lane], pytest_args: Sequence[str], log_dir: Path, 
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=None if lane.sleeps else (lambda: os.nice(NICE)),
+            preexec_fn=None if lane.sleeps or not yielding else (lambda: os.nice(NICE)),
         )
         running.append(Running(lane, process, log, handle, time.monotonic()))
     print(
