@@ -28,6 +28,8 @@ Used as a pytest plugin (`-p tools.test_lanes --lane NAME`) it collects only tha
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import fnmatch
 import json
 import os
@@ -39,7 +41,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Sequence
+from typing import IO, TYPE_CHECKING, Iterator, Sequence
 
 from tools.synth_cache import SYNTH_CACHE_ENV, tally
 
@@ -250,6 +252,25 @@ def _wait(running: Sequence[Running], pytest_args: Sequence[str]) -> tuple[list[
     return failed, totals
 
 
+@contextlib.contextmanager
+def log_directory(chosen: Path | None) -> Iterator[Path]:
+    """`chosen`, else build/test-lanes; while a run holds that one (a run started from a test of
+    another run, e.g. `make test ARGS=checks/...`), build/test-lanes-<pid>, so no run truncates
+    the logs another is writing. Held (flock on `.lock`) until the run ends."""
+    log_dir = chosen or REPO_ROOT / "build" / "test-lanes"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if chosen:
+                raise SystemExit(f"error: --lane-logs {chosen}: another run is writing there") from None
+            with log_directory(REPO_ROOT / "build" / f"test-lanes-{os.getpid()}") as own:
+                yield own
+            return
+        yield log_dir
+
+
 def _shown(path: Path) -> str:
     try:
         return str(path.relative_to(REPO_ROOT))
@@ -262,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="test_lanes", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--no-lifecycle", action="store_true", help="leave out the preview lifecycle lane")
     parser.add_argument("--lanes", default=None, help=f"comma-separated subset of {','.join(LANE_NAMES)}")
-    parser.add_argument("--lane-logs", default=str(REPO_ROOT / "build" / "test-lanes"))
+    parser.add_argument("--lane-logs", default=None, help="where the lanes' logs go (default build/test-lanes)")
     args, pytest_args = parser.parse_known_args(argv)
     chosen = args.lanes.split(",") if args.lanes else list(LANE_NAMES)
     unknown = sorted(set(chosen) - set(LANE_NAMES))
@@ -274,8 +295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     (REPO_ROOT / "build").mkdir(exist_ok=True)
     cache = Path(tempfile.mkdtemp(prefix="test-synth-", dir=REPO_ROOT / "build"))
     try:
-        run_lanes(lanes, pytest_args, Path(args.lane_logs), cache)
+        with log_directory(Path(args.lane_logs) if args.lane_logs else None) as log_dir:
+            run_lanes(lanes, pytest_args, log_dir, cache)
     except SystemExit as exit_:
+        if isinstance(exit_.code, str):
+            print(exit_.code, file=sys.stderr)
+            return 1
         return int(exit_.code or 0)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
