@@ -32,6 +32,7 @@ from tools.test_lanes import LANES, lane_of  # after the sys.path line
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUT = REPO_ROOT / "build" / "bench-tests"
+"""Where both runs' output goes (`--out`)."""
 SLOWEST = 10
 
 
@@ -109,35 +110,38 @@ def slowest(lanes: dict[str, float], serial: dict[str, float]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the lanes, then (unless --no-serial) the serial suite, and print both side by side."""
+    """Run the lanes, then (unless --no-serial) the serial suite, and print both side by side.
+    Returns 1 when a run had a failing test (the numbers are still printed), else 0."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-lifecycle", action="store_true", help="leave out the preview lifecycle in both runs")
     parser.add_argument("--no-serial", action="store_true", help="run the lanes only")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the runs' output goes (default build/bench-tests)")
     parser.add_argument("pytest_args", nargs="*", help="after `--`: pytest arguments for both runs")
     args = parser.parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     lifecycle = ["--no-lifecycle"] if args.no_lifecycle else []
     print(f"lanes run (load {load()}) ...", flush=True)
     lanes_wall, lanes_code = timed(
-        [python, "-m", "tools.test_lanes", *lifecycle, "--lane-logs", str(OUT / "lanes"), *args.pytest_args],
-        OUT / "lanes.log",
+        [python, "-m", "tools.test_lanes", *lifecycle, "--lane-logs", str(out / "lanes"), *args.pytest_args],
+        out / "lanes.log",
     )
-    lane_walls = lanes_line(OUT / "lanes.log")
+    lane_walls = lanes_line(out / "lanes.log")
     lane_tests: dict[str, float] = {}
     for lane in LANES:
-        lane_tests.update(test_times(OUT / "lanes" / f"{lane.name}.xml"))
-    print(f"lanes run: exit {lanes_code}, {lanes_wall:.0f} s (load after {load()}); {OUT / 'lanes.log'}")
-    serial_wall, serial_tests = None, {}
+        lane_tests.update(test_times(out / "lanes" / f"{lane.name}.xml"))
+    print(f"lanes run: exit {lanes_code}, {lanes_wall:.0f} s (load after {load()}); {out / 'lanes.log'}")
+    serial_wall, serial_tests, serial_code = None, {}, 0
     if not args.no_serial:
         print(f"serial run (load {load()}) ...", flush=True)
         deselect = ["-m", "not lifecycle"] if args.no_lifecycle else []
         serial_wall, serial_code = timed(
-            [python, "-m", "pytest", f"--junitxml={OUT / 'serial.xml'}", *deselect, *args.pytest_args],
-            OUT / "serial.log",
+            [python, "-m", "pytest", f"--junitxml={out / 'serial.xml'}", *deselect, *args.pytest_args],
+            out / "serial.log",
         )
-        serial_tests = test_times(OUT / "serial.xml")
-        print(f"serial run: exit {serial_code}, {serial_wall:.0f} s (load after {load()}); {OUT / 'serial.log'}")
+        serial_tests = test_times(out / "serial.xml")
+        print(f"serial run: exit {serial_code}, {serial_wall:.0f} s (load after {load()}); {out / 'serial.log'}")
     print()
     print(
         "\n".join(
@@ -148,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
     print("\n".join(slowest(lane_tests, serial_tests)))
-    return 0
+    return 0 if lanes_code == serial_code == 0 else 1
 
 
 if __name__ == "__main__":

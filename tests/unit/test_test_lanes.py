@@ -60,6 +60,7 @@ def test_every_test_file_of_the_suite_is_in_exactly_one_lane_and_the_lifecycle_l
 
 def _suite(root: Path, failing: str | None = None) -> Path:
     """A pytest.ini and one test file per lane (`failing`: the lane whose test fails)."""
+    root.mkdir(exist_ok=True)
     (root / "pytest.ini").write_text("[pytest]\naddopts = -ra\nmarkers =\n    lifecycle: x\n")
     for lane, path in LANE_FILES.items():
         target = root / path
@@ -320,3 +321,63 @@ def test_floor_reads_a_transcript_and_groups_what_overlapped(tmp_path: Path) -> 
         ["network"],
         ["compute", "edge"],
     ]
+
+
+@pytest.mark.slow
+def test_bench_runs_the_lanes_and_the_serial_suite_side_by_side(tmp_path: Path) -> None:
+    suite = _suite(tmp_path / "suite")
+    done = subprocess.run(
+        [sys.executable, "bench/tests.py", "--out", str(tmp_path / "out"), "--", f"--rootdir={suite}", str(suite)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines() if line.strip()}
+    assert rows["lane"] == ["lanes", "run", "s", "serial", "run", "s"]
+    for lane in test_lanes.LANE_NAMES:  # a lanes-run wall time and a serial-run sum for every lane
+        assert len(rows[lane]) == 2 and all(re.fullmatch(r"\d+", cell) for cell in rows[lane]), rows[lane]
+    assert re.search(r"^slowest, lanes run +slowest, serial run$", done.stdout, re.M)
+    slow_rows = done.stdout.split("slowest, serial run\n", 1)[1].strip().splitlines()
+    assert len(slow_rows) == 10 and all(row.count("tests/") == 2 for row in slow_rows)
+    assert (tmp_path / "out" / "serial.xml").is_file() and (tmp_path / "out" / "lanes" / "unit.log").is_file()
+
+
+@pytest.mark.slow
+def test_floor_of_a_recorded_transcript(tmp_path: Path) -> None:
+    """Sequential commands add up, overlapping ones count by the longest; plans wait for nothing."""
+    stacks = tmp_path / "lifecycle-pr-42" / "pr-42" / "scan" / "stacks"
+    entries = [
+        (
+            "network",
+            "apply",
+            0,
+            40,
+            "aws_vpc.a: Creation complete after 20s\naws_kms_key.b: Creation complete after 13s",
+        ),
+        ("compute", "apply", 41, 80, "aws_lb.c: Creation complete after 30s"),
+        ("edge", "apply", 42, 90, "aws_cloudfront_distribution.d: Creation complete after 45s"),
+        ("data", "plan", 91, 99, ""),
+    ]
+    transcript = tmp_path / "transcript.jsonl"
+    transcript.write_text(
+        "".join(
+            json.dumps(
+                {"cwd": str(stacks / s), "argv": ["terraform", v], "started": a, "ended": b, "exit": 0, "stdout": o}
+            )
+            + "\n"
+            for s, v, a, b, o in entries
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "bench/lifecycle_floor.py", str(transcript), "--lane-seconds", "130"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "floor (sum of the critical paths of the provider's waiters): 65 s" in done.stdout
+    assert "lane 130 s = 2.00 x the floor" in done.stdout
+    assert "Terraform commands: 4; first start to last end 99 s" in done.stdout
