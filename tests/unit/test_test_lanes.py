@@ -291,35 +291,46 @@ def test_floor_is_the_longest_chain_of_waits() -> None:
     assert lifecycle_floor.seconds("1m5s") == 65 and lifecycle_floor.resource_key('aws_subnet.a["x"]') == "aws_subnet.a"
 
 
-def test_floor_reads_a_transcript_and_groups_what_overlapped(tmp_path: Path) -> None:
-    transcript = tmp_path / "t.jsonl"
-    lines = [
-        (
-            "lifecycle-pr-42/scan/stacks/network",
-            "apply",
-            0,
-            30,
-            "aws_vpc.vpc: Creation complete after 20s [id=vpc-1]\naws_subnet.a[0]: Creation complete after 1s",
-        ),
-        ("lifecycle-pr-42/scan/stacks/compute", "apply", 31, 60, "aws_lb.x: Creation complete after 1m5s"),
-        ("lifecycle-pr-42/scan/stacks/edge", "plan", 32, 40, "Plan: 1 to add"),
-        ("production-plan/scan/stacks/dns", "apply", 0, 9, "aws_kms_key.k: Creation complete after 13s"),
-    ]
-    transcript.write_text(
+def _transcript(path: Path, commands: list[tuple[str, str, int, int, str]]) -> Path:
+    """A HEBO_TF_TRANSCRIPT file: one line per (directory, command, started, ended, stdout)."""
+    path.write_text(
         "".join(
             json.dumps({"cwd": c, "argv": ["terraform", v], "started": s, "ended": e, "exit": 0, "stdout": o}) + "\n"
-            for c, v, s, e, o in lines
+            for c, v, s, e, o in commands
         )
     )
-    commands = lifecycle_floor.read_commands(transcript, "lifecycle-")
+    return path
+
+
+FLOOR_COMMANDS = [
+    (
+        "network",
+        "apply",
+        0,
+        40,
+        "aws_vpc.a: Creation complete after 20s [id=vpc-1]\naws_subnet.b[0]: Creation complete after 1s",
+    ),
+    ("compute", "apply", 41, 80, "aws_lb.c: Creation complete after 1m5s"),
+    ("edge", "apply", 42, 90, "aws_cloudfront_distribution.d: Creation complete after 45s"),
+    ("data", "plan", 91, 99, "Plan: 1 to add"),
+]
+"""A lifecycle's commands by hand: network alone, then compute and edge at once, then a plan."""
+
+
+def test_floor_reads_a_transcript_and_groups_what_overlapped(tmp_path: Path) -> None:
+    lines = [(f"lifecycle-pr-42/scan/stacks/{s}", *rest) for s, *rest in FLOOR_COMMANDS]
+    lines.append(("production-plan/scan/stacks/dns", "apply", 0, 9, "aws_kms_key.k: Creation complete after 13s"))
+    commands = lifecycle_floor.read_commands(_transcript(tmp_path / "t.jsonl", lines), "lifecycle-")
     assert [(c.stack, c.verb, c.durations) for c in commands] == [
-        ("network", "apply", {"aws_vpc.vpc": 20, "aws_subnet.a": 1}),
-        ("compute", "apply", {"aws_lb.x": 65}),
-        ("edge", "plan", {}),
+        ("network", "apply", {"aws_vpc.a": 20, "aws_subnet.b": 1}),
+        ("compute", "apply", {"aws_lb.c": 65}),
+        ("edge", "apply", {"aws_cloudfront_distribution.d": 45}),
+        ("data", "plan", {}),
     ]
     assert [[c.stack for c in group] for group in lifecycle_floor.overlapping(commands)] == [
         ["network"],
         ["compute", "edge"],
+        ["data"],
     ]
 
 
@@ -348,36 +359,15 @@ def test_bench_runs_the_lanes_and_the_serial_suite_side_by_side(tmp_path: Path) 
 def test_floor_of_a_recorded_transcript(tmp_path: Path) -> None:
     """Sequential commands add up, overlapping ones count by the longest; plans wait for nothing."""
     stacks = tmp_path / "lifecycle-pr-42" / "pr-42" / "scan" / "stacks"
-    entries = [
-        (
-            "network",
-            "apply",
-            0,
-            40,
-            "aws_vpc.a: Creation complete after 20s\naws_kms_key.b: Creation complete after 13s",
-        ),
-        ("compute", "apply", 41, 80, "aws_lb.c: Creation complete after 30s"),
-        ("edge", "apply", 42, 90, "aws_cloudfront_distribution.d: Creation complete after 45s"),
-        ("data", "plan", 91, 99, ""),
-    ]
-    transcript = tmp_path / "transcript.jsonl"
-    transcript.write_text(
-        "".join(
-            json.dumps(
-                {"cwd": str(stacks / s), "argv": ["terraform", v], "started": a, "ended": b, "exit": 0, "stdout": o}
-            )
-            + "\n"
-            for s, v, a, b, o in entries
-        )
-    )
+    transcript = _transcript(tmp_path / "transcript.jsonl", [(str(stacks / s), *rest) for s, *rest in FLOOR_COMMANDS])
     done = subprocess.run(
-        [sys.executable, "bench/lifecycle_floor.py", str(transcript), "--lane-seconds", "130"],
+        [sys.executable, "bench/lifecycle_floor.py", str(transcript), "--lane-seconds", "170"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "floor (sum of the critical paths of the provider's waiters): 65 s" in done.stdout
-    assert "lane 130 s = 2.00 x the floor" in done.stdout
+    assert "floor (sum of the critical paths of the provider's waiters): 85 s" in done.stdout  # 20 + max(65, 45)
+    assert "lane 170 s = 2.00 x the floor" in done.stdout
     assert "Terraform commands: 4; first start to last end 99 s" in done.stdout
