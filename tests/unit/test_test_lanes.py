@@ -58,6 +58,24 @@ def test_every_test_file_of_the_suite_is_in_exactly_one_lane_and_the_lifecycle_l
     assert marked == sorted(path for path, lane in lanes.items() if lane == "lifecycle")
 
 
+def test_make_targets_run_the_lanes() -> None:
+    """`make test` is every lane; `make test-fast` the four lanes that hold
+    tests not marked `slow`, without them. Dry run, installs skipped (`-o test-setup`)."""
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-o", "test-setup", "test", "test-fast", "bench-tests"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [line.strip() for line in done.stdout.splitlines()] == [
+        ".venv/bin/python -m tools.test_lanes",
+        '.venv/bin/python -m tools.test_lanes --lanes emulator,cli,services,unit -m "not slow"',
+        ".venv/bin/python bench/tests.py",
+    ]
+
+
 def _suite(root: Path, failing: str | None = None) -> Path:
     """A pytest.ini and one test file per lane (`failing`: the lane whose test fails)."""
     root.mkdir(exist_ok=True)
