@@ -112,11 +112,17 @@ def read_commands(transcript: Path, match: str) -> list[Command]:
         if match not in entry["cwd"]:
             continue
         command = Command(Path(entry["cwd"]).name, entry["argv"][1], entry["started"], entry["ended"])
+        destroyed: dict[str, int] = {}
         for out in entry["stdout"].splitlines():
             done = _DONE.match(out.strip())
             if done:
                 key = resource_key(done["address"])
-                command.durations[key] = command.durations.get(key, 0) + seconds(done["time"])
+                into = destroyed if done["what"] == "Destruction" else command.durations
+                into[key] = max(into.get(key, 0), seconds(done["time"]))
+        # A replaced resource's destroy may run after its dependants (create_before_destroy): only a
+        # resource that is destroyed and not created again counts its destroy, so the floor stays a
+        # lower bound. Instances of one block (`x[0]`, `x[1]`) run side by side: the longest counts.
+        command.durations.update({k: v for k, v in destroyed.items() if k not in command.durations})
         commands.append(command)
     return sorted(commands, key=lambda c: c.started)
 

@@ -326,7 +326,9 @@ FLOOR_COMMANDS = [
         "apply",
         0,
         40,
-        "aws_vpc.a: Creation complete after 20s [id=vpc-1]\naws_subnet.b[0]: Creation complete after 1s",
+        "aws_vpc.a: Creation complete after 20s [id=vpc-1]\naws_subnet.b[0]: Creation complete after 1s\n"
+        "aws_subnet.b[1]: Creation complete after 3s\naws_instance.x: Destruction complete after 5s\n"
+        "aws_instance.x: Creation complete after 7s\naws_eip.y: Destruction complete after 4s",
     ),
     ("compute", "apply", 41, 80, "aws_lb.c: Creation complete after 1m5s"),
     ("edge", "apply", 42, 90, "aws_cloudfront_distribution.d: Creation complete after 45s"),
@@ -340,7 +342,8 @@ def test_floor_reads_a_transcript_and_groups_what_overlapped(tmp_path: Path) -> 
     lines.append(("production-plan/scan/stacks/dns", "apply", 0, 9, "aws_kms_key.k: Creation complete after 13s"))
     commands = lifecycle_floor.read_commands(_transcript(tmp_path / "t.jsonl", lines), "lifecycle-")
     assert [(c.stack, c.verb, c.durations) for c in commands] == [
-        ("network", "apply", {"aws_vpc.a": 20, "aws_subnet.b": 1}),
+        # instances of a block side by side (the longest), a replacement's create, a removal's destroy
+        ("network", "apply", {"aws_vpc.a": 20, "aws_subnet.b": 3, "aws_instance.x": 7, "aws_eip.y": 4}),
         ("compute", "apply", {"aws_lb.c": 65}),
         ("edge", "apply", {"aws_cloudfront_distribution.d": 45}),
         ("data", "plan", {}),
