@@ -48,7 +48,7 @@ NODE_PACKAGES = echo "$$(ls -d node_modules/*/ node_modules/@*/*/ 2>/dev/null | 
 # `make test-fast` leaves out the `slow` tests (Terraform, the emulator, the CDK CLI, checkov; see
 # the marker in pytest.ini) and the lanes that hold nothing else.
 ARGS ?=
-FAST_LANES := emulator,cli,services,unit
+FAST_LANES := emulator,cli,ops,services,unit
 
 .PHONY: help prerequisites setup test-setup synth test test-fast bench bench-tests clean
 

@@ -7,7 +7,7 @@ not the sum of all of them.
 Each lane is its own `pytest` process running one part of the suite (`LANES`: files by path; every
 test belongs to exactly one lane, the first whose patterns match its file, else `unit`). The lanes
 that mostly sleep on the AWS provider's waiters against moto (`lifecycle`, `production`,
-`emulator`) overlap with the ones that compute (`cli`, `services`, `unit`), which run at a lower
+`emulator`) overlap with the ones that compute (`cli`, `ops`, `services`, `unit`), which run at a lower
 CPU priority (`NICE`), so on a small machine the longest lane, the preview lifecycle, is never
 the one kept waiting for a core.
 
@@ -17,7 +17,7 @@ variant is synthesized once per run, by whichever lane asks first. Each lane's o
 sections of each lane (skips, xfails, failures, the Terraform timings), the lines of a failing
 lane's failures, and last one line
 
-    lanes: {"lifecycle": 1100.2, "production": 250.9, "emulator": 240.3, "cli": 95.0, "services": 80.1, "unit": 75.4, "total": 1101.0}
+    lanes: {"lifecycle": 1100.2, "production": 250.9, "emulator": 240.3, "cli": 95.0, "ops": 45.3, "services": 60.1, "unit": 75.4, "total": 1101.0}
 
 (wall seconds per lane and of the whole run). The exit code is 0 when every lane passed (a lane
 that `PYTEST ARGS` such as `-k compute` leave empty counts as passed), else 1.
@@ -85,7 +85,8 @@ LANES: tuple[Lane, ...] = (
         ),
         sleeps=False,
     ),
-    Lane("services", ("tests/ops/*", "tests/lambdas/*", "tests/workflows/*"), sleeps=False),
+    Lane("ops", ("tests/ops/*",), sleeps=False),
+    Lane("services", ("tests/lambdas/*", "tests/workflows/*"), sleeps=False),
     Lane("unit", ("*",), sleeps=False),
 )
 """In match order: a test's lane is the first whose patterns match its file (`unit` takes the rest)."""

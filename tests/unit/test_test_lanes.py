@@ -29,7 +29,8 @@ LANE_FILES = {
     "production": "tests/terraform/test_production_plan.py",
     "emulator": "tests/terraform/test_emulator_calls.py",
     "cli": "tests/unit/test_cli.py",
-    "services": "tests/ops/test_ops_cli.py",
+    "ops": "tests/ops/test_ops_cli.py",
+    "services": "tests/lambdas/test_handler.py",
     "unit": "tests/unit/test_app.py",
 }
 """One file per lane, written out by hand from the lanes' purpose (tools/test_lanes.py)."""
@@ -59,7 +60,7 @@ def test_every_test_file_of_the_suite_is_in_exactly_one_lane_and_the_lifecycle_l
 
 
 def test_make_targets_run_the_lanes() -> None:
-    """`make test` is every lane; `make test-fast` the four lanes that hold
+    """`make test` is every lane; `make test-fast` the five lanes that hold
     tests not marked `slow`, without them. Dry run, installs skipped (`-o test-setup`)."""
     done = subprocess.run(
         ["make", "--no-print-directory", "-n", "-o", "test-setup", "test", "test-fast", "bench-tests"],
@@ -71,7 +72,7 @@ def test_make_targets_run_the_lanes() -> None:
     assert done.returncode == 0, done.stderr
     assert [line.strip() for line in done.stdout.splitlines()] == [
         ".venv/bin/python -m tools.test_lanes",
-        '.venv/bin/python -m tools.test_lanes --lanes emulator,cli,services,unit -m "not slow"',
+        '.venv/bin/python -m tools.test_lanes --lanes emulator,cli,ops,services,unit -m "not slow"',
         ".venv/bin/python bench/tests.py",
     ]
 
@@ -131,7 +132,7 @@ def test_the_runner_runs_every_lane_and_ends_with_the_lanes_line(tmp_path: Path)
     timings = json.loads(last.removeprefix("lanes: "))
     assert list(timings) == [*test_lanes.LANE_NAMES, "total"]
     assert all(0 < timings[lane] <= timings["total"] for lane in test_lanes.LANE_NAMES)
-    assert "==> tests: 12 passed" in done.stdout
+    assert "==> tests: 14 passed" in done.stdout
     for lane in test_lanes.LANE_NAMES:
         assert f"==> lane {lane}: ok: 2 passed in " in done.stdout
     # each lane's JUnit XML, as bench/tests.py reads it: the lane's own two tests
@@ -165,6 +166,7 @@ def test_no_lifecycle_leaves_out_only_that_lane(tmp_path: Path) -> None:
         "production",
         "emulator",
         "cli",
+        "ops",
         "services",
         "unit",
         "total",
@@ -181,7 +183,7 @@ def test_an_unknown_lane_is_a_one_line_error() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
-        "test_lanes: error: --lanes 'unit,fast': unknown fast; allowed: lifecycle, production, emulator, cli, services, unit"
+        "test_lanes: error: --lanes 'unit,fast': unknown fast; allowed: lifecycle, production, emulator, cli, ops, services, unit"
     )
 
 
