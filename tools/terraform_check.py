@@ -363,6 +363,9 @@ class Terraform:
         )
         try:
             out, err = process.communicate(timeout=TIMEOUTS[command])
+        except KeyboardInterrupt:  # its own session does not get the terminal's SIGINT: stop it too
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             out, err = process.communicate()
