@@ -59,6 +59,7 @@ def test_every_test_file_of_the_suite_is_in_exactly_one_lane_and_the_lifecycle_l
     assert marked == sorted(path for path, lane in lanes.items() if lane == "lifecycle")
 
 
+@pytest.mark.slow  # a fresh process
 def test_make_targets_run_the_lanes() -> None:
     """`make test` is every lane; `make test-fast` the five lanes that hold
     tests not marked `slow`, without them. Dry run, installs skipped (`-o test-setup`)."""
@@ -88,6 +89,7 @@ def _suite(root: Path, failing: str | None = None) -> Path:
     return root
 
 
+@pytest.mark.slow  # a fresh process
 @pytest.mark.parametrize("lane", sorted(LANE_FILES))
 def test_the_plugin_keeps_only_its_lanes_tests(lane: str, tmp_path: Path) -> None:
     _suite(tmp_path)
@@ -173,6 +175,7 @@ def test_no_lifecycle_leaves_out_only_that_lane(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # a fresh process
 def test_an_unknown_lane_is_a_one_line_error() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tools.test_lanes", "--lanes", "unit,fast"],
@@ -220,6 +223,7 @@ print(cached(Path(sys.argv[1]), "synth", {"HEBO_STAGE": "dev"}, make))
 """
 
 
+@pytest.mark.slow  # a fresh process
 def test_two_processes_asking_at_once_synthesize_once(tmp_path: Path) -> None:
     cache, made = tmp_path / "cache", tmp_path / "made.txt"
     argv = [sys.executable, "-c", _MAKE, str(cache), str(made)]
