@@ -44,12 +44,13 @@ export PIPENV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)'
 step = @tools/step.sh "$(1)" '$(2)' -- $(3)
 VENV_PACKAGES = echo "$$(ls -d $(VENV)/lib/python*/site-packages/*.dist-info 2>/dev/null | wc -l) Python packages installed"
 NODE_PACKAGES = echo "$$(ls -d node_modules/*/ node_modules/@*/*/ 2>/dev/null | wc -l) Node packages installed"
-# Tests: `make test ARGS='-k compute'` passes ARGS to pytest; `make test-fast` leaves out the slow
-# lane (Terraform, the emulator, the cdktf CLI; see the `slow` marker in pytest.ini).
+# Tests: `make test ARGS='-k compute'` passes ARGS to pytest (in each lane: tools/test_lanes.py);
+# `make test-fast` leaves out the `slow` tests (Terraform, the emulator, the CDK CLI, checkov; see
+# the marker in pytest.ini) and the lanes that hold nothing else.
 ARGS ?=
-PYTEST := $(VENV)/bin/python -m pytest
+FAST_LANES := emulator,cli,ops,services,unit
 
-.PHONY: help prerequisites setup test-setup synth test test-fast bench clean
+.PHONY: help prerequisites setup test-setup synth test test-fast bench bench-tests clean
 
 help: ## list the targets and what they do
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -83,14 +84,17 @@ flavours/cdktn/node_modules/.installed: flavours/cdktn/package-lock.json
 synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdktf.out/
 	@echo "==> synth"; started=$$(date +%s); $(VENV)/bin/python main.py && echo "==> synth: done in $$(( $$(date +%s) - started )) s"
 
-test: test-setup ## run the whole test suite (unit, policy, terraform, lambdas, ops, edge, workflows); ARGS='...' goes to pytest
-	$(PYTEST) $(ARGS)
+test: test-setup ## the whole suite as concurrent lanes (tools/test_lanes.py), last line `lanes: {json}`; ARGS='...' goes to each lane's pytest
+	$(VENV)/bin/python -m tools.test_lanes $(ARGS)
 
-test-fast: test-setup ## everything but the slow lane (Terraform, emulator, cdktf CLI); ARGS='...' goes to pytest
-	$(PYTEST) -m "not slow" $(ARGS)
+test-fast: test-setup ## everything but the `slow` tests (Terraform, emulator, CDK CLI, checkov), in concurrent lanes; ARGS='...' goes to pytest
+	$(VENV)/bin/python -m tools.test_lanes --lanes $(FAST_LANES) -m "not slow" $(ARGS)
 
 bench: setup ## cold synth: shipped import style vs the conventional one, side by side
 	$(VENV)/bin/python bench/synth.py
+
+bench-tests: test-setup ## where the suite's time goes: wall time per lane and the ten slowest tests, lanes vs one serial pytest (ARGS='...' to bench/tests.py)
+	$(VENV)/bin/python bench/tests.py $(ARGS)
 
 clean: ## remove synth output and build artifacts
 	rm -rf cdktf.out build .pytest_cache

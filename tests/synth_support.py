@@ -74,12 +74,19 @@ def stack_key(synth: Synth, own: str) -> str:
 
 
 def synthesize(env: dict[str, str], outdir: Path) -> Synth:
+    """Synthesize the app with exactly `env` (in-process) into `outdir`, and read it back."""
     from main import build_app
     from config.settings import Settings
 
+    build_app(Settings.load({**BASE_ENV, **env}, {}), outdir=str(outdir)).app.synth()
+    return load_synth(env, outdir)
+
+
+def load_synth(env: dict[str, str], outdir: Path) -> Synth:
+    """The `Synth` of an app `synthesize(env, outdir)` wrote (in this process or another)."""
+    from config.settings import Settings
+
     settings = Settings.load({**BASE_ENV, **env}, {})
-    platform = build_app(settings, outdir=str(outdir))
-    platform.app.synth()
     manifest = json.loads((outdir / "manifest.json").read_text())
     stacks = {name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text()) for name in manifest["stacks"]}
     return Synth(stage=settings.stage, outdir=outdir, stacks=stacks, manifest=manifest, settings=settings)

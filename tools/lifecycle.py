@@ -491,23 +491,25 @@ class Lifecycle:
             return
         self.drop_template_secrets()
         seed_template_secrets(self.workspace, self.server)
-        replan = {s: self.stacks.plan(s, self.deployer) for s in ("compute", "edge")}
+        dependants = ("compute", "edge")  # independent of each other: planned and applied at once
+        replan = in_parallel({s: partial(self.stacks.plan, s, self.deployer) for s in dependants})
         self.run.dependents["template_recreated"] = {s: pending_changes(p) for s, p in replan.items()}
-        for stack in ("compute", "edge"):
-            if replan[stack].pending:
-                self.stacks.apply(stack, self.deployer)
+        in_parallel({s: partial(self.stacks.apply, s, self.deployer) for s in dependants if replan[s].pending})
         self.drop_template_secrets()
-        refused: dict[str, str | None] = {}
-        for stack in ("compute", "edge"):
-            try:
-                self.stacks.plan(stack, self.deployer)
-                refused[stack] = None
-            except CheckError as error:
-                refused[stack] = next(
-                    (line.strip() for line in str(error).splitlines() if line.strip().startswith("Error:")),
-                    str(error)[:300],
-                )
-        self.run.dependents["template_destroyed_plan_errors"] = refused
+        self.run.dependents["template_destroyed_plan_errors"] = in_parallel(
+            {s: partial(self.refused_plan, s) for s in dependants}
+        )
+
+    def refused_plan(self, stack: str) -> str | None:
+        """None when `stack` plans, else the first `Error:` line of the failed plan."""
+        try:
+            self.stacks.plan(stack, self.deployer)
+            return None
+        except CheckError as error:
+            return next(
+                (line.strip() for line in str(error).splitlines() if line.strip().startswith("Error:")),
+                str(error)[:300],
+            )
 
     def destroy(self) -> None:
         in_parallel({s: partial(self.stacks.destroy, s, self.deployer) for s in ("edge", "compute")})

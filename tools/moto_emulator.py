@@ -53,6 +53,14 @@ MOTO_IMAGES = (
 """Images the emulator serves (`MOTO_AMIS_PATH`), named and owned like the real ones, so the
 stacks' own `aws_ami` lookups (owners + name filters) find them unchanged."""
 
+EMULATOR_SETTINGS = {"MOTO_ACM_VALIDATION_WAIT": "0"}
+"""moto's own settings for the emulator process. moto holds a new ACM certificate in
+PENDING_VALIDATION for `MOTO_ACM_VALIDATION_WAIT` seconds (default 60; moto 5.2.5
+`moto/settings.py`, `moto/acm/models.py` `CertBundle.check`), so every
+`aws_acm_certificate_validation` slept about 50 s in its waiter for a delay moto makes up;
+0 issues it at the first DescribeCertificate, as DNS validation on the emulator's zone would.
+The waiter itself still runs (tools/lifecycle.py applies it in every deploy)."""
+
 
 EMULATOR_FIXES = """
 import moto.ec2.models.elastic_network_interfaces as _eni
@@ -511,6 +519,7 @@ class MotoServer:
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
         env["MOTO_AMIS_PATH"] = str(amis)
+        env.update(EMULATOR_SETTINGS)
         # moto's log goes to a file, never to a pipe nobody reads: a full pipe (64 KiB of request
         # log lines and tracebacks) blocks the server thread that writes it, and every later
         # request hangs until Terraform's bound (what looked like "compute hangs" in issue 26).

@@ -348,8 +348,10 @@ class Terraform:
     def run(
         self, command: str, *args: str, cwd: Path, check: bool = True, ok_codes: Sequence[int] = (0,)
     ) -> subprocess.CompletedProcess[str]:
-        """`terraform <command> <args>` in `cwd`, killed after TIMEOUTS[command] seconds."""
+        """`terraform <command> <args>` in `cwd`, killed after TIMEOUTS[command] seconds; recorded in
+        the transcript `TRANSCRIPT_ENV` names, if any."""
         argv = ["terraform", command, "-no-color", *args]
+        started = time.time()
         process = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -361,6 +363,9 @@ class Terraform:
         )
         try:
             out, err = process.communicate(timeout=TIMEOUTS[command])
+        except KeyboardInterrupt:  # its own session does not get the terminal's SIGINT: stop it too
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             out, err = process.communicate()
@@ -370,6 +375,7 @@ class Terraform:
                 f"{'; still in progress: ' + ', '.join(pending) if pending else ''}; last output:\n{_tail(out + err)}"
             ) from None
         done = subprocess.CompletedProcess(argv, process.returncode, out, err)
+        _transcribe(cwd, argv, started, done)
         if check and done.returncode not in ok_codes:
             raise CheckError(f"{cwd.name}: terraform {command} failed (exit {done.returncode}):\n{_tail(err or out)}")
         return done
@@ -394,6 +400,24 @@ def in_progress(output: str) -> list[str]:
         elif finished := _FINISHED.match(line):
             pending.pop(finished[1], None)
     return [f"{address} ({doing})" for address, doing in pending.items()]
+
+
+TRANSCRIPT_ENV = "HEBO_TF_TRANSCRIPT"
+"""A file path: when set, every Terraform command appends one JSON line to it (`cwd`, `argv`,
+`started` and `ended` as Unix seconds, `exit`, `stdout`): what bench/lifecycle_floor.py reads
+(the resources' "complete after Ns" lines are the provider's waiter time against the emulator)."""
+
+
+def _transcribe(cwd: Path, argv: Sequence[str], started: float, done: subprocess.CompletedProcess[str]) -> None:
+    path = os.environ.get(TRANSCRIPT_ENV)
+    if not path:
+        return
+    line = {"cwd": str(cwd), "argv": list(argv), "started": started, "ended": time.time(), "exit": done.returncode}
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # concurrent commands (threads, lanes) append whole lines
+        handle.write(json.dumps({**line, "stdout": done.stdout}) + "\n")
 
 
 def _tail(text: str, lines: int = 40) -> str:

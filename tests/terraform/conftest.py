@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 import pytest
 
 from synth_support import synthesize
+from tools.synth_cache import cached
 from tools.terraform_check import (
     PREBUILT_IMAGES,
     STAGE_VARIANTS,
@@ -37,16 +38,21 @@ def tf_root() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def tf_variant(tf_root: Path) -> Callable[..., Workspace]:
-    """`tf_variant("pr-42", mode="prebuilt")`: the stage synthesized with the local backend."""
+def tf_variant(tf_root: Path, synth_root: Path) -> Callable[..., Workspace]:
+    """`tf_variant("pr-42", mode="prebuilt")`: the stage synthesized with the local backend.
+
+    The synth comes from the run's synth cache (`<synth_root>/<key>/cdktf.out`, made once per run,
+    tools/synth_cache.py); the workspace (`<tf_root>/<stage>-<mode>`: scan copies, local state) is
+    this session's own, its `cdktf.out` a link to the cached synth at the same depth below build/."""
     cache: dict[tuple[str, str], Workspace] = {}
 
     def get(stage: str, mode: str = "prebuilt") -> Workspace:
         if (stage, mode) not in cache:
             env = {**STAGE_VARIANTS[stage], "HEBO_BACKEND": "local", **(PREBUILT_IMAGES if mode == "prebuilt" else {})}
+            synthesized = cached(synth_root, "workspace", env, lambda target: synthesize(env, target / "cdktf.out"))
             root = tf_root / f"{stage}-{mode}"
             root.mkdir(parents=True, exist_ok=True)
-            synthesize(env, root / "cdktf.out")
+            (root / "cdktf.out").symlink_to(synthesized / "cdktf.out", target_is_directory=True)
             cache[(stage, mode)] = Workspace(root=root, env=env)
         return cache[(stage, mode)]
 

@@ -57,7 +57,7 @@ def test_make_synth_installs_no_test_tooling() -> None:
     synth, test = plan("synth"), plan("test")
     assert "pipenv sync --dev" in synth and "npm ci" in synth and ".venv/bin/python main.py" in synth
     assert "checkov" not in synth
-    assert "checkov-requirements.txt" in test and "pytest" in test
+    assert "checkov-requirements.txt" in test and "tools.test_lanes" in test  # the lanes runner starts pytest
     assert "--quiet" not in synth + test  # installs show their progress
 
 

@@ -9,6 +9,7 @@ The tools are pinned in the Pipfile's [dev-packages] and run from this interpret
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 import subprocess
 import sys
@@ -58,8 +59,12 @@ def test_ruff_format_check_passes() -> None:
     assert result.returncode == 0, "\n".join((result.stdout + result.stderr).splitlines()[-20:])
 
 
-def test_mypy_passes(tmp_path: Path) -> None:
-    result = _run("mypy", "--cache-dir", str(tmp_path / "mypy-cache"))
+def test_mypy_passes() -> None:
+    """mypy's incremental cache lives in the git-ignored build/, one per virtualenv (the flavours'
+    packages differ): a warm run re-checks only what changed (about 1 s instead of 10), with the
+    same result (https://mypy.readthedocs.io/en/stable/additional_features.html#incremental-mode)."""
+    cache = REPO_ROOT / "build" / f"mypy-cache-{hashlib.sha256(sys.prefix.encode()).hexdigest()[:12]}"
+    result = _run("mypy", "--cache-dir", str(cache))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout
 
