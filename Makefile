@@ -45,10 +45,10 @@ step = @tools/step.sh "$(1)" '$(2)' -- $(3)
 VENV_PACKAGES = echo "$$(ls -d $(VENV)/lib/python*/site-packages/*.dist-info 2>/dev/null | wc -l) Python packages installed"
 NODE_PACKAGES = echo "$$(ls -d node_modules/*/ node_modules/@*/*/ 2>/dev/null | wc -l) Node packages installed"
 # Tests: `make test ARGS='-k compute'` passes ARGS to pytest (in each lane: tools/test_lanes.py);
-# `make test-fast` leaves out the `slow` tests (Terraform, the emulator, the CDK CLI, checkov; see
-# the marker in pytest.ini) and the lanes that hold nothing else.
+# `make test-fast` is the inner loop: the lanes without Terraform, the emulator and the CDK CLI
+# (ops, services, unit), and of those the tests not marked `slow` (the marker in pytest.ini).
 ARGS ?=
-FAST_LANES := emulator,cli,ops,services,unit
+FAST_LANES := ops,services,unit
 
 .PHONY: help prerequisites setup test-setup synth test test-fast bench bench-tests clean
 
@@ -87,7 +87,7 @@ synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdk
 test: test-setup ## the whole suite as concurrent lanes (tools/test_lanes.py), last line `lanes: {json}`; ARGS='...' goes to each lane's pytest
 	$(VENV)/bin/python -m tools.test_lanes $(ARGS)
 
-test-fast: test-setup ## everything but the `slow` tests (Terraform, emulator, CDK CLI, checkov), in concurrent lanes; ARGS='...' goes to pytest
+test-fast: test-setup ## the inner loop: the ops, services and unit lanes without `slow` tests (no Terraform, emulator, CDK CLI), concurrently; ARGS='...' goes to pytest
 	$(VENV)/bin/python -m tools.test_lanes --lanes $(FAST_LANES) -m "not slow" $(ARGS)
 
 bench: setup ## cold synth: shipped import style vs the conventional one, side by side

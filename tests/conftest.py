@@ -20,6 +20,9 @@ sys.path.insert(0, str(REPO_ROOT))
 import modules.cdk  # noqa: E402,F401  (before any test module's `from cdktf import Testing`: keeps the jsii kernel's lazy provider loading)
 from synth_support import STAGE_NAMES, Synth, load_synth, synthesize  # noqa: E402  (needs the sys.path entry above)
 from tools.synth_cache import SYNTH_CACHE_ENV, cached  # noqa: E402  (after the sys.path entry, like the lines above)
+from botocore_models import share_parsed_models  # noqa: E402  (tests/ is on sys.path as pytest's rootdir conftest dir)
+
+share_parsed_models()
 
 
 @pytest.fixture(scope="session")

@@ -480,8 +480,10 @@ if os.environ.get("HEBO_EMULATOR_CALL_LOG"): __import__("tools.emulator_calls").
 {serialize}server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 host, port = server.get_host_and_port()
-print(f"http://{{host}}:{{port}}", flush=True)
-os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing reads the pipe after this line: later prints go to moto's log
+url_pipe = os.dup(sys.stdout.fileno())
+os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # later prints go to moto's log: nothing reads the pipe after the URL
+os.write(url_pipe, f"http://{{host}}:{{port}}\\n".encode())  # the one line the parent reads, written once fd 1 is the log
+os.close(url_pipe)
 sys.stdin.read()  # until the parent closes it (or dies)
 server.stop()
 """
