@@ -150,6 +150,10 @@ ECS_CLUSTER_ACTIONS = [
 ]
 """ECS actions whose cluster is the `ecs:cluster` condition key, not the authorized resource
 (Service Authorization Reference, "Actions, resources, and condition keys for Amazon Elastic Container Service")."""
+ECS_TASK_DEFINITION_ACTIONS = ["ecs:CreateService", "ecs:UpdateService", "ecs:CreateTaskSet"]
+"""ECS actions whose task definition is the `ecs:task-definition` condition key, not an authorized
+resource (Service Authorization Reference, Amazon ECS); RunTask and StartTask authorize the task
+definition itself, so DenyProductionByName/-ByTag and DenyOtherStagesResources cover those."""
 READ_ONLY = [
     "acm:DescribeCertificate",
     "acm:ListTagsForCertificate",
@@ -356,6 +360,11 @@ class AccountFacts:
     """Ids of the region's VPCs not tagged `stage=pr-*` (other stages', the default VPC): their
     untagged security groups (each VPC's AWS-created `default` group) may not be adopted by tagging
     (DenyAdoptingSecurityGroupsOfOtherVpcs); a preview tags its own VPC's default group."""
+    region: str | None = None
+    """The region these facts were read in (`us-east-1`), the previews' region: only its untagged
+    security groups may be adopted (DenyAdoptingUntaggedEc2), since the VPCs of every other region
+    (each has a default VPC, production has a secondary one) are not listed. None (nothing
+    discovered): any region's."""
 
 
 def _pages(call: Any, list_key: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -425,6 +434,7 @@ def discover_account(
         hosted_zone_id=public[0] if len(public) == 1 else None,
         other_stage_subnets=tuple(sorted(subnets)),
         other_vpcs=tuple(sorted(vpcs)),
+        region=ec2.meta.region_name,
     )
 
 
@@ -864,10 +874,11 @@ def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[di
 
 def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
     """Every way around the permissions boundary: roles without it, removing or editing it, editing
-    the grants, the guardrails or this role; role chaining and role paths; and Application Auto
-    Scaling's own alarms (permissions_policy: static denies kept here, where there is room, so the
+    the grants, the guardrails or this role; role chaining and role paths; Application Auto
+    Scaling's own alarms; and other stages' task definitions in a preview service (permissions_policy: static denies kept here, where there is room, so the
     guardrails keep theirs for the account's listed objects)."""
     boundary = permissions_boundary_arn(config.app, a, p)
+    named = f"{config.app}-{PREVIEW}"
     return [
         _deny(
             "DenyRolesWithoutTheBoundary",
@@ -902,6 +913,20 @@ def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dic
         # the target-tracking alarms Application Auto Scaling creates (untagged, named
         # `TargetTracking-<resource id>-AlarmHigh-<uuid>`) are its own: no PR overwrites or deletes them
         _deny("DenyTargetTrackingAlarms", AAS_VALIDATION, [f"arn:{p}:cloudwatch:*:{a}:alarm:TargetTracking-*"]),
+        # The task definition of a service or task set is only the ecs:task-definition condition key
+        # (Service Authorization Reference, Amazon ECS: CreateService, UpdateService, CreateTaskSet), so
+        # without this a preview service could run production's or dev's task definition, with their
+        # roles and secrets, in a preview cluster. Only when named: an UpdateService that keeps the task
+        # definition (Application Auto Scaling's validation, a desired-count change) names none, and
+        # a negated operator alone would deny it (IAM User Guide, "Condition operators"): hence Null.
+        _deny(
+            "EcsOnlyPreviewTaskDefinitions",
+            ECS_TASK_DEFINITION_ACTIONS,
+            condition={
+                "ArnNotLike": {"ecs:task-definition": f"arn:{p}:ecs:*:{a}:task-definition/{named}"},
+                "Null": {"ecs:task-definition": "false"},
+            },
+        ),
         _deny("DenyRoleChaining", ROLE_CHAINING),
         # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
         _deny(
@@ -946,13 +971,14 @@ def guardrails_policy(
     adoptable"); ECS work outside a preview cluster; instances and interfaces outside preview
     subnets and security groups. The inline policy forbids detaching or editing it."""
     p, a = partition, account
-    statements = _stage_and_tag_denies(config, p, a) + _placement_denies(config, p, a, facts)
+    statements = _stage_and_tag_denies(config, p, a, facts.region) + _placement_denies(config, p, a, facts)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str, region: str | None) -> list[dict[str, Any]]:
     """Production's state, names and tags, other stages' resources, tags naming another stage and
-    adopting untagged resources (guardrails_policy)."""
+    adopting untagged resources (guardrails_policy); untagged security groups only of `region`
+    (AccountFacts.region; None: any)."""
     app, bucket = config.app, config.state_bucket
     named = f"{app}-{PREVIEW}"
     exempt = [f"arn:{p}:route53:::hostedzone/*", f"arn:{p}:route53:::change/*"]
@@ -981,14 +1007,15 @@ def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict
             condition={"Null": {"aws:ResourceTag/stage": "true"}},
         ),
     ]
-    security_groups = [f"arn:{p}:ec2:*:{a}:security-group/*"]
+    security_groups = [f"arn:{p}:ec2:{region or '*'}:{a}:security-group/*"]
     statements += [
         _deny(
             f"DenyAdoptingUntagged{service.title().replace('-', '')}",
             actions,
             condition={"Null": {"aws:ResourceTag/stage": "true", f"{service}:CreateAction": "true"}},
             # a preview's VPC comes with an untagged `default` security group the network stack adopts
-            # (aws_default_security_group); other VPCs' groups: DenyAdoptingSecurityGroupsOfOtherVpcs
+            # (aws_default_security_group); other VPCs' groups: DenyAdoptingSecurityGroupsOfOtherVpcs,
+            # and other regions' (whose VPCs are not listed) stay denied here
             not_resources=security_groups if service == "ec2" else None,
         )
         for service, actions in CREATE_ACTION_KEYS.items()

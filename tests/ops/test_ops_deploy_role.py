@@ -67,10 +67,12 @@ def role_state(iam: Any, name: str = ROLE) -> dict[str, Any]:
 
 
 def account_facts() -> deploy_role.AccountFacts:
-    """What `ops deploy-role` finds in a fresh moto account: its default VPC (untagged) and nothing else."""
-    vpcs = [v["VpcId"] for v in boto3.client("ec2").describe_vpcs()["Vpcs"]]
+    """What `ops deploy-role` finds in a fresh moto account: its default VPC (untagged) and nothing
+    else, in the client's region."""
+    ec2 = boto3.client("ec2")
+    vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]
     assert len(vpcs) == 1
-    return deploy_role.AccountFacts(other_vpcs=tuple(vpcs))
+    return deploy_role.AccountFacts(other_vpcs=tuple(vpcs), region=ec2.meta.region_name)
 
 
 def by_sid(*policies: dict[str, Any]) -> dict[str, dict[str, Any]]:
