@@ -187,7 +187,7 @@ No `ssm:GetParameter(s)`: no stack reads SSM (the NAT/bastion AMI is an `aws_ami
 
 WILDCARD_RESOURCE_REASONS = {
     "ServiceLinkedRoles": "iam:CreateServiceLinkedRole names a role AWS chooses; scoped by the iam:AWSServiceName condition instead",
-    "CreateTaggedAsPreview": "a resource being created has no ARN to name yet (EC2 ids, KMS keys, certificates, distributions); "
+    "CreateTaggedAsPreview": "a resource being created has no ARN to name yet (EC2 ids, KMS keys, distributions); "
     "scoped by aws:RequestTag/stage, and the guardrails deny other stages' resources the call references",
     "ManageTaggedAsPreview": "id-named resources (subnets, keys, certificates, distributions, scalable targets) have no preview name; "
     "scoped by aws:ResourceTag/stage",
@@ -207,6 +207,8 @@ WILDCARD_RESOURCE_REASONS = {
     "ScalingPermissionValidation": "Application Auto Scaling validates the caller's CloudWatch permissions with "
     "PutMetricAlarm/DeleteAlarms calls that name no alarm and carry no tags (AAS_VALIDATION); alarm actions, "
     "other stages' and target-tracking alarms stay denied by the guardrails",
+    "PreviewCertificatesOnly": "acm:RequestCertificate creates a certificate, which has no ARN yet (Service "
+    "Authorization Reference: no resource type); scoped by aws:RequestTag/stage and acm:DomainNames",
     "DecryptTemplateSecrets": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
 }
 """Why each Allow statement of the three documents has `Resource: "*"` (tested: exactly these
@@ -783,7 +785,6 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
     """Preview-named and preview-tagged resources, DNS records, untaggable CloudFront config and
     read-only discovery (permissions_policy)."""
     named = f"{config.app}-{PREVIEW}"
-    zone = config.zone.rstrip(".")
     return [
         _allow(
             "ServiceLinkedRoles",
@@ -819,10 +820,7 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
             [f"arn:{p}:route53:::hostedzone/{facts.hosted_zone_id or '*'}"],
             {
                 "ForAllValues:StringLike": {
-                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
-                        f"{PREVIEW}.dev.*.{zone}",
-                        f"_*.{PREVIEW}.dev.*.{zone}",
-                    ]
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": _preview_names(config.zone)
                 },
                 "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": PREVIEW_RECORD_TYPES},
             },
@@ -830,6 +828,13 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
         # Untaggable CloudFront objects are addressed by generated ids: no name or tag to scope by.
         _allow("CloudFrontUntaggableConfig", CLOUDFRONT_UNTAGGABLE_CONFIG, ["*"]),
     ]
+
+
+def _preview_names(zone: str) -> list[str]:
+    """DNS names of previews in `zone` (`pr-<n>.dev.<app>.hebo.ai`) and of their ACM validation
+    records (`_<token>.pr-<n>.dev.<app>.hebo.ai`), as IAM wildcards."""
+    zone = zone.rstrip(".")
+    return [f"{PREVIEW}.dev.*.{zone}", f"_*.{PREVIEW}.dev.*.{zone}"]
 
 
 def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
@@ -952,6 +957,20 @@ def grants_policy(config: DeployRoleConfig, account: str, partition: str = "aws"
     statements = [
         _allow(
             "CreateTaggedAsPreview", listed(CREATE_TAGGED), ["*"], {"StringLike": {"aws:RequestTag/stage": PREVIEW}}
+        ),
+        # Only certificates for preview names (acm:DomainNames: the DomainName and every subject
+        # alternative name; ACM User Guide, "Use condition keys with ACM"): a preview cannot request
+        # one for production's names, which email validation would let a mailbox owner approve.
+        # (ForAllValues holds when the key is absent; ACM documents it for every RequestCertificate,
+        # and the emulator's recorder does not supply it.)
+        _allow(
+            "PreviewCertificatesOnly",
+            ["acm:RequestCertificate"],
+            ["*"],
+            {
+                "StringLike": {"aws:RequestTag/stage": PREVIEW},
+                "ForAllValues:StringLike": {"acm:DomainNames": _preview_names(config.zone)[:1]},
+            },
         ),
         _allow(
             "ManageTaggedAsPreview", listed(MANAGE_TAGGED), ["*"], {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}
