@@ -198,8 +198,10 @@ WILDCARD_RESOURCE_REASONS = {
     "permissions (Service Authorization Reference: no resource type)",
     "DecryptTemplatePublishableValues": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
     "NoResourceLevelPermissions": "ecr:GetAuthorizationToken, logs:DescribeLogGroups, ssmmessages, ec2messages, "
-    "ssm:UpdateInstanceInformation and the ENI calls of Lambda/ECS support no resource-level "
-    "permissions; interfaces outside preview subnets are denied (DenyInterfacesOutsidePreviewNetworks)",
+    "ssm:UpdateInstanceInformation and the Lambda VPC reads support no resource-level permissions; the "
+    "interfaces Lambda creates are untagged and id-named, so Delete/Assign/UnassignPrivateIpAddresses (which name "
+    "a network-interface) have no preview scope; new interfaces outside preview subnets are denied "
+    "(DenyInterfacesOutsidePreviewNetworks)",
     "UsePreviewKeys": "a KMS key ARN is an id; scoped by aws:ResourceTag/stage",
     "DeregisterTaskDefinitions": "ecs:DeregisterTaskDefinition supports no resource-level permissions and no "
     "condition keys (Service Authorization Reference, Amazon ECS); a deregistered revision keeps its running "
@@ -610,6 +612,9 @@ def _boundary_allows(config: DeployRoleConfig, p: str, a: str, template: list[st
                 "logs:GetLogEvents",
             ],
             [f"arn:{p}:logs:*:{a}:log-group:RDS*", f"arn:{p}:logs:*:{a}:log-group:RDS*:log-stream:*"],
+            # RDSOSMetrics is the account's, production's databases write there too (streams named by
+            # random resource ids): only the monitoring roles, never a task role a PR's code runs as.
+            {"ArnLike": {"aws:PrincipalArn": f"arn:{p}:iam::{a}:role/{named}-db-monitoring"}},
         ),
         _allow("ReadPreviewSecrets", ["secretsmanager:GetSecretValue"], preview_secrets + template),
         _allow(
