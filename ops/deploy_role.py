@@ -828,6 +828,8 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
                     "route53:ChangeResourceRecordSetsNormalizedRecordNames": _preview_names(config.zone)
                 },
                 "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": PREVIEW_RECORD_TYPES},
+                # ForAllValues holds for an absent key: without names, no allow (fail closed)
+                "Null": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": "false"},
             },
         ),
         # Untaggable CloudFront objects are addressed by generated ids: no name or tag to scope by.

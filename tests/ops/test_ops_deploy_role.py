@@ -231,6 +231,12 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
             "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-*.dev.*.hebo.ai", "_*.pr-*.dev.*.hebo.ai"]
         },
         "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"]},
+        "Null": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": "false"},
+    }
+    assert s["CreateTaggedAsPreview"]["Action"].count("acm:RequestCertificate") == 0
+    assert s["PreviewCertificatesOnly"]["Condition"] == {
+        "StringLike": {"aws:RequestTag/stage": "pr-*"},
+        "ForAllValues:StringLike": {"acm:DomainNames": ["pr-*.dev.*.hebo.ai"]},
     }
     assert s["PreviewDnsRecordsOnly"]["Resource"] == ["arn:aws:route53:::hostedzone/*"]  # moto holds no zone hebo.ai
     assert s["PreviewSecrets"]["Resource"] == [f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/pr-*"]
