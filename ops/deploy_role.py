@@ -982,6 +982,17 @@ def grants_policy(config: DeployRoleConfig, account: str, partition: str = "aws"
         _allow(
             "ManageTaggedAsPreview", listed(MANAGE_TAGGED), ["*"], {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}
         ),
+        # CreateFlowLogs authorizes the new flow log and what it watches (VPC, subnets or interfaces,
+        # Service Authorization Reference, Amazon EC2). A request-tag allow on `*` would cover the
+        # watched ones too, so any untagged AWS-created interface of any stage (Fargate tasks, load
+        # balancers, databases) could be logged to a PR's bucket: the request tag allows only the
+        # flow log; the watched VPC must carry `stage=pr-*` (ManageTaggedAsPreview).
+        _allow(
+            "PreviewFlowLogs",
+            ["ec2:CreateFlowLogs"],
+            [f"arn:{partition}:ec2:*:{account}:vpc-flow-log/*"],
+            {"StringLike": {"aws:RequestTag/stage": PREVIEW}},
+        ),
         _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
