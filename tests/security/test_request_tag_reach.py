@@ -76,10 +76,7 @@ REVIEWED: dict[str, str] = {
             "ec2:CreateVpc ipv6pool-ec2",
         )
     },
-    **{
-        k: DEFAULT_VPC
-        for k in ("ec2:CreateRouteTable vpc", "ec2:CreateSecurityGroup vpc", "ec2:CreateSubnet vpc")
-    },
+    **{k: DEFAULT_VPC for k in ("ec2:CreateRouteTable vpc", "ec2:CreateSecurityGroup vpc", "ec2:CreateSubnet vpc")},
     **{
         f"ec2:RunInstances {t}": LAUNCH_INPUTS
         for t in (
