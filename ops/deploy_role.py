@@ -442,7 +442,10 @@ def discover_account(
     )
 
 
-_REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
+_REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(@[0-9]+)?/[A-Za-z0-9._-]{1,100}(@[0-9]+)?")
+"""`owner/name`, or GitHub's immutable form `owner@<owner id>/name@<repository id>` (GitHub, "OpenID
+Connect", "Immutable subject claims": the default subject of repositories created or renamed from
+2026-07-15, opt-in for older ones), which a recycled owner or repository name can never match."""
 _ROLE_RE = re.compile(r"[\w+=,.@-]{1,64}")
 
 
@@ -451,7 +454,8 @@ class DeployRoleConfig:
     """What `ops deploy-role` converges: one role per repository (names default to the settings)."""
 
     github_repo: str
-    """`owner/name` exactly as GitHub spells it (the `sub` claim is case-sensitive)."""
+    """`owner/name` exactly as GitHub spells it (the `sub` claim is case-sensitive), or
+    `owner@<owner id>/name@<repository id>` when the repository issues immutable subject claims."""
     state_bucket: str
     """The S3 bucket of the Terraform state (HEBO_STATE_BUCKET): the role reads and writes only
     `pr-*/…` keys in it."""
@@ -471,7 +475,10 @@ class DeployRoleConfig:
     def validate(self) -> None:
         """Reject bad input before any AWS call (exit 2); never allow production as a template."""
         if not _REPO_RE.fullmatch(self.github_repo):
-            raise UsageError(f"invalid --github-repo {self.github_repo!r}: must be owner/name, e.g. hebo-ai/hebo-infra")
+            raise UsageError(
+                f"invalid --github-repo {self.github_repo!r}: must be owner/name or, with immutable subject "
+                "claims, owner@<owner id>/name@<repository id>, e.g. hebo-ai/hebo-infra"
+            )
         if not _ROLE_RE.fullmatch(self.role_name):
             raise UsageError(f"invalid --role-name {self.role_name!r}: 1-64 of letters, digits and +=,.@_-")
         if self.secrets_from is not None:
