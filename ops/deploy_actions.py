@@ -8,7 +8,10 @@ call used, and the lifecycle test fails on any call the role denies. So an actio
 a recorded call needs it under that statement's scope:
 
 - CREATE_TAGGED (`CreateTaggedAsPreview`, `aws:RequestTag/stage` = `pr-*`): calls that create a
-  resource and tag it in the same request (and their tag-on-create actions);
+  resource and tag it in the same request (and their tag-on-create actions); the certificate
+  request is its own statement (`PreviewCertificatesOnly`), also scoped by its domain names, and
+  so is the new flow log of `CreateFlowLogs` (`PreviewFlowLogs`: its request tag must not allow
+  the interfaces or subnets it would watch);
 - MANAGE_TAGGED (`ManageTaggedAsPreview`, `aws:ResourceTag/stage` = `pr-*`): calls on resources
   that carry the tag, or that name one that does (a VPC a subnet is created in);
 - PREVIEW_NAMED (`PreviewNamedResources`, ARNs named `hebo-pr-*`): calls on resources with no
@@ -24,12 +27,10 @@ them on `*`). A stack change that makes a new call fails the lifecycle test by n
 from __future__ import annotations
 
 CREATE_TAGGED: dict[str, list[str]] = {
-    "acm": ["RequestCertificate"],
     "application-autoscaling": ["RegisterScalableTarget", "TagResource"],
     "cloudfront": ["CreateDistribution", "TagResource"],
     "ec2": [
         "AllocateAddress",
-        "CreateFlowLogs",
         "CreateInternetGateway",
         "CreateRouteTable",
         "CreateSecurityGroup",

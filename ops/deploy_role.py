@@ -150,6 +150,10 @@ ECS_CLUSTER_ACTIONS = [
 ]
 """ECS actions whose cluster is the `ecs:cluster` condition key, not the authorized resource
 (Service Authorization Reference, "Actions, resources, and condition keys for Amazon Elastic Container Service")."""
+ECS_TASK_DEFINITION_ACTIONS = ["ecs:CreateService", "ecs:UpdateService", "ecs:CreateTaskSet"]
+"""ECS actions whose task definition is the `ecs:task-definition` condition key, not an authorized
+resource (Service Authorization Reference, Amazon ECS); RunTask and StartTask authorize the task
+definition itself, so DenyProductionByName/-ByTag and DenyOtherStagesResources cover those."""
 READ_ONLY = [
     "acm:DescribeCertificate",
     "acm:ListTagsForCertificate",
@@ -183,7 +187,7 @@ No `ssm:GetParameter(s)`: no stack reads SSM (the NAT/bastion AMI is an `aws_ami
 
 WILDCARD_RESOURCE_REASONS = {
     "ServiceLinkedRoles": "iam:CreateServiceLinkedRole names a role AWS chooses; scoped by the iam:AWSServiceName condition instead",
-    "CreateTaggedAsPreview": "a resource being created has no ARN to name yet (EC2 ids, KMS keys, certificates, distributions); "
+    "CreateTaggedAsPreview": "a resource being created has no ARN to name yet (EC2 ids, KMS keys, distributions); "
     "scoped by aws:RequestTag/stage, and the guardrails deny other stages' resources the call references",
     "ManageTaggedAsPreview": "id-named resources (subnets, keys, certificates, distributions, scalable targets) have no preview name; "
     "scoped by aws:ResourceTag/stage",
@@ -194,8 +198,10 @@ WILDCARD_RESOURCE_REASONS = {
     "permissions (Service Authorization Reference: no resource type)",
     "DecryptTemplatePublishableValues": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
     "NoResourceLevelPermissions": "ecr:GetAuthorizationToken, logs:DescribeLogGroups, ssmmessages, ec2messages, "
-    "ssm:UpdateInstanceInformation and the ENI calls of Lambda/ECS support no resource-level "
-    "permissions; interfaces outside preview subnets are denied (DenyInterfacesOutsidePreviewNetworks)",
+    "ssm:UpdateInstanceInformation and the Lambda VPC reads support no resource-level permissions; the "
+    "interfaces Lambda creates are untagged and id-named, so Delete/Assign/UnassignPrivateIpAddresses (which name "
+    "a network-interface) have no preview scope; new interfaces outside preview subnets are denied "
+    "(DenyInterfacesOutsidePreviewNetworks)",
     "UsePreviewKeys": "a KMS key ARN is an id; scoped by aws:ResourceTag/stage",
     "DeregisterTaskDefinitions": "ecs:DeregisterTaskDefinition supports no resource-level permissions and no "
     "condition keys (Service Authorization Reference, Amazon ECS); a deregistered revision keeps its running "
@@ -203,6 +209,8 @@ WILDCARD_RESOURCE_REASONS = {
     "ScalingPermissionValidation": "Application Auto Scaling validates the caller's CloudWatch permissions with "
     "PutMetricAlarm/DeleteAlarms calls that name no alarm and carry no tags (AAS_VALIDATION); alarm actions, "
     "other stages' and target-tracking alarms stay denied by the guardrails",
+    "PreviewCertificatesOnly": "acm:RequestCertificate creates a certificate, which has no ARN yet (Service "
+    "Authorization Reference: no resource type); scoped by aws:RequestTag/stage and acm:DomainNames",
     "DecryptTemplateSecrets": "a KMS key ARN is an id; scoped by kms:ViaService and the SecretARN encryption context",
 }
 """Why each Allow statement of the three documents has `Resource: "*"` (tested: exactly these
@@ -356,6 +364,11 @@ class AccountFacts:
     """Ids of the region's VPCs not tagged `stage=pr-*` (other stages', the default VPC): their
     untagged security groups (each VPC's AWS-created `default` group) may not be adopted by tagging
     (DenyAdoptingSecurityGroupsOfOtherVpcs); a preview tags its own VPC's default group."""
+    region: str | None = None
+    """The region these facts were read in (`us-east-1`), the previews' region: only its untagged
+    security groups may be adopted (DenyAdoptingUntaggedEc2), since the VPCs of every other region
+    (each has a default VPC, production has a secondary one) are not listed. None (nothing
+    discovered): any region's."""
 
 
 def _pages(call: Any, list_key: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -425,10 +438,14 @@ def discover_account(
         hosted_zone_id=public[0] if len(public) == 1 else None,
         other_stage_subnets=tuple(sorted(subnets)),
         other_vpcs=tuple(sorted(vpcs)),
+        region=ec2.meta.region_name,
     )
 
 
-_REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
+_REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(@[0-9]+)?/[A-Za-z0-9._-]{1,100}(@[0-9]+)?")
+"""`owner/name`, or GitHub's immutable form `owner@<owner id>/name@<repository id>` (GitHub, "OpenID
+Connect", "Immutable subject claims": the default subject of repositories created or renamed from
+2026-07-15, opt-in for older ones), which a recycled owner or repository name can never match."""
 _ROLE_RE = re.compile(r"[\w+=,.@-]{1,64}")
 
 
@@ -437,7 +454,8 @@ class DeployRoleConfig:
     """What `ops deploy-role` converges: one role per repository (names default to the settings)."""
 
     github_repo: str
-    """`owner/name` exactly as GitHub spells it (the `sub` claim is case-sensitive)."""
+    """`owner/name` exactly as GitHub spells it (the `sub` claim is case-sensitive), or
+    `owner@<owner id>/name@<repository id>` when the repository issues immutable subject claims."""
     state_bucket: str
     """The S3 bucket of the Terraform state (HEBO_STATE_BUCKET): the role reads and writes only
     `pr-*/…` keys in it."""
@@ -457,7 +475,10 @@ class DeployRoleConfig:
     def validate(self) -> None:
         """Reject bad input before any AWS call (exit 2); never allow production as a template."""
         if not _REPO_RE.fullmatch(self.github_repo):
-            raise UsageError(f"invalid --github-repo {self.github_repo!r}: must be owner/name, e.g. hebo-ai/hebo-infra")
+            raise UsageError(
+                f"invalid --github-repo {self.github_repo!r}: must be owner/name or, with immutable subject "
+                "claims, owner@<owner id>/name@<repository id>, e.g. hebo-ai/hebo-infra"
+            )
         if not _ROLE_RE.fullmatch(self.role_name):
             raise UsageError(f"invalid --role-name {self.role_name!r}: 1-64 of letters, digits and +=,.@_-")
         if self.secrets_from is not None:
@@ -598,6 +619,9 @@ def _boundary_allows(config: DeployRoleConfig, p: str, a: str, template: list[st
                 "logs:GetLogEvents",
             ],
             [f"arn:{p}:logs:*:{a}:log-group:RDS*", f"arn:{p}:logs:*:{a}:log-group:RDS*:log-stream:*"],
+            # RDSOSMetrics is the account's, production's databases write there too (streams named by
+            # random resource ids): only the monitoring roles, never a task role a PR's code runs as.
+            {"ArnLike": {"aws:PrincipalArn": f"arn:{p}:iam::{a}:role/{named}-db-monitoring"}},
         ),
         _allow("ReadPreviewSecrets", ["secretsmanager:GetSecretValue"], preview_secrets + template),
         _allow(
@@ -773,7 +797,6 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
     """Preview-named and preview-tagged resources, DNS records, untaggable CloudFront config and
     read-only discovery (permissions_policy)."""
     named = f"{config.app}-{PREVIEW}"
-    zone = config.zone.rstrip(".")
     return [
         _allow(
             "ServiceLinkedRoles",
@@ -809,17 +832,23 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
             [f"arn:{p}:route53:::hostedzone/{facts.hosted_zone_id or '*'}"],
             {
                 "ForAllValues:StringLike": {
-                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
-                        f"{PREVIEW}.dev.*.{zone}",
-                        f"_*.{PREVIEW}.dev.*.{zone}",
-                    ]
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": _preview_names(config.zone)
                 },
                 "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": PREVIEW_RECORD_TYPES},
+                # ForAllValues holds for an absent key: without names, no allow (fail closed)
+                "Null": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": "false"},
             },
         ),
         # Untaggable CloudFront objects are addressed by generated ids: no name or tag to scope by.
         _allow("CloudFrontUntaggableConfig", CLOUDFRONT_UNTAGGABLE_CONFIG, ["*"]),
     ]
+
+
+def _preview_names(zone: str) -> list[str]:
+    """DNS names of previews in `zone` (`pr-<n>.dev.<app>.hebo.ai`) and of their ACM validation
+    records (`_<token>.pr-<n>.dev.<app>.hebo.ai`), as IAM wildcards."""
+    zone = zone.rstrip(".")
+    return [f"{PREVIEW}.dev.*.{zone}", f"_*.{PREVIEW}.dev.*.{zone}"]
 
 
 def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
@@ -864,10 +893,11 @@ def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[di
 
 def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
     """Every way around the permissions boundary: roles without it, removing or editing it, editing
-    the grants, the guardrails or this role; role chaining and role paths; and Application Auto
-    Scaling's own alarms (permissions_policy: static denies kept here, where there is room, so the
+    the grants, the guardrails or this role; role chaining and role paths; Application Auto
+    Scaling's own alarms; and other stages' task definitions in a preview service (permissions_policy: static denies kept here, where there is room, so the
     guardrails keep theirs for the account's listed objects)."""
     boundary = permissions_boundary_arn(config.app, a, p)
+    named = f"{config.app}-{PREVIEW}"
     return [
         _deny(
             "DenyRolesWithoutTheBoundary",
@@ -902,6 +932,20 @@ def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dic
         # the target-tracking alarms Application Auto Scaling creates (untagged, named
         # `TargetTracking-<resource id>-AlarmHigh-<uuid>`) are its own: no PR overwrites or deletes them
         _deny("DenyTargetTrackingAlarms", AAS_VALIDATION, [f"arn:{p}:cloudwatch:*:{a}:alarm:TargetTracking-*"]),
+        # The task definition of a service or task set is only the ecs:task-definition condition key
+        # (Service Authorization Reference, Amazon ECS: CreateService, UpdateService, CreateTaskSet), so
+        # without this a preview service could run production's or dev's task definition, with their
+        # roles and secrets, in a preview cluster. Only when named: an UpdateService that keeps the task
+        # definition (Application Auto Scaling's validation, a desired-count change) names none, and
+        # a negated operator alone would deny it (IAM User Guide, "Condition operators"): hence Null.
+        _deny(
+            "EcsOnlyPreviewTaskDefinitions",
+            ECS_TASK_DEFINITION_ACTIONS,
+            condition={
+                "ArnNotLike": {"ecs:task-definition": f"arn:{p}:ecs:*:{a}:task-definition/{named}"},
+                "Null": {"ecs:task-definition": "false"},
+            },
+        ),
         _deny("DenyRoleChaining", ROLE_CHAINING),
         # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
         _deny(
@@ -928,8 +972,33 @@ def grants_policy(config: DeployRoleConfig, account: str, partition: str = "aws"
         _allow(
             "CreateTaggedAsPreview", listed(CREATE_TAGGED), ["*"], {"StringLike": {"aws:RequestTag/stage": PREVIEW}}
         ),
+        # Only certificates for preview names (acm:DomainNames: the DomainName and every subject
+        # alternative name; ACM User Guide, "Use condition keys with ACM"): a preview cannot request
+        # one for production's names, which email validation would let a mailbox owner approve.
+        # (ForAllValues holds when the key is absent; ACM documents it for every RequestCertificate,
+        # and the emulator's recorder does not supply it.)
+        _allow(
+            "PreviewCertificatesOnly",
+            ["acm:RequestCertificate"],
+            ["*"],
+            {
+                "StringLike": {"aws:RequestTag/stage": PREVIEW},
+                "ForAllValues:StringLike": {"acm:DomainNames": _preview_names(config.zone)[:1]},
+            },
+        ),
         _allow(
             "ManageTaggedAsPreview", listed(MANAGE_TAGGED), ["*"], {"StringLike": {"aws:ResourceTag/stage": PREVIEW}}
+        ),
+        # CreateFlowLogs authorizes the new flow log and what it watches (VPC, subnets or interfaces,
+        # Service Authorization Reference, Amazon EC2). A request-tag allow on `*` would cover the
+        # watched ones too, so any untagged AWS-created interface of any stage (Fargate tasks, load
+        # balancers, databases) could be logged to a PR's bucket: the request tag allows only the
+        # flow log; the watched VPC must carry `stage=pr-*` (ManageTaggedAsPreview).
+        _allow(
+            "PreviewFlowLogs",
+            ["ec2:CreateFlowLogs"],
+            [f"arn:{partition}:ec2:*:{account}:vpc-flow-log/*"],
+            {"StringLike": {"aws:RequestTag/stage": PREVIEW}},
         ),
         _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
     ]
@@ -946,13 +1015,14 @@ def guardrails_policy(
     adoptable"); ECS work outside a preview cluster; instances and interfaces outside preview
     subnets and security groups. The inline policy forbids detaching or editing it."""
     p, a = partition, account
-    statements = _stage_and_tag_denies(config, p, a) + _placement_denies(config, p, a, facts)
+    statements = _stage_and_tag_denies(config, p, a, facts.region) + _placement_denies(config, p, a, facts)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str, region: str | None) -> list[dict[str, Any]]:
     """Production's state, names and tags, other stages' resources, tags naming another stage and
-    adopting untagged resources (guardrails_policy)."""
+    adopting untagged resources (guardrails_policy); untagged security groups only of `region`
+    (AccountFacts.region; None: any)."""
     app, bucket = config.app, config.state_bucket
     named = f"{app}-{PREVIEW}"
     exempt = [f"arn:{p}:route53:::hostedzone/*", f"arn:{p}:route53:::change/*"]
@@ -981,14 +1051,15 @@ def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict
             condition={"Null": {"aws:ResourceTag/stage": "true"}},
         ),
     ]
-    security_groups = [f"arn:{p}:ec2:*:{a}:security-group/*"]
+    security_groups = [f"arn:{p}:ec2:{region or '*'}:{a}:security-group/*"]
     statements += [
         _deny(
             f"DenyAdoptingUntagged{service.title().replace('-', '')}",
             actions,
             condition={"Null": {"aws:ResourceTag/stage": "true", f"{service}:CreateAction": "true"}},
             # a preview's VPC comes with an untagged `default` security group the network stack adopts
-            # (aws_default_security_group); other VPCs' groups: DenyAdoptingSecurityGroupsOfOtherVpcs
+            # (aws_default_security_group); other VPCs' groups: DenyAdoptingSecurityGroupsOfOtherVpcs,
+            # and other regions' (whose VPCs are not listed) stay denied here
             not_resources=security_groups if service == "ec2" else None,
         )
         for service, actions in CREATE_ACTION_KEYS.items()

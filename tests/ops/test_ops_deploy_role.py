@@ -67,10 +67,12 @@ def role_state(iam: Any, name: str = ROLE) -> dict[str, Any]:
 
 
 def account_facts() -> deploy_role.AccountFacts:
-    """What `ops deploy-role` finds in a fresh moto account: its default VPC (untagged) and nothing else."""
-    vpcs = [v["VpcId"] for v in boto3.client("ec2").describe_vpcs()["Vpcs"]]
+    """What `ops deploy-role` finds in a fresh moto account: its default VPC (untagged) and nothing
+    else, in the client's region."""
+    ec2 = boto3.client("ec2")
+    vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]
     assert len(vpcs) == 1
-    return deploy_role.AccountFacts(other_vpcs=tuple(vpcs))
+    return deploy_role.AccountFacts(other_vpcs=tuple(vpcs), region=ec2.meta.region_name)
 
 
 def by_sid(*policies: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -229,6 +231,12 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
             "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["pr-*.dev.*.hebo.ai", "_*.pr-*.dev.*.hebo.ai"]
         },
         "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA", "CNAME"]},
+        "Null": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": "false"},
+    }
+    assert s["CreateTaggedAsPreview"]["Action"].count("acm:RequestCertificate") == 0
+    assert s["PreviewCertificatesOnly"]["Condition"] == {
+        "StringLike": {"aws:RequestTag/stage": "pr-*"},
+        "ForAllValues:StringLike": {"acm:DomainNames": ["pr-*.dev.*.hebo.ai"]},
     }
     assert s["PreviewDnsRecordsOnly"]["Resource"] == ["arn:aws:route53:::hostedzone/*"]  # moto holds no zone hebo.ai
     assert s["PreviewSecrets"]["Resource"] == [f"arn:aws:secretsmanager:*:{ACCOUNT}:secret:hebo/pr-*"]
@@ -388,6 +396,7 @@ def test_existing_provider_without_our_audience_gets_it():
         (["--github-repo", "hebo-infra"], "invalid --github-repo 'hebo-infra': must be owner/name"),
         (["--github-repo", "hebo-ai/hebo infra"], "invalid --github-repo"),
         (["--github-repo", "repo:*"], "invalid --github-repo"),
+        (["--github-repo", "hebo-ai@12/hebo-infra@x"], "invalid --github-repo"),
         (
             ["--github-repo", REPO, "--secrets-from", "production"],
             "invalid --secrets-from 'production': previews never read production's secrets",
@@ -592,3 +601,27 @@ def test_secrets_from_defaults_to_the_stacks_setting(run, monkeypatch):
     assert bad.code == 2 and bad.err.startswith(
         "ops: invalid HEBO_PREVIEW_SECRETS_FROM 'pr-3': a preview owns no app secrets"
     )
+
+
+def test_an_immutable_repository_form_trusts_only_the_immutable_subject():
+    """GitHub's immutable subject (`owner@<id>/name@<id>`): a repository that re-registers the
+    recycled names gets another id, so its token's subject does not match (GitHub, "OpenID Connect",
+    "Immutable subject claims")."""
+    from tools.iam_eval import evaluate_trust
+
+    config = deploy_role.DeployRoleConfig(
+        github_repo="hebo-ai@1234/hebo-infra@5678", state_bucket="s", lock_table="", zone="hebo.ai"
+    )
+    config.validate()
+    trust = deploy_role.trust_policy(config, PROVIDER)
+
+    def allowed(sub: str) -> bool:
+        claims = {
+            "token.actions.githubusercontent.com:sub": sub,
+            "token.actions.githubusercontent.com:aud": deploy_role.AUDIENCE,
+        }
+        return evaluate_trust(trust, "sts:AssumeRoleWithWebIdentity", {"Federated": PROVIDER}, claims).allowed
+
+    assert allowed("repo:hebo-ai@1234/hebo-infra@5678:environment:preview")
+    assert not allowed("repo:hebo-ai@9999/hebo-infra@7777:environment:preview")  # the recycled names
+    assert not allowed("repo:hebo-ai/hebo-infra:environment:preview")

@@ -30,10 +30,11 @@ FACTS = deploy_role.AccountFacts(
     hosted_zone_id="Z123",
     other_stage_subnets=("subnet-dev", "subnet-prod"),
     other_vpcs=("vpc-default", "vpc-dev", "vpc-prod"),
+    region="us-east-1",
 )
 """What `ops deploy-role` finds in the account: production's origin access control and response
 headers policy (ids in scenarios.txt), the public zone hebo.ai, production's and dev's subnets, and
-their VPCs and the default VPC."""
+their VPCs and the default VPC, all in us-east-1 (the region `ops deploy-role` ran in)."""
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
 ADMIN = {
     "Version": "2012-10-17",
