@@ -96,11 +96,17 @@ MANAGE_TAGGED: dict[str, list[str]] = {
         "TerminateInstances",
     ],
     "ecr": [
+        "BatchCheckLayerAvailability",
+        "BatchGetImage",
+        "CompleteLayerUpload",
         "DeleteLifecyclePolicy",
         "DeleteRepository",
         "GetLifecyclePolicy",
+        "InitiateLayerUpload",
         "ListTagsForResource",
+        "PutImage",
         "PutLifecyclePolicy",
+        "UploadLayerPart",
     ],
     "ecs": [
         "CreateService",

@@ -325,6 +325,19 @@ NOT_EXERCISED: dict[str, str] = {
             "rds:Describe*",
         )
     },
+    **{
+        f"ecr:{action}": "the compute stack's image push to the preview's own repository (build mode, the "
+        "workflow's default; AWS's list for a push: Amazon ECR User Guide, 'IAM permissions for pushing an "
+        "image'); the lifecycle deploys prebuilt images"
+        for action in (
+            "BatchCheckLayerAvailability",
+            "BatchGetImage",
+            "CompleteLayerUpload",
+            "InitiateLayerUpload",
+            "PutImage",
+            "UploadLayerPart",
+        )
+    },
     "ecr:GetAuthorizationToken": "the workflow's image push logs in to ECR (the compute stack's ECR token); "
     "the lifecycle deploys prebuilt images",
     "dynamodb:*": "StateLockPreviewKeys: the S3 backend's lock items when a lock table is configured "
