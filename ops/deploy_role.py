@@ -989,7 +989,7 @@ def grants_policy(config: DeployRoleConfig, account: str, partition: str = "aws"
         # alternative name; ACM User Guide, "Use condition keys with ACM"): a preview cannot request
         # one for production's names, which email validation would let a mailbox owner approve.
         # (ForAllValues holds when the key is absent; ACM documents it for every RequestCertificate,
-        # and the emulator's recorder does not supply it.)
+        # and the emulator's recorder supplies it, so the lifecycle evaluates the real names.)
         _allow(
             "PreviewCertificatesOnly",
             ["acm:RequestCertificate"],

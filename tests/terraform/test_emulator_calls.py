@@ -711,3 +711,19 @@ def test_an_unfilled_arn_variable_counts_as_undecoded(tmp_path: Path) -> None:
     )
     calls = read_calls(log)
     assert [c.seq for c in undecoded(calls)] == [3]
+
+
+def test_a_certificate_request_carries_every_name_it_would_cover(client, last) -> None:
+    """acm:DomainNames is the domain name and every alternative name of RequestCertificate, the key
+    PreviewCertificatesOnly scopes by (a request without it would pass a ForAllValues condition)."""
+    client("acm").request_certificate(
+        DomainName="pr-44.dev.api.hebo.ai",
+        SubjectAlternativeNames=["pr-44.dev.gateway.hebo.ai"],
+        ValidationMethod="DNS",
+        Tags=[{"Key": "stage", "Value": "pr-44"}],
+    )
+    (line,) = last("RequestCertificate")
+    assert line.action == "acm:RequestCertificate"
+    assert line.context["acm:DomainNames"] == ["pr-44.dev.api.hebo.ai", "pr-44.dev.gateway.hebo.ai"]
+    assert line.context["acm:ValidationMethod"] == "DNS"
+    assert line.context["aws:RequestTag/stage"] == "pr-44"

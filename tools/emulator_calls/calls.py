@@ -483,6 +483,13 @@ def _context(
             )
         if "route53:ChangeResourceRecordSetsActions" in keys:
             context["route53:ChangeResourceRecordSetsActions"] = sorted({c["Action"] for c in changes})
+    if prefix == "acm" and name == "RequestCertificate" and params.get("DomainName"):
+        # every name the certificate would cover: the domain name and its alternative names
+        # (Service Authorization Reference, ACM: acm:DomainNames, acm:ValidationMethod)
+        if "acm:DomainNames" in keys:
+            context["acm:DomainNames"] = sorted({params["DomainName"], *params.get("SubjectAlternativeNames", [])})
+        if "acm:ValidationMethod" in keys and params.get("ValidationMethod"):
+            context["acm:ValidationMethod"] = params["ValidationMethod"]
     if prefix == "kms" and "kms:RequestAlias" in keys and str(params.get("KeyId", "")).startswith("alias/"):
         context["kms:RequestAlias"] = params["KeyId"]
     if prefix == "kms" and isinstance(params.get("EncryptionContext"), Mapping):
