@@ -46,9 +46,9 @@ VENV_PACKAGES = echo "$$(ls -d $(VENV)/lib/python*/site-packages/*.dist-info 2>/
 NODE_PACKAGES = echo "$$(ls -d node_modules/*/ node_modules/@*/*/ 2>/dev/null | wc -l) Node packages installed"
 # Tests: `make test ARGS='-k compute'` passes ARGS to pytest (in each lane: tools/test_lanes.py);
 # `make test-fast` is the inner loop: the lanes without Terraform, the emulator and the CDK CLI
-# (ops, services, unit), and of those the tests not marked `slow` (the marker in pytest.ini).
+# (ops, services, policy, stacks, unit), and of those the tests not marked `slow` (the marker in pytest.ini).
 ARGS ?=
-FAST_LANES := ops,services,unit
+FAST_LANES := ops,services,policy,stacks,unit
 
 .PHONY: help prerequisites setup test-setup synth test test-fast bench bench-tests clean
 
@@ -87,7 +87,7 @@ synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdk
 test: test-setup ## the whole suite as concurrent lanes (tools/test_lanes.py), last line `lanes: {json}`; ARGS='...' goes to each lane's pytest
 	$(VENV)/bin/python -m tools.test_lanes $(ARGS)
 
-test-fast: test-setup ## the inner loop: the ops, services and unit lanes without `slow` tests (no Terraform, emulator, CDK CLI), concurrently; ARGS='...' goes to pytest
+test-fast: test-setup ## the inner loop: the ops, services, policy, stacks and unit lanes without `slow` tests (no Terraform, emulator, CDK CLI), concurrently; ARGS='...' goes to pytest
 	$(VENV)/bin/python -m tools.test_lanes --lanes $(FAST_LANES) -m "not slow" $(ARGS)
 
 bench: setup ## cold synth: shipped import style vs the conventional one, side by side

@@ -350,6 +350,15 @@ NOT_EXERCISED: dict[str, str] = {
     "updates the preview's own object in place (the redeploy changes images and a health check only)",
     "cloudfront:UpdateResponseHeadersPolicy": "a PR that changes the security headers (CSP, HSTS) updates "
     "the preview's own policy in place (the redeploy changes images and a health check only)",
+    "elasticloadbalancing:ModifyListener": "a PR that changes the HTTPS listener (its certificate, TLS policy "
+    "or default action) updates the preview's own listener in place (the redeploy changes images and a health "
+    "check only)",
+    "lambda:UpdateFunctionConfiguration": "a PR that changes the migrator's memory, timeout, environment or "
+    "logging updates the preview's own function in place (the redeploy changes images and a health check only)",
+    "rds:ModifyDBCluster": "a PR that changes Aurora settings (capacity in ACU, backup retention, parameter "
+    "group) updates the preview's own cluster in place (the redeploy changes images and a health check only)",
+    "rds:ModifyDBInstance": "a PR that changes the writer instance (class, Performance Insights, monitoring) "
+    "updates the preview's own instance in place (the redeploy changes images and a health check only)",
 }
 """Granted actions (patterns) that no call of the recorded lifecycle uses, each with why it stays;
 `python -m tools.iam_eval.unused <call log>` lists every other unused grant, which must be removed
@@ -906,11 +915,10 @@ def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[di
 
 def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
     """Every way around the permissions boundary: roles without it, removing or editing it, editing
-    the grants, the guardrails or this role; role chaining and role paths; Application Auto
-    Scaling's own alarms; and other stages' task definitions in a preview service (permissions_policy: static denies kept here, where there is room, so the
-    guardrails keep theirs for the account's listed objects)."""
+    the grants, the guardrails or this role; role chaining and role paths; and the service denies
+    (`_service_guard_denies`). permissions_policy: static denies kept here, where there is room, so
+    the guardrails keep theirs for the account's listed objects."""
     boundary = permissions_boundary_arn(config.app, a, p)
-    named = f"{config.app}-{PREVIEW}"
     return [
         _deny(
             "DenyRolesWithoutTheBoundary",
@@ -942,6 +950,21 @@ def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dic
                 f"arn:{p}:iam::{a}:role/{config.role_name}",
             ],
         ),
+        *_service_guard_denies(config, p, a),
+        _deny("DenyRoleChaining", ROLE_CHAINING),
+        # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
+        _deny(
+            "DenyRolePaths",
+            ["iam:CreateRole", "iam:CreateInstanceProfile"],
+            [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"],
+        ),
+    ]
+
+
+def _service_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """Application Auto Scaling's own alarms, and other stages' task definitions in a preview service."""
+    named = f"{config.app}-{PREVIEW}"
+    return [
         # the target-tracking alarms Application Auto Scaling creates (untagged, named
         # `TargetTracking-<resource id>-AlarmHigh-<uuid>`) are its own: no PR overwrites or deletes them
         _deny("DenyTargetTrackingAlarms", AAS_VALIDATION, [f"arn:{p}:cloudwatch:*:{a}:alarm:TargetTracking-*"]),
@@ -958,13 +981,6 @@ def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dic
                 "ArnNotLike": {"ecs:task-definition": f"arn:{p}:ecs:*:{a}:task-definition/{named}"},
                 "Null": {"ecs:task-definition": "false"},
             },
-        ),
-        _deny("DenyRoleChaining", ROLE_CHAINING),
-        # A path makes role/hebo-pr-x/anything match role/hebo-pr-*: no preview role has a path.
-        _deny(
-            "DenyRolePaths",
-            ["iam:CreateRole", "iam:CreateInstanceProfile"],
-            [f"arn:{p}:iam::{a}:role/*/*", f"arn:{p}:iam::{a}:instance-profile/*/*"],
         ),
     ]
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ops.deploy_role import ENVIRONMENT
 from tools.emulator_leftovers import Sweep, sweep
 from tools.moto_emulator import (
     EMULATOR_DB_PASSWORD,
@@ -174,7 +175,8 @@ def deploy_role(
         RoleArn=arn,
         RoleSessionName=f"hebo-{stage}-lifecycle",
         DurationSeconds=7200,
-        WebIdentityToken=github_token(f"repo:{GITHUB_REPO}:pull_request"),
+        # the subject GitHub gives a job in the `preview` environment, as every job of preview.yml runs
+        WebIdentityToken=github_token(f"repo:{GITHUB_REPO}:environment:{ENVIRONMENT}"),
     )["Credentials"]
     env = {
         **admin.env,
@@ -405,8 +407,20 @@ class Lifecycle:
 
     # ----------------------------------------------------------------- phases
 
-    def deploy(self, record: dict[str, PlanSummary]) -> None:
-        """The preview workflow's deploy job (first deploy of the stage), as `self.deployer`."""
+    def deploy(self, record: dict[str, PlanSummary], alongside: Callable[[], Any] | None = None) -> None:
+        """The preview workflow's deploy job (first deploy of the stage), as `self.deployer`.
+
+        `alongside`: a step run at the same time as network and data (the account's dns stack on
+        a first deploy): neither reads it, compute and edge (which look up its zone) start after both."""
+        in_parallel(
+            {"stage": partial(self.deploy_network_and_data, record), **({"alongside": alongside} if alongside else {})}
+        )
+        downstream = in_parallel({s: partial(self.stacks.plan, s, self.deployer) for s in ("compute", "edge")})
+        record.update(downstream)
+        in_parallel({s: partial(self.stacks.apply, s, self.deployer) for s in ("compute", "edge")})
+
+    def deploy_network_and_data(self, record: dict[str, PlanSummary]) -> None:
+        """The deploy job up to the data stack: network, the secret containers, their values, data."""
         stage = ["--stage", self.stage]
         if self.preview:
             listed = ops(["secrets", "list", *stage], self.deployer, self.stage_env, ok=(1,))
@@ -437,25 +451,22 @@ class Lifecycle:
         else:
             set_secrets(self.workspace, self.server, EMULATOR_SECRETS)
         self.stacks.apply("data", self.deployer, "-refresh=false")  # the state is this run's, seconds old
-        downstream = in_parallel({s: partial(self.stacks.plan, s, self.deployer) for s in ("compute", "edge")})
-        record.update(downstream)
-        in_parallel({s: partial(self.stacks.apply, s, self.deployer) for s in ("compute", "edge")})
 
-    def apply_all(self) -> None:
+    def account_dns(self) -> None:
+        """What an administrator sets up once per account: the dns stack, the template stage's secrets."""
         self.run.first_plans["dns"] = self.stacks.plan("dns", self.admin)
         self.stacks.apply("dns", self.admin)
         self.run.applied.append("dns")
-        self.run.template_secrets = seed_template_secrets(
-            self.workspace, self.server
-        )  # the template stage's, by an administrator
-        self.deploy(self.run.first_plans)
+        self.run.template_secrets = seed_template_secrets(self.workspace, self.server)
+
+    def apply_all(self) -> None:
+        self.deploy(self.run.first_plans, alongside=self.account_dns)
         self.run.applied += list(STAGE_STACKS)
         self.run.outputs = {s: self.stacks.outputs(s, self.deployer) for s in ("network", "data")}
 
     def second_plan(self) -> None:
         identity = {s: self.admin if s == "dns" else self.deployer for s in self.workspace.stacks()}
-        plans = in_parallel({s: partial(self.stacks.plan, s, identity[s]) for s in ("dns", "network")})
-        plans.update(in_parallel({s: partial(self.stacks.plan, s, identity[s]) for s in ("data", "compute", "edge")}))
+        plans = in_parallel({s: partial(self.stacks.plan, s, identity[s]) for s in self.workspace.stacks()})
         self.run.second_plans = {s: plans[s] for s in self.workspace.stacks()}
 
     def redeploy_(self) -> None:

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator, Sequence
 
+from config.naming import STACKS
 from tools.synth_cache import SYNTH_CACHE_ENV, tally
 
 if TYPE_CHECKING:  # the runner itself needs no pytest import
@@ -87,6 +88,14 @@ LANES: tuple[Lane, ...] = (
     ),
     Lane("ops", ("tests/ops/*",), sleeps=False),
     Lane("services", ("tests/lambdas/*", "tests/workflows/*"), sleeps=False),
+    Lane("policy", ("tests/policy/*", "tests/iam_eval/*", "tests/security/*"), sleeps=False),
+    # the tests of each stack's JSON and of the app around them: half the synth-bound unit tests
+    Lane(
+        "stacks",
+        tuple(f"tests/unit/test_{name}.py" for name in (*STACKS, "app", "service_pattern", "tfc", "cost"))
+        + ("tests/edge/*",),
+        sleeps=False,
+    ),
     Lane("unit", ("*",), sleeps=False),
 )
 """In match order: a test's lane is the first whose patterns match its file (`unit` takes the rest)."""

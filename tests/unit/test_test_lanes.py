@@ -31,7 +31,9 @@ LANE_FILES = {
     "cli": "tests/unit/test_cli.py",
     "ops": "tests/ops/test_ops_cli.py",
     "services": "tests/lambdas/test_handler.py",
-    "unit": "tests/unit/test_app.py",
+    "policy": "tests/security/test_attack_scenarios.py",
+    "stacks": "tests/unit/test_compute.py",
+    "unit": "tests/unit/test_stage.py",
 }
 """One file per lane, written out by hand from the lanes' purpose (tools/test_lanes.py)."""
 
@@ -61,7 +63,7 @@ def test_every_test_file_of_the_suite_is_in_exactly_one_lane_and_the_lifecycle_l
 
 @pytest.mark.slow  # a fresh process
 def test_make_targets_run_the_lanes() -> None:
-    """`make test` is every lane; `make test-fast` the three lanes without Terraform, the emulator
+    """`make test` is every lane; `make test-fast` the five lanes without Terraform, the emulator
     and the CDK CLI, without their `slow` tests. Dry run, installs skipped (`-o test-setup`)."""
     done = subprocess.run(
         ["make", "--no-print-directory", "-n", "-o", "test-setup", "test", "test-fast", "bench-tests"],
@@ -73,7 +75,7 @@ def test_make_targets_run_the_lanes() -> None:
     assert done.returncode == 0, done.stderr
     assert [line.strip() for line in done.stdout.splitlines()] == [
         ".venv/bin/python -m tools.test_lanes",
-        '.venv/bin/python -m tools.test_lanes --lanes ops,services,unit -m "not slow"',
+        '.venv/bin/python -m tools.test_lanes --lanes ops,services,policy,stacks,unit -m "not slow"',
         ".venv/bin/python bench/tests.py",
     ]
 
@@ -134,7 +136,7 @@ def test_the_runner_runs_every_lane_and_ends_with_the_lanes_line(tmp_path: Path)
     timings = json.loads(last.removeprefix("lanes: "))
     assert list(timings) == [*test_lanes.LANE_NAMES, "total"]
     assert all(0 < timings[lane] <= timings["total"] for lane in test_lanes.LANE_NAMES)
-    assert "==> tests: 14 passed" in done.stdout
+    assert "==> tests: 18 passed" in done.stdout  # two per lane, nine lanes
     for lane in test_lanes.LANE_NAMES:
         assert f"==> lane {lane}: ok: 2 passed in " in done.stdout
     # each lane's JUnit XML, as bench/tests.py reads it: the lane's own two tests
@@ -170,6 +172,8 @@ def test_no_lifecycle_leaves_out_only_that_lane(tmp_path: Path) -> None:
         "cli",
         "ops",
         "services",
+        "policy",
+        "stacks",
         "unit",
         "total",
     ]
@@ -186,7 +190,7 @@ def test_an_unknown_lane_is_a_one_line_error() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
-        "test_lanes: error: --lanes 'unit,fast': unknown fast; allowed: lifecycle, production, emulator, cli, ops, services, unit"
+        "test_lanes: error: --lanes 'unit,fast': unknown fast; allowed: lifecycle, production, emulator, cli, ops, services, policy, stacks, unit"
     )
 
 
@@ -274,7 +278,7 @@ def test_bench_table_and_slowest_columns() -> None:
     rows = bench_tests.slowest({"a::t": 3.0, "b::t": 9.0}, {"a::t": 4.0})
     assert rows[1].split() == ["9.0", "b::t", "4.0", "a::t"] and rows[2].split() == ["3.0", "a::t"]
     assert bench_tests.by_lane(
-        {"tests/unit/test_app.py::x": 1.5, "tests/unit/test_cli.py::y": 2.0, "tests/unit/test_app.py::z": 1.0}
+        {"tests/unit/test_stage.py::x": 1.5, "tests/unit/test_cli.py::y": 2.0, "tests/unit/test_stage.py::z": 1.0}
     ) == {
         "unit": 2.5,
         "cli": 2.0,
