@@ -60,7 +60,7 @@ prerequisites:
 
 setup: prerequisites $(VENV)/.synced node_modules/.installed $(CLI_NODE_MODULES) ## install pipenv, the Python and the Node dependencies (idempotent)
 
-test-setup: setup .venv-checkov/.installed ## setup, plus checkov for the policy tests (own virtualenv)
+test-setup: setup .venv-checkov/.installed .venv-awscli/.installed ## setup, plus checkov for the policy tests and the AWS CLI for the lifecycle (own virtualenvs)
 
 $(VENV)/.synced: $(dir $(VENV))Pipfile.lock
 	@$(PIPENV) --version >/dev/null 2>&1 || { tools/prerequisites.sh "$(PYTHON)" && \
@@ -79,6 +79,10 @@ flavours/cdktn/node_modules/.installed: flavours/cdktn/package-lock.json
 
 .venv-checkov/.installed: tests/policy/checkov-requirements.txt
 	$(call step,checkov into .venv-checkov (test tooling only),echo "pip is installing",sh -c '$(PYTHON) -m venv .venv-checkov && .venv-checkov/bin/pip install --disable-pip-version-check --progress-bar off --no-deps -r tests/policy/checkov-requirements.txt')
+	@touch $@
+
+.venv-awscli/.installed: tests/terraform/awscli-requirements.txt
+	$(call step,AWS CLI into .venv-awscli (the lifecycle's edge invalidation),echo "pip is installing",sh -c '$(PYTHON) -m venv .venv-awscli && .venv-awscli/bin/pip install --disable-pip-version-check --progress-bar off --no-deps -r tests/terraform/awscli-requirements.txt')
 	@touch $@
 
 synth: setup ## synthesize all five stacks for HEBO_STAGE (default dev) into cdktf.out/

@@ -264,8 +264,29 @@ class StageDirs:
 
     def _as(self, identity: Identity) -> Terraform:
         return dataclasses.replace(
-            self.terraform, extra_env={**identity.env, "TF_VAR_db_password": EMULATOR_DB_PASSWORD}
+            self.terraform,
+            extra_env={**identity.env, "TF_VAR_db_password": EMULATOR_DB_PASSWORD, "PATH": aws_cli_path()},
         )
+
+
+AWS_CLI_VENV = REPO_ROOT / ".venv-awscli"
+"""The AWS CLI `make test-setup` installs (tests/terraform/awscli-requirements.txt): the edge stack's
+CloudFront invalidation runs `aws cloudfront create-invalidation` in a local-exec provisioner, as on
+the preview workflow's runner, which has the CLI; here it reaches the emulator by AWS_ENDPOINT_URL."""
+
+
+def aws_cli_path() -> str:
+    """PATH for Terraform's children: `.venv-awscli/bin` first when installed, else this process's
+    PATH if it has an `aws`. Raises CheckError (one line, what to run) when neither has the CLI."""
+    path = os.environ.get("PATH", "")
+    if (AWS_CLI_VENV / "bin" / "aws").exists():
+        return f"{AWS_CLI_VENV / 'bin'}{os.pathsep}{path}"
+    if shutil.which("aws", path=path):
+        return path
+    raise CheckError(
+        "the edge stack's invalidation runs the AWS CLI (`aws`), which is not installed: "
+        "run `make test-setup` (it installs it into .venv-awscli)"
+    )
 
 
 def in_parallel(calls: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -376,6 +397,8 @@ class Lifecycle:
     def setup(self) -> None:
         """Synthesize the stage and its redeploy variant, one Terraform config, the identities."""
         from config.settings import Settings
+
+        aws_cli_path()  # the edge apply runs the AWS CLI: a missing one stops the run here, not there
 
         self.workspace = synthesize(self.work / self.stage, self.stage_env)
         redeploy_env = {**self.stage_env, **REDEPLOY_IMAGES, "HEBO_HEALTH_CHECK_PATH": REDEPLOY_HEALTH_CHECK_PATH}

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import zipfile
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import boto3
@@ -20,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tools.moto_emulator import MotoServer
+from tools.terraform_check import CheckError
 
 REGION = "us-east-1"
 
@@ -259,3 +262,28 @@ def test_nothing_moto_prints_can_fill_a_pipe() -> None:
     with MotoServer() as server:
         fds = {fd: os.readlink(f"/proc/{server.pid}/fd/{fd}") for fd in (1, 2)}
         assert fds == {1: str(server.log_path), 2: str(server.log_path)}
+
+
+def test_the_lifecycles_aws_cli_reaches_the_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AWS CLI `make test-setup` installs runs the edge stack's invalidation provisioner: on the
+    PATH the lifecycle gives Terraform, `aws` is that CLI and reaches moto by AWS_ENDPOINT_URL."""
+    from tools.lifecycle import AWS_CLI_VENV, aws_cli_path
+
+    path = aws_cli_path()
+    assert path.split(os.pathsep)[0] == str(AWS_CLI_VENV / "bin")
+    with MotoServer() as server:
+        env = {**server.environment(REGION), "PATH": path, "HOME": str(tmp_path)}
+        done = subprocess.run(
+            ["aws", "sts", "get-caller-identity", "--query", "Account", "--output", "text"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert (done.returncode, done.stdout.strip()) == (0, "123456789012"), done.stderr
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setattr("tools.lifecycle.AWS_CLI_VENV", tmp_path / "none")
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(CheckError, match=r"^the edge stack's invalidation runs the AWS CLI .*run `make test-setup`"):
+        aws_cli_path()

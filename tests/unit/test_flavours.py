@@ -73,7 +73,9 @@ def test_child_environments_keep_the_flavour() -> None:
     offenders, checked = [], 0
     for path in sorted(REPO_ROOT.glob("**/*.py")):
         relative = path.relative_to(REPO_ROOT)
-        if {".venv", ".venv-checkov", ".venv-tools", "node_modules", "build", "flavours"} & set(relative.parts):
+        if {".venv", ".venv-checkov", ".venv-awscli", ".venv-tools", "node_modules", "build", "flavours"} & set(
+            relative.parts
+        ):
             continue
         checked += 1
         if hand_written.search(path.read_text()) and relative != Path("modules/cdk_flavour.py"):

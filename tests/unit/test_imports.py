@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 JSII_PACKAGES = sorted({"constructs", "jsii", *(p for f in FLAVOURS.values() for p in (f.core, f.aws, f.docker))})
 """Every jsii package either flavour installs (core, the two providers), constructs and jsii."""
 DIRECT_IMPORT = re.compile(rf"^\s*(from|import)\s+({'|'.join(JSII_PACKAGES)})\b", re.M)
-NOT_OURS = {".venv", ".venv-checkov", ".venv-tools", "node_modules", "build", "cdktf.out", ".git"}
+NOT_OURS = {".venv", ".venv-checkov", ".venv-awscli", ".venv-tools", "node_modules", "build", "cdktf.out", ".git"}
 """Directories whose Python files are installed packages or build output (flavours/cdktn/.venv too)."""
 
 
