@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", default="pr-42")
     parser.add_argument("--lane-seconds", type=float, default=None, help="the lane's wall time, for the ratio")
     args = parser.parse_args(argv)
+    if not args.transcript.is_file():
+        parser.error(f'no transcript at {args.transcript}: record one with HEBO_TF_TRANSCRIPT=<file> (README, "Lanes")')
     commands = read_commands(args.transcript, args.match)
     if not commands:
         print(f"no Terraform command in {args.transcript} ran in a directory matching {args.match!r}")

@@ -712,6 +712,7 @@ def start_server(work: Path) -> tuple[MotoServer, Path | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`make lifecycle-local`: a stage's whole life on a local moto server; ends with `lifecycle: {json}`."""
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress lines reach a pipe or log as they happen
     parser = argparse.ArgumentParser(prog="lifecycle", description=main.__doc__)
     parser.add_argument("--stage", default=os.environ.get("HEBO_STAGE", "pr-42"))
     parser.add_argument("--work", default=None, help="scratch directory (default: a new one under build/)")

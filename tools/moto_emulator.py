@@ -818,6 +818,7 @@ def cmd_plan_local(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`make plan-local`: apply/plan one stage's stacks against a local moto server, then a summary."""
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress lines reach a pipe or log as they happen
     parser = argparse.ArgumentParser(prog="moto_emulator", description=main.__doc__)
     parser.add_argument(
         "--work",

@@ -606,6 +606,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m tools.terraform_check validate [STAGE...]`; returns the exit code (1 on an error diagnostic)."""
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress lines reach a pipe or log as they happen
     parser = argparse.ArgumentParser(prog="terraform_check", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--work",

@@ -1,4 +1,4 @@
-"""Least privilege by use (issue 25): `.venv/bin/python -m tools.iam_eval.unused CALL_LOG`.
+"""Least privilege by use: `.venv/bin/python -m tools.iam_eval.unused CALL_LOG`.
 
 Evaluates the deploy role's recorded calls of a call log (tools/emulator_calls; `make
 lifecycle-local` writes one) against the documents `ops deploy-role` builds for the stage
@@ -135,7 +135,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.iam_eval.unused", description=__doc__.split("\n\n")[0])
     parser.add_argument("call_log", type=Path, help="a call log (JSON lines) the emulator recorded")
     parser.add_argument("--stage", default="pr-42", help="the preview stage whose settings build the role (pr-42)")
-    parser.add_argument("--role-name", default=deploy_role.DEFAULT_ROLE_NAME)
+    parser.add_argument(
+        "--role-name",
+        default=deploy_role.DEFAULT_ROLE_NAME,
+        help=f"the role whose calls count (default {deploy_role.DEFAULT_ROLE_NAME})",
+    )
     parser.add_argument("--verbose", action="store_true", help="also list the justified unused grants")
     args = parser.parse_args(argv)
     try:
