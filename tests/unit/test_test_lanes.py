@@ -68,6 +68,7 @@ def test_make_targets_run_the_lanes() -> None:
     done = subprocess.run(
         ["make", "--no-print-directory", "-n", "-o", "test-setup", "test", "test-fast", "bench-tests"],
         cwd=REPO_ROOT,
+        env={**os.environ, "HEBO_CDK": "cdktf"},  # the default flavour's recipes (.ci/cdktn sets cdktn: another venv)
         capture_output=True,
         text=True,
         timeout=60,
