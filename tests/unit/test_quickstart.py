@@ -129,7 +129,9 @@ def test_install_steps_are_quiet_and_show_progress(tmp_path: Path) -> None:
     )
     assert quiet.returncode == 0
     lines = quiet.stdout.splitlines()
-    assert lines[0] == "==> demo" and re.fullmatch(r"==> demo: done in [23] s", lines[-1]), lines
+    assert lines[0] == "==> demo" and re.fullmatch(r"==> demo: done in [2-9] s", lines[-1]), (
+        lines
+    )  # a 2.5 s step: 2-3 s, more on a loaded machine (it once took 4 s in CI)
     assert 1 <= len(lines[1:-1]) <= 3 and all(
         re.fullmatch(r"    \.\.\. \d s: probing", line) for line in lines[1:-1]
     ), lines
