@@ -185,11 +185,23 @@ class StagePolicy:
         return "debug" if self.ecs_exec else "runtime"
 
     def domain(self, app: str, zone: str) -> str:
-        """The stage's domain scheme: `{app}.{zone}` in production, `{stage}.dev.{app}.{zone}`
-        for dev and every preview (so non-production stages share one delegated subtree)."""
-        if self.is_production:
-            return f"{app}.{zone}"
-        return f"{self.name}.dev.{app}.{zone}"
+        """The stage's domain (`stage_domain`): `{app}.{zone}` in production,
+        `{stage}.dev.{app}.{zone}` for dev and every preview."""
+        return stage_domain(self.name, app, zone, production=self.is_production)
+
+
+NON_PRODUCTION_LABEL = "dev"
+"""The DNS label under each app's domain that holds every non-production stage (`pr-42.dev.api.hebo.ai`)."""
+
+
+def stage_domain(stage: str, app: str, zone: str, production: bool = False) -> str:
+    """The one domain scheme: `{app}.{zone}` for production, `{stage}.dev.{app}.{zone}` for dev and
+    every preview (so non-production stages share one delegated subtree). `stage` and `app` may be
+    IAM wildcards (`pr-*`, `*`): the deploy role scopes previews' DNS records and certificates with
+    the same scheme (ops/deploy_role.py)."""
+    if production:
+        return f"{app}.{zone}"
+    return f"{stage}.{NON_PRODUCTION_LABEL}.{app}.{zone}"
 
 
 AUTO_PAUSE_SECONDS = (300, 86_400)

@@ -58,7 +58,7 @@ from config.naming import (
     permissions_boundary_name,
 )
 from config.settings import SETTINGS
-from config.stage import ConfigError
+from config.stage import ConfigError, stage_domain
 from ops.aws import UsageError, client, error_code
 from ops.deploy_actions import CREATE_TAGGED, MANAGE_TAGGED, PREVIEW_NAMED, listed
 
@@ -867,10 +867,10 @@ def _service_allows(config: DeployRoleConfig, p: str, a: str, facts: AccountFact
 
 
 def _preview_names(zone: str) -> list[str]:
-    """DNS names of previews in `zone` (`pr-<n>.dev.<app>.hebo.ai`) and of their ACM validation
-    records (`_<token>.pr-<n>.dev.<app>.hebo.ai`), as IAM wildcards."""
-    zone = zone.rstrip(".")
-    return [f"{PREVIEW}.dev.*.{zone}", f"_*.{PREVIEW}.dev.*.{zone}"]
+    """DNS names of previews in `zone` (`pr-<n>.dev.<app>.hebo.ai`, config/stage.py `stage_domain`)
+    and of their ACM validation records (`_<token>.pr-<n>.dev.<app>.hebo.ai`), as IAM wildcards."""
+    domain = stage_domain(PREVIEW, "*", zone.rstrip("."))
+    return [domain, f"_*.{domain}"]
 
 
 def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:

@@ -317,6 +317,11 @@ class LifecycleRun:
     """The same sweep while the stage is deployed: every enumerator must find the stage's objects."""
     recreated: bool = False
     recreate_plans: dict[str, PlanSummary] = field(default_factory=dict)
+    resweep: Sweep | None = None
+    """The same sweep after the re-create: the stage holds exactly what `presweep` found."""
+    lost_answers: list[str] = field(default_factory=list)
+    """The re-create's creates whose first answer the emulator lost (`MotoServer.lost_answers()`),
+    each retried by the provider with its client token."""
     dependents: dict[str, Any] = field(default_factory=dict)
     role: str | None = None
     call_log: Path | None = None
@@ -348,8 +353,10 @@ class LifecycleRun:
                 "types_checked": len(self.sweep.enumerated) if self.sweep else 0,
                 "unenumerable": self.sweep.unenumerable if self.sweep else None,
                 "found_while_deployed": len(self.presweep.found) if self.presweep else None,
+                "found_after_recreate": len(self.resweep.found) if self.resweep else None,
             },
             "recreated": self.recreated,
+            "lost_answers": {"count": len(self.lost_answers), "operations": sorted(set(self.lost_answers))},
             "calls_evaluated": self.evaluation["calls_evaluated"],
             "calls_denied": self.evaluation["calls_denied"],
             "denied": self.evaluation["denied"][:5],
@@ -568,11 +575,20 @@ class Lifecycle:
         self.run.sweep = self.sweep()
 
     def recreate(self) -> None:
+        """The stage deployed again under the same names, with the emulator losing the first answer
+        of every request that carries a client token (each create is retried as after a lost answer
+        on AWS: tools/emulator_idempotency.py); then swept: the same objects as the first deploy."""
         self.stacks.load(self.workspace)
         if self.preview:
             seed_template_secrets(self.workspace, self.server)  # the template stage deployed again
-        self.deploy(self.run.recreate_plans)
+        self.server.lose_first_answers()
+        try:
+            self.deploy(self.run.recreate_plans)
+        finally:
+            self.server.lose_first_answers(False)
+            self.run.lost_answers = self.server.lost_answers()
         self.run.recreated = True
+        self.run.resweep = self.sweep()
 
     def evaluate(self) -> None:
         """The deploy role's recorded calls against its policies and boundary (tools/iam_eval)."""
@@ -636,11 +652,14 @@ class ProductionRun:
     plans: dict[str, PlanSummary] = field(default_factory=dict)
     applied: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    lost_answers: list[str] = field(default_factory=list)
+    """`MotoServer.lost_answers()` at the end: the creates retried after an injected lost answer."""
 
     def summary(self) -> dict[str, Any]:
         return {
             "stage": "production",
             "applied": self.applied,
+            "lost_answers": len(self.lost_answers),
             "planned": {s: dict(sorted(p.count("create").items())) for s, p in self.plans.items()},
             "seconds": round(sum(self.seconds.values()), 1),
             "phase_seconds": {k: round(v, 1) for k, v in self.seconds.items()},
@@ -701,6 +720,7 @@ def plan_production(work: Path, server: MotoServer, log: Callable[[str], None] =
         )
     )
     run.plans = {s: run.plans[s] for s in workspace.stacks()}
+    run.lost_answers = server.lost_answers()
     return run
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from tools.emulator_idempotency import LOSE_FIRST_ANSWERS_ENV, LOST_ANSWER_MARK
 from tools.terraform_check import (
     REPO_ROOT,
     CheckError,
@@ -477,6 +478,7 @@ from moto.server import ThreadedMotoServer
 default_user_config["lambda"]["use_docker"] = False  # moto's simple Lambda: invocations answer without running code
 {fixes}
 if os.environ.get("HEBO_EMULATOR_CALL_LOG"): __import__("tools.emulator_calls").emulator_calls.install()  # tools/emulator_calls
+__import__("tools.emulator_idempotency").emulator_idempotency.install()  # client tokens, as AWS honours them: outside the recorder
 {serialize}server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 host, port = server.get_host_and_port()
@@ -493,6 +495,8 @@ _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 """The terminal colour codes werkzeug puts around a request line it logs."""
 _SERVER_ERROR = re.compile(r'HTTP/1\.[01]" 5\d\d ')
 """A request line of moto's (werkzeug's) log answered with HTTP 5xx."""
+_INJECTED_ANSWER = re.compile(r'HTTP/1\.[01]" 500 ')
+"""A request line answered with HTTP 500, the status of an injected lost answer."""
 
 
 class MotoServer:
@@ -501,9 +505,15 @@ class MotoServer:
     `MOTO_IAM_LOAD_MANAGED_POLICIES=true` makes AWS-managed IAM policies (AmazonSSMManaged…)
     attachable. Use as a context manager; `url` is the endpoint. With `call_log`, every request
     the server receives is appended to that file as decoded IAM calls (tools/emulator_calls).
+    A request repeating an earlier request's client token gets that request's answer, as on AWS
+    (tools/emulator_idempotency.py); with `lose_first_answers`, the first answer of every request
+    with a client token is an HTTP 500 after moto has carried it out (fault injection: the
+    client must retry, and the retry must get the original result).
     """
 
-    def __init__(self, start_timeout: float = 60.0, call_log: Path | None = None) -> None:
+    def __init__(
+        self, start_timeout: float = 60.0, call_log: Path | None = None, lose_first_answers: bool = False
+    ) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="hebo-moto-"))
         amis = self._dir / "amis.json"
         defaults = {
@@ -526,8 +536,12 @@ class MotoServer:
         # log lines and tracebacks) blocks the server thread that writes it, and every later
         # request hangs until Terraform's bound (what looked like "compute hangs" in issue 26).
         self.log_path = self._dir / "moto.log"
+        env["PYTHONPATH"] = str(REPO_ROOT)  # the child imports tools.emulator_idempotency (and the recorder)
         if call_log is not None:
-            env.update(HEBO_EMULATOR_CALL_LOG=str(Path(call_log).resolve()), PYTHONPATH=str(REPO_ROOT))
+            env["HEBO_EMULATOR_CALL_LOG"] = str(Path(call_log).resolve())
+        self._losing = self._dir / "lose-first-answers"
+        env[LOSE_FIRST_ANSWERS_ENV] = str(self._losing)
+        self.lose_first_answers(lose_first_answers)
         with self.log_path.open("w") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES, serialize=_ONE_REQUEST_AT_A_TIME)],
@@ -546,6 +560,27 @@ class MotoServer:
             raise CheckError(f"moto did not start within {start_timeout} s: {tail}")
         self.url = line
 
+    def lose_first_answers(self, on: bool = True) -> None:
+        """Switch fault injection on or off while the server runs: when on, the first answer of
+        every request with a client token is HTTP 500 after moto carried the request out, so the
+        client retries it with the same token (tools/emulator_idempotency.py)."""
+        if on:
+            self._losing.touch()
+        else:
+            self._losing.unlink(missing_ok=True)
+
+    def lost_answers(self) -> list[str]:
+        """The injected lost answers so far, one `<service> <operation>` each, in order."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+        return [
+            line.removeprefix(LOST_ANSWER_MARK + ": ").split(" answered")[0]
+            for line in lines
+            if line.startswith(LOST_ANSWER_MARK)
+        ]
+
     @property
     def pid(self) -> int:
         """The moto process's id."""
@@ -560,15 +595,21 @@ class MotoServer:
 
     def server_errors(self) -> list[str]:
         """moto's own failures so far, from its log: each HTTP 5xx answer (its request line) and
-        the exception line of each traceback, in log order. Empty when moto answered every request."""
+        the exception line of each traceback, in log order. Empty when moto answered every request.
+        The HTTP 500 answers of `lose_first_answers` are not moto's failures: as many 500 request
+        lines as the log has lost-answer lines are left out (werkzeug writes a request line after
+        the answer, so the count is exact, not which line is which)."""
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return []
         found, in_traceback = [], False
+        injected = sum(1 for line in lines if line.startswith(LOST_ANSWER_MARK))
         for line in lines:
             line = _COLOUR.sub("", line)
-            if line.startswith("Traceback (most recent call last)"):
+            if injected and _INJECTED_ANSWER.search(line):
+                injected -= 1
+            elif line.startswith("Traceback (most recent call last)"):
                 in_traceback = True
             elif in_traceback and line and not line.startswith((" ", "\t")):
                 found.append(line.strip()[:300])

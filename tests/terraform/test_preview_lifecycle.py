@@ -9,6 +9,7 @@ checks. None is computed by the code under test.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -142,6 +143,19 @@ def test_the_stage_comes_back_under_the_same_names(runs) -> None:
     assert summary["recreated"] is True
     for stack in ("network", "data", "compute", "edge"):
         assert run.recreate_plans[stack].count("create") == run.first_plans[stack].count("create"), stack
+
+
+@pytest.mark.slow
+def test_every_create_survives_a_lost_answer(runs) -> None:
+    """The re-create ran with the emulator losing the first answer of every request with a client
+    token (tools/emulator_idempotency.py): each was retried by the provider and answered with the
+    first attempt's result, and the re-created stage holds exactly the objects of the first deploy
+    (a create carried out twice would be one more object, or a failed apply)."""
+    run = runs
+    lost = set(run.lost_answers)
+    assert {"ec2 CreateFlowLogs", "ec2 RunInstances", "ecs CreateService", "acm RequestCertificate"} <= lost, lost
+    assert run.presweep is not None and run.resweep is not None
+    assert Counter(f.type for f in run.resweep.found) == Counter(f.type for f in run.presweep.found)
 
 
 @pytest.mark.slow

@@ -101,6 +101,13 @@ def _loader() -> botocore.loaders.Loader:
     return _loader_instance
 
 
+def service_model(api: str) -> dict[str, Any]:
+    """The botocore `service-2` model of a botocore service name (`ec2`, `ecs`), as JSON data;
+    loaded once per process (botocore's loader caches it). Raises botocore's DataNotFoundError
+    for an unknown name."""
+    return _loader().load_service_model(api, "service-2")
+
+
 UNSIGNED_QUERY_SERVICES = {"AssumeRoleWithWebIdentity": "sts", "AssumeRoleWithSAML": "sts"}
 """Unsigned query calls (no credential scope to name the service): STS's web-identity and SAML
 calls are unsigned by design (STS API reference, AssumeRoleWithWebIdentity: "Calling

@@ -2,7 +2,9 @@
 `moto.moto_server.werkzeug_app.DomainDispatcherApplication`, the app `ThreadedMotoServer`
 serves), installed in the moto child process before the server starts. Every request becomes
 one or more lines of the call log; a request it cannot decode is a line with action null and
-the reason in `error` (never dropped)."""
+the reason in `error` (never dropped). The client-token middleware (tools/emulator_idempotency.py)
+wraps the recorder: a retry it answers from a kept answer reaches neither moto nor the recorder
+(it carries nothing out and is authorized as its first request, which is recorded)."""
 
 from __future__ import annotations
 

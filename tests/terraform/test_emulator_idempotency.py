@@ -1,0 +1,130 @@
+"""Client tokens on the emulator (tools/emulator_idempotency.py): a retried create gets the answer
+of its first attempt, as on AWS ("Ensuring idempotency of mutating requests", Amazon EC2 API
+reference), and the fault injection the emulator and production lanes apply with.
+
+moto 5.2.5 alone carries a retry out again: CreateFlowLogs answers `FlowLogAlreadyExists`,
+CreateService starts a second deployment (the replay tests below fail that way without the
+middleware; moto's Secrets Manager and ACM honour their own tokens).
+The whole-app checks are the emulator lane's `test_lost_answers_leave_one_object_each` and the
+production lane, which apply their stacks with every first answer of a token-carrying request lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tools.emulator_idempotency import token_members
+from tools.moto_emulator import MotoServer
+
+REGION = "us-east-1"
+
+
+@pytest.fixture()
+def emulator() -> Iterator[tuple[MotoServer, Callable[[str], Any]]]:
+    """A fresh emulator and `client("ec2")`: a boto3 client of it (standard retries: 3 attempts)."""
+    with MotoServer() as server:
+        env = server.environment(REGION)
+
+        def client(service: str) -> Any:
+            return boto3.client(
+                service,
+                endpoint_url=server.url,
+                region_name=REGION,
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                config=boto3.session.Config(retries={"mode": "standard", "max_attempts": 3}),
+            )
+
+        yield server, client
+
+
+def _flow_log(ec2: Any, logs: Any) -> dict[str, Any]:
+    """CreateFlowLogs parameters for a new VPC into a new log group (the network stack's shape)."""
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    logs.create_log_group(logGroupName="/hebo/pr-42/vpc-flow-logs")
+    return {
+        "ResourceIds": [vpc],
+        "ResourceType": "VPC",
+        "TrafficType": "ALL",
+        "LogGroupName": "/hebo/pr-42/vpc-flow-logs",
+        "DeliverLogsPermissionArn": "arn:aws:iam::123456789012:role/hebo-pr-42-flow-logs",
+    }
+
+
+def test_a_retried_flow_log_gets_its_first_answer(emulator) -> None:
+    """EC2 (ec2 protocol; `ClientToken` has no idempotencyToken trait, the provider sets it)."""
+    _server, client = emulator
+    ec2 = client("ec2")
+    params = _flow_log(ec2, client("logs"))
+    first = ec2.create_flow_logs(ClientToken="terraform-0001", **params)
+    again = ec2.create_flow_logs(ClientToken="terraform-0001", **params)
+    assert again["FlowLogIds"] == first["FlowLogIds"] and len(first["FlowLogIds"]) == 1
+    assert [f["FlowLogId"] for f in ec2.describe_flow_logs()["FlowLogs"]] == first["FlowLogIds"]
+    with pytest.raises(ClientError, match="FlowLogAlreadyExists"):  # a new token is a new request: AWS refuses it too
+        ec2.create_flow_logs(ClientToken="terraform-0002", **params)
+
+
+def test_a_retried_ecs_service_gets_its_first_answer(emulator) -> None:
+    """ECS (JSON protocol; `clientToken` has no trait, the provider sets it). moto would create
+    the service again: a new deployment under the same name."""
+    _server, client = emulator
+    ecs = client("ecs")
+    ecs.create_cluster(clusterName="hebo-pr-42")
+    params = {"cluster": "hebo-pr-42", "serviceName": "api", "desiredCount": 1, "launchType": "FARGATE"}
+    first = ecs.create_service(clientToken="terraform-0004", **params)["service"]
+    again = ecs.create_service(clientToken="terraform-0004", **params)["service"]
+    assert [d["id"] for d in again["deployments"]] == [d["id"] for d in first["deployments"]]
+    assert again["serviceArn"] == first["serviceArn"]
+    assert ecs.list_services(cluster="hebo-pr-42")["serviceArns"] == [first["serviceArn"]]
+
+
+def test_the_same_token_with_other_parameters_is_not_replayed(emulator) -> None:
+    """AWS answers IdempotentParameterMismatch; the emulator passes such a request to moto (here it
+    creates the second secret) and does not answer it with the first request's result."""
+    _server, client = emulator
+    secrets = client("secretsmanager")
+    token = "6b3f4f0a-0000-4000-8000-000000000002"
+    first = secrets.create_secret(Name="hebo/pr-42/One", SecretString="value", ClientRequestToken=token)
+    other = secrets.create_secret(Name="hebo/pr-42/Two", SecretString="value", ClientRequestToken=token)
+    assert other["ARN"] != first["ARN"] and other["Name"] == "hebo/pr-42/Two"
+
+
+def test_a_lost_answer_is_retried_into_one_object(emulator) -> None:
+    """With lost answers on, the SDK's retry of each create gets the first attempt's result: one
+    flow log, one secret; the injected HTTP 500s are not moto's failures."""
+    server, client = emulator
+    ec2, secrets = client("ec2"), client("secretsmanager")
+    params = _flow_log(ec2, client("logs"))
+    server.lose_first_answers()
+    created = ec2.create_flow_logs(ClientToken="terraform-0003", **params)
+    secret = secrets.create_secret(Name="hebo/pr-42/Lost", SecretString="value")  # boto3 fills the token
+    server.lose_first_answers(False)
+    assert created["ResponseMetadata"]["RetryAttempts"] == 1 and secret["ResponseMetadata"]["RetryAttempts"] == 1
+    assert [f["FlowLogId"] for f in ec2.describe_flow_logs()["FlowLogs"]] == created["FlowLogIds"]
+    assert [s["ARN"] for s in secrets.list_secrets()["SecretList"]] == [secret["ARN"]]
+    assert server.lost_answers() == ["ec2 CreateFlowLogs", "secretsmanager CreateSecret"]
+    assert server.server_errors() == []
+    again = secrets.create_secret(Name="hebo/pr-42/Kept", SecretString="value")
+    assert again["ResponseMetadata"]["RetryAttempts"] == 0 and len(server.lost_answers()) == 2  # switched off
+
+
+@pytest.mark.parametrize(
+    ("api", "operation", "members"),
+    [
+        ("ec2", "CreateFlowLogs", ("ClientToken",)),  # documented, no trait
+        ("ec2", "RunInstances", ("ClientToken",)),  # trait
+        ("ecs", "CreateService", ("clientToken",)),
+        ("acm", "RequestCertificate", ("IdempotencyToken",)),
+        ("secretsmanager", "PutSecretValue", ("ClientRequestToken",)),
+        ("ec2", "DescribeInstances", ()),  # `Filters` documents the client-token filter: not a token
+        ("lambda", "Invoke", ()),  # `DurableExecutionName` mentions idempotency: not named a token
+        ("ec2", "CreateSecurityGroup", ()),
+        ("ec2", "NoSuchOperation", ()),
+    ],
+)
+def test_client_tokens_come_from_the_service_models(api: str, operation: str, members: tuple[str, ...]) -> None:
+    assert token_members(api, operation) == members

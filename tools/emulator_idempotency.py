@@ -1,0 +1,200 @@
+"""Client tokens on the emulator: a request that repeats the client token of an earlier successful
+request is answered with that request's answer, as AWS does, instead of being carried out again.
+
+AWS makes a create safe to retry with a client token: a retry of a successful request with the
+same token and parameters succeeds without doing anything again, and with other parameters fails
+with `IdempotentParameterMismatch` (Amazon EC2 developer guide, "Ensuring idempotency in Amazon EC2
+API requests", https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html; the same
+contract for ECS `clientToken`, ACM `IdempotencyToken`, Secrets Manager `ClientRequestToken`). AWS
+may answer a retry with updated information (a newer creation state); the emulator answers with
+the first answer as it was. The AWS SDKs keep the token across
+their own retries (they fill an empty one once per operation call, before the retry loop), so a
+request whose answer was lost on the way back (a reset connection, an HTTP 5xx) is retried with
+the same token. moto 5.2.5 ignores client tokens (`moto/ec2/responses/flow_logs.py` never reads
+`ClientToken`): the retry was carried out a second time, and CreateFlowLogs answered
+`FlowLogAlreadyExists` for the flow log the first attempt had created (a loaded CI run).
+
+Which parameters are client tokens comes from the botocore service models, not from a hand list:
+a member with the `idempotencyToken` trait, or a member whose name ends in "Token" and whose
+documentation says it ensures idempotency (EC2 `ClientToken`, ECS `clientToken` and ACM
+`IdempotencyToken` carry no trait; the Terraform AWS provider sets them explicitly).
+
+Losing answers is fault injection for the tests: while the file named by env
+HEBO_EMULATOR_LOSE_FIRST_ANSWERS exists, the first answer of every request that carries a client
+token is replaced, after moto has carried the request out, by HTTP 500 `InternalError` (a lost
+answer, which every SDK retries), so a whole apply proves that each of its token-carrying creates
+survives a retry (tools/moto_emulator.py `MotoServer.lose_first_answers`). Not covered: a token sent in an HTTP header (S3
+`RenameObject`, which no stack uses; requests are matched by their body and query string).
+
+Runs inside the moto child process (decodes requests with tools/emulator_calls/decode.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Any
+
+LOSE_FIRST_ANSWERS_ENV = "HEBO_EMULATOR_LOSE_FIRST_ANSWERS"
+"""The path of a file whose existence switches lost answers on (read at each request, so a test can
+switch them on and off while the server runs)."""
+
+LOST_ANSWER_MARK = "hebo-emulator: lost answer"
+"""The message of an injected HTTP 500 and the prefix of the log line it writes, so a run's log
+tells injected failures from moto's own (`MotoServer.server_errors` skips them)."""
+
+
+@lru_cache(maxsize=None)
+def token_members(api: str, operation: str) -> tuple[str, ...]:
+    """The client-token members of an operation's input (botocore service name `api`, e.g. "ec2",
+    "ecs"; operation name, e.g. "CreateFlowLogs"), in model order; () when it has none or the
+    model does not know it."""
+    from tools.emulator_calls.decode import service_model
+
+    try:
+        model = service_model(api)
+        shape_name = model["operations"][operation].get("input", {}).get("shape")
+    except Exception:  # noqa: BLE001 - an unknown operation has no tokens
+        return ()
+    if not shape_name:
+        return ()
+    shapes = model["shapes"]
+    members = shapes[shape_name].get("members", {})
+    return tuple(
+        name
+        for name, member in members.items()
+        if member.get("idempotencyToken")
+        or shapes.get(member.get("shape", ""), {}).get("idempotencyToken")
+        or (name.lower().endswith("token") and "idempoten" in str(member.get("documentation", "")).lower())
+    )
+
+
+class ClientTokens:
+    """WSGI middleware around moto's server application (installed by `install`).
+
+    An answer is kept when moto answered 2xx, keyed by (region, service, operation, token) — a
+    token's scope is one account and region, and the emulator has one account. A repeat with the
+    same other parameters gets the kept status, headers and body. A repeat with different
+    parameters (AWS: `IdempotentParameterMismatch`) is passed to moto unchanged and counted in
+    `mismatched`; no client of the stacks reuses a token that way."""
+
+    def __init__(self, lose_first_answers: Callable[[], bool] = lambda: False) -> None:
+        self.lose_first_answers = lose_first_answers
+        self.replayed = 0
+        self.lost = 0
+        self.mismatched = 0
+        self._answers: dict[tuple[str, str, str, str], tuple[str, str, list[tuple[str, str]], list[bytes]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
+    ) -> Iterable[bytes]:
+        from tools.emulator_calls.decode import request_body
+
+        body = request_body(environ)
+        if b"oken" not in body and "oken" not in environ.get("QUERY_STRING", ""):
+            return app(environ, start_response)  # no member named ...Token/...token: nothing to match
+        found = self._token(environ, body)
+        if found is None:
+            return app(environ, start_response)
+        key, fingerprint, protocol = found
+        with self._lock:
+            kept = self._answers.get(key)
+        if kept is not None:
+            kept_fingerprint, status, headers, chunks = kept
+            if kept_fingerprint == fingerprint:
+                with self._lock:
+                    self.replayed += 1
+                start_response(status, headers)
+                return list(chunks)
+            with self._lock:
+                self.mismatched += 1
+            return app(environ, start_response)
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
+            answer["status"], answer["headers"] = status, list(headers)
+            return lambda _data: None  # the body is returned below, after the decision to keep it
+
+        result = app(environ, capture)
+        try:
+            chunks = [bytes(c) for c in result]
+        finally:
+            getattr(result, "close", lambda: None)()
+        status, headers = answer["status"], answer["headers"]
+        if not status.startswith("2"):
+            start_response(status, headers)
+            return chunks
+        with self._lock:
+            self._answers[key] = (fingerprint, status, headers, chunks)
+        if not self.lose_first_answers():
+            start_response(status, headers)
+            return chunks
+        with self._lock:
+            self.lost += 1
+        print(f"{LOST_ANSWER_MARK}: {key[1]} {key[2]} answered HTTP 500 after it was carried out", flush=True)
+        error, content_type = _internal_error(protocol)
+        start_response(
+            "500 Internal Server Error", [("Content-Type", content_type), ("Content-Length", str(len(error)))]
+        )
+        return [error]
+
+    @staticmethod
+    def _token(environ: dict[str, Any], body: bytes) -> tuple[tuple[str, str, str, str], str, str] | None:
+        """(key, fingerprint of the other parameters, protocol) of a request carrying a client
+        token; None for any other request (or one that does not decode)."""
+        from tools.emulator_calls.decode import decode_request, service_model
+
+        try:
+            decoded = decode_request(environ, body)
+        except Exception:  # noqa: BLE001 - a request the decoder cannot read is moto's to answer
+            return None
+        if not decoded.operation or decoded.error:
+            return None
+        names = token_members(decoded.api, decoded.operation)
+        token = next((str(decoded.params[n]) for n in names if decoded.params.get(n)), None)
+        if token is None:
+            return None
+        others = {k: v for k, v in decoded.params.items() if k not in names}
+        fingerprint = json.dumps(others, sort_keys=True, default=str)
+        protocol = service_model(decoded.api)["metadata"]["protocol"]
+        return (decoded.region, decoded.api, decoded.operation, token), fingerprint, protocol
+
+
+def _internal_error(protocol: str) -> tuple[bytes, str]:
+    """An HTTP 500 body in the service's protocol: the AWS error shapes of query/EC2 XML and JSON."""
+    if protocol in ("json", "rest-json"):
+        return json.dumps(
+            {"__type": "InternalFailure", "message": LOST_ANSWER_MARK}
+        ).encode(), "application/x-amz-json-1.1"
+    if protocol == "ec2":
+        text = f"<Response><Errors><Error><Code>InternalError</Code><Message>{LOST_ANSWER_MARK}</Message></Error></Errors><RequestID>lost</RequestID></Response>"
+    else:
+        text = f"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>{LOST_ANSWER_MARK}</Message></Error><RequestId>lost</RequestId></ErrorResponse>"
+    return text.encode(), "text/xml"
+
+
+def install() -> ClientTokens:
+    """Answer repeated client tokens in this process's moto server (call before the server
+    starts, after the call recorder: the recorder records what moto carried out and answered, so a
+    lost answer is recorded once, with the ARN moto's real answer names, and a replayed retry,
+    which carries nothing out and is authorized exactly as its first request, is not recorded again).
+    Answers are lost while the file named by env HEBO_EMULATOR_LOSE_FIRST_ANSWERS exists. Returns
+    the middleware (its `replayed`, `lost`, `mismatched` counters)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    switch = os.environ.get(LOSE_FIRST_ANSWERS_ENV, "")
+    tokens = ClientTokens(lambda: bool(switch) and os.path.exists(switch))
+    original = DomainDispatcherApplication.__call__
+
+    def with_tokens(self: Any, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        return tokens(environ, start_response, lambda e, s: original(self, e, s))
+
+    DomainDispatcherApplication.__call__ = with_tokens  # type: ignore[method-assign]  # wraps moto's server dispatcher in place
+    return tokens
