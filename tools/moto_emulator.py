@@ -392,6 +392,19 @@ def _r53_change_checking_exact_records(self, zoneid, change_list):
         del zone.get_record_sets
 
 _r53_models.Route53Backend.change_resource_record_sets = _r53_change_checking_exact_records
+
+import moto.iam.policy_validation as _iam_validation
+_iam_resource_formats = _iam_validation.IAMPolicyDocumentValidator._validate_resource_like_for_formats
+
+def _iam_resource_formats_with_empty(self, key):
+    for statement in self._statements:
+        values = statement.get(key)
+        if values == "" or (isinstance(values, list) and "" in values):
+            self._resource_error = 'Resource  must be in ARN format or "*".'
+            return
+    return _iam_resource_formats(self, key)
+
+_iam_validation.IAMPolicyDocumentValidator._validate_resource_like_for_formats = _iam_resource_formats_with_empty
 """
 """moto 5.2.5 response bugs, fixed in the emulator process only (never in the stacks):
 
@@ -450,6 +463,14 @@ Found by the lifecycle's re-create:
 Found by a loaded CI run: moto's backends are not thread-safe (two `AuthorizeSecurityGroupIngress`
 calls on one group at once answered `InvalidPermission.Duplicate` for a rule that did not exist).
 That fix is `_ONE_REQUEST_AT_A_TIME`, installed after the call recorder.
+
+Found by a review of the synthesized JSON: IAM refuses a policy document with an empty `Resource`
+(`MalformedPolicyDocument: Resource  must be in ARN format or "*"`, the answer IAM gives; e.g.
+terraform-aws-modules/terraform-aws-notify-slack#20), while moto's validator skips empty entries
+(`moto/iam/policy_validation.py`, "Skip validation of None elements"). A preview's execution
+roles were granted `kms:Decrypt` on the `kms_key_id` of the template secrets, which the emulator
+had seeded without a key: the policy held "" and applied here, where IAM would refuse it. Empty
+resources are refused here as IAM does.
 """
 
 _ONE_REQUEST_AT_A_TIME = """
@@ -776,25 +797,46 @@ def set_secrets(workspace: Workspace, server: MotoServer, values: Mapping[str, s
 def seed_template_secrets(workspace: Workspace, server: MotoServer) -> bool:
     """A preview reads the shared secrets of its template stage (HEBO_PREVIEW_SECRETS_FROM,
     default dev) by name at plan time: create them in the emulator, as that stage's own deploy and
-    `ops secrets set` would have. Returns False (and does nothing) for a stage that owns them."""
+    `ops secrets set` would have — encrypted with the template stage's own KMS key, by its ARN, as
+    its data stack creates them (the preview's execution roles are granted `kms:Decrypt` on the key
+    each secret reports). The key is found by its alias or created once. Returns False (and does
+    nothing) for a stage that owns them."""
     import boto3
 
+    from config.naming import build_names
     from config.secrets import SHARED_BY_PREVIEWS
     from config.settings import Settings
+    from config.stage import policy_for
 
     settings = Settings.load(workspace.env, {})
     if settings.policy.owns_app_secrets:
         return False
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=server.url,
-        region_name=settings.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=server.url,
+            region_name=settings.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    template = policy_for(settings.preview_secrets_from)
+    alias = build_names(settings.app, template, settings.zone).kms_alias(
+        "stage" if template.shared_stage_key else "data"
     )
+    kms = client("kms")
+    try:
+        key_arn = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    except kms.exceptions.NotFoundException:
+        key_arn = kms.create_key(Tags=[{"TagKey": "stage", "TagValue": template.name}])["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName=alias, TargetKeyId=key_arn)
+    secrets = client("secretsmanager")
     for secret in SHARED_BY_PREVIEWS:
-        client.create_secret(
-            Name=settings.names.secret(secret), SecretString=EMULATOR_SECRETS.get(secret, f"emulator-{secret}")
+        secrets.create_secret(
+            Name=settings.names.secret(secret),
+            KmsKeyId=key_arn,
+            SecretString=EMULATOR_SECRETS.get(secret, f"emulator-{secret}"),
         )
     return True
 
