@@ -69,6 +69,12 @@ def deploy_guardrails_name(app: str) -> str:
     return f"{app}-preview-deploy-guardrails"
 
 
+def deploy_account_denies_name(app: str) -> str:
+    """`{app}-preview-deploy-account-denies`: the customer managed policy of the preview deploy
+    role's denies about the account's own objects, most listed by id at converge time (`ops deploy-role`)."""
+    return f"{app}-preview-deploy-account-denies"
+
+
 def deploy_grants_name(app: str) -> str:
     """`{app}-preview-deploy-grants`: the customer managed policy of the preview deploy role's
     tag-scoped grants and read-only discovery (`ops deploy-role`)."""
@@ -352,7 +358,7 @@ class Names:
         items += [("iam_policy", self.iam_role(r)) for r in IAM_ROLES]
         items += [("iam_instance_profile", self.iam_role(r)) for r in ("nat", "bastion")]
         items += [("iam_policy", permissions_boundary_name(self.app)), ("iam_policy", deploy_guardrails_name(self.app))]
-        items += [("iam_policy", deploy_grants_name(self.app))]
+        items += [("iam_policy", deploy_grants_name(self.app)), ("iam_policy", deploy_account_denies_name(self.app))]
         items += [("security_group", self.security_group(r)) for r in SECURITY_GROUPS]
         items += [("kms_alias", self.kms_alias(purpose)) for purpose in KMS_KEYS]
         items += [("secret", self.secret(s.name)) for s in SECRETS]

@@ -1,12 +1,13 @@
-"""`ops deploy-role`: the GitHub OIDC provider, the preview permissions boundary, the grants and
-guardrails policies and the preview workflow's deploy role, as code.
+"""`ops deploy-role`: the GitHub OIDC provider, the preview permissions boundary, the grants,
+guardrails and account-denies policies and the preview workflow's deploy role, as code.
 
 The role must exist before the first preview deploy and outlives every stage, so like the state
 bucket it is created by `ops` with boto3 (README, "Deploying"), not by a stack. Re-running converges the provider, the
-three managed policies (a new default version when the document changed), the trust policy, the
-session length, the inline policy and the grants and guardrails attachments, and prints `up to
-date` otherwise. The documents are `boundary_policy()`, `grants_policy()`, `guardrails_policy()`
-and `permissions_policy()`; docs/previews.md ("The deploy role") explains each statement and what
+four managed policies (a new default version when the document changed), the trust policy, the
+session length, the inline policy and the grants, guardrails and account-denies attachments, and
+prints `up to date` otherwise. The documents are `boundary_policy()`, `grants_policy()`,
+`guardrails_policy()`, `account_denies_policy()` (what the account holds, read at converge time
+by ops/account_facts.py) and `permissions_policy()`; docs/previews.md ("The deploy role") explains each statement and what
 AWS does not let us scope; tests/security/scenarios.txt are the attacks they must deny. The tag-
 and name-scoped grants list exactly the actions the recorded preview lifecycle uses
 (ops/deploy_actions.py); what else the role grants and no recorded call uses is justified in
@@ -25,7 +26,7 @@ Sources:
   AWS no longer uses the thumbprint for GitHub's provider (it trusts GitHub's CA), but the API still
   accepts a list, so GitHub's two published thumbprints are sent.
 - Inline role policies are limited to 10,240 characters in total, a managed policy to 6,144 (IAM
-  User Guide, "IAM and AWS STS quotas"); the three documents stay under them (tested).
+  User Guide, "IAM and AWS STS quotas"); the documents stay under them (tested).
 - Route 53 record-name and record-type conditions: `route53:ChangeResourceRecordSetsNormalizedRecordNames`,
   `route53:ChangeResourceRecordSetsRecordTypes`
   (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html).
@@ -40,7 +41,6 @@ Sources:
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from dataclasses import dataclass
@@ -50,8 +50,11 @@ from urllib.parse import unquote
 import boto3
 from botocore.exceptions import ClientError
 
+from ops.account_facts import NO_FACTS, PREVIEW, AccountFacts, discover_account
+
 from config.secrets import SECRETS, SHARED_BY_PREVIEWS
 from config.naming import (
+    deploy_account_denies_name,
     deploy_grants_name,
     deploy_guardrails_name,
     permissions_boundary_arn,
@@ -80,8 +83,6 @@ MANAGED_POLICY_MAX_CHARS = 6144
 """IAM quota: a customer managed policy (the permissions boundary), whitespace not counted (same page)."""
 MANAGED_POLICY_MAX_VERSIONS = 5
 """IAM keeps at most five versions of a managed policy; the oldest non-default one is deleted first."""
-PREVIEW = "pr-*"
-"""Preview stage names (`pr-<number>`, HEBO_PREVIEW_PATTERN in the workflow)."""
 PASSED_ROLES = {
     "ecs-tasks.amazonaws.com": ("-exec", "-task"),
     "lambda.amazonaws.com": ("-migrator",),
@@ -365,105 +366,6 @@ NOT_EXERCISED: dict[str, str] = {
 or added here (docs/security.md, "Grants not exercised by the lifecycle, and why they stay")."""
 
 
-@dataclass(frozen=True)
-class AccountFacts:
-    """What `ops deploy-role` reads from the account at converge time to deny by id what has no tag.
-
-    Every field is read by `discover_account` with boto3; a fact of no object is
-    an empty tuple (or None), never an error."""
-
-    protected_cloudfront: tuple[str, ...] = ()
-    """ARNs of the account's origin access controls and custom response headers policies whose names
-    are not `<app>-pr-*` (production's and dev's CSP/HSTS policies): denied Update/Delete in the
-    guardrails (DenyOtherStagesCloudFrontConfig)."""
-    hosted_zone_id: str | None = None
-    """The configured public zone's id (`Z...`), or None when the zone does not exist yet;
-    PreviewDnsRecordsOnly is pinned to it."""
-    other_stage_subnets: tuple[str, ...] = ()
-    """Ids of the region's subnets tagged `stage` with a value not like `pr-*` (production's, dev's):
-    no preview service may be placed in them (EcsServicesOnlyInPreviewSubnets)."""
-    other_vpcs: tuple[str, ...] = ()
-    """Ids of the region's VPCs not tagged `stage=pr-*` (other stages', the default VPC): their
-    untagged security groups (each VPC's AWS-created `default` group) may not be adopted by tagging
-    (DenyAdoptingSecurityGroupsOfOtherVpcs); a preview tags its own VPC's default group."""
-    region: str | None = None
-    """The region these facts were read in (`us-east-1`), the previews' region: only its untagged
-    security groups may be adopted (DenyAdoptingUntaggedEc2), since the VPCs of every other region
-    (each has a default VPC, production has a secondary one) are not listed. None (nothing
-    discovered): any region's."""
-
-
-def _pages(call: Any, list_key: str, **kwargs: Any) -> list[dict[str, Any]]:
-    """Every item of a CloudFront Marker/NextMarker listing (`{list_key: {"Items": [...], "NextMarker"}}`)."""
-    items: list[dict[str, Any]] = []
-    marker = None
-    while True:
-        page = call(**kwargs, **({"Marker": marker} if marker else {}))[list_key]
-        items += page.get("Items", [])
-        marker = page.get("NextMarker")
-        if not marker:
-            return items
-
-
-def list_response_headers_policies(cloudfront: Any) -> list[tuple[str, str]]:
-    """(id, name) of every custom response headers policy of the account (AWS-managed ones are
-    not the account's to change). `cloudfront`: a boto3 client; ClientErrors propagate."""
-    return [
-        (item["ResponseHeadersPolicy"]["Id"], item["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"])
-        for item in _pages(cloudfront.list_response_headers_policies, "ResponseHeadersPolicyList", Type="custom")
-    ]
-
-
-def discover_account(
-    cloudfront: Any, route53: Any, ec2: Any, config: DeployRoleConfig, account: str, partition: str
-) -> AccountFacts:
-    """List the account's origin access controls and custom response headers policies not named
-    `<app>-pr-*`, the id of the public hosted zone named `config.zone`, and the subnets (of `ec2`'s
-    region) tagged `stage` with a value not like `pr-*`.
-
-    `cloudfront`/`route53`/`ec2`: boto3 clients. ClientErrors propagate (a role that cannot be
-    bounded must not be written). Also the VPCs not tagged `stage=pr-*` (`other_vpcs`)."""
-    vpcs = [
-        vpc["VpcId"]
-        for page in ec2.get_paginator("describe_vpcs").paginate()
-        for vpc in page["Vpcs"]
-        if not fnmatch.fnmatchcase(next((t["Value"] for t in vpc.get("Tags", []) if t["Key"] == "stage"), ""), PREVIEW)
-    ]
-    subnets = [
-        subnet["SubnetId"]
-        for page in ec2.get_paginator("describe_subnets").paginate(Filters=[{"Name": "tag-key", "Values": ["stage"]}])
-        for subnet in page["Subnets"]
-        if not fnmatch.fnmatchcase(next(t["Value"] for t in subnet.get("Tags", []) if t["Key"] == "stage"), PREVIEW)
-    ]
-    preview = f"{config.app}-{PREVIEW}"
-    named: list[tuple[str, str]] = [
-        ("origin-access-control", item["Id"])
-        for item in _pages(cloudfront.list_origin_access_controls, "OriginAccessControlList")
-        if not fnmatch.fnmatchcase(item["Name"], preview)
-    ]
-    named += [
-        ("response-headers-policy", ident)
-        for ident, name in list_response_headers_policies(cloudfront)
-        if not fnmatch.fnmatchcase(name, preview)
-    ]
-    zone = config.zone.rstrip(".").lower() + "."
-    zones = route53.list_hosted_zones_by_name(DNSName=zone).get("HostedZones", [])
-    public = [
-        z["Id"].rsplit("/", 1)[-1]
-        for z in zones
-        if z["Name"].lower() == zone and not z.get("Config", {}).get("PrivateZone")
-    ]
-    return AccountFacts(
-        protected_cloudfront=tuple(
-            sorted(f"arn:{partition}:cloudfront::{account}:{kind}/{ident}" for kind, ident in named)
-        ),
-        hosted_zone_id=public[0] if len(public) == 1 else None,
-        other_stage_subnets=tuple(sorted(subnets)),
-        other_vpcs=tuple(sorted(vpcs)),
-        region=ec2.meta.region_name,
-    )
-
-
 _REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(@[0-9]+)?/[A-Za-z0-9._-]{1,100}(@[0-9]+)?")
 """`owner/name`, or GitHub's immutable form `owner@<owner id>/name@<repository id>` (GitHub, "OpenID
 Connect", "Immutable subject claims": the default subject of repositories created or renamed from
@@ -698,7 +600,7 @@ def _boundary_denies(config: DeployRoleConfig, p: str, a: str, template: list[st
 
 
 def permissions_policy(
-    config: DeployRoleConfig, account: str, partition: str = "aws", facts: AccountFacts = AccountFacts()
+    config: DeployRoleConfig, account: str, partition: str = "aws", facts: AccountFacts = NO_FACTS
 ) -> dict[str, Any]:
     """The role's inline policy: deploy and destroy `pr-*` stages, nothing of production.
 
@@ -916,8 +818,7 @@ def _template_secret_allows(config: DeployRoleConfig, p: str, a: str) -> list[di
 def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
     """Every way around the permissions boundary: roles without it, removing or editing it, editing
     the grants, the guardrails or this role; role chaining and role paths; and the service denies
-    (`_service_guard_denies`). permissions_policy: static denies kept here, where there is room, so
-    the guardrails keep theirs for the account's listed objects."""
+    (`_service_guard_denies`). permissions_policy: static denies kept here, where there is room."""
     boundary = permissions_boundary_arn(config.app, a, p)
     return [
         _deny(
@@ -947,6 +848,7 @@ def _boundary_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dic
                 boundary,
                 f"arn:{p}:iam::{a}:policy/{guardrails_name(config.app)}",
                 f"arn:{p}:iam::{a}:policy/{grants_name(config.app)}",
+                f"arn:{p}:iam::{a}:policy/{account_denies_name(config.app)}",
                 f"arn:{p}:iam::{a}:role/{config.role_name}",
             ],
         ),
@@ -987,6 +889,8 @@ def _service_guard_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict
 
 guardrails_name = deploy_guardrails_name
 """The guardrails policy's name (config/naming.py)."""
+account_denies_name = deploy_account_denies_name
+"""The account-denies policy's name (config/naming.py)."""
 grants_name = deploy_grants_name
 """The grants policy's name (config/naming.py)."""
 
@@ -1035,7 +939,7 @@ def grants_policy(config: DeployRoleConfig, account: str, partition: str = "aws"
 
 
 def guardrails_policy(
-    config: DeployRoleConfig, account: str, partition: str = "aws", facts: AccountFacts = AccountFacts()
+    config: DeployRoleConfig, account: str, partition: str = "aws", facts: AccountFacts = NO_FACTS
 ) -> dict[str, Any]:
     """The deploy role's explicit denies that do not fit its inline policy (IAM quota 10,240
     characters), attached as a customer managed policy (6,144): production's state, names and
@@ -1044,7 +948,7 @@ def guardrails_policy(
     adoptable"); ECS work outside a preview cluster; instances and interfaces outside preview
     subnets and security groups. The inline policy forbids detaching or editing it."""
     p, a = partition, account
-    statements = _stage_and_tag_denies(config, p, a, facts.region) + _placement_denies(config, p, a, facts)
+    statements = _stage_and_tag_denies(config, p, a, facts.region) + _placement_denies(config, p, a)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -1096,9 +1000,8 @@ def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str, region: str 
     return statements
 
 
-def _placement_denies(config: DeployRoleConfig, p: str, a: str, facts: AccountFacts) -> list[dict[str, Any]]:
-    """ECS work, instances, interfaces, alarm actions and roles only where previews live; the
-    account's other stages' subnets and CloudFront config by id (guardrails_policy)."""
+def _placement_denies(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]]:
+    """ECS work, instances, interfaces and alarm actions only where previews live (guardrails_policy)."""
     named = f"{config.app}-{PREVIEW}"
     statements = [
         _deny(
@@ -1120,6 +1023,29 @@ def _placement_denies(config: DeployRoleConfig, p: str, a: str, facts: AccountFa
             ["cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm"],
             condition={"ForAnyValue:StringNotLike": {"cloudwatch:AlarmActions": f"arn:{p}:sns:*:{a}:{named}"}},
         ),
+    ]
+    return statements
+
+
+def account_denies_policy(
+    config: DeployRoleConfig, account: str, partition: str = "aws", facts: AccountFacts = NO_FACTS
+) -> dict[str, Any]:
+    """The deploy role's denies about the account's own objects, attached as a customer managed
+    policy of its own (6,144 characters, beside the guardrails) so that the account's size never
+    crowds out the fixed denies: no KMS key whose policy locks the account out, and by id what
+    `ops deploy-role` found at converge time (AccountFacts: other stages' subnets, the security
+    groups of VPCs not tagged pr-*, the CloudFront config other stages' distributions use, untagged
+    keys and distributions). The inline policy forbids detaching or editing it."""
+    p, a = partition, account
+    # A key policy that locks every principal of the account out makes a key nobody can delete
+    # (KMS API reference, CreateKey, BypassPolicyLockoutSafetyCheck; condition key
+    # kms:BypassPolicyLockoutSafetyCheck, Service Authorization Reference, AWS KMS).
+    statements = [
+        _deny(
+            "DenyKeyPolicyLockout",
+            ["kms:CreateKey", "kms:PutKeyPolicy"],
+            condition={"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}},
+        )
     ]
     if facts.other_stage_subnets:
         # ecs:subnet (the awsvpc subnets of a service) exists for CreateService and UpdateService
@@ -1150,7 +1076,17 @@ def _placement_denies(config: DeployRoleConfig, p: str, a: str, facts: AccountFa
         statements.append(
             _deny("DenyOtherStagesCloudFrontConfig", CLOUDFRONT_UNTAGGABLE_WRITES, list(facts.protected_cloudfront))
         )
-    return statements
+    if facts.unadoptable:
+        # KMS and CloudFront have no create-action condition key to tell tag-on-create from adoption
+        # (Service Authorization Reference), so the untagged ones are denied tagging by ARN.
+        statements.append(
+            _deny(
+                "DenyAdoptingUntaggedKeysAndDistributions",
+                ["kms:TagResource", "cloudfront:TagResource"],
+                list(facts.unadoptable),
+            )
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def policy_size(document: dict[str, Any]) -> int:
@@ -1255,7 +1191,7 @@ def converge_role(
     partition: str,
     out: TextIO,
     dry_run: bool,
-    facts: AccountFacts = AccountFacts(),
+    facts: AccountFacts = NO_FACTS,
 ) -> tuple[str, int]:
     """Create the role or bring trust, session length and inline policy to the desired values."""
     trust, permissions = trust_policy(config, provider_arn), permissions_policy(config, account, partition, facts)
@@ -1345,13 +1281,13 @@ def _converge_trust_and_session(
 def _attach_managed(
     iam: Any, config: DeployRoleConfig, account: str, partition: str, created: bool, changes: _Changes
 ) -> None:
-    """Attach the grants and the guardrails policies where they are not attached yet."""
+    """Attach the grants, guardrails and account-denies policies where they are not attached yet."""
     attached = (
         []
         if created
         else [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=config.role_name)["AttachedPolicies"]]
     )
-    for name in (grants_name(config.app), guardrails_name(config.app)):
+    for name in (grants_name(config.app), guardrails_name(config.app), account_denies_name(config.app)):
         arn = f"arn:{partition}:iam::{account}:policy/{name}"
         if arn not in attached:
             changes.make(
@@ -1362,23 +1298,24 @@ def _attach_managed(
 
 
 def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: bool = False) -> int:
-    """Converge the provider, the permissions boundary, the grants and guardrails policies and the
-    role, then print the repository variable to set; returns the exit code."""
+    """Converge the provider, the permissions boundary, the grants, guardrails and account-denies
+    policies and the role, then print the repository variable to set; returns the exit code."""
     region = session.region_name or "us-east-1"
     iam = client(session, "iam", region)
     account = client(session, "sts", region).get_caller_identity()["Account"]
     partition = session.get_partition_for_region(region)
-    facts = discover_account(
-        client(session, "cloudfront", "us-east-1"),
-        client(session, "route53", "us-east-1"),
-        client(session, "ec2", region),
-        config,
-        account,
-        partition,
-    )
-    guardrails = _checked_guardrails(config, account, partition, facts)
+    clients = {
+        "cloudfront": client(session, "cloudfront", "us-east-1"),
+        "route53": client(session, "route53", "us-east-1"),
+        "ec2": client(session, "ec2", region),
+        "kms": client(session, "kms", region),
+        "s3": client(session, "s3", region),
+    }
+    facts = discover_account(clients, config.zone, config.state_bucket, partition, account)
+    account_denies = _checked_account_denies(config, account, partition, facts)
     print(
-        f"protected CloudFront config (not {config.app}-pr-*): {len(facts.protected_cloudfront)}; "
+        f"protected CloudFront config (used by distributions not tagged pr-*): {len(facts.protected_cloudfront)}; "
+        f"untagged keys and distributions: {len(facts.unadoptable)}; "
         f"other stages' subnets: {len(facts.other_stage_subnets)}; VPCs not tagged pr-*: {len(facts.other_vpcs)}; "
         f"hosted zone {config.zone}: {facts.hosted_zone_id or 'not found, records allowed in any zone'}",
         file=out,
@@ -1397,7 +1334,16 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
             grants_policy(config, account, partition),
             f"Grants of {config.role_name} (ops deploy-role)",
         ),
-        (guardrails_name(config.app), guardrails, f"Explicit denies of {config.role_name} (ops deploy-role)"),
+        (
+            guardrails_name(config.app),
+            guardrails_policy(config, account, partition, facts),
+            f"Explicit denies of {config.role_name} (ops deploy-role)",
+        ),
+        (
+            account_denies_name(config.app),
+            account_denies,
+            f"Denies of {config.role_name} about the account's own objects, listed at converge time (ops deploy-role)",
+        ),
     ):
         changes += converge_managed_policy(iam, name, document, description, account, partition, out, dry_run)[1]
     role_arn, role_changes = converge_role(iam, config, provider_arn, account, partition, out, dry_run, facts)
@@ -1412,15 +1358,18 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
     return 0
 
 
-def _checked_guardrails(config: DeployRoleConfig, account: str, partition: str, facts: AccountFacts) -> dict[str, Any]:
-    """The guardrails document; UsageError when the account's facts make it exceed the managed
+def _checked_account_denies(
+    config: DeployRoleConfig, account: str, partition: str, facts: AccountFacts
+) -> dict[str, Any]:
+    """The account-denies document; UsageError when the account's facts make it exceed the managed
     policy quota (6,144 characters, IAM User Guide, "IAM and AWS STS quotas")."""
-    guardrails = guardrails_policy(config, account, partition, facts)
-    if policy_size(guardrails) > MANAGED_POLICY_MAX_CHARS:
+    denies = account_denies_policy(config, account, partition, facts)
+    if policy_size(denies) > MANAGED_POLICY_MAX_CHARS:
         raise UsageError(
-            f"policy {guardrails_name(config.app)} would be {policy_size(guardrails)} characters with "
+            f"policy {account_denies_name(config.app)} would be {policy_size(denies)} characters with "
             f"{len(facts.protected_cloudfront)} protected CloudFront origin access controls/response headers "
-            f"policies and {len(facts.other_stage_subnets)} other stages' subnets; IAM allows "
-            f"{MANAGED_POLICY_MAX_CHARS}: delete unused ones not named {config.app}-pr-*"
+            f"policies, {len(facts.unadoptable)} untagged KMS keys and distributions and "
+            f"{len(facts.other_stage_subnets)} other stages' subnets; IAM allows {MANAGED_POLICY_MAX_CHARS}: "
+            "tag the account's own KMS keys and distributions with their stage (e.g. stage=global)"
         )
-    return guardrails
+    return denies

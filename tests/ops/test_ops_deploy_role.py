@@ -25,25 +25,12 @@ def _doc(raw: Any) -> dict[str, Any]:
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
 GUARDRAILS = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-deploy-guardrails"
 GRANTS = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-deploy-grants"
+ACCOUNT_DENIES = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-deploy-account-denies"
 CONFIG = deploy_role.DeployRoleConfig(
     github_repo=REPO, state_bucket="hebo-terraform-state", lock_table="", zone="hebo.ai", secrets_from="dev"
 )
 """What `ops deploy-role` converges with no flags but --github-repo: the settings' defaults
 (HEBO_PREVIEW_SECRETS_FROM=dev)."""
-LIST_RESPONSE_HEADERS_POLICIES = deploy_role.list_response_headers_policies
-RESPONSE_HEADERS_POLICIES: list[tuple[str, str]] = []
-"""(id, name) of the account's custom response headers policies, as `list_response_headers_policies`
-returns them: moto 5.2.5 does not implement ListResponseHeadersPolicies (404), so that one listing
-is replaced by this list; its parsing against the real API shape is tested with botocore's Stubber."""
-
-
-@pytest.fixture(autouse=True)
-def response_headers_policies(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    RESPONSE_HEADERS_POLICIES.clear()
-    monkeypatch.setattr(
-        deploy_role, "list_response_headers_policies", lambda cloudfront: list(RESPONSE_HEADERS_POLICIES)
-    )
-    return RESPONSE_HEADERS_POLICIES
 
 
 def managed_document(iam: Any, arn: str) -> dict[str, Any]:
@@ -62,6 +49,7 @@ def role_state(iam: Any, name: str = ROLE) -> dict[str, Any]:
         "boundary": managed_document(iam, BOUNDARY),
         "guardrails": managed_document(iam, GUARDRAILS),
         "grants": managed_document(iam, GRANTS),
+        "account_denies": managed_document(iam, ACCOUNT_DENIES),
         "own_boundary": role.get("PermissionsBoundary"),
     }
 
@@ -109,20 +97,22 @@ def test_creates_provider_boundary_guardrails_and_role_trusted_only_by_the_previ
         ],
     }
     assert state["max_session"] == 10800
-    assert state["policies"] == ["preview-deploy"] and state["attached"] == [GRANTS, GUARDRAILS]
+    assert state["policies"] == ["preview-deploy"] and state["attached"] == [ACCOUNT_DENIES, GRANTS, GUARDRAILS]
     assert state["own_boundary"] is None  # the deploy role itself is an administrator's, bounded by its own denies
     assert state["boundary"] == deploy_role.boundary_policy(CONFIG, ACCOUNT)
     assert state["guardrails"] == deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=account_facts())
+    assert state["account_denies"] == deploy_role.account_denies_policy(CONFIG, ACCOUNT, facts=account_facts())
     assert state["grants"] == deploy_role.grants_policy(CONFIG, ACCOUNT)
     assert state["policy"] == deploy_role.permissions_policy(CONFIG, ACCOUNT)
 
     again = run("deploy-role", "--github-repo", REPO)
     assert again.code == 0
-    assert again.out.splitlines()[1:6] == [
+    assert again.out.splitlines()[1:7] == [
         "oidc provider token.actions.githubusercontent.com: up to date",
         "policy hebo-preview-boundary: up to date",
         "policy hebo-preview-deploy-grants: up to date",
         "policy hebo-preview-deploy-guardrails: up to date",
+        "policy hebo-preview-deploy-account-denies: up to date",
         f"role {ROLE}: up to date",
     ]
     assert role_state(iam) == state
@@ -207,6 +197,7 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
         BOUNDARY,
         GUARDRAILS,
         GRANTS,
+        ACCOUNT_DENIES,
         f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
     ]
     passes = {
@@ -283,7 +274,7 @@ def test_policies_fit_the_iam_quotas():
     boundary = deploy_role.policy_size(deploy_role.boundary_policy(config, ACCOUNT))
     assert 5000 < inline <= deploy_role.INLINE_POLICY_MAX_CHARS == 10240
     assert 2000 < grants <= deploy_role.MANAGED_POLICY_MAX_CHARS == 6144
-    assert 2000 < guardrails <= deploy_role.MANAGED_POLICY_MAX_CHARS
+    assert 2000 < guardrails <= deploy_role.MANAGED_POLICY_MAX_CHARS - 1000  # room left: nothing in it grows
     assert 2000 < boundary <= deploy_role.MANAGED_POLICY_MAX_CHARS
 
 
@@ -322,6 +313,7 @@ def test_converges_drift_in_trust_session_policy_boundary_and_attachment(run):
         f"policy hebo-preview-boundary: would set a new default version ({len(wanted['boundary']['Statement'])} statements)",
         "policy hebo-preview-deploy-grants: up to date",
         "policy hebo-preview-deploy-guardrails: up to date",
+        "policy hebo-preview-deploy-account-denies: up to date",
         f"role {ROLE}: would replace the trust policy",
         f"role {ROLE}: would set the maximum session to 10800 s",
         f"role {ROLE}: would set inline policy preview-deploy ({statements} statements)",
@@ -335,6 +327,7 @@ def test_converges_drift_in_trust_session_policy_boundary_and_attachment(run):
         f"policy hebo-preview-boundary: set a new default version ({len(wanted['boundary']['Statement'])} statements)",
         "policy hebo-preview-deploy-grants: up to date",
         "policy hebo-preview-deploy-guardrails: up to date",
+        "policy hebo-preview-deploy-account-denies: up to date",
         f"role {ROLE}: trust policy replaced",
         f"role {ROLE}: maximum session set to 10800 s",
         f"role {ROLE}: inline policy preview-deploy set ({statements} statements)",
@@ -349,17 +342,21 @@ def test_dry_run_creates_nothing(run):
     assert result.code == 0, result.err
     statements = len(deploy_role.permissions_policy(CONFIG, ACCOUNT)["Statement"])
     guardrails = deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=account_facts())
-    assert result.out.splitlines()[:10] == [
-        "protected CloudFront config (not hebo-pr-*): 0; other stages' subnets: 0; VPCs not tagged pr-*: 1; hosted zone hebo.ai: not found, records allowed in any zone",
+    denies = deploy_role.account_denies_policy(CONFIG, ACCOUNT, facts=account_facts())
+    assert result.out.splitlines()[:12] == [
+        "protected CloudFront config (used by distributions not tagged pr-*): 0; untagged keys and distributions: 0; "
+        "other stages' subnets: 0; VPCs not tagged pr-*: 1; hosted zone hebo.ai: not found, records allowed in any zone",
         "oidc provider token.actions.githubusercontent.com: would create it (audience sts.amazonaws.com)",
         f"policy hebo-preview-boundary: would create it ({len(deploy_role.boundary_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
         f"policy hebo-preview-deploy-grants: would create it ({len(deploy_role.grants_policy(CONFIG, ACCOUNT)['Statement'])} statements)",
         f"policy hebo-preview-deploy-guardrails: would create it ({len(guardrails['Statement'])} statements)",
+        f"policy hebo-preview-deploy-account-denies: would create it ({len(denies['Statement'])} statements)",
         f"role {ROLE}: would create it (trusted by repo:{REPO}:environment:preview)",
         f"role {ROLE}: would set inline policy preview-deploy ({statements} statements)",
         f"role {ROLE}: would attach hebo-preview-deploy-grants",
         f"role {ROLE}: would attach hebo-preview-deploy-guardrails",
-        "dry run: 8 change(s) planned, nothing written",
+        f"role {ROLE}: would attach hebo-preview-deploy-account-denies",
+        "dry run: 10 change(s) planned, nothing written",
     ]
     iam = boto3.client("iam")
     assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
@@ -422,6 +419,7 @@ def test_every_wildcard_resource_has_a_written_reason():
         deploy_role.permissions_policy(config, ACCOUNT),
         deploy_role.grants_policy(config, ACCOUNT),
         deploy_role.guardrails_policy(config, ACCOUNT),
+        deploy_role.account_denies_policy(config, ACCOUNT),
         deploy_role.boundary_policy(config, ACCOUNT),
     ]
     wildcard = {
@@ -443,18 +441,125 @@ def _oac(cloudfront: Any, name: str) -> str:
     )["OriginAccessControl"]["Id"]
 
 
-def test_other_stages_config_subnets_and_zone_are_read_at_converge(run, response_headers_policies):
-    """Origin access controls and response headers policies take no tag and no condition key, so
-    the guardrails deny Update/Delete of exactly the account's ones not named hebo-pr-* (listed at
-    converge time); services may not use other stages' subnets; PreviewDnsRecordsOnly names the
-    configured zone's id."""
-    cloudfront, route53 = boto3.client("cloudfront"), boto3.client("route53")
-    production_oac = _oac(cloudfront, "hebo-production-console-oac")
-    _oac(cloudfront, "hebo-pr-7-console-oac")
-    response_headers_policies += [
-        ("rhp-production", "hebo-production-console-security-headers"),
-        ("rhp-pr-7", "hebo-pr-7-console-security-headers"),
+def _summary(ident: str, access_control: str | None = None, headers_policy: str | None = None) -> dict[str, Any]:
+    """A ListDistributions summary as the CloudFront API returns it (botocore's model checks it)."""
+    origin: dict[str, Any] = {
+        "Id": "console",
+        "DomainName": "b.s3.us-east-1.amazonaws.com",
+        "S3OriginConfig": {"OriginAccessIdentity": ""},
+    }
+    if access_control:
+        origin["OriginAccessControlId"] = access_control
+    behaviour: dict[str, Any] = {"TargetOriginId": "console", "ViewerProtocolPolicy": "redirect-to-https"}
+    if headers_policy:
+        behaviour["ResponseHeadersPolicyId"] = headers_policy
+    return {
+        "Id": ident,
+        "ARN": f"arn:aws:cloudfront::{ACCOUNT}:distribution/{ident}",
+        "Status": "Deployed",
+        "LastModifiedTime": "2026-01-01T00:00:00Z",
+        "DomainName": f"{ident.lower()}.cloudfront.net",
+        "Aliases": {"Quantity": 0},
+        "Origins": {"Quantity": 1, "Items": [origin]},
+        "DefaultCacheBehavior": behaviour,
+        "CacheBehaviors": {"Quantity": 0},
+        "CustomErrorResponses": {"Quantity": 0},
+        "Comment": "",
+        "PriceClass": "PriceClass_100",
+        "Enabled": True,
+        "ViewerCertificate": {},
+        "Restrictions": {"GeoRestriction": {"RestrictionType": "none", "Quantity": 0}},
+        "WebACLId": "",
+        "HttpVersion": "http2and3",
+        "IsIPV6Enabled": True,
+        "Staging": False,
+    }
+
+
+def _tags(stage: str | None) -> dict[str, Any]:
+    return {"Tags": {"Items": [{"Key": "stage", "Value": stage}] if stage else []}}
+
+
+def test_cloudfront_config_is_protected_by_reference_and_untagged_objects_by_arn():
+    """Origin access controls and response headers policies take no tag and no condition key: the
+    ones that distributions not tagged pr-* use are denied Update/Delete (a PR's own objects, under
+    any name, do not grow the list); untagged distributions, untagged customer managed keys and the
+    state bucket's key may not be tagged (adopted). CloudFront's listings against botocore's model
+    (Stubber: moto drops OriginAccessControlId from summaries), the rest on moto."""
+    from botocore.stub import Stubber
+
+    from ops.account_facts import discover_account
+
+    cloudfront, kms, s3 = boto3.client("cloudfront"), boto3.client("kms"), boto3.client("s3")
+    untagged_key = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_key(Tags=[{"TagKey": "stage", "TagValue": "pr-7"}])
+    kms.create_key(Tags=[{"TagKey": "stage", "TagValue": "production"}])  # DenyOtherStagesResources covers it
+    state_key = kms.create_key(Tags=[{"TagKey": "stage", "TagValue": "global"}])["KeyMetadata"]["Arn"]
+    s3.create_bucket(Bucket="hebo-terraform-state")
+    s3.put_bucket_encryption(
+        Bucket="hebo-terraform-state",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": state_key}}]
+        },
+    )
+    pages = [
+        {
+            "DistributionList": {
+                "Marker": "",
+                "MaxItems": 2,
+                "IsTruncated": True,
+                "NextMarker": "m2",
+                "Quantity": 2,
+                "Items": [_summary("EPROD", "E2PRODOAC", "rhp-production"), _summary("EPR7", "EPR7OAC", "rhp-pr-7")],
+            }
+        },
+        {
+            "DistributionList": {
+                "Marker": "m2",
+                "MaxItems": 2,
+                "IsTruncated": False,
+                "Quantity": 1,
+                "Items": [_summary("EHANDMADE", None, "rhp-handmade")],
+            }
+        },
     ]
+    with Stubber(cloudfront) as stub:
+        stub.add_response("list_distributions", pages[0], {})
+        stub.add_response("list_distributions", pages[1], {"Marker": "m2"})
+        for ident, stage in (("EPROD", "production"), ("EPR7", "pr-7"), ("EHANDMADE", None)):
+            arn = f"arn:aws:cloudfront::{ACCOUNT}:distribution/{ident}"
+            stub.add_response("list_tags_for_resource", _tags(stage), {"Resource": arn})
+        clients = {
+            "cloudfront": cloudfront,
+            "route53": boto3.client("route53"),
+            "ec2": boto3.client("ec2"),
+            "kms": kms,
+            "s3": s3,
+        }
+        facts = discover_account(clients, "hebo.ai", "hebo-terraform-state", "aws", ACCOUNT)
+        stub.assert_no_pending_responses()
+    assert facts.protected_cloudfront == (
+        f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/E2PRODOAC",
+        f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-handmade",
+        f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-production",
+    )
+    assert facts.unadoptable == tuple(
+        sorted([f"arn:aws:cloudfront::{ACCOUNT}:distribution/EHANDMADE", untagged_key, state_key])
+    )
+    s = by_sid(deploy_role.account_denies_policy(CONFIG, ACCOUNT, facts=facts))
+    assert s["DenyAdoptingUntaggedKeysAndDistributions"] == {
+        "Sid": "DenyAdoptingUntaggedKeysAndDistributions",
+        "Effect": "Deny",
+        "Action": ["kms:TagResource", "cloudfront:TagResource"],
+        "Resource": list(facts.unadoptable),
+    }
+    assert s["DenyOtherStagesCloudFrontConfig"]["Resource"] == list(facts.protected_cloudfront)
+
+
+def test_other_stages_subnets_and_zone_are_read_at_converge(run):
+    """Services may not use other stages' subnets; PreviewDnsRecordsOnly names the configured zone's
+    id; an untagged key created later is denied tagging after the next run (a dry run shows the drift)."""
+    route53 = boto3.client("route53")
     zone_id = route53.create_hosted_zone(Name="hebo.ai", CallerReference="t")["HostedZone"]["Id"].rsplit("/", 1)[-1]
     ec2 = boto3.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
@@ -467,26 +572,13 @@ def test_other_stages_config_subnets_and_zone_are_read_at_converge(run, response
         )["Subnet"]["SubnetId"]
     result = run("deploy-role", "--github-repo", REPO)
     assert result.code == 0, result.err
-    assert (
-        result.out.splitlines()[0]
-        == f"protected CloudFront config (not hebo-pr-*): 2; other stages' subnets: 2; VPCs not tagged pr-*: 2; hosted zone hebo.ai: {zone_id}"
+    assert result.out.splitlines()[0] == (
+        "protected CloudFront config (used by distributions not tagged pr-*): 0; untagged keys and distributions: 0; "
+        f"other stages' subnets: 2; VPCs not tagged pr-*: 2; hosted zone hebo.ai: {zone_id}"
     )
     state = role_state(boto3.client("iam"))
-    s = by_sid(state["policy"], state["grants"], state["guardrails"])
-    assert s["DenyOtherStagesCloudFrontConfig"] == {
-        "Sid": "DenyOtherStagesCloudFrontConfig",
-        "Effect": "Deny",
-        "Action": [
-            "cloudfront:UpdateOriginAccessControl",
-            "cloudfront:DeleteOriginAccessControl",
-            "cloudfront:UpdateResponseHeadersPolicy",
-            "cloudfront:DeleteResponseHeadersPolicy",
-        ],
-        "Resource": [
-            f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/{production_oac}",
-            f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/rhp-production",
-        ],
-    }
+    s = by_sid(state["policy"], state["grants"], state["guardrails"], state["account_denies"])
+    assert "DenyAdoptingUntaggedKeysAndDistributions" not in s
     assert s["PreviewDnsRecordsOnly"]["Resource"] == [f"arn:aws:route53:::hostedzone/{zone_id}"]
     # production's and dev's subnets (not the preview's, not the default VPC's untagged ones)
     assert s["EcsServicesOnlyInPreviewSubnets"] == {
@@ -497,36 +589,39 @@ def test_other_stages_config_subnets_and_zone_are_read_at_converge(run, response
         "Condition": {"ForAnyValue:StringEquals": {"ecs:subnet": sorted([subnets["production"], subnets["dev"]])}},
     }
 
-    # production creates another: a dry run shows the guardrails drift, a run converges it
-    newer = _oac(cloudfront, "hebo-dev-console-oac")
+    # someone creates a key by hand: a dry run shows the guardrails drift, a run converges it
+    key = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
     dry = run("deploy-role", "--github-repo", REPO, "--dry-run")
-    statements = len(state["guardrails"]["Statement"])
+    statements = len(state["account_denies"]["Statement"])
     assert (
-        f"policy hebo-preview-deploy-guardrails: would set a new default version ({statements} statements)"
+        f"policy hebo-preview-deploy-account-denies: would set a new default version ({statements + 1} statements)"
         in dry.out.splitlines()
     )
     assert run("deploy-role", "--github-repo", REPO).code == 0
-    denied = by_sid(managed_document(boto3.client("iam"), GUARDRAILS))["DenyOtherStagesCloudFrontConfig"]["Resource"]
-    assert f"arn:aws:cloudfront::{ACCOUNT}:origin-access-control/{newer}" in denied and len(denied) == 3
+    denied = by_sid(managed_document(boto3.client("iam"), ACCOUNT_DENIES))["DenyAdoptingUntaggedKeysAndDistributions"]
+    assert denied["Resource"] == [key]
 
 
-def test_too_many_protected_cloudfront_objects_fail_before_any_write(run, response_headers_policies):
-    response_headers_policies += [(f"{n:08d}-e619-4b99-88e5-2cf7f45965bd", f"hebo-production-{n}") for n in range(40)]
+def test_too_many_untagged_keys_fail_before_any_write(run):
+    kms = boto3.client("kms")
+    for _ in range(80):
+        kms.create_key()
     result = run("deploy-role", "--github-repo", REPO)
     assert result.code == 2
-    assert result.err.startswith("ops: policy hebo-preview-deploy-guardrails would be ")
+    assert result.err.startswith("ops: policy hebo-preview-deploy-account-denies would be ")
     assert (
-        "characters with 40 protected CloudFront origin access controls/response headers policies and 0 other stages' "
-        "subnets; IAM allows 6144"
+        "characters with 0 protected CloudFront origin access controls/response headers policies, 80 untagged KMS "
+        "keys and distributions and 0 other stages' subnets; IAM allows 6144: tag the account's own KMS keys and "
+        "distributions with their stage (e.g. stage=global)"
     ) in result.err
     assert boto3.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
 
 
-def test_how_many_protected_cloudfront_objects_fit():
+def test_how_many_protected_objects_fit():
     """The guardrails' headroom under the 6,144-character managed policy quota, with a long bucket
-    name, a template stage, 18 other stages' subnets and three VPCs not tagged pr-* (production's,
-    dev's, the default VPC): 7 protected CloudFront objects fit (production's and dev's two each,
-    room for three more); docs/previews.md repeats it."""
+    name, a template stage, 18 other stages' subnets, three VPCs not tagged pr-* (production's,
+    dev's, the default VPC) and production's and dev's four CloudFront objects: 52 untagged KMS keys
+    or distributions fit; docs/previews.md repeats it."""
     config = deploy_role.DeployRoleConfig(
         github_repo=REPO,
         state_bucket="a-rather-long-terraform-state-bucket-name",
@@ -534,58 +629,28 @@ def test_how_many_protected_cloudfront_objects_fit():
         zone="hebo.ai",
         secrets_from="staging",
     )
-    arn = f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/" + "5cc3b908-e619-4b99-88e5-2cf7f45965bd"
+    cloudfront = f"arn:aws:cloudfront::{ACCOUNT}:response-headers-policy/" + "5cc3b908-e619-4b99-88e5-2cf7f45965bd"
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/" + "1234abcd-12ab-34cd-56ef-1234567890ab"
     subnets = tuple(f"subnet-{n:017x}" for n in range(18))  # three VPCs of six subnets (production, dev, global)
     vpcs = tuple(f"vpc-{n:017x}" for n in range(3))
     fits = max(
         n
         for n in range(60)
         if deploy_role.policy_size(
-            deploy_role.guardrails_policy(
+            deploy_role.account_denies_policy(
                 config,
                 ACCOUNT,
                 facts=deploy_role.AccountFacts(
-                    protected_cloudfront=(arn,) * n, other_stage_subnets=subnets, other_vpcs=vpcs
+                    protected_cloudfront=(cloudfront,) * 4,
+                    unadoptable=(key,) * n,
+                    other_stage_subnets=subnets,
+                    other_vpcs=vpcs,
                 ),
             )
         )
         <= deploy_role.MANAGED_POLICY_MAX_CHARS
     )
-    assert fits == 7
-
-
-def test_response_headers_policies_are_listed_across_pages_custom_only():
-    """The real listing (moto lacks it) against botocore's model of the API: Type=custom, NextMarker paging."""
-    from botocore.stub import Stubber
-
-    cloudfront = boto3.client("cloudfront")
-
-    def page(ident: str, name: str, marker: str | None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "MaxItems": 1,
-            "Quantity": 1,
-            "Items": [
-                {
-                    "Type": "custom",
-                    "ResponseHeadersPolicy": {
-                        "Id": ident,
-                        "LastModifiedTime": "2026-01-01T00:00:00Z",
-                        "ResponseHeadersPolicyConfig": {"Name": name},
-                    },
-                }
-            ],
-        }
-        if marker:
-            body["NextMarker"] = marker
-        return {"ResponseHeadersPolicyList": body}
-
-    with Stubber(cloudfront) as stub:
-        stub.add_response("list_response_headers_policies", page("a", "hebo-production-h", "m2"), {"Type": "custom"})
-        stub.add_response(
-            "list_response_headers_policies", page("b", "hebo-pr-1-h", None), {"Type": "custom", "Marker": "m2"}
-        )
-        assert LIST_RESPONSE_HEADERS_POLICIES(cloudfront) == [("a", "hebo-production-h"), ("b", "hebo-pr-1-h")]
-        stub.assert_no_pending_responses()
+    assert fits == 52
 
 
 def test_secrets_from_defaults_to_the_stacks_setting(run, monkeypatch):

@@ -31,10 +31,15 @@ FACTS = deploy_role.AccountFacts(
     other_stage_subnets=("subnet-dev", "subnet-prod"),
     other_vpcs=("vpc-default", "vpc-dev", "vpc-prod"),
     region="us-east-1",
+    unadoptable=(
+        f"arn:aws:cloudfront::{ACCOUNT}:distribution/EHANDMADE",
+        f"arn:aws:kms:us-east-1:{ACCOUNT}:key/state-key",
+    ),
 )
 """What `ops deploy-role` finds in the account: production's origin access control and response
 headers policy (ids in scenarios.txt), the public zone hebo.ai, production's and dev's subnets, and
-their VPCs and the default VPC, all in us-east-1 (the region `ops deploy-role` ran in)."""
+their VPCs and the default VPC, all in us-east-1 (the region `ops deploy-role` ran in); an untagged
+hand-made distribution and the state bucket's untagged key (`ops bootstrap --kms-key-id`)."""
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/hebo-preview-boundary"
 ADMIN = {
     "Version": "2012-10-17",
@@ -126,6 +131,7 @@ def test_scenario(name, principal, action, resource, tags, context, expected):
                     deploy_role.permissions_policy(CONFIG, ACCOUNT, facts=FACTS),
                     deploy_role.grants_policy(CONFIG, ACCOUNT),
                     deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=FACTS),
+                    deploy_role.account_denies_policy(CONFIG, ACCOUNT, facts=FACTS),
                 ],
                 None,
             )

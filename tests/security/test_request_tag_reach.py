@@ -123,6 +123,7 @@ def reach() -> set[str]:
         deploy_role.permissions_policy(CONFIG, ACCOUNT, facts=FACTS),
         deploy_role.grants_policy(CONFIG, ACCOUNT),
         deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=FACTS),
+        deploy_role.account_denies_policy(CONFIG, ACCOUNT, facts=FACTS),
     ]
     reached = set()
     for action in listed(CREATE_TAGGED):

@@ -10,6 +10,7 @@ whole-app check; these tests name the one response that broke).
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import zipfile
@@ -287,3 +288,21 @@ def test_the_lifecycles_aws_cli_reaches_the_emulator(tmp_path: Path, monkeypatch
     monkeypatch.setenv("PATH", str(empty))
     with pytest.raises(CheckError, match=r"^the edge stack's invalidation runs the AWS CLI .*run `make test-setup`"):
         aws_cli_path()
+
+
+def test_iam_refuses_a_policy_with_an_empty_resource(aws) -> None:
+    """IAM answers `MalformedPolicyDocument: Resource  must be in ARN format or "*".` for an empty
+    resource (what a policy built from an empty attribute holds); moto skipped empty entries."""
+    iam = aws("iam")
+    trust = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+    iam.create_role(RoleName="hebo-pr-42-api-exec", AssumeRolePolicyDocument=trust)
+    key = "arn:aws:kms:us-east-1:123456789012:key/0b0e6a8c-0000-4000-8000-000000000001"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": [key, ""]}],
+    }
+    with pytest.raises(ClientError, match='MalformedPolicyDocument.*Resource  must be in ARN format or "\\*"'):
+        iam.put_role_policy(RoleName="hebo-pr-42-api-exec", PolicyName="secrets", PolicyDocument=json.dumps(policy))
+    policy["Statement"][0]["Resource"] = [key]
+    iam.put_role_policy(RoleName="hebo-pr-42-api-exec", PolicyName="secrets", PolicyDocument=json.dumps(policy))
+    assert iam.list_role_policies(RoleName="hebo-pr-42-api-exec")["PolicyNames"] == ["secrets"]

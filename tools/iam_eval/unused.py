@@ -62,7 +62,7 @@ def role_config(stage: str, github_repo: str = GITHUB_REPO) -> Any:
 
 def role_documents(stage: str, account: str, github_repo: str = GITHUB_REPO, facts: Any = None) -> list[dict[str, Any]]:
     """The deploy role's identity policies as `ops deploy-role --github-repo <repo>` converges them
-    for `stage`'s settings (inline policy, then the grants and guardrails policies). `facts`: the account facts
+    for `stage`'s settings (inline policy, then the grants, guardrails and account-denies policies). `facts`: the account facts
     (`ops.deploy_role.AccountFacts`); default: those of the lifecycle's emulator when the role
     converges (its default VPC, no other stage, no hosted zone yet)."""
     from ops import deploy_role
@@ -73,6 +73,7 @@ def role_documents(stage: str, account: str, github_repo: str = GITHUB_REPO, fac
         deploy_role.permissions_policy(config, account, facts=facts),
         deploy_role.grants_policy(config, account),
         deploy_role.guardrails_policy(config, account, facts=facts),
+        deploy_role.account_denies_policy(config, account, facts=facts),
     ]
 
 
