@@ -108,6 +108,14 @@ class StagePolicy:
     """RDS Proxy blocks auto-pause, so previews connect to the cluster directly."""
     db_backup_retention_days: int
     """Days of automated backups, 1-35 (RDS `BackupRetentionPeriod`, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html)."""
+    db_enhanced_monitoring: bool
+    """RDS Enhanced Monitoring (OS metrics every 60 s, a `-db-monitoring` role RDS assumes). Off in
+    previews: Enhanced Monitoring writes to the account-wide `RDSOSMetrics` log group, production's
+    too (RDS User Guide, "Monitoring OS metrics with Enhanced Monitoring"), and a role only RDS
+    writes there with cannot be told apart from one a pull request creates under that name with
+    a trust policy of its own choosing (IAM has no condition key on a trust policy's content), so
+    the preview boundary grants no access to that group at all (docs/security.md). Performance
+    Insights stays on in every stage."""
     migrate_on_deploy: bool
     """The data stack invokes the migrator Lambda on every deploy whose migrations changed (dev migrates by hand)."""
 
@@ -252,6 +260,7 @@ _PRODUCTION = dict(
     db_global_cluster=True,
     db_proxy=True,
     db_backup_retention_days=14,
+    db_enhanced_monitoring=True,
     migrate_on_deploy=True,
     service_min_tasks=4,
     service_max_tasks=16,
@@ -286,6 +295,7 @@ _PREVIEW = dict(
     db_global_cluster=False,
     db_proxy=False,
     db_backup_retention_days=1,
+    db_enhanced_monitoring=False,
     migrate_on_deploy=True,
     service_min_tasks=1,
     service_max_tasks=1,
@@ -312,6 +322,7 @@ _PREVIEW = dict(
 _DEV = {
     **_PREVIEW,
     "migrate_on_deploy": False,
+    "db_enhanced_monitoring": True,  # dev's role is made by administrators, under no preview boundary
     "owns_app_secrets": True,  # dev is the previews' template,
     "permissions_boundary": False,
 }  # deployed by administrators, not by the preview deploy role

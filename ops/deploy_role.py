@@ -86,18 +86,18 @@ MANAGED_POLICY_MAX_VERSIONS = 5
 PASSED_ROLES = {
     "ecs-tasks.amazonaws.com": ("-exec", "-task"),
     "lambda.amazonaws.com": ("-migrator",),
-    "monitoring.rds.amazonaws.com": ("-db-monitoring",),
     "ec2.amazonaws.com": ("-bastion", "-nat"),
     "vpc-flow-logs.amazonaws.com": ("-flow-logs",),
 }
 """Which preview role (by the suffix of `Names.iam_role`) may be handed to which service
-(modules/*: `ServiceRoleProps(service=...)`). Previews have no RDS Proxy, so no `-db-proxy` role."""
+(modules/*: `ServiceRoleProps(service=...)`). Previews have no RDS Proxy, so no `-db-proxy` role,
+and no Enhanced Monitoring (`StagePolicy.db_enhanced_monitoring`), so no `-db-monitoring` role."""
 MANAGED_POLICIES = [
     "service-role/AWSLambdaVPCAccessExecutionRole",
-    "service-role/AmazonRDSEnhancedMonitoringRole",
     "AmazonSSMManagedInstanceCore",
 ]
-"""The only AWS managed policies the stacks attach (modules/lambda_function.py, stacks/data.py, modules/network/instance.py)."""
+"""The only AWS managed policies previews' stacks attach (modules/lambda_function.py, modules/network/instance.py);
+stacks/data.py's AmazonRDSEnhancedMonitoringRole is dev's and production's only."""
 SERVICE_LINKED = [
     "ecs.amazonaws.com",
     "rds.amazonaws.com",
@@ -358,7 +358,7 @@ NOT_EXERCISED: dict[str, str] = {
     "logging updates the preview's own function in place (the redeploy changes images and a health check only)",
     "rds:ModifyDBCluster": "a PR that changes Aurora settings (capacity in ACU, backup retention, parameter "
     "group) updates the preview's own cluster in place (the redeploy changes images and a health check only)",
-    "rds:ModifyDBInstance": "a PR that changes the writer instance (class, Performance Insights, monitoring) "
+    "rds:ModifyDBInstance": "a PR that changes the writer instance (class, Performance Insights) "
     "updates the preview's own instance in place (the redeploy changes images and a health check only)",
 }
 """Granted actions (patterns) that no call of the recorded lifecycle uses, each with why it stays;
@@ -499,7 +499,10 @@ def boundary_policy(config: DeployRoleConfig, account: str, partition: str = "aw
     their log streams, read the stage's and the template's secrets), ECS task roles (ECS Exec:
     Session Manager channels, the exec log group, the stage key), the migrator Lambda (its log group,
     VPC network interfaces, the database secrets), VPC flow logs, the SSM-managed bastion/NAT
-    instances, and RDS enhanced monitoring (the account's shared `RDSOSMetrics` log group).
+    instances. Not RDS Enhanced Monitoring: it writes to the account's shared `RDSOSMetrics` log
+    group, and a role a PR creates under any name can be assumed by whoever its PR-written trust
+    policy names, so no boundary statement could reserve that group for RDS (previews run without
+    it: `StagePolicy.db_enhanced_monitoring`).
     Explicit denies: the state bucket, production by name and tag, resources of any other stage,
     IAM/STS/Organizations, and network interfaces outside preview subnets and security groups
     (Lambda creates a VPC function's interfaces with the function's own role, so this binds
@@ -531,21 +534,6 @@ def _boundary_allows(config: DeployRoleConfig, p: str, a: str, template: list[st
             "WritePreviewLogs",
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
             log_groups + [f"{g}:log-stream:*" for g in log_groups],
-        ),
-        _allow(
-            "RdsEnhancedMonitoringLogs",
-            [
-                "logs:CreateLogGroup",
-                "logs:PutRetentionPolicy",
-                "logs:CreateLogStream",
-                "logs:PutLogEvents",
-                "logs:DescribeLogStreams",
-                "logs:GetLogEvents",
-            ],
-            [f"arn:{p}:logs:*:{a}:log-group:RDS*", f"arn:{p}:logs:*:{a}:log-group:RDS*:log-stream:*"],
-            # RDSOSMetrics is the account's, production's databases write there too (streams named by
-            # random resource ids): only the monitoring roles, never a task role a PR's code runs as.
-            {"ArnLike": {"aws:PrincipalArn": f"arn:{p}:iam::{a}:role/{named}-db-monitoring"}},
         ),
         _allow("ReadPreviewSecrets", ["secretsmanager:GetSecretValue"], preview_secrets + template),
         _allow(
@@ -668,13 +656,16 @@ def _iam_allows(config: DeployRoleConfig, p: str, a: str) -> list[dict[str, Any]
         ),
         _allow(
             "AttachOnlyTheStacksManagedPolicies",
-            ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+            ["iam:AttachRolePolicy"],
             [preview_roles],
             {
                 **with_boundary,
                 "ArnEquals": {"iam:PolicyARN": [f"arn:{p}:iam::aws:policy/{m}" for m in MANAGED_POLICIES]},
             },
         ),
+        # Any policy: detaching only removes permissions, and a preview made before a policy left
+        # MANAGED_POLICIES (AmazonRDSEnhancedMonitoringRole) must still redeploy and destroy.
+        _allow("DetachFromPreviewRoles", ["iam:DetachRolePolicy"], [preview_roles], with_boundary),
         _allow(
             "ManagePreviewRoles",
             [

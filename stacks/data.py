@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modules.account import partition
 from modules.cdk import Construct, TerraformResourceLifecycle, TerraformVariable, TerraformVariableValidationConfig, aws
 from modules.database.aurora import AuroraCluster, AuroraClusterProps, MasterCredentials
 from modules.database.proxy import DatabaseProxy, DatabaseProxyProps
@@ -92,8 +93,9 @@ def build_migrator_bundle(migrations_dir: Path, out_dir: Path = MIGRATOR_BUILD_D
 
 class DataStack(HeboStack):
     """Aurora and everything around it, built in this order: data key, secret containers, the
-    ephemeral master-password variable, monitoring role, global cluster (production), primary
-    cluster, secondary cluster (production), RDS Proxy (production), migrator and its run."""
+    ephemeral master-password variable, Enhanced Monitoring role (not in previews), global cluster
+    (production), primary cluster, secondary cluster (production), RDS Proxy (production), migrator
+    and its run."""
 
     stack_name = "data"
 
@@ -111,7 +113,7 @@ class DataStack(HeboStack):
         self.credentials_arn = self.secrets[CREDENTIALS_SECRET].arn
         self.app_credentials_arn = self.secrets[APP_CREDENTIALS_SECRET].arn
         password = self._create_password_variable()
-        self.monitoring_role = self._create_monitoring_role()
+        self.monitoring_role = self._create_monitoring_role() if self.policy.db_enhanced_monitoring else None
         global_cluster = self._create_global_cluster()
         self.primary = self._create_primary_cluster(password, global_cluster)
         if global_cluster is not None:
@@ -179,8 +181,8 @@ class DataStack(HeboStack):
         return password
 
     def _create_monitoring_role(self) -> ServiceRole:
-        """The Enhanced Monitoring role both clusters' instances publish OS metrics with."""
-        partition = aws.data_aws_partition.DataAwsPartition(self, "partition")
+        """The Enhanced Monitoring role both clusters' instances publish OS metrics with (stages whose
+        policy has `db_enhanced_monitoring`; without it the instances get no role and interval 0)."""
         return ServiceRole(
             self,
             "monitoring_role",
@@ -189,7 +191,7 @@ class DataStack(HeboStack):
                 service="monitoring.rds.amazonaws.com",
                 description="RDS Enhanced Monitoring publishes OS metrics to CloudWatch Logs",
                 managed_policy_arns=[
-                    f"arn:{partition.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+                    f"arn:{partition(self)}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
                 ],
             ),
         )
@@ -347,7 +349,7 @@ class DataStack(HeboStack):
             instance_parameter_group_name=names.db_instance_parameter_group(region_role),
             cluster_parameters=CLUSTER_PARAMETERS,
             kms_key_arn=kms_key_arn,
-            monitoring_role_arn=self.monitoring_role.arn,
+            monitoring_role_arn=self.monitoring_role.arn if self.monitoring_role else None,
             min_acu=policy.db_min_acu,
             max_acu=policy.db_max_acu,
             seconds_until_auto_pause=policy.db_seconds_until_auto_pause,

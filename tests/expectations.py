@@ -25,6 +25,7 @@ POLICY: Mapping[str, Mapping[str, Any]] = {
         "db_global_cluster": True,
         "db_proxy": True,
         "db_backup_retention_days": 14,
+        "db_enhanced_monitoring": True,
         "migrate_on_deploy": True,
         "service_min_tasks": 4,
         "service_max_tasks": 16,
@@ -58,6 +59,7 @@ POLICY: Mapping[str, Mapping[str, Any]] = {
         "db_global_cluster": False,
         "db_proxy": False,
         "db_backup_retention_days": 1,
+        "db_enhanced_monitoring": False,
         "migrate_on_deploy": True,
         "service_min_tasks": 1,
         "service_max_tasks": 1,
@@ -83,11 +85,18 @@ POLICY: Mapping[str, Mapping[str, Any]] = {
 }
 POLICY = {
     **POLICY,
-    "dev": {**POLICY["preview"], "migrate_on_deploy": False, "owns_app_secrets": True, "permissions_boundary": False},
+    "dev": {
+        **POLICY["preview"],
+        "migrate_on_deploy": False,
+        "owns_app_secrets": True,
+        "permissions_boundary": False,
+        "db_enhanced_monitoring": True,
+    },
 }
 """Dev is a preview that migrates by hand (`ops`), so a half-written migration can be retried, that
 owns the third-party secrets previews read (the default HEBO_PREVIEW_SECRETS_FROM), and that an
-administrator deploys (no preview permissions boundary on its roles)."""
+administrator deploys (no preview permissions boundary on its roles, and Enhanced Monitoring on:
+its monitoring role is not one a pull request can create)."""
 
 SHARED_BY_PREVIEWS = (
     "StackProjectId",

@@ -182,10 +182,17 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
         "ArnEquals": {
             "iam:PolicyARN": [
                 "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
-                "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
                 "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
             ]
         },
+    }
+    assert s["AttachOnlyTheStacksManagedPolicies"]["Action"] == ["iam:AttachRolePolicy"]
+    assert s["DetachFromPreviewRoles"] == {
+        "Sid": "DetachFromPreviewRoles",
+        "Effect": "Allow",
+        "Action": ["iam:DetachRolePolicy"],
+        "Resource": [roles],
+        "Condition": {"StringEquals": {"iam:PermissionsBoundary": BOUNDARY}},
     }
     assert s["DenyRolesWithoutTheBoundary"]["Condition"] == {"StringNotEquals": {"iam:PermissionsBoundary": BOUNDARY}}
     assert s["DenyRemovingBoundaries"]["Action"] == [
@@ -208,7 +215,6 @@ def test_iam_only_with_the_boundary_and_each_role_to_its_service(run):
     assert passes == {
         "PassPreviewRolesToEcsTasks": ([f"{roles}-exec", f"{roles}-task"], "ecs-tasks.amazonaws.com"),
         "PassPreviewRolesToLambda": ([f"{roles}-migrator"], "lambda.amazonaws.com"),
-        "PassPreviewRolesToMonitoring": ([f"{roles}-db-monitoring"], "monitoring.rds.amazonaws.com"),
         "PassPreviewRolesToEc2": ([f"{roles}-bastion", f"{roles}-nat"], "ec2.amazonaws.com"),
         "PassPreviewRolesToVpcFlowLogs": ([f"{roles}-flow-logs"], "vpc-flow-logs.amazonaws.com"),
     }

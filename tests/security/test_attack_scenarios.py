@@ -142,3 +142,24 @@ def test_scenario(name, principal, action, resource, tags, context, expected):
         assert (decision.allowed, decision.statement) == (True, expected.removeprefix("allow:")), name
     else:
         assert (decision.allowed, decision.statement) == (False, expected), name
+
+
+PRINCIPAL_KEYS = ("aws:principalarn", "aws:userid", "aws:username", "aws:principaltag/", "aws:sourceidentity")
+"""Condition keys that say which role is acting (IAM User Guide, "AWS global condition context keys")."""
+
+
+def test_no_boundary_allow_is_reserved_for_one_kind_of_preview_role():
+    """Whole kind of attack review 5, finding 2: a PR creates any `hebo-pr-*` role with a trust policy
+    of its choosing (IAM has no condition key on a trust policy's content) and tags it, so an Allow
+    of the boundary reserved by the acting role's name or tags (`-db-monitoring` for RDS) is
+    reachable by whoever the PR's trust policy names. Denies may use these keys; Allows may not."""
+    allows = [s for s in deploy_role.boundary_policy(CONFIG, ACCOUNT)["Statement"] if s["Effect"] == "Allow"]
+    assert len(allows) >= 5
+    reserved = [
+        (statement["Sid"], key)
+        for statement in allows
+        for operator in statement.get("Condition", {}).values()
+        for key in operator
+        if key.lower().startswith(PRINCIPAL_KEYS)
+    ]
+    assert reserved == []

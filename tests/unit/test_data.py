@@ -165,19 +165,45 @@ def test_production_global_cluster_and_secondary_region(production: Synth) -> No
     assert aliases["alias/hebo-production-data-secondary"]["provider"] == "aws.us_west_2"
 
 
-def test_enhanced_monitoring_role(preview: Synth) -> None:
-    role = by(preview, "aws_iam_role", "name")["hebo-pr-42-db-monitoring"]
-    trust = preview.data_sources("data", "aws_iam_policy_document")[role["assume_role_policy"].split(".")[2]]
+MONITORING_ROLE_ARN = "${aws_iam_role.monitoring_role_3C7E8759.arn}"
+
+
+@pytest.mark.parametrize(
+    "fixture,instances",
+    [
+        ("production", ["primary_reader_1_A1BB28A5", "primary_writer_3C5EC01F", "secondary_writer_DCD4D00A"]),
+        ("dev", ["primary_writer_3C5EC01F"]),
+    ],
+)
+def test_enhanced_monitoring_in_dev_and_production(
+    request: pytest.FixtureRequest, fixture: str, instances: list[str]
+) -> None:
+    synth: Synth = request.getfixturevalue(fixture)
+    role = by(synth, "aws_iam_role", "name")[f"hebo-{synth.stage}-db-monitoring"]
+    assert "permissions_boundary" not in role
+    trust = synth.data_sources("data", "aws_iam_policy_document")[role["assume_role_policy"].split(".")[2]]
     assert trust["statement"][0]["principals"] == [{"identifiers": ["monitoring.rds.amazonaws.com"], "type": "Service"}]
-    attachments = [a["policy_arn"] for a in preview.resources("data", "aws_iam_role_policy_attachment").values()]
-    assert sorted(a.rsplit("/", 1)[1] for a in attachments) == [
-        "AWSLambdaVPCAccessExecutionRole",
+    attachment = synth.resources("data", "aws_iam_role_policy_attachment")["monitoring_role_managed_0_543BA6C3"]
+    assert {k: v for k, v in attachment.items() if k != "//"} == {
+        "policy_arn": "arn:${data.aws_partition.partition.partition}:iam::aws:policy/service-role/"
         "AmazonRDSEnhancedMonitoringRole",
-    ]
+        "role": "${aws_iam_role.monitoring_role_3C7E8759.name}",
+    }
+    found = synth.resources("data", "aws_rds_cluster_instance")
+    assert {name: (i["monitoring_interval"], i["monitoring_role_arn"]) for name, i in found.items()} == {
+        name: (60, MONITORING_ROLE_ARN) for name in instances
+    }
+
+
+def test_previews_run_without_enhanced_monitoring(preview: Synth) -> None:
+    """RDSOSMetrics is the account's (production writes there too) and a PR can create any
+    `-db-monitoring` role with a trust policy of its choosing: previews have no role, interval 0."""
+    assert sorted(by(preview, "aws_iam_role", "name")) == ["hebo-pr-42-migrator"]
+    attachments = [a["policy_arn"] for a in preview.resources("data", "aws_iam_role_policy_attachment").values()]
+    assert [a.rsplit("/", 1)[1] for a in attachments] == ["AWSLambdaVPCAccessExecutionRole"]
     (instance,) = preview.resources("data", "aws_rds_cluster_instance").values()
-    assert instance["monitoring_interval"] == 60 and instance["monitoring_role_arn"].startswith(
-        "${aws_iam_role.monitoring_role"
-    )
+    assert instance["monitoring_interval"] == 0 and "monitoring_role_arn" not in instance
+    assert instance["performance_insights_enabled"] is True  # Performance Insights stays on
 
 
 def test_kms_keys_rotate_and_protection_follows_policy(any_stage: Synth) -> None:

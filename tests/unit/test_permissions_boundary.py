@@ -28,7 +28,7 @@ def roles(synth):
 
 def test_every_preview_role_carries_exactly_the_boundary(preview):
     found = roles(preview)
-    assert len(found) >= 7  # exec and task roles of both services, migrator, monitoring, bastion, flow logs
+    assert len(found) >= 7  # exec and task roles of both services, migrator, bastion, flow logs
     assert [
         (stack, name, role.get("permissions_boundary"))
         for stack, name, role in found
