@@ -145,6 +145,11 @@ class Names:
         """`{prefix}-db-{role}-{index}` (`role`: writer, reader, secondary; index 0-15; rule `rds`)."""
         return f"{self.prefix}-db-{role}-{index}"
 
+    def db_instances(self) -> str:
+        """`{prefix}-db-*`: a wildcard (IAM `ArnLike`) matching every DB instance name of the stage
+        (`db_instance`), in either region."""
+        return f"{self.prefix}-db-*"
+
     def db_proxy(self) -> str:
         """`{prefix}-db-proxy`: the RDS Proxy (rule `db_proxy`: ≤ 60)."""
         return f"{self.prefix}-db-proxy"

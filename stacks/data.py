@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modules.account import partition
+from modules.account import account_id, partition
 from modules.cdk import Construct, TerraformResourceLifecycle, TerraformVariable, TerraformVariableValidationConfig, aws
-from modules.database.aurora import AuroraCluster, AuroraClusterProps, MasterCredentials
+from modules.database.aurora import AuroraCluster, AuroraClusterProps, MasterCredentials, monitoring_trust_conditions
 from modules.database.proxy import DatabaseProxy, DatabaseProxyProps
 from modules.iam import ServiceRole, ServiceRoleProps, Statement
 from modules.lambda_function import PythonFunction, PythonFunctionProps
@@ -190,6 +190,9 @@ class DataStack(HeboStack):
                 name=self.names.iam_role("db-monitoring"),
                 service="monitoring.rds.amazonaws.com",
                 description="RDS Enhanced Monitoring publishes OS metrics to CloudWatch Logs",
+                trust_conditions=monitoring_trust_conditions(
+                    partition(self), account_id(self), self.names.db_instances()
+                ),
                 managed_policy_arns=[
                     f"arn:{partition(self)}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
                 ],

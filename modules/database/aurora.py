@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from modules.cdk import Construct, TerraformResourceLifecycle, aws
+from modules.iam import Condition
 from modules.logs import log_group
 
 ENGINE = "aurora-postgresql"
@@ -29,6 +30,20 @@ STATIC_PARAMETERS = frozenset({"rds.force_ssl", "shared_preload_libraries"})
 def parameter_group_family(engine_version: str) -> str:
     """`17.5` -> `aurora-postgresql17`."""
     return f"{ENGINE}{engine_version.split('.')[0]}"
+
+
+def monitoring_trust_conditions(partition: str, account_id: str, instance_names: str) -> list[Condition]:
+    """Confused-deputy guard of an Enhanced Monitoring role: RDS may assume it only for this
+    account's DB instances named like `instance_names` (e.g. `hebo-production-db-*`), in any region
+    (production's secondary writer is in its second region). The keys and the `db` ARN are AWS's
+    (RDS User Guide, "Setting up and enabling Enhanced Monitoring", "Protecting against the confused
+    deputy problem": https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Monitoring.OS.Enabling.html)."""
+    return [
+        Condition(test="StringEquals", variable="aws:SourceAccount", values=[account_id]),
+        Condition(
+            test="ArnLike", variable="aws:SourceArn", values=[f"arn:{partition}:rds:*:{account_id}:db:{instance_names}"]
+        ),
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -684,7 +684,11 @@ TRUST_CONDITION_KEYS: dict[tuple[str, str | None], tuple[frozenset[str], frozens
     ("lambda.amazonaws.com", None): (frozenset(), frozenset(), "no condition key documented for execution roles"),
     ("ec2.amazonaws.com", None): (frozenset(), frozenset(), "instance profiles: no condition key documented"),
     ("rds.amazonaws.com", None): (frozenset(), frozenset(), "RDS Proxy role: no condition key documented"),
-    ("monitoring.rds.amazonaws.com", None): (frozenset(), frozenset(), "enhanced monitoring: none used"),
+    ("monitoring.rds.amazonaws.com", None): (
+        frozenset({"aws:SourceAccount", "aws:SourceArn"}),
+        frozenset({"aws:SourceAccount", "aws:SourceArn"}),
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Monitoring.OS.Enabling.html (confused deputy)",
+    ),
 }
 """What each service is documented to send when it assumes a role. A trust condition on a key
 the service does not send makes every AssumeRole fail ("ECS was unable to assume the role"):

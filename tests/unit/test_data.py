@@ -168,6 +168,13 @@ def test_production_global_cluster_and_secondary_region(production: Synth) -> No
 MONITORING_ROLE_ARN = "${aws_iam_role.monitoring_role_3C7E8759.arn}"
 
 
+def found_instances(synth: Synth) -> list[dict]:
+    """The data stack's DB instances (at least one: the writer)."""
+    instances = list(synth.resources("data", "aws_rds_cluster_instance").values())
+    assert instances
+    return instances
+
+
 @pytest.mark.parametrize(
     "fixture,instances",
     [
@@ -183,6 +190,18 @@ def test_enhanced_monitoring_in_dev_and_production(
     assert "permissions_boundary" not in role
     trust = synth.data_sources("data", "aws_iam_policy_document")[role["assume_role_policy"].split(".")[2]]
     assert trust["statement"][0]["principals"] == [{"identifiers": ["monitoring.rds.amazonaws.com"], "type": "Service"}]
+    # confused-deputy guard: only this account's instances of this stage, in either region (RDS User
+    # Guide, "Setting up and enabling Enhanced Monitoring", "Protecting against the confused deputy problem")
+    account = "${data.aws_caller_identity.account.account_id}"
+    assert trust["statement"][0]["condition"] == [
+        {"test": "StringEquals", "values": [account], "variable": "aws:SourceAccount"},
+        {
+            "test": "ArnLike",
+            "values": [f"arn:${{data.aws_partition.partition.partition}}:rds:*:{account}:db:hebo-{synth.stage}-db-*"],
+            "variable": "aws:SourceArn",
+        },
+    ]
+    assert all(i.startswith(f"hebo-{synth.stage}-db-") for i in (r["identifier"] for r in found_instances(synth)))
     attachment = synth.resources("data", "aws_iam_role_policy_attachment")["monitoring_role_managed_0_543BA6C3"]
     assert {k: v for k, v in attachment.items() if k != "//"} == {
         "policy_arn": "arn:${data.aws_partition.partition.partition}:iam::aws:policy/service-role/"
