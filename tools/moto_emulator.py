@@ -649,6 +649,21 @@ class MotoServer:
             "AWS_DEFAULT_REGION": region,
         }
 
+    def client(self, service: str, region: str = "us-east-1", config: Any = None) -> Any:
+        """A boto3 client of this server with its fake credentials (`config`: a botocore Config,
+        e.g. retries)."""
+        import boto3
+
+        env = self.environment(region)
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            config=config,
+        )
+
     def stop(self) -> None:
         if self._process.poll() is None:
             try:
@@ -801,7 +816,6 @@ def seed_template_secrets(workspace: Workspace, server: MotoServer) -> bool:
     its data stack creates them (the preview's execution roles are granted `kms:Decrypt` on the key
     each secret reports). The key is found by its alias or created once. Returns False (and does
     nothing) for a stage that owns them."""
-    import boto3
 
     from config.naming import build_names
     from config.secrets import SHARED_BY_PREVIEWS
@@ -813,13 +827,7 @@ def seed_template_secrets(workspace: Workspace, server: MotoServer) -> bool:
         return False
 
     def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=server.url,
-            region_name=settings.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return server.client(service, settings.region)
 
     template = policy_for(settings.preview_secrets_from)
     alias = build_names(settings.app, template, settings.zone).kms_alias(

@@ -109,17 +109,9 @@ def test_network_second_plan_is_empty(stage_run) -> None:
 
 @pytest.mark.slow
 def test_applied_network_is_in_the_emulator(stage_run) -> None:
-    import boto3
-
     run, _, server = stage_run
     outputs = run.outputs["network"]
-    ec2 = boto3.client(
-        "ec2",
-        region_name="us-east-1",
-        endpoint_url=server.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    ec2 = server.client("ec2")
     (vpc,) = ec2.describe_vpcs(VpcIds=[outputs["vpc_id"]])["Vpcs"]
     assert vpc["CidrBlock"] == "10.0.0.0/16"
     assert [a["Ipv6CidrBlockState"]["State"] for a in vpc["Ipv6CidrBlockAssociationSet"]] == ["associated"]
@@ -192,25 +184,13 @@ def test_lost_answers_leave_one_object_each(stage_run) -> None:
     the first attempt's result (tools/emulator_idempotency.py): the emulator holds exactly the
     objects the plans created, no second flow log, route table, instance or secret. A create of a
     new resource type that carries a client token is covered by the same run."""
-    import boto3
-
     run, _, server = stage_run
     lost = Counter(server.lost_answers())
     assert {"ec2 CreateFlowLogs", "ec2 RunInstances", "ec2 CreateRouteTable", "secretsmanager CreateSecret"} <= set(
         lost
     ), lost
     assert server.server_errors() == []
-    clients = {
-        service: boto3.client(
-            service,
-            region_name="us-east-1",
-            endpoint_url=server.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        for service in ("ec2", "secretsmanager")
-    }
-    ec2, network = clients["ec2"], run.plans["network"].count("create")
+    ec2, network = server.client("ec2"), run.plans["network"].count("create")
     in_vpc = [{"Name": "vpc-id", "Values": [run.outputs["network"]["vpc_id"]]}]
     flow_logs = ec2.describe_flow_logs()["FlowLogs"]
     tables = [
@@ -233,5 +213,5 @@ def test_lost_answers_leave_one_object_each(stage_run) -> None:
     declared = {
         rc["change"]["after"]["name"] for rc in run.plans["data"].changes if rc["type"] == "aws_secretsmanager_secret"
     }
-    held = [s["Name"] for s in clients["secretsmanager"].list_secrets(MaxResults=100)["SecretList"]]
+    held = [s["Name"] for s in server.client("secretsmanager").list_secrets(MaxResults=100)["SecretList"]]
     assert len(declared) >= 3 and sorted(n for n in held if n in declared) == sorted(declared)

@@ -17,7 +17,6 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -32,18 +31,7 @@ REGION = "us-east-1"
 def aws() -> Iterator[Callable[[str], Any]]:
     """`aws("lambda")`: a boto3 client of the emulator (its own moto process, with the fixes)."""
     with MotoServer() as server:
-        env = server.environment(REGION)
-
-        def client(service: str) -> Any:
-            return boto3.client(
-                service,
-                endpoint_url=server.url,
-                region_name=REGION,
-                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            )
-
-        yield client
+        yield lambda service: server.client(service, REGION)
 
 
 def _role(aws: Callable[[str], Any], name: str) -> str:
@@ -238,15 +226,7 @@ def test_server_errors_name_what_moto_failed_on() -> None:
     """`MotoServer.server_errors()`: each HTTP 500 answer and the exception behind it, from
     moto's log (what a stopped lifecycle reports beside Terraform's error)."""
     with MotoServer() as server:
-        env = server.environment(REGION)
-        ecr = boto3.client(
-            "ecr",
-            endpoint_url=server.url,
-            region_name=REGION,
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            config=Config(retries={"max_attempts": 1, "mode": "standard"}),
-        )
+        ecr = server.client("ecr", REGION, Config(retries={"max_attempts": 1, "mode": "standard"}))
         ecr.describe_repositories()
         assert server.server_errors() == []
         with pytest.raises(ClientError):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tools.emulator_idempotency import token_members
@@ -27,19 +27,8 @@ REGION = "us-east-1"
 def emulator() -> Iterator[tuple[MotoServer, Callable[[str], Any]]]:
     """A fresh emulator and `client("ec2")`: a boto3 client of it (standard retries: 3 attempts)."""
     with MotoServer() as server:
-        env = server.environment(REGION)
-
-        def client(service: str) -> Any:
-            return boto3.client(
-                service,
-                endpoint_url=server.url,
-                region_name=REGION,
-                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                config=boto3.session.Config(retries={"mode": "standard", "max_attempts": 3}),
-            )
-
-        yield server, client
+        retries = Config(retries={"mode": "standard", "max_attempts": 3})
+        yield server, lambda service: server.client(service, REGION, retries)
 
 
 def _flow_log(ec2: Any, logs: Any) -> dict[str, Any]:
