@@ -47,6 +47,10 @@ class AccountFacts:
     security groups may be adopted (DenyAdoptingUntaggedEc2), since the VPCs of every other region
     (each has a default VPC, production has a secondary one) are not listed. None (nothing
     discovered): any region's."""
+    state_key: str | None = None
+    """The KMS key ARN of the state bucket's default encryption (`ops bootstrap --kms-key-id`), or
+    None (SSE-S3, or no bucket yet): the deploy role may use it through S3 for its own state
+    (StateBucketKey) and never tag it."""
     unadoptable: tuple[str, ...] = ()
     """ARNs a preview must never tag (DenyAdoptingUntaggedKeysAndDistributions): the region's
     customer managed KMS keys without a `stage` tag, the state bucket's KMS key (`ops bootstrap
@@ -164,6 +168,7 @@ def discover_account(
         if z["Name"].lower() == wanted and not z.get("Config", {}).get("PrivateZone")
     ]
     return AccountFacts(
+        state_key=state_key,
         protected_cloudfront=tuple(sorted(protected)),
         hosted_zone_id=public[0] if len(public) == 1 else None,
         other_stage_subnets=tuple(sorted(subnets)),

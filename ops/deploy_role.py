@@ -886,7 +886,9 @@ grants_name = deploy_grants_name
 """The grants policy's name (config/naming.py)."""
 
 
-def grants_policy(config: DeployRoleConfig, account: str, partition: str = "aws") -> dict[str, Any]:
+def grants_policy(
+    config: DeployRoleConfig, account: str, partition: str = "aws", facts: AccountFacts = NO_FACTS
+) -> dict[str, Any]:
     """The deploy role's grants scoped by the `stage` tag, and its read-only discovery: what does not
     fit the inline policy (IAM quota 10,240 characters), attached as a customer managed policy
     (6,144). Creates must carry `stage=pr-*` (aws:RequestTag), other calls find it on the resource
@@ -926,7 +928,29 @@ def grants_policy(config: DeployRoleConfig, account: str, partition: str = "aws"
         ),
         _allow("ReadOnlyDiscovery", READ_ONLY, ["*"]),
     ]
+    if facts.state_key:
+        statements.append(_state_key_allow(config, partition, facts.state_key))
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _state_key_allow(config: DeployRoleConfig, p: str, key_arn: str) -> dict[str, Any]:
+    """The state bucket's KMS key (`ops bootstrap --kms-key-id`) for the role's own state objects:
+    S3 calls `kms:GenerateDataKey` to write and `kms:Decrypt` to read an SSE-KMS object with the
+    caller's permissions (S3 User Guide, "Using server-side encryption with AWS KMS keys"), only
+    through S3 (`kms:ViaService`) and for this bucket (`kms:EncryptionContext:aws:s3:arn`: the
+    bucket's ARN with an S3 Bucket Key, which bootstrap enables; an object's ARN without one). Which
+    objects the role reaches is S3's decision first: StatePreviewKeys, DenyProductionState."""
+    region = key_arn.split(":")[3]
+    bucket = f"arn:{p}:s3:::{config.state_bucket}"
+    return _allow(
+        "StateBucketKey",
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+        [key_arn],
+        {
+            "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket, f"{bucket}/{PREVIEW}"]},
+        },
+    )
 
 
 def guardrails_policy(
@@ -939,17 +963,20 @@ def guardrails_policy(
     adoptable"); ECS work outside a preview cluster; instances and interfaces outside preview
     subnets and security groups. The inline policy forbids detaching or editing it."""
     p, a = partition, account
-    statements = _stage_and_tag_denies(config, p, a, facts.region) + _placement_denies(config, p, a)
+    statements = _stage_and_tag_denies(config, p, a, facts) + _placement_denies(config, p, a)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str, region: str | None) -> list[dict[str, Any]]:
-    """Production's state, names and tags, other stages' resources, tags naming another stage and
-    adopting untagged resources (guardrails_policy); untagged security groups only of `region`
-    (AccountFacts.region; None: any)."""
+def _stage_and_tag_denies(config: DeployRoleConfig, p: str, a: str, facts: AccountFacts) -> list[dict[str, Any]]:
+    """Production's state, names and tags, other stages' resources (the state bucket's key exempt:
+    StateBucketKey), tags naming another stage and adopting untagged resources (guardrails_policy);
+    untagged security groups only of `facts.region` (None: any)."""
+    region = facts.region
     app, bucket = config.app, config.state_bucket
     named = f"{app}-{PREVIEW}"
     exempt = [f"arn:{p}:route53:::hostedzone/*", f"arn:{p}:route53:::change/*"]
+    if facts.state_key:  # tagged with the account's stage (stage=global) or not: StateBucketKey decides
+        exempt.append(facts.state_key)
     if config.secrets_from:
         exempt += _template_secrets(config, p, a, SHARED_BY_PREVIEWS)
     not_preview = {"StringNotLike": {"aws:ResourceTag/stage": PREVIEW}, "Null": {"aws:ResourceTag/stage": "false"}}
@@ -1322,7 +1349,7 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
         ),
         (
             grants_name(config.app),
-            grants_policy(config, account, partition),
+            grants_policy(config, account, partition, facts),
             f"Grants of {config.role_name} (ops deploy-role)",
         ),
         (

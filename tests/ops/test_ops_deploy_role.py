@@ -560,6 +560,27 @@ def test_cloudfront_config_is_protected_by_reference_and_untagged_objects_by_arn
         "Resource": list(facts.unadoptable),
     }
     assert s["DenyOtherStagesCloudFrontConfig"]["Resource"] == list(facts.protected_cloudfront)
+    # the role reads and writes its own state through S3 with the bucket's key, and is never denied it
+    assert facts.state_key == state_key
+    grants = by_sid(deploy_role.grants_policy(CONFIG, ACCOUNT, facts=facts))
+    assert grants["StateBucketKey"] == {
+        "Sid": "StateBucketKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": [state_key],
+        "Condition": {
+            "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+            "StringLike": {
+                "kms:EncryptionContext:aws:s3:arn": [
+                    "arn:aws:s3:::hebo-terraform-state",
+                    "arn:aws:s3:::hebo-terraform-state/pr-*",
+                ]
+            },
+        },
+    }
+    guardrails = by_sid(deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=facts))
+    assert guardrails["DenyOtherStagesResources"]["NotResource"][2] == state_key
+    assert "StateBucketKey" not in by_sid(deploy_role.grants_policy(CONFIG, ACCOUNT))  # SSE-S3: no key
 
 
 def test_other_stages_subnets_and_zone_are_read_at_converge(run):

@@ -31,6 +31,7 @@ FACTS = deploy_role.AccountFacts(
     other_stage_subnets=("subnet-dev", "subnet-prod"),
     other_vpcs=("vpc-default", "vpc-dev", "vpc-prod"),
     region="us-east-1",
+    state_key=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/state-key",
     unadoptable=(
         f"arn:aws:cloudfront::{ACCOUNT}:distribution/EHANDMADE",
         f"arn:aws:kms:us-east-1:{ACCOUNT}:key/state-key",
@@ -129,7 +130,7 @@ def test_scenario(name, principal, action, resource, tags, context, expected):
                 call,
                 [
                     deploy_role.permissions_policy(CONFIG, ACCOUNT, facts=FACTS),
-                    deploy_role.grants_policy(CONFIG, ACCOUNT),
+                    deploy_role.grants_policy(CONFIG, ACCOUNT, facts=FACTS),
                     deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=FACTS),
                     deploy_role.account_denies_policy(CONFIG, ACCOUNT, facts=FACTS),
                 ],

@@ -121,7 +121,7 @@ def reach() -> set[str]:
     existing object of that type, with a preview request tag."""
     policies = [
         deploy_role.permissions_policy(CONFIG, ACCOUNT, facts=FACTS),
-        deploy_role.grants_policy(CONFIG, ACCOUNT),
+        deploy_role.grants_policy(CONFIG, ACCOUNT, facts=FACTS),
         deploy_role.guardrails_policy(CONFIG, ACCOUNT, facts=FACTS),
         deploy_role.account_denies_policy(CONFIG, ACCOUNT, facts=FACTS),
     ]

@@ -71,7 +71,7 @@ def role_documents(stage: str, account: str, github_repo: str = GITHUB_REPO, fac
     facts = facts if facts is not None else deploy_role.AccountFacts(other_vpcs=("default",))
     return [
         deploy_role.permissions_policy(config, account, facts=facts),
-        deploy_role.grants_policy(config, account),
+        deploy_role.grants_policy(config, account, facts=facts),
         deploy_role.guardrails_policy(config, account, facts=facts),
         deploy_role.account_denies_policy(config, account, facts=facts),
     ]
