@@ -1,5 +1,5 @@
 """What `ops deploy-role` reads from the account at converge time, to deny by id what carries no
-tag a condition could test (ops/deploy_role.py `guardrails_policy`; docs/security.md).
+tag a condition could test (ops/deploy_role.py `account_denies_policy`; docs/previews.md).
 
 Read with boto3 as the administrator running `ops deploy-role`; ClientErrors propagate (a role that
 cannot be bounded must not be written), except an absent state bucket or bucket encryption (the
@@ -28,10 +28,10 @@ class AccountFacts:
     protected_cloudfront: tuple[str, ...] = ()
     """ARNs of the origin access controls and custom response headers policies that distributions
     *not* tagged `stage=pr-*` use (production's and dev's CSP/HSTS policies and OACs): denied
-    Update/Delete in the guardrails (DenyOtherStagesCloudFrontConfig). Listed by reference, not by
+    Update/Delete in the account denies (DenyOtherStagesCloudFrontConfig). Listed by reference, not by
     name: a preview may create these objects under any name (they take no tag and no condition key),
     so a list of "every object not named pr-*" would grow with every object a PR creates, until the
-    guardrails exceed their quota and `ops deploy-role` could no longer converge."""
+    account denies exceed their quota and `ops deploy-role` could no longer converge."""
     hosted_zone_id: str | None = None
     """The configured public zone's id (`Z...`), or None when the zone does not exist yet;
     PreviewDnsRecordsOnly is pinned to it."""

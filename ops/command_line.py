@@ -66,13 +66,14 @@ examples:
 EPILOG_DEPLOY_ROLE = """\
 Creates (or converges) the GitHub Actions OIDC provider (token.actions.githubusercontent.com,
 audience sts.amazonaws.com), the permissions boundary hebo-preview-boundary every preview role
-carries, the guardrails policy of explicit denies, and the role .github/workflows/preview.yml
+carries, the grants, guardrails and account-denies policies, and the role .github/workflows/preview.yml
 assumes: trusted only by repo:<owner>/<name>:environment:preview, allowed to deploy and destroy
 pr-* stages (state keys pr-*/..., hebo-pr-* names, stage=pr-* tags, roles only with the
 boundary), denied production, other stages and every way around the boundary. Prints
 HEBO_PREVIEW_ROLE_ARN=... for the repository variable.
-Other stages' untaggable CloudFront config and subnets, and the hosted zone's id, are read from
-the account when it runs: re-run it after production or dev creates new ones (--dry-run shows
+What the account holds is read when it runs: the CloudFront config other stages' distributions
+use, the KMS keys and distributions without a stage tag and the state bucket's key, other stages'
+subnets and VPCs, and the hosted zone's id. Re-run it after any of them changes (--dry-run shows
 the drift).
 docs/previews.md ("The deploy role") lists every permission and what AWS cannot scope.
 
@@ -142,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The `ops` argument parser: subcommands bootstrap, deploy-role, zone, secrets, bastion (errors raise UsageError)."""
     parser = _Parser(
         prog="ops",
-        description="Operational commands for hebo-infra: remote-state bootstrap, hosted zone lookup, stage secrets, bastion.",
+        description=(
+            "Operational commands for hebo-infra: remote-state bootstrap, the preview deploy role, "
+            "hosted zone lookup, stage secrets, bastion."
+        ),
         epilog=EPILOG_MAIN,
         formatter_class=FORMATTER,
     )

@@ -1340,7 +1340,7 @@ def run(session: boto3.Session, config: DeployRoleConfig, out: TextIO, dry_run: 
     )
     provider_arn, changes = converge_provider(iam, out, dry_run, account, partition)
     # The managed policies first: the role's policy names the boundary, a preview deploy creates roles
-    # with it, and the role attaches the other two.
+    # with it, and the role attaches the other three.
     for name, document, description in (
         (
             config.boundary_name,

@@ -639,6 +639,8 @@ class Lifecycle:
                 break
         self.phase("evaluate", self.evaluate)
         self.run.emulator_errors = self.server.server_errors()
+        if self.run.failure:
+            self.server.keep_log()
         return self.run
 
 

@@ -674,10 +674,26 @@ class MotoServer:
                 self._process.wait(timeout=10)
         shutil.rmtree(self._dir, ignore_errors=True)
 
+    def keep_log(self) -> Path | None:
+        """Copy moto's log (every request line; tracebacks; lost-answer marks) to
+        `build/moto-logs/<time>-<pid>.log` before `stop` deletes the server's directory, and say where
+        on stderr. Called when a run fails: two request lines for one create show a client's retry."""
+        target = REPO_ROOT / "build" / "moto-logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.pid}.log"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.log_path, target)
+        except OSError:
+            return None
+        errors = self.server_errors()
+        print(f"moto's log kept: {target} ({len(errors)} server error(s))", file=sys.stderr)
+        return target
+
     def __enter__(self) -> "MotoServer":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:  # the run failed: keep what moto saw for the diagnosis
+            self.keep_log()
         self.stop()
 
 

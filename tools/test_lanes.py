@@ -7,9 +7,10 @@ not the sum of all of them.
 Each lane is its own `pytest` process running one part of the suite (`LANES`: files by path; every
 test belongs to exactly one lane, the first whose patterns match its file, else `unit`). The lanes
 that mostly sleep on the AWS provider's waiters against moto (`lifecycle`, `production`,
-`emulator`) overlap with the ones that compute (`cli`, `ops`, `services`, `unit`), which run at a lower
-CPU priority (`NICE`), so on a small machine the longest lane, the preview lifecycle, is never
-the one kept waiting for a core.
+`emulator`) overlap with the ones that compute (`cli`, `ops`, `services`, `policy`, `stacks`,
+`unit`), which run at the lowest CPU priority (`NICE`; the other Terraform lanes at `NICE_WAITING`),
+so on a small machine the longest lane, the preview lifecycle, is not kept waiting for a core.
+Arguments that name test files or directories start only the lanes that own them.
 
 The lanes share one synth cache (`SYNTH_CACHE_ENV`, tools/synth_cache.py): each configuration
 variant is synthesized once per run, by whichever lane asks first. Each lane's output goes to
@@ -17,7 +18,7 @@ variant is synthesized once per run, by whichever lane asks first. Each lane's o
 sections of each lane (skips, xfails, failures, the Terraform timings), the lines of a failing
 lane's failures, and last one line
 
-    lanes: {"lifecycle": 1100.2, "production": 250.9, "emulator": 240.3, "cli": 95.0, "ops": 45.3, "services": 60.1, "unit": 75.4, "total": 1101.0}
+    lanes: {"lifecycle": 695.9, "production": 313.7, "emulator": 265.6, "cli": 226.9, "ops": 142.6, "services": 111.9, "policy": 57.0, "stacks": 120.5, "unit": 265.5, "total": 695.9}
 
 (wall seconds per lane and of the whole run). The exit code is 0 when every lane passed (a lane
 that `PYTEST ARGS` such as `-k compute` leave empty counts as passed), else 1.
@@ -133,6 +134,48 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     except ValueError:
         return None
     return True if lane_of(path) != lane else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With `--lane`, a test file named on the command line that belongs to another lane is not run
+    here either (pytest collects named files without asking `pytest_ignore_collect`)."""
+    lane = config.getoption("--lane")
+    if lane is None:
+        return
+    root = config.rootpath.resolve()
+    kept: list[pytest.Item] = []
+    other: list[pytest.Item] = []
+    for item in items:
+        try:
+            path = item.path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            kept.append(item)
+            continue
+        (kept if lane_of(path) == lane else other).append(item)
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = kept
+
+
+def lanes_for_paths(pytest_args: Sequence[str], root: Path = REPO_ROOT) -> set[str] | None:
+    """The lanes that own the test files under the paths among `pytest_args` (`tests/unit/x.py`,
+    `tests/ops`, `checks`, `file.py::test_name`); None when the arguments name no existing path
+    (then every lane runs, e.g. for `-k compute`), or when one lies outside `root`. Test files:
+    `test_*.py` and `*_test.py`."""
+    paths = [Path(a.split("::")[0]) for a in pytest_args if not a.startswith("-")]
+    paths = [p if p.is_absolute() else root / p for p in paths]
+    paths = [p for p in paths if p.exists()]
+    if not paths or not all(p.resolve().is_relative_to(root.resolve()) for p in paths):
+        return None  # nothing named, or a suite elsewhere (its own --rootdir): every lane decides
+    owners: set[str] = set()
+    for path in paths:
+        files = [path] if path.is_file() else [*path.rglob("test_*.py"), *path.rglob("*_test.py")]
+        for file in files:
+            try:
+                owners.add(lane_of(file.resolve().relative_to(root.resolve()).as_posix()))
+            except ValueError:
+                continue
+    return owners
 
 
 # --------------------------------------------------------------------------- the runner
@@ -321,6 +364,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--lanes {args.lanes!r}: unknown {', '.join(unknown)}; allowed: {', '.join(LANE_NAMES)}")
     if args.no_lifecycle or not LIFECYCLE_IN_MAKE_TEST:
         chosen = [name for name in chosen if name != "lifecycle"]
+    owners = lanes_for_paths(pytest_args)
+    if owners is not None:  # named test files or directories: only the lanes that own them
+        chosen = [name for name in chosen if name in owners]
+        if not chosen:
+            print(f"==> no test files under {' '.join(a for a in pytest_args if not a.startswith('-'))}")
+            return 0
     lanes = [lane for lane in LANES if lane.name in chosen]
     (REPO_ROOT / "build").mkdir(exist_ok=True)
     cache = Path(tempfile.mkdtemp(prefix="test-synth-", dir=REPO_ROOT / "build"))

@@ -37,7 +37,11 @@ def main() -> int:
     if block is None:
         print(f"{DOC}: markers not found", file=sys.stderr)
         return 1
-    DOC.write_text(text.replace(block, rendered_block()))
+    new = text.replace(block, rendered_block())
+    if new == text:
+        print(f"{DOC.relative_to(REPO_ROOT)}: up to date")
+        return 0
+    DOC.write_text(new)
     print(f"updated {DOC.relative_to(REPO_ROOT)}")
     return 0
 

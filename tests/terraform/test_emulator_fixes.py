@@ -286,3 +286,20 @@ def test_iam_refuses_a_policy_with_an_empty_resource(aws) -> None:
     policy["Statement"][0]["Resource"] = [key]
     iam.put_role_policy(RoleName="hebo-pr-42-api-exec", PolicyName="secrets", PolicyDocument=json.dumps(policy))
     assert iam.list_role_policies(RoleName="hebo-pr-42-api-exec")["PolicyNames"] == ["secrets"]
+
+
+def test_a_failed_run_keeps_motos_log() -> None:
+    """A run that fails inside `with MotoServer()` keeps moto's log under build/moto-logs/ (the
+    server's own directory is deleted): the request lines show, e.g., a create a client retried."""
+    from tools.terraform_check import REPO_ROOT
+
+    with pytest.raises(RuntimeError, match="apply failed"):
+        with MotoServer() as server:
+            server.client("sts", REGION).get_caller_identity()
+            pid = server.pid
+            raise RuntimeError("apply failed")
+    (kept,) = sorted((REPO_ROOT / "build" / "moto-logs").glob(f"*-{pid}.log"))
+    try:
+        assert '"POST / HTTP/1.1" 200' in kept.read_text()
+    finally:
+        kept.unlink()

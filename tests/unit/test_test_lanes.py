@@ -403,3 +403,29 @@ def test_floor_of_a_recorded_transcript(tmp_path: Path) -> None:
     assert "floor (sum of the critical paths of the provider's waiters): 85 s" in done.stdout  # 20 + max(65, 45)
     assert "lane 170 s = 2.00 x the floor" in done.stdout
     assert "Terraform commands: 4; first start to last end 99 s" in done.stdout
+
+
+def test_named_files_start_only_the_lanes_that_own_them() -> None:
+    """`make test ARGS=tests/unit/test_docs.py` runs that file in its lane only (it ran in all nine);
+    a directory starts every lane that owns a file under it; `-k` names no path: every lane."""
+    assert test_lanes.lanes_for_paths(["tests/unit/test_docs.py", "-q"]) == {"unit"}
+    assert test_lanes.lanes_for_paths(["tests/terraform/test_emulator_idempotency.py::test_x"]) == {"emulator"}
+    assert test_lanes.lanes_for_paths(["tests/terraform"]) == {"lifecycle", "production", "emulator", "cli"}
+    assert test_lanes.lanes_for_paths(["-k", "compute"]) is None
+    assert test_lanes.lanes_for_paths(["checks"]) == set()  # only a README in a fresh clone
+
+
+@pytest.mark.slow  # a fresh process
+def test_a_named_file_of_another_lane_is_deselected_by_the_plugin() -> None:
+    """pytest collects a file named on its command line without asking `pytest_ignore_collect`:
+    the ops lane must still not run a unit file (it did, so `make test ARGS=<file>` ran it nine times)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tools.test_lanes", "--lane", "ops", "-q", "-p", "no:cacheprovider"]
+        + ["tests/unit/test_docs.py"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 5, done.stdout + done.stderr  # 5: no test left to run
+    assert done.stdout.strip().splitlines()[-1].startswith("2 deselected in ")

@@ -134,7 +134,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     from ops import deploy_role
 
     parser = argparse.ArgumentParser(prog="python -m tools.iam_eval.unused", description=__doc__.split("\n\n")[0])
-    parser.add_argument("call_log", type=Path, help="a call log (JSON lines) the emulator recorded")
+    parser.add_argument(
+        "call_log",
+        type=Path,
+        help="a call log (JSON lines) the emulator recorded: `calls.jsonl` in the --work directory of "
+        "`python -m tools.lifecycle`, or `emulator-calls.jsonl` beside an emulator test's workspace",
+    )
     parser.add_argument("--stage", default="pr-42", help="the preview stage whose settings build the role (pr-42)")
     parser.add_argument(
         "--role-name",
@@ -143,6 +148,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     )
     parser.add_argument("--verbose", action="store_true", help="also list the justified unused grants")
     args = parser.parse_args(argv)
+    if not args.call_log.is_file():
+        print(
+            f"error: no call log at {args.call_log}: record one with `.venv/bin/python -m tools.lifecycle "
+            "--work DIR` (DIR/calls.jsonl)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         calls = read_calls(args.call_log)
         _, account = role_calls(calls, args.role_name)
