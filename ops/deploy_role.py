@@ -1065,6 +1065,13 @@ def account_denies_policy(
             condition={"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}},
         )
     ]
+    statements += _network_fact_denies(p, a, facts) + _key_and_cloudfront_fact_denies(facts)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _network_fact_denies(p: str, a: str, facts: AccountFacts) -> list[dict[str, Any]]:
+    """Other stages' subnets and the untagged security groups of VPCs not tagged pr-*, by id (account_denies_policy)."""
+    statements: list[dict[str, Any]] = []
     if facts.other_stage_subnets:
         # ecs:subnet (the awsvpc subnets of a service) exists for CreateService and UpdateService
         # only: ECS developer guide, "How Amazon Elastic Container Service works with IAM", and the
@@ -1090,21 +1097,40 @@ def account_denies_policy(
                 },
             )
         )
+    return statements
+
+
+def _key_and_cloudfront_fact_denies(facts: AccountFacts) -> list[dict[str, Any]]:
+    """The CloudFront config other stages use, untagged keys and distributions, and keys outside the
+    previews' region (account_denies_policy)."""
+    statements: list[dict[str, Any]] = []
     if facts.protected_cloudfront:
         statements.append(
             _deny("DenyOtherStagesCloudFrontConfig", CLOUDFRONT_UNTAGGABLE_WRITES, list(facts.protected_cloudfront))
         )
     if facts.unadoptable:
         # KMS and CloudFront have no create-action condition key to tell tag-on-create from adoption
-        # (Service Authorization Reference), so the untagged ones are denied tagging by ARN.
+        # (Service Authorization Reference), so the untagged ones are denied tagging by ARN, and a
+        # hand-made distribution anything (no preview uses one; its config names its origins' headers).
         statements.append(
             _deny(
                 "DenyAdoptingUntaggedKeysAndDistributions",
-                ["kms:TagResource", "cloudfront:TagResource"],
+                ["kms:TagResource", "cloudfront:*"],
                 list(facts.unadoptable),
             )
         )
-    return {"Version": "2012-10-17", "Statement": statements}
+    if facts.region:
+        # Only the previews' region's untagged keys are listed above: no key is created or tagged in
+        # any other (previews have none there; aws:RequestedRegion, IAM User Guide, "AWS global
+        # condition context keys").
+        statements.append(
+            _deny(
+                "KeysOnlyInThePreviewsRegion",
+                ["kms:CreateKey", "kms:TagResource"],
+                condition={"StringNotEquals": {"aws:RequestedRegion": facts.region}},
+            )
+        )
+    return statements
 
 
 def policy_size(document: dict[str, Any]) -> int:

@@ -88,9 +88,13 @@ def resource_matches(patterns: Iterable[str], arn: str, substitute: Callable[[st
 
 
 def request_context(call: Call, resource: Resource) -> dict[str, Any]:
-    """The call's context plus the target resource's tags as `aws:ResourceTag/<key>`."""
+    """The call's context plus the target resource's tags as `aws:ResourceTag/<key>`, and
+    `aws:RequestedRegion` (the region the call was signed for; every AWS request carries it: IAM
+    User Guide, "AWS global condition context keys") unless the context names it."""
     context = {k: v for k, v in call.context.items() if not k.lower().startswith("aws:resourcetag/")}
     context.update({f"aws:ResourceTag/{key}": value for key, value in resource.tags.items()})
+    if call.region and not any(k.lower() == "aws:requestedregion" for k in context):
+        context["aws:RequestedRegion"] = call.region
     return context
 
 
