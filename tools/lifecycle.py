@@ -633,7 +633,7 @@ class Lifecycle:
             try:
                 self.phase(name, step)
             except CheckError as error:
-                self.run.failure = (name, "\n".join(str(error).splitlines()[:3]))
+                self.run.failure = (name, "\n".join(str(error).splitlines()[:12]))  # the whole Terraform error block
                 if name == "setup":
                     raise
                 break

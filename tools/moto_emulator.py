@@ -558,8 +558,9 @@ class MotoServer:
         # request hangs until Terraform's bound (what looked like "compute hangs" in issue 26).
         self.log_path = self._dir / "moto.log"
         env["PYTHONPATH"] = str(REPO_ROOT)  # the child imports tools.emulator_idempotency (and the recorder)
-        if call_log is not None:
-            env["HEBO_EMULATOR_CALL_LOG"] = str(Path(call_log).resolve())
+        self._call_log = Path(call_log).resolve() if call_log is not None else None
+        if self._call_log is not None:
+            env["HEBO_EMULATOR_CALL_LOG"] = str(self._call_log)
         self._losing = self._dir / "lose-first-answers"
         env[LOSE_FIRST_ANSWERS_ENV] = str(self._losing)
         self.lose_first_answers(lose_first_answers)
@@ -676,12 +677,14 @@ class MotoServer:
 
     def keep_log(self) -> Path | None:
         """Copy moto's log (every request line; tracebacks; lost-answer marks) to
-        `build/moto-logs/<time>-<pid>.log` before `stop` deletes the server's directory, and say where
-        on stderr. Called when a run fails: two request lines for one create show a client's retry."""
+        `build/moto-logs/<time>-<pid>.log`, and the call log if the server records one beside it
+        (`.calls.jsonl`), before `stop` deletes the server's directory, and say where on stderr. Called when a run fails: two request lines for one create show a client's retry."""
         target = REPO_ROOT / "build" / "moto-logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.pid}.log"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.log_path, target)
+            if self._call_log is not None and self._call_log.exists():  # which operation each line was, and its status
+                shutil.copyfile(self._call_log, target.with_suffix(".calls.jsonl"))
         except OSError:
             return None
         errors = self.server_errors()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from project_files import project_python_files
 from synth_support import Synth
 
 from modules.cdk_flavour import FLAVOURS, PROVIDER_VERSIONS, flavour_name, without_settings
@@ -71,12 +72,8 @@ def test_child_environments_keep_the_flavour() -> None:
     cdktn test run then synthesized with cdktf's package names)."""
     hand_written = re.compile(r"""startswith\(\(?\s*["']HEBO_["']""")  # a filter on the whole prefix
     offenders, checked = [], 0
-    for path in sorted(REPO_ROOT.glob("**/*.py")):
+    for path in project_python_files(REPO_ROOT):
         relative = path.relative_to(REPO_ROOT)
-        if {".venv", ".venv-checkov", ".venv-awscli", ".venv-tools", "node_modules", "build", "flavours"} & set(
-            relative.parts
-        ):
-            continue
         checked += 1
         if hand_written.search(path.read_text()) and relative != Path("modules/cdk_flavour.py"):
             offenders.append(str(relative))

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from project_files import project_python_files
 
 from modules.cdk_flavour import FLAVOURS
 
@@ -22,8 +23,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 JSII_PACKAGES = sorted({"constructs", "jsii", *(p for f in FLAVOURS.values() for p in (f.core, f.aws, f.docker))})
 """Every jsii package either flavour installs (core, the two providers), constructs and jsii."""
 DIRECT_IMPORT = re.compile(rf"^\s*(from|import)\s+({'|'.join(JSII_PACKAGES)})\b", re.M)
-NOT_OURS = {".venv", ".venv-checkov", ".venv-awscli", ".venv-tools", "node_modules", "build", "cdktf.out", ".git"}
-"""Directories whose Python files are installed packages or build output (flavours/cdktn/.venv too)."""
 
 
 @pytest.mark.parametrize(
@@ -50,9 +49,9 @@ USER_TEST_IMPORTS = ("from cdktf import Testing", "from cdktn import Testing")
 
 def test_only_modules_cdk_imports_jsii_packages() -> None:
     offenders, checked = [], 0
-    for path in sorted(REPO_ROOT.glob("**/*.py")):
+    for path in project_python_files(REPO_ROOT):
         relative = path.relative_to(REPO_ROOT)
-        if NOT_OURS.intersection(relative.parts) or relative == Path("modules/cdk.py"):
+        if relative == Path("modules/cdk.py"):
             continue
         checked += 1
         lines = [m.group(0) for m in re.finditer(r"^.*$", path.read_text(), re.M) if DIRECT_IMPORT.match(m.group(0))]
