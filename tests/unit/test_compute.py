@@ -690,6 +690,37 @@ def test_execution_role_reads_exactly_its_secrets(stage: Synth, svc: str) -> Non
     assert everything.count("secretsmanager_secret") == len(EXPECTED_SECRET_ENV[svc]) + template_key_refs
 
 
+def test_template_secret_lookups_require_a_key_arn(preview: Synth, production: Synth) -> None:
+    """A preview's execution roles decrypt with the key each template secret reports: a lookup whose
+    `kms_key_id` is not an ARN (a secret re-keyed in the console, or on the AWS managed key) fails the
+    plan with the secret's name, never the role policy at apply (IAM: MalformedPolicyDocument).
+    Production owns its secrets and looks none up."""
+    lookups = preview.data_sources("compute", "aws_secretsmanager_secret")
+    # the four the services inject (the publishable client key is the edge stack's, read as a value there)
+    assert sorted(lookups) == [
+        "template_GroqApiKey",
+        "template_StackProjectId",
+        "template_StackSecretServerKey",
+        "template_VoyageApiKey",
+    ]
+    for logical, lookup in lookups.items():
+        name = f"hebo/dev/{logical.removeprefix('template_')}"
+        assert without_metadata(lookup) == {
+            "name": name,
+            "lifecycle": {
+                "postcondition": [
+                    {
+                        "condition": '${can(regex("^arn:", self.kms_key_id))}',
+                        "error_message": f"secret {name} must be encrypted with a customer managed KMS key named by "
+                        "its ARN (as the template stage's data stack creates it), so that the preview's execution "
+                        "roles can be granted kms:Decrypt on it; it reports another key id or none",
+                    }
+                ]
+            },
+        }
+    assert production.data_sources("compute", "aws_secretsmanager_secret") == {}
+
+
 def test_task_role_has_no_permissions_in_production(production: Synth) -> None:
     policies = production.resources("compute", "aws_iam_role_policy")
     assert sorted(k.split("_role")[0] for k in policies) == ["api_execution", "gateway_execution"]
