@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
@@ -78,16 +77,13 @@ class ClientTokens:
     An answer is kept when moto answered 2xx, keyed by (region, service, operation, token) — a
     token's scope is one account and region, and the emulator has one account. A repeat with the
     same other parameters gets the kept status, headers and body. A repeat with different
-    parameters (AWS: `IdempotentParameterMismatch`) is passed to moto unchanged and counted in
-    `mismatched`; no client of the stacks reuses a token that way."""
+    parameters (AWS: `IdempotentParameterMismatch`) is passed to moto unchanged; no client of the
+    stacks reuses a token that way. It runs inside the emulator's one-request-at-a-time lock
+    (tools/moto_emulator.py `_ONE_REQUEST_AT_A_TIME`), so it keeps no lock of its own."""
 
     def __init__(self, lose_first_answers: Callable[[], bool] = lambda: False) -> None:
         self.lose_first_answers = lose_first_answers
-        self.replayed = 0
-        self.lost = 0
-        self.mismatched = 0
         self._answers: dict[tuple[str, str, str, str], tuple[str, str, list[tuple[str, str]], list[bytes]]] = {}
-        self._lock = threading.Lock()
 
     def __call__(
         self,
@@ -104,17 +100,12 @@ class ClientTokens:
         if found is None:
             return app(environ, start_response)
         key, fingerprint, protocol = found
-        with self._lock:
-            kept = self._answers.get(key)
-        if kept is not None:
-            kept_fingerprint, status, headers, chunks = kept
-            if kept_fingerprint == fingerprint:
-                with self._lock:
-                    self.replayed += 1
-                start_response(status, headers)
-                return list(chunks)
-            with self._lock:
-                self.mismatched += 1
+        kept = self._answers.get(key)
+        if kept is not None and kept[0] == fingerprint:
+            _, status, headers, chunks = kept
+            start_response(status, headers)
+            return list(chunks)
+        if kept is not None:  # the same token with other parameters: moto's to answer
             return app(environ, start_response)
         answer: dict[str, Any] = {}
 
@@ -131,13 +122,10 @@ class ClientTokens:
         if not status.startswith("2"):
             start_response(status, headers)
             return chunks
-        with self._lock:
-            self._answers[key] = (fingerprint, status, headers, chunks)
+        self._answers[key] = (fingerprint, status, headers, chunks)
         if not self.lose_first_answers():
             start_response(status, headers)
             return chunks
-        with self._lock:
-            self.lost += 1
         print(f"{LOST_ANSWER_MARK}: {key[1]} {key[2]} answered HTTP 500 after it was carried out", flush=True)
         error, content_type = _internal_error(protocol)
         start_response(
@@ -186,7 +174,7 @@ def install() -> ClientTokens:
     lost answer is recorded once, with the ARN moto's real answer names, and a replayed retry,
     which carries nothing out and is authorized exactly as its first request, is not recorded again).
     Answers are lost while the file named by env HEBO_EMULATOR_LOSE_FIRST_ANSWERS exists. Returns
-    the middleware (its `replayed`, `lost`, `mismatched` counters)."""
+    the middleware."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     switch = os.environ.get(LOSE_FIRST_ANSWERS_ENV, "")
