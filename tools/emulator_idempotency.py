@@ -1,5 +1,6 @@
-"""Client tokens on the emulator: a request that repeats the client token of an earlier successful
-request is answered with that request's answer, as AWS does, instead of being carried out again.
+"""Retries on the emulator: a request that repeats the client token of an earlier successful
+request is answered with that request's answer, as AWS does, and so is an SDK's retry of a request
+the emulator answered but the client did not receive — neither is carried out again.
 
 AWS makes a create safe to retry with a client token: a retry of a successful request with the
 same token and parameters succeeds without doing anything again, and with other parameters fails
@@ -19,12 +20,31 @@ a member with the `idempotencyToken` trait, or a member whose name ends in "Toke
 documentation says it ensures idempotency (EC2 `ClientToken`, ECS `clientToken` and ACM
 `IdempotencyToken` carry no trait; the Terraform AWS provider sets them explicitly).
 
+SDK retries of an answered request: every AWS SDK sends the same `amz-sdk-invocation-id` header
+on each attempt of one operation call and counts the attempts in `amz-sdk-request: attempt=N;
+max=M` (botocore `handlers.add_retry_headers`; the Rust SDK's `InvocationId`, "a consistent ID
+across retries"). The emulator answers a retry (attempt 2 or later, the same invocation id and the
+same method, path, query and body) of a request it answered with 2xx with that answer, instead of
+carrying it out again. AWS would carry it out again, but AWS is a network away: on the emulator,
+a client loses an answer only to a race of its own. The Go SDK closes the request body as soon as
+the response headers arrive (smithy-go `ClientHandler.Handle`), net/http's writer goroutine then
+reads that body once more after sending it, gets `io.EOF` and closes the connection while the
+response body is still being read ("use of closed network connection" on a 200 answer,
+aws/aws-sdk-go-v2#1825, aws/smithy-go#403). That takes an answer arriving before the writer
+goroutine has run again, which a local server under load gives: measured here, about one request
+in 250 of a `network` apply on a loaded 2-core machine, each retried by the provider after moto
+had carried it out. Retried reads are harmless; a retried `AuthorizeSecurityGroupEgress` (no
+client token) failed the apply with `InvalidPermission.Duplicate` (CI, issue 26).
+
 Losing answers is fault injection for the tests: while the file named by env
 HEBO_EMULATOR_LOSE_FIRST_ANSWERS exists, the first answer of every request that carries a client
 token is replaced, after moto has carried the request out, by HTTP 500 `InternalError` (a lost
-answer, which every SDK retries), so a whole apply proves that each of its token-carrying creates
-survives a retry (tools/moto_emulator.py `MotoServer.lose_first_answers`). Not covered: a token sent in an HTTP header (S3
-`RenameObject`, which no stack uses; requests are matched by their body and query string).
+answer, which every SDK retries), and the first answer of every other SDK request that changes
+something (an operation not named Describe…, List…, Get…, Head…) is never delivered: the
+connection closes after moto carried the request out, as the race above loses it. A whole apply
+then proves that each of its creates survives a retry (tools/moto_emulator.py
+`MotoServer.lose_first_answers`). Not covered: a token sent in an HTTP header (S3 `RenameObject`,
+which no stack uses; requests are matched by their body and query string).
 
 Runs inside the moto child process (decodes requests with tools/emulator_calls/decode.py).
 """
@@ -33,6 +53,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
@@ -42,8 +65,23 @@ LOSE_FIRST_ANSWERS_ENV = "HEBO_EMULATOR_LOSE_FIRST_ANSWERS"
 switch them on and off while the server runs)."""
 
 LOST_ANSWER_MARK = "hebo-emulator: lost answer"
-"""The message of an injected HTTP 500 and the prefix of the log line it writes, so a run's log
-tells injected failures from moto's own (`MotoServer.server_errors` skips them)."""
+"""The message of an injected HTTP 500 and the prefix of the log line every lost answer writes
+(`<mark>: <service> <operation> answered …`), so a run's log tells injected failures from moto's
+own (`MotoServer.server_errors` skips the injected HTTP 500s)."""
+
+ANSWERED_500 = "answered HTTP 500"
+"""How a lost answer of a request with a client token was lost (its log line says so)."""
+
+ANSWERED_CLOSED = "answered by closing the connection"
+"""How a lost answer of any other changing request was lost: nothing was delivered."""
+
+READ_OPERATIONS = re.compile(r"^(Describe|List|Get|Head|Lookup|Search)[A-Z]")
+"""Operations that change nothing (AWS names them so): their first answers are never lost."""
+
+KEPT_ANSWERS = 4096
+"""How many delivered answers `SdkRetries` keeps, oldest dropped first: an SDK retries within
+seconds (the Go SDK's backoff is at most 20 s), while the emulator answers a few hundred requests
+a second at most."""
 
 
 @lru_cache(maxsize=None)
@@ -107,18 +145,7 @@ class ClientTokens:
             return list(chunks)
         if kept is not None:  # the same token with other parameters: moto's to answer
             return app(environ, start_response)
-        answer: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
-            answer["status"], answer["headers"] = status, list(headers)
-            return lambda _data: None  # the body is returned below, after the decision to keep it
-
-        result = app(environ, capture)
-        try:
-            chunks = [bytes(c) for c in result]
-        finally:
-            getattr(result, "close", lambda: None)()
-        status, headers = answer["status"], answer["headers"]
+        status, headers, chunks = _answer(app, environ)
         if not status.startswith("2"):
             start_response(status, headers)
             return chunks
@@ -126,7 +153,7 @@ class ClientTokens:
         if not self.lose_first_answers():
             start_response(status, headers)
             return chunks
-        print(f"{LOST_ANSWER_MARK}: {key[1]} {key[2]} answered HTTP 500 after it was carried out", flush=True)
+        print(f"{LOST_ANSWER_MARK}: {key[1]} {key[2]} {ANSWERED_500} after it was carried out", flush=True)
         error, content_type = _internal_error(protocol)
         start_response(
             "500 Internal Server Error", [("Content-Type", content_type), ("Content-Length", str(len(error)))]
@@ -168,21 +195,122 @@ def _internal_error(protocol: str) -> tuple[bytes, str]:
     return text.encode(), "text/xml"
 
 
-def install() -> ClientTokens:
-    """Answer repeated client tokens in this process's moto server (call before the server
-    starts, after the call recorder: the recorder records what moto carried out and answered, so a
-    lost answer is recorded once, with the ARN moto's real answer names, and a replayed retry,
-    which carries nothing out and is authorized exactly as its first request, is not recorded again).
-    Answers are lost while the file named by env HEBO_EMULATOR_LOSE_FIRST_ANSWERS exists. Returns
-    the middleware."""
+def _answer(
+    app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]], environ: dict[str, Any]
+) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+    """Call the inner WSGI `app` and return its whole answer: (status, headers, body chunks)."""
+    answer: dict[str, Any] = {}
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
+        answer["status"], answer["headers"] = status, list(headers)
+        return lambda _data: None  # the body is returned, after the caller's decision to keep it
+
+    result = app(environ, capture)
+    try:
+        chunks = [bytes(c) for c in result]
+    finally:
+        getattr(result, "close", lambda: None)()
+    return answer["status"], answer["headers"], chunks
+
+
+def attempt_number(header: str) -> int:
+    """The attempt an `amz-sdk-request` header value counts ("attempt=2; max=25" -> 2); 1 when
+    the header is missing or names none."""
+    found = re.search(r"(?:^|;)\s*attempt=(\d+)", header)
+    return int(found.group(1)) if found else 1
+
+
+class SdkRetries:
+    """WSGI middleware around `ClientTokens` (installed by `install`): an SDK's retry of a request
+    the emulator answered with 2xx gets that answer (see the module docstring for why a client
+    loses answers here and how the tests lose them on purpose).
+
+    A request is an SDK retry when it carries the `amz-sdk-invocation-id` of a kept answer, counts
+    attempt 2 or later in `amz-sdk-request`, and has that answer's method, path, query string and
+    body (headers differ: each attempt is signed anew). The last KEPT_ANSWERS delivered 2xx answers
+    are kept, per invocation id; an HTTP 500 (moto's or an injected one) is never kept, so the
+    retry of a lost client-token answer reaches `ClientTokens`. Runs inside the emulator's
+    one-request-at-a-time lock, so it keeps no lock of its own."""
+
+    def __init__(self, lose_first_answers: Callable[[], bool] = lambda: False, keep: int = KEPT_ANSWERS) -> None:
+        self.lose_first_answers = lose_first_answers
+        self._keep = keep
+        self._answers: OrderedDict[str, tuple[tuple[str, str, str, bytes], str, list[tuple[str, str]], list[bytes]]]
+        self._answers = OrderedDict()
+
+    def __call__(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
+    ) -> Iterable[bytes]:
+        from tools.emulator_calls.decode import request_body
+
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID", "")
+        if not invocation:
+            return app(environ, start_response)  # not an SDK's request: nothing to match a retry by
+        body = request_body(environ)
+        request = (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), body)
+        attempt = attempt_number(environ.get("HTTP_AMZ_SDK_REQUEST", ""))
+        kept = self._answers.get(invocation)
+        if attempt > 1 and kept is not None and kept[0] == request:
+            _, status, headers, chunks = kept
+            start_response(status, headers)
+            return list(chunks)
+        status, headers, chunks = _answer(app, environ)
+        if status.startswith("2"):
+            self._answers[invocation] = (request, status, headers, chunks)
+            self._answers.move_to_end(invocation)
+            while len(self._answers) > self._keep:
+                self._answers.popitem(last=False)
+            if attempt == 1 and self.lose_first_answers() and _close_if_changing(environ, body):
+                start_response(status, headers)
+                return []  # werkzeug's write fails on the closed socket: nothing is delivered
+        start_response(status, headers)
+        return chunks
+
+
+def _close_if_changing(environ: dict[str, Any], body: bytes) -> bool:
+    """Lose an answer on the way back: when the request is an operation that changes something,
+    say so in the log and close the client's connection (werkzeug's socket) without a byte of the
+    answer. Returns whether it did."""
+    from tools.emulator_calls.decode import decode_request
+
+    try:
+        decoded = decode_request(environ, body)
+    except Exception:  # noqa: BLE001 - a request the decoder cannot read is answered as it is
+        return False
+    connection = environ.get("werkzeug.socket")
+    if not decoded.operation or READ_OPERATIONS.match(decoded.operation) or connection is None:
+        return False
+    print(f"{LOST_ANSWER_MARK}: {decoded.api} {decoded.operation} {ANSWERED_CLOSED} after it was carried out", flush=True)
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # the client is gone already: lost all the same
+    return True
+
+
+def install() -> SdkRetries:
+    """Answer repeated client tokens and SDK retries in this process's moto server (call before the
+    server starts, after the call recorder: the recorder records what moto carried out and
+    answered, so a lost answer is recorded once, with the ARN moto's real answer names, and a
+    replayed retry, which carries nothing out and is authorized exactly as its first request, is
+    not recorded again). `SdkRetries` wraps `ClientTokens`, which wraps moto. Answers are lost
+    while the file named by env HEBO_EMULATOR_LOSE_FIRST_ANSWERS exists. Returns the outer
+    middleware."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     switch = os.environ.get(LOSE_FIRST_ANSWERS_ENV, "")
-    tokens = ClientTokens(lambda: bool(switch) and os.path.exists(switch))
+
+    def losing() -> bool:
+        return bool(switch) and os.path.exists(switch)
+
+    tokens, retries = ClientTokens(losing), SdkRetries(losing)
     original = DomainDispatcherApplication.__call__
 
-    def with_tokens(self: Any, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        return tokens(environ, start_response, lambda e, s: original(self, e, s))
+    def with_retries(self: Any, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        return retries(environ, start_response, lambda e, s: tokens(e, s, lambda e2, s2: original(self, e2, s2)))
 
-    DomainDispatcherApplication.__call__ = with_tokens  # type: ignore[method-assign]  # wraps moto's server dispatcher in place
-    return tokens
+    DomainDispatcherApplication.__call__ = with_retries  # type: ignore[method-assign]  # wraps moto's server dispatcher in place
+    return retries

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tools.emulator_idempotency import LOSE_FIRST_ANSWERS_ENV, LOST_ANSWER_MARK
+from tools.emulator_idempotency import ANSWERED_500, LOSE_FIRST_ANSWERS_ENV, LOST_ANSWER_MARK
 from tools.terraform_check import (
     REPO_ROOT,
     CheckError,
@@ -499,7 +499,7 @@ from moto.server import ThreadedMotoServer
 default_user_config["lambda"]["use_docker"] = False  # moto's simple Lambda: invocations answer without running code
 {fixes}
 if os.environ.get("HEBO_EMULATOR_CALL_LOG"): __import__("tools.emulator_calls").emulator_calls.install()  # tools/emulator_calls
-__import__("tools.emulator_idempotency").emulator_idempotency.install()  # client tokens, as AWS honours them: outside the recorder
+__import__("tools.emulator_idempotency").emulator_idempotency.install()  # client tokens and SDK retries: outside the recorder
 {serialize}server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 host, port = server.get_host_and_port()
@@ -526,10 +526,12 @@ class MotoServer:
     `MOTO_IAM_LOAD_MANAGED_POLICIES=true` makes AWS-managed IAM policies (AmazonSSMManaged…)
     attachable. Use as a context manager; `url` is the endpoint. With `call_log`, every request
     the server receives is appended to that file as decoded IAM calls (tools/emulator_calls).
-    A request repeating an earlier request's client token gets that request's answer, as on AWS
-    (tools/emulator_idempotency.py); with `lose_first_answers`, the first answer of every request
-    with a client token is an HTTP 500 after moto has carried it out (fault injection: the
-    client must retry, and the retry must get the original result).
+    A request repeating an earlier request's client token gets that request's answer, as on AWS,
+    and so does an SDK's retry of a request answered with 2xx (tools/emulator_idempotency.py);
+    with `lose_first_answers`, the first answer of every request with a client token is an HTTP
+    500 after moto has carried it out, and that of every other changing SDK request is never
+    delivered (fault injection: the client must retry, and the retry must get the original
+    result).
     """
 
     def __init__(
@@ -585,14 +587,17 @@ class MotoServer:
     def lose_first_answers(self, on: bool = True) -> None:
         """Switch fault injection on or off while the server runs: when on, the first answer of
         every request with a client token is HTTP 500 after moto carried the request out, so the
-        client retries it with the same token (tools/emulator_idempotency.py)."""
+        client retries it with the same token, and the first answer of every other SDK request
+        that changes something is lost (the connection closes), so the SDK retries it
+        (tools/emulator_idempotency.py)."""
         if on:
             self._losing.touch()
         else:
             self._losing.unlink(missing_ok=True)
 
     def lost_answers(self) -> list[str]:
-        """The injected lost answers so far, one `<service> <operation>` each, in order."""
+        """The injected lost answers so far, one `<service> <operation>` each, in order (both
+        kinds: an HTTP 500 for a client token, a closed connection for the rest)."""
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
@@ -619,14 +624,14 @@ class MotoServer:
         """moto's own failures so far, from its log: each HTTP 5xx answer (its request line) and
         the exception line of each traceback, in log order. Empty when moto answered every request.
         The HTTP 500 answers of `lose_first_answers` are not moto's failures: as many 500 request
-        lines as the log has lost-answer lines are left out (werkzeug writes a request line after
-        the answer, so the count is exact, not which line is which)."""
+        lines as the log has lost-answer lines of that kind are left out (werkzeug writes a request
+        line after the answer, so the count is exact, not which line is which)."""
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return []
         found, in_traceback = [], False
-        injected = sum(1 for line in lines if line.startswith(LOST_ANSWER_MARK))
+        injected = sum(1 for line in lines if line.startswith(LOST_ANSWER_MARK) and ANSWERED_500 in line)
         for line in lines:
             line = _COLOUR.sub("", line)
             if injected and _INJECTED_ANSWER.search(line):

@@ -180,17 +180,28 @@ def test_every_call_of_the_stage_decodes_to_iam_actions(stage_run) -> None:
 
 @pytest.mark.slow
 def test_lost_answers_leave_one_object_each(stage_run) -> None:
-    """Each create whose first answer was lost was retried with its client token and answered with
-    the first attempt's result (tools/emulator_idempotency.py): the emulator holds exactly the
-    objects the plans created, no second flow log, route table, instance or secret. A create of a
-    new resource type that carries a client token is covered by the same run."""
+    """Each create whose first answer was lost was retried and answered with the first attempt's
+    result (tools/emulator_idempotency.py) — by its client token, or, without one, by the SDK's
+    invocation id: the emulator holds exactly the objects the plans created, no second flow log,
+    route table, instance, secret or security group rule (a rule carried out twice fails the apply
+    with `InvalidPermission.Duplicate`). A create of a new resource type is covered by the same run."""
     run, _, server = stage_run
     lost = Counter(server.lost_answers())
     assert {"ec2 CreateFlowLogs", "ec2 RunInstances", "ec2 CreateRouteTable", "secretsmanager CreateSecret"} <= set(
         lost
     ), lost
+    network = run.plans["network"].count("create")
+    rules = network["aws_vpc_security_group_egress_rule"] + network["aws_vpc_security_group_ingress_rule"]
+    assert lost["ec2 AuthorizeSecurityGroupEgress"] + lost["ec2 AuthorizeSecurityGroupIngress"] == rules > 10
+    assert {"ec2 CreateSecurityGroup", "ec2 CreateVpc", "iam CreateRole", "kms CreateKey", "rds CreateDBCluster"} <= set(
+        lost
+    ), lost  # no client token: lost on the way back, delivered to the retry
     assert server.server_errors() == []
-    ec2, network = server.client("ec2"), run.plans["network"].count("create")
+    ec2 = server.client("ec2")
+    group_rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "tag:stage", "Values": ["pr-42"]}], MaxResults=1000
+    )["SecurityGroupRules"]
+    assert len(group_rules) == rules
     in_vpc = [{"Name": "vpc-id", "Values": [run.outputs["network"]["vpc_id"]]}]
     flow_logs = ec2.describe_flow_logs()["FlowLogs"]
     tables = [

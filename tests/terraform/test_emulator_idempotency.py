@@ -1,6 +1,7 @@
-"""Client tokens on the emulator (tools/emulator_idempotency.py): a retried create gets the answer
-of its first attempt, as on AWS ("Ensuring idempotency of mutating requests", Amazon EC2 API
-reference), and the fault injection the emulator and production lanes apply with.
+"""Retries on the emulator (tools/emulator_idempotency.py): a retried create gets the answer of its
+first attempt — by its client token, as on AWS ("Ensuring idempotency of mutating requests",
+Amazon EC2 API reference), or by the SDK's invocation id when the answer was lost on the way
+back — and the fault injection the emulator, production and lifecycle lanes apply with.
 
 moto 5.2.5 alone carries a retry out again: CreateFlowLogs answers `FlowLogAlreadyExists`,
 CreateService starts a second deployment (the replay tests below fail that way without the
@@ -99,6 +100,33 @@ def test_a_lost_answer_is_retried_into_one_object(emulator) -> None:
     assert server.server_errors() == []
     again = secrets.create_secret(Name="hebo/pr-42/Kept", SecretString="value")
     assert again["ResponseMetadata"]["RetryAttempts"] == 0 and len(server.lost_answers()) == 2  # switched off
+
+
+def test_an_answer_lost_on_the_way_back_reaches_the_retry(emulator) -> None:
+    """A create without a client token whose answer never arrived (the connection closed after
+    moto carried it out, as the Go SDK's own race loses answers here): the SDK's retry, same
+    invocation id, gets the answer moto gave, so the rule exists once and the call succeeds
+    instead of answering `InvalidPermission.Duplicate` for the rule its first attempt made."""
+    server, client = emulator
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    service, database = (
+        ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        for name in ("hebo-pr-42-service", "hebo-pr-42-database")
+    )
+    rule = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": database}]}
+    server.lose_first_answers()
+    looked = ec2.describe_security_groups(GroupIds=[service])  # reads are never lost
+    authorized = ec2.authorize_security_group_egress(GroupId=service, IpPermissions=[rule])
+    server.lose_first_answers(False)
+    assert looked["ResponseMetadata"]["RetryAttempts"] == 0
+    assert authorized["ResponseMetadata"]["RetryAttempts"] == 1 and authorized["Return"] is True
+    [created] = authorized["SecurityGroupRules"]
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [service]}])["SecurityGroupRules"]
+    assert [r["SecurityGroupRuleId"] for r in rules if r["FromPort"] == 5432] == [created["SecurityGroupRuleId"]]
+    assert server.lost_answers() == ["ec2 AuthorizeSecurityGroupEgress"] and server.server_errors() == []
+    with pytest.raises(ClientError, match="InvalidPermission.Duplicate"):  # a new call is a new request: as on AWS
+        ec2.authorize_security_group_egress(GroupId=service, IpPermissions=[rule])
 
 
 @pytest.mark.parametrize(
