@@ -56,7 +56,7 @@ import os
 import re
 import socket
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -264,10 +264,17 @@ class SdkRetries:
             while len(self._answers) > self._keep:
                 self._answers.popitem(last=False)
             if attempt == 1 and self.lose_first_answers() and _close_if_changing(environ, body):
-                start_response(status, headers)
-                return []  # werkzeug's write fails on the closed socket: nothing is delivered
+                return _undelivered()
         start_response(status, headers)
         return chunks
+
+
+def _undelivered() -> Iterator[bytes]:
+    """The body of an answer never delivered: werkzeug meets a dropped connection before it writes
+    a byte (a `ConnectionError`, which it treats as the client gone), so nothing is half-written
+    into its buffer and no traceback reaches moto's log."""
+    raise ConnectionAbortedError(f"{LOST_ANSWER_MARK}: not delivered")
+    yield b""  # a generator: raises when werkzeug starts reading it  # noqa: unreachable
 
 
 def _close_if_changing(environ: dict[str, Any], body: bytes) -> bool:

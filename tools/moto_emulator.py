@@ -491,6 +491,22 @@ the call recorder's reads of moto's state included. Installed last, so it is the
 of the server's WSGI application. AWS serializes nothing, but the emulator answers in
 milliseconds: Terraform's time is its own waiters, not moto's answers."""
 
+_ONE_SEND_PER_ANSWER = """
+import werkzeug.serving as _serving
+_serving.WSGIRequestHandler.wbufsize = 1 << 20
+"""
+"""werkzeug's development server sends an answer's status line and headers in one `send` and its
+body in the next. The Go SDK of the Terraform AWS provider then loses answers to a race of its
+own: it closes the request body as soon as the headers arrive, net/http's writer goroutine reads
+that body once more, gets `io.EOF` and closes the connection while the answer's body is still on
+its way (aws/aws-sdk-go-v2#1825, aws/smithy-go#403; tools/emulator_idempotency.py), and the SDK
+retries a request moto has carried out. With a 1 MiB write buffer each answer leaves in one
+`send` (werkzeug flushes once per body chunk; moto answers in one chunk), the way a production
+server sends a small answer, and arrives whole in the client's first read. Measured on a loaded
+2-core machine (`network` of pr-42 applied 12 times each way, beside a busy loop): 18 retried
+requests with werkzeug's two sends, none with one. `SdkRetries` keeps a retry that still happens
+(an answer larger than the client's 4 KiB read buffer) harmless."""
+
 _MOTO_MAIN = """
 import os, sys, time
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
@@ -500,7 +516,7 @@ default_user_config["lambda"]["use_docker"] = False  # moto's simple Lambda: inv
 {fixes}
 if os.environ.get("HEBO_EMULATOR_CALL_LOG"): __import__("tools.emulator_calls").emulator_calls.install()  # tools/emulator_calls
 __import__("tools.emulator_idempotency").emulator_idempotency.install()  # client tokens and SDK retries: outside the recorder
-{serialize}server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+{one_send}{serialize}server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 host, port = server.get_host_and_port()
 url_pipe = os.dup(sys.stdout.fileno())
@@ -568,7 +584,7 @@ class MotoServer:
         self.lose_first_answers(lose_first_answers)
         with self.log_path.open("w") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES, serialize=_ONE_REQUEST_AT_A_TIME)],
+                [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES, one_send=_ONE_SEND_PER_ANSWER, serialize=_ONE_REQUEST_AT_A_TIME)],
                 env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
