@@ -78,6 +78,12 @@ ANSWERED_CLOSED = "answered by closing the connection"
 READ_OPERATIONS = re.compile(r"^(Describe|List|Get|Head|Lookup|Search)[A-Z]")
 """Operations that change nothing (AWS names them so): their first answers are never lost."""
 
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+Answer = tuple[str, list[tuple[str, str]], list[bytes]]
+"""A whole WSGI answer: status line, headers, body chunks."""
+
 KEPT_ANSWERS = 4096
 """How many delivered answers `SdkRetries` keeps, oldest dropped first: an SDK retries within
 seconds (the Go SDK's backoff is at most 20 s), while the emulator answers a few hundred requests
@@ -121,14 +127,9 @@ class ClientTokens:
 
     def __init__(self, lose_first_answers: Callable[[], bool] = lambda: False) -> None:
         self.lose_first_answers = lose_first_answers
-        self._answers: dict[tuple[str, str, str, str], tuple[str, str, list[tuple[str, str]], list[bytes]]] = {}
+        self._answers: dict[tuple[str, str, str, str], tuple[str, Answer]] = {}
 
-    def __call__(
-        self,
-        environ: dict[str, Any],
-        start_response: Callable[..., Any],
-        app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse, app: WsgiApp) -> Iterable[bytes]:
         from tools.emulator_calls.decode import request_body
 
         body = request_body(environ)
@@ -140,7 +141,7 @@ class ClientTokens:
         key, fingerprint, protocol = found
         kept = self._answers.get(key)
         if kept is not None and kept[0] == fingerprint:
-            _, status, headers, chunks = kept
+            status, headers, chunks = kept[1]
             start_response(status, headers)
             return list(chunks)
         if kept is not None:  # the same token with other parameters: moto's to answer
@@ -149,7 +150,7 @@ class ClientTokens:
         if not status.startswith("2"):
             start_response(status, headers)
             return chunks
-        self._answers[key] = (fingerprint, status, headers, chunks)
+        self._answers[key] = (fingerprint, (status, headers, chunks))
         if not self.lose_first_answers():
             start_response(status, headers)
             return chunks
@@ -161,7 +162,7 @@ class ClientTokens:
         return [error]
 
     @staticmethod
-    def _token(environ: dict[str, Any], body: bytes) -> tuple[tuple[str, str, str, str], str, str] | None:
+    def _token(environ: Environ, body: bytes) -> tuple[tuple[str, str, str, str], str, str] | None:
         """(key, fingerprint of the other parameters, protocol) of a request carrying a client
         token; None for any other request (or one that does not decode)."""
         from tools.emulator_calls.decode import decode_request, service_model
@@ -195,13 +196,11 @@ def _internal_error(protocol: str) -> tuple[bytes, str]:
     return text.encode(), "text/xml"
 
 
-def _answer(
-    app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]], environ: dict[str, Any]
-) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+def _answer(app: WsgiApp, environ: Environ) -> Answer:
     """Call the inner WSGI `app` and return its whole answer: (status, headers, body chunks)."""
     answer: dict[str, Any] = {}
 
-    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
         answer["status"], answer["headers"] = status, list(headers)
         return lambda _data: None  # the body is returned, after the caller's decision to keep it
 
@@ -235,31 +234,30 @@ class SdkRetries:
     def __init__(self, lose_first_answers: Callable[[], bool] = lambda: False, keep: int = KEPT_ANSWERS) -> None:
         self.lose_first_answers = lose_first_answers
         self._keep = keep
-        self._answers: OrderedDict[str, tuple[tuple[str, str, str, bytes], str, list[tuple[str, str]], list[bytes]]]
-        self._answers = OrderedDict()
+        self._answers: OrderedDict[str, tuple[tuple[str, str, str, bytes], Answer]] = OrderedDict()
 
-    def __call__(
-        self,
-        environ: dict[str, Any],
-        start_response: Callable[..., Any],
-        app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse, app: WsgiApp) -> Iterable[bytes]:
         from tools.emulator_calls.decode import request_body
 
         invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID", "")
         if not invocation:
             return app(environ, start_response)  # not an SDK's request: nothing to match a retry by
         body = request_body(environ)
-        request = (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), body)
+        request = (
+            environ.get("REQUEST_METHOD", ""),
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+            body,
+        )
         attempt = attempt_number(environ.get("HTTP_AMZ_SDK_REQUEST", ""))
         kept = self._answers.get(invocation)
         if attempt > 1 and kept is not None and kept[0] == request:
-            _, status, headers, chunks = kept
+            status, headers, chunks = kept[1]
             start_response(status, headers)
             return list(chunks)
         status, headers, chunks = _answer(app, environ)
         if status.startswith("2"):
-            self._answers[invocation] = (request, status, headers, chunks)
+            self._answers[invocation] = (request, (status, headers, chunks))
             self._answers.move_to_end(invocation)
             while len(self._answers) > self._keep:
                 self._answers.popitem(last=False)
@@ -274,10 +272,10 @@ def _undelivered() -> Iterator[bytes]:
     a byte (a `ConnectionError`, which it treats as the client gone), so nothing is half-written
     into its buffer and no traceback reaches moto's log."""
     raise ConnectionAbortedError(f"{LOST_ANSWER_MARK}: not delivered")
-    yield b""  # a generator: raises when werkzeug starts reading it  # noqa: unreachable
+    yield b""  # unreachable: makes this a generator, which raises when werkzeug starts reading it
 
 
-def _close_if_changing(environ: dict[str, Any], body: bytes) -> bool:
+def _close_if_changing(environ: Environ, body: bytes) -> bool:
     """Lose an answer on the way back: when the request is an operation that changes something,
     say so in the log and close the client's connection (werkzeug's socket) without a byte of the
     answer. Returns whether it did."""
@@ -290,7 +288,9 @@ def _close_if_changing(environ: dict[str, Any], body: bytes) -> bool:
     connection = environ.get("werkzeug.socket")
     if not decoded.operation or READ_OPERATIONS.match(decoded.operation) or connection is None:
         return False
-    print(f"{LOST_ANSWER_MARK}: {decoded.api} {decoded.operation} {ANSWERED_CLOSED} after it was carried out", flush=True)
+    print(
+        f"{LOST_ANSWER_MARK}: {decoded.api} {decoded.operation} {ANSWERED_CLOSED} after it was carried out", flush=True
+    )
     try:
         connection.shutdown(socket.SHUT_RDWR)
     except OSError:
@@ -316,7 +316,7 @@ def install() -> SdkRetries:
     tokens, retries = ClientTokens(losing), SdkRetries(losing)
     original = DomainDispatcherApplication.__call__
 
-    def with_retries(self: Any, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def with_retries(self: Any, environ: Environ, start_response: StartResponse) -> Any:
         return retries(environ, start_response, lambda e, s: tokens(e, s, lambda e2, s2: original(self, e2, s2)))
 
     DomainDispatcherApplication.__call__ = with_retries  # type: ignore[method-assign]  # wraps moto's server dispatcher in place

@@ -321,7 +321,7 @@ class LifecycleRun:
     """The same sweep after the re-create: the stage holds exactly what `presweep` found."""
     lost_answers: list[str] = field(default_factory=list)
     """The re-create's creates whose first answer the emulator lost (`MotoServer.lost_answers()`),
-    each retried by the provider with its client token."""
+    each retried by the provider: with its client token, or the SDK's invocation id."""
     dependents: dict[str, Any] = field(default_factory=dict)
     role: str | None = None
     call_log: Path | None = None
@@ -576,8 +576,8 @@ class Lifecycle:
 
     def recreate(self) -> None:
         """The stage deployed again under the same names, with the emulator losing the first answer
-        of every request that carries a client token (each create is retried as after a lost answer
-        on AWS: tools/emulator_idempotency.py); then swept: the same objects as the first deploy."""
+        of every request that changes something (each create is retried as after a lost answer:
+        tools/emulator_idempotency.py); then swept: the same objects as the first deploy."""
         self.stacks.load(self.workspace)
         if self.preview:
             seed_template_secrets(self.workspace, self.server)  # the template stage deployed again

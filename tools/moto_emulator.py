@@ -584,7 +584,13 @@ class MotoServer:
         self.lose_first_answers(lose_first_answers)
         with self.log_path.open("w") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _MOTO_MAIN.format(fixes=EMULATOR_FIXES, one_send=_ONE_SEND_PER_ANSWER, serialize=_ONE_REQUEST_AT_A_TIME)],
+                [
+                    sys.executable,
+                    "-c",
+                    _MOTO_MAIN.format(
+                        fixes=EMULATOR_FIXES, one_send=_ONE_SEND_PER_ANSWER, serialize=_ONE_REQUEST_AT_A_TIME
+                    ),
+                ],
                 env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -193,9 +193,13 @@ def test_lost_answers_leave_one_object_each(stage_run) -> None:
     network = run.plans["network"].count("create")
     rules = network["aws_vpc_security_group_egress_rule"] + network["aws_vpc_security_group_ingress_rule"]
     assert lost["ec2 AuthorizeSecurityGroupEgress"] + lost["ec2 AuthorizeSecurityGroupIngress"] == rules > 10
-    assert {"ec2 CreateSecurityGroup", "ec2 CreateVpc", "iam CreateRole", "kms CreateKey", "rds CreateDBCluster"} <= set(
-        lost
-    ), lost  # no client token: lost on the way back, delivered to the retry
+    assert {
+        "ec2 CreateSecurityGroup",
+        "ec2 CreateVpc",
+        "iam CreateRole",
+        "kms CreateKey",
+        "rds CreateDBCluster",
+    } <= set(lost), lost  # no client token: lost on the way back, delivered to the retry
     assert server.server_errors() == []
     ec2 = server.client("ec2")
     group_rules = ec2.describe_security_group_rules(

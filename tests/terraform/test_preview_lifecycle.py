@@ -53,6 +53,7 @@ def runs(tf_root: Path, tf_report) -> Iterator[LifecycleRun]:
         + ", ".join(f"{k} {v:.0f} s" for k, v in summary["phase_seconds"].items())
         + f"; total {summary['seconds']:.0f} s"
     )
+    tf_report(f"lifecycle {STAGE}: re-create retried {summary['lost_answers']['count']} creates after a lost answer")
     yield run
 
 
@@ -147,13 +148,16 @@ def test_the_stage_comes_back_under_the_same_names(runs) -> None:
 
 @pytest.mark.slow
 def test_every_create_survives_a_lost_answer(runs) -> None:
-    """The re-create ran with the emulator losing the first answer of every request with a client
-    token (tools/emulator_idempotency.py): each was retried by the provider and answered with the
-    first attempt's result, and the re-created stage holds exactly the objects of the first deploy
-    (a create carried out twice would be one more object, or a failed apply)."""
+    """The re-create ran with the emulator losing the first answer of every request that changes
+    something (tools/emulator_idempotency.py): each was retried by the provider and answered with
+    the first attempt's result — by its client token, or by the SDK's invocation id — and the
+    re-created stage holds exactly the objects of the first deploy (a create carried out twice
+    would be one more object, or a failed apply: `InvalidPermission.Duplicate`,
+    `EntityAlreadyExists`)."""
     run = runs
     lost = set(run.lost_answers)
     assert {"ec2 CreateFlowLogs", "ec2 RunInstances", "ecs CreateService", "acm RequestCertificate"} <= lost, lost
+    assert {"ec2 AuthorizeSecurityGroupEgress", "iam CreateRole", "elbv2 CreateLoadBalancer"} <= lost, lost
     assert run.presweep is not None and run.resweep is not None
     assert Counter(f.type for f in run.resweep.found) == Counter(f.type for f in run.presweep.found)
 
