@@ -22,27 +22,36 @@ documentation says it ensures idempotency (EC2 `ClientToken`, ECS `clientToken` 
 
 SDK retries of an answered request: every AWS SDK sends the same `amz-sdk-invocation-id` header
 on each attempt of one operation call and counts the attempts in `amz-sdk-request: attempt=N;
-max=M` (botocore `handlers.add_retry_headers`; the Rust SDK's `InvocationId`, "a consistent ID
-across retries"). The emulator answers a retry (attempt 2 or later, the same invocation id and the
-same method, path, query and body) of a request it answered with 2xx with that answer, instead of
-carrying it out again. AWS would carry it out again, but AWS is a network away: on the emulator,
-a client loses an answer only to a race of its own. The Go SDK closes the request body as soon as
-the response headers arrive (smithy-go `ClientHandler.Handle`), net/http's writer goroutine then
-reads that body once more after sending it, gets `io.EOF` and closes the connection while the
-response body is still being read ("use of closed network connection" on a 200 answer,
-aws/aws-sdk-go-v2#1825, aws/smithy-go#403). That takes an answer arriving before the writer
-goroutine has run again, which a local server under load gives: measured here, about one request
-in 250 of a `network` apply on a loaded 2-core machine, each retried by the provider after moto
-had carried it out. Retried reads are harmless; a retried `AuthorizeSecurityGroupEgress` (no
-client token) failed the apply with `InvalidPermission.Duplicate` (CI, issue 26).
+max=M` (aws-sdk-go-v2's retry middleware; botocore `handlers.add_retry_headers`). The emulator
+answers a retry (attempt 2 or later, the same invocation id and the same method, path, query and
+body) of a request it answered with 2xx with that answer, instead of carrying it out again. AWS
+would carry it out again. The emulator does not because a local server makes the Terraform AWS
+provider's Go SDK lose answers to a race of its own, which a network's round trip makes rare on
+AWS. smithy-go (`ClientHandler.Handle`) closes the request body as soon as the response headers
+arrive. net/http's writer goroutine has sent that body by then (smithy's body is not a known
+in-memory reader, so the headers are flushed first and the body goes straight to the
+connection), but then reads it once more to detect a body longer than its Content-Length
+(`transferWriter.writeBody`, `doBodyCopy(io.Discard, body)`); `io.CopyBuffer` calls the body's
+`WriteTo`, which answers `(0, io.EOF)` once the body is closed, and returns that EOF as an error;
+the writer goroutine closes the connection while the response body is still being read, and the
+SDK retries the request ("use of closed network connection" on a 200 answer, retried since
+aws/aws-sdk-go-v2#2949, for the reports of #1825 and #2737, whose cause upstream left open). It
+takes an answer arriving before the writer goroutine runs again: a local server on a loaded
+machine. Measured here (`dns` and `network` of pr-42 applied 12 times beside a busy loop, about
+3,000 requests): 18 requests retried after moto had carried them out. Retried reads are harmless;
+a retried `AuthorizeSecurityGroupEgress` (no client token) failed the apply with
+`InvalidPermission.Duplicate` (CI, issue 26). The emulator so hides a rare real failure of the
+provider — on AWS a create without a client token whose answer is lost fails the same way — which
+no stack can prevent. tools/moto_emulator.py `_ONE_SEND_PER_ANSWER` makes the race rare here too.
 
 Losing answers is fault injection for the tests: while the file named by env
 HEBO_EMULATOR_LOSE_FIRST_ANSWERS exists, the first answer of every request that carries a client
 token is replaced, after moto has carried the request out, by HTTP 500 `InternalError` (a lost
 answer, which every SDK retries), and the first answer of every other SDK request that changes
-something (an operation not named Describe…, List…, Get…, Head…) is never delivered: the
-connection closes after moto carried the request out, as the race above loses it. A whole apply
-then proves that each of its creates survives a retry (tools/moto_emulator.py
+something (an operation not named Describe…, List…, Get…, Head…, Lookup… or Search…) is never
+delivered: the connection closes after moto carried the request out, as the race above loses it.
+A whole apply then proves that each create with a client token survives a retry as it does on AWS,
+and exercises the emulator's replay of every other create (tools/moto_emulator.py
 `MotoServer.lose_first_answers`). Not covered: a token sent in an HTTP header (S3 `RenameObject`,
 which no stack uses; requests are matched by their body and query string).
 

@@ -494,18 +494,23 @@ milliseconds: Terraform's time is its own waiters, not moto's answers."""
 _ONE_SEND_PER_ANSWER = """
 import werkzeug.serving as _serving
 _serving.WSGIRequestHandler.wbufsize = 1 << 20
+_make_environ = _serving.WSGIRequestHandler.make_environ
+def _environ_after_interim_answers(self):
+    self.wfile.flush()  # a `100 Continue` (http.server's and werkzeug's) leaves now: the client waits for it
+    return _make_environ(self)
+_serving.WSGIRequestHandler.make_environ = _environ_after_interim_answers
 """
 """werkzeug's development server sends an answer's status line and headers in one `send` and its
-body in the next. The Go SDK of the Terraform AWS provider then loses answers to a race of its
-own: it closes the request body as soon as the headers arrive, net/http's writer goroutine reads
-that body once more, gets `io.EOF` and closes the connection while the answer's body is still on
-its way (aws/aws-sdk-go-v2#1825, aws/smithy-go#403; tools/emulator_idempotency.py), and the SDK
-retries a request moto has carried out. With a 1 MiB write buffer each answer leaves in one
-`send` (werkzeug flushes once per body chunk; moto answers in one chunk), the way a production
-server sends a small answer, and arrives whole in the client's first read. Measured on a loaded
-2-core machine (`network` of pr-42 applied 12 times each way, beside a busy loop): 18 retried
-requests with werkzeug's two sends, none with one. `SdkRetries` keeps a retry that still happens
-(an answer larger than the client's 4 KiB read buffer) harmless."""
+body in the next. The Terraform AWS provider's Go SDK then loses answers to a race of its own and
+retries requests moto has carried out (tools/emulator_idempotency.py says how). With a 1 MiB write
+buffer each answer leaves in one `send` (werkzeug flushes once per body chunk; moto answers in one
+chunk), as a production server sends a small answer, and arrives whole in the client's first
+read. Measured on the loaded 2-core machine (`dns` and `network` of pr-42 applied 12 times each
+way, beside a busy loop): 18 requests retried with werkzeug's two sends, none with one.
+`SdkRetries` keeps a retry that still happens (an answer larger than the client's 4 KiB read
+buffer) harmless. The buffer is flushed before the request is read, so a client that sent
+`Expect: 100-continue` gets the interim answer at once, not after its continue timeout (1 s in
+botocore and the Go SDK)."""
 
 _MOTO_MAIN = """
 import os, sys, time

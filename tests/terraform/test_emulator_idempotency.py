@@ -6,12 +6,17 @@ back — and the fault injection the emulator, production and lifecycle lanes ap
 moto 5.2.5 alone carries a retry out again: CreateFlowLogs answers `FlowLogAlreadyExists`,
 CreateService starts a second deployment (the replay tests below fail that way without the
 middleware; moto's Secrets Manager and ACM honour their own tokens).
-The whole-app checks are the emulator lane's `test_lost_answers_leave_one_object_each` and the
-production lane, which apply their stacks with every first answer of a token-carrying request lost.
+The whole-app checks are the emulator lane's `test_lost_answers_leave_one_object_each`, the
+production lane and the lifecycle's re-create, which apply their stacks with the first answer of
+every changing request lost. The transport tests at the end check the one-send answers and
+`100 Continue` with a raw socket.
 """
 
 from __future__ import annotations
 
+import re
+import socket
+import struct
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -145,3 +150,70 @@ def test_an_answer_lost_on_the_way_back_reaches_the_retry(emulator) -> None:
 )
 def test_client_tokens_come_from_the_service_models(api: str, operation: str, members: tuple[str, ...]) -> None:
     assert token_members(api, operation) == members
+
+
+def _raw(server: MotoServer, request: bytes, timeout: float = 10.0) -> socket.socket:
+    """A connection to the emulator that has sent `request` (bytes of HTTP/1.1)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=timeout)
+    connection.sendall(request)
+    return connection
+
+
+def _signed(service: str) -> bytes:
+    """An Authorization header the emulator reads the service and region from (it checks no signature)."""
+    return f"Authorization: AWS4-HMAC-SHA256 Credential=testing/20261207/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n".encode()
+
+
+def _data_segments_received(connection: socket.socket) -> int:
+    """`tcpi_data_segs_in` of Linux's `struct tcp_info` (linux/tcp.h, since 4.6): how many TCP
+    segments carrying data this socket has received."""
+    info = connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 160)
+    return struct.unpack_from("I", info, 152)[0]
+
+
+def test_each_answer_arrives_in_one_piece(emulator) -> None:
+    """tools/moto_emulator.py `_ONE_SEND_PER_ANSWER`: the status line, headers and body leave in
+    one send, so they arrive in one TCP segment (counted by the kernel) and a client's first read
+    holds the whole answer. werkzeug's own two sends (headers, then body) arrive as two segments,
+    and let the provider's Go SDK lose answers to its race."""
+    server, _client = emulator
+    body = b"Action=GetCallerIdentity&Version=2011-06-15"
+    request = (
+        b"POST / HTTP/1.1\r\nHost: emulator\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        + _signed("sts")
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    with _raw(server, request) as connection:
+        answer = b""
+        while chunk := connection.recv(65536):  # the emulator closes the connection after each answer
+            answer += chunk
+        segments = _data_segments_received(connection)
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"<Account>123456789012</Account>" in payload
+    assert int(re.search(rb"(?im)^content-length: *(\d+)", head).group(1)) == len(payload)
+    assert segments == 1
+
+
+def test_a_client_expecting_100_continue_gets_it_at_once(emulator) -> None:
+    """A request with `Expect: 100-continue` (botocore's S3 uploads; the Go SDK's bodies over 2 MB)
+    gets the interim answer before it sends its body, not at the end with the final answer: the
+    one-send buffer is flushed before the request is read (otherwise the client waits out its
+    continue timeout, 1 s, inside the emulator's one-request-at-a-time lock)."""
+    server, client = emulator
+    client("s3").create_bucket(Bucket="hebo-pr-42-expect")
+    head = (
+        b"PUT /hebo-pr-42-expect/object HTTP/1.1\r\nHost: emulator\r\n"
+        + _signed("s3")
+        + b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+    )
+    with _raw(server, head) as connection:
+        interim = connection.recv(65536)  # the body is not sent yet: only the interim answer can come
+        connection.sendall(b"hello")
+        final = b""
+        while b"\r\n\r\n" not in final:
+            final += connection.recv(65536)
+    assert interim.startswith(b"HTTP/1.1 100 Continue\r\n") and b"HTTP/1.1 200" not in interim
+    assert b"HTTP/1.1 200 OK\r\n" in final
+    assert client("s3").get_object(Bucket="hebo-pr-42-expect", Key="object")["Body"].read() == b"hello"
