@@ -34,8 +34,10 @@ connection), but then reads it once more to detect a body longer than its Conten
 (`transferWriter.writeBody`, `doBodyCopy(io.Discard, body)`); `io.CopyBuffer` calls the body's
 `WriteTo`, which answers `(0, io.EOF)` once the body is closed, and returns that EOF as an error;
 the writer goroutine closes the connection while the response body is still being read, and the
-SDK retries the request ("use of closed network connection" on a 200 answer, retried since
-aws/aws-sdk-go-v2#2949, for the reports of #1825 and #2737, whose cause upstream left open). It
+SDK retries the request ("use of closed network connection" on a 200 answer, made retryable by
+aws/aws-sdk-go-v2#2949 for the reports of #1825 and #2737; that pull request calls the early close
+harmless for buffered operations, but strace here shows the provider closing the connection right
+after the headers, and its next attempt carrying the same invocation id). It
 takes an answer arriving before the writer goroutine runs again: a local server on a loaded
 machine. Measured here (`dns` and `network` of pr-42 applied 12 times beside a busy loop, about
 3,000 requests): 18 requests retried after moto had carried them out. Retried reads are harmless;
@@ -77,6 +79,10 @@ LOST_ANSWER_MARK = "hebo-emulator: lost answer"
 """The message of an injected HTTP 500 and the prefix of the log line every lost answer writes
 (`<mark>: <service> <operation> answered …`), so a run's log tells injected failures from moto's
 own (`MotoServer.server_errors` skips the injected HTTP 500s)."""
+
+REPLAYED_MARK = "hebo-emulator: retry answered with the delivered answer"
+"""The prefix of the log line `SdkRetries` writes for each retry it answers
+(`<mark>: <service> <operation>`; `MotoServer.replayed_retries` reads them)."""
 
 ANSWERED_500 = "answered HTTP 500"
 """How a lost answer of a request with a client token was lost (its log line says so)."""
@@ -261,6 +267,7 @@ class SdkRetries:
         attempt = attempt_number(environ.get("HTTP_AMZ_SDK_REQUEST", ""))
         kept = self._answers.get(invocation)
         if attempt > 1 and kept is not None and kept[0] == request:
+            print(f"{REPLAYED_MARK}: {_operation(environ, body)}", flush=True)
             status, headers, chunks = kept[1]
             start_response(status, headers)
             return list(chunks)
@@ -284,22 +291,27 @@ def _undelivered() -> Iterator[bytes]:
     yield b""  # unreachable: makes this a generator, which raises when werkzeug starts reading it
 
 
-def _close_if_changing(environ: Environ, body: bytes) -> bool:
-    """Lose an answer on the way back: when the request is an operation that changes something,
-    say so in the log and close the client's connection (werkzeug's socket) without a byte of the
-    answer. Returns whether it did."""
+def _operation(environ: Environ, body: bytes) -> str:
+    """ "<service> <operation>" of a request (botocore names, e.g. "ec2 CreateVpc"), or
+    "unknown" when it does not decode. Never its parameters: they may hold secret values."""
     from tools.emulator_calls.decode import decode_request
 
     try:
         decoded = decode_request(environ, body)
-    except Exception:  # noqa: BLE001 - a request the decoder cannot read is answered as it is
-        return False
+    except Exception:  # noqa: BLE001 - a request the decoder cannot read is named as unknown
+        return "unknown"
+    return f"{decoded.api} {decoded.operation}" if decoded.operation else "unknown"
+
+
+def _close_if_changing(environ: Environ, body: bytes) -> bool:
+    """Lose an answer on the way back: when the request is an operation that changes something,
+    say so in the log and close the client's connection (werkzeug's socket) without a byte of the
+    answer. Returns whether it did."""
+    operation = _operation(environ, body)
     connection = environ.get("werkzeug.socket")
-    if not decoded.operation or READ_OPERATIONS.match(decoded.operation) or connection is None:
+    if operation == "unknown" or READ_OPERATIONS.match(operation.split(" ")[1]) or connection is None:
         return False
-    print(
-        f"{LOST_ANSWER_MARK}: {decoded.api} {decoded.operation} {ANSWERED_CLOSED} after it was carried out", flush=True
-    )
+    print(f"{LOST_ANSWER_MARK}: {operation} {ANSWERED_CLOSED} after it was carried out", flush=True)
     try:
         connection.shutdown(socket.SHUT_RDWR)
     except OSError:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tools.emulator_idempotency import ANSWERED_500, LOSE_FIRST_ANSWERS_ENV, LOST_ANSWER_MARK
+from tools.emulator_idempotency import ANSWERED_500, LOSE_FIRST_ANSWERS_ENV, LOST_ANSWER_MARK, REPLAYED_MARK
 from tools.terraform_check import (
     REPO_ROOT,
     CheckError,
@@ -635,6 +635,16 @@ class MotoServer:
             if line.startswith(LOST_ANSWER_MARK)
         ]
 
+    def replayed_retries(self) -> list[str]:
+        """The SDK retries the emulator answered with an answer it had delivered so far (the
+        client lost it: on purpose, or to the provider's own race), one `<service> <operation>`
+        each, in order (tools/emulator_idempotency.py `SdkRetries`)."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+        return [line.removeprefix(REPLAYED_MARK + ": ") for line in lines if line.startswith(REPLAYED_MARK)]
+
     @property
     def pid(self) -> int:
         """The moto process's id."""
@@ -947,11 +957,16 @@ def cmd_plan_local(args: argparse.Namespace) -> int:
     with MotoServer() as server:
         print(f"moto: {server.url}")
         run = run_stage(terraform, workspace, server, log=print)
+        replayed = server.replayed_retries()
     for stack, summary in run.plans.items():
         counts = ", ".join(f"{n} {t}" for t, n in sorted(summary.count("create").items()))
         print(f"  {stack}: {'applied' if stack in run.applied else 'planned'}; creates {counts or 'nothing'}")
     pending = run.second_network.pending if run.second_network else []
     print(f"  network second plan: {'empty' if not pending else pending}")
+    print(
+        f"  SDK retries answered with the answer the client lost: {len(replayed)}"
+        f"{' (' + ', '.join(replayed[:5]) + ')' if replayed else ''} (tools/emulator_idempotency.py)"
+    )
     print(
         f"plan-local {args.stage}: done in {time.monotonic() - started:.0f} s (emulator gaps: docs/terraform-checks.md)"
     )

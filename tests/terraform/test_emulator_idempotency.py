@@ -1,6 +1,6 @@
 """Retries on the emulator (tools/emulator_idempotency.py): a retried create gets the answer of its
-first attempt — by its client token, as on AWS ("Ensuring idempotency of mutating requests",
-Amazon EC2 API reference), or by the SDK's invocation id when the answer was lost on the way
+first attempt — by its client token, as on AWS (Amazon EC2 developer guide, "Ensuring
+idempotency in Amazon EC2 API requests"), or by the SDK's invocation id when the answer was lost on the way
 back — and the fault injection the emulator, production and lifecycle lanes apply with.
 
 moto 5.2.5 alone carries a retry out again: CreateFlowLogs answers `FlowLogAlreadyExists`,
@@ -130,6 +130,7 @@ def test_an_answer_lost_on_the_way_back_reaches_the_retry(emulator) -> None:
     rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [service]}])["SecurityGroupRules"]
     assert [r["SecurityGroupRuleId"] for r in rules if r["FromPort"] == 5432] == [created["SecurityGroupRuleId"]]
     assert server.lost_answers() == ["ec2 AuthorizeSecurityGroupEgress"] and server.server_errors() == []
+    assert server.replayed_retries() == ["ec2 AuthorizeSecurityGroupEgress"]
     with pytest.raises(ClientError, match="InvalidPermission.Duplicate"):  # a new call is a new request: as on AWS
         ec2.authorize_security_group_egress(GroupId=service, IpPermissions=[rule])
 

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 
 import pytest
 
-from tools.emulator_idempotency import SdkRetries, attempt_number
+from tools.emulator_idempotency import REPLAYED_MARK, SdkRetries, attempt_number
 
 
 class Moto:
@@ -53,11 +53,14 @@ def ask(
 AUTHORIZE = b"Action=AuthorizeSecurityGroupEgress&GroupId=sg-1&Version=2016-11-15"
 
 
-def test_a_retry_of_a_delivered_answer_gets_it_again() -> None:
+def test_a_retry_of_a_delivered_answer_gets_it_again(capsys) -> None:
     retries, moto = SdkRetries(), Moto()
     assert ask(retries, moto, AUTHORIZE) == ("200 OK", b"<n>1</n>")
+    assert capsys.readouterr().out == ""
     assert ask(retries, moto, AUTHORIZE, attempt=2) == ("200 OK", b"<n>1</n>")
     assert moto.carried_out == 1
+    # the log names each replay (an unsigned request does not decode: "unknown"), never the body
+    assert capsys.readouterr().out == f"{REPLAYED_MARK}: unknown\n"
 
 
 @pytest.mark.parametrize(
