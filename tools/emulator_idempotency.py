@@ -267,7 +267,7 @@ class SdkRetries:
         attempt = attempt_number(environ.get("HTTP_AMZ_SDK_REQUEST", ""))
         kept = self._answers.get(invocation)
         if attempt > 1 and kept is not None and kept[0] == request:
-            print(f"{REPLAYED_MARK}: {_operation(environ, body)}", flush=True)
+            print(f"{REPLAYED_MARK}: {' '.join(_operation(environ, body) or ('unknown',))}", flush=True)
             status, headers, chunks = kept[1]
             start_response(status, headers)
             return list(chunks)
@@ -291,16 +291,16 @@ def _undelivered() -> Iterator[bytes]:
     yield b""  # unreachable: makes this a generator, which raises when werkzeug starts reading it
 
 
-def _operation(environ: Environ, body: bytes) -> str:
-    """ "<service> <operation>" of a request (botocore names, e.g. "ec2 CreateVpc"), or
-    "unknown" when it does not decode. Never its parameters: they may hold secret values."""
+def _operation(environ: Environ, body: bytes) -> tuple[str, str] | None:
+    """(service, operation) of a request in botocore's names, e.g. ("ec2", "CreateVpc"), or None
+    when it does not decode. Never its parameters: they may hold secret values."""
     from tools.emulator_calls.decode import decode_request
 
     try:
         decoded = decode_request(environ, body)
-    except Exception:  # noqa: BLE001 - a request the decoder cannot read is named as unknown
-        return "unknown"
-    return f"{decoded.api} {decoded.operation}" if decoded.operation else "unknown"
+    except Exception:  # noqa: BLE001 - a request the decoder cannot read has no name
+        return None
+    return (decoded.api, decoded.operation) if decoded.operation else None
 
 
 def _close_if_changing(environ: Environ, body: bytes) -> bool:
@@ -309,9 +309,9 @@ def _close_if_changing(environ: Environ, body: bytes) -> bool:
     answer. Returns whether it did."""
     operation = _operation(environ, body)
     connection = environ.get("werkzeug.socket")
-    if operation == "unknown" or READ_OPERATIONS.match(operation.split(" ")[1]) or connection is None:
+    if operation is None or READ_OPERATIONS.match(operation[1]) or connection is None:
         return False
-    print(f"{LOST_ANSWER_MARK}: {operation} {ANSWERED_CLOSED} after it was carried out", flush=True)
+    print(f"{LOST_ANSWER_MARK}: {' '.join(operation)} {ANSWERED_CLOSED} after it was carried out", flush=True)
     try:
         connection.shutdown(socket.SHUT_RDWR)
     except OSError:

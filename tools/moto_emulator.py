@@ -625,25 +625,24 @@ class MotoServer:
     def lost_answers(self) -> list[str]:
         """The injected lost answers so far, one `<service> <operation>` each, in order (both
         kinds: an HTTP 500 for a client token, a closed connection for the rest)."""
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return []
-        return [
-            line.removeprefix(LOST_ANSWER_MARK + ": ").split(" answered")[0]
-            for line in lines
-            if line.startswith(LOST_ANSWER_MARK)
-        ]
+        return [line.split(" answered")[0] for line in self._marked(LOST_ANSWER_MARK)]
 
     def replayed_retries(self) -> list[str]:
         """The SDK retries the emulator answered with an answer it had delivered so far (the
         client lost it: on purpose, or to the provider's own race), one `<service> <operation>`
         each, in order (tools/emulator_idempotency.py `SdkRetries`)."""
+        return self._marked(REPLAYED_MARK)
+
+    def _marked(self, mark: str) -> list[str]:
+        """What follows `<mark>: ` on each of the log's lines that start with it, in order."""
+        return [line.removeprefix(mark + ": ") for line in self._log_lines() if line.startswith(mark)]
+
+    def _log_lines(self) -> list[str]:
+        """moto's log so far, line by line ([] once `stop` has deleted it)."""
         try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
+            return self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return []
-        return [line.removeprefix(REPLAYED_MARK + ": ") for line in lines if line.startswith(REPLAYED_MARK)]
 
     @property
     def pid(self) -> int:
@@ -663,10 +662,7 @@ class MotoServer:
         The HTTP 500 answers of `lose_first_answers` are not moto's failures: as many 500 request
         lines as the log has lost-answer lines of that kind are left out (werkzeug writes a request
         line after the answer, so the count is exact, not which line is which)."""
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return []
+        lines = self._log_lines()
         found, in_traceback = [], False
         injected = sum(1 for line in lines if line.startswith(LOST_ANSWER_MARK) and ANSWERED_500 in line)
         for line in lines:
